@@ -1,0 +1,68 @@
+package kafka
+
+import (
+	"context"
+
+	"github.com/ringtail/ringtail/controlplane"
+	"github.com/ringtail/ringtail/model"
+)
+
+// What the protocol server needs from the rest of the node. The daemon
+// provides both: Controller is *controlplane.Controller, Logs adapts the
+// storage manager. Keeping them as interfaces here lets handler tests run on
+// small in-memory fakes.
+
+// AppendResult is the outcome of appending one partition's records.
+type AppendResult struct {
+	BaseOffset, LastOffset model.Offset
+	LogAppendTime          int64 // -1 unless the topic uses LogAppendTime
+	LogStartOffset         model.Offset
+	Err                    error // wraps a model.Err* sentinel
+}
+
+// ReadResult is what a fetch of one partition returns.
+type ReadResult struct {
+	// Records holds whole batches, starting with the batch that contains
+	// the fetch offset (which may start before it).
+	Records                                        []byte
+	HighWatermark, LastStableOffset, LogStartOffset model.Offset
+}
+
+// Log is one partition's log on this node.
+type Log interface {
+	// Append validates records (one or more magic-v2 batches) and appends
+	// them; done runs once, maybe on another goroutine, and must not block.
+	// records must stay unmodified until done runs.
+	Append(records []byte, leaderEpoch model.Epoch, done func(AppendResult))
+	// Read returns whole batches from offset, up to maxBytes (at least one
+	// batch if minOneBatch). offset == high watermark gives an empty result;
+	// outside [log start, high watermark] gives model.ErrOffsetOutOfRange.
+	Read(offset model.Offset, maxBytes int32, minOneBatch bool) (ReadResult, error)
+	Offsets() (logStart, highWatermark, logEnd model.Offset)
+	// OffsetForTime returns the first offset whose timestamp is >= ts.
+	OffsetForTime(ts int64) (offset model.Offset, timestamp int64, ok bool)
+	// MaxTimestamp returns the largest timestamp and its offset, or (-1, -1).
+	MaxTimestamp() (ts int64, offset model.Offset)
+	// DeleteRecords moves the log start to before (-1: the high watermark).
+	DeleteRecords(before model.Offset) (model.Offset, error)
+	// Changed is closed on the next high-watermark advance.
+	Changed() <-chan struct{}
+}
+
+// Logs finds the local log of a partition.
+type Logs interface {
+	Log(tp model.TopicPartition) (Log, bool)
+}
+
+// Controller is the metadata side: a read-only image plus the commands that
+// change it. Errors wrap model.Err* sentinels.
+type Controller interface {
+	Image() *controlplane.Image
+	CreateTopics(ctx context.Context, topics []controlplane.CreateTopic, validateOnly bool) []controlplane.CreateTopicResult
+	DeleteTopics(ctx context.Context, names []string) []error
+	CreatePartitions(ctx context.Context, topic string, count int32, assignments [][]int32, validateOnly bool) error
+	AlterTopicConfigs(ctx context.Context, topic string, ops []controlplane.ConfigOp, incremental, validateOnly bool) error
+	AllocateProducerID(ctx context.Context) (model.ProducerID, error)
+}
+
+var _ Controller = (*controlplane.Controller)(nil)
