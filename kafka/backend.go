@@ -24,7 +24,7 @@ type AppendResult struct {
 type ReadResult struct {
 	// Records holds whole batches, starting with the batch that contains
 	// the fetch offset (which may start before it).
-	Records                                        []byte
+	Records                                         []byte
 	HighWatermark, LastStableOffset, LogStartOffset model.Offset
 }
 
