@@ -1,0 +1,371 @@
+// Package testkit is imported only by tests. It builds the real ringtail
+// binary once per test process, starts nodes on free loopback ports with
+// their own data dirs, kills, stops and restarts them by PID, and hands out
+// franz-go clients connected to them.
+package testkit
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"sort"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kgo"
+)
+
+// Limits for waiting on a node.
+const (
+	startTimeout = 60 * time.Second
+	stopTimeout  = 30 * time.Second
+)
+
+var (
+	buildOnce sync.Once
+	buildPath string
+	buildErr  error
+)
+
+// Binary returns the path of the ringtail binary under test: $RINGTAIL_BIN
+// when set (make test builds it first), else one built now into a temporary
+// directory, once per test process. RINGTAIL_RACE=1 builds it with -race.
+func Binary(t testing.TB) string {
+	t.Helper()
+	if p := os.Getenv("RINGTAIL_BIN"); p != "" {
+		abs, err := filepath.Abs(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return abs
+	}
+	buildOnce.Do(func() {
+		root, err := moduleRoot()
+		if err != nil {
+			buildErr = err
+			return
+		}
+		dir, err := os.MkdirTemp("", "ringtail-bin-")
+		if err != nil {
+			buildErr = err
+			return
+		}
+		buildPath = filepath.Join(dir, "ringtail")
+		args := []string{"build", "-o", buildPath}
+		if os.Getenv("RINGTAIL_RACE") == "1" {
+			args = append(args, "-race")
+		}
+		cmd := exec.Command("go", append(args, "./cmd/ringtail")...)
+		cmd.Dir = root
+		out, err := cmd.CombinedOutput()
+		if err != nil {
+			buildErr = fmt.Errorf("testkit: go build: %v\n%s", err, out)
+		}
+	})
+	if buildErr != nil {
+		t.Fatal(buildErr)
+	}
+	return buildPath
+}
+
+func moduleRoot() (string, error) {
+	out, err := exec.Command("go", "env", "GOMOD").Output()
+	if err != nil {
+		return "", fmt.Errorf("testkit: go env GOMOD: %w", err)
+	}
+	mod := strings.TrimSpace(string(out))
+	if mod == "" || mod == os.DevNull {
+		return "", fmt.Errorf("testkit: not inside the ringtail module")
+	}
+	return filepath.Dir(mod), nil
+}
+
+// FreePort returns a TCP port on 127.0.0.1 that was free a moment ago.
+func FreePort(t testing.TB) int {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	return ln.Addr().(*net.TCPAddr).Port
+}
+
+// Options configure a node.
+type Options struct {
+	// Settings are extra server.toml top-level keys (Kafka property names),
+	// written as `key = value` with value used verbatim (quote strings).
+	Settings map[string]string
+	// Ringtail are extra keys of the [ringtail] table, verbatim values.
+	Ringtail map[string]string
+	// DataDir defaults to a new t.TempDir().
+	DataDir string
+}
+
+// Node is one ringtail process under test.
+type Node struct {
+	t          testing.TB
+	Bin        string
+	ConfigPath string
+	DataDir    string
+	Port       int
+	CtrlPort   int
+
+	cmd     *exec.Cmd
+	logPath string
+	logFile *os.File
+	exited  chan struct{}
+	starts  int
+}
+
+// StartNode writes a config for a single combined node and starts it,
+// returning once its Kafka listener answers. The node is killed at test end.
+func StartNode(t testing.TB, o Options) *Node {
+	t.Helper()
+	n := NewNode(t, o)
+	n.Start()
+	return n
+}
+
+// NewNode prepares a node without starting it.
+func NewNode(t testing.TB, o Options) *Node {
+	t.Helper()
+	n := &Node{t: t, Bin: Binary(t), DataDir: o.DataDir, Port: FreePort(t), CtrlPort: FreePort(t)}
+	if n.DataDir == "" {
+		n.DataDir = t.TempDir()
+	}
+	cfgDir := t.TempDir()
+	n.ConfigPath = filepath.Join(cfgDir, "server.toml")
+	settings := map[string]string{
+		"node.id":                   "1",
+		"process.roles":             `"broker,controller"`,
+		"listeners":                 fmt.Sprintf(`"PLAINTEXT://127.0.0.1:%d,CONTROLLER://127.0.0.1:%d"`, n.Port, n.CtrlPort),
+		"advertised.listeners":      fmt.Sprintf(`"PLAINTEXT://127.0.0.1:%d"`, n.Port),
+		"controller.listener.names": `"CONTROLLER"`,
+		"controller.quorum.voters":  fmt.Sprintf(`"1@127.0.0.1:%d"`, n.CtrlPort),
+		"log.dirs":                  fmt.Sprintf("%q", n.DataDir),
+	}
+	for k, v := range o.Settings {
+		settings[k] = v
+	}
+	rt := map[string]string{"admin_listen": `""`}
+	if e := os.Getenv("RINGTAIL_IO_ENGINE"); e != "" {
+		rt["io_engine"] = fmt.Sprintf("%q", e)
+	}
+	for k, v := range o.Ringtail {
+		rt[k] = v
+	}
+	var b bytes.Buffer
+	writeKV(&b, settings)
+	b.WriteString("\n[ringtail]\n")
+	writeKV(&b, rt)
+	if err := os.WriteFile(n.ConfigPath, b.Bytes(), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	n.logPath = filepath.Join(cfgDir, "ringtail.log")
+	t.Cleanup(n.cleanup)
+	return n
+}
+
+func writeKV(b *bytes.Buffer, m map[string]string) {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	for _, k := range keys {
+		fmt.Fprintf(b, "%s = %s\n", k, m[k])
+	}
+}
+
+// Addr is the node's Kafka address.
+func (n *Node) Addr() string { return fmt.Sprintf("127.0.0.1:%d", n.Port) }
+
+// Start starts the process (again) and waits until it serves.
+func (n *Node) Start() {
+	n.t.Helper()
+	if n.cmd != nil {
+		n.t.Fatal("testkit: node already running")
+	}
+	f, err := os.OpenFile(n.logPath, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
+	if err != nil {
+		n.t.Fatal(err)
+	}
+	n.starts++
+	fmt.Fprintf(f, "=== testkit: start %d\n", n.starts)
+	n.logFile = f
+	cmd := exec.Command(n.Bin, "serve", "--config", n.ConfigPath)
+	cmd.Stdout = f
+	cmd.Stderr = f
+	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
+	if err := cmd.Start(); err != nil {
+		n.t.Fatal(err)
+	}
+	n.cmd = cmd
+	n.exited = make(chan struct{})
+	go func(c *exec.Cmd, done chan struct{}) {
+		c.Wait()
+		close(done)
+	}(cmd, n.exited)
+	n.waitServing()
+}
+
+// waitServing waits until the node answers a Kafka request, or fails the
+// test if it exits or the deadline passes.
+func (n *Node) waitServing() {
+	n.t.Helper()
+	deadline := time.Now().Add(startTimeout)
+	for {
+		select {
+		case <-n.exited:
+			n.t.Fatalf("testkit: ringtail exited during start:\n%s", n.Log())
+		default:
+		}
+		cl, err := kgo.NewClient(kgo.SeedBrokers(n.Addr()), kgo.DialTimeout(time.Second))
+		if err == nil {
+			ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+			err = cl.Ping(ctx)
+			cancel()
+			cl.Close()
+			if err == nil {
+				return
+			}
+		}
+		if time.Now().After(deadline) {
+			n.t.Fatalf("testkit: ringtail not serving after %v: %v\n%s", startTimeout, err, n.Log())
+		}
+		select {
+		case <-n.exited:
+		case <-time.After(50 * time.Millisecond):
+		}
+	}
+}
+
+// PID is the running process id (0 when stopped).
+func (n *Node) PID() int {
+	if n.cmd == nil {
+		return 0
+	}
+	return n.cmd.Process.Pid
+}
+
+// Kill sends SIGKILL and waits for the process to be gone.
+func (n *Node) Kill() { n.signalAndWait(syscall.SIGKILL) }
+
+// Stop sends SIGTERM and waits for a clean exit; it fails the test if the
+// process does not exit 0.
+func (n *Node) Stop() {
+	n.t.Helper()
+	n.signalAndWait(syscall.SIGTERM)
+}
+
+// Restart stops (SIGTERM) and starts the node.
+func (n *Node) Restart() {
+	n.t.Helper()
+	n.Stop()
+	n.Start()
+}
+
+func (n *Node) signalAndWait(sig syscall.Signal) {
+	n.t.Helper()
+	if n.cmd == nil {
+		return
+	}
+	_ = n.cmd.Process.Signal(sig)
+	select {
+	case <-n.exited:
+	case <-time.After(stopTimeout):
+		_ = n.cmd.Process.Kill()
+		<-n.exited
+		n.t.Fatalf("testkit: ringtail did not exit within %v of %v:\n%s", stopTimeout, sig, n.Log())
+	}
+	state := n.cmd.ProcessState
+	n.cmd = nil
+	n.logFile.Close()
+	if sig == syscall.SIGTERM && !state.Success() {
+		n.t.Fatalf("testkit: ringtail exited with %v after SIGTERM:\n%s", state, n.Log())
+	}
+}
+
+// Log returns everything the node has written to stdout and stderr.
+func (n *Node) Log() string {
+	b, _ := os.ReadFile(n.logPath)
+	return string(b)
+}
+
+// LogSinceLastStart returns what the current (or last) run wrote.
+func (n *Node) LogSinceLastStart() string {
+	l := n.Log()
+	marker := fmt.Sprintf("=== testkit: start %d\n", n.starts)
+	if i := strings.LastIndex(l, marker); i >= 0 {
+		return l[i+len(marker):]
+	}
+	return l
+}
+
+func (n *Node) cleanup() {
+	if n.cmd != nil {
+		_ = n.cmd.Process.Kill()
+		<-n.exited
+		n.cmd = nil
+		n.logFile.Close()
+	}
+	if n.t.Failed() {
+		n.t.Logf("ringtail log (%s):\n%s", n.logPath, tail(n.Log(), 8000))
+	}
+}
+
+func tail(s string, max int) string {
+	if len(s) <= max {
+		return s
+	}
+	return "...\n" + s[len(s)-max:]
+}
+
+// Client returns a franz-go client for the node, closed at test end.
+func (n *Node) Client(opts ...kgo.Opt) *kgo.Client {
+	n.t.Helper()
+	cl, err := kgo.NewClient(append([]kgo.Opt{kgo.SeedBrokers(n.Addr())}, opts...)...)
+	if err != nil {
+		n.t.Fatal(err)
+	}
+	n.t.Cleanup(cl.Close)
+	return cl
+}
+
+// Admin returns a kadm client for the node.
+func (n *Node) Admin() *kadm.Client { return kadm.NewClient(n.Client()) }
+
+// CreateTopic creates a topic and fails the test on error.
+func (n *Node) CreateTopic(name string, partitions int32, configs map[string]*string) {
+	n.t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	resp, err := n.Admin().CreateTopic(ctx, partitions, 1, configs, name)
+	if err == nil {
+		err = resp.Err
+	}
+	if err != nil {
+		n.t.Fatalf("create topic %s: %v", name, err)
+	}
+}
+
+// WaitFor polls cond until it returns true or the timeout passes.
+func WaitFor(t testing.TB, timeout time.Duration, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(timeout)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out after %v waiting for %s", timeout, what)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
