@@ -1,0 +1,334 @@
+// Package daemon wires one Ringtail node together — config, shard runtime,
+// metadata controller, partition storage and the Kafka listeners — and runs
+// its lifecycle: start order, systemd notifications, graceful shutdown.
+package daemon
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"os"
+	"strconv"
+	"sync"
+	"time"
+
+	sddaemon "github.com/coreos/go-systemd/v22/daemon"
+
+	"github.com/ringtail/ringtail/config"
+	"github.com/ringtail/ringtail/controlplane"
+	"github.com/ringtail/ringtail/iocore"
+	"github.com/ringtail/ringtail/kafka"
+	"github.com/ringtail/ringtail/model"
+	"github.com/ringtail/ringtail/storage"
+)
+
+// shutdownGrace bounds how long in-flight requests may take after SIGTERM.
+const shutdownGrace = 10 * time.Second
+
+// Node is one running Ringtail node.
+type Node struct {
+	cfg     *config.Config
+	log     *slog.Logger
+	rt      *iocore.Runtime
+	ctrl    *controlplane.Controller
+	store   *storage.Manager
+	servers []*kafka.Server
+	lns     []net.Listener
+	wg      sync.WaitGroup
+
+	// reconcileMu serialises reconciliation of local partitions.
+	reconcileMu sync.Mutex
+}
+
+// NewLogger makes the node's logger: text (or JSON) to stderr, without
+// timestamps when journald adds its own.
+func NewLogger(cfg *config.Config) *slog.Logger {
+	var level slog.Level
+	_ = level.UnmarshalText([]byte(cfg.Ringtail.LogLevel))
+	opts := &slog.HandlerOptions{Level: level}
+	if os.Getenv("JOURNAL_STREAM") != "" {
+		opts.ReplaceAttr = func(groups []string, a slog.Attr) slog.Attr {
+			if a.Key == slog.TimeKey && len(groups) == 0 {
+				return slog.Attr{}
+			}
+			return a
+		}
+	}
+	if cfg.Ringtail.LogFormat == "json" {
+		return slog.New(slog.NewJSONHandler(os.Stderr, opts))
+	}
+	return slog.New(slog.NewTextHandler(os.Stderr, opts))
+}
+
+// Serve loads the config at path ("" for defaults), starts a node and blocks
+// until ctx ends, then shuts down gracefully.
+func Serve(ctx context.Context, path string) error {
+	cfg, err := config.Load(path)
+	if err != nil {
+		return err
+	}
+	logger := NewLogger(cfg)
+	n, err := Start(cfg, logger)
+	if err != nil {
+		return err
+	}
+	<-ctx.Done()
+	logger.Info("shutting down", "reason", context.Cause(ctx))
+	_, _ = sddaemon.SdNotify(false, sddaemon.SdNotifyStopping)
+	return n.Stop()
+}
+
+// Start brings a node up and returns once it serves. On error everything
+// started so far is stopped.
+func Start(cfg *config.Config, logger *slog.Logger) (n *Node, err error) {
+	if !cfg.HasRole("broker") || !cfg.HasRole("controller") {
+		return nil, fmt.Errorf("daemon: process.roles = %v: this version runs only combined nodes (\"broker,controller\")", cfg.ProcessRoles)
+	}
+	if len(cfg.ControllerQuorumVoters) != 1 || cfg.ControllerQuorumVoters[0].ID != cfg.NodeID {
+		return nil, fmt.Errorf("daemon: controller.quorum.voters lists %d voters: this version runs a quorum of one, this node (node.id %d)", len(cfg.ControllerQuorumVoters), cfg.NodeID)
+	}
+	n = &Node{cfg: cfg, log: logger}
+	defer func() {
+		if err != nil {
+			n.closeAll()
+		}
+	}()
+	dir := cfg.DataDir()
+	if err := os.MkdirAll(dir, 0o750); err != nil {
+		return nil, fmt.Errorf("daemon: data dir: %w", err)
+	}
+	meta, formatted, err := loadOrFormat(dir, cfg.NodeID, cfg.ClusterID)
+	if err != nil {
+		return nil, err
+	}
+	if formatted {
+		logger.Info("formatted new data dir", "dir", dir, "cluster_id", meta.ClusterID, "node_id", meta.NodeID)
+	}
+	status("starting: shard runtime")
+	n.rt, err = iocore.NewRuntime(iocore.RuntimeConfig{
+		Shards: cfg.Ringtail.Shards, Engine: cfg.Ringtail.IOEngine, PinCPUs: cfg.Ringtail.PinShards, Logger: logger,
+	})
+	if err != nil {
+		return nil, err
+	}
+	status("starting: metadata log")
+	n.ctrl, err = controlplane.Open(controlplane.Config{
+		Dir: dir, NodeID: cfg.NodeID, ClusterID: meta.ClusterID,
+		Endpoints:                endpoints(cfg),
+		Rack:                     cfg.BrokerRack,
+		DefaultPartitions:        cfg.NumPartitions,
+		DefaultReplicationFactor: cfg.DefaultReplicationFactor,
+		ValidateTopicConfig:      config.ValidateTopicConfig,
+		Logger:                   logger,
+	})
+	if err != nil {
+		return nil, err
+	}
+	status("starting: recovering partitions")
+	im := n.ctrl.Image()
+	n.store, err = storage.OpenManager(storage.ManagerConfig{
+		Dir: dir, Runtime: n.rt, Logger: logger,
+		RetentionCheckInterval: time.Duration(cfg.LogRetentionCheckIntervalMs) * time.Millisecond,
+		OnRecoveryProgress: func(done, total int) {
+			status(fmt.Sprintf("recovering %d/%d partitions", done, total))
+		},
+	}, func(tp model.TopicPartition) storage.Config {
+		var overrides map[string]string
+		if t, ok := im.Topics[tp.Topic]; ok {
+			overrides = t.Configs
+		}
+		return n.storageConfig(overrides)
+	})
+	if err != nil {
+		return nil, err
+	}
+	rec := n.store.Recovery()
+	logger.Info("storage opened", "partitions", rec.Partitions, "clean_shutdown", rec.CleanShutdown,
+		"rescanned", rec.Rescanned, "truncated_bytes", rec.TruncatedBytes)
+	n.ctrl.Subscribe(func(old, new *controlplane.Image) { n.reconcile(old, new) })
+	n.reconcile(nil, n.ctrl.Image())
+
+	for _, l := range cfg.KafkaListeners() {
+		addr := net.JoinHostPort(l.Host, strconv.Itoa(l.Port))
+		ln, err := net.Listen("tcp", addr)
+		if err != nil {
+			return nil, fmt.Errorf("daemon: listeners: %s://%s: %w", l.Name, addr, err)
+		}
+		n.lns = append(n.lns, ln)
+		srv := kafka.NewServer(kafka.Config{
+			NodeID: cfg.NodeID, ListenerName: l.Name, Broker: cfg, Logger: logger,
+			IdleTimeout: 10 * time.Minute,
+		}, n.ctrl, logs{n.store})
+		n.servers = append(n.servers, srv)
+		n.wg.Add(1)
+		go func() {
+			defer n.wg.Done()
+			if err := srv.Serve(ln); err != nil {
+				logger.Error("listener stopped", "listener", l.Name, "err", err)
+			}
+		}()
+	}
+	addrs := make([]string, len(n.lns))
+	for i, ln := range n.lns {
+		addrs[i] = ln.Addr().String()
+	}
+	logger.Info("ringtail ready", "node_id", cfg.NodeID, "cluster_id", meta.ClusterID, "listeners", addrs,
+		"io_engine", n.rt.EngineName(), "shards", n.rt.Len(), "data_dir", dir)
+	_, _ = sddaemon.SdNotify(false, sddaemon.SdNotifyReady)
+	return n, nil
+}
+
+func status(s string) { _, _ = sddaemon.SdNotify(false, "STATUS="+s) }
+
+// endpoints are the advertised Kafka listeners, registered with the
+// controller and returned in Metadata.
+func endpoints(cfg *config.Config) []controlplane.Endpoint {
+	var eps []controlplane.Endpoint
+	for _, l := range cfg.AdvertisedListeners {
+		eps = append(eps, controlplane.Endpoint{Name: l.Name, Host: l.Host, Port: int32(l.Port)})
+	}
+	return eps
+}
+
+// storageConfig resolves a topic's overrides over the broker defaults.
+func (n *Node) storageConfig(overrides map[string]string) storage.Config {
+	tc, err := n.cfg.TopicDefaults().With(overrides)
+	if err != nil {
+		// Overrides were validated before they were committed; a failure
+		// here means an older version accepted something this one does not.
+		n.log.Error("topic config override ignored", "err", err)
+		tc = n.cfg.TopicDefaults()
+	}
+	return storage.Config{
+		SegmentBytes:       tc.SegmentBytes,
+		SegmentMs:          tc.SegmentMs,
+		RetentionMs:        tc.RetentionMs,
+		RetentionBytes:     tc.RetentionBytes,
+		MaxMessageBytes:    tc.MaxMessageBytes,
+		IndexIntervalBytes: tc.IndexIntervalBytes,
+		SegmentIndexBytes:  tc.SegmentIndexBytes,
+		FlushMessages:      tc.FlushMessages,
+		FlushMs:            tc.FlushMs,
+		LogAppendTime:      tc.MessageTimestampType == "LogAppendTime",
+		Durable:            n.cfg.Ringtail.Durability != "relaxed" || tc.FlushMessages <= 1,
+	}
+}
+
+// reconcile moves local storage toward the image: partitions this node
+// replicates exist, partitions of deleted topics are removed, config changes
+// reach the logs.
+func (n *Node) reconcile(old, im *controlplane.Image) {
+	n.reconcileMu.Lock()
+	defer n.reconcileMu.Unlock()
+	want := map[model.TopicPartition]bool{}
+	for name, t := range im.Topics {
+		var oldT *controlplane.Topic
+		if old != nil {
+			oldT = old.Topics[name]
+		}
+		cfgChanged := oldT == nil || oldT.ID != t.ID || !sameMap(oldT.Configs, t.Configs)
+		for _, p := range t.Partitions {
+			if !contains(p.Replicas, n.cfg.NodeID) {
+				continue
+			}
+			tp := model.TopicPartition{Topic: name, Partition: p.Partition}
+			want[tp] = true
+			sc := n.storageConfig(t.Configs)
+			if part, ok := n.store.Partition(tp); ok {
+				if cfgChanged {
+					part.SetConfig(sc)
+				}
+				continue
+			}
+			if _, err := n.store.CreatePartition(tp, sc); err != nil {
+				n.log.Error("cannot create partition", "partition", tp.String(), "err", err)
+			}
+		}
+	}
+	for _, tp := range n.store.Partitions() {
+		if want[tp] {
+			continue
+		}
+		// A partition of a topic that is gone (or was re-created with a new id
+		// under the same name would have been dropped by DeleteTopics first).
+		if err := n.store.DeletePartition(tp); err != nil {
+			n.log.Error("cannot delete partition", "partition", tp.String(), "err", err)
+		} else {
+			n.log.Info("deleted partition", "partition", tp.String())
+		}
+	}
+}
+
+func contains(s []int32, v int32) bool {
+	for _, x := range s {
+		if x == v {
+			return true
+		}
+	}
+	return false
+}
+
+func sameMap(a, b map[string]string) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for k, v := range a {
+		if w, ok := b[k]; !ok || w != v {
+			return false
+		}
+	}
+	return true
+}
+
+// Stop shuts the node down: listeners first, then in-flight requests, then
+// storage (flushed, with the clean-shutdown marker), the shard runtime and
+// the metadata log.
+func (n *Node) Stop() error {
+	ctx, cancel := context.WithTimeout(context.Background(), shutdownGrace)
+	defer cancel()
+	var errs []error
+	for _, s := range n.servers {
+		if err := s.Shutdown(ctx); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	n.wg.Wait()
+	errs = append(errs, n.closeAll())
+	if err := errors.Join(errs...); err != nil {
+		n.log.Error("shutdown finished with errors", "err", err)
+		return err
+	}
+	n.log.Info("shutdown complete")
+	return nil
+}
+
+func (n *Node) closeAll() error {
+	var errs []error
+	for _, ln := range n.lns {
+		ln.Close()
+	}
+	if n.store != nil {
+		errs = append(errs, n.store.Close())
+		n.store = nil
+	}
+	if n.rt != nil {
+		errs = append(errs, n.rt.Close())
+		n.rt = nil
+	}
+	if n.ctrl != nil {
+		errs = append(errs, n.ctrl.Close())
+		n.ctrl = nil
+	}
+	return errors.Join(errs...)
+}
+
+// Addrs returns the addresses the Kafka listeners are bound to.
+func (n *Node) Addrs() []net.Addr {
+	out := make([]net.Addr, len(n.lns))
+	for i, ln := range n.lns {
+		out[i] = ln.Addr()
+	}
+	return out
+}

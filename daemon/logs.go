@@ -1,0 +1,30 @@
+package daemon
+
+import (
+	"github.com/ringtail/ringtail/kafka"
+	"github.com/ringtail/ringtail/model"
+	"github.com/ringtail/ringtail/storage"
+)
+
+// logs adapts the storage manager to what the kafka server needs.
+type logs struct{ m *storage.Manager }
+
+func (l logs) Log(tp model.TopicPartition) (kafka.Log, bool) {
+	p, ok := l.m.Partition(tp)
+	if !ok {
+		return nil, false
+	}
+	return partitionLog{p}, true
+}
+
+// partitionLog is a *storage.Partition with kafka's result types.
+type partitionLog struct{ *storage.Partition }
+
+func (p partitionLog) Append(records []byte, epoch model.Epoch, done func(kafka.AppendResult)) {
+	p.Partition.Append(records, epoch, func(r storage.AppendResult) { done(kafka.AppendResult(r)) })
+}
+
+func (p partitionLog) Read(offset model.Offset, maxBytes int32, minOneBatch bool) (kafka.ReadResult, error) {
+	r, err := p.Partition.Read(offset, maxBytes, minOneBatch)
+	return kafka.ReadResult(r), err
+}
