@@ -1,0 +1,98 @@
+package kafka
+
+// ApiVersions (key 18): versions 0-3.
+//
+// Behavior:
+//   - Lists every API key this server serves with the exact version range
+//     it implements fully (the apis table below is the only source).
+//   - A request for a version above 3 gets UNSUPPORTED_VERSION and the list,
+//     encoded as v0 (KIP-511) so the client can retry with one we know.
+//   - The response header is always v0, even for flexible v3.
+//
+// Skipped on purpose: supported/finalized features (tags of v3) are left
+// empty (no feature flags yet); ClientSoftwareName/Version (v3) are not
+// validated.
+
+import (
+	"slices"
+
+	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kmsg"
+)
+
+const apiVersionsKey = 18
+
+// handlerFunc serves one decoded request. It calls finish exactly once,
+// possibly later and on another goroutine: with a response, with (nil, nil)
+// for no response at all (acks=0 produce), or with an error to close the
+// connection.
+type handlerFunc func(s *Server, cx *reqCtx, req kmsg.Request, finish func(kmsg.Response, error))
+
+type api struct {
+	min, max int16
+	handle   handlerFunc
+}
+
+// apis is every key this server answers, with the versions it implements.
+// Group coordination (FindCoordinator, JoinGroup, ...) and transactions are
+// not served yet and therefore not advertised.
+var apis map[int16]api
+
+func init() {
+	apis = map[int16]api{
+		0:  {3, 9, handleProduce},
+		1:  {4, 13, syncHandler(handleFetch)},
+		2:  {1, 8, syncHandler(handleListOffsets)},
+		3:  {0, 12, syncHandler(handleMetadata)},
+		18: {0, 3, syncHandler(handleApiVersions)},
+		19: {0, 7, syncHandler(handleCreateTopics)},
+		20: {0, 6, syncHandler(handleDeleteTopics)},
+		21: {0, 2, syncHandler(handleDeleteRecords)},
+		22: {0, 4, syncHandler(handleInitProducerID)},
+		32: {0, 4, syncHandler(handleDescribeConfigs)},
+		33: {0, 2, syncHandler(handleAlterConfigs)},
+		37: {0, 3, syncHandler(handleCreatePartitions)},
+		44: {0, 1, syncHandler(handleIncrementalAlterConfigs)},
+		60: {0, 1, syncHandler(handleDescribeCluster)},
+	}
+}
+
+// syncHandler adapts a handler that answers before it returns.
+func syncHandler[R kmsg.Request](fn func(s *Server, cx *reqCtx, req R) (kmsg.Response, error)) handlerFunc {
+	return func(s *Server, cx *reqCtx, req kmsg.Request, finish func(kmsg.Response, error)) {
+		r, ok := req.(R)
+		if !ok {
+			finish(nil, errCloseConn)
+			return
+		}
+		finish(fn(s, cx, r))
+	}
+}
+
+func supportedKeys() []kmsg.ApiVersionsResponseApiKey {
+	keys := make([]int16, 0, len(apis))
+	for k := range apis {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	out := make([]kmsg.ApiVersionsResponseApiKey, 0, len(keys))
+	for _, k := range keys {
+		out = append(out, kmsg.ApiVersionsResponseApiKey{ApiKey: k, MinVersion: apis[k].min, MaxVersion: apis[k].max})
+	}
+	return out
+}
+
+func handleApiVersions(s *Server, cx *reqCtx, req *kmsg.ApiVersionsRequest) (kmsg.Response, error) {
+	resp := req.ResponseKind().(*kmsg.ApiVersionsResponse)
+	resp.ApiKeys = supportedKeys()
+	return resp, nil
+}
+
+// apiVersionsFallback is the KIP-511 answer to an unsupported version.
+func apiVersionsFallback() kmsg.Response {
+	resp := kmsg.NewPtrApiVersionsResponse()
+	resp.Version = 0
+	resp.ErrorCode = kerr.UnsupportedVersion.Code
+	resp.ApiKeys = supportedKeys()
+	return resp
+}

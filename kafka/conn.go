@@ -1,0 +1,324 @@
+package kafka
+
+import (
+	"bufio"
+	"bytes"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"runtime/debug"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kmsg"
+)
+
+// One connection runs two goroutines:
+//
+//	reader: frame -> header -> decode -> handler ----+
+//	           (handlers start in request order)     | slot (in order)
+//	writer: <--------- waits for each slot, writes ---+
+//
+// The reader runs every handler itself, so requests of one connection
+// take effect in the order they were sent; Produce only *starts* its
+// appends there (Log.Append is asynchronous), so the appends of consecutive
+// produce requests overlap while each partition sees them in request order.
+// Every request gets a slot in the connection's queue before the next one
+// is read; the writer writes slots strictly in queue order, waiting for
+// each to be filled, so responses leave in request order whatever order the
+// handlers finish in.
+
+// errCloseConn makes the connection close instead of answering: what Kafka
+// does for unparseable framing, unknown keys and unsupported versions.
+var errCloseConn = errors.New("kafka: close connection")
+
+// slot is one request's place in the connection's response order.
+type slot struct {
+	done      chan struct{} // closed once out/closeConn are final
+	finished  atomic.Bool
+	out       []byte // the whole response frame; nil: nothing to send
+	closeConn bool   // close the connection after the earlier responses
+}
+
+// reqCtx is what a handler knows about its request besides the body.
+type reqCtx struct {
+	conn          *conn
+	key, version  int16
+	correlationID int32
+	clientID      string
+	// fallback marks the KIP-511 answer to an ApiVersions version we do
+	// not serve: encoded as v0 whatever the request's version.
+	fallback bool
+}
+
+type conn struct {
+	s      *Server
+	nc     net.Conn
+	br     *bufio.Reader
+	queue  chan *slot
+	dead   chan struct{} // closed by kill
+	once   sync.Once
+	remote string
+}
+
+func newConn(s *Server, nc net.Conn) *conn {
+	c := &conn{
+		s:     s,
+		nc:    nc,
+		queue: make(chan *slot, maxInFlightPerConn),
+		dead:  make(chan struct{}),
+	}
+	if nc != nil {
+		c.br = bufio.NewReaderSize(nc, 4096)
+		c.remote = nc.RemoteAddr().String()
+	}
+	return c
+}
+
+// kill closes the socket now; both goroutines wind down.
+func (c *conn) kill() {
+	c.once.Do(func() {
+		close(c.dead)
+		if c.nc != nil {
+			c.nc.Close()
+		}
+	})
+}
+
+// stopReading makes the reader stop after the request it is on (Shutdown).
+// The reader re-checks s.shutting after each deadline it sets, so this
+// cannot be overwritten by the reader's own idle deadline.
+func (c *conn) stopReading() { c.nc.SetReadDeadline(time.Now()) }
+
+func (c *conn) readLoop() {
+	defer c.s.connsWG.Done()
+	defer close(c.queue)
+	defer func() {
+		if r := recover(); r != nil {
+			c.s.log.Error("kafka: BUG: panic serving a connection; closing it", "remote", c.remote, "panic", r, "stack", string(debug.Stack()))
+			c.kill()
+		}
+	}()
+	for {
+		frame, err := c.readFrame()
+		if err != nil {
+			if !errors.Is(err, io.EOF) && !errors.Is(err, net.ErrClosed) && !c.s.shutting.Load() {
+				c.s.log.Debug("closing connection", "remote", c.remote, "err", err)
+			}
+			if !c.s.shutting.Load() {
+				c.kill()
+			}
+			return
+		}
+		sl := c.handleFrame(frame)
+		select {
+		case c.queue <- sl:
+		case <-c.dead:
+			return
+		}
+		if sl.closeConn && sl.finished.Load() {
+			// Nothing after a request we refuse gets read; the writer
+			// sends the earlier responses, then closes.
+			return
+		}
+	}
+}
+
+func (c *conn) readFrame() ([]byte, error) {
+	c.nc.SetReadDeadline(time.Now().Add(c.s.cfg.IdleTimeout))
+	if c.s.shutting.Load() {
+		return nil, net.ErrClosed
+	}
+	var size [4]byte
+	if _, err := io.ReadFull(c.br, size[:]); err != nil {
+		return nil, err
+	}
+	n := int32(binary.BigEndian.Uint32(size[:]))
+	if n < requestHeaderMinBytes || n > c.s.requestMaxBytes {
+		return nil, fmt.Errorf("request frame of %d bytes; valid is %d to %d (socket.request.max.bytes)", n, requestHeaderMinBytes, c.s.requestMaxBytes)
+	}
+	// Grow the buffer as bytes arrive rather than trusting the size
+	// prefix with a large allocation up front.
+	var buf bytes.Buffer
+	if n <= 64<<10 {
+		buf.Grow(int(n))
+	}
+	if _, err := io.CopyN(&buf, c.br, int64(n)); err != nil {
+		if errors.Is(err, io.EOF) {
+			err = io.ErrUnexpectedEOF
+		}
+		return nil, err
+	}
+	return buf.Bytes(), nil
+}
+
+func (c *conn) writeLoop() {
+	defer c.s.connsWG.Done()
+	defer c.s.connDone(c)
+	defer c.kill()
+	failed := false
+	for sl := range c.queue {
+		select {
+		case <-sl.done:
+		case <-c.dead:
+			failed = true
+			continue
+		}
+		if failed {
+			continue
+		}
+		if sl.closeConn {
+			c.kill()
+			failed = true
+			continue
+		}
+		if sl.out == nil {
+			continue
+		}
+		// SENDFILE SEAM: a fetch response will later be a header plus
+		// file ranges; this is where the writer would hand those ranges to
+		// iocore's sendfile instead of writing sl.out.
+		c.nc.SetWriteDeadline(time.Now().Add(c.s.cfg.IdleTimeout))
+		if _, err := c.nc.Write(sl.out); err != nil {
+			c.s.log.Debug("write failed; closing connection", "remote", c.remote, "err", err)
+			c.kill()
+			failed = true
+		}
+	}
+}
+
+// handleFrame parses one request frame (without its size prefix), runs its
+// handler and returns its slot. It never panics on any input (FuzzRequest).
+func (c *conn) handleFrame(frame []byte) *slot {
+	sl := &slot{done: make(chan struct{})}
+	refuse := func(why string, args ...any) *slot {
+		c.s.log.Debug("closing connection: "+why, append([]any{"remote", c.remote}, args...)...)
+		sl.closeConn = true
+		sl.finished.Store(true)
+		close(sl.done)
+		return sl
+	}
+	if len(frame) < requestHeaderMinBytes {
+		return refuse("short request header")
+	}
+	cx := &reqCtx{
+		conn:          c,
+		key:           int16(binary.BigEndian.Uint16(frame[0:])),
+		version:       int16(binary.BigEndian.Uint16(frame[2:])),
+		correlationID: int32(binary.BigEndian.Uint32(frame[4:])),
+	}
+	pos := 10
+	if l := int16(binary.BigEndian.Uint16(frame[8:])); l > 0 {
+		if len(frame) < pos+int(l) {
+			return refuse("client id runs past the frame")
+		}
+		cx.clientID = string(frame[pos : pos+int(l)])
+		pos += int(l)
+	} else if l < -1 {
+		return refuse("negative client id length", "length", l)
+	}
+	a, ok := apis[cx.key]
+	if !ok {
+		return refuse("unknown or unserved api key", "key", cx.key)
+	}
+	if cx.version < a.min || cx.version > a.max {
+		if cx.key == apiVersionsKey {
+			// KIP-511: answer a version we do not know with our list,
+			// encoded as v0 so that any client can read it.
+			cx.fallback = true
+			c.finish(sl, cx, apiVersionsFallback(), nil)
+			return sl
+		}
+		return refuse("unsupported version", "key", cx.key, "version", cx.version)
+	}
+	req := kmsg.RequestForKey(cx.key)
+	req.SetVersion(cx.version)
+	if req.IsFlexible() {
+		var ok bool
+		if pos, ok = skipTags(frame, pos); !ok {
+			return refuse("bad tagged fields in request header", "key", cx.key)
+		}
+	}
+	if err := req.ReadFrom(frame[pos:]); err != nil {
+		return refuse("undecodable request", "key", cx.key, "version", cx.version, "err", err)
+	}
+	if h := c.s.cfg.Hooks; h != nil {
+		if resp, err, handled := h(cx.key, req); handled {
+			c.finish(sl, cx, resp, err)
+			return sl
+		}
+	}
+	a.handle(c.s, cx, req, func(resp kmsg.Response, err error) { c.finish(sl, cx, resp, err) })
+	return sl
+}
+
+// finish fills sl with resp encoded for cx (or with a close for err).
+func (c *conn) finish(sl *slot, cx *reqCtx, resp kmsg.Response, err error) {
+	if sl.finished.Swap(true) {
+		c.s.log.Error("kafka: BUG: a handler finished a request twice", "key", cx.key)
+		return
+	}
+	switch {
+	case err != nil:
+		if !errors.Is(err, errCloseConn) {
+			c.s.log.Debug("closing connection after request", "remote", c.remote, "key", cx.key, "err", err)
+		}
+		sl.closeConn = true
+	case resp != nil:
+		sl.out = encodeResponse(cx, resp)
+	}
+	close(sl.done)
+}
+
+// encodeResponse frames resp: size, correlation id, the header's tagged
+// fields when the response is flexible (never for ApiVersions, whose
+// response header is always v0 so that a client can read it before it knows
+// any versions), then the body.
+func encodeResponse(cx *reqCtx, resp kmsg.Response) []byte {
+	if cx.fallback {
+		resp.SetVersion(0)
+	} else {
+		resp.SetVersion(cx.version)
+	}
+	buf := make([]byte, 8, 256)
+	binary.BigEndian.PutUint32(buf[4:], uint32(cx.correlationID))
+	if resp.IsFlexible() && resp.Key() != apiVersionsKey {
+		buf = append(buf, 0)
+	}
+	buf = resp.AppendTo(buf)
+	binary.BigEndian.PutUint32(buf[0:], uint32(len(buf)-4))
+	return buf
+}
+
+// skipTags skips a tagged-field section starting at pos.
+func skipTags(b []byte, pos int) (int, bool) {
+	n, pos, ok := uvarint(b, pos)
+	if !ok {
+		return 0, false
+	}
+	for i := uint64(0); i < n; i++ {
+		if _, pos, ok = uvarint(b, pos); !ok {
+			return 0, false
+		}
+		var size uint64
+		if size, pos, ok = uvarint(b, pos); !ok || size > uint64(len(b)-pos) {
+			return 0, false
+		}
+		pos += int(size)
+	}
+	return pos, true
+}
+
+func uvarint(b []byte, pos int) (uint64, int, bool) {
+	if pos > len(b) {
+		return 0, 0, false
+	}
+	v, n := binary.Uvarint(b[pos:])
+	if n <= 0 || v > 1<<31 {
+		return 0, 0, false
+	}
+	return v, pos + n, true
+}

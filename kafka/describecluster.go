@@ -1,0 +1,55 @@
+package kafka
+
+// DescribeCluster (key 60): versions 0-1.
+//
+// Behavior:
+//   - The cluster id, controller id and the unfenced brokers with their
+//     endpoint for the configured listener (as Metadata lists them).
+//   - Cluster authorized operations are the full bitfield when asked for
+//     (no authorizer yet).
+//   - endpoint_type 2 (controllers, v1) is UNSUPPORTED_ENDPOINT_TYPE: as in
+//     Kafka, only controller listeners answer it.
+//
+// Skipped on purpose: v2 (fenced brokers).
+
+import (
+	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kmsg"
+)
+
+func handleDescribeCluster(s *Server, cx *reqCtx, req *kmsg.DescribeClusterRequest) (kmsg.Response, error) {
+	resp := req.ResponseKind().(*kmsg.DescribeClusterResponse)
+	im := s.ctrl.Image()
+	resp.EndpointType = 1
+	if req.Version >= 1 && req.EndpointType != 1 {
+		resp.EndpointType = req.EndpointType
+		resp.ErrorCode = kerr.UnsupportedEndpointType.Code
+		msg := "this broker listener describes brokers (endpoint type 1) only"
+		resp.ErrorMessage = &msg
+		return resp, nil
+	}
+	resp.ClusterID = im.ClusterID
+	resp.ControllerID = im.ControllerID
+	resp.ClusterAuthorizedOperations = authOpsNotRequested
+	if req.IncludeClusterAuthorizedOperations {
+		resp.ClusterAuthorizedOperations = clusterAuthorizedOps
+	}
+	for _, id := range im.BrokerIDs() {
+		b := im.Brokers[id]
+		if b.Fenced {
+			continue
+		}
+		ep, ok := b.Endpoint(s.cfg.ListenerName)
+		if !ok {
+			continue
+		}
+		rb := kmsg.NewDescribeClusterResponseBroker()
+		rb.NodeID, rb.Host, rb.Port = b.ID, ep.Host, ep.Port
+		if b.Rack != "" {
+			rack := b.Rack
+			rb.Rack = &rack
+		}
+		resp.Brokers = append(resp.Brokers, rb)
+	}
+	return resp, nil
+}

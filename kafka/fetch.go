@@ -1,0 +1,208 @@
+package kafka
+
+// Fetch (key 1): versions 4-13 (v13 names topics by id).
+//
+// Behavior:
+//   - Long poll: answers once min_bytes are available across the requested
+//     partitions, any partition has an error, max_wait_ms passes, or the
+//     server shuts down; it waits on every partition's Log.Changed(), never
+//     by polling.
+//   - KIP-74 limits: partitions are filled in request order, each up to
+//     min(partition_max_bytes, what is left of max_bytes); the first
+//     partition that returns data always gets its first whole batch, even
+//     when that batch is larger than both limits.
+//   - read_committed returns only batches below the last stable offset,
+//     with an empty aborted-transactions list.
+//   - OFFSET_OUT_OF_RANGE comes with the high watermark and log start
+//     offset; FENCED_LEADER_EPOCH / UNKNOWN_LEADER_EPOCH for a stale or
+//     future current_leader_epoch (v9+); UNKNOWN_TOPIC_ID for unknown ids.
+//   - Fetch sessions (KIP-227) are not kept: every answer has session_id 0,
+//     which tells the client none was created, so it sends full fetches; an
+//     incremental fetch (epoch > 0) gets FETCH_SESSION_ID_NOT_FOUND, after
+//     which clients start over with a full fetch.
+//
+// Skipped on purpose: follower fetches (replica_id >= 0 is served like a
+// consumer until replication exists), rack-aware preferred read replicas
+// (always -1), diverging-epoch detection (LastFetchedEpoch), quotas.
+//
+// Encoding goes through kmsg for now. The zero-copy path belongs in
+// conn.writeLoop (see "SENDFILE SEAM"): this handler would hand back the
+// response header and the file ranges of each partition instead of bytes.
+
+import (
+	"encoding/binary"
+	"math"
+	"reflect"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kmsg"
+
+	"github.com/ringtail/ringtail/controlplane"
+	"github.com/ringtail/ringtail/model"
+)
+
+const isolationReadCommitted = 1
+
+func handleFetch(s *Server, cx *reqCtx, req *kmsg.FetchRequest) (kmsg.Response, error) {
+	resp := req.ResponseKind().(*kmsg.FetchResponse)
+	if req.Version >= 7 && req.SessionEpoch > 0 {
+		resp.ErrorCode = kerr.FetchSessionIDNotFound.Code
+		return resp, nil
+	}
+	var deadline time.Time
+	if req.MaxWaitMillis > 0 {
+		deadline = time.Now().Add(time.Duration(req.MaxWaitMillis) * time.Millisecond)
+	}
+	for {
+		wake, bytes, stop := s.fillFetch(req, resp)
+		if stop || int64(bytes) >= int64(req.MinBytes) || deadline.IsZero() || len(wake) == 0 {
+			return resp, nil
+		}
+		left := time.Until(deadline)
+		if left <= 0 {
+			return resp, nil
+		}
+		if !s.waitAny(wake, left) {
+			// Timed out or shutting down: one last read, then answer.
+			s.fillFetch(req, resp)
+			return resp, nil
+		}
+	}
+}
+
+// fillFetch (re)builds resp.Topics from the logs. It returns the Changed
+// channels taken before each read (so that no advance between the read and
+// the wait is missed), the bytes gathered, and whether to answer now
+// because of an error.
+func (s *Server) fillFetch(req *kmsg.FetchRequest, resp *kmsg.FetchResponse) (wake []<-chan struct{}, total int, stop bool) {
+	im := s.ctrl.Image()
+	maxBytes := int64(math.MaxInt32)
+	if req.Version >= 3 && req.MaxBytes >= 0 {
+		maxBytes = int64(req.MaxBytes)
+	}
+	resp.Topics = resp.Topics[:0]
+	for _, t := range req.Topics {
+		rt := kmsg.NewFetchResponseTopic()
+		rt.Topic, rt.TopicID = t.Topic, t.TopicID
+		var topic *controlplane.Topic
+		var topicErr error
+		if req.Version >= 13 {
+			if topic = im.TopicsByID[controlplane.UUID(t.TopicID)]; topic == nil {
+				topicErr = kerr.UnknownTopicID
+			}
+		} else {
+			topic = im.Topics[t.Topic]
+		}
+		rt.Partitions = make([]kmsg.FetchResponseTopicPartition, 0, len(t.Partitions))
+		for _, p := range t.Partitions {
+			rp := kmsg.NewFetchResponseTopicPartition()
+			rp.Partition = p.Partition
+			err := topicErr
+			var part controlplane.Partition
+			var l Log
+			if err == nil {
+				name := t.Topic
+				if topic != nil {
+					name = topic.Name
+				}
+				part, l, err = s.localPartition(topic, name, p.Partition)
+			}
+			if err == nil && req.Version >= 9 {
+				err = checkLeaderEpoch(p.CurrentLeaderEpoch, part)
+			}
+			if err == nil {
+				wake = append(wake, l.Changed())
+				var n int
+				n, err = s.readPartition(req, &rp, l, p, maxBytes-int64(total), total == 0)
+				total += n
+			}
+			if err != nil {
+				rp.ErrorCode = errorCode(s.log, err)
+				stop = true
+			}
+			rt.Partitions = append(rt.Partitions, rp)
+		}
+		resp.Topics = append(resp.Topics, rt)
+	}
+	return wake, total, stop
+}
+
+// readPartition fills rp from l, reading at most budget bytes (at least
+// one batch when first).
+func (s *Server) readPartition(req *kmsg.FetchRequest, rp *kmsg.FetchResponseTopicPartition, l Log, p kmsg.FetchRequestTopicPartition, budget int64, first bool) (int, error) {
+	limit := min(int64(p.PartitionMaxBytes), budget)
+	if limit <= 0 && !first {
+		logStart, hw, _ := l.Offsets()
+		rp.HighWatermark, rp.LastStableOffset, rp.LogStartOffset = int64(hw), int64(hw), int64(logStart)
+		return 0, nil
+	}
+	limit = max(limit, 0)
+	rr, err := l.Read(model.Offset(p.FetchOffset), int32(limit), first)
+	if err != nil {
+		logStart, hw, _ := l.Offsets()
+		rp.HighWatermark, rp.LastStableOffset, rp.LogStartOffset = int64(hw), int64(hw), int64(logStart)
+		return 0, err
+	}
+	rp.HighWatermark = int64(rr.HighWatermark)
+	rp.LastStableOffset = int64(rr.LastStableOffset)
+	rp.LogStartOffset = int64(rr.LogStartOffset)
+	records := rr.Records
+	if req.IsolationLevel == isolationReadCommitted {
+		records = batchesBelow(records, rr.LastStableOffset)
+		rp.AbortedTransactions = []kmsg.FetchResponseTopicPartitionAbortedTransaction{}
+	}
+	rp.RecordBatches = records
+	return len(records), nil
+}
+
+// batchesBelow cuts records after the last whole batch that ends below
+// end. A record batch starts:
+//
+//	+------------+-------------+-------------+-------+-------+------------------+
+//	| baseOffset | batchLength | leaderEpoch | magic | crc   | attributes | lastOffsetDelta ...
+//	| int64      | int32       | int32       | int8  | int32 | int16      | int32
+//	+------------+-------------+-------------+-------+-------+------------------+
+//	  0            8             12            16      17      21           23
+func batchesBelow(records []byte, end model.Offset) []byte {
+	pos := 0
+	for pos+27 <= len(records) {
+		base := int64(binary.BigEndian.Uint64(records[pos:]))
+		n := int(int32(binary.BigEndian.Uint32(records[pos+8:])))
+		last := base + int64(int32(binary.BigEndian.Uint32(records[pos+23:])))
+		if n < 0 || pos+12+n > len(records) || last >= int64(end) {
+			break
+		}
+		pos += 12 + n
+	}
+	return records[:pos]
+}
+
+// waitAny waits until one of chans is closed (true), or d passes or the
+// server stops (false).
+func (s *Server) waitAny(chans []<-chan struct{}, d time.Duration) bool {
+	timer := time.NewTimer(d)
+	defer timer.Stop()
+	if len(chans) == 1 {
+		select {
+		case <-chans[0]:
+			return true
+		case <-timer.C:
+		case <-s.stopping:
+		}
+		return false
+	}
+	cases := make([]reflect.SelectCase, 0, len(chans)+2)
+	cases = append(cases,
+		reflect.SelectCase{Dir: reflect.SelectRecv, Chan: reflect.ValueOf(timer.C)},
+		reflect.SelectCase{Dir: reflect.SelectRecv, Chan: reflect.ValueOf(s.stopping)})
+	seen := make(map[<-chan struct{}]bool, len(chans))
+	for _, ch := range chans {
+		if !seen[ch] {
+			seen[ch] = true
+			cases = append(cases, reflect.SelectCase{Dir: reflect.SelectRecv, Chan: reflect.ValueOf(ch)})
+		}
+	}
+	i, _, _ := reflect.Select(cases)
+	return i >= 2
+}

@@ -1,0 +1,173 @@
+package kafka
+
+// Produce (key 0): versions 3-9.
+//
+// Behavior:
+//   - acks 0, 1 and -1; any other value is INVALID_REQUIRED_ACKS for every
+//     partition. acks=0 gets no response at all; if any partition fails,
+//     the connection is closed instead (what Kafka does, so the client
+//     notices and refreshes metadata).
+//   - Each partition's records field goes to Log.Append exactly as it came:
+//     compressed batches are stored as sent. The log validates (CRC,
+//     framing, size against message.max.bytes, sequence numbers) and its
+//     errors map through errors.go: CORRUPT_MESSAGE, MESSAGE_TOO_LARGE,
+//     INVALID_RECORD, OUT_OF_ORDER_SEQUENCE_NUMBER, INVALID_PRODUCER_EPOCH,
+//     KAFKA_STORAGE_ERROR, ...
+//   - Appends start on the connection's reader in request order and finish
+//     asynchronously, so pipelined produce requests overlap while every
+//     partition sees them in request order.
+//   - acks=-1 waits at most timeout_ms; partitions not done by then answer
+//     REQUEST_TIMED_OUT (their appends still complete).
+//   - Unknown topics are UNKNOWN_TOPIC_OR_PARTITION (produce never creates
+//     topics; only Metadata does), names that break Kafka's rules are
+//     INVALID_TOPIC_EXCEPTION, partitions led elsewhere are
+//     NOT_LEADER_OR_FOLLOWER.
+//
+// Skipped on purpose: transactions (a transactional_id gets INVALID_REQUEST
+// for every partition, see initproducerid.go); quotas (throttle is 0);
+// per-record errors (ErrorRecords) — the whole batch fails with a message.
+
+import (
+	"errors"
+	"fmt"
+	"sync"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kmsg"
+
+	"github.com/ringtail/ringtail/model"
+)
+
+func handleProduce(s *Server, cx *reqCtx, kreq kmsg.Request, finish func(kmsg.Response, error)) {
+	req, ok := kreq.(*kmsg.ProduceRequest)
+	if !ok {
+		finish(nil, errCloseConn)
+		return
+	}
+	resp := req.ResponseKind().(*kmsg.ProduceResponse)
+	im := s.ctrl.Image()
+
+	type pending struct {
+		rp      *kmsg.ProduceResponseTopicPartition
+		log     Log
+		epoch   model.Epoch
+		records []byte
+		done    bool
+	}
+	var todo []*pending
+	var mu sync.Mutex // guards the response partitions once appends run
+	anyErr := false
+	setErr := func(rp *kmsg.ProduceResponseTopicPartition, err error) {
+		anyErr = true
+		rp.ErrorCode = errorCode(s.log, err)
+		if req.Version >= 8 {
+			rp.ErrorMessage = errorMessage(err)
+		}
+	}
+
+	for _, t := range req.Topics {
+		rt := kmsg.NewProduceResponseTopic()
+		rt.Topic = t.Topic
+		rt.Partitions = make([]kmsg.ProduceResponseTopicPartition, len(t.Partitions))
+		topic := im.Topics[t.Topic]
+		for i, p := range t.Partitions {
+			rp := &rt.Partitions[i]
+			*rp = kmsg.NewProduceResponseTopicPartition()
+			rp.Partition = p.Partition
+			rp.BaseOffset = -1
+			switch {
+			case req.Acks != 0 && req.Acks != 1 && req.Acks != -1:
+				setErr(rp, kerr.InvalidRequiredAcks)
+				continue
+			case req.TransactionID != nil:
+				setErr(rp, errTransactionsUnsupported)
+				continue
+			}
+			part, l, err := s.localPartition(topic, t.Topic, p.Partition)
+			if err == nil && len(p.Records) == 0 {
+				err = fmt.Errorf("%w: produce request without records for %s-%d", model.ErrInvalidRecord, t.Topic, p.Partition)
+			}
+			if err != nil {
+				setErr(rp, err)
+				continue
+			}
+			todo = append(todo, &pending{rp: rp, log: l, epoch: model.Epoch(part.LeaderEpoch), records: p.Records})
+		}
+		resp.Topics = append(resp.Topics, rt)
+	}
+
+	var (
+		finished bool
+		timer    *time.Timer
+		// remaining counts appends not done yet, plus one for the loop
+		// issuing them, so that nothing answers before every append has
+		// been started.
+		remaining = len(todo) + 1
+	)
+	// complete answers; callers hold mu.
+	complete := func() {
+		finished = true
+		if timer != nil {
+			timer.Stop()
+		}
+		switch {
+		case req.Acks != 0:
+			finish(resp, nil)
+		case anyErr:
+			finish(nil, errors.New("acks=0 produce failed; closing the connection as Kafka does"))
+		default:
+			finish(nil, nil)
+		}
+	}
+	mu.Lock()
+	if req.Acks == -1 && req.TimeoutMillis > 0 && len(todo) > 0 {
+		timer = time.AfterFunc(time.Duration(req.TimeoutMillis)*time.Millisecond, func() {
+			mu.Lock()
+			defer mu.Unlock()
+			if finished {
+				return
+			}
+			for _, p := range todo {
+				if !p.done {
+					p.done = true
+					setErr(p.rp, kerr.RequestTimedOut)
+				}
+			}
+			complete()
+		})
+	}
+	mu.Unlock()
+	for _, p := range todo {
+		p.log.Append(p.records, p.epoch, func(r AppendResult) {
+			mu.Lock()
+			defer mu.Unlock()
+			if finished || p.done {
+				return
+			}
+			p.done = true
+			p.rp.LogStartOffset = int64(r.LogStartOffset)
+			if r.Err != nil {
+				setErr(p.rp, r.Err)
+			} else {
+				p.rp.BaseOffset = int64(r.BaseOffset)
+				p.rp.LogAppendTime = r.LogAppendTime
+			}
+			if remaining--; remaining == 0 {
+				complete()
+			}
+		})
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if remaining--; remaining == 0 && !finished {
+		complete()
+	}
+}
+
+// errTransactionsUnsupported answers transactional requests until the
+// transaction coordinator exists. INVALID_REQUEST is non-retriable in every
+// client, so a transactional producer fails at once with a message that
+// points to the broker log, instead of retrying a retriable code until its
+// timeout.
+var errTransactionsUnsupported = fmt.Errorf("transactions are not supported by this broker yet: %w", kerr.InvalidRequest)

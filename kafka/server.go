@@ -1,0 +1,205 @@
+package kafka
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"net"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kmsg"
+
+	"github.com/ringtail/ringtail/config"
+)
+
+// Limits and defaults.
+const (
+	defaultIdleTimeout = 10 * time.Minute
+	// defaultRequestMaxBytes is socket.request.max.bytes when the config
+	// leaves it unset (Kafka's default, 100 MiB).
+	defaultRequestMaxBytes = 100 << 20
+	// maxInFlightPerConn bounds the requests of one connection that are
+	// read but not yet answered; past it the reader stops reading, which
+	// pushes back on the client through TCP.
+	maxInFlightPerConn = 64
+	// requestHeaderMinBytes is the smallest request header: api key (2),
+	// api version (2), correlation id (4), client id length (2).
+	requestHeaderMinBytes = 10
+	// acceptBackoffMax caps the sleep after a failing Accept.
+	acceptBackoffMax = time.Second
+)
+
+// Config configures a Server.
+type Config struct {
+	NodeID int32
+	// ListenerName is the advertised listener clients use; Metadata and
+	// DescribeCluster answer with each broker's endpoint of this name.
+	ListenerName string
+	// Broker is the node's static configuration.
+	Broker *config.Config
+	// MaxConnections caps open client connections; 0 is unlimited.
+	MaxConnections int
+	// IdleTimeout closes a connection that sends nothing for this long
+	// (connections.max.idle.ms); 0 means 10 minutes.
+	IdleTimeout time.Duration
+	Logger      *slog.Logger
+	// Hooks, when set, sees every decoded request first (like kfake's
+	// ControlKey). handled=true answers with resp (nil resp: no answer at
+	// all); a non-nil err closes the connection.
+	Hooks func(key int16, req kmsg.Request) (resp kmsg.Response, err error, handled bool)
+}
+
+// Server serves the Kafka protocol on any number of listeners.
+type Server struct {
+	cfg  Config
+	ctrl Controller
+	logs Logs
+	log  *slog.Logger
+
+	requestMaxBytes int32
+	// stopping is closed by Shutdown; long-polling fetches return at once.
+	stopping chan struct{}
+	shutting atomic.Bool
+	// connsWG counts the goroutines of every connection.
+	connsWG sync.WaitGroup
+	nconns  atomic.Int64
+
+	mu struct {
+		sync.Mutex
+		listeners map[net.Listener]struct{}
+		conns     map[*conn]struct{}
+	}
+}
+
+// NewServer returns a server answering from ctrl and logs.
+func NewServer(cfg Config, ctrl Controller, logs Logs) *Server {
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
+	if cfg.IdleTimeout <= 0 {
+		cfg.IdleTimeout = defaultIdleTimeout
+	}
+	if cfg.Broker == nil {
+		cfg.Broker = &config.Config{}
+	}
+	s := &Server{
+		cfg:             cfg,
+		ctrl:            ctrl,
+		logs:            logs,
+		log:             cfg.Logger.With("component", "kafka"),
+		requestMaxBytes: cfg.Broker.SocketRequestMaxBytes,
+		stopping:        make(chan struct{}),
+	}
+	if s.requestMaxBytes <= 0 {
+		s.requestMaxBytes = defaultRequestMaxBytes
+	}
+	s.mu.listeners = map[net.Listener]struct{}{}
+	s.mu.conns = map[*conn]struct{}{}
+	return s
+}
+
+// Serve accepts connections on ln until Shutdown (then it returns nil) or
+// until ln fails for good.
+func (s *Server) Serve(ln net.Listener) error {
+	s.mu.Lock()
+	if s.shutting.Load() {
+		s.mu.Unlock()
+		ln.Close()
+		return nil
+	}
+	s.mu.listeners[ln] = struct{}{}
+	s.mu.Unlock()
+	defer func() {
+		s.mu.Lock()
+		delete(s.mu.listeners, ln)
+		s.mu.Unlock()
+	}()
+
+	var backoff time.Duration
+	for {
+		nc, err := ln.Accept()
+		if err != nil {
+			if s.shutting.Load() {
+				return nil
+			}
+			var te interface{ Temporary() bool }
+			if errors.As(err, &te) && te.Temporary() {
+				backoff = min(max(2*backoff, 5*time.Millisecond), acceptBackoffMax)
+				s.log.Warn("accept failed; retrying", "err", err, "backoff", backoff)
+				select {
+				case <-time.After(backoff):
+				case <-s.stopping:
+					return nil
+				}
+				continue
+			}
+			return err
+		}
+		backoff = 0
+		if max := s.cfg.MaxConnections; max > 0 && s.nconns.Load() >= int64(max) {
+			s.log.Warn("connection refused: max connections reached", "remote", nc.RemoteAddr(), "max_connections", max)
+			nc.Close()
+			continue
+		}
+		s.startConn(nc)
+	}
+}
+
+func (s *Server) startConn(nc net.Conn) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.shutting.Load() {
+		nc.Close()
+		return
+	}
+	c := newConn(s, nc)
+	s.mu.conns[c] = struct{}{}
+	s.nconns.Add(1)
+	s.connsWG.Add(2)
+	go c.readLoop()
+	go c.writeLoop()
+}
+
+func (s *Server) connDone(c *conn) {
+	s.mu.Lock()
+	delete(s.mu.conns, c)
+	s.mu.Unlock()
+	s.nconns.Add(-1)
+}
+
+// Shutdown stops accepting, stops reading new requests, lets the requests
+// already read finish and their responses go out (long polls return
+// early), then closes the connections. When ctx expires first, it closes
+// every connection at once and returns ctx's error.
+func (s *Server) Shutdown(ctx context.Context) error {
+	s.mu.Lock()
+	if !s.shutting.Swap(true) {
+		close(s.stopping)
+	}
+	for ln := range s.mu.listeners {
+		ln.Close()
+	}
+	for c := range s.mu.conns {
+		c.stopReading()
+	}
+	s.mu.Unlock()
+
+	done := make(chan struct{})
+	go func() {
+		s.connsWG.Wait()
+		close(done)
+	}()
+	select {
+	case <-done:
+		return nil
+	case <-ctx.Done():
+		s.mu.Lock()
+		for c := range s.mu.conns {
+			c.kill()
+		}
+		s.mu.Unlock()
+		return ctx.Err()
+	}
+}
