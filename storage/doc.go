@@ -1,0 +1,108 @@
+// Package storage is Ringtail's partition log, in Apache Kafka's on-disk
+// layout, so that an operator's tools and habits carry over.
+//
+// # Layout
+//
+//	<dir>/recovery-point-offset-checkpoint   "0\n<count>\n<topic> <partition> <offset>\n..."
+//	<dir>/log-start-offset-checkpoint        same format
+//	<dir>/.kafka_cleanshutdown               present only between a clean Close and the next open
+//	<dir>/<topic>-<partition>/
+//	    00000000000000000000.log             record batches, byte-for-byte as on the wire
+//	    00000000000000000000.index           relative offset -> file position (sparse)
+//	    00000000000000000000.timeindex       timestamp -> relative offset (sparse)
+//	    leader-epoch-checkpoint              "0\n<count>\n<epoch> <start offset>\n..."
+//	    00000000000000000000.snapshot        producer state at that offset
+//
+// A segment is named by the 20-digit base offset of its first batch.
+//
+// # Record batch (magic v2), as received and as stored
+//
+// Only baseOffset and partitionLeaderEpoch are rewritten on append (the CRC
+// does not cover them); with message.timestamp.type=LogAppendTime the
+// broker also sets maxTimestamp and the timestamp-type attribute bit and
+// recomputes the CRC, as Kafka does.
+//
+//	 0        8          12            16     17    21         23              27
+//	+--------+----------+-------------+------+-----+----------+---------------+
+//	|baseOff |batchLen  |partLeaderEp |magic |crc  |attributes|lastOffsetDelta|
+//	|int64   |int32     |int32        |int8=2|u32  |int16     |int32          |
+//	+--------+----------+-------------+------+-----+----------+---------------+
+//	 27            35           43          51          53           57        61
+//	+-------------+------------+-----------+-----------+------------+---------+-------
+//	|firstTimest. |maxTimest.  |producerId |producerEp |baseSequence|records  |records
+//	|int64        |int64       |int64      |int16      |int32       |count i32| ...
+//	+-------------+------------+-----------+-----------+------------+---------+-------
+//	               CRC-32C (Castagnoli) covers bytes 21 .. end
+//
+// # .index entry (8 bytes, big-endian)
+//
+//	+-----------------------------+-----------------------------+
+//	| relative offset (uint32)    | file position (uint32)      |
+//	+-----------------------------+-----------------------------+
+//
+// One entry for the first batch after more than index.interval.bytes were
+// appended since the previous entry: the batch's last offset minus the
+// segment base, and the position where the batch starts. The file holds
+// exactly the entries (no preallocation).
+//
+// # .timeindex entry (12 bytes, big-endian)
+//
+//	+-------------------------------+-----------------------------+
+//	| timestamp (int64, ms)         | relative offset (uint32)    |
+//	+-------------------------------+-----------------------------+
+//
+// Added with an offset-index entry when the segment's max timestamp grew
+// since the last time-index entry (relative offset of the batch holding
+// it), and once more when the segment becomes inactive (roll, clean close)
+// so that the last entry always holds the segment's max timestamp.
+//
+// # <offset>.snapshot (producer state at offset, Ringtail's own format)
+//
+//	+--------+---------+-----------+-----------+---------------------+--------+
+//	| "RTPS" | version | offset    | producers | producer entries... | crc32c |
+//	| 4 B    | u16 = 1 | int64     | u32       |                     | u32    |
+//	+--------+---------+-----------+-----------+---------------------+--------+
+//	producer entry:
+//	+------------+--------+---------+--------------------------------------------+
+//	| producerId | epoch  | batches | batches x (firstSeq i32, lastSeq i32,       |
+//	| int64      | int16  | u8 <= 5 |            firstOffset i64, lastOffset i64)|
+//	+------------+--------+---------+--------------------------------------------+
+//
+// Big-endian; the CRC-32C covers everything before it. Snapshots are written
+// at every roll (not fsynced: a torn one fails its CRC and an older one, or
+// the log itself, is used) and at a clean close (fsynced).
+//
+// # Write path
+//
+// All writes to a partition happen on its shard (iocore): Append validates
+// the batches on the caller's goroutine and queues a task; the task's
+// Prepare assigns offsets, checks producer state, rolls the segment when
+// needed and adds the log write, index entries and (Durable) an fdatasync
+// to the shard's batch; Complete publishes the new end, the index entries
+// and the high watermark, or, after a failed write, cuts the files back to
+// the last completed position and fails every task prepared since. Because
+// the shard drains many tasks at once, many appends share one fdatasync.
+//
+// The shard keeps two copies of the active segment's state: pend (advanced
+// by Prepare) and comm (advanced by a successful Complete). Readers never
+// see pend.
+//
+// # Read path
+//
+// Readers do not go through the shard. They load the published view
+// (segment list, log start, high watermark, log end) with one atomic load,
+// take a reference on the segment they read (so that retention can unlink
+// it without closing the file under them), and search the sparse indexes,
+// which publish an entry count atomically after the entry is written.
+//
+// # Recovery
+//
+// After a clean shutdown (marker present) indexes and the latest producer
+// snapshot are loaded and no log is scanned, except for rebuilding an index
+// that is missing or fails its sanity checks. Otherwise every segment from
+// the one holding the recovery point is scanned, each batch's framing, CRC
+// and offset continuity checked, the file truncated at the first bad batch
+// (later segments are deleted), and its indexes rebuilt. The recovery point
+// is the base of the oldest segment whose log and indexes were not synced
+// at roll.
+package storage

@@ -1,0 +1,527 @@
+package storage
+
+import (
+	"errors"
+	"fmt"
+	"hash/fnv"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"sort"
+	"sync"
+	"time"
+
+	"github.com/ringtail/ringtail/iocore"
+	"github.com/ringtail/ringtail/model"
+)
+
+// ManagerConfig configures the log manager of one data dir.
+type ManagerConfig struct {
+	Dir                    string // the data dir
+	Runtime                *iocore.Runtime
+	Logger                 *slog.Logger
+	Now                    func() time.Time      // clock passed in; nil = time.Now
+	RetentionCheckInterval time.Duration         // log.retention.check.interval.ms; 0 = no background loop
+	OnRecoveryProgress     func(done, total int) // optional, for systemd STATUS lines
+}
+
+// RecoveryStats says what OpenManager found.
+type RecoveryStats struct {
+	Partitions, Rescanned int
+	CleanShutdown         bool
+	TruncatedBytes        int64
+}
+
+// Manager owns every partition log of one data dir.
+type Manager struct {
+	cfg       ManagerConfig
+	logger    *slog.Logger
+	now       func() time.Time
+	configFor func(model.TopicPartition) Config
+	stats     RecoveryStats
+
+	mu struct {
+		sync.Mutex
+		parts  map[model.TopicPartition]*Partition
+		closed bool
+	}
+	ckptMu sync.Mutex // serializes checkpoint file writes
+	stop   chan struct{}
+	loop   sync.WaitGroup
+}
+
+// OpenManager opens and recovers every <topic>-<partition> dir in cfg.Dir
+// (dirs that do not parse, and __cluster_metadata-0, are left alone). It
+// reads, then removes, the clean-shutdown marker.
+func OpenManager(cfg ManagerConfig, configFor func(model.TopicPartition) Config) (*Manager, error) {
+	if cfg.Runtime == nil {
+		return nil, errors.New("storage: ManagerConfig.Runtime is nil")
+	}
+	m := &Manager{cfg: cfg, logger: cfg.Logger, now: cfg.Now, configFor: configFor, stop: make(chan struct{})}
+	if m.logger == nil {
+		m.logger = slog.Default()
+	}
+	if m.now == nil {
+		m.now = time.Now
+	}
+	if m.configFor == nil {
+		m.configFor = func(model.TopicPartition) Config { return DefaultConfig() }
+	}
+	m.mu.parts = map[model.TopicPartition]*Partition{}
+	if err := os.MkdirAll(cfg.Dir, partitionDirPerm); err != nil {
+		return nil, fmt.Errorf("storage: data dir %s: %w: %w", cfg.Dir, model.ErrStorage, err)
+	}
+	marker := filepath.Join(cfg.Dir, cleanShutdownFile)
+	m.stats.CleanShutdown = fileExists(marker)
+	rps, err := readOffsetCheckpoint(filepath.Join(cfg.Dir, recoveryPointFile))
+	if err != nil {
+		m.logger.Warn("ignoring unreadable checkpoint; recovering everything", "err", err)
+		rps = map[model.TopicPartition]model.Offset{}
+	}
+	lss, err := readOffsetCheckpoint(filepath.Join(cfg.Dir, logStartFile))
+	if err != nil {
+		m.logger.Warn("ignoring unreadable checkpoint", "err", err)
+		lss = map[model.TopicPartition]model.Offset{}
+	}
+	ents, err := os.ReadDir(cfg.Dir)
+	if err != nil {
+		return nil, fmt.Errorf("storage: data dir %s: %w: %w", cfg.Dir, model.ErrStorage, err)
+	}
+	var tps []model.TopicPartition
+	for _, e := range ents {
+		if !e.IsDir() || e.Name() == metadataPartitionID {
+			continue
+		}
+		if tp, ok := parsePartitionDir(e.Name()); ok {
+			tps = append(tps, tp)
+		}
+	}
+	for i, tp := range tps {
+		rp, hasRP := rps[tp]
+		ls, hasLS := lss[tp]
+		// A clean marker vouches only for partitions it covered: one with no
+		// recovery point entry is rescanned.
+		info := openInfo{clean: m.stats.CleanShutdown && hasRP, recoveryPoint: rp, hasRecoveryPoint: hasRP, logStart: ls, hasLogStart: hasLS}
+		p, rs, err := m.openPartition(tp, info)
+		if err != nil {
+			m.closePartitions()
+			return nil, err
+		}
+		m.mu.parts[tp] = p
+		m.stats.Partitions++
+		if rs.rescanned {
+			m.stats.Rescanned++
+		}
+		m.stats.TruncatedBytes += rs.truncated
+		if cfg.OnRecoveryProgress != nil {
+			cfg.OnRecoveryProgress(i+1, len(tps))
+		}
+	}
+	if m.stats.CleanShutdown {
+		if err := os.Remove(marker); err != nil && !os.IsNotExist(err) {
+			m.closePartitions()
+			return nil, fmt.Errorf("storage: remove %s: %w: %w", marker, model.ErrStorage, err)
+		}
+		if err := syncDir(cfg.Dir); err != nil {
+			m.closePartitions()
+			return nil, fmt.Errorf("storage: sync %s: %w: %w", cfg.Dir, model.ErrStorage, err)
+		}
+	}
+	m.logger.Info("storage recovered", "partitions", m.stats.Partitions, "rescanned", m.stats.Rescanned,
+		"clean_shutdown", m.stats.CleanShutdown, "truncated_bytes", m.stats.TruncatedBytes)
+	if cfg.RetentionCheckInterval > 0 {
+		m.loop.Add(1)
+		go m.retentionLoop(cfg.RetentionCheckInterval)
+	}
+	return m, nil
+}
+
+// shardKey hashes a topic-partition to pick its shard.
+func shardKey(tp model.TopicPartition) uint32 {
+	h := fnv.New32a()
+	h.Write([]byte(tp.Topic))
+	h.Write([]byte{byte(tp.Partition >> 24), byte(tp.Partition >> 16), byte(tp.Partition >> 8), byte(tp.Partition)})
+	return h.Sum32()
+}
+
+func (m *Manager) newPartition(tp model.TopicPartition, cfg Config) *Partition {
+	p := &Partition{tp: tp, dir: filepath.Join(m.cfg.Dir, tp.String()), m: m, shard: m.cfg.Runtime.ShardFor(shardKey(tp))}
+	p.SetConfig(cfg)
+	ch := make(chan struct{})
+	p.changed.Store(&ch)
+	p.lastFlush = m.now().UnixMilli()
+	p.producers = producerState{}
+	return p
+}
+
+func (m *Manager) openPartition(tp model.TopicPartition, info openInfo) (*Partition, recoverStats, error) {
+	p := m.newPartition(tp, m.configFor(tp))
+	rs, err := p.recover(info)
+	if err != nil {
+		p.releaseAll()
+		return nil, rs, err
+	}
+	return p, rs, nil
+}
+
+// Recovery returns what OpenManager found.
+func (m *Manager) Recovery() RecoveryStats { return m.stats }
+
+// Partitions lists the open partitions, sorted.
+func (m *Manager) Partitions() []model.TopicPartition {
+	m.mu.Lock()
+	out := make([]model.TopicPartition, 0, len(m.mu.parts))
+	for tp := range m.mu.parts {
+		out = append(out, tp)
+	}
+	m.mu.Unlock()
+	sort.Slice(out, func(i, j int) bool {
+		if out[i].Topic != out[j].Topic {
+			return out[i].Topic < out[j].Topic
+		}
+		return out[i].Partition < out[j].Partition
+	})
+	return out
+}
+
+// Partition returns an open partition.
+func (m *Manager) Partition(tp model.TopicPartition) (*Partition, bool) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	p, ok := m.mu.parts[tp]
+	return p, ok
+}
+
+// CreatePartition creates (or returns the existing) partition log.
+func (m *Manager) CreatePartition(tp model.TopicPartition, cfg Config) (*Partition, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.mu.closed {
+		return nil, fmt.Errorf("storage: %s: create: %w", tp, model.ErrClosed)
+	}
+	if p, ok := m.mu.parts[tp]; ok {
+		return p, nil
+	}
+	if _, ok := parsePartitionDir(tp.String()); !ok || tp.Topic == "" || tp.Topic == "." || tp.Topic == ".." || filepath.Base(tp.Topic) != tp.Topic {
+		return nil, fmt.Errorf("storage: %s: create: %w", tp, model.ErrInvalidTopic)
+	}
+	dir := filepath.Join(m.cfg.Dir, tp.String())
+	if err := os.MkdirAll(dir, partitionDirPerm); err != nil {
+		return nil, fmt.Errorf("storage: %s: create: %w: %w", tp, model.ErrStorage, err)
+	}
+	p := m.newPartition(tp, cfg)
+	if _, err := p.recover(openInfo{clean: true}); err != nil {
+		p.releaseAll()
+		return nil, err
+	}
+	if err := syncDir(dir); err != nil {
+		p.releaseAll()
+		return nil, fmt.Errorf("storage: %s: create: %w: %w", tp, model.ErrStorage, err)
+	}
+	if err := syncDir(m.cfg.Dir); err != nil {
+		p.releaseAll()
+		return nil, fmt.Errorf("storage: %s: create: %w: %w", tp, model.ErrStorage, err)
+	}
+	m.mu.parts[tp] = p
+	return p, nil
+}
+
+// DeletePartition stops appends to the partition and removes its dir.
+func (m *Manager) DeletePartition(tp model.TopicPartition) error {
+	m.mu.Lock()
+	p, ok := m.mu.parts[tp]
+	delete(m.mu.parts, tp)
+	m.mu.Unlock()
+	if !ok {
+		return fmt.Errorf("storage: %s: delete: %w", tp, model.ErrUnknownTopicOrPartition)
+	}
+	err := p.onShard(func() { p.closed = true }, func() error {
+		p.closed, p.deleted = true, true
+		p.publish()
+		p.releaseAll()
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	if err := os.RemoveAll(p.dir); err != nil {
+		return fmt.Errorf("storage: %s: delete: %w: %w", tp, model.ErrStorage, err)
+	}
+	if err := syncDir(m.cfg.Dir); err != nil {
+		return fmt.Errorf("storage: %s: delete: %w: %w", tp, model.ErrStorage, err)
+	}
+	return nil
+}
+
+// shardOp runs fn on the partition's shard in Complete, that is after every
+// task queued before it finished its I/O and was published; prepare (if
+// any) runs in Prepare, before later tasks of the same drain.
+type shardOp struct {
+	prepare func()
+	fn      func() error
+	err     error
+	done    chan struct{}
+}
+
+func (o *shardOp) Prepare(*iocore.Batch) {
+	if o.prepare != nil {
+		o.prepare()
+	}
+}
+
+func (o *shardOp) Complete(error) {
+	o.err = o.fn()
+	close(o.done)
+}
+
+// onShard runs prepare and fn on the shard and waits. When the runtime is
+// already closed nothing else can touch the partition, so they run here.
+func (p *Partition) onShard(prepare func(), fn func() error) error {
+	o := &shardOp{prepare: prepare, fn: fn, done: make(chan struct{})}
+	if err := p.shard.Submit(o); err != nil {
+		if errors.Is(err, iocore.ErrClosed) {
+			if prepare != nil {
+				prepare()
+			}
+			return fn()
+		}
+		return err
+	}
+	<-o.done
+	return o.err
+}
+
+// all returns the open partitions.
+func (m *Manager) all() []*Partition {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	out := make([]*Partition, 0, len(m.mu.parts))
+	for _, p := range m.mu.parts {
+		out = append(out, p)
+	}
+	return out
+}
+
+// RunRetention runs one pass of flush.ms, segment.ms rolls and time and
+// size retention over every partition.
+func (m *Manager) RunRetention() {
+	moved := false
+	for _, p := range m.all() {
+		var deleted bool
+		err := p.onShard(nil, func() error {
+			var err error
+			deleted, err = p.retain()
+			return err
+		})
+		if err != nil {
+			m.logger.Warn("retention pass failed", "partition", p.tp.String(), "err", err)
+		}
+		moved = moved || deleted
+	}
+	if moved {
+		if err := m.CheckpointAll(); err != nil {
+			m.logger.Warn("cannot write checkpoints", "err", err)
+		}
+	}
+}
+
+// retain is one retention pass for the partition. Shard only, with every
+// earlier task completed.
+func (p *Partition) retain() (deleted bool, err error) {
+	if p.closed {
+		return false, nil
+	}
+	cfg := p.config()
+	nowMs := p.m.now().UnixMilli()
+	a := p.active()
+	if !cfg.Durable && p.unflushed > 0 && cfg.FlushMs >= 0 && nowMs-p.lastFlush >= cfg.FlushMs && p.inflight == 0 {
+		if err := a.log.Sync(); err != nil {
+			return false, p.storageErr(a, p.logEnd, "flush", err)
+		}
+		p.unflushed, p.lastFlush = 0, nowMs
+	}
+	if p.inflight == 0 && a.comm.size > 0 && cfg.SegmentMs > 0 && nowMs-a.rollBaseMs() > cfg.SegmentMs {
+		if err := p.roll(nil, nil, "segment.ms"); err != nil {
+			return false, err
+		}
+	}
+	// deletable reports whether segment i may go, rolling first when it is
+	// the active one.
+	deletable := func(i int) (bool, error) {
+		s := p.segs[i]
+		if s.comm.size == 0 || s.comm.nextOffset > p.hw {
+			return false, nil
+		}
+		if i == len(p.segs)-1 {
+			if p.inflight != 0 {
+				return false, nil
+			}
+			if err := p.roll(nil, nil, "retention"); err != nil {
+				return false, err
+			}
+		}
+		return true, nil
+	}
+	n := 0
+	if cfg.RetentionMs >= 0 {
+		for n < len(p.segs) {
+			s := p.segs[n]
+			ts := s.comm.maxTs
+			if ts < 0 {
+				ts = s.createdMs
+			}
+			if nowMs-ts <= cfg.RetentionMs {
+				break
+			}
+			ok, err := deletable(n)
+			if err != nil {
+				return false, err
+			}
+			if !ok {
+				break
+			}
+			n++
+		}
+	}
+	if cfg.RetentionBytes >= 0 {
+		var total int64
+		for _, s := range p.segs[n:] {
+			total += s.comm.size
+		}
+		diff := total - cfg.RetentionBytes
+		for n < len(p.segs) && diff-p.segs[n].comm.size >= 0 {
+			ok, err := deletable(n)
+			if err != nil {
+				return false, err
+			}
+			if !ok {
+				break
+			}
+			diff -= p.segs[n].comm.size
+			n++
+		}
+	}
+	if n > 0 {
+		p.dropOldest(n)
+		return true, nil
+	}
+	return false, nil
+}
+
+func (m *Manager) retentionLoop(every time.Duration) {
+	defer m.loop.Done()
+	t := time.NewTicker(every)
+	defer t.Stop()
+	for {
+		select {
+		case <-m.stop:
+			return
+		case <-t.C:
+			m.RunRetention()
+			if err := m.CheckpointAll(); err != nil {
+				m.logger.Warn("cannot write checkpoints", "err", err)
+			}
+		}
+	}
+}
+
+// CheckpointAll writes the recovery-point and log-start checkpoints.
+func (m *Manager) CheckpointAll() error {
+	m.ckptMu.Lock()
+	defer m.ckptMu.Unlock()
+	rps := map[model.TopicPartition]model.Offset{}
+	lss := map[model.TopicPartition]model.Offset{}
+	for _, p := range m.all() {
+		rps[p.tp] = model.Offset(p.recoveryPoint.Load())
+		lss[p.tp] = p.view.Load().logStart
+	}
+	if err := writeFileAtomic(filepath.Join(m.cfg.Dir, recoveryPointFile), encodeOffsetCheckpoint(rps), true); err != nil {
+		return fmt.Errorf("storage: write %s: %w: %w", recoveryPointFile, model.ErrStorage, err)
+	}
+	if err := writeFileAtomic(filepath.Join(m.cfg.Dir, logStartFile), encodeOffsetCheckpoint(lss), true); err != nil {
+		return fmt.Errorf("storage: write %s: %w: %w", logStartFile, model.ErrStorage, err)
+	}
+	return nil
+}
+
+func (m *Manager) writeLogStartCheckpoint() error { return m.CheckpointAll() }
+
+// Close stops the retention loop, flushes every partition (log, indexes,
+// producer snapshot), writes the checkpoints and then the clean-shutdown
+// marker. It does not close the iocore runtime.
+func (m *Manager) Close() error {
+	m.mu.Lock()
+	if m.mu.closed {
+		m.mu.Unlock()
+		return nil
+	}
+	m.mu.closed = true
+	m.mu.Unlock()
+	close(m.stop)
+	m.loop.Wait()
+	var errs []error
+	for _, p := range m.all() {
+		if err := p.onShard(func() { p.closed = true }, p.shutdown); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	if err := m.CheckpointAll(); err != nil {
+		errs = append(errs, err)
+	}
+	m.closePartitions()
+	if len(errs) > 0 {
+		return errors.Join(errs...)
+	}
+	if err := writeFileAtomic(filepath.Join(m.cfg.Dir, cleanShutdownFile), nil, true); err != nil {
+		return fmt.Errorf("storage: write %s: %w: %w", cleanShutdownFile, model.ErrStorage, err)
+	}
+	return nil
+}
+
+// closePartitions releases every partition's files.
+func (m *Manager) closePartitions() {
+	for _, p := range m.all() {
+		p.releaseAll()
+	}
+}
+
+// shutdown makes the partition durable for a clean restart: log synced,
+// final time-index entry, indexes cut to their entries and synced, producer
+// snapshot at the log end, recovery point at the log end. Shard only, after
+// every earlier task and with appends refused.
+func (p *Partition) shutdown() error {
+	p.closed = true
+	defer p.publish()
+	a := p.active()
+	if a != p.commActive || p.inflight != 0 {
+		return p.errf(a, p.logEnd, "close: %d appends still in flight: %w", p.inflight, model.ErrStorage)
+	}
+	if fin, pos := a.finalTimeEntry(); fin != nil {
+		if _, err := a.tidxF.WriteAt(fin, pos); err != nil {
+			return p.storageErr(a, p.logEnd, "close: time index", err)
+		}
+		a.tindex.add(indexEntry{ts: a.pend.maxTs, key: uint32(a.pend.maxTsOff - a.base)})
+		a.pend.tidxEntries++
+		a.pend.lastTidxTs = a.pend.maxTs
+		a.comm = a.pend
+	}
+	if err := a.idxF.Truncate(int64(a.comm.idxEntries) * offsetIndexEntryBytes); err != nil {
+		return p.storageErr(a, p.logEnd, "close: index", err)
+	}
+	if err := a.tidxF.Truncate(int64(a.comm.tidxEntries) * timeIndexEntryBytes); err != nil {
+		return p.storageErr(a, p.logEnd, "close: time index", err)
+	}
+	for _, f := range []*os.File{a.log, a.idxF, a.tidxF} {
+		if err := f.Sync(); err != nil {
+			return p.storageErr(a, p.logEnd, "close: sync", err)
+		}
+	}
+	if err := writeProducerSnapshot(p.dir, p.producers, p.logEnd, true); err != nil {
+		return p.storageErr(nil, p.logEnd, "close: producer snapshot", err)
+	}
+	if err := p.writeEpochs(); err != nil {
+		return p.storageErr(nil, p.logEnd, "close: leader-epoch-checkpoint", err)
+	}
+	p.recoveryPoint.Store(int64(p.logEnd))
+	return nil
+}

@@ -1,0 +1,249 @@
+package storage
+
+import (
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"hash/crc32"
+	"os"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"strings"
+
+	"github.com/ringtail/ringtail/model"
+)
+
+// producerWindowBatches is how many recent batches per producer are kept for
+// duplicate detection (Kafka keeps 5, matching
+// max.in.flight.requests.per.connection <= 5 for idempotent producers).
+const producerWindowBatches = 5
+
+// producerBatch is what is remembered of one appended idempotent batch.
+type producerBatch struct {
+	firstSeq, lastSeq int32
+	firstOff, lastOff model.Offset
+}
+
+// producerEntry is the state of one producer id in one partition.
+type producerEntry struct {
+	epoch   int16
+	n       uint8 // batches held, <= producerWindowBatches
+	head    uint8 // index of the oldest batch in the ring
+	batches [producerWindowBatches]producerBatch
+}
+
+func (e *producerEntry) latest() *producerBatch {
+	return &e.batches[(int(e.head)+int(e.n)-1)%producerWindowBatches]
+}
+
+func (e *producerEntry) push(b producerBatch) {
+	if e.n < producerWindowBatches {
+		e.batches[(int(e.head)+int(e.n))%producerWindowBatches] = b
+		e.n++
+		return
+	}
+	e.batches[e.head] = b
+	e.head = (e.head + 1) % producerWindowBatches
+}
+
+// producerUndo restores one entry when prepared appends are rolled back.
+type producerUndo struct {
+	pid     int64
+	prev    producerEntry
+	existed bool
+}
+
+// producerState maps producer ids to entries. Shard only.
+type producerState map[int64]*producerEntry
+
+// errDuplicate is returned by check when the batch is one of the last five.
+type duplicateBatch struct{ first, last model.Offset }
+
+// check validates an idempotent batch against the state. It returns a
+// non-nil dup when the batch was already appended.
+func (ps producerState) check(h *BatchHeader) (dup *duplicateBatch, err error) {
+	e := ps[h.ProducerID]
+	last := h.LastSequence()
+	if e == nil {
+		if h.BaseSequence != 0 {
+			return nil, fmt.Errorf("producer %d unknown here, first sequence %d is not 0: %w", h.ProducerID, h.BaseSequence, model.ErrOutOfOrderSequence)
+		}
+		return nil, nil
+	}
+	switch {
+	case h.ProducerEpoch < e.epoch:
+		return nil, fmt.Errorf("producer %d epoch %d is older than %d: %w", h.ProducerID, h.ProducerEpoch, e.epoch, model.ErrInvalidProducerEpoch)
+	case h.ProducerEpoch > e.epoch:
+		if h.BaseSequence != 0 {
+			return nil, fmt.Errorf("producer %d new epoch %d must start at sequence 0, got %d: %w", h.ProducerID, h.ProducerEpoch, h.BaseSequence, model.ErrOutOfOrderSequence)
+		}
+		return nil, nil
+	}
+	for i := 0; i < int(e.n); i++ {
+		b := &e.batches[(int(e.head)+i)%producerWindowBatches]
+		if b.firstSeq == h.BaseSequence && b.lastSeq == last {
+			return &duplicateBatch{first: b.firstOff, last: b.lastOff}, nil
+		}
+	}
+	if e.n == 0 {
+		if h.BaseSequence != 0 {
+			return nil, fmt.Errorf("producer %d sequence %d, expected 0: %w", h.ProducerID, h.BaseSequence, model.ErrOutOfOrderSequence)
+		}
+		return nil, nil
+	}
+	if want := addSequence(e.latest().lastSeq, 1); h.BaseSequence != want {
+		return nil, fmt.Errorf("producer %d epoch %d sequence %d, expected %d: %w", h.ProducerID, h.ProducerEpoch, h.BaseSequence, want, model.ErrOutOfOrderSequence)
+	}
+	return nil, nil
+}
+
+// update records an appended batch (already assigned offsets) and returns
+// the undo record.
+func (ps producerState) update(h *BatchHeader) producerUndo {
+	e := ps[h.ProducerID]
+	u := producerUndo{pid: h.ProducerID}
+	if e == nil {
+		e = &producerEntry{epoch: h.ProducerEpoch}
+		ps[h.ProducerID] = e
+	} else {
+		u.existed = true
+		u.prev = *e
+	}
+	if h.ProducerEpoch != e.epoch {
+		*e = producerEntry{epoch: h.ProducerEpoch}
+	}
+	e.push(producerBatch{firstSeq: h.BaseSequence, lastSeq: h.LastSequence(), firstOff: h.BaseOffset, lastOff: h.LastOffset()})
+	return u
+}
+
+func (ps producerState) undo(u producerUndo) {
+	if !u.existed {
+		delete(ps, u.pid)
+		return
+	}
+	e := u.prev
+	ps[u.pid] = &e
+}
+
+// trim drops producers whose last batch is below logStart.
+func (ps producerState) trim(logStart model.Offset) {
+	for pid, e := range ps {
+		if e.n == 0 || e.latest().lastOff < logStart {
+			delete(ps, pid)
+		}
+	}
+}
+
+// Snapshot file format constants (see the package doc).
+const (
+	snapshotMagic   = "RTPS"
+	snapshotVersion = 1
+)
+
+func (ps producerState) encode(offset model.Offset) []byte {
+	pids := make([]int64, 0, len(ps))
+	for pid := range ps {
+		pids = append(pids, pid)
+	}
+	sort.Slice(pids, func(i, j int) bool { return pids[i] < pids[j] })
+	b := make([]byte, 0, 18+len(ps)*(11+producerWindowBatches*24)+4)
+	b = append(b, snapshotMagic...)
+	b = binary.BigEndian.AppendUint16(b, snapshotVersion)
+	b = binary.BigEndian.AppendUint64(b, uint64(offset))
+	b = binary.BigEndian.AppendUint32(b, uint32(len(pids)))
+	for _, pid := range pids {
+		e := ps[pid]
+		b = binary.BigEndian.AppendUint64(b, uint64(pid))
+		b = binary.BigEndian.AppendUint16(b, uint16(e.epoch))
+		b = append(b, e.n)
+		for i := 0; i < int(e.n); i++ {
+			pb := e.batches[(int(e.head)+i)%producerWindowBatches]
+			b = binary.BigEndian.AppendUint32(b, uint32(pb.firstSeq))
+			b = binary.BigEndian.AppendUint32(b, uint32(pb.lastSeq))
+			b = binary.BigEndian.AppendUint64(b, uint64(pb.firstOff))
+			b = binary.BigEndian.AppendUint64(b, uint64(pb.lastOff))
+		}
+	}
+	return binary.BigEndian.AppendUint32(b, crc32.Checksum(b, castagnoli))
+}
+
+var errBadSnapshot = errors.New("bad producer snapshot")
+
+func decodeProducerSnapshot(b []byte) (producerState, model.Offset, error) {
+	if len(b) < 22 || string(b[:4]) != snapshotMagic {
+		return nil, 0, errBadSnapshot
+	}
+	body, sum := b[:len(b)-4], binary.BigEndian.Uint32(b[len(b)-4:])
+	if crc32.Checksum(body, castagnoli) != sum || binary.BigEndian.Uint16(body[4:]) != snapshotVersion {
+		return nil, 0, errBadSnapshot
+	}
+	off := model.Offset(binary.BigEndian.Uint64(body[6:]))
+	n := binary.BigEndian.Uint32(body[14:])
+	r := body[18:]
+	ps := producerState{}
+	for i := uint32(0); i < n; i++ {
+		if len(r) < 11 {
+			return nil, 0, errBadSnapshot
+		}
+		pid := int64(binary.BigEndian.Uint64(r))
+		e := &producerEntry{epoch: int16(binary.BigEndian.Uint16(r[8:]))}
+		nb := int(r[10])
+		r = r[11:]
+		if nb > producerWindowBatches || len(r) < nb*24 {
+			return nil, 0, errBadSnapshot
+		}
+		for j := 0; j < nb; j++ {
+			e.push(producerBatch{
+				firstSeq: int32(binary.BigEndian.Uint32(r)),
+				lastSeq:  int32(binary.BigEndian.Uint32(r[4:])),
+				firstOff: model.Offset(binary.BigEndian.Uint64(r[8:])),
+				lastOff:  model.Offset(binary.BigEndian.Uint64(r[16:])),
+			})
+			r = r[24:]
+		}
+		ps[pid] = e
+	}
+	if len(r) != 0 {
+		return nil, 0, errBadSnapshot
+	}
+	return ps, off, nil
+}
+
+// writeProducerSnapshot writes <offset>.snapshot through a temporary file
+// and a rename, with an fsync when durable is set.
+func writeProducerSnapshot(dir string, ps producerState, offset model.Offset, durable bool) error {
+	return writeFileAtomic(filepath.Join(dir, segmentName(offset, snapshotSuffix)), ps.encode(offset), durable)
+}
+
+// listSnapshots returns the offsets of the snapshot files in dir, ascending.
+func listSnapshots(dir string) ([]model.Offset, error) {
+	ents, err := os.ReadDir(dir)
+	if err != nil {
+		return nil, err
+	}
+	var out []model.Offset
+	for _, e := range ents {
+		name := e.Name()
+		if !strings.HasSuffix(name, snapshotSuffix) {
+			continue
+		}
+		v, err := strconv.ParseInt(strings.TrimSuffix(name, snapshotSuffix), 10, 64)
+		if err != nil || v < 0 {
+			continue
+		}
+		out = append(out, model.Offset(v))
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i] < out[j] })
+	return out, nil
+}
+
+// removeSnapshots deletes snapshot files whose offset satisfies drop.
+func removeSnapshots(dir string, drop func(model.Offset) bool) {
+	offs, _ := listSnapshots(dir)
+	for _, o := range offs {
+		if drop(o) {
+			os.Remove(filepath.Join(dir, segmentName(o, snapshotSuffix)))
+		}
+	}
+}

@@ -1,0 +1,490 @@
+package storage
+
+import (
+	"bufio"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"io"
+	"math"
+	"os"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"strings"
+
+	"github.com/ringtail/ringtail/model"
+)
+
+// recoverStats is what opening one partition found.
+type recoverStats struct {
+	rescanned bool
+	truncated int64
+}
+
+// openInfo is what the manager knows about a partition before opening it.
+type openInfo struct {
+	clean            bool
+	recoveryPoint    model.Offset
+	hasRecoveryPoint bool
+	logStart         model.Offset
+	hasLogStart      bool
+}
+
+// errScanStop marks where a validating scan found the first bad batch.
+var errScanStop = errors.New("scan stopped")
+
+// scanSegment reads batches of s from byte from to the end of the file.
+// With validate it checks magic and CRC and that offsets are contiguous
+// (the first batch at from == 0 must start at the segment base). fn sees
+// every good batch. end is the position after the last good batch; reason
+// is non-nil when the scan stopped before the end of the file.
+func scanSegment(s *segment, from int64, validate bool, fn func(h *BatchHeader, pos int64)) (end int64, next model.Offset, reason error, err error) {
+	fi, err := s.log.Stat()
+	if err != nil {
+		return 0, 0, nil, err
+	}
+	fileSize := fi.Size()
+	r := bufio.NewReaderSize(io.NewSectionReader(s.log, from, fileSize-from), 1<<20)
+	pos := from
+	next = -1
+	if from == 0 {
+		next = s.base
+	}
+	var buf []byte
+	var prefix [batchLogOverhead]byte
+	for pos < fileSize {
+		if _, err := io.ReadFull(r, prefix[:]); err != nil {
+			return pos, next, fmt.Errorf("torn batch header at byte %d", pos), nil
+		}
+		length := int64(int32(binary.BigEndian.Uint32(prefix[offBatchLength:])))
+		if length < BatchHeaderSize-batchLogOverhead || length > fileSize-pos-batchLogOverhead {
+			return pos, next, fmt.Errorf("batch length %d at byte %d does not fit the file", length, pos), nil
+		}
+		size := int(length) + batchLogOverhead
+		if cap(buf) < size {
+			buf = make([]byte, size)
+		}
+		buf = buf[:size]
+		copy(buf, prefix[:])
+		if _, err := io.ReadFull(r, buf[batchLogOverhead:]); err != nil {
+			return pos, next, fmt.Errorf("torn batch at byte %d", pos), nil
+		}
+		var h BatchHeader
+		if validate {
+			h, err = checkBatch(buf)
+		} else {
+			h, err = ParseBatchHeader(buf)
+		}
+		if err != nil {
+			return pos, next, fmt.Errorf("byte %d: %w", pos, err), nil
+		}
+		if h.LastOffsetDelta < 0 || (next >= 0 && h.BaseOffset != next) {
+			return pos, next, fmt.Errorf("byte %d: batch base offset %d, expected %d", pos, int64(h.BaseOffset), int64(next)), nil
+		}
+		if h.LastOffset()-s.base > math.MaxInt32 || h.BaseOffset < s.base {
+			return pos, next, fmt.Errorf("byte %d: offset %d outside the segment", pos, int64(h.BaseOffset)), nil
+		}
+		if fn != nil {
+			fn(&h, pos)
+		}
+		next = h.LastOffset() + 1
+		pos += int64(size)
+	}
+	return pos, next, nil, nil
+}
+
+// rebuildSegment scans s from the start, validating every batch, rebuilds
+// both indexes in memory and on disk, and truncates the log after the last
+// good batch. It returns the bytes cut off and the scan's stop reason.
+func (p *Partition) rebuildSegment(s *segment, cfg *Config) (truncated int64, reason error, err error) {
+	s.index = newSparseIndex(s.index.capEntries)
+	s.tindex = newSparseIndex(s.tindex.capEntries)
+	st := emptySegState(s.base)
+	var idxBuf, tidxBuf []byte
+	end, next, reason, err := scanSegment(s, 0, true, func(h *BatchHeader, pos int64) {
+		e, te, ok := st.noteBatch(s, h, pos, cfg.IndexIntervalBytes)
+		if ok {
+			s.index.add(e)
+			idxBuf = append(idxBuf, encodeOffsetEntry(e.key, e.val)...)
+			if te != nil {
+				s.tindex.add(*te)
+				tidxBuf = append(tidxBuf, encodeTimeEntry(te.ts, te.key)...)
+			}
+		}
+	})
+	if err != nil {
+		return 0, nil, err
+	}
+	_ = next
+	// The entry Kafka adds when a segment becomes inactive: the last
+	// time-index entry holds the segment's max timestamp.
+	if st.maxTs >= 0 && st.maxTs > st.lastTidxTs && !s.tindex.full(1) {
+		te := indexEntry{ts: st.maxTs, key: uint32(st.maxTsOff - s.base)}
+		s.tindex.add(te)
+		tidxBuf = append(tidxBuf, encodeTimeEntry(te.ts, te.key)...)
+		st.tidxEntries++
+		st.lastTidxTs = st.maxTs
+	}
+	fi, err := s.log.Stat()
+	if err != nil {
+		return 0, nil, err
+	}
+	if fi.Size() > end {
+		truncated = fi.Size() - end
+		if err := s.log.Truncate(end); err != nil {
+			return 0, reason, err
+		}
+	}
+	for _, w := range []struct {
+		f *os.File
+		b []byte
+	}{{s.idxF, idxBuf}, {s.tidxF, tidxBuf}} {
+		if err := w.f.Truncate(0); err != nil {
+			return truncated, reason, err
+		}
+		if _, err := w.f.WriteAt(w.b, 0); err != nil {
+			return truncated, reason, err
+		}
+	}
+	for _, f := range []*os.File{s.log, s.idxF, s.tidxF} {
+		if err := f.Sync(); err != nil {
+			return truncated, reason, err
+		}
+	}
+	s.pend, s.comm = st, st
+	s.publish()
+	return truncated, reason, nil
+}
+
+// loadSegment loads the indexes of a cleanly closed segment and checks them;
+// for the last segment it also finds the log end by reading the headers
+// after the last index entry. ok is false when the segment must be rebuilt.
+func (p *Partition) loadSegment(s *segment, last bool, nextBase model.Offset) (ok bool, err error) {
+	fi, err := s.log.Stat()
+	if err != nil {
+		return false, err
+	}
+	size := fi.Size()
+	if s.missingIdx {
+		return false, nil
+	}
+	ib, err := os.ReadFile(s.path(indexSuffix))
+	if err != nil {
+		return false, nil
+	}
+	tb, err := os.ReadFile(s.path(timeIndexSuffix))
+	if err != nil {
+		return false, nil
+	}
+	ents, good := decodeOffsetIndex(ib, max(size, 1))
+	if !good || (size == 0 && len(ents) > 0) {
+		return false, nil
+	}
+	maxRel := uint32(math.MaxUint32)
+	if !last {
+		if nextBase <= s.base || nextBase-s.base-1 > math.MaxUint32 {
+			return false, nil
+		}
+		maxRel = uint32(nextBase - s.base - 1)
+	}
+	tents, good := decodeTimeIndex(tb, maxRel)
+	if !good {
+		return false, nil
+	}
+	st := emptySegState(s.base)
+	st.size = size
+	st.idxEntries, st.tidxEntries = len(ents), len(tents)
+	scanFrom := int64(0)
+	if len(ents) > 0 {
+		le := ents[len(ents)-1]
+		var hb [BatchHeaderSize]byte
+		h, err := s.readHeader(int64(le.val), hb[:])
+		if err != nil || h.BaseOffset < s.base || uint32(h.LastOffset()-s.base) != le.key {
+			return false, nil
+		}
+		scanFrom = int64(le.val)
+		st.bytesSinceIdx = size - int64(le.val)
+	} else {
+		st.bytesSinceIdx = size
+	}
+	if len(tents) > 0 {
+		te := tents[len(tents)-1]
+		st.maxTs, st.maxTsOff, st.lastTidxTs = te.ts, s.base+model.Offset(te.key), te.ts
+	}
+	if last {
+		end, next, reason, err := scanSegment(s, scanFrom, false, func(h *BatchHeader, pos int64) {
+			if h.MaxTimestamp > st.maxTs {
+				st.maxTs, st.maxTsOff = h.MaxTimestamp, h.LastOffset()
+			}
+		})
+		if err != nil || reason != nil || end != size {
+			return false, err
+		}
+		if size == 0 {
+			next = s.base
+		}
+		st.nextOffset = next
+		if len(tents) > 0 && s.base+model.Offset(tents[len(tents)-1].key) >= next {
+			return false, nil
+		}
+		if size > 0 {
+			var hb [BatchHeaderSize]byte
+			h, err := s.readHeader(0, hb[:])
+			if err != nil {
+				return false, nil
+			}
+			st.firstTs = h.MaxTimestamp
+		}
+	} else {
+		st.nextOffset = nextBase
+	}
+	for _, e := range ents {
+		s.index.add(e)
+	}
+	for _, e := range tents {
+		s.tindex.add(e)
+	}
+	s.pend, s.comm = st, st
+	s.publish()
+	return true, nil
+}
+
+func fileExists(path string) bool {
+	_, err := os.Stat(path)
+	return err == nil
+}
+
+// recover opens the partition's segments from disk. On a clean shutdown it
+// trusts the indexes (rebuilding only those that are missing or fail a
+// sanity check); otherwise it rescans and rebuilds every segment from the
+// one holding the recovery point, truncating at the first bad batch and
+// dropping every later segment so that offsets stay contiguous.
+func (p *Partition) recover(info openInfo) (recoverStats, error) {
+	var rs recoverStats
+	cfg := p.config()
+	ents, err := os.ReadDir(p.dir)
+	if err != nil {
+		return rs, err
+	}
+	var bases []model.Offset
+	for _, e := range ents {
+		name := e.Name()
+		switch {
+		case strings.HasSuffix(name, tmpSuffix), strings.HasSuffix(name, ".deleted"),
+			strings.HasSuffix(name, ".swap"), strings.HasSuffix(name, ".cleaned"):
+			os.Remove(filepath.Join(p.dir, name))
+		case strings.HasSuffix(name, logSuffix):
+			v, err := strconv.ParseInt(strings.TrimSuffix(name, logSuffix), 10, 64)
+			if err == nil && v >= 0 {
+				bases = append(bases, model.Offset(v))
+			}
+		}
+	}
+	sort.Slice(bases, func(i, j int) bool { return bases[i] < bases[j] })
+	if len(bases) == 0 {
+		start := model.Offset(0)
+		if info.hasLogStart && info.logStart > 0 {
+			start = info.logStart
+		}
+		s, err := openSegmentFiles(p.dir, start, true, cfg.SegmentIndexBytes)
+		if err != nil {
+			return rs, err
+		}
+		s.createdMs = p.m.now().UnixMilli()
+		p.segs = []*segment{s}
+	} else {
+		for _, b := range bases {
+			missing := !fileExists(filepath.Join(p.dir, segmentName(b, indexSuffix))) ||
+				!fileExists(filepath.Join(p.dir, segmentName(b, timeIndexSuffix)))
+			s, err := openSegmentFiles(p.dir, b, false, cfg.SegmentIndexBytes)
+			if err != nil {
+				p.releaseAll()
+				return rs, err
+			}
+			s.missingIdx = missing
+			if fi, err := s.log.Stat(); err == nil {
+				s.createdMs = fi.ModTime().UnixMilli()
+			}
+			p.segs = append(p.segs, s)
+		}
+	}
+	// Orphan index files (no .log) would confuse the next roll.
+	for _, e := range ents {
+		name := e.Name()
+		for _, suf := range []string{indexSuffix, timeIndexSuffix} {
+			if strings.HasSuffix(name, suf) {
+				v, err := strconv.ParseInt(strings.TrimSuffix(name, suf), 10, 64)
+				if err == nil && !containsBase(bases, model.Offset(v)) {
+					os.Remove(filepath.Join(p.dir, name))
+				}
+			}
+		}
+	}
+
+	rescanFrom := len(p.segs)
+	if !info.clean {
+		rescanFrom = 0
+		if info.hasRecoveryPoint {
+			for i, s := range p.segs {
+				if s.base <= info.recoveryPoint {
+					rescanFrom = i
+				}
+			}
+		}
+	}
+	for i := 0; i < len(p.segs); i++ {
+		s := p.segs[i]
+		last := i == len(p.segs)-1
+		nextBase := model.Offset(-1)
+		if !last {
+			nextBase = p.segs[i+1].base
+		}
+		rebuild := i >= rescanFrom
+		if !rebuild {
+			ok, err := p.loadSegment(s, last, nextBase)
+			if err != nil {
+				return rs, p.storageErr(s, -1, "load indexes", err)
+			}
+			rebuild = !ok
+			if !ok {
+				p.m.logger.Warn("index missing or failed its sanity check; rebuilding", "partition", p.tp.String(), "segment", s.name())
+			}
+		}
+		if !rebuild {
+			continue
+		}
+		rs.rescanned = true
+		cut, reason, err := p.rebuildSegment(s, cfg)
+		if err != nil {
+			return rs, p.storageErr(s, -1, "recover", err)
+		}
+		if cut > 0 {
+			rs.truncated += cut
+			p.m.logger.Warn("truncated log after a torn or corrupt batch", "partition", p.tp.String(), "segment", s.name(),
+				"offset", int64(s.comm.nextOffset), "bytes", cut, "reason", reason)
+		}
+		if !last && (cut > 0 || s.comm.nextOffset != nextBase) {
+			// A hole: everything after it goes so that offsets stay contiguous.
+			for _, later := range p.segs[i+1:] {
+				if fi, err := later.log.Stat(); err == nil {
+					rs.truncated += fi.Size()
+				}
+				p.m.logger.Warn("deleting segment after a truncated one", "partition", p.tp.String(), "segment", later.name())
+				removeSegmentFiles(later)
+				later.release()
+			}
+			p.segs = p.segs[:i+1]
+			break
+		}
+	}
+	if rs.rescanned {
+		if err := syncDir(p.dir); err != nil {
+			return rs, p.storageErr(nil, -1, "recover: sync dir", err)
+		}
+	}
+
+	a := p.active()
+	p.commActive = a
+	p.logEnd = a.comm.nextOffset
+	p.nextOffset, p.hw = p.logEnd, p.logEnd
+
+	p.logStart = p.segs[0].base
+	if info.hasLogStart && info.logStart > p.logStart {
+		p.logStart = min(info.logStart, p.logEnd)
+	}
+	p.maxTs, p.maxTsOff = -1, -1
+	for _, s := range p.segs {
+		if s.comm.maxTs > p.maxTs {
+			p.maxTs, p.maxTsOff = s.comm.maxTs, s.comm.maxTsOff
+		}
+	}
+	if info.clean && !rs.rescanned {
+		p.recoveryPoint.Store(int64(p.logEnd))
+	} else {
+		p.recoveryPoint.Store(int64(a.base))
+	}
+
+	if err := p.recoverProducers(); err != nil {
+		return rs, p.storageErr(nil, -1, "recover producer state", err)
+	}
+	es, err := readEpochs(filepath.Join(p.dir, leaderEpochFile))
+	if err != nil {
+		p.m.logger.Warn("ignoring unreadable leader-epoch-checkpoint", "partition", p.tp.String(), "err", err)
+		es = nil
+	}
+	p.epochs = truncateEpochsFromStart(truncateEpochsFromEnd(es, p.logEnd), p.logStart)
+	if err := p.writeEpochs(); err != nil {
+		return rs, p.storageErr(nil, -1, "write leader-epoch-checkpoint", err)
+	}
+	p.deleteSegmentsBelowLogStart()
+	p.publish()
+	return rs, nil
+}
+
+func containsBase(bases []model.Offset, b model.Offset) bool {
+	for _, x := range bases {
+		if x == b {
+			return true
+		}
+	}
+	return false
+}
+
+// recoverProducers loads the latest readable snapshot at or below the log
+// end and replays the batches after it.
+func (p *Partition) recoverProducers() error {
+	end := p.logEnd
+	removeSnapshots(p.dir, func(o model.Offset) bool { return o > end })
+	offs, err := listSnapshots(p.dir)
+	if err != nil {
+		return err
+	}
+	p.producers = producerState{}
+	from := p.segs[0].base
+	for i := len(offs) - 1; i >= 0; i-- {
+		data, err := os.ReadFile(filepath.Join(p.dir, segmentName(offs[i], snapshotSuffix)))
+		if err != nil {
+			continue
+		}
+		ps, off, err := decodeProducerSnapshot(data)
+		if err != nil || off != offs[i] || off < from {
+			p.m.logger.Warn("ignoring unreadable producer snapshot", "partition", p.tp.String(), "offset", int64(offs[i]))
+			continue
+		}
+		p.producers, from = ps, off
+		break
+	}
+	for _, s := range p.segs {
+		if s.comm.nextOffset <= from {
+			continue
+		}
+		pos, _, ok, err := s.findBatch(from, s.comm.size)
+		if err != nil {
+			return err
+		}
+		if !ok {
+			continue
+		}
+		_, _, reason, err := scanSegment(s, pos, false, func(h *BatchHeader, _ int64) {
+			if h.ProducerID >= 0 && h.BaseOffset >= from {
+				p.producers.update(h)
+			}
+		})
+		if err != nil {
+			return err
+		}
+		if reason != nil {
+			return fmt.Errorf("segment %s: %v", s.name(), reason)
+		}
+	}
+	p.producers.trim(p.logStart)
+	return nil
+}
+
+// releaseAll drops the owner reference of every segment.
+func (p *Partition) releaseAll() {
+	for _, s := range p.segs {
+		s.release()
+	}
+}

@@ -1,0 +1,182 @@
+package storage
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"sync/atomic"
+
+	"github.com/ringtail/ringtail/model"
+)
+
+// File name suffixes of one segment and of producer snapshots.
+const (
+	logSuffix       = ".log"
+	indexSuffix     = ".index"
+	timeIndexSuffix = ".timeindex"
+	snapshotSuffix  = ".snapshot"
+)
+
+// segmentName is the 20-digit zero-padded base offset Kafka uses.
+func segmentName(base model.Offset, suffix string) string {
+	return fmt.Sprintf("%020d%s", int64(base), suffix)
+}
+
+// segState is the part of a segment that the write path advances. The shard
+// keeps two copies: pend (advanced by Prepare) and comm (advanced by a
+// successful Complete); a failed write resets pend to comm.
+type segState struct {
+	size          int64        // bytes of the .log
+	nextOffset    model.Offset // last offset + 1
+	bytesSinceIdx int64        // bytes appended since the last index entry
+	idxEntries    int          // offset index entries written
+	tidxEntries   int          // time index entries written
+	maxTs         int64        // largest batch maxTimestamp, -1 when none
+	maxTsOff      model.Offset // last offset of the batch holding maxTs
+	lastTidxTs    int64        // timestamp of the last time-index entry
+	firstTs       int64        // maxTimestamp of the first batch (segment.ms), -1 when empty
+}
+
+// segment is one .log with its indexes. Readers use base, log (ReadAt is
+// safe for concurrent use), size, maxTs and the indexes; everything in
+// pend/comm belongs to the shard.
+type segment struct {
+	base  model.Offset
+	dir   string
+	log   *os.File
+	idxF  *os.File
+	tidxF *os.File
+
+	size   atomic.Int64 // published (committed) bytes; readers stay below
+	maxTs  atomic.Int64 // published largest timestamp
+	index  *sparseIndex // offset index
+	tindex *sparseIndex // time index
+
+	// refs counts the owner (1 while the segment is part of the log) plus
+	// readers; the files close when it drops to 0.
+	refs atomic.Int32
+
+	pend, comm segState
+	missingIdx bool  // recovery: an index file was missing
+	createdMs  int64 // creation (or, for loaded segments, modification) time: segment.ms and retention fall back to it without timestamps
+}
+
+func (s *segment) name() string { return segmentName(s.base, logSuffix) }
+
+func (s *segment) path(suffix string) string {
+	return filepath.Join(s.dir, segmentName(s.base, suffix))
+}
+
+// acquire takes a reader reference; false once the segment is released.
+func (s *segment) acquire() bool {
+	for {
+		r := s.refs.Load()
+		if r <= 0 {
+			return false
+		}
+		if s.refs.CompareAndSwap(r, r+1) {
+			return true
+		}
+	}
+}
+
+// release drops a reference and closes the files with the last one.
+func (s *segment) release() {
+	if s.refs.Add(-1) == 0 {
+		s.closeFiles()
+	}
+}
+
+func (s *segment) closeFiles() {
+	for _, f := range []*os.File{s.log, s.idxF, s.tidxF} {
+		if f != nil {
+			f.Close()
+		}
+	}
+}
+
+func emptySegState(base model.Offset) segState {
+	return segState{nextOffset: base, maxTs: -1, maxTsOff: -1, lastTidxTs: -1, firstTs: -1}
+}
+
+// openSegmentFiles opens (creating when create is set) the three files of a
+// segment.
+func openSegmentFiles(dir string, base model.Offset, create bool, idxBytes int32) (*segment, error) {
+	s := &segment{base: base, dir: dir}
+	flags := os.O_RDWR
+	if create {
+		flags |= os.O_CREATE
+	}
+	var err error
+	if s.log, err = os.OpenFile(s.path(logSuffix), flags, 0o644); err != nil {
+		return nil, err
+	}
+	if s.idxF, err = os.OpenFile(s.path(indexSuffix), os.O_RDWR|os.O_CREATE, 0o644); err != nil {
+		s.closeFiles()
+		return nil, err
+	}
+	if s.tidxF, err = os.OpenFile(s.path(timeIndexSuffix), os.O_RDWR|os.O_CREATE, 0o644); err != nil {
+		s.closeFiles()
+		return nil, err
+	}
+	s.index = newSparseIndex(int(idxBytes) / offsetIndexEntryBytes)
+	s.tindex = newSparseIndex(int(idxBytes) / timeIndexEntryBytes)
+	s.refs.Store(1)
+	s.pend = emptySegState(base)
+	s.comm = s.pend
+	s.maxTs.Store(-1)
+	return s, nil
+}
+
+// publish makes comm visible to readers (size and max timestamp).
+func (s *segment) publish() {
+	s.maxTs.Store(s.comm.maxTs)
+	s.size.Store(s.comm.size)
+}
+
+// readHeader reads the batch header at pos of the published file.
+func (s *segment) readHeader(pos int64, buf []byte) (BatchHeader, error) {
+	if _, err := s.log.ReadAt(buf[:BatchHeaderSize], pos); err != nil {
+		return BatchHeader{}, err
+	}
+	return ParseBatchHeader(buf)
+}
+
+// findBatch returns the position of the batch that contains offset (or the
+// first batch after it), scanning headers forward from the index entry at or
+// before it, and that batch's header. ok is false when no batch below limit
+// bytes qualifies.
+func (s *segment) findBatch(offset model.Offset, limit int64) (pos int64, h BatchHeader, ok bool, err error) {
+	rel := int64(offset - s.base)
+	if rel < 0 {
+		rel = 0
+	}
+	if rel > int64(^uint32(0)) {
+		rel = int64(^uint32(0))
+	}
+	pos = s.index.lookupOffset(uint32(rel))
+	var buf [BatchHeaderSize]byte
+	for pos+BatchHeaderSize <= limit {
+		h, err = s.readHeader(pos, buf[:])
+		if err != nil {
+			return pos, h, false, err
+		}
+		if h.LastOffset() >= offset {
+			return pos, h, true, nil
+		}
+		pos += int64(h.Size())
+	}
+	return pos, h, false, nil
+}
+
+// writeFinalTimeEntry is the entry Kafka adds when a segment becomes
+// inactive, so the last time-index entry always holds the segment's max
+// timestamp. It returns the bytes to write (nil when nothing to add) and the
+// file position.
+func (s *segment) finalTimeEntry() ([]byte, int64) {
+	if s.pend.maxTs < 0 || s.pend.maxTs <= s.pend.lastTidxTs || s.tindex.full(1) {
+		return nil, 0
+	}
+	b := encodeTimeEntry(s.pend.maxTs, uint32(s.pend.maxTsOff-s.base))
+	return b, int64(s.pend.tidxEntries) * timeIndexEntryBytes
+}
