@@ -388,8 +388,7 @@ func (p *Partition) retain() (deleted bool, err error) {
 		for _, s := range p.segs[n:] {
 			total += s.comm.size
 		}
-		diff := total - cfg.RetentionBytes
-		for n < len(p.segs) && diff-p.segs[n].comm.size >= 0 {
+		for n < len(p.segs) && total > cfg.RetentionBytes {
 			ok, err := deletable(n)
 			if err != nil {
 				return false, err
@@ -397,7 +396,7 @@ func (p *Partition) retain() (deleted bool, err error) {
 			if !ok {
 				break
 			}
-			diff -= p.segs[n].comm.size
+			total -= p.segs[n].comm.size
 			n++
 		}
 	}

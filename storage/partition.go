@@ -61,12 +61,12 @@ func (c Config) normalized() Config {
 
 // view is what readers see: replaced as a whole, never modified.
 type view struct {
-	segs             []*segment
-	logStart, hw     model.Offset
-	logEnd           model.Offset
-	maxTs            int64
-	maxTsOff         model.Offset
-	closed           bool
+	segs         []*segment
+	logStart, hw model.Offset
+	logEnd       model.Offset
+	maxTs        int64
+	maxTsOff     model.Offset
+	closed       bool
 }
 
 // segFor returns the segment holding offset (the last with base <= offset).
