@@ -1,0 +1,68 @@
+package config
+
+import "strings"
+
+var groupTitles = []struct{ group, title string }{
+	{"Node", "Node and roles"},
+	{"Listeners", "Listeners and the controller quorum"},
+	{"Storage", "Log segments, sizes and flushing"},
+	{"Retention", "Retention"},
+	{"Topics", "Topic defaults"},
+	{"Groups", "Consumer groups"},
+}
+
+const defaultHeader = `# Ringtail server configuration (server.toml).
+#
+# Keys are Apache Kafka's server.properties names written as TOML dotted keys,
+# so "log.retention.hours = 168" means what it means in Kafka. Values take the
+# same form as in server.properties: a list is a comma-separated string (a
+# TOML array works too); numbers and booleans may be bare or quoted.
+#
+# Every supported key is listed, commented out, with its default: uncomment a
+# line to change it. Kafka keys go above the [ringtail] table at the end, since
+# a key written after a table header belongs to that table.
+`
+
+// DefaultTOML is a commented server.toml listing every supported key with its
+// default and a one-line description. Parsing it gives Default(), and so does
+// parsing it with every key line uncommented.
+func DefaultTOML() string {
+	var b strings.Builder
+	b.WriteString(defaultHeader)
+	for _, g := range groupTitles {
+		b.WriteString("\n## " + g.title + "\n")
+		for i := range brokerKeys {
+			if k := &brokerKeys[i]; k.group == g.group {
+				b.WriteString("\n# " + k.doc + "\n# " + k.name + " = " + k.def + "\n")
+			}
+		}
+	}
+	b.WriteString("\n## Ringtail's own settings, with no Kafka equivalent.\n[ringtail]\n")
+	for i := range brokerKeys {
+		if k := &brokerKeys[i]; k.group == "ringtail" {
+			b.WriteString("\n# " + k.doc + "\n# " + strings.TrimPrefix(k.name, ringtailPrefix) + " = " + k.def + "\n")
+		}
+	}
+	return b.String()
+}
+
+// TOML writes c as a server.toml that sets every key explicitly; parsing it
+// gives c back (with every key in Set). Tools and tests use it to write the
+// configuration of a node they start.
+func (c *Config) TOML() string {
+	var b, rt strings.Builder
+	for i := range brokerKeys {
+		k := &brokerKeys[i]
+		if k.toml == nil {
+			continue
+		}
+		if short, ok := strings.CutPrefix(k.name, ringtailPrefix); ok {
+			rt.WriteString(short + " = " + k.toml(c) + "\n")
+			continue
+		}
+		b.WriteString(k.name + " = " + k.toml(c) + "\n")
+	}
+	b.WriteString("\n[ringtail]\n")
+	b.WriteString(rt.String())
+	return b.String()
+}
