@@ -14,4 +14,14 @@
 //     order, then one sync per distinct file (deduplicated across tasks).
 //  4. It calls Complete on each task with the first error among the ops that
 //     task added (including a shared sync), or nil.
+//
+// Engines: NewRingEngine (uring.go) drives an io_uring set up by hand over
+// x/sys/unix, in two phases per batch (writes, then syncs); SyncEngine does
+// the same with pwritev and fdatasync where io_uring cannot be set up.
+//
+// Reads do not go through the shards: fetch streams segment ranges to the
+// socket with SendFile (sendfile(2)) and falls back to CopyRange (pread into
+// a pooled buffer, then write) where sendfile cannot be used, such as TLS.
+//
+// Everything here is Linux-only.
 package iocore

@@ -35,14 +35,19 @@ func (*SyncEngine) Submit(ops []Op) error {
 	return nil
 }
 
+// uioMaxIOV is the kernel's UIO_MAXIOV, the most buffers one pwritev (or
+// io_uring writev) takes; a write with more goes out in parts.
+const uioMaxIOV = 1024
+
 func pwriteAll(fd int, off int64, bufs [][]byte) error {
-	// Skip leading empty buffers and continue after short writes.
+	// Skip leading empty buffers and continue after short writes (and after
+	// each uioMaxIOV buffers).
 	for len(bufs) > 0 {
 		if len(bufs[0]) == 0 {
 			bufs = bufs[1:]
 			continue
 		}
-		n, err := unix.Pwritev(fd, bufs, off)
+		n, err := unix.Pwritev(fd, bufs[:min(len(bufs), uioMaxIOV)], off)
 		if err == unix.EINTR {
 			continue
 		}
