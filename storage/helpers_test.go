@@ -30,7 +30,9 @@ type batchOpts struct {
 	compression int16
 }
 
-func noProducer(ts int64) batchOpts { return batchOpts{firstTs: ts, producerID: -1, epoch: -1, baseSeq: -1} }
+func noProducer(ts int64) batchOpts {
+	return batchOpts{firstTs: ts, producerID: -1, epoch: -1, baseSeq: -1}
+}
 
 // buildBatch encodes a magic-v2 batch with a correct CRC.
 func buildBatch(o batchOpts, recs []testRec) []byte {
