@@ -262,3 +262,5 @@ func (f *fakeLogs) get(tp model.TopicPartition) (*fakeLog, bool) {
 	}
 	return l, true
 }
+
+func modelOffset(i int) model.Offset { return model.Offset(i) }
