@@ -5,6 +5,7 @@ package storage
 
 import (
 	"testing"
+	"time"
 
 	"github.com/ringtail/ringtail/iocore"
 	"github.com/ringtail/ringtail/model"
@@ -43,7 +44,7 @@ func BenchmarkAppend(b *testing.B) {
 			const inflight = 64
 			batches := make([][]byte, inflight)
 			for i := range batches {
-				batches[i] = simpleBatch(10, 80, 1)
+				batches[i] = simpleBatch(10, 80, time.Now().UnixMilli())
 			}
 			b.SetBytes(int64(len(batches[0])))
 			b.ReportAllocs()

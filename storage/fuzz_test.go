@@ -61,6 +61,7 @@ func FuzzRecover(f *testing.F) {
 	f.Fuzz(func(t *testing.T, tail []byte) {
 		dir := t.TempDir()
 		cfg := testConfig()
+		cfg.Durable = false // recovery does not depend on it; keeps the fuzzer fast
 		open := func() *Manager {
 			m, err := OpenManager(ManagerConfig{Dir: dir, Runtime: rt, Logger: quietLogger()}, func(model.TopicPartition) Config { return cfg })
 			if err != nil {

@@ -432,11 +432,11 @@ func (p *Partition) shouldRoll(cfg *Config, size int64, lastDelta model.Offset, 
 	return ""
 }
 
+// rollBaseMs is what segment.ms counts from: the first batch's timestamp,
+// as in Kafka, but never earlier than the segment's creation, so a client
+// sending ancient timestamps cannot make every append roll a segment.
 func (s *segment) rollBaseMs() int64 {
-	if s.pend.firstTs >= 0 {
-		return s.pend.firstTs
-	}
-	return s.createdMs
+	return max(s.pend.firstTs, s.createdMs)
 }
 
 // roll starts a new active segment at the pending log end. With a task (an
