@@ -426,14 +426,15 @@ func (c *Config) validateCross() error {
 			}
 		}
 	}
-	if isController {
-		found := false
-		for _, v := range c.ControllerQuorumVoters {
-			found = found || v.ID == c.NodeID
-		}
-		if !found {
-			return fmt.Errorf("%s: node.id %d is not among the voters, but process.roles includes controller; add \"%d@host:port\"", q("controller.quorum.voters"), c.NodeID, c.NodeID)
-		}
+	isVoter := false
+	for _, v := range c.ControllerQuorumVoters {
+		isVoter = isVoter || v.ID == c.NodeID
+	}
+	if isController && !isVoter {
+		return fmt.Errorf("%s: node.id %d is not among the voters, but process.roles includes controller; add \"%d@host:port\"", q("controller.quorum.voters"), c.NodeID, c.NodeID)
+	}
+	if !isController && isVoter {
+		return fmt.Errorf("%s: node.id %d is a voter, but process.roles does not include controller; give this node another id or the controller role", q("controller.quorum.voters"), c.NodeID)
 	}
 	return nil
 }

@@ -363,6 +363,7 @@ func TestCrossField(t *testing.T) {
 		{"process.roles = \"broker\"\nlisteners = \"PLAINTEXT://:9092\"", `controller.quorum.voters is not set: a node without the controller role must be told where the controllers are`},
 		{`controller.quorum.voters = "2@c2:9093,3@c3:9093"`, `controller.quorum.voters = "2@c2:9093,3@c3:9093": node.id 1 is not among the voters`},
 		{`controller.quorum.voters = "1@c1:9093,1@c2:9093"`, `voter id 1 appears twice`},
+		{"process.roles = \"broker\"\nlisteners = \"PLAINTEXT://:9092\"\ncontroller.quorum.voters = \"1@c:9093\"", `node.id 1 is a voter, but process.roles does not include controller`},
 		{`controller.quorum.voters = ""`, `controller.quorum.voters = "": at least one voter`},
 		{`advertised.listeners = "OTHER://h:9092"`, `advertised.listeners = "OTHER://h:9092": OTHER is not a listener name in listeners (PLAINTEXT, CONTROLLER)`},
 		{`advertised.listeners = "PLAINTEXT://h:9092,CONTROLLER://h:9093"`, `CONTROLLER is a controller listener; advertise only listeners for Kafka clients`},

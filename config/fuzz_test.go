@@ -1,3 +1,5 @@
+// FuzzParse proves that no server.toml, however mangled, panics Parse or
+// yields a config that fails its own checks or changes when written back.
 package config
 
 import (
