@@ -602,3 +602,38 @@ func TestDeletePartitionAndCheckpoints(t *testing.T) {
 		}
 	})
 }
+
+func TestRelaxedFlushPolicy(t *testing.T) {
+	eachEngine(t, func(t *testing.T, e *env) {
+		e.cfg.Durable = false
+		e.cfg.FlushMessages = 5
+		e.cfg.FlushMs = -1
+		m := e.open()
+		defer m.Close()
+		p := e.create(m, tp0)
+		syncs := func() uint64 { return p.shard.Stats().Syncs.Load() }
+		s0 := syncs()
+		for i := 0; i < 20; i++ {
+			mustAppend(t, p, simpleBatch(1, 10, e.clock.Ms()))
+		}
+		if n := syncs() - s0; n != 4 {
+			t.Fatalf("flush.messages=5: %d syncs for 20 messages, want 4", n)
+		}
+		// flush.ms from the retention pass.
+		cfg := e.cfg
+		cfg.FlushMessages = 0
+		cfg.FlushMs = 1000
+		p.SetConfig(cfg)
+		mustAppend(t, p, simpleBatch(1, 10, e.clock.Ms()))
+		e.clock.Advance(2 * time.Second)
+		m.RunRetention()
+		if p.unflushedForTest() != 0 {
+			t.Fatal("flush.ms did not flush in the retention pass")
+		}
+	})
+}
+
+func (p *Partition) unflushedForTest() (n int64) {
+	p.onShard(nil, func() error { n = p.unflushed; return nil })
+	return n
+}
