@@ -63,10 +63,10 @@ func newHarness(t testing.TB, opts ...harnessOpt) *harness {
 	port := ln.Addr().(*net.TCPAddr).Port
 	bc := config.Default()
 	ctrl, err := controlplane.Open(controlplane.Config{
-		Dir:       t.TempDir(),
-		NodeID:    1,
-		ClusterID: "ringtail-test",
-		Endpoints: []controlplane.Endpoint{{Name: "PLAINTEXT", Host: "127.0.0.1", Port: int32(port)}},
+		Dir:               t.TempDir(),
+		NodeID:            1,
+		ClusterID:         "ringtail-test",
+		Endpoints:         []controlplane.Endpoint{{Name: "PLAINTEXT", Host: "127.0.0.1", Port: int32(port)}},
 		DefaultPartitions: 1, DefaultReplicationFactor: 1,
 		ValidateTopicConfig: config.ValidateTopicConfig,
 		Logger:              slog.New(slog.NewTextHandler(io.Discard, nil)),
