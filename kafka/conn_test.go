@@ -324,3 +324,45 @@ func TestBatchesBelow(t *testing.T) {
 		t.Errorf("partial trailing batch kept: %d bytes", got)
 	}
 }
+
+func TestShutdownLetsInFlightRequestsFinish(t *testing.T) {
+	h := newHarness(t)
+	h.createTopic("bye", 1, nil)
+	l := mustLog(t, h, "bye", 0)
+	waiting := make(chan struct{}, 1)
+	l.mu.Lock()
+	l.mu.onChanged = waiting
+	l.mu.Unlock()
+	c := h.dial()
+	req := fetchReq(12, "bye", 0)
+	req.MaxWaitMillis, req.MinBytes = 60000, 1
+	got := make(chan *kmsg.FetchResponse, 1)
+	go func() {
+		c.write(frame(req, 5))
+		_, body, err := c.readResponse()
+		if err != nil {
+			got <- nil
+			return
+		}
+		resp := kmsg.NewPtrFetchResponse()
+		resp.Version = 12
+		if resp.ReadFrom(body[1:]) != nil {
+			got <- nil
+			return
+		}
+		got <- resp
+	}()
+	<-waiting // the fetch is long-polling
+	ctx := testCtx(t)
+	if err := h.srv.Shutdown(ctx); err != nil {
+		t.Fatalf("Shutdown: %v", err)
+	}
+	resp := <-got
+	if resp == nil || resp.Topics[0].Partitions[0].ErrorCode != 0 {
+		t.Fatalf("in-flight fetch was not answered before the connection closed: %+v", resp)
+	}
+	c.expectClosed()
+	if _, err := net.Dial("tcp", h.addr); err == nil {
+		t.Fatal("still accepting after Shutdown")
+	}
+}
