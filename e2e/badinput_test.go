@@ -5,6 +5,7 @@ package e2e
 
 import (
 	"context"
+	"crypto/rand"
 	"encoding/binary"
 	"errors"
 	"io"
@@ -54,7 +55,8 @@ func TestBadProduceInput(t *testing.T) {
 		t.Fatal(err)
 	}
 	// Take a real batch off the log and damage it.
-	batch := rawFetch(t, cl, "bad", 0, 0, 1<<20).RecordBatches
+	raw := rawClient(t, n.Addr())
+	batch := rawFetch(t, raw, "bad", 0, 0, 1<<20).RecordBatches
 	if len(batch) < 61 {
 		t.Fatalf("fetched %d bytes", len(batch))
 	}
@@ -73,7 +75,10 @@ func TestBadProduceInput(t *testing.T) {
 	if code := rawProduce(t, cl, "bad", 7, batch); code != kerr.UnknownTopicOrPartition.Code {
 		t.Errorf("unknown partition: got %v", kerr.ErrorForCode(code))
 	}
-	big := cl.ProduceSync(ctx, &kgo.Record{Topic: "bad", Value: make([]byte, 5000)}).FirstErr()
+	// Random bytes, so compression cannot bring the batch under the limit.
+	bigValue := make([]byte, 5000)
+	rand.Read(bigValue)
+	big := cl.ProduceSync(ctx, &kgo.Record{Topic: "bad", Value: bigValue}).FirstErr()
 	if !errors.Is(big, kerr.MessageTooLarge) {
 		t.Errorf("record over max.message.bytes: got %v, want MESSAGE_TOO_LARGE", big)
 	}
@@ -210,7 +215,7 @@ func TestFullDisk(t *testing.T) {
 	n.CreateTopic("fill", 1, map[string]*string{"segment.bytes": &seg})
 	n.CreateTopic("spare", 1, nil)
 	cl := n.Client(kgo.RequiredAcks(kgo.AllISRAcks()), kgo.RecordRetries(0), kgo.ProducerLinger(0),
-		kgo.DisableIdempotentWrite())
+		kgo.DisableIdempotentWrite(), kgo.ProducerBatchCompression(kgo.NoCompression()))
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 	value := []byte(strings.Repeat("f", 64<<10))

@@ -10,6 +10,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
 	"github.com/twmb/franz-go/pkg/kmsg"
+	"github.com/twmb/franz-go/pkg/kversion"
 
 	"github.com/ringtail/ringtail/testkit"
 )
@@ -36,12 +37,23 @@ func endOffsets(t *testing.T, n *testkit.Node, topic string, partitions int32) [
 	return out
 }
 
+// rawClient is a client for hand-built requests. It caps versions at Kafka
+// 3.0's (Fetch v12) so that fetches name topics rather than topic ids.
+func rawClient(t *testing.T, addr string) *kgo.Client {
+	t.Helper()
+	cl, err := kgo.NewClient(kgo.SeedBrokers(addr), kgo.MaxVersions(kversion.V3_0_0()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(cl.Close)
+	return cl
+}
+
 // rawFetch sends one Fetch for topic/partition at offset and returns the
 // partition's response.
 func rawFetch(t *testing.T, cl *kgo.Client, topic string, partition int32, offset int64, maxBytes int32) kmsg.FetchResponseTopicPartition {
 	t.Helper()
 	req := kmsg.NewPtrFetchRequest()
-	req.Version = 11
 	req.ReplicaID = -1
 	req.MaxWaitMillis = 100
 	req.MaxBytes = maxBytes
@@ -73,11 +85,7 @@ func rawFetch(t *testing.T, cl *kgo.Client, topic string, partition int32, offse
 // attributes..end, and contiguous offsets.
 func checkServedBatches(t *testing.T, addr, topic string, partition int32, end int64) {
 	t.Helper()
-	cl, err := kgo.NewClient(kgo.SeedBrokers(addr))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer cl.Close()
+	cl := rawClient(t, addr)
 	next := int64(0)
 	for next < end {
 		p := rawFetch(t, cl, topic, partition, next, 1<<20)

@@ -98,6 +98,10 @@ func (s *Server) fillFetch(req *kmsg.FetchRequest, resp *kmsg.FetchResponse) (wa
 		for _, p := range t.Partitions {
 			rp := kmsg.NewFetchResponseTopicPartition()
 			rp.Partition = p.Partition
+			// Records is nullable on the wire, but librdkafka rejects a null
+			// MessageSet ("invalid MessageSetSize -1"); Kafka always sends
+			// an empty one.
+			rp.RecordBatches = []byte{}
 			err := topicErr
 			var part controlplane.Partition
 			var l Log
@@ -152,7 +156,9 @@ func (s *Server) readPartition(req *kmsg.FetchRequest, rp *kmsg.FetchResponseTop
 		records = batchesBelow(records, rr.LastStableOffset)
 		rp.AbortedTransactions = []kmsg.FetchResponseTopicPartitionAbortedTransaction{}
 	}
-	rp.RecordBatches = records
+	if records != nil {
+		rp.RecordBatches = records
+	}
 	return len(records), nil
 }
 

@@ -61,6 +61,7 @@ func handleProduce(s *Server, cx *reqCtx, kreq kmsg.Request, finish func(kmsg.Re
 	setErr := func(rp *kmsg.ProduceResponseTopicPartition, err error) {
 		anyErr = true
 		rp.ErrorCode = errorCode(s.log, err)
+		s.log.Debug("produce refused", "partition", rp.Partition, "code", rp.ErrorCode, "err", err)
 		if req.Version >= 8 {
 			rp.ErrorMessage = errorMessage(err)
 		}

@@ -66,9 +66,10 @@ func (ps producerState) check(h *BatchHeader) (dup *duplicateBatch, err error) {
 	e := ps[h.ProducerID]
 	last := h.LastSequence()
 	if e == nil {
-		if h.BaseSequence != 0 {
-			return nil, fmt.Errorf("producer %d unknown here, first sequence %d is not 0: %w", h.ProducerID, h.BaseSequence, model.ErrOutOfOrderSequence)
-		}
+		// An unknown producer is accepted at any sequence, as Kafka does
+		// since KIP-360: its state may have been trimmed because retention
+		// or DeleteRecords removed all its batches, and refusing it would
+		// stall a live producer (franz-go backs off for the metadata age).
 		return nil, nil
 	}
 	switch {
