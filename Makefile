@@ -15,8 +15,9 @@ build: ## build bin/ringtail
 run: build ## build and run a zero-config single node on 127.0.0.1:9092 (data in ./ringtail-data)
 	./$(BIN) serve
 
-test: lint build ## lint, all tests under -race against the real binary, and a short fuzz run
-	RINGTAIL_BIN=$(CURDIR)/$(BIN) $(GO) test -race -count=1 -timeout 20m $(PKGS)
+test: lint ## lint, all tests under -race against the real binary (itself built with -race), and a short fuzz run
+	$(GO) build -race -o $(BIN)-race ./cmd/ringtail
+	RINGTAIL_BIN=$(CURDIR)/$(BIN)-race $(GO) test -race -count=1 -timeout 20m $(PKGS)
 	$(MAKE) fuzz FUZZTIME=$(FUZZTIME)
 
 test-unit: ## fast tests only (no end-to-end)

@@ -206,6 +206,9 @@ func (n *Node) Start() {
 	cmd.Stdout = f
 	cmd.Stderr = f
 	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
+	// A race-enabled build stops at the first data race, so the test that
+	// caused it fails instead of the report hiding in the node's log.
+	cmd.Env = append(os.Environ(), "GORACE=halt_on_error=1")
 	if err := cmd.Start(); err != nil {
 		n.t.Fatal(err)
 	}
