@@ -89,10 +89,12 @@ func Start(cfg *config.Config, logger *slog.Logger) (n *Node, err error) {
 	if len(cfg.ControllerQuorumVoters) != 1 || cfg.ControllerQuorumVoters[0].ID != cfg.NodeID {
 		return nil, fmt.Errorf("daemon: controller.quorum.voters lists %d voters: this version runs a quorum of one, this node (node.id %d)", len(cfg.ControllerQuorumVoters), cfg.NodeID)
 	}
-	n = &Node{cfg: cfg, log: logger}
+	node := &Node{cfg: cfg, log: logger}
+	n = node
 	defer func() {
+		// Returns below set n to nil, so close through node.
 		if err != nil {
-			n.closeAll()
+			node.closeAll()
 		}
 	}()
 	dir := cfg.DataDir()

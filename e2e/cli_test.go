@@ -6,6 +6,7 @@ package e2e
 import (
 	"bytes"
 	"fmt"
+	"net"
 	"os/exec"
 	"strings"
 	"testing"
@@ -82,4 +83,26 @@ func TestConfigDefaultsStartsANode(t *testing.T) {
 	if err == nil || !strings.Contains(string(msg), "log.retention.hours") {
 		t.Fatalf("config check of a bad value: err %v, output %s", err, msg)
 	}
+}
+
+// TestPortTakenRefusesToStart: a Kafka port already in use stops start-up
+// with one message naming the listener, and the data dir is left usable.
+func TestPortTakenRefusesToStart(t *testing.T) {
+	if testing.Short() {
+		t.Skip("end-to-end test")
+	}
+	n := testkit.NewNode(t, testkit.Options{})
+	ln, err := net.Listen("tcp", n.Addr())
+	if err != nil {
+		t.Fatal(err)
+	}
+	out, err := exec.Command(n.Bin, "serve", "--config", n.ConfigPath).CombinedOutput()
+	if err == nil || !strings.Contains(string(out), "PLAINTEXT://127.0.0.1") || !strings.Contains(string(out), "address already in use") {
+		t.Fatalf("start with the port taken: err %v, output:\n%s", err, out)
+	}
+	if strings.Contains(string(out), "panic") {
+		t.Fatalf("start-up failure panicked:\n%s", out)
+	}
+	ln.Close()
+	n.Start() // the same data dir starts once the port is free
 }
