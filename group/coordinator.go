@@ -1,0 +1,314 @@
+package group
+
+import (
+	"crypto/rand"
+	"encoding/hex"
+	"fmt"
+	"log/slog"
+	"sort"
+	"sync"
+	"time"
+
+	"github.com/ringtail/ringtail/model"
+)
+
+// OffsetsTopic is the internal topic that holds group metadata and
+// committed offsets.
+const OffsetsTopic = "__consumer_offsets"
+
+// Limits and Kafka's defaults.
+const (
+	// MaxGroupIDBytes bounds a group id (Kafka has no limit; ids are keys
+	// in __consumer_offsets and names in logs, so Ringtail keeps them short).
+	MaxGroupIDBytes = 255
+	// DefaultMaxMemberMetadataBytes bounds the protocol metadata of one
+	// JoinGroup (the sum over its protocols).
+	DefaultMaxMemberMetadataBytes = 1 << 20
+	// DefaultMaxGroupSize is group.max.size (Kafka's default).
+	DefaultMaxGroupSize = 1<<31 - 1
+	// DefaultMaxOffsetMetadataBytes is offset.metadata.max.bytes.
+	DefaultMaxOffsetMetadataBytes = 4096
+	// DefaultMinSessionTimeout and DefaultMaxSessionTimeout are
+	// group.min/max.session.timeout.ms.
+	DefaultMinSessionTimeout = 6 * time.Second
+	DefaultMaxSessionTimeout = 30 * time.Minute
+	// DefaultOffsetsRetentionCheckInterval is offsets.retention.check.interval.ms.
+	DefaultOffsetsRetentionCheckInterval = 10 * time.Minute
+	// replayReadBytes is how much of a partition Load reads at a time.
+	replayReadBytes = 1 << 20
+)
+
+// Config configures a Coordinator. Zero values take Kafka's defaults.
+type Config struct {
+	NumPartitions                 int32         // offsets.topic.num.partitions
+	InitialRebalanceDelay         time.Duration // group.initial.rebalance.delay.ms
+	OffsetsRetention              time.Duration // offsets.retention.minutes
+	OffsetsRetentionCheckInterval time.Duration
+	MinSessionTimeout             time.Duration
+	MaxSessionTimeout             time.Duration
+	MaxGroupSize                  int
+	MaxMemberMetadataBytes        int
+	MaxOffsetMetadataBytes        int
+	Logger                        *slog.Logger
+	// NewMemberID makes member ids; nil: clientID-<random uuid>.
+	NewMemberID func(clientID string) string
+}
+
+// Log is one __consumer_offsets partition, as the coordinator uses it.
+type Log interface {
+	// Append appends records (whole magic-v2 batches); done runs once the
+	// append is durable or failed, maybe inside the call, and must not
+	// block.
+	Append(records []byte, done func(error))
+	Offsets() (logStart, highWatermark model.Offset)
+	// Read returns whole batches from the one holding offset (at least
+	// one), up to about maxBytes; empty at the high watermark.
+	Read(offset model.Offset, maxBytes int32) ([]byte, error)
+}
+
+// Coordinator is the group coordinator of one node. See the package doc
+// for the caller's contract.
+type Coordinator struct {
+	cfg Config
+	log *slog.Logger
+
+	mu struct {
+		sync.Mutex
+		parts      map[int32]*ownedPartition
+		groups     map[string]*group
+		lastExpiry time.Time
+	}
+}
+
+type ownedPartition struct {
+	log     Log
+	loading bool
+}
+
+// New returns a coordinator that owns no partitions yet.
+func New(cfg Config) *Coordinator {
+	if cfg.NumPartitions <= 0 {
+		cfg.NumPartitions = 50
+	}
+	if cfg.OffsetsRetention <= 0 {
+		cfg.OffsetsRetention = 7 * 24 * time.Hour
+	}
+	if cfg.OffsetsRetentionCheckInterval <= 0 {
+		cfg.OffsetsRetentionCheckInterval = DefaultOffsetsRetentionCheckInterval
+	}
+	if cfg.MinSessionTimeout <= 0 {
+		cfg.MinSessionTimeout = DefaultMinSessionTimeout
+	}
+	if cfg.MaxSessionTimeout <= 0 {
+		cfg.MaxSessionTimeout = DefaultMaxSessionTimeout
+	}
+	if cfg.MaxGroupSize <= 0 {
+		cfg.MaxGroupSize = DefaultMaxGroupSize
+	}
+	if cfg.MaxMemberMetadataBytes <= 0 {
+		cfg.MaxMemberMetadataBytes = DefaultMaxMemberMetadataBytes
+	}
+	if cfg.MaxOffsetMetadataBytes <= 0 {
+		cfg.MaxOffsetMetadataBytes = DefaultMaxOffsetMetadataBytes
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
+	if cfg.NewMemberID == nil {
+		cfg.NewMemberID = randomMemberID
+	}
+	c := &Coordinator{cfg: cfg, log: cfg.Logger.With("component", "group")}
+	c.mu.parts = map[int32]*ownedPartition{}
+	c.mu.groups = map[string]*group{}
+	return c
+}
+
+func randomMemberID(clientID string) string {
+	var b [16]byte
+	_, _ = rand.Read(b[:])
+	h := hex.EncodeToString(b[:])
+	return fmt.Sprintf("%s-%s-%s-%s-%s-%s", clientID, h[0:8], h[8:12], h[12:16], h[16:20], h[20:])
+}
+
+// NumPartitions is the partition count of __consumer_offsets.
+func (c *Coordinator) NumPartitions() int32 { return c.cfg.NumPartitions }
+
+// PartitionFor is the __consumer_offsets partition of a group:
+// abs(javaStringHashCode(groupID)) % partitions, as in Kafka
+// (Utils.abs maps MinInt32 to 0).
+func PartitionFor(groupID string, partitions int32) int32 {
+	var h int32
+	for _, r := range utf16Units(groupID) {
+		h = 31*h + int32(r)
+	}
+	if h == -1<<31 {
+		h = 0
+	} else if h < 0 {
+		h = -h
+	}
+	return h % partitions
+}
+
+// utf16Units is the string as Java sees it (hashCode runs over UTF-16).
+func utf16Units(s string) []uint16 {
+	out := make([]uint16, 0, len(s))
+	for _, r := range s {
+		switch {
+		case r >= 0x10000:
+			r -= 0x10000
+			out = append(out, uint16(0xD800+(r>>10)), uint16(0xDC00+(r&0x3FF)))
+		default:
+			out = append(out, uint16(r))
+		}
+	}
+	return out
+}
+
+// validGroupID checks a group id. allowEmpty is Kafka's rule for
+// OffsetCommit, OffsetFetch, DescribeGroups and DeleteGroups, which accept
+// the empty id for compatibility with old clients.
+func validGroupID(id string, allowEmpty bool) error {
+	if id == "" && !allowEmpty {
+		return fmt.Errorf("%w: the group id is empty", ErrInvalidGroupID)
+	}
+	if len(id) > MaxGroupIDBytes {
+		return fmt.Errorf("%w: the group id is %d bytes; the limit is %d", ErrInvalidGroupID, len(id), MaxGroupIDBytes)
+	}
+	return nil
+}
+
+// checkLocked says whether this node coordinates groupID now.
+func (c *Coordinator) checkLocked(groupID string, allowEmpty bool) (*ownedPartition, error) {
+	if err := validGroupID(groupID, allowEmpty); err != nil {
+		return nil, err
+	}
+	p, ok := c.mu.parts[PartitionFor(groupID, c.cfg.NumPartitions)]
+	if !ok {
+		return nil, ErrNotCoordinator
+	}
+	if p.loading {
+		return nil, ErrLoadInProgress
+	}
+	return p, nil
+}
+
+// Check reports whether requests for groupID can be served here now:
+// nil, ErrInvalidGroupID, ErrNotCoordinator or ErrLoadInProgress.
+func (c *Coordinator) Check(groupID string) error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	_, err := c.checkLocked(groupID, true)
+	return err
+}
+
+// Load makes this node the coordinator of partition p of __consumer_offsets
+// and replays log into memory; requests for its groups answer
+// ErrLoadInProgress until it returns. now is the load time (session
+// timers of loaded members start from it).
+func (c *Coordinator) Load(p int32, log Log, now time.Time) error {
+	c.mu.Lock()
+	c.mu.parts[p] = &ownedPartition{log: log, loading: true}
+	c.mu.Unlock()
+	groups, st, err := replay(log, p, c.cfg.NumPartitions, c.log)
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if err != nil {
+		delete(c.mu.parts, p)
+		return fmt.Errorf("group: load %s-%d: %w", OffsetsTopic, p, err)
+	}
+	for id, g := range groups {
+		if len(g.members) > 0 {
+			for _, m := range g.members {
+				m.lastHeartbeat = now
+			}
+		}
+		c.mu.groups[id] = g
+	}
+	c.mu.parts[p].loading = false
+	c.log.Debug("loaded group partition", "partition", p, "groups", len(groups), "records", st.records, "tombstones", st.tombstones, "bytes", st.bytes)
+	return nil
+}
+
+// Unload gives up partition p (its leadership moved): its groups are
+// dropped from memory and their waiting requests answered NOT_COORDINATOR.
+func (c *Coordinator) Unload(p int32) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	delete(c.mu.parts, p)
+	for id, g := range c.mu.groups {
+		if PartitionFor(id, c.cfg.NumPartitions) != p {
+			continue
+		}
+		for _, m := range g.members {
+			m.fail(ErrNotCoordinator)
+		}
+		delete(c.mu.groups, id)
+	}
+}
+
+// Owned lists the partitions this coordinator owns (loaded or loading).
+func (c *Coordinator) Owned() []int32 {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	out := make([]int32, 0, len(c.mu.parts))
+	for p := range c.mu.parts {
+		out = append(out, p)
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i] < out[j] })
+	return out
+}
+
+// Tick advances time: expires sessions and pending members, completes
+// rebalances whose time is up, and (every retention check interval)
+// expires committed offsets.
+func (c *Coordinator) Tick(now time.Time) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	ids := make([]string, 0, len(c.mu.groups))
+	for id := range c.mu.groups {
+		ids = append(ids, id)
+	}
+	sort.Strings(ids)
+	for _, id := range ids {
+		if g := c.mu.groups[id]; g != nil {
+			c.tickGroupLocked(g, now)
+		}
+	}
+	if c.mu.lastExpiry.IsZero() {
+		c.mu.lastExpiry = now
+	}
+	if now.Sub(c.mu.lastExpiry) >= c.cfg.OffsetsRetentionCheckInterval {
+		c.mu.lastExpiry = now
+		c.expireOffsetsLocked(now)
+	}
+}
+
+// ExpireOffsets runs the offset expiry check now (Tick runs it every
+// retention check interval).
+func (c *Coordinator) ExpireOffsets(now time.Time) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.expireOffsetsLocked(now)
+}
+
+// appendLocked writes recs to the group's partition; done (may be nil)
+// gets the outcome. Called with c.mu held so that appends reach each log in
+// the order they were decided; the log's done callbacks never take c.mu.
+func (c *Coordinator) appendLocked(groupID string, recs []kv, now time.Time, done func(error)) {
+	p, ok := c.mu.parts[PartitionFor(groupID, c.cfg.NumPartitions)]
+	if !ok {
+		if done != nil {
+			done(ErrNotCoordinator)
+		}
+		return
+	}
+	batch := buildBatch(recs, now.UnixMilli())
+	p.log.Append(batch, func(err error) {
+		if err != nil {
+			c.log.Error("group: writing to __consumer_offsets failed", "group", groupID, "err", err)
+		}
+		if done != nil {
+			done(err)
+		}
+	})
+}

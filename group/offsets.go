@@ -1,0 +1,377 @@
+package group
+
+import (
+	"fmt"
+	"slices"
+	"sort"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kmsg"
+
+	"github.com/ringtail/ringtail/model"
+)
+
+// CommitOffset is one partition of an OffsetCommit.
+type CommitOffset struct {
+	Topic       string
+	Partition   int32
+	Offset      int64
+	LeaderEpoch int32
+	Metadata    *string
+}
+
+// CommitRequest is one OffsetCommit.
+type CommitRequest struct {
+	Group, MemberID string
+	InstanceID      *string
+	Generation      int32 // -1: a simple commit (no group management)
+	RetentionMs     int64 // v2-v4 retention_time; -1: the broker's
+	Offsets         []CommitOffset
+}
+
+// CommitOffsets handles an OffsetCommit. done gets a request-level error
+// (for every partition) or one error per offset, once durable.
+func (c *Coordinator) CommitOffsets(now time.Time, req CommitRequest, done func(top error, errs []error)) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if _, err := c.checkLocked(req.Group, true); err != nil {
+		done(err, nil)
+		return
+	}
+	g := c.mu.groups[req.Group]
+	if g == nil {
+		if req.Generation >= 0 {
+			done(fmt.Errorf("%w: the group has no generation %d", ErrIllegalGeneration, req.Generation), nil)
+			return
+		}
+		g = newGroup(req.Group, now)
+		c.mu.groups[req.Group] = g
+		defer c.dropIfUnusedLocked(g)
+	}
+	switch {
+	case g.fenced(req.MemberID, req.InstanceID):
+		done(ErrFencedInstanceID, nil)
+		return
+	case req.Generation < 0 && g.state == Empty:
+		// a simple commit: the group is not managed by this coordinator
+	case g.state == CompletingRebalance:
+		done(ErrRebalanceInProgress, nil)
+		return
+	case g.members[req.MemberID] == nil:
+		done(ErrUnknownMemberID, nil)
+		return
+	case req.Generation != g.generation:
+		done(fmt.Errorf("%w: generation %d; the group is at %d", ErrIllegalGeneration, req.Generation, g.generation), nil)
+		return
+	default:
+		g.members[req.MemberID].lastHeartbeat = now
+	}
+	errs := make([]error, len(req.Offsets))
+	var recs []kv
+	nowMs := now.UnixMilli()
+	for i, o := range req.Offsets {
+		md := ""
+		if o.Metadata != nil {
+			md = *o.Metadata
+		}
+		if len(md) > c.cfg.MaxOffsetMetadataBytes {
+			errs[i] = fmt.Errorf("%w: %d bytes; the limit is %d (offset.metadata.max.bytes)", ErrOffsetMetadataTooLarge, len(md), c.cfg.MaxOffsetMetadataBytes)
+			continue
+		}
+		cm := committed{offset: o.Offset, leaderEpoch: o.LeaderEpoch, metadata: md, commitMs: nowMs, expireMs: -1}
+		if req.RetentionMs > 0 {
+			cm.expireMs = nowMs + req.RetentionMs
+		}
+		tp := model.TopicPartition{Topic: o.Topic, Partition: o.Partition}
+		g.offsets[tp] = cm
+		recs = append(recs, kv{offsetKey(g.id, tp), offsetValue(cm)})
+	}
+	if len(recs) == 0 {
+		done(nil, errs)
+		return
+	}
+	c.appendLocked(g.id, recs, now, func(err error) {
+		if err != nil {
+			done(err, nil)
+			return
+		}
+		done(nil, errs)
+	})
+}
+
+// Offset is a committed offset.
+type Offset struct {
+	Offset      int64
+	LeaderEpoch int32
+	Metadata    string
+}
+
+// FetchOffsets returns the committed offsets of a group (none for an
+// unknown group). There are no transactions, so every offset is stable.
+func (c *Coordinator) FetchOffsets(groupID string) (map[model.TopicPartition]Offset, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if _, err := c.checkLocked(groupID, true); err != nil {
+		return nil, err
+	}
+	out := map[model.TopicPartition]Offset{}
+	if g := c.mu.groups[groupID]; g != nil {
+		for tp, o := range g.offsets {
+			out[tp] = Offset{Offset: o.offset, LeaderEpoch: o.leaderEpoch, Metadata: o.metadata}
+		}
+	}
+	return out, nil
+}
+
+// subscribedTopics is the union of the topics the members of a consumer
+// group subscribe to; ok is false when they cannot be told (not a
+// consumer group, or metadata that does not parse).
+func (g *group) subscribedTopics() (map[string]bool, bool) {
+	if g.protocolType != "consumer" {
+		return nil, false
+	}
+	topics := map[string]bool{}
+	for _, m := range g.members {
+		var md kmsg.ConsumerMemberMetadata
+		if err := md.ReadFrom(m.metadataFor(g.protocol)); err != nil {
+			return nil, false
+		}
+		for _, t := range md.Topics {
+			topics[t] = true
+		}
+	}
+	return topics, true
+}
+
+// DeleteOffsets handles an OffsetDelete: done gets a group-level error or
+// one error per partition.
+func (c *Coordinator) DeleteOffsets(now time.Time, groupID string, tps []model.TopicPartition, done func(top error, errs []error)) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if _, err := c.checkLocked(groupID, false); err != nil {
+		done(err, nil)
+		return
+	}
+	g := c.mu.groups[groupID]
+	if g == nil {
+		done(ErrGroupIDNotFound, nil)
+		return
+	}
+	var subscribed map[string]bool
+	if len(g.members) > 0 {
+		var ok bool
+		if subscribed, ok = g.subscribedTopics(); !ok {
+			done(ErrNonEmptyGroup, nil)
+			return
+		}
+	}
+	errs := make([]error, len(tps))
+	var recs []kv
+	for i, tp := range tps {
+		if subscribed[tp.Topic] {
+			errs[i] = ErrGroupSubscribedToTopic
+			continue
+		}
+		if _, ok := g.offsets[tp]; ok {
+			delete(g.offsets, tp)
+			recs = append(recs, kv{offsetKey(g.id, tp), nil})
+		}
+	}
+	if len(recs) == 0 {
+		done(nil, errs)
+		return
+	}
+	c.appendLocked(g.id, recs, now, func(err error) {
+		if err != nil {
+			done(err, nil)
+			return
+		}
+		done(nil, errs)
+	})
+}
+
+// DeleteGroups handles a DeleteGroups: done gets one error per group once
+// the tombstones are durable.
+func (c *Coordinator) DeleteGroups(now time.Time, ids []string, done func(errs []error)) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	errs := make([]error, len(ids))
+	var mu sync.Mutex
+	var wg sync.WaitGroup
+	for i, id := range ids {
+		if _, err := c.checkLocked(id, true); err != nil {
+			errs[i] = err
+			continue
+		}
+		g := c.mu.groups[id]
+		switch {
+		case g == nil:
+			errs[i] = ErrGroupIDNotFound
+			continue
+		case g.state != Empty || len(g.members) > 0:
+			errs[i] = fmt.Errorf("%w: %d members in state %s", ErrNonEmptyGroup, len(g.members), g.state)
+			continue
+		}
+		c.deleteGroupLocked(g, now, func(err error) {
+			mu.Lock()
+			errs[i] = err
+			mu.Unlock()
+			wg.Done()
+		}, &wg)
+	}
+	go func() {
+		wg.Wait()
+		done(errs)
+	}()
+}
+
+// deleteGroupLocked forgets g and writes tombstones for its offsets and
+// metadata. wg (may be nil) is incremented before the append.
+func (c *Coordinator) deleteGroupLocked(g *group, now time.Time, done func(error), wg *sync.WaitGroup) {
+	recs := make([]kv, 0, len(g.offsets)+1)
+	tps := make([]model.TopicPartition, 0, len(g.offsets))
+	for tp := range g.offsets {
+		tps = append(tps, tp)
+	}
+	sort.Slice(tps, func(i, j int) bool { return tps[i].Topic < tps[j].Topic || tps[i].Topic == tps[j].Topic && tps[i].Partition < tps[j].Partition })
+	for _, tp := range tps {
+		recs = append(recs, kv{offsetKey(g.id, tp), nil})
+	}
+	recs = append(recs, kv{groupKey(g.id), nil})
+	for _, m := range g.members {
+		m.fail(ErrCoordinatorNotAvailable)
+	}
+	delete(c.mu.groups, g.id)
+	c.log.Info("group deleted", "group", g.id, "offsets", len(tps))
+	if wg != nil {
+		wg.Add(1)
+	}
+	c.appendLocked(g.id, recs, now, done)
+}
+
+// expireOffsetsLocked applies Kafka's expiry rule: the offsets of an Empty
+// group expire offsets.retention after the group became empty (or after
+// the commit, for groups never managed here); an explicit expire timestamp
+// (OffsetCommit v2-v4) wins. An Empty group left with no offsets is
+// deleted.
+func (c *Coordinator) expireOffsetsLocked(now time.Time) {
+	nowMs := now.UnixMilli()
+	retMs := c.cfg.OffsetsRetention.Milliseconds()
+	ids := make([]string, 0, len(c.mu.groups))
+	for id, g := range c.mu.groups {
+		if p := c.mu.parts[PartitionFor(id, c.cfg.NumPartitions)]; p != nil && !p.loading && g.state == Empty && len(g.pending) == 0 {
+			ids = append(ids, id)
+		}
+	}
+	sort.Strings(ids)
+	for _, id := range ids {
+		g := c.mu.groups[id]
+		var recs []kv
+		var expired []model.TopicPartition
+		for tp, o := range g.offsets {
+			base := o.commitMs
+			if g.protocolType != "" {
+				base = g.stateTime.UnixMilli()
+			}
+			if o.expireMs >= 0 && nowMs >= o.expireMs || o.expireMs < 0 && base+retMs <= nowMs {
+				expired = append(expired, tp)
+			}
+		}
+		slices.SortFunc(expired, func(a, b model.TopicPartition) int {
+			if c := strings.Compare(a.Topic, b.Topic); c != 0 {
+				return c
+			}
+			return int(a.Partition - b.Partition)
+		})
+		for _, tp := range expired {
+			delete(g.offsets, tp)
+			recs = append(recs, kv{offsetKey(id, tp), nil})
+		}
+		if len(expired) > 0 {
+			c.log.Info("expired committed offsets", "group", id, "partitions", len(expired))
+		}
+		if len(g.offsets) == 0 {
+			recs = append(recs, kv{groupKey(id), nil})
+			delete(c.mu.groups, id)
+			c.log.Info("removed empty group with no offsets", "group", id)
+		}
+		if len(recs) > 0 {
+			c.appendLocked(id, recs, now, nil)
+		}
+	}
+}
+
+// Listing is one group in ListGroups.
+type Listing struct {
+	ID, ProtocolType string
+	State            State
+}
+
+// ListGroups lists the groups of every loaded partition, filtered by state
+// names (Kafka's, case-insensitive) when states is not empty. It reports
+// ErrLoadInProgress while any owned partition is loading, with the groups
+// it has.
+func (c *Coordinator) ListGroups(states []string) ([]Listing, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	var err error
+	for _, p := range c.mu.parts {
+		if p.loading {
+			err = ErrLoadInProgress
+		}
+	}
+	var out []Listing
+	for id, g := range c.mu.groups {
+		if len(states) > 0 && !slices.ContainsFunc(states, func(s string) bool { return strings.EqualFold(s, g.state.String()) }) {
+			continue
+		}
+		out = append(out, Listing{ID: id, ProtocolType: g.protocolType, State: g.state})
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].ID < out[j].ID })
+	return out, err
+}
+
+// MemberDescription is one member in DescribeGroups.
+type MemberDescription struct {
+	MemberID             string
+	InstanceID           *string
+	ClientID, ClientHost string
+	Metadata, Assignment []byte
+}
+
+// Description is a group in DescribeGroups.
+type Description struct {
+	State                  State
+	ProtocolType, Protocol string
+	Members                []MemberDescription
+}
+
+// DescribeGroup describes a group; an unknown group is Dead with no
+// members (no error), as in Kafka. Metadata and assignments are given only
+// while Stable, as in Kafka.
+func (c *Coordinator) DescribeGroup(groupID string) (Description, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if _, err := c.checkLocked(groupID, true); err != nil {
+		return Description{State: Dead}, err
+	}
+	g := c.mu.groups[groupID]
+	if g == nil {
+		return Description{State: Dead}, nil
+	}
+	d := Description{State: g.state, ProtocolType: g.protocolType, Protocol: g.protocol}
+	if g.state != Stable {
+		d.Protocol = ""
+	}
+	for _, id := range g.order {
+		m := g.members[id]
+		md := MemberDescription{MemberID: m.id, InstanceID: m.instanceID, ClientID: m.clientID, ClientHost: m.clientHost}
+		if g.state == Stable {
+			md.Metadata, md.Assignment = m.metadataFor(g.protocol), m.assignment
+		}
+		d.Members = append(d.Members, md)
+	}
+	return d, nil
+}
