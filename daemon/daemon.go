@@ -11,6 +11,7 @@ import (
 	"net"
 	"os"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -18,6 +19,7 @@ import (
 
 	"github.com/ringtail/ringtail/config"
 	"github.com/ringtail/ringtail/controlplane"
+	"github.com/ringtail/ringtail/group"
 	"github.com/ringtail/ringtail/iocore"
 	"github.com/ringtail/ringtail/kafka"
 	"github.com/ringtail/ringtail/model"
@@ -35,6 +37,8 @@ type Node struct {
 	ctrl    *controlplane.Controller
 	store   *storage.Manager
 	servers []*kafka.Server
+	groups  *group.Coordinator
+	stopGC  chan struct{}
 	lns     []net.Listener
 	wg      sync.WaitGroup
 
@@ -152,6 +156,12 @@ func Start(cfg *config.Config, logger *slog.Logger) (n *Node, err error) {
 	n.ctrl.Subscribe(func(old, new *controlplane.Image) { n.reconcile(old, new) })
 	n.reconcile(nil, n.ctrl.Image())
 
+	status("starting: consumer groups")
+	if err := n.ensureOffsetsTopic(); err != nil {
+		return nil, err
+	}
+	n.groups = n.newCoordinator()
+
 	for _, l := range cfg.KafkaListeners() {
 		addr := net.JoinHostPort(l.Host, strconv.Itoa(l.Port))
 		ln, err := net.Listen("tcp", addr)
@@ -161,7 +171,7 @@ func Start(cfg *config.Config, logger *slog.Logger) (n *Node, err error) {
 		n.lns = append(n.lns, ln)
 		srv := kafka.NewServer(kafka.Config{
 			NodeID: cfg.NodeID, ListenerName: l.Name, Broker: cfg, Logger: logger,
-			IdleTimeout: 10 * time.Minute,
+			IdleTimeout: 10 * time.Minute, Groups: n.groups,
 		}, n.ctrl, logs{n.store})
 		n.servers = append(n.servers, srv)
 		n.wg.Add(1)
@@ -172,6 +182,18 @@ func Start(cfg *config.Config, logger *slog.Logger) (n *Node, err error) {
 			}
 		}()
 	}
+	// Groups load after the listeners open: clients that come early get
+	// COORDINATOR_LOAD_IN_PROGRESS and retry.
+	n.stopGC = make(chan struct{})
+	n.wg.Add(2)
+	go func() {
+		defer n.wg.Done()
+		n.loadGroups(n.groups)
+	}()
+	go func() {
+		defer n.wg.Done()
+		n.tickGroups(n.groups, n.stopGC)
+	}()
 	addrs := make([]string, len(n.lns))
 	for i, ln := range n.lns {
 		addrs[i] = ln.Addr().String()
@@ -203,11 +225,18 @@ func (n *Node) storageConfig(overrides map[string]string) storage.Config {
 		n.log.Error("topic config override ignored", "err", err)
 		tc = n.cfg.TopicDefaults()
 	}
+	retentionMs, retentionBytes := tc.RetentionMs, tc.RetentionBytes
+	if !strings.Contains(tc.CleanupPolicy, "delete") {
+		// A compacted topic keeps its records until compaction (which
+		// storage does not do yet) replaces them; deleting old segments
+		// would lose the latest committed offsets in __consumer_offsets.
+		retentionMs, retentionBytes = -1, -1
+	}
 	return storage.Config{
 		SegmentBytes:       tc.SegmentBytes,
 		SegmentMs:          tc.SegmentMs,
-		RetentionMs:        tc.RetentionMs,
-		RetentionBytes:     tc.RetentionBytes,
+		RetentionMs:        retentionMs,
+		RetentionBytes:     retentionBytes,
 		MaxMessageBytes:    tc.MaxMessageBytes,
 		IndexIntervalBytes: tc.IndexIntervalBytes,
 		SegmentIndexBytes:  tc.SegmentIndexBytes,
@@ -296,6 +325,9 @@ func (n *Node) Stop() error {
 			errs = append(errs, err)
 		}
 	}
+	if n.stopGC != nil {
+		close(n.stopGC)
+	}
 	n.wg.Wait()
 	errs = append(errs, n.closeAll())
 	if err := errors.Join(errs...); err != nil {
@@ -310,6 +342,15 @@ func (n *Node) closeAll() error {
 	var errs []error
 	for _, ln := range n.lns {
 		ln.Close()
+	}
+	if n.stopGC != nil {
+		// The group loader and ticker use storage: they end first.
+		select {
+		case <-n.stopGC:
+		default:
+			close(n.stopGC)
+		}
+		n.wg.Wait()
 	}
 	if n.store != nil {
 		errs = append(errs, n.store.Close())

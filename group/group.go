@@ -262,6 +262,10 @@ type JoinResult struct {
 	Leader       string
 	MemberID     string
 	Members      []JoinMember // only for the leader
+	// SkipAssignment marks a static leader that rejoined without a
+	// rebalance: Members is filled but it must not assign (KIP-814; older
+	// JoinGroup versions drop Members instead).
+	SkipAssignment bool
 }
 
 // Join handles a JoinGroup. done runs when the rebalance completes (or at
@@ -437,8 +441,8 @@ func (c *Coordinator) replaceStaticLocked(g *group, now time.Time, oldID, newID 
 	c.log.Info("static member rejoined with a new member id", "group", g.id, "instance_id", *req.InstanceID, "old_member_id", oldID, "member_id", newID)
 	if g.state == Stable && sameProtocols(m.protocols, req.Protocols) {
 		// No rebalance: the member keeps its assignment under its new id.
-		// Kafka leaves the member list out even when it is the leader.
-		r := JoinResult{Generation: g.generation, ProtocolType: g.protocolType, Protocol: g.protocol, Leader: g.leader, MemberID: newID}
+		r := g.joinResult(newID)
+		r.SkipAssignment = newID == g.leader
 		m.synced = true
 		c.storeGroupLocked(g, now, func(err error) {
 			if err != nil {

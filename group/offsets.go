@@ -235,7 +235,9 @@ func (c *Coordinator) deleteGroupLocked(g *group, now time.Time, done func(error
 	for tp := range g.offsets {
 		tps = append(tps, tp)
 	}
-	sort.Slice(tps, func(i, j int) bool { return tps[i].Topic < tps[j].Topic || tps[i].Topic == tps[j].Topic && tps[i].Partition < tps[j].Partition })
+	sort.Slice(tps, func(i, j int) bool {
+		return tps[i].Topic < tps[j].Topic || tps[i].Topic == tps[j].Topic && tps[i].Partition < tps[j].Partition
+	})
 	for _, tp := range tps {
 		recs = append(recs, kv{offsetKey(g.id, tp), nil})
 	}

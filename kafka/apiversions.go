@@ -34,8 +34,7 @@ type api struct {
 }
 
 // apis is every key this server answers, with the versions it implements.
-// Group coordination (FindCoordinator, JoinGroup, ...) and transactions are
-// not served yet and therefore not advertised.
+// Transactions are not served yet and therefore not advertised.
 var apis map[int16]api
 
 func init() {
@@ -44,6 +43,15 @@ func init() {
 		1:  {4, 13, syncHandler(handleFetch)},
 		2:  {1, 8, syncHandler(handleListOffsets)},
 		3:  {0, 12, syncHandler(handleMetadata)},
+		8:  {0, 8, handleOffsetCommit},
+		9:  {1, 8, syncHandler(handleOffsetFetch)},
+		10: {0, 4, syncHandler(handleFindCoordinator)},
+		11: {0, 9, handleJoinGroup},
+		12: {0, 5, handleSyncGroup},
+		13: {0, 4, syncHandler(handleHeartbeat)},
+		14: {0, 5, syncHandler(handleLeaveGroup)},
+		15: {0, 5, syncHandler(handleDescribeGroups)},
+		16: {0, 4, syncHandler(handleListGroups)},
 		18: {0, 3, syncHandler(handleApiVersions)},
 		19: {0, 7, syncHandler(handleCreateTopics)},
 		20: {0, 6, syncHandler(handleDeleteTopics)},
@@ -52,6 +60,8 @@ func init() {
 		32: {0, 4, syncHandler(handleDescribeConfigs)},
 		33: {0, 2, syncHandler(handleAlterConfigs)},
 		37: {0, 3, syncHandler(handleCreatePartitions)},
+		42: {0, 2, handleDeleteGroups},
+		47: {0, 0, handleOffsetDelete},
 		44: {0, 1, syncHandler(handleIncrementalAlterConfigs)},
 		60: {0, 1, syncHandler(handleDescribeCluster)},
 	}

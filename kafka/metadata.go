@@ -31,6 +31,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kmsg"
 
 	"github.com/ringtail/ringtail/controlplane"
+	"github.com/ringtail/ringtail/group"
 	"github.com/ringtail/ringtail/model"
 )
 
@@ -158,6 +159,7 @@ func handleMetadata(s *Server, cx *reqCtx, req *kmsg.MetadataRequest) (kmsg.Resp
 		name := t.Name
 		rt.Topic = &name
 		rt.TopicID = t.ID
+		rt.IsInternal = name == group.OffsetsTopic
 		for _, p := range t.Partitions {
 			rp := kmsg.NewMetadataResponseTopicPartition()
 			rp.Partition = p.Partition

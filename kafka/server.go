@@ -12,6 +12,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kmsg"
 
 	"github.com/ringtail/ringtail/config"
+	"github.com/ringtail/ringtail/group"
 )
 
 // Limits and defaults.
@@ -45,6 +46,11 @@ type Config struct {
 	// (connections.max.idle.ms); 0 means 10 minutes.
 	IdleTimeout time.Duration
 	Logger      *slog.Logger
+	// Groups is the group coordinator; nil answers every group request
+	// COORDINATOR_NOT_AVAILABLE.
+	Groups *group.Coordinator
+	// Now is the clock handed to the group coordinator; nil is time.Now.
+	Now func() time.Time
 	// Hooks, when set, sees every decoded request first (like kfake's
 	// ControlKey). handled=true answers with resp (nil resp: no answer at
 	// all); a non-nil err closes the connection.
@@ -80,6 +86,9 @@ func NewServer(cfg Config, ctrl Controller, logs Logs) *Server {
 	}
 	if cfg.IdleTimeout <= 0 {
 		cfg.IdleTimeout = defaultIdleTimeout
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
 	}
 	if cfg.Broker == nil {
 		cfg.Broker = &config.Config{}

@@ -1,0 +1,141 @@
+package daemon
+
+import (
+	"context"
+	"fmt"
+	"strconv"
+	"time"
+
+	"github.com/ringtail/ringtail/controlplane"
+	"github.com/ringtail/ringtail/group"
+	"github.com/ringtail/ringtail/model"
+	"github.com/ringtail/ringtail/storage"
+)
+
+// groupTickInterval is how often the group coordinator's timers are
+// driven (session and rebalance timeouts, the initial rebalance delay,
+// offset expiry); it bounds how late a timeout fires.
+const groupTickInterval = 100 * time.Millisecond
+
+// offsetsTopicSegmentBytes is offsets.topic.segment.bytes (Kafka's default).
+const offsetsTopicSegmentBytes = 100 << 20
+
+// newCoordinator makes the group coordinator from the broker config.
+func (n *Node) newCoordinator() *group.Coordinator {
+	c := n.cfg
+	return group.New(group.Config{
+		NumPartitions:         c.OffsetsTopicNumPartitions,
+		InitialRebalanceDelay: time.Duration(c.GroupInitialRebalanceDelayMs) * time.Millisecond,
+		OffsetsRetention:      time.Duration(c.OffsetsRetentionMinutes) * time.Minute,
+		Logger:                n.log,
+	})
+}
+
+// ensureOffsetsTopic creates __consumer_offsets through the controller
+// when it is missing: offsets.topic.num.partitions partitions,
+// offsets.topic.replication.factor capped at the live brokers, compacted.
+func (n *Node) ensureOffsetsTopic() error {
+	im := n.ctrl.Image()
+	if t := im.Topics[group.OffsetsTopic]; t != nil {
+		if int32(len(t.Partitions)) != n.cfg.OffsetsTopicNumPartitions {
+			return fmt.Errorf("daemon: %s has %d partitions but offsets.topic.num.partitions is %d; the partition count of %s cannot change once created (set it back to %d)",
+				group.OffsetsTopic, len(t.Partitions), n.cfg.OffsetsTopicNumPartitions, group.OffsetsTopic, len(t.Partitions))
+		}
+		return nil
+	}
+	live := 0
+	for _, b := range im.Brokers {
+		if !b.Fenced {
+			live++
+		}
+	}
+	rf := min(int(n.cfg.OffsetsTopicReplicationFactor), max(live, 1))
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	res := n.ctrl.CreateTopics(ctx, []controlplane.CreateTopic{{
+		Name: group.OffsetsTopic, NumPartitions: n.cfg.OffsetsTopicNumPartitions, ReplicationFactor: int16(rf),
+		Configs: map[string]string{
+			"cleanup.policy":   "compact",
+			"segment.bytes":    strconv.Itoa(offsetsTopicSegmentBytes),
+			"compression.type": "producer",
+		},
+	}}, false)
+	if err := res[0].Err; err != nil {
+		return fmt.Errorf("daemon: creating %s: %w", group.OffsetsTopic, err)
+	}
+	n.log.Info("created internal topic", "topic", group.OffsetsTopic, "partitions", n.cfg.OffsetsTopicNumPartitions, "replication_factor", rf)
+	return nil
+}
+
+// loadGroups loads every __consumer_offsets partition this node leads
+// into the coordinator, logging progress. Requests for groups of a
+// partition not loaded yet answer COORDINATOR_LOAD_IN_PROGRESS.
+func (n *Node) loadGroups(gc *group.Coordinator) {
+	im := n.ctrl.Image()
+	t := im.Topics[group.OffsetsTopic]
+	if t == nil {
+		return
+	}
+	start := time.Now()
+	var led []controlplane.Partition
+	for _, p := range t.Partitions {
+		if p.Leader == n.cfg.NodeID {
+			led = append(led, p)
+		}
+	}
+	n.log.Info("loading consumer groups", "partitions", len(led))
+	lastLog := start
+	for i, p := range led {
+		tp := model.TopicPartition{Topic: group.OffsetsTopic, Partition: p.Partition}
+		part, ok := n.store.Partition(tp)
+		if !ok {
+			n.log.Error("no local log for a led __consumer_offsets partition; its groups are not served", "partition", tp.String())
+			continue
+		}
+		if err := gc.Load(p.Partition, offsetsLog{part, model.Epoch(p.LeaderEpoch)}, time.Now()); err != nil {
+			n.log.Error("loading consumer groups failed; the partition's groups are not served", "partition", tp.String(), "err", err)
+			continue
+		}
+		if time.Since(lastLog) >= time.Second {
+			lastLog = time.Now()
+			n.log.Info("loading consumer groups", "done", i+1, "total", len(led))
+		}
+		status(fmt.Sprintf("loading consumer groups %d/%d", i+1, len(led)))
+	}
+	groups, _ := gc.ListGroups(nil)
+	n.log.Info("consumer groups loaded", "partitions", len(led), "groups", len(groups), "took", time.Since(start).Round(time.Millisecond))
+}
+
+// tickGroups drives the coordinator's timers until stop closes.
+func (n *Node) tickGroups(gc *group.Coordinator, stop <-chan struct{}) {
+	t := time.NewTicker(groupTickInterval)
+	defer t.Stop()
+	for {
+		select {
+		case <-stop:
+			return
+		case now := <-t.C:
+			gc.Tick(now)
+		}
+	}
+}
+
+// offsetsLog is a __consumer_offsets partition as the coordinator uses it.
+type offsetsLog struct {
+	p     *storage.Partition
+	epoch model.Epoch
+}
+
+func (l offsetsLog) Append(records []byte, done func(error)) {
+	l.p.Append(records, l.epoch, func(r storage.AppendResult) { done(r.Err) })
+}
+
+func (l offsetsLog) Offsets() (logStart, highWatermark model.Offset) {
+	ls, hw, _ := l.p.Offsets()
+	return ls, hw
+}
+
+func (l offsetsLog) Read(offset model.Offset, maxBytes int32) ([]byte, error) {
+	r, err := l.p.Read(offset, maxBytes, true)
+	return r.Records, err
+}

@@ -1,0 +1,108 @@
+package kafka
+
+// FindCoordinator (key 10): versions 0-4.
+//
+// Behavior:
+//   - Key type 0 (group): the coordinator is the leader of the group's
+//     __consumer_offsets partition (abs(javaStringHashCode(key)) %
+//     partitions, as in Kafka), answered with that broker's endpoint on
+//     this listener. No leader, no endpoint, or no __consumer_offsets yet:
+//     COORDINATOR_NOT_AVAILABLE (retriable). An invalid group id (empty, or
+//     over 255 bytes): INVALID_GROUP_ID.
+//   - v4 batches keys (coordinator_keys); each key gets its own answer.
+//   - Key type 1 (transaction): INVALID_REQUEST, like InitProducerId with a
+//     transactional id: transactions are not supported, and a
+//     non-retriable code makes a transactional client fail at once.
+//     Any other key type: INVALID_REQUEST.
+//
+// Skipped on purpose: nothing else; the answer does not depend on whether
+// the coordinator has finished loading (the group requests say that).
+
+import (
+	"fmt"
+	"net"
+
+	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kmsg"
+
+	"github.com/ringtail/ringtail/group"
+)
+
+var errNoGroups = fmt.Errorf("no group coordinator on this node: %w", group.ErrCoordinatorNotAvailable)
+
+func handleFindCoordinator(s *Server, cx *reqCtx, req *kmsg.FindCoordinatorRequest) (kmsg.Response, error) {
+	resp := req.ResponseKind().(*kmsg.FindCoordinatorResponse)
+	keys := req.CoordinatorKeys
+	if req.Version < 4 {
+		keys = []string{req.CoordinatorKey}
+	}
+	for _, key := range keys {
+		c := kmsg.NewFindCoordinatorResponseCoordinator()
+		c.Key, c.NodeID, c.Port = key, -1, -1
+		err := s.findCoordinator(req.CoordinatorType, key, &c)
+		if err != nil {
+			c.ErrorCode = errorCode(s.log, err)
+			c.ErrorMessage = errorMessage(err)
+			c.NodeID, c.Host, c.Port = -1, "", -1
+		}
+		resp.Coordinators = append(resp.Coordinators, c)
+	}
+	if req.Version < 4 {
+		c := resp.Coordinators[0]
+		resp.Coordinators = nil
+		resp.ErrorCode, resp.NodeID, resp.Host, resp.Port = c.ErrorCode, c.NodeID, c.Host, c.Port
+		if req.Version >= 1 {
+			resp.ErrorMessage = c.ErrorMessage
+		}
+	}
+	return resp, nil
+}
+
+func (s *Server) findCoordinator(keyType int8, key string, out *kmsg.FindCoordinatorResponseCoordinator) error {
+	switch keyType {
+	case 0:
+	case 1:
+		return errTransactionsUnsupported
+	default:
+		return fmt.Errorf("coordinator key type %d: %w", keyType, kerr.InvalidRequest)
+	}
+	if key == "" || len(key) > group.MaxGroupIDBytes {
+		return fmt.Errorf("%w: %d bytes; valid is 1 to %d", group.ErrInvalidGroupID, len(key), group.MaxGroupIDBytes)
+	}
+	if s.cfg.Groups == nil {
+		return errNoGroups
+	}
+	im := s.ctrl.Image()
+	t := im.Topics[group.OffsetsTopic]
+	if t == nil || int32(len(t.Partitions)) != s.cfg.Groups.NumPartitions() {
+		return fmt.Errorf("%s is not there yet: %w", group.OffsetsTopic, group.ErrCoordinatorNotAvailable)
+	}
+	p := t.Partitions[group.PartitionFor(key, s.cfg.Groups.NumPartitions())]
+	b := im.Brokers[p.Leader]
+	if b == nil || b.Fenced {
+		return fmt.Errorf("%s-%d has no live leader: %w", group.OffsetsTopic, p.Partition, group.ErrCoordinatorNotAvailable)
+	}
+	ep, ok := b.Endpoint(s.cfg.ListenerName)
+	if !ok {
+		return fmt.Errorf("broker %d has no %s listener: %w", b.ID, s.cfg.ListenerName, group.ErrCoordinatorNotAvailable)
+	}
+	out.NodeID, out.Host, out.Port = b.ID, ep.Host, ep.Port
+	return nil
+}
+
+// groups is the coordinator, or an error when this node has none.
+func (s *Server) groups() (*group.Coordinator, error) {
+	if s.cfg.Groups == nil {
+		return nil, errNoGroups
+	}
+	return s.cfg.Groups, nil
+}
+
+// clientHost is how Kafka shows a member's host: "/" + its IP.
+func clientHost(cx *reqCtx) string {
+	host, _, err := net.SplitHostPort(cx.conn.remote)
+	if err != nil {
+		return "/" + cx.conn.remote
+	}
+	return "/" + host
+}

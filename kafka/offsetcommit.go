@@ -1,0 +1,107 @@
+package kafka
+
+// OffsetCommit (key 8): versions 0-8.
+//
+// Behavior:
+//   - Drives group.Coordinator.CommitOffsets; the response is sent once
+//     the offsets are durable in __consumer_offsets.
+//   - Generation -1 with an empty member id (and v0, which has neither)
+//     is a simple commit, allowed for a group with no members; for a
+//     group with members it is UNKNOWN_MEMBER_ID, as in Kafka. Otherwise
+//     the member and generation must match: UNKNOWN_MEMBER_ID,
+//     ILLEGAL_GENERATION, REBALANCE_IN_PROGRESS (while the group waits for
+//     the leader's assignment), FENCED_INSTANCE_ID. Commits during
+//     PreparingRebalance are accepted, so eager consumers can commit
+//     before they rejoin.
+//   - Request-level errors (also INVALID_GROUP_ID, NOT_COORDINATOR,
+//     COORDINATOR_LOAD_IN_PROGRESS) are repeated for every partition.
+//   - Partitions of topics or partitions that do not exist:
+//     UNKNOWN_TOPIC_OR_PARTITION; metadata over 4096 bytes:
+//     OFFSET_METADATA_TOO_LARGE. Other partitions of the request commit.
+//   - v2-v4 retention_time (when not -1) sets the offsets' expire time.
+//
+// Skipped on purpose: the v1 per-partition commit timestamp (the broker's
+// time is used, as Kafka does from v2); topic ids (v10) are not served.
+
+import (
+	"github.com/twmb/franz-go/pkg/kmsg"
+
+	"github.com/ringtail/ringtail/group"
+	"github.com/ringtail/ringtail/model"
+)
+
+func handleOffsetCommit(s *Server, cx *reqCtx, kreq kmsg.Request, finish func(kmsg.Response, error)) {
+	req, ok := kreq.(*kmsg.OffsetCommitRequest)
+	if !ok {
+		finish(nil, errCloseConn)
+		return
+	}
+	resp := req.ResponseKind().(*kmsg.OffsetCommitResponse)
+	// codes[i][j] is the code of req.Topics[i].Partitions[j]; idx maps the
+	// partitions sent to the coordinator back to it.
+	codes := make([][]int16, len(req.Topics))
+	type at struct{ t, p int }
+	var idx []at
+	cr := group.CommitRequest{Group: req.Group, MemberID: req.MemberID, InstanceID: req.InstanceID, Generation: req.Generation, RetentionMs: -1}
+	if req.Version == 0 {
+		cr.Generation, cr.MemberID = -1, ""
+	}
+	if req.Version >= 2 && req.Version <= 4 {
+		cr.RetentionMs = req.RetentionTimeMillis
+	}
+	im := s.ctrl.Image()
+	for i, t := range req.Topics {
+		codes[i] = make([]int16, len(t.Partitions))
+		topic := im.Topics[t.Topic]
+		for j, p := range t.Partitions {
+			if topic == nil || p.Partition < 0 || int(p.Partition) >= len(topic.Partitions) {
+				codes[i][j] = errorCode(s.log, model.ErrUnknownTopicOrPartition)
+				continue
+			}
+			epoch := int32(-1)
+			if req.Version >= 6 {
+				epoch = p.LeaderEpoch
+			}
+			cr.Offsets = append(cr.Offsets, group.CommitOffset{Topic: t.Topic, Partition: p.Partition, Offset: p.Offset, LeaderEpoch: epoch, Metadata: p.Metadata})
+			idx = append(idx, at{i, j})
+		}
+	}
+	respond := func(top error, errs []error) {
+		for k, a := range idx {
+			switch {
+			case top != nil:
+				codes[a.t][a.p] = errorCode(s.log, top)
+			case errs != nil:
+				codes[a.t][a.p] = errorCode(s.log, errs[k])
+			}
+		}
+		for i, t := range req.Topics {
+			rt := kmsg.NewOffsetCommitResponseTopic()
+			rt.Topic = t.Topic
+			for j, p := range t.Partitions {
+				rp := kmsg.NewOffsetCommitResponseTopicPartition()
+				rp.Partition = p.Partition
+				rp.ErrorCode = codes[i][j]
+				rt.Partitions = append(rt.Partitions, rp)
+			}
+			resp.Topics = append(resp.Topics, rt)
+		}
+		finish(resp, nil)
+	}
+	gc, err := s.groups()
+	if err != nil {
+		respond(err, nil)
+		return
+	}
+	if len(cr.Offsets) == 0 {
+		// Nothing to write, but the group checks still apply (Kafka
+		// answers them for an empty commit too).
+		if err := gc.Check(req.Group); err != nil {
+			respond(err, nil)
+			return
+		}
+		respond(nil, nil)
+		return
+	}
+	gc.CommitOffsets(s.cfg.Now(), cr, respond)
+}

@@ -1,0 +1,148 @@
+package kafka
+
+// OffsetFetch (key 9): versions 1-8.
+//
+// Behavior:
+//   - Answers from group.Coordinator.FetchOffsets. A partition with no
+//     committed offset (or a group that does not exist) gets offset -1,
+//     leader epoch -1, empty metadata and no error, as in Kafka.
+//   - v2+: null topics means every committed offset of the group.
+//   - v7 require_stable is always satisfied: there are no transactions,
+//     so no offset is ever pending.
+//   - v8 fetches several groups in one request, each answered on its own.
+//   - Coordinator errors (INVALID_GROUP_ID over 255 bytes,
+//     NOT_COORDINATOR, COORDINATOR_LOAD_IN_PROGRESS) go in the group-level
+//     error (v2+), and in every partition for v1.
+//
+// Skipped on purpose: v0 (offsets in ZooKeeper), v9+ (KIP-848 member
+// epochs, topic ids).
+
+import (
+	"sort"
+
+	"github.com/twmb/franz-go/pkg/kmsg"
+
+	"github.com/ringtail/ringtail/group"
+	"github.com/ringtail/ringtail/model"
+)
+
+// fetchedTopic is one topic of the answer for one group.
+type fetchedTopic struct {
+	topic string
+	parts []kmsg.OffsetFetchResponseGroupTopicPartition
+}
+
+func handleOffsetFetch(s *Server, cx *reqCtx, req *kmsg.OffsetFetchRequest) (kmsg.Response, error) {
+	resp := req.ResponseKind().(*kmsg.OffsetFetchResponse)
+	if req.Version >= 8 {
+		for _, rg := range req.Groups {
+			var topics map[string][]int32
+			if rg.Topics != nil {
+				topics = map[string][]int32{}
+				for _, t := range rg.Topics {
+					topics[t.Topic] = append(topics[t.Topic], t.Partitions...)
+				}
+			}
+			res, err := s.fetchOffsets(rg.Group, topics, topicOrder(rg.Topics))
+			g := kmsg.NewOffsetFetchResponseGroup()
+			g.Group = rg.Group
+			g.ErrorCode = errorCode(s.log, err)
+			for _, ft := range res {
+				t := kmsg.NewOffsetFetchResponseGroupTopic()
+				t.Topic, t.Partitions = ft.topic, ft.parts
+				g.Topics = append(g.Topics, t)
+			}
+			resp.Groups = append(resp.Groups, g)
+		}
+		return resp, nil
+	}
+	var topics map[string][]int32
+	var order []string
+	if req.Topics != nil || req.Version < 2 {
+		topics = map[string][]int32{}
+		for _, t := range req.Topics {
+			if _, ok := topics[t.Topic]; !ok {
+				order = append(order, t.Topic)
+			}
+			topics[t.Topic] = append(topics[t.Topic], t.Partitions...)
+		}
+	}
+	res, err := s.fetchOffsets(req.Group, topics, order)
+	code := errorCode(s.log, err)
+	if req.Version >= 2 {
+		resp.ErrorCode = code
+	}
+	for _, ft := range res {
+		t := kmsg.NewOffsetFetchResponseTopic()
+		t.Topic = ft.topic
+		for _, p := range ft.parts {
+			rp := kmsg.NewOffsetFetchResponseTopicPartition()
+			rp.Partition, rp.Offset, rp.LeaderEpoch, rp.Metadata, rp.ErrorCode = p.Partition, p.Offset, p.LeaderEpoch, p.Metadata, p.ErrorCode
+			if req.Version < 2 && err != nil {
+				rp.ErrorCode = code
+			}
+			t.Partitions = append(t.Partitions, rp)
+		}
+		resp.Topics = append(resp.Topics, t)
+	}
+	return resp, nil
+}
+
+func topicOrder(ts []kmsg.OffsetFetchRequestGroupTopic) []string {
+	var out []string
+	seen := map[string]bool{}
+	for _, t := range ts {
+		if !seen[t.Topic] {
+			seen[t.Topic] = true
+			out = append(out, t.Topic)
+		}
+	}
+	return out
+}
+
+// fetchOffsets answers one group: the partitions asked for (topics nil:
+// every committed one, sorted). On a coordinator error the partitions
+// asked for are still listed, with offset -1 (v1 needs them).
+func (s *Server) fetchOffsets(groupID string, topics map[string][]int32, order []string) ([]fetchedTopic, error) {
+	var committed map[model.TopicPartition]group.Offset
+	gc, err := s.groups()
+	if err == nil {
+		committed, err = gc.FetchOffsets(groupID)
+	}
+	part := func(tp model.TopicPartition) kmsg.OffsetFetchResponseGroupTopicPartition {
+		p := kmsg.NewOffsetFetchResponseGroupTopicPartition()
+		p.Partition, p.Offset, p.LeaderEpoch = tp.Partition, -1, -1
+		md := ""
+		if o, ok := committed[tp]; ok {
+			p.Offset, p.LeaderEpoch, md = o.Offset, o.LeaderEpoch, o.Metadata
+		}
+		p.Metadata = &md
+		return p
+	}
+	var out []fetchedTopic
+	if topics == nil {
+		if err != nil {
+			return nil, err
+		}
+		byTopic := map[string][]int32{}
+		for tp := range committed {
+			byTopic[tp.Topic] = append(byTopic[tp.Topic], tp.Partition)
+		}
+		for t := range byTopic {
+			order = append(order, t)
+		}
+		sort.Strings(order)
+		for _, ps := range byTopic {
+			sort.Slice(ps, func(i, j int) bool { return ps[i] < ps[j] })
+		}
+		topics = byTopic
+	}
+	for _, t := range order {
+		ft := fetchedTopic{topic: t}
+		for _, p := range topics[t] {
+			ft.parts = append(ft.parts, part(model.TopicPartition{Topic: t, Partition: p}))
+		}
+		out = append(out, ft)
+	}
+	return out, err
+}
