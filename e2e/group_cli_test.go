@@ -42,7 +42,7 @@ func parseDescribe(t *testing.T, out, group, topic string) map[int32]describeRow
 }
 
 func TestGroupCLIDescribeResetDelete(t *testing.T) {
-	n := startNode(t, testkit.Options{})
+	n := startGroupNode(t)
 	const (
 		topic      = "cli-group"
 		group      = "cli-workers"

@@ -115,7 +115,7 @@ func (m *saramaMember) stop() {
 }
 
 func TestGroupSaramaConsumerGroup(t *testing.T) {
-	n := startNode(t, testkit.Options{})
+	n := startGroupNode(t)
 	const (
 		topic      = "sarama-group"
 		group      = "sarama-workers"
@@ -172,7 +172,7 @@ func TestGroupKcatBalancedConsumer(t *testing.T) {
 		t.Skip("end-to-end")
 	}
 	kcat := needKcat(t)
-	n := startNode(t, testkit.Options{})
+	n := startGroupNode(t)
 	const (
 		topic      = "kcat-group"
 		group      = "kcat-workers"
@@ -193,7 +193,10 @@ func TestGroupKcatBalancedConsumer(t *testing.T) {
 		var out, errb bytes.Buffer
 		cmd.Stdout, cmd.Stderr = &out, &errb
 		if err := cmd.Run(); err != nil {
-			t.Fatalf("kcat -G: %v\nstderr: %s", err, errb.String())
+			if ctx.Err() != nil {
+				err = ctx.Err() // killed at the deadline: it never reached the end of its partitions
+			}
+			t.Fatalf("kcat -G: %v\nstdout: %d bytes\nstderr: %s", err, out.Len(), errb.String())
 		}
 		var recs []consumedRec
 		for _, line := range strings.Split(strings.TrimRight(out.String(), "\n"), "\n") {

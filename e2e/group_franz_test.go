@@ -218,7 +218,7 @@ func TestGroupFranzMembersLeaveAndDie(t *testing.T) {
 }
 
 func testMembersLeaveAndDie(t *testing.T, balancer string) {
-	n := startNode(t, testkit.Options{})
+	n := startGroupNode(t)
 	const (
 		topic      = "group-work"
 		group      = "workers"

@@ -13,6 +13,7 @@ import (
 
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
+	"github.com/twmb/franz-go/pkg/kmsg"
 
 	"github.com/ringtail/ringtail/testkit"
 )
@@ -27,6 +28,35 @@ const (
 	groupHeartbeat        = 500 * time.Millisecond
 	groupWait             = 90 * time.Second // bound on any one wait for the group
 )
+
+// startGroupNode starts a node (skipping under -short) and fails at once,
+// rather than after a long wait, if it does not serve the consumer-group
+// APIs these tests need.
+func startGroupNode(t *testing.T) *testkit.Node {
+	t.Helper()
+	n := startNode(t, testkit.Options{})
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	resp, err := kmsg.NewPtrApiVersionsRequest().RequestWith(ctx, n.Client())
+	if err != nil {
+		t.Fatalf("ApiVersions: %v", err)
+	}
+	served := map[int16]bool{}
+	for _, k := range resp.ApiKeys {
+		served[k.ApiKey] = true
+	}
+	var missing []string
+	for _, k := range []kmsg.Key{kmsg.FindCoordinator, kmsg.JoinGroup, kmsg.SyncGroup, kmsg.Heartbeat, kmsg.LeaveGroup,
+		kmsg.OffsetCommit, kmsg.OffsetFetch, kmsg.DescribeGroups, kmsg.ListGroups, kmsg.DeleteGroups} {
+		if !served[int16(k)] {
+			missing = append(missing, k.Name())
+		}
+	}
+	if len(missing) > 0 {
+		t.Fatalf("the broker does not serve %s (not in its ApiVersions response)", strings.Join(missing, ", "))
+	}
+	return n
+}
 
 // consumedRec is one record a group member processed.
 type consumedRec struct {

@@ -15,7 +15,7 @@ import (
 )
 
 func TestGroupOffsetsSurviveConsumerAndBrokerRestart(t *testing.T) {
-	n := startNode(t, testkit.Options{})
+	n := startGroupNode(t)
 	const (
 		topic      = "resume"
 		group      = "resumers"
