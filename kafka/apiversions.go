@@ -47,9 +47,9 @@ func init() {
 		9:  {1, 8, syncHandler(handleOffsetFetch)},
 		10: {0, 4, syncHandler(handleFindCoordinator)},
 		11: {0, 9, handleJoinGroup},
-		12: {0, 5, handleSyncGroup},
-		13: {0, 4, syncHandler(handleHeartbeat)},
-		14: {0, 5, syncHandler(handleLeaveGroup)},
+		12: {0, 4, syncHandler(handleHeartbeat)},
+		13: {0, 5, syncHandler(handleLeaveGroup)},
+		14: {0, 5, handleSyncGroup},
 		15: {0, 5, syncHandler(handleDescribeGroups)},
 		16: {0, 4, syncHandler(handleListGroups)},
 		18: {0, 3, syncHandler(handleApiVersions)},
@@ -61,8 +61,8 @@ func init() {
 		33: {0, 2, syncHandler(handleAlterConfigs)},
 		37: {0, 3, syncHandler(handleCreatePartitions)},
 		42: {0, 2, handleDeleteGroups},
-		47: {0, 0, handleOffsetDelete},
 		44: {0, 1, syncHandler(handleIncrementalAlterConfigs)},
+		47: {0, 0, handleOffsetDelete},
 		60: {0, 1, syncHandler(handleDescribeCluster)},
 	}
 }

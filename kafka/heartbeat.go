@@ -1,6 +1,6 @@
 package kafka
 
-// Heartbeat (key 13): versions 0-4.
+// Heartbeat (key 12): versions 0-4.
 //
 // Behavior:
 //   - Drives group.Coordinator.Heartbeat: resets the member's session

@@ -1,6 +1,6 @@
 package kafka
 
-// LeaveGroup (key 14): versions 0-5.
+// LeaveGroup (key 13): versions 0-5.
 //
 // Behavior:
 //   - v0-v2 name one member; v3+ a batch of members, each by member id or

@@ -1,6 +1,6 @@
 package kafka
 
-// SyncGroup (key 12): versions 0-5.
+// SyncGroup (key 14): versions 0-5.
 //
 // Behavior:
 //   - Drives group.Coordinator.Sync. The leader's assignments are stored
