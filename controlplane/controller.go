@@ -2,14 +2,18 @@ package controlplane
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
+	"net"
 	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/ringtail/ringtail/model"
+	pb "go.etcd.io/raft/v3/raftpb"
 )
 
 // Limits.
@@ -23,7 +27,8 @@ const (
 	producerIDBlockSize = 1000
 )
 
-// Config configures a Controller.
+// Config configures a Controller. The fields after Logger are for the raft
+// quorum; left zero they give a single voter, this node, with no listener.
 type Config struct {
 	// Dir is the data dir; the log lives in Dir/__cluster_metadata-0.
 	Dir       string
@@ -40,24 +45,104 @@ type Config struct {
 	// should wrap model.ErrInvalidConfig.
 	ValidateTopicConfig func(key, value string) error
 	Logger              *slog.Logger
+
+	// Voters maps each voter's node id to its controller address
+	// (controller.quorum.voters). Empty: this node alone. It must name
+	// NodeID: brokers that only follow the log (raft learners) are the next
+	// step.
+	Voters map[int32]string
+	// Listener is this node's controller listener, needed with more than one
+	// voter unless NewTransport is set. The controller closes it.
+	Listener net.Listener
+	// NewTransport replaces the TCP transport (tests: an in-memory network).
+	NewTransport NewTransportFunc
+	// Tick is the raft tick (default 100ms). Ticks, when set, replaces the
+	// ticker: each value received is one tick (tests tick by hand).
+	Tick  time.Duration
+	Ticks <-chan time.Time
+	// ElectionTicks and HeartbeatTicks are raft's (defaults 10 and 1).
+	ElectionTicks, HeartbeatTicks int
+	// CommandTimeout bounds how long a command waits for a leader and for
+	// its entry to apply (default 10s).
+	CommandTimeout time.Duration
+	// SnapshotEntries is how many applied entries trigger a snapshot of the
+	// image and a compaction of the entry log (default 1000).
+	SnapshotEntries uint64
 }
 
-// Controller accepts metadata commands, writes them as records and publishes
-// the resulting Image. Commands are serialised by one mutex: the controller
-// is not on any data path.
+// ErrNotController is returned (wrapped in a *NotControllerError) by a
+// command sent to a voter that is not the raft leader.
+var ErrNotController = errors.New("controlplane: not the active controller")
+
+// ErrTimeout means a command's entry was not applied in time: no leader, no
+// quorum (a partitioned leader), or a slow disk. The command may still take
+// effect later.
+var ErrTimeout = errors.New("controlplane: timed out waiting for the metadata quorum")
+
+// NotControllerError says which node is the leader, when known.
+type NotControllerError struct {
+	NodeID   int32
+	LeaderID int32 // -1: no leader known
+}
+
+func (e *NotControllerError) Error() string {
+	if e.LeaderID < 0 {
+		return fmt.Sprintf("controlplane: node %d is not the active controller, and no leader is known", e.NodeID)
+	}
+	return fmt.Sprintf("controlplane: node %d is not the active controller; node %d is", e.NodeID, e.LeaderID)
+}
+
+// Is makes errors.Is(err, ErrNotController) hold.
+func (e *NotControllerError) Is(target error) bool { return target == ErrNotController }
+
+// Controller accepts metadata commands, proposes them as raft entries and
+// publishes the Image that the applied entries build. One goroutine, the
+// controller loop (raft.go), owns the raft node, the storage and the
+// transport; commands reach it through channels. Commands on this node are
+// serialised by cmdMu: the controller is not on any data path.
 type Controller struct {
 	cfg   Config
+	self  uint64 // raft id
 	image atomic.Pointer[Image]
-	mu    struct {
+
+	cmdMu sync.Mutex
+	// pidNext and pidEnd are this node's current producer-id block, guarded
+	// by cmdMu.
+	pidNext, pidEnd int64
+
+	subMu       sync.Mutex
+	subscribers []func(old, new *Image)
+
+	// Published by the loop for commands.
+	leader      atomic.Int32 // node id, -1 unknown
+	leaderReady atomic.Bool  // leader with its term's first entry applied
+	applied     atomic.Uint64
+	st          struct {
 		sync.Mutex
-		log         *metaLog
-		subscribers []func(old, new *Image)
-		// pidNext and pidEnd are this node's current producer-id block.
-		pidNext, pidEnd int64
+		changed chan struct{} // closed and replaced on every change
+		pending map[uint64]chan error
+		loopErr error
 	}
+
+	propc    chan proposal
+	recvc    chan *pb.Message
+	barrierc chan chan struct{}
+	stopc    chan struct{}
+	donec    chan struct{}
+	wg       sync.WaitGroup
+
+	closeOnce sync.Once
+	closeErr  error
+	ticker    *time.Ticker
+
+	loop loopState // owned by the controller loop
 }
 
-// Open replays the metadata log and registers this node as a broker.
+// Open recovers the raft storage, starts the controller loop and waits
+// until the image holds everything this node had committed. A single voter
+// then elects itself and registers this node as a broker before Open
+// returns; with several voters, registration goes on in the background once
+// a leader is known.
 func Open(cfg Config) (*Controller, error) {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
@@ -65,87 +150,179 @@ func Open(cfg Config) (*Controller, error) {
 	if cfg.ValidateTopicConfig == nil {
 		cfg.ValidateTopicConfig = func(string, string) error { return nil }
 	}
-	c := &Controller{cfg: cfg}
-	im := emptyImage(cfg.ClusterID, cfg.NodeID)
-	l, truncated, err := openMetaLog(cfg.Dir, func(i int64, r *Record) error {
-		n, err := im.apply(i, r)
-		if err != nil {
-			return err
+	if cfg.Tick <= 0 {
+		cfg.Tick = 100 * time.Millisecond
+	}
+	if cfg.ElectionTicks <= 0 {
+		cfg.ElectionTicks = 10
+	}
+	if cfg.HeartbeatTicks <= 0 {
+		cfg.HeartbeatTicks = 1
+	}
+	if cfg.CommandTimeout <= 0 {
+		cfg.CommandTimeout = 10 * time.Second
+	}
+	if cfg.SnapshotEntries == 0 {
+		cfg.SnapshotEntries = 1000
+	}
+	if cfg.NodeID < 0 {
+		return nil, fmt.Errorf("controlplane: node id %d: must be 0 or more", cfg.NodeID)
+	}
+	if len(cfg.Voters) == 0 {
+		cfg.Voters = map[int32]string{cfg.NodeID: ""}
+	}
+	if _, ok := cfg.Voters[cfg.NodeID]; !ok {
+		return nil, fmt.Errorf("controlplane: node %d is not among the voters (%s); brokers that only follow the metadata log are not supported yet", cfg.NodeID, votersString(cfg.Voters))
+	}
+	if len(cfg.Voters) > 1 && cfg.NewTransport == nil {
+		if cfg.Listener == nil {
+			return nil, fmt.Errorf("controlplane: %d voters (%s) need this node's controller listener", len(cfg.Voters), votersString(cfg.Voters))
 		}
-		im = n
-		return nil
-	})
+		cfg.NewTransport = NewTCPTransport(TCPConfig{ClusterID: cfg.ClusterID, NodeID: cfg.NodeID, Voters: cfg.Voters, Listener: cfg.Listener, Logger: cfg.Logger})
+	}
+	c := &Controller{
+		cfg: cfg, self: raftID(cfg.NodeID),
+		propc: make(chan proposal), recvc: make(chan *pb.Message), barrierc: make(chan chan struct{}),
+		stopc: make(chan struct{}), donec: make(chan struct{}),
+	}
+	c.leader.Store(-1)
+	c.st.changed = make(chan struct{})
+	c.st.pending = map[uint64]chan error{}
+	initialCommit, err := c.recover()
 	if err != nil {
 		return nil, err
 	}
-	if truncated > 0 {
-		cfg.Logger.Warn("metadata log had a torn tail; truncated", "bytes", truncated)
+	if cfg.NewTransport != nil {
+		tr, err := cfg.NewTransport(c.deliver)
+		if err != nil {
+			c.loop.disk.close()
+			return nil, err
+		}
+		c.loop.tr = tr
+	} else {
+		c.loop.tr = nopTransport{}
 	}
-	c.mu.log = l
-	c.image.Store(im)
-	cfg.Logger.Info("metadata log replayed", "records", im.Offset+1, "topics", len(im.Topics))
-	if err := c.register(); err != nil {
-		l.close()
-		return nil, err
+	if cfg.Ticks != nil {
+		c.loop.ticks = cfg.Ticks
+	} else {
+		c.ticker = time.NewTicker(cfg.Tick)
+		c.loop.ticks = c.ticker.C
 	}
+	if len(cfg.Voters) == 1 {
+		// A quorum of one need not wait an election timeout.
+		_ = c.loop.rn.Campaign()
+	}
+	go c.run()
+
+	ctx, cancel := context.WithTimeout(context.Background(), cfg.CommandTimeout)
+	defer cancel()
+	if err := c.waitFor(ctx, func() bool { return c.applied.Load() >= initialCommit }); err != nil {
+		c.Close()
+		return nil, fmt.Errorf("controlplane: replaying the metadata log: %w", err)
+	}
+	im := c.Image()
+	cfg.Logger.Info("metadata log replayed", "applied_index", c.applied.Load(), "image_offset", im.Offset, "topics", len(im.Topics))
+	if len(cfg.Voters) == 1 {
+		if err := c.register(ctx, false); err != nil {
+			c.Close()
+			return nil, err
+		}
+		return c, nil
+	}
+	c.wg.Add(1)
+	go c.registerLoop()
 	return c, nil
 }
 
 // Image is the current metadata image. Never modify it.
 func (c *Controller) Image() *Image { return c.image.Load() }
 
-// Subscribe calls fn with the old and new image after every change, under
-// the controller's lock, in order. fn must not call the controller.
+// Subscribe calls fn with the old and new image after every applied change,
+// on the controller loop, in log order. fn must not call the controller's
+// commands (they wait on the loop that is calling fn).
 func (c *Controller) Subscribe(fn func(old, new *Image)) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.mu.subscribers = append(c.mu.subscribers, fn)
+	c.subMu.Lock()
+	defer c.subMu.Unlock()
+	c.subscribers = append(c.subscribers, fn)
 }
 
-// Close closes the metadata log.
+// QuorumStatus is this node's view of the metadata quorum.
+type QuorumStatus struct {
+	NodeID   int32
+	LeaderID int32 // -1: unknown
+	// Ready means this node is the leader and has applied its term's first
+	// entry, so it accepts commands.
+	Ready   bool
+	Applied uint64 // raft index
+}
+
+// Status reports this node's view of the quorum.
+func (c *Controller) Status() QuorumStatus {
+	return QuorumStatus{NodeID: c.cfg.NodeID, LeaderID: c.leader.Load(), Ready: c.leaderReady.Load(), Applied: c.applied.Load()}
+}
+
+// Close stops the controller loop, the transport (and the controller
+// listener) and closes the log. Commands in flight fail with model.ErrClosed.
 func (c *Controller) Close() error {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.mu.log.close()
-}
-
-// commitLocked appends recs to the log and publishes the new image.
-func (c *Controller) commitLocked(recs []Record) error {
-	if len(recs) == 0 {
-		return nil
-	}
-	old := c.image.Load()
-	n := old
-	first := old.Offset + 1
-	for i := range recs {
-		next, err := n.apply(first+int64(i), &recs[i])
-		if err != nil {
-			return fmt.Errorf("controlplane: rejected before write: %w", err)
+	c.closeOnce.Do(func() {
+		close(c.stopc)
+		<-c.donec
+		c.wg.Wait()
+		if c.ticker != nil {
+			c.ticker.Stop()
 		}
-		n = next
-	}
-	if _, err := c.mu.log.append(recs); err != nil {
-		return fmt.Errorf("%w: %v", model.ErrStorage, err)
-	}
-	c.image.Store(n)
-	for _, fn := range c.mu.subscribers {
-		fn(old, n)
-	}
-	return nil
+		err1 := c.loop.tr.Close()
+		err2 := c.loop.disk.close()
+		c.closeErr = errors.Join(err1, err2)
+	})
+	return c.closeErr
 }
 
-func (c *Controller) register() error {
-	c.mu.Lock()
-	defer c.mu.Unlock()
+func (c *Controller) register(ctx context.Context, forward bool) error {
+	c.cmdMu.Lock()
+	defer c.cmdMu.Unlock()
 	im := c.image.Load()
-	if b, ok := im.Brokers[c.cfg.NodeID]; ok && slices.Equal(b.Endpoints, c.cfg.Endpoints) && b.Rack == c.cfg.Rack && !b.Fenced {
+	if c.registered(im) {
 		return nil
 	}
 	var epoch int64 = im.Offset + 1
-	return c.commitLocked([]Record{{Type: RecRegisterBroker, RegisterBroker: &RegisterBrokerRecord{
+	return c.commit(ctx, []Record{{Type: RecRegisterBroker, RegisterBroker: &RegisterBrokerRecord{
 		BrokerID: c.cfg.NodeID, BrokerEpoch: epoch, Incarnation: NewUUID(),
 		Endpoints: slices.Clone(c.cfg.Endpoints), Rack: c.cfg.Rack,
-	}}})
+	}}}, forward)
+}
+
+func (c *Controller) registered(im *Image) bool {
+	b, ok := im.Brokers[c.cfg.NodeID]
+	return ok && slices.Equal(b.Endpoints, c.cfg.Endpoints) && b.Rack == c.cfg.Rack && !b.Fenced
+}
+
+// registerLoop registers this node as a broker through whichever voter
+// leads (raft forwards a follower's proposal). It is the seam where broker
+// registration and heartbeats to the active controller go next.
+func (c *Controller) registerLoop() {
+	defer c.wg.Done()
+	for {
+		ch := c.changedCh()
+		if c.registered(c.image.Load()) {
+			return
+		}
+		if c.leader.Load() >= 0 {
+			ctx, cancel := context.WithTimeout(context.Background(), c.cfg.CommandTimeout)
+			err := c.register(ctx, true)
+			cancel()
+			if err == nil {
+				return
+			}
+			c.cfg.Logger.Debug("broker registration", "err", err)
+		}
+		select {
+		case <-c.stopc:
+			return
+		case <-ch:
+		case <-time.After(10 * c.cfg.Tick):
+		}
+	}
 }
 
 // ValidateTopicName applies Kafka's rules for topic names.
@@ -190,8 +367,8 @@ type CreateTopicResult struct {
 // CreateTopics validates and creates topics. Each topic succeeds or fails
 // alone. With validateOnly nothing is written.
 func (c *Controller) CreateTopics(ctx context.Context, topics []CreateTopic, validateOnly bool) []CreateTopicResult {
-	c.mu.Lock()
-	defer c.mu.Unlock()
+	c.cmdMu.Lock()
+	defer c.cmdMu.Unlock()
 	res := make([]CreateTopicResult, len(topics))
 	seen := map[string]int{}
 	for _, t := range topics {
@@ -213,7 +390,7 @@ func (c *Controller) CreateTopics(ctx context.Context, topics []CreateTopic, val
 		if err != nil || validateOnly {
 			continue
 		}
-		if err := c.commitLocked(recs); err != nil {
+		if err := c.commit(ctx, recs, false); err != nil {
 			res[i].Err = err
 		}
 	}
@@ -343,8 +520,8 @@ func place(im *Image, first, count int32, rf int16) ([][]int32, error) {
 
 // DeleteTopics deletes topics by name; one error (or nil) per name.
 func (c *Controller) DeleteTopics(ctx context.Context, names []string) []error {
-	c.mu.Lock()
-	defer c.mu.Unlock()
+	c.cmdMu.Lock()
+	defer c.cmdMu.Unlock()
 	errs := make([]error, len(names))
 	for i, n := range names {
 		t, ok := c.image.Load().Topics[n]
@@ -352,15 +529,15 @@ func (c *Controller) DeleteTopics(ctx context.Context, names []string) []error {
 			errs[i] = fmt.Errorf("%w: topic %q", model.ErrUnknownTopicOrPartition, n)
 			continue
 		}
-		errs[i] = c.commitLocked([]Record{{Type: RecRemoveTopic, RemoveTopic: &RemoveTopicRecord{TopicID: t.ID}}})
+		errs[i] = c.commit(ctx, []Record{{Type: RecRemoveTopic, RemoveTopic: &RemoveTopicRecord{TopicID: t.ID}}}, false)
 	}
 	return errs
 }
 
 // CreatePartitions grows a topic to count partitions.
 func (c *Controller) CreatePartitions(ctx context.Context, topic string, count int32, assignments [][]int32, validateOnly bool) error {
-	c.mu.Lock()
-	defer c.mu.Unlock()
+	c.cmdMu.Lock()
+	defer c.cmdMu.Unlock()
 	im := c.image.Load()
 	t, ok := im.Topics[topic]
 	if !ok {
@@ -398,7 +575,7 @@ func (c *Controller) CreatePartitions(ctx context.Context, topic string, count i
 			TopicID: t.ID, Partition: have + int32(i), Replicas: reps, ISR: slices.Clone(reps), Leader: reps[0],
 		}})
 	}
-	return c.commitLocked(recs)
+	return c.commit(ctx, recs, false)
 }
 
 // Config alteration operations (Kafka's IncrementalAlterConfigs op codes).
@@ -420,8 +597,8 @@ type ConfigOp struct {
 // false (legacy AlterConfigs) the ops replace every override; with true each
 // op applies on its own (IncrementalAlterConfigs).
 func (c *Controller) AlterTopicConfigs(ctx context.Context, topic string, ops []ConfigOp, incremental, validateOnly bool) error {
-	c.mu.Lock()
-	defer c.mu.Unlock()
+	c.cmdMu.Lock()
+	defer c.cmdMu.Unlock()
 	t, ok := c.image.Load().Topics[topic]
 	if !ok {
 		return fmt.Errorf("%w: topic %q", model.ErrUnknownTopicOrPartition, topic)
@@ -478,7 +655,7 @@ func (c *Controller) AlterTopicConfigs(ctx context.Context, topic string, ops []
 			recs = append(recs, Record{Type: RecConfig, Config: &ConfigRecord{ResourceType: ResourceTopic, ResourceName: topic, Name: k}})
 		}
 	}
-	return c.commitLocked(recs)
+	return c.commit(ctx, recs, false)
 }
 
 // listOp appends v's items to (or removes them from) a comma-separated list.
@@ -503,17 +680,21 @@ func listOp(list, v string, add bool) string {
 // AllocateProducerID hands out a producer id, claiming a new block from the
 // metadata log when the current one is spent.
 func (c *Controller) AllocateProducerID(ctx context.Context) (model.ProducerID, error) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if c.mu.pidNext >= c.mu.pidEnd {
+	c.cmdMu.Lock()
+	defer c.cmdMu.Unlock()
+	for attempt := 0; c.pidNext >= c.pidEnd; attempt++ {
 		start := c.image.Load().NextProducerID
 		end := start + producerIDBlockSize
-		if err := c.commitLocked([]Record{{Type: RecProducerIDs, ProducerIDs: &ProducerIDsRecord{BrokerID: c.cfg.NodeID, NextProducerID: end}}}); err != nil {
+		err := c.commit(ctx, []Record{{Type: RecProducerIDs, ProducerIDs: &ProducerIDsRecord{BrokerID: c.cfg.NodeID, NextProducerID: end}}}, false)
+		if errors.Is(err, errStaleProducerIDs) && attempt < 3 {
+			continue // another block was handed out first: plan again
+		}
+		if err != nil {
 			return -1, err
 		}
-		c.mu.pidNext, c.mu.pidEnd = start, end
+		c.pidNext, c.pidEnd = start, end
 	}
-	id := c.mu.pidNext
-	c.mu.pidNext++
+	id := c.pidNext
+	c.pidNext++
 	return model.ProducerID(id), nil
 }

@@ -1,18 +1,32 @@
 package controlplane
 
 import (
+	"encoding/json"
+	"errors"
 	"fmt"
 	"slices"
 	"sort"
+	"strings"
+
+	"github.com/ringtail/ringtail/model"
 )
+
+// errStaleProducerIDs rejects a producer-id block planned from an old image;
+// AllocateProducerID plans again.
+var errStaleProducerIDs = errors.New("controlplane: stale producer id block")
 
 // Image is the metadata state after applying the log up to Offset. An Image
 // is never modified after it is published: apply builds a new one, sharing
 // whatever did not change.
 type Image struct {
-	// Offset is the index of the last applied record (-1 when empty).
-	Offset         int64
-	ClusterID      string
+	// Offset is the raft index of the last applied entry that changed the
+	// image (-1 when none). Entries without records (a new leader's empty
+	// entry) and rejected entries do not move it.
+	Offset    int64
+	ClusterID string
+	// ControllerID is the active controller (raft leader) as this node last
+	// saw it, -1 when unknown. It is the only field that is not a pure
+	// function of the log.
 	ControllerID   int32
 	Brokers        map[int32]*Broker
 	Topics         map[string]*Topic
@@ -109,9 +123,24 @@ func cloneMap[K comparable, V any](m map[K]V) map[K]V {
 	return c
 }
 
-// apply returns the image with r applied, without changing im. Records were
-// validated by the controller before they were written, so a record that does
-// not fit means the log is damaged.
+// applyEntry applies one raft entry's records, all or none: a record that
+// does not fit the image (a racing command planned against an older image)
+// rejects the whole entry, with an error wrapping the model sentinel the
+// proposer reports. Every node applies the same entries in the same order
+// to the same image, so every node rejects the same entries.
+func (im *Image) applyEntry(index int64, recs []Record) (*Image, error) {
+	n := im
+	for i := range recs {
+		next, err := n.apply(index, &recs[i])
+		if err != nil {
+			return nil, err
+		}
+		n = next
+	}
+	return n, nil
+}
+
+// apply returns the image with r applied, without changing im.
 func (im *Image) apply(offset int64, r *Record) (*Image, error) {
 	n := im.clone()
 	n.Offset = offset
@@ -123,7 +152,16 @@ func (im *Image) apply(offset int64, r *Record) (*Image, error) {
 	case RecTopic:
 		t := r.Topic
 		if _, ok := n.Topics[t.Name]; ok {
-			return nil, fmt.Errorf("controlplane: record %d: topic %q exists", offset, t.Name)
+			return nil, fmt.Errorf("%w: topic %q already exists (entry %d)", model.ErrTopicAlreadyExists, t.Name, offset)
+		}
+		if _, ok := n.TopicsByID[t.ID]; ok {
+			return nil, fmt.Errorf("%w: topic id %s is taken (entry %d)", model.ErrInvalidRequest, t.ID, offset)
+		}
+		norm := strings.ReplaceAll(t.Name, ".", "_")
+		for name := range n.Topics {
+			if strings.ReplaceAll(name, ".", "_") == norm {
+				return nil, fmt.Errorf("%w: topic %q collides with existing topic %q ('.' and '_' are the same in metric names)", model.ErrInvalidTopic, t.Name, name)
+			}
 		}
 		top := &Topic{Name: t.Name, ID: t.ID, Configs: map[string]string{}}
 		n.Topics[t.Name] = top
@@ -132,7 +170,7 @@ func (im *Image) apply(offset int64, r *Record) (*Image, error) {
 		p := r.Partition
 		old, ok := n.TopicsByID[p.TopicID]
 		if !ok {
-			return nil, fmt.Errorf("controlplane: record %d: partition of unknown topic %s", offset, p.TopicID)
+			return nil, fmt.Errorf("%w: partition of unknown topic %s (entry %d)", model.ErrUnknownTopicOrPartition, p.TopicID, offset)
 		}
 		top := *old
 		top.Partitions = slices.Clone(old.Partitions)
@@ -144,7 +182,7 @@ func (im *Image) apply(offset int64, r *Record) (*Image, error) {
 		case int(p.Partition) == len(top.Partitions):
 			top.Partitions = append(top.Partitions, part)
 		default:
-			return nil, fmt.Errorf("controlplane: record %d: topic %s partition %d out of sequence", offset, top.Name, p.Partition)
+			return nil, fmt.Errorf("%w: topic %s partition %d out of sequence (entry %d)", model.ErrInvalidPartitions, top.Name, p.Partition, offset)
 		}
 		n.Topics[top.Name] = &top
 		n.TopicsByID[top.ID] = &top
@@ -154,7 +192,7 @@ func (im *Image) apply(offset int64, r *Record) (*Image, error) {
 		case ResourceTopic:
 			old, ok := n.Topics[c.ResourceName]
 			if !ok {
-				return nil, fmt.Errorf("controlplane: record %d: config of unknown topic %q", offset, c.ResourceName)
+				return nil, fmt.Errorf("%w: config of unknown topic %q (entry %d)", model.ErrUnknownTopicOrPartition, c.ResourceName, offset)
 			}
 			top := *old
 			top.Configs = cloneMap(old.Configs)
@@ -164,19 +202,24 @@ func (im *Image) apply(offset int64, r *Record) (*Image, error) {
 		case ResourceBroker:
 			setOrDelete(n.BrokerConfigs, c.Name, c.Value)
 		default:
-			return nil, fmt.Errorf("controlplane: record %d: config resource type %d", offset, c.ResourceType)
+			return nil, fmt.Errorf("%w: config resource type %d (entry %d)", model.ErrInvalidRequest, c.ResourceType, offset)
 		}
 	case RecRemoveTopic:
 		top, ok := n.TopicsByID[r.RemoveTopic.TopicID]
 		if !ok {
-			return nil, fmt.Errorf("controlplane: record %d: removal of unknown topic %s", offset, r.RemoveTopic.TopicID)
+			return nil, fmt.Errorf("%w: removal of unknown topic %s (entry %d)", model.ErrUnknownTopicOrPartition, r.RemoveTopic.TopicID, offset)
 		}
 		delete(n.TopicsByID, top.ID)
 		delete(n.Topics, top.Name)
 	case RecProducerIDs:
+		// The block must start where the image's next id is, or two
+		// proposers planned from the same image and the later one loses.
+		if r.ProducerIDs.NextProducerID-producerIDBlockSize != n.NextProducerID {
+			return nil, fmt.Errorf("%w: producer id block ending at %d does not start at %d (entry %d)", errStaleProducerIDs, r.ProducerIDs.NextProducerID, n.NextProducerID, offset)
+		}
 		n.NextProducerID = r.ProducerIDs.NextProducerID
 	default:
-		return nil, fmt.Errorf("controlplane: record %d: unknown type %q", offset, r.Type)
+		return nil, fmt.Errorf("%w: record type %q (entry %d)", model.ErrInvalidRequest, r.Type, offset)
 	}
 	return n, nil
 }
@@ -187,4 +230,50 @@ func setOrDelete(m map[string]string, k string, v *string) {
 		return
 	}
 	m[k] = *v
+}
+
+// snapshotImage is the JSON form of an Image in a raft snapshot: the log's
+// pure function, without the node-local ClusterID and ControllerID, and
+// without TopicsByID, which is rebuilt.
+type snapshotImage struct {
+	Offset         int64             `json:"offset"`
+	Brokers        []*Broker         `json:"brokers"`
+	Topics         []*Topic          `json:"topics"`
+	BrokerConfigs  map[string]string `json:"broker_configs"`
+	NextProducerID int64             `json:"next_producer_id"`
+}
+
+func (im *Image) marshalSnapshot() ([]byte, error) {
+	s := snapshotImage{Offset: im.Offset, BrokerConfigs: im.BrokerConfigs, NextProducerID: im.NextProducerID}
+	for _, id := range im.BrokerIDs() {
+		s.Brokers = append(s.Brokers, im.Brokers[id])
+	}
+	for _, n := range im.TopicNames() {
+		s.Topics = append(s.Topics, im.Topics[n])
+	}
+	return json.Marshal(&s)
+}
+
+func unmarshalSnapshot(b []byte, clusterID string, controllerID int32) (*Image, error) {
+	var s snapshotImage
+	if err := json.Unmarshal(b, &s); err != nil {
+		return nil, fmt.Errorf("%w: snapshot image: %v", ErrCorruptLog, err)
+	}
+	im := emptyImage(clusterID, controllerID)
+	im.Offset = s.Offset
+	im.NextProducerID = s.NextProducerID
+	if s.BrokerConfigs != nil {
+		im.BrokerConfigs = s.BrokerConfigs
+	}
+	for _, b := range s.Brokers {
+		im.Brokers[b.ID] = b
+	}
+	for _, t := range s.Topics {
+		if t.Configs == nil {
+			t.Configs = map[string]string{}
+		}
+		im.Topics[t.Name] = t
+		im.TopicsByID[t.ID] = t
+	}
+	return im, nil
 }
