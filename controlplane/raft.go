@@ -154,6 +154,11 @@ func (c *Controller) recover() (uint64, error) {
 func (c *Controller) run() {
 	defer close(c.donec)
 	defer c.failPending()
+	// A restarted node has committed entries to apply before any input.
+	if err := c.handleReady(); err != nil {
+		c.stopWith(err)
+		return
+	}
 	for {
 		var barrier chan struct{}
 		select {
@@ -170,16 +175,21 @@ func (c *Controller) run() {
 			return
 		}
 		if err := c.handleReady(); err != nil {
-			c.cfg.Logger.Error("controller stopped: metadata log write failed", "err", err)
-			c.st.Lock()
-			c.st.loopErr = err
-			c.st.Unlock()
+			c.stopWith(err)
 			return
 		}
 		if barrier != nil {
 			close(barrier)
 		}
 	}
+}
+
+// stopWith records why the loop stopped; commands then fail with it.
+func (c *Controller) stopWith(err error) {
+	c.cfg.Logger.Error("controller stopped: metadata log write failed", "err", err)
+	c.st.Lock()
+	c.st.loopErr = err
+	c.st.Unlock()
 }
 
 // handleReady follows etcd raft's contract (doc.go): persist HardState,
