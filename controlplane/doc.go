@@ -1,12 +1,52 @@
 // Package controlplane keeps the cluster metadata: brokers, topics,
 // partitions (replicas, ISR, leader, epochs), topic configs and producer-id
-// blocks. Changes are records appended to the metadata log under
-// <data_dir>/__cluster_metadata-0/ and applied to an immutable Image that
-// request handlers read atomically.
+// blocks. Changes are records; each command's records are one entry of a
+// go.etcd.io/raft/v3 log under <data_dir>/__cluster_metadata-0/, applied in
+// log order to an immutable Image that request handlers read atomically. A
+// single node is a quorum of one and runs the same code.
 //
 // Split as in Redpanda's cluster/: the Controller accepts commands and turns
-// them into records (frontend), apply folds records into a new Image (state
-// machine), and subscribers reconcile the node toward the Image (backend).
-// Today the log is local to the node, a quorum of one; the cluster issue puts
-// the same records on a go.etcd.io/raft/v3 quorum.
+// them into records (frontend, controller.go), Image.applyEntry folds them
+// into a new Image (state machine, image.go), and subscribers reconcile the
+// node toward the Image (backend). raft.go is the controller loop, the one
+// goroutine that drives the RawNode; metalog.go is the durable raft storage
+// (entry log, hardstate, snapshot) that fills a raft.MemoryStorage at start;
+// transport.go carries raft messages over TCP.
+//
+// # What the daemon must do to run several voters
+//
+//  1. Pass Voters: every entry of controller.quorum.voters, node id to
+//     host:port, the same on every voter (the handshake refuses a voter whose
+//     list differs). NodeID must be one of them; a broker-only node (a raft
+//     learner) is not supported yet.
+//  2. Listen on this node's controller listener (controller.listener.names)
+//     before Open and pass the net.Listener as Listener; a taken port is the
+//     daemon's startup error to report. The Controller owns and closes it.
+//  3. Pass ClusterID from meta.properties: a voter with another cluster id
+//     is refused by the transport handshake.
+//  4. Expect Open to return before a leader exists: it replays the local log
+//     only, and this node registers as a broker in the background once a
+//     leader is known. Do not wait for the Image to hold this broker before
+//     serving (a single voter still registers before Open returns).
+//  5. Treat errors.Is(err, ErrNotController) from a command as Kafka's
+//     NOT_CONTROLLER (the *NotControllerError says which node leads, from
+//     which the kafka package can answer with the controller id), and
+//     ErrTimeout as REQUEST_TIMED_OUT: the command may still take effect.
+//     Image().ControllerID is the current leader, -1 during an election.
+//  6. Subscribers run on the controller loop, in log order, after the entry
+//     is durable on a quorum; they must not call the Controller's commands.
+//  7. Close the Controller on shutdown; in-flight commands fail with
+//     model.ErrClosed.
+//
+// Leave Tick (100ms), ElectionTicks (10) and HeartbeatTicks (1) at their
+// defaults unless there is a reason; Ticks and NewTransport are for tests.
+//
+// # Next steps (issue 4)
+//
+// Brokers that are not voters follow the log as raft learners (ConfState
+// Learners, a learner transport role); broker registration, heartbeats and
+// fencing move from registerLoop to requests to the active controller,
+// applied as RegisterBrokerRecord/fencing records; membership changes of the
+// voters are not supported (a snapshot whose voters differ from the config
+// is refused at Open).
 package controlplane
