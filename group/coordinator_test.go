@@ -421,4 +421,3 @@ func TestPartitionForMatchesKafka(t *testing.T) {
 		}
 	}
 }
-

@@ -90,8 +90,8 @@ func TestApiVersionsFallback(t *testing.T) {
 		t.Fatalf("v3: %d", ok.ErrorCode)
 	}
 	for _, k := range ok.ApiKeys {
-		if k.ApiKey == 10 || k.ApiKey == 11 {
-			t.Fatalf("group API %d advertised", k.ApiKey)
+		if k.ApiKey == 24 || k.ApiKey == 26 {
+			t.Fatalf("transaction API %d advertised", k.ApiKey)
 		}
 	}
 }
