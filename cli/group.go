@@ -105,7 +105,7 @@ func (a *app) describeGroups(ctx context.Context, adm *kadm.Client, groups []str
 			failures++
 			continue
 		}
-		if l.State == "Dead" && len(l.Members) == 0 && l.Lag.IsEmpty() {
+		if l.State == "Dead" && len(l.Members) == 0 && len(l.Lag.Sorted()) == 0 {
 			a.report(failed(fmt.Sprintf("describe group %q", name), kerr.GroupIDNotFound, "the group does not exist"))
 			failures++
 			continue

@@ -13,8 +13,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/twmb/franz-go/pkg/kgo"
-
 	"github.com/ringtail/ringtail/testkit"
 )
 
@@ -51,16 +49,14 @@ func TestGroupCLIDescribeResetDelete(t *testing.T) {
 	)
 	n.CreateTopic(topic, partitions, nil)
 	adm := n.Admin()
-	ack := produceN(t, n.Client(kgo.ProducerLinger(5*time.Millisecond)), topic, "c", count)
-	produced := map[int32]int64{}
-	for _, a := range ack {
-		produced[a.partition]++
-	}
+	prod := spreadProducer(n)
+	ack := produceN(t, prod, topic, "c", count/2)
 
-	// A member consumes part of the topic, commits it, and stays in the
-	// group (its loop stops, its client stays open).
+	// A member consumes and commits the first half, then stops polling
+	// but stays in the group (its client stays open); the second half is
+	// its lag.
 	m := startMember(t, n, group, topic, "range", "cli-member")
-	testkit.WaitFor(t, 2*time.Minute, "the member to process part of the topic", func() bool { return m.count() >= count/3 })
+	testkit.WaitFor(t, 2*time.Minute, "the member to process the first half", func() bool { return m.count() >= count/2 })
 	close(m.stop)
 	<-m.done
 	if errs := m.errors(); len(errs) > 0 {
@@ -69,6 +65,11 @@ func TestGroupCLIDescribeResetDelete(t *testing.T) {
 	consumed := map[int32]int64{} // next offset per partition
 	for _, r := range m.records() {
 		consumed[r.partition] = r.offset + 1
+	}
+	ack = append(ack, produceN(t, prod, topic, "c2", count/2)...)
+	produced := map[int32]int64{}
+	for _, a := range ack {
+		produced[a.partition]++
 	}
 	waitGroupStable(t, adm, group, 1, partitions)
 
@@ -110,6 +111,9 @@ func TestGroupCLIDescribeResetDelete(t *testing.T) {
 			t.Fatalf("partition %d: consumer %q client %q, want the member:\n%s", p, r.consumer, r.client, out)
 		}
 	}
+	if totalLag != count/2 {
+		t.Fatalf("total lag %d, want the %d records produced after the member stopped", totalLag, count/2)
+	}
 	t.Logf("describe reports the lag the test computed (total %d):\n%s", totalLag, out)
 
 	// An active group: no reset, no delete.
@@ -142,9 +146,19 @@ func TestGroupCLIDescribeResetDelete(t *testing.T) {
 			t.Fatalf("a dry run changed partition %d from %d to %d", p, c, after[p])
 		}
 	}
-	plan = runCLI(t, n, "", "group", "reset-offsets", group, "--topic", topic+":1", "--shift-by", "-5")
-	if c, ok := before[1]; ok && c >= 5 && !hasFields(plan, []string{group, topic, "1", strconv.FormatInt(c, 10), strconv.FormatInt(c-5, 10)}) {
-		t.Fatalf("shift-by plan:\n%s", plan)
+	// --shift-by moves from the committed offset of the partitions named.
+	var shifted int32 = -1
+	for p, c := range before {
+		if c >= 5 {
+			shifted = p
+		}
+	}
+	if shifted < 0 {
+		t.Fatalf("no partition has 5 committed records to shift back over: %v", before)
+	}
+	plan = runCLI(t, n, "", "group", "reset-offsets", group, "--topic", topic+":"+itoa(int(shifted)), "--shift-by", "-5")
+	if !hasFields(plan, []string{group, topic, itoa(int(shifted)), strconv.FormatInt(before[shifted], 10), strconv.FormatInt(before[shifted]-5, 10)}) {
+		t.Fatalf("shift-by plan for partition %d committed at %d:\n%s", shifted, before[shifted], plan)
 	}
 
 	runCLI(t, n, "", "group", "reset-offsets", group, "--topic", topic, "--to-earliest", "--execute")

@@ -17,7 +17,6 @@ import (
 	"time"
 
 	"github.com/IBM/sarama"
-	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/ringtail/ringtail/testkit"
 )
@@ -124,7 +123,7 @@ func TestGroupSaramaConsumerGroup(t *testing.T) {
 	)
 	n.CreateTopic(topic, partitions, nil)
 	adm := n.Admin()
-	prod := n.Client(kgo.ProducerLinger(5 * time.Millisecond))
+	prod := spreadProducer(n)
 
 	m1 := startSaramaMember(t, n.Addr(), group, topic, "sarama-1")
 	m2 := startSaramaMember(t, n.Addr(), group, topic, "sarama-2")
@@ -180,7 +179,7 @@ func TestGroupKcatBalancedConsumer(t *testing.T) {
 	)
 	n.CreateTopic(topic, partitions, nil)
 	adm := n.Admin()
-	prod := n.Client()
+	prod := spreadProducer(n)
 
 	// run is one kcat -G run to the end of every assigned partition (-e).
 	run := func() []consumedRec {

@@ -238,7 +238,7 @@ func testMembersLeaveAndDie(t *testing.T, balancer string) {
 		t.Fatalf("group protocol %q, want %q", d.Protocol, balancer)
 	}
 
-	prod := n.Client(kgo.ProducerLinger(5 * time.Millisecond))
+	prod := spreadProducer(n)
 	ack := produceN(t, prod, topic, "b1", batch1)
 	total := func() int { return a.count() + b.count() + c.count() }
 	testkit.WaitFor(t, 3*time.Minute, "the group to process the first batch", func() bool { return total() >= batch1 })

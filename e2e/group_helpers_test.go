@@ -58,6 +58,13 @@ func startGroupNode(t *testing.T) *testkit.Node {
 	return n
 }
 
+// spreadProducer is a client that spreads unkeyed records over every
+// partition in turn, so each member of a group has work (the default
+// sticky partitioner would put a whole burst on one partition).
+func spreadProducer(n *testkit.Node) *kgo.Client {
+	return n.Client(kgo.RecordPartitioner(kgo.RoundRobinPartitioner()), kgo.ProducerLinger(5*time.Millisecond))
+}
+
 // consumedRec is one record a group member processed.
 type consumedRec struct {
 	member    string

@@ -9,8 +9,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/twmb/franz-go/pkg/kgo"
-
 	"github.com/ringtail/ringtail/testkit"
 )
 
@@ -23,7 +21,7 @@ func TestGroupOffsetsSurviveConsumerAndBrokerRestart(t *testing.T) {
 		count      = 9000
 	)
 	n.CreateTopic(topic, partitions, nil)
-	ack := produceN(t, n.Client(kgo.ProducerLinger(5*time.Millisecond)), topic, "r", count)
+	ack := produceN(t, spreadProducer(n), topic, "r", count)
 
 	var all []consumedRec
 	position := map[int32]int64{} // next offset per partition, from what was processed
