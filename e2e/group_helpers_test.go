@@ -114,8 +114,9 @@ func memberOpts(addr, group, topic, balancer, clientID string, t testing.TB) []k
 // polls, records what it got as processed, commits exactly those records,
 // and only then allows a rebalance.
 type groupMember struct {
-	name string
-	cl   *kgo.Client
+	name  string
+	cl    *kgo.Client
+	limit int // records to process before it stops polling (staying in the group); 0: no limit
 
 	mu struct {
 		sync.Mutex
@@ -130,7 +131,13 @@ type groupMember struct {
 
 func startMember(t *testing.T, n *testkit.Node, group, topic, balancer, name string) *groupMember {
 	t.Helper()
-	m := &groupMember{name: name, stop: make(chan struct{}), done: make(chan struct{})}
+	return startMemberLimit(t, n, group, topic, balancer, name, 0)
+}
+
+// startMemberLimit starts a member that processes at most limit records.
+func startMemberLimit(t *testing.T, n *testkit.Node, group, topic, balancer, name string, limit int) *groupMember {
+	t.Helper()
+	m := &groupMember{name: name, limit: limit, stop: make(chan struct{}), done: make(chan struct{})}
 	m.mu.assigned = map[int32]bool{}
 	opts := append(memberOpts(n.Addr(), group, topic, balancer, name, t),
 		kgo.OnPartitionsAssigned(func(_ context.Context, _ *kgo.Client, a map[string][]int32) {
@@ -173,7 +180,16 @@ func (m *groupMember) run() {
 		}
 	}()
 	for {
-		fs := m.cl.PollRecords(ctx, 1000)
+		max := 1000
+		if m.limit > 0 {
+			left := m.limit - m.count()
+			if left <= 0 {
+				<-ctx.Done()
+				return
+			}
+			max = min(max, left)
+		}
+		fs := m.cl.PollRecords(ctx, max)
 		var errs []error
 		fs.EachError(func(_ string, _ int32, err error) {
 			if !errors.Is(err, context.Canceled) && !errors.Is(err, kgo.ErrClientClosed) {

@@ -26,14 +26,13 @@ func TestGroupOffsetsSurviveConsumerAndBrokerRestart(t *testing.T) {
 	var all []consumedRec
 	position := map[int32]int64{} // next offset per partition, from what was processed
 
-	// session runs one member until it has processed at least atLeast
-	// records (or everything), checks it started at the committed offsets,
-	// and leaves.
-	session := func(name string, atLeast int) {
+	// session runs one member until it has processed share records (or
+	// everything), checks it started at the committed offsets, and leaves.
+	session := func(name string, share int) {
 		t.Helper()
-		m := startMember(t, n, group, topic, "range", name)
+		m := startMemberLimit(t, n, group, topic, "range", name, share)
 		testkit.WaitFor(t, 2*time.Minute, name+" to process its share", func() bool {
-			return m.count() >= atLeast || distinct(all, m.records()) >= count
+			return m.count() >= share || distinct(all, m.records()) >= count
 		})
 		m.leave()
 		if errs := m.errors(); len(errs) > 0 {
@@ -63,9 +62,9 @@ func TestGroupOffsetsSurviveConsumerAndBrokerRestart(t *testing.T) {
 		}
 	}
 
-	session("first", count/3)
+	session("first", count/4)
 	wantCommitted("after the first consumer")
-	session("restarted", count/3)
+	session("restarted", count/4)
 	wantCommitted("after the restarted consumer")
 
 	n.Kill()
