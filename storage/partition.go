@@ -113,6 +113,7 @@ type Partition struct {
 	deleted    bool
 	unflushed  int64 // relaxed mode: messages since the last fsync
 	lastFlush  int64 // relaxed mode: ms of the last fsync
+	externalHW bool  // the replication layer sets the high watermark (SetExternalHW)
 }
 
 // TopicPartition names the partition.
@@ -172,7 +173,7 @@ func (p *Partition) publish() {
 // to the committed (and, when Durable, synced) log end. A replicated
 // partition will hold it at the minimum of the in-sync replicas' ends.
 func (p *Partition) advanceHW() bool {
-	if p.hw == p.logEnd {
+	if p.externalHW || p.hw == p.logEnd {
 		return false
 	}
 	p.hw = p.logEnd
@@ -211,6 +212,7 @@ type appendTask struct {
 	nrecs   int
 	epoch   model.Epoch
 	done    func(AppendResult)
+	replica bool // AppendReplica: offsets and epochs kept as fetched
 
 	gen    uint64
 	res    AppendResult
@@ -286,11 +288,20 @@ func (t *appendTask) Prepare(b *iocore.Batch) {
 		}
 	}
 
+	if t.replica {
+		if !p.prepareReplica(t) {
+			return
+		}
+	}
 	// Producer state: check and apply batch by batch (a later batch of the
 	// same request sees the earlier ones), undoing this task's changes if
 	// any batch is refused or a duplicate.
 	next := p.nextOffset
 	for i := range t.hdrs {
+		if t.replica {
+			next = t.hdrs[i].LastOffset() + 1
+			continue
+		}
 		h := &t.hdrs[i]
 		h.BaseOffset = next
 		next += model.Offset(h.LastOffsetDelta) + 1
@@ -316,7 +327,7 @@ func (t *appendTask) Prepare(b *iocore.Batch) {
 	}
 
 	// Leader epoch cache: a new epoch starts at this append's base offset.
-	if n := len(p.epochs); n == 0 || t.epoch > p.epochs[n-1].epoch {
+	if n := len(p.epochs); !t.replica && (n == 0 || t.epoch > p.epochs[n-1].epoch) {
 		p.epochs = append(p.epochs[:n:n], epochEntry{epoch: t.epoch, start: p.nextOffset})
 		if err := p.writeEpochs(); err != nil {
 			p.m.logger.Warn("cannot write leader-epoch-checkpoint", "partition", p.tp.String(), "err", err)
@@ -326,15 +337,17 @@ func (t *appendTask) Prepare(b *iocore.Batch) {
 	seg := p.active()
 	pos := seg.pend.size
 	st := &seg.pend
-	if cfg.LogAppendTime {
+	if cfg.LogAppendTime && !t.replica {
 		t.res.LogAppendTime = nowMs
 	}
 	off := 0
 	for i := range t.hdrs {
 		h := &t.hdrs[i]
 		batch := t.records[off : off+h.Size()]
-		setBatchOffsetAndEpoch(batch, h.BaseOffset, t.epoch)
-		if cfg.LogAppendTime {
+		if !t.replica {
+			setBatchOffsetAndEpoch(batch, h.BaseOffset, t.epoch)
+		}
+		if cfg.LogAppendTime && !t.replica {
 			setLogAppendTime(batch, nowMs)
 			h.MaxTimestamp = nowMs
 		}
@@ -646,16 +659,26 @@ const maxReadRetries = 8
 // high watermark. offset == HW gives an empty result; offset < log start or
 // > HW gives model.ErrOffsetOutOfRange.
 func (p *Partition) Read(offset model.Offset, maxBytes int32, minOneBatch bool) (ReadResult, error) {
+	return p.read(offset, maxBytes, minOneBatch, false)
+}
+
+// read is Read with the limit at the high watermark or (toLogEnd, for
+// replica fetches) at the log end.
+func (p *Partition) read(offset model.Offset, maxBytes int32, minOneBatch, toLogEnd bool) (ReadResult, error) {
 	for attempt := 0; ; attempt++ {
 		v := p.view.Load()
 		res := ReadResult{HighWatermark: v.hw, LastStableOffset: v.hw, LogStartOffset: v.logStart}
 		if v.closed {
 			return res, p.errf(nil, offset, "read: %w", model.ErrClosed)
 		}
-		if offset < v.logStart || offset > v.hw {
-			return res, p.errf(nil, offset, "read: log start %d, high watermark %d: %w", int64(v.logStart), int64(v.hw), model.ErrOffsetOutOfRange)
+		limit, what := v.hw, "high watermark"
+		if toLogEnd {
+			limit, what = v.logEnd, "log end"
 		}
-		if offset == v.hw {
+		if offset < v.logStart || offset > limit {
+			return res, p.errf(nil, offset, "read: log start %d, %s %d: %w", int64(v.logStart), what, int64(limit), model.ErrOffsetOutOfRange)
+		}
+		if offset == limit {
 			return res, nil
 		}
 		seg, _ := v.segFor(offset)
@@ -665,7 +688,7 @@ func (p *Partition) Read(offset model.Offset, maxBytes int32, minOneBatch bool) 
 			}
 			return res, p.errf(seg, offset, "read: segment deleted repeatedly: %w", model.ErrOffsetOutOfRange)
 		}
-		recs, err := readSegment(seg, offset, v.hw, maxBytes, minOneBatch)
+		recs, err := readSegment(seg, offset, limit, maxBytes, minOneBatch)
 		seg.release()
 		if err != nil {
 			return res, p.storageErr(seg, offset, "read", err)
