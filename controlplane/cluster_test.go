@@ -329,10 +329,28 @@ func TestFollowerRefusesCommands(t *testing.T) {
 		if !errors.Is(err, ErrNotController) || !errors.As(err, &nc) || nc.LeaderID != lead {
 			t.Fatalf("node %d: got %v, want ErrNotController naming leader %d", id, err, lead)
 		}
-		_, err = tc.nodes[id].AllocateProducerID(context.Background())
-		if !errors.Is(err, ErrNotController) {
+	}
+}
+
+// Producer ids are handed out by every node (any broker answers
+// InitProducerId): a follower claims its block through the leader, and no
+// two nodes get the same id.
+func TestFollowerAllocatesProducerIDs(t *testing.T) {
+	tc := newTestCluster(t, 3, nil)
+	tc.leader()
+	tc.stabilize()
+	seen := map[model.ProducerID]int32{}
+	for _, id := range tc.ids {
+		var pid model.ProducerID
+		var err error
+		tc.do(func() { pid, err = tc.nodes[id].AllocateProducerID(context.Background()) })
+		if err != nil {
 			t.Fatalf("node %d: AllocateProducerID: %v", id, err)
 		}
+		if other, dup := seen[pid]; dup {
+			t.Fatalf("producer id %d handed to nodes %d and %d", pid, other, id)
+		}
+		seen[pid] = id
 	}
 }
 

@@ -68,6 +68,13 @@ type Config struct {
 	// SnapshotEntries is how many applied entries trigger a snapshot of the
 	// image and a compaction of the entry log (default 1000).
 	SnapshotEntries uint64
+	// HeartbeatInterval is how often this node checks its own broker
+	// registration (default 2s, broker.heartbeat.interval.ms);
+	// SessionTimeout is how long the active controller waits without
+	// hearing from a broker before fencing it (default 9s,
+	// broker.session.timeout.ms). Now is the clock (default time.Now).
+	HeartbeatInterval, SessionTimeout time.Duration
+	Now                               func() time.Time
 }
 
 // ErrNotController is returned (wrapped in a *NotControllerError) by a
@@ -136,6 +143,15 @@ type Controller struct {
 	ticker    *time.Ticker
 
 	loop loopState // owned by the controller loop
+
+	// live is the active controller's view of broker liveness, written by
+	// the controller loop (brokers.go).
+	live struct {
+		sync.Mutex
+		leader  bool
+		term    uint64
+		contact map[int32]time.Time
+	}
 }
 
 // Open recovers the raft storage, starts the controller loop and waits
@@ -164,6 +180,15 @@ func Open(cfg Config) (*Controller, error) {
 	}
 	if cfg.SnapshotEntries == 0 {
 		cfg.SnapshotEntries = 1000
+	}
+	if cfg.HeartbeatInterval <= 0 {
+		cfg.HeartbeatInterval = 2 * time.Second
+	}
+	if cfg.SessionTimeout <= 0 {
+		cfg.SessionTimeout = 9 * time.Second
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
 	}
 	if cfg.NodeID < 0 {
 		return nil, fmt.Errorf("controlplane: node id %d: must be 0 or more", cfg.NodeID)
@@ -227,10 +252,10 @@ func Open(cfg Config) (*Controller, error) {
 			c.Close()
 			return nil, err
 		}
-		return c, nil
 	}
-	c.wg.Add(1)
-	go c.registerLoop()
+	c.wg.Add(2)
+	go c.heartbeatLoop()
+	go c.fenceLoop()
 	return c, nil
 }
 
@@ -295,34 +320,6 @@ func (c *Controller) register(ctx context.Context, forward bool) error {
 func (c *Controller) registered(im *Image) bool {
 	b, ok := im.Brokers[c.cfg.NodeID]
 	return ok && slices.Equal(b.Endpoints, c.cfg.Endpoints) && b.Rack == c.cfg.Rack && !b.Fenced
-}
-
-// registerLoop registers this node as a broker through whichever voter
-// leads (raft forwards a follower's proposal). It is the seam where broker
-// registration and heartbeats to the active controller go next.
-func (c *Controller) registerLoop() {
-	defer c.wg.Done()
-	for {
-		ch := c.changedCh()
-		if c.registered(c.image.Load()) {
-			return
-		}
-		if c.leader.Load() >= 0 {
-			ctx, cancel := context.WithTimeout(context.Background(), c.cfg.CommandTimeout)
-			err := c.register(ctx, true)
-			cancel()
-			if err == nil {
-				return
-			}
-			c.cfg.Logger.Debug("broker registration", "err", err)
-		}
-		select {
-		case <-c.stopc:
-			return
-		case <-ch:
-		case <-time.After(10 * c.cfg.Tick):
-		}
-	}
 }
 
 // ValidateTopicName applies Kafka's rules for topic names.
@@ -685,8 +682,11 @@ func (c *Controller) AllocateProducerID(ctx context.Context) (model.ProducerID, 
 	for attempt := 0; c.pidNext >= c.pidEnd; attempt++ {
 		start := c.image.Load().NextProducerID
 		end := start + producerIDBlockSize
-		err := c.commit(ctx, []Record{{Type: RecProducerIDs, ProducerIDs: &ProducerIDsRecord{BrokerID: c.cfg.NodeID, NextProducerID: end}}}, false)
-		if errors.Is(err, errStaleProducerIDs) && attempt < 3 {
+		// Any node hands out producer ids, so the block is claimed through
+		// whichever voter leads; a block planned from a lagging image is
+		// rejected at apply and planned again.
+		err := c.commitAnywhere(ctx, []Record{{Type: RecProducerIDs, ProducerIDs: &ProducerIDsRecord{BrokerID: c.cfg.NodeID, NextProducerID: end}}})
+		if errors.Is(err, errStaleProducerIDs) && attempt < 10 {
 			continue // another block was handed out first: plan again
 		}
 		if err != nil {

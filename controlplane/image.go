@@ -149,6 +149,15 @@ func (im *Image) apply(offset int64, r *Record) (*Image, error) {
 		b := r.RegisterBroker
 		n.Brokers[b.BrokerID] = &Broker{ID: b.BrokerID, Epoch: b.BrokerEpoch, Incarnation: b.Incarnation,
 			Endpoints: slices.Clone(b.Endpoints), Rack: b.Rack, Fenced: b.Fenced}
+	case RecBrokerFencing:
+		f := r.BrokerFencing
+		b, ok := n.Brokers[f.BrokerID]
+		if !ok || b.Epoch != f.BrokerEpoch {
+			return nil, fmt.Errorf("%w: fencing broker %d epoch %d, which is not its current registration (entry %d)", model.ErrInvalidRequest, f.BrokerID, f.BrokerEpoch, offset)
+		}
+		nb := *b
+		nb.Fenced = f.Fenced
+		n.Brokers[f.BrokerID] = &nb
 	case RecTopic:
 		t := r.Topic
 		if _, ok := n.Topics[t.Name]; ok {

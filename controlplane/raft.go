@@ -164,6 +164,7 @@ func (c *Controller) run() {
 		select {
 		case <-c.loop.ticks:
 			c.loop.rn.Tick()
+			c.sampleContact()
 		case m := <-c.recvc:
 			_ = c.loop.rn.Step(m) // stale or unexpected messages are dropped
 		case p := <-c.propc:

@@ -33,6 +33,7 @@ const (
 	RecConfig         = "config"
 	RecRemoveTopic    = "remove_topic"
 	RecProducerIDs    = "producer_ids"
+	RecBrokerFencing  = "broker_fencing"
 )
 
 // Record is one entry of the metadata log.
@@ -44,6 +45,7 @@ type Record struct {
 	Config         *ConfigRecord         `json:"config,omitempty"`
 	RemoveTopic    *RemoveTopicRecord    `json:"remove_topic,omitempty"`
 	ProducerIDs    *ProducerIDsRecord    `json:"producer_ids,omitempty"`
+	BrokerFencing  *BrokerFencingRecord  `json:"broker_fencing,omitempty"`
 }
 
 // Endpoint is one advertised listener of a broker.
@@ -62,6 +64,15 @@ type RegisterBrokerRecord struct {
 	Endpoints   []Endpoint `json:"endpoints"`
 	Rack        string     `json:"rack,omitempty"`
 	Fenced      bool       `json:"fenced"`
+}
+
+// BrokerFencingRecord fences (or unfences) one registration of a broker:
+// it applies only while the broker's epoch is BrokerEpoch, so a fence
+// planned before the broker registered again is void.
+type BrokerFencingRecord struct {
+	BrokerID    int32 `json:"broker_id"`
+	BrokerEpoch int64 `json:"broker_epoch"`
+	Fenced      bool  `json:"fenced"`
 }
 
 // TopicRecord creates a topic.

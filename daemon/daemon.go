@@ -90,8 +90,17 @@ func Start(cfg *config.Config, logger *slog.Logger) (n *Node, err error) {
 	if !cfg.HasRole("broker") || !cfg.HasRole("controller") {
 		return nil, fmt.Errorf("daemon: process.roles = %v: this version runs only combined nodes (\"broker,controller\")", cfg.ProcessRoles)
 	}
-	if len(cfg.ControllerQuorumVoters) != 1 || cfg.ControllerQuorumVoters[0].ID != cfg.NodeID {
-		return nil, fmt.Errorf("daemon: controller.quorum.voters lists %d voters: this version runs a quorum of one, this node (node.id %d)", len(cfg.ControllerQuorumVoters), cfg.NodeID)
+	voters := map[int32]string{}
+	for _, v := range cfg.ControllerQuorumVoters {
+		voters[v.ID] = v.Addr()
+	}
+	if _, ok := voters[cfg.NodeID]; !ok {
+		return nil, fmt.Errorf("daemon: controller.quorum.voters = %q does not name node.id %d: every node of this version is a controller voter", votersList(cfg), cfg.NodeID)
+	}
+	if len(voters) > 1 && cfg.ClusterID == "" {
+		// Each node would format its data dir with its own random id, and
+		// the voters would refuse each other forever.
+		return nil, fmt.Errorf("daemon: cluster.id is not set, but controller.quorum.voters = %q names %d voters: set the same cluster.id (22 characters of URL-safe base64, e.g. from `ringtail cluster new-id` or any Kafka cluster id) on every node", votersList(cfg), len(voters))
 	}
 	node := &Node{cfg: cfg, log: logger}
 	n = node
@@ -120,8 +129,17 @@ func Start(cfg *config.Config, logger *slog.Logger) (n *Node, err error) {
 		return nil, err
 	}
 	status("starting: metadata log")
+	var ctrlLn net.Listener
+	if len(voters) > 1 {
+		// The controller owns the listener once Open has it; until then a
+		// failed start closes it here.
+		if ctrlLn, err = n.listenController(); err != nil {
+			return nil, err
+		}
+	}
 	n.ctrl, err = controlplane.Open(controlplane.Config{
 		Dir: dir, NodeID: cfg.NodeID, ClusterID: meta.ClusterID,
+		Voters: voters, Listener: ctrlLn,
 		Endpoints:                endpoints(cfg),
 		Rack:                     cfg.BrokerRack,
 		DefaultPartitions:        cfg.NumPartitions,
@@ -130,6 +148,9 @@ func Start(cfg *config.Config, logger *slog.Logger) (n *Node, err error) {
 		Logger:                   logger,
 	})
 	if err != nil {
+		if ctrlLn != nil {
+			ctrlLn.Close()
+		}
 		return nil, err
 	}
 	status("starting: recovering partitions")
@@ -157,8 +178,14 @@ func Start(cfg *config.Config, logger *slog.Logger) (n *Node, err error) {
 	n.reconcile(nil, n.ctrl.Image())
 
 	status("starting: consumer groups")
-	if err := n.ensureOffsetsTopic(); err != nil {
-		return nil, err
+	// A quorum of one creates __consumer_offsets before serving, as
+	// before; with several voters there may be no leader yet, so the
+	// active controller creates it in the background (offsetsTopicLoop).
+	multi := len(voters) > 1
+	if !multi || n.ctrl.Image().Topics[group.OffsetsTopic] != nil {
+		if err := n.ensureOffsetsTopic(); err != nil {
+			return nil, err
+		}
 	}
 	n.groups = n.newCoordinator()
 
@@ -188,6 +215,9 @@ func Start(cfg *config.Config, logger *slog.Logger) (n *Node, err error) {
 	n.wg.Add(2)
 	go func() {
 		defer n.wg.Done()
+		if multi && !n.offsetsTopicLoop(n.stopGC) {
+			return
+		}
 		n.loadGroups(n.groups)
 	}()
 	go func() {
@@ -202,6 +232,35 @@ func Start(cfg *config.Config, logger *slog.Logger) (n *Node, err error) {
 		"io_engine", n.rt.EngineName(), "shards", n.rt.Len(), "data_dir", dir)
 	_, _ = sddaemon.SdNotify(false, sddaemon.SdNotifyReady)
 	return n, nil
+}
+
+// listenController opens this node's controller listener (the first of
+// controller.listener.names that is in listeners). A taken port stops the
+// start with the address and the listener's name.
+func (n *Node) listenController() (net.Listener, error) {
+	for _, name := range n.cfg.ControllerListenerNames {
+		for _, l := range n.cfg.Listeners {
+			if l.Name != name {
+				continue
+			}
+			addr := net.JoinHostPort(l.Host, strconv.Itoa(l.Port))
+			ln, err := net.Listen("tcp", addr)
+			if err != nil {
+				return nil, fmt.Errorf("daemon: controller listener %s://%s (controller.listener.names): %w", l.Name, addr, err)
+			}
+			return ln, nil
+		}
+	}
+	return nil, fmt.Errorf("daemon: controller.listener.names = %v: none of them is in listeners", n.cfg.ControllerListenerNames)
+}
+
+// votersList is controller.quorum.voters as written in the config.
+func votersList(cfg *config.Config) string {
+	parts := make([]string, len(cfg.ControllerQuorumVoters))
+	for i, v := range cfg.ControllerQuorumVoters {
+		parts[i] = v.String()
+	}
+	return strings.Join(parts, ",")
 }
 
 func status(s string) { _, _ = sddaemon.SdNotify(false, "STATUS="+s) }

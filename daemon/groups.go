@@ -2,6 +2,7 @@ package daemon
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strconv"
 	"time"
@@ -19,6 +20,11 @@ const groupTickInterval = 100 * time.Millisecond
 
 // offsetsTopicSegmentBytes is offsets.topic.segment.bytes (Kafka's default).
 const offsetsTopicSegmentBytes = 100 << 20
+
+// offsetsTopicWaitForBrokers bounds how long the active controller of a
+// new cluster waits for every voter to register before it creates
+// __consumer_offsets on the brokers it has.
+const offsetsTopicWaitForBrokers = 10 * time.Second
 
 // newCoordinator makes the group coordinator from the broker config.
 func (n *Node) newCoordinator() *group.Coordinator {
@@ -65,6 +71,38 @@ func (n *Node) ensureOffsetsTopic() error {
 	}
 	n.log.Info("created internal topic", "topic", group.OffsetsTopic, "partitions", n.cfg.OffsetsTopicNumPartitions, "replication_factor", rf)
 	return nil
+}
+
+// offsetsTopicLoop waits until __consumer_offsets exists; the active
+// controller creates it once every voter has registered as a broker (so
+// that its partitions spread over the cluster), or after
+// offsetsTopicWaitForBrokers without them. False: stop was closed first.
+func (n *Node) offsetsTopicLoop(stop <-chan struct{}) bool {
+	start := time.Now()
+	for {
+		im := n.ctrl.Image()
+		if im.Topics[group.OffsetsTopic] != nil {
+			return true
+		}
+		if n.ctrl.Status().Ready {
+			live := 0
+			for _, b := range im.Brokers {
+				if !b.Fenced {
+					live++
+				}
+			}
+			if live >= len(n.cfg.ControllerQuorumVoters) || time.Since(start) > offsetsTopicWaitForBrokers {
+				if err := n.ensureOffsetsTopic(); err != nil && !errors.Is(err, model.ErrTopicAlreadyExists) {
+					n.log.Warn("creating internal topic; will retry", "topic", group.OffsetsTopic, "err", err)
+				}
+			}
+		}
+		select {
+		case <-stop:
+			return false
+		case <-time.After(200 * time.Millisecond):
+		}
+	}
 }
 
 // loadGroups loads every __consumer_offsets partition this node leads

@@ -7,6 +7,7 @@ import (
 
 	"github.com/twmb/franz-go/pkg/kerr"
 
+	"github.com/ringtail/ringtail/controlplane"
 	"github.com/ringtail/ringtail/group"
 	"github.com/ringtail/ringtail/model"
 )
@@ -19,7 +20,11 @@ import (
 // NOT_LEADER_OR_FOLLOWER: it is retriable in every client and makes the
 // client refresh metadata and go to whoever leads the partition next, which
 // is what a client should do when a node goes away. A context deadline maps
-// to REQUEST_TIMED_OUT (retriable).
+// to REQUEST_TIMED_OUT (retriable), as does a metadata command that the
+// quorum did not apply in time (controlplane.ErrTimeout: it may still take
+// effect). A metadata command sent to a node that is not the active
+// controller is NOT_CONTROLLER: clients refresh metadata and send it to
+// the controller_id that Metadata names.
 var errorTable = []struct {
 	err  error
 	code *kerr.Error
@@ -61,6 +66,8 @@ var errorTable = []struct {
 	{group.ErrGroupSubscribedToTopic, kerr.GroupSubscribedToTopic},
 	{group.ErrOffsetMetadataTooLarge, kerr.OffsetMetadataTooLarge},
 	{group.ErrMemberMetadataTooLarge, kerr.InvalidRequest},
+	{controlplane.ErrNotController, kerr.NotController},
+	{controlplane.ErrTimeout, kerr.RequestTimedOut},
 	{context.DeadlineExceeded, kerr.RequestTimedOut},
 	{context.Canceled, kerr.RequestTimedOut},
 }
