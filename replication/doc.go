@@ -1,0 +1,60 @@
+// Package replication holds Ringtail's partition replication logic as pure
+// state machines, in the etcd-raft style: inputs are method calls with the
+// time passed in, outputs are Effects values the caller performs. Nothing
+// here does I/O, starts a goroutine or reads a clock, so a test (or a
+// seeded simulation) replays it exactly.
+//
+// # Leader (one per led partition)
+//
+// The caller (the kafka Fetch and Produce handlers, through the daemon)
+// drives a Leader:
+//
+//  1. On becoming leader: NewLeader with the replicas, the ISR and the
+//     partition epoch from the metadata image, the local log end and high
+//     watermark, and now. Put the storage partition in external-HW mode.
+//  2. Produce with acks=all: CheckAppend before appending (refuses with
+//     model.ErrNotEnoughReplicas when the ISR is smaller than
+//     min.insync.replicas); after the append, LeaderAppended(logEnd) and
+//     AddWaiter(id, lastOffset, deadline).
+//  3. Fetch from a follower (replica_id >= 0): FollowerFetch(id,
+//     fetchOffset, now) before reading, with the offset the follower asks
+//     for, which is its log end.
+//  4. Periodically (every replica.lag.time.max.ms / 2 as Kafka does, or
+//     more often): Tick(now).
+//  5. When metadata commits a new ISR for the partition: ISRCommitted.
+//
+// After every call, perform the Effects, in order: set the storage high
+// watermark (Partition.SetHighWatermark) when HighWatermark moved, send
+// ProposeISR to the controller (AlterPartition) when set, then answer the
+// Completions (acks=all produce responses). Only one ISR proposal is in
+// flight at a time; the next is made after ISRCommitted (or after
+// ProposalFailed).
+//
+// Rules (Kafka's): a follower is caught up when its log end equals the
+// leader's, or it was caught up within replica.lag.time.max.ms (its fetch
+// reached the leader end of its previous fetch). An ISR member that is not
+// caught up is proposed out; a non-member whose log end reached both the
+// high watermark and the start of the leader's epoch is proposed in. The
+// high watermark is the minimum log end over the maximal ISR (the
+// committed ISR plus a pending addition; a pending removal still counts),
+// never moving backwards; so a leader cut off from its followers and from
+// the controller cannot advance it. An acks=all waiter completes once the
+// high watermark passes its last offset, failing with
+// model.ErrNotEnoughReplicasAfterAppend when the committed ISR is below
+// min.insync.replicas then or shrinks below it while waiting.
+//
+// # Follower
+//
+// TruncationPoint implements the OffsetForLeaderEpoch exchange: ask the
+// leader for the end of the follower's latest epoch, truncate to the
+// smaller of that and the local log end, then fetch from there. Fetcher is
+// a thin driver over a LeaderClient interface (a Kafka Fetch and
+// OffsetForLeaderEpoch over the wire in the daemon, a fake in tests) and a
+// storage.Partition.
+//
+// # Election
+//
+// ElectLeader picks the first live ISR member in replica order, or with
+// unclean.leader.election.enable the first live replica when no ISR member
+// is live.
+package replication
