@@ -3,6 +3,7 @@ package group
 import (
 	"crypto/rand"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"log/slog"
 	"sort"
@@ -83,6 +84,32 @@ type Coordinator struct {
 type ownedPartition struct {
 	log     Log
 	loading bool
+	// inflight are the appends not yet applied, in the order they were
+	// handed to log (the log's order). An outcome is applied only once
+	// every earlier append's is, so memory changes in log order even if
+	// the log reports outcomes out of order.
+	inflight []*write
+}
+
+// write is one append to a __consumer_offsets partition.
+type write struct {
+	p         *ownedPartition
+	partition int32
+	// apply runs under c.mu, in log order, with the outcome (nil or a
+	// group error, see storeError); owned says whether p is still the
+	// loaded partition, that is whether memory may be changed.
+	apply func(err error, owned bool)
+
+	finished bool // the outcome is known (guarded by c.mu)
+	err      error
+
+	// early holds an outcome reported inside log.Append, while the
+	// appending call still holds c.mu; that call applies it.
+	early struct {
+		sync.Mutex
+		inAppend, done bool
+		err            error
+	}
 }
 
 // New returns a coordinator that owns no partitions yet.
@@ -291,24 +318,87 @@ func (c *Coordinator) ExpireOffsets(now time.Time) {
 	c.expireOffsetsLocked(now)
 }
 
-// appendLocked writes recs to the group's partition; done (may be nil)
-// gets the outcome. Called with c.mu held so that appends reach each log in
-// the order they were decided; the log's done callbacks never take c.mu.
-func (c *Coordinator) appendLocked(groupID string, recs []kv, now time.Time, done func(error)) {
-	p, ok := c.mu.parts[PartitionFor(groupID, c.cfg.NumPartitions)]
+// appendLocked writes recs to the group's partition. apply (may be nil)
+// runs under c.mu once the append is durable or failed, after the
+// outcomes of all earlier appends to the partition, and is the only place
+// the change may reach memory: nothing a request decides is visible
+// before it is durable.
+//
+// Called with c.mu held, so appends reach each log in the order they were
+// decided. The log's done callback never waits for c.mu (the log may call
+// it on its own goroutine, which a caller holding c.mu may be waiting on
+// in Append): an outcome reported inside Append is applied by this call
+// after Append returns; one reported later is applied on a new goroutine.
+func (c *Coordinator) appendLocked(groupID string, recs []kv, now time.Time, apply func(err error, owned bool)) {
+	pid := PartitionFor(groupID, c.cfg.NumPartitions)
+	p, ok := c.mu.parts[pid]
 	if !ok {
-		if done != nil {
-			done(ErrNotCoordinator)
+		if apply != nil {
+			apply(ErrNotCoordinator, false)
 		}
 		return
 	}
-	batch := buildBatch(recs, now.UnixMilli())
-	p.log.Append(batch, func(err error) {
+	w := &write{p: p, partition: pid, apply: apply}
+	w.early.inAppend = true
+	p.inflight = append(p.inflight, w)
+	p.log.Append(buildBatch(recs, now.UnixMilli()), func(err error) {
 		if err != nil {
 			c.log.Error("group: writing to __consumer_offsets failed", "group", groupID, "err", err)
 		}
-		if done != nil {
-			done(err)
+		w.early.Lock()
+		if w.early.inAppend {
+			w.early.done, w.early.err = true, err
+			w.early.Unlock()
+			return
 		}
+		w.early.Unlock()
+		go c.finishWrite(w, err)
 	})
+	w.early.Lock()
+	w.early.inAppend = false
+	done, err := w.early.done, w.early.err
+	w.early.Unlock()
+	if done {
+		c.finishWriteLocked(w, err)
+	}
+}
+
+func (c *Coordinator) finishWrite(w *write, err error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.finishWriteLocked(w, err)
+}
+
+// finishWriteLocked records w's outcome and applies every finished append
+// at the head of its partition's queue.
+func (c *Coordinator) finishWriteLocked(w *write, err error) {
+	w.finished, w.err = true, err
+	p := w.p
+	for len(p.inflight) > 0 && p.inflight[0].finished {
+		h := p.inflight[0]
+		p.inflight[0] = nil
+		p.inflight = p.inflight[1:]
+		if h.apply != nil {
+			h.apply(storeError(h.err), c.mu.parts[h.partition] == p)
+		}
+	}
+}
+
+// storeError is the error a client gets for a failed append to
+// __consumer_offsets, as Kafka's GroupMetadataManager maps it for offset
+// commits and group metadata: a storage error (KAFKA_STORAGE_ERROR, such
+// as a full disk) or a lost leadership is NOT_COORDINATOR, so the client
+// finds the coordinator again and retries; anything else is
+// COORDINATOR_NOT_AVAILABLE (Kafka's answer for NOT_ENOUGH_REPLICAS and
+// UNKNOWN_TOPIC_OR_PARTITION; also retriable).
+func storeError(err error) error {
+	switch {
+	case err == nil:
+		return nil
+	case errors.Is(err, ErrNotCoordinator), errors.Is(err, ErrCoordinatorNotAvailable):
+		return err
+	case errors.Is(err, model.ErrStorage), errors.Is(err, model.ErrNotLeader), errors.Is(err, model.ErrClosed):
+		return fmt.Errorf("%w: writing to %s: %v", ErrNotCoordinator, OffsetsTopic, err)
+	}
+	return fmt.Errorf("%w: writing to %s: %v", ErrCoordinatorNotAvailable, OffsetsTopic, err)
 }

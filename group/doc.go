@@ -18,7 +18,9 @@
 //     block nor call back into the Coordinator.
 //  3. Tick: call Tick(now) often (every 100 ms is plenty). Session
 //     timeouts, rebalance timeouts, the initial rebalance delay and offset
-//     expiry all happen there, and only there.
+//     expiry are decided there, and only there.
+//  4. Log: a Log's Append done callback may run inside Append or on any
+//     goroutine; the coordinator never waits for its own lock in it.
 //
 // # Persistence
 //
@@ -38,18 +40,43 @@
 //	tombstone:      the key with a null value (deleted offset or group)
 //
 // Each write is one uncompressed magic-v2 record batch (producer id -1)
-// appended through the partition's log like client data; the request is
-// answered once the append is durable. Load replays a partition from its
-// log start: the last record of a key wins, a tombstone deletes.
+// appended through the partition's log like client data. Load replays a
+// partition from its log start: the last record of a key wins, a
+// tombstone deletes.
 //
 // Storage has no compaction yet, so __consumer_offsets grows until it
 // does (retention does not apply to it: cleanup.policy=compact). Replay is
 // correct either way, only slower.
 //
-// In-memory state is updated when a write is decided, before it is
-// durable; the request is answered after. If the append fails (a storage
-// error), the answer carries the error while memory already holds the
-// change until the next restart; clients retry a failed commit anyway.
+// # Memory follows the log
+//
+// What a request writes reaches memory only once its append is durable,
+// so OffsetFetch, DescribeGroups and ListGroups never show what a restart
+// would lose:
+//
+//   - A commit's offsets are applied when its append succeeds (Kafka keeps
+//     them as "pending" until then). Appends reach a log in the order they
+//     were decided, and their outcomes are applied in that order too, even
+//     if the log reports them out of order; so of two commits of a
+//     partition in flight the later wins, as on disk.
+//   - A SyncGroup leaves the group CompletingRebalance while the leader's
+//     assignment is written; once durable the assignments are set, the
+//     group becomes Stable and the waiting members are answered.
+//   - OffsetDelete, DeleteGroups and offset expiry drop offsets or groups
+//     once their tombstones are durable (Kafka drops them first and writes
+//     without waiting; a restart could bring them back there). A group
+//     being deleted refuses changes with COORDINATOR_NOT_AVAILABLE.
+//
+// If an append fails, memory stays as it was and the client gets the
+// error Kafka's GroupMetadataManager sends for it: a storage error
+// (KAFKA_STORAGE_ERROR, e.g. a full disk) or a lost leadership is
+// NOT_COORDINATOR, so the client rediscovers the coordinator and retries;
+// anything else is COORDINATOR_NOT_AVAILABLE. A failed SyncGroup write is
+// Kafka's resetAndPropagateAssignmentError: every waiting member gets the
+// error and the group prepares a new rebalance. Two writes keep Kafka's
+// memory-first order, because they fence: a static member's new member id
+// (reverted to the old id if the write fails, as Kafka does) and the new
+// generation of a group that became Empty (a failed write is logged).
 //
 // Skipped: KIP-848 (the new consumer protocol), transactional offset
 // commits, expiry of the offsets of topics a Stable consumer group no

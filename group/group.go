@@ -103,14 +103,22 @@ type group struct {
 	newMemberAdded        bool
 	syncDeadline          time.Time
 
-	offsets map[model.TopicPartition]committed
+	// offsets are the durable committed offsets; pendingOffsets counts
+	// the commits of each partition whose append is in flight.
+	offsets        map[model.TopicPartition]committed
+	pendingOffsets map[model.TopicPartition]int
+	// deleting: a DeleteGroups wrote the group's tombstones and waits for
+	// them to be durable; until then the group is shown as it was and
+	// requests that would change it answer ErrCoordinatorNotAvailable
+	// (Kafka's answer for a Dead group).
+	deleting bool
 }
 
 func newGroup(id string, now time.Time) *group {
 	return &group{
 		id: id, state: Empty, stateTime: now,
 		members: map[string]*member{}, pending: map[string]time.Time{}, statics: map[string]string{},
-		offsets: map[model.TopicPartition]committed{},
+		offsets: map[model.TopicPartition]committed{}, pendingOffsets: map[model.TopicPartition]int{},
 	}
 }
 
@@ -222,6 +230,19 @@ func (g *group) removeMember(id string) {
 	}
 }
 
+// renameMember gives member m (a static one) the id newID in place of
+// oldID, keeping its place in the join order and its leadership.
+func (g *group) renameMember(m *member, oldID, newID string) {
+	delete(g.members, oldID)
+	m.id = newID
+	g.members[newID] = m
+	g.order[slices.Index(g.order, oldID)] = newID
+	g.statics[*m.instanceID] = newID
+	if g.leader == oldID {
+		g.leader = newID
+	}
+}
+
 // fenced is Kafka's isStaticMemberFenced: the instance id maps to another
 // member id.
 func (g *group) fenced(memberID string, instanceID *string) bool {
@@ -302,6 +323,10 @@ func (c *Coordinator) Join(now time.Time, req JoinRequest, done func(JoinResult)
 		g = newGroup(req.Group, now)
 		c.mu.groups[req.Group] = g
 		defer c.dropIfUnusedLocked(g)
+	}
+	if g.deleting {
+		fail(fmt.Errorf("%w: the group is being deleted", ErrCoordinatorNotAvailable))
+		return
 	}
 	if !g.supports(req.ProtocolType, req.Protocols) {
 		fail(fmt.Errorf("%w: protocol type %q with %d protocols does not fit the group (type %q)", ErrInconsistentGroupProtocol, req.ProtocolType, len(req.Protocols), g.protocolType))
@@ -427,29 +452,32 @@ func (c *Coordinator) updateMemberAndRebalanceLocked(g *group, now time.Time, m 
 func (c *Coordinator) replaceStaticLocked(g *group, now time.Time, oldID, newID string, req JoinRequest, done func(JoinResult)) {
 	m := g.members[oldID]
 	m.fail(ErrFencedInstanceID)
-	delete(g.members, oldID)
-	m.id = newID
-	g.members[newID] = m
-	g.order[slices.Index(g.order, oldID)] = newID
-	g.statics[*req.InstanceID] = newID
-	if g.leader == oldID {
-		g.leader = newID
-	}
+	old := *m
+	g.renameMember(m, oldID, newID)
 	m.clientID, m.clientHost = req.ClientID, req.ClientHost
 	m.sessionTimeout, m.rebalanceTimeout = req.SessionTimeout, req.RebalanceTimeout
 	m.lastHeartbeat = now
 	c.log.Info("static member rejoined with a new member id", "group", g.id, "instance_id", *req.InstanceID, "old_member_id", oldID, "member_id", newID)
 	if g.state == Stable && sameProtocols(m.protocols, req.Protocols) {
 		// No rebalance: the member keeps its assignment under its new id.
+		// The new id is in memory at once (it fences the old one), as in
+		// Kafka; if the write fails, the old id comes back (Kafka's
+		// revert) and the joiner gets the error.
 		r := g.joinResult(newID)
 		r.SkipAssignment = newID == g.leader
 		m.synced = true
-		c.storeGroupLocked(g, now, func(err error) {
-			if err != nil {
-				done(JoinResult{Err: ErrCoordinatorNotAvailable, MemberID: newID, Generation: -1})
+		gen := g.generation
+		c.storeGroupLocked(g, nil, now, func(err error, _ bool) {
+			if err == nil {
+				done(r)
 				return
 			}
-			done(r)
+			if c.mu.groups[g.id] == g && g.members[newID] == m && g.generation == gen {
+				g.renameMember(m, newID, oldID)
+				m.clientID, m.clientHost = old.clientID, old.clientHost
+				m.sessionTimeout, m.rebalanceTimeout = old.sessionTimeout, old.rebalanceTimeout
+			}
+			done(JoinResult{Err: err, MemberID: newID, Generation: -1})
 		})
 		return
 	}
@@ -518,7 +546,10 @@ func (c *Coordinator) completeJoinLocked(g *group, now time.Time) {
 		g.protocol, g.leader = "", ""
 		g.setState(Empty, now)
 		c.log.Info("group is empty", "group", g.id, "generation", g.generation)
-		c.storeGroupLocked(g, now, nil)
+		// As in Kafka, a failed write here is only logged: the new
+		// generation stays in memory (it fences the old members either
+		// way), and the next write of the group carries it.
+		c.storeGroupLocked(g, nil, now, nil)
 		return
 	}
 	g.protocol = g.selectProtocol()
@@ -599,35 +630,54 @@ func (c *Coordinator) Sync(now time.Time, req SyncRequest, done func(SyncResult)
 		if m.id != g.leader {
 			return
 		}
-		for _, mm := range g.members {
-			mm.assignment = req.Assignments[mm.id]
-			if mm.assignment == nil {
-				mm.assignment = []byte{}
+		// The leader's assignments reach memory, and the group becomes
+		// Stable, only once they are durable; meanwhile the group stays
+		// CompletingRebalance and members that sync wait. If the write
+		// fails, Kafka's resetAndPropagateAssignmentError: every waiting
+		// member gets the error and the group rebalances.
+		assignments := make(map[string][]byte, len(g.members))
+		for id := range g.members {
+			a := req.Assignments[id]
+			if a == nil {
+				a = []byte{}
 			}
+			assignments[id] = a
 		}
-		g.setState(Stable, now)
-		c.log.Info("group stable", "group", g.id, "generation", g.generation, "members", len(g.members))
-		var waiting []*member
-		var dones []func(SyncResult)
-		for _, id := range g.order {
-			if mm := g.members[id]; mm.syncDone != nil {
-				waiting = append(waiting, mm)
-				dones = append(dones, mm.syncDone)
-				mm.syncDone = nil
+		gen := g.generation
+		c.storeGroupLocked(g, assignments, now, func(err error, _ bool) {
+			if c.mu.groups[g.id] != g || g.state != CompletingRebalance || g.generation != gen {
+				// The rebalance moved on (or the group was unloaded)
+				// while the write was in flight; that answered the
+				// waiting members.
+				return
 			}
-		}
-		pt, proto := g.protocolType, g.protocol
-		assignments := make([][]byte, len(waiting))
-		for i, mm := range waiting {
-			assignments[i] = mm.assignment
-		}
-		c.storeGroupLocked(g, now, func(err error) {
-			for i, d := range dones {
-				if err != nil {
-					d(SyncResult{Err: ErrCoordinatorNotAvailable})
-					continue
+			if err != nil {
+				c.log.Warn("storing the group assignment failed; rebalancing", "group", g.id, "generation", gen, "err", err)
+				for _, id := range g.order {
+					mm := g.members[id]
+					mm.assignment = nil
+					if mm.syncDone != nil {
+						mm.syncDone(SyncResult{Err: err})
+						mm.syncDone = nil
+					}
 				}
-				d(SyncResult{ProtocolType: pt, Protocol: proto, Assignment: assignments[i]})
+				c.prepareRebalanceLocked(g, now, "storing the group assignment failed")
+				return
+			}
+			for id, mm := range g.members {
+				mm.assignment = assignments[id]
+				if mm.assignment == nil {
+					mm.assignment = []byte{} // joined after the leader synced: cannot happen in CompletingRebalance
+				}
+			}
+			g.setState(Stable, now)
+			c.log.Info("group stable", "group", g.id, "generation", g.generation, "members", len(g.members))
+			for _, id := range g.order {
+				if mm := g.members[id]; mm.syncDone != nil {
+					d := mm.syncDone
+					mm.syncDone = nil
+					d(SyncResult{ProtocolType: g.protocolType, Protocol: g.protocol, Assignment: mm.assignment})
+				}
 			}
 		})
 	default:
@@ -771,9 +821,10 @@ func (c *Coordinator) tickGroupLocked(g *group, now time.Time) {
 	}
 }
 
-// dropIfUnusedLocked forgets a group that a failed request created.
+// dropIfUnusedLocked forgets a group that a failed request created (or
+// whose only commit failed).
 func (c *Coordinator) dropIfUnusedLocked(g *group) {
-	if g.state == Empty && len(g.members) == 0 && len(g.pending) == 0 && len(g.offsets) == 0 && g.generation == 0 {
+	if c.mu.groups[g.id] == g && g.state == Empty && len(g.members) == 0 && len(g.pending) == 0 && len(g.offsets) == 0 && len(g.pendingOffsets) == 0 && g.generation == 0 && !g.deleting {
 		delete(c.mu.groups, g.id)
 	}
 }

@@ -32,7 +32,11 @@ type CommitRequest struct {
 }
 
 // CommitOffsets handles an OffsetCommit. done gets a request-level error
-// (for every partition) or one error per offset, once durable.
+// (for every partition) or one error per offset, once durable. The
+// offsets reach memory (FetchOffsets) only then, as Kafka applies a commit
+// to its cache in the append's callback; a failed append leaves the
+// previous offsets and answers storeError's error. Appends apply in log
+// order, so of two commits of a partition in flight the later wins.
 func (c *Coordinator) CommitOffsets(now time.Time, req CommitRequest, done func(top error, errs []error)) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
@@ -51,6 +55,9 @@ func (c *Coordinator) CommitOffsets(now time.Time, req CommitRequest, done func(
 		defer c.dropIfUnusedLocked(g)
 	}
 	switch {
+	case g.deleting:
+		done(fmt.Errorf("%w: the group is being deleted", ErrCoordinatorNotAvailable), nil)
+		return
 	case g.fenced(req.MemberID, req.InstanceID):
 		done(ErrFencedInstanceID, nil)
 		return
@@ -70,6 +77,8 @@ func (c *Coordinator) CommitOffsets(now time.Time, req CommitRequest, done func(
 	}
 	errs := make([]error, len(req.Offsets))
 	var recs []kv
+	var tps []model.TopicPartition
+	var cms []committed
 	nowMs := now.UnixMilli()
 	for i, o := range req.Offsets {
 		md := ""
@@ -85,17 +94,39 @@ func (c *Coordinator) CommitOffsets(now time.Time, req CommitRequest, done func(
 			cm.expireMs = nowMs + req.RetentionMs
 		}
 		tp := model.TopicPartition{Topic: o.Topic, Partition: o.Partition}
-		g.offsets[tp] = cm
+		tps, cms = append(tps, tp), append(cms, cm)
 		recs = append(recs, kv{offsetKey(g.id, tp), offsetValue(cm)})
 	}
 	if len(recs) == 0 {
 		done(nil, errs)
 		return
 	}
-	c.appendLocked(g.id, recs, now, func(err error) {
+	for _, tp := range tps {
+		g.pendingOffsets[tp]++
+	}
+	c.appendLocked(g.id, recs, now, func(err error, owned bool) {
+		for _, tp := range tps {
+			if g.pendingOffsets[tp]--; g.pendingOffsets[tp] <= 0 {
+				delete(g.pendingOffsets, tp)
+			}
+		}
 		if err != nil {
+			c.dropIfUnusedLocked(g)
 			done(err, nil)
 			return
+		}
+		if owned {
+			// g may have been forgotten (a simple commit's group is
+			// dropped until it has an offset) or expired meanwhile; the
+			// log now holds the offsets, so memory holds them too.
+			cur := c.mu.groups[req.Group]
+			if cur == nil {
+				cur = newGroup(req.Group, now)
+				c.mu.groups[req.Group] = cur
+			}
+			for i, tp := range tps {
+				cur.offsets[tp] = cms[i]
+			}
 		}
 		done(nil, errs)
 	})
@@ -159,6 +190,10 @@ func (c *Coordinator) DeleteOffsets(now time.Time, groupID string, tps []model.T
 		done(ErrGroupIDNotFound, nil)
 		return
 	}
+	if g.deleting {
+		done(fmt.Errorf("%w: the group is being deleted", ErrCoordinatorNotAvailable), nil)
+		return
+	}
 	var subscribed map[string]bool
 	if len(g.members) > 0 {
 		var ok bool
@@ -169,13 +204,15 @@ func (c *Coordinator) DeleteOffsets(now time.Time, groupID string, tps []model.T
 	}
 	errs := make([]error, len(tps))
 	var recs []kv
+	var deleted []model.TopicPartition
 	for i, tp := range tps {
 		if subscribed[tp.Topic] {
 			errs[i] = ErrGroupSubscribedToTopic
 			continue
 		}
-		if _, ok := g.offsets[tp]; ok {
-			delete(g.offsets, tp)
+		_, ok := g.offsets[tp]
+		if ok || g.pendingOffsets[tp] > 0 {
+			deleted = append(deleted, tp)
 			recs = append(recs, kv{offsetKey(g.id, tp), nil})
 		}
 	}
@@ -183,10 +220,17 @@ func (c *Coordinator) DeleteOffsets(now time.Time, groupID string, tps []model.T
 		done(nil, errs)
 		return
 	}
-	c.appendLocked(g.id, recs, now, func(err error) {
+	// The offsets leave memory once the tombstones are durable (Kafka
+	// drops them first and writes the tombstones without waiting).
+	c.appendLocked(g.id, recs, now, func(err error, owned bool) {
 		if err != nil {
 			done(err, nil)
 			return
+		}
+		if cur := c.mu.groups[groupID]; owned && cur != nil {
+			for _, tp := range deleted {
+				delete(cur.offsets, tp)
+			}
 		}
 		done(nil, errs)
 	})
@@ -210,16 +254,20 @@ func (c *Coordinator) DeleteGroups(now time.Time, ids []string, done func(errs [
 		case g == nil:
 			errs[i] = ErrGroupIDNotFound
 			continue
+		case g.deleting:
+			errs[i] = fmt.Errorf("%w: the group is being deleted", ErrCoordinatorNotAvailable)
+			continue
 		case g.state != Empty || len(g.members) > 0:
 			errs[i] = fmt.Errorf("%w: %d members in state %s", ErrNonEmptyGroup, len(g.members), g.state)
 			continue
 		}
+		wg.Add(1)
 		c.deleteGroupLocked(g, now, func(err error) {
 			mu.Lock()
 			errs[i] = err
 			mu.Unlock()
 			wg.Done()
-		}, &wg)
+		})
 	}
 	go func() {
 		wg.Wait()
@@ -227,13 +275,21 @@ func (c *Coordinator) DeleteGroups(now time.Time, ids []string, done func(errs [
 	}()
 }
 
-// deleteGroupLocked forgets g and writes tombstones for its offsets and
-// metadata. wg (may be nil) is incremented before the append.
-func (c *Coordinator) deleteGroupLocked(g *group, now time.Time, done func(error), wg *sync.WaitGroup) {
+// deleteGroupLocked writes tombstones for g's offsets (those in flight
+// too) and metadata, and forgets g once they are durable. Until then g
+// is marked deleting; if the append fails, g stays as it was and done gets
+// the error. (Kafka drops the group from memory first and writes the
+// tombstones without waiting; here memory never runs ahead of the log.)
+func (c *Coordinator) deleteGroupLocked(g *group, now time.Time, done func(error)) {
 	recs := make([]kv, 0, len(g.offsets)+1)
 	tps := make([]model.TopicPartition, 0, len(g.offsets))
 	for tp := range g.offsets {
 		tps = append(tps, tp)
+	}
+	for tp := range g.pendingOffsets {
+		if _, ok := g.offsets[tp]; !ok {
+			tps = append(tps, tp)
+		}
 	}
 	sort.Slice(tps, func(i, j int) bool {
 		return tps[i].Topic < tps[j].Topic || tps[i].Topic == tps[j].Topic && tps[i].Partition < tps[j].Partition
@@ -242,15 +298,22 @@ func (c *Coordinator) deleteGroupLocked(g *group, now time.Time, done func(error
 		recs = append(recs, kv{offsetKey(g.id, tp), nil})
 	}
 	recs = append(recs, kv{groupKey(g.id), nil})
-	for _, m := range g.members {
-		m.fail(ErrCoordinatorNotAvailable)
-	}
-	delete(c.mu.groups, g.id)
-	c.log.Info("group deleted", "group", g.id, "offsets", len(tps))
-	if wg != nil {
-		wg.Add(1)
-	}
-	c.appendLocked(g.id, recs, now, done)
+	g.deleting = true
+	c.appendLocked(g.id, recs, now, func(err error, owned bool) {
+		g.deleting = false
+		if err != nil {
+			c.log.Warn("deleting group failed; it is kept", "group", g.id, "err", err)
+			done(err)
+			return
+		}
+		if owned && c.mu.groups[g.id] == g {
+			// Requests that would change g were refused meanwhile, so
+			// g is still Empty with no members.
+			delete(c.mu.groups, g.id)
+		}
+		c.log.Info("group deleted", "group", g.id, "offsets", len(tps))
+		done(nil)
+	})
 }
 
 // expireOffsetsLocked applies Kafka's expiry rule: the offsets of an Empty
@@ -263,7 +326,7 @@ func (c *Coordinator) expireOffsetsLocked(now time.Time) {
 	retMs := c.cfg.OffsetsRetention.Milliseconds()
 	ids := make([]string, 0, len(c.mu.groups))
 	for id, g := range c.mu.groups {
-		if p := c.mu.parts[PartitionFor(id, c.cfg.NumPartitions)]; p != nil && !p.loading && g.state == Empty && len(g.pending) == 0 {
+		if p := c.mu.parts[PartitionFor(id, c.cfg.NumPartitions)]; p != nil && !p.loading && g.state == Empty && len(g.pending) == 0 && !g.deleting {
 			ids = append(ids, id)
 		}
 	}
@@ -273,6 +336,9 @@ func (c *Coordinator) expireOffsetsLocked(now time.Time) {
 		var recs []kv
 		var expired []model.TopicPartition
 		for tp, o := range g.offsets {
+			if g.pendingOffsets[tp] > 0 {
+				continue // a newer commit is in flight (Kafka skips pending offsets too)
+			}
 			base := o.commitMs
 			if g.protocolType != "" {
 				base = g.stateTime.UnixMilli()
@@ -288,20 +354,32 @@ func (c *Coordinator) expireOffsetsLocked(now time.Time) {
 			return int(a.Partition - b.Partition)
 		})
 		for _, tp := range expired {
-			delete(g.offsets, tp)
 			recs = append(recs, kv{offsetKey(id, tp), nil})
 		}
-		if len(expired) > 0 {
-			c.log.Info("expired committed offsets", "group", id, "partitions", len(expired))
-		}
-		if len(g.offsets) == 0 {
+		removeGroup := len(expired) == len(g.offsets) && len(g.pendingOffsets) == 0
+		if removeGroup {
 			recs = append(recs, kv{groupKey(id), nil})
-			delete(c.mu.groups, id)
-			c.log.Info("removed empty group with no offsets", "group", id)
 		}
-		if len(recs) > 0 {
-			c.appendLocked(id, recs, now, nil)
+		if len(recs) == 0 {
+			continue
 		}
+		// Memory follows once the tombstones are durable; if the append
+		// fails, the offsets stay and the next check expires them again.
+		c.appendLocked(id, recs, now, func(err error, owned bool) {
+			if err != nil || !owned || c.mu.groups[id] != g {
+				return
+			}
+			for _, tp := range expired {
+				delete(g.offsets, tp)
+			}
+			if len(expired) > 0 {
+				c.log.Info("expired committed offsets", "group", id, "partitions", len(expired))
+			}
+			if removeGroup && g.state == Empty && len(g.members) == 0 && len(g.pending) == 0 && len(g.offsets) == 0 && len(g.pendingOffsets) == 0 && !g.deleting {
+				delete(c.mu.groups, id)
+				c.log.Info("removed empty group with no offsets", "group", id)
+			}
+		})
 	}
 }
 

@@ -67,7 +67,10 @@ func groupKey(groupID string) []byte {
 	return k.AppendTo(nil)
 }
 
-func groupValue(g *group) []byte {
+// groupValue encodes g; assignments, when not nil, are the members'
+// assignments to write instead of the ones in memory (a SyncGroup's,
+// which reach memory only once durable).
+func groupValue(g *group, assignments map[string][]byte) []byte {
 	v := kmsg.NewGroupMetadataValue()
 	v.Version = 3
 	v.ProtocolType = g.protocolType
@@ -89,15 +92,18 @@ func groupValue(g *group) []byte {
 		gm.SessionTimeoutMillis = int32(m.sessionTimeout.Milliseconds())
 		gm.Subscription = m.metadataFor(g.protocol)
 		gm.Assignment = m.assignment
+		if assignments != nil {
+			gm.Assignment = assignments[m.id]
+		}
 		v.Members = append(v.Members, gm)
 	}
 	return v.AppendTo(nil)
 }
 
-// storeGroupLocked writes the group's metadata (members only when Stable,
-// as Kafka does after a SyncGroup; otherwise the generation alone).
-func (c *Coordinator) storeGroupLocked(g *group, now time.Time, done func(error)) {
-	c.appendLocked(g.id, []kv{{groupKey(g.id), groupValue(g)}}, now, done)
+// storeGroupLocked writes the group's metadata with its members (and
+// assignments, or the ones given); apply is appendLocked's.
+func (c *Coordinator) storeGroupLocked(g *group, assignments map[string][]byte, now time.Time, apply func(err error, owned bool)) {
+	c.appendLocked(g.id, []kv{{groupKey(g.id), groupValue(g, assignments)}}, now, apply)
 }
 
 type replayStats struct {

@@ -120,17 +120,32 @@ func TestOffsetsSurviveRestart(t *testing.T) {
 	if err := c.Heartbeat(now, "managed", jr.MemberID, nil, jr.Generation); err != nil {
 		t.Fatal(err)
 	}
-	// Expiry: the simple group's offsets expire an hour after the commit.
+	// Expiry: the simple group's offsets expire an hour after the commit,
+	// once the tombstones are durable.
 	later := now.Add(time.Hour)
 	c.ExpireOffsets(later)
-	if got, _ := c.FetchOffsets("simple"); len(got) != 0 {
-		t.Fatalf("offsets after expiry: %+v", got)
-	}
+	waitFor(t, "offsets expired", func() bool {
+		got, _ := c.FetchOffsets("simple")
+		return len(got) == 0
+	})
 	closeFn()
 
 	c, closeFn = openStore(t, dir, later)
 	defer closeFn()
 	if got, _ := c.FetchOffsets("simple"); len(got) != 0 {
 		t.Fatalf("expired offsets came back after restart: %+v", got)
+	}
+}
+
+// waitFor waits, up to 10 seconds, for cond to hold: outcomes that the log
+// reports on its own goroutine reach memory soon after, not at once.
+func waitFor(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for: %s", what)
+		}
+		time.Sleep(time.Millisecond)
 	}
 }

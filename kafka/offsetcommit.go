@@ -19,6 +19,10 @@ package kafka
 //     UNKNOWN_TOPIC_OR_PARTITION; metadata over 4096 bytes:
 //     OFFSET_METADATA_TOO_LARGE. Other partitions of the request commit.
 //   - v2-v4 retention_time (when not -1) sets the offsets' expire time.
+//   - A failed append to __consumer_offsets leaves the previous offsets
+//     (OffsetFetch never shows one that is not durable) and answers
+//     NOT_COORDINATOR for a storage error, as Kafka maps
+//     KAFKA_STORAGE_ERROR; COORDINATOR_NOT_AVAILABLE otherwise.
 //
 // Skipped on purpose: the v1 per-partition commit timestamp (the broker's
 // time is used, as Kafka does from v2); topic ids (v10) are not served.

@@ -9,6 +9,9 @@ package kafka
 //     the leader wait for it (or for the rebalance to be abandoned:
 //     REBALANCE_IN_PROGRESS). Assignments are opaque bytes, so eager and
 //     cooperative clients both work.
+//   - If that write fails, every waiting member gets NOT_COORDINATOR (a
+//     storage error, as Kafka maps KAFKA_STORAGE_ERROR) or
+//     COORDINATOR_NOT_AVAILABLE and the group rebalances, as in Kafka.
 //   - UNKNOWN_MEMBER_ID, ILLEGAL_GENERATION, FENCED_INSTANCE_ID,
 //     REBALANCE_IN_PROGRESS, INCONSISTENT_GROUP_PROTOCOL (v5 protocol
 //     type/name that differ from the group's), NOT_COORDINATOR,
