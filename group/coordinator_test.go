@@ -18,21 +18,60 @@ import (
 )
 
 // memLog is a Log in memory: batches get offsets, reads return them.
+// Appends fail with fail when it is set; with hold set they wait for
+// release, which reports outcomes in any order while the log keeps its
+// successful batches in append order (as storage does).
 type memLog struct {
 	mu      sync.Mutex
 	batches [][]byte
 	bases   []model.Offset
 	next    model.Offset
 	fail    error
+	hold    bool
+	held    []*heldAppend
+	flushed int // held[:flushed] are resolved and in batches (or dropped)
+}
+
+type heldAppend struct {
+	records  []byte
+	done     func(error)
+	resolved bool
+	err      error
 }
 
 func (l *memLog) Append(records []byte, done func(error)) {
 	l.mu.Lock()
+	if l.hold {
+		l.held = append(l.held, &heldAppend{records: append([]byte(nil), records...), done: done})
+		l.mu.Unlock()
+		return
+	}
 	if l.fail != nil {
 		l.mu.Unlock()
 		done(l.fail)
 		return
 	}
+	l.writeLocked(records)
+	l.mu.Unlock()
+	done(nil)
+}
+
+// release reports the outcome of held append i (in append order, from 0).
+func (l *memLog) release(i int, err error) {
+	l.mu.Lock()
+	h := l.held[i]
+	h.resolved, h.err = true, err
+	for l.flushed < len(l.held) && l.held[l.flushed].resolved {
+		if f := l.held[l.flushed]; f.err == nil {
+			l.writeLocked(f.records)
+		}
+		l.flushed++
+	}
+	l.mu.Unlock()
+	h.done(err)
+}
+
+func (l *memLog) writeLocked(records []byte) {
 	b := append([]byte(nil), records...)
 	n := int64(int32(b[23])<<24|int32(b[24])<<16|int32(b[25])<<8|int32(b[26])) + 1
 	for i := 0; i < 8; i++ {
@@ -41,8 +80,6 @@ func (l *memLog) Append(records []byte, done func(error)) {
 	l.batches = append(l.batches, b)
 	l.bases = append(l.bases, l.next)
 	l.next += model.Offset(n)
-	l.mu.Unlock()
-	done(nil)
 }
 
 func (l *memLog) Offsets() (model.Offset, model.Offset) {
