@@ -181,7 +181,10 @@ func (l *Leader) AddWaiter(id uint64, lastOffset model.Offset, deadlineMs int64)
 func (l *Leader) FollowerFetch(id model.NodeID, fetchOffset model.Offset, nowMs int64) Effects {
 	var e Effects
 	r := l.replicas[id]
-	if r == nil {
+	if r == nil || fetchOffset > l.logEnd {
+		// Past our end: a divergent follower; its fetch fails with
+		// OFFSET_OUT_OF_RANGE and it truncates. It must not count as
+		// caught up.
 		return e
 	}
 	// Kafka's lastCaughtUpTime: caught up now when it reached the leader
@@ -192,7 +195,7 @@ func (l *Leader) FollowerFetch(id model.NodeID, fetchOffset model.Offset, nowMs 
 	} else if r.fetchedThisEpoch && fetchOffset >= r.lastFetchLeaderEnd {
 		r.lastCaughtUpMs = max(r.lastCaughtUpMs, r.lastFetchMs)
 	}
-	r.logEnd = min(fetchOffset, l.logEnd)
+	r.logEnd = fetchOffset
 	r.lastFetchMs, r.lastFetchLeaderEnd, r.fetchedThisEpoch = nowMs, l.logEnd, true
 	l.advance(&e)
 	l.maybeExpand(id, &e)

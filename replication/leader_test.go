@@ -97,6 +97,10 @@ func TestLeaderHWFollowsISRAndNeverGoesBack(t *testing.T) {
 		appended(12, 600).is("-"),
 		fetch(2, 12, 700).is("-"),
 		fetch(3, 12, 800).is("hw=12"),
+		// A divergent follower asking past the leader's end changes nothing.
+		appended(14, 900).is("-"),
+		fetch(2, 14, 950).is("-"),
+		fetch(3, 20, 1000).is("-"),
 	})
 	if l.HighWatermark() != 12 {
 		t.Fatalf("HW %d", l.HighWatermark())
