@@ -63,7 +63,8 @@ func init() {
 		42: {0, 2, handleDeleteGroups},
 		44: {0, 1, syncHandler(handleIncrementalAlterConfigs)},
 		47: {0, 0, handleOffsetDelete},
-		60: {0, 1, syncHandler(handleDescribeCluster)},
+		55: {0, 0, syncHandler(handleDescribeQuorum)},
+		60: {0, 2, syncHandler(handleDescribeCluster)},
 	}
 }
 

@@ -1,16 +1,17 @@
 package kafka
 
-// DescribeCluster (key 60): versions 0-1.
+// DescribeCluster (key 60): versions 0-2.
 //
 // Behavior:
-//   - The cluster id, controller id and the unfenced brokers with their
-//     endpoint for the configured listener (as Metadata lists them).
+//   - The cluster id, the active controller's id (-1 during an election)
+//     and the unfenced brokers with their endpoint for the configured
+//     listener (as Metadata lists them); with include_fenced_brokers (v2)
+//     the fenced ones too, marked is_fenced.
 //   - Cluster authorized operations are the full bitfield when asked for
 //     (no authorizer yet).
 //   - endpoint_type 2 (controllers, v1) is UNSUPPORTED_ENDPOINT_TYPE: as in
 //     Kafka, only controller listeners answer it.
 //
-// Skipped on purpose: v2 (fenced brokers).
 
 import (
 	"github.com/twmb/franz-go/pkg/kerr"
@@ -36,7 +37,7 @@ func handleDescribeCluster(s *Server, cx *reqCtx, req *kmsg.DescribeClusterReque
 	}
 	for _, id := range im.BrokerIDs() {
 		b := im.Brokers[id]
-		if b.Fenced {
+		if b.Fenced && !req.IncludeFencedBrokers {
 			continue
 		}
 		ep, ok := b.Endpoint(s.cfg.ListenerName)
@@ -45,6 +46,7 @@ func handleDescribeCluster(s *Server, cx *reqCtx, req *kmsg.DescribeClusterReque
 		}
 		rb := kmsg.NewDescribeClusterResponseBroker()
 		rb.NodeID, rb.Host, rb.Port = b.ID, ep.Host, ep.Port
+		rb.IsFenced = b.Fenced
 		if b.Rack != "" {
 			rack := b.Rack
 			rb.Rack = &rack

@@ -13,6 +13,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"sort"
+	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -21,6 +22,7 @@ import (
 
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
+	"github.com/twmb/franz-go/pkg/kmsg"
 )
 
 // Limits for waiting on a node.
@@ -138,7 +140,12 @@ func StartNode(t testing.TB, o Options) *Node {
 // NewNode prepares a node without starting it.
 func NewNode(t testing.TB, o Options) *Node {
 	t.Helper()
-	n := &Node{t: t, Bin: Binary(t), DataDir: o.DataDir, Port: FreePort(t), CtrlPort: FreePort(t)}
+	return newNodeOnPorts(t, o, FreePort(t), FreePort(t))
+}
+
+func newNodeOnPorts(t testing.TB, o Options, port, ctrlPort int) *Node {
+	t.Helper()
+	n := &Node{t: t, Bin: Binary(t), DataDir: o.DataDir, Port: port, CtrlPort: ctrlPort}
 	if n.DataDir == "" {
 		n.DataDir = t.TempDir()
 	}
@@ -192,6 +199,13 @@ func (n *Node) Addr() string { return fmt.Sprintf("127.0.0.1:%d", n.Port) }
 // Start starts the process (again) and waits until it serves.
 func (n *Node) Start() {
 	n.t.Helper()
+	n.startProcess()
+	n.waitServing()
+}
+
+// startProcess starts the process without waiting for it to serve.
+func (n *Node) startProcess() {
+	n.t.Helper()
 	if n.cmd != nil {
 		n.t.Fatal("testkit: node already running")
 	}
@@ -218,7 +232,6 @@ func (n *Node) Start() {
 		c.Wait()
 		close(done)
 	}(cmd, n.exited)
-	n.waitServing()
 }
 
 // waitServing waits until the node answers a Kafka request, or fails the
@@ -371,4 +384,157 @@ func WaitFor(t testing.TB, timeout time.Duration, what string, cond func() bool)
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
+}
+
+// Cluster is n combined nodes (broker and controller) with node ids
+// 1..n, one controller quorum and one cluster.id.
+type Cluster struct {
+	t         testing.TB
+	Nodes     []*Node // Nodes[i] has node.id i+1
+	ClusterID string
+}
+
+// StartCluster starts n combined nodes on free loopback ports, each with
+// the whole voter list and the same cluster.id, and returns once every
+// node serves and the cluster's Metadata lists n brokers. Each node's
+// Kill, Stop, Start and Restart work as for a single node.
+func StartCluster(t testing.TB, n int, o Options) *Cluster {
+	t.Helper()
+	c := NewCluster(t, n, o)
+	c.Start()
+	return c
+}
+
+// NewCluster prepares a cluster without starting it.
+func NewCluster(t testing.TB, n int, o Options) *Cluster {
+	t.Helper()
+	c := &Cluster{t: t, ClusterID: "MkU3OEVBNTcwNTJENDM2Qg"}
+	ports := make([][2]int, n)
+	voters := make([]string, n)
+	for i := range ports {
+		ports[i] = [2]int{FreePort(t), FreePort(t)}
+		voters[i] = fmt.Sprintf("%d@127.0.0.1:%d", i+1, ports[i][1])
+	}
+	for i := 0; i < n; i++ {
+		settings := map[string]string{
+			"node.id":                  strconv.Itoa(i + 1),
+			"listeners":                fmt.Sprintf(`"PLAINTEXT://127.0.0.1:%d,CONTROLLER://127.0.0.1:%d"`, ports[i][0], ports[i][1]),
+			"advertised.listeners":     fmt.Sprintf(`"PLAINTEXT://127.0.0.1:%d"`, ports[i][0]),
+			"controller.quorum.voters": fmt.Sprintf("%q", strings.Join(voters, ",")),
+			"cluster.id":               fmt.Sprintf("%q", c.ClusterID),
+		}
+		for k, v := range o.Settings {
+			settings[k] = v
+		}
+		no := o
+		no.Settings = settings
+		no.DataDir = ""
+		node := newNodeOnPorts(t, no, ports[i][0], ports[i][1])
+		c.Nodes = append(c.Nodes, node)
+	}
+	return c
+}
+
+// Start starts every node at once (a lone voter cannot elect a leader, so
+// they must come up together) and waits until the cluster's Metadata
+// lists every broker.
+func (c *Cluster) Start() {
+	c.t.Helper()
+	for _, n := range c.Nodes {
+		n.startProcess()
+	}
+	for _, n := range c.Nodes {
+		n.waitServing()
+	}
+	c.WaitBrokers(len(c.Nodes), startTimeout)
+}
+
+// Node returns the node with node.id id.
+func (c *Cluster) Node(id int32) *Node { return c.Nodes[id-1] }
+
+// Addrs are the Kafka addresses of the running nodes.
+func (c *Cluster) Addrs() []string {
+	var out []string
+	for _, n := range c.Nodes {
+		if n.PID() != 0 {
+			out = append(out, n.Addr())
+		}
+	}
+	return out
+}
+
+// Client returns a franz-go client seeded with every running node, closed
+// at test end.
+func (c *Cluster) Client(opts ...kgo.Opt) *kgo.Client {
+	c.t.Helper()
+	cl, err := kgo.NewClient(append([]kgo.Opt{kgo.SeedBrokers(c.Addrs()...)}, opts...)...)
+	if err != nil {
+		c.t.Fatal(err)
+	}
+	c.t.Cleanup(cl.Close)
+	return cl
+}
+
+// Admin returns a kadm client seeded with every running node.
+func (c *Cluster) Admin() *kadm.Client { return kadm.NewClient(c.Client()) }
+
+// ClusterState is one answer of DescribeCluster (with fenced brokers).
+type ClusterState struct {
+	ControllerID int32
+	Brokers      map[int32]bool // broker id -> fenced
+}
+
+// Describe asks the running nodes for the cluster's state.
+func (c *Cluster) Describe(ctx context.Context) (ClusterState, error) {
+	cl, err := kgo.NewClient(kgo.SeedBrokers(c.Addrs()...), kgo.DialTimeout(time.Second), kgo.RetryTimeout(2*time.Second))
+	if err != nil {
+		return ClusterState{}, err
+	}
+	defer cl.Close()
+	req := kmsg.NewPtrDescribeClusterRequest()
+	req.IncludeFencedBrokers = true
+	resp, err := req.RequestWith(ctx, cl)
+	if err != nil {
+		return ClusterState{}, err
+	}
+	st := ClusterState{ControllerID: resp.ControllerID, Brokers: map[int32]bool{}}
+	for _, b := range resp.Brokers {
+		st.Brokers[b.NodeID] = b.IsFenced
+	}
+	return st, nil
+}
+
+// WaitBrokers waits until want brokers are registered and unfenced and a
+// controller is active.
+func (c *Cluster) WaitBrokers(want int, timeout time.Duration) {
+	c.t.Helper()
+	WaitFor(c.t, timeout, fmt.Sprintf("%d unfenced brokers and an active controller", want), func() bool {
+		ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
+		defer cancel()
+		last, err := c.Describe(ctx)
+		if err != nil || last.ControllerID < 0 {
+			return false
+		}
+		unfenced := 0
+		for _, fenced := range last.Brokers {
+			if !fenced {
+				unfenced++
+			}
+		}
+		return unfenced == want
+	})
+}
+
+// Controller returns the node that is the active controller.
+func (c *Cluster) Controller() *Node {
+	c.t.Helper()
+	var id int32 = -1
+	WaitFor(c.t, 30*time.Second, "an active controller", func() bool {
+		ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
+		defer cancel()
+		st, err := c.Describe(ctx)
+		id = st.ControllerID
+		return err == nil && id >= 0
+	})
+	return c.Node(id)
 }

@@ -1,0 +1,64 @@
+package kafka
+
+// DescribeQuorum (key 55): version 0.
+//
+// Behavior:
+//   - Answers for __cluster_metadata-0 from this node's view of the
+//     controller quorum: the leader (-1 during an election) and every voter
+//     of controller.quorum.voters. Any node answers (Kafka forwards to the
+//     active controller); `ringtail cluster info` uses it.
+//   - Another topic or partition is UNKNOWN_TOPIC_OR_PARTITION.
+//
+// Skipped on purpose: leader epoch, high watermark and per-voter log end
+// offsets are -1 (the raft term and indexes are not Kafka offsets);
+// observers are empty (brokers that only follow the log do not exist yet);
+// v1-v2 (fetch timestamps, directory ids, nodes).
+
+import (
+	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kmsg"
+
+	"github.com/ringtail/ringtail/controlplane"
+)
+
+const metadataTopic = "__cluster_metadata"
+
+// quorumDescriber is the part of *controlplane.Controller DescribeQuorum
+// needs; handler fakes without it answer with no voters.
+type quorumDescriber interface {
+	Status() controlplane.QuorumStatus
+	Voters() []int32
+}
+
+func handleDescribeQuorum(s *Server, cx *reqCtx, req *kmsg.DescribeQuorumRequest) (kmsg.Response, error) {
+	resp := req.ResponseKind().(*kmsg.DescribeQuorumResponse)
+	leader := s.ctrl.Image().ControllerID
+	var voters []int32
+	if q, ok := s.ctrl.(quorumDescriber); ok {
+		leader = q.Status().LeaderID
+		voters = q.Voters()
+	}
+	for _, rt := range req.Topics {
+		t := kmsg.NewDescribeQuorumResponseTopic()
+		t.Topic = rt.Topic
+		for _, rp := range rt.Partitions {
+			p := kmsg.NewDescribeQuorumResponseTopicPartition()
+			p.Partition = rp.Partition
+			if rt.Topic != metadataTopic || rp.Partition != 0 {
+				p.ErrorCode = kerr.UnknownTopicOrPartition.Code
+				t.Partitions = append(t.Partitions, p)
+				continue
+			}
+			p.LeaderID, p.LeaderEpoch, p.HighWatermark = leader, -1, -1
+			for _, id := range voters {
+				v := kmsg.NewDescribeQuorumResponseTopicPartitionReplicaState()
+				v.ReplicaID, v.LogEndOffset = id, -1
+				p.CurrentVoters = append(p.CurrentVoters, v)
+			}
+			p.Observers = []kmsg.DescribeQuorumResponseTopicPartitionReplicaState{}
+			t.Partitions = append(t.Partitions, p)
+		}
+		resp.Topics = append(resp.Topics, t)
+	}
+	return resp, nil
+}
