@@ -3,6 +3,8 @@ package kafka
 // Fetch (key 1): versions 4-13 (v13 names topics by id).
 //
 // Behavior:
+//   - A partition this node does not lead is NOT_LEADER_OR_FOLLOWER, with
+//     the image's leader and leader epoch in current_leader (v12+).
 //   - Long poll: answers once min_bytes are available across the requested
 //     partitions, any partition has an error, max_wait_ms passes, or the
 //     server shuts down; it waits on every partition's Log.Changed(), never
@@ -31,6 +33,7 @@ package kafka
 
 import (
 	"encoding/binary"
+	"errors"
 	"math"
 	"reflect"
 	"time"
@@ -123,6 +126,11 @@ func (s *Server) fillFetch(req *kmsg.FetchRequest, resp *kmsg.FetchResponse) (wa
 			}
 			if err != nil {
 				rp.ErrorCode = errorCode(s.log, err)
+				if errors.Is(err, model.ErrNotLeader) && req.Version >= 12 {
+					// KIP-951's hint (a tagged field since v12): the client
+					// can go to the leader before its metadata refresh.
+					rp.CurrentLeader.LeaderID, rp.CurrentLeader.LeaderEpoch = part.Leader, part.LeaderEpoch
+				}
 				stop = true
 			}
 			rt.Partitions = append(rt.Partitions, rp)
