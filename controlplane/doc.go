@@ -33,6 +33,10 @@
 //     which the kafka package can answer with the controller id), and
 //     ErrTimeout as REQUEST_TIMED_OUT: the command may still take effect.
 //     Image().ControllerID is the current leader, -1 during an election.
+//     Topic and config commands run only on the active controller (clients
+//     retry against Metadata's controller_id); AllocateProducerID and
+//     broker registration work on any voter, their entries forwarded to
+//     the leader by raft (brokers.go).
 //  6. Subscribers run on the controller loop, in log order, after the entry
 //     is durable on a quorum; they must not call the Controller's commands.
 //  7. Close the Controller on shutdown; in-flight commands fail with
@@ -44,9 +48,9 @@
 // # Next steps (issue 4)
 //
 // Brokers that are not voters follow the log as raft learners (ConfState
-// Learners, a learner transport role); broker registration, heartbeats and
-// fencing move from registerLoop to requests to the active controller,
-// applied as RegisterBrokerRecord/fencing records; membership changes of the
-// voters are not supported (a snapshot whose voters differ from the config
-// is refused at Open).
+// Learners, a learner transport role); liveness then comes from the
+// learners' raft contact as it does for voters (brokers.go); membership
+// changes of the voters are not supported (a snapshot whose voters differ
+// from the config is refused at Open); controlled shutdown and moving
+// partition leaders off fenced brokers belong to replication.
 package controlplane
