@@ -104,9 +104,11 @@ func (c *Controller) fenceLoop() {
 		if !c.leaderReady.Load() {
 			continue
 		}
+		c.cmdMu.Lock()
 		im := c.image.Load()
 		now := c.cfg.Now()
 		var recs []Record
+		fencing := map[int32]bool{}
 		for _, id := range im.BrokerIDs() {
 			b := im.Brokers[id]
 			if b.Fenced || id == c.cfg.NodeID {
@@ -118,12 +120,21 @@ func (c *Controller) fenceLoop() {
 			}
 			c.cfg.Logger.Warn("fencing broker: no heartbeat", "broker", id, "epoch", b.Epoch, "since", now.Sub(since).Round(time.Millisecond))
 			recs = append(recs, Record{Type: RecBrokerFencing, BrokerFencing: &BrokerFencingRecord{BrokerID: id, BrokerEpoch: b.Epoch, Fenced: true}})
+			fencing[id] = true
 		}
+		// Leadership moves off the brokers fenced now in the same entry,
+		// and onto brokers that came back for leaderless partitions.
+		moves := planLeadership(im, fencing, c.cfg.ElectLeader)
+		for _, m := range moves {
+			c.cfg.Logger.Info("partition leadership", "topic_id", m.Partition.TopicID, "partition", m.Partition.Partition,
+				"leader", m.Partition.Leader, "leader_epoch", m.Partition.LeaderEpoch, "isr", m.Partition.ISR)
+		}
+		recs = append(recs, moves...)
 		if len(recs) == 0 {
+			c.cmdMu.Unlock()
 			continue
 		}
 		ctx, cancel := context.WithTimeout(context.Background(), c.cfg.CommandTimeout)
-		c.cmdMu.Lock()
 		err := c.commit(ctx, recs, false)
 		c.cmdMu.Unlock()
 		cancel()

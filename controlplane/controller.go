@@ -75,6 +75,9 @@ type Config struct {
 	// broker.session.timeout.ms). Now is the clock (default time.Now).
 	HeartbeatInterval, SessionTimeout time.Duration
 	Now                               func() time.Time
+	// ElectLeader picks partition leaders when brokers are fenced or come
+	// back (replication.ElectLeader). Nil: leadership never moves.
+	ElectLeader ElectFunc
 }
 
 // ErrNotController is returned (wrapped in a *NotControllerError) by a

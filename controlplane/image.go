@@ -187,6 +187,14 @@ func (im *Image) apply(offset int64, r *Record) (*Image, error) {
 			Leader: p.Leader, LeaderEpoch: p.LeaderEpoch, PartitionEpoch: p.PartitionEpoch}
 		switch {
 		case int(p.Partition) < len(top.Partitions):
+			// A change to an existing partition is a compare-and-set on
+			// its partition epoch: one planned from an older image (a
+			// racing fence and AlterPartition) is rejected.
+			cur := top.Partitions[p.Partition]
+			if p.PartitionEpoch != cur.PartitionEpoch+1 || p.LeaderEpoch < cur.LeaderEpoch {
+				return nil, fmt.Errorf("%w: topic %s partition %d: change planned at partition epoch %d, leader epoch %d; image has %d, %d (entry %d)",
+					ErrStalePartitionEpoch, top.Name, p.Partition, p.PartitionEpoch-1, p.LeaderEpoch, cur.PartitionEpoch, cur.LeaderEpoch, offset)
+			}
 			top.Partitions[p.Partition] = part
 		case int(p.Partition) == len(top.Partitions):
 			top.Partitions = append(top.Partitions, part)

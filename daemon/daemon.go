@@ -23,6 +23,7 @@ import (
 	"github.com/ringtail/ringtail/iocore"
 	"github.com/ringtail/ringtail/kafka"
 	"github.com/ringtail/ringtail/model"
+	"github.com/ringtail/ringtail/replication"
 	"github.com/ringtail/ringtail/storage"
 )
 
@@ -146,6 +147,7 @@ func Start(cfg *config.Config, logger *slog.Logger) (n *Node, err error) {
 		DefaultReplicationFactor: cfg.DefaultReplicationFactor,
 		ValidateTopicConfig:      config.ValidateTopicConfig,
 		Logger:                   logger,
+		ElectLeader:              replication.ElectLeader,
 	})
 	if err != nil {
 		if ctrlLn != nil {

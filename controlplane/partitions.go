@@ -1,0 +1,152 @@
+package controlplane
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+
+	"github.com/ringtail/ringtail/model"
+)
+
+// Partition leadership: the active controller moves leadership off fenced
+// brokers (planLeadership, run by fenceLoop in the same entry as the
+// fencing), and partition leaders change their ISR with AlterPartition.
+//
+// Every change to an existing partition bumps its partition epoch by one,
+// and a leader change bumps its leader epoch; Image.apply refuses a record
+// whose partition epoch is not the image's plus one, so a change planned
+// from an older image (a fence racing an AlterPartition) is rejected
+// rather than undoing the other.
+
+// ErrStalePartitionEpoch rejects a partition change planned from an older
+// partition epoch (Kafka's INVALID_UPDATE_VERSION); the proposer re-reads
+// the image and tries again.
+var ErrStalePartitionEpoch = errors.New("controlplane: stale partition epoch")
+
+// ErrFencedLeaderEpoch rejects an ISR change from a leader that is no
+// longer the partition's leader at that epoch (Kafka's FENCED_LEADER_EPOCH).
+var ErrFencedLeaderEpoch = errors.New("controlplane: fenced leader epoch")
+
+// ElectFunc picks a partition leader (replication.ElectLeader, passed in by
+// the daemon so that controlplane does not import replication): the new
+// leader, or -1, and whether it is an unclean choice.
+type ElectFunc func(replicas, isr []model.NodeID, live func(model.NodeID) bool, uncleanAllowed bool) (model.NodeID, bool)
+
+const uncleanKey = "unclean.leader.election.enable"
+
+// uncleanAllowed reads unclean.leader.election.enable for a topic: the
+// topic override, then the broker-wide one, default false.
+func (im *Image) uncleanAllowed(t *Topic) bool {
+	if v, ok := t.Configs[uncleanKey]; ok {
+		return v == "true"
+	}
+	return im.BrokerConfigs[uncleanKey] == "true"
+}
+
+func toNodes(ids []int32) []model.NodeID {
+	out := make([]model.NodeID, len(ids))
+	for i, id := range ids {
+		out[i] = model.NodeID(id)
+	}
+	return out
+}
+
+// planLeadership returns the partition records that bring every partition
+// in line with broker liveness: fenced brokers (in the image, or in
+// fencing, about to be) leave the ISR unless they are its last member,
+// and a partition whose leader is not live gets the first live ISR member
+// (elect), or no leader (-1) when none is live and unclean election is off.
+func planLeadership(im *Image, fencing map[int32]bool, elect ElectFunc) []Record {
+	if elect == nil {
+		return nil
+	}
+	live := func(id int32) bool {
+		b, ok := im.Brokers[id]
+		return ok && !b.Fenced && !fencing[id]
+	}
+	liveNode := func(id model.NodeID) bool { return live(int32(id)) }
+	var recs []Record
+	for _, name := range im.TopicNames() {
+		t := im.Topics[name]
+		for _, p := range t.Partitions {
+			isr := slices.DeleteFunc(slices.Clone(p.ISR), func(id int32) bool { return !live(id) })
+			if len(isr) == 0 {
+				// Keep the last in-sync members: only they may lead
+				// cleanly when they come back.
+				isr = slices.Clone(p.ISR)
+			}
+			leader, leaderEpoch := p.Leader, p.LeaderEpoch
+			if leader < 0 || !live(leader) || !slices.Contains(isr, leader) {
+				l, unclean := elect(toNodes(p.Replicas), toNodes(isr), liveNode, im.uncleanAllowed(t))
+				leader = int32(l)
+				if unclean {
+					isr = []int32{leader}
+				}
+				if leader != p.Leader {
+					leaderEpoch++
+				}
+			}
+			if leader == p.Leader && slices.Equal(isr, p.ISR) {
+				continue
+			}
+			recs = append(recs, Record{Type: RecPartition, Partition: &PartitionRecord{
+				TopicID: t.ID, Partition: p.Partition, Replicas: slices.Clone(p.Replicas), ISR: isr,
+				Leader: leader, LeaderEpoch: leaderEpoch, PartitionEpoch: p.PartitionEpoch + 1,
+			}})
+		}
+	}
+	return recs
+}
+
+// AlterPartition is a partition leader's ISR change (Kafka's
+// AlterPartition): leader at leaderEpoch, planned from partitionEpoch,
+// proposes isr. It runs on any voter (the entry is forwarded to the active
+// controller by raft) and returns the new partition epoch. A leader or
+// partition epoch that is not the current one fails with
+// ErrFencedLeaderEpoch or ErrStalePartitionEpoch; an ISR that leaves out
+// the leader, names a non-replica or adds a fenced broker fails with
+// model.ErrInvalidRequest.
+func (c *Controller) AlterPartition(ctx context.Context, topic string, partition, leader, leaderEpoch, partitionEpoch int32, isr []int32) (int32, error) {
+	c.cmdMu.Lock()
+	defer c.cmdMu.Unlock()
+	im := c.image.Load()
+	t, ok := im.Topics[topic]
+	if !ok || partition < 0 || int(partition) >= len(t.Partitions) {
+		return 0, fmt.Errorf("%w: %s-%d", model.ErrUnknownTopicOrPartition, topic, partition)
+	}
+	p := t.Partitions[partition]
+	if p.Leader != leader || p.LeaderEpoch != leaderEpoch {
+		return 0, fmt.Errorf("%w: %s-%d: leader %d epoch %d proposed an ISR; the partition has leader %d epoch %d",
+			ErrFencedLeaderEpoch, topic, partition, leader, leaderEpoch, p.Leader, p.LeaderEpoch)
+	}
+	if p.PartitionEpoch != partitionEpoch {
+		return 0, fmt.Errorf("%w: %s-%d: ISR planned at partition epoch %d, now %d", ErrStalePartitionEpoch, topic, partition, partitionEpoch, p.PartitionEpoch)
+	}
+	if !slices.Contains(isr, leader) {
+		return 0, fmt.Errorf("%w: %s-%d: ISR %v leaves out the leader %d", model.ErrInvalidRequest, topic, partition, isr, leader)
+	}
+	for _, id := range isr {
+		if !slices.Contains(p.Replicas, id) {
+			return 0, fmt.Errorf("%w: %s-%d: ISR member %d is not a replica %v", model.ErrInvalidRequest, topic, partition, id, p.Replicas)
+		}
+		if b, ok := im.Brokers[id]; !slices.Contains(p.ISR, id) && (!ok || b.Fenced) {
+			return 0, fmt.Errorf("%w: %s-%d: broker %d is fenced and cannot join the ISR", model.ErrInvalidRequest, topic, partition, id)
+		}
+	}
+	// Keep replica order so the ISR reads the same everywhere.
+	next := slices.Clone(isr)
+	slices.SortFunc(next, func(a, b int32) int { return slices.Index(p.Replicas, a) - slices.Index(p.Replicas, b) })
+	next = slices.Compact(next)
+	if slices.Equal(next, p.ISR) {
+		return p.PartitionEpoch, nil
+	}
+	rec := Record{Type: RecPartition, Partition: &PartitionRecord{
+		TopicID: t.ID, Partition: partition, Replicas: slices.Clone(p.Replicas), ISR: next,
+		Leader: leader, LeaderEpoch: leaderEpoch, PartitionEpoch: partitionEpoch + 1,
+	}}
+	if err := c.commitAnywhere(ctx, []Record{rec}); err != nil {
+		return 0, err
+	}
+	return partitionEpoch + 1, nil
+}

@@ -1,0 +1,162 @@
+// These tests prove that the controller moves partition leadership off
+// fenced brokers to the next live ISR member (or leaves the partition
+// leaderless without unclean election), that leaderless partitions get
+// their leader back when it returns, and that ISR changes are
+// compare-and-set on the partition epoch.
+package controlplane
+
+import (
+	"context"
+	"errors"
+	"slices"
+	"testing"
+
+	"github.com/ringtail/ringtail/model"
+	"github.com/ringtail/ringtail/replication"
+)
+
+func leadershipImage(fenced ...int32) *Image {
+	im := emptyImage("c", 1)
+	for id := int32(1); id <= 3; id++ {
+		im.Brokers[id] = &Broker{ID: id, Epoch: int64(id), Fenced: slices.Contains(fenced, id)}
+	}
+	top := &Topic{Name: "t", ID: UUID{1}, Configs: map[string]string{}, Partitions: []Partition{
+		{Partition: 0, Replicas: []int32{1, 2, 3}, ISR: []int32{1, 2, 3}, Leader: 1, LeaderEpoch: 4, PartitionEpoch: 7},
+		{Partition: 1, Replicas: []int32{2, 3, 1}, ISR: []int32{2, 3, 1}, Leader: 2, LeaderEpoch: 0, PartitionEpoch: 0},
+	}}
+	im.Topics["t"], im.TopicsByID[top.ID] = top, top
+	return im
+}
+
+// setFenced changes a broker in place: im is a test's own image.
+func setFenced(im *Image, id int32, fenced bool) {
+	b := *im.Brokers[id]
+	b.Fenced = fenced
+	im.Brokers[id] = &b
+}
+
+func applyAll(t *testing.T, im *Image, recs []Record) *Image {
+	t.Helper()
+	n, err := im.applyEntry(im.Offset+1, recs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return n
+}
+
+func TestPlanLeadershipMovesOffFencedBroker(t *testing.T) {
+	im := leadershipImage()
+	recs := planLeadership(im, map[int32]bool{1: true}, replication.ElectLeader)
+	if len(recs) != 2 {
+		t.Fatalf("want 2 partition changes, got %d", len(recs))
+	}
+	im = applyAll(t, im, recs)
+	p0, p1 := im.Topics["t"].Partitions[0], im.Topics["t"].Partitions[1]
+	if p0.Leader != 2 || p0.LeaderEpoch != 5 || p0.PartitionEpoch != 8 || !slices.Equal(p0.ISR, []int32{2, 3}) {
+		t.Fatalf("partition 0 after fencing 1: %+v", p0)
+	}
+	// Partition 1's leader stays; only its ISR shrinks, same leader epoch.
+	if p1.Leader != 2 || p1.LeaderEpoch != 0 || p1.PartitionEpoch != 1 || !slices.Equal(p1.ISR, []int32{2, 3}) {
+		t.Fatalf("partition 1 after fencing 1: %+v", p1)
+	}
+	if again := planLeadership(im, map[int32]bool{1: true}, replication.ElectLeader); len(again) != 0 {
+		t.Fatalf("planning twice changed %d partitions", len(again))
+	}
+}
+
+func TestPlanLeadershipNoCleanLeaderThenReturn(t *testing.T) {
+	im := leadershipImage(2, 3)
+	im = applyAll(t, im, planLeadership(im, nil, replication.ElectLeader))
+	im = applyAll(t, im, planLeadership(im, map[int32]bool{1: true}, replication.ElectLeader))
+	setFenced(im, 1, true)
+	p0 := im.Topics["t"].Partitions[0]
+	if p0.Leader != -1 || !slices.Equal(p0.ISR, []int32{1}) {
+		t.Fatalf("all fenced, unclean off: want no leader, ISR [1]: %+v", p0)
+	}
+	// Broker 2 comes back: it is not in the ISR, so still no leader.
+	setFenced(im, 2, false)
+	if recs := planLeadership(im, nil, replication.ElectLeader); len(recs) != 0 {
+		t.Fatalf("out-of-sync broker elected cleanly: %+v", recs[0].Partition)
+	}
+	// Broker 1, the last ISR member, comes back and leads again.
+	setFenced(im, 1, false)
+	im = applyAll(t, im, planLeadership(im, nil, replication.ElectLeader))
+	p0 = im.Topics["t"].Partitions[0]
+	if p0.Leader != 1 || p0.LeaderEpoch != 6 {
+		t.Fatalf("last ISR member back: %+v", p0)
+	}
+}
+
+func TestPlanLeadershipUnclean(t *testing.T) {
+	im := leadershipImage(2, 3)
+	im = applyAll(t, im, planLeadership(im, nil, replication.ElectLeader))
+	im = applyAll(t, im, planLeadership(im, map[int32]bool{1: true}, replication.ElectLeader))
+	setFenced(im, 1, true)
+	im.Topics["t"].Configs[uncleanKey] = "true"
+	setFenced(im, 3, false)
+	im = applyAll(t, im, planLeadership(im, nil, replication.ElectLeader))
+	p0 := im.Topics["t"].Partitions[0]
+	if p0.Leader != 3 || !slices.Equal(p0.ISR, []int32{3}) {
+		t.Fatalf("unclean election: %+v", p0)
+	}
+}
+
+func TestStalePartitionRecordRejected(t *testing.T) {
+	im := leadershipImage()
+	a := planLeadership(im, map[int32]bool{1: true}, replication.ElectLeader)
+	b := planLeadership(im, map[int32]bool{3: true}, replication.ElectLeader)
+	im = applyAll(t, im, a)
+	if _, err := im.applyEntry(im.Offset+1, b); !errors.Is(err, ErrStalePartitionEpoch) {
+		t.Fatalf("record planned from an old image: %v", err)
+	}
+}
+
+func TestAlterPartition(t *testing.T) {
+	tc := newTestCluster(t, 3, nil)
+	lead := tc.leader()
+	tc.until("all registered", tc.allRegistered)
+	if err := tc.createTopic(lead, "t", 3); err != nil {
+		t.Fatal(err)
+	}
+	p := tc.nodes[lead].Image().Topics["t"].Partitions[0]
+	var follower int32 = 1
+	if follower == lead {
+		follower = 2
+	}
+	var epoch int32
+	var err error
+	shrunk := slices.DeleteFunc(slices.Clone(p.ISR), func(id int32) bool { return id != p.Leader })
+	// From a follower voter: forwarded through raft.
+	tc.do(func() {
+		epoch, err = tc.nodes[follower].AlterPartition(context.Background(), "t", 0, p.Leader, p.LeaderEpoch, p.PartitionEpoch, shrunk)
+	})
+	if err != nil || epoch != p.PartitionEpoch+1 {
+		t.Fatalf("AlterPartition: epoch %d, %v", epoch, err)
+	}
+	tc.until("ISR shrunk everywhere", func() bool {
+		for _, c := range tc.nodes {
+			if !slices.Equal(c.Image().Topics["t"].Partitions[0].ISR, shrunk) {
+				return false
+			}
+		}
+		return true
+	})
+	tc.do(func() {
+		_, err = tc.nodes[lead].AlterPartition(context.Background(), "t", 0, p.Leader, p.LeaderEpoch, p.PartitionEpoch, p.ISR)
+	})
+	if !errors.Is(err, ErrStalePartitionEpoch) {
+		t.Fatalf("stale partition epoch: %v", err)
+	}
+	tc.do(func() {
+		_, err = tc.nodes[lead].AlterPartition(context.Background(), "t", 0, p.Leader, p.LeaderEpoch+1, epoch, p.ISR)
+	})
+	if !errors.Is(err, ErrFencedLeaderEpoch) {
+		t.Fatalf("wrong leader epoch: %v", err)
+	}
+	tc.do(func() {
+		_, err = tc.nodes[lead].AlterPartition(context.Background(), "t", 0, p.Leader, p.LeaderEpoch, epoch, []int32{9})
+	})
+	if !errors.Is(err, model.ErrInvalidRequest) {
+		t.Fatalf("ISR without the leader: %v", err)
+	}
+}
