@@ -45,6 +45,8 @@ type Node struct {
 
 	// reconcileMu serialises reconciliation of local partitions.
 	reconcileMu sync.Mutex
+	// repl runs partition replication (replicas.go).
+	repl *replicas
 }
 
 // NewLogger makes the node's logger: text (or JSON) to stderr, without
@@ -176,6 +178,7 @@ func Start(cfg *config.Config, logger *slog.Logger) (n *Node, err error) {
 	rec := n.store.Recovery()
 	logger.Info("storage opened", "partitions", rec.Partitions, "clean_shutdown", rec.CleanShutdown,
 		"rescanned", rec.Rescanned, "truncated_bytes", rec.TruncatedBytes)
+	n.repl = newReplicas(n)
 	n.ctrl.Subscribe(func(old, new *controlplane.Image) { n.reconcile(old, new) })
 	n.reconcile(nil, n.ctrl.Image())
 
@@ -201,7 +204,7 @@ func Start(cfg *config.Config, logger *slog.Logger) (n *Node, err error) {
 		srv := kafka.NewServer(kafka.Config{
 			NodeID: cfg.NodeID, ListenerName: l.Name, Broker: cfg, Logger: logger,
 			IdleTimeout: 10 * time.Minute, Groups: n.groups,
-		}, n.ctrl, logs{n.store})
+		}, n.ctrl, logs{n.store, n.repl})
 		n.servers = append(n.servers, srv)
 		n.wg.Add(1)
 		go func() {
@@ -351,6 +354,7 @@ func (n *Node) reconcile(old, im *controlplane.Image) {
 			n.log.Info("deleted partition", "partition", tp.String())
 		}
 	}
+	n.repl.update(im)
 }
 
 func contains(s []int32, v int32) bool {
@@ -412,6 +416,9 @@ func (n *Node) closeAll() error {
 			close(n.stopGC)
 		}
 		n.wg.Wait()
+	}
+	if n.repl != nil {
+		n.repl.close()
 	}
 	if n.store != nil {
 		errs = append(errs, n.store.Close())

@@ -7,21 +7,38 @@ import (
 )
 
 // logs adapts the storage manager to what the kafka server needs.
-type logs struct{ m *storage.Manager }
+type logs struct {
+	m *storage.Manager
+	r *replicas
+}
 
 func (l logs) Log(tp model.TopicPartition) (kafka.Log, bool) {
 	p, ok := l.m.Partition(tp)
 	if !ok {
 		return nil, false
 	}
-	return partitionLog{p}, true
+	return partitionLog{Partition: p, r: l.r, tp: tp}, true
 }
 
-// partitionLog is a *storage.Partition with kafka's result types.
-type partitionLog struct{ *storage.Partition }
+// partitionLog is a *storage.Partition with kafka's result types, and the
+// replicated side of a partition this node leads (replicas.go).
+type partitionLog struct {
+	*storage.Partition
+	r  *replicas
+	tp model.TopicPartition
+}
+
+var _ kafka.ReplicatedLog = partitionLog{}
 
 func (p partitionLog) Append(records []byte, epoch model.Epoch, done func(kafka.AppendResult)) {
-	p.Partition.Append(records, epoch, func(r storage.AppendResult) { done(kafka.AppendResult(r)) })
+	p.Partition.Append(records, epoch, func(r storage.AppendResult) {
+		if r.Err == nil {
+			if lr := p.r.leader(p.tp); lr != nil {
+				lr.appended(r.LastOffset + 1)
+			}
+		}
+		done(kafka.AppendResult(r))
+	})
 }
 
 func (p partitionLog) Read(offset model.Offset, maxBytes int32, minOneBatch bool) (kafka.ReadResult, error) {

@@ -57,6 +57,7 @@ func init() {
 		20: {0, 6, syncHandler(handleDeleteTopics)},
 		21: {0, 2, syncHandler(handleDeleteRecords)},
 		22: {0, 4, syncHandler(handleInitProducerID)},
+		23: {0, 4, syncHandler(handleOffsetForLeaderEpoch)},
 		32: {0, 4, syncHandler(handleDescribeConfigs)},
 		33: {0, 2, syncHandler(handleAlterConfigs)},
 		37: {0, 3, syncHandler(handleCreatePartitions)},

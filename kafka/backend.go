@@ -2,6 +2,7 @@ package kafka
 
 import (
 	"context"
+	"time"
 
 	"github.com/ringtail/ringtail/controlplane"
 	"github.com/ringtail/ringtail/model"
@@ -47,6 +48,27 @@ type Log interface {
 	DeleteRecords(before model.Offset) (model.Offset, error)
 	// Changed is closed on the next high-watermark advance.
 	Changed() <-chan struct{}
+}
+
+// ReplicatedLog is what a Log this node leads may also do when the
+// partition has followers (the daemon's log adapter implements it for
+// every partition; on an unreplicated one CheckAppend is nil and
+// AwaitCommit answers at once).
+type ReplicatedLog interface {
+	Log
+	// CheckAppend is called before an acks=all append: an error wraps
+	// model.ErrNotEnoughReplicas when the ISR is below min.insync.replicas.
+	CheckAppend() error
+	// AwaitCommit calls done (once, maybe on another goroutine) when the
+	// high watermark passes lastOffset, or with an error wrapping
+	// model.ErrNotEnoughReplicasAfterAppend, model.ErrNotLeader or
+	// context.DeadlineExceeded.
+	AwaitCommit(lastOffset model.Offset, deadline time.Time, done func(error))
+	// FollowerRead serves a follower's fetch: it records the follower's
+	// log end (offset) with the leader and reads up to the log end.
+	FollowerRead(replica int32, offset model.Offset, maxBytes int32, minOneBatch bool) (ReadResult, error)
+	// EndOffsetForEpoch answers OffsetForLeaderEpoch.
+	EndOffsetForEpoch(epoch model.Epoch) (model.Epoch, model.Offset, error)
 }
 
 // Logs finds the local log of a partition.

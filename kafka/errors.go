@@ -48,6 +48,8 @@ var errorTable = []struct {
 	{model.ErrUnknownProducerID, kerr.UnknownProducerID},
 	{model.ErrStorage, kerr.KafkaStorageError},
 	{model.ErrNotLeader, kerr.NotLeaderForPartition},
+	{model.ErrNotEnoughReplicasAfterAppend, kerr.NotEnoughReplicasAfterAppend},
+	{model.ErrNotEnoughReplicas, kerr.NotEnoughReplicas},
 	{model.ErrClosed, kerr.NotLeaderForPartition},
 	{group.ErrInvalidGroupID, kerr.InvalidGroupID},
 	{group.ErrNotCoordinator, kerr.NotCoordinator},

@@ -23,8 +23,13 @@ package kafka
 //     incremental fetch (epoch > 0) gets FETCH_SESSION_ID_NOT_FOUND, after
 //     which clients start over with a full fetch.
 //
-// Skipped on purpose: follower fetches (replica_id >= 0 is served like a
-// consumer until replication exists), rack-aware preferred read replicas
+//   - Follower fetches (replica_id >= 0) go to ReplicatedLog.FollowerRead:
+//     the fetch offset is the follower's log end for the leader's ISR and
+//     high-watermark logic, and the read goes up to the log end. The long
+//     poll still wakes on high-watermark advances only, so followers use a
+//     short max_wait_ms.
+//
+// Skipped on purpose: ReplicaState (v15+), rack-aware preferred read replicas
 // (always -1), diverging-epoch detection (LastFetchedEpoch), quotas.
 //
 // Encoding goes through kmsg for now. The zero-copy path belongs in
@@ -150,7 +155,16 @@ func (s *Server) readPartition(req *kmsg.FetchRequest, rp *kmsg.FetchResponseTop
 		return 0, nil
 	}
 	limit = max(limit, 0)
-	rr, err := l.Read(model.Offset(p.FetchOffset), int32(limit), first)
+	var rr ReadResult
+	var err error
+	if rl, ok := l.(ReplicatedLog); ok && req.ReplicaID >= 0 {
+		// A follower: its fetch offset is its log end, which the leader
+		// tracks for the ISR and high watermark; it reads past the high
+		// watermark.
+		rr, err = rl.FollowerRead(req.ReplicaID, model.Offset(p.FetchOffset), int32(limit), first)
+	} else {
+		rr, err = l.Read(model.Offset(p.FetchOffset), int32(limit), first)
+	}
 	if err != nil {
 		logStart, hw, _ := l.Offsets()
 		rp.HighWatermark, rp.LastStableOffset, rp.LogStartOffset = int64(hw), int64(hw), int64(logStart)

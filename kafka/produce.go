@@ -17,7 +17,12 @@ package kafka
 //     asynchronously, so pipelined produce requests overlap while every
 //     partition sees them in request order.
 //   - acks=-1 waits at most timeout_ms; partitions not done by then answer
-//     REQUEST_TIMED_OUT (their appends still complete).
+//     REQUEST_TIMED_OUT (their appends still complete). On a replicated
+//     partition (ReplicatedLog) it is refused with NOT_ENOUGH_REPLICAS
+//     before the append when the ISR is below min.insync.replicas, and
+//     answered once the high watermark passes the batch
+//     (NOT_ENOUGH_REPLICAS_AFTER_APPEND when the ISR shrank below it).
+//     acks=1 answers on the leader's local append.
 //   - Unknown topics are UNKNOWN_TOPIC_OR_PARTITION (produce never creates
 //     topics; only Metadata does), names that break Kafka's rules are
 //     INVALID_TOPIC_EXCEPTION, partitions led elsewhere are
@@ -93,6 +98,12 @@ func handleProduce(s *Server, cx *reqCtx, kreq kmsg.Request, finish func(kmsg.Re
 				setErr(rp, err)
 				continue
 			}
+			if rl, ok := l.(ReplicatedLog); ok && req.Acks == -1 {
+				if err := rl.CheckAppend(); err != nil {
+					setErr(rp, err)
+					continue
+				}
+			}
 			todo = append(todo, &pending{rp: rp, log: l, epoch: model.Epoch(part.LeaderEpoch), records: p.Records})
 		}
 		resp.Topics = append(resp.Topics, rt)
@@ -139,24 +150,39 @@ func handleProduce(s *Server, cx *reqCtx, kreq kmsg.Request, finish func(kmsg.Re
 		})
 	}
 	mu.Unlock()
+	deadline := time.Now().Add(time.Duration(max(req.TimeoutMillis, 0)) * time.Millisecond)
+	// answer records one partition's outcome; callers hold mu.
+	answer := func(p *pending, r AppendResult, err error) {
+		if finished || p.done {
+			return
+		}
+		p.done = true
+		p.rp.LogStartOffset = int64(r.LogStartOffset)
+		if err != nil {
+			setErr(p.rp, err)
+		} else {
+			p.rp.BaseOffset = int64(r.BaseOffset)
+			p.rp.LogAppendTime = r.LogAppendTime
+		}
+		if remaining--; remaining == 0 {
+			complete()
+		}
+	}
 	for _, p := range todo {
 		p.log.Append(p.records, p.epoch, func(r AppendResult) {
-			mu.Lock()
-			defer mu.Unlock()
-			if finished || p.done {
+			rl, replicated := p.log.(ReplicatedLog)
+			if r.Err != nil || req.Acks != -1 || !replicated {
+				mu.Lock()
+				defer mu.Unlock()
+				answer(p, r, r.Err)
 				return
 			}
-			p.done = true
-			p.rp.LogStartOffset = int64(r.LogStartOffset)
-			if r.Err != nil {
-				setErr(p.rp, r.Err)
-			} else {
-				p.rp.BaseOffset = int64(r.BaseOffset)
-				p.rp.LogAppendTime = r.LogAppendTime
-			}
-			if remaining--; remaining == 0 {
-				complete()
-			}
+			// acks=all: answered once the in-sync replicas have it.
+			rl.AwaitCommit(r.LastOffset, deadline, func(err error) {
+				mu.Lock()
+				defer mu.Unlock()
+				answer(p, r, err)
+			})
 		})
 	}
 	mu.Lock()
