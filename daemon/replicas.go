@@ -37,15 +37,16 @@ const leaderTick = 250 * time.Millisecond
 type replicas struct {
 	n *Node
 
-	mu       sync.Mutex
-	leaders  map[model.TopicPartition]*leaderReplica
-	external map[model.TopicPartition]bool // SetExternalHW(true) done
-	stopc    chan struct{}
-	wg       sync.WaitGroup
+	mu        sync.Mutex
+	leaders   map[model.TopicPartition]*leaderReplica
+	followers map[model.TopicPartition]*followerReplica
+	external  map[model.TopicPartition]bool // SetExternalHW(true) done
+	stopc     chan struct{}
+	wg        sync.WaitGroup
 }
 
 func newReplicas(n *Node) *replicas {
-	r := &replicas{n: n, leaders: map[model.TopicPartition]*leaderReplica{},
+	r := &replicas{n: n, leaders: map[model.TopicPartition]*leaderReplica{}, followers: map[model.TopicPartition]*followerReplica{},
 		external: map[model.TopicPartition]bool{}, stopc: make(chan struct{})}
 	r.wg.Add(1)
 	go r.tickLoop()
@@ -97,6 +98,7 @@ func (r *replicas) update(im *controlplane.Image) {
 		}
 	}
 	seen := map[model.TopicPartition]bool{}
+	followed := map[model.TopicPartition]bool{}
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	select {
@@ -107,11 +109,26 @@ func (r *replicas) update(im *controlplane.Image) {
 	for name, t := range im.Topics {
 		for _, p := range t.Partitions {
 			tp := model.TopicPartition{Topic: name, Partition: p.Partition}
-			if p.Leader != self || !r.external[tp] {
+			if !r.external[tp] {
 				continue
 			}
 			part, ok := r.n.store.Partition(tp)
 			if !ok {
+				continue
+			}
+			if f := r.followers[tp]; f != nil && (f.leader != p.Leader || f.leaderEpoch != p.LeaderEpoch) {
+				f.stop()
+				delete(r.followers, tp)
+			}
+			if p.Leader != self {
+				if p.Leader >= 0 && r.followers[tp] == nil {
+					if f := r.startFollower(im, t, tp, part, p); f != nil {
+						r.followers[tp] = f
+						followed[tp] = true
+					}
+				} else if r.followers[tp] != nil {
+					followed[tp] = true
+				}
 				continue
 			}
 			seen[tp] = true
@@ -131,6 +148,12 @@ func (r *replicas) update(im *controlplane.Image) {
 		if !seen[tp] {
 			lr.close()
 			delete(r.leaders, tp)
+		}
+	}
+	for tp, f := range r.followers {
+		if !followed[tp] {
+			f.stop()
+			delete(r.followers, tp)
 		}
 	}
 	for tp := range r.external {
@@ -218,6 +241,10 @@ func (r *replicas) close() {
 	for tp, lr := range r.leaders {
 		lr.close()
 		delete(r.leaders, tp)
+	}
+	for tp, f := range r.followers {
+		f.stop()
+		delete(r.followers, tp)
 	}
 	r.mu.Unlock()
 	r.wg.Wait()
