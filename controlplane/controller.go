@@ -114,6 +114,11 @@ type Controller struct {
 	cfg   Config
 	self  uint64 // raft id
 	image atomic.Pointer[Image]
+	// incarnation names this process's broker registration: with several
+	// voters every start registers anew, so that the image holding it
+	// proves this node has applied the log past everything decided while
+	// it was down.
+	incarnation UUID
 
 	cmdMu sync.Mutex
 	// pidNext and pidEnd are this node's current producer-id block, guarded
@@ -209,7 +214,7 @@ func Open(cfg Config) (*Controller, error) {
 		cfg.NewTransport = NewTCPTransport(TCPConfig{ClusterID: cfg.ClusterID, NodeID: cfg.NodeID, Voters: cfg.Voters, Listener: cfg.Listener, Logger: cfg.Logger})
 	}
 	c := &Controller{
-		cfg: cfg, self: raftID(cfg.NodeID),
+		cfg: cfg, self: raftID(cfg.NodeID), incarnation: NewUUID(),
 		propc: make(chan proposal), recvc: make(chan *pb.Message), barrierc: make(chan chan struct{}),
 		stopc: make(chan struct{}), donec: make(chan struct{}),
 	}
@@ -315,15 +320,27 @@ func (c *Controller) register(ctx context.Context, forward bool) error {
 	}
 	var epoch int64 = im.Offset + 1
 	return c.commit(ctx, []Record{{Type: RecRegisterBroker, RegisterBroker: &RegisterBrokerRecord{
-		BrokerID: c.cfg.NodeID, BrokerEpoch: epoch, Incarnation: NewUUID(),
+		BrokerID: c.cfg.NodeID, BrokerEpoch: epoch, Incarnation: c.incarnation,
 		Endpoints: slices.Clone(c.cfg.Endpoints), Rack: c.cfg.Rack,
 	}}}, forward)
 }
 
 func (c *Controller) registered(im *Image) bool {
 	b, ok := im.Brokers[c.cfg.NodeID]
-	return ok && slices.Equal(b.Endpoints, c.cfg.Endpoints) && b.Rack == c.cfg.Rack && !b.Fenced
+	if !ok {
+		return false
+	}
+	// A quorum of one has nothing to catch up on after its replay, and
+	// keeps its registration across restarts.
+	fresh := len(c.cfg.Voters) == 1 || b.Incarnation == c.incarnation
+	return fresh && slices.Equal(b.Endpoints, c.cfg.Endpoints) && b.Rack == c.cfg.Rack && !b.Fenced
 }
+
+// Registered reports whether the image holds this process's own broker
+// registration, unfenced. Until it does, the image may be older than what
+// the quorum decided while this node was down (leaders moved away), so the
+// node must not act as a partition leader on it.
+func (c *Controller) Registered() bool { return c.registered(c.image.Load()) }
 
 // ValidateTopicName applies Kafka's rules for topic names.
 func ValidateTopicName(name string) error {

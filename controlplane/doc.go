@@ -45,12 +45,30 @@
 // Leave Tick (100ms), ElectionTicks (10) and HeartbeatTicks (1) at their
 // defaults unless there is a reason; Ticks and NewTransport are for tests.
 //
+// # Partition leadership (partitions.go)
+//
+// The active controller's fenceLoop moves leadership off brokers it fences,
+// in the same entry: fenced brokers leave the ISR (unless they are its last
+// members), and a partition whose leader is gone gets Config.ElectLeader's
+// choice (replication.ElectLeader: the first live ISR member; with
+// unclean.leader.election.enable the first live replica) or no leader (-1),
+// with a leader-epoch and partition-epoch bump. A leaderless partition is
+// elected again when its last ISR member comes back. Partition leaders
+// change their ISR with AlterPartition (from any voter; the entry is
+// forwarded by raft), a compare-and-set on the partition epoch: a change to
+// an existing partition whose partition epoch is not the image's plus one
+// is rejected at apply. With several voters every process start registers
+// a new incarnation, and Registered says when this node's image holds it:
+// until then the node must not act on its (possibly stale) leadership.
+//
 // # Next steps (issue 4)
 //
 // Brokers that are not voters follow the log as raft learners (ConfState
 // Learners, a learner transport role); liveness then comes from the
 // learners' raft contact as it does for voters (brokers.go); membership
 // changes of the voters are not supported (a snapshot whose voters differ
-// from the config is refused at Open); controlled shutdown and moving
-// partition leaders off fenced brokers belong to replication.
+// from the config is refused at Open); controlled shutdown (move
+// leadership away before stopping), preferred-leader election and
+// reassignment are not done; AlterPartition is not a Kafka API yet
+// (brokers call it in-process, which works while every broker is a voter).
 package controlplane

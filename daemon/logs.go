@@ -1,6 +1,8 @@
 package daemon
 
 import (
+	"fmt"
+
 	"github.com/ringtail/ringtail/kafka"
 	"github.com/ringtail/ringtail/model"
 	"github.com/ringtail/ringtail/storage"
@@ -31,6 +33,14 @@ type partitionLog struct {
 var _ kafka.ReplicatedLog = partitionLog{}
 
 func (p partitionLog) Append(records []byte, epoch model.Epoch, done func(kafka.AppendResult)) {
+	if p.r.replicated(p.tp) && p.r.leader(p.tp) == nil {
+		// Led here by the image but replication has not started (or has
+		// stopped): no write of any acks may land outside it.
+		start, _, _ := p.Partition.Offsets()
+		done(kafka.AppendResult{BaseOffset: -1, LastOffset: -1, LogAppendTime: -1, LogStartOffset: start,
+			Err: fmt.Errorf("%s: not leading yet: %w", p.tp, model.ErrNotLeader)})
+		return
+	}
 	p.Partition.Append(records, epoch, func(r storage.AppendResult) {
 		if r.Err == nil {
 			if lr := p.r.leader(p.tp); lr != nil {

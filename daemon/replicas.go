@@ -97,6 +97,7 @@ func (r *replicas) update(im *controlplane.Image) {
 			r.mu.Unlock()
 		}
 	}
+	registered := r.n.ctrl.Registered()
 	seen := map[model.TopicPartition]bool{}
 	followed := map[model.TopicPartition]bool{}
 	r.mu.Lock()
@@ -119,6 +120,12 @@ func (r *replicas) update(im *controlplane.Image) {
 			if f := r.followers[tp]; f != nil && (f.leader != p.Leader || f.leaderEpoch != p.LeaderEpoch) {
 				f.stop()
 				delete(r.followers, tp)
+			}
+			if p.Leader == self && !registered {
+				// This image may predate what the quorum decided while
+				// the node was down: lead nothing until our own
+				// registration is in it.
+				continue
 			}
 			if p.Leader != self {
 				if p.Leader >= 0 && r.followers[tp] == nil {
