@@ -224,7 +224,10 @@ type fakeLogs struct {
 	ctrl          Controller
 	nodeID        int32
 	maxBatchBytes int
-	mu            struct {
+	// wrap, when set before the first request, turns a log into what the
+	// server sees (a replicated log in replication_test.go).
+	wrap func(tp model.TopicPartition, l *fakeLog) Log
+	mu   struct {
 		sync.Mutex
 		logs map[model.TopicPartition]*fakeLog
 	}
@@ -240,6 +243,9 @@ func (f *fakeLogs) Log(tp model.TopicPartition) (Log, bool) {
 	l, ok := f.get(tp)
 	if !ok {
 		return nil, false
+	}
+	if f.wrap != nil {
+		return f.wrap(tp, l), true
 	}
 	return l, true
 }
