@@ -69,6 +69,7 @@ type Config struct {
 	LogFlushIntervalMessages      int64      // log.flush.interval.messages
 	LogFlushIntervalMs            int64      // log.flush.interval.ms; -1 unset
 	MinInsyncReplicas             int32      // min.insync.replicas
+	BrokerSessionTimeoutMs        int32      // broker.session.timeout.ms
 	OffsetsTopicNumPartitions     int32      // offsets.topic.num.partitions
 	OffsetsTopicReplicationFactor int16      // offsets.topic.replication.factor
 	OffsetsRetentionMinutes       int64      // offsets.retention.minutes
@@ -131,6 +132,7 @@ func Default() *Config {
 		LogFlushIntervalMessages:      math.MaxInt64,
 		LogFlushIntervalMs:            -1,
 		MinInsyncReplicas:             1,
+		BrokerSessionTimeoutMs:        9000,
 		OffsetsTopicNumPartitions:     50,
 		OffsetsTopicReplicationFactor: 1,
 		OffsetsRetentionMinutes:       10080,

@@ -53,6 +53,8 @@ var brokerKeys = []brokerKey{
 		`"1@localhost:9093"`),
 	stringKey("inter.broker.listener.name", "Listeners", "Listener brokers use to replicate from each other.", `"PLAINTEXT"`,
 		func(c *Config) *string { return &c.InterBrokerListenerName }, checkListenerName),
+	intKey("broker.session.timeout.ms", "Listeners", "How long the active controller waits without hearing from a broker before fencing it and moving its partition leadership away.", "9000", TypeInt,
+		intSpec{min: 100, max: math.MaxInt32, unit: "milliseconds"}, func(c *Config) *int32 { return &c.BrokerSessionTimeoutMs }),
 
 	// Log storage.
 	alias(listKey("log.dir", "Storage", "Data directory, used when log.dirs is not set.", `"./ringtail-data"`,

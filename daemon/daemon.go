@@ -150,6 +150,7 @@ func Start(cfg *config.Config, logger *slog.Logger) (n *Node, err error) {
 		ValidateTopicConfig:      config.ValidateTopicConfig,
 		Logger:                   logger,
 		ElectLeader:              replication.ElectLeader,
+		SessionTimeout:           time.Duration(cfg.BrokerSessionTimeoutMs) * time.Millisecond,
 	})
 	if err != nil {
 		if ctrlLn != nil {
