@@ -3,8 +3,9 @@ package e2e
 // TestReplicatedPartitionSurvivesLeaderKills proves, on three real nodes,
 // that a partition with replication factor 3 and min.insync.replicas=2
 // loses no acknowledged record and duplicates none while its leader is
-// SIGKILLed and restarted, that leadership moves and the ISR shrinks and
-// grows back, and that acks=all is refused with NOT_ENOUGH_REPLICAS when
+// SIGKILLed and restarted and while a follower is SIGSTOPped and
+// resumed, that leadership moves and the ISR shrinks and grows back, and
+// that acks=all is refused with NOT_ENOUGH_REPLICAS when
 // the ISR is below min.insync.replicas.
 
 import (
@@ -135,6 +136,27 @@ func TestReplicatedPartitionSurvivesLeaderKills(t *testing.T) {
 		})
 		t.Logf("round %d: node %d back in the ISR %v after the kill", round, leader, time.Since(killed).Round(time.Millisecond))
 	}
+	// A follower paused (SIGSTOP) is fenced and leaves the ISR while
+	// writes go on; resumed, it catches up and rejoins.
+	leader, _ := stateNow("replicated")
+	paused := int32(1)
+	if paused == leader {
+		paused = 2
+	}
+	before := ackedNow()
+	c.Node(paused).Pause()
+	stoppedAt := time.Now()
+	testkit.WaitFor(t, 30*time.Second, "the paused follower to leave the ISR", func() bool {
+		_, now, ok := partitionState(ctx, adm, "replicated")
+		return ok && len(now) == 2 && !slices.Contains(now, paused)
+	})
+	testkit.WaitFor(t, 20*time.Second, "acknowledgements without the paused follower", func() bool { return ackedNow() > before+20 })
+	c.Node(paused).Resume()
+	testkit.WaitFor(t, 30*time.Second, "the resumed follower to rejoin the ISR", func() bool {
+		_, now, ok := partitionState(ctx, adm, "replicated")
+		return ok && slices.Equal(now, all)
+	})
+	t.Logf("follower %d paused and resumed: back in the ISR %v after the pause", paused, time.Since(stoppedAt).Round(time.Millisecond))
 	close(stopped)
 	wg.Wait()
 	if err := prod.Flush(ctx); err != nil {
@@ -177,7 +199,7 @@ func TestReplicatedPartitionSurvivesLeaderKills(t *testing.T) {
 	t.Log(runCLI(t, c.Node(1), "", "topic", "describe", "replicated"))
 
 	// Below min.insync.replicas: the strict topic (3) with a node down.
-	leader, _ := stateNow("strict")
+	leader, _ = stateNow("strict")
 	victim := int32(1)
 	if victim == leader {
 		victim = 2

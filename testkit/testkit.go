@@ -276,6 +276,21 @@ func (n *Node) PID() int {
 // Kill sends SIGKILL and waits for the process to be gone.
 func (n *Node) Kill() { n.signalAndWait(syscall.SIGKILL) }
 
+// Pause stops the process with SIGSTOP: it keeps its sockets and files,
+// and its peers hear nothing from it until Resume.
+func (n *Node) Pause() {
+	if n.cmd != nil {
+		_ = n.cmd.Process.Signal(syscall.SIGSTOP)
+	}
+}
+
+// Resume continues a paused process with SIGCONT.
+func (n *Node) Resume() {
+	if n.cmd != nil {
+		_ = n.cmd.Process.Signal(syscall.SIGCONT)
+	}
+}
+
 // Stop sends SIGTERM and waits for a clean exit; it fails the test if the
 // process does not exit 0.
 func (n *Node) Stop() {
