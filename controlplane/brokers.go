@@ -41,6 +41,15 @@ func (c *Controller) contactSince(id int32) (time.Time, bool) {
 	return t, ok
 }
 
+// touchContact starts node id's session afresh at now (on the leader).
+func (c *Controller) touchContact(id int32, now time.Time) {
+	c.live.Lock()
+	defer c.live.Unlock()
+	if c.live.leader && c.live.contact != nil && c.live.contact[id].Before(now) {
+		c.live.contact[id] = now
+	}
+}
+
 // sampleContact runs on the controller loop after every tick.
 func (c *Controller) sampleContact() {
 	st := c.loop.rn.Status()
@@ -72,7 +81,7 @@ func (c *Controller) heartbeatLoop() {
 	defer c.wg.Done()
 	for {
 		ch := c.changedCh()
-		if !c.registered(c.image.Load()) && c.leader.Load() >= 0 {
+		if !c.registered(c.image.Load()) && c.leader.Load() >= 0 && !c.shuttingDown.Load() {
 			ctx, cancel := context.WithTimeout(context.Background(), c.cfg.CommandTimeout)
 			err := c.register(ctx, true)
 			cancel()
@@ -95,6 +104,10 @@ func (c *Controller) heartbeatLoop() {
 func (c *Controller) fenceLoop() {
 	defer c.wg.Done()
 	period := max(c.cfg.SessionTimeout/9, 10*time.Millisecond)
+	// registered holds each broker's epoch as last seen here: a broker
+	// that registers anew (a restart) gets a full session from then, or
+	// it could be fenced again before raft marks it active.
+	registered := map[int32]int64{}
 	for {
 		select {
 		case <-c.stopc:
@@ -112,6 +125,11 @@ func (c *Controller) fenceLoop() {
 		for _, id := range im.BrokerIDs() {
 			b := im.Brokers[id]
 			if b.Fenced || id == c.cfg.NodeID {
+				continue
+			}
+			if registered[id] != b.Epoch {
+				registered[id] = b.Epoch
+				c.touchContact(id, now)
 				continue
 			}
 			since, ok := c.contactSince(id)

@@ -119,6 +119,9 @@ type Controller struct {
 	// proves this node has applied the log past everything decided while
 	// it was down.
 	incarnation UUID
+	// shuttingDown stops heartbeatLoop from registering again after
+	// ControlledShutdown fenced this node.
+	shuttingDown atomic.Bool
 
 	cmdMu sync.Mutex
 	// pidNext and pidEnd are this node's current producer-id block, guarded

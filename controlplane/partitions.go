@@ -150,3 +150,27 @@ func (c *Controller) AlterPartition(ctx context.Context, topic string, partition
 	}
 	return partitionEpoch + 1, nil
 }
+
+// ControlledShutdown moves partition leadership off this node before it
+// stops (Kafka's controlled shutdown): one entry fences this node's
+// registration and moves every partition it leads to the next live ISR
+// member, taking it out of the ISRs, so that clients and followers go to
+// the new leaders at once instead of after the session timeout. The node
+// does not register again until it restarts. A quorum of one has nowhere
+// to move leadership and does nothing.
+func (c *Controller) ControlledShutdown(ctx context.Context) error {
+	if len(c.cfg.Voters) == 1 {
+		return nil
+	}
+	c.shuttingDown.Store(true)
+	c.cmdMu.Lock()
+	defer c.cmdMu.Unlock()
+	im := c.image.Load()
+	b, ok := im.Brokers[c.cfg.NodeID]
+	if !ok || b.Fenced {
+		return nil
+	}
+	recs := []Record{{Type: RecBrokerFencing, BrokerFencing: &BrokerFencingRecord{BrokerID: c.cfg.NodeID, BrokerEpoch: b.Epoch, Fenced: true}}}
+	recs = append(recs, planLeadership(im, map[int32]bool{c.cfg.NodeID: true}, c.cfg.ElectLeader)...)
+	return c.commitAnywhere(ctx, recs)
+}

@@ -160,3 +160,31 @@ func TestAlterPartition(t *testing.T) {
 		t.Fatalf("ISR without the leader: %v", err)
 	}
 }
+
+func TestControlledShutdownMovesLeadership(t *testing.T) {
+	tc := newTestCluster(t, 3, func(c *Config) { c.ElectLeader = replication.ElectLeader })
+	lead := tc.leader()
+	tc.until("all registered", tc.allRegistered)
+	if err := tc.createTopic(lead, "t", 3); err != nil {
+		t.Fatal(err)
+	}
+	p := tc.nodes[lead].Image().Topics["t"].Partitions[0]
+	var err error
+	tc.do(func() { err = tc.nodes[p.Leader].ControlledShutdown(context.Background()) })
+	if err != nil {
+		t.Fatal(err)
+	}
+	for range 20 { // it must not register again
+		tc.tick()
+	}
+	for id, c := range tc.nodes {
+		im := c.Image()
+		q := im.Topics["t"].Partitions[0]
+		if q.Leader == p.Leader || q.Leader < 0 || q.LeaderEpoch != p.LeaderEpoch+1 || slices.Contains(q.ISR, p.Leader) || len(q.ISR) != 2 {
+			t.Fatalf("node %d after controlled shutdown of leader %d: %+v", id, p.Leader, q)
+		}
+		if !im.Brokers[p.Leader].Fenced {
+			t.Fatalf("node %d: broker %d not fenced after controlled shutdown", id, p.Leader)
+		}
+	}
+}

@@ -379,13 +379,24 @@ func sameMap(a, b map[string]string) bool {
 	return true
 }
 
-// Stop shuts the node down: listeners first, then in-flight requests, then
+// controlledShutdownTimeout bounds how long Stop waits for the metadata
+// quorum to move leadership away.
+const controlledShutdownTimeout = 5 * time.Second
+
+// Stop shuts the node down: leadership moved away (controlled shutdown), listeners first, then in-flight requests, then
 // storage (flushed, with the clean-shutdown marker), the shard runtime and
 // the metadata log.
 func (n *Node) Stop() error {
 	ctx, cancel := context.WithTimeout(context.Background(), shutdownGrace)
 	defer cancel()
 	var errs []error
+	// Move partition leadership away first, while this node still serves
+	// the fetches that let its followers catch up.
+	sctx, scancel := context.WithTimeout(ctx, controlledShutdownTimeout)
+	if err := n.ctrl.ControlledShutdown(sctx); err != nil {
+		n.log.Warn("controlled shutdown: leadership not moved; it moves when this node is fenced", "err", err)
+	}
+	scancel()
 	for _, s := range n.servers {
 		if err := s.Shutdown(ctx); err != nil {
 			errs = append(errs, err)
