@@ -4,7 +4,8 @@ package e2e
 // that a partition with replication factor 3 and min.insync.replicas=2
 // loses no acknowledged record and duplicates none while its leader is
 // SIGKILLed and restarted and while a follower is SIGSTOPped and
-// resumed, that leadership moves and the ISR shrinks and grows back, and
+// resumed and while the leader is stopped with SIGTERM (controlled
+// shutdown), that leadership moves and the ISR shrinks and grows back, and
 // that acks=all is refused with NOT_ENOUGH_REPLICAS when
 // the ISR is below min.insync.replicas.
 
@@ -19,6 +20,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
+	"github.com/twmb/franz-go/pkg/kmsg"
 
 	"github.com/ringtail/ringtail/testkit"
 )
@@ -28,13 +30,26 @@ import (
 // session timeout).
 const failoverRounds = 3
 
-func partitionState(ctx context.Context, adm *kadm.Client, topic string) (leader int32, isr []int32, ok bool) {
-	td, err := adm.ListTopics(ctx, topic)
-	if err != nil || td[topic].Err != nil || len(td[topic].Partitions) != 1 {
+// partitionState asks node ask (and no other: a killed or paused node
+// would hold the answer up) for partition 0 of topic: leader and sorted
+// ISR.
+func partitionState(ctx context.Context, cl *kgo.Client, ask int32, topic string) (leader int32, isr []int32, ok bool) {
+	req := kmsg.NewPtrMetadataRequest()
+	rt := kmsg.NewMetadataRequestTopic()
+	rt.Topic = kmsg.StringPtr(topic)
+	req.Topics = append(req.Topics, rt)
+	rctx, cancel := context.WithTimeout(ctx, time.Second)
+	defer cancel()
+	kresp, err := cl.Broker(int(ask)).Request(rctx, req)
+	if err != nil {
 		return -1, nil, false
 	}
-	p := td[topic].Partitions[0]
-	if p.Err != nil && !errors.Is(p.Err, kerr.LeaderNotAvailable) {
+	resp := kresp.(*kmsg.MetadataResponse)
+	if len(resp.Topics) != 1 || resp.Topics[0].ErrorCode != 0 || len(resp.Topics[0].Partitions) != 1 {
+		return -1, nil, false
+	}
+	p := resp.Topics[0].Partitions[0]
+	if p.ErrorCode != 0 && p.ErrorCode != kerr.LeaderNotAvailable.Code {
 		return -1, nil, false
 	}
 	isr = slices.Clone(p.ISR)
@@ -64,12 +79,23 @@ func TestReplicatedPartitionSurvivesLeaderKills(t *testing.T) {
 		}
 	}
 	all := []int32{1, 2, 3}
+	// down is the node killed, paused or stopped now (0: none); state
+	// questions go to another.
+	var down int32
+	meta := c.Client()
+	defer meta.Close()
+	ask := func() int32 {
+		if down == 1 {
+			return 2
+		}
+		return 1
+	}
 	stateNow := func(topic string) (int32, []int32) {
 		var l int32
 		var isr []int32
 		testkit.WaitFor(t, 10*time.Second, "topic metadata", func() bool {
 			var ok bool
-			l, isr, ok = partitionState(ctx, adm, topic)
+			l, isr, ok = partitionState(ctx, meta, ask(), topic)
 			return ok
 		})
 		return l, isr
@@ -122,18 +148,22 @@ func TestReplicatedPartitionSurvivesLeaderKills(t *testing.T) {
 		before := ackedNow()
 		killed := time.Now()
 		c.Node(leader).Kill()
+		down = leader
 		testkit.WaitFor(t, 30*time.Second, "leadership to move and the ISR to shrink", func() bool {
-			l, now, ok := partitionState(ctx, adm, "replicated")
+			l, now, ok := partitionState(ctx, meta, ask(), "replicated")
 			return ok && l >= 1 && l != leader && !slices.Contains(now, leader)
 		})
 		l2, isr2 := stateNow("replicated")
 		t.Logf("round %d: killed leader %d (ISR %v); leader %d, ISR %v after %v", round, leader, isr, l2, isr2, time.Since(killed).Round(time.Millisecond))
 		testkit.WaitFor(t, 20*time.Second, "acknowledgements to resume", func() bool { return ackedNow() > before+20 })
+		// Still asked of another node: a restarted one answers from its
+		// replayed, older image until it catches up.
 		c.Node(leader).Start()
 		testkit.WaitFor(t, 30*time.Second, "the restarted node to rejoin the ISR", func() bool {
-			_, now, ok := partitionState(ctx, adm, "replicated")
+			_, now, ok := partitionState(ctx, meta, ask(), "replicated")
 			return ok && slices.Equal(now, all)
 		})
+		down = 0
 		t.Logf("round %d: node %d back in the ISR %v after the kill", round, leader, time.Since(killed).Round(time.Millisecond))
 	}
 	// A follower paused (SIGSTOP) is fenced and leaves the ISR while
@@ -145,18 +175,42 @@ func TestReplicatedPartitionSurvivesLeaderKills(t *testing.T) {
 	}
 	before := ackedNow()
 	c.Node(paused).Pause()
+	down = paused
 	stoppedAt := time.Now()
 	testkit.WaitFor(t, 30*time.Second, "the paused follower to leave the ISR", func() bool {
-		_, now, ok := partitionState(ctx, adm, "replicated")
+		_, now, ok := partitionState(ctx, meta, ask(), "replicated")
 		return ok && len(now) == 2 && !slices.Contains(now, paused)
 	})
 	testkit.WaitFor(t, 20*time.Second, "acknowledgements without the paused follower", func() bool { return ackedNow() > before+20 })
 	c.Node(paused).Resume()
 	testkit.WaitFor(t, 30*time.Second, "the resumed follower to rejoin the ISR", func() bool {
-		_, now, ok := partitionState(ctx, adm, "replicated")
+		_, now, ok := partitionState(ctx, meta, ask(), "replicated")
 		return ok && slices.Equal(now, all)
 	})
+	down = 0
 	t.Logf("follower %d paused and resumed: back in the ISR %v after the pause", paused, time.Since(stoppedAt).Round(time.Millisecond))
+	// SIGTERM on the leader: controlled shutdown moves leadership before
+	// the process exits, without waiting for the session timeout.
+	leader, _ = stateNow("replicated")
+	termAt := time.Now()
+	c.Node(leader).Stop()
+	down = leader
+	// Inside the 3 s session timeout: only the controlled shutdown can
+	// have moved it.
+	var l2 int32
+	var isr2 []int32
+	testkit.WaitFor(t, 2*time.Second, "leadership to move on SIGTERM", func() bool {
+		var ok bool
+		l2, isr2, ok = partitionState(ctx, meta, ask(), "replicated")
+		return ok && l2 >= 1 && l2 != leader && !slices.Contains(isr2, leader)
+	})
+	t.Logf("leader %d stopped with SIGTERM in %v: leader %d, ISR %v", leader, time.Since(termAt).Round(time.Millisecond), l2, isr2)
+	c.Node(leader).Start()
+	testkit.WaitFor(t, 30*time.Second, "the stopped node to rejoin the ISR", func() bool {
+		_, now, ok := partitionState(ctx, meta, ask(), "replicated")
+		return ok && slices.Equal(now, all)
+	})
+	down = 0
 	close(stopped)
 	wg.Wait()
 	if err := prod.Flush(ctx); err != nil {
@@ -205,8 +259,9 @@ func TestReplicatedPartitionSurvivesLeaderKills(t *testing.T) {
 		victim = 2
 	}
 	c.Node(victim).Kill()
+	down = victim
 	testkit.WaitFor(t, 30*time.Second, "the strict topic's ISR to shrink", func() bool {
-		_, isr, ok := partitionState(ctx, adm, "strict")
+		_, isr, ok := partitionState(ctx, meta, ask(), "strict")
 		return ok && len(isr) == 2
 	})
 	// NOT_ENOUGH_REPLICAS is retriable: without retries the client surfaces it.
