@@ -67,8 +67,9 @@
 // Learners, a learner transport role); liveness then comes from the
 // learners' raft contact as it does for voters (brokers.go); membership
 // changes of the voters are not supported (a snapshot whose voters differ
-// from the config is refused at Open); controlled shutdown (move
-// leadership away before stopping), preferred-leader election and
+// from the config is refused at Open); preferred-leader election and
 // reassignment are not done; AlterPartition is not a Kafka API yet
 // (brokers call it in-process, which works while every broker is a voter).
+// ControlledShutdown (Stop calls it) fences this node and moves its
+// leadership away in one entry before the process exits.
 package controlplane
