@@ -25,10 +25,9 @@ import (
 	"github.com/ringtail/ringtail/testkit"
 )
 
-// failoverRounds is how many times the leader is killed and restarted
-// (issue 4 asks for 5; 3 keeps the test short: each round waits for the
-// session timeout).
-const failoverRounds = 3
+// failoverRounds is how many times the leader is killed and restarted, as
+// issue 4 asks (each round waits for the session timeout: ~7 s here).
+const failoverRounds = 5
 
 // partitionState asks node ask (and no other: a killed or paused node
 // would hold the answer up) for partition 0 of topic: leader and sorted
