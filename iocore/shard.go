@@ -4,9 +4,11 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"math/bits"
 	"runtime"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"golang.org/x/sys/unix"
 )
@@ -85,6 +87,37 @@ type Stats struct {
 	Writes     atomic.Uint64
 	Syncs      atomic.Uint64
 	Heartbeats atomic.Uint64 // increments on every loop pass, for liveness checks
+
+	// BatchOps is the number of ops (writes and syncs) per submitted batch.
+	BatchOps Log2Histogram
+	// SyncBatchNanos is the wall time, in nanoseconds, of each submitted
+	// batch that carries fsyncs: its writes, then its syncs. It is the
+	// group-commit latency a durable append waits for.
+	SyncBatchNanos Log2Histogram
+}
+
+// Log2Histogram counts observations by power of two without locks: bucket i
+// holds the values v with bits.Len64(v) == i, that is 2^(i-1) <= v <= 2^i-1
+// (bucket 0 holds zeros).
+type Log2Histogram struct {
+	counts [65]atomic.Uint64
+	sum    atomic.Uint64
+}
+
+// Observe adds one value.
+func (h *Log2Histogram) Observe(v uint64) {
+	h.counts[bits.Len64(v)].Add(1)
+	h.sum.Add(v)
+}
+
+// Snapshot returns the per-bucket counts and the sum of all values. The
+// counts are read one by one, so a snapshot taken during Observe calls may
+// be off by the observations in flight.
+func (h *Log2Histogram) Snapshot() (counts [65]uint64, sum uint64) {
+	for i := range h.counts {
+		counts[i] = h.counts[i].Load()
+	}
+	return counts, h.sum.Load()
 }
 
 // Shard is one goroutine locked to an OS thread, owning one engine.
@@ -189,7 +222,12 @@ func (s *Shard) execute(b *Batch, tasks []Task) {
 	if len(b.writes)+len(b.syncs) > 0 {
 		ops := append(b.writes, b.syncs...)
 		nw := len(b.writes)
+		start := time.Now()
 		err := s.engine.Submit(ops)
+		if len(b.syncs) > 0 {
+			s.stats.SyncBatchNanos.Observe(uint64(time.Since(start)))
+		}
+		s.stats.BatchOps.Observe(uint64(len(ops)))
 		for i := range ops {
 			e := ops[i].Err
 			if err != nil && e == nil {
