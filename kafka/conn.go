@@ -52,6 +52,9 @@ type reqCtx struct {
 	// fallback marks the KIP-511 answer to an ApiVersions version we do
 	// not serve: encoded as v0 whatever the request's version.
 	fallback bool
+	// req and start are for Config.Observer.
+	req   kmsg.Request
+	start time.Time
 }
 
 type conn struct {
@@ -210,6 +213,9 @@ func (c *conn) handleFrame(frame []byte) *slot {
 		version:       int16(binary.BigEndian.Uint16(frame[2:])),
 		correlationID: int32(binary.BigEndian.Uint32(frame[4:])),
 	}
+	if c.s.cfg.Observer != nil {
+		cx.start = time.Now()
+	}
 	pos := 10
 	if l := int16(binary.BigEndian.Uint16(frame[8:])); l > 0 {
 		if len(frame) < pos+int(l) {
@@ -251,6 +257,7 @@ func (c *conn) handleFrame(frame []byte) *slot {
 	if err := req.ReadFrom(frame[pos:]); err != nil {
 		return refuse("undecodable request", "key", cx.key, "version", cx.version, "err", err)
 	}
+	cx.req = req
 	if h := c.s.cfg.Hooks; h != nil {
 		if resp, err, handled := h(cx.key, req); handled {
 			c.finish(sl, cx, resp, err)
@@ -275,6 +282,9 @@ func (c *conn) finish(sl *slot, cx *reqCtx, resp kmsg.Response, err error) {
 		sl.closeConn = true
 	case resp != nil:
 		sl.out = encodeResponse(cx, resp)
+	}
+	if o := c.s.cfg.Observer; o != nil {
+		o.ObserveRequest(cx.key, cx.req, resp, time.Since(cx.start), err != nil)
 	}
 	close(sl.done)
 }

@@ -55,6 +55,17 @@ type Config struct {
 	// ControlKey). handled=true answers with resp (nil resp: no answer at
 	// all); a non-nil err closes the connection.
 	Hooks func(key int16, req kmsg.Request) (resp kmsg.Response, err error, handled bool)
+	// Observer, when set, is told about every decoded request once it is
+	// answered (metrics).
+	Observer RequestObserver
+}
+
+// RequestObserver sees each decoded request when its handler finishes:
+// resp is nil for no answer (acks=0) or when closed is set (the request
+// closed the connection instead of being answered). It runs on the
+// request's path and must be quick; req and resp must not be kept.
+type RequestObserver interface {
+	ObserveRequest(key int16, req kmsg.Request, resp kmsg.Response, elapsed time.Duration, closed bool)
 }
 
 // Server serves the Kafka protocol on any number of listeners.
