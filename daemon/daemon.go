@@ -10,6 +10,7 @@ import (
 	"log/slog"
 	"net"
 	"os"
+	"os/signal"
 	"strconv"
 	"strings"
 	"sync"
@@ -47,6 +48,8 @@ type Node struct {
 	reconcileMu sync.Mutex
 	// repl runs partition replication (replicas.go).
 	repl *replicas
+	// ops is admin HTTP, metrics and the watchdog (admin.go, systemd.go).
+	ops ops
 }
 
 // NewLogger makes the node's logger: text (or JSON) to stderr, without
@@ -54,7 +57,8 @@ type Node struct {
 func NewLogger(cfg *config.Config) *slog.Logger {
 	var level slog.Level
 	_ = level.UnmarshalText([]byte(cfg.Ringtail.LogLevel))
-	opts := &slog.HandlerOptions{Level: level}
+	logLevel.Set(level)
+	opts := &slog.HandlerOptions{Level: &logLevel}
 	if os.Getenv("JOURNAL_STREAM") != "" {
 		opts.ReplaceAttr = func(groups []string, a slog.Attr) slog.Attr {
 			if a.Key == slog.TimeKey && len(groups) == 0 {
@@ -77,11 +81,13 @@ func Serve(ctx context.Context, path string) error {
 		return err
 	}
 	logger := NewLogger(cfg)
+	hup := notifyHUP()
+	defer signal.Stop(hup)
 	n, err := Start(cfg, logger)
 	if err != nil {
 		return err
 	}
-	<-ctx.Done()
+	n.waitSignals(ctx, path, hup)
 	logger.Info("shutting down", "reason", context.Cause(ctx))
 	_, _ = sddaemon.SdNotify(false, sddaemon.SdNotifyStopping)
 	return n.Stop()
@@ -113,6 +119,9 @@ func Start(cfg *config.Config, logger *slog.Logger) (n *Node, err error) {
 			node.closeAll()
 		}
 	}()
+	if err := n.startAdmin(); err != nil {
+		return nil, err
+	}
 	dir := cfg.DataDir()
 	if err := os.MkdirAll(dir, 0o750); err != nil {
 		return nil, fmt.Errorf("daemon: data dir: %w", err)
@@ -131,6 +140,7 @@ func Start(cfg *config.Config, logger *slog.Logger) (n *Node, err error) {
 	if err != nil {
 		return nil, err
 	}
+	n.startWatchdog()
 	status("starting: metadata log")
 	var ctrlLn net.Listener
 	if len(voters) > 1 {
@@ -204,7 +214,7 @@ func Start(cfg *config.Config, logger *slog.Logger) (n *Node, err error) {
 		n.lns = append(n.lns, ln)
 		srv := kafka.NewServer(kafka.Config{
 			NodeID: cfg.NodeID, ListenerName: l.Name, Broker: cfg, Logger: logger,
-			IdleTimeout: 10 * time.Minute, Groups: n.groups,
+			IdleTimeout: 10 * time.Minute, Groups: n.groups, Observer: n.observer(),
 		}, n.ctrl, logs{n.store, n.repl})
 		n.servers = append(n.servers, srv)
 		n.wg.Add(1)
@@ -236,6 +246,7 @@ func Start(cfg *config.Config, logger *slog.Logger) (n *Node, err error) {
 	}
 	logger.Info("ringtail ready", "node_id", cfg.NodeID, "cluster_id", meta.ClusterID, "listeners", addrs,
 		"io_engine", n.rt.EngineName(), "shards", n.rt.Len(), "data_dir", dir)
+	n.setReady()
 	_, _ = sddaemon.SdNotify(false, sddaemon.SdNotifyReady)
 	return n, nil
 }
@@ -387,6 +398,7 @@ const controlledShutdownTimeout = 5 * time.Second
 // storage (flushed, with the clean-shutdown marker), the shard runtime and
 // the metadata log.
 func (n *Node) Stop() error {
+	n.unready()
 	ctx, cancel := context.WithTimeout(context.Background(), shutdownGrace)
 	defer cancel()
 	var errs []error
@@ -416,6 +428,7 @@ func (n *Node) Stop() error {
 }
 
 func (n *Node) closeAll() error {
+	n.stopOps()
 	var errs []error
 	for _, ln := range n.lns {
 		ln.Close()

@@ -1,0 +1,415 @@
+package admin
+
+import (
+	"encoding/binary"
+	"math"
+	"reflect"
+	"sort"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kmsg"
+
+	"github.com/ringtail/ringtail/iocore"
+)
+
+// PartitionStats is one local partition replica at scrape time.
+type PartitionStats struct {
+	Topic           string
+	Partition       int32
+	SizeBytes       int64
+	Segments        int
+	Leader          bool // this node leads it
+	UnderReplicated bool // this node leads it and its ISR is smaller than its replica set
+}
+
+// Source is what the node shows at scrape time. Its methods are called
+// from scrapes, concurrently with everything else.
+type Source interface {
+	// Partitions lists the partitions stored on this node; none while the
+	// node is starting or stopping.
+	Partitions() []PartitionStats
+	// Shards returns each shard's live counters, in shard order.
+	Shards() []*iocore.Stats
+	// EngineName is the io engine the shards use.
+	EngineName() string
+	// TopicName resolves a topic id (Fetch v13 names topics by id); "" if
+	// unknown.
+	TopicName(id [16]byte) string
+}
+
+// Metrics is the node's Prometheus registry. It implements
+// kafka.RequestObserver for the per-request metrics; the rest is read from
+// a Source at scrape time.
+type Metrics struct {
+	reg *prometheus.Registry
+	src Source
+
+	requests      *prometheus.CounterVec
+	latency       *prometheus.HistogramVec
+	errors        *prometheus.CounterVec
+	closed        *prometheus.CounterVec
+	bytesIn       *prometheus.CounterVec
+	recordsIn     *prometheus.CounterVec
+	bytesOut      *prometheus.CounterVec
+	replBytesOut  *prometheus.CounterVec
+	apiNames      [128]string
+	errorNames    sync.Map // int16 -> string
+	responsePlans sync.Map // reflect.Type -> *plan
+}
+
+// NewMetrics makes the registry: request metrics, Go runtime and process
+// collectors, and the node's state read from src at each scrape.
+func NewMetrics(src Source) *Metrics {
+	m := &Metrics{reg: prometheus.NewRegistry(), src: src}
+	m.requests = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "ringtail_kafka_requests_total",
+		Help: "Kafka requests answered, by API.",
+	}, []string{"api"})
+	m.latency = prometheus.NewHistogramVec(prometheus.HistogramOpts{
+		Name:    "ringtail_kafka_request_duration_seconds",
+		Help:    "Time from reading a Kafka request to its response being ready, by API (long-polling fetches included).",
+		Buckets: prometheus.ExponentialBuckets(50e-6, 2, 17), // 50us .. 3.3s
+	}, []string{"api"})
+	m.errors = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "ringtail_kafka_request_errors_total",
+		Help: "Non-zero error codes in Kafka responses (one per topic, partition or group that carries one), by API and error.",
+	}, []string{"api", "error"})
+	m.closed = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "ringtail_kafka_requests_closed_total",
+		Help: "Decoded Kafka requests answered by closing the connection, by API.",
+	}, []string{"api"})
+	m.bytesIn = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "ringtail_topic_bytes_in_total",
+		Help: "Record batch bytes appended by producers, by topic.",
+	}, []string{"topic"})
+	m.recordsIn = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "ringtail_topic_records_in_total",
+		Help: "Records appended by producers, by topic.",
+	}, []string{"topic"})
+	m.bytesOut = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "ringtail_topic_bytes_out_total",
+		Help: "Record batch bytes sent to consumers, by topic.",
+	}, []string{"topic"})
+	m.replBytesOut = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "ringtail_topic_replication_bytes_out_total",
+		Help: "Record batch bytes sent to follower replicas, by topic.",
+	}, []string{"topic"})
+	buildInfo := prometheus.NewGaugeVec(prometheus.GaugeOpts{
+		Name: "ringtail_build_info",
+		Help: "Always 1; the version label is the build's.",
+	}, []string{"version"})
+	buildInfo.WithLabelValues(Version).Set(1)
+	for i := range m.apiNames {
+		if name := kmsg.NameForKey(int16(i)); name != "" {
+			m.apiNames[i] = name
+		} else {
+			m.apiNames[i] = strconv.Itoa(i)
+		}
+	}
+	m.reg.MustRegister(m.requests, m.latency, m.errors, m.closed, m.bytesIn, m.recordsIn, m.bytesOut, m.replBytesOut, buildInfo,
+		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
+		&stateCollector{src: src})
+	return m
+}
+
+// Registry is the Prometheus registry (tests gather from it directly).
+func (m *Metrics) Registry() *prometheus.Registry { return m.reg }
+
+func (m *Metrics) apiName(key int16) string {
+	if key >= 0 && int(key) < len(m.apiNames) {
+		return m.apiNames[key]
+	}
+	return strconv.Itoa(int(key))
+}
+
+func (m *Metrics) errorName(code int16) string {
+	if v, ok := m.errorNames.Load(code); ok {
+		return v.(string)
+	}
+	name := strconv.Itoa(int(code))
+	if err := kerr.ErrorForCode(code); err != nil {
+		if ke, ok := err.(*kerr.Error); ok {
+			name = ke.Message
+		}
+	}
+	m.errorNames.Store(code, name)
+	return name
+}
+
+// ObserveRequest implements kafka.RequestObserver.
+func (m *Metrics) ObserveRequest(key int16, req kmsg.Request, resp kmsg.Response, elapsed time.Duration, closed bool) {
+	api := m.apiName(key)
+	m.requests.WithLabelValues(api).Inc()
+	m.latency.WithLabelValues(api).Observe(elapsed.Seconds())
+	if closed {
+		m.closed.WithLabelValues(api).Inc()
+		return
+	}
+	if resp != nil {
+		m.walkErrors(reflect.ValueOf(resp), func(code int16) {
+			m.errors.WithLabelValues(api, m.errorName(code)).Inc()
+		})
+	}
+	switch r := req.(type) {
+	case *kmsg.ProduceRequest:
+		m.observeProduce(r, resp)
+	case *kmsg.FetchRequest:
+		if f, ok := resp.(*kmsg.FetchResponse); ok {
+			m.observeFetch(r, f)
+		}
+	}
+}
+
+// observeProduce counts the bytes and records of every partition that
+// was appended (every partition, for acks=0, which has no response).
+func (m *Metrics) observeProduce(req *kmsg.ProduceRequest, resp kmsg.Response) {
+	var failed map[string]map[int32]bool
+	if pr, ok := resp.(*kmsg.ProduceResponse); ok {
+		for _, t := range pr.Topics {
+			for _, p := range t.Partitions {
+				if p.ErrorCode != 0 {
+					if failed == nil {
+						failed = map[string]map[int32]bool{}
+					}
+					if failed[t.Topic] == nil {
+						failed[t.Topic] = map[int32]bool{}
+					}
+					failed[t.Topic][p.Partition] = true
+				}
+			}
+		}
+	}
+	for _, t := range req.Topics {
+		var bytes, records int
+		for _, p := range t.Partitions {
+			if failed[t.Topic][p.Partition] {
+				continue
+			}
+			bytes += len(p.Records)
+			records += countRecords(p.Records)
+		}
+		if bytes > 0 {
+			m.bytesIn.WithLabelValues(t.Topic).Add(float64(bytes))
+			m.recordsIn.WithLabelValues(t.Topic).Add(float64(records))
+		}
+	}
+}
+
+// countRecords sums the record counts of the v2 batches in b: each batch
+// header has its length at bytes 8-11 and its record count at 57-60.
+func countRecords(b []byte) int {
+	n := 0
+	for len(b) >= 61 {
+		batchLen := int(int32(binary.BigEndian.Uint32(b[8:])))
+		n += int(int32(binary.BigEndian.Uint32(b[57:])))
+		if batchLen <= 0 || 12+batchLen > len(b) {
+			break
+		}
+		b = b[12+batchLen:]
+	}
+	return n
+}
+
+func (m *Metrics) observeFetch(req *kmsg.FetchRequest, resp *kmsg.FetchResponse) {
+	replicaID := req.ReplicaID
+	if req.Version >= 15 {
+		replicaID = req.ReplicaState.ID
+	}
+	vec := m.bytesOut
+	if replicaID >= 0 {
+		vec = m.replBytesOut
+	}
+	for _, t := range resp.Topics {
+		bytes := 0
+		for _, p := range t.Partitions {
+			bytes += len(p.RecordBatches)
+		}
+		if bytes == 0 {
+			continue
+		}
+		name := t.Topic
+		if name == "" && m.src != nil {
+			name = m.src.TopicName(t.TopicID)
+		}
+		vec.WithLabelValues(name).Add(float64(bytes))
+	}
+}
+
+// plan says where in a response type the ErrorCode fields are: the struct's
+// own (errField >= 0) and those of the nested structs and slices of structs
+// that have any. Computed once per type.
+type plan struct {
+	errField int
+	nested   []int
+}
+
+const maxResponseDepth = 6
+
+func (m *Metrics) planFor(t reflect.Type, depth int) *plan {
+	if v, ok := m.responsePlans.Load(t); ok {
+		return v.(*plan)
+	}
+	p := &plan{errField: -1}
+	if depth < maxResponseDepth {
+		for i := 0; i < t.NumField(); i++ {
+			f := t.Field(i)
+			switch {
+			case f.Name == "ErrorCode" && f.Type.Kind() == reflect.Int16:
+				p.errField = i
+			case f.Type.Kind() == reflect.Struct:
+				if sub := m.planFor(f.Type, depth+1); sub.errField >= 0 || len(sub.nested) > 0 {
+					p.nested = append(p.nested, i)
+				}
+			case f.Type.Kind() == reflect.Slice && f.Type.Elem().Kind() == reflect.Struct:
+				if sub := m.planFor(f.Type.Elem(), depth+1); sub.errField >= 0 || len(sub.nested) > 0 {
+					p.nested = append(p.nested, i)
+				}
+			}
+		}
+	}
+	m.responsePlans.Store(t, p)
+	return p
+}
+
+// walkErrors calls f with every non-zero ErrorCode in v.
+func (m *Metrics) walkErrors(v reflect.Value, f func(int16)) {
+	for v.Kind() == reflect.Pointer {
+		if v.IsNil() {
+			return
+		}
+		v = v.Elem()
+	}
+	if v.Kind() != reflect.Struct {
+		return
+	}
+	p := m.planFor(v.Type(), 0)
+	if p.errField >= 0 {
+		if code := int16(v.Field(p.errField).Int()); code != 0 {
+			f(code)
+		}
+	}
+	for _, i := range p.nested {
+		fv := v.Field(i)
+		if fv.Kind() == reflect.Slice {
+			for j := 0; j < fv.Len(); j++ {
+				m.walkErrors(fv.Index(j), f)
+			}
+			continue
+		}
+		m.walkErrors(fv, f)
+	}
+}
+
+// stateCollector reads the node's state at scrape time.
+type stateCollector struct{ src Source }
+
+var (
+	descPartitions = prometheus.NewDesc("ringtail_partitions",
+		"Partition replicas stored on this node, by role (leader or follower).", []string{"role"}, nil)
+	descURP = prometheus.NewDesc("ringtail_under_replicated_partitions",
+		"Partitions this node leads whose in-sync replica set is smaller than their replica set.", nil, nil)
+	descLogSize = prometheus.NewDesc("ringtail_log_size_bytes",
+		"Bytes in the log segments of a topic's partitions on this node.", []string{"topic"}, nil)
+	descLogSegments = prometheus.NewDesc("ringtail_log_segments",
+		"Log segments of a topic's partitions on this node.", []string{"topic"}, nil)
+	descBatches = prometheus.NewDesc("ringtail_io_submissions_total",
+		"Batches a shard handed to its io engine (one group commit each), by shard.", []string{"shard", "engine"}, nil)
+	descWrites = prometheus.NewDesc("ringtail_io_writes_total",
+		"Write ops submitted, by shard.", []string{"shard"}, nil)
+	descSyncs = prometheus.NewDesc("ringtail_io_fsyncs_total",
+		"fdatasync ops submitted, by shard.", []string{"shard"}, nil)
+	descTasks = prometheus.NewDesc("ringtail_io_tasks_total",
+		"Shard tasks completed (appends, flushes, other shard work), by shard.", []string{"shard"}, nil)
+	descBatchOps = prometheus.NewDesc("ringtail_io_batch_ops",
+		"Ops (writes and fsyncs) per submitted batch, all shards.", nil, nil)
+	descSyncBatch = prometheus.NewDesc("ringtail_io_fsync_batch_duration_seconds",
+		"Wall time of each submitted batch that carries fsyncs (its writes, then its fsyncs): the group-commit latency a durable append waits for.", nil, nil)
+)
+
+func (c *stateCollector) Describe(ch chan<- *prometheus.Desc) {
+	for _, d := range []*prometheus.Desc{descPartitions, descURP, descLogSize, descLogSegments,
+		descBatches, descWrites, descSyncs, descTasks, descBatchOps, descSyncBatch} {
+		ch <- d
+	}
+}
+
+func (c *stateCollector) Collect(ch chan<- prometheus.Metric) {
+	if c.src == nil {
+		return
+	}
+	parts := c.src.Partitions()
+	var leaders, followers, urp int
+	size := map[string]int64{}
+	segs := map[string]int{}
+	for _, p := range parts {
+		if p.Leader {
+			leaders++
+		} else {
+			followers++
+		}
+		if p.UnderReplicated {
+			urp++
+		}
+		size[p.Topic] += p.SizeBytes
+		segs[p.Topic] += p.Segments
+	}
+	ch <- prometheus.MustNewConstMetric(descPartitions, prometheus.GaugeValue, float64(leaders), "leader")
+	ch <- prometheus.MustNewConstMetric(descPartitions, prometheus.GaugeValue, float64(followers), "follower")
+	ch <- prometheus.MustNewConstMetric(descURP, prometheus.GaugeValue, float64(urp))
+	topics := make([]string, 0, len(size))
+	for t := range size {
+		topics = append(topics, t)
+	}
+	sort.Strings(topics)
+	for _, t := range topics {
+		ch <- prometheus.MustNewConstMetric(descLogSize, prometheus.GaugeValue, float64(size[t]), t)
+		ch <- prometheus.MustNewConstMetric(descLogSegments, prometheus.GaugeValue, float64(segs[t]), t)
+	}
+
+	engine := c.src.EngineName()
+	var ops, syncNs [65]uint64
+	var opsSum, syncSum uint64
+	for i, st := range c.src.Shards() {
+		shard := strconv.Itoa(i)
+		ch <- prometheus.MustNewConstMetric(descBatches, prometheus.CounterValue, float64(st.Drains.Load()), shard, engine)
+		ch <- prometheus.MustNewConstMetric(descWrites, prometheus.CounterValue, float64(st.Writes.Load()), shard)
+		ch <- prometheus.MustNewConstMetric(descSyncs, prometheus.CounterValue, float64(st.Syncs.Load()), shard)
+		ch <- prometheus.MustNewConstMetric(descTasks, prometheus.CounterValue, float64(st.Tasks.Load()), shard)
+		counts, sum := st.BatchOps.Snapshot()
+		addCounts(&ops, &counts)
+		opsSum += sum
+		counts, sum = st.SyncBatchNanos.Snapshot()
+		addCounts(&syncNs, &counts)
+		syncSum += sum
+	}
+	ch <- log2Histogram(descBatchOps, &ops, float64(opsSum), 0, 12, 1)
+	// 2^14 ns is 16us; 2^35 ns is 34 s.
+	ch <- log2Histogram(descSyncBatch, &syncNs, float64(syncSum)/1e9, 14, 35, 1e-9)
+}
+
+func addCounts(dst, src *[65]uint64) {
+	for i := range dst {
+		dst[i] += src[i]
+	}
+}
+
+// log2Histogram turns iocore.Log2Histogram counts into a Prometheus
+// histogram with buckets le = (2^i - 1) * scale for i in [lo, hi]; bucket i
+// of the counts holds exactly the values up to 2^i - 1, so the buckets
+// are exact.
+func log2Histogram(d *prometheus.Desc, counts *[65]uint64, sum float64, lo, hi int, scale float64) prometheus.Metric {
+	var total uint64
+	buckets := map[float64]uint64{}
+	for i := range counts {
+		total += counts[i]
+		if i >= lo && i <= hi {
+			buckets[(math.Exp2(float64(i))-1)*scale] = total
+		}
+	}
+	return prometheus.MustNewConstHistogram(d, total, sum, buckets)
+}
