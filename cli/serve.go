@@ -54,5 +54,5 @@ func (a *app) configCommand() *cobra.Command {
 			return err
 		},
 	}
-	return groupCommand("config", "Work with server.toml", defaults, check)
+	return groupCommand("config", "Work with server.toml", defaults, check, a.configImportCommand())
 }
