@@ -42,6 +42,7 @@ func (a *app) clusterInfoCommand() *cobra.Command {
 				return failed("describe cluster", err, msg)
 			}
 			voters := "unknown"
+			controller := "none (election in progress)"
 			dq := kmsg.NewPtrDescribeQuorumRequest()
 			qt := kmsg.NewDescribeQuorumRequestTopic()
 			qt.Topic = "__cluster_metadata"
@@ -54,10 +55,19 @@ func (a *app) clusterInfoCommand() *cobra.Command {
 					ids = append(ids, strconv.Itoa(int(v.ReplicaID)))
 				}
 				voters = strings.Join(ids, ",")
-			}
-			controller := "none (election in progress)"
-			if dcr.ControllerID >= 0 {
-				controller = strconv.Itoa(int(dcr.ControllerID))
+				var obs []string
+				for _, o := range dqr.Topics[0].Partitions[0].Observers {
+					obs = append(obs, strconv.Itoa(int(o.ReplicaID)))
+				}
+				if len(obs) > 0 {
+					voters += " (observers: " + strings.Join(obs, ",") + ")"
+				}
+				// DescribeCluster's controller id is a broker that forwards
+				// to the controller, as in Kafka; the quorum leader is the
+				// active controller.
+				if lead := dqr.Topics[0].Partitions[0].LeaderID; lead >= 0 {
+					controller = strconv.Itoa(int(lead))
+				}
 			}
 			var b strings.Builder
 			fmt.Fprintf(&b, "ClusterId: %s\nController: %s\nVoters: %s\nBrokers: %d\n", dcr.ClusterID, controller, voters, len(dcr.Brokers))

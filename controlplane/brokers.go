@@ -67,6 +67,9 @@ func (c *Controller) sampleContact() {
 		for id := range c.cfg.Voters {
 			c.live.contact[id] = now
 		}
+		for id := range c.image.Load().Brokers {
+			c.live.contact[id] = now // learners too
+		}
 	}
 	c.live.contact[c.cfg.NodeID] = now
 	for rid, pr := range st.Progress {

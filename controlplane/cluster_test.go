@@ -15,6 +15,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"slices"
 	"sync"
 	"testing"
 	"time"
@@ -30,10 +31,14 @@ type fakeNet struct {
 	queue   []*pb.Message
 	deliver map[uint64]func(*pb.Message) bool
 	cut     map[[2]uint64]bool // from, to
+	// learners are the non-voters; every transport lists those running as
+	// connected, as a voter's TCP transport lists the learners that dialed
+	// it.
+	learners map[int32]bool
 }
 
 func newFakeNet() *fakeNet {
-	return &fakeNet{deliver: map[uint64]func(*pb.Message) bool{}, cut: map[[2]uint64]bool{}}
+	return &fakeNet{deliver: map[uint64]func(*pb.Message) bool{}, cut: map[[2]uint64]bool{}, learners: map[int32]bool{}}
 }
 
 type fakeTransport struct {
@@ -56,6 +61,19 @@ func (t *fakeTransport) Send(msgs []*pb.Message) {
 	for _, m := range msgs {
 		t.net.queue = append(t.net.queue, proto.Clone(m).(*pb.Message))
 	}
+}
+
+func (t *fakeTransport) Learners() []int32 {
+	t.net.mu.Lock()
+	defer t.net.mu.Unlock()
+	var ids []int32
+	for id := range t.net.learners {
+		if t.net.deliver[raftID(id)] != nil && !t.net.cut[[2]uint64{raftID(id), t.id}] {
+			ids = append(ids, id)
+		}
+	}
+	slices.Sort(ids)
+	return ids
 }
 
 func (t *fakeTransport) Close() error {
@@ -103,7 +121,11 @@ func (n *fakeNet) deliverAll() bool {
 type testCluster struct {
 	t     *testing.T
 	net   *fakeNet
-	ids   []int32
+	ids   []int32 // the voters
+	// learnerIDs are brokers that are not voters (addLearner).
+	learnerIDs []int32
+	// controllerOnly voters do not register as brokers.
+	controllerOnly map[int32]bool
 	dirs  map[int32]string
 	nodes map[int32]*Controller
 	ticks map[int32]chan time.Time
@@ -112,7 +134,7 @@ type testCluster struct {
 
 func newTestCluster(t *testing.T, n int, tweak func(*Config)) *testCluster {
 	tc := &testCluster{t: t, net: newFakeNet(), dirs: map[int32]string{}, nodes: map[int32]*Controller{},
-		ticks: map[int32]chan time.Time{}, tweak: tweak}
+		ticks: map[int32]chan time.Time{}, tweak: tweak, controllerOnly: map[int32]bool{}}
 	for i := 1; i <= n; i++ {
 		tc.ids = append(tc.ids, int32(i))
 		tc.dirs[int32(i)] = t.TempDir()
@@ -144,6 +166,7 @@ func (tc *testCluster) start(id int32) {
 		NewTransport: tc.net.transport(id),
 		Ticks:        ticks, Tick: 10 * time.Millisecond,
 		CommandTimeout: 5 * time.Second,
+		ControllerOnly: tc.controllerOnly[id],
 	}
 	if tc.tweak != nil {
 		tc.tweak(&cfg)
@@ -155,6 +178,17 @@ func (tc *testCluster) start(id int32) {
 	}
 	tc.nodes[id] = c
 	tc.ticks[id] = ticks
+}
+
+// addLearner starts a broker that is not a voter.
+func (tc *testCluster) addLearner(id int32) {
+	tc.t.Helper()
+	tc.learnerIDs = append(tc.learnerIDs, id)
+	tc.dirs[id] = tc.t.TempDir()
+	tc.net.mu.Lock()
+	tc.net.learners[id] = true
+	tc.net.mu.Unlock()
+	tc.start(id)
 }
 
 func (tc *testCluster) stop(id int32) {
@@ -177,7 +211,7 @@ func (tc *testCluster) stabilize() {
 
 // tick ticks every running node once, then stabilizes.
 func (tc *testCluster) tick() {
-	for _, id := range tc.ids {
+	for _, id := range append(slices.Clone(tc.ids), tc.learnerIDs...) {
 		if c, ok := tc.nodes[id]; ok {
 			select {
 			case tc.ticks[id] <- time.Now():
@@ -253,9 +287,15 @@ func (tc *testCluster) createTopic(on int32, name string, rf int16) error {
 }
 
 func (tc *testCluster) allRegistered() bool {
+	want := len(tc.nodes) - len(tc.controllerOnly)
 	for _, c := range tc.nodes {
-		if len(c.Image().Brokers) != len(tc.nodes) {
+		if len(c.Image().Brokers) != want {
 			return false
+		}
+		for _, b := range c.Image().Brokers {
+			if b.Fenced {
+				return false
+			}
 		}
 	}
 	return true
@@ -316,19 +356,46 @@ func TestClusterElectsAndReplicatesInOrder(t *testing.T) {
 	}
 }
 
-func TestFollowerRefusesCommands(t *testing.T) {
+// Topic commands work on every node, as Kafka's brokers forward them to
+// the active controller: a follower's entry goes to the leader through
+// raft, and a plan made from a lagging image is rejected at apply.
+func TestFollowerForwardsCommands(t *testing.T) {
 	tc := newTestCluster(t, 3, nil)
 	lead := tc.leader()
-	tc.stabilize()
+	tc.until("all brokers registered", tc.allRegistered)
+	var fol []int32
 	for _, id := range tc.ids {
-		if id == lead {
-			continue
+		if id != lead {
+			fol = append(fol, id)
 		}
-		err := tc.createTopic(id, "nope", 1)
-		var nc *NotControllerError
-		if !errors.Is(err, ErrNotController) || !errors.As(err, &nc) || nc.LeaderID != lead {
-			t.Fatalf("node %d: got %v, want ErrNotController naming leader %d", id, err, lead)
+	}
+	if err := tc.createTopic(fol[0], "fromfollower", 3); err != nil {
+		t.Fatal(err)
+	}
+	tc.stabilize()
+	for id, c := range tc.nodes {
+		if c.Image().Topics["fromfollower"] == nil {
+			t.Fatalf("node %d lacks the topic a follower created", id)
 		}
+	}
+	if err := tc.createTopic(fol[1], "fromfollower", 3); !errors.Is(err, model.ErrTopicAlreadyExists) {
+		t.Fatalf("second create on another follower: %v, want ErrTopicAlreadyExists", err)
+	}
+	// A create planned on one follower before another follower's create
+	// of the same name is refused when applied.
+	c := tc.nodes[fol[1]]
+	c.cmdMu.Lock()
+	recs, _, err := c.planTopicLocked(CreateTopic{Name: "raced", NumPartitions: 1, ReplicationFactor: 1})
+	c.cmdMu.Unlock()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := tc.createTopic(fol[0], "raced", 3); err != nil {
+		t.Fatal(err)
+	}
+	tc.do(func() { err = c.commitAnywhere(context.Background(), recs) })
+	if !errors.Is(err, model.ErrTopicAlreadyExists) {
+		t.Fatalf("stale plan: %v, want ErrTopicAlreadyExists at apply", err)
 	}
 }
 

@@ -47,12 +47,18 @@ type Config struct {
 	Logger              *slog.Logger
 
 	// Voters maps each voter's node id to its controller address
-	// (controller.quorum.voters). Empty: this node alone. It must name
-	// NodeID: brokers that only follow the log (raft learners) are the next
-	// step.
+	// (controller.quorum.voters). Empty: this node alone. A node that is
+	// not among them is a broker that follows the log as a raft learner:
+	// it dials every voter, and the active controller adds it to the raft
+	// configuration as a learner when it connects.
 	Voters map[int32]string
-	// Listener is this node's controller listener, needed with more than one
-	// voter unless NewTransport is set. The controller closes it.
+	// ControllerOnly is set on a node whose process.roles is only
+	// controller: it votes and applies the log but never registers as a
+	// broker, so no partition is placed on it. It must be a voter.
+	ControllerOnly bool
+	// Listener is this node's controller listener, needed on a voter of a
+	// quorum of more than one unless NewTransport is set. Learners have
+	// none. The controller closes it.
 	Listener net.Listener
 	// NewTransport replaces the TCP transport (tests: an in-memory network).
 	NewTransport NewTransportFunc
@@ -114,6 +120,9 @@ type Controller struct {
 	cfg   Config
 	self  uint64 // raft id
 	image atomic.Pointer[Image]
+	// soleVoter: this node is the whole quorum. learner: this node is not
+	// a voter, and follows the log as a raft learner.
+	soleVoter, learner bool
 	// incarnation names this process's broker registration: with several
 	// voters every start registers anew, so that the image holding it
 	// proves this node has applied the log past everything decided while
@@ -207,11 +216,13 @@ func Open(cfg Config) (*Controller, error) {
 	if len(cfg.Voters) == 0 {
 		cfg.Voters = map[int32]string{cfg.NodeID: ""}
 	}
-	if _, ok := cfg.Voters[cfg.NodeID]; !ok {
-		return nil, fmt.Errorf("controlplane: node %d is not among the voters (%s); brokers that only follow the metadata log are not supported yet", cfg.NodeID, votersString(cfg.Voters))
+	_, voter := cfg.Voters[cfg.NodeID]
+	if !voter && cfg.ControllerOnly {
+		return nil, fmt.Errorf("controlplane: node %d is controller-only but not among the voters (%s)", cfg.NodeID, votersString(cfg.Voters))
 	}
-	if len(cfg.Voters) > 1 && cfg.NewTransport == nil {
-		if cfg.Listener == nil {
+	soleVoter := voter && len(cfg.Voters) == 1
+	if !soleVoter && cfg.NewTransport == nil {
+		if voter && cfg.Listener == nil {
 			return nil, fmt.Errorf("controlplane: %d voters (%s) need this node's controller listener", len(cfg.Voters), votersString(cfg.Voters))
 		}
 		cfg.NewTransport = NewTCPTransport(TCPConfig{ClusterID: cfg.ClusterID, NodeID: cfg.NodeID, Voters: cfg.Voters, Listener: cfg.Listener, Logger: cfg.Logger})
@@ -220,6 +231,7 @@ func Open(cfg Config) (*Controller, error) {
 		cfg: cfg, self: raftID(cfg.NodeID), incarnation: NewUUID(),
 		propc: make(chan proposal), recvc: make(chan *pb.Message), barrierc: make(chan chan struct{}),
 		stopc: make(chan struct{}), donec: make(chan struct{}),
+		soleVoter: soleVoter, learner: !voter,
 	}
 	c.leader.Store(-1)
 	c.st.changed = make(chan struct{})
@@ -244,7 +256,7 @@ func Open(cfg Config) (*Controller, error) {
 		c.ticker = time.NewTicker(cfg.Tick)
 		c.loop.ticks = c.ticker.C
 	}
-	if len(cfg.Voters) == 1 {
+	if soleVoter {
 		// A quorum of one need not wait an election timeout.
 		_ = c.loop.rn.Campaign()
 	}
@@ -258,15 +270,18 @@ func Open(cfg Config) (*Controller, error) {
 	}
 	im := c.Image()
 	cfg.Logger.Info("metadata log replayed", "applied_index", c.applied.Load(), "image_offset", im.Offset, "topics", len(im.Topics))
-	if len(cfg.Voters) == 1 {
+	if soleVoter && !cfg.ControllerOnly {
 		if err := c.register(ctx, false); err != nil {
 			c.Close()
 			return nil, err
 		}
 	}
-	c.wg.Add(2)
-	go c.heartbeatLoop()
+	c.wg.Add(1)
 	go c.fenceLoop()
+	if !cfg.ControllerOnly {
+		c.wg.Add(1)
+		go c.heartbeatLoop()
+	}
 	return c, nil
 }
 
@@ -335,7 +350,7 @@ func (c *Controller) registered(im *Image) bool {
 	}
 	// A quorum of one has nothing to catch up on after its replay, and
 	// keeps its registration across restarts.
-	fresh := len(c.cfg.Voters) == 1 || b.Incarnation == c.incarnation
+	fresh := c.soleVoter || b.Incarnation == c.incarnation
 	return fresh && slices.Equal(b.Endpoints, c.cfg.Endpoints) && b.Rack == c.cfg.Rack && !b.Fenced
 }
 
@@ -410,7 +425,7 @@ func (c *Controller) CreateTopics(ctx context.Context, topics []CreateTopic, val
 		if err != nil || validateOnly {
 			continue
 		}
-		if err := c.commit(ctx, recs, false); err != nil {
+		if err := c.commitAnywhere(ctx, recs); err != nil {
 			res[i].Err = err
 		}
 	}
@@ -549,7 +564,7 @@ func (c *Controller) DeleteTopics(ctx context.Context, names []string) []error {
 			errs[i] = fmt.Errorf("%w: topic %q", model.ErrUnknownTopicOrPartition, n)
 			continue
 		}
-		errs[i] = c.commit(ctx, []Record{{Type: RecRemoveTopic, RemoveTopic: &RemoveTopicRecord{TopicID: t.ID}}}, false)
+		errs[i] = c.commitAnywhere(ctx, []Record{{Type: RecRemoveTopic, RemoveTopic: &RemoveTopicRecord{TopicID: t.ID}}})
 	}
 	return errs
 }
@@ -595,7 +610,7 @@ func (c *Controller) CreatePartitions(ctx context.Context, topic string, count i
 			TopicID: t.ID, Partition: have + int32(i), Replicas: reps, ISR: slices.Clone(reps), Leader: reps[0],
 		}})
 	}
-	return c.commit(ctx, recs, false)
+	return c.commitAnywhere(ctx, recs)
 }
 
 // Config alteration operations (Kafka's IncrementalAlterConfigs op codes).
@@ -675,7 +690,7 @@ func (c *Controller) AlterTopicConfigs(ctx context.Context, topic string, ops []
 			recs = append(recs, Record{Type: RecConfig, Config: &ConfigRecord{ResourceType: ResourceTopic, ResourceName: topic, Name: k}})
 		}
 	}
-	return c.commit(ctx, recs, false)
+	return c.commitAnywhere(ctx, recs)
 }
 
 // listOp appends v's items to (or removes them from) a comma-separated list.

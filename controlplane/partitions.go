@@ -159,7 +159,7 @@ func (c *Controller) AlterPartition(ctx context.Context, topic string, partition
 // does not register again until it restarts. A quorum of one has nowhere
 // to move leadership and does nothing.
 func (c *Controller) ControlledShutdown(ctx context.Context) error {
-	if len(c.cfg.Voters) == 1 {
+	if c.soleVoter {
 		return nil
 	}
 	c.shuttingDown.Store(true)

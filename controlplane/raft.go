@@ -15,6 +15,7 @@ import (
 	"github.com/ringtail/ringtail/model"
 	"go.etcd.io/raft/v3"
 	pb "go.etcd.io/raft/v3/raftpb"
+	"google.golang.org/protobuf/proto"
 )
 
 // loopState is owned by the controller loop (and by Open before the loop
@@ -28,6 +29,11 @@ type loopState struct {
 	confState *pb.ConfState
 	applied   uint64 // raft index of the last applied entry
 	snapIndex uint64
+	// snapNow asks for a snapshot after this Ready: a conf change was
+	// applied, and a learner that needs a snapshot must find itself in it.
+	snapNow bool
+	// learnerAsked is when the leader last proposed adding each learner.
+	learnerAsked map[uint64]time.Time
 }
 
 // entryData is the payload of a normal raft entry: one command's records,
@@ -104,6 +110,7 @@ func (c *Controller) recover() (uint64, error) {
 		if err := l.ms.ApplySnapshot(snap); err != nil {
 			return fail(fmt.Errorf("controlplane: %w", err))
 		}
+		l.confState = proto.Clone(snap.GetMetadata().GetConfState()).(*pb.ConfState)
 		if im, err = unmarshalSnapshot(snap.GetData(), c.cfg.ClusterID, -1); err != nil {
 			return fail(err)
 		}
@@ -165,6 +172,7 @@ func (c *Controller) run() {
 		case <-c.loop.ticks:
 			c.loop.rn.Tick()
 			c.sampleContact()
+			c.addLearners()
 		case m := <-c.recvc:
 			_ = c.loop.rn.Step(m) // stale or unexpected messages are dropped
 		case p := <-c.propc:
@@ -261,6 +269,7 @@ func (c *Controller) handleReady() error {
 			old := c.image.Load()
 			c.image.Store(im)
 			c.notifySubscribers(old, im)
+			l.confState = proto.Clone(rd.Snapshot.GetMetadata().GetConfState()).(*pb.ConfState)
 			l.applied = rd.Snapshot.GetMetadata().GetIndex()
 			l.snapIndex = l.applied
 		}
@@ -280,7 +289,8 @@ func (c *Controller) handleReady() error {
 	if c.leaderReady.Swap(ready) != ready {
 		changed = true
 	}
-	if l.applied-l.snapIndex >= c.cfg.SnapshotEntries {
+	if l.applied-l.snapIndex >= c.cfg.SnapshotEntries || (l.snapNow && l.applied > l.snapIndex) {
+		l.snapNow = false
 		if err := c.snapshot(); err != nil {
 			return err
 		}
@@ -295,8 +305,26 @@ func (c *Controller) handleReady() error {
 // proposer if it is waiting here.
 func (c *Controller) applyEntry(e *pb.Entry) {
 	c.loop.applied = e.GetIndex()
-	if e.GetType() != pb.EntryNormal || len(e.GetData()) == 0 {
-		return // a new leader's empty entry; conf changes are not used yet
+	switch e.GetType() {
+	case pb.EntryConfChange:
+		var cc pb.ConfChange
+		if err := proto.Unmarshal(e.GetData(), &cc); err != nil {
+			c.cfg.Logger.Error("metadata conf change does not decode; skipped", "index", e.GetIndex(), "err", err)
+			return
+		}
+		c.applyConfChange(&cc, e.GetIndex())
+		return
+	case pb.EntryConfChangeV2:
+		var cc pb.ConfChangeV2
+		if err := proto.Unmarshal(e.GetData(), &cc); err != nil {
+			c.cfg.Logger.Error("metadata conf change does not decode; skipped", "index", e.GetIndex(), "err", err)
+			return
+		}
+		c.applyConfChange(&cc, e.GetIndex())
+		return
+	}
+	if len(e.GetData()) == 0 {
+		return // a new leader's empty entry
 	}
 	var d entryData
 	if err := json.Unmarshal(e.GetData(), &d); err != nil {
@@ -314,6 +342,76 @@ func (c *Controller) applyEntry(e *pb.Entry) {
 		c.cfg.Logger.Debug("metadata entry rejected at apply", "index", e.GetIndex(), "err", err)
 	}
 	c.resolve(d.ID, err)
+}
+
+// applyConfChange applies a committed raft configuration change. The only
+// changes proposed are learners joining (addLearners); a change that would
+// touch the voters is refused, since the voters come from the config.
+func (c *Controller) applyConfChange(cc pb.ConfChangeI, index uint64) {
+	l := &c.loop
+	v2 := cc.AsV2()
+	for _, ch := range v2.GetChanges() {
+		if ch.GetType() != pb.ConfChangeType_ConfChangeAddLearnerNode || slices.Contains(l.confState.GetVoters(), ch.GetNodeId()) {
+			// Every node sees the same entry, so every node skips it.
+			c.cfg.Logger.Error("metadata conf change other than adding a learner; skipped", "index", index, "change", ch.String())
+			return
+		}
+	}
+	l.confState = l.rn.ApplyConfChange(cc)
+	l.snapNow = true
+	c.cfg.Logger.Info("metadata quorum configuration", "index", index, "voters", toNodeIDs(l.confState.GetVoters()), "learners", toNodeIDs(l.confState.GetLearners()))
+}
+
+func toNodeIDs(ids []uint64) []int32 {
+	out := make([]int32, len(ids))
+	for i, id := range ids {
+		out[i] = nodeID(id)
+	}
+	slices.Sort(out)
+	return out
+}
+
+// learnerLister is implemented by transports that know which non-voters
+// (brokers that only follow the log) are connected to this node.
+type learnerLister interface {
+	Learners() []int32
+}
+
+// learnerRetry is how long the leader waits before proposing again to add
+// a learner whose earlier proposal did not take effect.
+const learnerRetry = 2 * time.Second
+
+// addLearners runs on the controller loop after every tick: the ready
+// leader proposes a learner for every connected non-voter that is not in
+// the raft configuration yet. Raft takes one configuration change at a
+// time and drops the others, so a dropped one is proposed again later.
+func (c *Controller) addLearners() {
+	l := &c.loop
+	ll, ok := l.tr.(learnerLister)
+	if !ok || !c.leaderReady.Load() {
+		return
+	}
+	now := c.cfg.Now()
+	if l.learnerAsked == nil {
+		l.learnerAsked = map[uint64]time.Time{}
+	}
+	for _, id := range ll.Learners() {
+		rid := raftID(id)
+		if slices.Contains(l.confState.GetVoters(), rid) || slices.Contains(l.confState.GetLearners(), rid) {
+			continue
+		}
+		if t, ok := l.learnerAsked[rid]; ok && now.Sub(t) < learnerRetry {
+			continue
+		}
+		l.learnerAsked[rid] = now
+		typ := pb.ConfChangeType_ConfChangeAddLearnerNode
+		if err := l.rn.ProposeConfChange(&pb.ConfChange{Type: &typ, NodeId: &rid}); err != nil {
+			c.cfg.Logger.Debug("proposing a learner", "node", id, "err", err)
+		} else {
+			c.cfg.Logger.Info("adding a broker to the metadata quorum as a learner", "node", id)
+		}
+		return // one change at a time
+	}
 }
 
 func (c *Controller) notifySubscribers(old, n *Image) {
@@ -493,6 +591,7 @@ func (c *Controller) commit(ctx context.Context, recs []Record, forward bool) er
 		delete(c.st.pending, id)
 		c.st.Unlock()
 	}
+	lead := c.leader.Load()
 	select {
 	case c.propc <- proposal{id: id, data: data}:
 	case <-ctx.Done():
@@ -502,20 +601,38 @@ func (c *Controller) commit(ctx context.Context, recs []Record, forward bool) er
 		forget()
 		return c.stoppedErr()
 	}
-	select {
-	case err := <-done:
-		return err
-	case <-ctx.Done():
-		forget()
-		return fmt.Errorf("%w: entry not applied: %w", ErrTimeout, ctx.Err())
-	case <-c.donec:
+	// A proposal sent to a leader that then died or lost its term is
+	// dropped without a word; waiting for it would hold this node's
+	// commands (cmdMu) for the whole timeout. When the leader changes
+	// before the entry applies, the command fails like a timeout (it may
+	// still apply) and the client retries against the new leader.
+	for {
+		changed := c.changedCh()
+		if now := c.leader.Load(); now != lead {
+			select {
+			case err := <-done:
+				return err
+			default:
+			}
+			forget()
+			return fmt.Errorf("%w: the metadata quorum leader changed from %d to %d before the entry applied", ErrTimeout, lead, now)
+		}
 		select {
 		case err := <-done:
 			return err
-		default:
+		case <-changed:
+		case <-ctx.Done():
+			forget()
+			return fmt.Errorf("%w: entry not applied: %w", ErrTimeout, ctx.Err())
+		case <-c.donec:
+			select {
+			case err := <-done:
+				return err
+			default:
+			}
+			forget()
+			return c.stoppedErr()
 		}
-		forget()
-		return c.stoppedErr()
 	}
 }
 

@@ -10,6 +10,7 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"slices"
 	"sync"
 	"time"
 
@@ -35,14 +36,22 @@ type NewTransportFunc func(deliver func(*pb.Message) bool) (Transport, error)
 // The TCP transport: a connection per ordered pair of voters, opened by the
 // sender, carrying frames in one direction only:
 //
-//	dialer -> acceptor   frame: JSON handshake {cluster_id, from, to, voters}
+//	dialer -> acceptor   frame: JSON handshake {cluster_id, from, to, voters, learner}
 //	acceptor -> dialer   frame: JSON {"error": ""} (or the reason it refuses)
 //	dialer -> acceptor   frame: protobuf raftpb.Message, repeated
 //
+// A learner (a broker that is not a voter) has no controller listener: it
+// dials every voter with learner set, and its connections carry messages
+// both ways, the voter writing its messages to the learner back on the
+// connection the learner opened. A voter lists the learners connected to
+// it (Learners), which is how the active controller learns to add them.
+//
 // A frame is metalog.go's (length u32, crc32c u32, payload). The acceptor
 // refuses a handshake with another cluster id, a sender that is not a
-// voter, a message addressed to another node, or a voter list that differs
-// from its own, so misconfigured nodes fail loudly instead of voting.
+// voter (or a voter posing as a learner), a learner id that is already
+// connected, a message addressed to another node, or a voter list that
+// differs from its own, so misconfigured nodes fail loudly instead of
+// voting.
 const (
 	// sendQueueMessages bounds the messages queued per peer; more are
 	// dropped, and raft resends.
@@ -58,6 +67,7 @@ type handshake struct {
 	From      int32  `json:"from"`
 	To        int32  `json:"to"`
 	Voters    string `json:"voters"`
+	Learner   bool   `json:"learner,omitempty"`
 }
 
 type handshakeReply struct {
@@ -77,6 +87,7 @@ type TCPConfig struct {
 
 type tcpTransport struct {
 	cfg     TCPConfig
+	learner bool // this node is not a voter
 	voters  string
 	deliver func(*pb.Message) bool
 	peers   map[uint64]*tcpPeer
@@ -85,7 +96,17 @@ type tcpTransport struct {
 	mu      struct {
 		sync.Mutex
 		conns map[net.Conn]struct{}
+		// learners are the learner connections accepted here, by raft id.
+		learners map[uint64]*learnerConn
 	}
+}
+
+// learnerConn is a learner's inbound connection on a voter, and the queue
+// of messages this voter writes back on it.
+type learnerConn struct {
+	id   int32
+	conn net.Conn
+	q    chan *pb.Message
 }
 
 type tcpPeer struct {
@@ -103,6 +124,9 @@ func NewTCPTransport(cfg TCPConfig) NewTransportFunc {
 		t := &tcpTransport{cfg: cfg, voters: votersString(cfg.Voters), deliver: deliver,
 			peers: map[uint64]*tcpPeer{}, closing: make(chan struct{})}
 		t.mu.conns = map[net.Conn]struct{}{}
+		t.mu.learners = map[uint64]*learnerConn{}
+		_, voter := cfg.Voters[cfg.NodeID]
+		t.learner = !voter
 		for id, addr := range cfg.Voters {
 			if id == cfg.NodeID {
 				continue
@@ -122,15 +146,36 @@ func NewTCPTransport(cfg TCPConfig) NewTransportFunc {
 
 func (t *tcpTransport) Send(msgs []*pb.Message) {
 	for _, m := range msgs {
-		p, ok := t.peers[m.GetTo()]
-		if !ok {
-			continue
+		var q chan *pb.Message
+		if p, ok := t.peers[m.GetTo()]; ok {
+			q = p.q
+		} else {
+			t.mu.Lock()
+			if lc, ok := t.mu.learners[m.GetTo()]; ok {
+				q = lc.q
+			}
+			t.mu.Unlock()
+		}
+		if q == nil {
+			continue // a learner that is not connected: raft retries
 		}
 		select {
-		case p.q <- m:
+		case q <- m:
 		default: // queue full: drop, raft resends
 		}
 	}
+}
+
+// Learners lists the learners connected to this voter.
+func (t *tcpTransport) Learners() []int32 {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	ids := make([]int32, 0, len(t.mu.learners))
+	for _, lc := range t.mu.learners {
+		ids = append(ids, lc.id)
+	}
+	slices.Sort(ids)
+	return ids
 }
 
 func (t *tcpTransport) Close() error {
@@ -205,7 +250,7 @@ func (t *tcpTransport) sendConn(p *tcpPeer) error {
 		return nil
 	}
 	defer t.untrack(c)
-	hs, _ := json.Marshal(handshake{ClusterID: t.cfg.ClusterID, From: t.cfg.NodeID, To: p.id, Voters: t.voters})
+	hs, _ := json.Marshal(handshake{ClusterID: t.cfg.ClusterID, From: t.cfg.NodeID, To: p.id, Voters: t.voters, Learner: t.learner})
 	c.SetDeadline(time.Now().Add(handshakeTimeout))
 	if _, err := c.Write(appendFrame(nil, hs)); err != nil {
 		return err
@@ -224,6 +269,23 @@ func (t *tcpTransport) sendConn(p *tcpPeer) error {
 		return errors.New(reply.Error)
 	}
 	c.SetDeadline(time.Time{})
+	// A learner also reads the voter's messages on this connection.
+	readErr := make(chan error, 1)
+	if t.learner {
+		t.wg.Add(1)
+		go func() {
+			defer t.wg.Done()
+			err := t.readMessages(br, p.id)
+			c.Close() // stops the writer below
+			readErr <- err
+		}()
+	}
+	return t.writeMessages(c, p.q, readErr)
+}
+
+// writeMessages writes what q holds to c until an error, the transport
+// closes, or stop yields (the connection's reader ended).
+func (t *tcpTransport) writeMessages(c net.Conn, q chan *pb.Message, stop <-chan error) error {
 	bw := bufio.NewWriterSize(c, 64<<10)
 	var buf []byte
 	for {
@@ -231,7 +293,9 @@ func (t *tcpTransport) sendConn(p *tcpPeer) error {
 		select {
 		case <-t.closing:
 			return nil
-		case m = <-p.q:
+		case err := <-stop:
+			return err
+		case m = <-q:
 		}
 		// Drain what is queued into one write.
 		for {
@@ -244,7 +308,7 @@ func (t *tcpTransport) sendConn(p *tcpPeer) error {
 				return err
 			}
 			select {
-			case m = <-p.q:
+			case m = <-q:
 				continue
 			default:
 			}
@@ -310,7 +374,35 @@ func (t *tcpTransport) serveConn(c net.Conn) error {
 		return errors.New(refuse)
 	}
 	c.SetDeadline(time.Time{})
-	from := raftID(hs.From)
+	if !hs.Learner {
+		return t.readMessages(br, hs.From)
+	}
+	// A learner: this voter's messages to it go back on this connection.
+	lc := &learnerConn{id: hs.From, conn: c, q: make(chan *pb.Message, sendQueueMessages)}
+	if !t.addLearner(lc) {
+		return nil
+	}
+	defer t.removeLearner(lc)
+	t.cfg.Logger.Info("controller transport: broker connected as a learner", "node", hs.From, "remote", c.RemoteAddr())
+	stop, wrote := make(chan error), make(chan struct{})
+	t.wg.Add(1)
+	go func() {
+		defer t.wg.Done()
+		defer close(wrote)
+		_ = t.writeMessages(c, lc.q, stop)
+		c.Close() // stops the reader below
+	}()
+	err = t.readMessages(br, hs.From)
+	close(stop)
+	c.Close()
+	<-wrote
+	return err
+}
+
+// readMessages reads raft messages from node from, addressed to this node,
+// and delivers them, until an error or the controller closes.
+func (t *tcpTransport) readMessages(br *bufio.Reader, from int32) error {
+	rfrom := raftID(from)
 	for {
 		b, err := readFrame(br)
 		if err != nil {
@@ -320,8 +412,8 @@ func (t *tcpTransport) serveConn(c net.Conn) error {
 		if err := proto.Unmarshal(b, m); err != nil {
 			return fmt.Errorf("message: %w", err)
 		}
-		if m.GetFrom() != from || m.GetTo() != raftID(t.cfg.NodeID) {
-			return fmt.Errorf("message from %d to %d on the connection from node %d", m.GetFrom(), m.GetTo(), hs.From)
+		if m.GetFrom() != rfrom || m.GetTo() != raftID(t.cfg.NodeID) {
+			return fmt.Errorf("message from %d to %d on the connection from node %d", m.GetFrom(), m.GetTo(), from)
 		}
 		if !t.deliver(m) {
 			return nil
@@ -329,12 +421,49 @@ func (t *tcpTransport) serveConn(c net.Conn) error {
 	}
 }
 
+// addLearner registers lc unless a connection from its node id is already
+// registered (checkHandshake refused that case; this closes the race).
+func (t *tcpTransport) addLearner(lc *learnerConn) bool {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if _, ok := t.mu.learners[raftID(lc.id)]; ok {
+		return false
+	}
+	t.mu.learners[raftID(lc.id)] = lc
+	return true
+}
+
+func (t *tcpTransport) removeLearner(lc *learnerConn) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if t.mu.learners[raftID(lc.id)] == lc {
+		delete(t.mu.learners, raftID(lc.id))
+	}
+}
+
 func (t *tcpTransport) checkHandshake(hs handshake) string {
 	if hs.ClusterID != t.cfg.ClusterID {
 		return fmt.Sprintf("cluster id %q does not match this node's %q", hs.ClusterID, t.cfg.ClusterID)
 	}
-	if _, ok := t.cfg.Voters[hs.From]; !ok || hs.From == t.cfg.NodeID {
+	if t.learner {
+		return fmt.Sprintf("node %d is a broker-only learner and accepts no controller connections", t.cfg.NodeID)
+	}
+	_, voter := t.cfg.Voters[hs.From]
+	switch {
+	case hs.From == t.cfg.NodeID:
+		return fmt.Sprintf("node %d connected to itself: two nodes share node.id %d", hs.From, hs.From)
+	case hs.Learner && voter:
+		return fmt.Sprintf("node %d is a voter of this quorum (%s) but connected as a broker-only learner: its process.roles lacks controller, or two nodes share node.id %d", hs.From, t.voters, hs.From)
+	case !hs.Learner && !voter:
 		return fmt.Sprintf("node %d is not a voter of this quorum (%s)", hs.From, t.voters)
+	}
+	if hs.Learner {
+		t.mu.Lock()
+		lc, dup := t.mu.learners[raftID(hs.From)]
+		t.mu.Unlock()
+		if dup {
+			return fmt.Sprintf("node %d is already connected from %s: two brokers share node.id %d (or the old process has not gone yet)", hs.From, lc.conn.RemoteAddr(), hs.From)
+		}
 	}
 	if hs.To != t.cfg.NodeID {
 		return fmt.Sprintf("this is node %d, not node %d", t.cfg.NodeID, hs.To)

@@ -96,17 +96,17 @@ func Serve(ctx context.Context, path string) error {
 // Start brings a node up and returns once it serves. On error everything
 // started so far is stopped.
 func Start(cfg *config.Config, logger *slog.Logger) (n *Node, err error) {
-	if !cfg.HasRole("broker") || !cfg.HasRole("controller") {
-		return nil, fmt.Errorf("daemon: process.roles = %v: this version runs only combined nodes (\"broker,controller\")", cfg.ProcessRoles)
-	}
 	voters := map[int32]string{}
 	for _, v := range cfg.ControllerQuorumVoters {
 		voters[v.ID] = v.Addr()
 	}
-	if _, ok := voters[cfg.NodeID]; !ok {
-		return nil, fmt.Errorf("daemon: controller.quorum.voters = %q does not name node.id %d: every node of this version is a controller voter", votersList(cfg), cfg.NodeID)
-	}
-	if len(voters) > 1 && cfg.ClusterID == "" {
+	// config.Load checked that the voters name this node exactly when its
+	// roles include controller. A broker that is not a voter follows the
+	// metadata log as a raft learner; a controller-only node serves no
+	// Kafka clients and holds no partitions.
+	_, voter := voters[cfg.NodeID]
+	broker := cfg.HasRole("broker")
+	if (len(voters) > 1 || !voter) && cfg.ClusterID == "" {
 		// Each node would format its data dir with its own random id, and
 		// the voters would refuse each other forever.
 		return nil, fmt.Errorf("daemon: cluster.id is not set, but controller.quorum.voters = %q names %d voters: set the same cluster.id (22 characters of URL-safe base64, e.g. from `ringtail cluster new-id` or any Kafka cluster id) on every node", votersList(cfg), len(voters))
@@ -143,7 +143,7 @@ func Start(cfg *config.Config, logger *slog.Logger) (n *Node, err error) {
 	n.startWatchdog()
 	status("starting: metadata log")
 	var ctrlLn net.Listener
-	if len(voters) > 1 {
+	if voter && len(voters) > 1 {
 		// The controller owns the listener once Open has it; until then a
 		// failed start closes it here.
 		if ctrlLn, err = n.listenController(); err != nil {
@@ -152,7 +152,7 @@ func Start(cfg *config.Config, logger *slog.Logger) (n *Node, err error) {
 	}
 	n.ctrl, err = controlplane.Open(controlplane.Config{
 		Dir: dir, NodeID: cfg.NodeID, ClusterID: meta.ClusterID,
-		Voters: voters, Listener: ctrlLn,
+		Voters: voters, Listener: ctrlLn, ControllerOnly: !broker,
 		Endpoints:                endpoints(cfg),
 		Rack:                     cfg.BrokerRack,
 		DefaultPartitions:        cfg.NumPartitions,
@@ -167,6 +167,12 @@ func Start(cfg *config.Config, logger *slog.Logger) (n *Node, err error) {
 			ctrlLn.Close()
 		}
 		return nil, err
+	}
+	if !broker {
+		logger.Info("ringtail controller ready", "node_id", cfg.NodeID, "cluster_id", meta.ClusterID,
+			"voters", votersList(cfg), "data_dir", dir)
+		_, _ = sddaemon.SdNotify(false, sddaemon.SdNotifyReady)
+		return n, nil
 	}
 	status("starting: recovering partitions")
 	im := n.ctrl.Image()
@@ -197,7 +203,7 @@ func Start(cfg *config.Config, logger *slog.Logger) (n *Node, err error) {
 	// A quorum of one creates __consumer_offsets before serving, as
 	// before; with several voters there may be no leader yet, so the
 	// active controller creates it in the background (offsetsTopicLoop).
-	multi := len(voters) > 1
+	multi := len(voters) > 1 || !voter
 	if !multi || n.ctrl.Image().Topics[group.OffsetsTopic] != nil {
 		if err := n.ensureOffsetsTopic(); err != nil {
 			return nil, err

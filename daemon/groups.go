@@ -21,10 +21,21 @@ const groupTickInterval = 100 * time.Millisecond
 // offsetsTopicSegmentBytes is offsets.topic.segment.bytes (Kafka's default).
 const offsetsTopicSegmentBytes = 100 << 20
 
-// offsetsTopicWaitForBrokers bounds how long the active controller of a
-// new cluster waits for every voter to register before it creates
+// offsetsTopicWaitForBrokers bounds how long a new cluster waits for the
+// brokers it expects (offsetsTopicBrokers) to register before it creates
 // __consumer_offsets on the brokers it has.
 const offsetsTopicWaitForBrokers = 10 * time.Second
+
+// offsetsTopicBrokers is how many live brokers a new cluster waits for
+// before creating __consumer_offsets, so that its partitions spread:
+// offsets.topic.replication.factor, and on combined nodes every voter.
+func (n *Node) offsetsTopicBrokers() int {
+	want := int(n.cfg.OffsetsTopicReplicationFactor)
+	if n.cfg.HasRole("controller") {
+		want = max(want, len(n.cfg.ControllerQuorumVoters))
+	}
+	return want
+}
 
 // newCoordinator makes the group coordinator from the broker config.
 func (n *Node) newCoordinator() *group.Coordinator {
@@ -84,14 +95,20 @@ func (n *Node) offsetsTopicLoop(stop <-chan struct{}) bool {
 		if im.Topics[group.OffsetsTopic] != nil {
 			return true
 		}
-		if n.ctrl.Status().Ready {
-			live := 0
-			for _, b := range im.Brokers {
-				if !b.Fenced {
-					live++
+		// The live broker with the lowest id creates it (any broker's
+		// CreateTopics reaches the active controller), once there are
+		// enough brokers for its replication factor, or after a wait.
+		live, lowest := 0, int32(-1)
+		for _, id := range im.BrokerIDs() {
+			if !im.Brokers[id].Fenced {
+				live++
+				if lowest < 0 {
+					lowest = id
 				}
 			}
-			if live >= len(n.cfg.ControllerQuorumVoters) || time.Since(start) > offsetsTopicWaitForBrokers {
+		}
+		if lowest == n.cfg.NodeID && n.ctrl.Registered() {
+			if live >= n.offsetsTopicBrokers() || time.Since(start) > offsetsTopicWaitForBrokers {
 				if err := n.ensureOffsetsTopic(); err != nil && !errors.Is(err, model.ErrTopicAlreadyExists) {
 					n.log.Warn("creating internal topic; will retry", "topic", group.OffsetsTopic, "err", err)
 				}

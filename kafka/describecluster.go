@@ -30,7 +30,7 @@ func handleDescribeCluster(s *Server, cx *reqCtx, req *kmsg.DescribeClusterReque
 		return resp, nil
 	}
 	resp.ClusterID = im.ClusterID
-	resp.ControllerID = im.ControllerID
+	resp.ControllerID = s.controllerID(im)
 	resp.ClusterAuthorizedOperations = authOpsNotRequested
 	if req.IncludeClusterAuthorizedOperations {
 		resp.ClusterAuthorizedOperations = clusterAuthorizedOps

@@ -17,6 +17,7 @@ package kafka
 import (
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
+	"slices"
 
 	"github.com/ringtail/ringtail/controlplane"
 )
@@ -55,7 +56,17 @@ func handleDescribeQuorum(s *Server, cx *reqCtx, req *kmsg.DescribeQuorumRequest
 				v.ReplicaID, v.LogEndOffset = id, -1
 				p.CurrentVoters = append(p.CurrentVoters, v)
 			}
+			// Observers: the brokers that follow the log as learners.
 			p.Observers = []kmsg.DescribeQuorumResponseTopicPartitionReplicaState{}
+			if len(voters) > 0 {
+				for _, id := range s.ctrl.Image().BrokerIDs() {
+					if !slices.Contains(voters, id) {
+						o := kmsg.NewDescribeQuorumResponseTopicPartitionReplicaState()
+						o.ReplicaID, o.LogEndOffset = id, -1
+						p.Observers = append(p.Observers, o)
+					}
+				}
+			}
 			t.Partitions = append(t.Partitions, p)
 		}
 		resp.Topics = append(resp.Topics, t)

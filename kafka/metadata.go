@@ -121,7 +121,7 @@ func handleMetadata(s *Server, cx *reqCtx, req *kmsg.MetadataRequest) (kmsg.Resp
 	}
 	clusterID := im.ClusterID
 	resp.ClusterID = &clusterID
-	resp.ControllerID = im.ControllerID
+	resp.ControllerID = s.controllerID(im)
 	resp.AuthorizedOperations = authOpsNotRequested
 	if req.IncludeClusterAuthorizedOperations {
 		resp.AuthorizedOperations = clusterAuthorizedOps
@@ -207,4 +207,18 @@ func (s *Server) autoCreate(names []string) map[string]error {
 		out[r.Name] = nil
 	}
 	return out
+}
+
+// controllerID is the controller id that Metadata and DescribeCluster
+// report. Every broker accepts the controller's requests (CreateTopics,
+// DeleteTopics, configs...) and forwards their entries to the active
+// controller through the metadata quorum, as KRaft brokers forward, so
+// this broker names itself while it is a registered broker: the active
+// controller may be a controller-only node that clients cannot reach.
+// DescribeQuorum reports the quorum leader.
+func (s *Server) controllerID(im *controlplane.Image) int32 {
+	if b, ok := im.Brokers[s.cfg.NodeID]; ok && !b.Fenced {
+		return s.cfg.NodeID
+	}
+	return im.ControllerID
 }

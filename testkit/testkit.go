@@ -104,7 +104,8 @@ func FreePort(t testing.TB) int {
 // Options configure a node.
 type Options struct {
 	// Settings are extra server.toml top-level keys (Kafka property names),
-	// written as `key = value` with value used verbatim (quote strings).
+	// written as `key = value` with value used verbatim (quote strings); an
+	// empty value leaves the key out.
 	Settings map[string]string
 	// Ringtail are extra keys of the [ringtail] table, verbatim values.
 	Ringtail map[string]string
@@ -120,6 +121,9 @@ type Node struct {
 	DataDir    string
 	Port       int
 	CtrlPort   int
+	// ControllerOnly: process.roles = "controller"; no Kafka listener, so
+	// Port is unused and readiness is read from the log.
+	ControllerOnly bool
 
 	cmd     *exec.Cmd
 	logPath string
@@ -162,6 +166,9 @@ func newNodeOnPorts(t testing.TB, o Options, port, ctrlPort int) *Node {
 	}
 	for k, v := range o.Settings {
 		settings[k] = v
+		if v == "" {
+			delete(settings, k) // an empty value removes a default key
+		}
 	}
 	rt := map[string]string{"admin_listen": `""`}
 	if e := os.Getenv("RINGTAIL_IO_ENGINE"); e != "" {
@@ -239,6 +246,19 @@ func (n *Node) startProcess() {
 func (n *Node) waitServing() {
 	n.t.Helper()
 	deadline := time.Now().Add(startTimeout)
+	if n.ControllerOnly {
+		for !strings.Contains(n.LogSinceLastStart(), "ringtail controller ready") {
+			select {
+			case <-n.exited:
+				n.t.Fatalf("testkit: ringtail exited during start:\n%s", n.Log())
+			case <-time.After(50 * time.Millisecond):
+			}
+			if time.Now().After(deadline) {
+				n.t.Fatalf("testkit: controller not ready after %v:\n%s", startTimeout, n.Log())
+			}
+		}
+		return
+	}
 	for {
 		select {
 		case <-n.exited:
@@ -407,6 +427,90 @@ type Cluster struct {
 	t         testing.TB
 	Nodes     []*Node // Nodes[i] has node.id i+1
 	ClusterID string
+	// voters is controller.quorum.voters, for brokers added later.
+	voters string
+	opts   Options
+}
+
+// NewMixedCluster prepares controllers controller-only voters (node ids 1
+// to controllers) and brokers broker-only nodes (the ids after them) that
+// follow the metadata log as raft learners, without starting them.
+func NewMixedCluster(t testing.TB, controllers, brokers int, o Options) *Cluster {
+	t.Helper()
+	c := &Cluster{t: t, ClusterID: "MkU3OEVBNTcwNTJENDM2Qg", opts: o}
+	ports := make([]int, controllers)
+	voters := make([]string, controllers)
+	for i := range ports {
+		ports[i] = FreePort(t)
+		voters[i] = fmt.Sprintf("%d@127.0.0.1:%d", i+1, ports[i])
+	}
+	c.voters = strings.Join(voters, ",")
+	for i := 0; i < controllers; i++ {
+		settings := map[string]string{
+			"node.id":                  strconv.Itoa(i + 1),
+			"process.roles":            `"controller"`,
+			"listeners":                fmt.Sprintf(`"CONTROLLER://127.0.0.1:%d"`, ports[i]),
+			"advertised.listeners":     "",
+			"controller.quorum.voters": fmt.Sprintf("%q", c.voters),
+			"cluster.id":               fmt.Sprintf("%q", c.ClusterID),
+		}
+		for k, v := range o.Settings {
+			settings[k] = v
+		}
+		no := o
+		no.Settings = settings
+		no.DataDir = ""
+		node := newNodeOnPorts(t, no, 0, ports[i])
+		node.ControllerOnly = true
+		c.Nodes = append(c.Nodes, node)
+	}
+	for range brokers {
+		c.newBroker()
+	}
+	return c
+}
+
+// newBroker prepares a broker-only node with the next node id.
+func (c *Cluster) newBroker() *Node {
+	c.t.Helper()
+	port := FreePort(c.t)
+	settings := map[string]string{
+		"node.id":                  strconv.Itoa(len(c.Nodes) + 1),
+		"process.roles":            `"broker"`,
+		"listeners":                fmt.Sprintf(`"PLAINTEXT://127.0.0.1:%d"`, port),
+		"advertised.listeners":     fmt.Sprintf(`"PLAINTEXT://127.0.0.1:%d"`, port),
+		"controller.quorum.voters": fmt.Sprintf("%q", c.voters),
+		"cluster.id":               fmt.Sprintf("%q", c.ClusterID),
+	}
+	for k, v := range c.opts.Settings {
+		settings[k] = v
+	}
+	no := c.opts
+	no.Settings = settings
+	no.DataDir = ""
+	node := newNodeOnPorts(c.t, no, port, 0)
+	c.Nodes = append(c.Nodes, node)
+	return node
+}
+
+// AddBroker starts one more broker-only node in a running mixed cluster
+// and waits until it is registered and unfenced.
+func (c *Cluster) AddBroker() *Node {
+	c.t.Helper()
+	n := c.newBroker()
+	n.Start()
+	c.WaitBrokers(c.brokerCount(), startTimeout)
+	return n
+}
+
+func (c *Cluster) brokerCount() int {
+	k := 0
+	for _, n := range c.Nodes {
+		if !n.ControllerOnly {
+			k++
+		}
+	}
+	return k
 }
 
 // StartCluster starts n combined nodes on free loopback ports, each with
@@ -461,7 +565,7 @@ func (c *Cluster) Start() {
 	for _, n := range c.Nodes {
 		n.waitServing()
 	}
-	c.WaitBrokers(len(c.Nodes), startTimeout)
+	c.WaitBrokers(c.brokerCount(), startTimeout)
 }
 
 // Node returns the node with node.id id.
@@ -471,7 +575,7 @@ func (c *Cluster) Node(id int32) *Node { return c.Nodes[id-1] }
 func (c *Cluster) Addrs() []string {
 	var out []string
 	for _, n := range c.Nodes {
-		if n.PID() != 0 {
+		if n.PID() != 0 && !n.ControllerOnly {
 			out = append(out, n.Addr())
 		}
 	}
@@ -493,8 +597,11 @@ func (c *Cluster) Client(opts ...kgo.Opt) *kgo.Client {
 // Admin returns a kadm client seeded with every running node.
 func (c *Cluster) Admin() *kadm.Client { return kadm.NewClient(c.Client()) }
 
-// ClusterState is one answer of DescribeCluster (with fenced brokers).
+// ClusterState is one answer of DescribeCluster (with fenced brokers)
+// and DescribeQuorum.
 type ClusterState struct {
+	// ControllerID is the active controller: the metadata quorum's leader
+	// (DescribeCluster names the answering broker, which forwards).
 	ControllerID int32
 	Brokers      map[int32]bool // broker id -> fenced
 }
@@ -512,9 +619,21 @@ func (c *Cluster) Describe(ctx context.Context) (ClusterState, error) {
 	if err != nil {
 		return ClusterState{}, err
 	}
-	st := ClusterState{ControllerID: resp.ControllerID, Brokers: map[int32]bool{}}
+	st := ClusterState{ControllerID: -1, Brokers: map[int32]bool{}}
 	for _, b := range resp.Brokers {
 		st.Brokers[b.NodeID] = b.IsFenced
+	}
+	dq := kmsg.NewPtrDescribeQuorumRequest()
+	qt := kmsg.NewDescribeQuorumRequestTopic()
+	qt.Topic = "__cluster_metadata"
+	qt.Partitions = []kmsg.DescribeQuorumRequestTopicPartition{kmsg.NewDescribeQuorumRequestTopicPartition()}
+	dq.Topics = append(dq.Topics, qt)
+	dqr, err := dq.RequestWith(ctx, cl)
+	if err != nil {
+		return ClusterState{}, err
+	}
+	if len(dqr.Topics) == 1 && len(dqr.Topics[0].Partitions) == 1 && dqr.Topics[0].Partitions[0].ErrorCode == 0 {
+		st.ControllerID = dqr.Topics[0].Partitions[0].LeaderID
 	}
 	return st, nil
 }

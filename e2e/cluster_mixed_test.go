@@ -1,0 +1,148 @@
+package e2e
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/ringtail/ringtail/testkit"
+)
+
+// TestControllersAndBrokersCluster: three controller-only nodes and two
+// broker-only nodes (raft learners) form a cluster from their config files.
+// Replicas go only to brokers, records round-trip, the active controller's
+// death leaves CreateTopics working on the brokers within 10 s, a third
+// broker joins the running cluster, and with 2 of 3 replicas of a
+// min.insync.replicas=2 partition down, acks=all produce fails with
+// NOT_ENOUGH_REPLICAS instead of acknowledging, and nothing it refused is
+// visible to consumers.
+func TestControllersAndBrokersCluster(t *testing.T) {
+	if testing.Short() {
+		t.Skip("end-to-end test")
+	}
+	start := time.Now()
+	c := testkit.NewMixedCluster(t, 3, 2, testkit.Options{Settings: map[string]string{"broker.session.timeout.ms": "3000"}})
+	c.Start()
+	t.Logf("3 controllers + 2 brokers formed in %v", time.Since(start).Round(time.Millisecond))
+
+	info := runCLI(t, c.Node(4), "", "cluster", "info")
+	if strings.Count(info, "State: unfenced") != 2 || !strings.Contains(info, "Voters: 1,2,3 (observers: 4,5)") || strings.Contains(info, "Controller: none") {
+		t.Fatalf("cluster info:\n%s", info)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	st, err := c.Describe(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(st.Brokers) != 2 || st.ControllerID < 1 || st.ControllerID > 3 {
+		t.Fatalf("brokers %v, controller %d: want brokers 4 and 5 and a controller among 1-3", st.Brokers, st.ControllerID)
+	}
+
+	// RF=2 over the two brokers; CreateTopics is answered by a broker,
+	// which forwards it to the controller quorum.
+	adm := c.Admin()
+	if resp, err := adm.CreateTopic(ctx, 4, 2, nil, "mixed"); err != nil || resp.Err != nil {
+		t.Fatalf("create topic: %v %v", err, resp.Err)
+	}
+	td, err := adm.ListTopics(ctx, "mixed")
+	if err != nil || td["mixed"].Err != nil {
+		t.Fatalf("list topics: %v %v", err, td["mixed"].Err)
+	}
+	for _, p := range td["mixed"].Partitions {
+		if r := slices.Sorted(slices.Values(p.Replicas)); !slices.Equal(r, []int32{4, 5}) {
+			t.Fatalf("partition %d replicas %v: want brokers 4 and 5 only", p.Partition, p.Replicas)
+		}
+	}
+	const n = 1000
+	cl := c.Client(kgo.RequiredAcks(kgo.AllISRAcks()))
+	for i := range n {
+		if err := cl.ProduceSync(ctx, &kgo.Record{Topic: "mixed", Key: []byte(fmt.Sprint(i % 16)), Value: []byte(fmt.Sprintf("m-%d", i))}).FirstErr(); err != nil {
+			t.Fatalf("produce %d: %v", i, err)
+		}
+	}
+	if got := consumeAll(t, c.Node(5).Addr(), "mixed", n, 30*time.Second); len(got) != n {
+		t.Fatalf("consumed %d of %d", len(got), n)
+	}
+
+	// The active controller dies: another voter takes over and a broker's
+	// CreateTopics works within 10 s.
+	old := c.Controller()
+	old.Kill()
+	killed := time.Now()
+	survivors := c.Admin()
+	testkit.WaitFor(t, 10*time.Second, "CreateTopics to work after the controller was killed", func() bool {
+		cctx, ccancel := context.WithTimeout(ctx, 3*time.Second)
+		defer ccancel()
+		resp, err := survivors.CreateTopic(cctx, 1, 2, nil, "after-controller-failover")
+		if err == nil {
+			err = resp.Err
+		}
+		return err == nil || errors.Is(err, kerr.TopicAlreadyExists)
+	})
+	t.Logf("controller killed; CreateTopics worked again after %v", time.Since(killed).Round(time.Millisecond))
+	if now := c.Controller(); now == old {
+		t.Fatal("the killed controller is still reported as active")
+	}
+	old.Start()
+
+	// A third broker joins the running cluster.
+	c.AddBroker()
+	t.Logf("broker 6 joined; %v since start", time.Since(start).Round(time.Millisecond))
+	two := "2"
+	if resp, err := adm.CreateTopic(ctx, 1, 3, map[string]*string{"min.insync.replicas": &two}, "three"); err != nil || resp.Err != nil {
+		t.Fatalf("create topic: %v %v", err, resp.Err)
+	}
+	const before = 100
+	for i := range before {
+		if err := cl.ProduceSync(ctx, &kgo.Record{Topic: "three", Value: []byte(fmt.Sprintf("t-%d", i))}).FirstErr(); err != nil {
+			t.Fatalf("produce %d with 3 replicas: %v", i, err)
+		}
+	}
+	var leader int32
+	testkit.WaitFor(t, 20*time.Second, "a leader with the full ISR", func() bool {
+		l, isr, ok := partitionState(ctx, cl, 6, "three")
+		leader = l
+		return ok && slices.Equal(isr, []int32{4, 5, 6})
+	})
+	// Two of the three replicas die: the ISR shrinks to the leader.
+	for id := int32(4); id <= 6; id++ {
+		if id != leader {
+			c.Node(id).Kill()
+		}
+	}
+	testkit.WaitFor(t, 30*time.Second, "the ISR to shrink to the leader", func() bool {
+		_, isr, ok := partitionState(ctx, cl, leader, "three")
+		return ok && slices.Equal(isr, []int32{leader})
+	})
+	lone := c.Node(leader)
+	pcl := lone.Client(kgo.RequiredAcks(kgo.AllISRAcks()), kgo.DisableIdempotentWrite(), kgo.RecordRetries(2))
+	err = pcl.ProduceSync(ctx, &kgo.Record{Topic: "three", Value: []byte("refused")}).FirstErr()
+	if !errors.Is(err, kerr.NotEnoughReplicas) {
+		t.Fatalf("acks=all produce with 1 of 3 replicas in sync: %v, want NOT_ENOUGH_REPLICAS", err)
+	}
+	// acks=1 still works (min.insync.replicas applies to acks=all only),
+	// and consumers see exactly the acknowledged records.
+	one := lone.Client(kgo.RequiredAcks(kgo.LeaderAck()), kgo.DisableIdempotentWrite())
+	if err := one.ProduceSync(ctx, &kgo.Record{Topic: "three", Value: []byte("acks-1")}).FirstErr(); err != nil {
+		t.Fatalf("acks=1 produce: %v", err)
+	}
+	got := consumeAll(t, lone.Addr(), "three", before+1, 30*time.Second)
+	for i, r := range got {
+		want := fmt.Sprintf("t-%d", i)
+		if i == before {
+			want = "acks-1"
+		}
+		if string(r.Value) != want || r.Offset != int64(i) {
+			t.Fatalf("record %d: %q at offset %d, want %q", i, r.Value, r.Offset, want)
+		}
+	}
+	t.Logf("total %v", time.Since(start).Round(time.Millisecond))
+}
