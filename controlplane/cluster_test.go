@@ -119,17 +119,17 @@ func (n *fakeNet) deliverAll() bool {
 }
 
 type testCluster struct {
-	t     *testing.T
-	net   *fakeNet
-	ids   []int32 // the voters
+	t   *testing.T
+	net *fakeNet
+	ids []int32 // the voters
 	// learnerIDs are brokers that are not voters (addLearner).
 	learnerIDs []int32
 	// controllerOnly voters do not register as brokers.
 	controllerOnly map[int32]bool
-	dirs  map[int32]string
-	nodes map[int32]*Controller
-	ticks map[int32]chan time.Time
-	tweak func(*Config)
+	dirs           map[int32]string
+	nodes          map[int32]*Controller
+	ticks          map[int32]chan time.Time
+	tweak          func(*Config)
 }
 
 func newTestCluster(t *testing.T, n int, tweak func(*Config)) *testCluster {
