@@ -4,7 +4,14 @@ BIN       := bin/ringtail
 FUZZTIME  ?= 10s
 PKGS      := ./...
 
-.PHONY: help build run test test-unit lint fuzz bench clean
+# Packages: `make deb rpm` (VERSION from git describe; override with
+# `make deb VERSION=1.2.3`). nfpm is pinned and built by `go run`.
+VERSION   ?= $(shell packaging/version.sh)
+ARCH      ?= $(shell $(GO) env GOARCH)
+DIST      := dist
+NFPM      ?= $(GO) run github.com/goreleaser/nfpm/v2/cmd/nfpm@v2.44.0
+
+.PHONY: help build run test test-unit lint fuzz bench clean deb rpm dist-bin
 
 help: ## list the targets
 	@awk 'BEGIN{FS=":.*## "} /^[a-zA-Z_-]+:.*## /{printf "  %-12s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -39,6 +46,18 @@ fuzz: ## run every fuzz target for FUZZTIME each (default 10s)
 
 bench: ## Go micro-benchmarks (storage, iocore, kafka)
 	$(GO) test -run '^$$' -bench . -benchmem ./iocore ./storage ./kafka
+
+dist-bin: ## build the static release binary dist/ringtail (version from git describe)
+	@mkdir -p $(DIST)
+	CGO_ENABLED=0 GOARCH=$(ARCH) $(GO) build -trimpath -ldflags "-s -w -X github.com/ringtail/ringtail/admin.Version=$(VERSION)" -o $(DIST)/ringtail ./cmd/ringtail
+	printf 'ringtail (%s) unstable; urgency=medium\n\n  * Release %s.\n\n -- Ringtail maintainers <ringtail@users.noreply.github.com>  %s\n' \
+	  '$(VERSION)' '$(VERSION)' "$$(date -R -d @$$(git log -1 --format=%ct))" | gzip -9n > $(DIST)/changelog.gz
+
+deb: dist-bin ## build dist/ringtail_<version>_<arch>.deb (see packaging/README.md)
+	VERSION='$(VERSION)' ARCH=$(ARCH) $(NFPM) package --config packaging/nfpm.yaml --packager deb --target $(DIST)/
+
+rpm: dist-bin ## build dist/ringtail-<version>.<arch>.rpm
+	VERSION='$(VERSION)' ARCH=$(ARCH) $(NFPM) package --config packaging/nfpm.yaml --packager rpm --target $(DIST)/
 
 clean: ## remove build outputs (not ./ringtail-data)
 	rm -rf bin dist
