@@ -159,6 +159,7 @@ func (n *Node) loadGroups(gc *group.Coordinator) {
 	}
 	groups, _ := gc.ListGroups(nil)
 	n.log.Info("consumer groups loaded", "partitions", len(led), "groups", len(groups), "took", time.Since(start).Round(time.Millisecond))
+	status("serving")
 }
 
 // tickGroups drives the coordinator's timers until stop closes.

@@ -23,8 +23,9 @@ make -s deb VERSION="$V2" >/dev/null && cp "dist/ringtail_${V2}_amd64.deb" /tmp/
 make -s rpm VERSION="$V2" >/dev/null
 for v in "$V1" "$V2"; do
   echo "lintian ringtail_${v}_amd64.deb:"
-  lintian "/tmp/ringtail_${v}_amd64.deb" 2>/dev/null | sed 's/^/  /' || true
-  if lintian "/tmp/ringtail_${v}_amd64.deb" 2>/dev/null | grep -q '^E:'; then fail "lintian errors"; fi
+  L=$(lintian "/tmp/ringtail_${v}_amd64.deb" 2>/dev/null || true)
+  sed 's/^/  /' <<<"$L"
+  if grep -q '^E:' <<<"$L"; then fail "lintian errors"; fi
 done
 echo "rpm -qpl:"; rpm -qpl "dist/ringtail-${V2}-1.x86_64.rpm" | sed 's/^/  /'
 echo "rpm scripts:"; rpm -qp --scripts "dist/ringtail-${V2}-1.x86_64.rpm" | grep -c . | sed 's/^/  lines: /'
