@@ -84,7 +84,18 @@ type Config struct {
 	// ElectLeader picks partition leaders when brokers are fenced or come
 	// back (replication.ElectLeader). Nil: leadership never moves.
 	ElectLeader ElectFunc
+
+	refused chan error // from the TCP transport's OnRefused
 }
+
+// ErrRefused means the voters refuse this node for a configuration error
+// (another cluster id, a voter list that differs, a node id in use): it
+// cannot join until its config is fixed.
+var ErrRefused = errors.New("controlplane: refused by the controller quorum")
+
+// Refused yields an error wrapping ErrRefused when a majority of the
+// voters refuse this node's handshake; the node should stop with it.
+func (c *Controller) Refused() <-chan error { return c.cfg.refused }
 
 // ErrNotController is returned (wrapped in a *NotControllerError) by a
 // command sent to a voter that is not the raft leader.
@@ -225,7 +236,12 @@ func Open(cfg Config) (*Controller, error) {
 		if voter && cfg.Listener == nil {
 			return nil, fmt.Errorf("controlplane: %d voters (%s) need this node's controller listener", len(cfg.Voters), votersString(cfg.Voters))
 		}
-		cfg.NewTransport = NewTCPTransport(TCPConfig{ClusterID: cfg.ClusterID, NodeID: cfg.NodeID, Voters: cfg.Voters, Listener: cfg.Listener, Logger: cfg.Logger})
+		refused := make(chan error, 1)
+		cfg.NewTransport = NewTCPTransport(TCPConfig{ClusterID: cfg.ClusterID, NodeID: cfg.NodeID, Voters: cfg.Voters, Listener: cfg.Listener, Logger: cfg.Logger,
+			OnRefused: func(reason string) {
+				refused <- fmt.Errorf("%w: a majority of the voters (%s) refuse node %d: %s", ErrRefused, votersString(cfg.Voters), cfg.NodeID, reason)
+			}})
+		cfg.refused = refused
 	}
 	c := &Controller{
 		cfg: cfg, self: raftID(cfg.NodeID), incarnation: NewUUID(),

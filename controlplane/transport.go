@@ -72,7 +72,16 @@ type handshake struct {
 
 type handshakeReply struct {
 	Error string `json:"error"`
+	// Kind says why: "config" (cluster id, voter list, roles: wrong
+	// until someone edits a config) or "duplicate" (the node id is
+	// connected already, which a restart can race with).
+	Kind string `json:"kind,omitempty"`
 }
+
+// duplicateRefusals is how many refusals in a row from one voter for a
+// duplicate node id count as a real duplicate, not a restart racing the
+// old connection's close: with the redial backoff, about 7 s.
+const duplicateRefusals = 10
 
 // TCPConfig configures NewTCPTransport.
 type TCPConfig struct {
@@ -83,6 +92,11 @@ type TCPConfig struct {
 	// Listener is this node's controller listener; the transport closes it.
 	Listener net.Listener
 	Logger   *slog.Logger
+	// OnRefused is called once when a majority of the voters refuse this
+	// node's handshake for a configuration error (another cluster id, a
+	// voter list that differs, a node id in use): the node cannot join,
+	// and the daemon stops with the reason.
+	OnRefused func(reason string)
 }
 
 type tcpTransport struct {
@@ -98,7 +112,15 @@ type tcpTransport struct {
 		conns map[net.Conn]struct{}
 		// learners are the learner connections accepted here, by raft id.
 		learners map[uint64]*learnerConn
+		// refused holds each voter's latest refusal of this node.
+		refused map[int32]refusal
 	}
+	refusedOnce sync.Once
+}
+
+type refusal struct {
+	reply handshakeReply
+	count int
 }
 
 // learnerConn is a learner's inbound connection on a voter, and the queue
@@ -125,6 +147,7 @@ func NewTCPTransport(cfg TCPConfig) NewTransportFunc {
 			peers: map[uint64]*tcpPeer{}, closing: make(chan struct{})}
 		t.mu.conns = map[net.Conn]struct{}{}
 		t.mu.learners = map[uint64]*learnerConn{}
+		t.mu.refused = map[int32]refusal{}
 		_, voter := cfg.Voters[cfg.NodeID]
 		t.learner = !voter
 		for id, addr := range cfg.Voters {
@@ -264,6 +287,7 @@ func (t *tcpTransport) sendConn(p *tcpPeer) error {
 	if err := json.Unmarshal(b, &reply); err != nil {
 		return fmt.Errorf("handshake reply: %w", err)
 	}
+	t.noteRefusal(p.id, reply)
 	if reply.Error != "" {
 		t.cfg.Logger.Error("controller transport: voter refused this node", "voter", p.id, "addr", p.addr, "reason", reply.Error)
 		return errors.New(reply.Error)
@@ -321,6 +345,35 @@ func (t *tcpTransport) writeMessages(c net.Conn, q chan *pb.Message, stop <-chan
 	}
 }
 
+// noteRefusal records voter's answer to this node's handshake, and calls
+// OnRefused once a majority of the voters refuse it for a configuration
+// error.
+func (t *tcpTransport) noteRefusal(voter int32, reply handshakeReply) {
+	t.mu.Lock()
+	if reply.Error == "" || reply.Kind == "" {
+		delete(t.mu.refused, voter)
+		t.mu.Unlock()
+		return
+	}
+	r := t.mu.refused[voter]
+	if r.reply.Kind != reply.Kind {
+		r.count = 0
+	}
+	r.reply = reply
+	r.count++
+	t.mu.refused[voter] = r
+	n := 0
+	for _, r := range t.mu.refused {
+		if r.reply.Kind == "config" || r.count >= duplicateRefusals {
+			n++
+		}
+	}
+	t.mu.Unlock()
+	if n >= len(t.cfg.Voters)/2+1 && t.cfg.OnRefused != nil {
+		t.refusedOnce.Do(func() { t.cfg.OnRefused(reply.Error) })
+	}
+}
+
 func (t *tcpTransport) acceptLoop() {
 	defer t.wg.Done()
 	for {
@@ -364,8 +417,8 @@ func (t *tcpTransport) serveConn(c net.Conn) error {
 	if err := json.Unmarshal(b, &hs); err != nil {
 		return fmt.Errorf("handshake: %w", err)
 	}
-	refuse := t.checkHandshake(hs)
-	reply, _ := json.Marshal(handshakeReply{Error: refuse})
+	refuse, kind := t.checkHandshake(hs)
+	reply, _ := json.Marshal(handshakeReply{Error: refuse, Kind: kind})
 	if _, err := c.Write(appendFrame(nil, reply)); err != nil {
 		return err
 	}
@@ -441,37 +494,37 @@ func (t *tcpTransport) removeLearner(lc *learnerConn) {
 	}
 }
 
-func (t *tcpTransport) checkHandshake(hs handshake) string {
+func (t *tcpTransport) checkHandshake(hs handshake) (reason, kind string) {
 	if hs.ClusterID != t.cfg.ClusterID {
-		return fmt.Sprintf("cluster id %q does not match this node's %q", hs.ClusterID, t.cfg.ClusterID)
+		return fmt.Sprintf("cluster id %q does not match this node's %q", hs.ClusterID, t.cfg.ClusterID), "config"
 	}
 	if t.learner {
-		return fmt.Sprintf("node %d is a broker-only learner and accepts no controller connections", t.cfg.NodeID)
+		return fmt.Sprintf("node %d is a broker-only learner and accepts no controller connections", t.cfg.NodeID), "config"
 	}
 	_, voter := t.cfg.Voters[hs.From]
 	switch {
 	case hs.From == t.cfg.NodeID:
-		return fmt.Sprintf("node %d connected to itself: two nodes share node.id %d", hs.From, hs.From)
+		return fmt.Sprintf("node %d connected to itself: two nodes share node.id %d", hs.From, hs.From), "config"
 	case hs.Learner && voter:
-		return fmt.Sprintf("node %d is a voter of this quorum (%s) but connected as a broker-only learner: its process.roles lacks controller, or two nodes share node.id %d", hs.From, t.voters, hs.From)
+		return fmt.Sprintf("node %d is a voter of this quorum (%s) but connected as a broker-only learner: its process.roles lacks controller, or two nodes share node.id %d", hs.From, t.voters, hs.From), "config"
 	case !hs.Learner && !voter:
-		return fmt.Sprintf("node %d is not a voter of this quorum (%s)", hs.From, t.voters)
+		return fmt.Sprintf("node %d is not a voter of this quorum (%s)", hs.From, t.voters), "config"
 	}
 	if hs.Learner {
 		t.mu.Lock()
 		lc, dup := t.mu.learners[raftID(hs.From)]
 		t.mu.Unlock()
 		if dup {
-			return fmt.Sprintf("node %d is already connected from %s: two brokers share node.id %d (or the old process has not gone yet)", hs.From, lc.conn.RemoteAddr(), hs.From)
+			return fmt.Sprintf("node %d is already connected from %s: two brokers share node.id %d (or the old process has not gone yet)", hs.From, lc.conn.RemoteAddr(), hs.From), "duplicate"
 		}
 	}
 	if hs.To != t.cfg.NodeID {
-		return fmt.Sprintf("this is node %d, not node %d", t.cfg.NodeID, hs.To)
+		return fmt.Sprintf("this is node %d, not node %d", t.cfg.NodeID, hs.To), "config"
 	}
 	if hs.Voters != t.voters {
-		return fmt.Sprintf("controller.quorum.voters differ: node %d has %s, node %d has %s", hs.From, hs.Voters, t.cfg.NodeID, t.voters)
+		return fmt.Sprintf("controller.quorum.voters differ: node %d has %s, node %d has %s", hs.From, hs.Voters, t.cfg.NodeID, t.voters), "config"
 	}
-	return ""
+	return "", ""
 }
 
 // readFrame reads one frame and checks its CRC.

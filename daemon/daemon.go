@@ -87,10 +87,26 @@ func Serve(ctx context.Context, path string) error {
 	if err != nil {
 		return err
 	}
+	// A misconfigured node (wrong cluster.id, voter list, or a node.id in
+	// use) cannot join the quorum: it stops with the reason.
+	ctx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
+	go func() {
+		select {
+		case err := <-n.ctrl.Refused():
+			cancel(err)
+		case <-ctx.Done():
+		}
+	}()
 	n.waitSignals(ctx, path, hup)
-	logger.Info("shutting down", "reason", context.Cause(ctx))
+	cause := context.Cause(ctx)
+	logger.Info("shutting down", "reason", cause)
 	_, _ = sddaemon.SdNotify(false, sddaemon.SdNotifyStopping)
-	return n.Stop()
+	err = n.Stop()
+	if errors.Is(cause, controlplane.ErrRefused) {
+		return fmt.Errorf("daemon: %w", cause)
+	}
+	return err
 }
 
 // Start brings a node up and returns once it serves. On error everything

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"os/exec"
 	"slices"
 	"strings"
 	"testing"
@@ -145,4 +146,42 @@ func TestControllersAndBrokersCluster(t *testing.T) {
 		}
 	}
 	t.Logf("total %v", time.Since(start).Round(time.Millisecond))
+}
+
+// TestMisconfiguredNodesAreRefused: a broker with another cluster.id, a
+// second broker with a node.id in use, and a broker whose voter list
+// differs are refused by the voters' handshake and exit with a message
+// that says why; the cluster goes on serving.
+func TestMisconfiguredNodesAreRefused(t *testing.T) {
+	if testing.Short() {
+		t.Skip("end-to-end test")
+	}
+	c := testkit.StartCluster(t, 3, testkit.Options{})
+	c.AddBroker() // node 4
+	run := func(what string, n *testkit.Node, want string) {
+		t.Helper()
+		ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+		defer cancel()
+		start := time.Now()
+		out, err := exec.CommandContext(ctx, n.Bin, "serve", "--config", n.ConfigPath).CombinedOutput()
+		if ctx.Err() != nil {
+			t.Fatalf("%s: still running after 60 s:\n%s", what, out)
+		}
+		if err == nil || !strings.Contains(string(out), "refused by the controller quorum") || !strings.Contains(string(out), want) {
+			t.Fatalf("%s: exit %v, want a refusal naming %q:\n%s", what, err, want, out)
+		}
+		t.Logf("%s: refused and exited after %v", what, time.Since(start).Round(time.Millisecond))
+	}
+	run("wrong cluster.id", c.NewBrokerNode(map[string]string{"cluster.id": `"AAAAAAAAAAAAAAAAAAAAAA"`}),
+		`cluster id "AAAAAAAAAAAAAAAAAAAAAA" does not match`)
+	run("duplicate node.id", c.NewBrokerNode(map[string]string{"node.id": "4"}), "two brokers share node.id 4")
+	voters := fmt.Sprintf(`"%s,9@127.0.0.1:%d"`, c.Voters(), testkit.FreePort(t))
+	run("differing voters", c.NewBrokerNode(map[string]string{"controller.quorum.voters": voters}), "controller.quorum.voters differ")
+	c.WaitBrokers(4, 30*time.Second)
+	adm := c.Admin()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if resp, err := adm.CreateTopic(ctx, 1, 3, nil, "still-serving"); err != nil || resp.Err != nil {
+		t.Fatalf("create topic after the refusals: %v %v", err, resp.Err)
+	}
 }

@@ -12,6 +12,7 @@ package e2e
 import (
 	"context"
 	"errors"
+	"regexp"
 	"slices"
 	"sync"
 	"testing"
@@ -249,7 +250,12 @@ func TestReplicatedPartitionSurvivesLeaderKills(t *testing.T) {
 	}
 	mu.Unlock()
 	t.Logf("%d records acknowledged, %d failed, %d consumed, all at their acknowledged offsets", nAcked, nFailed, len(got))
-	t.Log(runCLI(t, c.Node(1), "", "topic", "describe", "replicated"))
+	// topic describe shows every node back in the ISR.
+	desc := runCLI(t, c.Node(1), "", "topic", "describe", "replicated")
+	t.Log(desc)
+	if !regexp.MustCompile(`Partition: 0\tLeader: [123]\tReplicas: [123],[123],[123]\tIsr: [123],[123],[123]\t`).MatchString(desc) {
+		t.Fatalf("topic describe does not show the full ISR:\n%s", desc)
+	}
 
 	// Below min.insync.replicas: the strict topic (3) with a node down.
 	leader, _ = stateNow("strict")

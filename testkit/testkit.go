@@ -432,6 +432,9 @@ type Cluster struct {
 	opts   Options
 }
 
+// Voters is the cluster's controller.quorum.voters.
+func (c *Cluster) Voters() string { return c.voters }
+
 // NewMixedCluster prepares controllers controller-only voters (node ids 1
 // to controllers) and brokers broker-only nodes (the ids after them) that
 // follow the metadata log as raft learners, without starting them.
@@ -473,6 +476,16 @@ func NewMixedCluster(t testing.TB, controllers, brokers int, o Options) *Cluster
 // newBroker prepares a broker-only node with the next node id.
 func (c *Cluster) newBroker() *Node {
 	c.t.Helper()
+	n := c.NewBrokerNode(nil)
+	c.Nodes = append(c.Nodes, n)
+	return n
+}
+
+// NewBrokerNode prepares, without starting or adding to the cluster, a
+// broker-only node with the next node id and the cluster's voters;
+// settings override its config (tests of misconfigured nodes).
+func (c *Cluster) NewBrokerNode(overrides map[string]string) *Node {
+	c.t.Helper()
 	port := FreePort(c.t)
 	settings := map[string]string{
 		"node.id":                  strconv.Itoa(len(c.Nodes) + 1),
@@ -485,12 +498,13 @@ func (c *Cluster) newBroker() *Node {
 	for k, v := range c.opts.Settings {
 		settings[k] = v
 	}
+	for k, v := range overrides {
+		settings[k] = v
+	}
 	no := c.opts
 	no.Settings = settings
 	no.DataDir = ""
-	node := newNodeOnPorts(c.t, no, port, 0)
-	c.Nodes = append(c.Nodes, node)
-	return node
+	return newNodeOnPorts(c.t, no, port, 0)
 }
 
 // AddBroker starts one more broker-only node in a running mixed cluster
@@ -527,13 +541,14 @@ func StartCluster(t testing.TB, n int, o Options) *Cluster {
 // NewCluster prepares a cluster without starting it.
 func NewCluster(t testing.TB, n int, o Options) *Cluster {
 	t.Helper()
-	c := &Cluster{t: t, ClusterID: "MkU3OEVBNTcwNTJENDM2Qg"}
+	c := &Cluster{t: t, ClusterID: "MkU3OEVBNTcwNTJENDM2Qg", opts: o}
 	ports := make([][2]int, n)
 	voters := make([]string, n)
 	for i := range ports {
 		ports[i] = [2]int{FreePort(t), FreePort(t)}
 		voters[i] = fmt.Sprintf("%d@127.0.0.1:%d", i+1, ports[i][1])
 	}
+	c.voters = strings.Join(voters, ",")
 	for i := 0; i < n; i++ {
 		settings := map[string]string{
 			"node.id":                  strconv.Itoa(i + 1),
