@@ -546,12 +546,37 @@ func (c *Controller) checkAssignments(im *Image, assign [][]int32, wantRF int) e
 }
 
 // place spreads count partitions starting at partition first over the
-// unfenced brokers, round robin, leaders rotating.
+// unfenced brokers, round robin, leaders rotating. When brokers set
+// broker.rack, the round robin runs over a list that alternates racks
+// (Kafka's rack-aware assignment), so consecutive replicas of a
+// partition sit in different racks while there are racks to spare.
 func place(im *Image, first, count int32, rf int16) ([][]int32, error) {
 	var live []int32
+	byRack := map[string][]int32{}
 	for _, id := range im.BrokerIDs() {
-		if !im.Brokers[id].Fenced {
+		if b := im.Brokers[id]; !b.Fenced {
 			live = append(live, id)
+			byRack[b.Rack] = append(byRack[b.Rack], id)
+		}
+	}
+	if len(byRack) > 1 {
+		racks := make([]string, 0, len(byRack))
+		for r := range byRack {
+			racks = append(racks, r)
+		}
+		slices.Sort(racks)
+		live = live[:0]
+		for i := 0; ; i++ {
+			added := false
+			for _, r := range racks {
+				if i < len(byRack[r]) {
+					live = append(live, byRack[r][i])
+					added = true
+				}
+			}
+			if !added {
+				break
+			}
 		}
 	}
 	if rf <= 0 || int(rf) > len(live) {

@@ -174,3 +174,105 @@ func (c *Controller) ControlledShutdown(ctx context.Context) error {
 	recs = append(recs, planLeadership(im, map[int32]bool{c.cfg.NodeID: true}, c.cfg.ElectLeader)...)
 	return c.commitAnywhere(ctx, recs)
 }
+
+// Election types of ElectLeaders (Kafka's ElectionType).
+const (
+	ElectPreferred int8 = 0
+	ElectUnclean   int8 = 1
+)
+
+// Errors of ElectLeaders, one per partition.
+var (
+	// ErrElectionNotNeeded: the preferred replica leads already (or, for an
+	// unclean election, the partition has a live leader).
+	ErrElectionNotNeeded = errors.New("controlplane: election not needed")
+	// ErrPreferredLeaderNotAvailable: the preferred replica is fenced or
+	// not in the ISR.
+	ErrPreferredLeaderNotAvailable = errors.New("controlplane: preferred leader not available")
+	// ErrEligibleLeadersNotAvailable: no live replica can lead.
+	ErrEligibleLeadersNotAvailable = errors.New("controlplane: no eligible leader available")
+)
+
+// ElectLeaders runs Kafka's ElectLeaders: a preferred election makes each
+// partition's first replica its leader when it is live and in the ISR; an
+// unclean election gives a leaderless partition the first live ISR member,
+// or else the first live replica (with the ISR reset to it). parts nil
+// means every partition. The changes go in one entry; the result has one
+// error (nil: elected) per partition, in the order of the returned slice.
+func (c *Controller) ElectLeaders(ctx context.Context, typ int8, parts []model.TopicPartition) ([]model.TopicPartition, []error) {
+	c.cmdMu.Lock()
+	defer c.cmdMu.Unlock()
+	im := c.image.Load()
+	if parts == nil {
+		for _, name := range im.TopicNames() {
+			for _, p := range im.Topics[name].Partitions {
+				parts = append(parts, model.TopicPartition{Topic: name, Partition: p.Partition})
+			}
+		}
+	}
+	errs := make([]error, len(parts))
+	var recs []Record
+	var planned []int
+	live := func(id int32) bool { b, ok := im.Brokers[id]; return ok && !b.Fenced }
+	for i, tp := range parts {
+		t, ok := im.Topics[tp.Topic]
+		if !ok || tp.Partition < 0 || int(tp.Partition) >= len(t.Partitions) {
+			errs[i] = fmt.Errorf("%w: %s", model.ErrUnknownTopicOrPartition, tp)
+			continue
+		}
+		p := t.Partitions[tp.Partition]
+		next, isr := int32(-1), slices.Clone(p.ISR)
+		switch typ {
+		case ElectPreferred:
+			pref := p.Replicas[0]
+			switch {
+			case p.Leader == pref:
+				errs[i] = fmt.Errorf("%w: %s: replica %d leads already", ErrElectionNotNeeded, tp, pref)
+			case !live(pref) || !slices.Contains(p.ISR, pref):
+				errs[i] = fmt.Errorf("%w: %s: replica %d is fenced or not in the ISR %v", ErrPreferredLeaderNotAvailable, tp, pref, p.ISR)
+			default:
+				next = pref
+			}
+		case ElectUnclean:
+			if p.Leader >= 0 && live(p.Leader) {
+				errs[i] = fmt.Errorf("%w: %s: replica %d leads", ErrElectionNotNeeded, tp, p.Leader)
+				break
+			}
+			for _, id := range p.ISR {
+				if live(id) {
+					next = id
+					break
+				}
+			}
+			if next < 0 {
+				for _, id := range p.Replicas {
+					if live(id) {
+						next, isr = id, []int32{id}
+						break
+					}
+				}
+			}
+			if next < 0 {
+				errs[i] = fmt.Errorf("%w: %s: no replica of %v is live", ErrEligibleLeadersNotAvailable, tp, p.Replicas)
+			}
+		default:
+			errs[i] = fmt.Errorf("%w: election type %d (valid: 0 preferred, 1 unclean)", model.ErrInvalidRequest, typ)
+		}
+		if next < 0 {
+			continue
+		}
+		recs = append(recs, Record{Type: RecPartition, Partition: &PartitionRecord{
+			TopicID: t.ID, Partition: p.Partition, Replicas: slices.Clone(p.Replicas), ISR: isr,
+			Leader: next, LeaderEpoch: p.LeaderEpoch + 1, PartitionEpoch: p.PartitionEpoch + 1,
+		}})
+		planned = append(planned, i)
+	}
+	if len(recs) > 0 {
+		if err := c.commitAnywhere(ctx, recs); err != nil {
+			for _, i := range planned {
+				errs[i] = err
+			}
+		}
+	}
+	return parts, errs
+}

@@ -188,3 +188,129 @@ func TestControlledShutdownMovesLeadership(t *testing.T) {
 		}
 	}
 }
+
+// Preferred-leader election moves leadership back to the first replica
+// when it is live and in the ISR, says when none is needed, and refuses a
+// preferred replica that is out of the ISR; unclean election gives a
+// leaderless partition a live replica.
+func TestElectLeaders(t *testing.T) {
+	tc := newTestCluster(t, 3, nil)
+	lead := tc.leader()
+	tc.until("all registered", tc.allRegistered)
+	if err := tc.createTopic(lead, "t", 3); err != nil {
+		t.Fatal(err)
+	}
+	c := tc.nodes[lead]
+	p := c.Image().Topics["t"].Partitions[0]
+	pref := p.Replicas[0]
+	other := p.Replicas[1]
+	tp := []model.TopicPartition{{Topic: "t", Partition: 0}}
+	elect := func(on int32, typ int8) error {
+		var errs []error
+		tc.do(func() { _, errs = tc.nodes[on].ElectLeaders(context.Background(), typ, tp) })
+		return errs[0]
+	}
+	if err := elect(lead, ElectPreferred); !errors.Is(err, ErrElectionNotNeeded) {
+		t.Fatalf("preferred replica leads already: %v", err)
+	}
+	// Move leadership away, as a failover would.
+	tc.do(func() {
+		err := c.commitAnywhere(context.Background(), []Record{{Type: RecPartition, Partition: &PartitionRecord{
+			TopicID: c.Image().Topics["t"].ID, Partition: 0, Replicas: p.Replicas, ISR: p.ISR,
+			Leader: other, LeaderEpoch: p.LeaderEpoch + 1, PartitionEpoch: p.PartitionEpoch + 1}}})
+		if err != nil {
+			t.Error(err)
+		}
+	})
+	// From a follower: forwarded through raft.
+	var fol int32 = 1
+	if fol == lead {
+		fol = 2
+	}
+	if err := elect(fol, ElectPreferred); err != nil {
+		t.Fatal(err)
+	}
+	tc.stabilize()
+	got := c.Image().Topics["t"].Partitions[0]
+	if got.Leader != pref || got.LeaderEpoch != p.LeaderEpoch+2 {
+		t.Fatalf("after preferred election: leader %d epoch %d, want %d epoch %d", got.Leader, got.LeaderEpoch, pref, p.LeaderEpoch+2)
+	}
+	if err := elect(lead, ElectUnclean); !errors.Is(err, ErrElectionNotNeeded) {
+		t.Fatalf("unclean election with a live leader: %v", err)
+	}
+	// The preferred replica out of the ISR cannot be elected.
+	tc.do(func() {
+		cur := c.Image().Topics["t"].Partitions[0]
+		_, err := c.AlterPartition(context.Background(), "t", 0, cur.Leader, cur.LeaderEpoch, cur.PartitionEpoch, []int32{pref})
+		if err != nil {
+			t.Error(err)
+		}
+	})
+	cur := c.Image().Topics["t"].Partitions[0]
+	tc.do(func() {
+		err := c.commitAnywhere(context.Background(), []Record{{Type: RecPartition, Partition: &PartitionRecord{
+			TopicID: c.Image().Topics["t"].ID, Partition: 0, Replicas: cur.Replicas, ISR: []int32{other},
+			Leader: other, LeaderEpoch: cur.LeaderEpoch + 1, PartitionEpoch: cur.PartitionEpoch + 1}}})
+		if err != nil {
+			t.Error(err)
+		}
+	})
+	if err := elect(lead, ElectPreferred); !errors.Is(err, ErrPreferredLeaderNotAvailable) {
+		t.Fatalf("preferred replica out of the ISR: %v", err)
+	}
+	// Leaderless (its leader's broker id gone): unclean election picks the
+	// live ISR member.
+	cur = c.Image().Topics["t"].Partitions[0]
+	tc.do(func() {
+		err := c.commitAnywhere(context.Background(), []Record{{Type: RecPartition, Partition: &PartitionRecord{
+			TopicID: c.Image().Topics["t"].ID, Partition: 0, Replicas: cur.Replicas, ISR: []int32{other},
+			Leader: -1, LeaderEpoch: cur.LeaderEpoch + 1, PartitionEpoch: cur.PartitionEpoch + 1}}})
+		if err != nil {
+			t.Error(err)
+		}
+	})
+	if err := elect(fol, ElectUnclean); err != nil {
+		t.Fatal(err)
+	}
+	tc.stabilize()
+	if got := c.Image().Topics["t"].Partitions[0]; got.Leader != other {
+		t.Fatalf("after unclean election: leader %d, want %d", got.Leader, other)
+	}
+	if _, errs := c.ElectLeaders(context.Background(), ElectPreferred, []model.TopicPartition{{Topic: "nope", Partition: 0}}); !errors.Is(errs[0], model.ErrUnknownTopicOrPartition) {
+		t.Fatalf("unknown topic: %v", errs[0])
+	}
+}
+
+// With broker.rack set, every partition's replicas span the racks.
+func TestPlacementIsRackAware(t *testing.T) {
+	im := emptyImage("c", 1)
+	racks := map[int32]string{1: "a", 2: "a", 3: "a", 4: "b", 5: "b", 6: "b"}
+	for id, r := range racks {
+		im.Brokers[id] = &Broker{ID: id, Epoch: 1, Rack: r}
+	}
+	assign, err := place(im, 0, 12, 2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	leaders := map[int32]int{}
+	for p, reps := range assign {
+		if racks[reps[0]] == racks[reps[1]] {
+			t.Fatalf("partition %d replicas %v share rack %s", p, reps, racks[reps[0]])
+		}
+		leaders[reps[0]]++
+	}
+	for id := range racks {
+		if leaders[id] != 2 {
+			t.Fatalf("leaders per broker %v, want 2 each", leaders)
+		}
+	}
+	// Without racks: plain round robin over the brokers by id.
+	for id := range racks {
+		b := *im.Brokers[id]
+		b.Rack = ""
+		im.Brokers[id] = &b
+	}
+	if assign, _ = place(im, 0, 2, 2); !slices.Equal(assign[0], []int32{1, 2}) || !slices.Equal(assign[1], []int32{2, 3}) {
+		t.Fatalf("without racks: %v", assign)
+	}
+}

@@ -256,6 +256,25 @@ func TestReplicatedPartitionSurvivesLeaderKills(t *testing.T) {
 	if !regexp.MustCompile(`Partition: 0\tLeader: [123]\tReplicas: [123],[123],[123]\tIsr: [123],[123],[123]\t`).MatchString(desc) {
 		t.Fatalf("topic describe does not show the full ISR:\n%s", desc)
 	}
+	// Preferred-leader election gives the partition back to its first
+	// replica (or says none is needed when it leads already).
+	elect, err := adm.ElectLeaders(ctx, kadm.ElectPreferredReplica, kadm.TopicsSet{"replicated": {0: {}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	res := elect["replicated"][0]
+	if res.Err != nil && !errors.Is(res.Err, kerr.ElectionNotNeeded) {
+		t.Fatalf("preferred election: %v", res.Err)
+	}
+	td, err := adm.ListTopics(ctx, "replicated")
+	if err != nil {
+		t.Fatal(err)
+	}
+	testkit.WaitFor(t, 10*time.Second, "the preferred replica to lead", func() bool {
+		l, _, ok := partitionState(ctx, meta, ask(), "replicated")
+		return ok && l == td["replicated"].Partitions[0].Replicas[0]
+	})
+	t.Logf("preferred election: %v; leader is replica %d", res.Err, td["replicated"].Partitions[0].Replicas[0])
 
 	// Below min.insync.replicas: the strict topic (3) with a node down.
 	leader, _ = stateNow("strict")
@@ -272,7 +291,7 @@ func TestReplicatedPartitionSurvivesLeaderKills(t *testing.T) {
 	// NOT_ENOUGH_REPLICAS is retriable: without retries the client surfaces it.
 	strict := c.Client(kgo.RequiredAcks(kgo.AllISRAcks()), kgo.DisableIdempotentWrite(), kgo.RecordRetries(0))
 	defer strict.Close()
-	err := strict.ProduceSync(ctx, &kgo.Record{Topic: "strict", Value: []byte("x")}).FirstErr()
+	err = strict.ProduceSync(ctx, &kgo.Record{Topic: "strict", Value: []byte("x")}).FirstErr()
 	if !errors.Is(err, kerr.NotEnoughReplicas) {
 		t.Fatalf("acks=all with ISR 2 < min.insync.replicas 3: %v, want NOT_ENOUGH_REPLICAS", err)
 	}

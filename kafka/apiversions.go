@@ -62,6 +62,7 @@ func init() {
 		33: {0, 2, syncHandler(handleAlterConfigs)},
 		37: {0, 3, syncHandler(handleCreatePartitions)},
 		42: {0, 2, handleDeleteGroups},
+		43: {0, 2, syncHandler(handleElectLeaders)},
 		44: {0, 1, syncHandler(handleIncrementalAlterConfigs)},
 		47: {0, 0, handleOffsetDelete},
 		55: {0, 0, syncHandler(handleDescribeQuorum)},

@@ -1,0 +1,74 @@
+package kafka
+
+// ElectLeaders (key 43): versions 0-2.
+//
+// Behavior:
+//   - Preferred election (type 0, and every v0 request) makes each named
+//     partition's first replica its leader when that replica is live and in
+//     the ISR; unclean election (type 1) gives a leaderless partition a
+//     live ISR member, or else any live replica.
+//   - Null topics mean every partition. Per partition:
+//     ELECTION_NOT_NEEDED, PREFERRED_LEADER_NOT_AVAILABLE,
+//     ELIGIBLE_LEADERS_NOT_AVAILABLE or UNKNOWN_TOPIC_OR_PARTITION.
+//   - Any broker answers; the change goes to the active controller through
+//     the metadata quorum.
+//
+// Skipped on purpose: nothing.
+
+import (
+	"context"
+
+	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kmsg"
+
+	"github.com/ringtail/ringtail/model"
+)
+
+// leaderElector is the part of *controlplane.Controller ElectLeaders needs.
+type leaderElector interface {
+	ElectLeaders(ctx context.Context, typ int8, parts []model.TopicPartition) ([]model.TopicPartition, []error)
+}
+
+func handleElectLeaders(s *Server, cx *reqCtx, req *kmsg.ElectLeadersRequest) (kmsg.Response, error) {
+	resp := req.ResponseKind().(*kmsg.ElectLeadersResponse)
+	el, ok := s.ctrl.(leaderElector)
+	if !ok {
+		resp.ErrorCode = kerr.UnsupportedVersion.Code
+		return resp, nil
+	}
+	ctx, cancel := adminTimeout(req.TimeoutMillis)
+	defer cancel()
+	var parts []model.TopicPartition
+	if req.Topics != nil {
+		parts = []model.TopicPartition{}
+		for _, t := range req.Topics {
+			for _, p := range t.Partitions {
+				parts = append(parts, model.TopicPartition{Topic: t.Topic, Partition: p})
+			}
+		}
+	}
+	typ := req.ElectionType
+	if req.Version == 0 {
+		typ = 0
+	}
+	parts, errs := el.ElectLeaders(ctx, typ, parts)
+	idx := map[string]int{}
+	for i, tp := range parts {
+		j, ok := idx[tp.Topic]
+		if !ok {
+			j = len(resp.Topics)
+			idx[tp.Topic] = j
+			rt := kmsg.NewElectLeadersResponseTopic()
+			rt.Topic = tp.Topic
+			resp.Topics = append(resp.Topics, rt)
+		}
+		rp := kmsg.NewElectLeadersResponseTopicPartition()
+		rp.Partition = tp.Partition
+		if errs[i] != nil {
+			rp.ErrorCode = errorCode(s.log, errs[i])
+			rp.ErrorMessage = errorMessage(errs[i])
+		}
+		resp.Topics[j].Partitions = append(resp.Topics[j].Partitions, rp)
+	}
+	return resp, nil
+}
