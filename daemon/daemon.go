@@ -91,9 +91,10 @@ func Serve(ctx context.Context, path string) error {
 	// use) cannot join the quorum: it stops with the reason.
 	ctx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
+	refused := n.ctrl.Refused() // read here: Stop clears n.ctrl
 	go func() {
 		select {
-		case err := <-n.ctrl.Refused():
+		case err := <-refused:
 			cancel(err)
 		case <-ctx.Done():
 		}
