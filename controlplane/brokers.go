@@ -152,6 +152,15 @@ func (c *Controller) fenceLoop() {
 		}
 		recs = append(recs, moves...)
 		if len(recs) == 0 {
+			// Reassignments complete in their own pass, on an image
+			// without fencing or leadership moves pending.
+			for _, r := range planReassignments(im) {
+				c.cfg.Logger.Info("partition reassignment complete", "topic_id", r.Partition.TopicID, "partition", r.Partition.Partition,
+					"replicas", r.Partition.Replicas, "leader", r.Partition.Leader, "isr", r.Partition.ISR)
+				recs = append(recs, r)
+			}
+		}
+		if len(recs) == 0 {
 			c.cmdMu.Unlock()
 			continue
 		}

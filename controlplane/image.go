@@ -71,6 +71,15 @@ type Partition struct {
 	Leader         int32
 	LeaderEpoch    int32
 	PartitionEpoch int32
+	// AddingReplicas and RemovingReplicas describe a reassignment in
+	// progress: Replicas is the target followed by the replicas leaving.
+	AddingReplicas   []int32 `json:",omitempty"`
+	RemovingReplicas []int32 `json:",omitempty"`
+}
+
+// Reassigning reports whether a reassignment is in progress.
+func (p *Partition) Reassigning() bool {
+	return len(p.AddingReplicas) > 0 || len(p.RemovingReplicas) > 0
 }
 
 func emptyImage(clusterID string, controllerID int32) *Image {
@@ -194,6 +203,10 @@ func (im *Image) apply(offset int64, r *Record) (*Image, error) {
 			if p.PartitionEpoch != cur.PartitionEpoch+1 || p.LeaderEpoch < cur.LeaderEpoch {
 				return nil, fmt.Errorf("%w: topic %s partition %d: change planned at partition epoch %d, leader epoch %d; image has %d, %d (entry %d)",
 					ErrStalePartitionEpoch, top.Name, p.Partition, p.PartitionEpoch-1, p.LeaderEpoch, cur.PartitionEpoch, cur.LeaderEpoch, offset)
+			}
+			part.AddingReplicas, part.RemovingReplicas = cur.AddingReplicas, cur.RemovingReplicas
+			if p.Reassignment != nil {
+				part.AddingReplicas, part.RemovingReplicas = slices.Clone(p.Reassignment.Adding), slices.Clone(p.Reassignment.Removing)
 			}
 			top.Partitions[p.Partition] = part
 		case int(p.Partition) == len(top.Partitions):

@@ -90,6 +90,16 @@ type PartitionRecord struct {
 	Leader         int32   `json:"leader"`
 	LeaderEpoch    int32   `json:"leader_epoch"`
 	PartitionEpoch int32   `json:"partition_epoch"`
+	// Reassignment, when set, replaces the partition's reassignment state
+	// (empty lists: none in progress); nil keeps it.
+	Reassignment *Reassignment `json:"reassignment,omitempty"`
+}
+
+// Reassignment is a partition's replica move in progress (KIP-455):
+// Replicas holds the target replicas followed by the ones leaving.
+type Reassignment struct {
+	Adding   []int32 `json:"adding,omitempty"`
+	Removing []int32 `json:"removing,omitempty"`
 }
 
 // Config resource types (Kafka's DescribeConfigs resource type codes).

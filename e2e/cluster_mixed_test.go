@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
 
@@ -69,8 +70,15 @@ func TestControllersAndBrokersCluster(t *testing.T) {
 			t.Fatalf("produce %d: %v", i, err)
 		}
 	}
-	if got := consumeAll(t, c.Node(5).Addr(), "mixed", n, 30*time.Second); len(got) != n {
+	got := consumeAll(t, c.Node(5).Addr(), "mixed", n, 30*time.Second)
+	if len(got) != n {
 		t.Fatalf("consumed %d of %d", len(got), n)
+	}
+	inP0 := 0
+	for _, r := range got {
+		if r.Partition == 0 {
+			inP0++
+		}
 	}
 
 	// The active controller dies: another voter takes over and a broker's
@@ -96,6 +104,54 @@ func TestControllersAndBrokersCluster(t *testing.T) {
 
 	// A third broker joins the running cluster.
 	c.AddBroker()
+
+	// Reassignment: partition 0 of "mixed" moves to brokers 6 and 4. The
+	// new replica catches up, joins the ISR, and the old one leaves.
+	var re kadm.AlterPartitionAssignmentsReq
+	re.Assign("mixed", 0, []int32{6, 4})
+	ares, err := adm.AlterPartitionAssignments(ctx, re)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if e := ares["mixed"][0].Err; e != nil {
+		t.Fatalf("reassign: %v", e)
+	}
+	moved := time.Now()
+	testkit.WaitFor(t, 60*time.Second, "the reassignment to complete", func() bool {
+		l, err := adm.ListPartitionReassignments(ctx, kadm.TopicsSet{"mixed": {0: {}}})
+		if err != nil || len(l["mixed"]) != 0 {
+			return false
+		}
+		td, err := adm.ListTopics(ctx, "mixed")
+		if err != nil || td["mixed"].Err != nil {
+			return false
+		}
+		p := td["mixed"].Partitions[0]
+		return slices.Equal(p.Replicas, []int32{6, 4}) && slices.Equal(slices.Sorted(slices.Values(p.ISR)), []int32{4, 6})
+	})
+	t.Logf("partition 0 reassigned to [6 4] in %v", time.Since(moved).Round(time.Millisecond))
+	// Broker 6, made leader by a preferred election, serves every record.
+	el, err := adm.ElectLeaders(ctx, kadm.ElectPreferredReplica, kadm.TopicsSet{"mixed": {0: {}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if e := el["mixed"][0].Err; e != nil && !errors.Is(e, kerr.ElectionNotNeeded) {
+		t.Fatalf("preferred election: %v", e)
+	}
+	testkit.WaitFor(t, 20*time.Second, "broker 6 to lead partition 0", func() bool {
+		td, err := adm.ListTopics(ctx, "mixed")
+		return err == nil && td["mixed"].Err == nil && td["mixed"].Partitions[0].Leader == 6
+	})
+	again := consumeAll(t, c.Node(6).Addr(), "mixed", n, 30*time.Second)
+	p0 := 0
+	for _, r := range again {
+		if r.Partition == 0 {
+			p0++
+		}
+	}
+	if len(again) != n || p0 != inP0 {
+		t.Fatalf("after the move: %d records, %d in partition 0; want %d and %d", len(again), p0, n, inP0)
+	}
 	t.Logf("broker 6 joined; %v since start", time.Since(start).Round(time.Millisecond))
 	two := "2"
 	if resp, err := adm.CreateTopic(ctx, 1, 3, map[string]*string{"min.insync.replicas": &two}, "three"); err != nil || resp.Err != nil {
@@ -135,7 +191,7 @@ func TestControllersAndBrokersCluster(t *testing.T) {
 	if err := one.ProduceSync(ctx, &kgo.Record{Topic: "three", Value: []byte("acks-1")}).FirstErr(); err != nil {
 		t.Fatalf("acks=1 produce: %v", err)
 	}
-	got := consumeAll(t, lone.Addr(), "three", before+1, 30*time.Second)
+	got = consumeAll(t, lone.Addr(), "three", before+1, 30*time.Second)
 	for i, r := range got {
 		want := fmt.Sprintf("t-%d", i)
 		if i == before {

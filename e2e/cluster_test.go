@@ -81,6 +81,35 @@ func TestClusterFormsRoutesAndSurvivesControllerLoss(t *testing.T) {
 		}
 	}
 
+	// A consumer group on the cluster: its coordinator is the leader of the
+	// group's __consumer_offsets partition, wherever that is; it commits,
+	// and the offsets read back through another node.
+	gcl := c.Client(kgo.ConsumerGroup("cluster-group"), kgo.ConsumeTopics("spread"),
+		kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()), kgo.DisableAutoCommit())
+	consumed := 0
+	testkit.WaitFor(t, 60*time.Second, "the group to consume every record", func() bool {
+		fctx, fcancel := context.WithTimeout(ctx, 2*time.Second)
+		defer fcancel()
+		consumed += gcl.PollFetches(fctx).NumRecords()
+		return consumed >= 6*perPartition
+	})
+	if err := gcl.CommitUncommittedOffsets(ctx); err != nil {
+		t.Fatalf("group commit: %v", err)
+	}
+	if consumed != 6*perPartition {
+		t.Fatalf("the group consumed %d records, want %d", consumed, 6*perPartition)
+	}
+	other := kadm.NewClient(c.Node(3).Client())
+	offs, err := other.FetchOffsets(ctx, "cluster-group")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for p := int32(0); p < 6; p++ {
+		if o, ok := offs.Lookup("spread", p); !ok || o.Err != nil || o.At != perPartition {
+			t.Fatalf("committed offset of partition %d: %+v (found %v), want %d", p, o, ok, perPartition)
+		}
+	}
+
 	// Kill the active controller: another takes CreateTopics within 10 s.
 	old := c.Controller()
 	var oldID int32

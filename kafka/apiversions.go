@@ -64,6 +64,8 @@ func init() {
 		42: {0, 2, handleDeleteGroups},
 		43: {0, 2, syncHandler(handleElectLeaders)},
 		44: {0, 1, syncHandler(handleIncrementalAlterConfigs)},
+		45: {0, 0, syncHandler(handleAlterPartitionReassignments)},
+		46: {0, 0, syncHandler(handleListPartitionReassignments)},
 		47: {0, 0, handleOffsetDelete},
 		55: {0, 0, syncHandler(handleDescribeQuorum)},
 		60: {0, 2, syncHandler(handleDescribeCluster)},

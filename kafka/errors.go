@@ -51,6 +51,7 @@ var errorTable = []struct {
 	{model.ErrNotEnoughReplicasAfterAppend, kerr.NotEnoughReplicasAfterAppend},
 	{model.ErrNotEnoughReplicas, kerr.NotEnoughReplicas},
 	{controlplane.ErrElectionNotNeeded, kerr.ElectionNotNeeded},
+	{controlplane.ErrNoReassignmentInProgress, kerr.NoReassignmentInProgress},
 	{controlplane.ErrPreferredLeaderNotAvailable, kerr.PreferredLeaderNotAvailable},
 	{controlplane.ErrEligibleLeadersNotAvailable, kerr.EligibleLeadersNotAvailable},
 	{model.ErrClosed, kerr.NotLeaderForPartition},

@@ -1,0 +1,106 @@
+package kafka
+
+// AlterPartitionReassignments (key 45) and ListPartitionReassignments
+// (key 46): version 0 each.
+//
+// Behavior:
+//   - Alter sets each partition's target replicas (null cancels a
+//     reassignment in progress, NO_REASSIGNMENT_IN_PROGRESS when there is
+//     none); the controller adds the new replicas, waits until they are in
+//     the ISR, then drops the old ones. Unknown brokers or duplicates give
+//     INVALID_REPLICA_ASSIGNMENT, a missing partition
+//     UNKNOWN_TOPIC_OR_PARTITION.
+//   - List answers the reassignments in progress (of the named partitions,
+//     or all with null topics): replicas, adding and removing.
+//
+// Skipped on purpose: nothing.
+
+import (
+	"context"
+
+	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kmsg"
+
+	"github.com/ringtail/ringtail/controlplane"
+	"github.com/ringtail/ringtail/model"
+)
+
+// reassigner is the part of *controlplane.Controller these APIs need.
+type reassigner interface {
+	AlterPartitionReassignments(ctx context.Context, reqs []controlplane.Reassign) []error
+	ListPartitionReassignments(parts []model.TopicPartition) []controlplane.PartitionReassignment
+}
+
+func handleAlterPartitionReassignments(s *Server, cx *reqCtx, req *kmsg.AlterPartitionAssignmentsRequest) (kmsg.Response, error) {
+	resp := req.ResponseKind().(*kmsg.AlterPartitionAssignmentsResponse)
+	ra, ok := s.ctrl.(reassigner)
+	if !ok {
+		resp.ErrorCode = kerr.UnsupportedVersion.Code
+		return resp, nil
+	}
+	ctx, cancel := adminTimeout(req.TimeoutMillis)
+	defer cancel()
+	var reqs []controlplane.Reassign
+	for _, t := range req.Topics {
+		for _, p := range t.Partitions {
+			reqs = append(reqs, controlplane.Reassign{Topic: t.Topic, Partition: p.Partition, Replicas: p.Replicas})
+		}
+	}
+	errs := ra.AlterPartitionReassignments(ctx, reqs)
+	i := 0
+	for _, t := range req.Topics {
+		rt := kmsg.NewAlterPartitionAssignmentsResponseTopic()
+		rt.Topic = t.Topic
+		for _, p := range t.Partitions {
+			rp := kmsg.NewAlterPartitionAssignmentsResponseTopicPartition()
+			rp.Partition = p.Partition
+			if err := errs[i]; err != nil {
+				rp.ErrorCode = errorCode(s.log, err)
+				rp.ErrorMessage = errorMessage(err)
+			}
+			i++
+			rt.Partitions = append(rt.Partitions, rp)
+		}
+		resp.Topics = append(resp.Topics, rt)
+	}
+	return resp, nil
+}
+
+func handleListPartitionReassignments(s *Server, cx *reqCtx, req *kmsg.ListPartitionReassignmentsRequest) (kmsg.Response, error) {
+	resp := req.ResponseKind().(*kmsg.ListPartitionReassignmentsResponse)
+	ra, ok := s.ctrl.(reassigner)
+	if !ok {
+		resp.ErrorCode = kerr.UnsupportedVersion.Code
+		return resp, nil
+	}
+	var parts []model.TopicPartition
+	if req.Topics != nil {
+		parts = []model.TopicPartition{}
+		for _, t := range req.Topics {
+			for _, p := range t.Partitions {
+				parts = append(parts, model.TopicPartition{Topic: t.Topic, Partition: p})
+			}
+		}
+	}
+	idx := map[string]int{}
+	for _, r := range ra.ListPartitionReassignments(parts) {
+		j, ok := idx[r.Topic]
+		if !ok {
+			j = len(resp.Topics)
+			idx[r.Topic] = j
+			rt := kmsg.NewListPartitionReassignmentsResponseTopic()
+			rt.Topic = r.Topic
+			resp.Topics = append(resp.Topics, rt)
+		}
+		rp := kmsg.NewListPartitionReassignmentsResponseTopicPartition()
+		rp.Partition, rp.Replicas, rp.AddingReplicas, rp.RemovingReplicas = r.Partition, r.Replicas, r.Adding, r.Removing
+		if rp.AddingReplicas == nil {
+			rp.AddingReplicas = []int32{}
+		}
+		if rp.RemovingReplicas == nil {
+			rp.RemovingReplicas = []int32{}
+		}
+		resp.Topics[j].Partitions = append(resp.Topics[j].Partitions, rp)
+	}
+	return resp, nil
+}
