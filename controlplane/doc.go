@@ -16,9 +16,12 @@
 // # What the daemon must do to run several voters
 //
 //  1. Pass Voters: every entry of controller.quorum.voters, node id to
-//     host:port, the same on every voter (the handshake refuses a voter whose
-//     list differs). NodeID must be one of them; a broker-only node (a raft
-//     learner) is not supported yet.
+//     host:port, the same on every node (the handshake refuses a node whose
+//     list differs). A node not among them is a broker-only node that
+//     follows the log as a raft learner: it dials every voter, has no
+//     controller listener, and the active controller adds it to the raft
+//     configuration (ConfChangeAddLearnerNode) when it connects. Set
+//     ControllerOnly on a voter that must not register as a broker.
 //  2. Listen on this node's controller listener (controller.listener.names)
 //     before Open and pass the net.Listener as Listener; a taken port is the
 //     daemon's startup error to report. The Controller owns and closes it.
@@ -28,15 +31,15 @@
 //     only, and this node registers as a broker in the background once a
 //     leader is known. Do not wait for the Image to hold this broker before
 //     serving (a single voter still registers before Open returns).
-//  5. Treat errors.Is(err, ErrNotController) from a command as Kafka's
-//     NOT_CONTROLLER (the *NotControllerError says which node leads, from
-//     which the kafka package can answer with the controller id), and
-//     ErrTimeout as REQUEST_TIMED_OUT: the command may still take effect.
-//     Image().ControllerID is the current leader, -1 during an election.
-//     Topic and config commands run only on the active controller (clients
-//     retry against Metadata's controller_id); AllocateProducerID and
-//     broker registration work on any voter, their entries forwarded to
-//     the leader by raft (brokers.go).
+//  5. Treat ErrTimeout from a command as REQUEST_TIMED_OUT: the command
+//     may still take effect (a command whose leader changes before its
+//     entry applies fails at once with it). Every command works on every
+//     node, voter or learner: it is planned from the local image and its
+//     entry forwarded to the leader by raft (commitAnywhere), and the image
+//     rejects at apply an entry planned from a stale image (a topic that
+//     exists, a partition epoch that moved). Image().ControllerID is the
+//     current leader, -1 during an election. Stop the node when Refused
+//     yields: a majority of the voters refuse its handshake.
 //  6. Subscribers run on the controller loop, in log order, after the entry
 //     is durable on a quorum; they must not call the Controller's commands.
 //  7. Close the Controller on shutdown; in-flight commands fail with
@@ -61,15 +64,18 @@
 // a new incarnation, and Registered says when this node's image holds it:
 // until then the node must not act on its (possibly stale) leadership.
 //
-// # Next steps (issue 4)
+// # Reassignment and elections (reassign.go, partitions.go)
 //
-// Brokers that are not voters follow the log as raft learners (ConfState
-// Learners, a learner transport role); liveness then comes from the
-// learners' raft contact as it does for voters (brokers.go); membership
-// changes of the voters are not supported (a snapshot whose voters differ
-// from the config is refused at Open); preferred-leader election and
-// reassignment are not done; AlterPartition is not a Kafka API yet
-// (brokers call it in-process, which works while every broker is a voter).
+// AlterPartitionReassignments adds the target replicas, fenceLoop
+// completes the move once they are in the ISR; ElectLeaders runs
+// preferred and unclean elections. Placement alternates racks when
+// brokers set broker.rack.
+//
+// # Not done
+//
+// Changing the voters (a snapshot whose voters differ from the config is
+// refused at Open); learners are never removed from the raft
+// configuration (a broker that is gone only costs the leader a probe).
 // ControlledShutdown (Stop calls it) fences this node and moves its
 // leadership away in one entry before the process exits.
 package controlplane
