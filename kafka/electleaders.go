@@ -38,15 +38,7 @@ func handleElectLeaders(s *Server, cx *reqCtx, req *kmsg.ElectLeadersRequest) (k
 	}
 	ctx, cancel := adminTimeout(req.TimeoutMillis)
 	defer cancel()
-	var parts []model.TopicPartition
-	if req.Topics != nil {
-		parts = []model.TopicPartition{}
-		for _, t := range req.Topics {
-			for _, p := range t.Partitions {
-				parts = append(parts, model.TopicPartition{Topic: t.Topic, Partition: p})
-			}
-		}
-	}
+	parts := requestPartitions(req.Topics, func(t kmsg.ElectLeadersRequestTopic) (string, []int32) { return t.Topic, t.Partitions })
 	typ := req.ElectionType
 	if req.Version == 0 {
 		typ = 0
@@ -71,4 +63,20 @@ func handleElectLeaders(s *Server, cx *reqCtx, req *kmsg.ElectLeadersRequest) (k
 		resp.Topics[j].Partitions = append(resp.Topics[j].Partitions, rp)
 	}
 	return resp, nil
+}
+
+// requestPartitions flattens a request's topics and their partition
+// numbers; nil topics (meaning all partitions) stay nil.
+func requestPartitions[T any](topics []T, get func(T) (string, []int32)) []model.TopicPartition {
+	if topics == nil {
+		return nil
+	}
+	parts := []model.TopicPartition{}
+	for _, t := range topics {
+		name, ps := get(t)
+		for _, p := range ps {
+			parts = append(parts, model.TopicPartition{Topic: name, Partition: p})
+		}
+	}
+	return parts
 }

@@ -73,15 +73,7 @@ func handleListPartitionReassignments(s *Server, cx *reqCtx, req *kmsg.ListParti
 		resp.ErrorCode = kerr.UnsupportedVersion.Code
 		return resp, nil
 	}
-	var parts []model.TopicPartition
-	if req.Topics != nil {
-		parts = []model.TopicPartition{}
-		for _, t := range req.Topics {
-			for _, p := range t.Partitions {
-				parts = append(parts, model.TopicPartition{Topic: t.Topic, Partition: p})
-			}
-		}
-	}
+	parts := requestPartitions(req.Topics, func(t kmsg.ListPartitionReassignmentsRequestTopic) (string, []int32) { return t.Topic, t.Partitions })
 	idx := map[string]int{}
 	for _, r := range ra.ListPartitionReassignments(parts) {
 		j, ok := idx[r.Topic]
