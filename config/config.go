@@ -70,6 +70,7 @@ type Config struct {
 	LogFlushIntervalMs            int64      // log.flush.interval.ms; -1 unset
 	MinInsyncReplicas             int32      // min.insync.replicas
 	BrokerSessionTimeoutMs        int32      // broker.session.timeout.ms
+	ReplicaLagTimeMaxMs           int32      // replica.lag.time.max.ms
 	OffsetsTopicNumPartitions     int32      // offsets.topic.num.partitions
 	OffsetsTopicReplicationFactor int16      // offsets.topic.replication.factor
 	OffsetsRetentionMinutes       int64      // offsets.retention.minutes
@@ -133,6 +134,7 @@ func Default() *Config {
 		LogFlushIntervalMs:            -1,
 		MinInsyncReplicas:             1,
 		BrokerSessionTimeoutMs:        9000,
+		ReplicaLagTimeMaxMs:           30000,
 		OffsetsTopicNumPartitions:     50,
 		OffsetsTopicReplicationFactor: 1,
 		OffsetsRetentionMinutes:       10080,

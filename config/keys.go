@@ -55,6 +55,8 @@ var brokerKeys = []brokerKey{
 		func(c *Config) *string { return &c.InterBrokerListenerName }, checkListenerName),
 	intKey("broker.session.timeout.ms", "Listeners", "How long the active controller waits without hearing from a broker before fencing it and moving its partition leadership away.", "9000", TypeInt,
 		intSpec{min: 100, max: math.MaxInt32, unit: "milliseconds"}, func(c *Config) *int32 { return &c.BrokerSessionTimeoutMs }),
+	intKey("replica.lag.time.max.ms", "Listeners", "How long a follower may go without catching up to the leader's log end before the leader drops it from the ISR.", "30000", TypeInt,
+		intSpec{min: 100, max: math.MaxInt32, unit: "milliseconds"}, func(c *Config) *int32 { return &c.ReplicaLagTimeMaxMs }),
 
 	// Log storage.
 	alias(listKey("log.dir", "Storage", "Data directory, used when log.dirs is not set.", `"./ringtail-data"`,

@@ -181,7 +181,8 @@ func (r *replicas) startLeader(tp model.TopicPartition, part *storage.Partition,
 		Replicas: nodeIDs(p.Replicas), ISR: nodeIDs(p.ISR), LogEnd: end, HighWatermark: hw, EpochStartOffset: end,
 	}
 	lr := &leaderReplica{r: r, tp: tp, part: part, leaderEpoch: p.LeaderEpoch,
-		l:       replication.NewLeader(replication.LeaderConfig{MinInsyncReplicas: int(tc.MinInsyncReplicas)}, st, nowMs()),
+		l: replication.NewLeader(replication.LeaderConfig{MinInsyncReplicas: int(tc.MinInsyncReplicas),
+			ReplicaLagTimeMaxMs: int64(r.n.cfg.ReplicaLagTimeMaxMs)}, st, nowMs()),
 		waiters: map[uint64]func(error){}, hw: hw, hwc: make(chan struct{}, 1), stopc: make(chan struct{})}
 	r.n.log.Info("leading partition", "partition", tp.String(), "leader_epoch", p.LeaderEpoch, "isr", p.ISR, "log_end", end, "high_watermark", hw)
 	r.wg.Add(1)

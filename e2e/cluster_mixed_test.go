@@ -30,7 +30,7 @@ func TestControllersAndBrokersCluster(t *testing.T) {
 		t.Skip("end-to-end test")
 	}
 	start := time.Now()
-	c := testkit.NewMixedCluster(t, 3, 2, testkit.Options{Settings: map[string]string{"broker.session.timeout.ms": "3000"}})
+	c := testkit.NewMixedCluster(t, 3, 2, testkit.Options{Settings: map[string]string{"broker.session.timeout.ms": "3000", "replica.lag.time.max.ms": "5000"}})
 	c.Start()
 	t.Logf("3 controllers + 2 brokers formed in %v", time.Since(start).Round(time.Millisecond))
 
