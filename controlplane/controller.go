@@ -154,6 +154,7 @@ type Controller struct {
 	// Published by the loop for commands.
 	leader      atomic.Int32 // node id, -1 unknown
 	leaderReady atomic.Bool  // leader with its term's first entry applied
+	term        atomic.Uint64 // raft term (Kafka's quorum epoch)
 	applied     atomic.Uint64
 	st          struct {
 		sync.Mutex
@@ -321,11 +322,12 @@ type QuorumStatus struct {
 	// entry, so it accepts commands.
 	Ready   bool
 	Applied uint64 // raft index
+	Term    uint64 // raft term, the quorum's epoch
 }
 
 // Status reports this node's view of the quorum.
 func (c *Controller) Status() QuorumStatus {
-	return QuorumStatus{NodeID: c.cfg.NodeID, LeaderID: c.leader.Load(), Ready: c.leaderReady.Load(), Applied: c.applied.Load()}
+	return QuorumStatus{NodeID: c.cfg.NodeID, LeaderID: c.leader.Load(), Ready: c.leaderReady.Load(), Applied: c.applied.Load(), Term: c.term.Load()}
 }
 
 // Close stops the controller loop, the transport (and the controller

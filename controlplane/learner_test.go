@@ -50,6 +50,10 @@ func TestLearnersFollowTheLog(t *testing.T) {
 	tc.sameImages()
 	// Learners never lead: the leader goes, a voter takes over, and the
 	// learners follow the new leader.
+	term := tc.nodes[lead].Status().Term
+	if term == 0 {
+		t.Fatal("the leader reports term 0")
+	}
 	tc.stop(lead)
 	var rest []int32
 	for _, id := range tc.ids {
@@ -58,6 +62,9 @@ func TestLearnersFollowTheLog(t *testing.T) {
 		}
 	}
 	next := tc.leader(rest...)
+	if got := tc.nodes[next].Status().Term; got <= term {
+		t.Fatalf("new leader's term %d, old %d: the quorum epoch must grow", got, term)
+	}
 	if err := tc.createTopic(5, "after", 3); err != nil {
 		t.Fatal(err)
 	}

@@ -137,6 +137,7 @@ func (c *Controller) recover() (uint64, error) {
 			return fail(fmt.Errorf("controlplane: %w", err))
 		}
 		commit = ld.hs.GetCommit()
+		c.term.Store(ld.hs.GetTerm())
 	}
 	rn, err := raft.NewRawNode(&raft.Config{
 		ID: c.self, ElectionTick: c.cfg.ElectionTicks, HeartbeatTick: c.cfg.HeartbeatTicks,
@@ -240,6 +241,7 @@ func (c *Controller) handleReady() error {
 			if err := l.ms.SetHardState(rd.HardState); err != nil {
 				return fmt.Errorf("controlplane: %w", err)
 			}
+			c.term.Store(rd.HardState.GetTerm())
 		}
 		// 2. Send.
 		l.tr.Send(rd.Messages)

@@ -35,8 +35,10 @@ func handleDescribeQuorum(s *Server, cx *reqCtx, req *kmsg.DescribeQuorumRequest
 	resp := req.ResponseKind().(*kmsg.DescribeQuorumResponse)
 	leader := s.ctrl.Image().ControllerID
 	var voters []int32
+	epoch, hw := int32(-1), int64(-1)
 	if q, ok := s.ctrl.(quorumDescriber); ok {
-		leader = q.Status().LeaderID
+		st := q.Status()
+		leader, epoch, hw = st.LeaderID, int32(st.Term), int64(st.Applied)
 		voters = q.Voters()
 	}
 	for _, rt := range req.Topics {
@@ -50,7 +52,9 @@ func handleDescribeQuorum(s *Server, cx *reqCtx, req *kmsg.DescribeQuorumRequest
 				t.Partitions = append(t.Partitions, p)
 				continue
 			}
-			p.LeaderID, p.LeaderEpoch, p.HighWatermark = leader, -1, -1
+			// The epoch is the raft term; the high watermark is the raft
+			// index this node has applied.
+			p.LeaderID, p.LeaderEpoch, p.HighWatermark = leader, epoch, hw
 			for _, id := range voters {
 				v := kmsg.NewDescribeQuorumResponseTopicPartitionReplicaState()
 				v.ReplicaID, v.LogEndOffset = id, -1
