@@ -11,7 +11,7 @@ ARCH      ?= $(shell $(GO) env GOARCH)
 DIST      := dist
 NFPM      ?= $(GO) run github.com/goreleaser/nfpm/v2/cmd/nfpm@v2.44.0
 
-.PHONY: help build run test test-unit lint fuzz bench clean deb rpm dist-bin
+.PHONY: help build run test test-unit lint fuzz bench bench-smoke clean deb rpm dist-bin
 
 help: ## list the targets
 	@awk 'BEGIN{FS=":.*## "} /^[a-zA-Z_-]+:.*## /{printf "  %-12s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -46,6 +46,9 @@ fuzz: ## run every fuzz target for FUZZTIME each (default 10s)
 
 bench: ## Go micro-benchmarks (storage, iocore, kafka)
 	$(GO) test -run '^$$' -bench . -benchmem ./iocore ./storage ./kafka
+
+bench-smoke: ## a few seconds of `ringtail bench` produce, consume and e2e against a real node (part of make test too)
+	$(GO) test -count=1 -run '^TestBenchSmoke$$' -v ./e2e
 
 dist-bin: ## build the static release binary dist/ringtail (version from git describe)
 	@mkdir -p $(DIST)
