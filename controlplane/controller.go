@@ -152,8 +152,8 @@ type Controller struct {
 	subscribers []func(old, new *Image)
 
 	// Published by the loop for commands.
-	leader      atomic.Int32 // node id, -1 unknown
-	leaderReady atomic.Bool  // leader with its term's first entry applied
+	leader      atomic.Int32  // node id, -1 unknown
+	leaderReady atomic.Bool   // leader with its term's first entry applied
 	term        atomic.Uint64 // raft term (Kafka's quorum epoch)
 	applied     atomic.Uint64
 	st          struct {
