@@ -257,7 +257,8 @@ func Start(cfg *config.Config, logger *slog.Logger) (n *Node, err error) {
 		if multi && !n.offsetsTopicLoop(n.stopGC) {
 			return
 		}
-		n.loadGroups(n.groups)
+		loaded := n.loadGroups(n.groups)
+		n.followGroupLeadership(n.groups, loaded, n.stopGC)
 	}()
 	go func() {
 		defer n.wg.Done()

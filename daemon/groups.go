@@ -122,14 +122,38 @@ func (n *Node) offsetsTopicLoop(stop <-chan struct{}) bool {
 	}
 }
 
+// localLogWait bounds how long loadGroups waits for reconciliation to
+// create a led partition's local log: the image is published before its
+// subscribers (reconcile) have run.
+const localLogWait = 30 * time.Second
+
+// localLog returns tp's local log, waiting for reconcile to create it.
+func (n *Node) localLog(tp model.TopicPartition) (*storage.Partition, bool) {
+	deadline := time.Now().Add(localLogWait)
+	for {
+		if part, ok := n.store.Partition(tp); ok {
+			return part, true
+		}
+		if time.Now().After(deadline) {
+			return nil, false
+		}
+		select {
+		case <-n.stopGC:
+			return nil, false
+		case <-time.After(20 * time.Millisecond):
+		}
+	}
+}
+
 // loadGroups loads every __consumer_offsets partition this node leads
 // into the coordinator, logging progress. Requests for groups of a
 // partition not loaded yet answer COORDINATOR_LOAD_IN_PROGRESS.
-func (n *Node) loadGroups(gc *group.Coordinator) {
+func (n *Node) loadGroups(gc *group.Coordinator) map[int32]int32 {
+	loaded := map[int32]int32{} // partition -> leader epoch loaded at
 	im := n.ctrl.Image()
 	t := im.Topics[group.OffsetsTopic]
 	if t == nil {
-		return
+		return loaded
 	}
 	start := time.Now()
 	var led []controlplane.Partition
@@ -142,7 +166,7 @@ func (n *Node) loadGroups(gc *group.Coordinator) {
 	lastLog := start
 	for i, p := range led {
 		tp := model.TopicPartition{Topic: group.OffsetsTopic, Partition: p.Partition}
-		part, ok := n.store.Partition(tp)
+		part, ok := n.localLog(tp)
 		if !ok {
 			n.log.Error("no local log for a led __consumer_offsets partition; its groups are not served", "partition", tp.String())
 			continue
@@ -151,6 +175,7 @@ func (n *Node) loadGroups(gc *group.Coordinator) {
 			n.log.Error("loading consumer groups failed; the partition's groups are not served", "partition", tp.String(), "err", err)
 			continue
 		}
+		loaded[p.Partition] = p.LeaderEpoch
 		if time.Since(lastLog) >= time.Second {
 			lastLog = time.Now()
 			n.log.Info("loading consumer groups", "done", i+1, "total", len(led))
@@ -160,6 +185,57 @@ func (n *Node) loadGroups(gc *group.Coordinator) {
 	groups, _ := gc.ListGroups(nil)
 	n.log.Info("consumer groups loaded", "partitions", len(led), "groups", len(groups), "took", time.Since(start).Round(time.Millisecond))
 	status("serving")
+	return loaded
+}
+
+// followGroupLeadership keeps the coordinator on the __consumer_offsets
+// partitions this node leads as leadership moves (failover, controlled
+// shutdown, elections): a partition gained, or led at a new leader
+// epoch, is loaded from its log; one lost is unloaded, its members told
+// NOT_COORDINATOR so that they find the new coordinator. It runs until
+// stop closes.
+func (n *Node) followGroupLeadership(gc *group.Coordinator, loaded map[int32]int32, stop <-chan struct{}) {
+	for {
+		want := map[int32]int32{}
+		if n.ctrl.Registered() {
+			if t := n.ctrl.Image().Topics[group.OffsetsTopic]; t != nil {
+				for _, p := range t.Partitions {
+					if p.Leader == n.cfg.NodeID {
+						want[p.Partition] = p.LeaderEpoch
+					}
+				}
+			}
+		}
+		for p := range loaded {
+			if _, ok := want[p]; !ok {
+				gc.Unload(p)
+				delete(loaded, p)
+				n.log.Info("consumer group partition moved away", "partition", p)
+			}
+		}
+		for p, epoch := range want {
+			if e, ok := loaded[p]; ok && e == epoch {
+				continue
+			}
+			tp := model.TopicPartition{Topic: group.OffsetsTopic, Partition: p}
+			part, ok := n.store.Partition(tp)
+			if !ok {
+				continue // reconcile has not created it yet: next round
+			}
+			gc.Unload(p)
+			if err := gc.Load(p, offsetsLog{part, model.Epoch(epoch)}, time.Now()); err != nil {
+				n.log.Error("loading consumer groups failed; the partition's groups are not served", "partition", tp.String(), "err", err)
+				continue
+			}
+			loaded[p] = epoch
+			n.log.Info("consumer group partition loaded", "partition", p, "leader_epoch", epoch)
+		}
+		select {
+		case <-stop:
+			return
+		case <-time.After(200 * time.Millisecond):
+		}
+	}
 }
 
 // tickGroups drives the coordinator's timers until stop closes.

@@ -27,7 +27,7 @@ func TestClusterFormsRoutesAndSurvivesControllerLoss(t *testing.T) {
 		t.Skip("end-to-end test")
 	}
 	start := time.Now()
-	c := testkit.StartCluster(t, 3, testkit.Options{})
+	c := testkit.StartCluster(t, 3, testkit.Options{Settings: map[string]string{"offsets.topic.replication.factor": "3"}})
 	t.Logf("cluster of 3 formed in %v", time.Since(start).Round(time.Millisecond))
 
 	info := runCLI(t, c.Node(1), "", "cluster", "info")
@@ -109,6 +109,36 @@ func TestClusterFormsRoutesAndSurvivesControllerLoss(t *testing.T) {
 			t.Fatalf("committed offset of partition %d: %+v (found %v), want %d", p, o, ok, perPartition)
 		}
 	}
+	gcl.Close()
+
+	// The group's coordinator is killed: the next leader of its
+	// __consumer_offsets partition (RF=3) loads the group and serves the
+	// committed offsets; back, the old coordinator rejoins.
+	fc := c.Admin().FindGroupCoordinators(ctx, "cluster-group")
+	coord := fc["cluster-group"]
+	if coord.Err != nil || coord.NodeID < 1 || coord.NodeID > 3 {
+		t.Fatalf("find coordinator: %+v", coord)
+	}
+	c.Node(coord.NodeID).Kill()
+	coordKilled := time.Now()
+	testkit.WaitFor(t, 40*time.Second, "another coordinator to serve the group's offsets", func() bool {
+		octx, ocancel := context.WithTimeout(ctx, 3*time.Second)
+		defer ocancel()
+		surv := kadm.NewClient(c.Client())
+		offs, err := surv.FetchOffsets(octx, "cluster-group")
+		if err != nil {
+			return false
+		}
+		for p := int32(0); p < 6; p++ {
+			if o, ok := offs.Lookup("spread", p); !ok || o.Err != nil || o.At != perPartition {
+				return false
+			}
+		}
+		return true
+	})
+	t.Logf("coordinator %d killed; offsets served by another node after %v", coord.NodeID, time.Since(coordKilled).Round(time.Millisecond))
+	c.Node(coord.NodeID).Start()
+	c.WaitBrokers(3, 30*time.Second)
 
 	// Kill the active controller: another takes CreateTopics within 10 s.
 	old := c.Controller()
