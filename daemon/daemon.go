@@ -257,8 +257,7 @@ func Start(cfg *config.Config, logger *slog.Logger) (n *Node, err error) {
 		if multi && !n.offsetsTopicLoop(n.stopGC) {
 			return
 		}
-		loaded := n.loadGroups(n.groups)
-		n.followGroupLeadership(n.groups, loaded, n.stopGC)
+		n.runGroups(n.groups, n.stopGC)
 	}()
 	go func() {
 		defer n.wg.Done()

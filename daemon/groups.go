@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strconv"
 	"time"
 
@@ -145,96 +146,101 @@ func (n *Node) localLog(tp model.TopicPartition) (*storage.Partition, bool) {
 	}
 }
 
-// loadGroups loads every __consumer_offsets partition this node leads
-// into the coordinator, logging progress. Requests for groups of a
-// partition not loaded yet answer COORDINATOR_LOAD_IN_PROGRESS.
-func (n *Node) loadGroups(gc *group.Coordinator) map[int32]int32 {
+// runGroups keeps the coordinator on the __consumer_offsets partitions
+// this node leads until stop closes: first a start-up load of every led
+// partition (logged, with STATUS progress), then, every
+// groupLeadershipPoll, the changes as leadership moves (failover,
+// controlled shutdown, elections, reassignment).
+func (n *Node) runGroups(gc *group.Coordinator, stop <-chan struct{}) {
 	loaded := map[int32]int32{} // partition -> leader epoch loaded at
-	im := n.ctrl.Image()
-	t := im.Topics[group.OffsetsTopic]
-	if t == nil {
-		return loaded
-	}
-	start := time.Now()
-	var led []controlplane.Partition
-	for _, p := range t.Partitions {
-		if p.Leader == n.cfg.NodeID {
-			led = append(led, p)
-		}
-	}
-	n.log.Info("loading consumer groups", "partitions", len(led))
-	lastLog := start
-	for i, p := range led {
-		tp := model.TopicPartition{Topic: group.OffsetsTopic, Partition: p.Partition}
-		part, ok := n.localLog(tp)
-		if !ok {
-			n.log.Error("no local log for a led __consumer_offsets partition; its groups are not served", "partition", tp.String())
-			continue
-		}
-		if err := gc.Load(p.Partition, offsetsLog{part, model.Epoch(p.LeaderEpoch)}, time.Now()); err != nil {
-			n.log.Error("loading consumer groups failed; the partition's groups are not served", "partition", tp.String(), "err", err)
-			continue
-		}
-		loaded[p.Partition] = p.LeaderEpoch
-		if time.Since(lastLog) >= time.Second {
-			lastLog = time.Now()
-			n.log.Info("loading consumer groups", "done", i+1, "total", len(led))
-		}
-		status(fmt.Sprintf("loading consumer groups %d/%d", i+1, len(led)))
-	}
-	groups, _ := gc.ListGroups(nil)
-	n.log.Info("consumer groups loaded", "partitions", len(led), "groups", len(groups), "took", time.Since(start).Round(time.Millisecond))
-	status("serving")
-	return loaded
-}
-
-// followGroupLeadership keeps the coordinator on the __consumer_offsets
-// partitions this node leads as leadership moves (failover, controlled
-// shutdown, elections): a partition gained, or led at a new leader
-// epoch, is loaded from its log; one lost is unloaded, its members told
-// NOT_COORDINATOR so that they find the new coordinator. It runs until
-// stop closes.
-func (n *Node) followGroupLeadership(gc *group.Coordinator, loaded map[int32]int32, stop <-chan struct{}) {
+	n.syncGroups(gc, loaded, true)
 	for {
-		want := map[int32]int32{}
-		if n.ctrl.Registered() {
-			if t := n.ctrl.Image().Topics[group.OffsetsTopic]; t != nil {
-				for _, p := range t.Partitions {
-					if p.Leader == n.cfg.NodeID {
-						want[p.Partition] = p.LeaderEpoch
-					}
-				}
-			}
-		}
-		for p := range loaded {
-			if _, ok := want[p]; !ok {
-				gc.Unload(p)
-				delete(loaded, p)
-				n.log.Info("consumer group partition moved away", "partition", p)
-			}
-		}
-		for p, epoch := range want {
-			if e, ok := loaded[p]; ok && e == epoch {
-				continue
-			}
-			tp := model.TopicPartition{Topic: group.OffsetsTopic, Partition: p}
-			part, ok := n.store.Partition(tp)
-			if !ok {
-				continue // reconcile has not created it yet: next round
-			}
-			gc.Unload(p)
-			if err := gc.Load(p, offsetsLog{part, model.Epoch(epoch)}, time.Now()); err != nil {
-				n.log.Error("loading consumer groups failed; the partition's groups are not served", "partition", tp.String(), "err", err)
-				continue
-			}
-			loaded[p] = epoch
-			n.log.Info("consumer group partition loaded", "partition", p, "leader_epoch", epoch)
-		}
 		select {
 		case <-stop:
 			return
-		case <-time.After(200 * time.Millisecond):
+		case <-time.After(groupLeadershipPoll):
 		}
+		n.syncGroups(gc, loaded, false)
+	}
+}
+
+// groupLeadershipPoll is how often runGroups looks for leadership moves.
+const groupLeadershipPoll = 200 * time.Millisecond
+
+// syncGroups makes the coordinator own exactly the __consumer_offsets
+// partitions this node leads: a partition gained, or led at a new leader
+// epoch, is loaded from its log (requests for its groups answer
+// COORDINATOR_LOAD_IN_PROGRESS meanwhile); one lost is unloaded, its
+// members told NOT_COORDINATOR so that they find the new coordinator.
+// At start-up it loads what the replayed image says this node leads,
+// waiting for reconcile to create the logs, and logs its progress;
+// afterwards it acts only once this node's registration is in the image
+// (before that the image may predate leadership moves), and a log that
+// reconcile has not created yet waits for the next round.
+func (n *Node) syncGroups(gc *group.Coordinator, loaded map[int32]int32, startup bool) {
+	want := map[int32]int32{}
+	if startup || n.ctrl.Registered() {
+		if t := n.ctrl.Image().Topics[group.OffsetsTopic]; t != nil {
+			for _, p := range t.Partitions {
+				if p.Leader == n.cfg.NodeID {
+					want[p.Partition] = p.LeaderEpoch
+				}
+			}
+		}
+	}
+	for p := range loaded {
+		if _, ok := want[p]; !ok {
+			gc.Unload(p)
+			delete(loaded, p)
+			n.log.Info("consumer group partition moved away", "partition", p)
+		}
+	}
+	var gain []int32
+	for p, epoch := range want {
+		if e, ok := loaded[p]; !ok || e != epoch {
+			gain = append(gain, p)
+		}
+	}
+	slices.Sort(gain)
+	start, lastLog := time.Now(), time.Now()
+	if startup {
+		n.log.Info("loading consumer groups", "partitions", len(gain))
+	}
+	for i, p := range gain {
+		tp := model.TopicPartition{Topic: group.OffsetsTopic, Partition: p}
+		var part *storage.Partition
+		var ok bool
+		if startup {
+			part, ok = n.localLog(tp)
+		} else {
+			part, ok = n.store.Partition(tp)
+		}
+		if !ok {
+			if startup {
+				n.log.Error("no local log for a led __consumer_offsets partition; its groups are not served", "partition", tp.String())
+			}
+			continue
+		}
+		gc.Unload(p) // a new leader epoch: reload from the log
+		if err := gc.Load(p, offsetsLog{part, model.Epoch(want[p])}, time.Now()); err != nil {
+			n.log.Error("loading consumer groups failed; the partition's groups are not served", "partition", tp.String(), "err", err)
+			continue
+		}
+		loaded[p] = want[p]
+		if !startup {
+			n.log.Info("consumer group partition loaded", "partition", p, "leader_epoch", want[p])
+			continue
+		}
+		if time.Since(lastLog) >= time.Second {
+			lastLog = time.Now()
+			n.log.Info("loading consumer groups", "done", i+1, "total", len(gain))
+		}
+		status(fmt.Sprintf("loading consumer groups %d/%d", i+1, len(gain)))
+	}
+	if startup {
+		groups, _ := gc.ListGroups(nil)
+		n.log.Info("consumer groups loaded", "partitions", len(loaded), "groups", len(groups), "took", time.Since(start).Round(time.Millisecond))
+		status("serving")
 	}
 }
 
