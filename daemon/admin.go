@@ -123,7 +123,7 @@ type adminSource struct{ n *Node }
 
 func (s adminSource) Partitions() []admin.PartitionStats {
 	n := s.n
-	if !n.ops.ready.Load() {
+	if !n.ops.ready.Load() || n.store == nil { // nil: a controller-only node
 		return nil
 	}
 	im := n.ctrl.Image()

@@ -188,6 +188,7 @@ func Start(cfg *config.Config, logger *slog.Logger) (n *Node, err error) {
 	if !broker {
 		logger.Info("ringtail controller ready", "node_id", cfg.NodeID, "cluster_id", meta.ClusterID,
 			"voters", votersList(cfg), "data_dir", dir)
+		n.setReady()
 		_, _ = sddaemon.SdNotify(false, sddaemon.SdNotifyReady)
 		return n, nil
 	}
