@@ -13,6 +13,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
+	"github.com/twmb/franz-go/pkg/kmsg"
 
 	"github.com/ringtail/ringtail/testkit"
 )
@@ -57,10 +58,12 @@ func TestControllersAndBrokersCluster(t *testing.T) {
 	if resp, err := adm.CreateTopic(ctx, 4, 2, nil, "mixed"); err != nil || resp.Err != nil {
 		t.Fatalf("create topic: %v %v", err, resp.Err)
 	}
-	td, err := adm.ListTopics(ctx, "mixed")
-	if err != nil || td["mixed"].Err != nil {
-		t.Fatalf("list topics: %v %v", err, td["mixed"].Err)
-	}
+	// Whichever broker answers must have applied the topic.
+	var td kadm.TopicDetails
+	testkit.WaitFor(t, 10*time.Second, "the topic in Metadata", func() bool {
+		td, err = adm.ListTopics(ctx, "mixed")
+		return err == nil && td["mixed"].Err == nil && len(td["mixed"].Partitions) == 4
+	})
 	for _, p := range td["mixed"].Partitions {
 		if r := slices.Sorted(slices.Values(p.Replicas)); !slices.Equal(r, []int32{4, 5}) {
 			t.Fatalf("partition %d replicas %v: want brokers 4 and 5 only", p.Partition, p.Replicas)
@@ -107,6 +110,23 @@ func TestControllersAndBrokersCluster(t *testing.T) {
 
 	// A third broker joins the running cluster.
 	c.AddBroker()
+	// Each broker plans from its own image: wait until every one knows
+	// broker 6 before naming it in an assignment.
+	own := map[int32]*kgo.Client{} // each asks its seed node only
+	for id := int32(4); id <= 6; id++ {
+		own[id] = c.Node(id).Client()
+	}
+	testkit.WaitFor(t, 10*time.Second, "every broker to know broker 6", func() bool {
+		for id := int32(4); id <= 6; id++ {
+			mctx, mcancel := context.WithTimeout(ctx, time.Second)
+			kresp, err := own[id].SeedBrokers()[0].Request(mctx, kmsg.NewPtrMetadataRequest())
+			mcancel()
+			if err != nil || len(kresp.(*kmsg.MetadataResponse).Brokers) != 3 {
+				return false
+			}
+		}
+		return true
+	})
 
 	// Reassignment: partition 0 of "mixed" moves to brokers 6 and 4. The
 	// new replica catches up, joins the ISR, and the old one leaves.
