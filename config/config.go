@@ -100,6 +100,14 @@ type RingtailConfig struct {
 	Durability  string // durability: "fsync" (fsync before acknowledging) | "relaxed" (Kafka's: ack before fsync)
 	LogFormat   string // log_format: "text" | "json"
 	LogLevel    string // log_level: "debug" | "info" | "warn" | "error"
+	// GroupCommit: one fsync per file per shard drain covers every append
+	// queued in it (true, the default); false fsyncs each append on its own,
+	// the simpler alternative the benchmark suite compares against.
+	GroupCommit bool
+	// FetchSendfile: fetch responses send record bytes from the segment
+	// files with sendfile(2) (true, the default); false reads them into
+	// memory and writes them, as TLS would need.
+	FetchSendfile bool
 }
 
 const (
@@ -140,13 +148,15 @@ func Default() *Config {
 		OffsetsRetentionMinutes:       10080,
 		GroupInitialRebalanceDelayMs:  3000,
 		Ringtail: RingtailConfig{
-			IOEngine:    "auto",
-			Shards:      0,
-			PinShards:   false,
-			AdminListen: "127.0.0.1:9644",
-			Durability:  "fsync",
-			LogFormat:   "text",
-			LogLevel:    "info",
+			IOEngine:      "auto",
+			Shards:        0,
+			PinShards:     false,
+			AdminListen:   "127.0.0.1:9644",
+			Durability:    "fsync",
+			GroupCommit:   true,
+			FetchSendfile: true,
+			LogFormat:     "text",
+			LogLevel:      "info",
 		},
 		Set:        map[string]bool{},
 		fileValues: map[string]string{},
