@@ -153,6 +153,7 @@ func Start(cfg *config.Config, logger *slog.Logger) (n *Node, err error) {
 	status("starting: shard runtime")
 	n.rt, err = iocore.NewRuntime(iocore.RuntimeConfig{
 		Shards: cfg.Ringtail.Shards, Engine: cfg.Ringtail.IOEngine, PinCPUs: cfg.Ringtail.PinShards, Logger: logger,
+		NoGroupCommit: !cfg.Ringtail.GroupCommit,
 	})
 	if err != nil {
 		return nil, err

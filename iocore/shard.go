@@ -270,7 +270,11 @@ type RuntimeConfig struct {
 	PinCPUs bool
 	// QueueDepth is each shard's queue capacity in tasks; 0 means default.
 	QueueDepth int
-	Logger     *slog.Logger
+	// NoGroupCommit makes every durable append fsync on its own instead of
+	// sharing one fsync per file with the rest of its drain (group commit,
+	// the default). It exists to measure group commit against.
+	NoGroupCommit bool
+	Logger        *slog.Logger
 }
 
 // Runtime is the set of shards.
