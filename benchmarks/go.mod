@@ -1,0 +1,3 @@
+module github.com/ringtail/ringtail/benchmarks
+
+go 1.26.8
