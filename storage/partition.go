@@ -91,6 +91,9 @@ type Partition struct {
 	changed       atomic.Pointer[chan struct{}]
 	changedWanted atomic.Bool
 	recoveryPoint atomic.Int64
+	// truncs counts TruncateTo calls that cut the log; Ranges read under an
+	// older count may point at bytes that changed (ranges.go).
+	truncs atomic.Uint64
 
 	// Everything below belongs to the shard goroutine (or to the single
 	// goroutine that opens or closes the partition while no shard task can

@@ -254,6 +254,7 @@ func (p *Partition) truncateLocked(offset model.Offset) error {
 	p.logEnd, p.nextOffset = newEnd, newEnd
 	p.hw = min(p.hw, newEnd)
 	p.publish()
+	p.truncs.Add(1) // after the view: see Partition.readRanges
 
 	// Cut the files of the segment holding offset. A fresh segment object
 	// on the same files gets fresh indexes, so readers still holding the
