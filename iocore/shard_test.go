@@ -24,20 +24,24 @@ import (
 
 func newTestRuntime(t *testing.T, engine string) *Runtime {
 	t.Helper()
-	r, err := NewRuntime(RuntimeConfig{
-		Shards: 1,
-		Engine: engine,
-		Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
-	})
+	return newTestRuntimeConfig(t, RuntimeConfig{Shards: 1, Engine: engine})
+}
+
+// newTestRuntimeConfig starts a runtime with cfg (and a silent logger), to be
+// closed when tb ends; it skips tb where cfg's engine cannot be set up.
+func newTestRuntimeConfig(tb testing.TB, cfg RuntimeConfig) *Runtime {
+	tb.Helper()
+	cfg.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
+	r, err := NewRuntime(cfg)
 	if errors.Is(err, ErrUnsupported) {
-		t.Skipf("io_uring cannot be set up on this machine, so only the sync engine is tested: %v", err)
+		tb.Skipf("io_uring cannot be set up on this machine, so only the sync engine is tested: %v", err)
 	}
 	if err != nil {
-		t.Fatal(err)
+		tb.Fatal(err)
 	}
-	t.Cleanup(func() { r.Close() })
-	if r.EngineName() != engine {
-		t.Fatalf("runtime runs %q, want %q", r.EngineName(), engine)
+	tb.Cleanup(func() { r.Close() })
+	if r.EngineName() != cfg.Engine {
+		tb.Fatalf("runtime runs %q, want %q", r.EngineName(), cfg.Engine)
 	}
 	return r
 }
@@ -45,6 +49,24 @@ func newTestRuntime(t *testing.T, engine string) *Runtime {
 func forEachRuntime(t *testing.T, f func(t *testing.T, r *Runtime)) {
 	for _, k := range engineKinds {
 		t.Run(k.name, func(t *testing.T) { f(t, newTestRuntime(t, k.name)) })
+	}
+}
+
+// commitModes are the two ways a shard commits durable tasks.
+var commitModes = []struct {
+	name          string
+	noGroupCommit bool
+}{{"group", false}, {"per-request", true}}
+
+// forEachRuntimeMode runs f on a one-shard runtime of every engine, with and
+// without group commit, for the parts of the contract that hold in both.
+func forEachRuntimeMode(t *testing.T, f func(t *testing.T, r *Runtime)) {
+	for _, m := range commitModes {
+		for _, k := range engineKinds {
+			t.Run(m.name+"/"+k.name, func(t *testing.T) {
+				f(t, newTestRuntimeConfig(t, RuntimeConfig{Shards: 1, Engine: k.name, NoGroupCommit: m.noGroupCommit}))
+			})
+		}
 	}
 }
 
@@ -115,7 +137,7 @@ func (c counters) minus(o counters) counters {
 }
 
 func TestShardTasksWriteAndSync(t *testing.T) {
-	forEachRuntime(t, func(t *testing.T, r *Runtime) {
+	forEachRuntimeMode(t, func(t *testing.T, r *Runtime) {
 		s := r.Shard(0)
 		f := createFile(t, t.TempDir(), "seg.log")
 		var m fileModel
@@ -183,7 +205,7 @@ func TestShardGroupCommit(t *testing.T) {
 }
 
 func TestShardDoOrdering(t *testing.T) {
-	forEachRuntime(t, func(t *testing.T, r *Runtime) {
+	forEachRuntimeMode(t, func(t *testing.T, r *Runtime) {
 		s := r.Shard(0)
 		var log []int // only touched on the shard goroutine
 		var want []int
@@ -246,7 +268,7 @@ func TestShardDoOrdering(t *testing.T) {
 }
 
 func TestShardCloseDrainsQueueThenRefuses(t *testing.T) {
-	forEachRuntime(t, func(t *testing.T, r *Runtime) {
+	forEachRuntimeMode(t, func(t *testing.T, r *Runtime) {
 		s := r.Shard(0)
 		f := createFile(t, t.TempDir(), "seg.log")
 		release := parkShard(t, s)
