@@ -11,7 +11,7 @@ ARCH      ?= $(shell $(GO) env GOARCH)
 DIST      := dist
 NFPM      ?= $(GO) run github.com/goreleaser/nfpm/v2/cmd/nfpm@v2.44.0
 
-.PHONY: help build run test test-unit lint fuzz bench bench-smoke clean deb rpm dist-bin
+.PHONY: help build run test test-unit lint fuzz bench bench-smoke bench-suite bench-suite-smoke clean deb rpm dist-bin
 
 help: ## list the targets
 	@awk 'BEGIN{FS=":.*## "} /^[a-zA-Z_-]+:.*## /{printf "  %-12s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -25,6 +25,7 @@ run: build ## build and run a zero-config single node on 127.0.0.1:9092 (data in
 test: lint ## lint, all tests under -race against the real binary (itself built with -race), and a short fuzz run
 	$(GO) build -race -o $(BIN)-race ./cmd/ringtail
 	RINGTAIL_BIN=$(CURDIR)/$(BIN)-race $(GO) test -race -count=1 -timeout 20m $(PKGS)
+	cd benchmarks && $(GO) test -count=1 ./...
 	$(MAKE) fuzz FUZZTIME=$(FUZZTIME)
 
 test-unit: ## fast tests only (no end-to-end)
@@ -49,6 +50,12 @@ bench: ## Go micro-benchmarks (storage, iocore, kafka)
 
 bench-smoke: ## a few seconds of `ringtail bench` produce, consume and e2e against a real node (part of make test too)
 	$(GO) test -count=1 -run '^TestBenchSmoke$$' -v ./e2e
+
+bench-suite: build ## the benchmark suite (issue 5): fresh nodes, fio/iperf3 limits, workloads a-f side by side; results in benchmarks/results/<date>-<host>/ (SUITE_FLAGS, e.g. --only a,c)
+	cd benchmarks && $(GO) run ./cmd/suite $(SUITE_FLAGS)
+
+bench-suite-smoke: build ## the benchmark suite end to end with seconds of load (results in a temporary folder)
+	cd benchmarks && $(GO) run ./cmd/suite --smoke $(SUITE_FLAGS)
 
 dist-bin: ## build the static release binary dist/ringtail (version from git describe)
 	@mkdir -p $(DIST)
