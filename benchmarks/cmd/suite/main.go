@@ -314,11 +314,12 @@ func (s *suite) progress(format string, args ...any) {
 func (s *suite) note(format string, args ...any) {
 	msg := fmt.Sprintf(format, args...)
 	s.progress("NOTE: %s", msg)
-	first, _, _ := strings.Cut(msg, "\n")
-	if len(first) > 400 {
-		first = first[:400] + "..."
+	// One line in the table: the command's stderr (the reason) joined on.
+	one := strings.Join(strings.Fields(strings.ReplaceAll(msg, s.dataRoot, "$DATA")), " ")
+	if len(one) > 700 {
+		one = one[:700] + "..."
 	}
-	s.res.Notes = append(s.res.Notes, first)
+	s.res.Notes = append(s.res.Notes, one)
 }
 
 // findRepo returns the ringtail repository root: dir if given, else the
@@ -459,11 +460,7 @@ func mountOf(path string) (fstype, device string) {
 	if strings.HasPrefix(device, "/dev/") {
 		name := filepath.Base(device)
 		if r, err := os.ReadFile("/sys/class/block/" + name + "/queue/rotational"); err == nil {
-			kind := "SSD/virtual (rotational=0)"
-			if strings.TrimSpace(string(r)) == "1" {
-				kind = "rotational"
-			}
-			device += ", " + kind
+			device += " (queue/rotational=" + strings.TrimSpace(string(r)) + ")"
 		}
 	}
 	return fstype, device

@@ -9,6 +9,7 @@ import (
 	"net"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"sync"
@@ -193,7 +194,7 @@ func runCmd(ctx context.Context, timeout time.Duration, dir string, env []string
 		err = fmt.Errorf("%s: still running after %v: killed", name, timeout)
 	}
 	if err != nil {
-		err = fmt.Errorf("%s %s: %w\n%s", name, strings.Join(args, " "), err, tail(errb.String(), 2000))
+		err = fmt.Errorf("%s %s: %w: %s", filepath.Base(name), strings.Join(args, " "), err, tail(strings.TrimSpace(errb.String()), 2000))
 	}
 	return out.Bytes(), errb.Bytes(), err
 }

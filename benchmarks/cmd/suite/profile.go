@@ -29,7 +29,7 @@ func (s *suite) cpuProfile(b *broker, name string, secs int) <-chan error {
 // finishProfile waits for the CPU profile, fetches the allocation
 // profile, writes the `go tool pprof -top` text of both and lists them in
 // the results.
-func (s *suite) finishProfile(b *broker, name string, cpu <-chan error) {
+func (s *suite) finishProfile(ctx context.Context, b *broker, name string, cpu <-chan error) {
 	if err := <-cpu; err != nil {
 		s.note("profile %s-cpu: %v", name, err)
 	}
@@ -38,12 +38,15 @@ func (s *suite) finishProfile(b *broker, name string, cpu <-chan error) {
 		s.note("profile %s-allocs: %v", name, err)
 	}
 	for _, kind := range []string{"cpu", "allocs"} {
+		if ctx.Err() != nil {
+			return
+		}
 		base := name + "-" + kind
 		if _, err := os.Stat(filepath.Join(s.outDir, base+".pprof")); err != nil {
 			continue
 		}
 		s.res.Profiles = append(s.res.Profiles, base+".pprof")
-		out, _, err := runCmd(context.Background(), 2*time.Minute, s.outDir, nil, "go", "tool", "pprof", "-top", "-nodecount=25",
+		out, _, err := runCmd(ctx, 2*time.Minute, s.outDir, nil, "go", "tool", "pprof", "-top", "-nodecount=25",
 			s.ringtailBin, base+".pprof")
 		if err != nil {
 			s.note("go tool pprof -top %s.pprof: %v", base, err)

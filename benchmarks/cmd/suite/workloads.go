@@ -94,7 +94,7 @@ func (s *suite) produceRingtail(ctx context.Context, w, v string, rep int, rt ma
 	}
 	br, err := s.produceFor(ctx, b.addr(), l, s.p.dur)
 	if profDone != nil {
-		s.finishProfile(b, prof, profDone)
+		s.finishProfile(ctx, b, prof, profDone)
 	}
 	if br == nil {
 		return nil, err
@@ -263,7 +263,7 @@ func (s *suite) consumeRingtail(ctx context.Context, fill load, records int64, d
 		}
 		r, err := consume(ctx, "c", "warm", rep)
 		if prof {
-			s.finishProfile(b, "c", done)
+			s.finishProfile(ctx, b, "c", done)
 		}
 		if rep == 1 && r != nil {
 			firstElapsed = r.ElapsedS
@@ -372,7 +372,8 @@ func (s *suite) workloadD(ctx context.Context) error {
 	l := loadA()
 	l.linger = e2eLinger
 	l.rate = float64(int64(rate))
-	desc := "end-to-end latency (produce to consume) at 50% of a/ringtail's median records/s: " + l.describe()
+	desc := "end-to-end latency (produce to consume) at 50% of a/ringtail's median records/s: " + l.describe() +
+		"; the load generator's producer and consumer share the machine's cores with the broker"
 	s.variant(ctx, "d", "ringtail", desc, l.partitions, s.p.reps, func(ctx context.Context, rep int) (*report.Run, error) {
 		b, err := s.startNode(ctx, "d-ringtail", nil)
 		if err != nil {
