@@ -1,9 +1,12 @@
 package storage
 
 import (
+	"bytes"
+	"context"
 	"errors"
 	"fmt"
 	"hash/fnv"
+	"io/fs"
 	"log/slog"
 	"os"
 	"path/filepath"
@@ -45,9 +48,10 @@ type Manager struct {
 		parts  map[model.TopicPartition]*Partition
 		closed bool
 	}
-	ckptMu sync.Mutex // serializes checkpoint file writes
-	stop   chan struct{}
-	loop   sync.WaitGroup
+	ckptMu   sync.Mutex // serializes checkpoint file writes
+	createMu sync.Mutex // serializes CreatePartitions and DeletePartition
+	stop     chan struct{}
+	loop     sync.WaitGroup
 }
 
 // OpenManager opens and recovers every <topic>-<partition> dir in cfg.Dir
@@ -96,26 +100,52 @@ func OpenManager(cfg ManagerConfig, configFor func(model.TopicPartition) Config)
 			tps = append(tps, tp)
 		}
 	}
-	for i, tp := range tps {
+	if err := CheckFileLimit(len(tps)); err != nil {
+		return nil, fmt.Errorf("storage: data dir %s holds %d partitions: %w", cfg.Dir, len(tps), err)
+	}
+	// Partitions recover independently; with thousands of them the time
+	// goes to small reads and opens, so several recover at once.
+	type opened struct {
+		p   *Partition
+		rs  recoverStats
+		err error
+	}
+	res := make([]opened, len(tps))
+	var progressMu sync.Mutex
+	done := 0
+	parallel(len(tps), openWorkers, func(i int) {
+		tp := tps[i]
 		rp, hasRP := rps[tp]
 		ls, hasLS := lss[tp]
 		// A clean marker vouches only for partitions it covered: one with no
 		// recovery point entry is rescanned.
 		info := openInfo{clean: m.stats.CleanShutdown && hasRP, recoveryPoint: rp, hasRecoveryPoint: hasRP, logStart: ls, hasLogStart: hasLS}
-		p, rs, err := m.openPartition(tp, info)
-		if err != nil {
-			m.closePartitions()
-			return nil, err
+		res[i].p, res[i].rs, res[i].err = m.openPartition(tp, info)
+		if cfg.OnRecoveryProgress != nil {
+			progressMu.Lock()
+			done++
+			cfg.OnRecoveryProgress(done, len(tps))
+			progressMu.Unlock()
 		}
-		m.mu.parts[tp] = p
+	})
+	var firstErr error
+	for i, r := range res {
+		if r.err != nil {
+			if firstErr == nil {
+				firstErr = r.err
+			}
+			continue
+		}
+		m.mu.parts[tps[i]] = r.p
 		m.stats.Partitions++
-		if rs.rescanned {
+		if r.rs.rescanned {
 			m.stats.Rescanned++
 		}
-		m.stats.TruncatedBytes += rs.truncated
-		if cfg.OnRecoveryProgress != nil {
-			cfg.OnRecoveryProgress(i+1, len(tps))
-		}
+		m.stats.TruncatedBytes += r.rs.truncated
+	}
+	if firstErr != nil {
+		m.closePartitions()
+		return nil, firstErr
 	}
 	if m.stats.CleanShutdown {
 		if err := os.Remove(marker); err != nil && !os.IsNotExist(err) {
@@ -194,17 +224,118 @@ func (m *Manager) Partition(tp model.TopicPartition) (*Partition, bool) {
 
 // CreatePartition creates (or returns the existing) partition log.
 func (m *Manager) CreatePartition(tp model.TopicPartition, cfg Config) (*Partition, error) {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	if m.mu.closed {
+	if err := m.CreatePartitions(context.Background(), []NewPartition{{TP: tp, Config: cfg}})[0]; err != nil {
+		return nil, err
+	}
+	p, ok := m.Partition(tp)
+	if !ok {
 		return nil, fmt.Errorf("storage: %s: create: %w", tp, model.ErrClosed)
 	}
-	if p, ok := m.mu.parts[tp]; ok {
-		return p, nil
+	return p, nil
+}
+
+// NewPartition is one partition for CreatePartitions.
+type NewPartition struct {
+	TP     model.TopicPartition
+	Config Config
+}
+
+// How CreatePartitions and Close spread their work. Creating a partition
+// is a handful of file creations and a directory fsync; the journal
+// commits concurrent fsyncs together, so many at once cost about what one
+// costs. A chunk is published (Partition finds it) as soon as it is
+// durable, so the first partitions serve before the last exist.
+const (
+	createWorkers = 32
+	createChunk   = 1000
+	openWorkers   = 8
+	closeWorkers  = 32
+)
+
+// CreatePartitions creates the partitions that do not exist yet (existing
+// ones are left as they are) and returns one error per entry, nil for a
+// partition that exists afterwards. It first checks the open file limit
+// for all of them together and creates none when they would not fit
+// (ErrFileLimit). Each partition dir and its files are fsynced, then the
+// data dir once per chunk, before the chunk is published. When ctx ends
+// the partitions not started yet fail with its error.
+func (m *Manager) CreatePartitions(ctx context.Context, ps []NewPartition) []error {
+	errs := make([]error, len(ps))
+	m.createMu.Lock()
+	defer m.createMu.Unlock()
+	var todo []int
+	seen := make(map[model.TopicPartition]bool, len(ps))
+	m.mu.Lock()
+	for i, np := range ps {
+		tp := np.TP
+		switch {
+		case m.mu.closed:
+			errs[i] = fmt.Errorf("storage: %s: create: %w", tp, model.ErrClosed)
+		case m.mu.parts[tp] != nil || seen[tp]:
+		case !validPartitionName(tp):
+			errs[i] = fmt.Errorf("storage: %s: create: %w", tp, model.ErrInvalidTopic)
+		default:
+			seen[tp] = true
+			todo = append(todo, i)
+		}
 	}
-	if _, ok := parsePartitionDir(tp.String()); !ok || tp.Topic == "" || tp.Topic == "." || tp.Topic == ".." || filepath.Base(tp.Topic) != tp.Topic {
-		return nil, fmt.Errorf("storage: %s: create: %w", tp, model.ErrInvalidTopic)
+	m.mu.Unlock()
+	if err := CheckFileLimit(len(todo)); err != nil {
+		for _, i := range todo {
+			errs[i] = fmt.Errorf("storage: create %d partitions: %w", len(todo), err)
+		}
+		return errs
 	}
+	for start := 0; start < len(todo); start += createChunk {
+		chunk := todo[start:min(start+createChunk, len(todo))]
+		if err := ctx.Err(); err != nil {
+			for _, i := range todo[start:] {
+				errs[i] = fmt.Errorf("storage: %s: create: %w", ps[i].TP, err)
+			}
+			break
+		}
+		made := make([]*Partition, len(chunk))
+		parallel(len(chunk), createWorkers, func(k int) {
+			i := chunk[k]
+			made[k], errs[i] = m.createOne(ps[i].TP, ps[i].Config)
+		})
+		if err := syncDir(m.cfg.Dir); err != nil {
+			for k, i := range chunk {
+				if made[k] != nil {
+					made[k].releaseAll()
+					made[k] = nil
+					errs[i] = fmt.Errorf("storage: %s: create: %w: %w", ps[i].TP, model.ErrStorage, err)
+				}
+			}
+		}
+		m.mu.Lock()
+		closed := m.mu.closed
+		for k, i := range chunk {
+			switch {
+			case made[k] == nil:
+			case closed:
+				// Close has taken its list already: these would never be
+				// flushed or closed. Their dirs stay and open next time.
+				made[k].releaseAll()
+				errs[i] = fmt.Errorf("storage: %s: create: %w", ps[i].TP, model.ErrClosed)
+			default:
+				m.mu.parts[ps[i].TP] = made[k]
+			}
+		}
+		m.mu.Unlock()
+	}
+	return errs
+}
+
+func validPartitionName(tp model.TopicPartition) bool {
+	_, ok := parsePartitionDir(tp.String())
+	return ok && tp.Topic != "" && tp.Topic != "." && tp.Topic != ".." && filepath.Base(tp.Topic) == tp.Topic
+}
+
+// createOne makes one partition's dir and empty first segment, durable in
+// the dir (the caller syncs the data dir). A dir left by an earlier try is
+// opened as it is.
+func (m *Manager) createOne(tp model.TopicPartition, cfg Config) (*Partition, error) {
 	dir := filepath.Join(m.cfg.Dir, tp.String())
 	if err := os.MkdirAll(dir, partitionDirPerm); err != nil {
 		return nil, fmt.Errorf("storage: %s: create: %w: %w", tp, model.ErrStorage, err)
@@ -218,16 +349,13 @@ func (m *Manager) CreatePartition(tp model.TopicPartition, cfg Config) (*Partiti
 		p.releaseAll()
 		return nil, fmt.Errorf("storage: %s: create: %w: %w", tp, model.ErrStorage, err)
 	}
-	if err := syncDir(m.cfg.Dir); err != nil {
-		p.releaseAll()
-		return nil, fmt.Errorf("storage: %s: create: %w: %w", tp, model.ErrStorage, err)
-	}
-	m.mu.parts[tp] = p
 	return p, nil
 }
 
 // DeletePartition stops appends to the partition and removes its dir.
 func (m *Manager) DeletePartition(tp model.TopicPartition) error {
+	m.createMu.Lock()
+	defer m.createMu.Unlock()
 	m.mu.Lock()
 	p, ok := m.mu.parts[tp]
 	delete(m.mu.parts, tp)
@@ -458,9 +586,27 @@ func (m *Manager) Close() error {
 	m.mu.Unlock()
 	close(m.stop)
 	m.loop.Wait()
+	// The shard marks each partition closed and writes its last index
+	// entries; the fsyncs and the snapshot happen off the shard, many
+	// partitions at once, since nothing else writes a closed partition.
+	parts := m.all()
+	perr := make([]error, len(parts))
+	parallel(len(parts), closeWorkers, func(i int) {
+		p := parts[i]
+		var flush func() error
+		err := p.onShard(func() { p.closed = true }, func() error {
+			var err error
+			flush, err = p.closeOnShard()
+			return err
+		})
+		if err == nil {
+			err = flush()
+		}
+		perr[i] = err
+	})
 	var errs []error
-	for _, p := range m.all() {
-		if err := p.onShard(func() { p.closed = true }, p.shutdown); err != nil {
+	for _, err := range perr {
+		if err != nil {
 			errs = append(errs, err)
 		}
 	}
@@ -489,15 +635,28 @@ func (m *Manager) closePartitions() {
 // snapshot at the log end, recovery point at the log end. Shard only, after
 // every earlier task and with appends refused.
 func (p *Partition) shutdown() error {
+	flush, err := p.closeOnShard()
+	if err != nil {
+		return err
+	}
+	return flush()
+}
+
+// closeOnShard is the shard's part of shutdown: appends refused, the final
+// time-index entry written and the indexes cut to their entries. The
+// returned flush does the rest (syncs, producer snapshot, epochs, recovery
+// point) and may run on any goroutine: once closed, nothing else writes
+// the partition's files or its producer state.
+func (p *Partition) closeOnShard() (flush func() error, err error) {
 	p.closed = true
 	defer p.publish()
 	a := p.active()
 	if a != p.commActive || p.inflight != 0 {
-		return p.errf(a, p.logEnd, "close: %d appends still in flight: %w", p.inflight, model.ErrStorage)
+		return nil, p.errf(a, p.logEnd, "close: %d appends still in flight: %w", p.inflight, model.ErrStorage)
 	}
 	if fin, pos := a.finalTimeEntry(); fin != nil {
 		if _, err := a.tidxF.WriteAt(fin, pos); err != nil {
-			return p.storageErr(a, p.logEnd, "close: time index", err)
+			return nil, p.storageErr(a, p.logEnd, "close: time index", err)
 		}
 		a.tindex.add(indexEntry{ts: a.pend.maxTs, key: uint32(a.pend.maxTsOff - a.base)})
 		a.pend.tidxEntries++
@@ -505,22 +664,45 @@ func (p *Partition) shutdown() error {
 		a.comm = a.pend
 	}
 	if err := a.idxF.Truncate(int64(a.comm.idxEntries) * offsetIndexEntryBytes); err != nil {
-		return p.storageErr(a, p.logEnd, "close: index", err)
+		return nil, p.storageErr(a, p.logEnd, "close: index", err)
 	}
 	if err := a.tidxF.Truncate(int64(a.comm.tidxEntries) * timeIndexEntryBytes); err != nil {
-		return p.storageErr(a, p.logEnd, "close: time index", err)
+		return nil, p.storageErr(a, p.logEnd, "close: time index", err)
 	}
-	for _, f := range []*os.File{a.log, a.idxF, a.tidxF} {
-		if err := f.Sync(); err != nil {
-			return p.storageErr(a, p.logEnd, "close: sync", err)
+	end := p.logEnd
+	// An empty log has no batches to replay: without a snapshot recovery
+	// finds the same (empty) producer state, so none is written.
+	needSnapshot := end > p.segs[0].base || len(p.producers) > 0
+	return func() error {
+		for _, f := range []*os.File{a.log, a.idxF, a.tidxF} {
+			if err := f.Sync(); err != nil {
+				return p.storageErr(a, end, "close: sync", err)
+			}
 		}
+		if needSnapshot {
+			if err := writeProducerSnapshot(p.dir, p.producers, end, true); err != nil {
+				return p.storageErr(nil, end, "close: producer snapshot", err)
+			}
+		}
+		if err := p.writeEpochsIfChanged(); err != nil {
+			return p.storageErr(nil, end, "close: leader-epoch-checkpoint", err)
+		}
+		p.recoveryPoint.Store(int64(end))
+		return nil
+	}, nil
+}
+
+// writeEpochsIfChanged writes the leader-epoch-checkpoint unless the file
+// already holds exactly these epochs (it is always written durably), or
+// there are none and there is no file.
+func (p *Partition) writeEpochsIfChanged() error {
+	want := encodeEpochs(p.epochs)
+	have, err := os.ReadFile(filepath.Join(p.dir, leaderEpochFile))
+	if err == nil && bytes.Equal(have, want) {
+		return nil
 	}
-	if err := writeProducerSnapshot(p.dir, p.producers, p.logEnd, true); err != nil {
-		return p.storageErr(nil, p.logEnd, "close: producer snapshot", err)
+	if errors.Is(err, fs.ErrNotExist) && len(p.epochs) == 0 {
+		return nil
 	}
-	if err := p.writeEpochs(); err != nil {
-		return p.storageErr(nil, p.logEnd, "close: leader-epoch-checkpoint", err)
-	}
-	p.recoveryPoint.Store(int64(p.logEnd))
-	return nil
+	return p.writeEpochs()
 }

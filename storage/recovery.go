@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"math"
 	"os"
 	"path/filepath"
@@ -45,12 +46,17 @@ func scanSegment(s *segment, from int64, validate bool, fn func(h *BatchHeader, 
 		return 0, 0, nil, err
 	}
 	fileSize := fi.Size()
-	r := bufio.NewReaderSize(io.NewSectionReader(s.log, from, fileSize-from), 1<<20)
 	pos := from
 	next = -1
 	if from == 0 {
 		next = s.base
 	}
+	if from >= fileSize {
+		return pos, next, nil, nil
+	}
+	// A 1 MiB buffer for a segment's last few KiB would make a restart
+	// of many partitions allocate gigabytes.
+	r := bufio.NewReaderSize(io.NewSectionReader(s.log, from, fileSize-from), int(min(fileSize-from, 1<<20)))
 	var buf []byte
 	var prefix [batchLogOverhead]byte
 	for pos < fileSize {
@@ -169,13 +175,21 @@ func (p *Partition) loadSegment(s *segment, last bool, nextBase model.Offset) (o
 	if s.missingIdx {
 		return false, nil
 	}
+	// A missing index is rebuilt; one that cannot be read (EMFILE, EIO) is
+	// an error, not a reason to rescan the log.
 	ib, err := os.ReadFile(s.path(indexSuffix))
 	if err != nil {
-		return false, nil
+		if errors.Is(err, fs.ErrNotExist) {
+			return false, nil
+		}
+		return false, err
 	}
 	tb, err := os.ReadFile(s.path(timeIndexSuffix))
 	if err != nil {
-		return false, nil
+		if errors.Is(err, fs.ErrNotExist) {
+			return false, nil
+		}
+		return false, err
 	}
 	ents, good := decodeOffsetIndex(ib, max(size, 1))
 	if !good || (size == 0 && len(ents) > 0) {
@@ -268,6 +282,7 @@ func (p *Partition) recover(info openInfo) (recoverStats, error) {
 		return rs, err
 	}
 	var bases []model.Offset
+	fresh := false // no segment on disk: the one created here is empty, nothing to load or scan
 	for _, e := range ents {
 		name := e.Name()
 		switch {
@@ -293,6 +308,7 @@ func (p *Partition) recover(info openInfo) (recoverStats, error) {
 		}
 		s.createdMs = p.m.now().UnixMilli()
 		p.segs = []*segment{s}
+		fresh = true
 	} else {
 		for _, b := range bases {
 			missing := !fileExists(filepath.Join(p.dir, segmentName(b, indexSuffix))) ||
@@ -323,7 +339,7 @@ func (p *Partition) recover(info openInfo) (recoverStats, error) {
 	}
 
 	rescanFrom := len(p.segs)
-	if !info.clean {
+	if !info.clean && !fresh {
 		rescanFrom = 0
 		if info.hasRecoveryPoint {
 			for i, s := range p.segs {
@@ -340,6 +356,9 @@ func (p *Partition) recover(info openInfo) (recoverStats, error) {
 		if !last {
 			nextBase = p.segs[i+1].base
 		}
+		if fresh {
+			break // a new empty segment: its state is already right
+		}
 		rebuild := i >= rescanFrom
 		if !rebuild {
 			ok, err := p.loadSegment(s, last, nextBase)
@@ -348,7 +367,11 @@ func (p *Partition) recover(info openInfo) (recoverStats, error) {
 			}
 			rebuild = !ok
 			if !ok {
-				p.m.logger.Warn("index missing or failed its sanity check; rebuilding", "partition", p.tp.String(), "segment", s.name())
+				what := "index failed its sanity check; rebuilding"
+				if s.missingIdx {
+					what = "index missing; rebuilding"
+				}
+				p.m.logger.Warn(what, "partition", p.tp.String(), "segment", s.name())
 			}
 		}
 		if !rebuild {
@@ -413,13 +436,48 @@ func (p *Partition) recover(info openInfo) (recoverStats, error) {
 		p.m.logger.Warn("ignoring unreadable leader-epoch-checkpoint", "partition", p.tp.String(), "err", err)
 		es = nil
 	}
+	unreadable := err != nil
 	p.epochs = truncateEpochsFromStart(truncateEpochsFromEnd(es, p.logEnd), p.logStart)
-	if err := p.writeEpochs(); err != nil {
-		return rs, p.storageErr(nil, -1, "write leader-epoch-checkpoint", err)
+	if unreadable || !sameEpochs(es, p.epochs) {
+		// Rewritten (two fsyncs) only when recovery changed it: a restart
+		// of many partitions must not pay them for nothing.
+		if err := p.writeEpochs(); err != nil {
+			return rs, p.storageErr(nil, -1, "write leader-epoch-checkpoint", err)
+		}
 	}
 	p.deleteSegmentsBelowLogStart()
+	p.closeInactiveIndexFiles()
 	p.publish()
 	return rs, nil
+}
+
+// closeInactiveIndexFiles closes the index files of every segment but the
+// active one: their entries are in memory and nothing writes them again (a
+// roll, a rollback and shutdown write only the active segment's; TruncateTo
+// reopens the segment it cuts). A partition with many segments then holds
+// one descriptor per segment plus two.
+func (p *Partition) closeInactiveIndexFiles() {
+	for _, s := range p.segs[:len(p.segs)-1] {
+		for _, f := range []**os.File{&s.idxF, &s.tidxF} {
+			if *f != nil {
+				(*f).Close()
+				*f = nil
+			}
+		}
+	}
+}
+
+// sameEpochs reports whether two epoch lists are equal.
+func sameEpochs(a, b []epochEntry) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i := range a {
+		if a[i] != b[i] {
+			return false
+		}
+	}
+	return true
 }
 
 func containsBase(bases []model.Offset, b model.Offset) bool {
