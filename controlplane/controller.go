@@ -84,6 +84,13 @@ type Config struct {
 	// ElectLeader picks partition leaders when brokers are fenced or come
 	// back (replication.ElectLeader). Nil: leadership never moves.
 	ElectLeader ElectFunc
+	// CheckLocalReplicas, when set, is asked before a CreateTopics or
+	// CreatePartitions is committed how many new partition replicas it
+	// places on this node; an error (which should wrap
+	// model.ErrPolicyViolation) refuses the command. The daemon checks its
+	// open file limit, so that a topic is not created that this node
+	// could not open.
+	CheckLocalReplicas func(added int) error
 
 	refused chan error // from the TCP transport's OnRefused
 }
@@ -498,6 +505,9 @@ func (c *Controller) planTopicLocked(t CreateTopic) ([]Record, CreateTopicResult
 			return nil, r, err
 		}
 	}
+	if err := c.checkLocalReplicas(assign); err != nil {
+		return nil, r, err
+	}
 	id := NewUUID()
 	r.ID = id
 	r.NumPartitions = int32(len(assign))
@@ -518,6 +528,24 @@ func (c *Controller) planTopicLocked(t CreateTopic) ([]Record, CreateTopicResult
 		recs = append(recs, Record{Type: RecConfig, Config: &ConfigRecord{ResourceType: ResourceTopic, ResourceName: t.Name, Name: k, Value: &v}})
 	}
 	return recs, r, nil
+}
+
+// checkLocalReplicas passes the number of assign's replicas on this node
+// to Config.CheckLocalReplicas.
+func (c *Controller) checkLocalReplicas(assign [][]int32) error {
+	if c.cfg.CheckLocalReplicas == nil {
+		return nil
+	}
+	n := 0
+	for _, reps := range assign {
+		if slices.Contains(reps, c.cfg.NodeID) {
+			n++
+		}
+	}
+	if n == 0 {
+		return nil
+	}
+	return c.cfg.CheckLocalReplicas(n)
 }
 
 // checkAssignments validates explicit replica lists; wantRF < 0 takes the
@@ -643,6 +671,9 @@ func (c *Controller) CreatePartitions(ctx context.Context, topic string, count i
 		if assign, err = place(im, have, count-have, int16(rf)); err != nil {
 			return err
 		}
+	}
+	if err := c.checkLocalReplicas(assign); err != nil {
+		return err
 	}
 	if validateOnly {
 		return nil

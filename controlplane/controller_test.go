@@ -6,6 +6,7 @@ package controlplane
 import (
 	"context"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"testing"
@@ -147,5 +148,46 @@ func TestSubscribersSeeEveryChange(t *testing.T) {
 	c.CreateTopics(context.Background(), []CreateTopic{{Name: "x", NumPartitions: 2, ReplicationFactor: 1}}, false)
 	if len(seen) != 1 || seen[0] != c.Image().Offset {
 		t.Fatalf("subscriber saw %v, image at %d", seen, c.Image().Offset)
+	}
+}
+
+func TestCheckLocalReplicasRefusesBeforeCommit(t *testing.T) {
+	var asked []int
+	c, err := Open(Config{
+		Dir: t.TempDir(), NodeID: 1, ClusterID: "test-cluster",
+		Endpoints:         []Endpoint{{Name: "PLAINTEXT", Host: "127.0.0.1", Port: 9092}},
+		DefaultPartitions: 3, DefaultReplicationFactor: 1,
+		ValidateTopicConfig: func(k, v string) error { return nil },
+		CheckLocalReplicas: func(added int) error {
+			asked = append(asked, added)
+			if added > 100 {
+				return fmt.Errorf("%w: %d is too many", model.ErrPolicyViolation, added)
+			}
+			return nil
+		},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	ctx := context.Background()
+	res := c.CreateTopics(ctx, []CreateTopic{{Name: "big", NumPartitions: 101, ReplicationFactor: 1}}, false)
+	if !errors.Is(res[0].Err, model.ErrPolicyViolation) {
+		t.Fatalf("CreateTopics over the local limit: %v, want ErrPolicyViolation", res[0].Err)
+	}
+	if _, ok := c.Image().Topics["big"]; ok {
+		t.Fatal("a refused topic is in the image")
+	}
+	if res := c.CreateTopics(ctx, []CreateTopic{{Name: "small", NumPartitions: 60, ReplicationFactor: 1}}, false); res[0].Err != nil {
+		t.Fatalf("CreateTopics within the limit: %v", res[0].Err)
+	}
+	if err := c.CreatePartitions(ctx, "small", 170, nil, false); !errors.Is(err, model.ErrPolicyViolation) {
+		t.Fatalf("CreatePartitions adding 110: %v, want ErrPolicyViolation", err)
+	}
+	if got := len(c.Image().Topics["small"].Partitions); got != 60 {
+		t.Fatalf("small has %d partitions after a refused CreatePartitions", got)
+	}
+	if want := []int{101, 60, 110}; fmt.Sprint(asked) != fmt.Sprint(want) {
+		t.Fatalf("CheckLocalReplicas asked %v, want %v", asked, want)
 	}
 }

@@ -14,6 +14,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	sddaemon "github.com/coreos/go-systemd/v22/daemon"
@@ -46,6 +47,15 @@ type Node struct {
 
 	// reconcileMu serialises reconciliation of local partitions.
 	reconcileMu sync.Mutex
+	// rec runs reconcile off the controller loop (reconcileLoop).
+	rec struct {
+		latest atomic.Pointer[controlplane.Image]
+		kick   chan struct{}
+		stop   chan struct{}
+		done   chan struct{}
+		ctx    context.Context
+		cancel context.CancelFunc
+	}
 	// repl runs partition replication (replicas.go).
 	repl *replicas
 	// ops is admin HTTP, metrics and the watchdog (admin.go, systemd.go).
@@ -139,6 +149,7 @@ func Start(cfg *config.Config, logger *slog.Logger) (n *Node, err error) {
 	if err := n.startAdmin(); err != nil {
 		return nil, err
 	}
+	n.logFileLimit()
 	dir := cfg.DataDir()
 	if err := os.MkdirAll(dir, 0o750); err != nil {
 		return nil, fmt.Errorf("daemon: data dir: %w", err)
@@ -178,6 +189,7 @@ func Start(cfg *config.Config, logger *slog.Logger) (n *Node, err error) {
 		ValidateTopicConfig:      config.ValidateTopicConfig,
 		Logger:                   logger,
 		ElectLeader:              replication.ElectLeader,
+		CheckLocalReplicas:       checkLocalReplicas(broker),
 		SessionTimeout:           time.Duration(cfg.BrokerSessionTimeoutMs) * time.Millisecond,
 	})
 	if err != nil {
@@ -215,8 +227,25 @@ func Start(cfg *config.Config, logger *slog.Logger) (n *Node, err error) {
 	logger.Info("storage opened", "partitions", rec.Partitions, "clean_shutdown", rec.CleanShutdown,
 		"rescanned", rec.Rescanned, "truncated_bytes", rec.TruncatedBytes)
 	n.repl = newReplicas(n)
-	n.ctrl.Subscribe(func(old, new *controlplane.Image) { n.reconcile(old, new) })
-	n.reconcile(nil, n.ctrl.Image())
+	// Subscribers run on the controller loop, and a command is answered
+	// only after they return: creating thousands of partition logs there
+	// would stall the quorum and time out the CreateTopics that asked for
+	// them (Kafka answers once the metadata is committed, too). The
+	// subscriber only hands the image to reconcileLoop; until a log exists
+	// the Kafka handlers answer NOT_LEADER_OR_FOLLOWER, which clients retry.
+	n.rec.kick = make(chan struct{}, 1)
+	n.ctrl.Subscribe(func(_, new *controlplane.Image) {
+		n.rec.latest.Store(new)
+		select {
+		case n.rec.kick <- struct{}{}:
+		default:
+		}
+	})
+	first := n.ctrl.Image()
+	n.rec.ctx, n.rec.cancel = context.WithCancel(context.Background())
+	n.reconcile(nil, first)
+	n.rec.stop, n.rec.done = make(chan struct{}), make(chan struct{})
+	go n.reconcileLoop(first)
 
 	status("starting: consumer groups")
 	// A quorum of one creates __consumer_offsets before serving, as
@@ -348,50 +377,164 @@ func (n *Node) storageConfig(overrides map[string]string) storage.Config {
 	}
 }
 
+// reconcileLoop reconciles toward the latest image the subscriber handed
+// over, starting from last (the image Start reconciled). Images that
+// arrive while a pass runs are folded into the next one.
+func (n *Node) reconcileLoop(last *controlplane.Image) {
+	defer close(n.rec.done)
+	for {
+		select {
+		case <-n.rec.stop:
+			return
+		case <-n.rec.kick:
+		}
+		im := n.rec.latest.Load()
+		if im == nil || im == last {
+			continue
+		}
+		n.reconcile(last, im)
+		last = im
+	}
+}
+
+// stopReconcile ends reconcileLoop (a pass creating partitions stops
+// between chunks) and waits for it.
+func (n *Node) stopReconcile() {
+	if n.rec.cancel != nil {
+		n.rec.cancel()
+	}
+	if n.rec.stop != nil {
+		close(n.rec.stop)
+		<-n.rec.done
+		n.rec.stop = nil
+	}
+}
+
 // reconcile moves local storage toward the image: partitions this node
 // replicates exist, partitions of deleted topics are removed, config changes
-// reach the logs.
+// reach the logs. old is the image of the previous pass (nil at start);
+// passes may skip images, so a topic whose id differs from old's was
+// deleted and re-created in between: its local logs go and come back
+// empty.
 func (n *Node) reconcile(old, im *controlplane.Image) {
 	n.reconcileMu.Lock()
 	defer n.reconcileMu.Unlock()
 	want := map[model.TopicPartition]bool{}
+	var create []storage.NewPartition
+	var recreated []model.TopicPartition
 	for name, t := range im.Topics {
 		var oldT *controlplane.Topic
 		if old != nil {
 			oldT = old.Topics[name]
 		}
-		cfgChanged := oldT == nil || oldT.ID != t.ID || !sameMap(oldT.Configs, t.Configs)
+		idChanged := oldT != nil && oldT.ID != t.ID
+		cfgChanged := oldT == nil || idChanged || !sameMap(oldT.Configs, t.Configs)
+		var sc storage.Config
+		scDone := false
 		for _, p := range t.Partitions {
 			if !contains(p.Replicas, n.cfg.NodeID) {
 				continue
 			}
 			tp := model.TopicPartition{Topic: name, Partition: p.Partition}
 			want[tp] = true
-			sc := n.storageConfig(t.Configs)
+			if !scDone {
+				sc, scDone = n.storageConfig(t.Configs), true
+			}
 			if part, ok := n.store.Partition(tp); ok {
-				if cfgChanged {
+				if idChanged {
+					recreated = append(recreated, tp)
+				} else if cfgChanged {
 					part.SetConfig(sc)
 				}
-				continue
+				if !idChanged {
+					continue
+				}
 			}
-			if _, err := n.store.CreatePartition(tp, sc); err != nil {
-				n.log.Error("cannot create partition", "partition", tp.String(), "err", err)
-			}
+			create = append(create, storage.NewPartition{TP: tp, Config: sc})
 		}
+	}
+	// Deletions first: they free descriptors for the creations, and a
+	// re-created topic's old logs must be gone before the new ones open.
+	for _, tp := range recreated {
+		n.deletePartition(tp, "topic re-created")
 	}
 	for _, tp := range n.store.Partitions() {
-		if want[tp] {
-			continue
-		}
-		// A partition of a topic that is gone (or was re-created with a new id
-		// under the same name would have been dropped by DeleteTopics first).
-		if err := n.store.DeletePartition(tp); err != nil {
-			n.log.Error("cannot delete partition", "partition", tp.String(), "err", err)
-		} else {
-			n.log.Info("deleted partition", "partition", tp.String())
+		if !want[tp] {
+			n.deletePartition(tp, "topic deleted")
 		}
 	}
+	if len(create) > 0 {
+		n.createPartitions(create)
+	}
 	n.repl.update(im)
+}
+
+func (n *Node) deletePartition(tp model.TopicPartition, why string) {
+	if err := n.store.DeletePartition(tp); err != nil {
+		n.log.Error("cannot delete partition", "partition", tp.String(), "err", err)
+	} else {
+		n.log.Info("deleted partition", "partition", tp.String(), "reason", why)
+	}
+}
+
+// createPartitions creates local logs and logs the outcome once, not once
+// per partition: a refusal for the open file limit names the limit.
+func (n *Node) createPartitions(create []storage.NewPartition) {
+	start := time.Now()
+	errs := n.store.CreatePartitions(n.rec.ctx, create)
+	failed := 0
+	var first error
+	var firstTP model.TopicPartition
+	for i, err := range errs {
+		if err != nil {
+			if first == nil {
+				first, firstTP = err, create[i].TP
+			}
+			failed++
+		}
+	}
+	switch {
+	case failed > 0 && errors.Is(first, storage.ErrFileLimit):
+		n.log.Error("cannot create partitions: not enough open files", "partitions", failed, "err", first)
+	case failed > 0:
+		n.log.Error("cannot create partition", "partition", firstTP.String(), "failed", failed, "of", len(create), "err", first)
+	}
+	if len(create)-failed > 1 {
+		n.log.Info("created partitions", "partitions", len(create)-failed, "took", time.Since(start).Round(time.Millisecond))
+	}
+}
+
+// logFileLimit logs RLIMIT_NOFILE at start (Go raises the soft limit to
+// the hard one; RaiseFileLimit makes sure) and warns when it is low for a
+// broker with many partitions.
+func (n *Node) logFileLimit() {
+	soft, hard, err := storage.RaiseFileLimit()
+	if err != nil {
+		n.log.Warn("cannot raise the open file limit", "soft", soft, "hard", hard, "err", err)
+		return
+	}
+	if soft < 65536 {
+		n.log.Warn("open file limit is low: each partition holds 3 files open; raise LimitNOFILE= in the systemd unit or `ulimit -n`",
+			"limit", soft, "hard", hard, "partitions_at_most", max(int64(soft)-1024, 0)/storage.FilesPerPartition)
+		return
+	}
+	n.log.Info("open file limit", "limit", soft, "hard", hard)
+}
+
+// checkLocalReplicas refuses a CreateTopics or CreatePartitions that would
+// place more partitions on this broker than its open file limit allows,
+// before anything is committed (other brokers check when they create their
+// logs). A controller-only node holds no partitions.
+func checkLocalReplicas(broker bool) func(int) error {
+	if !broker {
+		return nil
+	}
+	return func(added int) error {
+		if err := storage.CheckFileLimit(added); err != nil {
+			return fmt.Errorf("%w: %w", model.ErrPolicyViolation, err)
+		}
+		return nil
+	}
 }
 
 func contains(s []int32, v int32) bool {
@@ -467,6 +610,7 @@ func (n *Node) closeAll() error {
 		}
 		n.wg.Wait()
 	}
+	n.stopReconcile()
 	if n.repl != nil {
 		n.repl.close()
 	}
