@@ -106,7 +106,7 @@ func Markdown(r *Results, plots []PlotFile) string {
 	if len(r.Comparisons) == 0 {
 		p("No comparison was measured.\n\n")
 	} else {
-		p("| Mechanism | Workload | With | Without | Ratio | | Note |\n|---|---|---|---|---:|---|---|\n")
+		p("| Mechanism | Workload | With | Without | Ratio | Verdict | Note |\n|---|---|---|---|---:|---|---|\n")
 		for _, c := range r.Comparisons {
 			with := fmt.Sprintf("%s: %s MiB/s", c.With, fmtNum(c.WithMBps))
 			without := fmt.Sprintf("%s: %s MiB/s", c.Without, fmtNum(c.WithoutMBps))
@@ -173,17 +173,21 @@ func Markdown(r *Results, plots []PlotFile) string {
 	}
 
 	p("## Plots\n\n")
+	skipped := false
 	for _, pl := range plots {
 		if pl.Skipped != "" {
 			p("- %s (`%s`): not drawn, %s.\n", pl.Title, pl.File, pl.Skipped)
+			skipped = true
 		}
+	}
+	if skipped {
+		p("\n")
 	}
 	for _, pl := range plots {
 		if pl.Skipped == "" {
-			p("\n### %s\n\n![%s](%s)\n", pl.Title, pl.Title, pl.File)
+			p("### %s\n\n![%s](%s)\n\n", pl.Title, pl.Title, pl.File)
 		}
 	}
-	p("\n")
 
 	if len(r.Notes) > 0 {
 		p("## Notes\n\n")

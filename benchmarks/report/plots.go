@@ -17,6 +17,7 @@ import (
 	"gonum.org/v1/plot/text"
 	"gonum.org/v1/plot/vg"
 	"gonum.org/v1/plot/vg/draw"
+	"gonum.org/v1/plot/vg/vgimg"
 )
 
 const (
@@ -66,13 +67,30 @@ func writePlots(dir string, r *Results) ([]PlotFile, error) {
 		case err != nil:
 			return nil, fmt.Errorf("report: %s: %w", b.file, err)
 		default:
-			if err := p.Save(plotWidth, height, path); err != nil {
+			if err := savePNG(p, height, path); err != nil {
 				return nil, fmt.Errorf("report: save %s: %w", b.file, err)
 			}
 		}
 		out = append(out, pf)
 	}
 	return out, nil
+}
+
+// savePNG draws p on a white canvas with a margin all round, so long
+// tick labels at the left edge are not clipped.
+func savePNG(p *plot.Plot, height vg.Length, path string) error {
+	c := vgimg.NewWith(vgimg.UseWH(plotWidth, height), vgimg.UseDPI(110), vgimg.UseBackgroundColor(color.White))
+	margin := 0.15 * vg.Inch
+	p.Draw(draw.Crop(draw.New(c), margin, -margin, margin/2, -margin/2))
+	f, err := os.Create(path)
+	if err != nil {
+		return err
+	}
+	if _, err := (vgimg.PngCanvas{Canvas: c}).WriteTo(f); err != nil {
+		f.Close()
+		return err
+	}
+	return f.Close()
 }
 
 func newPlot(title, xLabel, yLabel string) *plot.Plot {
@@ -215,8 +233,8 @@ func latencyPlot(r *Results) (*plot.Plot, vg.Length, error) {
 		shape draw.GlyphDrawer
 	}{
 		{"p50", func(l *Latency) float64 { return l.P50 }, draw.CircleGlyph{}},
-		{"p99", func(l *Latency) float64 { return l.P99 }, draw.TriangleGlyph{}},
-		{"p99.9", func(l *Latency) float64 { return l.P999 }, draw.SquareGlyph{}},
+		{"p99", func(l *Latency) float64 { return l.P99 }, draw.PyramidGlyph{}},
+		{"p99.9", func(l *Latency) float64 { return l.P999 }, draw.BoxGlyph{}},
 	}
 	minV, maxV := math.Inf(1), 0.0
 	for i, s := range ss {
@@ -262,6 +280,7 @@ func latencyPlot(r *Results) (*plot.Plot, vg.Length, error) {
 	p.Legend.Top = true
 	p.Legend.TextStyle.Font.Size = vg.Points(11)
 	p.NominalY(labels...)
+	p.Y.Min, p.Y.Max = -0.6, float64(len(labels))-0.4
 	p.X.Min, p.X.Max = minV/1.6, maxV*1.6
 	return p, rowsHeight(len(labels)), nil
 }
@@ -390,7 +409,7 @@ func sideBySidePlot(r *Results) (*plot.Plot, vg.Length, error) {
 	for i, c := range cs {
 		row := float64(n - 1 - i) // first comparison on top
 		labels[n-1-i] = fmt.Sprintf("%s (%s)", c.Mechanism, c.Workload)
-		rows[i], xs[i] = row, c.Ratio
+		rows[i], xs[i] = row, math.Max(c.Ratio, 1) // a label clear of the line at 1
 		verdict := "loses"
 		col := color.RGBA{R: 200, G: 60, B: 50, A: 255}
 		if c.Wins {
@@ -422,6 +441,22 @@ func sideBySidePlot(r *Results) (*plot.Plot, vg.Length, error) {
 	}
 	p.Add(lab)
 	p.NominalY(labels...)
+	p.Y.Min, p.Y.Max = -0.6, float64(n)-0.4
 	p.X.Min, p.X.Max = 0, maxV*1.25
+	p.X.Tick.Marker = withOne{}
 	return p, rowsHeight(n), nil
+}
+
+// withOne are the default ticks with a labelled tick at 1 (no change).
+type withOne struct{}
+
+func (withOne) Ticks(min, max float64) []plot.Tick {
+	var ts []plot.Tick
+	for _, t := range (plot.DefaultTicks{}).Ticks(min, max) {
+		if t.Value == 1 || (t.Label != "" && math.Abs(t.Value-1) < (max-min)/15) {
+			t.Label = "" // keep the tick, drop a label that would crowd "1"
+		}
+		ts = append(ts, t)
+	}
+	return append(ts, plot.Tick{Value: 1, Label: "1"})
 }

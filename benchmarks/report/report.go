@@ -148,14 +148,18 @@ func targetRatio(r *Results, id, desc, w, with, without string, factor float64, 
 	}
 	ref := fmt.Sprintf("%s/%s", w, without)
 	t := Target{ID: id, Description: desc, Measured: notMeasured}
+	scale := fmt.Sprintf("%.1f × ", factor)
 	if factor == 1 && strict {
-		t.Target = fmt.Sprintf("> %s MiB/s", ref)
-	} else {
-		t.Target = fmt.Sprintf("%s %.1f × %s MiB/s", op, factor, ref)
+		scale = ""
 	}
 	ws, wo := r.Find(w, with), r.Find(w, without)
-	if wo != nil && wo.MBPerS > 0 {
-		t.Target += fmt.Sprintf(" (%s MiB/s)", fmtNum(wo.MBPerS))
+	switch {
+	case wo == nil || wo.MBPerS <= 0:
+		t.Target = fmt.Sprintf("%s %s%s MiB/s", op, scale, ref)
+	case factor == 1:
+		t.Target = fmt.Sprintf("%s %s%s %s MiB/s", op, scale, ref, fmtNum(wo.MBPerS))
+	default:
+		t.Target = fmt.Sprintf("%s %s%s %s MiB/s = %s MiB/s", op, scale, ref, fmtNum(wo.MBPerS), fmtNum(factor*wo.MBPerS))
 	}
 	if ws == nil || wo == nil || wo.MBPerS <= 0 {
 		return t
