@@ -55,3 +55,21 @@ func (p partitionLog) Read(offset model.Offset, maxBytes int32, minOneBatch bool
 	r, err := p.Partition.Read(offset, maxBytes, minOneBatch)
 	return kafka.ReadResult(r), err
 }
+
+// ReadRanges is Read answered as segment-file ranges (the sendfile path).
+func (p partitionLog) ReadRanges(offset model.Offset, maxBytes int32, minOneBatch bool) (storage.Ranges, error) {
+	return p.Partition.ReadRanges(offset, maxBytes, minOneBatch)
+}
+
+// FollowerReadRanges is FollowerRead (replicas.go) answered as ranges.
+func (p partitionLog) FollowerReadRanges(replica int32, offset model.Offset, maxBytes int32, minOneBatch bool) (storage.Ranges, error) {
+	if lr := p.r.leader(p.tp); lr != nil {
+		lr.followerFetch(replica, offset)
+	}
+	return p.Partition.ReadReplicaRanges(offset, maxBytes, minOneBatch)
+}
+
+var (
+	_ kafka.RangedLog           = partitionLog{}
+	_ kafka.RangedReplicatedLog = partitionLog{}
+)

@@ -6,6 +6,7 @@ import (
 
 	"github.com/ringtail/ringtail/controlplane"
 	"github.com/ringtail/ringtail/model"
+	"github.com/ringtail/ringtail/storage"
 )
 
 // What the protocol server needs from the rest of the node. The daemon
@@ -69,6 +70,20 @@ type ReplicatedLog interface {
 	FollowerRead(replica int32, offset model.Offset, maxBytes int32, minOneBatch bool) (ReadResult, error)
 	// EndOffsetForEpoch answers OffsetForLeaderEpoch.
 	EndOffsetForEpoch(epoch model.Epoch) (model.Epoch, model.Offset, error)
+}
+
+// RangedLog is a Log that can also answer a read with segment-file ranges
+// instead of bytes (storage.Partition.ReadRanges), so that the connection's
+// writer sends the records with sendfile and they never enter user space.
+// The semantics are Read's: same offsets, limits and errors. The caller
+// releases the ranges once the response is written (or dropped).
+type RangedLog interface {
+	ReadRanges(offset model.Offset, maxBytes int32, minOneBatch bool) (storage.Ranges, error)
+}
+
+// RangedReplicatedLog is FollowerRead answered as file ranges.
+type RangedReplicatedLog interface {
+	FollowerReadRanges(replica int32, offset model.Offset, maxBytes int32, minOneBatch bool) (storage.Ranges, error)
 }
 
 // Logs finds the local log of a partition.

@@ -11,9 +11,13 @@ import (
 	"runtime/debug"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kmsg"
+
+	"github.com/ringtail/ringtail/iocore"
+	"github.com/ringtail/ringtail/storage"
 )
 
 // One connection runs two goroutines:
@@ -37,10 +41,24 @@ var errCloseConn = errors.New("kafka: close connection")
 
 // slot is one request's place in the connection's response order.
 type slot struct {
-	done      chan struct{} // closed once out/closeConn are final
-	finished  atomic.Bool
-	out       []byte // the whole response frame; nil: nothing to send
-	closeConn bool   // close the connection after the earlier responses
+	done     chan struct{} // closed once out/closeConn are final
+	finished atomic.Bool
+	out      []byte // the whole response frame; nil: nothing to send
+	// fetch, instead of out, is a Fetch response with file ranges
+	// (fetch_encode.go); whoever drops the slot releases it (drop).
+	fetch     *fetchOut
+	closeConn bool // close the connection after the earlier responses
+}
+
+// drop releases what a slot holds, once it is final. A slot with a fetch
+// is always final when queued (Fetch handlers run synchronously), so a
+// slot that is not final holds nothing.
+func (sl *slot) drop() {
+	select {
+	case <-sl.done:
+		sl.fetch.release()
+	default:
+	}
 }
 
 // reqCtx is what a handler knows about its request besides the body.
@@ -55,6 +73,8 @@ type reqCtx struct {
 	// req and start are for Config.Observer.
 	req   kmsg.Request
 	start time.Time
+	// fetch holds a Fetch response's file ranges (sendfile path).
+	fetch *fetchRanges
 }
 
 type conn struct {
@@ -65,6 +85,9 @@ type conn struct {
 	dead   chan struct{} // closed by kill
 	once   sync.Once
 	remote string
+	// noSendfile is set (writer only) once the kernel refused sendfile on
+	// this connection; ranges then go through CopyRange.
+	noSendfile bool
 }
 
 func newConn(s *Server, nc net.Conn) *conn {
@@ -120,6 +143,7 @@ func (c *conn) readLoop() {
 		select {
 		case c.queue <- sl:
 		case <-c.dead:
+			sl.drop()
 			return
 		}
 		if sl.closeConn && sl.finished.Load() {
@@ -168,9 +192,11 @@ func (c *conn) writeLoop() {
 		case <-sl.done:
 		case <-c.dead:
 			failed = true
+			sl.drop()
 			continue
 		}
 		if failed {
+			sl.drop()
 			continue
 		}
 		if sl.closeConn {
@@ -178,19 +204,77 @@ func (c *conn) writeLoop() {
 			failed = true
 			continue
 		}
-		if sl.out == nil {
-			continue
+		var err error
+		switch {
+		case sl.fetch != nil:
+			c.nc.SetWriteDeadline(time.Now().Add(c.s.cfg.IdleTimeout))
+			err = c.writeFetch(sl.fetch)
+			sl.fetch.release()
+		case sl.out != nil:
+			c.nc.SetWriteDeadline(time.Now().Add(c.s.cfg.IdleTimeout))
+			_, err = c.nc.Write(sl.out)
 		}
-		// SENDFILE SEAM: a fetch response will later be a header plus
-		// file ranges; this is where the writer would hand those ranges to
-		// iocore's sendfile instead of writing sl.out.
-		c.nc.SetWriteDeadline(time.Now().Add(c.s.cfg.IdleTimeout))
-		if _, err := c.nc.Write(sl.out); err != nil {
+		if err != nil {
 			c.s.log.Debug("write failed; closing connection", "remote", c.remote, "err", err)
 			c.kill()
 			failed = true
 		}
 	}
+}
+
+// errRangesTruncated closes a connection whose fetch response points into a
+// log that a follower truncation cut since the read: the bytes under its
+// ranges may have changed, and a closed connection is better than a
+// response that lies (the client retries the fetch).
+var errRangesTruncated = errors.New("kafka: log truncated under a pending fetch response")
+
+// writeFetch writes a Fetch response: its header buffer with each file
+// range sent into its hole by sendfile(2). It checks that no range was cut
+// by a truncation before it starts and after each range.
+func (c *conn) writeFetch(o *fetchOut) error {
+	for _, pc := range o.pieces {
+		if !pc.rg.Intact() {
+			return errRangesTruncated
+		}
+	}
+	pos := 0
+	for _, pc := range o.pieces {
+		if pc.at > pos {
+			if _, err := c.nc.Write(o.buf[pos:pc.at]); err != nil {
+				return err
+			}
+			pos = pc.at
+		}
+		if err := c.sendRange(pc.fr); err != nil {
+			return err
+		}
+		if !pc.rg.Intact() {
+			return errRangesTruncated
+		}
+	}
+	if pos < len(o.buf) {
+		if _, err := c.nc.Write(o.buf[pos:]); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// sendRange sends one file range with sendfile, or with CopyRange where
+// the connection is not a socket or the kernel refuses.
+func (c *conn) sendRange(fr storage.FileRange) error {
+	if sc, ok := c.nc.(syscall.Conn); ok && !c.noSendfile {
+		n, err := iocore.SendFile(sc, fr.File, fr.Pos, int(fr.Len))
+		c.s.fetchSendfileBytes.Add(n)
+		if err == nil || n > 0 || !errors.Is(err, errors.ErrUnsupported) {
+			return err
+		}
+		c.noSendfile = true
+		c.s.log.Debug("sendfile refused; copying fetch ranges on this connection", "remote", c.remote, "err", err)
+	}
+	n, err := iocore.CopyRange(c.nc, fr.File, fr.Pos, int(fr.Len))
+	c.s.fetchCopiedBytes.Add(n)
+	return err
 }
 
 // handleFrame parses one request frame (without its size prefix), runs its
@@ -281,9 +365,24 @@ func (c *conn) finish(sl *slot, cx *reqCtx, resp kmsg.Response, err error) {
 		}
 		sl.closeConn = true
 	case resp != nil:
+		if f, ok := resp.(*kmsg.FetchResponse); ok && cx.fetch != nil {
+			f.SetVersion(cx.version)
+			sl.fetch = encodeFetch(cx.correlationID, f, cx.fetch)
+			c.s.fetchCopiedBytes.Add(sl.fetch.inline)
+			break
+		}
 		sl.out = encodeResponse(cx, resp)
+		if f, ok := resp.(*kmsg.FetchResponse); ok {
+			c.s.fetchCopiedBytes.Add(recordBytes(f))
+		}
+	}
+	if cx.fetch != nil && sl.fetch == nil {
+		cx.fetch.release() // not answered with them
 	}
 	if o := c.s.cfg.Observer; o != nil {
+		if fo, ok := o.(FetchObserver); ok && sl.fetch != nil && sl.fetch.ranged > 0 {
+			fo.ObserveFetchRanges(cx.req.(*kmsg.FetchRequest), resp.(*kmsg.FetchResponse), cx.fetch.recordBytes)
+		}
 		o.ObserveRequest(cx.key, cx.req, resp, time.Since(cx.start), err != nil)
 	}
 	close(sl.done)
@@ -307,6 +406,17 @@ func encodeResponse(cx *reqCtx, resp kmsg.Response) []byte {
 	buf = resp.AppendTo(buf)
 	binary.BigEndian.PutUint32(buf[0:], uint32(len(buf)-4))
 	return buf
+}
+
+// recordBytes sums the record bytes of a Fetch response.
+func recordBytes(f *kmsg.FetchResponse) int64 {
+	var n int64
+	for _, t := range f.Topics {
+		for _, p := range t.Partitions {
+			n += int64(len(p.RecordBatches))
+		}
+	}
+	return n
 }
 
 // skipTags skips a tagged-field section starting at pos.

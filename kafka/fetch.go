@@ -32,9 +32,18 @@ package kafka
 // Skipped on purpose: ReplicaState (v15+), rack-aware preferred read replicas
 // (always -1), diverging-epoch detection (LastFetchedEpoch), quotas.
 //
-// Encoding goes through kmsg for now. The zero-copy path belongs in
-// conn.writeLoop (see "SENDFILE SEAM"): this handler would hand back the
-// response header and the file ranges of each partition instead of bytes.
+// Zero copy (ringtail.fetch_sendfile, default true): when the partition's
+// Log is a RangedLog, the read returns segment-file ranges instead of bytes
+// (storage.Ranges, holding a reference on each segment so that retention,
+// DeleteRecords, a roll or a close cannot pull the file away), the response
+// is encoded by hand (fetch_encode.go) into a header buffer with a hole per
+// range, and the connection's writer fills the holes with sendfile(2) from
+// the segment files (CopyRange where the kernel refuses), then releases the
+// ranges. Record bytes never pass through user space; read_committed
+// trimming reads batch headers with pread. Follower fetches take the same
+// path (FollowerReadRanges). With fetch_sendfile=false, or no broker
+// config, records are read into memory and the response goes through kmsg.
+// Server.FetchStats counts the record bytes sent each way.
 
 import (
 	"encoding/binary"
@@ -48,6 +57,7 @@ import (
 
 	"github.com/ringtail/ringtail/controlplane"
 	"github.com/ringtail/ringtail/model"
+	"github.com/ringtail/ringtail/storage"
 )
 
 const isolationReadCommitted = 1
@@ -62,8 +72,15 @@ func handleFetch(s *Server, cx *reqCtx, req *kmsg.FetchRequest) (kmsg.Response, 
 	if req.MaxWaitMillis > 0 {
 		deadline = time.Now().Add(time.Duration(req.MaxWaitMillis) * time.Millisecond)
 	}
+	var fr *fetchRanges
+	if s.sendfile {
+		// The ranges go to the connection with the response (finish), which
+		// releases them once written or dropped.
+		fr = &fetchRanges{}
+		cx.fetch = fr
+	}
 	for {
-		wake, bytes, stop := s.fillFetch(req, resp)
+		wake, bytes, stop := s.fillFetch(req, resp, fr)
 		if stop || int64(bytes) >= int64(req.MinBytes) || deadline.IsZero() || len(wake) == 0 {
 			return resp, nil
 		}
@@ -73,7 +90,7 @@ func handleFetch(s *Server, cx *reqCtx, req *kmsg.FetchRequest) (kmsg.Response, 
 		}
 		if !s.waitAny(wake, left) {
 			// Timed out or shutting down: one last read, then answer.
-			s.fillFetch(req, resp)
+			s.fillFetch(req, resp, fr)
 			return resp, nil
 		}
 	}
@@ -82,8 +99,11 @@ func handleFetch(s *Server, cx *reqCtx, req *kmsg.FetchRequest) (kmsg.Response, 
 // fillFetch (re)builds resp.Topics from the logs. It returns the Changed
 // channels taken before each read (so that no advance between the read and
 // the wait is missed), the bytes gathered, and whether to answer now
-// because of an error.
-func (s *Server) fillFetch(req *kmsg.FetchRequest, resp *kmsg.FetchResponse) (wake []<-chan struct{}, total int, stop bool) {
+// because of an error. With fr (the sendfile path), partitions whose Log
+// is a RangedLog get file ranges in fr instead of RecordBatches; the ranges
+// of an earlier fill are released first.
+func (s *Server) fillFetch(req *kmsg.FetchRequest, resp *kmsg.FetchResponse, fr *fetchRanges) (wake []<-chan struct{}, total int, stop bool) {
+	fr.release()
 	im := s.ctrl.Image()
 	maxBytes := int64(math.MaxInt32)
 	if req.Version >= 3 && req.MaxBytes >= 0 {
@@ -103,7 +123,12 @@ func (s *Server) fillFetch(req *kmsg.FetchRequest, resp *kmsg.FetchResponse) (wa
 			topic = im.Topics[t.Topic]
 		}
 		rt.Partitions = make([]kmsg.FetchResponseTopicPartition, 0, len(t.Partitions))
-		for _, p := range t.Partitions {
+		var ranges []storage.Ranges
+		if fr != nil {
+			ranges = make([]storage.Ranges, len(t.Partitions))
+			fr.parts = append(fr.parts, ranges)
+		}
+		for pi, p := range t.Partitions {
 			rp := kmsg.NewFetchResponseTopicPartition()
 			rp.Partition = p.Partition
 			// Records is nullable on the wire, but librdkafka rejects a null
@@ -126,7 +151,11 @@ func (s *Server) fillFetch(req *kmsg.FetchRequest, resp *kmsg.FetchResponse) (wa
 			if err == nil {
 				wake = append(wake, l.Changed())
 				var n int
-				n, err = s.readPartition(req, &rp, l, p, maxBytes-int64(total), total == 0)
+				var rg *storage.Ranges
+				if ranges != nil {
+					rg = &ranges[pi]
+				}
+				n, err = s.readPartition(req, &rp, l, p, maxBytes-int64(total), total == 0, rg)
 				total += n
 			}
 			if err != nil {
@@ -146,8 +175,9 @@ func (s *Server) fillFetch(req *kmsg.FetchRequest, resp *kmsg.FetchResponse) (wa
 }
 
 // readPartition fills rp from l, reading at most budget bytes (at least
-// one batch when first).
-func (s *Server) readPartition(req *kmsg.FetchRequest, rp *kmsg.FetchResponseTopicPartition, l Log, p kmsg.FetchRequestTopicPartition, budget int64, first bool) (int, error) {
+// one batch when first). With rg (the sendfile path) and a RangedLog, the
+// records go into *rg as file ranges and rp.RecordBatches stays empty.
+func (s *Server) readPartition(req *kmsg.FetchRequest, rp *kmsg.FetchResponseTopicPartition, l Log, p kmsg.FetchRequestTopicPartition, budget int64, first bool, rg *storage.Ranges) (int, error) {
 	limit := min(int64(p.PartitionMaxBytes), budget)
 	if limit <= 0 && !first {
 		logStart, hw, _ := l.Offsets()
@@ -155,6 +185,11 @@ func (s *Server) readPartition(req *kmsg.FetchRequest, rp *kmsg.FetchResponseTop
 		return 0, nil
 	}
 	limit = max(limit, 0)
+	if rg != nil {
+		if n, ok, err := s.readPartitionRanges(req, rp, l, p, int32(limit), first, rg); ok {
+			return n, err
+		}
+	}
 	var rr ReadResult
 	var err error
 	if rl, ok := l.(ReplicatedLog); ok && req.ReplicaID >= 0 {
@@ -182,6 +217,43 @@ func (s *Server) readPartition(req *kmsg.FetchRequest, rp *kmsg.FetchResponseTop
 		rp.RecordBatches = records
 	}
 	return len(records), nil
+}
+
+// readPartitionRanges is readPartition's sendfile path; ok is false when l
+// cannot answer with ranges (the caller reads bytes instead).
+func (s *Server) readPartitionRanges(req *kmsg.FetchRequest, rp *kmsg.FetchResponseTopicPartition, l Log, p kmsg.FetchRequestTopicPartition, limit int32, first bool, rg *storage.Ranges) (n int, ok bool, err error) {
+	var r storage.Ranges
+	if _, repl := l.(ReplicatedLog); repl && req.ReplicaID >= 0 {
+		rl, ok := l.(RangedReplicatedLog)
+		if !ok {
+			return 0, false, nil
+		}
+		r, err = rl.FollowerReadRanges(req.ReplicaID, model.Offset(p.FetchOffset), limit, first)
+	} else {
+		rl, ok := l.(RangedLog)
+		if !ok {
+			return 0, false, nil
+		}
+		r, err = rl.ReadRanges(model.Offset(p.FetchOffset), limit, first)
+	}
+	if err != nil {
+		r.Release()
+		logStart, hw, _ := l.Offsets()
+		rp.HighWatermark, rp.LastStableOffset, rp.LogStartOffset = int64(hw), int64(hw), int64(logStart)
+		return 0, true, err
+	}
+	rp.HighWatermark = int64(r.HighWatermark)
+	rp.LastStableOffset = int64(r.LastStableOffset)
+	rp.LogStartOffset = int64(r.LogStartOffset)
+	if req.IsolationLevel == isolationReadCommitted {
+		if err := r.TrimBelow(r.LastStableOffset); err != nil {
+			r.Release()
+			return 0, true, err
+		}
+		rp.AbortedTransactions = []kmsg.FetchResponseTopicPartitionAbortedTransaction{}
+	}
+	*rg = r
+	return int(r.Bytes), true, nil
 }
 
 // batchesBelow cuts records after the last whole batch that ends below

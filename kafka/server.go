@@ -68,6 +68,28 @@ type RequestObserver interface {
 	ObserveRequest(key int16, req kmsg.Request, resp kmsg.Response, elapsed time.Duration, closed bool)
 }
 
+// FetchObserver is an optional extension of RequestObserver. A Fetch served
+// with sendfile reaches ObserveRequest with empty RecordBatches for the
+// partitions whose records go out as file ranges; when the Observer also
+// implements FetchObserver, ObserveFetchRanges is called just before with
+// the size of those records: recordBytes(t, p) for resp.Topics[t].
+// Partitions[p] (0 for the others, which ObserveRequest sees as usual).
+type FetchObserver interface {
+	ObserveFetchRanges(req *kmsg.FetchRequest, resp *kmsg.FetchResponse, recordBytes func(topic, partition int) int)
+}
+
+// FetchStats counts the record bytes that fetch responses sent.
+type FetchStats struct {
+	// SendfileBytes went from segment files to sockets with sendfile(2):
+	// they never entered user space.
+	SendfileBytes int64
+	// CopiedBytes were copied through user space: read into memory (the
+	// copying path, ringtail.fetch_sendfile=false, or logs that cannot
+	// answer with file ranges) or through CopyRange's buffer where the
+	// kernel refused sendfile.
+	CopiedBytes int64
+}
+
 // Server serves the Kafka protocol on any number of listeners.
 type Server struct {
 	cfg  Config
@@ -76,6 +98,10 @@ type Server struct {
 	log  *slog.Logger
 
 	requestMaxBytes int32
+	// sendfile is ringtail.fetch_sendfile: fetches answer with file ranges
+	// sent by sendfile(2) where the log can (fetch.go).
+	sendfile                             bool
+	fetchSendfileBytes, fetchCopiedBytes atomic.Int64
 	// stopping is closed by Shutdown; long-polling fetches return at once.
 	stopping chan struct{}
 	shutting atomic.Bool
@@ -101,6 +127,7 @@ func NewServer(cfg Config, ctrl Controller, logs Logs) *Server {
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
+	sendfile := cfg.Broker != nil && cfg.Broker.Ringtail.FetchSendfile
 	if cfg.Broker == nil {
 		cfg.Broker = &config.Config{}
 	}
@@ -111,6 +138,7 @@ func NewServer(cfg Config, ctrl Controller, logs Logs) *Server {
 		log:             cfg.Logger.With("component", "kafka"),
 		requestMaxBytes: cfg.Broker.SocketRequestMaxBytes,
 		stopping:        make(chan struct{}),
+		sendfile:        sendfile,
 	}
 	if s.requestMaxBytes <= 0 {
 		s.requestMaxBytes = defaultRequestMaxBytes
@@ -118,6 +146,11 @@ func NewServer(cfg Config, ctrl Controller, logs Logs) *Server {
 	s.mu.listeners = map[net.Listener]struct{}{}
 	s.mu.conns = map[*conn]struct{}{}
 	return s
+}
+
+// FetchStats returns the record bytes fetch responses sent so far.
+func (s *Server) FetchStats() FetchStats {
+	return FetchStats{SendfileBytes: s.fetchSendfileBytes.Load(), CopiedBytes: s.fetchCopiedBytes.Load()}
 }
 
 // Serve accepts connections on ln until Shutdown (then it returns nil) or

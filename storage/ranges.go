@@ -40,7 +40,8 @@ type FileRange struct {
 // Ranges is what ReadRanges returns: the file pieces holding whole batches
 // from the one containing the fetch offset, with the same offsets a Read
 // returns. The caller must call Release once, after the bytes are sent (or
-// not); the zero Ranges is valid and empty.
+// not); the zero Ranges is valid and empty. Ranges built by hand (tests)
+// hold no references and are always intact.
 type Ranges struct {
 	Pieces []FileRange
 	// Bytes is the sum of the pieces' lengths.
@@ -55,7 +56,9 @@ type Ranges struct {
 // It is safe to call more than once.
 func (r *Ranges) Release() {
 	for _, fr := range r.Pieces {
-		fr.seg.release()
+		if fr.seg != nil {
+			fr.seg.release()
+		}
 	}
 	r.Pieces, r.Bytes = nil, 0
 }
