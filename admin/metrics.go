@@ -160,7 +160,7 @@ func (m *Metrics) ObserveRequest(key int16, req kmsg.Request, resp kmsg.Response
 		m.observeProduce(r, resp)
 	case *kmsg.FetchRequest:
 		if f, ok := resp.(*kmsg.FetchResponse); ok {
-			m.observeFetch(r, f)
+			m.observeFetch(r, f, nil)
 		}
 	}
 }
@@ -215,7 +215,16 @@ func countRecords(b []byte) int {
 	return n
 }
 
-func (m *Metrics) observeFetch(req *kmsg.FetchRequest, resp *kmsg.FetchResponse) {
+// ObserveFetchRanges implements kafka.FetchObserver: the bytes out of the
+// partitions whose records a fetch sends from files (ObserveRequest sees
+// them with empty RecordBatches).
+func (m *Metrics) ObserveFetchRanges(req *kmsg.FetchRequest, resp *kmsg.FetchResponse, recordBytes func(topic, partition int) int) {
+	m.observeFetch(req, resp, recordBytes)
+}
+
+// observeFetch counts resp's record bytes by topic: size(t, p) of each
+// partition, or with size nil the length of its RecordBatches.
+func (m *Metrics) observeFetch(req *kmsg.FetchRequest, resp *kmsg.FetchResponse, size func(t, p int) int) {
 	replicaID := req.ReplicaID
 	if req.Version >= 15 {
 		replicaID = req.ReplicaState.ID
@@ -224,10 +233,14 @@ func (m *Metrics) observeFetch(req *kmsg.FetchRequest, resp *kmsg.FetchResponse)
 	if replicaID >= 0 {
 		vec = m.replBytesOut
 	}
-	for _, t := range resp.Topics {
+	for ti, t := range resp.Topics {
 		bytes := 0
-		for _, p := range t.Partitions {
-			bytes += len(p.RecordBatches)
+		for pi, p := range t.Partitions {
+			if size != nil {
+				bytes += size(ti, pi)
+			} else {
+				bytes += len(p.RecordBatches)
+			}
 		}
 		if bytes == 0 {
 			continue
@@ -327,13 +340,17 @@ var (
 		"Shard tasks completed (appends, flushes, other shard work), by shard.", []string{"shard"}, nil)
 	descBatchOps = prometheus.NewDesc("ringtail_io_batch_ops",
 		"Ops (writes and fsyncs) per submitted batch, all shards.", nil, nil)
+	descFetchSendfile = prometheus.NewDesc("ringtail_fetch_sendfile_bytes_total",
+		"Record bytes fetch responses sent from segment files with sendfile(2), never entering user space.", nil, nil)
+	descFetchCopied = prometheus.NewDesc("ringtail_fetch_copied_bytes_total",
+		"Record bytes fetch responses copied through user space (ringtail.fetch_sendfile=false, or sendfile refused).", nil, nil)
 	descSyncBatch = prometheus.NewDesc("ringtail_io_fsync_batch_duration_seconds",
 		"Wall time of each submitted batch that carries fsyncs (its writes, then its fsyncs): the group-commit latency a durable append waits for.", nil, nil)
 )
 
 func (c *stateCollector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{descPartitions, descURP, descLogSize, descLogSegments,
-		descBatches, descWrites, descSyncs, descTasks, descBatchOps, descSyncBatch} {
+		descBatches, descWrites, descSyncs, descTasks, descBatchOps, descSyncBatch, descFetchSendfile, descFetchCopied} {
 		ch <- d
 	}
 }
@@ -341,6 +358,14 @@ func (c *stateCollector) Describe(ch chan<- *prometheus.Desc) {
 func (c *stateCollector) Collect(ch chan<- prometheus.Metric) {
 	if c.src == nil {
 		return
+	}
+	// A Source may also count fetched record bytes by path.
+	if fs, ok := c.src.(interface {
+		FetchBytes() (sendfile, copied int64)
+	}); ok {
+		sf, cp := fs.FetchBytes()
+		ch <- prometheus.MustNewConstMetric(descFetchSendfile, prometheus.CounterValue, float64(sf))
+		ch <- prometheus.MustNewConstMetric(descFetchCopied, prometheus.CounterValue, float64(cp))
 	}
 	parts := c.src.Partitions()
 	var leaders, followers, urp int

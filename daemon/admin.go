@@ -181,6 +181,20 @@ func (s adminSource) TopicName(id [16]byte) string {
 	return ""
 }
 
+// FetchBytes sums the kafka servers' fetched record bytes, by path
+// (ringtail_fetch_sendfile_bytes_total, ringtail_fetch_copied_bytes_total).
+func (s adminSource) FetchBytes() (sendfile, copied int64) {
+	if !s.n.ops.ready.Load() {
+		return 0, 0
+	}
+	for _, srv := range s.n.servers {
+		st := srv.FetchStats()
+		sendfile += st.SendfileBytes
+		copied += st.CopiedBytes
+	}
+	return sendfile, copied
+}
+
 // faultShard parses ?shard=N against the running shards.
 func (n *Node) faultShard(w http.ResponseWriter, r *http.Request) (*iocore.Runtime, int, bool) {
 	wd := n.ops.wd.Load()
