@@ -665,31 +665,47 @@ func (p *Partition) Read(offset model.Offset, maxBytes int32, minOneBatch bool) 
 	return p.read(offset, maxBytes, minOneBatch, false)
 }
 
+// acquireForRead checks offset against v for a read up to the high
+// watermark or (toLogEnd, replica fetches) the log end, and acquires the
+// segment holding it, which the caller releases. seg is nil with a nil
+// error when there is nothing to read (offset at the limit); retry asks
+// the caller to load a new view (the segment was deleted under it).
+func (p *Partition) acquireForRead(v *view, offset model.Offset, toLogEnd bool, attempt int) (seg *segment, limit model.Offset, retry bool, err error) {
+	if v.closed {
+		return nil, 0, false, p.errf(nil, offset, "read: %w", model.ErrClosed)
+	}
+	limit, what := v.hw, "high watermark"
+	if toLogEnd {
+		limit, what = v.logEnd, "log end"
+	}
+	if offset < v.logStart || offset > limit {
+		return nil, limit, false, p.errf(nil, offset, "read: log start %d, %s %d: %w", int64(v.logStart), what, int64(limit), model.ErrOffsetOutOfRange)
+	}
+	if offset == limit {
+		return nil, limit, false, nil
+	}
+	seg, _ = v.segFor(offset)
+	if !seg.acquire() {
+		if attempt < maxReadRetries {
+			return nil, limit, true, nil
+		}
+		return nil, limit, false, p.errf(seg, offset, "read: segment deleted repeatedly: %w", model.ErrOffsetOutOfRange)
+	}
+	return seg, limit, false, nil
+}
+
 // read is Read with the limit at the high watermark or (toLogEnd, for
 // replica fetches) at the log end.
 func (p *Partition) read(offset model.Offset, maxBytes int32, minOneBatch, toLogEnd bool) (ReadResult, error) {
 	for attempt := 0; ; attempt++ {
 		v := p.view.Load()
 		res := ReadResult{HighWatermark: v.hw, LastStableOffset: v.hw, LogStartOffset: v.logStart}
-		if v.closed {
-			return res, p.errf(nil, offset, "read: %w", model.ErrClosed)
+		seg, limit, retry, err := p.acquireForRead(v, offset, toLogEnd, attempt)
+		if retry {
+			continue
 		}
-		limit, what := v.hw, "high watermark"
-		if toLogEnd {
-			limit, what = v.logEnd, "log end"
-		}
-		if offset < v.logStart || offset > limit {
-			return res, p.errf(nil, offset, "read: log start %d, %s %d: %w", int64(v.logStart), what, int64(limit), model.ErrOffsetOutOfRange)
-		}
-		if offset == limit {
-			return res, nil
-		}
-		seg, _ := v.segFor(offset)
-		if !seg.acquire() {
-			if attempt < maxReadRetries {
-				continue
-			}
-			return res, p.errf(seg, offset, "read: segment deleted repeatedly: %w", model.ErrOffsetOutOfRange)
+		if seg == nil {
+			return res, err
 		}
 		recs, err := readSegment(seg, offset, limit, maxBytes, minOneBatch)
 		seg.release()

@@ -118,25 +118,12 @@ func (p *Partition) readRanges(offset model.Offset, maxBytes int32, minOneBatch,
 		gen := p.truncs.Load()
 		v := p.view.Load()
 		res := Ranges{HighWatermark: v.hw, LastStableOffset: v.hw, LogStartOffset: v.logStart, p: p, gen: gen}
-		if v.closed {
-			return res, p.errf(nil, offset, "read: %w", model.ErrClosed)
+		seg, limit, retry, err := p.acquireForRead(v, offset, toLogEnd, attempt)
+		if retry {
+			continue
 		}
-		limit, what := v.hw, "high watermark"
-		if toLogEnd {
-			limit, what = v.logEnd, "log end"
-		}
-		if offset < v.logStart || offset > limit {
-			return res, p.errf(nil, offset, "read: log start %d, %s %d: %w", int64(v.logStart), what, int64(limit), model.ErrOffsetOutOfRange)
-		}
-		if offset == limit {
-			return res, nil
-		}
-		seg, _ := v.segFor(offset)
-		if !seg.acquire() {
-			if attempt < maxReadRetries {
-				continue
-			}
-			return res, p.errf(seg, offset, "read: segment deleted repeatedly: %w", model.ErrOffsetOutOfRange)
+		if seg == nil {
+			return res, err
 		}
 		pos, n, err := segmentRange(seg, offset, limit, maxBytes, minOneBatch)
 		if err != nil || n == 0 {
