@@ -8,6 +8,7 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"math/rand/v2"
 	"net"
 	"os"
 	"os/exec"
@@ -90,16 +91,44 @@ func moduleRoot() (string, error) {
 	return filepath.Dir(mod), nil
 }
 
-// FreePort returns a TCP port on 127.0.0.1 that was free a moment ago.
+// FreePort returns a TCP port on 127.0.0.1 that was free a moment ago and
+// that no earlier call in this process returned. It draws from below the
+// kernel's ephemeral range (ip_local_port_range, 32768-60999 by default),
+// so a port handed to a node cannot be taken in the meantime as the source
+// port of some outgoing connection, and it never hands the same port out
+// twice: with ports from bind(:0), two nodes of one cluster were once given
+// the same listener port and one of them failed with "address already in
+// use".
 func FreePort(t testing.TB) int {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
+	portsMu.Lock()
+	defer portsMu.Unlock()
+	for range 1000 {
+		port := portLow + portRand.IntN(portHigh-portLow)
+		if portsGiven[port] {
+			continue
+		}
+		ln, err := net.Listen("tcp", fmt.Sprintf("127.0.0.1:%d", port))
+		if err != nil {
+			continue
+		}
+		ln.Close()
+		portsGiven[port] = true
+		return port
 	}
-	defer ln.Close()
-	return ln.Addr().(*net.TCPAddr).Port
+	t.Fatalf("testkit: no free port in [%d, %d) after 1000 tries", portLow, portHigh)
+	return 0
 }
+
+// FreePort's range: below the default ephemeral range, above the
+// well-known and commonly used registered ports.
+const portLow, portHigh = 20000, 32768
+
+var (
+	portsMu    sync.Mutex
+	portsGiven = map[int]bool{}
+	portRand   = rand.New(rand.NewPCG(uint64(time.Now().UnixNano()), uint64(os.Getpid())))
+)
 
 // Options configure a node.
 type Options struct {
