@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math/rand/v2"
 	"net"
 	"os"
 	"os/exec"
@@ -199,15 +200,34 @@ func runCmd(ctx context.Context, timeout time.Duration, dir string, env []string
 	return out.Bytes(), errb.Bytes(), err
 }
 
-// freePort returns a loopback TCP port that was free a moment ago.
+// freePort returns a loopback TCP port that was free a moment ago and that
+// no earlier call returned, drawn from below the kernel's default
+// ephemeral range (32768-60999) so that no outgoing connection takes it
+// before the node binds it. With bind(:0) two nodes of one cluster could be
+// handed the same port (as testkit's FreePort once was, in CI).
 func freePort() (int, error) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return 0, err
+	portsMu.Lock()
+	defer portsMu.Unlock()
+	for range 1000 {
+		port := 20000 + rand.IntN(32768-20000)
+		if portsGiven[port] {
+			continue
+		}
+		ln, err := net.Listen("tcp", fmt.Sprintf("127.0.0.1:%d", port))
+		if err != nil {
+			continue
+		}
+		ln.Close()
+		portsGiven[port] = true
+		return port, nil
 	}
-	defer ln.Close()
-	return ln.Addr().(*net.TCPAddr).Port, nil
+	return 0, errors.New("no free loopback port in [20000, 32768) after 1000 tries")
 }
+
+var (
+	portsMu    sync.Mutex
+	portsGiven = map[int]bool{}
+)
 
 // rssMiB is VmRSS of pid in MiB (0 if unknown).
 func rssMiB(pid int) float64 {
