@@ -3,6 +3,7 @@ package storage
 import (
 	"bytes"
 	"context"
+	"crypto/rand"
 	"errors"
 	"fmt"
 	"hash/fnv"
@@ -11,6 +12,7 @@ import (
 	"os"
 	"path/filepath"
 	"sort"
+	"strings"
 	"sync"
 	"time"
 
@@ -50,6 +52,12 @@ type Manager struct {
 	}
 	ckptMu   sync.Mutex // serializes checkpoint file writes
 	createMu sync.Mutex // serializes CreatePartitions and DeletePartition
+	removing sync.WaitGroup // background removals of deleted partitions
+	// staleCheckpoints is set (under createMu) by DeletePartition: the
+	// checkpoint files may still name the deleted partition, and a new log
+	// of the same name must not inherit its log start after a crash, so
+	// CreatePartitions rewrites them first.
+	staleCheckpoints bool
 	stop     chan struct{}
 	loop     sync.WaitGroup
 }
@@ -93,6 +101,10 @@ func OpenManager(cfg ManagerConfig, configFor func(model.TopicPartition) Config)
 	}
 	var tps []model.TopicPartition
 	for _, e := range ents {
+		if e.IsDir() && strings.HasSuffix(e.Name(), deleteDirSuffix) {
+			m.removeInBackground(filepath.Join(cfg.Dir, e.Name()))
+			continue
+		}
 		if !e.IsDir() || e.Name() == metadataPartitionID {
 			continue
 		}
@@ -186,6 +198,14 @@ func (m *Manager) newPartition(tp model.TopicPartition, cfg Config) *Partition {
 
 func (m *Manager) openPartition(tp model.TopicPartition, info openInfo) (*Partition, recoverStats, error) {
 	p := m.newPartition(tp, m.configFor(tp))
+	id, err := readPartitionMetadata(p.dir)
+	if err != nil {
+		// A torn write of a new partition's file: the dir was created
+		// moments before a crash. The topic of its name adopts it.
+		m.logger.Warn("ignoring unreadable "+partitionMetadataFile+"; the topic of this name adopts the log", "partition", tp.String(), "err", err)
+	} else if id != (TopicID{}) {
+		p.topicID.Store(&id)
+	}
 	rs, err := p.recover(info)
 	if err != nil {
 		p.releaseAll()
@@ -238,6 +258,8 @@ func (m *Manager) CreatePartition(tp model.TopicPartition, cfg Config) (*Partiti
 type NewPartition struct {
 	TP     model.TopicPartition
 	Config Config
+	// TopicID is written to partition.metadata; zero writes none.
+	TopicID TopicID
 }
 
 // How CreatePartitions and Close spread their work. Creating a partition
@@ -280,6 +302,15 @@ func (m *Manager) CreatePartitions(ctx context.Context, ps []NewPartition) []err
 		}
 	}
 	m.mu.Unlock()
+	if len(todo) > 0 && m.staleCheckpoints {
+		if err := m.CheckpointAll(); err != nil {
+			for _, i := range todo {
+				errs[i] = fmt.Errorf("storage: %s: create: %w", ps[i].TP, err)
+			}
+			return errs
+		}
+		m.staleCheckpoints = false
+	}
 	if err := CheckFileLimit(len(todo)); err != nil {
 		for _, i := range todo {
 			errs[i] = fmt.Errorf("storage: create %d partitions: %w", len(todo), err)
@@ -297,7 +328,7 @@ func (m *Manager) CreatePartitions(ctx context.Context, ps []NewPartition) []err
 		made := make([]*Partition, len(chunk))
 		parallel(len(chunk), createWorkers, func(k int) {
 			i := chunk[k]
-			made[k], errs[i] = m.createOne(ps[i].TP, ps[i].Config)
+			made[k], errs[i] = m.createOne(ps[i])
 		})
 		if err := syncDir(m.cfg.Dir); err != nil {
 			for k, i := range chunk {
@@ -335,12 +366,27 @@ func validPartitionName(tp model.TopicPartition) bool {
 // createOne makes one partition's dir and empty first segment, durable in
 // the dir (the caller syncs the data dir). A dir left by an earlier try is
 // opened as it is.
-func (m *Manager) createOne(tp model.TopicPartition, cfg Config) (*Partition, error) {
+func (m *Manager) createOne(np NewPartition) (*Partition, error) {
+	tp := np.TP
 	dir := filepath.Join(m.cfg.Dir, tp.String())
 	if err := os.MkdirAll(dir, partitionDirPerm); err != nil {
 		return nil, fmt.Errorf("storage: %s: create: %w: %w", tp, model.ErrStorage, err)
 	}
-	p := m.newPartition(tp, cfg)
+	p := m.newPartition(tp, np.Config)
+	if np.TopicID != (TopicID{}) {
+		if old, err := readPartitionMetadata(dir); err == nil && old != (TopicID{}) && old != np.TopicID {
+			// Left by an earlier topic of this name whose deletion did
+			// not finish: its records are not this topic's.
+			return nil, fmt.Errorf("storage: %s: create: the dir holds topic id %s, not %s: %w", tp, old, np.TopicID, model.ErrStorage)
+		}
+		// Not fsynced: the dir fsync below makes the name durable, and a
+		// file torn by a crash right after is read as no id (adopted).
+		if err := os.WriteFile(filepath.Join(dir, partitionMetadataFile), encodePartitionMetadata(np.TopicID), 0o644); err != nil {
+			return nil, fmt.Errorf("storage: %s: create: %w: %w", tp, model.ErrStorage, err)
+		}
+		id := np.TopicID
+		p.topicID.Store(&id)
+	}
 	if _, err := p.recover(openInfo{clean: true}); err != nil {
 		p.releaseAll()
 		return nil, err
@@ -352,7 +398,11 @@ func (m *Manager) createOne(tp model.TopicPartition, cfg Config) (*Partition, er
 	return p, nil
 }
 
-// DeletePartition stops appends to the partition and removes its dir.
+// DeletePartition stops appends to the partition and removes its dir. The
+// dir is first renamed to "<topic>-<partition>.<random>-delete", as Kafka
+// does, and that rename made durable, so the name is free for a new log of
+// a re-created topic at once; the files are removed in the background (and
+// by OpenManager when a crash came first).
 func (m *Manager) DeletePartition(tp model.TopicPartition) error {
 	m.createMu.Lock()
 	defer m.createMu.Unlock()
@@ -372,13 +422,34 @@ func (m *Manager) DeletePartition(tp model.TopicPartition) error {
 	if err != nil {
 		return err
 	}
-	if err := os.RemoveAll(p.dir); err != nil {
+	var suffix [16]byte
+	_, _ = rand.Read(suffix[:])
+	doomed := filepath.Join(m.cfg.Dir, fmt.Sprintf("%s.%x%s", tp, suffix, deleteDirSuffix))
+	if err := os.Rename(p.dir, doomed); err != nil {
 		return fmt.Errorf("storage: %s: delete: %w: %w", tp, model.ErrStorage, err)
 	}
 	if err := syncDir(m.cfg.Dir); err != nil {
 		return fmt.Errorf("storage: %s: delete: %w: %w", tp, model.ErrStorage, err)
 	}
+	m.staleCheckpoints = true
+	m.removeInBackground(doomed)
 	return nil
+}
+
+// deleteDirSuffix ends the name of a deleted partition's dir until its
+// files are gone.
+const deleteDirSuffix = "-delete"
+
+// removeInBackground removes a deleted partition's dir off the caller's
+// path; Close waits for it.
+func (m *Manager) removeInBackground(dir string) {
+	m.removing.Add(1)
+	go func() {
+		defer m.removing.Done()
+		if err := os.RemoveAll(dir); err != nil {
+			m.logger.Warn("cannot remove a deleted partition's files; they go at the next start", "dir", dir, "err", err)
+		}
+	}()
 }
 
 // shardOp runs fn on the partition's shard in Complete, that is after every
@@ -586,6 +657,7 @@ func (m *Manager) Close() error {
 	m.mu.Unlock()
 	close(m.stop)
 	m.loop.Wait()
+	m.removing.Wait()
 	// The shard marks each partition closed and writes its last index
 	// entries; the fsyncs and the snapshot happen off the shard, many
 	// partitions at once, since nothing else writes a closed partition.

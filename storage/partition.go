@@ -94,6 +94,8 @@ type Partition struct {
 	// truncs counts TruncateTo calls that cut the log; Ranges read under an
 	// older count may point at bytes that changed (ranges.go).
 	truncs atomic.Uint64
+	// topicID is the topic this log belongs to (partmeta.go).
+	topicID atomic.Pointer[TopicID]
 
 	// Everything below belongs to the shard goroutine (or to the single
 	// goroutine that opens or closes the partition while no shard task can
