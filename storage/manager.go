@@ -50,16 +50,16 @@ type Manager struct {
 		parts  map[model.TopicPartition]*Partition
 		closed bool
 	}
-	ckptMu   sync.Mutex // serializes checkpoint file writes
-	createMu sync.Mutex // serializes CreatePartitions and DeletePartition
+	ckptMu   sync.Mutex     // serializes checkpoint file writes
+	createMu sync.Mutex     // serializes CreatePartitions and DeletePartition
 	removing sync.WaitGroup // background removals of deleted partitions
 	// staleCheckpoints is set (under createMu) by DeletePartition: the
 	// checkpoint files may still name the deleted partition, and a new log
 	// of the same name must not inherit its log start after a crash, so
 	// CreatePartitions rewrites them first.
 	staleCheckpoints bool
-	stop     chan struct{}
-	loop     sync.WaitGroup
+	stop             chan struct{}
+	loop             sync.WaitGroup
 }
 
 // OpenManager opens and recovers every <topic>-<partition> dir in cfg.Dir
