@@ -173,6 +173,7 @@ type Controller struct {
 	propc    chan proposal
 	recvc    chan *pb.Message
 	barrierc chan chan struct{}
+	readc    chan chan error // CatchUp's reads (readindex.go)
 	stopc    chan struct{}
 	donec    chan struct{}
 	wg       sync.WaitGroup
@@ -254,6 +255,7 @@ func Open(cfg Config) (*Controller, error) {
 	c := &Controller{
 		cfg: cfg, self: raftID(cfg.NodeID), incarnation: NewUUID(),
 		propc: make(chan proposal), recvc: make(chan *pb.Message), barrierc: make(chan chan struct{}),
+		readc: make(chan chan error),
 		stopc: make(chan struct{}), donec: make(chan struct{}),
 		soleVoter: soleVoter, learner: !voter,
 	}
@@ -385,6 +387,34 @@ func (c *Controller) registered(im *Image) bool {
 // node must not act as a partition leader on it.
 func (c *Controller) Registered() bool { return c.registered(c.image.Load()) }
 
+// AwaitServing waits until this node may serve clients: the quorum has a
+// leader, this node has applied the log as far as the quorum had committed
+// (CatchUp) and, unless it is controller-only, its own broker registration
+// is in the image (registration goes on in the background). Bounded by ctx
+// and the command timeout; on failure the caller may call again.
+func (c *Controller) AwaitServing(ctx context.Context) error {
+	if !c.cfg.ControllerOnly {
+		ctx, cancel := context.WithTimeout(ctx, c.cfg.CommandTimeout)
+		defer cancel()
+		if err := c.waitFor(ctx, func() bool { return c.registered(c.image.Load()) }); err != nil {
+			return fmt.Errorf("controlplane: not registered as a broker yet (quorum leader %d): %w", c.leader.Load(), err)
+		}
+	}
+	return c.CatchUp(ctx)
+}
+
+// catchUpToPlan brings the image up to what the quorum has committed
+// before a command is planned on it: a topic or broker registered through
+// another node a moment ago is then seen, and the plan is not refused at
+// apply as stale (or placed on too few brokers). A sole voter's image is
+// always current.
+func (c *Controller) catchUpToPlan(ctx context.Context) error {
+	if c.soleVoter {
+		return nil
+	}
+	return c.CatchUp(ctx)
+}
+
 // ValidateTopicName applies Kafka's rules for topic names.
 func ValidateTopicName(name string) error {
 	if name == "" {
@@ -427,9 +457,15 @@ type CreateTopicResult struct {
 // CreateTopics validates and creates topics. Each topic succeeds or fails
 // alone. With validateOnly nothing is written.
 func (c *Controller) CreateTopics(ctx context.Context, topics []CreateTopic, validateOnly bool) []CreateTopicResult {
+	res := make([]CreateTopicResult, len(topics))
+	if err := c.catchUpToPlan(ctx); err != nil {
+		for i, t := range topics {
+			res[i] = CreateTopicResult{Name: t.Name, Err: err}
+		}
+		return res
+	}
 	c.cmdMu.Lock()
 	defer c.cmdMu.Unlock()
-	res := make([]CreateTopicResult, len(topics))
 	seen := map[string]int{}
 	for _, t := range topics {
 		seen[t.Name]++
@@ -626,9 +662,15 @@ func place(im *Image, first, count int32, rf int16) ([][]int32, error) {
 
 // DeleteTopics deletes topics by name; one error (or nil) per name.
 func (c *Controller) DeleteTopics(ctx context.Context, names []string) []error {
+	errs := make([]error, len(names))
+	if err := c.catchUpToPlan(ctx); err != nil {
+		for i := range errs {
+			errs[i] = err
+		}
+		return errs
+	}
 	c.cmdMu.Lock()
 	defer c.cmdMu.Unlock()
-	errs := make([]error, len(names))
 	for i, n := range names {
 		t, ok := c.image.Load().Topics[n]
 		if !ok {
@@ -642,6 +684,9 @@ func (c *Controller) DeleteTopics(ctx context.Context, names []string) []error {
 
 // CreatePartitions grows a topic to count partitions.
 func (c *Controller) CreatePartitions(ctx context.Context, topic string, count int32, assignments [][]int32, validateOnly bool) error {
+	if err := c.catchUpToPlan(ctx); err != nil {
+		return err
+	}
 	c.cmdMu.Lock()
 	defer c.cmdMu.Unlock()
 	im := c.image.Load()
@@ -706,6 +751,9 @@ type ConfigOp struct {
 // false (legacy AlterConfigs) the ops replace every override; with true each
 // op applies on its own (IncrementalAlterConfigs).
 func (c *Controller) AlterTopicConfigs(ctx context.Context, topic string, ops []ConfigOp, incremental, validateOnly bool) error {
+	if err := c.catchUpToPlan(ctx); err != nil {
+		return err
+	}
 	c.cmdMu.Lock()
 	defer c.cmdMu.Unlock()
 	t, ok := c.image.Load().Topics[topic]

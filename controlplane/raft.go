@@ -34,6 +34,8 @@ type loopState struct {
 	snapNow bool
 	// learnerAsked is when the leader last proposed adding each learner.
 	learnerAsked map[uint64]time.Time
+	// reads are the CatchUp reads in flight (readindex.go).
+	reads readState
 }
 
 // entryData is the payload of a normal raft entry: one command's records,
@@ -172,6 +174,7 @@ func (c *Controller) run() {
 		select {
 		case <-c.loop.ticks:
 			c.loop.rn.Tick()
+			c.tickReads()
 			c.sampleContact()
 			c.addLearners()
 		case m := <-c.recvc:
@@ -180,6 +183,8 @@ func (c *Controller) run() {
 			if err := c.loop.rn.Propose(p.data); err != nil {
 				c.resolve(p.id, &NotControllerError{NodeID: c.cfg.NodeID, LeaderID: nodeID(c.loop.rn.BasicStatus().Lead)})
 			}
+		case w := <-c.readc:
+			c.askRead(w)
 		case barrier = <-c.barrierc:
 		case <-c.stopc:
 			return
@@ -259,8 +264,12 @@ func (c *Controller) handleReady() error {
 				n.ControllerID = lead
 				c.image.Store(&n)
 				c.cfg.Logger.Info("metadata quorum leader", "leader", lead, "term", l.rn.BasicStatus().GetTerm())
+				c.dropAskedReads()
 			}
 			changed = true
+		}
+		for _, rs := range rd.ReadStates {
+			c.readAnswered(rs)
 		}
 		// 3. Apply.
 		if hasSnap {
@@ -285,6 +294,7 @@ func (c *Controller) handleReady() error {
 		// 4. Advance.
 		l.rn.Advance(rd)
 	}
+	c.releaseReads()
 	st := l.rn.BasicStatus()
 	term, _ := l.ms.Term(st.GetCommit())
 	ready := st.RaftState == raft.StateLeader && term == st.GetTerm() && l.applied >= st.GetCommit()
