@@ -47,6 +47,8 @@ type Node struct {
 
 	// reconcileMu serialises reconciliation of local partitions.
 	reconcileMu sync.Mutex
+	// ready wakes the requests waiting for a partition to serve (logs.go).
+	ready *readiness
 	// rec runs reconcile off the controller loop (reconcileLoop).
 	rec struct {
 		latest atomic.Pointer[controlplane.Image]
@@ -93,8 +95,12 @@ func Serve(ctx context.Context, path string) error {
 	logger := NewLogger(cfg)
 	hup := notifyHUP()
 	defer signal.Stop(hup)
-	n, err := Start(cfg, logger)
+	n, err := Start(ctx, cfg, logger)
 	if err != nil {
+		if ctx.Err() != nil && errors.Is(err, context.Canceled) {
+			logger.Info("stopped before serving", "reason", context.Cause(ctx))
+			return nil
+		}
 		return err
 	}
 	// A misconfigured node (wrong cluster.id, voter list, or a node.id in
@@ -120,9 +126,11 @@ func Serve(ctx context.Context, path string) error {
 	return err
 }
 
-// Start brings a node up and returns once it serves. On error everything
-// started so far is stopped.
-func Start(cfg *config.Config, logger *slog.Logger) (n *Node, err error) {
+// Start brings a node up and returns once it serves. A node of a quorum of
+// several serves only once the quorum has a leader and the node has caught
+// up with it (awaitQuorum); ctx ends that wait. On error everything started
+// so far is stopped.
+func Start(ctx context.Context, cfg *config.Config, logger *slog.Logger) (n *Node, err error) {
 	voters := map[int32]string{}
 	for _, v := range cfg.ControllerQuorumVoters {
 		voters[v.ID] = v.Addr()
@@ -138,7 +146,7 @@ func Start(cfg *config.Config, logger *slog.Logger) (n *Node, err error) {
 		// the voters would refuse each other forever.
 		return nil, fmt.Errorf("daemon: cluster.id is not set, but controller.quorum.voters = %q names %d voters: set the same cluster.id (22 characters of URL-safe base64, e.g. from `ringtail cluster new-id` or any Kafka cluster id) on every node", votersList(cfg), len(voters))
 	}
-	node := &Node{cfg: cfg, log: logger}
+	node := &Node{cfg: cfg, log: logger, ready: newReadiness()}
 	n = node
 	defer func() {
 		// Returns below set n to nil, so close through node.
@@ -198,7 +206,13 @@ func Start(cfg *config.Config, logger *slog.Logger) (n *Node, err error) {
 		}
 		return nil, err
 	}
+	multi := len(voters) > 1 || !voter
 	if !broker {
+		if multi {
+			if err := n.awaitQuorum(ctx); err != nil {
+				return nil, err
+			}
+		}
 		logger.Info("ringtail controller ready", "node_id", cfg.NodeID, "cluster_id", meta.ClusterID,
 			"voters", votersList(cfg), "data_dir", dir)
 		n.setReady()
@@ -248,10 +262,14 @@ func Start(cfg *config.Config, logger *slog.Logger) (n *Node, err error) {
 	go n.reconcileLoop(first)
 
 	status("starting: consumer groups")
+	if multi {
+		if err := n.awaitQuorum(ctx); err != nil {
+			return nil, err
+		}
+	}
 	// A quorum of one creates __consumer_offsets before serving, as
-	// before; with several voters there may be no leader yet, so the
-	// active controller creates it in the background (offsetsTopicLoop).
-	multi := len(voters) > 1 || !voter
+	// before; with several voters the active controller creates it in the
+	// background once enough brokers are up (offsetsTopicLoop).
 	if !multi || n.ctrl.Image().Topics[group.OffsetsTopic] != nil {
 		if err := n.ensureOffsetsTopic(); err != nil {
 			return nil, err
@@ -269,7 +287,7 @@ func Start(cfg *config.Config, logger *slog.Logger) (n *Node, err error) {
 		srv := kafka.NewServer(kafka.Config{
 			NodeID: cfg.NodeID, ListenerName: l.Name, Broker: cfg, Logger: logger,
 			IdleTimeout: 10 * time.Minute, Groups: n.groups, Observer: n.observer(),
-		}, n.ctrl, logs{n.store, n.repl})
+		}, n.ctrl, logs{m: n.store, r: n.repl, ready: n.ready})
 		n.servers = append(n.servers, srv)
 		n.wg.Add(1)
 		go func() {
@@ -303,6 +321,53 @@ func Start(cfg *config.Config, logger *slog.Logger) (n *Node, err error) {
 	n.setReady()
 	_, _ = sddaemon.SdNotify(false, sddaemon.SdNotifyReady)
 	return n, nil
+}
+
+// quorumRetryLog is how often awaitQuorum says it is still waiting.
+const quorumRetryLog = 10 * time.Second
+
+// awaitQuorum holds the start of a node of a multi-node quorum until it
+// can serve (controlplane.AwaitServing): the quorum has a leader, this node
+// has applied the metadata log up to it and, on a broker, registered. Until
+// then the Kafka listeners stay closed, /v1/status/ready answers 503 and
+// systemd has no READY=1, so clients and orchestration wait rather than get
+// "controller not available". It returns early with the reason when the
+// voters refuse this node (a misconfiguration) or ctx ends (SIGTERM).
+//
+// Later losses of the quorum do not stop the node: it goes on serving the
+// partitions it leads from the image it has (as a Kafka broker does until
+// it is fenced), metadata changes (CreateTopics...) fail with
+// REQUEST_TIMED_OUT or NOT_CONTROLLER, which clients retry, and the active
+// controller fences it after broker.session.timeout.ms if it is the one
+// cut off, moving its leaderships away.
+func (n *Node) awaitQuorum(ctx context.Context) error {
+	status("waiting for the metadata quorum")
+	start := time.Now()
+	lastLog := start
+	for {
+		select {
+		case err := <-n.ctrl.Refused():
+			return err
+		default:
+		}
+		actx, cancel := context.WithTimeout(ctx, time.Second)
+		err := n.ctrl.AwaitServing(actx)
+		cancel()
+		if err == nil {
+			n.log.Info("metadata quorum reached", "leader", n.ctrl.Status().LeaderID, "applied_index", n.ctrl.Status().Applied,
+				"waited", time.Since(start).Round(time.Millisecond))
+			return nil
+		}
+		if ctx.Err() != nil {
+			return fmt.Errorf("daemon: waiting for the metadata quorum: %w", ctx.Err())
+		}
+		if time.Since(lastLog) >= quorumRetryLog {
+			lastLog = time.Now()
+			n.log.Warn("still waiting for the metadata quorum; the Kafka listeners open once it has a leader this node has caught up with",
+				"voters", votersList(n.cfg), "waited", time.Since(start).Round(time.Second), "err", err)
+			status(fmt.Sprintf("waiting for the metadata quorum (%s)", time.Since(start).Round(time.Second)))
+		}
+	}
 }
 
 // listenController opens this node's controller listener (the first of
@@ -412,13 +477,17 @@ func (n *Node) stopReconcile() {
 
 // reconcile moves local storage toward the image: partitions this node
 // replicates exist, partitions of deleted topics are removed, config changes
-// reach the logs. old is the image of the previous pass (nil at start);
-// passes may skip images, so a topic whose id differs from old's was
-// deleted and re-created in between: its local logs go and come back
-// empty.
+// reach the logs. old is the image of the previous pass (nil at start).
+// Passes may skip images, and a node may have been down meanwhile, so a
+// log is matched to its topic by topic id (partition.metadata): a log of
+// another id belongs to a topic deleted and re-created under the same
+// name, and goes; the new topic's log is created empty. A log without an
+// id (written before ids were recorded) is adopted by the topic of its
+// name. When the pass ends, waiting requests look again (readiness).
 func (n *Node) reconcile(old, im *controlplane.Image) {
 	n.reconcileMu.Lock()
 	defer n.reconcileMu.Unlock()
+	defer n.ready.changed()
 	want := map[model.TopicPartition]bool{}
 	var create []storage.NewPartition
 	var recreated []model.TopicPartition
@@ -427,8 +496,8 @@ func (n *Node) reconcile(old, im *controlplane.Image) {
 		if old != nil {
 			oldT = old.Topics[name]
 		}
-		idChanged := oldT != nil && oldT.ID != t.ID
-		cfgChanged := oldT == nil || idChanged || !sameMap(oldT.Configs, t.Configs)
+		cfgChanged := oldT == nil || oldT.ID != t.ID || !sameMap(oldT.Configs, t.Configs)
+		id := storage.TopicID(t.ID)
 		var sc storage.Config
 		scDone := false
 		for _, p := range t.Partitions {
@@ -441,16 +510,23 @@ func (n *Node) reconcile(old, im *controlplane.Image) {
 				sc, scDone = n.storageConfig(t.Configs), true
 			}
 			if part, ok := n.store.Partition(tp); ok {
-				if idChanged {
-					recreated = append(recreated, tp)
-				} else if cfgChanged {
-					part.SetConfig(sc)
+				if part.TopicID() == (storage.TopicID{}) {
+					if err := part.SetTopicID(id); err != nil {
+						// Not served until it is recorded (the next pass
+						// tries again); never deleted for it.
+						n.log.Error("cannot record the topic id of a log", "partition", tp.String(), "err", err)
+						continue
+					}
 				}
-				if !idChanged {
+				if part.TopicID() == id {
+					if cfgChanged {
+						part.SetConfig(sc)
+					}
 					continue
 				}
+				recreated = append(recreated, tp)
 			}
-			create = append(create, storage.NewPartition{TP: tp, Config: sc})
+			create = append(create, storage.NewPartition{TP: tp, Config: sc, TopicID: id})
 		}
 	}
 	// Deletions first: they free descriptors for the creations, and a

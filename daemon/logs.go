@@ -2,7 +2,9 @@ package daemon
 
 import (
 	"fmt"
+	"sync"
 
+	"github.com/ringtail/ringtail/controlplane"
 	"github.com/ringtail/ringtail/kafka"
 	"github.com/ringtail/ringtail/model"
 	"github.com/ringtail/ringtail/storage"
@@ -10,16 +12,52 @@ import (
 
 // logs adapts the storage manager to what the kafka server needs.
 type logs struct {
-	m *storage.Manager
-	r *replicas
+	m     *storage.Manager
+	r     *replicas
+	ready *readiness
 }
 
-func (l logs) Log(tp model.TopicPartition) (kafka.Log, bool) {
-	p, ok := l.m.Partition(tp)
-	if !ok {
+// LeaderLog returns the log of a partition this node leads by the image
+// once it serves: the log is this topic's (same topic id) and, with
+// followers, replication leads at the image's leader epoch.
+func (l logs) LeaderLog(t *controlplane.Topic, p controlplane.Partition) (kafka.Log, bool) {
+	tp := model.TopicPartition{Topic: t.Name, Partition: p.Partition}
+	part, ok := l.m.Partition(tp)
+	if !ok || part.TopicID() != storage.TopicID(t.ID) {
 		return nil, false
 	}
-	return partitionLog{Partition: p, r: l.r, tp: tp}, true
+	if len(p.Replicas) > 1 {
+		lr := l.r.leader(tp)
+		if lr == nil || lr.leaderEpoch != p.LeaderEpoch {
+			return nil, false
+		}
+	}
+	return partitionLog{Partition: part, r: l.r, tp: tp}, true
+}
+
+// Changed is closed when the next reconcile pass ends.
+func (l logs) Changed() <-chan struct{} { return l.ready.wait() }
+
+// readiness is a broadcast: closed and replaced at the end of every
+// reconcile pass, when LeaderLog's answers may have changed.
+type readiness struct {
+	mu sync.Mutex
+	ch chan struct{}
+}
+
+func newReadiness() *readiness { return &readiness{ch: make(chan struct{})} }
+
+func (r *readiness) wait() <-chan struct{} {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.ch
+}
+
+func (r *readiness) changed() {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	close(r.ch)
+	r.ch = make(chan struct{})
 }
 
 // partitionLog is a *storage.Partition with kafka's result types, and the

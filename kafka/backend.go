@@ -86,15 +86,25 @@ type RangedReplicatedLog interface {
 	FollowerReadRanges(replica int32, offset model.Offset, maxBytes int32, minOneBatch bool) (storage.Ranges, error)
 }
 
-// Logs finds the local log of a partition.
+// Logs finds the local logs of the partitions this node leads.
 type Logs interface {
-	Log(tp model.TopicPartition) (Log, bool)
+	// LeaderLog returns the log of partition p of topic t, which the image
+	// says this node leads, once it can serve as that leader: the log
+	// exists for this topic id (not a log left by an earlier topic of the
+	// same name) and, on a replicated partition, replication runs at p's
+	// leader epoch. false means not yet.
+	LeaderLog(t *controlplane.Topic, p controlplane.Partition) (Log, bool)
+	// Changed is closed the next time LeaderLog's answers may have changed.
+	Changed() <-chan struct{}
 }
 
 // Controller is the metadata side: a read-only image plus the commands that
 // change it. Errors wrap model.Err* sentinels.
 type Controller interface {
 	Image() *controlplane.Image
+	// CatchUp returns once the image holds every entry the metadata quorum
+	// had committed when it was called.
+	CatchUp(ctx context.Context) error
 	CreateTopics(ctx context.Context, topics []controlplane.CreateTopic, validateOnly bool) []controlplane.CreateTopicResult
 	DeleteTopics(ctx context.Context, names []string) []error
 	CreatePartitions(ctx context.Context, topic string, count int32, assignments [][]int32, validateOnly bool) error

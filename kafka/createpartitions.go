@@ -4,7 +4,9 @@ package kafka
 //
 // Behavior:
 //   - Grows each topic to count partitions, placed by the controller or as
-//     given in assignment (one replica list per new partition).
+//     given in assignment (one replica list per new partition). Answers
+//     once the new partitions this node leads take writes (up to
+//     awaitUsableMaxPartitions of them; see awaitUsable).
 //   - INVALID_PARTITIONS when count is not larger than the current count,
 //     UNKNOWN_TOPIC_OR_PARTITION for a missing topic,
 //     INVALID_REPLICA_ASSIGNMENT for bad assignments, INVALID_REQUEST for a
@@ -28,6 +30,7 @@ func handleCreatePartitions(s *Server, cx *reqCtx, req *kmsg.CreatePartitionsReq
 	for _, t := range req.Topics {
 		count[t.Topic]++
 	}
+	var grown []string
 	for _, t := range req.Topics {
 		rt := kmsg.NewCreatePartitionsResponseTopic()
 		rt.Topic = t.Topic
@@ -44,8 +47,12 @@ func handleCreatePartitions(s *Server, cx *reqCtx, req *kmsg.CreatePartitionsReq
 		if err != nil {
 			rt.ErrorCode = errorCode(s.log, err)
 			rt.ErrorMessage = errorMessage(err)
+		} else if !req.ValidateOnly {
+			grown = append(grown, t.Topic)
 		}
 		resp.Topics = append(resp.Topics, rt)
 	}
+	// The new partitions take writes here when the call returns.
+	s.awaitUsable(ctx, grown)
 	return resp, nil
 }

@@ -5,6 +5,10 @@ package kafka
 // Behavior:
 //   - Each topic succeeds or fails alone; validate_only (v1+) checks
 //     everything and writes nothing.
+//   - The answer comes once the created topics are usable on this node:
+//     every partition it leads takes a write and serves a read (up to
+//     awaitUsableMaxPartitions partitions; thousands answer at commit and
+//     their first requests wait for their logs, see partitions.go).
 //   - num_partitions / replication_factor -1 take the broker defaults;
 //     explicit replica assignments need both at -1 and must cover
 //     partitions 0..n-1 exactly once (else INVALID_REPLICA_ASSIGNMENT).
@@ -28,6 +32,34 @@ import (
 	"github.com/ringtail/ringtail/controlplane"
 	"github.com/ringtail/ringtail/model"
 )
+
+// awaitUsableMaxPartitions is the most partitions an admin request waits
+// for (awaitUsable): creating a few hundred logs takes milliseconds, so the
+// common case costs the client no retry; thousands take seconds, and those
+// requests answer once the metadata is committed.
+const awaitUsableMaxPartitions = 1000
+
+// awaitUsable waits, bounded by ctx, until the partitions of topics that
+// this node leads are ready to serve, unless there are more than
+// awaitUsableMaxPartitions of them.
+func (s *Server) awaitUsable(ctx context.Context, topics []string) {
+	if len(topics) == 0 {
+		return
+	}
+	im := s.ctrl.Image()
+	n := 0
+	for _, name := range topics {
+		if t := im.Topics[name]; t != nil {
+			n += len(t.Partitions)
+		}
+	}
+	if n > awaitUsableMaxPartitions {
+		return
+	}
+	if !s.awaitLeading(ctx, topics) {
+		s.log.Debug("answering before every partition is ready here", "topics", topics, "err", ctx.Err())
+	}
+}
 
 // adminTimeout turns a request's timeout_ms into a context; non-positive
 // or absurd values get a sane bound.
@@ -65,10 +97,15 @@ func handleCreateTopics(s *Server, cx *reqCtx, req *kmsg.CreateTopicsRequest) (k
 	}
 	results := make([]controlplane.CreateTopicResult, len(req.Topics))
 	if len(cmds) > 0 {
+		var created []string
 		for j, r := range s.ctrl.CreateTopics(ctx, cmds, req.ValidateOnly) {
 			results[cmdIdx[j]] = r
 			errs[cmdIdx[j]] = r.Err
+			if r.Err == nil && !req.ValidateOnly {
+				created = append(created, r.Name)
+			}
 		}
+		s.awaitUsable(ctx, created)
 	}
 	for i, t := range req.Topics {
 		rt := kmsg.NewCreateTopicsResponseTopic()

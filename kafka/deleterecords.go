@@ -22,16 +22,15 @@ import (
 
 func handleDeleteRecords(s *Server, cx *reqCtx, req *kmsg.DeleteRecordsRequest) (kmsg.Response, error) {
 	resp := req.ResponseKind().(*kmsg.DeleteRecordsResponse)
-	im := s.ctrl.Image()
+	lk := s.newLookup(readyWait(req.TimeoutMillis))
 	for _, t := range req.Topics {
 		rt := kmsg.NewDeleteRecordsResponseTopic()
 		rt.Topic = t.Topic
-		topic := im.Topics[t.Topic]
 		for _, p := range t.Partitions {
 			rp := kmsg.NewDeleteRecordsResponseTopicPartition()
 			rp.Partition = p.Partition
 			rp.LowWatermark = -1
-			_, l, err := s.localPartition(topic, t.Topic, p.Partition)
+			_, l, err := lk.partition(topicRef{name: t.Topic}, p.Partition, -1)
 			if err == nil && p.Offset < -1 {
 				err = fmt.Errorf("%w: delete records before offset %d", model.ErrOffsetOutOfRange, p.Offset)
 			}

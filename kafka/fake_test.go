@@ -230,12 +230,59 @@ type fakeLogs struct {
 	mu   struct {
 		sync.Mutex
 		logs map[model.TopicPartition]*fakeLog
+		// held partitions are not ready (LeaderLog says false) until
+		// release; changed is closed by release.
+		held    map[model.TopicPartition]bool
+		changed chan struct{}
 	}
+	// heldAsked receives a partition each time LeaderLog finds it held.
+	heldAsked chan model.TopicPartition
+}
+
+// LeaderLog is Log, except for held partitions.
+func (f *fakeLogs) LeaderLog(t *controlplane.Topic, p controlplane.Partition) (Log, bool) {
+	tp := model.TopicPartition{Topic: t.Name, Partition: p.Partition}
+	f.mu.Lock()
+	held := f.mu.held[tp]
+	f.mu.Unlock()
+	if held {
+		select {
+		case f.heldAsked <- tp:
+		default:
+		}
+		return nil, false
+	}
+	return f.Log(tp)
+}
+
+func (f *fakeLogs) Changed() <-chan struct{} {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.mu.changed
+}
+
+// hold makes tp not ready, as a log being created is.
+func (f *fakeLogs) hold(tp model.TopicPartition) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.mu.held[tp] = true
+}
+
+// release makes tp ready and wakes whoever waits.
+func (f *fakeLogs) release(tp model.TopicPartition) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	delete(f.mu.held, tp)
+	close(f.mu.changed)
+	f.mu.changed = make(chan struct{})
 }
 
 func newFakeLogs(ctrl Controller, nodeID int32, maxBatchBytes int) *fakeLogs {
 	f := &fakeLogs{ctrl: ctrl, nodeID: nodeID, maxBatchBytes: maxBatchBytes}
 	f.mu.logs = map[model.TopicPartition]*fakeLog{}
+	f.mu.held = map[model.TopicPartition]bool{}
+	f.mu.changed = make(chan struct{})
+	f.heldAsked = make(chan model.TopicPartition, 64)
 	return f
 }
 

@@ -79,8 +79,11 @@ func handleFetch(s *Server, cx *reqCtx, req *kmsg.FetchRequest) (kmsg.Response, 
 		fr = &fetchRanges{}
 		cx.fetch = fr
 	}
+	// A partition about to be served here is waited for (partitions.go)
+	// within the fetch's max wait, once: later fills find it ready.
+	lk := s.newLookup(readyWait(req.MaxWaitMillis))
 	for {
-		wake, bytes, stop := s.fillFetch(req, resp, fr)
+		wake, bytes, stop := s.fillFetch(lk, req, resp, fr)
 		if stop || int64(bytes) >= int64(req.MinBytes) || deadline.IsZero() || len(wake) == 0 {
 			return resp, nil
 		}
@@ -90,7 +93,7 @@ func handleFetch(s *Server, cx *reqCtx, req *kmsg.FetchRequest) (kmsg.Response, 
 		}
 		if !s.waitAny(wake, left) {
 			// Timed out or shutting down: one last read, then answer.
-			s.fillFetch(req, resp, fr)
+			s.fillFetch(lk, req, resp, fr)
 			return resp, nil
 		}
 	}
@@ -102,9 +105,8 @@ func handleFetch(s *Server, cx *reqCtx, req *kmsg.FetchRequest) (kmsg.Response, 
 // because of an error. With fr (the sendfile path), partitions whose Log
 // is a RangedLog get file ranges in fr instead of RecordBatches; the ranges
 // of an earlier fill are released first.
-func (s *Server) fillFetch(req *kmsg.FetchRequest, resp *kmsg.FetchResponse, fr *fetchRanges) (wake []<-chan struct{}, total int, stop bool) {
+func (s *Server) fillFetch(lk *partLookup, req *kmsg.FetchRequest, resp *kmsg.FetchResponse, fr *fetchRanges) (wake []<-chan struct{}, total int, stop bool) {
 	fr.release()
-	im := s.ctrl.Image()
 	maxBytes := int64(math.MaxInt32)
 	if req.Version >= 3 && req.MaxBytes >= 0 {
 		maxBytes = int64(req.MaxBytes)
@@ -113,14 +115,9 @@ func (s *Server) fillFetch(req *kmsg.FetchRequest, resp *kmsg.FetchResponse, fr 
 	for _, t := range req.Topics {
 		rt := kmsg.NewFetchResponseTopic()
 		rt.Topic, rt.TopicID = t.Topic, t.TopicID
-		var topic *controlplane.Topic
-		var topicErr error
+		ref := topicRef{name: t.Topic}
 		if req.Version >= 13 {
-			if topic = im.TopicsByID[controlplane.UUID(t.TopicID)]; topic == nil {
-				topicErr = kerr.UnknownTopicID
-			}
-		} else {
-			topic = im.Topics[t.Topic]
+			ref = topicRef{id: controlplane.UUID(t.TopicID), byID: true}
 		}
 		rt.Partitions = make([]kmsg.FetchResponseTopicPartition, 0, len(t.Partitions))
 		var ranges []storage.Ranges
@@ -135,19 +132,11 @@ func (s *Server) fillFetch(req *kmsg.FetchRequest, resp *kmsg.FetchResponse, fr 
 			// MessageSet ("invalid MessageSetSize -1"); Kafka always sends
 			// an empty one.
 			rp.RecordBatches = []byte{}
-			err := topicErr
-			var part controlplane.Partition
-			var l Log
-			if err == nil {
-				name := t.Topic
-				if topic != nil {
-					name = topic.Name
-				}
-				part, l, err = s.localPartition(topic, name, p.Partition)
+			epoch := int32(-1)
+			if req.Version >= 9 {
+				epoch = p.CurrentLeaderEpoch
 			}
-			if err == nil && req.Version >= 9 {
-				err = checkLeaderEpoch(p.CurrentLeaderEpoch, part)
-			}
+			part, l, err := lk.partition(ref, p.Partition, epoch)
 			if err == nil {
 				wake = append(wake, l.Changed())
 				var n int

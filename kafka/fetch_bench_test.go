@@ -63,13 +63,13 @@ func BenchmarkFetchBuild(b *testing.B) {
 				resp := req.ResponseKind().(*kmsg.FetchResponse)
 				if sendfile {
 					fr := &fetchRanges{}
-					h.srv.fillFetch(req, resp, fr)
+					h.srv.fillFetch(h.srv.newLookup(0), req, resp, fr)
 					resp.SetVersion(req.Version)
 					o := encodeFetch(1, resp, fr)
 					recBytes = o.ranged
 					o.release()
 				} else {
-					h.srv.fillFetch(req, resp, nil)
+					h.srv.fillFetch(h.srv.newLookup(0), req, resp, nil)
 					out := encodeResponse(cx, resp)
 					recBytes = int64(len(out))
 				}

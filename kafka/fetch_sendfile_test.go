@@ -56,6 +56,13 @@ func (s *storageLogs) Log(tp model.TopicPartition) (Log, bool) {
 	return storageLog{p}, true
 }
 
+func (s *storageLogs) LeaderLog(t *controlplane.Topic, p controlplane.Partition) (Log, bool) {
+	return s.Log(model.TopicPartition{Topic: t.Name, Partition: p.Partition})
+}
+
+// Changed is never closed: a log opens on first use.
+func (s *storageLogs) Changed() <-chan struct{} { return nil }
+
 // storageLog is a *storage.Partition with kafka's result types.
 type storageLog struct{ *storage.Partition }
 
@@ -211,7 +218,7 @@ func pendingFetch(t *testing.T, h *harness, maxBytes int32) (*fetchOut, []byte) 
 	req.Topics = append(req.Topics, rt)
 	resp := req.ResponseKind().(*kmsg.FetchResponse)
 	fr := &fetchRanges{}
-	h.srv.fillFetch(req, resp, fr)
+	h.srv.fillFetch(h.srv.newLookup(0), req, resp, fr)
 	rg := fr.at(0, 0)
 	if rg == nil || len(rg.Pieces) == 0 {
 		t.Fatalf("no ranges read (error %d)", resp.Topics[0].Partitions[0].ErrorCode)

@@ -34,19 +34,19 @@ const (
 
 func handleListOffsets(s *Server, cx *reqCtx, req *kmsg.ListOffsetsRequest) (kmsg.Response, error) {
 	resp := req.ResponseKind().(*kmsg.ListOffsetsResponse)
-	im := s.ctrl.Image()
+	lk := s.newLookup(readyWaitDefault)
 	for _, t := range req.Topics {
 		rt := kmsg.NewListOffsetsResponseTopic()
 		rt.Topic = t.Topic
-		topic := im.Topics[t.Topic]
 		for _, p := range t.Partitions {
 			rp := kmsg.NewListOffsetsResponseTopicPartition()
 			rp.Partition = p.Partition
 			rp.Offset, rp.Timestamp = -1, -1
-			part, l, err := s.localPartition(topic, t.Topic, p.Partition)
-			if err == nil && req.Version >= 4 {
-				err = checkLeaderEpoch(p.CurrentLeaderEpoch, part)
+			epoch := int32(-1)
+			if req.Version >= 4 {
+				epoch = p.CurrentLeaderEpoch
 			}
+			part, l, err := lk.partition(topicRef{name: t.Topic}, p.Partition, epoch)
 			if err == nil {
 				rp.LeaderEpoch = part.LeaderEpoch
 				err = listOffset(req, p.Timestamp, l, &rp)

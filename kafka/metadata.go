@@ -12,7 +12,8 @@ package kafka
 //     request allows it (v4+; always allowed before v4), otherwise it is
 //     UNKNOWN_TOPIC_OR_PARTITION. Creation is synchronous, so the answer
 //     already has the new topic's partitions (never LEADER_NOT_AVAILABLE
-//     for a fresh topic). Topics asked by id (v10+) that do not exist are
+//     for a fresh topic), and it comes once the partitions this node leads
+//     take writes (awaitUsable), so the client's first produce succeeds. Topics asked by id (v10+) that do not exist are
 //     UNKNOWN_TOPIC_ID.
 //   - Authorized operations (v8+) are the full bitfields when asked for:
 //     there is no authorizer yet.
@@ -195,6 +196,8 @@ func (s *Server) autoCreate(names []string) map[string]error {
 	ctx, cancel := context.WithTimeout(context.Background(), autoCreateTimeout)
 	defer cancel()
 	out := make(map[string]error, len(names))
+	var created []string
+	defer func() { s.awaitUsable(ctx, created) }()
 	for _, r := range s.ctrl.CreateTopics(ctx, cmds, false) {
 		if r.Err != nil && !errors.Is(r.Err, model.ErrTopicAlreadyExists) {
 			s.log.Warn("auto-creating topic failed", "topic", r.Name, "err", r.Err)
@@ -203,6 +206,7 @@ func (s *Server) autoCreate(names []string) map[string]error {
 		}
 		if r.Err == nil {
 			s.log.Info("auto-created topic", "topic", r.Name, "partitions", r.NumPartitions, "replication_factor", r.ReplicationFactor)
+			created = append(created, r.Name)
 		}
 		out[r.Name] = nil
 	}

@@ -24,19 +24,19 @@ import (
 
 func handleOffsetForLeaderEpoch(s *Server, cx *reqCtx, req *kmsg.OffsetForLeaderEpochRequest) (kmsg.Response, error) {
 	resp := req.ResponseKind().(*kmsg.OffsetForLeaderEpochResponse)
-	im := s.ctrl.Image()
+	lk := s.newLookup(readyWaitDefault)
 	for _, t := range req.Topics {
 		rt := kmsg.NewOffsetForLeaderEpochResponseTopic()
 		rt.Topic = t.Topic
-		topic := im.Topics[t.Topic]
 		for _, p := range t.Partitions {
 			rp := kmsg.NewOffsetForLeaderEpochResponseTopicPartition()
 			rp.Partition = p.Partition
 			rp.LeaderEpoch, rp.EndOffset = -1, -1
-			part, l, err := s.localPartition(topic, t.Topic, p.Partition)
-			if err == nil && req.Version >= 2 {
-				err = checkLeaderEpoch(p.CurrentLeaderEpoch, part)
+			epoch := int32(-1)
+			if req.Version >= 2 {
+				epoch = p.CurrentLeaderEpoch
 			}
+			_, l, err := lk.partition(topicRef{name: t.Topic}, p.Partition, epoch)
 			if err == nil {
 				err = endOffsetForEpoch(l, model.Epoch(p.LeaderEpoch), &rp)
 			}

@@ -51,7 +51,7 @@ func handleProduce(s *Server, cx *reqCtx, kreq kmsg.Request, finish func(kmsg.Re
 		return
 	}
 	resp := req.ResponseKind().(*kmsg.ProduceResponse)
-	im := s.ctrl.Image()
+	lk := s.newLookup(readyWait(req.TimeoutMillis))
 
 	type pending struct {
 		rp      *kmsg.ProduceResponseTopicPartition
@@ -76,7 +76,6 @@ func handleProduce(s *Server, cx *reqCtx, kreq kmsg.Request, finish func(kmsg.Re
 		rt := kmsg.NewProduceResponseTopic()
 		rt.Topic = t.Topic
 		rt.Partitions = make([]kmsg.ProduceResponseTopicPartition, len(t.Partitions))
-		topic := im.Topics[t.Topic]
 		for i, p := range t.Partitions {
 			rp := &rt.Partitions[i]
 			*rp = kmsg.NewProduceResponseTopicPartition()
@@ -90,7 +89,7 @@ func handleProduce(s *Server, cx *reqCtx, kreq kmsg.Request, finish func(kmsg.Re
 				setErr(rp, errTransactionsUnsupported)
 				continue
 			}
-			part, l, err := s.localPartition(topic, t.Topic, p.Partition)
+			part, l, err := lk.partition(topicRef{name: t.Topic}, p.Partition, -1)
 			if err == nil && len(p.Records) == 0 {
 				err = fmt.Errorf("%w: produce request without records for %s-%d", model.ErrInvalidRecord, t.Topic, p.Partition)
 			}
