@@ -47,7 +47,8 @@ func TestBadFramesCloseTheConnection(t *testing.T) {
 		"oversized":                 oversized,
 		"shorter than a header":     withSize([]byte{0, 3, 0}),
 		"unknown key":               withSize(header(999, 0)),
-		"key not served":            withSize(header(10, 3)), // FindCoordinator
+		"key not served":            frame(unservedRequest(t, 0), 1),
+		"flexible key not served":   frame(unservedRequest(t, -1), 1),
 		"unsupported produce":       withSize(header(0, 2)),
 		"truncated metadata body":   withSize(append(header(3, 9), 0, 0, 0, 5)),
 		"client id past the frame":  withSize([]byte{0, 18, 0, 0, 0, 0, 0, 1, 0, 50, 'x'}),
@@ -61,6 +62,26 @@ func TestBadFramesCloseTheConnection(t *testing.T) {
 		})
 	}
 	h.stillServes(t)
+}
+
+// unservedRequest returns a well-formed request for the first key kmsg
+// knows that apis does not serve, at version (-1: kmsg's newest), so that
+// the server refuses it for the key and not for its framing.
+func unservedRequest(t *testing.T, version int16) kmsg.Request {
+	t.Helper()
+	for k := int16(0); k <= kmsg.MaxKey; k++ {
+		r := kmsg.RequestForKey(k)
+		if _, served := apis[k]; served || r == nil || k == 7 { // ControlledShutdown v0 has no client id
+			continue
+		}
+		if version < 0 {
+			version = r.MaxVersion()
+		}
+		r.SetVersion(version)
+		return r
+	}
+	t.Fatal("every key kmsg knows is served")
+	return nil
 }
 
 func TestApiVersionsFallback(t *testing.T) {
