@@ -770,7 +770,7 @@ func (p *Partition) closeOnShard() (flush func() error, err error) {
 func (p *Partition) writeEpochsIfChanged() error {
 	want := encodeEpochs(p.epochs)
 	have, err := os.ReadFile(filepath.Join(p.dir, leaderEpochFile))
-	if err == nil && bytes.Equal(have, want) {
+	if err == nil && bytes.Equal(have, want) && !p.epochsDirty {
 		return nil
 	}
 	if errors.Is(err, fs.ErrNotExist) && len(p.epochs) == 0 {

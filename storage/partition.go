@@ -119,6 +119,10 @@ type Partition struct {
 	unflushed  int64 // relaxed mode: messages since the last fsync
 	lastFlush  int64 // relaxed mode: ms of the last fsync
 	externalHW bool  // the replication layer sets the high watermark (SetExternalHW)
+	// epochsDirty: the leader-epoch-checkpoint was last written without
+	// fsync (noteEpochs); it is made durable before the recovery point
+	// passes its entries (bumpRecoveryPoint) and at close.
+	epochsDirty bool
 }
 
 // TopicPartition names the partition.
@@ -334,7 +338,7 @@ func (t *appendTask) Prepare(b *iocore.Batch) {
 	// Leader epoch cache: a new epoch starts at this append's base offset.
 	if n := len(p.epochs); !t.replica && (n == 0 || t.epoch > p.epochs[n-1].epoch) {
 		p.epochs = append(p.epochs[:n:n], epochEntry{epoch: t.epoch, start: p.nextOffset})
-		if err := p.writeEpochs(); err != nil {
+		if err := p.noteEpochs(); err != nil {
 			p.m.logger.Warn("cannot write leader-epoch-checkpoint", "partition", p.tp.String(), "err", err)
 		}
 	}
@@ -522,9 +526,18 @@ func (p *Partition) roll(b *iocore.Batch, t *appendTask, reason string) error {
 }
 
 func (p *Partition) bumpRecoveryPoint(o model.Offset) {
-	if int64(o) > p.recoveryPoint.Load() {
-		p.recoveryPoint.Store(int64(o))
+	if int64(o) <= p.recoveryPoint.Load() {
+		return
 	}
+	// Recovery rebuilds the epoch entries above the recovery point from
+	// the batches; those below it must be durable in the file first.
+	if p.epochsDirty {
+		if err := p.writeEpochs(); err != nil {
+			p.m.logger.Warn("cannot write leader-epoch-checkpoint; the recovery point stays", "partition", p.tp.String(), "err", err)
+			return
+		}
+	}
+	p.recoveryPoint.Store(int64(o))
 }
 
 func removeSegmentFiles(s *segment) {
@@ -645,8 +658,28 @@ func (p *Partition) rollback() {
 	p.publish()
 }
 
+// writeEpochs writes the leader-epoch-checkpoint durably (two fsyncs).
 func (p *Partition) writeEpochs() error {
-	return writeFileAtomic(p.dir+"/"+leaderEpochFile, encodeEpochs(p.epochs), true)
+	if err := writeFileAtomic(p.dir+"/"+leaderEpochFile, encodeEpochs(p.epochs), true); err != nil {
+		return err
+	}
+	p.epochsDirty = false
+	return nil
+}
+
+// noteEpochs writes the leader-epoch-checkpoint on the append path without
+// fsync, as Kafka does since 3.7 (KAFKA-15046): a new epoch's first append
+// on each of thousands of fresh partitions would otherwise pay two fsyncs
+// on the shard. The file is made durable before the recovery point passes
+// the new entry (bumpRecoveryPoint) and at close; after a crash, recovery
+// rebuilds the entries above the recovery point from the batches' leader
+// epochs (recover), so a lost write loses nothing.
+func (p *Partition) noteEpochs() error {
+	if err := writeFileAtomic(p.dir+"/"+leaderEpochFile, encodeEpochs(p.epochs), false); err != nil {
+		return err
+	}
+	p.epochsDirty = true
+	return nil
 }
 
 // ReadResult is what Read returns.

@@ -103,12 +103,15 @@ func scanSegment(s *segment, from int64, validate bool, fn func(h *BatchHeader, 
 // rebuildSegment scans s from the start, validating every batch, rebuilds
 // both indexes in memory and on disk, and truncates the log after the last
 // good batch. It returns the bytes cut off and the scan's stop reason.
-func (p *Partition) rebuildSegment(s *segment, cfg *Config) (truncated int64, reason error, err error) {
+func (p *Partition) rebuildSegment(s *segment, cfg *Config, onBatch func(*BatchHeader)) (truncated int64, reason error, err error) {
 	s.index = newSparseIndex(s.index.capEntries)
 	s.tindex = newSparseIndex(s.tindex.capEntries)
 	st := emptySegState(s.base)
 	var idxBuf, tidxBuf []byte
 	end, next, reason, err := scanSegment(s, 0, true, func(h *BatchHeader, pos int64) {
+		if onBatch != nil {
+			onBatch(h)
+		}
 		e, te, ok := st.noteBatch(s, h, pos, cfg.IndexIntervalBytes)
 		if ok {
 			s.index.add(e)
@@ -349,6 +352,19 @@ func (p *Partition) recover(info openInfo) (recoverStats, error) {
 			}
 		}
 	}
+	// Epoch entries of the rescanned segments come from their batches: the
+	// file may have missed the newest (noteEpochs writes without fsync).
+	var derived []epochEntry
+	derive := func(h *BatchHeader) {
+		e := model.Epoch(h.PartitionLeaderEpoch)
+		if n := len(derived); e >= 0 && (n == 0 || e > derived[n-1].epoch) {
+			derived = append(derived, epochEntry{epoch: e, start: h.BaseOffset})
+		}
+	}
+	scanBase := model.Offset(-1)
+	if rescanFrom < len(p.segs) {
+		scanBase = p.segs[rescanFrom].base
+	}
 	for i := 0; i < len(p.segs); i++ {
 		s := p.segs[i]
 		last := i == len(p.segs)-1
@@ -378,7 +394,11 @@ func (p *Partition) recover(info openInfo) (recoverStats, error) {
 			continue
 		}
 		rs.rescanned = true
-		cut, reason, err := p.rebuildSegment(s, cfg)
+		var onBatch func(*BatchHeader)
+		if i >= rescanFrom {
+			onBatch = derive
+		}
+		cut, reason, err := p.rebuildSegment(s, cfg, onBatch)
 		if err != nil {
 			return rs, p.storageErr(s, -1, "recover", err)
 		}
@@ -437,6 +457,21 @@ func (p *Partition) recover(info openInfo) (recoverStats, error) {
 		es = nil
 	}
 	unreadable := err != nil
+	if scanBase >= 0 {
+		// Trust the file below the rescan (durable before the recovery
+		// point passed it), the batches above it.
+		merged := truncateEpochsFromEnd(es, scanBase)
+		for _, d := range derived {
+			if n := len(merged); n == 0 || d.epoch > merged[n-1].epoch {
+				merged = append(merged, d)
+			}
+		}
+		if !sameEpochs(merged, es) {
+			p.m.logger.Info("leader epochs rebuilt from the rescanned batches", "partition", p.tp.String(),
+				"from_file", len(es), "now", len(merged))
+		}
+		es, unreadable = merged, unreadable || !sameEpochs(merged, es)
+	}
 	p.epochs = truncateEpochsFromStart(truncateEpochsFromEnd(es, p.logEnd), p.logStart)
 	if unreadable || !sameEpochs(es, p.epochs) {
 		// Rewritten (two fsyncs) only when recovery changed it: a restart

@@ -146,7 +146,7 @@ func (p *Partition) prepareReplica(t *appendTask) bool {
 		e := model.Epoch(h.PartitionLeaderEpoch)
 		if n := len(p.epochs); e >= 0 && (n == 0 || e > p.epochs[n-1].epoch) {
 			p.epochs = append(p.epochs[:n:n], epochEntry{epoch: e, start: h.BaseOffset})
-			if err := p.writeEpochs(); err != nil {
+			if err := p.noteEpochs(); err != nil {
 				p.m.logger.Warn("cannot write leader-epoch-checkpoint", "partition", p.tp.String(), "err", err)
 			}
 		}
@@ -289,7 +289,7 @@ func (p *Partition) truncateLocked(offset model.Offset) error {
 	if err == nil && !loaded {
 		ns.index = newSparseIndex(ns.index.capEntries)
 		ns.tindex = newSparseIndex(ns.tindex.capEntries)
-		_, _, err = p.rebuildSegment(ns, cfg)
+		_, _, err = p.rebuildSegment(ns, cfg, nil)
 	}
 	if err == nil {
 		for _, f := range []*os.File{ns.log, ns.idxF, ns.tidxF} {
