@@ -11,7 +11,7 @@ ARCH      ?= $(shell $(GO) env GOARCH)
 DIST      := dist
 NFPM      ?= $(GO) run github.com/goreleaser/nfpm/v2/cmd/nfpm@v2.44.0
 
-.PHONY: help build run test test-unit lint fuzz bench bench-smoke bench-suite bench-suite-smoke clean deb rpm dist-bin
+.PHONY: help build run test test-unit lint fuzz bench bench-smoke bench-suite bench-suite-smoke bench-create clean deb rpm dist-bin
 
 help: ## list the targets
 	@awk 'BEGIN{FS=":.*## "} /^[a-zA-Z_-]+:.*## /{printf "  %-12s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -53,6 +53,9 @@ bench-smoke: ## a few seconds of `ringtail bench` produce, consume and e2e again
 
 bench-suite: build ## the benchmark suite (issue 5): fresh nodes, fio/iperf3 limits, workloads a-f side by side; results in benchmarks/results/<date>-<host>/ (SUITE_FLAGS, e.g. --only a,c)
 	cd benchmarks && $(GO) run ./cmd/suite $(SUITE_FLAGS)
+
+bench-create: build ## one CreateTopics of 6,000 partitions on a fresh node: time to answer and until all take a write (3 runs; results in benchmarks/results/<date>-create.json)
+	cd benchmarks && $(GO) run ./cmd/createbench --ringtail ../$(BIN) --out results/$$(date -u +%F)-create.json
 
 bench-suite-smoke: build ## the benchmark suite end to end with seconds of load (results in a temporary folder)
 	cd benchmarks && $(GO) run ./cmd/suite --smoke $(SUITE_FLAGS)
