@@ -787,11 +787,11 @@ func TestNoRetryThroughNonControllerNode(t *testing.T) {
 	admin := conns(id)
 	t.Logf("CreateTopics and Metadata go to node %d (%s), not the controller", id, node.Addr())
 	rng := rand.New(rand.NewSource(13))
-	// Not 200 rounds: on two cores under -race a round costs ~0.2 s with
-	// a few topics and climbs past 1 s by round 30 as the cluster fills
-	// with replicated partitions (~6 s by round 170), so 200 rounds take
-	// about eight minutes.
-	const rounds = 30
+	// Each round's topic is deleted at its end: followers run one fetch
+	// loop per partition (daemon/follower.go), so on two cores under
+	// -race a cluster that keeps every round's replicas slows from 0.2 s
+	// to several seconds a round by round 170.
+	const rounds = 200
 	start := time.Now()
 	for round := range rounds {
 		topic := fmt.Sprintf("edge-cluster-%d", round)
@@ -799,6 +799,7 @@ func TestNoRetryThroughNonControllerNode(t *testing.T) {
 		admin.createTopic(round, topic, parts, 3)
 		m := admin.waitListed(round, topic, int(parts))
 		writeReadOnce(t, round, conns, topic, m, roundValues(rng, round, partRange(0, parts)))
+		admin.deleteTopic(round, topic)
 	}
 	el := time.Since(start)
 	t.Logf("%d rounds in %v (%v per round)", rounds, el, el/rounds)
