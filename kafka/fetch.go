@@ -4,7 +4,11 @@ package kafka
 //
 // Behavior:
 //   - A partition this node does not lead is NOT_LEADER_OR_FOLLOWER, with
-//     the image's leader and leader epoch in current_leader (v12+).
+//     the image's leader and leader epoch in current_leader (v12+). One it
+//     leads whose log is still being created is waited for within
+//     max(max_wait_ms, 1 s) first, and a topic, partition or epoch this
+//     node does not know yet makes it catch up with the metadata quorum
+//     once (partitions.go).
 //   - Long poll: answers once min_bytes are available across the requested
 //     partitions, any partition has an error, max_wait_ms passes, or the
 //     server shuts down; it waits on every partition's Log.Changed(), never

@@ -24,9 +24,13 @@ package kafka
 //     (NOT_ENOUGH_REPLICAS_AFTER_APPEND when the ISR shrank below it).
 //     acks=1 answers on the leader's local append.
 //   - Unknown topics are UNKNOWN_TOPIC_OR_PARTITION (produce never creates
-//     topics; only Metadata does), names that break Kafka's rules are
-//     INVALID_TOPIC_EXCEPTION, partitions led elsewhere are
-//     NOT_LEADER_OR_FOLLOWER.
+//     topics, as in Kafka; only Metadata does), names that break Kafka's
+//     rules are INVALID_TOPIC_EXCEPTION, partitions led elsewhere are
+//     NOT_LEADER_OR_FOLLOWER. Before answering either, a partition led
+//     here whose log is still being created is waited for (within
+//     timeout_ms, at least 1 s), and a topic or partition this node does
+//     not know yet makes it catch up with the metadata quorum once, so the
+//     first produce right after CreateTopics succeeds (partitions.go).
 //
 // Skipped on purpose: transactions (a transactional_id gets INVALID_REQUEST
 // for every partition, see initproducerid.go); quotas (throttle is 0);
