@@ -26,15 +26,6 @@ func appendAt(t *testing.T, p *Partition, epoch model.Epoch, records []byte) App
 	}
 }
 
-func epochStarts(t *testing.T, p *Partition) []EpochStart {
-	t.Helper()
-	es, err := p.LeaderEpochs()
-	if err != nil {
-		t.Fatal(err)
-	}
-	return es
-}
-
 // The leader-epoch-checkpoint is written without fsync on the append path
 // (noteEpochs). A crash that loses those writes loses no epoch: recovery
 // rebuilds the entries above the recovery point from the batches.
@@ -47,7 +38,7 @@ func TestEpochsSurviveALostCheckpointWrite(t *testing.T) {
 		appendAt(t, p, 3, simpleBatch(1, 50, 1))
 		appendAt(t, p, 5, simpleBatch(1, 50, 1))
 		want := []EpochStart{{Epoch: 1, StartOffset: 0}, {Epoch: 3, StartOffset: 2}, {Epoch: 5, StartOffset: 5}}
-		if got := epochStarts(t, p); !slices.Equal(got, want) {
+		if got := epochsOf(t, p); !slices.Equal(got, want) {
 			t.Fatalf("epochs before the crash: %v, want %v", got, want)
 		}
 		// The crash lost the last two writes of the file.
@@ -59,7 +50,7 @@ func TestEpochsSurviveALostCheckpointWrite(t *testing.T) {
 		m = e.open()
 		defer m.Close()
 		p, _ = m.Partition(tp0)
-		if got := epochStarts(t, p); !slices.Equal(got, want) {
+		if got := epochsOf(t, p); !slices.Equal(got, want) {
 			t.Fatalf("epochs after the crash: %v, want %v (rebuilt from the batches)", got, want)
 		}
 		if ep, end, _ := p.EndOffsetForEpoch(3); ep != 3 || end != 5 {
