@@ -19,6 +19,7 @@ import (
 type testRec struct {
 	key, value []byte
 	tsDelta    int64
+	tombstone  bool // a null value (value is ignored)
 }
 
 // batchOpts sets the producer fields and timestamps of a built batch.
@@ -49,8 +50,12 @@ func buildBatch(o batchOpts, recs []testRec) []byte {
 			rec = binary.AppendVarint(rec, int64(len(r.key)))
 			rec = append(rec, r.key...)
 		}
-		rec = binary.AppendVarint(rec, int64(len(r.value)))
-		rec = append(rec, r.value...)
+		if r.tombstone {
+			rec = binary.AppendVarint(rec, -1)
+		} else {
+			rec = binary.AppendVarint(rec, int64(len(r.value)))
+			rec = append(rec, r.value...)
+		}
 		rec = binary.AppendVarint(rec, 0)
 		body = binary.AppendVarint(body, int64(len(rec)))
 		body = append(body, rec...)

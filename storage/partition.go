@@ -69,6 +69,20 @@ type view struct {
 	closed       bool
 }
 
+// errPastSegment: no batch of the segment reaches the offset, which lies in
+// a gap that compaction left at the segment's end.
+var errPastSegment = errors.New("offset past the segment's last batch")
+
+// segAfter returns the segment after s in the view, or nil.
+func (v *view) segAfter(s *segment) *segment {
+	for i, x := range v.segs {
+		if x == s && i+1 < len(v.segs) {
+			return v.segs[i+1]
+		}
+	}
+	return nil
+}
+
 // segFor returns the segment holding offset (the last with base <= offset).
 func (v *view) segFor(offset model.Offset) (*segment, int) {
 	i := sort.Search(len(v.segs), func(i int) bool { return v.segs[i].base > offset }) - 1
@@ -744,6 +758,15 @@ func (p *Partition) read(offset model.Offset, maxBytes int32, minOneBatch, toLog
 		}
 		recs, err := readSegment(seg, offset, limit, maxBytes, minOneBatch)
 		seg.release()
+		if err == errPastSegment {
+			// A gap left by compaction: the next segment holds the next
+			// batch.
+			if next := v.segAfter(seg); next != nil {
+				offset, attempt = next.base, -1
+				continue
+			}
+			return res, nil
+		}
 		if err != nil {
 			return res, p.storageErr(seg, offset, "read", err)
 		}
@@ -757,6 +780,9 @@ func (p *Partition) read(offset model.Offset, maxBytes int32, minOneBatch, toLog
 func readSegment(seg *segment, offset, hw model.Offset, maxBytes int32, minOneBatch bool) ([]byte, error) {
 	limit := seg.size.Load()
 	pos, h, ok, err := seg.findBatch(offset, limit)
+	if err == nil && !ok && limit > 0 {
+		return nil, errPastSegment
+	}
 	if err != nil || !ok || h.BaseOffset >= hw {
 		return nil, err
 	}

@@ -126,6 +126,14 @@ func (p *Partition) readRanges(offset model.Offset, maxBytes int32, minOneBatch,
 			return res, err
 		}
 		pos, n, err := segmentRange(seg, offset, limit, maxBytes, minOneBatch)
+		if err == errPastSegment {
+			seg.release()
+			if next := v.segAfter(seg); next != nil {
+				offset, attempt = next.base, -1
+				continue
+			}
+			return res, nil
+		}
 		if err != nil || n == 0 {
 			seg.release()
 			if err != nil {
@@ -146,6 +154,9 @@ func (p *Partition) readRanges(offset model.Offset, maxBytes int32, minOneBatch,
 func segmentRange(seg *segment, offset, hw model.Offset, maxBytes int32, minOneBatch bool) (int64, int64, error) {
 	limit := seg.size.Load()
 	pos, h, ok, err := seg.findBatch(offset, limit)
+	if err == nil && !ok && limit > 0 {
+		return 0, 0, errPastSegment
+	}
 	if err != nil || !ok || h.BaseOffset >= hw {
 		return 0, 0, err
 	}

@@ -85,8 +85,9 @@ func scanSegment(s *segment, from int64, validate bool, fn func(h *BatchHeader, 
 		if err != nil {
 			return pos, next, fmt.Errorf("byte %d: %w", pos, err), nil
 		}
-		if h.LastOffsetDelta < 0 || (next >= 0 && h.BaseOffset != next) {
-			return pos, next, fmt.Errorf("byte %d: batch base offset %d, expected %d", pos, int64(h.BaseOffset), int64(next)), nil
+		// Offsets increase; gaps are allowed, as compaction leaves them.
+		if h.LastOffsetDelta < 0 || (next >= 0 && h.BaseOffset < next) {
+			return pos, next, fmt.Errorf("byte %d: batch base offset %d, expected %d or more", pos, int64(h.BaseOffset), int64(next)), nil
 		}
 		if h.LastOffset()-s.base > math.MaxInt32 || h.BaseOffset < s.base {
 			return pos, next, fmt.Errorf("byte %d: offset %d outside the segment", pos, int64(h.BaseOffset)), nil
@@ -407,7 +408,7 @@ func (p *Partition) recover(info openInfo) (recoverStats, error) {
 			p.m.logger.Warn("truncated log after a torn or corrupt batch", "partition", p.tp.String(), "segment", s.name(),
 				"offset", int64(s.comm.nextOffset), "bytes", cut, "reason", reason)
 		}
-		if !last && (cut > 0 || s.comm.nextOffset != nextBase) {
+		if !last && (cut > 0 || s.comm.nextOffset > nextBase) {
 			// A hole: everything after it goes so that offsets stay contiguous.
 			for _, later := range p.segs[i+1:] {
 				if fi, err := later.log.Stat(); err == nil {

@@ -111,7 +111,7 @@ func (p *Partition) AppendReplica(records []byte, done func(AppendResult)) {
 			// back to a consumer of ours is worth a loud refusal.
 			err = fmt.Errorf("%d bytes exceeds max.message.bytes %d: %w", h.Size(), cfg.MaxMessageBytes, model.ErrRecordTooLarge)
 		}
-		if err == nil && len(hdrs) > 0 && h.BaseOffset != hdrs[len(hdrs)-1].LastOffset()+1 {
+		if err == nil && len(hdrs) > 0 && h.BaseOffset <= hdrs[len(hdrs)-1].LastOffset() {
 			err = fmt.Errorf("base offset %d after last offset %d: %w", int64(h.BaseOffset), int64(hdrs[len(hdrs)-1].LastOffset()), model.ErrInvalidRecord)
 		}
 		if err != nil {
@@ -133,7 +133,8 @@ func (p *Partition) AppendReplica(records []byte, done func(AppendResult)) {
 // a failed write rolls it back) and the epoch cache. false means t.res
 // holds the refusal.
 func (p *Partition) prepareReplica(t *appendTask) bool {
-	if first := t.hdrs[0].BaseOffset; first != p.nextOffset {
+	// A compacted leader's log has gaps: a batch may start past the end.
+	if first := t.hdrs[0].BaseOffset; first < p.nextOffset {
 		t.res.Err = p.errf(nil, first, "append replica: log end is %d: %w", int64(p.nextOffset), model.ErrOffsetOutOfRange)
 		return false
 	}

@@ -179,17 +179,18 @@ func TestAppendReplicaKeepsOffsetsAndEpochs(t *testing.T) {
 			t.Fatalf("retry on the new leader got %d, want duplicate at %d", r.BaseOffset, end-2)
 		}
 
-		// Refusals: a gap, a batch that does not continue the log, a bad CRC.
+		// Refusals: batches that overlap, a batch that does not continue
+		// the log, a bad CRC.
 		res, _ := leader.ReadReplica(0, 4096, true)
 		if r := appendReplicaWait(t, follower, res.Records); !errors.Is(r.Err, model.ErrOffsetOutOfRange) {
 			t.Fatalf("replica append at an old offset: %v", r.Err)
 		}
 		b := simpleBatch(2, 10, 1)
 		setBatchOffsetAndEpoch(b, end, 5)
-		gap := simpleBatch(2, 10, 1)
-		setBatchOffsetAndEpoch(gap, end+5, 5)
-		if r := appendReplicaWait(t, follower, append(append([]byte(nil), b...), gap...)); !errors.Is(r.Err, model.ErrInvalidRecord) {
-			t.Fatalf("replica append with a gap: %v", r.Err)
+		overlap := simpleBatch(2, 10, 1)
+		setBatchOffsetAndEpoch(overlap, end+1, 5)
+		if r := appendReplicaWait(t, follower, append(append([]byte(nil), b...), overlap...)); !errors.Is(r.Err, model.ErrInvalidRecord) {
+			t.Fatalf("replica append of overlapping batches: %v", r.Err)
 		}
 		bad := append([]byte(nil), b...)
 		bad[len(bad)-1] ^= 0xff
@@ -198,6 +199,15 @@ func TestAppendReplicaKeepsOffsetsAndEpochs(t *testing.T) {
 		}
 		if r := appendReplicaWait(t, follower, b); r.Err != nil || r.BaseOffset != end {
 			t.Fatalf("good replica append: %+v", r)
+		}
+		// A compacted leader's log has gaps; the follower keeps them.
+		gap := simpleBatch(2, 10, 1)
+		setBatchOffsetAndEpoch(gap, end+7, 5)
+		if r := appendReplicaWait(t, follower, gap); r.Err != nil || r.BaseOffset != end+7 || r.LastOffset != end+8 {
+			t.Fatalf("replica append after a gap: %+v", r)
+		}
+		if _, _, logEnd := follower.Offsets(); logEnd != end+9 {
+			t.Fatalf("log end after the gap %d, want %d", logEnd, end+9)
 		}
 	})
 }
