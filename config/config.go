@@ -78,6 +78,21 @@ type Config struct {
 	BrokerRack                    string     // broker.rack
 	ClusterID                     string     // cluster.id; "" = generated at first start
 
+	// The log cleaner. The last four are the broker defaults of the topic
+	// configs min.cleanable.dirty.ratio, min.compaction.lag.ms,
+	// max.compaction.lag.ms and delete.retention.ms (see TopicDefaults).
+	LogCleanerEnable              bool    // log.cleaner.enable
+	LogCleanerThreads             int     // log.cleaner.threads: 1 to 64
+	LogCleanerDedupeBufferSize    int64   // log.cleaner.dedupe.buffer.size: bytes, for all threads together; > 1 MiB per thread
+	LogCleanerIOBufferSize        int32   // log.cleaner.io.buffer.size: bytes, for all threads together
+	LogCleanerIOBufferLoadFactor  float64 // log.cleaner.io.buffer.load.factor: (0, 1], how full the dedupe map may get
+	LogCleanerIOMaxBytesPerSecond float64 // log.cleaner.io.max.bytes.per.second: > 0; math.MaxFloat64 is unlimited
+	LogCleanerBackoffMs           int64   // log.cleaner.backoff.ms
+	LogCleanerMinCleanableRatio   float64 // log.cleaner.min.cleanable.ratio: [0, 1]
+	LogCleanerMinCompactionLagMs  int64   // log.cleaner.min.compaction.lag.ms
+	LogCleanerMaxCompactionLagMs  int64   // log.cleaner.max.compaction.lag.ms: >= 1, and >= the min
+	LogCleanerDeleteRetentionMs   int64   // log.cleaner.delete.retention.ms
+
 	Ringtail RingtailConfig
 
 	// Set holds the dotted keys the file set explicitly (ringtail keys as
@@ -147,6 +162,17 @@ func Default() *Config {
 		OffsetsTopicReplicationFactor: 1,
 		OffsetsRetentionMinutes:       10080,
 		GroupInitialRebalanceDelayMs:  3000,
+		LogCleanerEnable:              true,
+		LogCleanerThreads:             1,
+		LogCleanerDedupeBufferSize:    128 << 20,
+		LogCleanerIOBufferSize:        512 << 10,
+		LogCleanerIOBufferLoadFactor:  0.9,
+		LogCleanerIOMaxBytesPerSecond: math.MaxFloat64,
+		LogCleanerBackoffMs:           15000,
+		LogCleanerMinCleanableRatio:   0.5,
+		LogCleanerMinCompactionLagMs:  0,
+		LogCleanerMaxCompactionLagMs:  math.MaxInt64,
+		LogCleanerDeleteRetentionMs:   86400000,
 		Ringtail: RingtailConfig{
 			IOEngine:      "auto",
 			Shards:        0,
@@ -430,6 +456,11 @@ func (c *Config) validateCross() error {
 		}
 	}
 
+	if c.LogCleanerMinCompactionLagMs > c.LogCleanerMaxCompactionLagMs {
+		return fmt.Errorf("%s: more than %s; the minimum compaction lag must not exceed the maximum (Kafka would refuse every topic created with these defaults)",
+			q("log.cleaner.min.compaction.lag.ms"), q("log.cleaner.max.compaction.lag.ms"))
+	}
+
 	if len(c.ControllerQuorumVoters) == 0 {
 		return fmt.Errorf("%s: at least one voter (\"id@host:port\") is needed", q("controller.quorum.voters"))
 	}
@@ -487,5 +518,9 @@ func (c *Config) TopicDefaults() TopicConfig {
 		UncleanLeaderElectionEnable:     false,
 		MessageTimestampDifferenceMaxMs: math.MaxInt64,
 		CompressionType:                 "producer",
+		MinCleanableDirtyRatio:          c.LogCleanerMinCleanableRatio,
+		MinCompactionLagMs:              c.LogCleanerMinCompactionLagMs,
+		MaxCompactionLagMs:              c.LogCleanerMaxCompactionLagMs,
+		DeleteRetentionMs:               c.LogCleanerDeleteRetentionMs,
 	}
 }

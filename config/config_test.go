@@ -139,6 +139,34 @@ func TestParseEveryKey(t *testing.T) {
 		{`offsets.topic.replication.factor = 3`, func(c *Config) { c.OffsetsTopicReplicationFactor = 3 }},
 		{`offsets.retention.minutes = 1440`, func(c *Config) { c.OffsetsRetentionMinutes = 1440 }},
 		{`group.initial.rebalance.delay.ms = 0`, func(c *Config) { c.GroupInitialRebalanceDelayMs = 0 }},
+		{`log.cleaner.enable = false`, func(c *Config) { c.LogCleanerEnable = false }},
+		{`log.cleaner.enable = "False"`, func(c *Config) { c.LogCleanerEnable = false }},
+		{`log.cleaner.threads = 4`, func(c *Config) { c.LogCleanerThreads = 4 }},
+		{"log.cleaner.threads = \"64\"\nlog.cleaner.dedupe.buffer.size = 67108928", func(c *Config) { c.LogCleanerThreads = 64; c.LogCleanerDedupeBufferSize = 67108928 }},
+		{`log.cleaner.dedupe.buffer.size = 1048577`, func(c *Config) { c.LogCleanerDedupeBufferSize = 1048577 }},
+		{"log.cleaner.threads = 2\nlog.cleaner.dedupe.buffer.size = \"2097154\"", func(c *Config) { c.LogCleanerThreads = 2; c.LogCleanerDedupeBufferSize = 2097154 }},
+		{`log.cleaner.dedupe.buffer.size = 8589934592`, func(c *Config) { c.LogCleanerDedupeBufferSize = 8 << 30 }},
+		{`log.cleaner.io.buffer.size = 0`, func(c *Config) { c.LogCleanerIOBufferSize = 0 }},
+		{`log.cleaner.io.buffer.size = 1048576`, func(c *Config) { c.LogCleanerIOBufferSize = 1 << 20 }},
+		{`log.cleaner.io.buffer.load.factor = 0.75`, func(c *Config) { c.LogCleanerIOBufferLoadFactor = 0.75 }},
+		{`log.cleaner.io.buffer.load.factor = 1`, func(c *Config) { c.LogCleanerIOBufferLoadFactor = 1 }},
+		{`log.cleaner.io.buffer.load.factor = "0.5"`, func(c *Config) { c.LogCleanerIOBufferLoadFactor = 0.5 }},
+		{`log.cleaner.io.max.bytes.per.second = 10485760`, func(c *Config) { c.LogCleanerIOMaxBytesPerSecond = 10485760 }},
+		{`log.cleaner.io.max.bytes.per.second = 1.5e7`, func(c *Config) { c.LogCleanerIOMaxBytesPerSecond = 1.5e7 }},
+		{`log.cleaner.io.max.bytes.per.second = "1.7976931348623157E308"`, func(c *Config) { c.LogCleanerIOMaxBytesPerSecond = math.MaxFloat64 }},
+		{`log.cleaner.backoff.ms = 0`, func(c *Config) { c.LogCleanerBackoffMs = 0 }},
+		{`log.cleaner.backoff.ms = 1000`, func(c *Config) { c.LogCleanerBackoffMs = 1000 }},
+		{`log.cleaner.min.cleanable.ratio = 0`, func(c *Config) { c.LogCleanerMinCleanableRatio = 0 }},
+		{`log.cleaner.min.cleanable.ratio = 1.0`, func(c *Config) { c.LogCleanerMinCleanableRatio = 1 }},
+		{`log.cleaner.min.cleanable.ratio = -0.0`, func(c *Config) { c.LogCleanerMinCleanableRatio = 0 }},
+		{`log.cleaner.min.cleanable.ratio = " 0.1 "`, func(c *Config) { c.LogCleanerMinCleanableRatio = 0.1 }},
+		{`log.cleaner.min.compaction.lag.ms = 60000`, func(c *Config) { c.LogCleanerMinCompactionLagMs = 60000 }},
+		{`log.cleaner.max.compaction.lag.ms = 1`, func(c *Config) { c.LogCleanerMaxCompactionLagMs = 1 }},
+		{"log.cleaner.min.compaction.lag.ms = 5000\nlog.cleaner.max.compaction.lag.ms = 5000", func(c *Config) {
+			c.LogCleanerMinCompactionLagMs, c.LogCleanerMaxCompactionLagMs = 5000, 5000
+		}},
+		{`log.cleaner.delete.retention.ms = 0`, func(c *Config) { c.LogCleanerDeleteRetentionMs = 0 }},
+		{`[log.cleaner]` + "\nthreads = 2\ndelete.retention.ms = 3600000", func(c *Config) { c.LogCleanerThreads = 2; c.LogCleanerDeleteRetentionMs = 3600000 }},
 		{"[ringtail]\nio_engine = \"sync\"", func(c *Config) { c.Ringtail.IOEngine = "sync" }},
 		{"[ringtail]\nio_engine = \"IO_URING\"", func(c *Config) { c.Ringtail.IOEngine = "io_uring" }},
 		{"[ringtail]\nshards = 4", func(c *Config) { c.Ringtail.Shards = 4 }},
@@ -225,6 +253,34 @@ func TestParseRejects(t *testing.T) {
 		{`offsets.topic.replication.factor = 0`, `offsets.topic.replication.factor = 0: must be an integer from 1 to 32767`},
 		{`offsets.retention.minutes = 0`, `offsets.retention.minutes = 0: must be a positive integer (minutes)`},
 		{`group.initial.rebalance.delay.ms = -1`, `group.initial.rebalance.delay.ms = -1: must be an integer from 0 to 2147483647 (milliseconds)`},
+		{`log.cleaner.enable = "yes"`, `log.cleaner.enable = "yes": must be true or false`},
+		{`log.cleaner.threads = 0`, `log.cleaner.threads = 0: must be an integer from 1 to 64`},
+		{`log.cleaner.threads = 65`, `log.cleaner.threads = 65: must be an integer from 1 to 64`},
+		{`log.cleaner.threads = 1.5`, `log.cleaner.threads = 1.5: must be an integer from 1 to 64`},
+		{`log.cleaner.dedupe.buffer.size = -1`, `log.cleaner.dedupe.buffer.size = -1: must be a non-negative integer (bytes)`},
+		{`log.cleaner.dedupe.buffer.size = "lots"`, `log.cleaner.dedupe.buffer.size = "lots": must be a non-negative integer (bytes)`},
+		{`log.cleaner.dedupe.buffer.size = 1048576`, `log.cleaner.dedupe.buffer.size = 1048576: must be more than 1 MiB (1048576 bytes) per cleaner thread: at least 1048577 with log.cleaner.threads = 1`},
+		{"log.cleaner.threads = 2\nlog.cleaner.dedupe.buffer.size = 2097153", `log.cleaner.dedupe.buffer.size = 2097153: must be more than 1 MiB (1048576 bytes) per cleaner thread: at least 2097154 with log.cleaner.threads = 2`},
+		{"log.cleaner.threads = 64\nlog.cleaner.dedupe.buffer.size = 67108864", `log.cleaner.dedupe.buffer.size = 67108864: must be more than 1 MiB (1048576 bytes) per cleaner thread: at least 67108928 with log.cleaner.threads = 64`},
+		{`log.cleaner.io.buffer.size = -1`, `log.cleaner.io.buffer.size = -1: must be an integer from 0 to 2147483647 (bytes)`},
+		{`log.cleaner.io.buffer.size = 2147483648`, `log.cleaner.io.buffer.size = 2147483648: must be an integer from 0 to 2147483647 (bytes)`},
+		{`log.cleaner.io.buffer.load.factor = 0`, `log.cleaner.io.buffer.load.factor = 0: must be a number greater than 0 and at most 1`},
+		{`log.cleaner.io.buffer.load.factor = 1.01`, `log.cleaner.io.buffer.load.factor = 1.01: must be a number greater than 0 and at most 1`},
+		{`log.cleaner.io.buffer.load.factor = "ninety"`, `log.cleaner.io.buffer.load.factor = "ninety": must be a number greater than 0 and at most 1`},
+		{`log.cleaner.io.buffer.load.factor = true`, `log.cleaner.io.buffer.load.factor = true: must be a number greater than 0 and at most 1`},
+		{`log.cleaner.io.max.bytes.per.second = 0`, `log.cleaner.io.max.bytes.per.second = 0: must be a positive, finite number (bytes per second; the default, 1.7976931348623157E308, is unlimited)`},
+		{`log.cleaner.io.max.bytes.per.second = -5.0`, `log.cleaner.io.max.bytes.per.second = -5: must be a positive, finite number`},
+		{`log.cleaner.io.max.bytes.per.second = inf`, `log.cleaner.io.max.bytes.per.second = +Inf: must be a positive, finite number`},
+		{`log.cleaner.io.max.bytes.per.second = "Infinity"`, `log.cleaner.io.max.bytes.per.second = "Infinity": must be a positive, finite number`},
+		{`log.cleaner.io.max.bytes.per.second = nan`, `log.cleaner.io.max.bytes.per.second = NaN: must be a positive, finite number`},
+		{`log.cleaner.backoff.ms = -1`, `log.cleaner.backoff.ms = -1: must be a non-negative integer (milliseconds)`},
+		{`log.cleaner.min.cleanable.ratio = 1.5`, `log.cleaner.min.cleanable.ratio = 1.5: must be a number from 0 to 1`},
+		{`log.cleaner.min.cleanable.ratio = -0.5`, `log.cleaner.min.cleanable.ratio = -0.5: must be a number from 0 to 1`},
+		{`log.cleaner.min.cleanable.ratio = "50%"`, `log.cleaner.min.cleanable.ratio = "50%": must be a number from 0 to 1`},
+		{`log.cleaner.min.compaction.lag.ms = -1`, `log.cleaner.min.compaction.lag.ms = -1: must be a non-negative integer (milliseconds)`},
+		{`log.cleaner.max.compaction.lag.ms = 0`, `log.cleaner.max.compaction.lag.ms = 0: must be a positive integer (milliseconds)`},
+		{`log.cleaner.delete.retention.ms = -1`, `log.cleaner.delete.retention.ms = -1: must be a non-negative integer (milliseconds)`},
+		{"log.cleaner.min.compaction.lag.ms = 10\nlog.cleaner.max.compaction.lag.ms = 9", `log.cleaner.min.compaction.lag.ms = 10: more than log.cleaner.max.compaction.lag.ms = 9; the minimum compaction lag must not exceed the maximum`},
 		{"[ringtail]\nio_engine = \"epoll\"", `ringtail.io_engine = "epoll": must be one of "auto", "io_uring", "sync"`},
 		{"[ringtail]\nio_engine = 1", `ringtail.io_engine = 1: must be one of "auto", "io_uring", "sync"`},
 		{"[ringtail]\nshards = -1", `ringtail.shards = -1: must be an integer from 0 to 4096`},
@@ -391,6 +447,21 @@ func TestValidateStruct(t *testing.T) {
 		t.Errorf("Validate: %v", err)
 	}
 	c = Default()
+	c.LogCleanerMinCleanableRatio = math.NaN()
+	if err := c.Validate(); err == nil || err.Error() != "log.cleaner.min.cleanable.ratio = nan: must be a number from 0 to 1" {
+		t.Errorf("Validate: %v", err)
+	}
+	c = Default()
+	c.LogCleanerThreads = 0
+	if err := c.Validate(); err == nil || err.Error() != "log.cleaner.threads = 0: must be an integer from 1 to 64" {
+		t.Errorf("Validate: %v", err)
+	}
+	c = Default()
+	c.LogCleanerMaxCompactionLagMs = 0
+	if err := c.Validate(); err == nil || err.Error() != "log.cleaner.max.compaction.lag.ms = 0: must be a positive integer (milliseconds)" {
+		t.Errorf("Validate: %v", err)
+	}
+	c = Default()
 	c.Ringtail.Durability = "maybe"
 	if err := c.Validate(); err == nil || !strings.Contains(err.Error(), `ringtail.durability = "maybe": must be one of`) {
 		t.Errorf("Validate: %v", err)
@@ -403,6 +474,9 @@ func TestTOMLRoundTrip(t *testing.T) {
 		"",
 		"node.id = 3\ncontroller.quorum.voters = \"1@a:9093,2@b:9093,3@[fd00::1]:9093\"\nlisteners = \"PLAINTEXT://[::]:9092,CONTROLLER://:9093\"\nbroker.rack = \"r\\\"1\"\nlog.retention.hours = -1\nlog.dirs = [\"/d/1\", \"/d/2\"]\n[ringtail]\nadmin_listen = \"\"\nshards = 3",
 		"process.roles = \"controller\"\nlisteners = \"CONTROLLER://:9093\"\ncluster.id = \"MkU3OEVBNTcwNTJENDM2Qg\"",
+		"log.cleaner.enable = false\nlog.cleaner.threads = 3\nlog.cleaner.dedupe.buffer.size = 4000000\nlog.cleaner.io.buffer.load.factor = 0.1\n" +
+			"log.cleaner.io.max.bytes.per.second = 123456.789\nlog.cleaner.min.cleanable.ratio = 0.3333333333333333\nlog.cleaner.max.compaction.lag.ms = 1",
+		"log.cleaner.io.max.bytes.per.second = 1e-300\nlog.cleaner.min.cleanable.ratio = 1e-9\nlog.cleaner.io.buffer.load.factor = 5e-324",
 	}
 	for _, doc := range docs {
 		c := parseOK(t, doc)
@@ -475,5 +549,21 @@ func TestHelpers(t *testing.T) {
 	td := c.TopicDefaults()
 	if td.RetentionMs != weekMs || td.SegmentBytes != 1<<30 || td.FlushMs != math.MaxInt64 || td.CleanupPolicy != "delete" || td.CompressionType != "producer" {
 		t.Errorf("TopicDefaults = %+v", td)
+	}
+}
+
+// Kafka shows DOUBLE configs with Java's Double.toString.
+func TestJavaDouble(t *testing.T) {
+	for _, tt := range []struct {
+		f    float64
+		want string
+	}{
+		{0, "0.0"}, {0.5, "0.5"}, {0.9, "0.9"}, {1, "1.0"}, {-2, "-2.0"}, {1e-3, "0.001"}, {123456.789, "123456.789"},
+		{9999999, "9999999.0"}, {1e7, "1.0E7"}, {1.5e7, "1.5E7"}, {1e-4, "1.0E-4"}, {2.5e-10, "2.5E-10"},
+		{math.MaxFloat64, "1.7976931348623157E308"}, {math.Inf(1), "Infinity"}, {math.NaN(), "NaN"},
+	} {
+		if got := javaDouble(tt.f); got != tt.want {
+			t.Errorf("javaDouble(%v) = %q, want %q", tt.f, got, tt.want)
+		}
 	}
 }

@@ -27,6 +27,8 @@ func FuzzParse(f *testing.F) {
 		"broker.rack = \"\\u0001\\\"x\"",
 		"log.retention.hours = \"abc\"",
 		"node.id = 1\nnode.id = 2",
+		"log.cleaner.threads = 2\nlog.cleaner.io.max.bytes.per.second = 1.5e7\nlog.cleaner.min.cleanable.ratio = \"0.25\"",
+		"log.cleaner.min.compaction.lag.ms = 10\nlog.cleaner.max.compaction.lag.ms = 9",
 	}
 	for _, s := range seeds {
 		f.Add([]byte(s))

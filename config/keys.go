@@ -93,6 +93,33 @@ var brokerKeys = []brokerKey{
 	intKey("log.retention.check.interval.ms", "Retention", "How often to look for segments to delete.", "300000", TypeLong,
 		intSpec{min: 1, max: math.MaxInt64, unit: "milliseconds"}, func(c *Config) *int64 { return &c.LogRetentionCheckIntervalMs }),
 
+	// The log cleaner (compaction), with Kafka's names, defaults and
+	// validators. The last four are the broker defaults of topic configs.
+	boolKey("log.cleaner.enable", "Cleaner", "Run the log cleaner, which compacts topics with cleanup.policy=compact.", "true",
+		func(c *Config) *bool { return &c.LogCleanerEnable }),
+	intKey("log.cleaner.threads", "Cleaner", "Log cleaner threads; the dedupe and I/O buffers below are divided among them.", "1", TypeInt,
+		intSpec{min: 1, max: maxCleanerThreads}, func(c *Config) *int { return &c.LogCleanerThreads }),
+	dedupeBufferKey(),
+	intKey("log.cleaner.io.buffer.size", "Cleaner", "Memory for the cleaners' read and write buffers, all threads together.", "524288", TypeInt,
+		intSpec{min: 0, max: math.MaxInt32, unit: "bytes"}, func(c *Config) *int32 { return &c.LogCleanerIOBufferSize }),
+	floatKey("log.cleaner.io.buffer.load.factor", "Cleaner", "How full a cleaner's key-to-offset map may get: fuller cleans more per pass, with more hash collisions.", "0.9",
+		floatSpec{lo: 0, loOpen: true, hi: 1, valid: "a number greater than 0 and at most 1"},
+		func(c *Config) *float64 { return &c.LogCleanerIOBufferLoadFactor }),
+	floatKey("log.cleaner.io.max.bytes.per.second", "Cleaner", "Throttle on the cleaners' reads and writes together; the default is unlimited.", "1.7976931348623157e308",
+		floatSpec{lo: 0, loOpen: true, hi: math.MaxFloat64, valid: "a positive, finite number (bytes per second; the default, 1.7976931348623157E308, is unlimited)"},
+		func(c *Config) *float64 { return &c.LogCleanerIOMaxBytesPerSecond }),
+	intKey("log.cleaner.backoff.ms", "Cleaner", "How long a cleaner sleeps when no partition needs cleaning.", "15000", TypeLong,
+		intSpec{min: 0, max: math.MaxInt64, unit: "milliseconds"}, func(c *Config) *int64 { return &c.LogCleanerBackoffMs }),
+	floatKey("log.cleaner.min.cleanable.ratio", "Cleaner", "Default min.cleanable.dirty.ratio: clean a partition once this share of its log is dirty.", "0.5",
+		floatSpec{lo: 0, hi: 1, valid: "a number from 0 to 1"},
+		func(c *Config) *float64 { return &c.LogCleanerMinCleanableRatio }),
+	intKey("log.cleaner.min.compaction.lag.ms", "Cleaner", "Default min.compaction.lag.ms: a record stays uncompacted at least this long.", "0", TypeLong,
+		intSpec{min: 0, max: math.MaxInt64, unit: "milliseconds"}, func(c *Config) *int64 { return &c.LogCleanerMinCompactionLagMs }),
+	intKey("log.cleaner.max.compaction.lag.ms", "Cleaner", "Default max.compaction.lag.ms: a record stays uncompacted at most this long.", "9223372036854775807", TypeLong,
+		intSpec{min: 1, max: math.MaxInt64, unit: "milliseconds"}, func(c *Config) *int64 { return &c.LogCleanerMaxCompactionLagMs }),
+	intKey("log.cleaner.delete.retention.ms", "Cleaner", "Default delete.retention.ms: keep tombstones this long after their segment is cleaned.", "86400000", TypeLong,
+		intSpec{min: 0, max: math.MaxInt64, unit: "milliseconds"}, func(c *Config) *int64 { return &c.LogCleanerDeleteRetentionMs }),
+
 	// Topic defaults.
 	intKey("num.partitions", "Topics", "Partitions of a topic created without a count (and of auto-created topics).", "1", TypeInt,
 		intSpec{min: 1, max: math.MaxInt32}, func(c *Config) *int32 { return &c.NumPartitions }),
@@ -137,6 +164,37 @@ var brokerKeys = []brokerKey{
 // maxShards bounds [ringtail] shards: each shard is an OS thread and an
 // io_uring ring, so a typo of 100000 should fail here, not at startup.
 const maxShards = 4096
+
+// maxCleanerThreads bounds log.cleaner.threads. Kafka sets no upper bound
+// (and accepts 0, which then fails its own dedupe-buffer check with a
+// division by zero); 64 guards against typos, and Kafka's rule of more than
+// 1 MiB of dedupe buffer per thread allows only 127 at the default size.
+const maxCleanerThreads = 64
+
+// minDedupePerThread: Kafka requires log.cleaner.dedupe.buffer.size /
+// log.cleaner.threads > 1 MiB (KafkaConfig: "at least 1MB per cleaner
+// thread").
+const minDedupePerThread = 1 << 20
+
+// dedupeBufferKey is log.cleaner.dedupe.buffer.size, whose check also needs
+// log.cleaner.threads (listed, and so checked, before it).
+func dedupeBufferKey() brokerKey {
+	field := func(c *Config) *int64 { return &c.LogCleanerDedupeBufferSize }
+	k := intKey("log.cleaner.dedupe.buffer.size", "Cleaner", "Memory for the cleaners' key-to-offset maps, all threads together; more than 1 MiB per thread.", "134217728", TypeLong,
+		intSpec{min: 0, max: math.MaxInt64, unit: "bytes"}, field)
+	k.check = func(c *Config) error {
+		n, threads := *field(c), int64(max(c.LogCleanerThreads, 1))
+		if n < 0 {
+			return errors.New("must be a non-negative integer (bytes)")
+		}
+		if n/threads <= minDedupePerThread {
+			return fmt.Errorf("must be more than 1 MiB (%d bytes) per cleaner thread: at least %d with log.cleaner.threads = %d",
+				minDedupePerThread, (minDedupePerThread+1)*threads, threads)
+		}
+		return nil
+	}
+	return k
+}
 
 // overriddenBy lists, for a coarse key, the keys that win over it.
 var overriddenBy = map[string][]string{
@@ -393,6 +451,104 @@ func msAliasKey(name, group, doc, def string, s intSpec, factor int64, field fun
 			return nil
 		},
 	}
+}
+
+// floatSpec is the valid range of a double key: lo to hi, excluding lo when
+// loOpen; NaN and infinities are never valid. valid says it in words.
+type floatSpec struct {
+	lo, hi float64
+	loOpen bool
+	valid  string
+}
+
+func (s floatSpec) check(f float64) error {
+	if math.IsNaN(f) || math.IsInf(f, 0) || f < s.lo || (s.loOpen && f == s.lo) || f > s.hi {
+		return errors.New("must be " + s.valid)
+	}
+	return nil
+}
+
+// parse accepts a TOML float or integer, or a string that holds a number
+// (server.properties values are strings).
+func (s floatSpec) parse(v any) (float64, error) {
+	var f float64
+	switch x := v.(type) {
+	case float64:
+		f = x
+	case int64:
+		f = float64(x)
+	case string:
+		var err error
+		if f, err = strconv.ParseFloat(strings.TrimSpace(x), 64); err != nil {
+			return 0, errors.New("must be " + s.valid)
+		}
+	default:
+		return 0, errors.New("must be " + s.valid)
+	}
+	if f == 0 {
+		f = 0 // -0 is 0
+	}
+	return f, s.check(f)
+}
+
+// javaDouble writes f as Java's Double.toString does, which is how Kafka
+// shows a DOUBLE config: "0.5", "1.0", "1.0E-4", "1.7976931348623157E308".
+func javaDouble(f float64) string {
+	if math.IsNaN(f) || math.IsInf(f, 0) {
+		switch {
+		case math.IsNaN(f):
+			return "NaN"
+		case f > 0:
+			return "Infinity"
+		}
+		return "-Infinity"
+	}
+	if a := math.Abs(f); a == 0 || (a >= 1e-3 && a < 1e7) {
+		s := strconv.FormatFloat(f, 'f', -1, 64)
+		if !strings.Contains(s, ".") {
+			s += ".0"
+		}
+		return s
+	}
+	mant, exp, _ := strings.Cut(strconv.FormatFloat(f, 'E', -1, 64), "E")
+	if !strings.Contains(mant, ".") {
+		mant += ".0"
+	}
+	e, _ := strconv.Atoi(exp)
+	return mant + "E" + strconv.Itoa(e)
+}
+
+// floatKey is a DOUBLE key. TOML() writes the shortest form that parses
+// back to the same float; DescribeConfigs shows it as Kafka does.
+func floatKey(name, group, doc, def string, s floatSpec, field func(*Config) *float64) brokerKey {
+	return brokerKey{
+		name: name, group: group, doc: doc, def: def, typ: TypeDouble,
+		parse: func(c *Config, v any) error {
+			f, err := s.parse(v)
+			if err != nil {
+				return err
+			}
+			*field(c) = f
+			return nil
+		},
+		check: func(c *Config) error { return s.check(*field(c)) },
+		toml:  func(c *Config) string { return tomlFloat(*field(c)) },
+		show:  func(c *Config) string { return javaDouble(*field(c)) },
+	}
+}
+
+// tomlFloat writes f as a TOML literal that parses back to f (an integer
+// literal where f is whole and short, which a double key also accepts).
+func tomlFloat(f float64) string {
+	switch {
+	case math.IsNaN(f):
+		return "nan"
+	case math.IsInf(f, 1):
+		return "inf"
+	case math.IsInf(f, -1):
+		return "-inf"
+	}
+	return strconv.FormatFloat(f, 'g', -1, 64)
 }
 
 func boolKey(name, group, doc, def string, field func(*Config) *bool) brokerKey {

@@ -7,6 +7,7 @@ var groupTitles = []struct{ group, title string }{
 	{"Listeners", "Listeners and the controller quorum"},
 	{"Storage", "Log segments, sizes and flushing"},
 	{"Retention", "Retention"},
+	{"Cleaner", "Log cleaner (compaction of topics with cleanup.policy=compact)"},
 	{"Topics", "Topic defaults"},
 	{"Groups", "Consumer groups"},
 }

@@ -26,6 +26,12 @@ type TopicConfig struct {
 	UncleanLeaderElectionEnable                          bool   // unclean.leader.election.enable
 	MessageTimestampDifferenceMaxMs                      int64  // message.timestamp.difference.max.ms
 	CompressionType                                      string // compression.type: only "producer"
+
+	// Compaction (cleanup.policy containing "compact").
+	MinCleanableDirtyRatio float64 // min.cleanable.dirty.ratio: [0, 1]
+	MinCompactionLagMs     int64   // min.compaction.lag.ms: >= 0
+	MaxCompactionLagMs     int64   // max.compaction.lag.ms: >= 1 (math.MaxInt64: no maximum)
+	DeleteRetentionMs      int64   // delete.retention.ms: >= 0, how long tombstones outlive the cleaning of their segment
 }
 
 // ConfigSource is where a described config value comes from; the values are
@@ -67,18 +73,26 @@ var topicKeys = []topicKey{
 	topicEnum("compression.type", "Compression of stored batches; producer: keep the producer's.",
 		`must be "producer": Ringtail stores record batches as the producer compressed them and does not recompress`,
 		func(t *TopicConfig) *string { return &t.CompressionType }, "producer"),
+	topicInt("delete.retention.ms", "How long a tombstone (a record with a null value) in a compacted topic is kept after its segment was cleaned.", TypeLong,
+		intSpec{min: 0, max: math.MaxInt64, unit: "milliseconds"}, func(t *TopicConfig) *int64 { return &t.DeleteRetentionMs }, "log.cleaner.delete.retention.ms"),
 	topicInt("flush.messages", "Fsync a partition after this many messages (with durability = \"relaxed\").", TypeLong,
 		intSpec{min: 1, max: math.MaxInt64, unit: "messages"}, func(t *TopicConfig) *int64 { return &t.FlushMessages }, "log.flush.interval.messages"),
 	topicInt("flush.ms", "Fsync a partition after this long (with durability = \"relaxed\").", TypeLong,
 		intSpec{min: 0, max: math.MaxInt64, unit: "milliseconds"}, func(t *TopicConfig) *int64 { return &t.FlushMs }, "log.flush.interval.ms"),
 	topicInt("index.interval.bytes", "Bytes of log between two offset index entries.", TypeInt,
 		intSpec{min: 0, max: math.MaxInt32, unit: "bytes"}, func(t *TopicConfig) *int32 { return &t.IndexIntervalBytes }),
+	topicInt("max.compaction.lag.ms", "Longest a record may stay uncompacted in a compacted topic.", TypeLong,
+		intSpec{min: 1, max: math.MaxInt64, unit: "milliseconds"}, func(t *TopicConfig) *int64 { return &t.MaxCompactionLagMs }, "log.cleaner.max.compaction.lag.ms"),
 	topicInt("max.message.bytes", "Largest record batch a producer may send to this topic.", TypeInt,
 		intSpec{min: 0, max: math.MaxInt32, unit: "bytes"}, func(t *TopicConfig) *int32 { return &t.MaxMessageBytes }, "message.max.bytes"),
 	topicInt("message.timestamp.difference.max.ms", "Largest allowed difference between a CreateTime timestamp and the broker's clock.", TypeLong,
 		intSpec{min: 0, max: math.MaxInt64, unit: "milliseconds"}, func(t *TopicConfig) *int64 { return &t.MessageTimestampDifferenceMaxMs }),
 	topicEnum("message.timestamp.type", "Record timestamps: CreateTime (the producer's) or LogAppendTime (the broker's).",
 		`must be "CreateTime" or "LogAppendTime"`, func(t *TopicConfig) *string { return &t.MessageTimestampType }, "CreateTime", "LogAppendTime"),
+	topicFloat("min.cleanable.dirty.ratio", "Clean a compacted partition once this share of its log is dirty (not yet cleaned).",
+		floatSpec{lo: 0, hi: 1, valid: "a number from 0 to 1"}, func(t *TopicConfig) *float64 { return &t.MinCleanableDirtyRatio }, "log.cleaner.min.cleanable.ratio"),
+	topicInt("min.compaction.lag.ms", "Shortest time a record stays uncompacted in a compacted topic.", TypeLong,
+		intSpec{min: 0, max: math.MaxInt64, unit: "milliseconds"}, func(t *TopicConfig) *int64 { return &t.MinCompactionLagMs }, "log.cleaner.min.compaction.lag.ms"),
 	topicInt("min.insync.replicas", "Replicas that must have a write before an acks=all produce succeeds.", TypeInt,
 		intSpec{min: 1, max: math.MaxInt32}, func(t *TopicConfig) *int32 { return &t.MinInsyncReplicas }, "min.insync.replicas"),
 	topicInt("retention.bytes", "Delete the oldest segments when a partition grows past this; -1: no size limit.", TypeLong,
@@ -137,6 +151,22 @@ func topicInt[T int32 | int64](name, doc string, typ int8, s intSpec, field func
 			return nil
 		},
 		get: func(t TopicConfig) string { return strconv.FormatInt(int64(*field(&t)), 10) },
+	}
+}
+
+// topicFloat is a DOUBLE key; its value is shown as Kafka shows a double.
+func topicFloat(name, doc string, s floatSpec, field func(*TopicConfig) *float64, brokerKeys ...string) topicKey {
+	return topicKey{
+		name: name, doc: doc, typ: TypeDouble, brokerKeys: brokerKeys,
+		set: func(t *TopicConfig, str string) error {
+			f, err := s.parse(str)
+			if err != nil {
+				return err
+			}
+			*field(t) = f
+			return nil
+		},
+		get: func(t TopicConfig) string { return javaDouble(*field(&t)) },
 	}
 }
 
@@ -234,6 +264,36 @@ func (t TopicConfig) With(overrides map[string]string) (TopicConfig, error) {
 		}
 	}
 	return t, nil
+}
+
+// ValidateTopicOverrides checks a topic's whole set of overrides as Kafka
+// does at CreateTopics and AlterConfigs: each key (as ValidateTopicConfig),
+// then the rules between keys on the overrides applied over this broker's
+// defaults: min.compaction.lag.ms must not exceed max.compaction.lag.ms.
+// The error wraps model.ErrInvalidConfig.
+func (c *Config) ValidateTopicOverrides(overrides map[string]string) error {
+	t, err := c.TopicDefaults().With(overrides)
+	if err != nil {
+		return err
+	}
+	if t.MinCompactionLagMs > t.MaxCompactionLagMs {
+		return fmt.Errorf("%w: %s is more than %s; the minimum compaction lag must not exceed the maximum", model.ErrInvalidConfig,
+			c.describeSetting("min.compaction.lag.ms", overrides, strconv.FormatInt(t.MinCompactionLagMs, 10)),
+			c.describeSetting("max.compaction.lag.ms", overrides, strconv.FormatInt(t.MaxCompactionLagMs, 10)))
+	}
+	return nil
+}
+
+// describeSetting names where a topic key's value comes from, for a message:
+// the override as given, or the broker default that supplies it.
+func (c *Config) describeSetting(key string, overrides map[string]string, value string) string {
+	if v, ok := overrides[key]; ok {
+		return fmt.Sprintf("%s = %q", key, v)
+	}
+	if k := findTopicKey(key); k != nil && len(k.brokerKeys) > 0 {
+		return fmt.Sprintf("%s = %s (the broker default, %s)", key, value, k.brokerKeys[len(k.brokerKeys)-1])
+	}
+	return key + " = " + value + " (the default)"
 }
 
 // DescribeTopicConfig describes every topic config key, sorted by name, for

@@ -5,6 +5,7 @@ package config
 
 import (
 	"errors"
+	"math"
 	"reflect"
 	"sort"
 	"strings"
@@ -20,13 +21,24 @@ func TestValidateTopicConfig(t *testing.T) {
 		{"cleanup.policy", "compact,delete"},
 		{"cleanup.policy", "delete, compact"},
 		{"compression.type", "producer"},
+		{"delete.retention.ms", "0"},
+		{"delete.retention.ms", "86400000"},
 		{"flush.messages", "1"},
 		{"flush.ms", "0"},
 		{"index.interval.bytes", "0"},
+		{"max.compaction.lag.ms", "1"},
+		{"max.compaction.lag.ms", "9223372036854775807"},
 		{"max.message.bytes", "10485760"},
 		{"message.timestamp.difference.max.ms", "60000"},
 		{"message.timestamp.type", "CreateTime"},
 		{"message.timestamp.type", "LogAppendTime"},
+		{"min.cleanable.dirty.ratio", "0"},
+		{"min.cleanable.dirty.ratio", "0.01"},
+		{"min.cleanable.dirty.ratio", " 1 "},
+		{"min.cleanable.dirty.ratio", "1.0"},
+		{"min.cleanable.dirty.ratio", "5e-1"},
+		{"min.compaction.lag.ms", "0"},
+		{"min.compaction.lag.ms", "3600000"},
 		{"min.insync.replicas", "2"},
 		{"retention.bytes", "-1"},
 		{"retention.bytes", "0"},
@@ -64,6 +76,19 @@ func TestValidateTopicConfig(t *testing.T) {
 		{"unclean.leader.election.enable", "yes", `unclean.leader.election.enable = "yes": must be true or false`},
 		{"message.timestamp.difference.max.ms", "-1", `must be a non-negative integer (milliseconds)`},
 		{"compression.type", "gzip", `compression.type = "gzip": must be "producer": Ringtail stores record batches as the producer compressed them`},
+		{"min.cleanable.dirty.ratio", "1.5", `invalid config: min.cleanable.dirty.ratio = "1.5": must be a number from 0 to 1`},
+		{"min.cleanable.dirty.ratio", "-0.1", `min.cleanable.dirty.ratio = "-0.1": must be a number from 0 to 1`},
+		{"min.cleanable.dirty.ratio", "half", `min.cleanable.dirty.ratio = "half": must be a number from 0 to 1`},
+		{"min.cleanable.dirty.ratio", "NaN", `min.cleanable.dirty.ratio = "NaN": must be a number from 0 to 1`},
+		{"min.cleanable.dirty.ratio", "", `min.cleanable.dirty.ratio = "": must be a number from 0 to 1`},
+		{"min.compaction.lag.ms", "-1", `min.compaction.lag.ms = "-1": must be a non-negative integer (milliseconds)`},
+		{"min.compaction.lag.ms", "1.5", `min.compaction.lag.ms = "1.5": must be a non-negative integer (milliseconds)`},
+		{"max.compaction.lag.ms", "0", `max.compaction.lag.ms = "0": must be a positive integer (milliseconds)`},
+		{"max.compaction.lag.ms", "9223372036854775808", `max.compaction.lag.ms = "9223372036854775808": must be a positive integer (milliseconds)`},
+		{"delete.retention.ms", "-1", `delete.retention.ms = "-1": must be a non-negative integer (milliseconds)`},
+		{"delete.retention.ms", "1d", `delete.retention.ms = "1d": must be a non-negative integer (milliseconds)`},
+		{"min.cleanable.dirty.ration", "0.5", `unknown topic config "min.cleanable.dirty.ration" (did you mean "min.cleanable.dirty.ratio"?)`},
+		{"log.cleaner.min.cleanable.ratio", "0.5", `unknown topic config "log.cleaner.min.cleanable.ratio" (that is a server.toml key; a topic can only override: `},
 		{"retention.hours", "1", `invalid config: unknown topic config "retention.hours"`},
 		{"retention.mss", "1", `invalid config: unknown topic config "retention.mss" (did you mean "retention.ms"?)`},
 		{"log.retention.hours", "1", `unknown topic config "log.retention.hours" (that is a server.toml key; a topic can only override: cleanup.policy, `},
@@ -89,12 +114,18 @@ func TestTopicConfigWith(t *testing.T) {
 		"retention.ms":   "5000",
 		"cleanup.policy": "delete,compact",
 		"flush.ms":       "100",
+
+		"min.cleanable.dirty.ratio": "0.25",
+		"min.compaction.lag.ms":     "60000",
+		"max.compaction.lag.ms":     "3600000",
+		"delete.retention.ms":       "1000",
 	})
 	if err != nil {
 		t.Fatal(err)
 	}
 	want := c.TopicDefaults()
 	want.RetentionMs, want.CleanupPolicy, want.FlushMs = 5000, "compact,delete", 100
+	want.MinCleanableDirtyRatio, want.MinCompactionLagMs, want.MaxCompactionLagMs, want.DeleteRetentionMs = 0.25, 60000, 3600000, 1000
 	if !reflect.DeepEqual(got, want) {
 		t.Errorf("With = %+v\nwant %+v", got, want)
 	}
@@ -109,7 +140,7 @@ func TestTopicConfigWith(t *testing.T) {
 
 func TestTopicConfigKeys(t *testing.T) {
 	keys := TopicConfigKeys()
-	if !sort.StringsAreSorted(keys) || len(keys) != 15 {
+	if !sort.StringsAreSorted(keys) || len(keys) != 19 {
 		t.Errorf("TopicConfigKeys = %v", keys)
 	}
 	// Every key accepts its own default value.
@@ -146,6 +177,10 @@ func TestDescribeTopicConfigSources(t *testing.T) {
 		{"flush.ms", "9223372036854775807", SourceDefaultConfig, TypeLong},
 		{"compression.type", "producer", SourceDefaultConfig, TypeString},
 		{"unclean.leader.election.enable", "false", SourceDefaultConfig, TypeBoolean},
+		{"min.cleanable.dirty.ratio", "0.5", SourceDefaultConfig, TypeDouble},
+		{"min.compaction.lag.ms", "0", SourceDefaultConfig, TypeLong},
+		{"max.compaction.lag.ms", "9223372036854775807", SourceDefaultConfig, TypeLong},
+		{"delete.retention.ms", "86400000", SourceDefaultConfig, TypeLong},
 	}
 	for _, tt := range tests {
 		e := byName[tt.name]
@@ -196,7 +231,95 @@ func TestDescribeBrokerConfig(t *testing.T) {
 			t.Errorf("%s = %+v, want value %q source %d", tt.name, e, tt.value, tt.source)
 		}
 	}
+	for _, tt := range []struct {
+		name, value string
+		typ         int8
+	}{
+		{"log.cleaner.enable", "true", TypeBoolean},
+		{"log.cleaner.threads", "1", TypeInt},
+		{"log.cleaner.dedupe.buffer.size", "134217728", TypeLong},
+		{"log.cleaner.io.buffer.size", "524288", TypeInt},
+		{"log.cleaner.io.buffer.load.factor", "0.9", TypeDouble},
+		{"log.cleaner.io.max.bytes.per.second", "1.7976931348623157E308", TypeDouble}, // as Kafka shows it
+		{"log.cleaner.backoff.ms", "15000", TypeLong},
+		{"log.cleaner.min.cleanable.ratio", "0.5", TypeDouble},
+		{"log.cleaner.min.compaction.lag.ms", "0", TypeLong},
+		{"log.cleaner.max.compaction.lag.ms", "9223372036854775807", TypeLong},
+		{"log.cleaner.delete.retention.ms", "86400000", TypeLong},
+	} {
+		if e := byName[tt.name]; e.Value != tt.value || e.Type != tt.typ || e.Source != SourceDefaultConfig {
+			t.Errorf("%s = %+v, want value %q type %d", tt.name, e, tt.value, tt.typ)
+		}
+	}
 	if byName["log.retention.ms"].Type != TypeLong || byName["listeners"].Type != TypeList || byName["auto.create.topics.enable"].Type != TypeBoolean {
 		t.Error("wrong config types")
+	}
+}
+
+// The compaction topic configs take their defaults from the log.cleaner.*
+// broker keys, as in Kafka, and DescribeConfigs says so.
+func TestCleanerTopicDefaults(t *testing.T) {
+	td := Default().TopicDefaults()
+	if td.MinCleanableDirtyRatio != 0.5 || td.MinCompactionLagMs != 0 || td.MaxCompactionLagMs != math.MaxInt64 || td.DeleteRetentionMs != 86400000 {
+		t.Errorf("Kafka's defaults: %+v", td)
+	}
+	c := parseOK(t, "log.cleaner.min.cleanable.ratio = 0.1\nlog.cleaner.min.compaction.lag.ms = 1000\n"+
+		"log.cleaner.max.compaction.lag.ms = \"60000\"\nlog.cleaner.delete.retention.ms = 5000")
+	td = c.TopicDefaults()
+	if td.MinCleanableDirtyRatio != 0.1 || td.MinCompactionLagMs != 1000 || td.MaxCompactionLagMs != 60000 || td.DeleteRetentionMs != 5000 {
+		t.Errorf("broker defaults not carried: %+v", td)
+	}
+	byName := map[string]ConfigEntry{}
+	for _, e := range c.DescribeTopicConfig(map[string]string{"delete.retention.ms": "7"}) {
+		byName[e.Name] = e
+	}
+	for _, tt := range []struct {
+		name, value string
+		source      ConfigSource
+	}{
+		{"min.cleanable.dirty.ratio", "0.1", SourceStaticBrokerConfig},
+		{"min.compaction.lag.ms", "1000", SourceStaticBrokerConfig},
+		{"max.compaction.lag.ms", "60000", SourceStaticBrokerConfig},
+		{"delete.retention.ms", "7", SourceDynamicTopicConfig},
+	} {
+		if e := byName[tt.name]; e.Value != tt.value || e.Source != tt.source {
+			t.Errorf("%s = %+v, want value %q source %d", tt.name, e, tt.value, tt.source)
+		}
+	}
+}
+
+// ValidateTopicOverrides adds Kafka's rule between keys to the per-key checks,
+// judged on the overrides over the broker's defaults.
+func TestValidateTopicOverrides(t *testing.T) {
+	c := parseOK(t, "log.cleaner.max.compaction.lag.ms = 60000")
+	for _, ok := range []map[string]string{
+		nil,
+		{"min.compaction.lag.ms": "60000"},
+		{"min.compaction.lag.ms": "120000", "max.compaction.lag.ms": "120000"},
+		{"cleanup.policy": "compact", "min.cleanable.dirty.ratio": "0.9"},
+	} {
+		if err := c.ValidateTopicOverrides(ok); err != nil {
+			t.Errorf("ValidateTopicOverrides(%v) = %v", ok, err)
+		}
+	}
+	for _, tt := range []struct {
+		overrides map[string]string
+		want      string
+	}{
+		{map[string]string{"min.compaction.lag.ms": "60001"},
+			`invalid config: min.compaction.lag.ms = "60001" is more than max.compaction.lag.ms = 60000 (the broker default, log.cleaner.max.compaction.lag.ms); the minimum compaction lag must not exceed the maximum`},
+		{map[string]string{"min.compaction.lag.ms": "10", "max.compaction.lag.ms": "9"},
+			`invalid config: min.compaction.lag.ms = "10" is more than max.compaction.lag.ms = "9"; the minimum`},
+		{map[string]string{"max.compaction.lag.ms": "0", "min.compaction.lag.ms": "x"},
+			`invalid config: max.compaction.lag.ms = "0": must be a positive integer (milliseconds)`},
+	} {
+		err := c.ValidateTopicOverrides(tt.overrides)
+		if !errors.Is(err, model.ErrInvalidConfig) || !strings.Contains(err.Error(), tt.want) {
+			t.Errorf("ValidateTopicOverrides(%v)\n got %v\nwant %s", tt.overrides, err, tt.want)
+		}
+	}
+	// With stays lenient: what the controller committed is applied.
+	if _, err := c.TopicDefaults().With(map[string]string{"min.compaction.lag.ms": "60001"}); err != nil {
+		t.Errorf("With: %v", err)
 	}
 }
