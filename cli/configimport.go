@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"math"
 	"os"
 	"regexp"
 	"strconv"
@@ -202,7 +203,7 @@ func unescapeProperty(s string) (string, error) {
 var keyLine = regexp.MustCompile(`^# ([a-z0-9_.]+) = (.*)$`)
 
 // kafkaKeys are the Kafka keys Ringtail knows, each with the TOML type of
-// its default ('s' string, 'i' integer, 'b' boolean), read from
+// its default ('s' string, 'i' integer, 'f' float, 'b' boolean), read from
 // config.DefaultTOML(), which lists every supported key.
 func kafkaKeys() map[string]byte {
 	keys := map[string]byte{}
@@ -219,6 +220,8 @@ func kafkaKeys() map[string]byte {
 			keys[m[1]] = 's'
 		case def == "true" || def == "false":
 			keys[m[1]] = 'b'
+		case isFloat(def):
+			keys[m[1]] = 'f'
 		default:
 			keys[m[1]] = 'i'
 		}
@@ -272,8 +275,24 @@ func tomlValue(typ byte, v string) string {
 		if strings.EqualFold(v, "true") || strings.EqualFold(v, "false") {
 			return strings.ToLower(v)
 		}
+	case 'f':
+		// Java's spellings ("1.7976931348623157E308", "5.", ".5") as a TOML
+		// float; "Infinity" and "NaN" stay strings, which the check refuses.
+		if f, err := strconv.ParseFloat(v, 64); err == nil && !math.IsInf(f, 0) && !math.IsNaN(f) {
+			return strconv.FormatFloat(f, 'g', -1, 64)
+		}
 	}
 	return tomlString(v)
+}
+
+// isFloat reports whether a default from config.DefaultTOML() is a TOML
+// float rather than an integer.
+func isFloat(def string) bool {
+	if _, err := strconv.ParseInt(def, 10, 64); err == nil {
+		return false
+	}
+	_, err := strconv.ParseFloat(def, 64)
+	return err == nil
 }
 
 // tomlString is s as a TOML basic string.

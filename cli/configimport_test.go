@@ -3,6 +3,7 @@
 package cli
 
 import (
+	"math"
 	"reflect"
 	"strings"
 	"testing"
@@ -52,5 +53,61 @@ func TestImportPropertiesTypesAndWarnings(t *testing.T) {
 	}
 	if _, err := config.Parse([]byte(doc)); err == nil || !strings.Contains(err.Error(), "log.retention.hours") {
 		t.Errorf("a bad value should fail the check naming its key; got %v", err)
+	}
+}
+
+// The log cleaner's keys are Kafka's, so they are carried over with their
+// types, doubles in Java's spellings included, and checked like any other.
+func TestImportPropertiesCleanerKeys(t *testing.T) {
+	props := []property{
+		{"log.cleaner.enable", "false", 1},
+		{"log.cleaner.threads", "2", 2},
+		{"log.cleaner.dedupe.buffer.size", "268435456", 3},
+		{"log.cleaner.io.buffer.size", "1048576", 4},
+		{"log.cleaner.io.buffer.load.factor", "0.75", 5},
+		{"log.cleaner.io.max.bytes.per.second", "1.7976931348623157E308", 6},
+		{"log.cleaner.backoff.ms", "30000", 7},
+		{"log.cleaner.min.cleanable.ratio", ".25", 8},
+		{"log.cleaner.min.compaction.lag.ms", "60000", 9},
+		{"log.cleaner.max.compaction.lag.ms", "9223372036854775807", 10},
+		{"log.cleaner.delete.retention.ms", "3600000", 11},
+	}
+	doc, warnings := importProperties(props, "in.properties")
+	if len(warnings) != 0 {
+		t.Errorf("warnings %q", warnings)
+	}
+	for _, line := range []string{"log.cleaner.enable = false\n", "log.cleaner.threads = 2\n", "log.cleaner.dedupe.buffer.size = 268435456\n",
+		"log.cleaner.io.buffer.size = 1048576\n", "log.cleaner.io.buffer.load.factor = 0.75\n",
+		"log.cleaner.io.max.bytes.per.second = 1.7976931348623157e+308\n", "log.cleaner.backoff.ms = 30000\n",
+		"log.cleaner.min.cleanable.ratio = 0.25\n", "log.cleaner.min.compaction.lag.ms = 60000\n",
+		"log.cleaner.max.compaction.lag.ms = 9223372036854775807\n", "log.cleaner.delete.retention.ms = 3600000\n"} {
+		if !strings.Contains(doc, "\n"+line) {
+			t.Errorf("doc lacks %q:\n%s", line, doc)
+		}
+	}
+	c, err := config.Parse([]byte(doc))
+	if err != nil {
+		t.Fatalf("imported doc does not parse: %v\n%s", err, doc)
+	}
+	if c.LogCleanerEnable || c.LogCleanerThreads != 2 || c.LogCleanerDedupeBufferSize != 256<<20 || c.LogCleanerIOBufferSize != 1<<20 ||
+		c.LogCleanerIOBufferLoadFactor != 0.75 || c.LogCleanerIOMaxBytesPerSecond != math.MaxFloat64 || c.LogCleanerBackoffMs != 30000 ||
+		c.LogCleanerMinCleanableRatio != 0.25 || c.LogCleanerMinCompactionLagMs != 60000 || c.LogCleanerMaxCompactionLagMs != math.MaxInt64 ||
+		c.LogCleanerDeleteRetentionMs != 3600000 {
+		t.Errorf("imported config %+v", c)
+	}
+
+	// Bad values are carried over too, and the check names them.
+	for _, tt := range []struct{ key, value, line, want string }{
+		{"log.cleaner.min.cleanable.ratio", "1.5", "log.cleaner.min.cleanable.ratio = 1.5\n", "log.cleaner.min.cleanable.ratio = 1.5: must be a number from 0 to 1"},
+		{"log.cleaner.io.max.bytes.per.second", "Infinity", `log.cleaner.io.max.bytes.per.second = "Infinity"` + "\n", `log.cleaner.io.max.bytes.per.second = "Infinity": must be a positive, finite number`},
+		{"log.cleaner.threads", "0", "log.cleaner.threads = 0\n", "log.cleaner.threads = 0: must be an integer from 1 to 64"},
+	} {
+		doc, warnings := importProperties([]property{{tt.key, tt.value, 1}}, "in.properties")
+		if len(warnings) != 0 || !strings.Contains(doc, "\n"+tt.line) {
+			t.Errorf("%s=%s: warnings %q, doc:\n%s", tt.key, tt.value, warnings, doc)
+		}
+		if _, err := config.Parse([]byte(doc)); err == nil || !strings.Contains(err.Error(), tt.want) {
+			t.Errorf("%s=%s: check error %v, want %s", tt.key, tt.value, err, tt.want)
+		}
 	}
 }
