@@ -35,6 +35,25 @@ func (l logs) LeaderLog(t *controlplane.Topic, p controlplane.Partition) (kafka.
 	return partitionLog{Partition: part, r: l.r, tp: tp}, true
 }
 
+// LocalReplicas lists every partition log in the data dir, led or
+// followed, with its topic id and the bytes of its segments
+// (DescribeLogDirs).
+func (l logs) LocalReplicas() []kafka.LocalReplica {
+	tps := l.m.Partitions()
+	out := make([]kafka.LocalReplica, 0, len(tps))
+	for _, tp := range tps {
+		part, ok := l.m.Partition(tp)
+		if !ok {
+			continue // deleted since Partitions
+		}
+		size, _ := part.Size()
+		out = append(out, kafka.LocalReplica{Topic: tp.Topic, TopicID: controlplane.UUID(part.TopicID()), Partition: tp.Partition, Size: size})
+	}
+	return out
+}
+
+var _ kafka.LogDirs = logs{}
+
 // Changed is closed when the next reconcile pass ends.
 func (l logs) Changed() <-chan struct{} { return l.ready.wait() }
 

@@ -60,6 +60,7 @@ func init() {
 		23: {0, 4, syncHandler(handleOffsetForLeaderEpoch)},
 		32: {0, 4, syncHandler(handleDescribeConfigs)},
 		33: {0, 2, syncHandler(handleAlterConfigs)},
+		35: {0, 4, syncHandler(handleDescribeLogDirs)},
 		37: {0, 3, syncHandler(handleCreatePartitions)},
 		42: {0, 2, handleDeleteGroups},
 		43: {0, 2, syncHandler(handleElectLeaders)},

@@ -98,6 +98,24 @@ type Logs interface {
 	Changed() <-chan struct{}
 }
 
+// LocalReplica is one partition replica whose log is stored on this node,
+// led or followed.
+type LocalReplica struct {
+	Topic     string
+	TopicID   controlplane.UUID // from the log's partition.metadata; zero if none
+	Partition int32
+	// Size is the bytes of all the log's segments (the .log files, as
+	// Kafka's log.size), what DescribeLogDirs reports.
+	Size int64
+}
+
+// LogDirs is what a Logs may also do: list every partition replica stored
+// in the node's data dir (DescribeLogDirs). A Logs without it answers
+// DescribeLogDirs with no partitions.
+type LogDirs interface {
+	LocalReplicas() []LocalReplica
+}
+
 // Controller is the metadata side: a read-only image plus the commands that
 // change it. Errors wrap model.Err* sentinels.
 type Controller interface {

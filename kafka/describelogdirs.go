@@ -1,0 +1,135 @@
+package kafka
+
+// DescribeLogDirs (key 35): versions 0-4.
+//
+// Behavior (as Apache Kafka's ReplicaManager.describeLogDirs):
+//   - One result per log dir. Ringtail has one, the data dir (the first of
+//     log.dirs), reported as an absolute path.
+//   - Topics null lists every partition replica stored on this node, led
+//     or followed; otherwise only the partitions asked for that are stored
+//     here. A topic or partition asked for that this node does not hold is
+//     left out (no error), and so is a topic none of whose partitions is
+//     listed.
+//   - Per partition: Size is the bytes of all its segments (Kafka's
+//     log.size: the .log files), OffsetLag 0 (a current log's lag is
+//     max(high watermark - log end, 0), which is 0 on its own log),
+//     IsFuture false.
+//   - Only logs of topics the image has, with the same topic id, are
+//     listed: a log left by a deleted topic, or by an earlier topic of the
+//     same name, is on its way out.
+//   - v4: TotalBytes and UsableBytes of the volume the dir is in (statfs:
+//     f_blocks and f_bavail times f_frsize, as Java's FileStore). A dir
+//     that cannot be statted is answered KAFKA_STORAGE_ERROR, as Kafka
+//     answers an offline dir.
+//   - v3+ top-level ErrorCode is always 0 (no authorization here).
+//
+// Skipped on purpose: v5 (IsCordoned, KIP-1066), future logs
+// (AlterReplicaLogDirs is not served: one data dir). A node whose Logs
+// does not implement LogDirs answers with the dir and no partitions.
+
+import (
+	"math"
+	"path/filepath"
+	"slices"
+
+	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kmsg"
+	"golang.org/x/sys/unix"
+
+	"github.com/ringtail/ringtail/model"
+)
+
+func handleDescribeLogDirs(s *Server, cx *reqCtx, req *kmsg.DescribeLogDirsRequest) (kmsg.Response, error) {
+	resp := req.ResponseKind().(*kmsg.DescribeLogDirsResponse)
+	dataDir := s.cfg.Broker.DataDir()
+	if dataDir == "" {
+		return resp, nil // no log dir configured: nothing to describe
+	}
+	abs, err := filepath.Abs(dataDir)
+	if err != nil {
+		abs = dataDir
+	}
+	dir := kmsg.NewDescribeLogDirsResponseDir()
+	dir.Dir = abs
+	total, usable, err := volumeBytes(abs)
+	if err != nil {
+		s.log.Warn("describe log dirs: data dir is unusable", "dir", abs, "err", err)
+		dir.ErrorCode = kerr.KafkaStorageError.Code
+		resp.Dirs = append(resp.Dirs, dir)
+		return resp, nil
+	}
+	dir.TotalBytes, dir.UsableBytes = total, usable
+	dir.Topics = describeLocalReplicas(s, req)
+	resp.Dirs = append(resp.Dirs, dir)
+	return resp, nil
+}
+
+// describeLocalReplicas lists the replicas asked for (every one when
+// req.Topics is null), grouped by topic in name order.
+func describeLocalReplicas(s *Server, req *kmsg.DescribeLogDirsRequest) []kmsg.DescribeLogDirsResponseDirTopic {
+	ld, ok := s.logs.(LogDirs)
+	if !ok {
+		return nil
+	}
+	var wanted map[model.TopicPartition]bool
+	if req.Topics != nil {
+		wanted = map[model.TopicPartition]bool{}
+		for _, t := range req.Topics {
+			for _, p := range t.Partitions {
+				wanted[model.TopicPartition{Topic: t.Topic, Partition: p}] = true
+			}
+		}
+	}
+	im := s.ctrl.Image()
+	byTopic := map[string][]kmsg.DescribeLogDirsResponseDirTopicPartition{}
+	for _, r := range ld.LocalReplicas() {
+		if wanted != nil && !wanted[model.TopicPartition{Topic: r.Topic, Partition: r.Partition}] {
+			continue
+		}
+		if t, ok := im.Topics[r.Topic]; !ok || t.ID != r.TopicID {
+			continue
+		}
+		rp := kmsg.NewDescribeLogDirsResponseDirTopicPartition()
+		rp.Partition, rp.Size = r.Partition, r.Size
+		byTopic[r.Topic] = append(byTopic[r.Topic], rp)
+	}
+	names := make([]string, 0, len(byTopic))
+	for name := range byTopic {
+		names = append(names, name)
+	}
+	slices.Sort(names)
+	out := make([]kmsg.DescribeLogDirsResponseDirTopic, 0, len(names))
+	for _, name := range names {
+		ps := byTopic[name]
+		slices.SortFunc(ps, func(a, b kmsg.DescribeLogDirsResponseDirTopicPartition) int {
+			return int(a.Partition) - int(b.Partition)
+		})
+		rt := kmsg.NewDescribeLogDirsResponseDirTopic()
+		rt.Topic, rt.Partitions = name, ps
+		out = append(out, rt)
+	}
+	return out
+}
+
+// volumeBytes is the size and the space available to this (unprivileged)
+// process of the filesystem holding dir.
+func volumeBytes(dir string) (total, usable int64, err error) {
+	var st unix.Statfs_t
+	if err := unix.Statfs(dir, &st); err != nil {
+		return -1, -1, err
+	}
+	bs := uint64(st.Frsize)
+	if bs == 0 {
+		bs = uint64(st.Bsize)
+	}
+	return mulCapped(st.Blocks, bs), mulCapped(st.Bavail, bs), nil
+}
+
+// mulCapped is a*b, or MaxInt64 where that does not fit (as Kafka answers
+// for a volume too large for a long).
+func mulCapped(a, b uint64) int64 {
+	if b != 0 && a > math.MaxInt64/b {
+		return math.MaxInt64
+	}
+	return int64(a * b)
+}
