@@ -8,6 +8,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/spf13/cobra"
 	"github.com/twmb/franz-go/pkg/kadm"
@@ -108,10 +109,12 @@ func (a *app) topicListCommand() *cobra.Command {
 func (a *app) topicDescribeCommand() *cobra.Command {
 	return &cobra.Command{
 		Use:   "describe [NAME...]",
-		Short: "Describe topics: partitions, leaders, replicas, ISR, offsets and config overrides",
+		Short: "Describe topics: partitions, leaders, replicas, ISR, offsets, sizes and config overrides",
 		Long: "Describe the named topics, or all topics. For each, one line with the topic and its\n" +
 			"config overrides, then one line per partition with its leader, replicas, in-sync\n" +
-			"replicas, and log start and end offsets.",
+			"replicas, log start and end offsets, and size: the bytes of the leader's log\n" +
+			"segments on disk (DescribeLogDirs; each replica holds about as much), or of the\n" +
+			"largest replica that answered while there is no leader; ? if none answered.",
 		RunE: func(cmd *cobra.Command, args []string) error {
 			adm, done, err := a.admin()
 			if err != nil {
@@ -171,6 +174,8 @@ func (a *app) describeTopics(ctx context.Context, adm *kadm.Client, names []stri
 		overrides[rc.Name] = topicOverrides(rc.Configs)
 	}
 
+	sizes := partitionSizes(ctx, adm, topics, good)
+
 	var b strings.Builder
 	for _, name := range good {
 		td := topics[name]
@@ -185,9 +190,10 @@ func (a *app) describeTopics(ctx context.Context, adm *kadm.Client, names []stri
 			if p.Leader >= 0 {
 				leader = strconv.Itoa(int(p.Leader))
 			}
-			fmt.Fprintf(&b, "\tTopic: %s\tPartition: %d\tLeader: %s\tReplicas: %s\tIsr: %s\tLogStartOffset: %s\tLogEndOffset: %s",
+			fmt.Fprintf(&b, "\tTopic: %s\tPartition: %d\tLeader: %s\tReplicas: %s\tIsr: %s\tLogStartOffset: %s\tLogEndOffset: %s\tSize: %s",
 				name, p.Partition, leader, joinInt32s(p.Replicas), joinInt32s(p.ISR),
-				offsetString(starts, name, p.Partition), offsetString(ends, name, p.Partition))
+				offsetString(starts, name, p.Partition), offsetString(ends, name, p.Partition),
+				sizeString(sizes, p))
 			if p.Err != nil {
 				fmt.Fprintf(&b, "\tError: %s", describeError(p.Err, ""))
 			}
@@ -201,6 +207,66 @@ func (a *app) describeTopics(ctx context.Context, adm *kadm.Client, names []stri
 		return errReported
 	}
 	return nil
+}
+
+// logDirsTimeout bounds the size lookup of topic describe: a broker that
+// just died is still listed until it is fenced, and its sizes are not
+// worth waiting out the retry timeout for.
+const logDirsTimeout = 5 * time.Second
+
+// partitionSizes asks every broker for the sizes of the replicas of topics
+// it stores: broker -> topic -> partition -> bytes. What a broker does not
+// answer (down, too old for DescribeLogDirs) is left out; sizes are an
+// addition to describe, never a reason for it to fail.
+func partitionSizes(ctx context.Context, adm *kadm.Client, details kadm.TopicDetails, topics []string) map[int32]kadm.DescribedLogDirs {
+	set := make(kadm.TopicsSet)
+	for _, name := range topics {
+		for p := range details[name].Partitions {
+			set.Add(name, p)
+		}
+	}
+	ctx, cancel := context.WithTimeout(ctx, logDirsTimeout)
+	defer cancel()
+	all, _ := adm.DescribeAllLogDirs(ctx, set) // partial on *ShardErrors
+	return all
+}
+
+// sizeString is the size of p's leader replica in human units or, without
+// a leader that answered, of the largest replica that did ("?" if none).
+func sizeString(sizes map[int32]kadm.DescribedLogDirs, p kadm.PartitionDetail) string {
+	size := int64(-1)
+	lookup := func(broker int32) (int64, bool) {
+		d, ok := sizes[broker].LookupPartition(p.Topic, p.Partition)
+		return d.Size, ok
+	}
+	if s, ok := lookup(p.Leader); ok && p.Leader >= 0 {
+		size = s
+	} else {
+		for _, r := range p.Replicas {
+			if s, ok := lookup(r); ok && s > size {
+				size = s
+			}
+		}
+	}
+	if size < 0 {
+		return "?"
+	}
+	return humanBytes(size)
+}
+
+// humanBytes is n in B, KiB, MiB, GiB, TiB or PiB, one decimal above B.
+func humanBytes(n int64) string {
+	if n < 1024 {
+		return strconv.FormatInt(n, 10) + " B"
+	}
+	f := float64(n)
+	for _, unit := range []string{"KiB", "MiB", "GiB", "TiB"} {
+		f /= 1024
+		if f < 1023.95 { // not "1024.0 KiB"
+			return strconv.FormatFloat(f, 'f', 1, 64) + " " + unit
+		}
+	}
+	return strconv.FormatFloat(f/1024, 'f', 1, 64) + " PiB"
 }
 
 // sortedUnique is the topics to describe: those named (deduplicated, in
