@@ -14,6 +14,7 @@ import (
 	"sort"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/ringtail/ringtail/iocore"
@@ -28,6 +29,9 @@ type ManagerConfig struct {
 	Now                    func() time.Time      // clock passed in; nil = time.Now
 	RetentionCheckInterval time.Duration         // log.retention.check.interval.ms; 0 = no background loop
 	OnRecoveryProgress     func(done, total int) // optional, for systemd STATUS lines
+	// Cleaner is log.cleaner.*; with Enabled false no thread runs (Clean
+	// still cleans on demand).
+	Cleaner CleanerConfig
 }
 
 // RecoveryStats says what OpenManager found.
@@ -59,7 +63,13 @@ type Manager struct {
 	// CreatePartitions rewrites them first.
 	staleCheckpoints bool
 	stop             chan struct{}
-	loop             sync.WaitGroup
+	// cleaner compacts the partitions with cleanup.policy compact.
+	cleaner       *cleaner
+	cleanerCkptMu sync.Mutex
+	// cleanFault, set by tests, stops a cleaning pass at a step as a
+	// crash would (cleaner.go).
+	cleanFault atomic.Pointer[func(step string) bool]
+	loop       sync.WaitGroup
 }
 
 // OpenManager opens and recovers every <topic>-<partition> dir in cfg.Dir
@@ -174,6 +184,22 @@ func OpenManager(cfg ManagerConfig, configFor func(model.TopicPartition) Config)
 	if cfg.RetentionCheckInterval > 0 {
 		m.loop.Add(1)
 		go m.retentionLoop(cfg.RetentionCheckInterval)
+	}
+	cleaned, err := readOffsetCheckpoint(filepath.Join(cfg.Dir, cleanerCheckpointFile))
+	if err != nil {
+		m.logger.Warn("ignoring unreadable "+cleanerCheckpointFile+"; compacted partitions are cleaned from their start", "err", err)
+	}
+	for tp, off := range cleaned {
+		if p, ok := m.mu.parts[tp]; ok {
+			p.cleanedTo.Store(int64(off))
+		}
+	}
+	m.cleaner = newCleaner(m, cfg.Cleaner)
+	if cfg.Cleaner.Enabled {
+		for range m.cleaner.cfg.Threads {
+			m.loop.Add(1)
+			go m.cleaner.run()
+		}
 	}
 	return m, nil
 }

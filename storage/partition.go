@@ -26,6 +26,14 @@ type Config struct {
 	FlushMs            int64 // relaxed mode: fsync at least this often (-1 = never)
 	LogAppendTime      bool  // message.timestamp.type=LogAppendTime
 	Durable            bool  // fsync in the same drain before completing (default true)
+
+	// Compact is set when cleanup.policy includes compact: the cleaner
+	// keeps the latest record per key, and records need a key.
+	Compact            bool
+	MinCleanableRatio  float64 // min.cleanable.dirty.ratio
+	MinCompactionLagMs int64   // min.compaction.lag.ms
+	MaxCompactionLagMs int64   // max.compaction.lag.ms
+	DeleteRetentionMs  int64   // delete.retention.ms: how long tombstones stay after their segment was cleaned
 }
 
 // DefaultConfig is Kafka's defaults with Durable on.
@@ -41,6 +49,9 @@ func DefaultConfig() Config {
 		FlushMessages:      math.MaxInt64,
 		FlushMs:            -1,
 		Durable:            true,
+		MinCleanableRatio:  0.5,
+		MaxCompactionLagMs: math.MaxInt64,
+		DeleteRetentionMs:  24 * 3600 * 1000,
 	}
 }
 
@@ -55,6 +66,9 @@ func (c Config) normalized() Config {
 	}
 	if c.SegmentIndexBytes < offsetIndexEntryBytes*2 {
 		c.SegmentIndexBytes = d.SegmentIndexBytes
+	}
+	if c.MaxCompactionLagMs <= 0 {
+		c.MaxCompactionLagMs = d.MaxCompactionLagMs
 	}
 	return c
 }
@@ -110,6 +124,12 @@ type Partition struct {
 	truncs atomic.Uint64
 	// topicID is the topic this log belongs to (partmeta.go).
 	topicID atomic.Pointer[TopicID]
+	// Compaction (cleaner.go): the first dirty offset, whether a pass
+	// runs, why the partition was given up on, when it was last cleaned.
+	cleanedTo   atomic.Int64
+	cleaning    atomic.Bool
+	uncleanable atomic.Pointer[string]
+	lastCleanMs atomic.Int64
 
 	// Everything below belongs to the shard goroutine (or to the single
 	// goroutine that opens or closes the partition while no shard task can
@@ -266,6 +286,9 @@ type pendingIdx struct {
 func (p *Partition) Append(records []byte, leaderEpoch model.Epoch, done func(AppendResult)) {
 	cfg := p.config()
 	n, nrecs, err := ValidateBatches(records, cfg.MaxMessageBytes)
+	if err == nil && cfg.Compact {
+		err = checkRecordKeys(records)
+	}
 	if err != nil {
 		done(p.failResult(p.errf(nil, -1, "append: %w", err)))
 		return
@@ -780,7 +803,7 @@ func (p *Partition) read(offset model.Offset, maxBytes int32, minOneBatch, toLog
 func readSegment(seg *segment, offset, hw model.Offset, maxBytes int32, minOneBatch bool) ([]byte, error) {
 	limit := seg.size.Load()
 	pos, h, ok, err := seg.findBatch(offset, limit)
-	if err == nil && !ok && limit > 0 {
+	if err == nil && !ok {
 		return nil, errPastSegment
 	}
 	if err != nil || !ok || h.BaseOffset >= hw {

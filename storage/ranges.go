@@ -154,7 +154,7 @@ func (p *Partition) readRanges(offset model.Offset, maxBytes int32, minOneBatch,
 func segmentRange(seg *segment, offset, hw model.Offset, maxBytes int32, minOneBatch bool) (int64, int64, error) {
 	limit := seg.size.Load()
 	pos, h, ok, err := seg.findBatch(offset, limit)
-	if err == nil && !ok && limit > 0 {
+	if err == nil && !ok {
 		return 0, 0, errPastSegment
 	}
 	if err != nil || !ok || h.BaseOffset >= hw {

@@ -27,7 +27,8 @@ type record struct {
 	raw         []byte // the whole record, length prefix included
 	offsetDelta int32
 	key         []byte // nil: null key
-	nullValue   bool   // a tombstone
+	value       []byte
+	nullValue   bool // a tombstone
 }
 
 var errBadRecord = errors.New("malformed record")
@@ -112,7 +113,7 @@ func decodeRecord(b []byte) (record, int, error) {
 			r.key = []byte{}
 		}
 	}
-	if _, r.nullValue, err = bytesField("value"); err != nil {
+	if r.value, r.nullValue, err = bytesField("value"); err != nil {
 		return record{}, 0, err
 	}
 	hc, ok := next()

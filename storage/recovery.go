@@ -281,6 +281,14 @@ func fileExists(path string) bool {
 func (p *Partition) recover(info openInfo) (recoverStats, error) {
 	var rs recoverStats
 	cfg := p.config()
+	// A cleaning pass that committed before the stop is finished first;
+	// one that did not leaves *.cleaned files, removed below.
+	if done, err := completeSwap(p.dir); err != nil {
+		return rs, p.storageErr(nil, -1, "complete an interrupted cleaner swap", err)
+	} else if done {
+		p.m.logger.Warn("completed an interrupted cleaner swap", "partition", p.tp.String())
+		info.clean = false // the swapped segment's neighbours are checked
+	}
 	ents, err := os.ReadDir(p.dir)
 	if err != nil {
 		return rs, err

@@ -236,6 +236,9 @@ func (p *Partition) TruncateTo(offset model.Offset) error {
 
 // truncateLocked does TruncateTo's work. Shard only, nothing in flight.
 func (p *Partition) truncateLocked(offset model.Offset) error {
+	if int64(offset) < p.cleanedTo.Load() {
+		p.cleanedTo.Store(int64(offset))
+	}
 	i := 0
 	for i+1 < len(p.segs) && p.segs[i+1].base <= offset {
 		i++

@@ -57,6 +57,9 @@ type segment struct {
 	refs atomic.Int32
 
 	pend, comm segState
+	// suffix follows the file names while a cleaning pass writes the
+	// segment (".cleaned"); "" once it is part of the log.
+	suffix     string
 	missingIdx bool  // recovery: an index file was missing
 	createdMs  int64 // creation (or, for loaded segments, modification) time: segment.ms and retention fall back to it without timestamps
 }
@@ -64,7 +67,7 @@ type segment struct {
 func (s *segment) name() string { return segmentName(s.base, logSuffix) }
 
 func (s *segment) path(suffix string) string {
-	return filepath.Join(s.dir, segmentName(s.base, suffix))
+	return filepath.Join(s.dir, segmentName(s.base, suffix)+s.suffix)
 }
 
 // acquire takes a reader reference; false once the segment is released.
@@ -102,7 +105,23 @@ func emptySegState(base model.Offset) segState {
 // openSegmentFiles opens (creating when create is set) the three files of a
 // segment.
 func openSegmentFiles(dir string, base model.Offset, create bool, idxBytes int32) (*segment, error) {
-	s := &segment{base: base, dir: dir}
+	return openSegmentFilesAs(&segment{base: base, dir: dir}, create, idxBytes)
+}
+
+// openSegmentFilesSuffix creates a new segment's files with a suffix after
+// each name (a cleaning pass's ".cleaned"), truncating leftovers.
+func openSegmentFilesSuffix(dir string, base model.Offset, idxBytes int32, suffix string) (*segment, error) {
+	s := &segment{base: base, dir: dir, suffix: suffix}
+	for _, suf := range []string{logSuffix, indexSuffix, timeIndexSuffix} {
+		if err := os.Remove(s.path(suf)); err != nil && !os.IsNotExist(err) {
+			return nil, err
+		}
+	}
+	return openSegmentFilesAs(s, true, idxBytes)
+}
+
+func openSegmentFilesAs(s *segment, create bool, idxBytes int32) (*segment, error) {
+	base := s.base
 	flags := os.O_RDWR
 	if create {
 		flags |= os.O_CREATE
