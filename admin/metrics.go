@@ -25,6 +25,18 @@ type PartitionStats struct {
 	Segments        int
 	Leader          bool // this node leads it
 	UnderReplicated bool // this node leads it and its ISR is smaller than its replica set
+	// Compacted partitions (cleanup.policy includes compact) also report
+	// the log cleaner's view of them.
+	Compacted   bool
+	DirtyRatio  float64 // dirty bytes / bytes below the active segment
+	LastCleanMs int64   // unix ms of the last cleaning pass; 0: none yet
+}
+
+// CleanerStats is the log cleaner's counters, from an optional Source
+// method Cleaner() CleanerStats.
+type CleanerStats struct {
+	Passes, BytesRead, BytesWritten int64
+	Uncleanable                     int
 }
 
 // Source is what the node shows at scrape time. Its methods are called
@@ -344,13 +356,26 @@ var (
 		"Record bytes fetch responses sent from segment files with sendfile(2), never entering user space.", nil, nil)
 	descFetchCopied = prometheus.NewDesc("ringtail_fetch_copied_bytes_total",
 		"Record bytes fetch responses copied through user space (ringtail.fetch_sendfile=false, or sendfile refused).", nil, nil)
+	descCleanerPasses = prometheus.NewDesc("ringtail_cleaner_passes_total",
+		"Log cleaner passes that compacted a partition.", nil, nil)
+	descCleanerRead = prometheus.NewDesc("ringtail_cleaner_read_bytes_total",
+		"Bytes the log cleaner read.", nil, nil)
+	descCleanerWritten = prometheus.NewDesc("ringtail_cleaner_written_bytes_total",
+		"Bytes the log cleaner wrote.", nil, nil)
+	descUncleanable = prometheus.NewDesc("ringtail_cleaner_uncleanable_partitions",
+		"Compacted partitions the log cleaner gave up on (the reason is in the log); they are served but no longer compacted.", nil, nil)
+	descDirtyRatio = prometheus.NewDesc("ringtail_cleaner_dirty_ratio",
+		"Share of a compacted partition's bytes below its active segment that are not cleaned yet.", []string{"topic", "partition"}, nil)
+	descSinceClean = prometheus.NewDesc("ringtail_cleaner_seconds_since_last_clean",
+		"Seconds since the log cleaner last compacted a partition (absent before its first pass).", []string{"topic", "partition"}, nil)
 	descSyncBatch = prometheus.NewDesc("ringtail_io_fsync_batch_duration_seconds",
 		"Wall time of each submitted batch that carries fsyncs (its writes, then its fsyncs): the group-commit latency a durable append waits for.", nil, nil)
 )
 
 func (c *stateCollector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{descPartitions, descURP, descLogSize, descLogSegments,
-		descBatches, descWrites, descSyncs, descTasks, descBatchOps, descSyncBatch, descFetchSendfile, descFetchCopied} {
+		descBatches, descWrites, descSyncs, descTasks, descBatchOps, descSyncBatch, descFetchSendfile, descFetchCopied,
+		descCleanerPasses, descCleanerRead, descCleanerWritten, descUncleanable, descDirtyRatio, descSinceClean} {
 		ch <- d
 	}
 }
@@ -367,7 +392,25 @@ func (c *stateCollector) Collect(ch chan<- prometheus.Metric) {
 		ch <- prometheus.MustNewConstMetric(descFetchSendfile, prometheus.CounterValue, float64(sf))
 		ch <- prometheus.MustNewConstMetric(descFetchCopied, prometheus.CounterValue, float64(cp))
 	}
+	if cs, ok := c.src.(interface{ Cleaner() CleanerStats }); ok {
+		st := cs.Cleaner()
+		ch <- prometheus.MustNewConstMetric(descCleanerPasses, prometheus.CounterValue, float64(st.Passes))
+		ch <- prometheus.MustNewConstMetric(descCleanerRead, prometheus.CounterValue, float64(st.BytesRead))
+		ch <- prometheus.MustNewConstMetric(descCleanerWritten, prometheus.CounterValue, float64(st.BytesWritten))
+		ch <- prometheus.MustNewConstMetric(descUncleanable, prometheus.GaugeValue, float64(st.Uncleanable))
+	}
 	parts := c.src.Partitions()
+	nowMs := time.Now().UnixMilli()
+	for _, p := range parts {
+		if !p.Compacted {
+			continue
+		}
+		part := strconv.Itoa(int(p.Partition))
+		ch <- prometheus.MustNewConstMetric(descDirtyRatio, prometheus.GaugeValue, p.DirtyRatio, p.Topic, part)
+		if p.LastCleanMs > 0 {
+			ch <- prometheus.MustNewConstMetric(descSinceClean, prometheus.GaugeValue, float64(nowMs-p.LastCleanMs)/1000, p.Topic, part)
+		}
+	}
 	var leaders, followers, urp int
 	size := map[string]int64{}
 	segs := map[string]int{}

@@ -135,6 +135,10 @@ func (s adminSource) Partitions() []admin.PartitionStats {
 		}
 		size, segs := part.Size()
 		ps := admin.PartitionStats{Topic: tp.Topic, Partition: tp.Partition, SizeBytes: size, Segments: segs}
+		if part.Compacted() {
+			cs := part.CleanState()
+			ps.Compacted, ps.DirtyRatio, ps.LastCleanMs = true, cs.DirtyRatio, cs.LastCleanMs
+		}
 		if t, ok := im.Topics[tp.Topic]; ok && int(tp.Partition) < len(t.Partitions) {
 			p := t.Partitions[tp.Partition]
 			ps.Leader = p.Leader == n.cfg.NodeID
@@ -143,6 +147,16 @@ func (s adminSource) Partitions() []admin.PartitionStats {
 		out = append(out, ps)
 	}
 	return out
+}
+
+// Cleaner is the log cleaner's counters.
+func (s adminSource) Cleaner() admin.CleanerStats {
+	n := s.n
+	if !n.ops.ready.Load() || n.store == nil {
+		return admin.CleanerStats{}
+	}
+	st := n.store.CleanerStats()
+	return admin.CleanerStats{Passes: st.Passes, BytesRead: st.BytesRead, BytesWritten: st.BytesWritten, Uncleanable: st.Uncleanable}
 }
 
 func (s adminSource) runtime() *iocore.Runtime {

@@ -227,6 +227,12 @@ func Start(ctx context.Context, cfg *config.Config, logger *slog.Logger) (n *Nod
 		OnRecoveryProgress: func(done, total int) {
 			status(fmt.Sprintf("recovering %d/%d partitions", done, total))
 		},
+		Cleaner: storage.CleanerConfig{
+			Enabled: cfg.LogCleanerEnable, Threads: cfg.LogCleanerThreads,
+			DedupeBufferBytes: cfg.LogCleanerDedupeBufferSize, LoadFactor: cfg.LogCleanerIOBufferLoadFactor,
+			IOMaxBytesPerSecond: cfg.LogCleanerIOMaxBytesPerSecond,
+			Backoff:             time.Duration(cfg.LogCleanerBackoffMs) * time.Millisecond,
+		},
 	}, func(tp model.TopicPartition) storage.Config {
 		var overrides map[string]string
 		if t, ok := im.Topics[tp.Topic]; ok {
@@ -422,9 +428,8 @@ func (n *Node) storageConfig(overrides map[string]string) storage.Config {
 	}
 	retentionMs, retentionBytes := tc.RetentionMs, tc.RetentionBytes
 	if !strings.Contains(tc.CleanupPolicy, "delete") {
-		// A compacted topic keeps its records until compaction (which
-		// storage does not do yet) replaces them; deleting old segments
-		// would lose the latest committed offsets in __consumer_offsets.
+		// cleanup.policy=compact alone: the cleaner, not retention, bounds
+		// the log (as in Kafka); with compact,delete both apply.
 		retentionMs, retentionBytes = -1, -1
 	}
 	return storage.Config{
@@ -439,6 +444,11 @@ func (n *Node) storageConfig(overrides map[string]string) storage.Config {
 		FlushMs:            tc.FlushMs,
 		LogAppendTime:      tc.MessageTimestampType == "LogAppendTime",
 		Durable:            n.cfg.Ringtail.Durability != "relaxed" || tc.FlushMessages <= 1,
+		Compact:            strings.Contains(tc.CleanupPolicy, "compact"),
+		MinCleanableRatio:  tc.MinCleanableDirtyRatio,
+		MinCompactionLagMs: tc.MinCompactionLagMs,
+		MaxCompactionLagMs: tc.MaxCompactionLagMs,
+		DeleteRetentionMs:  tc.DeleteRetentionMs,
 	}
 }
 

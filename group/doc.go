@@ -44,9 +44,10 @@
 // partition from its log start: the last record of a key wins, a
 // tombstone deletes.
 //
-// Storage has no compaction yet, so __consumer_offsets grows until it
-// does (retention does not apply to it: cleanup.policy=compact). Replay is
-// correct either way, only slower.
+// __consumer_offsets is compacted (cleanup.policy=compact; storage's log
+// cleaner): a key's older records and, after delete.retention.ms, its
+// tombstones go, so a replay reads about one record per live key. Replay
+// follows each batch's offsets, so the gaps compaction leaves are skipped.
 //
 // # Memory follows the log
 //

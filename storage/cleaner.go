@@ -259,6 +259,9 @@ func (p *Partition) dirtiness() (ratio float64, oldestDirtyMs int64) {
 	return float64(dirty) / float64(total), oldestDirtyMs
 }
 
+// Compacted reports whether the partition's cleanup.policy includes compact.
+func (p *Partition) Compacted() bool { return p.config().Compact }
+
 // CleanState reports tp's compaction state.
 func (p *Partition) CleanState() CleanState {
 	ratio, _ := p.dirtiness()
