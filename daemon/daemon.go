@@ -243,6 +243,7 @@ func Start(ctx context.Context, cfg *config.Config, logger *slog.Logger) (n *Nod
 	if err != nil {
 		return nil, err
 	}
+	n.installCleanerStall()
 	rec := n.store.Recovery()
 	logger.Info("storage opened", "partitions", rec.Partitions, "clean_shutdown", rec.CleanShutdown,
 		"rescanned", rec.Rescanned, "truncated_bytes", rec.TruncatedBytes)
@@ -327,6 +328,25 @@ func Start(ctx context.Context, cfg *config.Config, logger *slog.Logger) (n *Nod
 	n.setReady()
 	_, _ = sddaemon.SdNotify(false, sddaemon.SdNotifyReady)
 	return n, nil
+}
+
+// installCleanerStall is a test hook: with RINGTAIL_TEST_CLEANER_STALL set
+// to a step of a cleaning pass (written, manifest, renaming, committed), the
+// first pass to reach it logs "cleaner stalled for a test" and blocks there
+// for good, so that a test can kill -9 the node at that moment.
+func (n *Node) installCleanerStall() {
+	step := os.Getenv("RINGTAIL_TEST_CLEANER_STALL")
+	if step == "" {
+		return
+	}
+	n.log.Warn("test hook: the log cleaner stalls at a step", "step", step)
+	n.store.SetCleanFault(func(s string) bool {
+		if s != step {
+			return false
+		}
+		n.log.Warn("cleaner stalled for a test", "step", s)
+		select {} // until the test kills the process
+	})
 }
 
 // quorumRetryLog is how often awaitQuorum says it is still waiting.

@@ -499,6 +499,13 @@ func (m *Manager) fault(step string) bool {
 	return h != nil && (*h)(step)
 }
 
+// SetCleanFault installs a test hook called at each step of every cleaning
+// pass ("written", "manifest", "renaming" (on the shard, between two
+// renames), "committed"); true stops the pass there as a crash would. The
+// daemon installs one that blocks, for kill -9 tests
+// (RINGTAIL_TEST_CLEANER_STALL).
+func (m *Manager) SetCleanFault(f func(step string) bool) { m.cleanFault.Store(&f) }
+
 // CleanerStats returns the cleaner's counters.
 func (m *Manager) CleanerStats() CleanerStats {
 	st := CleanerStats{}
