@@ -356,3 +356,106 @@ func TestReadsSkipCompactionGaps(t *testing.T) {
 		rg.Release()
 	})
 }
+
+// A corrupt batch met while cleaning marks that partition uncleanable (with
+// the reason) and the cleaner goes on with the others; the corrupt
+// partition is still served up to the bad batch.
+func TestCorruptBatchMakesOnlyThatPartitionUncleanable(t *testing.T) {
+	eachEngine(t, func(t *testing.T, e *env) {
+		e.cfg = compactConfig()
+		e.cfg.MinCleanableRatio = 0.1
+		m, err := OpenManager(ManagerConfig{Dir: e.dir, Runtime: e.rt, Logger: quietLogger(), Now: e.clock.Now,
+			Cleaner: CleanerConfig{Enabled: false}}, func(model.TopicPartition) Config { return e.cfg })
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer m.Close()
+		bad, good := e.create(m, tp0), e.create(m, tp1)
+		for i := 0; i < 100; i++ {
+			appendKV(t, bad, 1, fmt.Sprintf("k%d", i%5), strings.Repeat("b", 60))
+			appendKV(t, good, 1, fmt.Sprintf("k%d", i%5), strings.Repeat("g", 60))
+		}
+		// Flip a byte inside the records of the first batch on disk.
+		path := filepath.Join(e.dir, tp0.String(), segmentName(0, logSuffix))
+		f, err := os.OpenFile(path, os.O_RDWR, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var b [1]byte
+		f.ReadAt(b[:], BatchHeaderSize+5)
+		b[0] ^= 0xff
+		f.WriteAt(b[:], BatchHeaderSize+5)
+		f.Close()
+		c := m.cleaner
+		for i := 0; i < 2; i++ {
+			if p := c.pick(); p != nil {
+				c.cleanOne(p)
+				p.cleaning.Store(false)
+			}
+		}
+		if st := bad.CleanState(); !strings.Contains(st.Uncleanable, "crc32c") {
+			t.Fatalf("corrupt partition's state: %+v; want uncleanable naming the CRC", st)
+		}
+		if st := good.CleanState(); st.Uncleanable != "" || st.LastCleanMs == 0 {
+			t.Fatalf("the other partition: %+v; want it cleaned", st)
+		}
+		if got := m.CleanerStats().Uncleanable; got != 1 {
+			t.Fatalf("uncleanable partitions %d, want 1", got)
+		}
+		if c.pick() == bad {
+			t.Fatal("the cleaner picked the uncleanable partition again")
+		}
+	})
+}
+
+// A full disk during a pass aborts it: the source segments stay, nothing
+// is lost, the partition is not given up on, and once there is space again
+// the next pass cleans.
+func TestCleanOnAFullDisk(t *testing.T) {
+	eachEngine(t, func(t *testing.T, e *env) {
+		e.dir = filepath.Join(mountTmpfs(t, "4m"), "data")
+		e.cfg = compactConfig()
+		m := e.open()
+		defer m.Close()
+		p := e.create(m, tp0)
+		dir := e.dir
+		var updates [][2]string
+		for i := 0; i < 300; i++ {
+			k, v := fmt.Sprintf("k%d", i%9), fmt.Sprintf("v%d%s", i, strings.Repeat("d", 80))
+			updates = append(updates, [2]string{k, v})
+			appendKV(t, p, 1, k, v)
+		}
+		filler := fillDisk(t, filepath.Dir(dir))
+		if p2 := m.cleaner.pick(); p2 != p {
+			t.Fatal("the dirty partition was not picked")
+		}
+		m.cleaner.cleanOne(p)
+		p.cleaning.Store(false)
+		if st := p.CleanState(); st.Uncleanable != "" || st.LastCleanMs != 0 {
+			t.Fatalf("after a pass on a full disk: %+v; want no pass and not uncleanable", st)
+		}
+		check := func() {
+			last := map[string]string{}
+			for _, r := range readKVs(t, p) {
+				last[r.key] = r.val
+			}
+			for k, v := range latestOf(updates) {
+				if last[k] != v {
+					t.Fatalf("key %s reads %q, want %q", k, last[k], v)
+				}
+			}
+		}
+		check()
+		ents, _ := os.ReadDir(filepath.Join(dir, tp0.String()))
+		for _, ent := range ents {
+			if strings.HasSuffix(ent.Name(), cleanedSuffix) || ent.Name() == swapManifest {
+				t.Fatalf("%s left after the failed pass", ent.Name())
+			}
+		}
+		os.Remove(filler)
+		if end, err := m.Clean(tp0); err != nil || end <= 0 {
+			t.Fatalf("pass with space again: %d %v", end, err)
+		}
+		check()
+	})
+}
