@@ -44,7 +44,12 @@ type Config struct {
 	// ValidateTopicConfig checks one topic config key and value; its error
 	// should wrap model.ErrInvalidConfig.
 	ValidateTopicConfig func(key, value string) error
-	Logger              *slog.Logger
+	// ValidateTopicConfigs, when set, checks a topic's whole set of
+	// overrides after each key passed (rules between keys, such as
+	// min.compaction.lag.ms <= max.compaction.lag.ms); its error should
+	// wrap model.ErrInvalidConfig.
+	ValidateTopicConfigs func(configs map[string]string) error
+	Logger               *slog.Logger
 
 	// Voters maps each voter's node id to its controller address
 	// (controller.quorum.voters). Empty: this node alone. A node that is
@@ -515,6 +520,11 @@ func (c *Controller) planTopicLocked(t CreateTopic) ([]Record, CreateTopicResult
 			return nil, r, err
 		}
 	}
+	if f := c.cfg.ValidateTopicConfigs; f != nil {
+		if err := f(t.Configs); err != nil {
+			return nil, r, err
+		}
+	}
 	var assign [][]int32
 	if len(t.Assignments) > 0 {
 		if t.NumPartitions != -1 || t.ReplicationFactor != -1 {
@@ -784,6 +794,11 @@ func (c *Controller) AlterTopicConfigs(ctx context.Context, topic string, ops []
 	}
 	for k, v := range next {
 		if err := c.cfg.ValidateTopicConfig(k, v); err != nil {
+			return err
+		}
+	}
+	if f := c.cfg.ValidateTopicConfigs; f != nil {
+		if err := f(next); err != nil {
 			return err
 		}
 	}

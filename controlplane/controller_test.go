@@ -191,3 +191,44 @@ func TestCheckLocalReplicasRefusesBeforeCommit(t *testing.T) {
 		t.Fatalf("CheckLocalReplicas asked %v, want %v", asked, want)
 	}
 }
+
+// ValidateTopicConfigs sees a topic's whole set of overrides, at create and
+// at alter (after the ops apply), and refuses what it refuses.
+func TestValidateTopicConfigsAcrossKeys(t *testing.T) {
+	var seen []map[string]string
+	c, err := Open(Config{
+		Dir: t.TempDir(), NodeID: 1, ClusterID: "test-cluster",
+		Endpoints:         []Endpoint{{Name: "PLAINTEXT", Host: "127.0.0.1", Port: 9092}},
+		DefaultPartitions: 1, DefaultReplicationFactor: 1,
+		ValidateTopicConfigs: func(m map[string]string) error {
+			seen = append(seen, m)
+			if m["min"] != "" && m["max"] != "" && m["min"] > m["max"] {
+				return fmt.Errorf("%w: min above max", model.ErrInvalidConfig)
+			}
+			return nil
+		},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	ctx := context.Background()
+	res := c.CreateTopics(ctx, []CreateTopic{{Name: "bad", NumPartitions: -1, ReplicationFactor: -1, Configs: map[string]string{"min": "5", "max": "3"}}}, false)
+	if !errors.Is(res[0].Err, model.ErrInvalidConfig) {
+		t.Fatalf("create with min above max: %v", res[0].Err)
+	}
+	res = c.CreateTopics(ctx, []CreateTopic{{Name: "ok", NumPartitions: -1, ReplicationFactor: -1, Configs: map[string]string{"min": "1", "max": "3"}}}, false)
+	if res[0].Err != nil {
+		t.Fatal(res[0].Err)
+	}
+	v := "4"
+	if err := c.AlterTopicConfigs(ctx, "ok", []ConfigOp{{Key: "min", Value: &v, Op: OpSet}}, true, false); !errors.Is(err, model.ErrInvalidConfig) {
+		t.Fatalf("alter to min above max: %v", err)
+	}
+	if got := c.Image().Topics["ok"].Configs["min"]; got != "1" {
+		t.Fatalf("refused alter changed min to %q", got)
+	}
+	if last := seen[len(seen)-1]; last["min"] != "4" || last["max"] != "3" {
+		t.Fatalf("the check saw %v, want the configs after the alter", last)
+	}
+}

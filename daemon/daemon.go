@@ -195,6 +195,7 @@ func Start(ctx context.Context, cfg *config.Config, logger *slog.Logger) (n *Nod
 		DefaultPartitions:        cfg.NumPartitions,
 		DefaultReplicationFactor: cfg.DefaultReplicationFactor,
 		ValidateTopicConfig:      config.ValidateTopicConfig,
+		ValidateTopicConfigs:     cfg.ValidateTopicOverrides,
 		Logger:                   logger,
 		ElectLeader:              replication.ElectLeader,
 		CheckLocalReplicas:       checkLocalReplicas(broker),
