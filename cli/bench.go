@@ -99,6 +99,7 @@ type benchFlags struct {
 	idempotent        bool
 	compression       string
 	keyed             bool
+	keySpace          int64
 	rate              float64
 	reportInterval    time.Duration
 	output            string
@@ -124,6 +125,7 @@ type benchConfig struct {
 	compressionName   string
 	codec             kgo.CompressionCodec
 	keyed             bool
+	keySpace          int64
 	rate              float64
 	reportInterval    time.Duration
 	output            string // "json" or "text" once resolved
@@ -191,6 +193,7 @@ func (a *app) benchSubcommand(mode benchMode, short, long string) *cobra.Command
 	f.BoolVar(&bf.idempotent, "idempotent", true, "idempotent producers (needs --acks all; turned off for --acks 0 or 1 unless given)")
 	f.StringVarP(&bf.compression, "compression", "z", "none", "batch compression: none, gzip, snappy, lz4 or zstd")
 	f.BoolVar(&bf.keyed, "keyed", false, "give every record a distinct key (default: no key, the client's sticky partitioner)")
+	f.Int64Var(&bf.keySpace, "key-space", 0, "with --keyed, cycle over this many keys (updates to the same keys, as a compacted topic sees; 0: every key distinct)")
 	rate := 0.0
 	if mode == benchE2E {
 		rate = 1000
@@ -292,6 +295,10 @@ func (bf benchFlags) validate(mode benchMode, changed func(string) bool) (benchC
 		c.compressionName = "none"
 	}
 	c.keyed = bf.keyed
+	if bf.keySpace < 0 || (bf.keySpace > 0 && !bf.keyed) {
+		return c, fmt.Errorf("--key-space %d: want a count of keys > 0 with --keyed (0: every key distinct)", bf.keySpace)
+	}
+	c.keySpace = bf.keySpace
 	if bf.rate < 0 || bf.rate != bf.rate {
 		return c, fmt.Errorf("--rate %v: want records/s >= 0 (0: as fast as possible)", bf.rate)
 	}

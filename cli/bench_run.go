@@ -224,7 +224,11 @@ func (r *benchRun) produceOne(ctx context.Context, cl *kgo.Client, id int, quota
 			binary.BigEndian.PutUint64(rec.Value[8:], uint64(time.Since(r.base)))
 		}
 		if c.keyed {
-			rec.Key = binary.BigEndian.AppendUint64(nil, uint64(seq)*uint64(c.producers)+uint64(id))
+			k := uint64(seq)*uint64(c.producers) + uint64(id)
+			if c.keySpace > 0 {
+				k %= uint64(c.keySpace)
+			}
+			rec.Key = binary.BigEndian.AppendUint64(nil, k)
 		}
 		sent := time.Now()
 		cl.Produce(ctx, rec, func(rec *kgo.Record, err error) {

@@ -32,6 +32,8 @@ func TestBenchRefusesBadFlags(t *testing.T) {
 		{[]string{"produce", "--producers", "4", "--count", "3"}, "at least one record per producer"},
 		{[]string{"produce", "--acks", "1", "--idempotent"}, "--idempotent needs --acks all"},
 		{[]string{"e2e", "--rate", "-1"}, "--rate"},
+		{[]string{"produce", "--key-space", "10"}, "--key-space"},
+		{[]string{"produce", "--keyed", "--key-space", "-1"}, "--key-space"},
 		{[]string{"produce", "--linger", "-1ms"}, "--linger"},
 		{[]string{"produce", "--partitions", "0"}, "--partitions 0"},
 		{[]string{"produce", "--replication-factor", "0"}, "--replication-factor 0"},
