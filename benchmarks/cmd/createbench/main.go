@@ -11,22 +11,20 @@ import (
 	"context"
 	"encoding/binary"
 	"encoding/json"
-	"errors"
 	"flag"
 	"fmt"
 	"hash/crc32"
 	"io"
 	"net"
-	"net/http"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"slices"
-	"syscall"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
+
+	"github.com/ringtail/ringtail/benchmarks/internal/localnode"
 )
 
 // Result is one run's figures.
@@ -76,15 +74,9 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 	}
 	defer os.RemoveAll(work)
 	if *bin == "" {
-		repo, err := findRepo()
-		if err != nil {
-			return err
-		}
 		*bin = filepath.Join(work, "ringtail")
-		build := exec.CommandContext(ctx, "go", "build", "-o", *bin, "./cmd/ringtail")
-		build.Dir = repo
-		if b, err := build.CombinedOutput(); err != nil {
-			return fmt.Errorf("building ringtail: %v\n%s", err, b)
+		if err := localnode.Build(ctx, *bin); err != nil {
+			return err
 		}
 	}
 	host, _ := os.Hostname()
@@ -108,24 +100,6 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 	return nil
 }
 
-// findRepo is the first folder up from here with cmd/ringtail in it.
-func findRepo() (string, error) {
-	dir, err := os.Getwd()
-	if err != nil {
-		return "", err
-	}
-	for {
-		if st, err := os.Stat(filepath.Join(dir, "cmd", "ringtail")); err == nil && st.IsDir() {
-			return dir, nil
-		}
-		up := filepath.Dir(dir)
-		if up == dir {
-			return "", errors.New("cannot find the repository (a folder with cmd/ringtail) above the working folder")
-		}
-		dir = up
-	}
-}
-
 func median(rs []Result, f func(Result) float64) float64 {
 	xs := make([]float64, len(rs))
 	for i, r := range rs {
@@ -143,46 +117,12 @@ func median(rs []Result, f func(Result) float64) float64 {
 
 // once starts a fresh node in dir, measures, and stops it.
 func once(ctx context.Context, bin, dir string, partitions int) (Result, error) {
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return Result{}, err
-	}
-	ports, err := freePorts(3)
+	node, err := localnode.Start(ctx, bin, dir, "")
 	if err != nil {
 		return Result{}, err
 	}
-	cfg := fmt.Sprintf("node.id = 1\nlisteners = \"PLAINTEXT://127.0.0.1:%d,CONTROLLER://127.0.0.1:%d\"\nadvertised.listeners = \"PLAINTEXT://127.0.0.1:%d\"\nlog.dirs = %q\n\n[ringtail]\nadmin_listen = \"127.0.0.1:%d\"\n",
-		ports[0], ports[1], ports[0], filepath.Join(dir, "data"), ports[2])
-	cfgPath := filepath.Join(dir, "server.toml")
-	if err := os.WriteFile(cfgPath, []byte(cfg), 0o644); err != nil {
-		return Result{}, err
-	}
-	logf, err := os.Create(filepath.Join(dir, "ringtail.log"))
-	if err != nil {
-		return Result{}, err
-	}
-	defer logf.Close()
-	cmd := exec.Command(bin, "serve", "--config", cfgPath)
-	cmd.Stdout, cmd.Stderr = logf, logf
-	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
-	if err := cmd.Start(); err != nil {
-		return Result{}, err
-	}
-	exited := make(chan struct{})
-	go func() { cmd.Wait(); close(exited) }()
-	defer func() {
-		cmd.Process.Signal(syscall.SIGTERM)
-		select {
-		case <-exited:
-		case <-time.After(30 * time.Second):
-			cmd.Process.Kill()
-			<-exited
-		}
-	}()
-	if err := waitReady(ctx, ports[2], exited); err != nil {
-		b, _ := os.ReadFile(logf.Name())
-		return Result{}, fmt.Errorf("%w\n%s", err, tailOf(string(b), 2000))
-	}
-	c, err := dial(fmt.Sprintf("127.0.0.1:%d", ports[0]))
+	defer node.Stop()
+	c, err := dial(node.Addr)
 	if err != nil {
 		return Result{}, err
 	}
@@ -237,57 +177,6 @@ func once(ctx context.Context, bin, dir string, partitions int) (Result, error) 
 }
 
 func round3(d time.Duration) float64 { return float64(d.Round(time.Millisecond).Milliseconds()) / 1000 }
-
-func tailOf(s string, n int) string {
-	if len(s) > n {
-		return s[len(s)-n:]
-	}
-	return s
-}
-
-// waitReady polls the admin listener's /v1/status/ready.
-func waitReady(ctx context.Context, adminPort int, exited <-chan struct{}) error {
-	url := fmt.Sprintf("http://127.0.0.1:%d/v1/status/ready", adminPort)
-	cl := &http.Client{Timeout: 2 * time.Second}
-	deadline := time.Now().Add(60 * time.Second)
-	for time.Now().Before(deadline) {
-		if resp, err := cl.Get(url); err == nil {
-			io.Copy(io.Discard, resp.Body)
-			resp.Body.Close()
-			if resp.StatusCode == http.StatusOK {
-				return nil
-			}
-		}
-		select {
-		case <-exited:
-			return errors.New("ringtail exited during start")
-		case <-ctx.Done():
-			return ctx.Err()
-		case <-time.After(50 * time.Millisecond):
-		}
-	}
-	return errors.New("ringtail not ready after 60 s")
-}
-
-// freePorts binds n loopback ports at once and releases them.
-func freePorts(n int) ([]int, error) {
-	var lns []net.Listener
-	defer func() {
-		for _, ln := range lns {
-			ln.Close()
-		}
-	}()
-	var out []int
-	for i := 0; i < n; i++ {
-		ln, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			return nil, err
-		}
-		lns = append(lns, ln)
-		out = append(out, ln.Addr().(*net.TCPAddr).Port)
-	}
-	return out, nil
-}
 
 // conn is a minimal Kafka client: one request at a time, no retries.
 type conn struct {

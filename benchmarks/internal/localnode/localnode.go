@@ -1,0 +1,171 @@
+// Package localnode starts a real ringtail binary as a fresh single node on
+// loopback ports for the benchmark commands (createbench, compactbench),
+// and builds the binary from the repository when none is given.
+package localnode
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"syscall"
+	"time"
+)
+
+// Node is one running ringtail process.
+type Node struct {
+	Addr      string // Kafka listener, 127.0.0.1:port
+	AdminAddr string // admin HTTP (metrics, readiness)
+	LogPath   string
+	cmd       *exec.Cmd
+	exited    chan struct{}
+}
+
+// FindRepo is the first folder up from the working folder with
+// cmd/ringtail in it.
+func FindRepo() (string, error) {
+	dir, err := os.Getwd()
+	if err != nil {
+		return "", err
+	}
+	for {
+		if st, err := os.Stat(filepath.Join(dir, "cmd", "ringtail")); err == nil && st.IsDir() {
+			return dir, nil
+		}
+		up := filepath.Dir(dir)
+		if up == dir {
+			return "", errors.New("cannot find the repository (a folder with cmd/ringtail) above the working folder")
+		}
+		dir = up
+	}
+}
+
+// Build builds ringtail from the repository into dst.
+func Build(ctx context.Context, dst string) error {
+	repo, err := FindRepo()
+	if err != nil {
+		return err
+	}
+	build := exec.CommandContext(ctx, "go", "build", "-o", dst, "./cmd/ringtail")
+	build.Dir = repo
+	if b, err := build.CombinedOutput(); err != nil {
+		return fmt.Errorf("building ringtail: %v\n%s", err, b)
+	}
+	return nil
+}
+
+// Start starts bin as a fresh node with its data in dir/data; settings are
+// extra top-level server.toml lines (Kafka keys). It returns once the node
+// answers /v1/status/ready.
+func Start(ctx context.Context, bin, dir, settings string) (*Node, error) {
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return nil, err
+	}
+	ports, err := freePorts(3)
+	if err != nil {
+		return nil, err
+	}
+	cfg := fmt.Sprintf("node.id = 1\nlisteners = \"PLAINTEXT://127.0.0.1:%d,CONTROLLER://127.0.0.1:%d\"\nadvertised.listeners = \"PLAINTEXT://127.0.0.1:%d\"\nlog.dirs = %q\n%s\n[ringtail]\nadmin_listen = \"127.0.0.1:%d\"\n",
+		ports[0], ports[1], ports[0], filepath.Join(dir, "data"), settings, ports[2])
+	cfgPath := filepath.Join(dir, "server.toml")
+	if err := os.WriteFile(cfgPath, []byte(cfg), 0o644); err != nil {
+		return nil, err
+	}
+	n := &Node{Addr: fmt.Sprintf("127.0.0.1:%d", ports[0]), AdminAddr: fmt.Sprintf("127.0.0.1:%d", ports[2]),
+		LogPath: filepath.Join(dir, "ringtail.log"), exited: make(chan struct{})}
+	logf, err := os.Create(n.LogPath)
+	if err != nil {
+		return nil, err
+	}
+	n.cmd = exec.Command(bin, "serve", "--config", cfgPath)
+	n.cmd.Stdout, n.cmd.Stderr = logf, logf
+	n.cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
+	if err := n.cmd.Start(); err != nil {
+		logf.Close()
+		return nil, err
+	}
+	go func() { n.cmd.Wait(); logf.Close(); close(n.exited) }()
+	if err := n.waitReady(ctx); err != nil {
+		n.Stop()
+		b, _ := os.ReadFile(n.LogPath)
+		return nil, fmt.Errorf("%w\n%s", err, tail(string(b), 2000))
+	}
+	return n, nil
+}
+
+// Stop sends SIGTERM and waits (SIGKILL after 30 s).
+func (n *Node) Stop() {
+	n.cmd.Process.Signal(syscall.SIGTERM)
+	select {
+	case <-n.exited:
+	case <-time.After(30 * time.Second):
+		n.cmd.Process.Kill()
+		<-n.exited
+	}
+}
+
+// Metrics returns the node's /metrics text.
+func (n *Node) Metrics() (string, error) {
+	resp, err := http.Get("http://" + n.AdminAddr + "/metrics")
+	if err != nil {
+		return "", err
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	return string(b), err
+}
+
+func (n *Node) waitReady(ctx context.Context) error {
+	url := "http://" + n.AdminAddr + "/v1/status/ready"
+	cl := &http.Client{Timeout: 2 * time.Second}
+	deadline := time.Now().Add(60 * time.Second)
+	for time.Now().Before(deadline) {
+		if resp, err := cl.Get(url); err == nil {
+			io.Copy(io.Discard, resp.Body)
+			resp.Body.Close()
+			if resp.StatusCode == http.StatusOK {
+				return nil
+			}
+		}
+		select {
+		case <-n.exited:
+			return errors.New("ringtail exited during start")
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(50 * time.Millisecond):
+		}
+	}
+	return errors.New("ringtail not ready after 60 s")
+}
+
+func tail(s string, n int) string {
+	if len(s) > n {
+		return s[len(s)-n:]
+	}
+	return s
+}
+
+// freePorts binds n loopback ports at once and releases them.
+func freePorts(n int) ([]int, error) {
+	var out []int
+	var lns []net.Listener
+	defer func() {
+		for _, ln := range lns {
+			ln.Close()
+		}
+	}()
+	for i := 0; i < n; i++ {
+		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			return nil, err
+		}
+		lns = append(lns, ln)
+		out = append(out, ln.Addr().(*net.TCPAddr).Port)
+	}
+	return out, nil
+}
