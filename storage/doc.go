@@ -6,12 +6,17 @@
 //	<dir>/recovery-point-offset-checkpoint   "0\n<count>\n<topic> <partition> <offset>\n..."
 //	<dir>/log-start-offset-checkpoint        same format
 //	<dir>/.kafka_cleanshutdown               present only between a clean Close and the next open
+//	<dir>/cleaner-offset-checkpoint          same format: each compacted partition's first dirty offset
+//	<dir>/<topic>-<partition>.<hex>-delete/  a deleted partition's files, removed in the background
 //	<dir>/<topic>-<partition>/
+//	    partition.metadata                   "version: 0\ntopic_id: <base64url id>" (KIP-516)
 //	    00000000000000000000.log             record batches, byte-for-byte as on the wire
 //	    00000000000000000000.index           relative offset -> file position (sparse)
 //	    00000000000000000000.timeindex       timestamp -> relative offset (sparse)
 //	    leader-epoch-checkpoint              "0\n<count>\n<epoch> <start offset>\n..."
 //	    00000000000000000000.snapshot        producer state at that offset
+//	    cleaner.swap                         a committed cleaning pass not finished yet (clean.go)
+//	    *.cleaned, *.deleted                 a cleaning pass's new and replaced segment files
 //
 // A segment is named by the 20-digit base offset of its first batch.
 //
@@ -104,5 +109,17 @@
 // and offset continuity checked, the file truncated at the first bad batch
 // (later segments are deleted), and its indexes rebuilt. The recovery point
 // is the base of the oldest segment whose log and indexes were not synced
-// at roll.
+// at roll. Offsets must increase, not be contiguous: a compacted log has
+// gaps, and reads that fall in one continue with the next batch.
+//
+// # Compaction
+//
+// Topics whose cleanup.policy includes compact are cleaned by the log
+// cleaner (cleaner.go, clean.go): the latest record of each key stays,
+// tombstones stay for delete.retention.ms after their segment was cleaned,
+// batches keep their offsets, and segments are swapped in with a scheme
+// recovery completes at any step. The leader-epoch-checkpoint is written
+// without fsync on the append path and made durable before the recovery
+// point passes it; recovery rebuilds the entries above the recovery point
+// from the batches.
 package storage
