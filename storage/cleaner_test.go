@@ -459,3 +459,44 @@ func TestCleanOnAFullDisk(t *testing.T) {
 		check()
 	})
 }
+
+// A partition below min.cleanable.dirty.ratio is still picked once its
+// oldest dirty segment is older than max.compaction.lag.ms; min.compaction
+// lag keeps recent segments out of a pass.
+func TestCompactionLags(t *testing.T) {
+	eachEngine(t, func(t *testing.T, e *env) {
+		e.cfg = compactConfig()
+		e.cfg.MinCleanableRatio = 1.1 // never by ratio
+		e.cfg.MaxCompactionLagMs = 60_000
+		m := e.open()
+		defer m.Close()
+		p := e.create(m, tp0)
+		for i := 0; i < 60; i++ {
+			appendKV(t, p, e.clock.Ms(), fmt.Sprintf("k%d", i%3), strings.Repeat("l", 100))
+		}
+		if m.cleaner.pick() != nil {
+			t.Fatal("picked below the dirty ratio before max.compaction.lag.ms")
+		}
+		e.clock.Advance(2 * time.Minute)
+		if got := m.cleaner.pick(); got != p {
+			t.Fatal("not picked after max.compaction.lag.ms")
+		}
+		p.cleaning.Store(false)
+
+		// min.compaction.lag.ms: segments newer than it are not cleaned.
+		cfg := e.cfg
+		cfg.MinCompactionLagMs = 90_000 // the first 60 records are 2 minutes old
+		p.SetConfig(cfg)
+		for i := 0; i < 60; i++ {
+			appendKV(t, p, e.clock.Ms(), fmt.Sprintf("k%d", i%3), strings.Repeat("m", 100))
+		}
+		end, err := m.Clean(tp0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		firstNew := model.Offset(60)
+		if end <= 0 || end > firstNew {
+			t.Fatalf("cleaned up to %d; want the old segments (below offset %d) and none newer than min.compaction.lag.ms", end, firstNew)
+		}
+	})
+}
