@@ -140,6 +140,9 @@ type Options struct {
 	Ringtail map[string]string
 	// DataDir defaults to a new t.TempDir().
 	DataDir string
+	// Env is extra environment ("KEY=value") for the ringtail process, on
+	// top of the test process's own; it becomes Node.Env.
+	Env []string
 }
 
 // Node is one ringtail process under test.
@@ -153,6 +156,10 @@ type Node struct {
 	// ControllerOnly: process.roles = "controller"; no Kafka listener, so
 	// Port is unused and readiness is read from the log.
 	ControllerOnly bool
+	// Env is extra environment ("KEY=value") for the process, read at
+	// each start: a test may change it between a Kill or Stop and the
+	// next Start (Options.Env sets it first).
+	Env []string
 
 	cmd     *exec.Cmd
 	logPath string
@@ -178,7 +185,8 @@ func NewNode(t testing.TB, o Options) *Node {
 
 func newNodeOnPorts(t testing.TB, o Options, port, ctrlPort int) *Node {
 	t.Helper()
-	n := &Node{t: t, Bin: Binary(t), DataDir: o.DataDir, Port: port, CtrlPort: ctrlPort}
+	n := &Node{t: t, Bin: Binary(t), DataDir: o.DataDir, Port: port, CtrlPort: ctrlPort,
+		Env: append([]string(nil), o.Env...)}
 	if n.DataDir == "" {
 		n.DataDir = t.TempDir()
 	}
@@ -259,6 +267,7 @@ func (n *Node) startProcess() {
 	// A race-enabled build stops at the first data race, so the test that
 	// caused it fails instead of the report hiding in the node's log.
 	cmd.Env = append(os.Environ(), "GORACE=halt_on_error=1")
+	cmd.Env = append(cmd.Env, n.Env...) // later entries win
 	if err := cmd.Start(); err != nil {
 		n.t.Fatal(err)
 	}
