@@ -73,6 +73,7 @@ type Config struct {
 	ReplicaLagTimeMaxMs           int32      // replica.lag.time.max.ms
 	OffsetsTopicNumPartitions     int32      // offsets.topic.num.partitions
 	OffsetsTopicReplicationFactor int16      // offsets.topic.replication.factor
+	OffsetsTopicSegmentBytes      int32      // offsets.topic.segment.bytes: segment.bytes of __consumer_offsets when created
 	OffsetsRetentionMinutes       int64      // offsets.retention.minutes
 	GroupInitialRebalanceDelayMs  int64      // group.initial.rebalance.delay.ms
 	BrokerRack                    string     // broker.rack
@@ -160,6 +161,7 @@ func Default() *Config {
 		ReplicaLagTimeMaxMs:           30000,
 		OffsetsTopicNumPartitions:     50,
 		OffsetsTopicReplicationFactor: 1,
+		OffsetsTopicSegmentBytes:      100 << 20,
 		OffsetsRetentionMinutes:       10080,
 		GroupInitialRebalanceDelayMs:  3000,
 		LogCleanerEnable:              true,

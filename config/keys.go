@@ -135,6 +135,8 @@ var brokerKeys = []brokerKey{
 		intSpec{min: 1, max: math.MaxInt32}, func(c *Config) *int32 { return &c.OffsetsTopicNumPartitions }),
 	intKey("offsets.topic.replication.factor", "Groups", "Replication factor of __consumer_offsets.", "1", TypeShort,
 		intSpec{min: 1, max: math.MaxInt16}, func(c *Config) *int16 { return &c.OffsetsTopicReplicationFactor }),
+	intKey("offsets.topic.segment.bytes", "Groups", "segment.bytes of __consumer_offsets when it is created: smaller segments are compacted sooner.", "104857600", TypeInt,
+		intSpec{min: 1024, max: math.MaxInt32, unit: "bytes"}, func(c *Config) *int32 { return &c.OffsetsTopicSegmentBytes }),
 	intKey("offsets.retention.minutes", "Groups", "Keep an empty group's committed offsets this long.", "10080", TypeInt,
 		intSpec{min: 1, max: math.MaxInt64 / msPerMinute, unit: "minutes", hideMax: true}, func(c *Config) *int64 { return &c.OffsetsRetentionMinutes }),
 	intKey("group.initial.rebalance.delay.ms", "Groups", "Wait this long for more members before a new group's first rebalance.", "3000", TypeInt,

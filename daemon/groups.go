@@ -19,9 +19,6 @@ import (
 // offset expiry); it bounds how late a timeout fires.
 const groupTickInterval = 100 * time.Millisecond
 
-// offsetsTopicSegmentBytes is offsets.topic.segment.bytes (Kafka's default).
-const offsetsTopicSegmentBytes = 100 << 20
-
 // offsetsTopicWaitForBrokers bounds how long a new cluster waits for the
 // brokers it expects (offsetsTopicBrokers) to register before it creates
 // __consumer_offsets on the brokers it has.
@@ -51,7 +48,8 @@ func (n *Node) newCoordinator() *group.Coordinator {
 
 // ensureOffsetsTopic creates __consumer_offsets through the controller
 // when it is missing: offsets.topic.num.partitions partitions,
-// offsets.topic.replication.factor capped at the live brokers, compacted.
+// offsets.topic.replication.factor capped at the live brokers, compacted,
+// with offsets.topic.segment.bytes segments.
 func (n *Node) ensureOffsetsTopic() error {
 	im := n.ctrl.Image()
 	if t := im.Topics[group.OffsetsTopic]; t != nil {
@@ -74,7 +72,7 @@ func (n *Node) ensureOffsetsTopic() error {
 		Name: group.OffsetsTopic, NumPartitions: n.cfg.OffsetsTopicNumPartitions, ReplicationFactor: int16(rf),
 		Configs: map[string]string{
 			"cleanup.policy":   "compact",
-			"segment.bytes":    strconv.Itoa(offsetsTopicSegmentBytes),
+			"segment.bytes":    strconv.Itoa(int(n.cfg.OffsetsTopicSegmentBytes)),
 			"compression.type": "producer",
 		},
 	}}, false)
