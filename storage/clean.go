@@ -249,20 +249,16 @@ func (p *Partition) writeCleaned(pl *cleanPlan, sources []*segment, om offsetMap
 		return nil, err
 	}
 	w := bufio.NewWriterSize(&throttledWriter{w: seg.log, c: c}, 256<<10)
+	// A tombstone goes once the pass that first cleaned it is more than
+	// delete.retention.ms ago (horizons.go).
 	horizon := nowMs - cfg.DeleteRetentionMs
+	expired := func(off model.Offset) bool {
+		ms, ok := p.horizons.firstCleanedMs(off)
+		return ok && off < pl.firstDirty && ms < horizon
+	}
 	for _, s := range sources {
-		idx := 0
-		for i, x := range pl.segs {
-			if x == s {
-				idx = i
-			}
-		}
-		// Tombstones go once their segment was cleaned (rewritten) more
-		// than delete.retention.ms ago: it lies below the first dirty
-		// offset, and its files date from that pass.
-		dropTombstones := pl.segEnd(idx) <= pl.firstDirty && s.createdMs < horizon
 		err := forEachBatch(s, c, func(h *BatchHeader, batch []byte) error {
-			out, err := cleanBatch(pl, h, batch, om, end, dropTombstones)
+			out, err := cleanBatch(pl, h, batch, om, end, expired)
 			if err != nil {
 				return fmt.Errorf("segment %s offset %d: %w", s.name(), int64(h.BaseOffset), err)
 			}
@@ -289,7 +285,7 @@ func (p *Partition) writeCleaned(pl *cleanPlan, sources []*segment, om offsetMap
 
 // cleanBatch returns what stays of one batch: the batch itself when every
 // record stays, a rebuilt one, a bare header, or nil.
-func cleanBatch(pl *cleanPlan, h *BatchHeader, batch []byte, om offsetMap, end model.Offset, dropTombstones bool) ([]byte, error) {
+func cleanBatch(pl *cleanPlan, h *BatchHeader, batch []byte, om offsetMap, end model.Offset, expired func(model.Offset) bool) ([]byte, error) {
 	if h.Control() || h.BaseOffset >= end {
 		return batch, nil
 	}
@@ -306,7 +302,7 @@ func cleanBatch(pl *cleanPlan, h *BatchHeader, batch []byte, om offsetMap, end m
 		if latest, ok := om[md5.Sum(r.key)]; ok && latest > off && off < end {
 			continue
 		}
-		if r.nullValue && dropTombstones {
+		if r.nullValue && expired(off) {
 			continue
 		}
 		keep = append(keep, r)

@@ -401,6 +401,10 @@ func (p *Partition) clean(c *cleaner) (cleanResult, error) {
 	}
 	p.cleanedTo.Store(int64(end))
 	p.lastCleanMs.Store(nowMs)
+	p.horizons.cleaned(end, nowMs, nowMs-p.config().DeleteRetentionMs)
+	if err := p.writeHorizons(); err != nil {
+		p.m.logger.Warn("cannot write "+horizonsFile+"; its tombstones may stay longer", "partition", p.tp.String(), "err", err)
+	}
 	res.end, res.groups = end, len(groups)
 	return res, nil
 }

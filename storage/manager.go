@@ -194,6 +194,12 @@ func OpenManager(cfg ManagerConfig, configFor func(model.TopicPartition) Config)
 			p.cleanedTo.Store(int64(off))
 		}
 	}
+	nowMs := m.now().UnixMilli()
+	for _, p := range m.mu.parts {
+		if p.config().Compact {
+			p.loadHorizons(model.Offset(p.cleanedTo.Load()), nowMs)
+		}
+	}
 	m.cleaner = newCleaner(m, cfg.Cleaner)
 	if cfg.Cleaner.Enabled {
 		for range m.cleaner.cfg.Threads {

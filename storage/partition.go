@@ -130,6 +130,7 @@ type Partition struct {
 	cleaning    atomic.Bool
 	uncleanable atomic.Pointer[string]
 	lastCleanMs atomic.Int64
+	horizons    horizons // when each cleaned range was first cleaned (horizons.go)
 
 	// Everything below belongs to the shard goroutine (or to the single
 	// goroutine that opens or closes the partition while no shard task can

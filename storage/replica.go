@@ -239,6 +239,7 @@ func (p *Partition) truncateLocked(offset model.Offset) error {
 	if int64(offset) < p.cleanedTo.Load() {
 		p.cleanedTo.Store(int64(offset))
 	}
+	p.horizons.truncate(offset)
 	i := 0
 	for i+1 < len(p.segs) && p.segs[i+1].base <= offset {
 		i++
