@@ -500,3 +500,67 @@ func TestCompactionLags(t *testing.T) {
 		}
 	})
 }
+
+// A dirty section with more keys than the dedupe buffer holds is cleaned
+// in several passes, each up to a segment boundary, never skipped; a
+// segment with more keys than the whole buffer makes the partition
+// uncleanable with that reason.
+func TestCleanInSeveralPassesWhenTheMapIsFull(t *testing.T) {
+	eachEngine(t, func(t *testing.T, e *env) {
+		e.cfg = compactConfig()
+		m, err := OpenManager(ManagerConfig{Dir: e.dir, Runtime: e.rt, Logger: quietLogger(), Now: e.clock.Now,
+			Cleaner: CleanerConfig{Enabled: false, Threads: 1, LoadFactor: 0.9, DedupeBufferBytes: 1067}}, // 40 keys of 24 bytes at load factor 0.9
+			func(model.TopicPartition) Config { return e.cfg })
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer m.Close()
+		p := e.create(m, tp0)
+		var updates [][2]string
+		for i := 0; i < 400; i++ {
+			k, v := fmt.Sprintf("key%03d", i%100), fmt.Sprintf("v%d%s", i, strings.Repeat("n", 30))
+			updates = append(updates, [2]string{k, v})
+			appendKV(t, p, 1, k, v)
+		}
+		_, _, logEnd := p.Offsets()
+		var ends []model.Offset
+		for pass := 0; pass < 50; pass++ {
+			end, err := m.Clean(tp0)
+			if err != nil {
+				t.Fatalf("pass %d: %v", pass, err)
+			}
+			if end < 0 {
+				break
+			}
+			ends = append(ends, end)
+		}
+		if len(ends) < 3 || ends[len(ends)-1] < logEnd/2 {
+			t.Fatalf("passes cleaned up to %v (log end %d): want several passes that reach the end of the inactive segments", ends, logEnd)
+		}
+		last := map[string]string{}
+		for _, r := range readKVs(t, p) {
+			last[r.key] = r.val
+		}
+		for k, v := range latestOf(updates) {
+			if last[k] != v {
+				t.Fatalf("key %s reads %q, want %q", k, last[k], v)
+			}
+		}
+
+		// One segment with more distinct keys than the whole buffer.
+		q := e.create(m, tp1)
+		var many []string
+		for i := 0; i < 60; i++ {
+			many = append(many, fmt.Sprintf("u%d", i), "x")
+		}
+		appendKV(t, q, 1, many...) // one batch, 60 keys, in one segment
+		for i := 0; i < 40; i++ {
+			appendKV(t, q, 1, "pad", strings.Repeat("p", 200))
+		}
+		q.cleaning.Store(true)
+		m.cleaner.cleanOne(q)
+		if st := q.CleanState(); !strings.Contains(st.Uncleanable, "dedupe") {
+			t.Fatalf("a segment with more keys than the buffer: %+v; want uncleanable naming the dedupe buffer", st)
+		}
+	})
+}
