@@ -114,26 +114,7 @@ func TestCompactionConsumerOffsetsShrinkAndReload(t *testing.T) {
 
 	// offsetsSize is the bytes on disk of __consumer_offsets (one
 	// partition), from DescribeLogDirs.
-	offsetsSize := func() int64 {
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		defer cancel()
-		dirs, err := n.Admin().DescribeAllLogDirs(ctx, nil)
-		if err != nil {
-			t.Fatal(err)
-		}
-		var size int64
-		found := false
-		dirs.Each(func(d kadm.DescribedLogDir) {
-			for _, p := range d.Topics["__consumer_offsets"] {
-				size += p.Size
-				found = true
-			}
-		})
-		if !found {
-			t.Fatalf("DescribeLogDirs reports no __consumer_offsets partition")
-		}
-		return size
-	}
+	offsetsSize := func() int64 { return topicSizeOnDisk(t, n, "__consumer_offsets") }
 	segments := func() int {
 		return int(metricSum(scrape(t, adminAddr), "ringtail_log_segments", map[string]string{"topic": "__consumer_offsets"}))
 	}

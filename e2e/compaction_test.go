@@ -54,23 +54,7 @@ func TestCompactionKeepsTheLatestValuePerKey(t *testing.T) {
 	}
 	t.Logf("%d updates produced in %v", updates, time.Since(start).Round(time.Millisecond))
 
-	sizeOf := func() int64 {
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		defer cancel()
-		dirs, err := n.Admin().DescribeAllLogDirs(ctx, nil)
-		if err != nil {
-			t.Fatal(err)
-		}
-		var size int64
-		dirs.Each(func(d kadm.DescribedLogDir) {
-			if ps, ok := d.Topics[topic]; ok {
-				for _, p := range ps {
-					size += p.Size
-				}
-			}
-		})
-		return size
-	}
+	sizeOf := func() int64 { return topicSizeOnDisk(t, n, topic) }
 	// The cleaner runs while the producer does; the partition ends up a
 	// fraction of what was written.
 	testkit.WaitFor(t, 2*time.Minute, "the cleaner to compact the topic (passes in /metrics, size on disk)", func() bool {
@@ -137,4 +121,28 @@ func TestCompactionKeepsTheLatestValuePerKey(t *testing.T) {
 			t.Fatalf("kcat: key %s: last value %q, want %q", k, kgot[k], v)
 		}
 	}
+}
+
+// topicSizeOnDisk is the bytes of topic's partitions on n (DescribeLogDirs);
+// the test fails when n holds none of them.
+func topicSizeOnDisk(t *testing.T, n *testkit.Node, topic string) int64 {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	dirs, err := n.Admin().DescribeAllLogDirs(ctx, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var size int64
+	found := false
+	dirs.Each(func(d kadm.DescribedLogDir) {
+		for _, p := range d.Topics[topic] {
+			size += p.Size
+			found = true
+		}
+	})
+	if !found {
+		t.Fatalf("DescribeLogDirs reports no partition of %s", topic)
+	}
+	return size
 }

@@ -17,7 +17,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -69,17 +68,11 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
-	work, err := os.MkdirTemp("", "compactbench-")
+	work, err := localnode.Prepare(ctx, "compactbench-", bin)
 	if err != nil {
 		return err
 	}
 	defer os.RemoveAll(work)
-	if *bin == "" {
-		*bin = filepath.Join(work, "ringtail")
-		if err := localnode.Build(ctx, *bin); err != nil {
-			return err
-		}
-	}
 	host, _ := os.Hostname()
 	sum := Summary{Date: time.Now().UTC().Format("2006-01-02"), Host: host,
 		Load: fmt.Sprintf("bench produce --keyed --key-space %d --record-size %d --acks all --duration %s --rate %v, 1 partition, segment.bytes 1 MiB", *keys, *size, *dur, *rate)}
@@ -103,14 +96,7 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 				xs = append(xs, f(r))
 			}
 		}
-		slices.Sort(xs)
-		if len(xs) == 0 {
-			return 0
-		}
-		if len(xs)%2 == 1 {
-			return xs[len(xs)/2]
-		}
-		return (xs[len(xs)/2-1] + xs[len(xs)/2]) / 2
+		return localnode.Median(xs)
 	}
 	sum.OnRecS, sum.OffRecS = med(true, func(r Run) float64 { return r.RecordsPerS }), med(false, func(r Run) float64 { return r.RecordsPerS })
 	sum.OnP99Ms, sum.OffP99Ms = med(true, func(r Run) float64 { return r.P99Ms }), med(false, func(r Run) float64 { return r.P99Ms })

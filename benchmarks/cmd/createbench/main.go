@@ -18,7 +18,6 @@ import (
 	"net"
 	"os"
 	"path/filepath"
-	"slices"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kerr"
@@ -68,17 +67,11 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
-	work, err := os.MkdirTemp("", "createbench-")
+	work, err := localnode.Prepare(ctx, "createbench-", bin)
 	if err != nil {
 		return err
 	}
 	defer os.RemoveAll(work)
-	if *bin == "" {
-		*bin = filepath.Join(work, "ringtail")
-		if err := localnode.Build(ctx, *bin); err != nil {
-			return err
-		}
-	}
 	host, _ := os.Hostname()
 	sum := Summary{Date: time.Now().UTC().Format("2006-01-02"), Host: host, Partitions: *partitions}
 	for i := 0; i < *runs; i++ {
@@ -105,14 +98,7 @@ func median(rs []Result, f func(Result) float64) float64 {
 	for i, r := range rs {
 		xs[i] = f(r)
 	}
-	slices.Sort(xs)
-	if len(xs) == 0 {
-		return 0
-	}
-	if len(xs)%2 == 1 {
-		return xs[len(xs)/2]
-	}
-	return (xs[len(xs)/2-1] + xs[len(xs)/2]) / 2
+	return localnode.Median(xs)
 }
 
 // once starts a fresh node in dir, measures, and stops it.

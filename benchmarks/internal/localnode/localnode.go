@@ -13,6 +13,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"sort"
 	"syscall"
 	"time"
 )
@@ -168,4 +169,34 @@ func freePorts(n int) ([]int, error) {
 		out = append(out, ln.Addr().(*net.TCPAddr).Port)
 	}
 	return out, nil
+}
+
+// Prepare makes a work folder (the caller removes it) and, when *bin is
+// empty, builds ringtail into it and points *bin there.
+func Prepare(ctx context.Context, prefix string, bin *string) (string, error) {
+	work, err := os.MkdirTemp("", prefix)
+	if err != nil {
+		return "", err
+	}
+	if *bin == "" {
+		*bin = filepath.Join(work, "ringtail")
+		if err := Build(ctx, *bin); err != nil {
+			os.RemoveAll(work)
+			return "", err
+		}
+	}
+	return work, nil
+}
+
+// Median of xs; 0 for none.
+func Median(xs []float64) float64 {
+	if len(xs) == 0 {
+		return 0
+	}
+	s := append([]float64(nil), xs...)
+	sort.Float64s(s)
+	if len(s)%2 == 1 {
+		return s[len(s)/2]
+	}
+	return (s[len(s)/2-1] + s[len(s)/2]) / 2
 }
