@@ -3,7 +3,6 @@ package storage
 import (
 	"bufio"
 	"crypto/md5"
-	"encoding/binary"
 	"errors"
 	"fmt"
 	"os"
@@ -123,38 +122,25 @@ type keyHash [16]byte
 // offsetMap is the latest offset of each key of the dirty section.
 type offsetMap map[keyHash]model.Offset
 
-// forEachBatch reads s's batches in order (validating each), calling fn
-// with the header and the batch bytes (valid until fn returns).
+// forEachBatch reads s's batches in order with recovery's scan (each
+// batch's framing, CRC and offsets checked), counting and throttling the
+// bytes read, and calls fn with the header and the batch bytes (valid until
+// fn returns). A batch that fails the checks is an error wrapping
+// model.ErrCorruptRecord; fn's error stops the scan and is returned.
 func forEachBatch(s *segment, c *cleaner, fn func(h *BatchHeader, batch []byte) error) error {
-	size := s.size.Load()
-	r := bufio.NewReaderSize(&throttledReader{r: newSectionReader(s, size), c: c}, 256<<10)
-	var buf []byte
-	for pos := int64(0); pos < size; {
-		var prefix [batchLogOverhead]byte
-		if _, err := ioReadFull(r, prefix[:]); err != nil {
-			return fmt.Errorf("segment %s at byte %d: %w", s.name(), pos, err)
-		}
-		length := int64(int32(be32(prefix[offBatchLength:])))
-		if length < BatchHeaderSize-batchLogOverhead || pos+batchLogOverhead+length > size {
-			return fmt.Errorf("segment %s at byte %d: batch length %d does not fit: %w", s.name(), pos, length, model.ErrCorruptRecord)
-		}
-		n := int(length) + batchLogOverhead
-		if cap(buf) < n {
-			buf = make([]byte, n)
-		}
-		buf = buf[:n]
-		copy(buf, prefix[:])
-		if _, err := ioReadFull(r, buf[batchLogOverhead:]); err != nil {
-			return fmt.Errorf("segment %s at byte %d: %w", s.name(), pos, err)
-		}
-		h, err := checkBatch(buf)
-		if err != nil {
-			return fmt.Errorf("segment %s at byte %d: %w", s.name(), pos, err)
-		}
-		if err := fn(&h, buf); err != nil {
-			return err
-		}
-		pos += int64(n)
+	var fnErr error
+	_, _, reason, err := scanSegment(s, 0, true, func(h *BatchHeader, _ int64, batch []byte) bool {
+		c.noteRead(len(batch))
+		fnErr = fn(h, batch)
+		return fnErr == nil
+	})
+	switch {
+	case err != nil:
+		return fmt.Errorf("segment %s: %w", s.name(), err)
+	case fnErr != nil:
+		return fnErr
+	case reason != nil:
+		return fmt.Errorf("segment %s: %w: %w", s.name(), model.ErrCorruptRecord, reason)
 	}
 	return nil
 }
@@ -424,5 +410,3 @@ func completeSwap(dir string) (bool, error) {
 // removeIfExists removes path; a failure leaves a file the next recovery
 // removes.
 func removeIfExists(path string) { _ = os.Remove(path) }
-
-func be32(b []byte) uint32 { return binary.BigEndian.Uint32(b) }

@@ -72,9 +72,7 @@ type cleaner struct {
 
 	mu struct {
 		sync.Mutex
-		next  time.Time // throttle: when the next byte may go
-		ckpt  sync.Mutex
-		kicks chan struct{}
+		next time.Time // throttle: when the next byte may go
 	}
 }
 
@@ -91,9 +89,7 @@ func newCleaner(m *Manager, cfg CleanerConfig) *cleaner {
 	if cfg.Backoff <= 0 {
 		cfg.Backoff = DefaultCleanerConfig().Backoff
 	}
-	c := &cleaner{m: m, cfg: cfg, stop: m.stop}
-	c.mu.kicks = make(chan struct{}, 1)
-	return c
+	return &cleaner{m: m, cfg: cfg, stop: m.stop}
 }
 
 // capacity is how many keys one thread's offset map may hold.
@@ -141,18 +137,12 @@ func (c *cleaner) throttle(n int) {
 	}
 }
 
-type throttledReader struct {
-	r io.Reader
-	c *cleaner
-}
-
-func (t *throttledReader) Read(b []byte) (int, error) {
-	n, err := t.r.Read(b)
-	if t.c != nil {
-		t.c.read.Add(int64(n))
-		t.c.throttle(n)
+// noteRead counts and throttles n bytes read.
+func (c *cleaner) noteRead(n int) {
+	if c != nil {
+		c.read.Add(int64(n))
+		c.throttle(n)
 	}
-	return n, err
 }
 
 type throttledWriter struct {
@@ -170,10 +160,6 @@ func (t *throttledWriter) Write(b []byte) (int, error) {
 	}
 	return n, err
 }
-
-func newSectionReader(s *segment, size int64) io.Reader { return io.NewSectionReader(s.log, 0, size) }
-
-func ioReadFull(r io.Reader, b []byte) (int, error) { return io.ReadFull(r, b) }
 
 // run is one cleaner thread.
 func (c *cleaner) run() {
@@ -195,8 +181,6 @@ func (c *cleaner) run() {
 		case <-c.stop:
 			t.Stop()
 			return
-		case <-c.mu.kicks:
-			t.Stop()
 		case <-t.C:
 		}
 	}

@@ -40,7 +40,7 @@ var errScanStop = errors.New("scan stopped")
 // (the first batch at from == 0 must start at the segment base). fn sees
 // every good batch. end is the position after the last good batch; reason
 // is non-nil when the scan stopped before the end of the file.
-func scanSegment(s *segment, from int64, validate bool, fn func(h *BatchHeader, pos int64)) (end int64, next model.Offset, reason error, err error) {
+func scanSegment(s *segment, from int64, validate bool, fn func(h *BatchHeader, pos int64, batch []byte) bool) (end int64, next model.Offset, reason error, err error) {
 	fi, err := s.log.Stat()
 	if err != nil {
 		return 0, 0, nil, err
@@ -92,8 +92,8 @@ func scanSegment(s *segment, from int64, validate bool, fn func(h *BatchHeader, 
 		if h.LastOffset()-s.base > math.MaxInt32 || h.BaseOffset < s.base {
 			return pos, next, fmt.Errorf("byte %d: offset %d outside the segment", pos, int64(h.BaseOffset)), nil
 		}
-		if fn != nil {
-			fn(&h, pos)
+		if fn != nil && !fn(&h, pos, buf) {
+			return pos, next, nil, nil // the caller stopped the scan
 		}
 		next = h.LastOffset() + 1
 		pos += int64(size)
@@ -109,7 +109,7 @@ func (p *Partition) rebuildSegment(s *segment, cfg *Config, onBatch func(*BatchH
 	s.tindex = newSparseIndex(s.tindex.capEntries)
 	st := emptySegState(s.base)
 	var idxBuf, tidxBuf []byte
-	end, next, reason, err := scanSegment(s, 0, true, func(h *BatchHeader, pos int64) {
+	end, next, reason, err := scanSegment(s, 0, true, func(h *BatchHeader, pos int64, _ []byte) bool {
 		if onBatch != nil {
 			onBatch(h)
 		}
@@ -122,6 +122,7 @@ func (p *Partition) rebuildSegment(s *segment, cfg *Config, onBatch func(*BatchH
 				tidxBuf = append(tidxBuf, encodeTimeEntry(te.ts, te.key)...)
 			}
 		}
+		return true
 	})
 	if err != nil {
 		return 0, nil, err
@@ -231,10 +232,11 @@ func (p *Partition) loadSegment(s *segment, last bool, nextBase model.Offset) (o
 		st.maxTs, st.maxTsOff, st.lastTidxTs = te.ts, s.base+model.Offset(te.key), te.ts
 	}
 	if last {
-		end, next, reason, err := scanSegment(s, scanFrom, false, func(h *BatchHeader, pos int64) {
+		end, next, reason, err := scanSegment(s, scanFrom, false, func(h *BatchHeader, pos int64, _ []byte) bool {
 			if h.MaxTimestamp > st.maxTs {
 				st.maxTs, st.maxTsOff = h.MaxTimestamp, h.LastOffset()
 			}
+			return true
 		})
 		if err != nil || reason != nil || end != size {
 			return false, err
@@ -568,10 +570,11 @@ func (p *Partition) recoverProducers() error {
 		if !ok {
 			continue
 		}
-		_, _, reason, err := scanSegment(s, pos, false, func(h *BatchHeader, _ int64) {
+		_, _, reason, err := scanSegment(s, pos, false, func(h *BatchHeader, _ int64, _ []byte) bool {
 			if h.ProducerID >= 0 && h.BaseOffset >= from {
 				p.producers.update(h)
 			}
+			return true
 		})
 		if err != nil {
 			return err
