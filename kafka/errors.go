@@ -46,6 +46,8 @@ var errorTable = []struct {
 	{model.ErrOutOfOrderSequence, kerr.OutOfOrderSequenceNumber},
 	{model.ErrInvalidProducerEpoch, kerr.InvalidProducerEpoch},
 	{model.ErrUnknownProducerID, kerr.UnknownProducerID},
+	{model.ErrInvalidTxnState, kerr.InvalidTxnState},
+	{model.ErrTxnCoordinatorFenced, kerr.TransactionCoordinatorFenced},
 	{model.ErrStorage, kerr.KafkaStorageError},
 	{model.ErrNotLeader, kerr.NotLeaderForPartition},
 	{model.ErrNotEnoughReplicasAfterAppend, kerr.NotEnoughReplicasAfterAppend},

@@ -30,6 +30,11 @@ var (
 	ErrOutOfOrderSequence   = errors.New("out of order sequence number")
 	ErrInvalidProducerEpoch = errors.New("invalid producer epoch")
 	ErrUnknownProducerID    = errors.New("unknown producer id")
+	// ErrInvalidTxnState: a batch or marker that does not fit the
+	// producer's transaction (a plain batch inside a transaction).
+	ErrInvalidTxnState = errors.New("invalid transaction state")
+	// ErrTxnCoordinatorFenced: a marker from an older coordinator epoch.
+	ErrTxnCoordinatorFenced = errors.New("transaction coordinator fenced")
 
 	// ErrStorage: the disk failed an operation (ENOSPC, EIO, ...). Nothing
 	// acknowledged before it is lost.

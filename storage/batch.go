@@ -140,7 +140,9 @@ func checkBatch(b []byte) (BatchHeader, error) {
 // or more whole magic-v2 batches, each with a correct length, CRC-32C,
 // record count > 0 matching lastOffsetDelta+1, records framing (when
 // uncompressed), size <= maxBytes (when maxBytes > 0), no control batches,
-// and valid idempotence fields when producerId >= 0. Errors wrap
+// and valid idempotence fields when producerId >= 0 (transactional
+// batches need one; a sequence of -1 is allowed for them, which a group
+// coordinator writes). Errors wrap
 // model.ErrCorruptRecord, ErrRecordTooLarge or ErrInvalidRecord.
 func ValidateBatches(records []byte, maxBytes int32) (batches int, recs int, err error) {
 	if len(records) == 0 {
@@ -176,14 +178,16 @@ func checkBatchRules(h *BatchHeader, batch []byte, maxBytes int32) error {
 	if h.Control() {
 		return fmt.Errorf("control batch from a client: %w", model.ErrInvalidRecord)
 	}
-	if h.Transactional() {
-		return fmt.Errorf("transactional batch (transactions are not supported yet): %w", model.ErrInvalidRecord)
+	if h.Transactional() && h.ProducerID < 0 {
+		return fmt.Errorf("transactional batch without a producer id: %w", model.ErrInvalidRecord)
 	}
 	if h.ProducerID >= 0 {
 		if h.ProducerEpoch < 0 {
 			return fmt.Errorf("producer %d with epoch %d: %w", h.ProducerID, h.ProducerEpoch, model.ErrInvalidRecord)
 		}
-		if h.BaseSequence < 0 {
+		// A transactional batch without a sequence is a coordinator's
+		// (transactional offset commits).
+		if h.BaseSequence < 0 && !(h.Transactional() && h.BaseSequence == -1) {
 			return fmt.Errorf("producer %d with base sequence %d: %w", h.ProducerID, h.BaseSequence, model.ErrInvalidRecord)
 		}
 	}

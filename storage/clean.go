@@ -59,6 +59,34 @@ type cleanPlan struct {
 	// emptied by cleaning stays (as a bare header) when it is that batch.
 	producerLast map[int64]model.Offset
 	truncs       uint64
+	// aborted are the partition's aborted transactions by producer (from
+	// every segment's .txnindex): their data goes, and never enters the
+	// key map.
+	aborted map[int64][]AbortedTxn
+}
+
+// isAborted says whether a transactional batch of pid at off belongs to
+// an aborted transaction.
+func (pl *cleanPlan) isAborted(pid int64, off model.Offset) bool {
+	for _, a := range pl.aborted[pid] {
+		if a.FirstOffset <= off && off <= a.LastOffset {
+			return true
+		}
+	}
+	return false
+}
+
+// txnTrack follows transactions through a pass's rewrite, in log order: a
+// marker may go once no data of its transaction is left and its delete
+// horizon passed (Kafka's rule), and the .txnindex entries of removed
+// abort markers go with them.
+type txnTrack struct {
+	data    map[int64]bool        // producer -> its current transaction kept data
+	dropped map[model.Offset]bool // markers removed, by offset
+}
+
+func newTxnTrack() *txnTrack {
+	return &txnTrack{data: map[int64]bool{}, dropped: map[model.Offset]bool{}}
 }
 
 func (pl *cleanPlan) release() {
@@ -92,7 +120,9 @@ func (p *Partition) planClean(nowMs int64) (*cleanPlan, error) {
 			if ts < 0 {
 				ts = s.createdMs
 			}
-			if next > p.hw || (cfg.MinCompactionLagMs > 0 && nowMs-ts < cfg.MinCompactionLagMs) {
+			// Open transactions may still abort: cleaning stops below
+			// the last stable offset.
+			if next > min(p.hw, p.firstOpen) || (cfg.MinCompactionLagMs > 0 && nowMs-ts < cfg.MinCompactionLagMs) {
 				break
 			}
 			n, end = i+1, next
@@ -107,8 +137,16 @@ func (p *Partition) planClean(nowMs int64) (*cleanPlan, error) {
 			pl.segs = append(pl.segs, s)
 		}
 		for pid, e := range p.producers {
-			if e.n > 0 {
-				pl.producerLast[pid] = e.latest().lastOff
+			if e.lastOff >= 0 {
+				pl.producerLast[pid] = e.lastOff
+			}
+		}
+		for _, s := range p.segs {
+			for _, a := range s.comm.aborted {
+				if pl.aborted == nil {
+					pl.aborted = map[int64][]AbortedTxn{}
+				}
+				pl.aborted[a.ProducerID] = append(pl.aborted[a.ProducerID], a)
 			}
 		}
 		return nil
@@ -157,7 +195,7 @@ func buildMap(pl *cleanPlan, capacity int, c *cleaner) (offsetMap, model.Offset,
 		}
 		seg := offsetMap{}
 		err := forEachBatch(s, c, func(h *BatchHeader, batch []byte) error {
-			if h.Control() || h.LastOffset() < pl.firstDirty {
+			if h.Control() || h.LastOffset() < pl.firstDirty || h.Transactional() && pl.isAborted(h.ProducerID, h.BaseOffset) {
 				return nil
 			}
 			recs, _, err := batchRecords(batch, h)
@@ -223,7 +261,7 @@ func groupSegments(pl *cleanPlan, n int, segBytes int64) [][]*segment {
 
 // writeCleaned rewrites one group into a new segment on *.cleaned files,
 // synced, indexes built.
-func (p *Partition) writeCleaned(pl *cleanPlan, sources []*segment, om offsetMap, end model.Offset, nowMs int64, c *cleaner) (*segment, error) {
+func (p *Partition) writeCleaned(pl *cleanPlan, sources []*segment, om offsetMap, end model.Offset, nowMs int64, c *cleaner, tx *txnTrack) (*segment, error) {
 	cfg := p.config()
 	seg, err := openSegmentFilesSuffix(p.dir, sources[0].base, cfg.SegmentIndexBytes, cleanedSuffix)
 	if err != nil {
@@ -244,7 +282,7 @@ func (p *Partition) writeCleaned(pl *cleanPlan, sources []*segment, om offsetMap
 	}
 	for _, s := range sources {
 		err := forEachBatch(s, c, func(h *BatchHeader, batch []byte) error {
-			out, err := cleanBatch(pl, h, batch, om, end, expired)
+			out, err := cleanBatch(pl, h, batch, om, end, expired, tx)
 			if err != nil {
 				return fmt.Errorf("segment %s offset %d: %w", s.name(), int64(h.BaseOffset), err)
 			}
@@ -265,24 +303,50 @@ func (p *Partition) writeCleaned(pl *cleanPlan, sources []*segment, om offsetMap
 	if _, _, err := p.rebuildSegment(seg, cfg, nil); err != nil {
 		return fail(err)
 	}
+	var aborted []AbortedTxn
+	for _, s := range sources {
+		for _, a := range s.comm.aborted {
+			if !tx.dropped[a.LastOffset] {
+				aborted = append(aborted, a)
+			}
+		}
+	}
+	if err := seg.setAborted(aborted); err != nil {
+		return fail(err)
+	}
 	seg.createdMs = nowMs
 	return seg, nil
 }
 
 // cleanBatch returns what stays of one batch: the batch itself when every
-// record stays, a rebuilt one, a bare header, or nil.
-func cleanBatch(pl *cleanPlan, h *BatchHeader, batch []byte, om offsetMap, end model.Offset, expired func(model.Offset) bool) ([]byte, error) {
-	if h.Control() || h.BaseOffset >= end {
+// record stays, a rebuilt one, a bare header, or nil. Records of aborted
+// transactions go; a marker goes once its transaction kept no data and its
+// delete horizon passed.
+func cleanBatch(pl *cleanPlan, h *BatchHeader, batch []byte, om offsetMap, end model.Offset, expired func(model.Offset) bool, tx *txnTrack) ([]byte, error) {
+	if h.BaseOffset >= end {
+		return batch, nil
+	}
+	if h.Control() {
+		if h.ProducerID < 0 {
+			return batch, nil
+		}
+		kept := tx.data[h.ProducerID]
+		delete(tx.data, h.ProducerID)
+		if last, ok := pl.producerLast[h.ProducerID]; !kept && expired(h.BaseOffset) && (!ok || last != h.LastOffset()) {
+			tx.dropped[h.BaseOffset] = true
+			return nil, nil
+		}
 		return batch, nil
 	}
 	recs, _, err := batchRecords(batch, h)
 	if err != nil {
 		return nil, err
 	}
+	aborted := h.Transactional() && pl.isAborted(h.ProducerID, h.BaseOffset)
 	keep := recs[:0:0]
 	for _, r := range recs {
 		off := h.BaseOffset + model.Offset(r.offsetDelta)
-		if r.key == nil {
+		if r.key == nil || aborted {
 			continue // a compacted topic's records have keys; this one cannot be compacted
 		}
 		if latest, ok := om[md5.Sum(r.key)]; ok && latest > off && off < end {
@@ -292,6 +356,9 @@ func cleanBatch(pl *cleanPlan, h *BatchHeader, batch []byte, om offsetMap, end m
 			continue
 		}
 		keep = append(keep, r)
+	}
+	if len(keep) > 0 && h.Transactional() {
+		tx.data[h.ProducerID] = true
 	}
 	switch {
 	case len(keep) == len(recs):
@@ -375,7 +442,7 @@ func completeSwap(dir string) (bool, error) {
 	if err != nil {
 		return false, err
 	}
-	suffixes := []string{logSuffix, indexSuffix, timeIndexSuffix}
+	suffixes := []string{logSuffix, indexSuffix, timeIndexSuffix, txnIndexSuffix}
 	for _, g := range groups {
 		renamed := !fileExists(filepath.Join(dir, segmentName(g.base, logSuffix)+cleanedSuffix))
 		for _, src := range g.sources {
@@ -390,7 +457,7 @@ func completeSwap(dir string) (bool, error) {
 		if !renamed {
 			// Indexes first, the log last: the log's rename is what
 			// tells a later recovery that the group is done.
-			for _, suf := range []string{indexSuffix, timeIndexSuffix, logSuffix} {
+			for _, suf := range []string{txnIndexSuffix, indexSuffix, timeIndexSuffix, logSuffix} {
 				name := filepath.Join(dir, segmentName(g.base, suf))
 				if err := os.Rename(name+cleanedSuffix, name); err != nil && !errors.Is(err, os.ErrNotExist) {
 					return false, err

@@ -327,8 +327,9 @@ func (p *Partition) clean(c *cleaner) (cleanResult, error) {
 			removeSegmentFiles(g.seg)
 		}
 	}
+	tx := newTxnTrack()
 	for _, src := range groupSegments(pl, n, p.config().SegmentBytes) {
-		seg, err := p.writeCleaned(pl, src, om, end, nowMs, c)
+		seg, err := p.writeCleaned(pl, src, om, end, nowMs, c, tx)
 		if err != nil {
 			discard()
 			return res, err
@@ -375,7 +376,7 @@ func (p *Partition) clean(c *cleaner) (cleanResult, error) {
 	}
 	for _, g := range groups {
 		for _, s := range g.sources {
-			for _, suf := range []string{logSuffix, indexSuffix, timeIndexSuffix} {
+			for _, suf := range []string{logSuffix, indexSuffix, timeIndexSuffix, txnIndexSuffix} {
 				os.Remove(filepath.Join(p.dir, segmentName(s.base, suf)+deletedSuffix))
 			}
 		}
@@ -420,9 +421,12 @@ func (p *Partition) commitClean(pl *cleanPlan, groups []cleanedGroup) error {
 		}
 		for _, g := range groups {
 			for _, s := range g.sources {
-				for _, suf := range []string{logSuffix, indexSuffix, timeIndexSuffix} {
+				for _, suf := range []string{logSuffix, indexSuffix, timeIndexSuffix, txnIndexSuffix} {
 					name := filepath.Join(p.dir, segmentName(s.base, suf))
 					if err := os.Rename(name, name+deletedSuffix); err != nil {
+						if suf == txnIndexSuffix && errors.Is(err, os.ErrNotExist) {
+							continue // most segments have no aborted transactions
+						}
 						return p.failSwap(err)
 					}
 					if p.m.fault("renaming") {
@@ -430,9 +434,12 @@ func (p *Partition) commitClean(pl *cleanPlan, groups []cleanedGroup) error {
 					}
 				}
 			}
-			for _, suf := range []string{indexSuffix, timeIndexSuffix, logSuffix} {
+			for _, suf := range []string{txnIndexSuffix, indexSuffix, timeIndexSuffix, logSuffix} {
 				name := filepath.Join(p.dir, segmentName(g.seg.base, suf))
 				if err := os.Rename(name+cleanedSuffix, name); err != nil {
+					if suf == txnIndexSuffix && errors.Is(err, os.ErrNotExist) {
+						continue
+					}
 					return p.failSwap(err)
 				}
 			}

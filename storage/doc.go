@@ -65,13 +65,20 @@
 //
 //	+--------+---------+-----------+-----------+---------------------+--------+
 //	| "RTPS" | version | offset    | producers | producer entries... | crc32c |
-//	| 4 B    | u16 = 1 | int64     | u32       |                     | u32    |
+//	| 4 B    | u16 = 2 | int64     | u32       |                     | u32    |
 //	+--------+---------+-----------+-----------+---------------------+--------+
-//	producer entry:
-//	+------------+--------+---------+--------------------------------------------+
-//	| producerId | epoch  | batches | batches x (firstSeq i32, lastSeq i32,       |
-//	| int64      | int16  | u8 <= 5 |            firstOffset i64, lastOffset i64)|
-//	+------------+--------+---------+--------------------------------------------+
+//	producer entry (version 1 has no lastOffset..coordEpoch fields):
+//	+------------+-------+------------+-------------+---------------+------------+
+//	| producerId | epoch | lastOffset | lastTimestamp | txnFirstOffset | coordEpoch |
+//	| int64      | int16 | int64      | int64       | int64 (-1)    | int32      |
+//	+------------+-------+------------+-------------+---------------+------------+
+//	then batches u8 <= 5, and batches x (firstSeq i32, lastSeq i32,
+//	firstOffset i64, lastOffset i64).
+//
+// txnFirstOffset is the first offset of the producer's open transaction
+// (-1: none): open transactions survive restarts and hold the last stable
+// offset. Transactions on disk (the .txnindex of aborted transactions and
+// the marker control batches) are described in txnindex.go.
 //
 // Big-endian; the CRC-32C covers everything before it. Snapshots are written
 // at every roll (not fsynced: a torn one fails its CRC and an older one, or

@@ -225,6 +225,7 @@ func (m *Manager) newPartition(tp model.TopicPartition, cfg Config) *Partition {
 	p.changed.Store(&ch)
 	p.lastFlush = m.now().UnixMilli()
 	p.producers = producerState{}
+	p.firstOpen = noOpenTxn
 	return p
 }
 
@@ -778,7 +779,10 @@ func (p *Partition) closeOnShard() (flush func() error, err error) {
 	// finds the same (empty) producer state, so none is written.
 	needSnapshot := end > p.segs[0].base || len(p.producers) > 0
 	return func() error {
-		for _, f := range []*os.File{a.log, a.idxF, a.tidxF} {
+		for _, f := range []*os.File{a.log, a.idxF, a.tidxF, a.txnF} {
+			if f == nil {
+				continue
+			}
 			if err := f.Sync(); err != nil {
 				return p.storageErr(a, end, "close: sync", err)
 			}

@@ -78,9 +78,12 @@ type view struct {
 	segs         []*segment
 	logStart, hw model.Offset
 	logEnd       model.Offset
-	maxTs        int64
-	maxTsOff     model.Offset
-	closed       bool
+	// lso is the last stable offset: the high watermark, or the first
+	// offset of the earliest open transaction when that is lower.
+	lso      model.Offset
+	maxTs    int64
+	maxTsOff model.Offset
+	closed   bool
 }
 
 // errPastSegment: no batch of the segment reaches the offset, which lies in
@@ -144,6 +147,7 @@ type Partition struct {
 	maxTs      int64
 	maxTsOff   model.Offset
 	producers  producerState
+	firstOpen  model.Offset   // producers.firstOpen(), kept up to date
 	undo       []producerUndo // undo records of prepared, uncompleted appends (FIFO)
 	undoHead   int
 	epochs     []epochEntry
@@ -208,7 +212,7 @@ func (p *Partition) active() *segment { return p.segs[len(p.segs)-1] }
 // publish replaces the readers' view with the shard's committed state.
 func (p *Partition) publish() {
 	p.view.Store(&view{
-		segs: p.segs, logStart: p.logStart, hw: p.hw, logEnd: p.logEnd,
+		segs: p.segs, logStart: p.logStart, hw: p.hw, logEnd: p.logEnd, lso: max(min(p.hw, p.firstOpen), p.logStart),
 		maxTs: p.maxTs, maxTsOff: p.maxTsOff, closed: p.closed,
 	})
 }
@@ -257,6 +261,12 @@ type appendTask struct {
 	epoch   model.Epoch
 	done    func(AppendResult)
 	replica bool // AppendReplica: offsets and epochs kept as fetched
+	// marker is set for AppendMarker: records is its control batch.
+	marker *Marker
+	// txnBatches: some batch is transactional or a control batch, so the
+	// open transactions may change.
+	txnBatches bool
+	ends       []txnEnd // transactions the task's markers closed
 
 	gen    uint64
 	res    AppendResult
@@ -298,6 +308,7 @@ func (p *Partition) Append(records []byte, leaderEpoch model.Epoch, done func(Ap
 	pos := 0
 	for i := range t.hdrs {
 		t.hdrs[i], _ = ParseBatchHeader(records[pos:])
+		t.txnBatches = t.txnBatches || t.hdrs[i].Transactional()
 		pos += t.hdrs[i].Size()
 	}
 	if err := p.shard.Submit(t); err != nil {
@@ -344,24 +355,30 @@ func (t *appendTask) Prepare(b *iocore.Batch) {
 	// same request sees the earlier ones), undoing this task's changes if
 	// any batch is refused or a duplicate.
 	next := p.nextOffset
+	pos := 0
 	for i := range t.hdrs {
+		h := &t.hdrs[i]
+		batch := t.records[pos : pos+h.Size()]
+		pos += h.Size()
 		if t.replica {
-			next = t.hdrs[i].LastOffset() + 1
+			next = h.LastOffset() + 1
 			continue
 		}
-		h := &t.hdrs[i]
 		h.BaseOffset = next
 		next += model.Offset(h.LastOffsetDelta) + 1
 		if h.ProducerID < 0 {
 			continue
 		}
-		dup, err := p.producers.check(h)
+		var dup *duplicateBatch
+		var err error
+		if t.marker != nil {
+			err = p.producers.checkMarker(*t.marker)
+		} else {
+			dup, err = p.producers.check(h)
+		}
 		if err != nil || dup != nil {
-			for j := len(p.undo) - 1; j >= len(p.undo)-t.undoN; j-- {
-				p.producers.undo(p.undo[j])
-			}
-			p.undo = p.undo[:len(p.undo)-t.undoN]
-			t.undoN = 0
+			p.undoTask(t)
+			t.ends = nil
 			if err != nil {
 				t.res.Err = p.errf(nil, h.BaseOffset, "append: %w", err)
 			} else {
@@ -369,8 +386,15 @@ func (t *appendTask) Prepare(b *iocore.Batch) {
 			}
 			return
 		}
-		p.undo = append(p.undo, p.producers.update(h))
+		u, end := p.producers.update(h, batch)
+		p.undo = append(p.undo, u)
 		t.undoN++
+		if end != nil {
+			t.ends = append(t.ends, *end)
+		}
+	}
+	if t.txnBatches {
+		p.firstOpen = p.producers.firstOpen()
 	}
 
 	// Leader epoch cache: a new epoch starts at this append's base offset.
@@ -382,7 +406,10 @@ func (t *appendTask) Prepare(b *iocore.Batch) {
 	}
 
 	seg := p.active()
-	pos := seg.pend.size
+	if !p.noteAborted(b, t, seg) {
+		return
+	}
+	pos = int(seg.pend.size)
 	st := &seg.pend
 	if cfg.LogAppendTime && !t.replica {
 		t.res.LogAppendTime = nowMs
@@ -398,7 +425,7 @@ func (t *appendTask) Prepare(b *iocore.Batch) {
 			setLogAppendTime(batch, nowMs)
 			h.MaxTimestamp = nowMs
 		}
-		if e, te, ok := st.noteBatch(seg, h, pos+int64(off), cfg.IndexIntervalBytes); ok {
+		if e, te, ok := st.noteBatch(seg, h, int64(pos+off), cfg.IndexIntervalBytes); ok {
 			b.Write(int(seg.idxF.Fd()), int64(st.idxEntries-1)*offsetIndexEntryBytes, encodeOffsetEntry(e.key, e.val))
 			t.idx = append(t.idx, pendingIdx{seg: seg, e: e})
 			if te != nil {
@@ -408,7 +435,7 @@ func (t *appendTask) Prepare(b *iocore.Batch) {
 		}
 		off += h.Size()
 	}
-	b.Write(int(seg.log.Fd()), pos, t.records)
+	b.Write(int(seg.log.Fd()), int64(pos), t.records)
 	t.markIO()
 	t.wrote = true
 	if cfg.Durable {
@@ -424,6 +451,57 @@ func (t *appendTask) Prepare(b *iocore.Batch) {
 	t.res.LastOffset = next - 1
 	p.nextOffset = next
 	t.seg, t.after, t.end = seg, seg.pend, next
+}
+
+// noteAborted adds the .txnindex entries of the transactions the task's
+// abort markers closed to seg (the active segment), writing them in the
+// batch. false: the index could not be opened; t.res holds the error and
+// the task's producer changes are undone.
+func (p *Partition) noteAborted(b *iocore.Batch, t *appendTask, seg *segment) bool {
+	for _, e := range t.ends {
+		if e.commit || e.first < 0 {
+			continue
+		}
+		f, err := seg.txnIndexFile()
+		if err != nil {
+			t.res.Err = p.storageErr(seg, e.last, "open .txnindex", err)
+			p.undoTask(t)
+			return false
+		}
+		a := AbortedTxn{ProducerID: e.pid, FirstOffset: e.first, LastOffset: e.last, LastStableOffset: min(p.firstOpen, e.last+1)}
+		b.Write(int(f.Fd()), int64(len(seg.pend.aborted))*txnIndexEntryBytes, encodeAbortedTxn(a))
+		seg.pend.aborted = append(seg.pend.aborted, a)
+	}
+	return true
+}
+
+// undoTask reverts the producer changes of a task that fails in Prepare.
+func (p *Partition) undoTask(t *appendTask) {
+	for j := len(p.undo) - 1; j >= len(p.undo)-t.undoN; j-- {
+		p.producers.undo(p.undo[j])
+	}
+	p.undo = p.undo[:len(p.undo)-t.undoN]
+	t.undoN = 0
+	if t.txnBatches {
+		p.firstOpen = p.producers.firstOpen()
+	}
+}
+
+// AppendMarker appends a transaction marker (a control batch) for m's
+// producer: COMMIT makes the producer's open transaction visible to
+// read_committed readers, ABORT hides it (an entry in the segment's
+// .txnindex). The marker's producer epoch may not be older than the
+// producer's (model.ErrInvalidProducerEpoch) nor its coordinator epoch
+// older than the last marker's (model.ErrTxnCoordinatorFenced). A marker
+// for a producer with no open transaction is appended all the same, as
+// Kafka does. done is called once and must not block.
+func (p *Partition) AppendMarker(m Marker, leaderEpoch model.Epoch, done func(AppendResult)) {
+	records := MarkerBatch(m.ProducerID, m.Epoch, m.Commit, m.CoordinatorEpoch, p.m.now().UnixMilli())
+	h, _ := ParseBatchHeader(records)
+	t := &appendTask{p: p, records: records, epoch: leaderEpoch, done: done, nrecs: 1, hdrs: []BatchHeader{h}, marker: &m, txnBatches: true}
+	if err := p.shard.Submit(t); err != nil {
+		done(p.failResult(p.errf(nil, -1, "append marker: %w: %w", model.ErrClosed, err)))
+	}
 }
 
 // markIO notes that the task added I/O: it is in flight until Complete.
@@ -530,6 +608,9 @@ func (p *Partition) roll(b *iocore.Batch, t *appendTask, reason string) error {
 		b.Sync(int(old.log.Fd()))
 		b.Sync(int(old.idxF.Fd()))
 		b.Sync(int(old.tidxF.Fd()))
+		if old.txnF != nil {
+			b.Sync(int(old.txnF.Fd()))
+		}
 		t.markIO()
 		t.rolled, t.oldEnd, t.rollTo = old, old.pend, ns.base
 	} else {
@@ -542,7 +623,10 @@ func (p *Partition) roll(b *iocore.Batch, t *appendTask, reason string) error {
 			}
 			old.tindex.add(finEntry)
 		}
-		for _, f := range []*os.File{old.log, old.idxF, old.tidxF} {
+		for _, f := range []*os.File{old.log, old.idxF, old.tidxF, old.txnF} {
+			if f == nil {
+				continue
+			}
 			if err := f.Sync(); err != nil {
 				ns.release()
 				removeSegmentFiles(ns)
@@ -579,7 +663,7 @@ func (p *Partition) bumpRecoveryPoint(o model.Offset) {
 }
 
 func removeSegmentFiles(s *segment) {
-	for _, suf := range []string{logSuffix, indexSuffix, timeIndexSuffix} {
+	for _, suf := range []string{logSuffix, indexSuffix, timeIndexSuffix, txnIndexSuffix} {
 		os.Remove(s.path(suf))
 	}
 }
@@ -686,6 +770,10 @@ func (p *Partition) rollback() {
 		p.producers.undo(p.undo[j])
 	}
 	p.undo, p.undoHead = p.undo[:0], 0
+	p.firstOpen = p.producers.firstOpen()
+	if a.txnF != nil {
+		a.txnF.Truncate(int64(len(a.comm.aborted)) * txnIndexEntryBytes)
+	}
 	p.nextOffset = p.logEnd
 	if es := truncateEpochsFromEnd(p.epochs, p.logEnd); len(es) != len(p.epochs) {
 		p.epochs = es
@@ -724,6 +812,9 @@ func (p *Partition) noteEpochs() error {
 type ReadResult struct {
 	Records                                         []byte // whole batches starting with the batch that contains offset; may be empty
 	HighWatermark, LastStableOffset, LogStartOffset model.Offset
+	// Aborted (ReadCommitted only) are the aborted transactions that
+	// overlap the records.
+	Aborted []AbortedTxn
 }
 
 // maxReadRetries bounds how often Read retries after the segment it picked
@@ -735,21 +826,51 @@ const maxReadRetries = 8
 // high watermark. offset == HW gives an empty result; offset < log start or
 // > HW gives model.ErrOffsetOutOfRange.
 func (p *Partition) Read(offset model.Offset, maxBytes int32, minOneBatch bool) (ReadResult, error) {
-	return p.read(offset, maxBytes, minOneBatch, false)
+	return p.read(offset, maxBytes, minOneBatch, toHW)
 }
+
+// ReadCommitted is Read for a read_committed consumer: the limit is the
+// last stable offset, and Aborted lists the aborted transactions whose
+// batches the reader may meet from offset on (Kafka's
+// aborted_transactions).
+func (p *Partition) ReadCommitted(offset model.Offset, maxBytes int32, minOneBatch bool) (ReadResult, error) {
+	return p.read(offset, maxBytes, minOneBatch, toLSO)
+}
+
+// LastStableOffset is the offset below which every transaction is
+// decided: the high watermark, or the first offset of the earliest open
+// transaction when that is lower.
+func (p *Partition) LastStableOffset() model.Offset { return p.view.Load().lso }
+
+// readLimit is where a read stops.
+type readLimit int8
+
+const (
+	toHW     readLimit = iota // consumers (read_uncommitted)
+	toLSO                     // read_committed consumers
+	toLogEnd                  // followers
+)
 
 // acquireForRead checks offset against v for a read up to the high
 // watermark or (toLogEnd, replica fetches) the log end, and acquires the
 // segment holding it, which the caller releases. seg is nil with a nil
 // error when there is nothing to read (offset at the limit); retry asks
 // the caller to load a new view (the segment was deleted under it).
-func (p *Partition) acquireForRead(v *view, offset model.Offset, toLogEnd bool, attempt int) (seg *segment, limit model.Offset, retry bool, err error) {
+func (p *Partition) acquireForRead(v *view, offset model.Offset, to readLimit, attempt int) (seg *segment, limit model.Offset, retry bool, err error) {
 	if v.closed {
 		return nil, 0, false, p.errf(nil, offset, "read: %w", model.ErrClosed)
 	}
 	limit, what := v.hw, "high watermark"
-	if toLogEnd {
+	switch to {
+	case toLogEnd:
 		limit, what = v.logEnd, "log end"
+	case toLSO:
+		// An offset between the LSO and the high watermark is in range
+		// for a read_committed reader; it just gets nothing yet.
+		if offset > v.lso && offset <= v.hw {
+			return nil, v.lso, false, nil
+		}
+		limit = v.lso
 	}
 	if offset < v.logStart || offset > limit {
 		return nil, limit, false, p.errf(nil, offset, "read: log start %d, %s %d: %w", int64(v.logStart), what, int64(limit), model.ErrOffsetOutOfRange)
@@ -769,11 +890,11 @@ func (p *Partition) acquireForRead(v *view, offset model.Offset, toLogEnd bool, 
 
 // read is Read with the limit at the high watermark or (toLogEnd, for
 // replica fetches) at the log end.
-func (p *Partition) read(offset model.Offset, maxBytes int32, minOneBatch, toLogEnd bool) (ReadResult, error) {
+func (p *Partition) read(offset model.Offset, maxBytes int32, minOneBatch bool, to readLimit) (ReadResult, error) {
 	for attempt := 0; ; attempt++ {
 		v := p.view.Load()
-		res := ReadResult{HighWatermark: v.hw, LastStableOffset: v.hw, LogStartOffset: v.logStart}
-		seg, limit, retry, err := p.acquireForRead(v, offset, toLogEnd, attempt)
+		res := ReadResult{HighWatermark: v.hw, LastStableOffset: v.lso, LogStartOffset: v.logStart}
+		seg, limit, retry, err := p.acquireForRead(v, offset, to, attempt)
 		if retry {
 			continue
 		}
@@ -795,6 +916,9 @@ func (p *Partition) read(offset model.Offset, maxBytes int32, minOneBatch, toLog
 			return res, p.storageErr(seg, offset, "read", err)
 		}
 		res.Records = recs
+		if to == toLSO && len(recs) > 0 {
+			res.Aborted = v.abortedBetween(offset, limit)
+		}
 		return res, nil
 	}
 }

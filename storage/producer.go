@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"hash/crc32"
+	"math"
 	"os"
 	"path/filepath"
 	"sort"
@@ -31,6 +32,19 @@ type producerEntry struct {
 	n       uint8 // batches held, <= producerWindowBatches
 	head    uint8 // index of the oldest batch in the ring
 	batches [producerWindowBatches]producerBatch
+	// lastOff is the last offset of the producer's latest batch (data or
+	// marker), lastTs that batch's max timestamp.
+	lastOff model.Offset
+	lastTs  int64
+	// txnFirst is the first offset of the producer's ongoing transaction,
+	// -1 when none; coordEpoch the coordinator epoch of its latest marker
+	// (-1 before any).
+	txnFirst   model.Offset
+	coordEpoch int32
+}
+
+func newProducerEntry(epoch int16) *producerEntry {
+	return &producerEntry{epoch: epoch, lastOff: -1, lastTs: -1, txnFirst: -1, coordEpoch: -1}
 }
 
 func (e *producerEntry) latest() *producerBatch {
@@ -47,6 +61,12 @@ func (e *producerEntry) push(b producerBatch) {
 	e.head = (e.head + 1) % producerWindowBatches
 }
 
+// newEpoch forgets the sequence window for a new producer epoch; the open
+// transaction and the coordinator epoch stay.
+func (e *producerEntry) newEpoch(epoch int16) {
+	e.epoch, e.n, e.head = epoch, 0, 0
+}
+
 // producerUndo restores one entry when prepared appends are rolled back.
 type producerUndo struct {
 	pid     int64
@@ -60,8 +80,10 @@ type producerState map[int64]*producerEntry
 // errDuplicate is returned by check when the batch is one of the last five.
 type duplicateBatch struct{ first, last model.Offset }
 
-// check validates an idempotent batch against the state. It returns a
-// non-nil dup when the batch was already appended.
+// check validates an idempotent or transactional batch against the state.
+// It returns a non-nil dup when the batch was already appended.
+// Transactional batches without a sequence (-1) are written by a
+// coordinator (transactional offset commits): only the epoch is checked.
 func (ps producerState) check(h *BatchHeader) (dup *duplicateBatch, err error) {
 	e := ps[h.ProducerID]
 	last := h.LastSequence()
@@ -75,6 +97,10 @@ func (ps producerState) check(h *BatchHeader) (dup *duplicateBatch, err error) {
 	switch {
 	case h.ProducerEpoch < e.epoch:
 		return nil, fmt.Errorf("producer %d epoch %d is older than %d: %w", h.ProducerID, h.ProducerEpoch, e.epoch, model.ErrInvalidProducerEpoch)
+	case e.txnFirst >= 0 && !h.Transactional():
+		return nil, fmt.Errorf("producer %d has a transaction open since offset %d; a non-transactional batch cannot join it: %w", h.ProducerID, int64(e.txnFirst), model.ErrInvalidTxnState)
+	case h.BaseSequence < 0:
+		return nil, nil
 	case h.ProducerEpoch > e.epoch:
 		if h.BaseSequence != 0 {
 			return nil, fmt.Errorf("producer %d new epoch %d must start at sequence 0, got %d: %w", h.ProducerID, h.ProducerEpoch, h.BaseSequence, model.ErrOutOfOrderSequence)
@@ -99,23 +125,65 @@ func (ps producerState) check(h *BatchHeader) (dup *duplicateBatch, err error) {
 	return nil, nil
 }
 
+// checkMarker validates a transaction marker against the state: its
+// producer epoch may not be older than the producer's, nor its
+// coordinator epoch older than the last marker's.
+func (ps producerState) checkMarker(m Marker) error {
+	e := ps[m.ProducerID]
+	if e == nil {
+		return nil
+	}
+	if m.Epoch < e.epoch {
+		return fmt.Errorf("marker for producer %d at epoch %d, producer is at %d: %w", m.ProducerID, m.Epoch, e.epoch, model.ErrInvalidProducerEpoch)
+	}
+	if m.CoordinatorEpoch < e.coordEpoch {
+		return fmt.Errorf("marker for producer %d from coordinator epoch %d, last was %d: %w", m.ProducerID, m.CoordinatorEpoch, e.coordEpoch, model.ErrTxnCoordinatorFenced)
+	}
+	return nil
+}
+
+// txnEnd is what a marker did: the transaction it closed (first offset
+// -1 when the producer had none open).
+type txnEnd struct {
+	pid         int64
+	first, last model.Offset
+	commit      bool
+}
+
 // update records an appended batch (already assigned offsets) and returns
-// the undo record.
-func (ps producerState) update(h *BatchHeader) producerUndo {
+// the undo record. A control batch (batch holds its bytes) is a marker: it
+// closes the producer's open transaction, which is returned.
+func (ps producerState) update(h *BatchHeader, batch []byte) (producerUndo, *txnEnd) {
 	e := ps[h.ProducerID]
 	u := producerUndo{pid: h.ProducerID}
 	if e == nil {
-		e = &producerEntry{epoch: h.ProducerEpoch}
+		e = newProducerEntry(h.ProducerEpoch)
 		ps[h.ProducerID] = e
 	} else {
 		u.existed = true
 		u.prev = *e
 	}
 	if h.ProducerEpoch != e.epoch {
-		*e = producerEntry{epoch: h.ProducerEpoch}
+		e.newEpoch(h.ProducerEpoch)
 	}
-	e.push(producerBatch{firstSeq: h.BaseSequence, lastSeq: h.LastSequence(), firstOff: h.BaseOffset, lastOff: h.LastOffset()})
-	return u
+	e.lastOff, e.lastTs = h.LastOffset(), h.MaxTimestamp
+	if h.Control() {
+		m, ok, err := ParseMarker(batch)
+		if err != nil || !ok {
+			return u, nil // another control type: nothing to track
+		}
+		e.coordEpoch = m.CoordinatorEpoch
+		end := &txnEnd{pid: h.ProducerID, first: e.txnFirst, last: h.BaseOffset, commit: m.Commit}
+		e.txnFirst = -1
+		return u, end
+	}
+	if h.Transactional() && e.txnFirst < 0 {
+		e.txnFirst = h.BaseOffset
+	}
+	if h.BaseSequence >= 0 {
+		e.push(producerBatch{firstSeq: h.BaseSequence, lastSeq: h.LastSequence(), firstOff: h.BaseOffset, lastOff: h.LastOffset()})
+	}
+	return u, nil
 }
 
 func (ps producerState) undo(u producerUndo) {
@@ -127,20 +195,40 @@ func (ps producerState) undo(u producerUndo) {
 	ps[u.pid] = &e
 }
 
-// trim drops producers whose last batch is below logStart.
+// trim drops producers whose last batch is below logStart and that have
+// no open transaction.
 func (ps producerState) trim(logStart model.Offset) {
 	for pid, e := range ps {
-		if e.n == 0 || e.latest().lastOff < logStart {
+		if e.lastOff < logStart && e.txnFirst < 0 {
 			delete(ps, pid)
 		}
 	}
 }
 
-// Snapshot file format constants (see the package doc).
+// firstOpen is the smallest first offset of an open transaction, or
+// noOpenTxn.
+func (ps producerState) firstOpen() model.Offset {
+	first := noOpenTxn
+	for _, e := range ps {
+		if e.txnFirst >= 0 && e.txnFirst < first {
+			first = e.txnFirst
+		}
+	}
+	return first
+}
+
+// noOpenTxn is firstOpen's answer when no transaction is open.
+const noOpenTxn = model.Offset(math.MaxInt64)
+
+// Snapshot file format constants (see the package doc). Version 1 (before
+// transactions) is still read.
 const (
 	snapshotMagic   = "RTPS"
-	snapshotVersion = 1
+	snapshotVersion = 2
 )
+
+// snapshotEntryBytes is a v2 entry without its batches.
+const snapshotEntryBytes = 8 + 2 + 8 + 8 + 8 + 4 + 1
 
 func (ps producerState) encode(offset model.Offset) []byte {
 	pids := make([]int64, 0, len(ps))
@@ -148,7 +236,7 @@ func (ps producerState) encode(offset model.Offset) []byte {
 		pids = append(pids, pid)
 	}
 	sort.Slice(pids, func(i, j int) bool { return pids[i] < pids[j] })
-	b := make([]byte, 0, 18+len(ps)*(11+producerWindowBatches*24)+4)
+	b := make([]byte, 0, 18+len(ps)*(snapshotEntryBytes+producerWindowBatches*24)+4)
 	b = append(b, snapshotMagic...)
 	b = binary.BigEndian.AppendUint16(b, snapshotVersion)
 	b = binary.BigEndian.AppendUint64(b, uint64(offset))
@@ -157,6 +245,10 @@ func (ps producerState) encode(offset model.Offset) []byte {
 		e := ps[pid]
 		b = binary.BigEndian.AppendUint64(b, uint64(pid))
 		b = binary.BigEndian.AppendUint16(b, uint16(e.epoch))
+		b = binary.BigEndian.AppendUint64(b, uint64(e.lastOff))
+		b = binary.BigEndian.AppendUint64(b, uint64(e.lastTs))
+		b = binary.BigEndian.AppendUint64(b, uint64(e.txnFirst))
+		b = binary.BigEndian.AppendUint32(b, uint32(e.coordEpoch))
 		b = append(b, e.n)
 		for i := 0; i < int(e.n); i++ {
 			pb := e.batches[(int(e.head)+i)%producerWindowBatches]
@@ -176,7 +268,8 @@ func decodeProducerSnapshot(b []byte) (producerState, model.Offset, error) {
 		return nil, 0, errBadSnapshot
 	}
 	body, sum := b[:len(b)-4], binary.BigEndian.Uint32(b[len(b)-4:])
-	if crc32.Checksum(body, castagnoli) != sum || binary.BigEndian.Uint16(body[4:]) != snapshotVersion {
+	version := binary.BigEndian.Uint16(body[4:])
+	if crc32.Checksum(body, castagnoli) != sum || version < 1 || version > snapshotVersion {
 		return nil, 0, errBadSnapshot
 	}
 	off := model.Offset(binary.BigEndian.Uint64(body[6:]))
@@ -188,9 +281,23 @@ func decodeProducerSnapshot(b []byte) (producerState, model.Offset, error) {
 			return nil, 0, errBadSnapshot
 		}
 		pid := int64(binary.BigEndian.Uint64(r))
-		e := &producerEntry{epoch: int16(binary.BigEndian.Uint16(r[8:]))}
-		nb := int(r[10])
-		r = r[11:]
+		e := newProducerEntry(int16(binary.BigEndian.Uint16(r[8:])))
+		r = r[10:]
+		if version >= 2 {
+			if len(r) < snapshotEntryBytes-10 {
+				return nil, 0, errBadSnapshot
+			}
+			e.lastOff = model.Offset(binary.BigEndian.Uint64(r))
+			e.lastTs = int64(binary.BigEndian.Uint64(r[8:]))
+			e.txnFirst = model.Offset(binary.BigEndian.Uint64(r[16:]))
+			e.coordEpoch = int32(binary.BigEndian.Uint32(r[24:]))
+			r = r[28:]
+			if e.txnFirst < -1 || e.lastOff < -1 {
+				return nil, 0, errBadSnapshot
+			}
+		}
+		nb := int(r[0])
+		r = r[1:]
 		if nb > producerWindowBatches || len(r) < nb*24 {
 			return nil, 0, errBadSnapshot
 		}
@@ -202,6 +309,9 @@ func decodeProducerSnapshot(b []byte) (producerState, model.Offset, error) {
 				lastOff:  model.Offset(binary.BigEndian.Uint64(r[16:])),
 			})
 			r = r[24:]
+		}
+		if version == 1 && nb > 0 {
+			e.lastOff = e.latest().lastOff
 		}
 		ps[pid] = e
 	}

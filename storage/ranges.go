@@ -47,6 +47,8 @@ type Ranges struct {
 	// Bytes is the sum of the pieces' lengths.
 	Bytes                                           int64
 	HighWatermark, LastStableOffset, LogStartOffset model.Offset
+	// Aborted is ReadResult.Aborted (ReadCommittedRanges only).
+	Aborted []AbortedTxn
 
 	p   *Partition
 	gen uint64 // p.truncs when read
@@ -101,24 +103,29 @@ func (r *Ranges) TrimBelow(end model.Offset) error {
 // ReadRanges is Read answered as file ranges: the same offsets, limits and
 // errors, but no record byte is read (only batch headers, with pread).
 func (p *Partition) ReadRanges(offset model.Offset, maxBytes int32, minOneBatch bool) (Ranges, error) {
-	return p.readRanges(offset, maxBytes, minOneBatch, false)
+	return p.readRanges(offset, maxBytes, minOneBatch, toHW)
+}
+
+// ReadCommittedRanges is ReadCommitted answered as file ranges.
+func (p *Partition) ReadCommittedRanges(offset model.Offset, maxBytes int32, minOneBatch bool) (Ranges, error) {
+	return p.readRanges(offset, maxBytes, minOneBatch, toLSO)
 }
 
 // ReadReplicaRanges is ReadReplica answered as file ranges (up to the log
 // end, for a follower's fetch).
 func (p *Partition) ReadReplicaRanges(offset model.Offset, maxBytes int32, minOneBatch bool) (Ranges, error) {
-	return p.readRanges(offset, maxBytes, minOneBatch, true)
+	return p.readRanges(offset, maxBytes, minOneBatch, toLogEnd)
 }
 
-func (p *Partition) readRanges(offset model.Offset, maxBytes int32, minOneBatch, toLogEnd bool) (Ranges, error) {
+func (p *Partition) readRanges(offset model.Offset, maxBytes int32, minOneBatch bool, to readLimit) (Ranges, error) {
 	for attempt := 0; ; attempt++ {
 		// The truncation count first, then the view: TruncateTo publishes
 		// its view before it counts, so a view from before a truncation is
 		// always read with the count from before it too.
 		gen := p.truncs.Load()
 		v := p.view.Load()
-		res := Ranges{HighWatermark: v.hw, LastStableOffset: v.hw, LogStartOffset: v.logStart, p: p, gen: gen}
-		seg, limit, retry, err := p.acquireForRead(v, offset, toLogEnd, attempt)
+		res := Ranges{HighWatermark: v.hw, LastStableOffset: v.lso, LogStartOffset: v.logStart, p: p, gen: gen}
+		seg, limit, retry, err := p.acquireForRead(v, offset, to, attempt)
 		if retry {
 			continue
 		}
@@ -143,6 +150,9 @@ func (p *Partition) readRanges(offset model.Offset, maxBytes int32, minOneBatch,
 		}
 		res.Pieces = []FileRange{{File: seg.log, Pos: pos, Len: n, seg: seg}}
 		res.Bytes = n
+		if to == toLSO {
+			res.Aborted = v.abortedBetween(offset, limit)
+		}
 		return res, nil
 	}
 }

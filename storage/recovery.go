@@ -163,6 +163,7 @@ func (p *Partition) rebuildSegment(s *segment, cfg *Config, onBatch func(*BatchH
 			return truncated, reason, err
 		}
 	}
+	st.aborted = s.comm.aborted // rebuilt by recoverProducers' replay
 	s.pend, s.comm = st, st
 	s.publish()
 	return truncated, reason, nil
@@ -265,6 +266,7 @@ func (p *Partition) loadSegment(s *segment, last bool, nextBase model.Offset) (o
 	for _, e := range tents {
 		s.tindex.add(e)
 	}
+	st.aborted = s.comm.aborted
 	s.pend, s.comm = st, st
 	s.publish()
 	return true, nil
@@ -342,7 +344,7 @@ func (p *Partition) recover(info openInfo) (recoverStats, error) {
 	// Orphan index files (no .log) would confuse the next roll.
 	for _, e := range ents {
 		name := e.Name()
-		for _, suf := range []string{indexSuffix, timeIndexSuffix} {
+		for _, suf := range []string{indexSuffix, timeIndexSuffix, txnIndexSuffix} {
 			if strings.HasSuffix(name, suf) {
 				v, err := strconv.ParseInt(strings.TrimSuffix(name, suf), 10, 64)
 				if err == nil && !containsBase(bases, model.Offset(v)) {
@@ -459,7 +461,13 @@ func (p *Partition) recover(info openInfo) (recoverStats, error) {
 		p.recoveryPoint.Store(int64(a.base))
 	}
 
-	if err := p.recoverProducers(); err != nil {
+	// Segments rescanned may have lost .txnindex entries: the replay
+	// starts at or below the first of them.
+	replayLimit := model.Offset(p.recoveryPoint.Load())
+	if scanBase >= 0 {
+		replayLimit = min(replayLimit, scanBase)
+	}
+	if err := p.recoverProducers(replayLimit); err != nil {
 		return rs, p.storageErr(nil, -1, "recover producer state", err)
 	}
 	es, err := readEpochs(filepath.Join(p.dir, leaderEpochFile))
@@ -535,9 +543,12 @@ func containsBase(bases []model.Offset, b model.Offset) bool {
 	return false
 }
 
-// recoverProducers loads the latest readable snapshot at or below the log
-// end and replays the batches after it.
-func (p *Partition) recoverProducers() error {
+// recoverProducers loads the latest readable snapshot at or below limit
+// (the recovery point: what is below it is durable, its .txnindex files
+// included) and replays the batches after it: producer state, open
+// transactions, and the aborted transactions of every replayed segment,
+// whose .txnindex is rewritten when it differs.
+func (p *Partition) recoverProducers(limit model.Offset) error {
 	end := p.logEnd
 	removeSnapshots(p.dir, func(o model.Offset) bool { return o > end })
 	offs, err := listSnapshots(p.dir)
@@ -547,6 +558,9 @@ func (p *Partition) recoverProducers() error {
 	p.producers = producerState{}
 	from := p.segs[0].base
 	for i := len(offs) - 1; i >= 0; i-- {
+		if offs[i] > limit {
+			continue
+		}
 		data, err := os.ReadFile(filepath.Join(p.dir, segmentName(offs[i], snapshotSuffix)))
 		if err != nil {
 			continue
@@ -559,31 +573,50 @@ func (p *Partition) recoverProducers() error {
 		p.producers, from = ps, off
 		break
 	}
+	p.firstOpen = p.producers.firstOpen()
 	for _, s := range p.segs {
-		if s.comm.nextOffset <= from {
+		if s.comm.nextOffset <= from && s.base < from {
 			continue
+		}
+		// The segment's aborted transactions: those before the replay
+		// start stay, the rest come from the replay.
+		var aborted []AbortedTxn
+		for _, a := range s.comm.aborted {
+			if a.LastOffset < from {
+				aborted = append(aborted, a)
+			}
 		}
 		pos, _, ok, err := s.findBatch(from, s.comm.size)
 		if err != nil {
 			return err
 		}
-		if !ok {
-			continue
-		}
-		_, _, reason, err := scanSegment(s, pos, false, func(h *BatchHeader, _ int64, _ []byte) bool {
-			if h.ProducerID >= 0 && h.BaseOffset >= from {
-				p.producers.update(h)
+		if ok {
+			_, _, reason, err := scanSegment(s, pos, false, func(h *BatchHeader, _ int64, batch []byte) bool {
+				if h.ProducerID < 0 || h.BaseOffset < from {
+					return true
+				}
+				_, e := p.producers.update(h, batch)
+				if h.Transactional() || h.Control() {
+					p.firstOpen = p.producers.firstOpen()
+				}
+				if e != nil && !e.commit && e.first >= 0 {
+					aborted = append(aborted, AbortedTxn{ProducerID: e.pid, FirstOffset: e.first, LastOffset: e.last, LastStableOffset: min(p.firstOpen, e.last+1)})
+				}
+				return true
+			})
+			if err != nil {
+				return err
 			}
-			return true
-		})
-		if err != nil {
-			return err
+			if reason != nil {
+				return fmt.Errorf("segment %s: %v", s.name(), reason)
+			}
 		}
-		if reason != nil {
-			return fmt.Errorf("segment %s: %v", s.name(), reason)
+		if err := s.setAborted(aborted); err != nil {
+			return fmt.Errorf("segment %s: rewrite .txnindex: %w", s.name(), err)
 		}
 	}
 	p.producers.trim(p.logStart)
+	p.firstOpen = p.producers.firstOpen()
 	return nil
 }
 

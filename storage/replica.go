@@ -82,7 +82,7 @@ func (p *Partition) SetHighWatermark(hw model.Offset) (model.Offset, error) {
 // ReadReplica is Read for a follower's fetch: it reads up to the log end,
 // not the high watermark.
 func (p *Partition) ReadReplica(offset model.Offset, maxBytes int32, minOneBatch bool) (ReadResult, error) {
-	return p.read(offset, maxBytes, minOneBatch, true)
+	return p.read(offset, maxBytes, minOneBatch, toLogEnd)
 }
 
 // AppendReplica appends batches as fetched from the leader: offsets and
@@ -99,7 +99,7 @@ func (p *Partition) AppendReplica(records []byte, done func(AppendResult)) {
 		return
 	}
 	var hdrs []BatchHeader
-	nrecs := 0
+	nrecs, txn := 0, false
 	for pos := 0; pos < len(records); {
 		h, err := checkBatch(records[pos:])
 		if err == nil && h.LastOffsetDelta < 0 {
@@ -119,10 +119,11 @@ func (p *Partition) AppendReplica(records []byte, done func(AppendResult)) {
 			return
 		}
 		hdrs = append(hdrs, h)
+		txn = txn || h.Transactional() || h.Control()
 		nrecs += int(h.RecordCount)
 		pos += h.Size()
 	}
-	t := &appendTask{p: p, records: records, done: done, nrecs: nrecs, hdrs: hdrs, replica: true}
+	t := &appendTask{p: p, records: records, done: done, nrecs: nrecs, hdrs: hdrs, replica: true, txnBatches: txn}
 	if err := p.shard.Submit(t); err != nil {
 		done(p.failResult(p.errf(nil, -1, "append replica: %w: %w", model.ErrClosed, err)))
 	}
@@ -138,11 +139,18 @@ func (p *Partition) prepareReplica(t *appendTask) bool {
 		t.res.Err = p.errf(nil, first, "append replica: log end is %d: %w", int64(p.nextOffset), model.ErrOffsetOutOfRange)
 		return false
 	}
+	pos := 0
 	for i := range t.hdrs {
 		h := &t.hdrs[i]
+		batch := t.records[pos : pos+h.Size()]
+		pos += h.Size()
 		if h.ProducerID >= 0 {
-			p.undo = append(p.undo, p.producers.update(h))
+			u, end := p.producers.update(h, batch)
+			p.undo = append(p.undo, u)
 			t.undoN++
+			if end != nil {
+				t.ends = append(t.ends, *end)
+			}
 		}
 		e := model.Epoch(h.PartitionLeaderEpoch)
 		if n := len(p.epochs); e >= 0 && (n == 0 || e > p.epochs[n-1].epoch) {
@@ -337,9 +345,11 @@ func (p *Partition) truncateLocked(offset model.Offset) error {
 		}
 	}
 	p.undo, p.undoHead = p.undo[:0], 0
-	if err := p.recoverProducers(); err != nil {
+	if err := p.recoverProducers(newEnd); err != nil {
 		return p.storageErr(nil, offset, "truncate: rebuild producer state", err)
 	}
+	p.publish() // the last stable offset may have moved back
+
 	p.m.logger.Info("truncated log", "partition", p.tp.String(), "offset", int64(offset), "log_end", int64(newEnd))
 	p.notifyChanged()
 	return nil

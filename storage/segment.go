@@ -35,6 +35,10 @@ type segState struct {
 	maxTsOff      model.Offset // last offset of the batch holding maxTs
 	lastTidxTs    int64        // timestamp of the last time-index entry
 	firstTs       int64        // maxTimestamp of the first batch (segment.ms), -1 when empty
+	// aborted are the segment's .txnindex entries (transactions whose
+	// abort marker is in the segment), in marker order. pend only ever
+	// extends comm, so the two share a backing array safely.
+	aborted []AbortedTxn
 }
 
 // segment is one .log with its indexes. Readers use base, log (ReadAt is
@@ -46,11 +50,14 @@ type segment struct {
 	log   *os.File
 	idxF  *os.File
 	tidxF *os.File
+	txnF  *os.File // the .txnindex, opened on the first abort marker
 
 	size   atomic.Int64 // published (committed) bytes; readers stay below
 	maxTs  atomic.Int64 // published largest timestamp
 	index  *sparseIndex // offset index
 	tindex *sparseIndex // time index
+	// abortedPub is comm.aborted as readers see it (nil: none).
+	abortedPub atomic.Pointer[[]AbortedTxn]
 
 	// refs counts the owner (1 while the segment is part of the log) plus
 	// readers; the files close when it drops to 0.
@@ -91,7 +98,7 @@ func (s *segment) release() {
 }
 
 func (s *segment) closeFiles() {
-	for _, f := range []*os.File{s.log, s.idxF, s.tidxF} {
+	for _, f := range []*os.File{s.log, s.idxF, s.tidxF, s.txnF} {
 		if f != nil {
 			f.Close()
 		}
@@ -112,7 +119,7 @@ func openSegmentFiles(dir string, base model.Offset, create bool, idxBytes int32
 // each name (a cleaning pass's ".cleaned"), truncating leftovers.
 func openSegmentFilesSuffix(dir string, base model.Offset, idxBytes int32, suffix string) (*segment, error) {
 	s := &segment{base: base, dir: dir, suffix: suffix}
-	for _, suf := range []string{logSuffix, indexSuffix, timeIndexSuffix} {
+	for _, suf := range []string{logSuffix, indexSuffix, timeIndexSuffix, txnIndexSuffix} {
 		if err := os.Remove(s.path(suf)); err != nil && !os.IsNotExist(err) {
 			return nil, err
 		}
@@ -142,8 +149,17 @@ func openSegmentFilesAs(s *segment, create bool, idxBytes int32) (*segment, erro
 	s.tindex = newSparseIndex(int(idxBytes) / timeIndexEntryBytes)
 	s.refs.Store(1)
 	s.pend = emptySegState(base)
+	if !create {
+		aborted, err := readTxnIndex(s.path(txnIndexSuffix))
+		if err != nil {
+			s.closeFiles()
+			return nil, err
+		}
+		s.pend.aborted = aborted
+	}
 	s.comm = s.pend
 	s.maxTs.Store(-1)
+	s.publishAborted()
 	return s, nil
 }
 
@@ -151,6 +167,25 @@ func openSegmentFilesAs(s *segment, create bool, idxBytes int32) (*segment, erro
 func (s *segment) publish() {
 	s.maxTs.Store(s.comm.maxTs)
 	s.size.Store(s.comm.size)
+	s.publishAborted()
+}
+
+// publishAborted makes comm.aborted visible to readers.
+func (s *segment) publishAborted() {
+	// comm.aborted only grows outside setAborted, which stores its own.
+	if cur := s.abortedPub.Load(); cur == nil && len(s.comm.aborted) == 0 || cur != nil && len(*cur) == len(s.comm.aborted) {
+		return
+	}
+	a := s.comm.aborted[:len(s.comm.aborted):len(s.comm.aborted)]
+	s.abortedPub.Store(&a)
+}
+
+// abortedTxns returns the published aborted transactions.
+func (s *segment) abortedTxns() []AbortedTxn {
+	if a := s.abortedPub.Load(); a != nil {
+		return *a
+	}
+	return nil
 }
 
 // readHeader reads the batch header at pos of the published file.

@@ -5,12 +5,13 @@ import (
 	"errors"
 	"fmt"
 	"hash/crc32"
+	"os"
+	"slices"
 
 	"github.com/ringtail/ringtail/model"
 )
 
-// Transactions on disk, in Kafka's formats (issue 13; not used by the write
-// path yet):
+// Transactions on disk, in Kafka's formats:
 //
 // <base>.txnindex holds one 34-byte entry per transaction aborted in the
 // segment, in the order their markers were written (Kafka's AbortedTxn):
@@ -151,4 +152,97 @@ func ParseMarker(batch []byte) (m Marker, ok bool, err error) {
 	}
 	return Marker{ProducerID: h.ProducerID, Epoch: h.ProducerEpoch, Commit: typ == markerCommit,
 		CoordinatorEpoch: int32(binary.BigEndian.Uint32(recs[0].value[2:]))}, true, nil
+}
+
+// readTxnIndex loads a segment's .txnindex; a missing file is no entries.
+func readTxnIndex(path string) ([]AbortedTxn, error) {
+	data, err := os.ReadFile(path)
+	if errors.Is(err, os.ErrNotExist) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	out, _, err := decodeTxnIndex(data)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	return out, nil
+}
+
+// txnIndexFile opens the segment's .txnindex for writing, creating it.
+func (s *segment) txnIndexFile() (*os.File, error) {
+	if s.txnF != nil {
+		return s.txnF, nil
+	}
+	f, err := os.OpenFile(s.path(txnIndexSuffix), os.O_RDWR|os.O_CREATE, 0o644)
+	if err != nil {
+		return nil, err
+	}
+	s.txnF = f
+	return f, nil
+}
+
+// setAborted replaces the segment's aborted transactions (recovery's
+// rebuild) and rewrites its .txnindex durably when they changed. Shard
+// only, nothing in flight.
+func (s *segment) setAborted(list []AbortedTxn) error {
+	if slices.Equal(list, s.comm.aborted) {
+		return nil
+	}
+	var buf []byte
+	for _, a := range list {
+		buf = append(buf, encodeAbortedTxn(a)...)
+	}
+	if len(list) == 0 {
+		if s.txnF != nil {
+			s.txnF.Close()
+			s.txnF = nil
+		}
+		if err := os.Remove(s.path(txnIndexSuffix)); err != nil && !errors.Is(err, os.ErrNotExist) {
+			return err
+		}
+	} else {
+		f, err := s.txnIndexFile()
+		if err != nil {
+			return err
+		}
+		if _, err := f.WriteAt(buf, 0); err != nil {
+			return err
+		}
+		if err := f.Truncate(int64(len(buf))); err != nil {
+			return err
+		}
+		if err := f.Sync(); err != nil {
+			return err
+		}
+	}
+	s.comm.aborted = slices.Clip(slices.Clone(list))
+	s.pend.aborted = s.comm.aborted
+	a := s.comm.aborted
+	s.abortedPub.Store(&a)
+	return nil
+}
+
+// abortedBetween returns the aborted transactions of the view's segments
+// that overlap [from, to): those whose marker is at or after from and whose
+// first offset is below to (what a read_committed fetch of that range must
+// filter, Kafka's collectAbortedTxns).
+// The search starts at the segment holding from (earlier markers are
+// below it) and stops at an entry whose last stable offset reaches to:
+// every transaction open below to had completed by then.
+func (v *view) abortedBetween(from, to model.Offset) []AbortedTxn {
+	var out []AbortedTxn
+	_, i := v.segFor(from)
+	for _, s := range v.segs[i:] {
+		for _, a := range s.abortedTxns() {
+			if a.LastOffset >= from && a.FirstOffset < to {
+				out = append(out, a)
+			}
+			if a.LastStableOffset >= to {
+				return out
+			}
+		}
+	}
+	return out
 }
