@@ -89,6 +89,17 @@ type ownedPartition struct {
 	// every earlier append's is, so memory changes in log order even if
 	// the log reports outcomes out of order.
 	inflight []*write
+	// nextSeq is the seq (see committed) of the next append: the log
+	// end when loaded, so it orders after every replayed batch.
+	nextSeq int64
+	// producers maps a producer id to the groups holding its pending
+	// transactional offsets (an entry may outlive them: a group deleted
+	// meanwhile is skipped).
+	producers map[int64]map[string]struct{}
+	// lateTxns are the CompleteTxn calls made while loading; Load
+	// applies them after the replay (the replay may have stopped before
+	// their markers).
+	lateTxns []txnEnd
 }
 
 // write is one append to a __consumer_offsets partition.
@@ -99,6 +110,13 @@ type write struct {
 	// group error, see storeError); owned says whether p is still the
 	// loaded partition, that is whether memory may be changed.
 	apply func(err error, owned bool)
+	// seq is the append's place in the log (ownedPartition.nextSeq).
+	seq int64
+	// txn is the producer of a transactional batch (id -1: none), whose
+	// producer errors reach the client (txnStoreError); ended is its
+	// transaction's outcome when CompleteTxn came while it was in flight.
+	txn   txnProducer
+	ended *txnEnd
 
 	finished bool // the outcome is known (guarded by c.mu)
 	err      error
@@ -233,16 +251,21 @@ func (c *Coordinator) Check(groupID string) error {
 // ErrLoadInProgress until it returns. now is the load time (session
 // timers of loaded members start from it).
 func (c *Coordinator) Load(p int32, log Log, now time.Time) error {
+	op := &ownedPartition{log: log, loading: true, producers: map[int64]map[string]struct{}{}}
 	c.mu.Lock()
-	c.mu.parts[p] = &ownedPartition{log: log, loading: true}
+	c.mu.parts[p] = op
 	c.mu.Unlock()
 	groups, st, err := replay(log, p, c.cfg.NumPartitions, c.log)
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	if c.mu.parts[p] != op {
+		return fmt.Errorf("group: load %s-%d: %w: unloaded while loading", OffsetsTopic, p, ErrNotCoordinator)
+	}
 	if err != nil {
 		delete(c.mu.parts, p)
 		return fmt.Errorf("group: load %s-%d: %w", OffsetsTopic, p, err)
 	}
+	op.nextSeq = st.end
 	for id, g := range groups {
 		if len(g.members) > 0 {
 			for _, m := range g.members {
@@ -250,8 +273,15 @@ func (c *Coordinator) Load(p int32, log Log, now time.Time) error {
 			}
 		}
 		c.mu.groups[id] = g
+		for pid := range g.txnOffsets {
+			op.indexTxn(pid, id)
+		}
 	}
-	c.mu.parts[p].loading = false
+	op.loading = false
+	for _, e := range op.lateTxns {
+		c.completeTxnLocked(op, e.producerID, e.commit)
+	}
+	op.lateTxns = nil
 	c.log.Debug("loaded group partition", "partition", p, "groups", len(groups), "records", st.records, "tombstones", st.tombstones, "bytes", st.bytes)
 	return nil
 }
@@ -330,18 +360,39 @@ func (c *Coordinator) ExpireOffsets(now time.Time) {
 // in Append): an outcome reported inside Append is applied by this call
 // after Append returns; one reported later is applied on a new goroutine.
 func (c *Coordinator) appendLocked(groupID string, recs []kv, now time.Time, apply func(err error, owned bool)) {
+	c.appendSeqLocked(groupID, recs, noProducer, now, func(err error, owned bool, _ *write) {
+		if apply != nil {
+			apply(err, owned)
+		}
+	})
+}
+
+// noProducer is the producer of the coordinator's own (non-transactional)
+// batches.
+var noProducer = txnProducer{id: -1, epoch: -1}
+
+// txnProducer is the producer of a transactional batch.
+type txnProducer struct {
+	id    int64
+	epoch int16
+}
+
+// appendSeqLocked is appendLocked for a batch of producer prod (a
+// transactional batch unless noProducer), whose apply also gets the
+// write (its seq, and the transaction's outcome if known).
+func (c *Coordinator) appendSeqLocked(groupID string, recs []kv, prod txnProducer, now time.Time, apply func(err error, owned bool, w *write)) {
 	pid := PartitionFor(groupID, c.cfg.NumPartitions)
 	p, ok := c.mu.parts[pid]
 	if !ok {
-		if apply != nil {
-			apply(ErrNotCoordinator, false)
-		}
+		apply(ErrNotCoordinator, false, &write{seq: -1, txn: prod})
 		return
 	}
-	w := &write{p: p, partition: pid, apply: apply}
+	w := &write{p: p, partition: pid, seq: p.nextSeq, txn: prod}
+	w.apply = func(err error, owned bool) { apply(err, owned, w) }
+	p.nextSeq++
 	w.early.inAppend = true
 	p.inflight = append(p.inflight, w)
-	p.log.Append(buildBatch(recs, now.UnixMilli()), func(err error) {
+	p.log.Append(buildBatch(recs, prod, now.UnixMilli()), func(err error) {
 		if err != nil {
 			c.log.Error("group: writing to __consumer_offsets failed", "group", groupID, "err", err)
 		}
@@ -379,7 +430,11 @@ func (c *Coordinator) finishWriteLocked(w *write, err error) {
 		p.inflight[0] = nil
 		p.inflight = p.inflight[1:]
 		if h.apply != nil {
-			h.apply(storeError(h.err), c.mu.parts[h.partition] == p)
+			err := storeError(h.err)
+			if h.txn.id >= 0 {
+				err = txnStoreError(h.err)
+			}
+			h.apply(err, c.mu.parts[h.partition] == p)
 		}
 	}
 }

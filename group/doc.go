@@ -40,9 +40,18 @@
 //	tombstone:      the key with a null value (deleted offset or group)
 //
 // Each write is one uncompressed magic-v2 record batch (producer id -1)
-// appended through the partition's log like client data. Load replays a
-// partition from its log start: the last record of a key wins, a
-// tombstone deletes.
+// appended through the partition's log like client data. A
+// TxnOffsetCommit's is a transactional batch of its producer (id and
+// epoch, no sequence); the transaction's marker (a control batch the
+// broker writes) commits or aborts it. Load replays a partition from its
+// log start: the last record of a key wins, a tombstone deletes, and a
+// transaction's offsets wait for its marker (txnoffsets.go):
+//
+//	+-----------------+   +----------------+   +-------------------+
+//	| txn batch, P    |   | offset commit  |   | control batch, P  |
+//	| attr 0x10       |-->| (non-txn)      |-->| attr 0x30, COMMIT |
+//	| t-0=5 (pending) |   | t-0=7          |   | t-0 stays 7       |
+//	+-----------------+   +----------------+   +-------------------+
 //
 // __consumer_offsets is compacted (cleanup.policy=compact; storage's log
 // cleaner): a key's older records and, after delete.retention.ms, its
@@ -79,8 +88,12 @@
 // (reverted to the old id if the write fails, as Kafka does) and the new
 // generation of a group that became Empty (a failed write is logged).
 //
-// Skipped: KIP-848 (the new consumer protocol), transactional offset
-// commits, expiry of the offsets of topics a Stable consumer group no
+// The caller's contract has one more step for transactions: after it
+// appends a transaction marker for a producer to a __consumer_offsets
+// partition this node owns, call CompleteTxn.
+//
+// Skipped: KIP-848 (the new consumer protocol), KIP-890's verification of
+// a TxnOffsetCommit with the transaction coordinator (v4+), expiry of the offsets of topics a Stable consumer group no
 // longer subscribes to (only the Empty-group rule and explicit expire
 // timestamps apply).
 package group

@@ -82,6 +82,12 @@ type committed struct {
 	metadata    string
 	commitMs    int64
 	expireMs    int64 // -1: none
+	// seq orders the appends that wrote offsets in their partition's
+	// log: the batch's base offset for a replayed record, the
+	// partition's append counter (which starts at the log end after a
+	// load) for one written here. A committed transaction's offset
+	// replaces the current one only if it was appended later.
+	seq int64
 }
 
 type group struct {
@@ -107,6 +113,11 @@ type group struct {
 	// the commits of each partition whose append is in flight.
 	offsets        map[model.TopicPartition]committed
 	pendingOffsets map[model.TopicPartition]int
+	// txnOffsets are the durable offsets of open transactions, by
+	// producer id: invisible to FetchOffsets until the producer's
+	// commit marker (txnoffsets.go). Their appends in flight count in
+	// pendingOffsets like any commit's.
+	txnOffsets map[int64]map[model.TopicPartition]committed
 	// deleting: a DeleteGroups wrote the group's tombstones and waits for
 	// them to be durable; until then the group is shown as it was and
 	// requests that would change it answer ErrCoordinatorNotAvailable
@@ -119,6 +130,7 @@ func newGroup(id string, now time.Time) *group {
 		id: id, state: Empty, stateTime: now,
 		members: map[string]*member{}, pending: map[string]time.Time{}, statics: map[string]string{},
 		offsets: map[model.TopicPartition]committed{}, pendingOffsets: map[model.TopicPartition]int{},
+		txnOffsets: map[int64]map[model.TopicPartition]committed{},
 	}
 }
 
@@ -824,7 +836,7 @@ func (c *Coordinator) tickGroupLocked(g *group, now time.Time) {
 // dropIfUnusedLocked forgets a group that a failed request created (or
 // whose only commit failed).
 func (c *Coordinator) dropIfUnusedLocked(g *group) {
-	if c.mu.groups[g.id] == g && g.state == Empty && len(g.members) == 0 && len(g.pending) == 0 && len(g.offsets) == 0 && len(g.pendingOffsets) == 0 && g.generation == 0 && !g.deleting {
+	if c.mu.groups[g.id] == g && g.state == Empty && len(g.members) == 0 && len(g.pending) == 0 && len(g.offsets) == 0 && len(g.pendingOffsets) == 0 && len(g.txnOffsets) == 0 && g.generation == 0 && !g.deleting {
 		delete(c.mu.groups, g.id)
 	}
 }

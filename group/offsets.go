@@ -104,7 +104,7 @@ func (c *Coordinator) CommitOffsets(now time.Time, req CommitRequest, done func(
 	for _, tp := range tps {
 		g.pendingOffsets[tp]++
 	}
-	c.appendLocked(g.id, recs, now, func(err error, owned bool) {
+	c.appendSeqLocked(g.id, recs, noProducer, now, func(err error, owned bool, w *write) {
 		for _, tp := range tps {
 			if g.pendingOffsets[tp]--; g.pendingOffsets[tp] <= 0 {
 				delete(g.pendingOffsets, tp)
@@ -125,7 +125,9 @@ func (c *Coordinator) CommitOffsets(now time.Time, req CommitRequest, done func(
 				c.mu.groups[req.Group] = cur
 			}
 			for i, tp := range tps {
-				cur.offsets[tp] = cms[i]
+				cm := cms[i]
+				cm.seq = w.seq
+				cur.offsets[tp] = cm
 			}
 		}
 		done(nil, errs)
@@ -140,7 +142,8 @@ type Offset struct {
 }
 
 // FetchOffsets returns the committed offsets of a group (none for an
-// unknown group). There are no transactions, so every offset is stable.
+// unknown group); the pending offsets of open transactions are not among
+// them (FetchOffsetsStable tells which partitions have some).
 func (c *Coordinator) FetchOffsets(groupID string) (map[model.TopicPartition]Offset, error) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
@@ -229,7 +232,7 @@ func (c *Coordinator) DeleteOffsets(now time.Time, groupID string, tps []model.T
 		}
 		if cur := c.mu.groups[groupID]; owned && cur != nil {
 			for _, tp := range deleted {
-				delete(cur.offsets, tp)
+				cur.dropOffset(tp)
 			}
 		}
 		done(nil, errs)
@@ -276,7 +279,8 @@ func (c *Coordinator) DeleteGroups(now time.Time, ids []string, done func(errs [
 }
 
 // deleteGroupLocked writes tombstones for g's offsets (those in flight
-// too) and metadata, and forgets g once they are durable. Until then g
+// and those open transactions hold too) and metadata, and forgets g once
+// they are durable. Until then g
 // is marked deleting; if the append fails, g stays as it was and done gets
 // the error. (Kafka drops the group from memory first and writes the
 // tombstones without waiting; here memory never runs ahead of the log.)
@@ -289,6 +293,13 @@ func (c *Coordinator) deleteGroupLocked(g *group, now time.Time, done func(error
 	for tp := range g.pendingOffsets {
 		if _, ok := g.offsets[tp]; !ok {
 			tps = append(tps, tp)
+		}
+	}
+	for _, pend := range g.txnOffsets {
+		for tp := range pend {
+			if _, ok := g.offsets[tp]; !ok && g.pendingOffsets[tp] == 0 && !slices.Contains(tps, tp) {
+				tps = append(tps, tp)
+			}
 		}
 	}
 	sort.Slice(tps, func(i, j int) bool {
@@ -319,8 +330,9 @@ func (c *Coordinator) deleteGroupLocked(g *group, now time.Time, done func(error
 // expireOffsetsLocked applies Kafka's expiry rule: the offsets of an Empty
 // group expire offsets.retention after the group became empty (or after
 // the commit, for groups never managed here); an explicit expire timestamp
-// (OffsetCommit v2-v4) wins. An Empty group left with no offsets is
-// deleted.
+// (OffsetCommit v2-v4) wins. An offset an open transaction is about to
+// replace does not expire (as in Kafka's new coordinator). An Empty group
+// left with no offsets is deleted.
 func (c *Coordinator) expireOffsetsLocked(now time.Time) {
 	nowMs := now.UnixMilli()
 	retMs := c.cfg.OffsetsRetention.Milliseconds()
@@ -336,8 +348,8 @@ func (c *Coordinator) expireOffsetsLocked(now time.Time) {
 		var recs []kv
 		var expired []model.TopicPartition
 		for tp, o := range g.offsets {
-			if g.pendingOffsets[tp] > 0 {
-				continue // a newer commit is in flight (Kafka skips pending offsets too)
+			if g.pendingOffsets[tp] > 0 || g.hasTxnOffset(tp) {
+				continue // a newer commit is in flight or pending (Kafka skips pending offsets too)
 			}
 			base := o.commitMs
 			if g.protocolType != "" {
@@ -356,7 +368,7 @@ func (c *Coordinator) expireOffsetsLocked(now time.Time) {
 		for _, tp := range expired {
 			recs = append(recs, kv{offsetKey(id, tp), nil})
 		}
-		removeGroup := len(expired) == len(g.offsets) && len(g.pendingOffsets) == 0
+		removeGroup := len(expired) == len(g.offsets) && len(g.pendingOffsets) == 0 && len(g.txnOffsets) == 0
 		if removeGroup {
 			recs = append(recs, kv{groupKey(id), nil})
 		}
@@ -370,12 +382,12 @@ func (c *Coordinator) expireOffsetsLocked(now time.Time) {
 				return
 			}
 			for _, tp := range expired {
-				delete(g.offsets, tp)
+				g.dropOffset(tp)
 			}
 			if len(expired) > 0 {
 				c.log.Info("expired committed offsets", "group", id, "partitions", len(expired))
 			}
-			if removeGroup && g.state == Empty && len(g.members) == 0 && len(g.pending) == 0 && len(g.offsets) == 0 && len(g.pendingOffsets) == 0 && !g.deleting {
+			if removeGroup && g.state == Empty && len(g.members) == 0 && len(g.pending) == 0 && len(g.offsets) == 0 && len(g.pendingOffsets) == 0 && len(g.txnOffsets) == 0 && !g.deleting {
 				delete(c.mu.groups, id)
 				c.log.Info("removed empty group with no offsets", "group", id)
 			}

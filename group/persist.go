@@ -24,9 +24,20 @@ const (
 	crcStart         = 21
 )
 
-// buildBatch encodes recs as one uncompressed magic-v2 record batch with
-// no producer (offsets are assigned by the log on append).
-func buildBatch(recs []kv, nowMs int64) []byte {
+// Batch attributes the coordinator reads and writes.
+const (
+	attrCompression   = 0x07
+	attrTransactional = 0x10
+	attrControl       = 0x20
+)
+
+// buildBatch encodes recs as one uncompressed magic-v2 record batch
+// (offsets are assigned by the log on append). With noProducer it has
+// no producer; otherwise it is a transactional batch of prod: the
+// transactional attribute, the producer's id and epoch and no sequence
+// (-1), which the log accepts for a coordinator's transactional batch
+// (it checks the epoch only).
+func buildBatch(recs []kv, prod txnProducer, nowMs int64) []byte {
 	var body []byte
 	for i, r := range recs {
 		rec := kmsg.Record{OffsetDelta: int32(i), Key: r.key, Value: r.value}
@@ -37,8 +48,11 @@ func buildBatch(recs []kv, nowMs int64) []byte {
 	b := kmsg.RecordBatch{
 		FirstOffset: 0, PartitionLeaderEpoch: -1, Magic: 2,
 		LastOffsetDelta: int32(len(recs) - 1), FirstTimestamp: nowMs, MaxTimestamp: nowMs,
-		ProducerID: -1, ProducerEpoch: -1, FirstSequence: -1,
+		ProducerID: prod.id, ProducerEpoch: prod.epoch, FirstSequence: -1,
 		NumRecords: int32(len(recs)), Records: body,
+	}
+	if prod.id >= 0 {
+		b.Attributes = attrTransactional
 	}
 	b.Length = int32(batchHeaderBytes - 12 + len(body))
 	out := b.AppendTo(make([]byte, 0, batchHeaderBytes+len(body)))
@@ -107,15 +121,22 @@ func (c *Coordinator) storeGroupLocked(g *group, assignments map[string][]byte, 
 }
 
 type replayStats struct {
-	records, tombstones int
-	bytes               int64
+	records, tombstones, markers int
+	bytes                        int64
+	// end is past the last replayed batch (at least the high watermark
+	// read at the start): the seq of the first append after the load.
+	end int64
 }
 
 // replay reads a __consumer_offsets partition from its log start to its
 // high watermark and rebuilds its groups: the last record of a key wins, a
-// tombstone deletes. Records it cannot parse are logged and skipped (a
-// client may have produced to the topic); a batch whose CRC fails stops
-// the load with an error.
+// tombstone deletes. The offsets of a transactional batch are pending for
+// its producer until that producer's marker (a control batch): a commit
+// applies them (unless the partition's offset was written later), an
+// abort drops them; a transaction still open at the end stays pending.
+// Records it cannot parse are logged and skipped (a client may have
+// produced to the topic); a batch whose CRC fails stops the load with an
+// error.
 func replay(l Log, partition, numPartitions int32, log *slog.Logger) (map[string]*group, replayStats, error) {
 	var st replayStats
 	groups := map[string]*group{}
@@ -127,7 +148,11 @@ func replay(l Log, partition, numPartitions int32, log *slog.Logger) (map[string
 		}
 		return g
 	}
+	// producers maps a producer id to the groups holding its pending
+	// offsets.
+	producers := map[int64]map[string]struct{}{}
 	start, hw := l.Offsets()
+	st.end = int64(hw)
 	for off := start; off < hw; {
 		buf, err := l.Read(off, replayReadBytes)
 		if err != nil {
@@ -137,6 +162,7 @@ func replay(l Log, partition, numPartitions int32, log *slog.Logger) (map[string
 			break
 		}
 		st.bytes += int64(len(buf))
+		from := off
 		for len(buf) >= 12 {
 			size := 12 + int(int32(binary.BigEndian.Uint32(buf[8:])))
 			if size < batchHeaderBytes || size > len(buf) {
@@ -156,29 +182,51 @@ func replay(l Log, partition, numPartitions int32, log *slog.Logger) (map[string
 				continue // a batch before off, returned because it holds off
 			}
 			off = model.Offset(next)
-			if b.Attributes&0x07 != 0 || b.Attributes&0x20 != 0 {
-				log.Warn("skipping a compressed or control batch in __consumer_offsets", "partition", partition, "offset", b.FirstOffset)
+			st.end = max(st.end, next)
+			if b.Attributes&attrCompression != 0 {
+				log.Warn("skipping a compressed batch in __consumer_offsets", "partition", partition, "offset", b.FirstOffset)
 				continue
 			}
-			recs := b.Records
-			for i := int32(0); i < b.NumRecords; i++ {
-				n, w := binary.Varint(recs)
-				if w <= 0 || n < 0 || int64(len(recs)-w) < n {
-					return nil, st, fmt.Errorf("batch at offset %d: %w: bad record length", b.FirstOffset, model.ErrCorruptRecord)
+			if b.Attributes&attrControl != 0 {
+				commit, ok, err := parseMarker(&b)
+				switch {
+				case err != nil:
+					return nil, st, fmt.Errorf("control batch at offset %d: %w", b.FirstOffset, err)
+				case !ok:
+					log.Warn("skipping a control batch that is not a transaction marker in __consumer_offsets", "partition", partition, "offset", b.FirstOffset)
+					continue
 				}
-				var r kmsg.Record
-				if err := r.ReadFrom(recs[:w+int(n)]); err != nil {
-					return nil, st, fmt.Errorf("batch at offset %d: record %d: %w: %v", b.FirstOffset, i, model.ErrCorruptRecord, err)
+				st.markers++
+				for id := range producers[b.ProducerID] {
+					if g := groups[id]; g != nil {
+						g.completeTxn(b.ProducerID, commit)
+					}
 				}
-				recs = recs[w+int(n):]
+				delete(producers, b.ProducerID)
+				continue
+			}
+			txnPID := int64(-1)
+			if b.Attributes&attrTransactional != 0 {
+				txnPID = b.ProducerID
+			}
+			err := eachRecord(&b, func(i int32, r *kmsg.Record) {
 				st.records++
 				if r.Value == nil {
 					st.tombstones++
 				}
-				if err := applyRecord(r.Key, r.Value, get, groups); err != nil {
+				if err := applyRecord(r.Key, r.Value, b.FirstOffset, txnPID, get, groups, producers); err != nil {
 					log.Warn("skipping an unreadable record in __consumer_offsets", "partition", partition, "offset", b.FirstOffset+int64(i), "err", err)
 				}
+			})
+			if err != nil {
+				return nil, st, fmt.Errorf("batch at offset %d: %w", b.FirstOffset, err)
 			}
+		}
+		if off == from {
+			// Read returns whole batches from the one holding off; one
+			// that moves nothing forward would read the same bytes again
+			// forever.
+			return nil, st, fmt.Errorf("read at offset %d: %w: no batch past it", off, model.ErrCorruptRecord)
 		}
 	}
 	for id, g := range groups {
@@ -187,14 +235,62 @@ func replay(l Log, partition, numPartitions int32, log *slog.Logger) (map[string
 			delete(groups, id)
 			continue
 		}
-		if g.generation == 0 && len(g.members) == 0 && len(g.offsets) == 0 && g.protocolType == "" {
+		if g.generation == 0 && len(g.members) == 0 && len(g.offsets) == 0 && len(g.txnOffsets) == 0 && g.protocolType == "" {
 			delete(groups, id)
 		}
 	}
 	return groups, st, nil
 }
 
-func applyRecord(key, value []byte, get func(string) *group, groups map[string]*group) error {
+// eachRecord decodes the records of an uncompressed batch in order.
+func eachRecord(b *kmsg.RecordBatch, fn func(i int32, r *kmsg.Record)) error {
+	recs := b.Records
+	for i := int32(0); i < b.NumRecords; i++ {
+		n, w := binary.Varint(recs)
+		if w <= 0 || n < 0 || int64(len(recs)-w) < n {
+			return fmt.Errorf("%w: bad record length", model.ErrCorruptRecord)
+		}
+		var r kmsg.Record
+		if err := r.ReadFrom(recs[:w+int(n)]); err != nil {
+			return fmt.Errorf("record %d: %w: %v", i, model.ErrCorruptRecord, err)
+		}
+		recs = recs[w+int(n):]
+		fn(i, &r)
+	}
+	return nil
+}
+
+// parseMarker reads a control batch: ok is false for a control record
+// that is not a transaction marker (Kafka's ControlRecordKey type 0 is
+// ABORT, 1 COMMIT; the value, an EndTxnMarker, only carries the
+// coordinator epoch, which the log has checked). An error is a batch
+// whose records do not decode.
+func parseMarker(b *kmsg.RecordBatch) (commit, ok bool, err error) {
+	if b.NumRecords < 1 {
+		return false, false, nil
+	}
+	var key []byte
+	err = eachRecord(&kmsg.RecordBatch{NumRecords: 1, Records: b.Records}, func(_ int32, r *kmsg.Record) { key = r.Key })
+	if err != nil {
+		return false, false, err
+	}
+	var k kmsg.ControlRecordKey
+	if len(key) < 4 || k.ReadFrom(key) != nil || k.Version != 0 {
+		return false, false, nil
+	}
+	switch k.Type {
+	case 0:
+		return false, true, nil
+	case 1:
+		return true, true, nil
+	}
+	return false, false, nil
+}
+
+// applyRecord replays one record of the batch at seq; txnPID is the
+// producer of a transactional batch (-1: none), whose offsets stay
+// pending for it (and are listed in producers).
+func applyRecord(key, value []byte, seq, txnPID int64, get func(string) *group, groups map[string]*group, producers map[int64]map[string]struct{}) error {
 	if len(key) < 2 {
 		return fmt.Errorf("key of %d bytes", len(key))
 	}
@@ -207,7 +303,7 @@ func applyRecord(key, value []byte, get func(string) *group, groups map[string]*
 		tp := model.TopicPartition{Topic: k.Topic, Partition: k.Partition}
 		if value == nil {
 			if g := groups[k.Group]; g != nil {
-				delete(g.offsets, tp)
+				g.dropOffset(tp)
 			}
 			return nil
 		}
@@ -215,14 +311,23 @@ func applyRecord(key, value []byte, get func(string) *group, groups map[string]*
 		if err := val.ReadFrom(value); err != nil {
 			return fmt.Errorf("offset value: %w", err)
 		}
-		o := committed{offset: val.Offset, leaderEpoch: -1, metadata: val.Metadata, commitMs: val.CommitTimestamp, expireMs: -1}
+		o := committed{offset: val.Offset, leaderEpoch: -1, metadata: val.Metadata, commitMs: val.CommitTimestamp, expireMs: -1, seq: seq}
 		if val.Version >= 3 {
 			o.leaderEpoch = val.LeaderEpoch
 		}
 		if val.Version == 1 && val.ExpireTimestamp >= 0 {
 			o.expireMs = val.ExpireTimestamp
 		}
-		get(k.Group).offsets[tp] = o
+		g := get(k.Group)
+		if txnPID < 0 {
+			g.offsets[tp] = o
+			return nil
+		}
+		g.addTxnOffset(txnPID, tp, o)
+		if producers[txnPID] == nil {
+			producers[txnPID] = map[string]struct{}{}
+		}
+		producers[txnPID][k.Group] = struct{}{}
 	case 2:
 		var k kmsg.GroupMetadataKey
 		if err := k.ReadFrom(key); err != nil {
@@ -230,10 +335,10 @@ func applyRecord(key, value []byte, get func(string) *group, groups map[string]*
 		}
 		if value == nil {
 			if g := groups[k.Group]; g != nil {
-				offsets := g.offsets
+				offsets, txn := g.offsets, g.txnOffsets
 				*g = *newGroup(k.Group, time.UnixMilli(0))
-				g.offsets = offsets
-				if len(offsets) == 0 {
+				g.offsets, g.txnOffsets = offsets, txn
+				if len(offsets) == 0 && len(txn) == 0 {
 					delete(groups, k.Group)
 				}
 			}
@@ -244,9 +349,9 @@ func applyRecord(key, value []byte, get func(string) *group, groups map[string]*
 			return fmt.Errorf("group value: %w", err)
 		}
 		g := get(k.Group)
-		offsets := g.offsets
+		offsets, txn := g.offsets, g.txnOffsets
 		*g = *newGroup(k.Group, time.UnixMilli(val.CurrentStateTimestamp))
-		g.offsets = offsets
+		g.offsets, g.txnOffsets = offsets, txn
 		g.protocolType, g.generation = val.ProtocolType, val.Generation
 		if val.Protocol != nil {
 			g.protocol = *val.Protocol
