@@ -7,8 +7,13 @@ package kafka
 //     committed offset (or a group that does not exist) gets offset -1,
 //     leader epoch -1, empty metadata and no error, as in Kafka.
 //   - v2+: null topics means every committed offset of the group.
-//   - v7 require_stable is always satisfied: there are no transactions,
-//     so no offset is ever pending.
+//   - v7+ require_stable (KIP-447): a partition asked for whose offset
+//     an open transaction holds (pending until its marker), or whose
+//     commit is being written, answers UNSTABLE_OFFSET_COMMIT with offset
+//     -1, as Kafka's hasPendingOffsetCommitsForTopicPartition decides; the
+//     client retries. With null topics the committed partitions are
+//     listed, the unstable ones so answered. Without require_stable the
+//     committed offset is returned, pending ones never.
 //   - v8 fetches several groups in one request, each answered on its own.
 //   - Coordinator errors (INVALID_GROUP_ID over 255 bytes,
 //     NOT_COORDINATOR, COORDINATOR_LOAD_IN_PROGRESS) go in the group-level
@@ -20,6 +25,7 @@ package kafka
 import (
 	"sort"
 
+	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
 
 	"github.com/ringtail/ringtail/group"
@@ -43,7 +49,7 @@ func handleOffsetFetch(s *Server, cx *reqCtx, req *kmsg.OffsetFetchRequest) (kms
 					topics[t.Topic] = append(topics[t.Topic], t.Partitions...)
 				}
 			}
-			res, err := s.fetchOffsets(rg.Group, topics, topicOrder(rg.Topics))
+			res, err := s.fetchOffsets(rg.Group, topics, topicOrder(rg.Topics), req.RequireStable)
 			g := kmsg.NewOffsetFetchResponseGroup()
 			g.Group = rg.Group
 			g.ErrorCode = errorCode(s.log, err)
@@ -67,7 +73,7 @@ func handleOffsetFetch(s *Server, cx *reqCtx, req *kmsg.OffsetFetchRequest) (kms
 			topics[t.Topic] = append(topics[t.Topic], t.Partitions...)
 		}
 	}
-	res, err := s.fetchOffsets(req.Group, topics, order)
+	res, err := s.fetchOffsets(req.Group, topics, order, req.Version >= 7 && req.RequireStable)
 	code := errorCode(s.log, err)
 	if req.Version >= 2 {
 		resp.ErrorCode = code
@@ -102,19 +108,28 @@ func topicOrder(ts []kmsg.OffsetFetchRequestGroupTopic) []string {
 
 // fetchOffsets answers one group: the partitions asked for (topics nil:
 // every committed one, sorted). On a coordinator error the partitions
-// asked for are still listed, with offset -1 (v1 needs them).
-func (s *Server) fetchOffsets(groupID string, topics map[string][]int32, order []string) ([]fetchedTopic, error) {
+// asked for are still listed, with offset -1 (v1 needs them). With
+// requireStable, unstable partitions answer UNSTABLE_OFFSET_COMMIT.
+func (s *Server) fetchOffsets(groupID string, topics map[string][]int32, order []string, requireStable bool) ([]fetchedTopic, error) {
 	var committed map[model.TopicPartition]group.Offset
+	var unstable map[model.TopicPartition]bool
 	gc, err := s.groups()
 	if err == nil {
-		committed, err = gc.FetchOffsets(groupID)
+		if requireStable {
+			committed, unstable, err = gc.FetchOffsetsStable(groupID)
+		} else {
+			committed, err = gc.FetchOffsets(groupID)
+		}
 	}
 	part := func(tp model.TopicPartition) kmsg.OffsetFetchResponseGroupTopicPartition {
 		p := kmsg.NewOffsetFetchResponseGroupTopicPartition()
 		p.Partition, p.Offset, p.LeaderEpoch = tp.Partition, -1, -1
 		md := ""
-		if o, ok := committed[tp]; ok {
+		if o, ok := committed[tp]; ok && !unstable[tp] {
 			p.Offset, p.LeaderEpoch, md = o.Offset, o.LeaderEpoch, o.Metadata
+		}
+		if unstable[tp] {
+			p.ErrorCode = kerr.UnstableOffsetCommit.Code
 		}
 		p.Metadata = &md
 		return p

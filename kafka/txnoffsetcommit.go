@@ -1,0 +1,119 @@
+package kafka
+
+// TxnOffsetCommit (key 28): versions 0-3.
+//
+// Behavior:
+//   - Drives group.Coordinator.TxnCommitOffsets; the response is sent
+//     once the offsets are durable in __consumer_offsets, as one
+//     transactional batch of the producer. They stay invisible to
+//     OffsetFetch until the transaction's commit marker (an abort drops
+//     them); OffsetFetch with require_stable answers
+//     UNSTABLE_OFFSET_COMMIT for their partitions meanwhile.
+//   - An unknown group is created, as in Kafka. v3's member id, group
+//     instance id and generation (KIP-447), when sent, must be the
+//     member's: UNKNOWN_MEMBER_ID, ILLEGAL_GENERATION, FENCED_INSTANCE_ID;
+//     v0-v2 (and v3 without them) skip the member checks.
+//   - Request-level errors (INVALID_GROUP_ID for an empty or over-long
+//     group id, NOT_COORDINATOR, COORDINATOR_LOAD_IN_PROGRESS,
+//     INVALID_REQUEST for an empty or over-long transactional id) are
+//     repeated for every partition.
+//   - Partitions of topics or partitions that do not exist:
+//     UNKNOWN_TOPIC_OR_PARTITION; metadata over 4096 bytes:
+//     OFFSET_METADATA_TOO_LARGE. Other partitions of the request commit.
+//   - A producer whose epoch the log refuses gets INVALID_PRODUCER_EPOCH;
+//     a failed append otherwise answers as OffsetCommit's does
+//     (NOT_COORDINATOR for a storage error, COORDINATOR_NOT_AVAILABLE).
+//
+// Skipped on purpose: v4+ (KIP-890's verification of the partition with
+// the transaction coordinator, topic ids); the producer id and epoch are
+// not checked against the transaction coordinator (Kafka does not
+// either before v4: the log checks the epoch).
+
+import (
+	"fmt"
+
+	"github.com/twmb/franz-go/pkg/kmsg"
+
+	"github.com/ringtail/ringtail/group"
+	"github.com/ringtail/ringtail/model"
+)
+
+// maxTxnOffsetCommitIDBytes bounds the transactional id of a
+// TxnOffsetCommit; Ringtail keeps ids short, as it does group ids.
+const maxTxnOffsetCommitIDBytes = 255
+
+func handleTxnOffsetCommit(s *Server, cx *reqCtx, kreq kmsg.Request, finish func(kmsg.Response, error)) {
+	req, ok := kreq.(*kmsg.TxnOffsetCommitRequest)
+	if !ok {
+		finish(nil, errCloseConn)
+		return
+	}
+	resp := req.ResponseKind().(*kmsg.TxnOffsetCommitResponse)
+	// codes[i][j] is the code of req.Topics[i].Partitions[j]; idx maps the
+	// partitions sent to the coordinator back to it.
+	codes := make([][]int16, len(req.Topics))
+	type at struct{ t, p int }
+	var idx []at
+	tr := group.TxnCommitRequest{
+		Group: req.Group, TransactionalID: req.TransactionalID,
+		ProducerID: req.ProducerID, ProducerEpoch: req.ProducerEpoch, Generation: -1,
+	}
+	if req.Version >= 3 {
+		tr.MemberID, tr.InstanceID, tr.Generation = req.MemberID, req.InstanceID, req.Generation
+	}
+	im := s.ctrl.Image()
+	for i, t := range req.Topics {
+		codes[i] = make([]int16, len(t.Partitions))
+		topic := im.Topics[t.Topic]
+		for j, p := range t.Partitions {
+			if topic == nil || p.Partition < 0 || int(p.Partition) >= len(topic.Partitions) {
+				codes[i][j] = errorCode(s.log, model.ErrUnknownTopicOrPartition)
+				continue
+			}
+			epoch := int32(-1)
+			if req.Version >= 2 {
+				epoch = p.LeaderEpoch
+			}
+			tr.Offsets = append(tr.Offsets, group.CommitOffset{Topic: t.Topic, Partition: p.Partition, Offset: p.Offset, LeaderEpoch: epoch, Metadata: p.Metadata})
+			idx = append(idx, at{i, j})
+		}
+	}
+	respond := func(top error, errs []error) {
+		for k, a := range idx {
+			switch {
+			case top != nil:
+				codes[a.t][a.p] = errorCode(s.log, top)
+			case errs != nil:
+				codes[a.t][a.p] = errorCode(s.log, errs[k])
+			}
+		}
+		for i, t := range req.Topics {
+			rt := kmsg.NewTxnOffsetCommitResponseTopic()
+			rt.Topic = t.Topic
+			for j, p := range t.Partitions {
+				rp := kmsg.NewTxnOffsetCommitResponseTopicPartition()
+				rp.Partition = p.Partition
+				rp.ErrorCode = codes[i][j]
+				rt.Partitions = append(rt.Partitions, rp)
+			}
+			resp.Topics = append(resp.Topics, rt)
+		}
+		finish(resp, nil)
+	}
+	if n := len(req.TransactionalID); n == 0 || n > maxTxnOffsetCommitIDBytes {
+		respond(fmt.Errorf("%w: transactional id of %d bytes (1 to %d)", model.ErrInvalidRequest, n, maxTxnOffsetCommitIDBytes), nil)
+		return
+	}
+	gc, err := s.groups()
+	if err != nil {
+		respond(err, nil)
+		return
+	}
+	if len(tr.Offsets) == 0 {
+		// Nothing to write (Kafka answers without asking the
+		// coordinator).
+		respond(nil, nil)
+		return
+	}
+	gc.TxnCommitOffsets(s.cfg.Now(), tr, respond)
+}
