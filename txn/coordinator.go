@@ -3,8 +3,10 @@
 // transaction and the partitions in it. Time is passed in and nothing is
 // done here: every call returns the Effects the caller performs (records
 // for __transaction_state, commit or abort markers for the partitions).
-// Not wired into the broker yet; the kafka handlers still refuse
-// transactions.
+// The Manager (manager.go) is the runtime around it: it owns the
+// __transaction_state partitions this node leads, persists the Effects
+// and writes the markers. Not wired into the broker yet; the kafka
+// handlers still refuse transactions.
 package txn
 
 import (
@@ -178,6 +180,9 @@ func (c *Coordinator) AddPartitions(id string, pid int64, epoch int16, tps []mod
 	if err != nil {
 		return Effects{}, err
 	}
+	if len(tps) == 0 {
+		return Effects{}, nil // nothing to add; an empty call starts no transaction
+	}
 	switch t.State {
 	case kmsg.TransactionStatePrepareCommit, kmsg.TransactionStatePrepareAbort:
 		return Effects{}, fmt.Errorf("%w: %s is completing a transaction", kerr.ConcurrentTransactions, id)
@@ -285,29 +290,44 @@ func (c *Coordinator) MarkersWritten(id string, pid int64, epoch int16, nowMs in
 // transactional.id.expiration.ms (a tombstone).
 func (c *Coordinator) Tick(nowMs int64) []Effects {
 	var out []Effects
+	c.tick(nowMs, nil, func(_ string, e Effects) { out = append(out, e) })
+	return out
+}
+
+// tick is Tick for the runtime (Manager): ids for which skip (may be nil)
+// says true are left alone, because a write of theirs is in flight, and
+// each id's Effects go to each. It returns the last error of an epoch
+// bump that needed a new producer id and could not get one; that
+// transaction stays Ongoing and is aborted by a later tick.
+func (c *Coordinator) tick(nowMs int64, skip func(id string) bool, each func(id string, e Effects)) error {
+	var bumpErr error
 	ids := make([]string, 0, len(c.txns))
 	for id := range c.txns {
 		ids = append(ids, id)
 	}
 	sort.Strings(ids)
 	for _, id := range ids {
+		if skip != nil && skip(id) {
+			continue
+		}
 		t := c.txns[id]
 		switch t.State {
 		case kmsg.TransactionStateOngoing:
 			if nowMs-t.StartMs > int64(t.TimeoutMs) {
 				if err := c.bumpEpoch(t); err != nil {
+					bumpErr = err
 					continue
 				}
-				out = append(out, c.prepare(t, false, nowMs))
+				each(id, c.prepare(t, false, nowMs))
 			}
 		case kmsg.TransactionStateEmpty, kmsg.TransactionStateCompleteCommit, kmsg.TransactionStateCompleteAbort:
 			if nowMs-t.LastUpdateMs > c.cfg.ExpirationMs {
 				delete(c.txns, id)
-				out = append(out, Effects{Persist: []Record{tombstone(id)}})
+				each(id, Effects{Persist: []Record{tombstone(id)}})
 			}
 		}
 	}
-	return out
+	return bumpErr
 }
 
 // Pending returns the markers still to write after a load: transactions
