@@ -76,8 +76,16 @@ type Config struct {
 	OffsetsTopicSegmentBytes      int32      // offsets.topic.segment.bytes: segment.bytes of __consumer_offsets when created
 	OffsetsRetentionMinutes       int64      // offsets.retention.minutes
 	GroupInitialRebalanceDelayMs  int64      // group.initial.rebalance.delay.ms
-	BrokerRack                    string     // broker.rack
-	ClusterID                     string     // cluster.id; "" = generated at first start
+	// Transactions (the transaction coordinator and __transaction_state).
+	TransactionStateLogNumPartitions     int32  // transaction.state.log.num.partitions
+	TransactionStateLogReplicationFactor int16  // transaction.state.log.replication.factor
+	TransactionStateLogSegmentBytes      int32  // transaction.state.log.segment.bytes
+	TransactionStateLogMinISR            int32  // transaction.state.log.min.isr
+	TransactionMaxTimeoutMs              int32  // transaction.max.timeout.ms
+	TransactionalIDExpirationMs          int32  // transactional.id.expiration.ms
+	TransactionAbortTimedOutCheckMs      int32  // transaction.abort.timed.out.transaction.cleanup.interval.ms
+	BrokerRack                           string // broker.rack
+	ClusterID                            string // cluster.id; "" = generated at first start
 
 	// The log cleaner. The last four are the broker defaults of the topic
 	// configs min.cleanable.dirty.ratio, min.compaction.lag.ms,
@@ -162,19 +170,27 @@ func Default() *Config {
 		OffsetsTopicNumPartitions:     50,
 		OffsetsTopicReplicationFactor: 1,
 		OffsetsTopicSegmentBytes:      100 << 20,
-		OffsetsRetentionMinutes:       10080,
-		GroupInitialRebalanceDelayMs:  3000,
-		LogCleanerEnable:              true,
-		LogCleanerThreads:             1,
-		LogCleanerDedupeBufferSize:    128 << 20,
-		LogCleanerIOBufferSize:        512 << 10,
-		LogCleanerIOBufferLoadFactor:  0.9,
-		LogCleanerIOMaxBytesPerSecond: math.MaxFloat64,
-		LogCleanerBackoffMs:           15000,
-		LogCleanerMinCleanableRatio:   0.5,
-		LogCleanerMinCompactionLagMs:  0,
-		LogCleanerMaxCompactionLagMs:  math.MaxInt64,
-		LogCleanerDeleteRetentionMs:   86400000,
+
+		TransactionStateLogNumPartitions:     50,
+		TransactionStateLogReplicationFactor: 3,
+		TransactionStateLogSegmentBytes:      100 << 20,
+		TransactionStateLogMinISR:            2,
+		TransactionMaxTimeoutMs:              900000,
+		TransactionalIDExpirationMs:          604800000,
+		TransactionAbortTimedOutCheckMs:      10000,
+		OffsetsRetentionMinutes:              10080,
+		GroupInitialRebalanceDelayMs:         3000,
+		LogCleanerEnable:                     true,
+		LogCleanerThreads:                    1,
+		LogCleanerDedupeBufferSize:           128 << 20,
+		LogCleanerIOBufferSize:               512 << 10,
+		LogCleanerIOBufferLoadFactor:         0.9,
+		LogCleanerIOMaxBytesPerSecond:        math.MaxFloat64,
+		LogCleanerBackoffMs:                  15000,
+		LogCleanerMinCleanableRatio:          0.5,
+		LogCleanerMinCompactionLagMs:         0,
+		LogCleanerMaxCompactionLagMs:         math.MaxInt64,
+		LogCleanerDeleteRetentionMs:          86400000,
 		Ringtail: RingtailConfig{
 			IOEngine:      "auto",
 			Shards:        0,

@@ -142,6 +142,22 @@ var brokerKeys = []brokerKey{
 	intKey("group.initial.rebalance.delay.ms", "Groups", "Wait this long for more members before a new group's first rebalance.", "3000", TypeInt,
 		intSpec{min: 0, max: math.MaxInt32, unit: "milliseconds"}, func(c *Config) *int64 { return &c.GroupInitialRebalanceDelayMs }),
 
+	// Transactions.
+	intKey("transaction.state.log.num.partitions", "Transactions", "Partitions of __transaction_state (fixed once created).", "50", TypeInt,
+		intSpec{min: 1, max: math.MaxInt32}, func(c *Config) *int32 { return &c.TransactionStateLogNumPartitions }),
+	intKey("transaction.state.log.replication.factor", "Transactions", "Replication factor of __transaction_state (capped at the live brokers when it is created).", "3", TypeShort,
+		intSpec{min: 1, max: math.MaxInt16}, func(c *Config) *int16 { return &c.TransactionStateLogReplicationFactor }),
+	intKey("transaction.state.log.segment.bytes", "Transactions", "segment.bytes of __transaction_state when it is created.", "104857600", TypeInt,
+		intSpec{min: 1024, max: math.MaxInt32, unit: "bytes"}, func(c *Config) *int32 { return &c.TransactionStateLogSegmentBytes }),
+	intKey("transaction.state.log.min.isr", "Transactions", "min.insync.replicas of __transaction_state when it is created (capped at its replication factor).", "2", TypeInt,
+		intSpec{min: 1, max: math.MaxInt32}, func(c *Config) *int32 { return &c.TransactionStateLogMinISR }),
+	intKey("transaction.max.timeout.ms", "Transactions", "Largest transaction.timeout.ms a producer may ask for.", "900000", TypeInt,
+		intSpec{min: 1, max: math.MaxInt32, unit: "milliseconds"}, func(c *Config) *int32 { return &c.TransactionMaxTimeoutMs }),
+	intKey("transactional.id.expiration.ms", "Transactions", "Forget a transactional id unused for this long.", "604800000", TypeInt,
+		intSpec{min: 1, max: math.MaxInt32, unit: "milliseconds"}, func(c *Config) *int32 { return &c.TransactionalIDExpirationMs }),
+	intKey("transaction.abort.timed.out.transaction.cleanup.interval.ms", "Transactions", "How often the coordinator looks for transactions past their timeout.", "10000", TypeInt,
+		intSpec{min: 1, max: math.MaxInt32, unit: "milliseconds"}, func(c *Config) *int32 { return &c.TransactionAbortTimedOutCheckMs }),
+
 	// [ringtail]: settings Kafka has no name for.
 	enumKey("ringtail.io_engine", "I/O engine: auto (io_uring where the kernel allows it, else sync), io_uring, or sync.", `"auto"`,
 		func(c *Config) *string { return &c.Ringtail.IOEngine }, "auto", "io_uring", "sync"),
@@ -227,8 +243,6 @@ var unsupportedKafkaKeys = map[string]string{
 	"zookeeper.connect":                                "Ringtail runs its own Raft controller quorum",
 	"zookeeper.connection.timeout.ms":                  "Ringtail runs its own Raft controller quorum",
 	"controller.quorum.bootstrap.servers":              "list the controllers in controller.quorum.voters",
-	"transaction.state.log.replication.factor":         "",
-	"transaction.state.log.min.isr":                    "",
 	"share.coordinator.state.topic.replication.factor": "",
 	"share.coordinator.state.topic.min.isr":            "",
 	"log.flush.scheduler.interval.ms":                  "use log.flush.interval.ms",

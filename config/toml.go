@@ -10,6 +10,7 @@ var groupTitles = []struct{ group, title string }{
 	{"Cleaner", "Log cleaner (compaction of topics with cleanup.policy=compact)"},
 	{"Topics", "Topic defaults"},
 	{"Groups", "Consumer groups"},
+	{"Transactions", "Transactions"},
 }
 
 const defaultHeader = `# Ringtail server configuration (server.toml).

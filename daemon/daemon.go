@@ -27,6 +27,7 @@ import (
 	"github.com/ringtail/ringtail/model"
 	"github.com/ringtail/ringtail/replication"
 	"github.com/ringtail/ringtail/storage"
+	"github.com/ringtail/ringtail/txn"
 )
 
 // shutdownGrace bounds how long in-flight requests may take after SIGTERM.
@@ -41,6 +42,8 @@ type Node struct {
 	store   *storage.Manager
 	servers []*kafka.Server
 	groups  *group.Coordinator
+	txns    *txn.Manager
+	markers *kafka.MarkerWriter
 	stopGC  chan struct{}
 	lns     []net.Listener
 	wg      sync.WaitGroup
@@ -284,6 +287,8 @@ func Start(ctx context.Context, cfg *config.Config, logger *slog.Logger) (n *Nod
 		}
 	}
 	n.groups = n.newCoordinator()
+	lazy := &lazyMarkers{}
+	n.txns = n.newTxnManager(lazy)
 
 	for _, l := range cfg.KafkaListeners() {
 		addr := net.JoinHostPort(l.Host, strconv.Itoa(l.Port))
@@ -294,9 +299,13 @@ func Start(ctx context.Context, cfg *config.Config, logger *slog.Logger) (n *Nod
 		n.lns = append(n.lns, ln)
 		srv := kafka.NewServer(kafka.Config{
 			NodeID: cfg.NodeID, ListenerName: l.Name, Broker: cfg, Logger: logger,
-			IdleTimeout: 10 * time.Minute, Groups: n.groups, Observer: n.observer(),
+			IdleTimeout: 10 * time.Minute, Groups: n.groups, Txns: n.txns, Observer: n.observer(),
 		}, n.ctrl, logs{m: n.store, r: n.repl, ready: n.ready})
 		n.servers = append(n.servers, srv)
+		if n.markers == nil {
+			n.markers = kafka.NewMarkerWriter(srv)
+			lazy.w = n.markers
+		}
 		n.wg.Add(1)
 		go func() {
 			defer n.wg.Done()
@@ -319,6 +328,15 @@ func Start(ctx context.Context, cfg *config.Config, logger *slog.Logger) (n *Nod
 	go func() {
 		defer n.wg.Done()
 		n.tickGroups(n.groups, n.stopGC)
+	}()
+	n.wg.Add(2)
+	go func() {
+		defer n.wg.Done()
+		n.runTxns(n.txns, n.stopGC)
+	}()
+	go func() {
+		defer n.wg.Done()
+		n.tickTxns(n.txns, n.stopGC)
 	}()
 	addrs := make([]string, len(n.lns))
 	for i, ln := range n.lns {
@@ -716,6 +734,12 @@ func (n *Node) closeAll() error {
 			close(n.stopGC)
 		}
 		n.wg.Wait()
+	}
+	if n.txns != nil {
+		n.txns.Close()
+	}
+	if n.markers != nil {
+		n.markers.Close()
 	}
 	n.stopReconcile()
 	if n.repl != nil {

@@ -113,6 +113,30 @@ func (p partitionLog) Read(offset model.Offset, maxBytes int32, minOneBatch bool
 	return kafka.ReadResult(r), err
 }
 
+func (p partitionLog) ReadCommitted(offset model.Offset, maxBytes int32, minOneBatch bool) (kafka.ReadResult, error) {
+	r, err := p.Partition.ReadCommitted(offset, maxBytes, minOneBatch)
+	return kafka.ReadResult(r), err
+}
+
+// AppendMarker appends a transaction marker like Append appends records:
+// through replication when the partition is replicated.
+func (p partitionLog) AppendMarker(m storage.Marker, epoch model.Epoch, done func(kafka.AppendResult)) {
+	if p.r.replicated(p.tp) && p.r.leader(p.tp) == nil {
+		start, _, _ := p.Partition.Offsets()
+		done(kafka.AppendResult{BaseOffset: -1, LastOffset: -1, LogAppendTime: -1, LogStartOffset: start,
+			Err: fmt.Errorf("%s: not leading yet: %w", p.tp, model.ErrNotLeader)})
+		return
+	}
+	p.Partition.AppendMarker(m, epoch, func(r storage.AppendResult) {
+		if r.Err == nil {
+			if lr := p.r.leader(p.tp); lr != nil {
+				lr.appended(r.LastOffset + 1)
+			}
+		}
+		done(kafka.AppendResult(r))
+	})
+}
+
 // ReadRanges is Read answered as segment-file ranges (the sendfile path).
 func (p partitionLog) ReadRanges(offset model.Offset, maxBytes int32, minOneBatch bool) (storage.Ranges, error) {
 	return p.Partition.ReadRanges(offset, maxBytes, minOneBatch)
@@ -129,4 +153,6 @@ func (p partitionLog) FollowerReadRanges(replica int32, offset model.Offset, max
 var (
 	_ kafka.RangedLog           = partitionLog{}
 	_ kafka.RangedReplicatedLog = partitionLog{}
+	_ kafka.TxnLog              = partitionLog{}
+	_ kafka.RangedTxnLog        = partitionLog{}
 )

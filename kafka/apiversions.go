@@ -34,7 +34,6 @@ type api struct {
 }
 
 // apis is every key this server answers, with the versions it implements.
-// Transactions are not served yet and therefore not advertised.
 var apis map[int16]api
 
 func init() {
@@ -58,6 +57,11 @@ func init() {
 		21: {0, 2, syncHandler(handleDeleteRecords)},
 		22: {0, 4, syncHandler(handleInitProducerID)},
 		23: {0, 4, syncHandler(handleOffsetForLeaderEpoch)},
+		24: {0, 5, syncHandler(handleAddPartitionsToTxn)},
+		25: {0, 3, syncHandler(handleAddOffsetsToTxn)},
+		26: {0, 4, syncHandler(handleEndTxn)},
+		27: {0, 1, syncHandler(handleWriteTxnMarkers)},
+		28: {0, 3, handleTxnOffsetCommit},
 		32: {0, 4, syncHandler(handleDescribeConfigs)},
 		33: {0, 2, syncHandler(handleAlterConfigs)},
 		35: {0, 4, syncHandler(handleDescribeLogDirs)},

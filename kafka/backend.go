@@ -28,6 +28,9 @@ type ReadResult struct {
 	// the fetch offset (which may start before it).
 	Records                                         []byte
 	HighWatermark, LastStableOffset, LogStartOffset model.Offset
+	// Aborted (TxnLog.ReadCommitted) lists the aborted transactions
+	// whose batches the records may hold.
+	Aborted []storage.AbortedTxn
 }
 
 // Log is one partition's log on this node.
@@ -70,6 +73,25 @@ type ReplicatedLog interface {
 	FollowerRead(replica int32, offset model.Offset, maxBytes int32, minOneBatch bool) (ReadResult, error)
 	// EndOffsetForEpoch answers OffsetForLeaderEpoch.
 	EndOffsetForEpoch(epoch model.Epoch) (model.Epoch, model.Offset, error)
+}
+
+// TxnLog is what a Log does for transactions (the daemon's logs all do;
+// a Log without it serves no transactional traffic).
+type TxnLog interface {
+	// ReadCommitted is Read for read_committed consumers: up to the last
+	// stable offset, with the aborted transactions the records overlap.
+	ReadCommitted(offset model.Offset, maxBytes int32, minOneBatch bool) (ReadResult, error)
+	// AppendMarker appends a transaction marker (see
+	// storage.Partition.AppendMarker); done runs once, maybe on another
+	// goroutine, and must not block.
+	AppendMarker(m storage.Marker, leaderEpoch model.Epoch, done func(AppendResult))
+	// Producers lists the partition's producers (DescribeProducers).
+	Producers() ([]storage.ProducerInfo, error)
+}
+
+// RangedTxnLog is ReadCommitted answered as file ranges.
+type RangedTxnLog interface {
+	ReadCommittedRanges(offset model.Offset, maxBytes int32, minOneBatch bool) (storage.Ranges, error)
 }
 
 // RangedLog is a Log that can also answer a read with segment-file ranges

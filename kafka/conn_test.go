@@ -110,9 +110,13 @@ func TestApiVersionsFallback(t *testing.T) {
 	if ok.ErrorCode != 0 {
 		t.Fatalf("v3: %d", ok.ErrorCode)
 	}
+	advertised := map[int16]bool{}
 	for _, k := range ok.ApiKeys {
-		if k.ApiKey == 24 || k.ApiKey == 26 {
-			t.Fatalf("transaction API %d advertised", k.ApiKey)
+		advertised[k.ApiKey] = true
+	}
+	for _, k := range []int16{22, 24, 25, 26, 27, 28} {
+		if !advertised[k] {
+			t.Fatalf("transaction API %d not advertised", k)
 		}
 	}
 }

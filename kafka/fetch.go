@@ -18,7 +18,9 @@ package kafka
 //     partition that returns data always gets its first whole batch, even
 //     when that batch is larger than both limits.
 //   - read_committed returns only batches below the last stable offset,
-//     with an empty aborted-transactions list.
+//     with the aborted transactions (producer id, first offset) that the
+//     returned range may hold, from the segments' .txnindex; the client
+//     drops their batches and every control batch (markers).
 //   - OFFSET_OUT_OF_RANGE comes with the high watermark and log start
 //     offset; FENCED_LEADER_EPOCH / UNKNOWN_LEADER_EPOCH for a stale or
 //     future current_leader_epoch (v9+); UNKNOWN_TOPIC_ID for unknown ids.
@@ -190,6 +192,8 @@ func (s *Server) readPartition(req *kmsg.FetchRequest, rp *kmsg.FetchResponseTop
 		// tracks for the ISR and high watermark; it reads past the high
 		// watermark.
 		rr, err = rl.FollowerRead(req.ReplicaID, model.Offset(p.FetchOffset), int32(limit), first)
+	} else if tl, ok := l.(TxnLog); ok && req.IsolationLevel == isolationReadCommitted {
+		rr, err = tl.ReadCommitted(model.Offset(p.FetchOffset), int32(limit), first)
 	} else {
 		rr, err = l.Read(model.Offset(p.FetchOffset), int32(limit), first)
 	}
@@ -202,9 +206,9 @@ func (s *Server) readPartition(req *kmsg.FetchRequest, rp *kmsg.FetchResponseTop
 	rp.LastStableOffset = int64(rr.LastStableOffset)
 	rp.LogStartOffset = int64(rr.LogStartOffset)
 	records := rr.Records
-	if req.IsolationLevel == isolationReadCommitted {
+	if req.IsolationLevel == isolationReadCommitted && req.ReplicaID < 0 {
 		records = batchesBelow(records, rr.LastStableOffset)
-		rp.AbortedTransactions = []kmsg.FetchResponseTopicPartitionAbortedTransaction{}
+		rp.AbortedTransactions = abortedList(rr.Aborted)
 	}
 	if records != nil {
 		rp.RecordBatches = records
@@ -222,6 +226,8 @@ func (s *Server) readPartitionRanges(req *kmsg.FetchRequest, rp *kmsg.FetchRespo
 			return 0, false, nil
 		}
 		r, err = rl.FollowerReadRanges(req.ReplicaID, model.Offset(p.FetchOffset), limit, first)
+	} else if tl, ok := l.(RangedTxnLog); ok && req.IsolationLevel == isolationReadCommitted {
+		r, err = tl.ReadCommittedRanges(model.Offset(p.FetchOffset), limit, first)
 	} else {
 		rl, ok := l.(RangedLog)
 		if !ok {
@@ -238,15 +244,27 @@ func (s *Server) readPartitionRanges(req *kmsg.FetchRequest, rp *kmsg.FetchRespo
 	rp.HighWatermark = int64(r.HighWatermark)
 	rp.LastStableOffset = int64(r.LastStableOffset)
 	rp.LogStartOffset = int64(r.LogStartOffset)
-	if req.IsolationLevel == isolationReadCommitted {
+	if req.IsolationLevel == isolationReadCommitted && req.ReplicaID < 0 {
 		if err := r.TrimBelow(r.LastStableOffset); err != nil {
 			r.Release()
 			return 0, true, err
 		}
-		rp.AbortedTransactions = []kmsg.FetchResponseTopicPartitionAbortedTransaction{}
+		rp.AbortedTransactions = abortedList(r.Aborted)
 	}
 	*rg = r
 	return int(r.Bytes), true, nil
+}
+
+// abortedList is the response's aborted_transactions: never null for
+// read_committed (an empty array when none).
+func abortedList(as []storage.AbortedTxn) []kmsg.FetchResponseTopicPartitionAbortedTransaction {
+	out := make([]kmsg.FetchResponseTopicPartitionAbortedTransaction, 0, len(as))
+	for _, a := range as {
+		x := kmsg.NewFetchResponseTopicPartitionAbortedTransaction()
+		x.ProducerID, x.FirstOffset = a.ProducerID, int64(a.FirstOffset)
+		out = append(out, x)
+	}
+	return out
 }
 
 // batchesBelow cuts records after the last whole batch that ends below

@@ -10,10 +10,12 @@ package kafka
 //     COORDINATOR_NOT_AVAILABLE (retriable). An invalid group id (empty, or
 //     over 255 bytes): INVALID_GROUP_ID.
 //   - v4 batches keys (coordinator_keys); each key gets its own answer.
-//   - Key type 1 (transaction): INVALID_REQUEST, like InitProducerId with a
-//     transactional id: transactions are not supported, and a
-//     non-retriable code makes a transactional client fail at once.
-//     Any other key type: INVALID_REQUEST.
+//   - Key type 1 (transaction): the leader of the transactional id's
+//     __transaction_state partition (the same hash over
+//     transaction.state.log.num.partitions). An empty id or one over
+//     txn.MaxTransactionalIDBytes: INVALID_REQUEST. The first such request
+//     creates __transaction_state (COORDINATOR_NOT_AVAILABLE until its
+//     leaders serve), as Kafka does. Any other key type: INVALID_REQUEST.
 //
 // Skipped on purpose: nothing else; the answer does not depend on whether
 // the coordinator has finished loading (the group requests say that).
@@ -26,6 +28,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kmsg"
 
 	"github.com/ringtail/ringtail/group"
+	"github.com/ringtail/ringtail/txn"
 )
 
 var errNoGroups = fmt.Errorf("no group coordinator on this node: %w", group.ErrCoordinatorNotAvailable)
@@ -59,28 +62,42 @@ func handleFindCoordinator(s *Server, cx *reqCtx, req *kmsg.FindCoordinatorReque
 }
 
 func (s *Server) findCoordinator(keyType int8, key string, out *kmsg.FindCoordinatorResponseCoordinator) error {
+	var topic string
+	var n, partition int32
 	switch keyType {
 	case 0:
+		if key == "" || len(key) > group.MaxGroupIDBytes {
+			return fmt.Errorf("%w: %d bytes; valid is 1 to %d", group.ErrInvalidGroupID, len(key), group.MaxGroupIDBytes)
+		}
+		if s.cfg.Groups == nil {
+			return errNoGroups
+		}
+		topic, n = group.OffsetsTopic, s.cfg.Groups.NumPartitions()
+		partition = group.PartitionFor(key, n)
 	case 1:
-		return errTransactionsUnsupported
+		if key == "" || len(key) > txn.MaxTransactionalIDBytes {
+			return fmt.Errorf("%w: transactional id of %d bytes; valid is 1 to %d", kerr.InvalidRequest, len(key), txn.MaxTransactionalIDBytes)
+		}
+		if s.cfg.Txns == nil {
+			return errNoTxns
+		}
+		topic, n = txn.StateTopic, s.cfg.Txns.NumPartitions()
+		partition = txn.PartitionFor(key, n)
 	default:
 		return fmt.Errorf("coordinator key type %d: %w", keyType, kerr.InvalidRequest)
 	}
-	if key == "" || len(key) > group.MaxGroupIDBytes {
-		return fmt.Errorf("%w: %d bytes; valid is 1 to %d", group.ErrInvalidGroupID, len(key), group.MaxGroupIDBytes)
-	}
-	if s.cfg.Groups == nil {
-		return errNoGroups
-	}
 	im := s.ctrl.Image()
-	t := im.Topics[group.OffsetsTopic]
-	if t == nil || int32(len(t.Partitions)) != s.cfg.Groups.NumPartitions() {
-		return fmt.Errorf("%s is not there yet: %w", group.OffsetsTopic, group.ErrCoordinatorNotAvailable)
+	t := im.Topics[topic]
+	if t == nil && keyType == 1 {
+		s.createTxnTopic()
 	}
-	p := t.Partitions[group.PartitionFor(key, s.cfg.Groups.NumPartitions())]
+	if t == nil || int32(len(t.Partitions)) != n {
+		return fmt.Errorf("%s is not there yet: %w", topic, group.ErrCoordinatorNotAvailable)
+	}
+	p := t.Partitions[partition]
 	b := im.Brokers[p.Leader]
 	if b == nil || b.Fenced {
-		return fmt.Errorf("%s-%d has no live leader: %w", group.OffsetsTopic, p.Partition, group.ErrCoordinatorNotAvailable)
+		return fmt.Errorf("%s-%d has no live leader: %w", topic, p.Partition, group.ErrCoordinatorNotAvailable)
 	}
 	ep, ok := b.Endpoint(s.cfg.ListenerName)
 	if !ok {

@@ -1,21 +1,15 @@
 package kafka
 
-// InitProducerId (key 22): versions 0-4, idempotent producers only.
+// InitProducerId (key 22): versions 0-4.
 //
 // Behavior:
 //   - A null transactional_id gets a fresh producer id from
 //     Controller.AllocateProducerID and epoch 0, also when the client sends
 //     its current id and epoch (v3+, KIP-360): as in Kafka, an idempotent
 //     producer that re-initializes simply starts a new session.
-//   - A transactional_id is answered with INVALID_REQUEST and logged:
-//     transactions are not supported yet. INVALID_REQUEST is non-retriable
-//     in franz-go, librdkafka, sarama and the Java client, so a
-//     transactional producer fails at once instead of retrying a retriable
-//     code such as COORDINATOR_NOT_AVAILABLE until its timeout, and the
-//     code does not suggest an ACL problem as
-//     TRANSACTIONAL_ID_AUTHORIZATION_FAILED would.
+//   - A transactional_id goes to the transaction coordinator (txn.go).
 //
-// Skipped on purpose: transaction timeouts (nothing to time out).
+// Skipped on purpose: nothing.
 
 import (
 	"context"
@@ -30,9 +24,7 @@ func handleInitProducerID(s *Server, cx *reqCtx, req *kmsg.InitProducerIDRequest
 	resp := req.ResponseKind().(*kmsg.InitProducerIDResponse)
 	resp.ProducerID, resp.ProducerEpoch = -1, -1
 	if req.TransactionalID != nil {
-		s.log.Warn("refused InitProducerId with a transactional id: transactions are not supported yet",
-			"transactional_id", *req.TransactionalID, "client_id", cx.clientID, "remote", cx.conn.remote)
-		resp.ErrorCode = errorCode(s.log, errTransactionsUnsupported)
+		s.initTransactionalProducer(req, resp)
 		return resp, nil
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), producerIDTimeout)

@@ -32,9 +32,16 @@ package kafka
 //     not know yet makes it catch up with the metadata quorum once, so the
 //     first produce right after CreateTopics succeeds (partitions.go).
 //
-// Skipped on purpose: transactions (a transactional_id gets INVALID_REQUEST
-// for every partition, see initproducerid.go); quotas (throttle is 0);
-// per-record errors (ErrorRecords) — the whole batch fails with a message.
+//   - With a transactional_id the batches must be transactional; where
+//     this node is the id's transaction coordinator, a partition not
+//     added to the ongoing transaction (AddPartitionsToTxn) is refused
+//     with INVALID_TXN_STATE (KIP-890 part 1). The log refuses writes of a
+//     fenced epoch (INVALID_PRODUCER_EPOCH).
+//
+// Skipped on purpose: quotas (throttle is 0); per-record errors
+// (ErrorRecords) — the whole batch fails with a message; KIP-890's
+// verification when the coordinator is another node (the partition is
+// taken on trust there, as before KIP-890).
 
 import (
 	"errors"
@@ -89,13 +96,13 @@ func handleProduce(s *Server, cx *reqCtx, kreq kmsg.Request, finish func(kmsg.Re
 			case req.Acks != 0 && req.Acks != 1 && req.Acks != -1:
 				setErr(rp, kerr.InvalidRequiredAcks)
 				continue
-			case req.TransactionID != nil:
-				setErr(rp, errTransactionsUnsupported)
-				continue
 			}
 			part, l, err := lk.partition(topicRef{name: t.Topic}, p.Partition, -1)
 			if err == nil && len(p.Records) == 0 {
 				err = fmt.Errorf("%w: produce request without records for %s-%d", model.ErrInvalidRecord, t.Topic, p.Partition)
+			}
+			if err == nil && req.TransactionID != nil {
+				err = s.verifyTxnProduce(*req.TransactionID, p.Records, model.TopicPartition{Topic: t.Topic, Partition: p.Partition})
 			}
 			if err != nil {
 				setErr(rp, err)
@@ -194,10 +201,3 @@ func handleProduce(s *Server, cx *reqCtx, kreq kmsg.Request, finish func(kmsg.Re
 		complete()
 	}
 }
-
-// errTransactionsUnsupported answers transactional requests until the
-// transaction coordinator exists. INVALID_REQUEST is non-retriable in every
-// client, so a transactional producer fails at once with a message that
-// points to the broker log, instead of retrying a retriable code until its
-// timeout.
-var errTransactionsUnsupported = fmt.Errorf("transactions are not supported by this broker yet: %w", kerr.InvalidRequest)

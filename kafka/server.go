@@ -13,6 +13,7 @@ import (
 
 	"github.com/ringtail/ringtail/config"
 	"github.com/ringtail/ringtail/group"
+	"github.com/ringtail/ringtail/txn"
 )
 
 // Limits and defaults.
@@ -49,6 +50,9 @@ type Config struct {
 	// Groups is the group coordinator; nil answers every group request
 	// COORDINATOR_NOT_AVAILABLE.
 	Groups *group.Coordinator
+	// Txns is the transaction coordinator; nil answers the transaction
+	// requests COORDINATOR_NOT_AVAILABLE.
+	Txns *txn.Manager
 	// Now is the clock handed to the group coordinator; nil is time.Now.
 	Now func() time.Time
 	// Hooks, when set, sees every decoded request first (like kfake's
@@ -98,6 +102,8 @@ type Server struct {
 	log  *slog.Logger
 
 	requestMaxBytes int32
+	// txnTopicCreating: a creation of __transaction_state runs.
+	txnTopicCreating atomic.Bool
 	// sendfile is ringtail.fetch_sendfile: fetches answer with file ranges
 	// sent by sendfile(2) where the log can (fetch.go).
 	sendfile                             bool

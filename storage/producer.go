@@ -358,3 +358,33 @@ func removeSnapshots(dir string, drop func(model.Offset) bool) {
 		}
 	}
 }
+
+// ProducerInfo is one producer's state in a partition (DescribeProducers).
+type ProducerInfo struct {
+	ProducerID    int64
+	Epoch         int16
+	LastSequence  int32 // -1 when none
+	LastTimestamp int64 // -1 when none
+	// CoordinatorEpoch is that of the producer's latest marker (-1: none);
+	// TxnStartOffset the first offset of its open transaction (-1: none).
+	CoordinatorEpoch int32
+	TxnStartOffset   model.Offset
+}
+
+// Producers returns the partition's producers, by id.
+func (p *Partition) Producers() ([]ProducerInfo, error) {
+	var out []ProducerInfo
+	err := p.onShard(nil, func() error {
+		for pid, e := range p.producers {
+			pi := ProducerInfo{ProducerID: pid, Epoch: e.epoch, LastSequence: -1, LastTimestamp: e.lastTs,
+				CoordinatorEpoch: e.coordEpoch, TxnStartOffset: e.txnFirst}
+			if e.n > 0 {
+				pi.LastSequence = e.latest().lastSeq
+			}
+			out = append(out, pi)
+		}
+		return nil
+	})
+	sort.Slice(out, func(i, j int) bool { return out[i].ProducerID < out[j].ProducerID })
+	return out, p.shardErr("producers", -1, err)
+}

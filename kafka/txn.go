@@ -1,0 +1,326 @@
+package kafka
+
+// The transaction requests a client sends to its transaction coordinator
+// (txn.Manager, the leader of the transactional id's __transaction_state
+// partition; FindCoordinator with key type 1 names it):
+//
+// InitProducerId (key 22) with a transactional id, versions 0-4:
+//   - the id's producer id and a new epoch, fencing any older producer of
+//     the id (its next request answers PRODUCER_FENCED); an open
+//     transaction of the older producer is aborted first: the answer is
+//     CONCURRENT_TRANSACTIONS (retriable) until its markers are written.
+//     v3+ producer_id/epoch (KIP-360): a producer that knows its id may
+//     only bump its own epoch.
+//   - transaction_timeout_ms above transaction.max.timeout.ms (or <= 0):
+//     INVALID_TRANSACTION_TIMEOUT; an empty id or one over
+//     txn.MaxTransactionalIDBytes: INVALID_REQUEST.
+//
+// AddPartitionsToTxn (key 24), versions 0-5: v0-3 add the partitions to
+// the client's transaction (starting it); every partition answers the
+// same code, except that unknown topics or partitions answer
+// UNKNOWN_TOPIC_OR_PARTITION and the rest OPERATION_NOT_ATTEMPTED, as in
+// Kafka. v4+ (KIP-890, broker to coordinator) batch several
+// transactions; verify_only checks, without adding, that the partitions
+// are in the ongoing transaction (INVALID_TXN_STATE otherwise).
+//
+// AddOffsetsToTxn (key 25), versions 0-3: adds the group's
+// __consumer_offsets partition, so that TxnOffsetCommit's offsets commit
+// or abort with the transaction.
+//
+// EndTxn (key 26), versions 0-4: commit or abort; answered once the
+// markers are written (or once the decision is durable, if writing them
+// outlasts the request), see txn.Manager.EndTxn.
+//
+// WriteTxnMarkers (key 27), versions 0-1: the coordinator's markers for
+// the partitions this node leads, appended as control batches (through
+// replication, answered at acks=all); a marker on __consumer_offsets also
+// completes the group's transactional offsets. Partitions led elsewhere:
+// NOT_LEADER_OR_FOLLOWER, and the coordinator retries at the new leader.
+//
+// Skipped on purpose: the KIP-890 part 2 versions (InitProducerId v5+,
+// EndTxn v5+, AddOffsetsToTxn v4+, Produce v12+), where the epoch is
+// bumped on every transaction; transactional id ACLs (no ACLs yet).
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kmsg"
+
+	"github.com/ringtail/ringtail/group"
+	"github.com/ringtail/ringtail/model"
+	"github.com/ringtail/ringtail/storage"
+	"github.com/ringtail/ringtail/txn"
+)
+
+// txnRequestTimeout bounds a coordinator call (InitProducerId, AddPartitions,
+// EndTxn): Kafka's clients wait request.timeout.ms (30 s by default).
+const txnRequestTimeout = 25 * time.Second
+
+var errNoTxns = fmt.Errorf("no transaction coordinator on this node: %w", kerr.CoordinatorNotAvailable)
+
+// txns is the transaction coordinator, or an error when this node has none.
+func (s *Server) txns() (*txn.Manager, error) {
+	if s.cfg.Txns == nil {
+		return nil, errNoTxns
+	}
+	return s.cfg.Txns, nil
+}
+
+func txnCtx() (context.Context, context.CancelFunc) {
+	return context.WithTimeout(context.Background(), txnRequestTimeout)
+}
+
+func (s *Server) initTransactionalProducer(req *kmsg.InitProducerIDRequest, resp *kmsg.InitProducerIDResponse) {
+	m, err := s.txns()
+	if err == nil {
+		ctx, cancel := txnCtx()
+		defer cancel()
+		pid, epoch := int64(-1), int16(-1)
+		if req.Version >= 3 {
+			pid, epoch = req.ProducerID, req.ProducerEpoch
+		}
+		var id int64
+		var e int16
+		id, e, err = m.InitProducerID(ctx, *req.TransactionalID, req.TransactionTimeoutMillis, pid, epoch)
+		if err == nil {
+			resp.ProducerID, resp.ProducerEpoch = id, e
+			return
+		}
+	}
+	resp.ErrorCode = errorCode(s.log, err)
+	s.log.Debug("InitProducerId refused", "transactional_id", *req.TransactionalID, "err", err)
+}
+
+func handleAddPartitionsToTxn(s *Server, cx *reqCtx, req *kmsg.AddPartitionsToTxnRequest) (kmsg.Response, error) {
+	resp := req.ResponseKind().(*kmsg.AddPartitionsToTxnResponse)
+	if req.Version <= 3 {
+		tx := kmsg.NewAddPartitionsToTxnRequestTransaction()
+		tx.TransactionalID, tx.ProducerID, tx.ProducerEpoch = req.TransactionalID, req.ProducerID, req.ProducerEpoch
+		for _, t := range req.Topics {
+			tt := kmsg.NewAddPartitionsToTxnRequestTransactionTopic()
+			tt.Topic, tt.Partitions = t.Topic, t.Partitions
+			tx.Topics = append(tx.Topics, tt)
+		}
+		res := s.addPartitionsToTxn(&tx)
+		for _, rt := range res.Topics {
+			t := kmsg.NewAddPartitionsToTxnResponseTopic()
+			t.Topic = rt.Topic
+			for _, rp := range rt.Partitions {
+				p := kmsg.NewAddPartitionsToTxnResponseTopicPartition()
+				p.Partition, p.ErrorCode = rp.Partition, rp.ErrorCode
+				t.Partitions = append(t.Partitions, p)
+			}
+			resp.Topics = append(resp.Topics, t)
+		}
+		return resp, nil
+	}
+	for i := range req.Transactions {
+		resp.Transactions = append(resp.Transactions, s.addPartitionsToTxn(&req.Transactions[i]))
+	}
+	return resp, nil
+}
+
+// addPartitionsToTxn serves one transaction of AddPartitionsToTxn.
+func (s *Server) addPartitionsToTxn(tx *kmsg.AddPartitionsToTxnRequestTransaction) kmsg.AddPartitionsToTxnResponseTransaction {
+	out := kmsg.NewAddPartitionsToTxnResponseTransaction()
+	out.TransactionalID = tx.TransactionalID
+	im := s.ctrl.Image()
+	var tps []model.TopicPartition
+	unknown := map[model.TopicPartition]bool{}
+	for _, t := range tx.Topics {
+		topic := im.Topics[t.Topic]
+		for _, p := range t.Partitions {
+			tp := model.TopicPartition{Topic: t.Topic, Partition: p}
+			if topic == nil || p < 0 || int(p) >= len(topic.Partitions) {
+				unknown[tp] = true
+				continue
+			}
+			tps = append(tps, tp)
+		}
+	}
+	var errs map[model.TopicPartition]error
+	var all error
+	m, err := s.txns()
+	switch {
+	case err != nil:
+		all = err
+	case len(unknown) > 0:
+		all = kerr.OperationNotAttempted
+	case tx.VerifyOnly:
+		errs = m.Verify(tx.TransactionalID, tx.ProducerID, tx.ProducerEpoch, tps)
+	default:
+		ctx, cancel := txnCtx()
+		all = m.AddPartitions(ctx, tx.TransactionalID, tx.ProducerID, tx.ProducerEpoch, tps)
+		cancel()
+	}
+	for _, t := range tx.Topics {
+		rt := kmsg.NewAddPartitionsToTxnResponseTransactionTopic()
+		rt.Topic = t.Topic
+		for _, p := range t.Partitions {
+			rp := kmsg.NewAddPartitionsToTxnResponseTransactionTopicPartition()
+			rp.Partition = p
+			tp := model.TopicPartition{Topic: t.Topic, Partition: p}
+			switch {
+			case unknown[tp]:
+				rp.ErrorCode = kerr.UnknownTopicOrPartition.Code
+			case all != nil:
+				rp.ErrorCode = errorCode(s.log, all)
+			case errs != nil:
+				rp.ErrorCode = errorCode(s.log, errs[tp])
+			}
+			rt.Partitions = append(rt.Partitions, rp)
+		}
+		out.Topics = append(out.Topics, rt)
+	}
+	return out
+}
+
+func handleAddOffsetsToTxn(s *Server, cx *reqCtx, req *kmsg.AddOffsetsToTxnRequest) (kmsg.Response, error) {
+	resp := req.ResponseKind().(*kmsg.AddOffsetsToTxnResponse)
+	err := func() error {
+		if req.Group == "" || len(req.Group) > group.MaxGroupIDBytes {
+			return fmt.Errorf("%w: %d bytes; valid is 1 to %d", group.ErrInvalidGroupID, len(req.Group), group.MaxGroupIDBytes)
+		}
+		gc, err := s.groups()
+		if err != nil {
+			return err
+		}
+		m, err := s.txns()
+		if err != nil {
+			return err
+		}
+		tp := model.TopicPartition{Topic: group.OffsetsTopic, Partition: group.PartitionFor(req.Group, gc.NumPartitions())}
+		ctx, cancel := txnCtx()
+		defer cancel()
+		return m.AddPartitions(ctx, req.TransactionalID, req.ProducerID, req.ProducerEpoch, []model.TopicPartition{tp})
+	}()
+	resp.ErrorCode = errorCode(s.log, err)
+	return resp, nil
+}
+
+func handleEndTxn(s *Server, cx *reqCtx, req *kmsg.EndTxnRequest) (kmsg.Response, error) {
+	resp := req.ResponseKind().(*kmsg.EndTxnResponse)
+	m, err := s.txns()
+	if err == nil {
+		ctx, cancel := txnCtx()
+		err = m.EndTxn(ctx, req.TransactionalID, req.ProducerID, req.ProducerEpoch, req.Commit)
+		cancel()
+	}
+	if err != nil {
+		s.log.Debug("EndTxn refused", "transactional_id", req.TransactionalID, "commit", req.Commit, "err", err)
+	}
+	resp.ErrorCode = errorCode(s.log, err)
+	return resp, nil
+}
+
+func handleWriteTxnMarkers(s *Server, cx *reqCtx, req *kmsg.WriteTxnMarkersRequest) (kmsg.Response, error) {
+	resp := req.ResponseKind().(*kmsg.WriteTxnMarkersResponse)
+	for _, mk := range req.Markers {
+		m := storage.Marker{ProducerID: mk.ProducerID, Epoch: mk.ProducerEpoch, Commit: mk.Committed, CoordinatorEpoch: mk.CoordinatorEpoch}
+		var tps []model.TopicPartition
+		for _, t := range mk.Topics {
+			for _, p := range t.Partitions {
+				tps = append(tps, model.TopicPartition{Topic: t.Topic, Partition: p})
+			}
+		}
+		errs := s.writeMarkersLocal(m, tps, time.Now().Add(txnRequestTimeout))
+		rm := kmsg.NewWriteTxnMarkersResponseMarker()
+		rm.ProducerID = mk.ProducerID
+		for _, t := range mk.Topics {
+			rt := kmsg.NewWriteTxnMarkersResponseMarkerTopic()
+			rt.Topic = t.Topic
+			for _, p := range t.Partitions {
+				rp := kmsg.NewWriteTxnMarkersResponseMarkerTopicPartition()
+				rp.Partition = p
+				rp.ErrorCode = errorCode(s.log, errs[model.TopicPartition{Topic: t.Topic, Partition: p}])
+				rt.Partitions = append(rt.Partitions, rp)
+			}
+			rm.Topics = append(rm.Topics, rt)
+		}
+		resp.Markers = append(resp.Markers, rm)
+	}
+	return resp, nil
+}
+
+// writeMarkersLocal appends m to each of tps that this node leads and
+// waits (until deadline) for the in-sync replicas; a marker on
+// __consumer_offsets then completes the group coordinator's
+// transactional offsets. It returns the failed partitions.
+func (s *Server) writeMarkersLocal(m storage.Marker, tps []model.TopicPartition, deadline time.Time) map[model.TopicPartition]error {
+	errs := map[model.TopicPartition]error{}
+	type result struct {
+		tp  model.TopicPartition
+		err error
+	}
+	ch := make(chan result, len(tps))
+	lk := s.newLookup(min(time.Until(deadline), readyWaitMax))
+	for _, tp := range tps {
+		part, l, err := lk.partition(topicRef{name: tp.Topic}, tp.Partition, -1)
+		if err != nil {
+			ch <- result{tp, err}
+			continue
+		}
+		tl, ok := l.(TxnLog)
+		if !ok {
+			ch <- result{tp, fmt.Errorf("%s: the log cannot hold transaction markers: %w", tp, kerr.UnknownServerError)}
+			continue
+		}
+		tl.AppendMarker(m, model.Epoch(part.LeaderEpoch), func(r AppendResult) {
+			rl, replicated := l.(ReplicatedLog)
+			if r.Err != nil || !replicated {
+				ch <- result{tp, r.Err}
+				return
+			}
+			rl.AwaitCommit(r.LastOffset, deadline, func(err error) { ch <- result{tp, err} })
+		})
+	}
+	for range tps {
+		r := <-ch
+		if r.err != nil {
+			errs[r.tp] = r.err
+			continue
+		}
+		if r.tp.Topic == group.OffsetsTopic && s.cfg.Groups != nil {
+			s.cfg.Groups.CompleteTxn(r.tp.Partition, m.ProducerID, m.Commit, s.now())
+		}
+	}
+	return errs
+}
+
+// now is the server's clock.
+func (s *Server) now() time.Time {
+	if s.cfg.Now != nil {
+		return s.cfg.Now()
+	}
+	return time.Now()
+}
+
+// verifyTxnProduce is KIP-890 part 1 for a transactional produce: the
+// partition must be in the producer's ongoing transaction. The check needs
+// the coordinator's state, so it runs where the coordinator is this node;
+// elsewhere the partition is taken on trust, as before KIP-890.
+func (s *Server) verifyTxnProduce(txnID string, records []byte, tp model.TopicPartition) error {
+	h, err := storage.ParseBatchHeader(records)
+	if err != nil {
+		return nil // the log's validation answers it
+	}
+	if !h.Transactional() {
+		return fmt.Errorf("%w: a produce with transactional id %q sent a non-transactional batch", model.ErrInvalidRecord, txnID)
+	}
+	m := s.cfg.Txns
+	if m == nil {
+		return nil
+	}
+	errs := m.Verify(txnID, h.ProducerID, h.ProducerEpoch, []model.TopicPartition{tp})
+	if err, ok := errs[tp]; ok && err != nil {
+		if errors.Is(err, kerr.NotCoordinator) || errors.Is(err, kerr.CoordinatorLoadInProgress) {
+			return nil // another node's transaction, or loading: on trust
+		}
+		return err
+	}
+	return nil
+}
