@@ -19,6 +19,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
+	"github.com/twmb/franz-go/pkg/kmsg"
 
 	"github.com/ringtail/ringtail/testkit"
 )
@@ -46,6 +47,64 @@ func txnWrite(ctx context.Context, cl *kgo.Client, commit bool, recs ...*kgo.Rec
 		end = kgo.TryCommit
 	}
 	return cl.EndTransaction(ctx, end)
+}
+
+// txnWriteWithOffset is txnWrite that also commits offset for partition 0
+// of topic in group within the transaction (AddOffsetsToTxn and
+// TxnOffsetCommit, what a consume-transform-produce loop sends).
+func txnWriteWithOffset(ctx context.Context, cl *kgo.Client, commit bool, group, topic string, offset int64, recs ...*kgo.Record) error {
+	if err := cl.BeginTransaction(); err != nil {
+		return err
+	}
+	abort := func(err error) error {
+		cl.EndTransaction(ctx, kgo.TryAbort)
+		return err
+	}
+	for _, r := range recs {
+		if err := cl.ProduceSync(ctx, r).FirstErr(); err != nil {
+			return abort(err)
+		}
+	}
+	pid, epoch, err := cl.ProducerID(ctx)
+	if err != nil {
+		return abort(err)
+	}
+	add := kmsg.NewPtrAddOffsetsToTxnRequest()
+	add.TransactionalID, add.ProducerID, add.ProducerEpoch, add.Group = txnIDOf(cl), pid, epoch, group
+	ar, err := add.RequestWith(ctx, cl)
+	if err == nil {
+		err = kerr.ErrorForCode(ar.ErrorCode)
+	}
+	if err != nil {
+		return abort(fmt.Errorf("AddOffsetsToTxn: %w", err))
+	}
+	oc := kmsg.NewPtrTxnOffsetCommitRequest()
+	oc.TransactionalID, oc.Group, oc.ProducerID, oc.ProducerEpoch = txnIDOf(cl), group, pid, epoch
+	oc.Generation, oc.MemberID = -1, ""
+	ot := kmsg.NewTxnOffsetCommitRequestTopic()
+	ot.Topic = topic
+	op := kmsg.NewTxnOffsetCommitRequestTopicPartition()
+	op.Partition, op.Offset = 0, offset
+	ot.Partitions = append(ot.Partitions, op)
+	oc.Topics = append(oc.Topics, ot)
+	or, err := oc.RequestWith(ctx, cl)
+	if err == nil {
+		err = kerr.ErrorForCode(or.Topics[0].Partitions[0].ErrorCode)
+	}
+	if err != nil {
+		return abort(fmt.Errorf("TxnOffsetCommit: %w", err))
+	}
+	end := kgo.TryAbort
+	if commit {
+		end = kgo.TryCommit
+	}
+	return cl.EndTransaction(ctx, end)
+}
+
+// txnIDOf is the client's transactional id.
+func txnIDOf(cl *kgo.Client) string {
+	id, _ := cl.OptValue(kgo.TransactionalID).(string)
+	return id
 }
 
 // readValues reads topic from the start with the given isolation until
@@ -96,6 +155,7 @@ func TestTransactionsAtomicity(t *testing.T) {
 	defer cancel()
 	rng := rand.New(rand.NewSource(1))
 	var committed, all []string
+	lastCommitted := int64(-1)
 	for i := 0; i < 40; i++ {
 		commit := rng.Intn(2) == 0
 		var recs []*kgo.Record
@@ -107,9 +167,22 @@ func TestTransactionsAtomicity(t *testing.T) {
 				committed = append(committed, v)
 			}
 		}
-		if err := txnWrite(ctx, cl, commit, recs...); err != nil {
+		if err := txnWriteWithOffset(ctx, cl, commit, "atomic-group", topic, int64(i), recs...); err != nil {
 			t.Fatalf("transaction %d: %v", i, err)
 		}
+		if commit {
+			lastCommitted = int64(i)
+		}
+	}
+	// The group's offset moved with the committed transactions only.
+	adm := n.Admin()
+	defer adm.Close()
+	offs, err := adm.FetchOffsets(ctx, "atomic-group")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if o, ok := offs.Lookup(topic, 0); !ok || o.At != lastCommitted {
+		t.Fatalf("group offset %+v after the transactions, want %d (the last committed one's)", o, lastCommitted)
 	}
 	got := readValues(t, n, topic, true, len(committed))
 	sort.Strings(got)
