@@ -74,6 +74,9 @@ func init() {
 		47: {0, 0, handleOffsetDelete},
 		55: {0, 0, syncHandler(handleDescribeQuorum)},
 		60: {0, 2, syncHandler(handleDescribeCluster)},
+		61: {0, 0, syncHandler(handleDescribeProducers)},
+		65: {0, 0, syncHandler(handleDescribeTransactions)},
+		66: {0, 1, syncHandler(handleListTransactions)},
 	}
 }
 

@@ -1,0 +1,75 @@
+package kafka
+
+// ListTransactions (key 66): versions 0-1.
+//
+// Behavior (as Kafka's TransactionStateManager.listTransactionStates,
+// KIP-664, KIP-994):
+//   - Lists the transactional ids of the __transaction_state partitions
+//     this node coordinates (txn.Manager.List), sorted by id; a client
+//     asks every broker and merges (kadm.ListTransactions does).
+//   - state_filters: only ids in one of the named states (Kafka's names:
+//     Empty, Ongoing, PrepareCommit, PrepareAbort, CompleteCommit,
+//     CompleteAbort, PrepareEpochFence; exact case). A name that is not a
+//     state is returned in unknown_state_filters and matches nothing.
+//     producer_id_filters: only those producer ids. Empty filters match
+//     everything.
+//   - v1 duration_filter_millis > 0: only transactions ongoing for longer
+//     than that.
+//   - Ids being expired (Dead) are left out, as in Kafka. A node without a
+//     coordinator answers COORDINATOR_NOT_AVAILABLE.
+//
+// Skipped on purpose: v2 transactional_id_pattern (KIP-1152); the
+// COORDINATOR_LOAD_IN_PROGRESS answer while a partition loads (the
+// partitions still loading are left out instead); authorization.
+
+import (
+	"slices"
+
+	"github.com/twmb/franz-go/pkg/kmsg"
+
+	"github.com/ringtail/ringtail/txn"
+)
+
+func handleListTransactions(s *Server, cx *reqCtx, req *kmsg.ListTransactionsRequest) (kmsg.Response, error) {
+	resp := req.ResponseKind().(*kmsg.ListTransactionsResponse)
+	m, err := s.txns()
+	if err != nil {
+		resp.ErrorCode = errorCode(s.log, err)
+		return resp, nil
+	}
+	resp.UnknownStateFilters = unknownTxnStates(req.StateFilters)
+	var minDurationMs int64
+	if req.Version >= 1 && req.DurationFilterMillis > 0 {
+		minDurationMs = req.DurationFilterMillis
+	}
+	for _, t := range m.List(req.StateFilters, req.ProducerIDFilters, minDurationMs) {
+		if t.State == kmsg.TransactionStateDead {
+			continue
+		}
+		ts := kmsg.NewListTransactionsResponseTransactionState()
+		ts.TransactionalID, ts.ProducerID, ts.TransactionState = t.ID, t.ProducerID, txn.StateName(t.State)
+		resp.TransactionStates = append(resp.TransactionStates, ts)
+	}
+	return resp, nil
+}
+
+// unknownTxnStates is the filters that name no transaction state, each
+// once, in the order given.
+func unknownTxnStates(filters []string) []string {
+	var out []string
+	for _, name := range filters {
+		if !isTxnState(name) && !slices.Contains(out, name) {
+			out = append(out, name)
+		}
+	}
+	return out
+}
+
+func isTxnState(name string) bool {
+	for s := kmsg.TransactionStateEmpty; s <= kmsg.TransactionStatePrepareEpochFence; s++ {
+		if txn.StateName(s) == name {
+			return true
+		}
+	}
+	return false
+}
