@@ -11,7 +11,7 @@ ARCH      ?= $(shell $(GO) env GOARCH)
 DIST      := dist
 NFPM      ?= $(GO) run github.com/goreleaser/nfpm/v2/cmd/nfpm@v2.44.0
 
-.PHONY: help build run test test-unit lint fuzz bench bench-smoke bench-suite bench-suite-smoke bench-create bench-compact clean deb rpm dist-bin
+.PHONY: help build run test test-unit lint fuzz bench bench-smoke bench-suite bench-suite-smoke bench-create bench-compact bench-txn clean deb rpm dist-bin
 
 help: ## list the targets
 	@awk 'BEGIN{FS=":.*## "} /^[a-zA-Z_-]+:.*## /{printf "  %-12s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -59,6 +59,9 @@ bench-create: build ## one CreateTopics of 6,000 partitions on a fresh node: tim
 
 bench-compact: build ## a producer at full speed into a compacted topic with the log cleaner running and without it (3 runs each; results in benchmarks/results/<date>-compaction.json)
 	cd benchmarks && $(GO) run ./cmd/compactbench --ringtail ../$(BIN) --out results/$$(date -u +%F)-compaction.json
+
+bench-txn: build ## transactional produce (100 and 1,000 records per transaction) next to idempotent produce (3 runs each; results in benchmarks/results/<date>-transactions.json)
+	cd benchmarks && $(GO) run ./cmd/txnbench --ringtail ../$(BIN) --out results/$$(date -u +%F)-transactions.json
 
 bench-suite-smoke: build ## the benchmark suite end to end with seconds of load (results in a temporary folder)
 	cd benchmarks && $(GO) run ./cmd/suite --smoke $(SUITE_FLAGS)

@@ -100,6 +100,7 @@ type benchFlags struct {
 	compression       string
 	keyed             bool
 	keySpace          int64
+	txnSize           int64
 	rate              float64
 	reportInterval    time.Duration
 	output            string
@@ -126,6 +127,7 @@ type benchConfig struct {
 	codec             kgo.CompressionCodec
 	keyed             bool
 	keySpace          int64
+	txnSize           int64 // records per transaction (0: no transactions)
 	rate              float64
 	reportInterval    time.Duration
 	output            string // "json" or "text" once resolved
@@ -194,6 +196,9 @@ func (a *app) benchSubcommand(mode benchMode, short, long string) *cobra.Command
 	f.StringVarP(&bf.compression, "compression", "z", "none", "batch compression: none, gzip, snappy, lz4 or zstd")
 	f.BoolVar(&bf.keyed, "keyed", false, "give every record a distinct key (default: no key, the client's sticky partitioner)")
 	f.Int64Var(&bf.keySpace, "key-space", 0, "with --keyed, cycle over this many keys (updates to the same keys, as a compacted topic sees; 0: every key distinct)")
+	if mode == benchProduce {
+		f.Int64Var(&bf.txnSize, "transaction-size", 0, "records per transaction: each producer is transactional and commits every this many records (0: no transactions)")
+	}
 	rate := 0.0
 	if mode == benchE2E {
 		rate = 1000
@@ -293,6 +298,10 @@ func (bf benchFlags) validate(mode benchMode, changed func(string) bool) (benchC
 	c.compressionName = strings.ToLower(strings.TrimSpace(bf.compression))
 	if c.compressionName == "" {
 		c.compressionName = "none"
+	}
+	c.txnSize = bf.txnSize
+	if c.txnSize < 0 || (c.txnSize > 0 && !c.idempotent) {
+		return c, fmt.Errorf("--transaction-size %d: want a record count > 0 with --acks all and --idempotent (0: no transactions)", bf.txnSize)
 	}
 	c.keyed = bf.keyed
 	if bf.keySpace < 0 || (bf.keySpace > 0 && !bf.keyed) {

@@ -125,6 +125,8 @@ type producerConfigJSON struct {
 	Compression string  `json:"compression"`
 	Keyed       bool    `json:"keyed"`
 	Rate        float64 `json:"rate"`
+	// TransactionSize is records per transaction (0: none).
+	TransactionSize int64 `json:"transaction_size,omitempty"`
 }
 
 func (c benchConfig) json() benchConfigJSON {
@@ -146,6 +148,8 @@ func (c benchConfig) json() benchConfigJSON {
 			Compression: c.compressionName,
 			Keyed:       c.keyed,
 			Rate:        c.rate,
+
+			TransactionSize: c.txnSize,
 		}
 	}
 	return j

@@ -130,8 +130,12 @@ func (a *app) producerClients(ctx context.Context, c benchConfig) ([]*kgo.Client
 		opts = append(opts, kgo.DisableIdempotentWrite())
 	}
 	var cls []*kgo.Client
-	for range c.producers {
-		cl, err := a.client(opts...)
+	for i := range c.producers {
+		o := opts
+		if c.txnSize > 0 {
+			o = append(o[:len(o):len(o)], kgo.TransactionalID(fmt.Sprintf("ringtail-bench-%x-%d", rand.Uint64(), i)))
+		}
+		cl, err := a.client(o...)
 		if err == nil {
 			err = cl.Ping(ctx)
 			if err != nil {
@@ -209,9 +213,22 @@ func (r *benchRun) produceOne(ctx context.Context, cl *kgo.Client, id int, quota
 	if c.rate > 0 {
 		pace = &pacer{start: time.Now(), perRecord: time.Duration(float64(time.Second) * float64(c.producers) / c.rate)}
 	}
+	inTxn := false
+	defer func() {
+		if inTxn {
+			r.endTxn(ctx, cl)
+		}
+	}()
 	for seq := int64(0); seq < quota; seq++ {
 		if ctx.Err() != nil || !time.Now().Before(end) {
 			return false
+		}
+		if c.txnSize > 0 && !inTxn {
+			if err := cl.BeginTransaction(); err != nil {
+				r.fail(err)
+				return false
+			}
+			inTxn = true
 		}
 		if pace != nil && !pace.wait(ctx, seq, end) {
 			return false
@@ -239,6 +256,27 @@ func (r *benchRun) produceOne(ctx context.Context, cl *kgo.Client, id int, quota
 			r.ackHist.record(time.Since(sent))
 			r.acked.add(1, int64(len(rec.Key)+len(rec.Value)))
 		})
+		if inTxn && ((seq+1)%c.txnSize == 0 || seq+1 == quota) {
+			inTxn = false
+			if !r.endTxn(ctx, cl) {
+				return false
+			}
+		}
+	}
+	return true
+}
+
+// endTxn waits for the transaction's records and commits it.
+func (r *benchRun) endTxn(ctx context.Context, cl *kgo.Client) bool {
+	drain, cancel := context.WithTimeout(context.WithoutCancel(ctx), benchDrainTimeout)
+	defer cancel()
+	if err := cl.Flush(drain); err != nil {
+		r.fail(fmt.Errorf("waiting for a transaction's records: %w", err))
+		return false
+	}
+	if err := cl.EndTransaction(drain, kgo.TryCommit); err != nil {
+		r.fail(fmt.Errorf("committing a transaction: %w", err))
+		return false
 	}
 	return true
 }

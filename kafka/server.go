@@ -9,6 +9,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/twmb/franz-go/pkg/kgo"
 	"github.com/twmb/franz-go/pkg/kmsg"
 
 	"github.com/ringtail/ringtail/config"
@@ -104,6 +105,10 @@ type Server struct {
 	requestMaxBytes int32
 	// txnTopicCreating: a creation of __transaction_state runs.
 	txnTopicCreating atomic.Bool
+	// peers are the clients of broker-to-broker requests (peers.go).
+	peers *peers
+	// txnVerified caches KIP-890 verifications (txn.go).
+	txnVerified sync.Map
 	// sendfile is ringtail.fetch_sendfile: fetches answer with file ranges
 	// sent by sendfile(2) where the log can (fetch.go).
 	sendfile                             bool
@@ -149,6 +154,7 @@ func NewServer(cfg Config, ctrl Controller, logs Logs) *Server {
 	if s.requestMaxBytes <= 0 {
 		s.requestMaxBytes = defaultRequestMaxBytes
 	}
+	s.peers = &peers{nodeID: cfg.NodeID, m: map[string]*kgo.Client{}}
 	s.mu.listeners = map[net.Listener]struct{}{}
 	s.mu.conns = map[*conn]struct{}{}
 	return s
@@ -252,8 +258,10 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	}()
 	select {
 	case <-done:
+		s.peers.close()
 		return nil
 	case <-ctx.Done():
+		s.peers.close()
 		s.mu.Lock()
 		for c := range s.mu.conns {
 			c.kill()

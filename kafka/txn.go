@@ -70,6 +70,23 @@ func (s *Server) txns() (*txn.Manager, error) {
 	return s.cfg.Txns, nil
 }
 
+// txnErr turns the coordinator's NOT_COORDINATOR into
+// COORDINATOR_LOAD_IN_PROGRESS when the image says this node leads the
+// id's __transaction_state partition: it is about to load it (the daemon
+// follows leadership), and the client should retry here rather than look
+// for the coordinator again, as Kafka answers while it loads.
+func (s *Server) txnErr(id string, err error) error {
+	if err == nil || !errors.Is(err, kerr.NotCoordinator) || s.cfg.Txns == nil {
+		return err
+	}
+	n := s.cfg.Txns.NumPartitions()
+	t := s.ctrl.Image().Topics[txn.StateTopic]
+	if t != nil && int32(len(t.Partitions)) == n && t.Partitions[txn.PartitionFor(id, n)].Leader == s.cfg.NodeID {
+		return fmt.Errorf("%s is being loaded here: %w", txn.StateTopic, kerr.CoordinatorLoadInProgress)
+	}
+	return err
+}
+
 func txnCtx() (context.Context, context.CancelFunc) {
 	return context.WithTimeout(context.Background(), txnRequestTimeout)
 }
@@ -91,6 +108,7 @@ func (s *Server) initTransactionalProducer(req *kmsg.InitProducerIDRequest, resp
 			return
 		}
 	}
+	err = s.txnErr(*req.TransactionalID, err)
 	resp.ErrorCode = errorCode(s.log, err)
 	s.log.Debug("InitProducerId refused", "transactional_id", *req.TransactionalID, "err", err)
 }
@@ -154,7 +172,7 @@ func (s *Server) addPartitionsToTxn(tx *kmsg.AddPartitionsToTxnRequestTransactio
 		errs = m.Verify(tx.TransactionalID, tx.ProducerID, tx.ProducerEpoch, tps)
 	default:
 		ctx, cancel := txnCtx()
-		all = m.AddPartitions(ctx, tx.TransactionalID, tx.ProducerID, tx.ProducerEpoch, tps)
+		all = s.txnErr(tx.TransactionalID, m.AddPartitions(ctx, tx.TransactionalID, tx.ProducerID, tx.ProducerEpoch, tps))
 		cancel()
 	}
 	for _, t := range tx.Topics {
@@ -196,7 +214,7 @@ func handleAddOffsetsToTxn(s *Server, cx *reqCtx, req *kmsg.AddOffsetsToTxnReque
 		tp := model.TopicPartition{Topic: group.OffsetsTopic, Partition: group.PartitionFor(req.Group, gc.NumPartitions())}
 		ctx, cancel := txnCtx()
 		defer cancel()
-		return m.AddPartitions(ctx, req.TransactionalID, req.ProducerID, req.ProducerEpoch, []model.TopicPartition{tp})
+		return s.txnErr(req.TransactionalID, m.AddPartitions(ctx, req.TransactionalID, req.ProducerID, req.ProducerEpoch, []model.TopicPartition{tp}))
 	}()
 	resp.ErrorCode = errorCode(s.log, err)
 	return resp, nil
@@ -207,7 +225,7 @@ func handleEndTxn(s *Server, cx *reqCtx, req *kmsg.EndTxnRequest) (kmsg.Response
 	m, err := s.txns()
 	if err == nil {
 		ctx, cancel := txnCtx()
-		err = m.EndTxn(ctx, req.TransactionalID, req.ProducerID, req.ProducerEpoch, req.Commit)
+		err = s.txnErr(req.TransactionalID, m.EndTxn(ctx, req.TransactionalID, req.ProducerID, req.ProducerEpoch, req.Commit))
 		cancel()
 	}
 	if err != nil {
@@ -280,6 +298,7 @@ func (s *Server) writeMarkersLocal(m storage.Marker, tps []model.TopicPartition,
 	}
 	for range tps {
 		r := <-ch
+		s.forgetVerified(r.tp, m.ProducerID)
 		if r.err != nil {
 			errs[r.tp] = r.err
 			continue
@@ -299,10 +318,22 @@ func (s *Server) now() time.Time {
 	return time.Now()
 }
 
+// verifyKey names one verified (partition, producer, epoch): the
+// partition is in that producer's ongoing transaction until a marker for
+// the producer reaches the partition.
+type verifyKey struct {
+	tp    model.TopicPartition
+	pid   int64
+	epoch int16
+}
+
 // verifyTxnProduce is KIP-890 part 1 for a transactional produce: the
-// partition must be in the producer's ongoing transaction. The check needs
-// the coordinator's state, so it runs where the coordinator is this node;
-// elsewhere the partition is taken on trust, as before KIP-890.
+// partition must be in the producer's ongoing transaction, as the
+// transaction coordinator says (locally, or with an AddPartitionsToTxn
+// verify_only request to the coordinator's node). A positive answer is
+// cached until the producer's next marker on the partition
+// (writeMarkersLocal forgets it), so that only a transaction's first
+// produce to a partition pays the check, as Kafka's verification guard.
 func (s *Server) verifyTxnProduce(txnID string, records []byte, tp model.TopicPartition) error {
 	h, err := storage.ParseBatchHeader(records)
 	if err != nil {
@@ -311,16 +342,94 @@ func (s *Server) verifyTxnProduce(txnID string, records []byte, tp model.TopicPa
 	if !h.Transactional() {
 		return fmt.Errorf("%w: a produce with transactional id %q sent a non-transactional batch", model.ErrInvalidRecord, txnID)
 	}
-	m := s.cfg.Txns
-	if m == nil {
+	key := verifyKey{tp: tp, pid: h.ProducerID, epoch: h.ProducerEpoch}
+	if _, ok := s.txnVerified.Load(key); ok {
 		return nil
 	}
-	errs := m.Verify(txnID, h.ProducerID, h.ProducerEpoch, []model.TopicPartition{tp})
-	if err, ok := errs[tp]; ok && err != nil {
-		if errors.Is(err, kerr.NotCoordinator) || errors.Is(err, kerr.CoordinatorLoadInProgress) {
-			return nil // another node's transaction, or loading: on trust
+	if m := s.cfg.Txns; m != nil {
+		err := m.Verify(txnID, h.ProducerID, h.ProducerEpoch, []model.TopicPartition{tp})[tp]
+		switch {
+		case err == nil:
+			s.txnVerified.Store(key, struct{}{})
+			return nil
+		case errors.Is(err, kerr.ConcurrentTransactions), errors.Is(err, kerr.CoordinatorLoadInProgress):
+			// Codes a producer does not expect from Produce: the
+			// retriable one Kafka uses for a verification that could
+			// not finish.
+			return fmt.Errorf("verifying the transaction: %w: %w", kerr.NotEnoughReplicas, err)
+		case !errors.Is(err, kerr.NotCoordinator):
+			return err
 		}
+	}
+	if err := s.verifyRemote(txnID, h.ProducerID, h.ProducerEpoch, tp); err != nil {
 		return err
 	}
+	s.txnVerified.Store(key, struct{}{})
 	return nil
+}
+
+// verifyRemote asks the transaction coordinator's node (the leader of the
+// id's __transaction_state partition) with AddPartitionsToTxn v4
+// verify_only.
+func (s *Server) verifyRemote(txnID string, pid int64, epoch int16, tp model.TopicPartition) error {
+	n := int32(txn.DefaultNumPartitions)
+	if s.cfg.Broker != nil {
+		n = s.cfg.Broker.TransactionStateLogNumPartitions
+	}
+	t := s.ctrl.Image().Topics[txn.StateTopic]
+	if t == nil || int32(len(t.Partitions)) != n {
+		return fmt.Errorf("%s is not there: %w", txn.StateTopic, kerr.InvalidTxnState)
+	}
+	leader := t.Partitions[txn.PartitionFor(txnID, n)].Leader
+	if leader == s.cfg.NodeID {
+		// Led here but not loaded yet: the client retries.
+		return fmt.Errorf("the transaction coordinator is loading: %w", kerr.NotEnoughReplicas)
+	}
+	cl, err := s.peer(leader)
+	if err != nil {
+		return fmt.Errorf("transaction coordinator %d: %w: %w", leader, kerr.NotEnoughReplicas, err)
+	}
+	req := kmsg.NewPtrAddPartitionsToTxnRequest()
+	req.Version = 4
+	tx := kmsg.NewAddPartitionsToTxnRequestTransaction()
+	tx.TransactionalID, tx.ProducerID, tx.ProducerEpoch, tx.VerifyOnly = txnID, pid, epoch, true
+	tt := kmsg.NewAddPartitionsToTxnRequestTransactionTopic()
+	tt.Topic, tt.Partitions = tp.Topic, []int32{tp.Partition}
+	tx.Topics = append(tx.Topics, tt)
+	req.Transactions = append(req.Transactions, tx)
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	resp, err := req.RequestWith(ctx, cl)
+	if err != nil {
+		// Retriable for the producer, as Kafka answers a failed
+		// verification round trip.
+		return fmt.Errorf("verifying with transaction coordinator %d: %w: %w", leader, kerr.NotEnoughReplicas, err)
+	}
+	if resp.ErrorCode != 0 {
+		return fmt.Errorf("transaction coordinator %d: %w", leader, kerr.ErrorForCode(resp.ErrorCode))
+	}
+	for _, rt := range resp.Transactions {
+		for _, t := range rt.Topics {
+			for _, p := range t.Partitions {
+				if err := kerr.ErrorForCode(p.ErrorCode); err != nil {
+					if errors.Is(err, kerr.NotCoordinator) || errors.Is(err, kerr.CoordinatorLoadInProgress) || errors.Is(err, kerr.ConcurrentTransactions) {
+						return fmt.Errorf("transaction coordinator %d: %w: %w", leader, kerr.NotEnoughReplicas, err)
+					}
+					return err
+				}
+			}
+		}
+	}
+	return nil
+}
+
+// forgetVerified drops the cached verifications of pid on tp (a marker
+// ended its transaction there).
+func (s *Server) forgetVerified(tp model.TopicPartition, pid int64) {
+	s.txnVerified.Range(func(k, _ any) bool {
+		if vk := k.(verifyKey); vk.tp == tp && vk.pid == pid {
+			s.txnVerified.Delete(k)
+		}
+		return true
+	})
 }

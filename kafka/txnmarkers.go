@@ -3,16 +3,12 @@ package kafka
 import (
 	"context"
 	"fmt"
-	"net"
-	"strconv"
 	"sync"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kerr"
-	"github.com/twmb/franz-go/pkg/kgo"
 	"github.com/twmb/franz-go/pkg/kmsg"
 
-	"github.com/ringtail/ringtail/controlplane"
 	"github.com/ringtail/ringtail/model"
 	"github.com/ringtail/ringtail/storage"
 	"github.com/ringtail/ringtail/txn"
@@ -26,14 +22,11 @@ import (
 // leader.
 type MarkerWriter struct {
 	s *Server
-
-	mu      sync.Mutex
-	clients map[string]*kgo.Client // by leader address
 }
 
 // NewMarkerWriter returns a writer that appends local markers through s.
 func NewMarkerWriter(s *Server) *MarkerWriter {
-	return &MarkerWriter{s: s, clients: map[string]*kgo.Client{}}
+	return &MarkerWriter{s: s}
 }
 
 var _ txn.MarkerWriter = (*MarkerWriter)(nil)
@@ -67,7 +60,7 @@ func (w *MarkerWriter) WriteMarkers(ctx context.Context, m *txn.Markers, coordin
 			if leader == w.s.cfg.NodeID {
 				res = w.s.writeMarkersLocal(marker, tps, deadline)
 			} else {
-				res = w.writeRemote(ctx, im.Brokers[leader], leader, marker, tps)
+				res = w.writeRemote(ctx, leader, marker, tps)
 			}
 			mu.Lock()
 			for tp, err := range res {
@@ -81,7 +74,7 @@ func (w *MarkerWriter) WriteMarkers(ctx context.Context, m *txn.Markers, coordin
 }
 
 // writeRemote sends one WriteTxnMarkers to the leader.
-func (w *MarkerWriter) writeRemote(ctx context.Context, b *controlplane.Broker, leader int32, m storage.Marker, tps []model.TopicPartition) map[model.TopicPartition]error {
+func (w *MarkerWriter) writeRemote(ctx context.Context, leader int32, m storage.Marker, tps []model.TopicPartition) map[model.TopicPartition]error {
 	fail := func(err error) map[model.TopicPartition]error {
 		out := map[model.TopicPartition]error{}
 		for _, tp := range tps {
@@ -89,14 +82,7 @@ func (w *MarkerWriter) writeRemote(ctx context.Context, b *controlplane.Broker, 
 		}
 		return out
 	}
-	if b == nil {
-		return fail(fmt.Errorf("leader %d is not registered: %w", leader, kerr.NotLeaderForPartition))
-	}
-	ep, ok := b.Endpoint(w.s.cfg.Broker.InterBrokerListenerName)
-	if !ok {
-		return fail(fmt.Errorf("leader %d has no %s listener: %w", leader, w.s.cfg.Broker.InterBrokerListenerName, kerr.NotLeaderForPartition))
-	}
-	cl, err := w.client(net.JoinHostPort(ep.Host, strconv.Itoa(int(ep.Port))))
+	cl, err := w.s.peer(leader)
 	if err != nil {
 		return fail(err)
 	}
@@ -133,28 +119,6 @@ func (w *MarkerWriter) writeRemote(ctx context.Context, b *controlplane.Broker, 
 	return out
 }
 
-// client returns the cached client for addr.
-func (w *MarkerWriter) client(addr string) (*kgo.Client, error) {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	if cl := w.clients[addr]; cl != nil {
-		return cl, nil
-	}
-	cl, err := kgo.NewClient(kgo.SeedBrokers(addr), kgo.ClientID(fmt.Sprintf("ringtail-txn-markers-%d", w.s.cfg.NodeID)),
-		kgo.RequestRetries(0), kgo.RetryTimeout(time.Second))
-	if err != nil {
-		return nil, err
-	}
-	w.clients[addr] = cl
-	return cl, nil
-}
-
-// Close closes the clients.
-func (w *MarkerWriter) Close() {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	for addr, cl := range w.clients {
-		cl.Close()
-		delete(w.clients, addr)
-	}
-}
+// Close is kept for the daemon's shutdown order; the peer clients close
+// with the server.
+func (w *MarkerWriter) Close() {}

@@ -1,0 +1,70 @@
+package kafka
+
+import (
+	"errors"
+	"fmt"
+	"net"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kgo"
+)
+
+// peers are the clients this node's broker-to-broker requests go through
+// (WriteTxnMarkers from the transaction coordinator, KIP-890 verification
+// from a partition leader), one per peer's inter-broker address, made on
+// first use and closed with the server.
+type peers struct {
+	nodeID int32
+	mu     sync.Mutex
+	closed bool
+	m      map[string]*kgo.Client
+}
+
+var errPeersClosed = errors.New("kafka: shutting down")
+
+// peer returns the client of broker id's inter-broker listener.
+func (s *Server) peer(id int32) (*kgo.Client, error) {
+	b := s.ctrl.Image().Brokers[id]
+	if b == nil {
+		return nil, fmt.Errorf("broker %d is not registered: %w", id, kerr.NotLeaderForPartition)
+	}
+	listener := "PLAINTEXT"
+	if s.cfg.Broker != nil {
+		listener = s.cfg.Broker.InterBrokerListenerName
+	}
+	ep, ok := b.Endpoint(listener)
+	if !ok {
+		return nil, fmt.Errorf("broker %d has no %s listener: %w", id, listener, kerr.NotLeaderForPartition)
+	}
+	addr := net.JoinHostPort(ep.Host, strconv.Itoa(int(ep.Port)))
+	p := s.peers
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.closed {
+		return nil, errPeersClosed
+	}
+	if cl := p.m[addr]; cl != nil {
+		return cl, nil
+	}
+	cl, err := kgo.NewClient(kgo.SeedBrokers(addr), kgo.ClientID(fmt.Sprintf("ringtail-broker-%d", p.nodeID)),
+		kgo.RequestRetries(0), kgo.RetryTimeout(time.Second))
+	if err != nil {
+		return nil, err
+	}
+	p.m[addr] = cl
+	return cl, nil
+}
+
+// close closes every peer client; later peer calls fail.
+func (p *peers) close() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.closed = true
+	for addr, cl := range p.m {
+		cl.Close()
+		delete(p.m, addr)
+	}
+}
