@@ -8,6 +8,7 @@ import (
 	"math"
 	"sort"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kerr"
@@ -136,6 +137,8 @@ type Manager struct {
 	cancel context.CancelFunc
 	// wg counts every goroutine the Manager starts.
 	wg sync.WaitGroup
+	// commits and aborts count completed transactions (metrics).
+	commits, aborts atomic.Uint64
 
 	mu struct {
 		sync.Mutex
@@ -540,6 +543,10 @@ func (m *Manager) runOp(p *partition, o *op, batch []byte, mk *Markers) {
 	p.releaseLocked(o)
 	if err != nil {
 		m.reloadLocked(p, o.id, err)
+	} else if mk.Commit {
+		m.commits.Add(1)
+	} else {
+		m.aborts.Add(1)
 	}
 	m.mu.Unlock()
 }
@@ -890,4 +897,35 @@ func (m *Manager) List(states []string, pids []int64, minDurationMs int64) []Txn
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].ID < out[j].ID })
 	return out
+}
+
+// Stats is what the metrics show of the coordinator.
+type Stats struct {
+	// Open counts transactions in Ongoing, PrepareCommit or PrepareAbort;
+	// OldestOpenMs is the age of the oldest (0 when none).
+	Open         int
+	OldestOpenMs int64
+	// Commits and Aborts count transactions completed here since start.
+	Commits, Aborts uint64
+}
+
+// Stats returns the coordinator's counts.
+func (m *Manager) Stats() Stats {
+	st := Stats{Commits: m.commits.Load(), Aborts: m.aborts.Load()}
+	nowMs := m.cfg.Now().UnixMilli()
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	for _, p := range m.mu.parts {
+		if p.coord == nil {
+			continue
+		}
+		for _, t := range p.coord.txns {
+			switch t.State {
+			case kmsg.TransactionStateOngoing, kmsg.TransactionStatePrepareCommit, kmsg.TransactionStatePrepareAbort:
+				st.Open++
+				st.OldestOpenMs = max(st.OldestOpenMs, nowMs-t.StartMs)
+			}
+		}
+	}
+	return st
 }
