@@ -30,6 +30,10 @@ type PartitionStats struct {
 	Compacted   bool
 	DirtyRatio  float64 // dirty bytes / bytes below the active segment
 	LastCleanMs int64   // unix ms of the last cleaning pass; 0: none yet
+	// LSOLag is the high watermark minus the last stable offset of a
+	// partition this node leads: the offsets open transactions hold back
+	// from read_committed consumers (0: none).
+	LSOLag int64
 }
 
 // CleanerStats is the log cleaner's counters, from an optional Source
@@ -37,6 +41,18 @@ type PartitionStats struct {
 type CleanerStats struct {
 	Passes, BytesRead, BytesWritten int64
 	Uncleanable                     int
+}
+
+// TxnStats is the transaction coordinator's view of the
+// __transaction_state partitions this node leads, from an optional Source
+// method Txns() TxnStats.
+type TxnStats struct {
+	// Open counts the transactions not finished (Ongoing, PrepareCommit,
+	// PrepareAbort); OldestOpenMs is the age of the oldest (0: none).
+	Open         int
+	OldestOpenMs int64
+	// Commits and Aborts count the transactions completed here.
+	Commits, Aborts uint64
 }
 
 // Source is what the node shows at scrape time. Its methods are called
@@ -368,6 +384,16 @@ var (
 		"Share of a compacted partition's bytes below its active segment that are not cleaned yet.", []string{"topic", "partition"}, nil)
 	descSinceClean = prometheus.NewDesc("ringtail_cleaner_seconds_since_last_clean",
 		"Seconds since the log cleaner last compacted a partition (absent before its first pass).", []string{"topic", "partition"}, nil)
+	descTxnOpen = prometheus.NewDesc("ringtail_txn_open_transactions",
+		"Transactions this node coordinates that are not finished (Ongoing, PrepareCommit, PrepareAbort).", nil, nil)
+	descTxnOldest = prometheus.NewDesc("ringtail_txn_oldest_open_transaction_seconds",
+		"Age of the oldest transaction this node coordinates that is not finished (0 when none).", nil, nil)
+	descTxnCommits = prometheus.NewDesc("ringtail_txn_commits_total",
+		"Transactions this node coordinated to CompleteCommit (all their markers written).", nil, nil)
+	descTxnAborts = prometheus.NewDesc("ringtail_txn_aborts_total",
+		"Transactions this node coordinated to CompleteAbort (all their markers written), timed-out and fenced ones included.", nil, nil)
+	descLSOLag = prometheus.NewDesc("ringtail_log_last_stable_offset_lag",
+		"High watermark minus last stable offset of a partition this node leads: offsets that open transactions hold back from read_committed consumers (absent when 0).", []string{"topic", "partition"}, nil)
 	descSyncBatch = prometheus.NewDesc("ringtail_io_fsync_batch_duration_seconds",
 		"Wall time of each submitted batch that carries fsyncs (its writes, then its fsyncs): the group-commit latency a durable append waits for.", nil, nil)
 )
@@ -375,7 +401,8 @@ var (
 func (c *stateCollector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{descPartitions, descURP, descLogSize, descLogSegments,
 		descBatches, descWrites, descSyncs, descTasks, descBatchOps, descSyncBatch, descFetchSendfile, descFetchCopied,
-		descCleanerPasses, descCleanerRead, descCleanerWritten, descUncleanable, descDirtyRatio, descSinceClean} {
+		descCleanerPasses, descCleanerRead, descCleanerWritten, descUncleanable, descDirtyRatio, descSinceClean,
+		descTxnOpen, descTxnOldest, descTxnCommits, descTxnAborts, descLSOLag} {
 		ch <- d
 	}
 }
@@ -399,7 +426,19 @@ func (c *stateCollector) Collect(ch chan<- prometheus.Metric) {
 		ch <- prometheus.MustNewConstMetric(descCleanerWritten, prometheus.CounterValue, float64(st.BytesWritten))
 		ch <- prometheus.MustNewConstMetric(descUncleanable, prometheus.GaugeValue, float64(st.Uncleanable))
 	}
+	if ts, ok := c.src.(interface{ Txns() TxnStats }); ok {
+		st := ts.Txns()
+		ch <- prometheus.MustNewConstMetric(descTxnOpen, prometheus.GaugeValue, float64(st.Open))
+		ch <- prometheus.MustNewConstMetric(descTxnOldest, prometheus.GaugeValue, float64(st.OldestOpenMs)/1000)
+		ch <- prometheus.MustNewConstMetric(descTxnCommits, prometheus.CounterValue, float64(st.Commits))
+		ch <- prometheus.MustNewConstMetric(descTxnAborts, prometheus.CounterValue, float64(st.Aborts))
+	}
 	parts := c.src.Partitions()
+	for _, p := range parts {
+		if p.Leader && p.LSOLag > 0 {
+			ch <- prometheus.MustNewConstMetric(descLSOLag, prometheus.GaugeValue, float64(p.LSOLag), p.Topic, strconv.Itoa(int(p.Partition)))
+		}
+	}
 	nowMs := time.Now().UnixMilli()
 	for _, p := range parts {
 		if !p.Compacted {

@@ -1,11 +1,14 @@
 // These tests check the parts of the metrics that take apart Kafka
 // messages and iocore histograms: error codes found anywhere in a response,
-// record counts of v2 batches, exact log2 histogram buckets.
+// record counts of v2 batches, exact log2 histogram buckets; and the
+// transaction metrics read from a Source (open transactions, the oldest
+// one's age, commits and aborts, the LSO lag of led partitions).
 package admin
 
 import (
 	"encoding/binary"
 	"reflect"
+	"strings"
 	"testing"
 
 	dto "github.com/prometheus/client_model/go"
@@ -77,6 +80,77 @@ func TestLog2HistogramBucketsAreExact(t *testing.T) {
 	for _, b := range hist.GetBucket() {
 		if want[b.GetUpperBound()] != b.GetCumulativeCount() {
 			t.Errorf("le=%v: %d, want %d", b.GetUpperBound(), b.GetCumulativeCount(), want[b.GetUpperBound()])
+		}
+	}
+}
+
+// txnSource is a Source with a transaction coordinator and two led
+// partitions, one held back by an open transaction, and a followed one.
+type txnSource struct{}
+
+func (txnSource) Partitions() []PartitionStats {
+	return []PartitionStats{
+		{Topic: "orders", Partition: 0, Leader: true, LSOLag: 12},
+		{Topic: "orders", Partition: 1, Leader: true},
+		{Topic: "orders", Partition: 2, LSOLag: 3}, // a follower's LSO is not reported
+	}
+}
+func (txnSource) Shards() []*iocore.Stats   { return nil }
+func (txnSource) EngineName() string        { return "test" }
+func (txnSource) TopicName([16]byte) string { return "" }
+func (txnSource) Txns() TxnStats {
+	return TxnStats{Open: 2, OldestOpenMs: 4500, Commits: 7, Aborts: 3}
+}
+
+func TestTxnMetrics(t *testing.T) {
+	fams, err := NewMetrics(txnSource{}).Registry().Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	byName := map[string]*dto.MetricFamily{}
+	for _, f := range fams {
+		byName[f.GetName()] = f
+	}
+	value := func(name string) float64 {
+		t.Helper()
+		f := byName[name]
+		if f == nil || len(f.GetMetric()) != 1 {
+			t.Fatalf("%s: %v", name, f)
+		}
+		m := f.GetMetric()[0]
+		if m.GetCounter() != nil {
+			return m.GetCounter().GetValue()
+		}
+		return m.GetGauge().GetValue()
+	}
+	for name, want := range map[string]float64{
+		"ringtail_txn_open_transactions":               2,
+		"ringtail_txn_oldest_open_transaction_seconds": 4.5,
+		"ringtail_txn_commits_total":                   7,
+		"ringtail_txn_aborts_total":                    3,
+		"ringtail_log_last_stable_offset_lag":          12,
+	} {
+		if got := value(name); got != want {
+			t.Errorf("%s = %v, want %v", name, got, want)
+		}
+	}
+	lag := byName["ringtail_log_last_stable_offset_lag"].GetMetric()[0]
+	labels := map[string]string{}
+	for _, l := range lag.GetLabel() {
+		labels[l.GetName()] = l.GetValue()
+	}
+	if labels["topic"] != "orders" || labels["partition"] != "0" {
+		t.Errorf("lag labels %v, want orders/0", labels)
+	}
+
+	// A Source without a coordinator shows no transaction metrics.
+	fams, err = NewMetrics(nil).Registry().Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range fams {
+		if strings.HasPrefix(f.GetName(), "ringtail_txn_") {
+			t.Errorf("%s without a coordinator", f.GetName())
 		}
 	}
 }
