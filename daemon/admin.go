@@ -144,6 +144,10 @@ func (s adminSource) Partitions() []admin.PartitionStats {
 			ps.Leader = p.Leader == n.cfg.NodeID
 			ps.UnderReplicated = ps.Leader && len(p.ISR) < len(p.Replicas)
 		}
+		if ps.Leader {
+			_, hw, _ := part.Offsets()
+			ps.LSOLag = int64(hw - part.LastStableOffset())
+		}
 		out = append(out, ps)
 	}
 	return out
@@ -157,6 +161,16 @@ func (s adminSource) Cleaner() admin.CleanerStats {
 	}
 	st := n.store.CleanerStats()
 	return admin.CleanerStats{Passes: st.Passes, BytesRead: st.BytesRead, BytesWritten: st.BytesWritten, Uncleanable: st.Uncleanable}
+}
+
+// Txns is the transaction coordinator's counts (ringtail_txn_*).
+func (s adminSource) Txns() admin.TxnStats {
+	n := s.n
+	if !n.ops.ready.Load() || n.txns == nil {
+		return admin.TxnStats{}
+	}
+	st := n.txns.Stats()
+	return admin.TxnStats{Open: st.Open, OldestOpenMs: st.OldestOpenMs, Commits: st.Commits, Aborts: st.Aborts}
 }
 
 func (s adminSource) runtime() *iocore.Runtime {
