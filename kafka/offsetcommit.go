@@ -41,11 +41,6 @@ func handleOffsetCommit(s *Server, cx *reqCtx, kreq kmsg.Request, finish func(km
 		return
 	}
 	resp := req.ResponseKind().(*kmsg.OffsetCommitResponse)
-	// codes[i][j] is the code of req.Topics[i].Partitions[j]; idx maps the
-	// partitions sent to the coordinator back to it.
-	codes := make([][]int16, len(req.Topics))
-	type at struct{ t, p int }
-	var idx []at
 	cr := group.CommitRequest{Group: req.Group, MemberID: req.MemberID, InstanceID: req.InstanceID, Generation: req.Generation, RetentionMs: -1}
 	if req.Version == 0 {
 		cr.Generation, cr.MemberID = -1, ""
@@ -53,39 +48,25 @@ func handleOffsetCommit(s *Server, cx *reqCtx, kreq kmsg.Request, finish func(km
 	if req.Version >= 2 && req.Version <= 4 {
 		cr.RetentionMs = req.RetentionTimeMillis
 	}
-	im := s.ctrl.Image()
-	for i, t := range req.Topics {
-		codes[i] = make([]int16, len(t.Partitions))
-		topic := im.Topics[t.Topic]
-		for j, p := range t.Partitions {
-			if topic == nil || p.Partition < 0 || int(p.Partition) >= len(topic.Partitions) {
-				codes[i][j] = errorCode(s.log, model.ErrUnknownTopicOrPartition)
-				continue
-			}
+	pl := s.planCommit(len(req.Topics), func(i int) (string, int) { return req.Topics[i].Topic, len(req.Topics[i].Partitions) },
+		func(i, j int) group.CommitOffset {
+			p := req.Topics[i].Partitions[j]
 			epoch := int32(-1)
 			if req.Version >= 6 {
 				epoch = p.LeaderEpoch
 			}
-			cr.Offsets = append(cr.Offsets, group.CommitOffset{Topic: t.Topic, Partition: p.Partition, Offset: p.Offset, LeaderEpoch: epoch, Metadata: p.Metadata})
-			idx = append(idx, at{i, j})
-		}
-	}
+			return group.CommitOffset{Topic: req.Topics[i].Topic, Partition: p.Partition, Offset: p.Offset, LeaderEpoch: epoch, Metadata: p.Metadata}
+		})
+	cr.Offsets = pl.offsets
 	respond := func(top error, errs []error) {
-		for k, a := range idx {
-			switch {
-			case top != nil:
-				codes[a.t][a.p] = errorCode(s.log, top)
-			case errs != nil:
-				codes[a.t][a.p] = errorCode(s.log, errs[k])
-			}
-		}
+		pl.settle(s, top, errs)
 		for i, t := range req.Topics {
 			rt := kmsg.NewOffsetCommitResponseTopic()
 			rt.Topic = t.Topic
 			for j, p := range t.Partitions {
 				rp := kmsg.NewOffsetCommitResponseTopicPartition()
 				rp.Partition = p.Partition
-				rp.ErrorCode = codes[i][j]
+				rp.ErrorCode = pl.codes[i][j]
 				rt.Partitions = append(rt.Partitions, rp)
 			}
 			resp.Topics = append(resp.Topics, rt)
@@ -108,4 +89,50 @@ func handleOffsetCommit(s *Server, cx *reqCtx, kreq kmsg.Request, finish func(km
 		return
 	}
 	gc.CommitOffsets(s.cfg.Now(), cr, respond)
+}
+
+// commitPlan maps the partitions of an offset commit request to the
+// offsets the coordinator writes and its outcome back to per-partition
+// codes: codes[i][j] is the code of topic i's partition j.
+type commitPlan struct {
+	codes   [][]int16
+	idx     [][2]int // idx[k] is (i, j) of offsets[k]
+	offsets []group.CommitOffset
+}
+
+// planCommit builds the plan of a request of nTopics topics; topic(i)
+// gives topic i's name and partition count, offset(i, j) its partition
+// j's offset. Partitions of unknown topics, or past a topic's count,
+// answer UNKNOWN_TOPIC_OR_PARTITION and are not written.
+func (s *Server) planCommit(nTopics int, topic func(i int) (string, int), offset func(i, j int) group.CommitOffset) *commitPlan {
+	pl := &commitPlan{codes: make([][]int16, nTopics)}
+	im := s.ctrl.Image()
+	for i := range nTopics {
+		name, n := topic(i)
+		pl.codes[i] = make([]int16, n)
+		t := im.Topics[name]
+		for j := range n {
+			o := offset(i, j)
+			if t == nil || o.Partition < 0 || int(o.Partition) >= len(t.Partitions) {
+				pl.codes[i][j] = errorCode(s.log, model.ErrUnknownTopicOrPartition)
+				continue
+			}
+			pl.offsets = append(pl.offsets, o)
+			pl.idx = append(pl.idx, [2]int{i, j})
+		}
+	}
+	return pl
+}
+
+// settle records the coordinator's outcome: top for every written
+// partition, or errs one by one.
+func (pl *commitPlan) settle(s *Server, top error, errs []error) {
+	for k, a := range pl.idx {
+		switch {
+		case top != nil:
+			pl.codes[a[0]][a[1]] = errorCode(s.log, top)
+		case errs != nil:
+			pl.codes[a[0]][a[1]] = errorCode(s.log, errs[k])
+		}
+	}
 }

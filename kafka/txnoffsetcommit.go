@@ -36,11 +36,8 @@ import (
 
 	"github.com/ringtail/ringtail/group"
 	"github.com/ringtail/ringtail/model"
+	"github.com/ringtail/ringtail/txn"
 )
-
-// maxTxnOffsetCommitIDBytes bounds the transactional id of a
-// TxnOffsetCommit; Ringtail keeps ids short, as it does group ids.
-const maxTxnOffsetCommitIDBytes = 255
 
 func handleTxnOffsetCommit(s *Server, cx *reqCtx, kreq kmsg.Request, finish func(kmsg.Response, error)) {
 	req, ok := kreq.(*kmsg.TxnOffsetCommitRequest)
@@ -49,11 +46,6 @@ func handleTxnOffsetCommit(s *Server, cx *reqCtx, kreq kmsg.Request, finish func
 		return
 	}
 	resp := req.ResponseKind().(*kmsg.TxnOffsetCommitResponse)
-	// codes[i][j] is the code of req.Topics[i].Partitions[j]; idx maps the
-	// partitions sent to the coordinator back to it.
-	codes := make([][]int16, len(req.Topics))
-	type at struct{ t, p int }
-	var idx []at
 	tr := group.TxnCommitRequest{
 		Group: req.Group, TransactionalID: req.TransactionalID,
 		ProducerID: req.ProducerID, ProducerEpoch: req.ProducerEpoch, Generation: -1,
@@ -61,47 +53,33 @@ func handleTxnOffsetCommit(s *Server, cx *reqCtx, kreq kmsg.Request, finish func
 	if req.Version >= 3 {
 		tr.MemberID, tr.InstanceID, tr.Generation = req.MemberID, req.InstanceID, req.Generation
 	}
-	im := s.ctrl.Image()
-	for i, t := range req.Topics {
-		codes[i] = make([]int16, len(t.Partitions))
-		topic := im.Topics[t.Topic]
-		for j, p := range t.Partitions {
-			if topic == nil || p.Partition < 0 || int(p.Partition) >= len(topic.Partitions) {
-				codes[i][j] = errorCode(s.log, model.ErrUnknownTopicOrPartition)
-				continue
-			}
+	pl := s.planCommit(len(req.Topics), func(i int) (string, int) { return req.Topics[i].Topic, len(req.Topics[i].Partitions) },
+		func(i, j int) group.CommitOffset {
+			p := req.Topics[i].Partitions[j]
 			epoch := int32(-1)
 			if req.Version >= 2 {
 				epoch = p.LeaderEpoch
 			}
-			tr.Offsets = append(tr.Offsets, group.CommitOffset{Topic: t.Topic, Partition: p.Partition, Offset: p.Offset, LeaderEpoch: epoch, Metadata: p.Metadata})
-			idx = append(idx, at{i, j})
-		}
-	}
+			return group.CommitOffset{Topic: req.Topics[i].Topic, Partition: p.Partition, Offset: p.Offset, LeaderEpoch: epoch, Metadata: p.Metadata}
+		})
+	tr.Offsets = pl.offsets
 	respond := func(top error, errs []error) {
-		for k, a := range idx {
-			switch {
-			case top != nil:
-				codes[a.t][a.p] = errorCode(s.log, top)
-			case errs != nil:
-				codes[a.t][a.p] = errorCode(s.log, errs[k])
-			}
-		}
+		pl.settle(s, top, errs)
 		for i, t := range req.Topics {
 			rt := kmsg.NewTxnOffsetCommitResponseTopic()
 			rt.Topic = t.Topic
 			for j, p := range t.Partitions {
 				rp := kmsg.NewTxnOffsetCommitResponseTopicPartition()
 				rp.Partition = p.Partition
-				rp.ErrorCode = codes[i][j]
+				rp.ErrorCode = pl.codes[i][j]
 				rt.Partitions = append(rt.Partitions, rp)
 			}
 			resp.Topics = append(resp.Topics, rt)
 		}
 		finish(resp, nil)
 	}
-	if n := len(req.TransactionalID); n == 0 || n > maxTxnOffsetCommitIDBytes {
-		respond(fmt.Errorf("%w: transactional id of %d bytes (1 to %d)", model.ErrInvalidRequest, n, maxTxnOffsetCommitIDBytes), nil)
+	if n := len(req.TransactionalID); n == 0 || n > txn.MaxTransactionalIDBytes {
+		respond(fmt.Errorf("%w: transactional id of %d bytes (1 to %d)", model.ErrInvalidRequest, n, txn.MaxTransactionalIDBytes), nil)
 		return
 	}
 	gc, err := s.groups()

@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/ringtail/ringtail/txn"
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
 )
@@ -113,6 +114,7 @@ func TestTxnOffsetCommit(t *testing.T) {
 
 	// Request-level errors, repeated for every partition.
 	long := strings.Repeat("x", 256)
+	longID := strings.Repeat("x", txn.MaxTransactionalIDBytes+1)
 	member := txnOffsetCommitReq(3, "tx", "g", map[string][]int32{"in": {0, 1}}, 1)
 	member.MemberID, member.Generation = "nobody", 1
 	for _, tc := range []struct {
@@ -121,7 +123,7 @@ func TestTxnOffsetCommit(t *testing.T) {
 		want *kerr.Error
 	}{
 		{"empty transactional id", txnOffsetCommitReq(3, "", "g", map[string][]int32{"in": {0, 1}}, 1), kerr.InvalidRequest},
-		{"long transactional id", txnOffsetCommitReq(3, long, "g", map[string][]int32{"in": {0, 1}}, 1), kerr.InvalidRequest},
+		{"long transactional id", txnOffsetCommitReq(3, longID, "g", map[string][]int32{"in": {0, 1}}, 1), kerr.InvalidRequest},
 		{"empty group id", txnOffsetCommitReq(3, "tx", "", map[string][]int32{"in": {0, 1}}, 1), kerr.InvalidGroupID},
 		{"long group id", txnOffsetCommitReq(3, "tx", long, map[string][]int32{"in": {0, 1}}, 1), kerr.InvalidGroupID},
 		{"unknown member", member, kerr.UnknownMemberID},

@@ -8,7 +8,6 @@
 package main
 
 import (
-	"bufio"
 	"context"
 	"encoding/json"
 	"flag"
@@ -128,29 +127,11 @@ func once(ctx context.Context, bin, dir string, cleaner bool, dur time.Duration,
 	if b, err := create.CombinedOutput(); err != nil {
 		return Run{}, fmt.Errorf("topic create: %v\n%s", err, b)
 	}
-	load := exec.CommandContext(ctx, bin, "bench", "produce", "--topic", topic, "-b", node.Addr, "--keyed",
+	res, err := node.BenchProduce(ctx, bin, "--topic", topic, "--keyed",
 		"--key-space", strconv.Itoa(keys), "--record-size", strconv.Itoa(size), "--acks", "all",
-		"--duration", dur.String(), "--rate", strconv.FormatFloat(rate, 'f', -1, 64), "--output", "json")
-	b, err := load.Output()
+		"--duration", dur.String(), "--rate", strconv.FormatFloat(rate, 'f', -1, 64))
 	if err != nil {
-		return Run{}, fmt.Errorf("bench produce: %v\n%s", err, b)
-	}
-	var last string
-	sc := bufio.NewScanner(strings.NewReader(string(b)))
-	for sc.Scan() {
-		if strings.TrimSpace(sc.Text()) != "" {
-			last = sc.Text()
-		}
-	}
-	var res struct {
-		RecordsPerS float64 `json:"records_per_s"`
-		MBPerS      float64 `json:"mb_per_s"`
-		Latency     struct {
-			P99 float64 `json:"p99"`
-		} `json:"latency_ms"`
-	}
-	if err := json.Unmarshal([]byte(last), &res); err != nil {
-		return Run{}, fmt.Errorf("bench produce summary %q: %v", last, err)
+		return Run{}, err
 	}
 	r := Run{Cleaner: cleaner, RecordsPerS: res.RecordsPerS, MBPerS: res.MBPerS, P99Ms: res.Latency.P99}
 	if m, err := node.Metrics(); err == nil {

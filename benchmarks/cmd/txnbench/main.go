@@ -7,14 +7,12 @@
 package main
 
 import (
-	"bufio"
 	"context"
 	"encoding/json"
 	"flag"
 	"fmt"
 	"io"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -130,30 +128,11 @@ func once(ctx context.Context, bin, dir string, txnSize int64, dur time.Duration
 		return Run{}, err
 	}
 	defer node.Stop()
-	load := exec.CommandContext(ctx, bin, "bench", "produce", "--topic", "bench-txn", "-b", node.Addr, "--partitions", "6",
+	res, err := node.BenchProduce(ctx, bin, "--topic", "bench-txn", "--partitions", "6",
 		"--record-size", strconv.Itoa(size), "--acks", "all", "--producers", strconv.Itoa(producers),
-		"--duration", dur.String(), "--transaction-size", strconv.FormatInt(txnSize, 10), "--output", "json")
-	b, err := load.Output()
+		"--duration", dur.String(), "--transaction-size", strconv.FormatInt(txnSize, 10))
 	if err != nil {
-		return Run{}, fmt.Errorf("bench produce: %v\n%s", err, b)
-	}
-	var last string
-	sc := bufio.NewScanner(strings.NewReader(string(b)))
-	for sc.Scan() {
-		if strings.TrimSpace(sc.Text()) != "" {
-			last = sc.Text()
-		}
-	}
-	var res struct {
-		RecordsPerS float64 `json:"records_per_s"`
-		MBPerS      float64 `json:"mb_per_s"`
-		Errors      int64   `json:"errors"`
-		Latency     struct {
-			P99 float64 `json:"p99"`
-		} `json:"latency_ms"`
-	}
-	if err := json.Unmarshal([]byte(last), &res); err != nil {
-		return Run{}, fmt.Errorf("bench produce summary %q: %v", last, err)
+		return Run{}, err
 	}
 	if res.Errors > 0 {
 		return Run{}, fmt.Errorf("bench produce reported %d errors", res.Errors)

@@ -5,6 +5,7 @@ package localnode
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -14,6 +15,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"sort"
+	"strings"
 	"syscall"
 	"time"
 )
@@ -199,4 +201,36 @@ func Median(xs []float64) float64 {
 		return s[len(s)/2]
 	}
 	return (s[len(s)/2-1] + s[len(s)/2]) / 2
+}
+
+// ProduceResult is the summary line of `ringtail bench produce --output
+// json`.
+type ProduceResult struct {
+	RecordsPerS float64 `json:"records_per_s"`
+	MBPerS      float64 `json:"mb_per_s"`
+	Errors      int64   `json:"errors"`
+	Latency     struct {
+		P99 float64 `json:"p99"`
+	} `json:"latency_ms"`
+}
+
+// BenchProduce runs `ringtail bench produce -b <node> --output json` with
+// args and returns its summary.
+func (n *Node) BenchProduce(ctx context.Context, bin string, args ...string) (ProduceResult, error) {
+	var res ProduceResult
+	cmd := exec.CommandContext(ctx, bin, append([]string{"bench", "produce", "-b", n.Addr, "--output", "json"}, args...)...)
+	b, err := cmd.Output()
+	if err != nil {
+		return res, fmt.Errorf("bench produce: %v\n%s", err, b)
+	}
+	var last string
+	for _, line := range strings.Split(string(b), "\n") {
+		if strings.TrimSpace(line) != "" {
+			last = line
+		}
+	}
+	if err := json.Unmarshal([]byte(last), &res); err != nil {
+		return res, fmt.Errorf("bench produce summary %q: %v", last, err)
+	}
+	return res, nil
 }
