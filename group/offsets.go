@@ -75,28 +75,11 @@ func (c *Coordinator) CommitOffsets(now time.Time, req CommitRequest, done func(
 	default:
 		g.members[req.MemberID].lastHeartbeat = now
 	}
-	errs := make([]error, len(req.Offsets))
-	var recs []kv
-	var tps []model.TopicPartition
-	var cms []committed
-	nowMs := now.UnixMilli()
-	for i, o := range req.Offsets {
-		md := ""
-		if o.Metadata != nil {
-			md = *o.Metadata
-		}
-		if len(md) > c.cfg.MaxOffsetMetadataBytes {
-			errs[i] = fmt.Errorf("%w: %d bytes; the limit is %d (offset.metadata.max.bytes)", ErrOffsetMetadataTooLarge, len(md), c.cfg.MaxOffsetMetadataBytes)
-			continue
-		}
-		cm := committed{offset: o.Offset, leaderEpoch: o.LeaderEpoch, metadata: md, commitMs: nowMs, expireMs: -1}
-		if req.RetentionMs > 0 {
-			cm.expireMs = nowMs + req.RetentionMs
-		}
-		tp := model.TopicPartition{Topic: o.Topic, Partition: o.Partition}
-		tps, cms = append(tps, tp), append(cms, cm)
-		recs = append(recs, kv{offsetKey(g.id, tp), offsetValue(cm)})
+	expireMs := int64(-1)
+	if req.RetentionMs > 0 {
+		expireMs = now.UnixMilli() + req.RetentionMs
 	}
+	errs, recs, tps, cms := c.offsetRecords(g.id, req.Offsets, now, expireMs)
 	if len(recs) == 0 {
 		done(nil, errs)
 		return
@@ -466,4 +449,27 @@ func (c *Coordinator) DescribeGroup(groupID string) (Description, error) {
 		d.Members = append(d.Members, md)
 	}
 	return d, nil
+}
+
+// offsetRecords turns a commit's offsets into __consumer_offsets records
+// (an offset whose metadata is over offset.metadata.max.bytes gets its
+// error in errs and no record), with the partitions and values written.
+func (c *Coordinator) offsetRecords(groupID string, offsets []CommitOffset, now time.Time, expireMs int64) (errs []error, recs []kv, tps []model.TopicPartition, cms []committed) {
+	errs = make([]error, len(offsets))
+	nowMs := now.UnixMilli()
+	for i, o := range offsets {
+		md := ""
+		if o.Metadata != nil {
+			md = *o.Metadata
+		}
+		if len(md) > c.cfg.MaxOffsetMetadataBytes {
+			errs[i] = fmt.Errorf("%w: %d bytes; the limit is %d (offset.metadata.max.bytes)", ErrOffsetMetadataTooLarge, len(md), c.cfg.MaxOffsetMetadataBytes)
+			continue
+		}
+		cm := committed{offset: o.Offset, leaderEpoch: o.LeaderEpoch, metadata: md, commitMs: nowMs, expireMs: expireMs}
+		tp := model.TopicPartition{Topic: o.Topic, Partition: o.Partition}
+		tps, cms = append(tps, tp), append(cms, cm)
+		recs = append(recs, kv{offsetKey(groupID, tp), offsetValue(cm)})
+	}
+	return errs, recs, tps, cms
 }

@@ -96,25 +96,7 @@ func (c *Coordinator) TxnCommitOffsets(now time.Time, req TxnCommitRequest, done
 			return
 		}
 	}
-	errs := make([]error, len(req.Offsets))
-	var recs []kv
-	var tps []model.TopicPartition
-	var cms []committed
-	nowMs := now.UnixMilli()
-	for i, o := range req.Offsets {
-		md := ""
-		if o.Metadata != nil {
-			md = *o.Metadata
-		}
-		if len(md) > c.cfg.MaxOffsetMetadataBytes {
-			errs[i] = fmt.Errorf("%w: %d bytes; the limit is %d (offset.metadata.max.bytes)", ErrOffsetMetadataTooLarge, len(md), c.cfg.MaxOffsetMetadataBytes)
-			continue
-		}
-		cm := committed{offset: o.Offset, leaderEpoch: o.LeaderEpoch, metadata: md, commitMs: nowMs, expireMs: -1}
-		tp := model.TopicPartition{Topic: o.Topic, Partition: o.Partition}
-		tps, cms = append(tps, tp), append(cms, cm)
-		recs = append(recs, kv{offsetKey(g.id, tp), offsetValue(cm)})
-	}
+	errs, recs, tps, cms := c.offsetRecords(g.id, req.Offsets, now, -1)
 	if len(recs) == 0 {
 		done(nil, errs)
 		return
