@@ -289,6 +289,7 @@ func Start(ctx context.Context, cfg *config.Config, logger *slog.Logger) (n *Nod
 	n.groups = n.newCoordinator()
 	lazy := &lazyMarkers{}
 	n.txns = n.newTxnManager(lazy)
+	verified := &kafka.VerifyCache{}
 
 	for _, l := range cfg.KafkaListeners() {
 		addr := net.JoinHostPort(l.Host, strconv.Itoa(l.Port))
@@ -299,7 +300,7 @@ func Start(ctx context.Context, cfg *config.Config, logger *slog.Logger) (n *Nod
 		n.lns = append(n.lns, ln)
 		srv := kafka.NewServer(kafka.Config{
 			NodeID: cfg.NodeID, ListenerName: l.Name, Broker: cfg, Logger: logger,
-			IdleTimeout: 10 * time.Minute, Groups: n.groups, Txns: n.txns, Observer: n.observer(),
+			IdleTimeout: 10 * time.Minute, Groups: n.groups, Txns: n.txns, TxnVerified: verified, Observer: n.observer(),
 		}, n.ctrl, logs{m: n.store, r: n.repl, ready: n.ready})
 		n.servers = append(n.servers, srv)
 		if n.markers == nil {

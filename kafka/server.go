@@ -54,6 +54,10 @@ type Config struct {
 	// Txns is the transaction coordinator; nil answers the transaction
 	// requests COORDINATOR_NOT_AVAILABLE.
 	Txns *txn.Manager
+	// TxnVerified is the KIP-890 verification cache; the servers of one
+	// node share one, since a marker arriving on any listener ends the
+	// verifications of every listener. nil: the server's own.
+	TxnVerified *VerifyCache
 	// Now is the clock handed to the group coordinator; nil is time.Now.
 	Now func() time.Time
 	// Hooks, when set, sees every decoded request first (like kfake's
@@ -107,8 +111,9 @@ type Server struct {
 	txnTopicCreating atomic.Bool
 	// peers are the clients of broker-to-broker requests (peers.go).
 	peers *peers
-	// txnVerified caches KIP-890 verifications (txn.go).
-	txnVerified sync.Map
+	// txnVerified caches KIP-890 verifications (txn.go); shared by the
+	// node's servers (Config.TxnVerified).
+	txnVerified *VerifyCache
 	// sendfile is ringtail.fetch_sendfile: fetches answer with file ranges
 	// sent by sendfile(2) where the log can (fetch.go).
 	sendfile                             bool
@@ -155,6 +160,10 @@ func NewServer(cfg Config, ctrl Controller, logs Logs) *Server {
 		s.requestMaxBytes = defaultRequestMaxBytes
 	}
 	s.peers = &peers{nodeID: cfg.NodeID, m: map[string]*kgo.Client{}}
+	s.txnVerified = cfg.TxnVerified
+	if s.txnVerified == nil {
+		s.txnVerified = &VerifyCache{}
+	}
 	s.mu.listeners = map[net.Listener]struct{}{}
 	s.mu.conns = map[*conn]struct{}{}
 	return s

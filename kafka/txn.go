@@ -45,6 +45,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sync"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kerr"
@@ -318,6 +319,10 @@ func (s *Server) now() time.Time {
 	return time.Now()
 }
 
+// VerifyCache holds the partitions verified to be in their producer's
+// ongoing transaction (KIP-890), until the producer's next marker there.
+type VerifyCache struct{ m sync.Map }
+
 // verifyKey names one verified (partition, producer, epoch): the
 // partition is in that producer's ongoing transaction until a marker for
 // the producer reaches the partition.
@@ -343,14 +348,14 @@ func (s *Server) verifyTxnProduce(txnID string, records []byte, tp model.TopicPa
 		return fmt.Errorf("%w: a produce with transactional id %q sent a non-transactional batch", model.ErrInvalidRecord, txnID)
 	}
 	key := verifyKey{tp: tp, pid: h.ProducerID, epoch: h.ProducerEpoch}
-	if _, ok := s.txnVerified.Load(key); ok {
+	if _, ok := s.txnVerified.m.Load(key); ok {
 		return nil
 	}
 	if m := s.cfg.Txns; m != nil {
 		err := m.Verify(txnID, h.ProducerID, h.ProducerEpoch, []model.TopicPartition{tp})[tp]
 		switch {
 		case err == nil:
-			s.txnVerified.Store(key, struct{}{})
+			s.txnVerified.m.Store(key, struct{}{})
 			return nil
 		case errors.Is(err, kerr.ConcurrentTransactions), errors.Is(err, kerr.CoordinatorLoadInProgress):
 			// Codes a producer does not expect from Produce: the
@@ -364,7 +369,7 @@ func (s *Server) verifyTxnProduce(txnID string, records []byte, tp model.TopicPa
 	if err := s.verifyRemote(txnID, h.ProducerID, h.ProducerEpoch, tp); err != nil {
 		return err
 	}
-	s.txnVerified.Store(key, struct{}{})
+	s.txnVerified.m.Store(key, struct{}{})
 	return nil
 }
 
@@ -426,9 +431,9 @@ func (s *Server) verifyRemote(txnID string, pid int64, epoch int16, tp model.Top
 // forgetVerified drops the cached verifications of pid on tp (a marker
 // ended its transaction there).
 func (s *Server) forgetVerified(tp model.TopicPartition, pid int64) {
-	s.txnVerified.Range(func(k, _ any) bool {
+	s.txnVerified.m.Range(func(k, _ any) bool {
 		if vk := k.(verifyKey); vk.tp == tp && vk.pid == pid {
-			s.txnVerified.Delete(k)
+			s.txnVerified.m.Delete(k)
 		}
 		return true
 	})
