@@ -57,10 +57,15 @@ func (l *lazyMarkers) WriteMarkers(ctx context.Context, m *txn.Markers, coordina
 func (n *Node) runTxns(m *txn.Manager, stop <-chan struct{}) {
 	loaded := map[int32]int32{}
 	for {
+		// Readiness changes (a log made ready by reconcile) wake the loop
+		// at once: a new coordinator partition loads without waiting
+		// for the poll.
+		ready := n.ready.wait()
 		n.syncTxns(m, loaded)
 		select {
 		case <-stop:
 			return
+		case <-ready:
 		case <-time.After(groupLeadershipPoll):
 		}
 	}

@@ -14,8 +14,12 @@ package kafka
 //     __transaction_state partition (the same hash over
 //     transaction.state.log.num.partitions). An empty id or one over
 //     txn.MaxTransactionalIDBytes: INVALID_REQUEST. The first such request
-//     creates __transaction_state (COORDINATOR_NOT_AVAILABLE until its
-//     leaders serve), as Kafka does. Any other key type: INVALID_REQUEST.
+//     creates __transaction_state, as Kafka does, and, like every request
+//     for a partition about to be served, waits (up to 10 s) until the
+//     topic exists and, where this node leads the id's partition, its
+//     transactions are loaded, instead of answering
+//     COORDINATOR_NOT_AVAILABLE to a client that may retry only briefly
+//     (sarama: 3 times). Any other key type: INVALID_REQUEST.
 //
 // Skipped on purpose: nothing else; the answer does not depend on whether
 // the coordinator has finished loading (the group requests say that).
@@ -86,11 +90,11 @@ func (s *Server) findCoordinator(keyType int8, key string, out *kmsg.FindCoordin
 	default:
 		return fmt.Errorf("coordinator key type %d: %w", keyType, kerr.InvalidRequest)
 	}
+	if keyType == 1 {
+		s.awaitTxnCoordinator(partition)
+	}
 	im := s.ctrl.Image()
 	t := im.Topics[topic]
-	if t == nil && keyType == 1 {
-		s.createTxnTopic()
-	}
 	if t == nil || int32(len(t.Partitions)) != n {
 		return fmt.Errorf("%s is not there yet: %w", topic, group.ErrCoordinatorNotAvailable)
 	}

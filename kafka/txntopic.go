@@ -3,6 +3,7 @@ package kafka
 import (
 	"context"
 	"errors"
+	"slices"
 	"strconv"
 	"time"
 
@@ -50,4 +51,37 @@ func (s *Server) createTxnTopic() {
 		}
 		s.log.Info("created internal topic", "topic", txn.StateTopic, "partitions", c.TransactionStateLogNumPartitions, "replication_factor", rf)
 	}()
+}
+
+// txnCoordinatorWait bounds how long FindCoordinator waits for the
+// transaction coordinator of an id to come up.
+const txnCoordinatorWait = 10 * time.Second
+
+// awaitTxnCoordinator waits, up to txnCoordinatorWait, until
+// __transaction_state exists (creating it), and, when this node leads
+// partition, until the coordinator has loaded it. It gives up quietly: the
+// caller answers from what it then sees.
+func (s *Server) awaitTxnCoordinator(partition int32) {
+	deadline := time.Now().Add(txnCoordinatorWait)
+	for {
+		t := s.ctrl.Image().Topics[txn.StateTopic]
+		if t == nil {
+			s.createTxnTopic()
+		} else if int(partition) < len(t.Partitions) {
+			if t.Partitions[partition].Leader != s.cfg.NodeID || s.cfg.Txns == nil || slices.Contains(s.cfg.Txns.Owned(), partition) {
+				return
+			}
+		} else {
+			return
+		}
+		left := time.Until(deadline)
+		if left <= 0 {
+			return
+		}
+		select {
+		case <-s.stopping:
+			return
+		case <-time.After(min(left, 20*time.Millisecond)):
+		}
+	}
 }
