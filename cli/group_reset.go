@@ -251,6 +251,13 @@ var groupStates = map[string]string{
 
 // parseStates reads --state a,b,c case-insensitively into Kafka's spelling.
 func parseStates(list []string) ([]string, error) {
+	return parseStateList(list, groupStates, "PreparingRebalance, CompletingRebalance, Stable, Empty, Dead")
+}
+
+// parseStateList reads --state a,b,c case-insensitively through canon
+// (lower case -> Kafka's spelling), without repeats; valid lists the names
+// for the error.
+func parseStateList(list []string, canon map[string]string, valid string) ([]string, error) {
 	var out []string
 	seen := map[string]bool{}
 	for _, item := range list {
@@ -259,13 +266,13 @@ func parseStates(list []string) ([]string, error) {
 			if s == "" {
 				continue
 			}
-			canon, ok := groupStates[strings.ToLower(s)]
+			c, ok := canon[strings.ToLower(s)]
 			if !ok {
-				return nil, fmt.Errorf("--state %q: want one or more of PreparingRebalance, CompletingRebalance, Stable, Empty, Dead (comma-separated)", s)
+				return nil, fmt.Errorf("--state %q: want one or more of %s (comma-separated)", s, valid)
 			}
-			if !seen[canon] {
-				seen[canon] = true
-				out = append(out, canon)
+			if !seen[c] {
+				seen[c] = true
+				out = append(out, c)
 			}
 		}
 	}

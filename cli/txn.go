@@ -53,25 +53,7 @@ func (a *app) txnCommand() *cobra.Command {
 // parseTxnStates reads --state a,b,c case-insensitively into Kafka's
 // spelling.
 func parseTxnStates(list []string) ([]string, error) {
-	var out []string
-	seen := map[string]bool{}
-	for _, item := range list {
-		for _, s := range strings.Split(item, ",") {
-			s = strings.TrimSpace(s)
-			if s == "" {
-				continue
-			}
-			canon, ok := txnStates[strings.ToLower(s)]
-			if !ok {
-				return nil, fmt.Errorf("--state %q: want one or more of Empty, Ongoing, PrepareCommit, PrepareAbort, CompleteCommit, CompleteAbort, Dead, PrepareEpochFence (comma-separated)", s)
-			}
-			if !seen[canon] {
-				seen[canon] = true
-				out = append(out, canon)
-			}
-		}
-	}
-	return out, nil
+	return parseStateList(list, txnStates, "Empty, Ongoing, PrepareCommit, PrepareAbort, CompleteCommit, CompleteAbort, Dead, PrepareEpochFence")
 }
 
 func (a *app) txnListCommand() *cobra.Command {

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"slices"
 	"strconv"
 	"time"
 
@@ -178,28 +177,12 @@ const groupLeadershipPoll = 200 * time.Millisecond
 func (n *Node) syncGroups(gc *group.Coordinator, loaded map[int32]int32, startup bool) {
 	want := map[int32]int32{}
 	if startup || n.ctrl.Registered() {
-		if t := n.ctrl.Image().Topics[group.OffsetsTopic]; t != nil {
-			for _, p := range t.Partitions {
-				if p.Leader == n.cfg.NodeID {
-					want[p.Partition] = p.LeaderEpoch
-				}
-			}
-		}
+		want = n.ledPartitions(n.ctrl.Image().Topics[group.OffsetsTopic])
 	}
-	for p := range loaded {
-		if _, ok := want[p]; !ok {
-			gc.Unload(p)
-			delete(loaded, p)
-			n.log.Info("consumer group partition moved away", "partition", p)
-		}
-	}
-	var gain []int32
-	for p, epoch := range want {
-		if e, ok := loaded[p]; !ok || e != epoch {
-			gain = append(gain, p)
-		}
-	}
-	slices.Sort(gain)
+	gain := leadershipChanges(loaded, want, func(p int32) {
+		gc.Unload(p)
+		n.log.Info("consumer group partition moved away", "partition", p)
+	})
 	start, lastLog := time.Now(), time.Now()
 	if startup {
 		n.log.Info("loading consumer groups", "partitions", len(gain))

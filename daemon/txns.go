@@ -6,6 +6,7 @@ import (
 	"slices"
 	"time"
 
+	"github.com/ringtail/ringtail/controlplane"
 	"github.com/ringtail/ringtail/kafka"
 	"github.com/ringtail/ringtail/model"
 	"github.com/ringtail/ringtail/txn"
@@ -75,29 +76,12 @@ func (n *Node) runTxns(m *txn.Manager, stop <-chan struct{}) {
 // partitions this node leads, reloading one led at a new leader epoch
 // (which is also the coordinator epoch of its markers).
 func (n *Node) syncTxns(m *txn.Manager, loaded map[int32]int32) {
-	want := map[int32]int32{}
-	if t := n.ctrl.Image().Topics[txn.StateTopic]; t != nil {
-		for _, p := range t.Partitions {
-			if p.Leader == n.cfg.NodeID {
-				want[p.Partition] = p.LeaderEpoch
-			}
-		}
-	}
-	for p := range loaded {
-		if _, ok := want[p]; !ok {
-			m.Unload(p)
-			delete(loaded, p)
-			n.log.Info("transaction state partition moved away", "partition", p)
-		}
-	}
-	var gain []int32
-	for p, epoch := range want {
-		if e, ok := loaded[p]; !ok || e != epoch {
-			gain = append(gain, p)
-		}
-	}
-	slices.Sort(gain)
 	t := n.ctrl.Image().Topics[txn.StateTopic]
+	want := n.ledPartitions(t)
+	gain := leadershipChanges(loaded, want, func(p int32) {
+		m.Unload(p)
+		n.log.Info("transaction state partition moved away", "partition", p)
+	})
 	lg := logs{m: n.store, r: n.repl, ready: n.ready}
 	for _, p := range gain {
 		tp := model.TopicPartition{Topic: txn.StateTopic, Partition: p}
@@ -159,3 +143,38 @@ func (s stateLog) Read(offset model.Offset, maxBytes int32) ([]byte, error) {
 }
 
 var _ txn.StateLog = stateLog{}
+
+// ledPartitions is partition -> leader epoch of the partitions of t (nil:
+// none) this node leads.
+func (n *Node) ledPartitions(t *controlplane.Topic) map[int32]int32 {
+	want := map[int32]int32{}
+	if t != nil {
+		for _, p := range t.Partitions {
+			if p.Leader == n.cfg.NodeID {
+				want[p.Partition] = p.LeaderEpoch
+			}
+		}
+	}
+	return want
+}
+
+// leadershipChanges compares loaded (partition -> leader epoch loaded at)
+// with want: each partition no longer led is dropped from loaded and
+// passed to lost; the partitions gained or led at a new epoch are
+// returned, sorted, for the caller to load.
+func leadershipChanges(loaded, want map[int32]int32, lost func(p int32)) []int32 {
+	for p := range loaded {
+		if _, ok := want[p]; !ok {
+			lost(p)
+			delete(loaded, p)
+		}
+	}
+	var gain []int32
+	for p, epoch := range want {
+		if e, ok := loaded[p]; !ok || e != epoch {
+			gain = append(gain, p)
+		}
+	}
+	slices.Sort(gain)
+	return gain
+}
