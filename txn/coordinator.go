@@ -1,12 +1,11 @@
-// Package txn is the transaction coordinator as a state machine (issue 13):
-// per transactional id, its producer id and epoch, the state of its
-// transaction and the partitions in it. Time is passed in and nothing is
-// done here: every call returns the Effects the caller performs (records
-// for __transaction_state, commit or abort markers for the partitions).
-// The Manager (manager.go) is the runtime around it: it owns the
+// Package txn is Kafka's transaction coordinator. Coordinator is the state
+// machine: per transactional id, its producer id and epoch, the state of
+// its transaction and the partitions in it; time is passed in and every
+// call returns the Effects the caller performs (records for
+// __transaction_state, commit or abort markers for the partitions). The
+// Manager (manager.go) is the runtime around it: it owns the
 // __transaction_state partitions this node leads, persists the Effects
-// and writes the markers. Not wired into the broker yet; the kafka
-// handlers still refuse transactions.
+// and writes the markers (kafka/txn.go serves the requests).
 package txn
 
 import (
