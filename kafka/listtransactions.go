@@ -16,15 +16,16 @@ package kafka
 //   - v1 duration_filter_millis > 0: only transactions ongoing for longer
 //     than that.
 //   - Ids being expired (Dead) are left out, as in Kafka. A node without a
-//     coordinator answers COORDINATOR_NOT_AVAILABLE.
+//     coordinator answers COORDINATOR_NOT_AVAILABLE; one loading a
+//     partition COORDINATOR_LOAD_IN_PROGRESS (its list would be partial).
 //
-// Skipped on purpose: v2 transactional_id_pattern (KIP-1152); the
-// COORDINATOR_LOAD_IN_PROGRESS answer while a partition loads (the
-// partitions still loading are left out instead); authorization.
+// Skipped on purpose: v2 transactional_id_pattern (KIP-1152);
+// authorization.
 
 import (
 	"slices"
 
+	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
 
 	"github.com/ringtail/ringtail/txn"
@@ -35,6 +36,10 @@ func handleListTransactions(s *Server, cx *reqCtx, req *kmsg.ListTransactionsReq
 	m, err := s.txns()
 	if err != nil {
 		resp.ErrorCode = errorCode(s.log, err)
+		return resp, nil
+	}
+	if m.Loading() {
+		resp.ErrorCode = kerr.CoordinatorLoadInProgress.Code
 		return resp, nil
 	}
 	resp.UnknownStateFilters = unknownTxnStates(req.StateFilters)

@@ -377,6 +377,20 @@ func (m *Manager) Owned() []int32 {
 	return out
 }
 
+// Loading reports whether a partition is being loaded or reloaded: its
+// transactions are not known yet (ListTransactions answers
+// COORDINATOR_LOAD_IN_PROGRESS meanwhile, as Kafka).
+func (m *Manager) Loading() bool {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	for _, p := range m.mu.parts {
+		if p.loading || p.reloading {
+			return true
+		}
+	}
+	return false
+}
+
 // Tick advances time: transactions open past their timeout are aborted
 // (and their producer fenced), ids idle past transactional.id.expiration.ms
 // are tombstoned; both are written like an EndTxn's. Ids with a write in
