@@ -1,7 +1,8 @@
 // Package testkit is imported only by tests. It builds the real ringtail
 // binary once per test process, starts nodes on free loopback ports with
 // their own data dirs, kills, stops and restarts them by PID, and hands out
-// franz-go clients connected to them.
+// franz-go clients connected to them; certs.go makes throwaway CAs and
+// certificates for TLS tests.
 package testkit
 
 import (

@@ -1,0 +1,240 @@
+// Package security is what protects a listener. Today that is TLS for the
+// listeners whose security protocol is SSL (Kafka's ssl.* keys, PEM only):
+// ServerTLS builds the crypto/tls configuration, re-reads the key,
+// certificate chain and CAs when their files change or on SIGHUP (Reload),
+// and Principal names the client a certificate authenticates, as Kafka
+// does. SASL, the authorizer and client quotas are to come (issue 14).
+//
+// A reload that fails keeps the configuration in use; connections already
+// open keep the certificate they shook hands with, new ones get the new.
+package security
+
+import (
+	"crypto/tls"
+	"crypto/x509"
+	"encoding/pem"
+	"fmt"
+	"log/slog"
+	"os"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/ringtail/ringtail/config"
+)
+
+// HandshakeTimeout bounds a TLS handshake: a client that connects and
+// sends nothing, or plaintext, is disconnected after at most this long.
+const HandshakeTimeout = 10 * time.Second
+
+// ServerTLS is the TLS side of a node's SSL listeners.
+type ServerTLS struct {
+	ssl config.SSLConfig
+	log *slog.Logger
+	cur atomic.Pointer[tls.Config]
+
+	mu struct {
+		sync.Mutex
+		stamps string // the files' sizes and modification times at the last load
+	}
+}
+
+// NewServerTLS loads the key, certificate chain and CAs that ssl names. An
+// error names the key and the file and says what is wrong, in one line.
+func NewServerTLS(ssl config.SSLConfig, log *slog.Logger) (*ServerTLS, error) {
+	if log == nil {
+		log = slog.Default()
+	}
+	t := &ServerTLS{ssl: ssl, log: log.With("component", "tls")}
+	stamps := t.stamps()
+	cfg, err := t.load()
+	if err != nil {
+		return nil, err
+	}
+	t.cur.Store(cfg)
+	t.mu.stamps = stamps
+	t.logLoaded("TLS certificate loaded", cfg)
+	return t, nil
+}
+
+// Config is the *tls.Config a listener serves with: each handshake takes
+// the configuration loaded last.
+func (t *ServerTLS) Config() *tls.Config {
+	return &tls.Config{
+		GetConfigForClient: func(*tls.ClientHelloInfo) (*tls.Config, error) { return t.cur.Load(), nil },
+	}
+}
+
+// Current is the configuration loaded last (tests, and the leaf's details
+// for logs).
+func (t *ServerTLS) Current() *tls.Config { return t.cur.Load() }
+
+// Reload re-reads the files (and inline PEM). On failure it logs the error
+// and keeps the configuration in use.
+func (t *ServerTLS) Reload(why string) error {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	stamps := t.stamps()
+	cfg, err := t.load()
+	t.mu.stamps = stamps // a broken file is reported once, not every poll
+	if err != nil {
+		t.log.Error("TLS reload failed; keeping the certificate in use", "reason", why, "err", err)
+		return err
+	}
+	t.cur.Store(cfg)
+	t.logLoaded("TLS certificate reloaded", cfg, "reason", why)
+	return nil
+}
+
+// Watch polls the keystore and truststore files every interval until stop
+// is closed, and reloads when one changes (size or modification time).
+func (t *ServerTLS) Watch(stop <-chan struct{}, interval time.Duration) {
+	tick := time.NewTicker(interval)
+	defer tick.Stop()
+	for {
+		select {
+		case <-stop:
+			return
+		case <-tick.C:
+		}
+		t.mu.Lock()
+		changed := t.stamps() != t.mu.stamps
+		t.mu.Unlock()
+		if changed {
+			_ = t.Reload("file changed")
+		}
+	}
+}
+
+// stamps sums up the files' identity for Watch: a change of any of them
+// (including one appearing or disappearing) changes the string.
+func (t *ServerTLS) stamps() string {
+	var b strings.Builder
+	for _, p := range []string{t.ssl.KeystoreLocation, t.ssl.TruststoreLocation} {
+		if p == "" {
+			continue
+		}
+		if fi, err := os.Stat(p); err == nil {
+			fmt.Fprintf(&b, "%s:%d:%d;", p, fi.Size(), fi.ModTime().UnixNano())
+		} else {
+			fmt.Fprintf(&b, "%s:missing;", p)
+		}
+	}
+	return b.String()
+}
+
+func (t *ServerTLS) logLoaded(msg string, cfg *tls.Config, args ...any) {
+	leaf := cfg.Certificates[0].Leaf
+	args = append(args, "subject", leaf.Subject.String(), "serial", leaf.SerialNumber.String(), "not_after", leaf.NotAfter.UTC().Format(time.RFC3339))
+	t.log.Info(msg, args...)
+	if time.Now().After(leaf.NotAfter) {
+		t.log.Warn("TLS certificate has expired; clients will refuse it", "subject", leaf.Subject.String(), "not_after", leaf.NotAfter.UTC().Format(time.RFC3339))
+	}
+}
+
+// load builds a tls.Config from t.ssl.
+func (t *ServerTLS) load() (*tls.Config, error) {
+	s := t.ssl
+	cert, err := loadKeystore(s)
+	if err != nil {
+		return nil, err
+	}
+	cfg := &tls.Config{Certificates: []tls.Certificate{cert}, CipherSuites: s.TLSCipherSuites()}
+	if vs := s.TLSVersions(); len(vs) > 0 {
+		cfg.MinVersion, cfg.MaxVersion = vs[0], vs[len(vs)-1]
+	}
+	if s.TruststoreLocation != "" || s.TruststoreCertificates != "" {
+		if cfg.ClientCAs, err = loadTruststore(s); err != nil {
+			return nil, err
+		}
+	}
+	switch s.ClientAuth {
+	case "required":
+		cfg.ClientAuth = tls.RequireAndVerifyClientCert
+	case "requested":
+		cfg.ClientAuth = tls.VerifyClientCertIfGiven
+	default:
+		cfg.ClientAuth = tls.NoClientCert
+	}
+	return cfg, nil
+}
+
+func loadKeystore(s config.SSLConfig) (tls.Certificate, error) {
+	key, chain, where := []byte(s.KeystoreKey), []byte(s.KeystoreCertificateChain), "ssl.keystore.certificate.chain and ssl.keystore.key"
+	if s.KeystoreLocation != "" {
+		where = "ssl.keystore.location = " + strconv.Quote(s.KeystoreLocation)
+		data, err := os.ReadFile(s.KeystoreLocation)
+		if err != nil {
+			return tls.Certificate{}, fmt.Errorf("security: %s: %w", where, err)
+		}
+		key, chain = data, data
+	}
+	if hasBlock(key, "ENCRYPTED PRIVATE KEY") || encryptedPEM(key) {
+		return tls.Certificate{}, fmt.Errorf("security: %s: the private key is encrypted, which is not supported yet; decrypt it (openssl pkey -in key.pem -out plain.pem) and protect the file", where)
+	}
+	if !hasBlock(chain, "CERTIFICATE") {
+		return tls.Certificate{}, fmt.Errorf("security: %s: no PEM certificate (-----BEGIN CERTIFICATE-----) found", where)
+	}
+	cert, err := tls.X509KeyPair(chain, key)
+	if err != nil {
+		return tls.Certificate{}, fmt.Errorf("security: %s: %s", where, strings.TrimPrefix(err.Error(), "tls: "))
+	}
+	return cert, nil // Go 1.23+ fills cert.Leaf
+}
+
+func loadTruststore(s config.SSLConfig) (*x509.CertPool, error) {
+	data, where := []byte(s.TruststoreCertificates), "ssl.truststore.certificates"
+	if s.TruststoreLocation != "" {
+		where = "ssl.truststore.location = " + strconv.Quote(s.TruststoreLocation)
+		var err error
+		if data, err = os.ReadFile(s.TruststoreLocation); err != nil {
+			return nil, fmt.Errorf("security: %s: %w", where, err)
+		}
+	}
+	pool := x509.NewCertPool()
+	if !pool.AppendCertsFromPEM(data) {
+		return nil, fmt.Errorf("security: %s: no PEM CA certificate (-----BEGIN CERTIFICATE-----) found", where)
+	}
+	return pool, nil
+}
+
+func hasBlock(data []byte, typ string) bool {
+	for {
+		var b *pem.Block
+		if b, data = pem.Decode(data); b == nil {
+			return false
+		}
+		if b.Type == typ {
+			return true
+		}
+	}
+}
+
+// encryptedPEM reports an OpenSSL-style encrypted key (Proc-Type: 4,ENCRYPTED).
+func encryptedPEM(data []byte) bool {
+	for {
+		var b *pem.Block
+		if b, data = pem.Decode(data); b == nil {
+			return false
+		}
+		if strings.HasSuffix(b.Type, "PRIVATE KEY") && strings.Contains(b.Headers["Proc-Type"], "ENCRYPTED") {
+			return true
+		}
+	}
+}
+
+// Anonymous is Kafka's principal for a client that authenticated nothing.
+const Anonymous = "User:ANONYMOUS"
+
+// Principal is the Kafka principal of a TLS connection: "User:" and the
+// client certificate's subject in RFC 2253 form ("User:CN=client,O=Ringtail"),
+// as Kafka's default ssl.principal.mapping.rules give it; without a client
+// certificate, User:ANONYMOUS.
+func Principal(cs tls.ConnectionState) string {
+	if len(cs.PeerCertificates) == 0 {
+		return Anonymous
+	}
+	return "User:" + cs.PeerCertificates[0].Subject.String()
+}

@@ -1,0 +1,176 @@
+// This file proves that ServerTLS loads PEM keystores and truststores as
+// Kafka's ssl.* keys name them, refuses bad ones with one clear message,
+// reloads when a file changes while keeping the old certificate when the
+// new one is broken, and names a client by its certificate's subject.
+package security
+
+import (
+	"crypto/tls"
+	"crypto/x509"
+	"io"
+	"log/slog"
+	"os"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/ringtail/ringtail/config"
+	"github.com/ringtail/ringtail/testkit"
+)
+
+var quiet = slog.New(slog.NewTextHandler(io.Discard, nil))
+
+func sslConfig() config.SSLConfig {
+	return config.Default().SSL
+}
+
+func TestServerTLSLoads(t *testing.T) {
+	dir := t.TempDir()
+	ca := testkit.NewCA(t, "test CA")
+	cert, key := ca.Issue(t, testkit.CertOptions{CN: "broker"})
+
+	s := sslConfig()
+	s.KeystoreLocation = testkit.WriteFile(t, dir, "server.pem", key, cert)
+	s.TruststoreLocation = testkit.WriteFile(t, dir, "ca.pem", ca.PEM)
+	s.ClientAuth = "required"
+	s.EnabledProtocols = []string{"TLSv1.3"}
+	st, err := NewServerTLS(s, quiet)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := st.Current()
+	if c.ClientAuth != tls.RequireAndVerifyClientCert || c.ClientCAs == nil || c.MinVersion != tls.VersionTLS13 || c.MaxVersion != tls.VersionTLS13 {
+		t.Errorf("config %+v", c)
+	}
+	if cn := c.Certificates[0].Leaf.Subject.CommonName; cn != "broker" {
+		t.Errorf("leaf CN %q", cn)
+	}
+
+	// Inline PEM, as ssl.keystore.certificate.chain and ssl.keystore.key.
+	s = sslConfig()
+	s.KeystoreCertificateChain, s.KeystoreKey = string(cert), string(key)
+	s.TruststoreCertificates, s.ClientAuth = string(ca.PEM), "requested"
+	st, err = NewServerTLS(s, quiet)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st.Current().ClientAuth != tls.VerifyClientCertIfGiven {
+		t.Errorf("requested gives %v", st.Current().ClientAuth)
+	}
+}
+
+func TestServerTLSRefuses(t *testing.T) {
+	dir := t.TempDir()
+	ca := testkit.NewCA(t, "test CA")
+	cert, key := ca.Issue(t, testkit.CertOptions{CN: "broker"})
+	_, otherKey := ca.Issue(t, testkit.CertOptions{CN: "other"})
+	encrypted := []byte("-----BEGIN ENCRYPTED PRIVATE KEY-----\nMIIB\n-----END ENCRYPTED PRIVATE KEY-----\n")
+	missing := dir + "/nope.pem"
+	tests := []struct {
+		name string
+		set  func(s *config.SSLConfig)
+		want string
+	}{
+		{"missing keystore", func(s *config.SSLConfig) { s.KeystoreLocation = missing },
+			`security: ssl.keystore.location = "` + missing + `": open ` + missing + `: no such file or directory`},
+		{"key does not match", func(s *config.SSLConfig) {
+			s.KeystoreLocation = testkit.WriteFile(t, dir, "mismatch.pem", otherKey, cert)
+		}, `.pem": private key does not match public key`},
+		{"inline mismatch", func(s *config.SSLConfig) { s.KeystoreCertificateChain, s.KeystoreKey = string(cert), string(otherKey) },
+			`security: ssl.keystore.certificate.chain and ssl.keystore.key: private key does not match public key`},
+		{"no certificate", func(s *config.SSLConfig) { s.KeystoreLocation = testkit.WriteFile(t, dir, "keyonly.pem", key) },
+			`keyonly.pem": no PEM certificate (-----BEGIN CERTIFICATE-----) found`},
+		{"encrypted key", func(s *config.SSLConfig) { s.KeystoreLocation = testkit.WriteFile(t, dir, "enc.pem", encrypted, cert) },
+			`the private key is encrypted, which is not supported yet`},
+		{"missing truststore", func(s *config.SSLConfig) {
+			s.KeystoreLocation = testkit.WriteFile(t, dir, "ok.pem", key, cert)
+			s.TruststoreLocation = missing
+		}, `security: ssl.truststore.location = "` + missing + `": open `},
+		{"empty truststore", func(s *config.SSLConfig) {
+			s.KeystoreLocation = testkit.WriteFile(t, dir, "ok.pem", key, cert)
+			s.TruststoreCertificates = "not pem"
+		}, `security: ssl.truststore.certificates: no PEM CA certificate`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			s := sslConfig()
+			tt.set(&s)
+			_, err := NewServerTLS(s, quiet)
+			if err == nil {
+				t.Fatal("accepted")
+			}
+			if !strings.Contains(err.Error(), tt.want) || strings.Contains(err.Error(), "\n") {
+				t.Errorf("error %q\ndoes not contain %q (in one line)", err, tt.want)
+			}
+		})
+	}
+}
+
+// Replacing the keystore file changes the certificate new handshakes get;
+// a broken replacement keeps the one in use.
+func TestServerTLSWatchReloads(t *testing.T) {
+	dir := t.TempDir()
+	ca := testkit.NewCA(t, "test CA")
+	cert, key := ca.Issue(t, testkit.CertOptions{CN: "first"})
+	s := sslConfig()
+	s.KeystoreLocation = testkit.WriteFile(t, dir, "server.pem", key, cert)
+	st, err := NewServerTLS(s, quiet)
+	if err != nil {
+		t.Fatal(err)
+	}
+	stop := make(chan struct{})
+	defer close(stop)
+	go st.Watch(stop, 10*time.Millisecond)
+	served := func() string {
+		c, err := st.Config().GetConfigForClient(&tls.ClientHelloInfo{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return c.Certificates[0].Leaf.Subject.CommonName
+	}
+
+	cert2, key2 := ca.Issue(t, testkit.CertOptions{CN: "second"})
+	replace(t, s.KeystoreLocation, append(key2, cert2...))
+	testkit.WaitFor(t, 10*time.Second, "the new certificate", func() bool { return served() == "second" })
+
+	replace(t, s.KeystoreLocation, []byte("garbage"))
+	if err := st.Reload("test"); err == nil {
+		t.Fatal("Reload of a broken keystore succeeded")
+	}
+	if got := served(); got != "second" {
+		t.Fatalf("after a failed Reload, serving %q", got)
+	}
+}
+
+// replace writes data to a new file and renames it over path, as a
+// certificate manager does, with a modification time that differs even on
+// a coarse clock.
+func replace(t *testing.T, path string, data []byte) {
+	t.Helper()
+	tmp := path + ".new"
+	if err := os.WriteFile(tmp, data, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	later := time.Now().Add(time.Minute)
+	if err := os.Chtimes(tmp, later, later); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Rename(tmp, path); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestPrincipal(t *testing.T) {
+	ca := testkit.NewCA(t, "test CA")
+	cert, key := ca.Issue(t, testkit.CertOptions{CN: "client", Org: "Ringtail"})
+	pair, err := tls.X509KeyPair(cert, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := Principal(tls.ConnectionState{PeerCertificates: []*x509.Certificate{pair.Leaf}}); got != "User:CN=client,O=Ringtail" {
+		t.Errorf("Principal = %q", got)
+	}
+	if got := Principal(tls.ConnectionState{}); got != "User:ANONYMOUS" {
+		t.Errorf("Principal without a certificate = %q", got)
+	}
+}
