@@ -111,3 +111,28 @@ func TestImportPropertiesCleanerKeys(t *testing.T) {
 		}
 	}
 }
+
+// A Kafka SSL listener's settings import as they are.
+func TestImportSSL(t *testing.T) {
+	props, err := parseProperties([]byte("listeners=PLAINTEXT://:9092,SSL://:9094,CONTROLLER://:9093\n" +
+		"listener.security.protocol.map=CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT,SSL:SSL\n" +
+		"ssl.keystore.type=PEM\nssl.keystore.location=/etc/kafka/server.pem\nssl.truststore.type=PEM\n" +
+		"ssl.truststore.location=/etc/kafka/ca.pem\nssl.client.auth=required\nssl.enabled.protocols=TLSv1.2,TLSv1.3\n" +
+		"ssl.cipher.suites=TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	doc, warnings := importProperties(props, "in.properties")
+	if len(warnings) != 0 {
+		t.Errorf("warnings %q", warnings)
+	}
+	c, err := config.Parse([]byte(doc))
+	if err != nil {
+		t.Fatalf("imported doc does not parse: %v\n%s", err, doc)
+	}
+	if c.ListenerProtocol("SSL") != config.ProtocolSSL || c.SSL.KeystoreLocation != "/etc/kafka/server.pem" ||
+		c.SSL.TruststoreLocation != "/etc/kafka/ca.pem" || c.SSL.ClientAuth != "required" ||
+		len(c.SSL.CipherSuites) != 1 || len(c.SSL.EnabledProtocols) != 2 {
+		t.Errorf("imported config %+v", c)
+	}
+}

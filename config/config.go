@@ -48,34 +48,38 @@ func (v Voter) Addr() string { return net.JoinHostPort(v.Host, strconv.Itoa(v.Po
 // Config is a node's validated configuration. Durations are in milliseconds
 // and sizes in bytes, whatever unit the file used.
 type Config struct {
-	NodeID                        int32      // node.id
-	ProcessRoles                  []string   // process.roles: "broker", "controller"
-	Listeners                     []Listener // listeners
-	AdvertisedListeners           []Listener // advertised.listeners; unset: the Kafka listeners, all-interfaces hosts as "localhost"
-	ControllerListenerNames       []string   // controller.listener.names
-	ControllerQuorumVoters        []Voter    // controller.quorum.voters; unset on a controller: this node alone
-	InterBrokerListenerName       string     // inter.broker.listener.name
-	LogDirs                       []string   // log.dirs, else log.dir
-	NumPartitions                 int32      // num.partitions
-	DefaultReplicationFactor      int16      // default.replication.factor
-	AutoCreateTopics              bool       // auto.create.topics.enable
-	LogSegmentBytes               int64      // log.segment.bytes
-	LogRollMs                     int64      // log.roll.ms, else log.roll.hours
-	LogRetentionMs                int64      // log.retention.ms, else .minutes, else .hours; -1 keeps forever
-	LogRetentionBytes             int64      // log.retention.bytes; -1 has no size limit
-	LogRetentionCheckIntervalMs   int64      // log.retention.check.interval.ms
-	MessageMaxBytes               int32      // message.max.bytes
-	SocketRequestMaxBytes         int32      // socket.request.max.bytes
-	LogFlushIntervalMessages      int64      // log.flush.interval.messages
-	LogFlushIntervalMs            int64      // log.flush.interval.ms; -1 unset
-	MinInsyncReplicas             int32      // min.insync.replicas
-	BrokerSessionTimeoutMs        int32      // broker.session.timeout.ms
-	ReplicaLagTimeMaxMs           int32      // replica.lag.time.max.ms
-	OffsetsTopicNumPartitions     int32      // offsets.topic.num.partitions
-	OffsetsTopicReplicationFactor int16      // offsets.topic.replication.factor
-	OffsetsTopicSegmentBytes      int32      // offsets.topic.segment.bytes: segment.bytes of __consumer_offsets when created
-	OffsetsRetentionMinutes       int64      // offsets.retention.minutes
-	GroupInitialRebalanceDelayMs  int64      // group.initial.rebalance.delay.ms
+	NodeID                  int32      // node.id
+	ProcessRoles            []string   // process.roles: "broker", "controller"
+	Listeners               []Listener // listeners
+	AdvertisedListeners     []Listener // advertised.listeners; unset: the Kafka listeners, all-interfaces hosts as "localhost"
+	ControllerListenerNames []string   // controller.listener.names
+	ControllerQuorumVoters  []Voter    // controller.quorum.voters; unset on a controller: this node alone
+	InterBrokerListenerName string     // inter.broker.listener.name
+	// ListenerSecurityProtocolMap is listener.security.protocol.map; see
+	// ListenerProtocol for names it does not list.
+	ListenerSecurityProtocolMap   []ListenerProtocol
+	SSL                           SSLConfig // ssl.*: TLS of the SSL listeners
+	LogDirs                       []string  // log.dirs, else log.dir
+	NumPartitions                 int32     // num.partitions
+	DefaultReplicationFactor      int16     // default.replication.factor
+	AutoCreateTopics              bool      // auto.create.topics.enable
+	LogSegmentBytes               int64     // log.segment.bytes
+	LogRollMs                     int64     // log.roll.ms, else log.roll.hours
+	LogRetentionMs                int64     // log.retention.ms, else .minutes, else .hours; -1 keeps forever
+	LogRetentionBytes             int64     // log.retention.bytes; -1 has no size limit
+	LogRetentionCheckIntervalMs   int64     // log.retention.check.interval.ms
+	MessageMaxBytes               int32     // message.max.bytes
+	SocketRequestMaxBytes         int32     // socket.request.max.bytes
+	LogFlushIntervalMessages      int64     // log.flush.interval.messages
+	LogFlushIntervalMs            int64     // log.flush.interval.ms; -1 unset
+	MinInsyncReplicas             int32     // min.insync.replicas
+	BrokerSessionTimeoutMs        int32     // broker.session.timeout.ms
+	ReplicaLagTimeMaxMs           int32     // replica.lag.time.max.ms
+	OffsetsTopicNumPartitions     int32     // offsets.topic.num.partitions
+	OffsetsTopicReplicationFactor int16     // offsets.topic.replication.factor
+	OffsetsTopicSegmentBytes      int32     // offsets.topic.segment.bytes: segment.bytes of __consumer_offsets when created
+	OffsetsRetentionMinutes       int64     // offsets.retention.minutes
+	GroupInitialRebalanceDelayMs  int64     // group.initial.rebalance.delay.ms
 	// Transactions (the transaction coordinator and __transaction_state).
 	TransactionStateLogNumPartitions     int32  // transaction.state.log.num.partitions
 	TransactionStateLogReplicationFactor int16  // transaction.state.log.replication.factor
@@ -151,6 +155,8 @@ func Default() *Config {
 		ControllerListenerNames:       []string{"CONTROLLER"},
 		ControllerQuorumVoters:        []Voter{{ID: 1, Host: "localhost", Port: 9093}},
 		InterBrokerListenerName:       "PLAINTEXT",
+		ListenerSecurityProtocolMap:   append([]ListenerProtocol(nil), defaultProtocolMap...),
+		SSL:                           defaultSSL(),
 		LogDirs:                       []string{"./ringtail-data"},
 		NumPartitions:                 1,
 		DefaultReplicationFactor:      1,
@@ -268,7 +274,11 @@ func parse(data []byte) (*Config, error) {
 			continue
 		}
 		if err := k.parse(c, v); err != nil {
-			return nil, fmt.Errorf("%s = %s: %w", k.name, literal(v), err)
+			shown := literal(v)
+			if k.sensitive {
+				shown = hiddenValue
+			}
+			return nil, fmt.Errorf("%s = %s: %w", k.name, shown, err)
 		}
 		c.Set[k.name] = true
 		c.fileValues[k.name] = propertyString(v)
@@ -310,10 +320,17 @@ func flatten(prefix string, m map[string]any, out map[string]any) error {
 // voters list of its own.
 func (c *Config) resolveDerived() error {
 	if !c.Set["inter.broker.listener.name"] && c.HasRole("broker") && !hasListener(c.Listeners, c.InterBrokerListenerName) {
-		// Every Ringtail listener speaks PLAINTEXT, so with renamed listeners
-		// the first Kafka listener is the natural one for brokers to use.
+		// With renamed listeners the first PLAINTEXT Kafka listener is the
+		// natural one for brokers to use (they do not dial TLS yet), else
+		// the first, which validateSecurity then names.
 		if kl := c.KafkaListeners(); len(kl) > 0 {
 			c.InterBrokerListenerName = kl[0].Name
+			for _, l := range kl {
+				if c.ListenerProtocol(l.Name) == ProtocolPlaintext {
+					c.InterBrokerListenerName = l.Name
+					break
+				}
+			}
 		}
 	}
 	if !c.Set["advertised.listeners"] {
@@ -472,6 +489,10 @@ func (c *Config) validateCross() error {
 		if !hasListener(c.AdvertisedListeners, c.InterBrokerListenerName) {
 			return fmt.Errorf("%s: listener %s is not in advertised.listeners, so other brokers could not reach this one", q("inter.broker.listener.name"), c.InterBrokerListenerName)
 		}
+	}
+
+	if err := c.validateSecurity(); err != nil {
+		return err
 	}
 
 	if c.LogCleanerMinCompactionLagMs > c.LogCleanerMaxCompactionLagMs {

@@ -27,6 +27,8 @@ type brokerKey struct {
 	check func(c *Config) error        // validate the field; nil for keys another key's check covers
 	toml  func(c *Config) string       // the field as a TOML literal; nil for keys TOML() does not write
 	show  func(c *Config) string       // the value in server.properties form; nil: toml without quotes
+
+	sensitive bool // DescribeConfigs hides the value (Kafka's PASSWORD keys)
 }
 
 const ringtailPrefix = "ringtail."
@@ -53,10 +55,32 @@ var brokerKeys = []brokerKey{
 		`"1@localhost:9093"`),
 	stringKey("inter.broker.listener.name", "Listeners", "Listener brokers use to replicate from each other.", `"PLAINTEXT"`,
 		func(c *Config) *string { return &c.InterBrokerListenerName }, checkListenerName),
+	protocolMapKey(),
 	intKey("broker.session.timeout.ms", "Listeners", "How long the active controller waits without hearing from a broker before fencing it and moving its partition leadership away.", "9000", TypeInt,
 		intSpec{min: 100, max: math.MaxInt32, unit: "milliseconds"}, func(c *Config) *int32 { return &c.BrokerSessionTimeoutMs }),
 	intKey("replica.lag.time.max.ms", "Listeners", "How long a follower may go without catching up to the leader's log end before the leader drops it from the ISR.", "30000", TypeInt,
 		intSpec{min: 100, max: math.MaxInt32, unit: "milliseconds"}, func(c *Config) *int32 { return &c.ReplicaLagTimeMaxMs }),
+
+	// TLS of the listeners whose protocol is SSL (Kafka's ssl.* keys).
+	pemTypeKey("ssl.keystore.type", "Format of the keystore: PEM only.", func(c *Config) *string { return &c.SSL.KeystoreType }),
+	stringKey("ssl.keystore.location", "Security", "PEM file holding the private key (unencrypted) and the certificate chain; re-read when it changes.", `""`,
+		func(c *Config) *string { return &c.SSL.KeystoreLocation }, nil),
+	stringKey("ssl.keystore.certificate.chain", "Security", "The certificate chain as PEM in the config, instead of ssl.keystore.location.", `""`,
+		func(c *Config) *string { return &c.SSL.KeystoreCertificateChain }, nil),
+	secretKey("ssl.keystore.key", "The private key (unencrypted) as PEM in the config, with ssl.keystore.certificate.chain.",
+		func(c *Config) *string { return &c.SSL.KeystoreKey }, nil),
+	secretKey("ssl.key.password", "Password of an encrypted private key: not supported yet, leave it empty.",
+		func(c *Config) *string { return &c.SSL.KeyPassword }, checkKeyPassword),
+	pemTypeKey("ssl.truststore.type", "Format of the truststore: PEM only.", func(c *Config) *string { return &c.SSL.TruststoreType }),
+	stringKey("ssl.truststore.location", "Security", "PEM file of the CA certificates that client certificates must chain to; re-read when it changes.", `""`,
+		func(c *Config) *string { return &c.SSL.TruststoreLocation }, nil),
+	stringKey("ssl.truststore.certificates", "Security", "The CA certificates as PEM in the config, instead of ssl.truststore.location.", `""`,
+		func(c *Config) *string { return &c.SSL.TruststoreCertificates }, nil),
+	clientAuthKey(),
+	listKey("ssl.enabled.protocols", "Security", "TLS versions SSL listeners accept: TLSv1.2, TLSv1.3.", `"TLSv1.2,TLSv1.3"`,
+		func(c *Config) *[]string { return &c.SSL.EnabledProtocols }, normProtocol, checkEnabledProtocols),
+	listKey("ssl.cipher.suites", "Security", "TLS 1.2 cipher suites (IANA names, as Java and Go spell them); empty: Go's defaults.", `""`,
+		func(c *Config) *[]string { return &c.SSL.CipherSuites }, strings.TrimSpace, checkCipherSuites),
 
 	// Log storage.
 	alias(listKey("log.dir", "Storage", "Data directory, used when log.dirs is not set.", `"./ringtail-data"`,
@@ -239,7 +263,6 @@ var unsupportedKafkaKeys = map[string]string{
 	"num.recovery.threads.per.data.dir":                "",
 	"socket.send.buffer.bytes":                         "",
 	"socket.receive.buffer.bytes":                      "",
-	"listener.security.protocol.map":                   "every Ringtail listener speaks PLAINTEXT",
 	"zookeeper.connect":                                "Ringtail runs its own Raft controller quorum",
 	"zookeeper.connection.timeout.ms":                  "Ringtail runs its own Raft controller quorum",
 	"controller.quorum.bootstrap.servers":              "list the controllers in controller.quorum.voters",
@@ -783,16 +806,9 @@ func parseListener(s string) (Listener, error) {
 	return l, nil
 }
 
-// unsupportedProtocols are listener names that in Kafka imply a security
-// protocol Ringtail does not speak.
-var unsupportedProtocols = map[string]bool{"SSL": true, "SASL_SSL": true, "SASL_PLAINTEXT": true}
-
 func validListener(l Listener, advertised bool) error {
 	if err := checkListenerName(l.Name); err != nil {
 		return err
-	}
-	if unsupportedProtocols[l.Name] {
-		return fmt.Errorf("listener name %s means TLS or SASL in Kafka, which Ringtail does not support; Ringtail listeners speak PLAINTEXT", l.Name)
 	}
 	if err := checkHost(l.Host); err != nil {
 		return err

@@ -5,6 +5,7 @@ import "strings"
 var groupTitles = []struct{ group, title string }{
 	{"Node", "Node and roles"},
 	{"Listeners", "Listeners and the controller quorum"},
+	{"Security", "TLS of SSL listeners"},
 	{"Storage", "Log segments, sizes and flushing"},
 	{"Retention", "Retention"},
 	{"Cleaner", "Log cleaner (compaction of topics with cleanup.policy=compact)"},

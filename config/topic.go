@@ -330,6 +330,9 @@ func (c *Config) DescribeBrokerConfig() []ConfigEntry {
 		if c.Set[k.name] {
 			e.Source = SourceStaticBrokerConfig
 		}
+		if k.sensitive {
+			e.Value, e.Sensitive = "", true
+		}
 		out = append(out, e)
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
@@ -353,11 +356,17 @@ func (k *brokerKey) value(c *Config) string {
 // display is k's value as an error message quotes it: server.properties
 // form, as a TOML literal.
 func (k *brokerKey) display(c *Config) string {
+	if k.sensitive && k.value(c) != "" {
+		return hiddenValue
+	}
 	if k.typ == TypeList || k.toml == nil {
 		return tomlQuote(k.value(c))
 	}
 	return k.toml(c)
 }
+
+// hiddenValue stands for a secret's value in error messages.
+const hiddenValue = "(hidden)"
 
 func unquote(s string) string {
 	if u, err := strconv.Unquote(s); err == nil {

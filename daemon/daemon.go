@@ -26,6 +26,7 @@ import (
 	"github.com/ringtail/ringtail/kafka"
 	"github.com/ringtail/ringtail/model"
 	"github.com/ringtail/ringtail/replication"
+	"github.com/ringtail/ringtail/security"
 	"github.com/ringtail/ringtail/storage"
 	"github.com/ringtail/ringtail/txn"
 )
@@ -47,6 +48,8 @@ type Node struct {
 	stopGC  chan struct{}
 	lns     []net.Listener
 	wg      sync.WaitGroup
+	// tls serves the SSL listeners; nil when there are none.
+	tls *security.ServerTLS
 
 	// reconcileMu serialises reconciliation of local partitions.
 	reconcileMu sync.Mutex
@@ -66,6 +69,10 @@ type Node struct {
 	// ops is admin HTTP, metrics and the watchdog (admin.go, systemd.go).
 	ops ops
 }
+
+// tlsWatchInterval is how often the keystore and truststore files are
+// checked for changes.
+const tlsWatchInterval = 2 * time.Second
 
 // NewLogger makes the node's logger: text (or JSON) to stderr, without
 // timestamps when journald adds its own.
@@ -149,7 +156,17 @@ func Start(ctx context.Context, cfg *config.Config, logger *slog.Logger) (n *Nod
 		// the voters would refuse each other forever.
 		return nil, fmt.Errorf("daemon: cluster.id is not set, but controller.quorum.voters = %q names %d voters: set the same cluster.id (22 characters of URL-safe base64, e.g. from `ringtail cluster new-id` or any Kafka cluster id) on every node", votersList(cfg), len(voters))
 	}
-	node := &Node{cfg: cfg, log: logger, ready: newReadiness()}
+	// The keys and certificates of SSL listeners are read first, so that a
+	// missing or mismatched file stops startup before anything is touched.
+	var serverTLS *security.ServerTLS
+	for _, l := range cfg.KafkaListeners() {
+		if cfg.ListenerProtocol(l.Name) == config.ProtocolSSL && serverTLS == nil {
+			if serverTLS, err = security.NewServerTLS(cfg.SSL, logger); err != nil {
+				return nil, err
+			}
+		}
+	}
+	node := &Node{cfg: cfg, log: logger, ready: newReadiness(), tls: serverTLS}
 	n = node
 	defer func() {
 		// Returns below set n to nil, so close through node.
@@ -298,10 +315,14 @@ func Start(ctx context.Context, cfg *config.Config, logger *slog.Logger) (n *Nod
 			return nil, fmt.Errorf("daemon: listeners: %s://%s: %w", l.Name, addr, err)
 		}
 		n.lns = append(n.lns, ln)
-		srv := kafka.NewServer(kafka.Config{
+		kc := kafka.Config{
 			NodeID: cfg.NodeID, ListenerName: l.Name, Broker: cfg, Logger: logger,
 			IdleTimeout: 10 * time.Minute, Groups: n.groups, Txns: n.txns, TxnVerified: verified, Observer: n.observer(),
-		}, n.ctrl, logs{m: n.store, r: n.repl, ready: n.ready})
+		}
+		if cfg.ListenerProtocol(l.Name) == config.ProtocolSSL {
+			kc.TLS = n.tls.Config()
+		}
+		srv := kafka.NewServer(kc, n.ctrl, logs{m: n.store, r: n.repl, ready: n.ready})
 		n.servers = append(n.servers, srv)
 		if n.markers == nil {
 			n.markers = kafka.NewMarkerWriter(srv)
@@ -318,6 +339,13 @@ func Start(ctx context.Context, cfg *config.Config, logger *slog.Logger) (n *Nod
 	// Groups load after the listeners open: clients that come early get
 	// COORDINATOR_LOAD_IN_PROGRESS and retry.
 	n.stopGC = make(chan struct{})
+	if n.tls != nil {
+		n.wg.Add(1)
+		go func() {
+			defer n.wg.Done()
+			n.tls.Watch(n.stopGC, tlsWatchInterval)
+		}()
+	}
 	n.wg.Add(2)
 	go func() {
 		defer n.wg.Done()

@@ -59,11 +59,17 @@ func (n *Node) waitSignals(ctx context.Context, path string, hup <-chan os.Signa
 }
 
 // reload re-reads the config file and applies what can change at run time:
-// ringtail.log_level. Every other changed key is logged as needing a
+// ringtail.log_level, and the TLS key, certificates and CAs (re-read from
+// their files). Every other changed key is logged as needing a
 // restart. A file that does not parse leaves everything as it was.
 func (n *Node) reload(path string) {
 	notify(sddaemon.SdNotifyReloading)
 	defer notify(sddaemon.SdNotifyReady)
+	if n.tls != nil {
+		// The key, certificates and CAs are re-read from the files the
+		// running config names; a failure keeps the ones in use.
+		_ = n.tls.Reload("SIGHUP")
+	}
 	if path == "" {
 		n.log.Warn("SIGHUP: no config file to reload (started without --config)")
 		return

@@ -2,6 +2,7 @@ package kafka
 
 import (
 	"bufio"
+	"crypto/tls"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -85,8 +86,13 @@ type conn struct {
 	once   sync.Once
 	remote string
 	// noSendfile is set (writer only) once the kernel refused sendfile on
-	// this connection; ranges then go through CopyRange.
+	// this connection, or from the start on a TLS connection, whose bytes
+	// must go through crypto/tls; ranges then go through CopyRange.
 	noSendfile bool
+	// principal is the client's Kafka principal from its TLS certificate
+	// ("User:CN=...", or User:ANONYMOUS without one); "" on a PLAINTEXT
+	// listener. Kept for the authorizer to come.
+	principal string
 }
 
 func newConn(s *Server, nc net.Conn) *conn {
@@ -99,6 +105,9 @@ func newConn(s *Server, nc net.Conn) *conn {
 	if nc != nil {
 		c.br = bufio.NewReaderSize(nc, 4096)
 		c.remote = nc.RemoteAddr().String()
+	}
+	if _, ok := nc.(*tls.Conn); ok {
+		c.noSendfile = true
 	}
 	return c
 }

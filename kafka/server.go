@@ -2,6 +2,7 @@ package kafka
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"log/slog"
 	"net"
@@ -14,6 +15,7 @@ import (
 
 	"github.com/ringtail/ringtail/config"
 	"github.com/ringtail/ringtail/group"
+	"github.com/ringtail/ringtail/security"
 	"github.com/ringtail/ringtail/txn"
 )
 
@@ -67,6 +69,12 @@ type Config struct {
 	// Observer, when set, is told about every decoded request once it is
 	// answered (metrics).
 	Observer RequestObserver
+	// TLS, when set, makes the listeners speak TLS (security protocol
+	// SSL): each accepted connection shakes hands within
+	// security.HandshakeTimeout before its first request is read, and its
+	// principal comes from the client certificate. Fetches on TLS
+	// connections copy record bytes (no kTLS yet), never sendfile.
+	TLS *tls.Config
 }
 
 // RequestObserver sees each decoded request when its handler finishes:
@@ -129,6 +137,8 @@ type Server struct {
 		sync.Mutex
 		listeners map[net.Listener]struct{}
 		conns     map[*conn]struct{}
+		// handshakes are the TLS connections still shaking hands.
+		handshakes map[net.Conn]struct{}
 	}
 }
 
@@ -166,6 +176,7 @@ func NewServer(cfg Config, ctrl Controller, logs Logs) *Server {
 	}
 	s.mu.listeners = map[net.Listener]struct{}{}
 	s.mu.conns = map[*conn]struct{}{}
+	s.mu.handshakes = map[net.Conn]struct{}{}
 	return s
 }
 
@@ -191,6 +202,9 @@ func (s *Server) Serve(ln net.Listener) error {
 		s.mu.Unlock()
 	}()
 
+	if s.cfg.TLS != nil && s.sendfile {
+		s.log.Info("TLS listener: fetch responses copy record bytes through user space (no kTLS), not sendfile", "listener", s.cfg.ListenerName, "addr", ln.Addr().String())
+	}
 	var backoff time.Duration
 	for {
 		nc, err := ln.Accept()
@@ -217,11 +231,52 @@ func (s *Server) Serve(ln net.Listener) error {
 			nc.Close()
 			continue
 		}
-		s.startConn(nc)
+		if s.cfg.TLS != nil {
+			s.handshake(nc)
+			continue
+		}
+		s.startConn(nc, "")
 	}
 }
 
-func (s *Server) startConn(nc net.Conn) {
+// handshake runs the TLS handshake of an accepted connection on its own
+// goroutine, within security.HandshakeTimeout, then serves it. A client
+// that speaks plaintext, offers no acceptable certificate, or stays silent
+// is disconnected; nothing of the Kafka protocol is read before.
+func (s *Server) handshake(nc net.Conn) {
+	s.mu.Lock()
+	if s.shutting.Load() {
+		s.mu.Unlock()
+		nc.Close()
+		return
+	}
+	s.mu.handshakes[nc] = struct{}{}
+	s.connsWG.Add(1)
+	s.mu.Unlock()
+	go func() {
+		defer s.connsWG.Done()
+		tc := tls.Server(nc, s.cfg.TLS)
+		tc.SetDeadline(time.Now().Add(security.HandshakeTimeout))
+		err := tc.Handshake()
+		s.mu.Lock()
+		delete(s.mu.handshakes, nc)
+		s.mu.Unlock()
+		if err != nil {
+			s.log.Debug("TLS handshake failed; closing connection", "listener", s.cfg.ListenerName, "remote", nc.RemoteAddr().String(), "err", err)
+			nc.Close()
+			return
+		}
+		tc.SetDeadline(time.Time{})
+		principal := security.Principal(tc.ConnectionState())
+		s.log.Debug("TLS connection", "listener", s.cfg.ListenerName, "remote", nc.RemoteAddr().String(), "principal", principal,
+			"version", tls.VersionName(tc.ConnectionState().Version), "cipher", tls.CipherSuiteName(tc.ConnectionState().CipherSuite))
+		s.startConn(tc, principal)
+	}()
+}
+
+// startConn serves nc; principal is the client's Kafka principal ("" on
+// a PLAINTEXT listener, where Kafka's is User:ANONYMOUS).
+func (s *Server) startConn(nc net.Conn, principal string) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.shutting.Load() {
@@ -229,6 +284,7 @@ func (s *Server) startConn(nc net.Conn) {
 		return
 	}
 	c := newConn(s, nc)
+	c.principal = principal
 	s.mu.conns[c] = struct{}{}
 	s.nconns.Add(1)
 	s.connsWG.Add(2)
@@ -257,6 +313,9 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	}
 	for c := range s.mu.conns {
 		c.stopReading()
+	}
+	for nc := range s.mu.handshakes {
+		nc.Close()
 	}
 	s.mu.Unlock()
 
