@@ -321,8 +321,8 @@ func flatten(prefix string, m map[string]any, out map[string]any) error {
 func (c *Config) resolveDerived() error {
 	if !c.Set["inter.broker.listener.name"] && c.HasRole("broker") && !hasListener(c.Listeners, c.InterBrokerListenerName) {
 		// With renamed listeners the first PLAINTEXT Kafka listener is the
-		// natural one for brokers to use (they do not dial TLS yet), else
-		// the first, which validateSecurity then names.
+		// natural one for brokers to use (as Kafka's default
+		// security.inter.broker.protocol is PLAINTEXT), else the first.
 		if kl := c.KafkaListeners(); len(kl) > 0 {
 			c.InterBrokerListenerName = kl[0].Name
 			for _, l := range kl {

@@ -255,9 +255,6 @@ func (c *Config) validateSecurity() error {
 			hasSSL = true
 		}
 	}
-	if c.HasRole("broker") && c.ListenerProtocol(c.InterBrokerListenerName) != ProtocolPlaintext {
-		return fmt.Errorf("%s: inter.broker.listener.name must name a PLAINTEXT listener for now (brokers do not yet dial each other over TLS); add a PLAINTEXT listener for replication", q("inter.broker.listener.name"))
-	}
 	if !hasSSL {
 		return nil
 	}

@@ -45,6 +45,13 @@ func TestSecurityKeysParse(t *testing.T) {
 			c.AdvertisedListeners = []Listener{{"SSL", "localhost", 9094}, {"PLAINTEXT", "localhost", 9092}}
 			c.SSL.KeystoreLocation, c.SSL.TruststoreLocation, c.SSL.ClientAuth = "/k.pem", "/ca.pem", "requested"
 		}},
+		// Brokers may replicate over TLS; an SSL-only broker does.
+		{"listeners = \"SSL://:9094,CONTROLLER://:9093\"\nssl.keystore.location = \"/k.pem\"", func(c *Config) {
+			c.Listeners = []Listener{{"SSL", "", 9094}, {"CONTROLLER", "", 9093}}
+			c.AdvertisedListeners = []Listener{{"SSL", "localhost", 9094}}
+			c.InterBrokerListenerName = "SSL"
+			c.SSL.KeystoreLocation = "/k.pem"
+		}},
 		// Kafka's quickstart map names SASL listeners that are not used.
 		{`listener.security.protocol.map = "CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT,SSL:SSL,SASL_PLAINTEXT:SASL_PLAINTEXT,SASL_SSL:SASL_SSL"`, func(c *Config) {}},
 	}
@@ -86,7 +93,6 @@ func TestSecurityKeysReject(t *testing.T) {
 		{"listeners = \"PLAINTEXT://:9092,SASL_SSL://:9094,CONTROLLER://:9093\"", `listener.security.protocol.map = "CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT,SSL:SSL,SASL_PLAINTEXT:SASL_PLAINTEXT,SASL_SSL:SASL_SSL": listener SASL_SSL is SASL_SSL, but SASL is not supported yet; use PLAINTEXT or SSL`},
 		{"listeners = \"PLAINTEXT://:9092,CLIENT://:9094,CONTROLLER://:9093\"\nlistener.security.protocol.map = \"PLAINTEXT:PLAINTEXT,CLIENT:SASL_PLAINTEXT,CONTROLLER:PLAINTEXT\"", `listener CLIENT is SASL_PLAINTEXT, but SASL is not supported yet`},
 		{`listener.security.protocol.map = "PLAINTEXT:PLAINTEXT,CONTROLLER:SSL"`, `controller listener CONTROLLER is SSL, but the controller quorum speaks PLAINTEXT for now`},
-		{"listeners = \"PLAINTEXT://:9092,SSL://:9094,CONTROLLER://:9093\"\ninter.broker.listener.name = \"SSL\"\nssl.keystore.location = \"/k.pem\"", `inter.broker.listener.name = "SSL": inter.broker.listener.name must name a PLAINTEXT listener for now`},
 		{sslListeners, `ssl.keystore.location = "": an SSL listener needs a key and certificate: set ssl.keystore.location (a PEM file holding both) or ssl.keystore.certificate.chain and ssl.keystore.key`},
 		{sslListeners + "ssl.keystore.location = \"/k.pem\"\nssl.keystore.key = \"x\"", `set either ssl.keystore.location or ssl.keystore.certificate.chain with ssl.keystore.key, not both`},
 		{sslListeners + "ssl.keystore.key = \"x\"", `ssl.keystore.certificate.chain is empty: ssl.keystore.key needs its certificate chain`},

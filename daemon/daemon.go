@@ -5,6 +5,7 @@ package daemon
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -68,6 +69,15 @@ type Node struct {
 	repl *replicas
 	// ops is admin HTTP, metrics and the watchdog (admin.go, systemd.go).
 	ops ops
+}
+
+// peerTLS is the TLS config for dialling other brokers' inter-broker
+// listener, nil when that listener is PLAINTEXT.
+func (n *Node) peerTLS() *tls.Config {
+	if n.tls == nil || n.cfg.ListenerProtocol(n.cfg.InterBrokerListenerName) != config.ProtocolSSL {
+		return nil
+	}
+	return n.tls.ClientConfig()
 }
 
 // tlsWatchInterval is how often the keystore and truststore files are
@@ -322,6 +332,7 @@ func Start(ctx context.Context, cfg *config.Config, logger *slog.Logger) (n *Nod
 		if cfg.ListenerProtocol(l.Name) == config.ProtocolSSL {
 			kc.TLS = n.tls.Config()
 		}
+		kc.PeerTLS = n.peerTLS()
 		srv := kafka.NewServer(kc, n.ctrl, logs{m: n.store, r: n.repl, ready: n.ready})
 		n.servers = append(n.servers, srv)
 		if n.markers == nil {

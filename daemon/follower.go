@@ -60,8 +60,12 @@ func (r *replicas) startFollower(im *controlplane.Image, t *controlplane.Topic, 
 		return nil
 	}
 	addr := net.JoinHostPort(ep.Host, strconv.Itoa(int(ep.Port)))
-	cl, err := kgo.NewClient(kgo.SeedBrokers(addr), kgo.ClientID(fmt.Sprintf("ringtail-replica-%d", r.n.cfg.NodeID)),
-		kgo.RequestRetries(0), kgo.RetryTimeout(time.Second))
+	opts := []kgo.Opt{kgo.SeedBrokers(addr), kgo.ClientID(fmt.Sprintf("ringtail-replica-%d", r.n.cfg.NodeID)),
+		kgo.RequestRetries(0), kgo.RetryTimeout(time.Second)}
+	if tc := r.n.peerTLS(); tc != nil {
+		opts = append(opts, kgo.DialTLSConfig(tc))
+	}
+	cl, err := kgo.NewClient(opts...)
 	if err != nil {
 		r.n.log.Error("replica fetcher client", "partition", tp.String(), "err", err)
 		return nil

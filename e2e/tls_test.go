@@ -21,6 +21,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -228,6 +229,15 @@ func TestTLSWrongProtocol(t *testing.T) {
 	}
 	n := newTLSNode(t, "none", testkit.CertOptions{}, true)
 
+	// A client that connects and says nothing is dropped at the handshake
+	// deadline (10 s); checked at the end.
+	silent, err := net.Dial("tcp", n.sslAddr())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer silent.Close()
+	silentSince := time.Now()
+
 	// Plaintext ApiVersions to the TLS listener: the broker sees no TLS
 	// handshake and closes without answering.
 	c, err := net.Dial("tcp", n.sslAddr())
@@ -274,6 +284,14 @@ func TestTLSWrongProtocol(t *testing.T) {
 	stillServes(t, n)
 	if err := pingErr(n.sslAddr(), kgo.DialTLSConfig(clientTLS(t, n.ca, nil, nil))); err != nil {
 		t.Fatalf("the TLS listener stopped serving: %v", err)
+	}
+
+	silent.SetReadDeadline(silentSince.Add(20 * time.Second))
+	if _, err := silent.Read(make([]byte, 1)); !errors.Is(err, io.EOF) {
+		t.Fatalf("a silent client on the TLS listener: read %v after %v, want EOF at the handshake deadline", err, time.Since(silentSince))
+	}
+	if d := time.Since(silentSince); d < 9*time.Second {
+		t.Errorf("a silent client was dropped after %v, before the 10 s handshake deadline", d)
 	}
 }
 
@@ -332,6 +350,21 @@ func TestTLSCertificateReload(t *testing.T) {
 	if n.PID() != pid {
 		t.Fatal("the node restarted")
 	}
+}
+
+// SIGHUP re-reads the keystore as well.
+func TestTLSReloadOnSIGHUP(t *testing.T) {
+	if testing.Short() {
+		t.Skip("end-to-end")
+	}
+	n := newTLSNode(t, "none", testkit.CertOptions{CN: "broker-1"}, true)
+	if err := syscall.Kill(n.PID(), syscall.SIGHUP); err != nil {
+		t.Fatal(err)
+	}
+	testkit.WaitFor(t, 30*time.Second, "the SIGHUP reload logged", func() bool {
+		return strings.Contains(n.Log(), "TLS certificate reloaded") && strings.Contains(n.Log(), "reason=SIGHUP")
+	})
+	stillServes(t, n)
 }
 
 // replaceFile writes data beside path and renames it over path, as a

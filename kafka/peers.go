@@ -49,8 +49,12 @@ func (s *Server) peer(id int32) (*kgo.Client, error) {
 	if cl := p.m[addr]; cl != nil {
 		return cl, nil
 	}
-	cl, err := kgo.NewClient(kgo.SeedBrokers(addr), kgo.ClientID(fmt.Sprintf("ringtail-broker-%d", p.nodeID)),
-		kgo.RequestRetries(0), kgo.RetryTimeout(time.Second))
+	opts := []kgo.Opt{kgo.SeedBrokers(addr), kgo.ClientID(fmt.Sprintf("ringtail-broker-%d", p.nodeID)),
+		kgo.RequestRetries(0), kgo.RetryTimeout(time.Second)}
+	if s.cfg.PeerTLS != nil {
+		opts = append(opts, kgo.DialTLSConfig(s.cfg.PeerTLS.Clone()))
+	}
+	cl, err := kgo.NewClient(opts...)
 	if err != nil {
 		return nil, err
 	}

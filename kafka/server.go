@@ -75,6 +75,9 @@ type Config struct {
 	// principal comes from the client certificate. Fetches on TLS
 	// connections copy record bytes (no kTLS yet), never sendfile.
 	TLS *tls.Config
+	// PeerTLS, when set, is how this node dials other brokers'
+	// inter-broker listener (transaction markers): that listener is SSL.
+	PeerTLS *tls.Config
 }
 
 // RequestObserver sees each decoded request when its handler finishes:

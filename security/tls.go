@@ -67,6 +67,27 @@ func (t *ServerTLS) Config() *tls.Config {
 	}
 }
 
+// ClientConfig is the *tls.Config with which this node dials other brokers'
+// SSL listeners (inter.broker.listener.name), as Kafka's brokers use their
+// listener's ssl.* keys for it: the server is verified against the
+// truststore (the system's CAs when none is set) and its host name (Kafka's
+// default ssl.endpoint.identification.algorithm=https; franz-go sets
+// ServerName to the host dialled), and the keystore's certificate is
+// presented when the server asks for one. Each handshake takes the
+// certificate loaded last; the CAs are those loaded when it is called.
+func (t *ServerTLS) ClientConfig() *tls.Config {
+	cur := t.cur.Load()
+	return &tls.Config{
+		RootCAs:      cur.ClientCAs,
+		MinVersion:   cur.MinVersion,
+		MaxVersion:   cur.MaxVersion,
+		CipherSuites: cur.CipherSuites,
+		GetClientCertificate: func(*tls.CertificateRequestInfo) (*tls.Certificate, error) {
+			return &t.cur.Load().Certificates[0], nil
+		},
+	}
+}
+
 // Current is the configuration loaded last (tests, and the leaf's details
 // for logs).
 func (t *ServerTLS) Current() *tls.Config { return t.cur.Load() }
