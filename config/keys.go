@@ -81,6 +81,8 @@ var brokerKeys = []brokerKey{
 		func(c *Config) *[]string { return &c.SSL.EnabledProtocols }, normProtocol, checkEnabledProtocols),
 	listKey("ssl.cipher.suites", "Security", "TLS 1.2 cipher suites (IANA names, as Java and Go spell them); empty: Go's defaults.", `""`,
 		func(c *Config) *[]string { return &c.SSL.CipherSuites }, strings.TrimSpace, checkCipherSuites),
+	stringKey("ssl.principal.mapping.rules", "Security", "Principal name from a client certificate's subject: DEFAULT (the whole DN) or RULE:pattern/replacement/[LU],..., as in Kafka.", `"DEFAULT"`,
+		func(c *Config) *string { return &c.SSL.PrincipalMappingRules }, checkPrincipalRules),
 
 	// Log storage.
 	alias(listKey("log.dir", "Storage", "Data directory, used when log.dirs is not set.", `"./ringtail-data"`,

@@ -36,6 +36,7 @@ type SSLConfig struct {
 	ClientAuth               string   // ssl.client.auth: "none" | "requested" | "required"
 	EnabledProtocols         []string // ssl.enabled.protocols: TLSv1.2, TLSv1.3
 	CipherSuites             []string // ssl.cipher.suites: IANA names; empty = Go's defaults
+	PrincipalMappingRules    string   // ssl.principal.mapping.rules: see ParsePrincipalMappingRules
 }
 
 // defaultProtocolMap is Kafka's default listener.security.protocol.map,
@@ -49,7 +50,8 @@ var defaultProtocolMap = []ListenerProtocol{
 const protocolMapDef = `"CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT,SSL:SSL,SASL_PLAINTEXT:SASL_PLAINTEXT,SASL_SSL:SASL_SSL"`
 
 func defaultSSL() SSLConfig {
-	return SSLConfig{KeystoreType: "PEM", TruststoreType: "PEM", ClientAuth: "none", EnabledProtocols: []string{"TLSv1.2", "TLSv1.3"}}
+	return SSLConfig{KeystoreType: "PEM", TruststoreType: "PEM", ClientAuth: "none", EnabledProtocols: []string{"TLSv1.2", "TLSv1.3"},
+		PrincipalMappingRules: "DEFAULT"}
 }
 
 // ListenerProtocol is the security protocol of the listener called name.

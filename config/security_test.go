@@ -151,3 +151,42 @@ func TestSecurityKeysDescribe(t *testing.T) {
 		t.Errorf("ssl.enabled.protocols described as %+v", e)
 	}
 }
+
+// ssl.principal.mapping.rules as Kafka's SslPrincipalMapper reads them.
+func TestPrincipalMappingRules(t *testing.T) {
+	tests := []struct {
+		rules, dn, want string
+		ok              bool
+	}{
+		{"DEFAULT", "CN=client,O=Ringtail", "CN=client,O=Ringtail", true},
+		{"RULE:^CN=(.*?),OU=ServiceUsers.*$/$1/,DEFAULT", "CN=kafka-client,OU=ServiceUsers,O=Ringtail", "kafka-client", true},
+		{"RULE:^CN=(.*?),OU=ServiceUsers.*$/$1/,DEFAULT", "CN=someone,O=Ringtail", "CN=someone,O=Ringtail", true},
+		{"RULE:^CN=(.*?),OU=(.*?),O=(.*?)$/$1@$2/L, RULE:^.*[Cc][Nn]=([a-zA-Z0-9.]*).*$/$1/U, DEFAULT", "CN=Duke,OU=JavaSoft,O=Sun", "duke@javasoft", true},
+		{"RULE:^CN=(.*?),OU=(.*?),O=(.*?)$/$1@$2/L, RULE:^.*[Cc][Nn]=([a-zA-Z0-9.]*).*$/$1/U, DEFAULT", "CN=Duke,O=Sun", "DUKE", true},
+		{"RULE:^CN=([a-z]+),O=Ringtail$/$1x/", "CN=abc,O=Ringtail", "abcx", true},
+		{"RULE:^CN=([a-z]+),O=Ringtail$/\\$$1/", "CN=abc,O=Ringtail", "$abc", true},
+		{"RULE:^CN=([a-z]+),O=Ringtail$/$1/", "CN=abc,O=Other", "", false},
+		{"RULE:a\\/b/x/", "a/b", "x", true},
+	}
+	for _, tt := range tests {
+		rules, err := ParsePrincipalMappingRules(tt.rules)
+		if err != nil {
+			t.Fatalf("%q: %v", tt.rules, err)
+		}
+		got, ok := MapPrincipal(rules, tt.dn)
+		if got != tt.want || ok != tt.ok {
+			t.Errorf("%q on %q = %q, %v; want %q, %v", tt.rules, tt.dn, got, ok, tt.want, tt.ok)
+		}
+	}
+	for _, tt := range []struct{ doc, want string }{
+		{`ssl.principal.mapping.rules = "RULE:^CN=(.*$/$1/"`, `ssl.principal.mapping.rules = "RULE:^CN=(.*$/$1/": rule pattern "^CN=(.*$": error parsing regexp`},
+		{`ssl.principal.mapping.rules = "RULE:abc"`, `rule "RULE:abc": want RULE:pattern/replacement/[LU]`},
+		{`ssl.principal.mapping.rules = "DEFAULT;RULE:a/b/"`, `rules are separated by commas`},
+		{`ssl.principal.mapping.rules = "LDAP"`, `"LDAP" is not DEFAULT or RULE:pattern/replacement/[LU]`},
+		{`ssl.principal.mapping.rules = ""`, `must be DEFAULT or a comma-separated list`},
+	} {
+		if _, err := Parse([]byte(tt.doc)); err == nil || !strings.Contains(err.Error(), tt.want) {
+			t.Errorf("%s: error %v, want %q", tt.doc, err, tt.want)
+		}
+	}
+}

@@ -330,7 +330,7 @@ func Start(ctx context.Context, cfg *config.Config, logger *slog.Logger) (n *Nod
 			IdleTimeout: 10 * time.Minute, Groups: n.groups, Txns: n.txns, TxnVerified: verified, Observer: n.observer(),
 		}
 		if cfg.ListenerProtocol(l.Name) == config.ProtocolSSL {
-			kc.TLS = n.tls.Config()
+			kc.TLS, kc.Principal = n.tls.Config(), n.tls.Principal
 		}
 		kc.PeerTLS = n.peerTLS()
 		srv := kafka.NewServer(kc, n.ctrl, logs{m: n.store, r: n.repl, ready: n.ready})

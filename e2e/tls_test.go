@@ -44,8 +44,8 @@ func (n *tlsNode) sslAddr() string { return fmt.Sprintf("127.0.0.1:%d", n.sslPor
 
 // newTLSNode prepares (and, with start, starts) a node whose server
 // certificate is issued by its own CA with serverOpts; clientAuth is
-// ssl.client.auth.
-func newTLSNode(t *testing.T, clientAuth string, serverOpts testkit.CertOptions, start bool) *tlsNode {
+// ssl.client.auth; extra are more settings.
+func newTLSNode(t *testing.T, clientAuth string, serverOpts testkit.CertOptions, start bool, extra ...map[string]string) *tlsNode {
 	t.Helper()
 	ca := testkit.NewCA(t, "ringtail test CA")
 	dir := t.TempDir()
@@ -56,14 +56,17 @@ func newTLSNode(t *testing.T, clientAuth string, serverOpts testkit.CertOptions,
 	tn := &tlsNode{ca: ca, dir: dir, sslPort: testkit.FreePort(t)}
 	tn.keystore = testkit.WriteFile(t, dir, "server.pem", key, cert)
 	truststore := testkit.WriteFile(t, dir, "ca.pem", ca.PEM)
-	tn.Node = testkit.NewNode(t, testkit.Options{
-		Settings: map[string]string{
-			"ssl.keystore.location":   fmt.Sprintf("%q", tn.keystore),
-			"ssl.truststore.location": fmt.Sprintf("%q", truststore),
-			"ssl.client.auth":         fmt.Sprintf("%q", clientAuth),
-		},
-		Ringtail: map[string]string{"log_level": `"debug"`},
-	})
+	settings := map[string]string{
+		"ssl.keystore.location":   fmt.Sprintf("%q", tn.keystore),
+		"ssl.truststore.location": fmt.Sprintf("%q", truststore),
+		"ssl.client.auth":         fmt.Sprintf("%q", clientAuth),
+	}
+	for _, e := range extra {
+		for k, v := range e {
+			settings[k] = v
+		}
+	}
+	tn.Node = testkit.NewNode(t, testkit.Options{Settings: settings, Ringtail: map[string]string{"log_level": `"debug"`}})
 	setListeners(t, tn.Node, tn.sslPort)
 	if start {
 		tn.Start()
@@ -176,6 +179,29 @@ func TestTLSFranzMutual(t *testing.T) {
 	if err := pingErr(n.sslAddr(), kgo.DialTLSConfig(clientTLS(t, n.ca, cert, key))); err == nil {
 		t.Error("a client certificate from an untrusted CA was accepted")
 	}
+	stillServes(t, n)
+}
+
+// ssl.principal.mapping.rules name the client; a certificate no rule
+// matches is refused, as Kafka fails its authentication.
+func TestTLSPrincipalMappingRules(t *testing.T) {
+	if testing.Short() {
+		t.Skip("end-to-end")
+	}
+	n := newTLSNode(t, "required", testkit.CertOptions{}, true,
+		map[string]string{"ssl.principal.mapping.rules": `"RULE:^CN=([a-z]+),O=Ringtail$/$1/U"`})
+	cert, key := n.ca.Issue(t, testkit.CertOptions{CN: "client", Org: "Ringtail"})
+	roundTrip(t, n, "tls-mapped", clientTLS(t, n.ca, cert, key), 10)
+	if log := n.Log(); !strings.Contains(log, "principal=User:CLIENT") {
+		t.Errorf("the mapped principal is not logged:\n%s", tail(log))
+	}
+	cert, key = n.ca.Issue(t, testkit.CertOptions{CN: "client", Org: "Elsewhere"})
+	if err := pingErr(n.sslAddr(), kgo.DialTLSConfig(clientTLS(t, n.ca, cert, key))); err == nil {
+		t.Error("a certificate no rule matches was served")
+	}
+	testkit.WaitFor(t, 10*time.Second, "the refusal logged", func() bool {
+		return strings.Contains(n.Log(), `no ssl.principal.mapping.rules rule matches the certificate subject \"CN=client,O=Elsewhere\"`)
+	})
 	stillServes(t, n)
 }
 

@@ -75,6 +75,10 @@ type Config struct {
 	// principal comes from the client certificate. Fetches on TLS
 	// connections copy record bytes (no kTLS yet), never sendfile.
 	TLS *tls.Config
+	// Principal names the client of a TLS connection
+	// (ssl.principal.mapping.rules); an error closes the connection. nil:
+	// security.Principal, the certificate subject as it is.
+	Principal func(tls.ConnectionState) (string, error)
 	// PeerTLS, when set, is how this node dials other brokers'
 	// inter-broker listener (transaction markers): that listener is SSL.
 	PeerTLS *tls.Config
@@ -271,6 +275,13 @@ func (s *Server) handshake(nc net.Conn) {
 		}
 		tc.SetDeadline(time.Time{})
 		principal := security.Principal(tc.ConnectionState())
+		if s.cfg.Principal != nil {
+			if principal, err = s.cfg.Principal(tc.ConnectionState()); err != nil {
+				s.log.Warn("TLS client refused", "listener", s.cfg.ListenerName, "remote", nc.RemoteAddr().String(), "err", err)
+				nc.Close()
+				return
+			}
+		}
 		s.log.Debug("TLS connection", "listener", s.cfg.ListenerName, "remote", nc.RemoteAddr().String(), "principal", principal,
 			"version", tls.VersionName(tc.ConnectionState().Version), "cipher", tls.CipherSuiteName(tc.ConnectionState().CipherSuite))
 		s.startConn(tc, principal)

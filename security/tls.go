@@ -31,9 +31,10 @@ const HandshakeTimeout = 10 * time.Second
 
 // ServerTLS is the TLS side of a node's SSL listeners.
 type ServerTLS struct {
-	ssl config.SSLConfig
-	log *slog.Logger
-	cur atomic.Pointer[tls.Config]
+	ssl   config.SSLConfig
+	rules []config.PrincipalRule // ssl.principal.mapping.rules
+	log   *slog.Logger
+	cur   atomic.Pointer[tls.Config]
 
 	mu struct {
 		sync.Mutex
@@ -48,6 +49,12 @@ func NewServerTLS(ssl config.SSLConfig, log *slog.Logger) (*ServerTLS, error) {
 		log = slog.Default()
 	}
 	t := &ServerTLS{ssl: ssl, log: log.With("component", "tls")}
+	if ssl.PrincipalMappingRules != "" {
+		var err error
+		if t.rules, err = config.ParsePrincipalMappingRules(ssl.PrincipalMappingRules); err != nil {
+			return nil, fmt.Errorf("security: ssl.principal.mapping.rules = %q: %w", ssl.PrincipalMappingRules, err)
+		}
+	}
 	stamps := t.stamps()
 	cfg, err := t.load()
 	if err != nil {
@@ -244,6 +251,23 @@ func encryptedPEM(data []byte) bool {
 			return true
 		}
 	}
+}
+
+// Principal is the Kafka principal of a TLS connection under
+// ssl.principal.mapping.rules: "User:" and the name the first matching rule
+// gives the client certificate's subject (RFC 2253), User:ANONYMOUS without
+// a certificate. No matching rule is an error: Kafka fails the
+// authentication, and the connection is closed.
+func (t *ServerTLS) Principal(cs tls.ConnectionState) (string, error) {
+	if len(cs.PeerCertificates) == 0 || len(t.rules) == 0 {
+		return Principal(cs), nil
+	}
+	dn := cs.PeerCertificates[0].Subject.String()
+	name, ok := config.MapPrincipal(t.rules, dn)
+	if !ok {
+		return "", fmt.Errorf("no ssl.principal.mapping.rules rule matches the certificate subject %q", dn)
+	}
+	return "User:" + name, nil
 }
 
 // Anonymous is Kafka's principal for a client that authenticated nothing.
