@@ -38,6 +38,7 @@ type tlsNode struct {
 	dir      string
 	keystore string
 	sslPort  int
+	admin    string // the admin server's address (/metrics)
 }
 
 func (n *tlsNode) sslAddr() string { return fmt.Sprintf("127.0.0.1:%d", n.sslPort) }
@@ -66,7 +67,8 @@ func newTLSNode(t *testing.T, clientAuth string, serverOpts testkit.CertOptions,
 			settings[k] = v
 		}
 	}
-	tn.Node = testkit.NewNode(t, testkit.Options{Settings: settings, Ringtail: map[string]string{"log_level": `"debug"`}})
+	o, admin := withAdmin(t, testkit.Options{Settings: settings, Ringtail: map[string]string{"log_level": `"debug"`}})
+	tn.Node, tn.admin = testkit.NewNode(t, o), admin
 	setListeners(t, tn.Node, tn.sslPort)
 	if start {
 		tn.Start()
@@ -150,6 +152,12 @@ func TestTLSFranzServerAuth(t *testing.T) {
 	}
 	n := newTLSNode(t, "none", testkit.CertOptions{}, true)
 	roundTrip(t, n, "tls-server-auth", clientTLS(t, n.ca, nil, nil), 500)
+	// Only TLS clients fetched: every record byte was copied, none sent
+	// with sendfile.
+	m := scrape(t, n.admin)
+	if copied, sent := metricSum(m, "ringtail_fetch_copied_bytes_total", nil), metricSum(m, "ringtail_fetch_sendfile_bytes_total", nil); copied < 500 || sent != 0 {
+		t.Errorf("fetch bytes over TLS: copied %v, sendfile %v; want all copied", copied, sent)
+	}
 	log := n.Log()
 	if !strings.Contains(log, "TLS listener: fetch responses copy record bytes through user space") {
 		t.Errorf("no log line on the TLS fetch copy path:\n%s", tail(log))
