@@ -239,6 +239,13 @@ func importProperties(props []property, source string) (doc string, warnings []s
 	var skipped []string
 	for _, p := range props {
 		typ, ok := known[p.key]
+		if rest, per := strings.CutPrefix(p.key, "listener.name."); !ok && per {
+			// A per-listener key, listener.name.<listener>.ssl.*, takes
+			// the type of the key it overrides.
+			if _, key, cut := strings.Cut(rest, "."); cut && strings.HasPrefix(key, "ssl.") {
+				typ, ok = known[key]
+			}
+		}
 		if !ok {
 			why := "Ringtail does not support it"
 			if _, err := config.Parse([]byte(p.key + " = \"\"")); err != nil {

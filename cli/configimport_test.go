@@ -118,7 +118,8 @@ func TestImportSSL(t *testing.T) {
 		"listener.security.protocol.map=CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT,SSL:SSL\n" +
 		"ssl.keystore.type=PEM\nssl.keystore.location=/etc/kafka/server.pem\nssl.truststore.type=PEM\n" +
 		"ssl.truststore.location=/etc/kafka/ca.pem\nssl.client.auth=required\nssl.enabled.protocols=TLSv1.2,TLSv1.3\n" +
-		"ssl.cipher.suites=TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384\n"))
+		"ssl.cipher.suites=TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384\n" +
+		"listener.name.ssl.ssl.keystore.location=/etc/kafka/ssl-listener.pem\n"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -132,7 +133,8 @@ func TestImportSSL(t *testing.T) {
 	}
 	if c.ListenerProtocol("SSL") != config.ProtocolSSL || c.SSL.KeystoreLocation != "/etc/kafka/server.pem" ||
 		c.SSL.TruststoreLocation != "/etc/kafka/ca.pem" || c.SSL.ClientAuth != "required" ||
-		len(c.SSL.CipherSuites) != 1 || len(c.SSL.EnabledProtocols) != 2 {
+		len(c.SSL.CipherSuites) != 1 || len(c.SSL.EnabledProtocols) != 2 ||
+		c.SSLFor("SSL").KeystoreLocation != "/etc/kafka/ssl-listener.pem" {
 		t.Errorf("imported config %+v", c)
 	}
 }

@@ -57,29 +57,32 @@ type Config struct {
 	InterBrokerListenerName string     // inter.broker.listener.name
 	// ListenerSecurityProtocolMap is listener.security.protocol.map; see
 	// ListenerProtocol for names it does not list.
-	ListenerSecurityProtocolMap   []ListenerProtocol
-	SSL                           SSLConfig // ssl.*: TLS of the SSL listeners
-	LogDirs                       []string  // log.dirs, else log.dir
-	NumPartitions                 int32     // num.partitions
-	DefaultReplicationFactor      int16     // default.replication.factor
-	AutoCreateTopics              bool      // auto.create.topics.enable
-	LogSegmentBytes               int64     // log.segment.bytes
-	LogRollMs                     int64     // log.roll.ms, else log.roll.hours
-	LogRetentionMs                int64     // log.retention.ms, else .minutes, else .hours; -1 keeps forever
-	LogRetentionBytes             int64     // log.retention.bytes; -1 has no size limit
-	LogRetentionCheckIntervalMs   int64     // log.retention.check.interval.ms
-	MessageMaxBytes               int32     // message.max.bytes
-	SocketRequestMaxBytes         int32     // socket.request.max.bytes
-	LogFlushIntervalMessages      int64     // log.flush.interval.messages
-	LogFlushIntervalMs            int64     // log.flush.interval.ms; -1 unset
-	MinInsyncReplicas             int32     // min.insync.replicas
-	BrokerSessionTimeoutMs        int32     // broker.session.timeout.ms
-	ReplicaLagTimeMaxMs           int32     // replica.lag.time.max.ms
-	OffsetsTopicNumPartitions     int32     // offsets.topic.num.partitions
-	OffsetsTopicReplicationFactor int16     // offsets.topic.replication.factor
-	OffsetsTopicSegmentBytes      int32     // offsets.topic.segment.bytes: segment.bytes of __consumer_offsets when created
-	OffsetsRetentionMinutes       int64     // offsets.retention.minutes
-	GroupInitialRebalanceDelayMs  int64     // group.initial.rebalance.delay.ms
+	ListenerSecurityProtocolMap []ListenerProtocol
+	SSL                         SSLConfig // ssl.*: TLS of the SSL listeners
+	// ListenerSSL is the TLS of the listeners with listener.name.<name>.ssl.*
+	// overrides, by listener name; see SSLFor.
+	ListenerSSL                   map[string]SSLConfig
+	LogDirs                       []string // log.dirs, else log.dir
+	NumPartitions                 int32    // num.partitions
+	DefaultReplicationFactor      int16    // default.replication.factor
+	AutoCreateTopics              bool     // auto.create.topics.enable
+	LogSegmentBytes               int64    // log.segment.bytes
+	LogRollMs                     int64    // log.roll.ms, else log.roll.hours
+	LogRetentionMs                int64    // log.retention.ms, else .minutes, else .hours; -1 keeps forever
+	LogRetentionBytes             int64    // log.retention.bytes; -1 has no size limit
+	LogRetentionCheckIntervalMs   int64    // log.retention.check.interval.ms
+	MessageMaxBytes               int32    // message.max.bytes
+	SocketRequestMaxBytes         int32    // socket.request.max.bytes
+	LogFlushIntervalMessages      int64    // log.flush.interval.messages
+	LogFlushIntervalMs            int64    // log.flush.interval.ms; -1 unset
+	MinInsyncReplicas             int32    // min.insync.replicas
+	BrokerSessionTimeoutMs        int32    // broker.session.timeout.ms
+	ReplicaLagTimeMaxMs           int32    // replica.lag.time.max.ms
+	OffsetsTopicNumPartitions     int32    // offsets.topic.num.partitions
+	OffsetsTopicReplicationFactor int16    // offsets.topic.replication.factor
+	OffsetsTopicSegmentBytes      int32    // offsets.topic.segment.bytes: segment.bytes of __consumer_offsets when created
+	OffsetsRetentionMinutes       int64    // offsets.retention.minutes
+	GroupInitialRebalanceDelayMs  int64    // group.initial.rebalance.delay.ms
 	// Transactions (the transaction coordinator and __transaction_state).
 	TransactionStateLogNumPartitions     int32  // transaction.state.log.num.partitions
 	TransactionStateLogReplicationFactor int16  // transaction.state.log.replication.factor
@@ -259,6 +262,10 @@ func parse(data []byte) (*Config, error) {
 	if err := flatten("", doc, values); err != nil {
 		return nil, err
 	}
+	overrides, err := takeListenerOverrides(values)
+	if err != nil {
+		return nil, err
+	}
 	if err := checkKnown(values); err != nil {
 		return nil, err
 	}
@@ -282,6 +289,9 @@ func parse(data []byte) (*Config, error) {
 		}
 		c.Set[k.name] = true
 		c.fileValues[k.name] = propertyString(v)
+	}
+	if err := c.applyListenerOverrides(overrides); err != nil {
+		return nil, err
 	}
 	if err := c.resolveDerived(); err != nil {
 		return nil, err

@@ -223,7 +223,7 @@ func TestParseRejects(t *testing.T) {
 		{`listeners = "PLAINTEXT://::1:9092"`, `an IPv6 host goes in brackets`},
 		{`listeners = "PLAINTEXT://:x"`, `port "x" is not a number`},
 		{`listeners = "PLAIN-TEXT://:9092"`, `listener name "PLAIN-TEXT" must be upper-case letters, digits and _`},
-		{`listeners = "SSL://:9092,CONTROLLER://:9093"`, `ssl.keystore.location = "": an SSL listener needs a key and certificate`},
+		{`listeners = "SSL://:9092,CONTROLLER://:9093"`, `ssl.keystore.location = "": SSL listener SSL needs a key and certificate`},
 		{`listeners = "PLAINTEXT://bad host:9092"`, `host "bad host" is not a host name or IP address`},
 		{`listeners = ""`, `listeners = "": must list at least one listener`},
 		{`advertised.listeners = "PLAINTEXT://:9092"`, `an advertised listener needs a host clients can reach`},

@@ -257,28 +257,170 @@ func (c *Config) validateSecurity() error {
 			hasSSL = true
 		}
 	}
+	for name := range c.ListenerSSL {
+		if !hasListener(c.Listeners, name) {
+			return fmt.Errorf("%s%s.*: no listener named %s in listeners (%s)", listenerPrefix, strings.ToLower(name), name, listenerNames(c.Listeners))
+		}
+	}
 	if !hasSSL {
 		return nil
 	}
-	s := &c.SSL
+	for _, l := range c.Listeners {
+		if c.ListenerProtocol(l.Name) == ProtocolSSL {
+			if err := c.checkListenerSSL(l.Name); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// SSLFor is the TLS configuration of listener name: the ssl.* keys with its
+// listener.name.<name>.ssl.* overrides.
+func (c *Config) SSLFor(name string) SSLConfig {
+	if s, ok := c.ListenerSSL[name]; ok {
+		return s
+	}
+	return c.SSL
+}
+
+// checkListenerSSL checks that SSL listener name has what it needs; the
+// messages name the per-listener key where the listener overrides it.
+func (c *Config) checkListenerSSL(name string) error {
+	tmp := *c
+	tmp.SSL = c.SSLFor(name)
+	s := &tmp.SSL
+	_, overridden := c.ListenerSSL[name]
+	kn := func(key string) string {
+		if full := listenerPrefix + strings.ToLower(name) + "." + key; overridden && c.Set[full] {
+			return full
+		}
+		return key
+	}
+	q := func(key string) string { return kn(key) + " = " + keyIndex[key].display(&tmp) }
+	if overridden {
+		for i := range brokerKeys {
+			k := &brokerKeys[i]
+			if strings.HasPrefix(k.name, "ssl.") && k.check != nil {
+				if err := k.check(&tmp); err != nil {
+					return fmt.Errorf("%s: %w", q(k.name), err)
+				}
+			}
+		}
+	}
 	inline := s.KeystoreCertificateChain != "" || s.KeystoreKey != ""
 	switch {
 	case s.KeystoreLocation == "" && !inline:
-		return fmt.Errorf("%s: an SSL listener needs a key and certificate: set ssl.keystore.location (a PEM file holding both) or ssl.keystore.certificate.chain and ssl.keystore.key", q("ssl.keystore.location"))
+		return fmt.Errorf("%s: SSL listener %s needs a key and certificate: set %s (a PEM file holding both) or %s and %s", q("ssl.keystore.location"), name,
+			kn("ssl.keystore.location"), kn("ssl.keystore.certificate.chain"), kn("ssl.keystore.key"))
 	case s.KeystoreLocation != "" && inline:
-		return fmt.Errorf("%s: set either ssl.keystore.location or ssl.keystore.certificate.chain with ssl.keystore.key, not both", q("ssl.keystore.location"))
+		return fmt.Errorf("%s: set either %s or %s with %s, not both", q("ssl.keystore.location"), kn("ssl.keystore.location"), kn("ssl.keystore.certificate.chain"), kn("ssl.keystore.key"))
 	case inline && s.KeystoreCertificateChain == "":
-		return errors.New("ssl.keystore.certificate.chain is empty: ssl.keystore.key needs its certificate chain")
+		return fmt.Errorf("%s is empty: %s needs its certificate chain", kn("ssl.keystore.certificate.chain"), kn("ssl.keystore.key"))
 	case inline && s.KeystoreKey == "":
-		return errors.New("ssl.keystore.key is empty: ssl.keystore.certificate.chain needs its private key")
+		return fmt.Errorf("%s is empty: %s needs its private key", kn("ssl.keystore.key"), kn("ssl.keystore.certificate.chain"))
 	}
 	if s.TruststoreLocation != "" && s.TruststoreCertificates != "" {
-		return fmt.Errorf("%s: set either ssl.truststore.location or ssl.truststore.certificates, not both", q("ssl.truststore.location"))
+		return fmt.Errorf("%s: set either %s or %s, not both", q("ssl.truststore.location"), kn("ssl.truststore.location"), kn("ssl.truststore.certificates"))
 	}
 	if s.ClientAuth != "none" && s.TruststoreLocation == "" && s.TruststoreCertificates == "" {
-		return fmt.Errorf("%s: client certificates are %s, but no CA to verify them is set: set ssl.truststore.location or ssl.truststore.certificates", q("ssl.client.auth"), s.ClientAuth)
+		return fmt.Errorf("%s: client certificates are %s, but no CA to verify them is set: set %s or %s", q("ssl.client.auth"), s.ClientAuth, kn("ssl.truststore.location"), kn("ssl.truststore.certificates"))
 	}
 	return nil
+}
+
+// listenerPrefix starts Kafka's per-listener keys,
+// listener.name.<listener name in lower case>.<key>.
+const listenerPrefix = "listener.name."
+
+// takeListenerOverrides removes the listener.name.<listener>.ssl.* keys
+// from values and returns them by listener name (upper-cased) and key.
+func takeListenerOverrides(values map[string]any) (map[string]map[string]any, error) {
+	var names []string
+	for name := range values {
+		if strings.HasPrefix(name, listenerPrefix) {
+			names = append(names, name)
+		}
+	}
+	sort.Strings(names)
+	out := map[string]map[string]any{}
+	for _, name := range names {
+		lname, key, ok := strings.Cut(strings.TrimPrefix(name, listenerPrefix), ".")
+		if !ok || !strings.HasPrefix(key, "ssl.") || keyIndex[key] == nil {
+			return nil, fmt.Errorf("unknown key %q: the per-listener keys Ringtail knows are %s<listener>.ssl.*, with one of the ssl keys", name, listenerPrefix)
+		}
+		if err := checkListenerName(strings.ToUpper(lname)); err != nil {
+			return nil, fmt.Errorf("%s: %w", name, err)
+		}
+		l := strings.ToUpper(lname)
+		if out[l] == nil {
+			out[l] = map[string]any{}
+		}
+		out[l][key] = values[name]
+		delete(values, name)
+	}
+	return out, nil
+}
+
+// applyListenerOverrides sets ListenerSSL: for each listener with
+// overrides, the ssl.* keys with those overrides on top.
+func (c *Config) applyListenerOverrides(ov map[string]map[string]any) error {
+	var names []string
+	for l := range ov {
+		names = append(names, l)
+	}
+	sort.Strings(names)
+	for _, l := range names {
+		tmp := *c
+		keys := make([]string, 0, len(ov[l]))
+		for k := range ov[l] {
+			keys = append(keys, k)
+		}
+		sort.Strings(keys)
+		for _, key := range keys {
+			k, v := keyIndex[key], ov[l][key]
+			full := listenerPrefix + strings.ToLower(l) + "." + key
+			if err := k.parse(&tmp, v); err != nil {
+				shown := literal(v)
+				if k.sensitive {
+					shown = hiddenValue
+				}
+				return fmt.Errorf("%s = %s: %w", full, shown, err)
+			}
+			c.Set[full] = true
+			c.fileValues[full] = propertyString(v)
+		}
+		if c.ListenerSSL == nil {
+			c.ListenerSSL = map[string]SSLConfig{}
+		}
+		c.ListenerSSL[l] = tmp.SSL
+	}
+	return nil
+}
+
+// listenerOverridesTOML writes ListenerSSL as listener.name.<l>.ssl.* lines:
+// the keys whose value differs from the ssl.* key's.
+func (c *Config) listenerOverridesTOML() string {
+	var names []string
+	for l := range c.ListenerSSL {
+		names = append(names, l)
+	}
+	sort.Strings(names)
+	var b strings.Builder
+	for _, l := range names {
+		tmp := *c
+		tmp.SSL = c.ListenerSSL[l]
+		for i := range brokerKeys {
+			k := &brokerKeys[i]
+			if !strings.HasPrefix(k.name, "ssl.") || k.toml == nil {
+				continue
+			}
+			if v := k.toml(&tmp); v != k.toml(c) {
+				b.WriteString(listenerPrefix + strings.ToLower(l) + "." + k.name + " = " + v + "\n")
+			}
+		}
+	}
+	return b.String()
 }
 
 func clientAuthKey() brokerKey {

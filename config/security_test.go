@@ -93,7 +93,7 @@ func TestSecurityKeysReject(t *testing.T) {
 		{"listeners = \"PLAINTEXT://:9092,SASL_SSL://:9094,CONTROLLER://:9093\"", `listener.security.protocol.map = "CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT,SSL:SSL,SASL_PLAINTEXT:SASL_PLAINTEXT,SASL_SSL:SASL_SSL": listener SASL_SSL is SASL_SSL, but SASL is not supported yet; use PLAINTEXT or SSL`},
 		{"listeners = \"PLAINTEXT://:9092,CLIENT://:9094,CONTROLLER://:9093\"\nlistener.security.protocol.map = \"PLAINTEXT:PLAINTEXT,CLIENT:SASL_PLAINTEXT,CONTROLLER:PLAINTEXT\"", `listener CLIENT is SASL_PLAINTEXT, but SASL is not supported yet`},
 		{`listener.security.protocol.map = "PLAINTEXT:PLAINTEXT,CONTROLLER:SSL"`, `controller listener CONTROLLER is SSL, but the controller quorum speaks PLAINTEXT for now`},
-		{sslListeners, `ssl.keystore.location = "": an SSL listener needs a key and certificate: set ssl.keystore.location (a PEM file holding both) or ssl.keystore.certificate.chain and ssl.keystore.key`},
+		{sslListeners, `ssl.keystore.location = "": SSL listener SSL needs a key and certificate: set ssl.keystore.location (a PEM file holding both) or ssl.keystore.certificate.chain and ssl.keystore.key`},
 		{sslListeners + "ssl.keystore.location = \"/k.pem\"\nssl.keystore.key = \"x\"", `set either ssl.keystore.location or ssl.keystore.certificate.chain with ssl.keystore.key, not both`},
 		{sslListeners + "ssl.keystore.key = \"x\"", `ssl.keystore.certificate.chain is empty: ssl.keystore.key needs its certificate chain`},
 		{sslListeners + "ssl.keystore.certificate.chain = \"x\"", `ssl.keystore.key is empty: ssl.keystore.certificate.chain needs its private key`},
@@ -187,6 +187,52 @@ func TestPrincipalMappingRules(t *testing.T) {
 	} {
 		if _, err := Parse([]byte(tt.doc)); err == nil || !strings.Contains(err.Error(), tt.want) {
 			t.Errorf("%s: error %v, want %q", tt.doc, err, tt.want)
+		}
+	}
+}
+
+// Kafka's per-listener keys, listener.name.<listener>.ssl.*, override the
+// ssl.* keys for that listener only.
+func TestListenerSSLOverrides(t *testing.T) {
+	doc := "listeners = \"PLAINTEXT://:9092,CLIENT://:9094,REPL://:9095,CONTROLLER://:9093\"\n" +
+		"listener.security.protocol.map = \"PLAINTEXT:PLAINTEXT,CLIENT:SSL,REPL:SSL,CONTROLLER:PLAINTEXT\"\n" +
+		"ssl.keystore.location = \"/etc/ringtail/server.pem\"\n" +
+		"listener.name.repl.ssl.client.auth = \"required\"\n" +
+		"listener.name.repl.ssl.truststore.location = \"/etc/ringtail/ca.pem\"\n" +
+		"[listener.name.client]\nssl.keystore.location = \"/etc/ringtail/public.pem\"\n"
+	c := parseOK(t, doc)
+	if got := c.SSLFor("CLIENT"); got.KeystoreLocation != "/etc/ringtail/public.pem" || got.ClientAuth != "none" {
+		t.Errorf("CLIENT: %+v", got)
+	}
+	if got := c.SSLFor("REPL"); got.KeystoreLocation != "/etc/ringtail/server.pem" || got.ClientAuth != "required" || got.TruststoreLocation != "/etc/ringtail/ca.pem" {
+		t.Errorf("REPL: %+v", got)
+	}
+	if got := c.SSLFor("PLAINTEXT"); !reflect.DeepEqual(got, c.SSL) {
+		t.Errorf("PLAINTEXT: %+v", got)
+	}
+	if !c.Set["listener.name.repl.ssl.client.auth"] {
+		t.Error("the override is not in Set")
+	}
+	// TOML() writes the overrides back.
+	back := parseOK(t, c.TOML())
+	if !reflect.DeepEqual(back.ListenerSSL, c.ListenerSSL) {
+		t.Errorf("TOML round trip: %+v\nwant %+v\n%s", back.ListenerSSL, c.ListenerSSL, c.TOML())
+	}
+
+	for _, tt := range []struct{ doc, want string }{
+		{`listener.name.client.sasl.enabled.mechanisms = "PLAIN"`, `unknown key "listener.name.client.sasl.enabled.mechanisms": the per-listener keys Ringtail knows are listener.name.<listener>.ssl.*`},
+		{`listener.name.client.ssl.nope = "x"`, `unknown key "listener.name.client.ssl.nope"`},
+		{`listener.name.client.ssl.client.auth = "always"`, `listener.name.client.ssl.client.auth = "always": must be one of "none", "requested", "required"`},
+		{`listener.name.client.ssl.client.auth = "required"`, `listener.name.client.*: no listener named CLIENT in listeners (PLAINTEXT, CONTROLLER)`},
+		{sslListeners + "ssl.keystore.location = \"/k.pem\"\nlistener.name.ssl.ssl.client.auth = \"required\"",
+			`listener.name.ssl.ssl.client.auth = "required": client certificates are required, but no CA to verify them is set: set ssl.truststore.location or ssl.truststore.certificates`},
+		{sslListeners + "listener.name.ssl.ssl.keystore.key = \"k\"",
+			`ssl.keystore.certificate.chain is empty: listener.name.ssl.ssl.keystore.key needs its certificate chain`},
+		{sslListeners + "listener.name.ssl.ssl.key.password = \"hunter2\"", `listener.name.ssl.ssl.key.password = (hidden): encrypted private keys are not supported yet`},
+	} {
+		_, err := Parse([]byte(tt.doc))
+		if err == nil || !strings.Contains(err.Error(), tt.want) || strings.Contains(err.Error(), "hunter2") {
+			t.Errorf("%s:\nerror %v\nwant  %q", tt.doc, err, tt.want)
 		}
 	}
 }

@@ -65,6 +65,7 @@ func (c *Config) TOML() string {
 		}
 		b.WriteString(k.name + " = " + k.toml(c) + "\n")
 	}
+	b.WriteString(c.listenerOverridesTOML())
 	b.WriteString("\n[ringtail]\n")
 	b.WriteString(rt.String())
 	return b.String()

@@ -49,8 +49,9 @@ type Node struct {
 	stopGC  chan struct{}
 	lns     []net.Listener
 	wg      sync.WaitGroup
-	// tls serves the SSL listeners; nil when there are none.
-	tls *security.ServerTLS
+	// tls serves the SSL listeners, by listener name; the listeners
+	// without listener.name.<name>.ssl.* overrides share one.
+	tls map[string]*security.ServerTLS
 
 	// reconcileMu serialises reconciliation of local partitions.
 	reconcileMu sync.Mutex
@@ -74,10 +75,51 @@ type Node struct {
 // peerTLS is the TLS config for dialling other brokers' inter-broker
 // listener, nil when that listener is PLAINTEXT.
 func (n *Node) peerTLS() *tls.Config {
-	if n.tls == nil || n.cfg.ListenerProtocol(n.cfg.InterBrokerListenerName) != config.ProtocolSSL {
+	st := n.tls[n.cfg.InterBrokerListenerName]
+	if st == nil {
 		return nil
 	}
-	return n.tls.ClientConfig()
+	return st.ClientConfig()
+}
+
+// newServerTLS loads the keys and certificates of the SSL listeners.
+func newServerTLS(cfg *config.Config, logger *slog.Logger) (map[string]*security.ServerTLS, error) {
+	out := map[string]*security.ServerTLS{}
+	var shared *security.ServerTLS
+	for _, l := range cfg.KafkaListeners() {
+		if cfg.ListenerProtocol(l.Name) != config.ProtocolSSL {
+			continue
+		}
+		if _, own := cfg.ListenerSSL[l.Name]; own {
+			st, err := security.NewServerTLS(cfg.SSLFor(l.Name), logger.With("listener", l.Name))
+			if err != nil {
+				return nil, fmt.Errorf("listener %s: %w", l.Name, err)
+			}
+			out[l.Name] = st
+			continue
+		}
+		if shared == nil {
+			var err error
+			if shared, err = security.NewServerTLS(cfg.SSL, logger); err != nil {
+				return nil, err
+			}
+		}
+		out[l.Name] = shared
+	}
+	return out, nil
+}
+
+// uniqueTLS lists each ServerTLS of m once.
+func uniqueTLS(m map[string]*security.ServerTLS) []*security.ServerTLS {
+	var out []*security.ServerTLS
+	seen := map[*security.ServerTLS]bool{}
+	for _, st := range m {
+		if !seen[st] {
+			seen[st] = true
+			out = append(out, st)
+		}
+	}
+	return out
 }
 
 // tlsWatchInterval is how often the keystore and truststore files are
@@ -168,13 +210,9 @@ func Start(ctx context.Context, cfg *config.Config, logger *slog.Logger) (n *Nod
 	}
 	// The keys and certificates of SSL listeners are read first, so that a
 	// missing or mismatched file stops startup before anything is touched.
-	var serverTLS *security.ServerTLS
-	for _, l := range cfg.KafkaListeners() {
-		if cfg.ListenerProtocol(l.Name) == config.ProtocolSSL && serverTLS == nil {
-			if serverTLS, err = security.NewServerTLS(cfg.SSL, logger); err != nil {
-				return nil, err
-			}
-		}
+	serverTLS, err := newServerTLS(cfg, logger)
+	if err != nil {
+		return nil, err
 	}
 	node := &Node{cfg: cfg, log: logger, ready: newReadiness(), tls: serverTLS}
 	n = node
@@ -330,7 +368,7 @@ func Start(ctx context.Context, cfg *config.Config, logger *slog.Logger) (n *Nod
 			IdleTimeout: 10 * time.Minute, Groups: n.groups, Txns: n.txns, TxnVerified: verified, Observer: n.observer(),
 		}
 		if cfg.ListenerProtocol(l.Name) == config.ProtocolSSL {
-			kc.TLS, kc.Principal = n.tls.Config(), n.tls.Principal
+			kc.TLS, kc.Principal = n.tls[l.Name].Config(), n.tls[l.Name].Principal
 		}
 		kc.PeerTLS = n.peerTLS()
 		srv := kafka.NewServer(kc, n.ctrl, logs{m: n.store, r: n.repl, ready: n.ready})
@@ -350,11 +388,11 @@ func Start(ctx context.Context, cfg *config.Config, logger *slog.Logger) (n *Nod
 	// Groups load after the listeners open: clients that come early get
 	// COORDINATOR_LOAD_IN_PROGRESS and retry.
 	n.stopGC = make(chan struct{})
-	if n.tls != nil {
+	for _, st := range uniqueTLS(n.tls) {
 		n.wg.Add(1)
 		go func() {
 			defer n.wg.Done()
-			n.tls.Watch(n.stopGC, tlsWatchInterval)
+			st.Watch(n.stopGC, tlsWatchInterval)
 		}()
 	}
 	n.wg.Add(2)

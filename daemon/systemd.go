@@ -65,10 +65,10 @@ func (n *Node) waitSignals(ctx context.Context, path string, hup <-chan os.Signa
 func (n *Node) reload(path string) {
 	notify(sddaemon.SdNotifyReloading)
 	defer notify(sddaemon.SdNotifyReady)
-	if n.tls != nil {
-		// The key, certificates and CAs are re-read from the files the
-		// running config names; a failure keeps the ones in use.
-		_ = n.tls.Reload("SIGHUP")
+	// The keys, certificates and CAs are re-read from the files the
+	// running config names; a failure keeps the ones in use.
+	for _, st := range uniqueTLS(n.tls) {
+		_ = st.Reload("SIGHUP")
 	}
 	if path == "" {
 		n.log.Warn("SIGHUP: no config file to reload (started without --config)")

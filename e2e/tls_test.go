@@ -213,6 +213,37 @@ func TestTLSPrincipalMappingRules(t *testing.T) {
 	stillServes(t, n)
 }
 
+// listener.name.ssl.ssl.* override the ssl.* keys for the SSL listener.
+func TestTLSListenerOverrides(t *testing.T) {
+	if testing.Short() {
+		t.Skip("end-to-end")
+	}
+	ca := testkit.NewCA(t, "listener CA")
+	dir := t.TempDir()
+	cert, key := ca.Issue(t, testkit.CertOptions{CN: "listener-cert"})
+	own := testkit.WriteFile(t, dir, "listener.pem", key, cert)
+	n := newTLSNode(t, "none", testkit.CertOptions{CN: "base-cert"}, true, map[string]string{
+		"listener.name.ssl.ssl.keystore.location":   fmt.Sprintf("%q", own),
+		"listener.name.ssl.ssl.truststore.location": fmt.Sprintf("%q", testkit.WriteFile(t, dir, "ca.pem", ca.PEM)),
+		"listener.name.ssl.ssl.client.auth":         `"required"`,
+	})
+	cert, key = ca.Issue(t, testkit.CertOptions{CN: "client", Org: "Ringtail"})
+	tc := clientTLS(t, ca, cert, key)
+	c, err := tls.DialWithDialer(&net.Dialer{Timeout: 5 * time.Second}, "tcp", n.sslAddr(), tc)
+	if err != nil {
+		t.Fatalf("TLS dial: %v", err)
+	}
+	if cn := c.ConnectionState().PeerCertificates[0].Subject.CommonName; cn != "listener-cert" {
+		t.Errorf("the SSL listener serves %q, want its own listener-cert", cn)
+	}
+	c.Close()
+	roundTrip(t, n, "tls-override", tc, 10)
+	if err := pingErr(n.sslAddr(), kgo.DialTLSConfig(clientTLS(t, ca, nil, nil))); err == nil {
+		t.Error("a client without a certificate was served where the listener requires one")
+	}
+	stillServes(t, n)
+}
+
 func TestTLSKcatMutual(t *testing.T) {
 	if testing.Short() {
 		t.Skip("end-to-end")
@@ -436,7 +467,7 @@ func TestTLSStartupRefusals(t *testing.T) {
 		{"key does not match", map[string]string{"ssl.keystore.location": fmt.Sprintf("%q", mismatched)},
 			fmt.Sprintf(`security: ssl.keystore.location = %q: private key does not match public key`, mismatched)},
 		{"no keystore", map[string]string{},
-			`ssl.keystore.location = "": an SSL listener needs a key and certificate`},
+			`ssl.keystore.location = "": SSL listener SSL needs a key and certificate`},
 		{"required without truststore", map[string]string{"ssl.keystore.location": fmt.Sprintf("%q", good), "ssl.client.auth": `"required"`},
 			`ssl.client.auth = "required": client certificates are required, but no CA to verify them is set`},
 	}
