@@ -202,6 +202,9 @@ func (n *Node) syncGroups(gc *group.Coordinator, loaded map[int32]int32, startup
 			}
 			continue
 		}
+		if !committedToEnd(part) {
+			continue // records an old leader acknowledged may lie above the HW: next round
+		}
 		gc.Unload(p) // a new leader epoch: reload from the log
 		if err := gc.Load(p, offsetsLog{part, model.Epoch(want[p])}, time.Now()); err != nil {
 			n.log.Error("loading consumer groups failed; the partition's groups are not served", "partition", tp.String(), "err", err)

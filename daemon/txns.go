@@ -9,6 +9,7 @@ import (
 	"github.com/ringtail/ringtail/controlplane"
 	"github.com/ringtail/ringtail/kafka"
 	"github.com/ringtail/ringtail/model"
+	"github.com/ringtail/ringtail/storage"
 	"github.com/ringtail/ringtail/txn"
 )
 
@@ -86,8 +87,8 @@ func (n *Node) syncTxns(m *txn.Manager, loaded map[int32]int32) {
 	for _, p := range gain {
 		tp := model.TopicPartition{Topic: txn.StateTopic, Partition: p}
 		l, ok := lg.LeaderLog(t, t.Partitions[p])
-		if !ok {
-			continue // reconcile has not made it ready yet: next round
+		if !ok || !committedToEnd(l.(partitionLog).Partition) {
+			continue // not ready yet, or its HW below records an old leader acknowledged: next round
 		}
 		sl := stateLog{l.(partitionLog), model.Epoch(want[p])}
 		if err := m.Load(p, want[p], sl); err != nil {
@@ -177,4 +178,17 @@ func leadershipChanges(loaded, want map[int32]int32, lost func(p int32)) []int32
 	}
 	slices.Sort(gain)
 	return gain
+}
+
+// committedToEnd reports whether a coordinator partition's high watermark
+// has reached its log end. A coordinator replays its partition up to the
+// high watermark; right after a leader change, the new leader's log may
+// hold records the old leader acknowledged (they were in the ISR) above
+// its high watermark, which catches up only as the followers fetch.
+// Loading before then would forget acknowledged state (an added
+// partition, a committed offset), so the load waits: no coordinator
+// appends happen meanwhile, so the log end does not move.
+func committedToEnd(p *storage.Partition) bool {
+	_, hw, end := p.Offsets()
+	return hw >= end
 }

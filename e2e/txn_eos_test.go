@@ -58,8 +58,23 @@ func (r *eosRun) feed(ctx context.Context) {
 	}
 }
 
-// member runs one GroupTransactSession until ctx ends.
+// member runs one GroupTransactSession until ctx ends. A session whose
+// transaction cannot be ended is closed and a new one started, as Kafka
+// Streams replaces a producer after a fatal error: the new session's
+// InitProducerId fences the old one and aborts what it left open.
 func (r *eosRun) member(ctx context.Context, i int, errs chan<- error) {
+	for ctx.Err() == nil {
+		if err := r.session(ctx, i); err != nil {
+			errs <- err
+			return
+		}
+	}
+}
+
+// session runs one GroupTransactSession until ctx ends (nil) or it cannot
+// go on (nil too, after logging: the caller starts a new one); an error
+// means the session could not be created.
+func (r *eosRun) session(ctx context.Context, i int) error {
 	sess, err := kgo.NewGroupTransactSession(
 		kgo.SeedBrokers(r.seeds()...),
 		kgo.TransactionalID(fmt.Sprintf("%s-member-%d", r.out, i)),
@@ -75,8 +90,7 @@ func (r *eosRun) member(ctx context.Context, i int, errs chan<- error) {
 		kgo.FetchMaxBytes(256<<10),
 	)
 	if err != nil {
-		errs <- err
-		return
+		return fmt.Errorf("member %d: %w", i, err)
 	}
 	defer sess.Close()
 	for ctx.Err() == nil {
@@ -85,8 +99,8 @@ func (r *eosRun) member(ctx context.Context, i int, errs chan<- error) {
 			continue
 		}
 		if err := sess.Begin(); err != nil {
-			errs <- fmt.Errorf("member %d: begin: %w", i, err)
-			return
+			r.t.Logf("member %d: begin: %v (a new session takes over)", i, err)
+			return nil
 		}
 		var produceErr atomic.Value
 		var wg sync.WaitGroup
@@ -109,8 +123,13 @@ func (r *eosRun) member(ctx context.Context, i int, errs chan<- error) {
 		// committed offsets, which is what makes the output exactly once.
 		if _, err := sess.End(ctx, action); err != nil && ctx.Err() == nil {
 			r.t.Logf("member %d: end: %v (the batch is retried)", i, err)
+			if _, err := sess.End(ctx, kgo.TryAbort); err != nil && ctx.Err() == nil {
+				r.t.Logf("member %d: abort: %v (a new session takes over)", i, err)
+				return nil
+			}
 		}
 	}
+	return nil
 }
 
 // check reads the output with read_committed until every input's output
