@@ -202,9 +202,6 @@ func (n *Node) syncGroups(gc *group.Coordinator, loaded map[int32]int32, startup
 			}
 			continue
 		}
-		if !committedToEnd(part) {
-			continue // records an old leader acknowledged may lie above the HW: next round
-		}
 		gc.Unload(p) // a new leader epoch: reload from the log
 		if err := gc.Load(p, offsetsLog{part, model.Epoch(want[p])}, time.Now()); err != nil {
 			n.log.Error("loading consumer groups failed; the partition's groups are not served", "partition", tp.String(), "err", err)
@@ -252,12 +249,20 @@ func (l offsetsLog) Append(records []byte, done func(error)) {
 	l.p.Append(records, l.epoch, func(r storage.AppendResult) { done(r.Err) })
 }
 
+// Offsets answers the log end where the coordinator asks for the high
+// watermark, and Read reads up to it: right after a leader change the new
+// leader's log may hold records the old leader acknowledged (they were in
+// the ISR) above its high watermark, which catches up only as followers
+// fetch (or, with a dead follower, after replica.lag.time.max.ms).
+// Replaying only to the high watermark would forget acknowledged state;
+// the leader's log is what the partition will hold (a later leader change
+// unloads and replays it again).
 func (l offsetsLog) Offsets() (logStart, highWatermark model.Offset) {
-	ls, hw, _ := l.p.Offsets()
-	return ls, hw
+	ls, _, end := l.p.Offsets()
+	return ls, end
 }
 
 func (l offsetsLog) Read(offset model.Offset, maxBytes int32) ([]byte, error) {
-	r, err := l.p.Read(offset, maxBytes, true)
+	r, err := l.p.ReadReplica(offset, maxBytes, true)
 	return r.Records, err
 }

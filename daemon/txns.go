@@ -9,7 +9,6 @@ import (
 	"github.com/ringtail/ringtail/controlplane"
 	"github.com/ringtail/ringtail/kafka"
 	"github.com/ringtail/ringtail/model"
-	"github.com/ringtail/ringtail/storage"
 	"github.com/ringtail/ringtail/txn"
 )
 
@@ -87,8 +86,8 @@ func (n *Node) syncTxns(m *txn.Manager, loaded map[int32]int32) {
 	for _, p := range gain {
 		tp := model.TopicPartition{Topic: txn.StateTopic, Partition: p}
 		l, ok := lg.LeaderLog(t, t.Partitions[p])
-		if !ok || !committedToEnd(l.(partitionLog).Partition) {
-			continue // not ready yet, or its HW below records an old leader acknowledged: next round
+		if !ok {
+			continue // reconcile has not made it ready yet: next round
 		}
 		sl := stateLog{l.(partitionLog), model.Epoch(want[p])}
 		if err := m.Load(p, want[p], sl); err != nil {
@@ -133,13 +132,15 @@ func (s stateLog) Append(records []byte, done func(error)) {
 	})
 }
 
+// Offsets and Read reach the log end, not the high watermark, for the
+// reason offsetsLog gives.
 func (s stateLog) Offsets() (logStart, highWatermark model.Offset) {
-	ls, hw, _ := s.l.Partition.Offsets()
-	return ls, hw
+	ls, _, end := s.l.Partition.Offsets()
+	return ls, end
 }
 
 func (s stateLog) Read(offset model.Offset, maxBytes int32) ([]byte, error) {
-	r, err := s.l.Partition.Read(offset, maxBytes, true)
+	r, err := s.l.Partition.ReadReplica(offset, maxBytes, true)
 	return r.Records, err
 }
 
@@ -178,17 +179,4 @@ func leadershipChanges(loaded, want map[int32]int32, lost func(p int32)) []int32
 	}
 	slices.Sort(gain)
 	return gain
-}
-
-// committedToEnd reports whether a coordinator partition's high watermark
-// has reached its log end. A coordinator replays its partition up to the
-// high watermark; right after a leader change, the new leader's log may
-// hold records the old leader acknowledged (they were in the ISR) above
-// its high watermark, which catches up only as the followers fetch.
-// Loading before then would forget acknowledged state (an added
-// partition, a committed offset), so the load waits: no coordinator
-// appends happen meanwhile, so the log end does not move.
-func committedToEnd(p *storage.Partition) bool {
-	_, hw, end := p.Offsets()
-	return hw >= end
 }
