@@ -64,10 +64,7 @@ func (c *Config) ListenerProtocol(name string) string {
 			return m.Protocol
 		}
 	}
-	// A map set to something else than the default must name every
-	// listener, as in Kafka; the default map (also what TOML() writes
-	// back for a config that never set it) leaves other names PLAINTEXT.
-	if c.Set["listener.security.protocol.map"] && keyIndex["listener.security.protocol.map"].display(c) != protocolMapDef {
+	if c.Set["listener.security.protocol.map"] {
 		return "" // validateSecurity refuses this
 	}
 	return ProtocolPlaintext

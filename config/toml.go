@@ -59,6 +59,12 @@ func (c *Config) TOML() string {
 		if k.toml == nil {
 			continue
 		}
+		// An unset protocol map stays unset: set, even to its default,
+		// it must name every listener (as in Kafka), which an unset one
+		// need not.
+		if k.name == "listener.security.protocol.map" && !c.Set[k.name] {
+			continue
+		}
 		if short, ok := strings.CutPrefix(k.name, ringtailPrefix); ok {
 			rt.WriteString(short + " = " + k.toml(c) + "\n")
 			continue
