@@ -258,21 +258,10 @@ func TestTransactionsTimeout(t *testing.T) {
 	// it; then the committed record is readable.
 	adm := n.Admin()
 	defer adm.Close()
-	deadline := time.Now().Add(time.Minute)
-	for {
-		lso, err := adm.ListCommittedOffsets(ctx, topic)
-		if err != nil {
-			t.Fatal(err)
-		}
-		_, hw, _ := offsetsOf(t, adm, topic)
-		if o, _ := lso.Lookup(topic, 0); o.Offset == hw {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("the stalled transaction was never aborted (LSO stuck)")
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
+	testkit.WaitFor(t, time.Minute, "the stalled transaction's abort (the LSO reaching the high watermark)", func() bool {
+		_, hw, lso := offsetsOf(t, adm, topic)
+		return lso == hw
+	})
 	if got := readValues(t, n, topic, true, 1); strings.Join(got, ",") != "after" {
 		t.Fatalf("read_committed after the timeout: %v, want [after]", got)
 	}
