@@ -305,31 +305,21 @@ func (s *Server) writeMarkersLocal(m storage.Marker, tps []model.TopicPartition,
 			continue
 		}
 		if r.tp.Topic == group.OffsetsTopic && s.cfg.Groups != nil {
-			s.cfg.Groups.CompleteTxn(r.tp.Partition, m.ProducerID, m.Commit, s.now())
+			s.cfg.Groups.CompleteTxn(r.tp.Partition, m.ProducerID, m.Commit, s.cfg.Now())
 		}
 	}
 	return errs
 }
 
-// now is the server's clock.
-func (s *Server) now() time.Time {
-	if s.cfg.Now != nil {
-		return s.cfg.Now()
-	}
-	return time.Now()
-}
-
 // VerifyCache holds the partitions verified to be in their producer's
-// ongoing transaction (KIP-890), until the producer's next marker there.
+// ongoing transaction (KIP-890), until the producer's next marker there:
+// verifyKey -> the producer epoch verified.
 type VerifyCache struct{ m sync.Map }
 
-// verifyKey names one verified (partition, producer, epoch): the
-// partition is in that producer's ongoing transaction until a marker for
-// the producer reaches the partition.
+// verifyKey names a producer on a partition.
 type verifyKey struct {
-	tp    model.TopicPartition
-	pid   int64
-	epoch int16
+	tp  model.TopicPartition
+	pid int64
 }
 
 // verifyTxnProduce is KIP-890 part 1 for a transactional produce: the
@@ -347,15 +337,15 @@ func (s *Server) verifyTxnProduce(txnID string, records []byte, tp model.TopicPa
 	if !h.Transactional() {
 		return fmt.Errorf("%w: a produce with transactional id %q sent a non-transactional batch", model.ErrInvalidRecord, txnID)
 	}
-	key := verifyKey{tp: tp, pid: h.ProducerID, epoch: h.ProducerEpoch}
-	if _, ok := s.txnVerified.m.Load(key); ok {
+	key := verifyKey{tp: tp, pid: h.ProducerID}
+	if e, ok := s.txnVerified.m.Load(key); ok && e.(int16) == h.ProducerEpoch {
 		return nil
 	}
 	if m := s.cfg.Txns; m != nil {
 		err := m.Verify(txnID, h.ProducerID, h.ProducerEpoch, []model.TopicPartition{tp})[tp]
 		switch {
 		case err == nil:
-			s.txnVerified.m.Store(key, struct{}{})
+			s.txnVerified.m.Store(key, h.ProducerEpoch)
 			return nil
 		case errors.Is(err, kerr.ConcurrentTransactions), errors.Is(err, kerr.CoordinatorLoadInProgress):
 			// Codes a producer does not expect from Produce: the
@@ -369,7 +359,7 @@ func (s *Server) verifyTxnProduce(txnID string, records []byte, tp model.TopicPa
 	if err := s.verifyRemote(txnID, h.ProducerID, h.ProducerEpoch, tp); err != nil {
 		return err
 	}
-	s.txnVerified.m.Store(key, struct{}{})
+	s.txnVerified.m.Store(key, h.ProducerEpoch)
 	return nil
 }
 
@@ -431,10 +421,5 @@ func (s *Server) verifyRemote(txnID string, pid int64, epoch int16, tp model.Top
 // forgetVerified drops the cached verifications of pid on tp (a marker
 // ended its transaction there).
 func (s *Server) forgetVerified(tp model.TopicPartition, pid int64) {
-	s.txnVerified.m.Range(func(k, _ any) bool {
-		if vk := k.(verifyKey); vk.tp == tp && vk.pid == pid {
-			s.txnVerified.m.Delete(k)
-		}
-		return true
-	})
+	s.txnVerified.m.Delete(verifyKey{tp: tp, pid: pid})
 }
