@@ -147,7 +147,7 @@ type Partition struct {
 	maxTs      int64
 	maxTsOff   model.Offset
 	producers  producerState
-	firstOpen  model.Offset   // producers.firstOpen(), kept up to date
+	firstOpen  model.Offset   // producers.firstOpen(), kept up to date (noteTxn)
 	undo       []producerUndo // undo records of prepared, uncompleted appends (FIFO)
 	undoHead   int
 	epochs     []epochEntry
@@ -389,12 +389,10 @@ func (t *appendTask) Prepare(b *iocore.Batch) {
 		u, end := p.producers.update(h, batch)
 		p.undo = append(p.undo, u)
 		t.undoN++
+		p.noteTxn(h, end)
 		if end != nil {
 			t.ends = append(t.ends, *end)
 		}
-	}
-	if t.txnBatches {
-		p.firstOpen = p.producers.firstOpen()
 	}
 
 	// Leader epoch cache: a new epoch starts at this append's base offset.

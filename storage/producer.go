@@ -217,6 +217,22 @@ func (ps producerState) firstOpen() model.Offset {
 	return first
 }
 
+// noteTxn keeps p.firstOpen up to date after producer state applied h
+// (end: the transaction its marker closed) in O(1), except when the
+// earliest open transaction ends, which takes a scan of the producers.
+func (p *Partition) noteTxn(h *BatchHeader, end *txnEnd) {
+	switch {
+	case end != nil:
+		if end.first >= 0 && end.first <= p.firstOpen {
+			p.firstOpen = p.producers.firstOpen()
+		}
+	case h.Transactional():
+		if e := p.producers[h.ProducerID]; e != nil && e.txnFirst >= 0 {
+			p.firstOpen = min(p.firstOpen, e.txnFirst)
+		}
+	}
+}
+
 // noOpenTxn is firstOpen's answer when no transaction is open.
 const noOpenTxn = model.Offset(math.MaxInt64)
 

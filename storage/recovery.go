@@ -596,9 +596,7 @@ func (p *Partition) recoverProducers(limit model.Offset) error {
 					return true
 				}
 				_, e := p.producers.update(h, batch)
-				if h.Transactional() || h.Control() {
-					p.firstOpen = p.producers.firstOpen()
-				}
+				p.noteTxn(h, e)
 				if e != nil && !e.commit && e.first >= 0 {
 					aborted = append(aborted, AbortedTxn{ProducerID: e.pid, FirstOffset: e.first, LastOffset: e.last, LastStableOffset: min(p.firstOpen, e.last+1)})
 				}

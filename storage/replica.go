@@ -148,6 +148,7 @@ func (p *Partition) prepareReplica(t *appendTask) bool {
 			u, end := p.producers.update(h, batch)
 			p.undo = append(p.undo, u)
 			t.undoN++
+			p.noteTxn(h, end)
 			if end != nil {
 				t.ends = append(t.ends, *end)
 			}
