@@ -45,7 +45,6 @@ type Node struct {
 	servers []*kafka.Server
 	groups  *group.Coordinator
 	txns    *txn.Manager
-	markers *kafka.MarkerWriter
 	stopGC  chan struct{}
 	lns     []net.Listener
 	wg      sync.WaitGroup
@@ -373,9 +372,8 @@ func Start(ctx context.Context, cfg *config.Config, logger *slog.Logger) (n *Nod
 		kc.PeerTLS = n.peerTLS()
 		srv := kafka.NewServer(kc, n.ctrl, logs{m: n.store, r: n.repl, ready: n.ready})
 		n.servers = append(n.servers, srv)
-		if n.markers == nil {
-			n.markers = kafka.NewMarkerWriter(srv)
-			lazy.w = n.markers
+		if lazy.w == nil {
+			lazy.w = kafka.NewMarkerWriter(srv)
 		}
 		n.wg.Add(1)
 		go func() {
@@ -815,9 +813,6 @@ func (n *Node) closeAll() error {
 	}
 	if n.txns != nil {
 		n.txns.Close()
-	}
-	if n.markers != nil {
-		n.markers.Close()
 	}
 	n.stopReconcile()
 	if n.repl != nil {

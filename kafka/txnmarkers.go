@@ -118,7 +118,3 @@ func (w *MarkerWriter) writeRemote(ctx context.Context, leader int32, m storage.
 	}
 	return out
 }
-
-// Close is kept for the daemon's shutdown order; the peer clients close
-// with the server.
-func (w *MarkerWriter) Close() {}
