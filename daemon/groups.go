@@ -9,8 +9,10 @@ import (
 
 	"github.com/ringtail/ringtail/controlplane"
 	"github.com/ringtail/ringtail/group"
+	"github.com/ringtail/ringtail/kafka"
 	"github.com/ringtail/ringtail/model"
 	"github.com/ringtail/ringtail/storage"
+	"github.com/ringtail/ringtail/txn"
 )
 
 // groupTickInterval is how often the group coordinator's timers are
@@ -203,7 +205,7 @@ func (n *Node) syncGroups(gc *group.Coordinator, loaded map[int32]int32, startup
 			continue
 		}
 		gc.Unload(p) // a new leader epoch: reload from the log
-		if err := gc.Load(p, offsetsLog{part, model.Epoch(want[p])}, time.Now()); err != nil {
+		if err := gc.Load(p, coordinatorLog{partitionLog{Partition: part, r: n.repl, tp: tp}, model.Epoch(want[p])}, time.Now()); err != nil {
 			n.log.Error("loading consumer groups failed; the partition's groups are not served", "partition", tp.String(), "err", err)
 			continue
 		}
@@ -239,16 +241,12 @@ func (n *Node) tickGroups(gc *group.Coordinator, stop <-chan struct{}) {
 	}
 }
 
-// offsetsLog is a __consumer_offsets partition as the coordinator uses it.
-type offsetsLog struct {
-	p     *storage.Partition
-	epoch model.Epoch
-}
-
-func (l offsetsLog) Append(records []byte, done func(error)) {
-	l.p.Append(records, l.epoch, func(r storage.AppendResult) { done(r.Err) })
-}
-
+// coordinatorLog is a __consumer_offsets or __transaction_state partition
+// as its coordinator uses it (group.Log, txn.StateLog): appends go
+// through replication and are answered once the in-sync replicas have
+// them, so that a coordinator that fails over never forgets an
+// acknowledged commit.
+//
 // Offsets answers the log end where the coordinator asks for the high
 // watermark, and Read reads up to it: right after a leader change the new
 // leader's log may hold records the old leader acknowledged (they were in
@@ -257,12 +255,36 @@ func (l offsetsLog) Append(records []byte, done func(error)) {
 // Replaying only to the high watermark would forget acknowledged state;
 // the leader's log is what the partition will hold (a later leader change
 // unloads and replays it again).
-func (l offsetsLog) Offsets() (logStart, highWatermark model.Offset) {
-	ls, _, end := l.p.Offsets()
+type coordinatorLog struct {
+	l     partitionLog
+	epoch model.Epoch
+}
+
+// coordinatorAppendTimeout bounds how long a coordinator's append waits
+// for the in-sync replicas.
+const coordinatorAppendTimeout = 30 * time.Second
+
+func (c coordinatorLog) Append(records []byte, done func(error)) {
+	c.l.Append(records, c.epoch, func(r kafka.AppendResult) {
+		if r.Err != nil {
+			done(r.Err)
+			return
+		}
+		c.l.AwaitCommit(r.LastOffset, time.Now().Add(coordinatorAppendTimeout), done)
+	})
+}
+
+func (c coordinatorLog) Offsets() (logStart, highWatermark model.Offset) {
+	ls, _, end := c.l.Partition.Offsets()
 	return ls, end
 }
 
-func (l offsetsLog) Read(offset model.Offset, maxBytes int32) ([]byte, error) {
-	r, err := l.p.ReadReplica(offset, maxBytes, true)
+func (c coordinatorLog) Read(offset model.Offset, maxBytes int32) ([]byte, error) {
+	r, err := c.l.Partition.ReadReplica(offset, maxBytes, true)
 	return r.Records, err
 }
+
+var (
+	_ group.Log    = coordinatorLog{}
+	_ txn.StateLog = coordinatorLog{}
+)

@@ -17,10 +17,6 @@ import (
 // the group coordinator does. The topic is created on the first
 // FindCoordinator for a transactional id (kafka/txntopic.go), as in Kafka.
 
-// stateAppendTimeout bounds how long a __transaction_state append waits
-// for the in-sync replicas.
-const stateAppendTimeout = 30 * time.Second
-
 // newTxnManager makes the transaction coordinator; markers go through mw
 // (set once the listeners exist).
 func (n *Node) newTxnManager(mw txn.MarkerWriter) *txn.Manager {
@@ -89,7 +85,7 @@ func (n *Node) syncTxns(m *txn.Manager, loaded map[int32]int32) {
 		if !ok {
 			continue // reconcile has not made it ready yet: next round
 		}
-		sl := stateLog{l.(partitionLog), model.Epoch(want[p])}
+		sl := coordinatorLog{l.(partitionLog), model.Epoch(want[p])}
 		if err := m.Load(p, want[p], sl); err != nil {
 			n.log.Error("loading transaction state failed; its transactional ids are not served", "partition", tp.String(), "err", err)
 			continue
@@ -114,37 +110,6 @@ func (n *Node) tickTxns(m *txn.Manager, stop <-chan struct{}) {
 		}
 	}
 }
-
-// stateLog is a __transaction_state partition as the coordinator uses it:
-// appends are answered once the in-sync replicas have them.
-type stateLog struct {
-	l     partitionLog
-	epoch model.Epoch
-}
-
-func (s stateLog) Append(records []byte, done func(error)) {
-	s.l.Append(records, s.epoch, func(r kafka.AppendResult) {
-		if r.Err != nil {
-			done(r.Err)
-			return
-		}
-		s.l.AwaitCommit(r.LastOffset, time.Now().Add(stateAppendTimeout), done)
-	})
-}
-
-// Offsets and Read reach the log end, not the high watermark, for the
-// reason offsetsLog gives.
-func (s stateLog) Offsets() (logStart, highWatermark model.Offset) {
-	ls, _, end := s.l.Partition.Offsets()
-	return ls, end
-}
-
-func (s stateLog) Read(offset model.Offset, maxBytes int32) ([]byte, error) {
-	r, err := s.l.Partition.ReadReplica(offset, maxBytes, true)
-	return r.Records, err
-}
-
-var _ txn.StateLog = stateLog{}
 
 // ledPartitions is partition -> leader epoch of the partitions of t (nil:
 // none) this node leads.
