@@ -55,6 +55,13 @@ func newReplicas(n *Node) *replicas {
 
 func nowMs() int64 { return time.Now().UnixMilli() }
 
+// heldAck is a successful completion waiting until the published high
+// watermark reaches hw.
+type heldAck struct {
+	hw model.Offset
+	cb func()
+}
+
 // leaderReplica is one partition this node leads with followers.
 type leaderReplica struct {
 	r           *replicas
@@ -69,7 +76,13 @@ type leaderReplica struct {
 	closed  bool
 	hw      model.Offset // latest high watermark for hwLoop
 	hwc     chan struct{}
-	stopc   chan struct{}
+	// published is the high watermark hwLoop last set in storage; held
+	// are successful acks=all answers waiting for it to reach their
+	// offsets, so that a client acknowledged at offset o can read o at
+	// once from this leader.
+	published model.Offset
+	held      []heldAck
+	stopc     chan struct{}
 }
 
 // update reconciles toward im; called by Node.reconcile after the storage
@@ -183,7 +196,7 @@ func (r *replicas) startLeader(tp model.TopicPartition, part *storage.Partition,
 	lr := &leaderReplica{r: r, tp: tp, part: part, leaderEpoch: p.LeaderEpoch,
 		l: replication.NewLeader(replication.LeaderConfig{MinInsyncReplicas: int(tc.MinInsyncReplicas),
 			ReplicaLagTimeMaxMs: int64(r.n.cfg.ReplicaLagTimeMaxMs)}, st, nowMs()),
-		waiters: map[uint64]func(error){}, hw: hw, hwc: make(chan struct{}, 1), stopc: make(chan struct{})}
+		waiters: map[uint64]func(error){}, hw: hw, published: hw, hwc: make(chan struct{}, 1), stopc: make(chan struct{})}
 	r.n.log.Info("leading partition", "partition", tp.String(), "leader_epoch", p.LeaderEpoch, "isr", p.ISR, "log_end", end, "high_watermark", hw)
 	r.wg.Add(1)
 	go lr.hwLoop()
@@ -274,30 +287,45 @@ func (lr *leaderReplica) step(fn func(l *replication.Leader) replication.Effects
 }
 
 // performLocked performs e and returns the completions to call unlocked.
+// A successful completion is held until hwLoop has published a high
+// watermark covering it: the Leader's high watermark moves first, and an
+// acknowledged produce must be readable as soon as its answer leaves.
 func (lr *leaderReplica) performLocked(e replication.Effects) []func() {
+	wake := e.HWChanged
 	if e.HWChanged {
 		lr.hw = e.HighWatermark
-		select {
-		case lr.hwc <- struct{}{}:
-		default:
-		}
 	}
 	if prop := e.ProposeISR; prop != nil {
 		go lr.propose(*prop)
 	}
 	var done []func()
 	for _, c := range e.Completions {
-		if cb, ok := lr.waiters[c.ID]; ok {
-			delete(lr.waiters, c.ID)
-			err := c.Err
-			done = append(done, func() { cb(err) })
+		cb, ok := lr.waiters[c.ID]
+		if !ok {
+			continue
+		}
+		delete(lr.waiters, c.ID)
+		err := c.Err
+		call := func() { cb(err) }
+		if err != nil || lr.published >= lr.hw {
+			done = append(done, call)
+			continue
+		}
+		lr.held = append(lr.held, heldAck{hw: lr.hw, cb: call})
+		wake = true
+	}
+	if wake {
+		select {
+		case lr.hwc <- struct{}{}:
+		default:
 		}
 	}
 	return done
 }
 
 // hwLoop publishes the high watermark in the storage partition, always
-// the latest (the Leader never moves it backwards).
+// the latest (the Leader never moves it backwards), then answers the
+// acks it held for it.
 func (lr *leaderReplica) hwLoop() {
 	defer lr.r.wg.Done()
 	for {
@@ -309,8 +337,27 @@ func (lr *leaderReplica) hwLoop() {
 		lr.mu.Lock()
 		hw := lr.hw
 		lr.mu.Unlock()
-		if _, err := lr.part.SetHighWatermark(hw); err != nil {
+		got, err := lr.part.SetHighWatermark(hw)
+		if err != nil {
 			lr.r.n.log.Debug("set high watermark", "partition", lr.tp.String(), "err", err)
+			continue
+		}
+		lr.mu.Lock()
+		lr.published = max(lr.published, got)
+		var ready []heldAck
+		kept := lr.held[:0]
+		for _, h := range lr.held {
+			if h.hw <= lr.published {
+				ready = append(ready, h)
+			} else {
+				kept = append(kept, h)
+			}
+		}
+		clear(lr.held[len(kept):])
+		lr.held = kept
+		lr.mu.Unlock()
+		for _, h := range ready {
+			h.cb()
 		}
 	}
 }
@@ -354,9 +401,16 @@ func (lr *leaderReplica) close() {
 	close(lr.stopc)
 	ws := lr.waiters
 	lr.waiters = nil
+	held := lr.held
+	lr.held = nil
 	lr.mu.Unlock()
 	for _, cb := range ws {
 		cb(fmt.Errorf("%s: leadership at epoch %d ended: %w", lr.tp, lr.leaderEpoch, model.ErrNotLeader))
+	}
+	// Held acks are committed on the ISR, only not yet readable here:
+	// their success stands.
+	for _, h := range held {
+		h.cb()
 	}
 }
 
