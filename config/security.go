@@ -251,14 +251,14 @@ func (c *Config) validateSecurity() error {
 		case ProtocolSASLPlaintext, ProtocolSASLSSL:
 			return fmt.Errorf("%s: listener %s is %s, but SASL is not supported yet; use PLAINTEXT or SSL", q("listener.security.protocol.map"), l.Name, p)
 		case ProtocolSSL:
-			if c.isControllerListener(l.Name) {
-				return fmt.Errorf("%s: controller listener %s is SSL, but the controller quorum speaks PLAINTEXT for now", q("listener.security.protocol.map"), l.Name)
-			}
 			hasSSL = true
 		}
 	}
+	if err := c.checkControllerSecurity(q); err != nil {
+		return err
+	}
 	for name := range c.ListenerSSL {
-		if !hasListener(c.Listeners, name) {
+		if !hasListener(c.Listeners, name) && !c.isControllerListener(name) {
 			return fmt.Errorf("%s%s.*: no listener named %s in listeners (%s)", listenerPrefix, strings.ToLower(name), name, listenerNames(c.Listeners))
 		}
 	}
@@ -273,6 +273,35 @@ func (c *Config) validateSecurity() error {
 		}
 	}
 	return nil
+}
+
+// checkControllerSecurity checks the controller quorum's listener
+// (controller.listener.names' first): PLAINTEXT or SSL, and with SSL the
+// keys it needs, also on a broker-only node, which only dials it.
+func (c *Config) checkControllerSecurity(q func(string) string) error {
+	name := c.ControllerListener()
+	switch p := c.ListenerProtocol(name); p {
+	case "", ProtocolPlaintext:
+		return nil
+	case ProtocolSSL:
+		return c.checkListenerSSL(name)
+	default:
+		return fmt.Errorf("%s: controller listener %s is %s; the controller quorum speaks PLAINTEXT or SSL", q("listener.security.protocol.map"), name, p)
+	}
+}
+
+// ControllerListener is the listener the controller quorum speaks on:
+// the first of controller.listener.names ("" when none is set).
+func (c *Config) ControllerListener() string {
+	if len(c.ControllerListenerNames) == 0 {
+		return ""
+	}
+	return c.ControllerListenerNames[0]
+}
+
+// ControllerTLS says whether the controller quorum speaks TLS.
+func (c *Config) ControllerTLS() bool {
+	return c.ControllerListener() != "" && c.ListenerProtocol(c.ControllerListener()) == ProtocolSSL
 }
 
 // SSLFor is the TLS configuration of listener name: the ssl.* keys with its

@@ -52,6 +52,11 @@ func TestSecurityKeysParse(t *testing.T) {
 			c.InterBrokerListenerName = "SSL"
 			c.SSL.KeystoreLocation = "/k.pem"
 		}},
+		// The controller quorum over TLS, with its own keys.
+		{"listener.security.protocol.map = \"PLAINTEXT:PLAINTEXT,CONTROLLER:SSL\"\nlistener.name.controller.ssl.keystore.location = \"/c.pem\"", func(c *Config) {
+			c.ListenerSecurityProtocolMap = []ListenerProtocol{{"PLAINTEXT", ProtocolPlaintext}, {"CONTROLLER", ProtocolSSL}}
+			c.ListenerSSL = map[string]SSLConfig{"CONTROLLER": func() SSLConfig { s := c.SSL; s.KeystoreLocation = "/c.pem"; return s }()}
+		}},
 		// Kafka's quickstart map names SASL listeners that are not used.
 		{`listener.security.protocol.map = "CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT,SSL:SSL,SASL_PLAINTEXT:SASL_PLAINTEXT,SASL_SSL:SASL_SSL"`, func(c *Config) {}},
 	}
@@ -92,7 +97,9 @@ func TestSecurityKeysReject(t *testing.T) {
 		{`listener.security.protocol.map = "PLAINTEXT:PLAINTEXT"`, `listener.security.protocol.map = "PLAINTEXT:PLAINTEXT": listener CONTROLLER has no security protocol; add CONTROLLER:PLAINTEXT or CONTROLLER:SSL`},
 		{"listeners = \"PLAINTEXT://:9092,SASL_SSL://:9094,CONTROLLER://:9093\"", `listener.security.protocol.map = "CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT,SSL:SSL,SASL_PLAINTEXT:SASL_PLAINTEXT,SASL_SSL:SASL_SSL": listener SASL_SSL is SASL_SSL, but SASL is not supported yet; use PLAINTEXT or SSL`},
 		{"listeners = \"PLAINTEXT://:9092,CLIENT://:9094,CONTROLLER://:9093\"\nlistener.security.protocol.map = \"PLAINTEXT:PLAINTEXT,CLIENT:SASL_PLAINTEXT,CONTROLLER:PLAINTEXT\"", `listener CLIENT is SASL_PLAINTEXT, but SASL is not supported yet`},
-		{`listener.security.protocol.map = "PLAINTEXT:PLAINTEXT,CONTROLLER:SSL"`, `controller listener CONTROLLER is SSL, but the controller quorum speaks PLAINTEXT for now`},
+		{`listener.security.protocol.map = "PLAINTEXT:PLAINTEXT,CONTROLLER:SSL"`, `SSL listener CONTROLLER needs a key and certificate`},
+		{"listener.security.protocol.map = \"PLAINTEXT:PLAINTEXT,CONTROLLER:SSL\"\nlistener.name.controller.ssl.keystore.location = \"/k.pem\"\nlistener.name.controller.ssl.client.auth = \"required\"",
+			`listener.name.controller.ssl.client.auth = "required": client certificates are required, but no CA to verify them is set`},
 		{sslListeners, `ssl.keystore.location = "": SSL listener SSL needs a key and certificate: set ssl.keystore.location (a PEM file holding both) or ssl.keystore.certificate.chain and ssl.keystore.key`},
 		{sslListeners + "ssl.keystore.location = \"/k.pem\"\nssl.keystore.key = \"x\"", `set either ssl.keystore.location or ssl.keystore.certificate.chain with ssl.keystore.key, not both`},
 		{sslListeners + "ssl.keystore.key = \"x\"", `ssl.keystore.certificate.chain is empty: ssl.keystore.key needs its certificate chain`},

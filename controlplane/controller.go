@@ -2,6 +2,7 @@ package controlplane
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -65,6 +66,9 @@ type Config struct {
 	// quorum of more than one unless NewTransport is set. Learners have
 	// none. The controller closes it.
 	Listener net.Listener
+	// ServerTLS and ClientTLS make the TCP transport speak TLS (the
+	// controller listener is SSL); see TCPConfig.
+	ServerTLS, ClientTLS *tls.Config
 	// NewTransport replaces the TCP transport (tests: an in-memory network).
 	NewTransport NewTransportFunc
 	// Tick is the raft tick (default 100ms). Ticks, when set, replaces the
@@ -252,6 +256,7 @@ func Open(cfg Config) (*Controller, error) {
 		}
 		refused := make(chan error, 1)
 		cfg.NewTransport = NewTCPTransport(TCPConfig{ClusterID: cfg.ClusterID, NodeID: cfg.NodeID, Voters: cfg.Voters, Listener: cfg.Listener, Logger: cfg.Logger,
+			ServerTLS: cfg.ServerTLS, ClientTLS: cfg.ClientTLS,
 			OnRefused: func(reason string) {
 				refused <- fmt.Errorf("%w: a majority of the voters (%s) refuse node %d: %s", ErrRefused, votersString(cfg.Voters), cfg.NodeID, reason)
 			}})

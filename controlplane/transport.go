@@ -2,6 +2,7 @@ package controlplane
 
 import (
 	"bufio"
+	"crypto/tls"
 	"encoding/binary"
 	"encoding/json"
 	"errors"
@@ -91,7 +92,13 @@ type TCPConfig struct {
 	Voters map[int32]string
 	// Listener is this node's controller listener; the transport closes it.
 	Listener net.Listener
-	Logger   *slog.Logger
+	// ServerTLS and ClientTLS, when set, make the quorum speak TLS
+	// (controller listener SSL): inbound connections shake hands with
+	// ServerTLS, dials with ClientTLS (ServerName defaults to the host
+	// dialled), both within handshakeTimeout and before the handshake
+	// frame. Every voter and broker of a cluster must agree.
+	ServerTLS, ClientTLS *tls.Config
+	Logger               *slog.Logger
 	// OnRefused is called once when a majority of the voters refuse this
 	// node's handshake for a configuration error (another cluster id, a
 	// voter list that differs, a node id in use): the node cannot join,
@@ -273,6 +280,18 @@ func (t *tcpTransport) sendConn(p *tcpPeer) error {
 		return nil
 	}
 	defer t.untrack(c)
+	if t.cfg.ClientTLS != nil {
+		cc := t.cfg.ClientTLS.Clone()
+		if cc.ServerName == "" {
+			cc.ServerName, _, _ = net.SplitHostPort(p.addr)
+		}
+		tc := tls.Client(c, cc)
+		c.SetDeadline(time.Now().Add(handshakeTimeout))
+		if err := tc.Handshake(); err != nil {
+			return fmt.Errorf("TLS handshake with %s: %w", p.addr, err)
+		}
+		c = tc
+	}
 	hs, _ := json.Marshal(handshake{ClusterID: t.cfg.ClusterID, From: t.cfg.NodeID, To: p.id, Voters: t.voters, Learner: t.learner})
 	c.SetDeadline(time.Now().Add(handshakeTimeout))
 	if _, err := c.Write(appendFrame(nil, hs)); err != nil {
@@ -408,6 +427,13 @@ func (t *tcpTransport) acceptLoop() {
 
 func (t *tcpTransport) serveConn(c net.Conn) error {
 	c.SetDeadline(time.Now().Add(handshakeTimeout))
+	if t.cfg.ServerTLS != nil {
+		tc := tls.Server(c, t.cfg.ServerTLS)
+		if err := tc.Handshake(); err != nil {
+			return fmt.Errorf("TLS handshake: %w", err)
+		}
+		c = tc
+	}
 	br := bufio.NewReaderSize(c, 64<<10)
 	b, err := readFrame(br)
 	if err != nil {

@@ -85,16 +85,24 @@ func (n *Node) peerTLS() *tls.Config {
 func newServerTLS(cfg *config.Config, logger *slog.Logger) (map[string]*security.ServerTLS, error) {
 	out := map[string]*security.ServerTLS{}
 	var shared *security.ServerTLS
+	names := make([]string, 0, len(cfg.Listeners)+1)
 	for _, l := range cfg.KafkaListeners() {
-		if cfg.ListenerProtocol(l.Name) != config.ProtocolSSL {
+		names = append(names, l.Name)
+	}
+	if cfg.ControllerTLS() {
+		// Also on a broker-only node: it dials the quorum with these keys.
+		names = append(names, cfg.ControllerListener())
+	}
+	for _, name := range names {
+		if cfg.ListenerProtocol(name) != config.ProtocolSSL {
 			continue
 		}
-		if _, own := cfg.ListenerSSL[l.Name]; own {
-			st, err := security.NewServerTLS(cfg.SSLFor(l.Name), logger.With("listener", l.Name))
+		if _, own := cfg.ListenerSSL[name]; own {
+			st, err := security.NewServerTLS(cfg.SSLFor(name), logger.With("listener", name))
 			if err != nil {
-				return nil, fmt.Errorf("listener %s: %w", l.Name, err)
+				return nil, fmt.Errorf("listener %s: %w", name, err)
 			}
-			out[l.Name] = st
+			out[name] = st
 			continue
 		}
 		if shared == nil {
@@ -103,7 +111,7 @@ func newServerTLS(cfg *config.Config, logger *slog.Logger) (map[string]*security
 				return nil, err
 			}
 		}
-		out[l.Name] = shared
+		out[name] = shared
 	}
 	return out, nil
 }
@@ -254,6 +262,11 @@ func Start(ctx context.Context, cfg *config.Config, logger *slog.Logger) (n *Nod
 			return nil, err
 		}
 	}
+	var ctrlServerTLS, ctrlClientTLS *tls.Config
+	if st := n.tls[cfg.ControllerListener()]; st != nil && cfg.ControllerTLS() {
+		ctrlServerTLS, ctrlClientTLS = st.Config(), st.ClientConfig()
+		logger.Info("controller quorum speaks TLS", "listener", cfg.ControllerListener())
+	}
 	n.ctrl, err = controlplane.Open(controlplane.Config{
 		Dir: dir, NodeID: cfg.NodeID, ClusterID: meta.ClusterID,
 		Voters: voters, Listener: ctrlLn, ControllerOnly: !broker,
@@ -267,6 +280,7 @@ func Start(ctx context.Context, cfg *config.Config, logger *slog.Logger) (n *Nod
 		ElectLeader:              replication.ElectLeader,
 		CheckLocalReplicas:       checkLocalReplicas(broker),
 		SessionTimeout:           time.Duration(cfg.BrokerSessionTimeoutMs) * time.Millisecond,
+		ServerTLS:                ctrlServerTLS, ClientTLS: ctrlClientTLS,
 	})
 	if err != nil {
 		if ctrlLn != nil {
