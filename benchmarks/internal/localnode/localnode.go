@@ -23,6 +23,7 @@ import (
 // Node is one running ringtail process.
 type Node struct {
 	Addr      string // Kafka listener, 127.0.0.1:port
+	SSLAddr   string // the SSL listener (StartWith with a keystore); "" without
 	AdminAddr string // admin HTTP (metrics, readiness)
 	LogPath   string
 	cmd       *exec.Cmd
@@ -66,20 +67,42 @@ func Build(ctx context.Context, dst string) error {
 // extra top-level server.toml lines (Kafka keys). It returns once the node
 // answers /v1/status/ready.
 func Start(ctx context.Context, bin, dir, settings string) (*Node, error) {
+	return StartWith(ctx, bin, dir, Options{Settings: settings})
+}
+
+// Options are what StartWith adds to a node's server.toml.
+type Options struct {
+	Settings string // top-level lines (Kafka keys)
+	Ringtail string // lines of the [ringtail] table
+	// Keystore and Truststore, when set, add an SSL listener (Node.SSLAddr)
+	// with these PEM files.
+	Keystore, Truststore string
+}
+
+// StartWith is Start with more of the config: an existing dir/data is
+// kept, so a node can be restarted on the same data with other settings.
+func StartWith(ctx context.Context, bin, dir string, o Options) (*Node, error) {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return nil, err
 	}
-	ports, err := freePorts(3)
+	ports, err := freePorts(4)
 	if err != nil {
 		return nil, err
 	}
-	cfg := fmt.Sprintf("node.id = 1\nlisteners = \"PLAINTEXT://127.0.0.1:%d,CONTROLLER://127.0.0.1:%d\"\nadvertised.listeners = \"PLAINTEXT://127.0.0.1:%d\"\nlog.dirs = %q\n%s\n[ringtail]\nadmin_listen = \"127.0.0.1:%d\"\n",
-		ports[0], ports[1], ports[0], filepath.Join(dir, "data"), settings, ports[2])
+	listeners := fmt.Sprintf("PLAINTEXT://127.0.0.1:%d", ports[0])
+	var sslAddr, ssl string
+	if o.Keystore != "" {
+		sslAddr = fmt.Sprintf("127.0.0.1:%d", ports[3])
+		listeners += ",SSL://" + sslAddr
+		ssl = fmt.Sprintf("ssl.keystore.location = %q\nssl.truststore.location = %q\n", o.Keystore, o.Truststore)
+	}
+	cfg := fmt.Sprintf("node.id = 1\nlisteners = \"%s,CONTROLLER://127.0.0.1:%d\"\nadvertised.listeners = \"%s\"\nlog.dirs = %q\n%s%s\n[ringtail]\nadmin_listen = \"127.0.0.1:%d\"\n%s\n",
+		listeners, ports[1], listeners, filepath.Join(dir, "data"), ssl, o.Settings, ports[2], o.Ringtail)
 	cfgPath := filepath.Join(dir, "server.toml")
 	if err := os.WriteFile(cfgPath, []byte(cfg), 0o644); err != nil {
 		return nil, err
 	}
-	n := &Node{Addr: fmt.Sprintf("127.0.0.1:%d", ports[0]), AdminAddr: fmt.Sprintf("127.0.0.1:%d", ports[2]),
+	n := &Node{Addr: fmt.Sprintf("127.0.0.1:%d", ports[0]), SSLAddr: sslAddr, AdminAddr: fmt.Sprintf("127.0.0.1:%d", ports[2]),
 		LogPath: filepath.Join(dir, "ringtail.log"), exited: make(chan struct{})}
 	logf, err := os.Create(n.LogPath)
 	if err != nil {
