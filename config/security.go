@@ -29,7 +29,7 @@ type SSLConfig struct {
 	KeystoreLocation         string   // ssl.keystore.location: a PEM file with the private key and certificate chain
 	KeystoreCertificateChain string   // ssl.keystore.certificate.chain: PEM inline
 	KeystoreKey              string   // ssl.keystore.key: PEM inline (unencrypted)
-	KeyPassword              string   // ssl.key.password: must stay empty (encrypted keys are not supported)
+	KeyPassword              string   // ssl.key.password: of an encrypted PKCS#8 key
 	TruststoreType           string   // ssl.truststore.type: "PEM"
 	TruststoreLocation       string   // ssl.truststore.location: a PEM file of CA certificates
 	TruststoreCertificates   string   // ssl.truststore.certificates: PEM inline
@@ -147,13 +147,6 @@ func secretKey(name, doc string, field func(*Config) *string, check func(string)
 	k.typ = TypePassword
 	k.sensitive = true
 	return k
-}
-
-func checkKeyPassword(s string) error {
-	if s != "" {
-		return errors.New("encrypted private keys are not supported yet: give ssl.keystore.location or ssl.keystore.key an unencrypted PEM key (PKCS#8, PKCS#1 or SEC 1) and protect the file, and leave ssl.key.password empty")
-	}
-	return nil
 }
 
 var tlsVersions = map[string]uint16{"TLSv1.2": tls.VersionTLS12, "TLSv1.3": tls.VersionTLS13}

@@ -109,7 +109,6 @@ func TestSecurityKeysReject(t *testing.T) {
 		{sslListeners + "ssl.keystore.location = \"/k.pem\"\nssl.truststore.location = \"/a\"\nssl.truststore.certificates = \"b\"", `set either ssl.truststore.location or ssl.truststore.certificates, not both`},
 		{`ssl.keystore.type = "JKS"`, `ssl.keystore.type = "JKS": must be "PEM": Ringtail reads PEM keys and certificates only`},
 		{`ssl.truststore.type = "PKCS12"`, `ssl.truststore.type = "PKCS12": must be "PEM"`},
-		{`ssl.key.password = "hunter2"`, `ssl.key.password = (hidden): encrypted private keys are not supported yet`},
 		{`ssl.client.auth = "optional"`, `ssl.client.auth = "optional": must be one of "none", "requested", "required"`},
 		{`ssl.enabled.protocols = "TLSv1.1"`, `ssl.enabled.protocols = "TLSv1.1": unknown or unsupported protocol "TLSv1.1": must be TLSv1.2 and/or TLSv1.3`},
 		{`ssl.enabled.protocols = ""`, `ssl.enabled.protocols = "": must name at least one of TLSv1.2, TLSv1.3`},
@@ -235,7 +234,6 @@ func TestListenerSSLOverrides(t *testing.T) {
 			`listener.name.ssl.ssl.client.auth = "required": client certificates are required, but no CA to verify them is set: set ssl.truststore.location or ssl.truststore.certificates`},
 		{sslListeners + "listener.name.ssl.ssl.keystore.key = \"k\"",
 			`ssl.keystore.certificate.chain is empty: listener.name.ssl.ssl.keystore.key needs its certificate chain`},
-		{sslListeners + "listener.name.ssl.ssl.key.password = \"hunter2\"", `listener.name.ssl.ssl.key.password = (hidden): encrypted private keys are not supported yet`},
 	} {
 		_, err := Parse([]byte(tt.doc))
 		if err == nil || !strings.Contains(err.Error(), tt.want) || strings.Contains(err.Error(), "hunter2") {

@@ -13,6 +13,7 @@ import (
 	"crypto/tls"
 	"crypto/x509"
 	"encoding/pem"
+	"errors"
 	"fmt"
 	"log/slog"
 	"os"
@@ -21,6 +22,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/youmark/pkcs8"
 
 	"github.com/ringtail/ringtail/config"
 )
@@ -199,8 +202,20 @@ func loadKeystore(s config.SSLConfig) (tls.Certificate, error) {
 		}
 		key, chain = data, data
 	}
-	if hasBlock(key, "ENCRYPTED PRIVATE KEY") || encryptedPEM(key) {
-		return tls.Certificate{}, fmt.Errorf("security: %s: the private key is encrypted, which is not supported yet; decrypt it (openssl pkey -in key.pem -out plain.pem) and protect the file", where)
+	if encryptedPEM(key) {
+		return tls.Certificate{}, fmt.Errorf("security: %s: the private key is encrypted in OpenSSL's legacy format (Proc-Type: 4,ENCRYPTED); convert it to encrypted PKCS#8 (openssl pkcs8 -topk8 -v2 aes-256-cbc -in key.pem -out key8.pem) and set ssl.key.password, as Kafka's PEM keystores need", where)
+	}
+	switch enc := hasBlock(key, "ENCRYPTED PRIVATE KEY"); {
+	case enc && s.KeyPassword == "":
+		return tls.Certificate{}, fmt.Errorf("security: %s: the private key is encrypted (ENCRYPTED PRIVATE KEY): set ssl.key.password", where)
+	case enc:
+		plain, err := decryptKey(key, s.KeyPassword)
+		if err != nil {
+			return tls.Certificate{}, fmt.Errorf("security: %s with ssl.key.password: %w", where, err)
+		}
+		key = plain
+	case s.KeyPassword != "":
+		return tls.Certificate{}, fmt.Errorf("security: %s: ssl.key.password is set, but the private key is not encrypted (no -----BEGIN ENCRYPTED PRIVATE KEY-----)", where)
 	}
 	if !hasBlock(chain, "CERTIFICATE") {
 		return tls.Certificate{}, fmt.Errorf("security: %s: no PEM certificate (-----BEGIN CERTIFICATE-----) found", where)
@@ -226,6 +241,30 @@ func loadTruststore(s config.SSLConfig) (*x509.CertPool, error) {
 		return nil, fmt.Errorf("security: %s: no PEM CA certificate (-----BEGIN CERTIFICATE-----) found", where)
 	}
 	return pool, nil
+}
+
+// decryptKey decrypts the first ENCRYPTED PRIVATE KEY block of data
+// (PKCS#8, PBES2 as OpenSSL and Kafka write it) and returns it as an
+// unencrypted PKCS#8 PEM block.
+func decryptKey(data []byte, password string) ([]byte, error) {
+	for {
+		var b *pem.Block
+		if b, data = pem.Decode(data); b == nil {
+			return nil, errors.New("no ENCRYPTED PRIVATE KEY block")
+		}
+		if b.Type != "ENCRYPTED PRIVATE KEY" {
+			continue
+		}
+		k, err := pkcs8.ParsePKCS8PrivateKey(b.Bytes, []byte(password))
+		if err != nil {
+			return nil, fmt.Errorf("cannot decrypt the private key (wrong password, or an unsupported cipher): %v", err)
+		}
+		der, err := x509.MarshalPKCS8PrivateKey(k)
+		if err != nil {
+			return nil, err
+		}
+		return pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: der}), nil
+	}
 }
 
 func hasBlock(data []byte, typ string) bool {

@@ -7,6 +7,7 @@ package security
 import (
 	"crypto/tls"
 	"crypto/x509"
+	"encoding/pem"
 	"io"
 	"log/slog"
 	"net"
@@ -14,6 +15,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/youmark/pkcs8"
 
 	"github.com/ringtail/ringtail/config"
 	"github.com/ringtail/ringtail/testkit"
@@ -81,8 +84,24 @@ func TestServerTLSRefuses(t *testing.T) {
 			`security: ssl.keystore.certificate.chain and ssl.keystore.key: private key does not match public key`},
 		{"no certificate", func(s *config.SSLConfig) { s.KeystoreLocation = testkit.WriteFile(t, dir, "keyonly.pem", key) },
 			`keyonly.pem": no PEM certificate (-----BEGIN CERTIFICATE-----) found`},
-		{"encrypted key", func(s *config.SSLConfig) { s.KeystoreLocation = testkit.WriteFile(t, dir, "enc.pem", encrypted, cert) },
-			`the private key is encrypted, which is not supported yet`},
+		{"encrypted key without password", func(s *config.SSLConfig) { s.KeystoreLocation = testkit.WriteFile(t, dir, "enc.pem", encrypted, cert) },
+			`the private key is encrypted (ENCRYPTED PRIVATE KEY): set ssl.key.password`},
+		{"encrypted key, wrong password", func(s *config.SSLConfig) {
+			s.KeystoreLocation = testkit.WriteFile(t, dir, "enc2.pem", encryptKey(t, key, "right"), cert)
+			s.KeyPassword = "wrong"
+		}, `enc2.pem" with ssl.key.password: cannot decrypt the private key (wrong password`},
+		{"garbled encrypted key", func(s *config.SSLConfig) {
+			s.KeystoreLocation = testkit.WriteFile(t, dir, "enc3.pem", encrypted, cert)
+			s.KeyPassword = "right"
+		}, `cannot decrypt the private key`},
+		{"password for a plain key", func(s *config.SSLConfig) {
+			s.KeystoreLocation = testkit.WriteFile(t, dir, "plain.pem", key, cert)
+			s.KeyPassword = "right"
+		}, `ssl.key.password is set, but the private key is not encrypted`},
+		{"legacy encrypted key", func(s *config.SSLConfig) {
+			legacy := []byte("-----BEGIN RSA PRIVATE KEY-----\nProc-Type: 4,ENCRYPTED\nDEK-Info: AES-128-CBC,00000000000000000000000000000000\n\nMIIB\n-----END RSA PRIVATE KEY-----\n")
+			s.KeystoreLocation = testkit.WriteFile(t, dir, "legacy.pem", legacy, cert)
+		}, `legacy format (Proc-Type: 4,ENCRYPTED); convert it to encrypted PKCS#8`},
 		{"missing truststore", func(s *config.SSLConfig) {
 			s.KeystoreLocation = testkit.WriteFile(t, dir, "ok.pem", key, cert)
 			s.TruststoreLocation = missing
@@ -105,6 +124,71 @@ func TestServerTLSRefuses(t *testing.T) {
 			}
 		})
 	}
+}
+
+// An encrypted PKCS#8 key loads with ssl.key.password, from a file and
+// inline, and serves a handshake.
+func TestServerTLSEncryptedKey(t *testing.T) {
+	dir := t.TempDir()
+	ca := testkit.NewCA(t, "test CA")
+	cert, key := ca.Issue(t, testkit.CertOptions{CN: "broker"})
+	enc := encryptKey(t, key, "s3cret")
+	for _, inline := range []bool{false, true} {
+		s := sslConfig()
+		if inline {
+			s.KeystoreCertificateChain, s.KeystoreKey = string(cert), string(enc)
+		} else {
+			s.KeystoreLocation = testkit.WriteFile(t, dir, "enc.pem", enc, cert)
+		}
+		s.KeyPassword = "s3cret"
+		st, err := NewServerTLS(s, quiet)
+		if err != nil {
+			t.Fatalf("inline=%v: %v", inline, err)
+		}
+		ln, err := tls.Listen("tcp", "127.0.0.1:0", st.Config())
+		if err != nil {
+			t.Fatal(err)
+		}
+		go func() {
+			c, err := ln.Accept()
+			if err == nil {
+				c.(*tls.Conn).Handshake()
+				c.Close()
+			}
+		}()
+		pool := x509.NewCertPool()
+		pool.AppendCertsFromPEM(ca.PEM)
+		c, err := tls.Dial("tcp", ln.Addr().String(), &tls.Config{RootCAs: pool, ServerName: "127.0.0.1"})
+		if err != nil {
+			t.Fatalf("inline=%v: handshake with the decrypted key: %v", inline, err)
+		}
+		if cn := c.ConnectionState().PeerCertificates[0].Subject.CommonName; cn != "broker" {
+			t.Errorf("served CN %q", cn)
+		}
+		c.Close()
+		ln.Close()
+	}
+}
+
+// encryptKey re-encodes an unencrypted PEM key as encrypted PKCS#8
+// (PBES2, AES-256-CBC, as openssl pkcs8 -topk8 -v2 aes-256-cbc writes).
+func encryptKey(t *testing.T, keyPEM []byte, password string) []byte {
+	t.Helper()
+	b, _ := pem.Decode(keyPEM)
+	if b == nil {
+		t.Fatal("no PEM key")
+	}
+	k, err := x509.ParsePKCS8PrivateKey(b.Bytes)
+	if err != nil {
+		if k, err = x509.ParseECPrivateKey(b.Bytes); err != nil {
+			t.Fatal(err)
+		}
+	}
+	der, err := pkcs8.MarshalPrivateKey(k, []byte(password), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return pem.EncodeToMemory(&pem.Block{Type: "ENCRYPTED PRIVATE KEY", Bytes: der})
 }
 
 // Replacing the keystore file changes the certificate new handshakes get;
