@@ -5,9 +5,9 @@ import (
 	"time"
 )
 
-// LogLimiter lets through at most one event per interval and counts the
-// ones it holds back, so that a client hammering wrong passwords cannot
-// flood the log.
+// LogLimiter lets through at most one event per Interval (a second if
+// zero) and counts the ones it holds back, so that a client hammering
+// wrong passwords cannot flood the log.
 type LogLimiter struct {
 	Interval time.Duration
 
@@ -21,7 +21,11 @@ type LogLimiter struct {
 func (l *LogLimiter) Allow(now time.Time) (ok bool, suppressed int) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	if !l.last.IsZero() && now.Sub(l.last) < l.Interval {
+	iv := l.Interval
+	if iv == 0 {
+		iv = time.Second
+	}
+	if !l.last.IsZero() && now.Sub(l.last) < iv {
 		l.suppressed++
 		return false, 0
 	}
