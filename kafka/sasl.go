@@ -238,13 +238,16 @@ func (c *conn) saslStep(token []byte) ([]byte, bool, error) {
 	st := c.sasl
 	out, done, err := st.conv.Step(token)
 	if err != nil {
-		why := err.Error()
+		why, user := err.Error(), c.principal
 		var se *sasl.Error
 		if errors.As(err, &se) {
 			why = se.Reason
+			if se.User != "" {
+				user = se.User
+			}
 		}
 		st.conv = nil
-		c.authFailed(st.mech, c.principal, why)
+		c.authFailed(st.mech, user, why)
 		return nil, true, err
 	}
 	if !done {

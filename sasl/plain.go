@@ -52,7 +52,7 @@ func (c *plainConv) Step(in []byte) ([]byte, bool, error) {
 	}
 	if authzid != "" && authzid != user {
 		return nil, true, &Error{Msg: "Authentication failed: Client requested an authorization id that is different from username",
-			Reason: "user " + user + " asked for authorization id " + authzid}
+			Reason: "user " + user + " asked for authorization id " + authzid, User: user}
 	}
 	want, ok := c.st.PlainPassword(user)
 	// Compare digests so that the time taken says nothing about the
@@ -63,7 +63,7 @@ func (c *plainConv) Step(in []byte) ([]byte, bool, error) {
 		if !ok {
 			why = "unknown user " + user
 		}
-		return nil, true, &Error{Msg: plainFailed, Reason: why}
+		return nil, true, &Error{Msg: plainFailed, Reason: why, User: user}
 	}
 	c.user = user
 	return []byte{}, true, nil

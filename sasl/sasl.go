@@ -1,7 +1,9 @@
 // Package sasl is the server side of the SASL mechanisms Ringtail offers
 // Kafka clients: PLAIN (RFC 4616) against users from the config, and
-// SCRAM-SHA-256/512 (RFC 5802, RFC 7677, on github.com/xdg-go/scram) against
-// credentials stored salted and hashed. Each authentication is a
+// SCRAM-SHA-256/512 (RFC 5802, RFC 7677) against credentials stored salted
+// and hashed; github.com/xdg-go/scram reads the client-first message, the
+// client-final one is checked here with Kafka's leniency on the nonce.
+// Each authentication is a
 // Conversation that the protocol layer (kafka/sasl.go) feeds with the
 // client's tokens; this package knows nothing of Kafka's framing.
 package sasl
@@ -30,9 +32,9 @@ func IsScram(mech string) bool { return mech == ScramSHA256 || mech == ScramSHA5
 
 // Error is a failed authentication: Msg is what the client is told (Kafka's
 // wording, never which of user or password was wrong), Reason what the
-// server logs.
+// server logs, User the user the client claimed to be ("" if unknown).
 type Error struct {
-	Msg, Reason string
+	Msg, Reason, User string
 }
 
 func (e *Error) Error() string { return e.Msg + ": " + e.Reason }
