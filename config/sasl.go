@@ -29,7 +29,8 @@ func defaultSASL() SASLConfig {
 	return SASLConfig{EnabledMechanisms: []string{"SCRAM-SHA-256", "SCRAM-SHA-512"}}
 }
 
-// saslKeys are the sasl keys of brokerKeys (keys.go lists them).
+// The SASL keys; keys.go lists them in brokerKeys.
+
 func saslMechanismsKey() brokerKey {
 	return listKey("sasl.enabled.mechanisms", "Security", "SASL mechanisms the SASL listeners offer: PLAIN, SCRAM-SHA-256, SCRAM-SHA-512.",
 		`"SCRAM-SHA-256,SCRAM-SHA-512"`, func(c *Config) *[]string { return &c.SASL.EnabledMechanisms }, strings.ToUpper, checkSASLMechanisms)
