@@ -170,9 +170,9 @@ func parseJAAS(s string) (module, flag string, opts map[string]string, err error
 	}
 }
 
-// isListenerSASLKey reports whether key (after listener.name.<name>.) is a
+// IsListenerSASLKey reports whether key (after listener.name.<name>.) is a
 // SASL key a listener may override.
-func isListenerSASLKey(key string) bool {
+func IsListenerSASLKey(key string) bool {
 	return key == "sasl.enabled.mechanisms" || key == "plain.sasl.jaas.config"
 }
 
@@ -196,7 +196,7 @@ func UsesTLS(protocol string) bool { return protocol == ProtocolSSL || protocol 
 // setListenerSASL records listener l's SASL overrides (applyListenerOverrides).
 func (c *Config) setListenerSASL(l string, s SASLConfig, keys map[string]any) {
 	for k := range keys {
-		if isListenerSASLKey(k) {
+		if IsListenerSASLKey(k) {
 			if c.ListenerSASL == nil {
 				c.ListenerSASL = map[string]SASLConfig{}
 			}

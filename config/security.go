@@ -349,7 +349,7 @@ func takeListenerOverrides(values map[string]any) (map[string]map[string]any, er
 	out := map[string]map[string]any{}
 	for _, name := range names {
 		lname, key, ok := strings.Cut(strings.TrimPrefix(name, listenerPrefix), ".")
-		if !ok || !(strings.HasPrefix(key, "ssl.") || isListenerSASLKey(key)) || keyIndex[key] == nil {
+		if !ok || !(strings.HasPrefix(key, "ssl.") || IsListenerSASLKey(key)) || keyIndex[key] == nil {
 			return nil, fmt.Errorf("unknown key %q: the per-listener keys Ringtail knows are %s<listener>.ssl.*, with one of the ssl keys, and %s<listener>.sasl.enabled.mechanisms and .plain.sasl.jaas.config", name, listenerPrefix, listenerPrefix)
 		}
 		if err := checkListenerName(strings.ToUpper(lname)); err != nil {
