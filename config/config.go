@@ -61,34 +61,28 @@ type Config struct {
 	SSL                         SSLConfig // ssl.*: TLS of the SSL listeners
 	// ListenerSSL is the TLS of the listeners with listener.name.<name>.ssl.*
 	// overrides, by listener name; see SSLFor.
-	ListenerSSL map[string]SSLConfig
-	SASL        SASLConfig // sasl.*: SASL of the SASL listeners
-	// ListenerSASL is the SASL of the listeners with
-	// listener.name.<name>.sasl.* overrides, by listener name; see SASLFor.
-	ListenerSASL                          map[string]SASLConfig
-	ConnectionsMaxReauthMs                int64    // connections.max.reauth.ms; 0: no re-authentication
-	ConnectionFailedAuthenticationDelayMs int32    // connection.failed.authentication.delay.ms
-	LogDirs                               []string // log.dirs, else log.dir
-	NumPartitions                         int32    // num.partitions
-	DefaultReplicationFactor              int16    // default.replication.factor
-	AutoCreateTopics                      bool     // auto.create.topics.enable
-	LogSegmentBytes                       int64    // log.segment.bytes
-	LogRollMs                             int64    // log.roll.ms, else log.roll.hours
-	LogRetentionMs                        int64    // log.retention.ms, else .minutes, else .hours; -1 keeps forever
-	LogRetentionBytes                     int64    // log.retention.bytes; -1 has no size limit
-	LogRetentionCheckIntervalMs           int64    // log.retention.check.interval.ms
-	MessageMaxBytes                       int32    // message.max.bytes
-	SocketRequestMaxBytes                 int32    // socket.request.max.bytes
-	LogFlushIntervalMessages              int64    // log.flush.interval.messages
-	LogFlushIntervalMs                    int64    // log.flush.interval.ms; -1 unset
-	MinInsyncReplicas                     int32    // min.insync.replicas
-	BrokerSessionTimeoutMs                int32    // broker.session.timeout.ms
-	ReplicaLagTimeMaxMs                   int32    // replica.lag.time.max.ms
-	OffsetsTopicNumPartitions             int32    // offsets.topic.num.partitions
-	OffsetsTopicReplicationFactor         int16    // offsets.topic.replication.factor
-	OffsetsTopicSegmentBytes              int32    // offsets.topic.segment.bytes: segment.bytes of __consumer_offsets when created
-	OffsetsRetentionMinutes               int64    // offsets.retention.minutes
-	GroupInitialRebalanceDelayMs          int64    // group.initial.rebalance.delay.ms
+	ListenerSSL                   map[string]SSLConfig
+	LogDirs                       []string // log.dirs, else log.dir
+	NumPartitions                 int32    // num.partitions
+	DefaultReplicationFactor      int16    // default.replication.factor
+	AutoCreateTopics              bool     // auto.create.topics.enable
+	LogSegmentBytes               int64    // log.segment.bytes
+	LogRollMs                     int64    // log.roll.ms, else log.roll.hours
+	LogRetentionMs                int64    // log.retention.ms, else .minutes, else .hours; -1 keeps forever
+	LogRetentionBytes             int64    // log.retention.bytes; -1 has no size limit
+	LogRetentionCheckIntervalMs   int64    // log.retention.check.interval.ms
+	MessageMaxBytes               int32    // message.max.bytes
+	SocketRequestMaxBytes         int32    // socket.request.max.bytes
+	LogFlushIntervalMessages      int64    // log.flush.interval.messages
+	LogFlushIntervalMs            int64    // log.flush.interval.ms; -1 unset
+	MinInsyncReplicas             int32    // min.insync.replicas
+	BrokerSessionTimeoutMs        int32    // broker.session.timeout.ms
+	ReplicaLagTimeMaxMs           int32    // replica.lag.time.max.ms
+	OffsetsTopicNumPartitions     int32    // offsets.topic.num.partitions
+	OffsetsTopicReplicationFactor int16    // offsets.topic.replication.factor
+	OffsetsTopicSegmentBytes      int32    // offsets.topic.segment.bytes: segment.bytes of __consumer_offsets when created
+	OffsetsRetentionMinutes       int64    // offsets.retention.minutes
+	GroupInitialRebalanceDelayMs  int64    // group.initial.rebalance.delay.ms
 	// Transactions (the transaction coordinator and __transaction_state).
 	TransactionStateLogNumPartitions     int32  // transaction.state.log.num.partitions
 	TransactionStateLogReplicationFactor int16  // transaction.state.log.replication.factor
@@ -116,6 +110,16 @@ type Config struct {
 	LogCleanerDeleteRetentionMs   int64   // log.cleaner.delete.retention.ms
 
 	Ringtail RingtailConfig
+
+	// SASL is the sasl.* keys, the SASL of the SASL listeners; ListenerSASL
+	// the listeners with listener.name.<name>.sasl.* overrides (sasl.go).
+	SASL         SASLConfig
+	ListenerSASL map[string]SASLConfig
+	// ConnectionsMaxReauthMs is connections.max.reauth.ms (0: sessions do
+	// not expire); ConnectionFailedAuthenticationDelayMs is
+	// connection.failed.authentication.delay.ms.
+	ConnectionsMaxReauthMs                int64
+	ConnectionFailedAuthenticationDelayMs int32
 
 	// Set holds the dotted keys the file set explicitly (ringtail keys as
 	// "ringtail.io_engine"); DescribeConfigs reports those as
@@ -157,36 +161,34 @@ const (
 // broker and controller at once, Kafka listener 9092, controller 9093.
 func Default() *Config {
 	return &Config{
-		NodeID:                                1,
-		ProcessRoles:                          []string{"broker", "controller"},
-		Listeners:                             []Listener{{Name: "PLAINTEXT", Port: 9092}, {Name: "CONTROLLER", Port: 9093}},
-		AdvertisedListeners:                   []Listener{{Name: "PLAINTEXT", Host: "localhost", Port: 9092}},
-		ControllerListenerNames:               []string{"CONTROLLER"},
-		ControllerQuorumVoters:                []Voter{{ID: 1, Host: "localhost", Port: 9093}},
-		InterBrokerListenerName:               "PLAINTEXT",
-		ListenerSecurityProtocolMap:           append([]ListenerProtocol(nil), defaultProtocolMap...),
-		SSL:                                   defaultSSL(),
-		SASL:                                  defaultSASL(),
-		ConnectionFailedAuthenticationDelayMs: 100,
-		LogDirs:                               []string{"./ringtail-data"},
-		NumPartitions:                         1,
-		DefaultReplicationFactor:              1,
-		AutoCreateTopics:                      true,
-		LogSegmentBytes:                       1 << 30,
-		LogRollMs:                             weekMs,
-		LogRetentionMs:                        weekMs,
-		LogRetentionBytes:                     -1,
-		LogRetentionCheckIntervalMs:           300000,
-		MessageMaxBytes:                       1048588,
-		SocketRequestMaxBytes:                 104857600,
-		LogFlushIntervalMessages:              math.MaxInt64,
-		LogFlushIntervalMs:                    -1,
-		MinInsyncReplicas:                     1,
-		BrokerSessionTimeoutMs:                9000,
-		ReplicaLagTimeMaxMs:                   30000,
-		OffsetsTopicNumPartitions:             50,
-		OffsetsTopicReplicationFactor:         1,
-		OffsetsTopicSegmentBytes:              100 << 20,
+		NodeID:                        1,
+		ProcessRoles:                  []string{"broker", "controller"},
+		Listeners:                     []Listener{{Name: "PLAINTEXT", Port: 9092}, {Name: "CONTROLLER", Port: 9093}},
+		AdvertisedListeners:           []Listener{{Name: "PLAINTEXT", Host: "localhost", Port: 9092}},
+		ControllerListenerNames:       []string{"CONTROLLER"},
+		ControllerQuorumVoters:        []Voter{{ID: 1, Host: "localhost", Port: 9093}},
+		InterBrokerListenerName:       "PLAINTEXT",
+		ListenerSecurityProtocolMap:   append([]ListenerProtocol(nil), defaultProtocolMap...),
+		SSL:                           defaultSSL(),
+		LogDirs:                       []string{"./ringtail-data"},
+		NumPartitions:                 1,
+		DefaultReplicationFactor:      1,
+		AutoCreateTopics:              true,
+		LogSegmentBytes:               1 << 30,
+		LogRollMs:                     weekMs,
+		LogRetentionMs:                weekMs,
+		LogRetentionBytes:             -1,
+		LogRetentionCheckIntervalMs:   300000,
+		MessageMaxBytes:               1048588,
+		SocketRequestMaxBytes:         104857600,
+		LogFlushIntervalMessages:      math.MaxInt64,
+		LogFlushIntervalMs:            -1,
+		MinInsyncReplicas:             1,
+		BrokerSessionTimeoutMs:        9000,
+		ReplicaLagTimeMaxMs:           30000,
+		OffsetsTopicNumPartitions:     50,
+		OffsetsTopicReplicationFactor: 1,
+		OffsetsTopicSegmentBytes:      100 << 20,
 
 		TransactionStateLogNumPartitions:     50,
 		TransactionStateLogReplicationFactor: 3,
@@ -221,6 +223,9 @@ func Default() *Config {
 		},
 		Set:        map[string]bool{},
 		fileValues: map[string]string{},
+
+		SASL:                                  defaultSASL(),
+		ConnectionFailedAuthenticationDelayMs: 100,
 	}
 }
 
