@@ -88,6 +88,7 @@ type Metrics struct {
 	apiNames      [128]string
 	errorNames    sync.Map // int16 -> string
 	responsePlans sync.Map // reflect.Type -> *plan
+	sasl          *saslMetrics
 }
 
 // NewMetrics makes the registry: request metrics, Go runtime and process
@@ -139,6 +140,7 @@ func NewMetrics(src Source) *Metrics {
 			m.apiNames[i] = strconv.Itoa(i)
 		}
 	}
+	m.sasl = newSASLMetrics(m.reg)
 	m.reg.MustRegister(m.requests, m.latency, m.errors, m.closed, m.bytesIn, m.recordsIn, m.bytesOut, m.replBytesOut, buildInfo,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 		&stateCollector{src: src})

@@ -40,6 +40,7 @@ type app struct {
 	stdout, stderr io.Writer
 	serve          func(ctx context.Context, configPath string) error
 	bootstrap      string
+	sec            clientSecurity // --tls*, --sasl-* (security.go)
 }
 
 // Execute runs the ringtail command line. args are the arguments after the
@@ -97,6 +98,8 @@ func (a *app) rootCommand() *cobra.Command {
 	root.PersistentFlags().StringVarP(&a.bootstrap, "bootstrap", "b", bootstrap,
 		"Kafka bootstrap servers, host:port[,host:port...] (default from $"+bootstrapEnv+" if set)")
 
+	a.sec.addFlags(root.PersistentFlags())
+	root.AddCommand(a.userCommand())
 	root.AddCommand(a.serveCommand(), a.configCommand(), a.topicCommand(), a.produceCommand(), a.consumeCommand(), a.consumerGroupCommand(), a.txnCommand(), a.clusterCommand(), a.benchCommand())
 	return root
 }
@@ -179,6 +182,11 @@ func (a *app) client(opts ...kgo.Opt) (*kgo.Client, error) {
 		kgo.RetryTimeout(requestTimeout),
 		kgo.DialTimeout(dialTimeout),
 	}
+	sec, err := a.sec.opts()
+	if err != nil {
+		return nil, err
+	}
+	base = append(base, sec...)
 	cl, err := kgo.NewClient(append(base, opts...)...)
 	if err != nil {
 		return nil, fmt.Errorf("client for %s: %w", a.bootstrap, err)

@@ -242,7 +242,7 @@ func importProperties(props []property, source string) (doc string, warnings []s
 		if rest, per := strings.CutPrefix(p.key, "listener.name."); !ok && per {
 			// A per-listener key, listener.name.<listener>.ssl.*, takes
 			// the type of the key it overrides.
-			if _, key, cut := strings.Cut(rest, "."); cut && strings.HasPrefix(key, "ssl.") {
+			if _, key, cut := strings.Cut(rest, "."); cut && (strings.HasPrefix(key, "ssl.") || config.IsListenerSASLKey(key)) {
 				typ, ok = known[key]
 			}
 		}

@@ -138,3 +138,27 @@ func TestImportSSL(t *testing.T) {
 		t.Errorf("imported config %+v", c)
 	}
 }
+
+// A Kafka SASL listener's settings import as they are.
+func TestImportSASL(t *testing.T) {
+	props, err := parseProperties([]byte("listeners=PLAINTEXT://:9092,SASL_PLAINTEXT://:9094,CONTROLLER://:9093\n" +
+		"sasl.enabled.mechanisms=SCRAM-SHA-512\nconnections.max.reauth.ms=3600000\n" +
+		"listener.name.sasl_plaintext.sasl.enabled.mechanisms=PLAIN\n" +
+		`listener.name.sasl_plaintext.plain.sasl.jaas.config=org.apache.kafka.common.security.plain.PlainLoginModule required user_alice="a-secret";` + "\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	doc, warnings := importProperties(props, "in.properties")
+	if len(warnings) != 0 {
+		t.Errorf("warnings %q", warnings)
+	}
+	c, err := config.Parse([]byte(doc))
+	if err != nil {
+		t.Fatalf("imported doc does not parse: %v\n%s", err, doc)
+	}
+	users, err := config.ParsePlainJAAS(c.SASLFor("SASL_PLAINTEXT").PlainJAAS)
+	if c.SASL.EnabledMechanisms[0] != "SCRAM-SHA-512" || c.ConnectionsMaxReauthMs != 3600000 || c.SASLFor("SASL_PLAINTEXT").EnabledMechanisms[0] != "PLAIN" ||
+		err != nil || users["alice"] != "a-secret" {
+		t.Errorf("imported config %+v, users %v %v", c.SASLFor("SASL_PLAINTEXT"), users, err)
+	}
+}

@@ -111,6 +111,16 @@ type Config struct {
 
 	Ringtail RingtailConfig
 
+	// SASL is the sasl.* keys, the SASL of the SASL listeners; ListenerSASL
+	// the listeners with listener.name.<name>.sasl.* overrides (sasl.go).
+	SASL         SASLConfig
+	ListenerSASL map[string]SASLConfig
+	// ConnectionsMaxReauthMs is connections.max.reauth.ms (0: sessions do
+	// not expire); ConnectionFailedAuthenticationDelayMs is
+	// connection.failed.authentication.delay.ms.
+	ConnectionsMaxReauthMs                int64
+	ConnectionFailedAuthenticationDelayMs int32
+
 	// Set holds the dotted keys the file set explicitly (ringtail keys as
 	// "ringtail.io_engine"); DescribeConfigs reports those as
 	// STATIC_BROKER_CONFIG rather than DEFAULT_CONFIG.
@@ -213,6 +223,9 @@ func Default() *Config {
 		},
 		Set:        map[string]bool{},
 		fileValues: map[string]string{},
+
+		SASL:                                  defaultSASL(),
+		ConnectionFailedAuthenticationDelayMs: 100,
 	}
 }
 

@@ -83,6 +83,8 @@ var brokerKeys = []brokerKey{
 		func(c *Config) *[]string { return &c.SSL.CipherSuites }, strings.TrimSpace, checkCipherSuites),
 	stringKey("ssl.principal.mapping.rules", "Security", "Principal name from a client certificate's subject: DEFAULT (the whole DN) or RULE:pattern/replacement/[LU],..., as in Kafka.", `"DEFAULT"`,
 		func(c *Config) *string { return &c.SSL.PrincipalMappingRules }, checkPrincipalRules),
+	// SASL of the SASL_PLAINTEXT and SASL_SSL listeners (sasl.go).
+	saslMechanismsKey(), plainJAASKey(), reauthKey(), failedAuthDelayKey(),
 
 	// Log storage.
 	alias(listKey("log.dir", "Storage", "Data directory, used when log.dirs is not set.", `"./ringtail-data"`,

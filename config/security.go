@@ -80,7 +80,7 @@ func protocolMapKey() brokerKey {
 	}
 	return brokerKey{
 		name: "listener.security.protocol.map", group: "Listeners", typ: TypeString, def: protocolMapDef,
-		doc: "Security protocol of each listener, NAME:PROTOCOL,...; PLAINTEXT and SSL are supported (SASL not yet).",
+		doc: "Security protocol of each listener, NAME:PROTOCOL,...; PLAINTEXT, SSL, SASL_PLAINTEXT and SASL_SSL.",
 		parse: func(c *Config, v any) error {
 			entries, ok := toList(v)
 			if !ok {
@@ -241,9 +241,7 @@ func (c *Config) validateSecurity() error {
 		switch p := c.ListenerProtocol(l.Name); p {
 		case "":
 			return fmt.Errorf("%s: listener %s has no security protocol; add %s:PLAINTEXT or %s:SSL", q("listener.security.protocol.map"), l.Name, l.Name, l.Name)
-		case ProtocolSASLPlaintext, ProtocolSASLSSL:
-			return fmt.Errorf("%s: listener %s is %s, but SASL is not supported yet; use PLAINTEXT or SSL", q("listener.security.protocol.map"), l.Name, p)
-		case ProtocolSSL:
+		case ProtocolSSL, ProtocolSASLSSL:
 			hasSSL = true
 		}
 	}
@@ -255,11 +253,14 @@ func (c *Config) validateSecurity() error {
 			return fmt.Errorf("%s%s.*: no listener named %s in listeners (%s)", listenerPrefix, strings.ToLower(name), name, listenerNames(c.Listeners))
 		}
 	}
+	if err := c.validateSASL(); err != nil {
+		return err
+	}
 	if !hasSSL {
 		return nil
 	}
 	for _, l := range c.Listeners {
-		if c.ListenerProtocol(l.Name) == ProtocolSSL {
+		if UsesTLS(c.ListenerProtocol(l.Name)) {
 			if err := c.checkListenerSSL(l.Name); err != nil {
 				return err
 			}
@@ -368,8 +369,8 @@ func takeListenerOverrides(values map[string]any) (map[string]map[string]any, er
 	out := map[string]map[string]any{}
 	for _, name := range names {
 		lname, key, ok := strings.Cut(strings.TrimPrefix(name, listenerPrefix), ".")
-		if !ok || !strings.HasPrefix(key, "ssl.") || keyIndex[key] == nil {
-			return nil, fmt.Errorf("unknown key %q: the per-listener keys Ringtail knows are %s<listener>.ssl.*, with one of the ssl keys", name, listenerPrefix)
+		if !ok || !(strings.HasPrefix(key, "ssl.") || IsListenerSASLKey(key)) || keyIndex[key] == nil {
+			return nil, fmt.Errorf("unknown key %q: the per-listener keys Ringtail knows are %s<listener>.ssl.*, with one of the ssl keys, and %s<listener>.sasl.enabled.mechanisms and .plain.sasl.jaas.config", name, listenerPrefix, listenerPrefix)
 		}
 		if err := checkListenerName(strings.ToUpper(lname)); err != nil {
 			return nil, fmt.Errorf("%s: %w", name, err)
@@ -411,6 +412,10 @@ func (c *Config) applyListenerOverrides(ov map[string]map[string]any) error {
 			}
 			c.Set[full] = true
 			c.fileValues[full] = propertyString(v)
+		}
+		c.setListenerSASL(l, tmp.SASL, ov[l])
+		if !hasSSLKey(ov[l]) {
+			continue
 		}
 		if c.ListenerSSL == nil {
 			c.ListenerSSL = map[string]SSLConfig{}

@@ -95,8 +95,8 @@ func TestSecurityKeysReject(t *testing.T) {
 		{`listener.security.protocol.map = "PLAINTEXT:TLS"`, `listener.security.protocol.map = "PLAINTEXT:TLS": PLAINTEXT: unknown security protocol "TLS": must be PLAINTEXT, SSL, SASL_PLAINTEXT or SASL_SSL`},
 		{`listener.security.protocol.map = "A:SSL,a:PLAINTEXT"`, `listener A appears twice`},
 		{`listener.security.protocol.map = "PLAINTEXT:PLAINTEXT"`, `listener.security.protocol.map = "PLAINTEXT:PLAINTEXT": listener CONTROLLER has no security protocol; add CONTROLLER:PLAINTEXT or CONTROLLER:SSL`},
-		{"listeners = \"PLAINTEXT://:9092,SASL_SSL://:9094,CONTROLLER://:9093\"", `listener.security.protocol.map = "CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT,SSL:SSL,SASL_PLAINTEXT:SASL_PLAINTEXT,SASL_SSL:SASL_SSL": listener SASL_SSL is SASL_SSL, but SASL is not supported yet; use PLAINTEXT or SSL`},
-		{"listeners = \"PLAINTEXT://:9092,CLIENT://:9094,CONTROLLER://:9093\"\nlistener.security.protocol.map = \"PLAINTEXT:PLAINTEXT,CLIENT:SASL_PLAINTEXT,CONTROLLER:PLAINTEXT\"", `listener CLIENT is SASL_PLAINTEXT, but SASL is not supported yet`},
+		// SASL listeners are accepted (config/sasl_test.go); SASL_SSL needs TLS's keys.
+		{"listeners = \"PLAINTEXT://:9092,SASL_SSL://:9094,CONTROLLER://:9093\"", `ssl.keystore.location = "": SSL listener SASL_SSL needs a key and certificate`},
 		{`listener.security.protocol.map = "PLAINTEXT:PLAINTEXT,CONTROLLER:SSL"`, `SSL listener CONTROLLER needs a key and certificate`},
 		{"listener.security.protocol.map = \"PLAINTEXT:PLAINTEXT,CONTROLLER:SSL\"\nlistener.name.controller.ssl.keystore.location = \"/k.pem\"\nlistener.name.controller.ssl.client.auth = \"required\"",
 			`listener.name.controller.ssl.client.auth = "required": client certificates are required, but no CA to verify them is set`},
@@ -226,7 +226,8 @@ func TestListenerSSLOverrides(t *testing.T) {
 	}
 
 	for _, tt := range []struct{ doc, want string }{
-		{`listener.name.client.sasl.enabled.mechanisms = "PLAIN"`, `unknown key "listener.name.client.sasl.enabled.mechanisms": the per-listener keys Ringtail knows are listener.name.<listener>.ssl.*`},
+		{`listener.name.client.sasl.enabled.mechanisms = "PLAIN"`, `listener.name.client.sasl.*: no listener named CLIENT in listeners (PLAINTEXT, CONTROLLER)`},
+		{`listener.name.client.sasl.nope = "x"`, `unknown key "listener.name.client.sasl.nope": the per-listener keys Ringtail knows are listener.name.<listener>.ssl.*`},
 		{`listener.name.client.ssl.nope = "x"`, `unknown key "listener.name.client.ssl.nope"`},
 		{`listener.name.client.ssl.client.auth = "always"`, `listener.name.client.ssl.client.auth = "always": must be one of "none", "requested", "required"`},
 		{`listener.name.client.ssl.client.auth = "required"`, `listener.name.client.*: no listener named CLIENT in listeners (PLAINTEXT, CONTROLLER)`},

@@ -33,6 +33,8 @@ type Image struct {
 	TopicsByID     map[UUID]*Topic
 	BrokerConfigs  map[string]string
 	NextProducerID int64
+	// Scram are the SCRAM credentials (scram.go).
+	Scram ScramUsers
 }
 
 // Broker is a registered broker.
@@ -263,6 +265,8 @@ func (n *Image) apply(offset int64, r *Record, owned map[*Topic]bool) error {
 			return fmt.Errorf("%w: producer id block ending at %d does not start at %d (entry %d)", errStaleProducerIDs, r.ProducerIDs.NextProducerID, n.NextProducerID, offset)
 		}
 		n.NextProducerID = r.ProducerIDs.NextProducerID
+	case RecScram:
+		return n.applyScram(offset, r.Scram)
 	default:
 		return fmt.Errorf("%w: record type %q (entry %d)", model.ErrInvalidRequest, r.Type, offset)
 	}
@@ -286,10 +290,12 @@ type snapshotImage struct {
 	Topics         []*Topic          `json:"topics"`
 	BrokerConfigs  map[string]string `json:"broker_configs"`
 	NextProducerID int64             `json:"next_producer_id"`
+	Scram          ScramUsers        `json:"scram_credentials,omitempty"`
 }
 
 func (im *Image) marshalSnapshot() ([]byte, error) {
 	s := snapshotImage{Offset: im.Offset, BrokerConfigs: im.BrokerConfigs, NextProducerID: im.NextProducerID}
+	s.Scram = im.Scram
 	for _, id := range im.BrokerIDs() {
 		s.Brokers = append(s.Brokers, im.Brokers[id])
 	}
@@ -307,6 +313,7 @@ func unmarshalSnapshot(b []byte, clusterID string, controllerID int32) (*Image, 
 	im := emptyImage(clusterID, controllerID)
 	im.Offset = s.Offset
 	im.NextProducerID = s.NextProducerID
+	im.Scram = s.Scram
 	if s.BrokerConfigs != nil {
 		im.BrokerConfigs = s.BrokerConfigs
 	}

@@ -34,6 +34,7 @@ const (
 	RecRemoveTopic    = "remove_topic"
 	RecProducerIDs    = "producer_ids"
 	RecBrokerFencing  = "broker_fencing"
+	RecScram          = "scram_credential" // scram.go
 )
 
 // Record is one entry of the metadata log.
@@ -46,6 +47,7 @@ type Record struct {
 	RemoveTopic    *RemoveTopicRecord    `json:"remove_topic,omitempty"`
 	ProducerIDs    *ProducerIDsRecord    `json:"producer_ids,omitempty"`
 	BrokerFencing  *BrokerFencingRecord  `json:"broker_fencing,omitempty"`
+	Scram          *ScramRecord          `json:"scram_credential,omitempty"`
 }
 
 // Endpoint is one advertised listener of a broker.

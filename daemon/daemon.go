@@ -94,7 +94,7 @@ func newServerTLS(cfg *config.Config, logger *slog.Logger) (map[string]*security
 		names = append(names, cfg.ControllerListener())
 	}
 	for _, name := range names {
-		if cfg.ListenerProtocol(name) != config.ProtocolSSL {
+		if !config.UsesTLS(cfg.ListenerProtocol(name)) {
 			continue
 		}
 		if _, own := cfg.ListenerSSL[name]; own {
@@ -380,9 +380,10 @@ func Start(ctx context.Context, cfg *config.Config, logger *slog.Logger) (n *Nod
 			NodeID: cfg.NodeID, ListenerName: l.Name, Broker: cfg, Logger: logger,
 			IdleTimeout: 10 * time.Minute, Groups: n.groups, Txns: n.txns, TxnVerified: verified, Observer: n.observer(),
 		}
-		if cfg.ListenerProtocol(l.Name) == config.ProtocolSSL {
+		if config.UsesTLS(cfg.ListenerProtocol(l.Name)) {
 			kc.TLS, kc.Principal = n.tls[l.Name].Config(), n.tls[l.Name].Principal
 		}
+		kc.SASL = n.saslConfig(l.Name)
 		kc.PeerTLS = n.peerTLS()
 		srv := kafka.NewServer(kc, n.ctrl, logs{m: n.store, r: n.repl, ready: n.ready})
 		n.servers = append(n.servers, srv)

@@ -150,6 +150,9 @@ type Controller interface {
 	CreatePartitions(ctx context.Context, topic string, count int32, assignments [][]int32, validateOnly bool) error
 	AlterTopicConfigs(ctx context.Context, topic string, ops []controlplane.ConfigOp, incremental, validateOnly bool) error
 	AllocateProducerID(ctx context.Context) (model.ProducerID, error)
+	// AlterUserScramCredentials commits SCRAM credential changes, all or
+	// none (scram_admin.go).
+	AlterUserScramCredentials(ctx context.Context, recs []controlplane.ScramRecord) error
 }
 
 var _ Controller = (*controlplane.Controller)(nil)

@@ -93,6 +93,8 @@ type conn struct {
 	// ("User:CN=...", or User:ANONYMOUS without one); "" on a PLAINTEXT
 	// listener. Kept for the authorizer to come.
 	principal string
+	// sasl is the authentication state on a SASL listener (sasl.go).
+	sasl *connSASL
 }
 
 func newConn(s *Server, nc net.Conn) *conn {
@@ -108,6 +110,9 @@ func newConn(s *Server, nc net.Conn) *conn {
 	}
 	if _, ok := nc.(*tls.Conn); ok {
 		c.noSendfile = true
+	}
+	if s.cfg.SASL != nil {
+		c.sasl = &connSASL{}
 	}
 	return c
 }
@@ -154,6 +159,9 @@ func (c *conn) readLoop() {
 			sl.drop()
 			return
 		}
+		if c.saslStopped() {
+			return // failed authentication: nothing more is read
+		}
 		if sl.closeConn && sl.finished.Load() {
 			// Nothing after a request we refuse gets read; the writer
 			// sends the earlier responses, then closes.
@@ -172,7 +180,7 @@ func (c *conn) readFrame() ([]byte, error) {
 		return nil, err
 	}
 	n := int32(binary.BigEndian.Uint32(size[:]))
-	if n < requestHeaderMinBytes || n > c.s.requestMaxBytes {
+	if (n < requestHeaderMinBytes && !(c.saslRaw() && n >= 0)) || n > c.s.requestMaxBytes {
 		return nil, fmt.Errorf("request frame of %d bytes; valid is %d to %d (socket.request.max.bytes)", n, requestHeaderMinBytes, c.s.requestMaxBytes)
 	}
 	// Up to frameTrustBytes the size prefix is trusted and the frame read
@@ -310,6 +318,9 @@ func (c *conn) sendRange(fr storage.FileRange) error {
 // handleFrame parses one request frame (without its size prefix), runs its
 // handler and returns its slot. It never panics on any input (FuzzRequest).
 func (c *conn) handleFrame(frame []byte) *slot {
+	if c.saslRaw() {
+		return c.handleRawSASL(frame)
+	}
 	sl := &slot{done: make(chan struct{})}
 	refuse := func(why string, args ...any) *slot {
 		c.s.log.Debug("closing connection: "+why, append([]any{"remote", c.remote}, args...)...)
@@ -339,6 +350,11 @@ func (c *conn) handleFrame(frame []byte) *slot {
 		pos += int(l)
 	} else if l < -1 {
 		return refuse("negative client id length", "length", l)
+	}
+	if c.sasl != nil {
+		if g := c.saslGate(cx); g != nil {
+			return g
+		}
 	}
 	a, ok := apis[cx.key]
 	if !ok {

@@ -82,6 +82,9 @@ type Config struct {
 	// PeerTLS, when set, is how this node dials other brokers'
 	// inter-broker listener (transaction markers): that listener is SSL.
 	PeerTLS *tls.Config
+	// SASL, when set, makes the listener SASL_PLAINTEXT (SASL_SSL with
+	// TLS): clients authenticate before anything else (sasl.go).
+	SASL *SASLConfig
 }
 
 // RequestObserver sees each decoded request when its handler finishes:
