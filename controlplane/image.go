@@ -33,6 +33,9 @@ type Image struct {
 	TopicsByID     map[UUID]*Topic
 	BrokerConfigs  map[string]string
 	NextProducerID int64
+	// ClientQuotas are the client quota entities with at least one quota,
+	// by QuotaEntityKey (quotas.go).
+	ClientQuotas map[string]*ClientQuota `json:",omitempty"`
 }
 
 // Broker is a registered broker.
@@ -263,6 +266,8 @@ func (n *Image) apply(offset int64, r *Record, owned map[*Topic]bool) error {
 			return fmt.Errorf("%w: producer id block ending at %d does not start at %d (entry %d)", errStaleProducerIDs, r.ProducerIDs.NextProducerID, n.NextProducerID, offset)
 		}
 		n.NextProducerID = r.ProducerIDs.NextProducerID
+	case RecClientQuota:
+		return n.applyClientQuota(offset, r.ClientQuota)
 	default:
 		return fmt.Errorf("%w: record type %q (entry %d)", model.ErrInvalidRequest, r.Type, offset)
 	}
@@ -286,6 +291,7 @@ type snapshotImage struct {
 	Topics         []*Topic          `json:"topics"`
 	BrokerConfigs  map[string]string `json:"broker_configs"`
 	NextProducerID int64             `json:"next_producer_id"`
+	ClientQuotas   []*ClientQuota    `json:"client_quotas,omitempty"`
 }
 
 func (im *Image) marshalSnapshot() ([]byte, error) {
@@ -296,6 +302,7 @@ func (im *Image) marshalSnapshot() ([]byte, error) {
 	for _, n := range im.TopicNames() {
 		s.Topics = append(s.Topics, im.Topics[n])
 	}
+	s.ClientQuotas = im.sortedClientQuotas()
 	return json.Marshal(&s)
 }
 
@@ -319,6 +326,12 @@ func unmarshalSnapshot(b []byte, clusterID string, controllerID int32) (*Image, 
 		}
 		im.Topics[t.Name] = t
 		im.TopicsByID[t.ID] = t
+	}
+	for _, q := range s.ClientQuotas {
+		if im.ClientQuotas == nil {
+			im.ClientQuotas = map[string]*ClientQuota{}
+		}
+		im.ClientQuotas[QuotaEntityKey(q.Entity)] = q
 	}
 	return im, nil
 }

@@ -46,6 +46,7 @@ type Record struct {
 	RemoveTopic    *RemoveTopicRecord    `json:"remove_topic,omitempty"`
 	ProducerIDs    *ProducerIDsRecord    `json:"producer_ids,omitempty"`
 	BrokerFencing  *BrokerFencingRecord  `json:"broker_fencing,omitempty"`
+	ClientQuota    *ClientQuotaRecord    `json:"client_quota,omitempty"` // quotas.go
 }
 
 // Endpoint is one advertised listener of a broker.
