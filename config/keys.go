@@ -84,6 +84,9 @@ var brokerKeys = []brokerKey{
 	stringKey("ssl.principal.mapping.rules", "Security", "Principal name from a client certificate's subject: DEFAULT (the whole DN) or RULE:pattern/replacement/[LU],..., as in Kafka.", `"DEFAULT"`,
 		func(c *Config) *string { return &c.SSL.PrincipalMappingRules }, checkPrincipalRules),
 
+	// Client quota sampling and connection limits (quotas.go).
+	quotaWindowNumKey(), quotaWindowSizeKey(), maxConnectionsKey(), maxConnectionsPerIPKey(), perIPOverridesKey(),
+
 	// Log storage.
 	alias(listKey("log.dir", "Storage", "Data directory, used when log.dirs is not set.", `"./ringtail-data"`,
 		func(c *Config) *[]string { return &c.LogDirs }, nil, nil)),
