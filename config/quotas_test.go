@@ -38,14 +38,14 @@ max.connections.per.ip.overrides = "127.0.0.1:10, [::1]:7,localhost:2"
 
 func TestQuotaKeysRefused(t *testing.T) {
 	for doc, want := range map[string]string{
-		`quota.window.num = 0`:                                                          "quota.window.num = 0",
-		`quota.window.size.seconds = -1`:                                                "quota.window.size.seconds",
-		`max.connections.per.ip = 0`:                                                    "needs max.connections.per.ip.overrides",
-		`max.connections.per.ip.overrides = "host"`:                                     `"host" is not host:count`,
-		`max.connections.per.ip.overrides = "h:1,h:2"`:                                  "host h appears twice",
-		`max.connections.per.ip.overrides = "h:-1"`:                                     "count from 0",
-		`"max.connections" = -5`:                                                        "max.connections = -5",
-		`max.connections.per.ip.overrides = ["a:1"]`:                                    "must be a string",
+		`quota.window.num = 0`:                                                              "quota.window.num = 0",
+		`quota.window.size.seconds = -1`:                                                    "quota.window.size.seconds",
+		`max.connections.per.ip = 0`:                                                        "needs max.connections.per.ip.overrides",
+		`max.connections.per.ip.overrides = "host"`:                                         `"host" is not host:count`,
+		`max.connections.per.ip.overrides = "h:1,h:2"`:                                      "host h appears twice",
+		`max.connections.per.ip.overrides = "h:-1"`:                                         "count from 0",
+		`"max.connections" = -5`:                                                            "max.connections = -5",
+		`max.connections.per.ip.overrides = ["a:1"]`:                                        "must be a string",
 		"\"max.connections.per.ip\" = 0\nmax.connections.per.ip.overrides = \"10.0.0.1:5\"": "",
 	} {
 		_, err := Parse([]byte(doc))

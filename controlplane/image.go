@@ -302,7 +302,7 @@ func (im *Image) marshalSnapshot() ([]byte, error) {
 	for _, n := range im.TopicNames() {
 		s.Topics = append(s.Topics, im.Topics[n])
 	}
-	s.ClientQuotas = im.sortedClientQuotas()
+	s.ClientQuotas = im.SortedClientQuotas()
 	return json.Marshal(&s)
 }
 

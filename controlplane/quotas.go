@@ -246,8 +246,8 @@ func (n *Image) applyClientQuota(offset int64, r *ClientQuotaRecord) error {
 	return nil
 }
 
-// sortedClientQuotas lists the image's quota entities by key (snapshots).
-func (im *Image) sortedClientQuotas() []*ClientQuota {
+// SortedClientQuotas lists the image's quota entities by key.
+func (im *Image) SortedClientQuotas() []*ClientQuota {
 	keys := make([]string, 0, len(im.ClientQuotas))
 	for k := range im.ClientQuotas {
 		keys = append(keys, k)

@@ -72,6 +72,8 @@ func init() {
 		45: {0, 0, syncHandler(handleAlterPartitionReassignments)},
 		46: {0, 0, syncHandler(handleListPartitionReassignments)},
 		47: {0, 0, handleOffsetDelete},
+		48: {0, 1, syncHandler(handleDescribeClientQuotas)},
+		49: {0, 1, syncHandler(handleAlterClientQuotas)},
 		55: {0, 0, syncHandler(handleDescribeQuorum)},
 		60: {0, 2, syncHandler(handleDescribeCluster)},
 		61: {0, 0, syncHandler(handleDescribeProducers)},

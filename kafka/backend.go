@@ -150,6 +150,9 @@ type Controller interface {
 	CreatePartitions(ctx context.Context, topic string, count int32, assignments [][]int32, validateOnly bool) error
 	AlterTopicConfigs(ctx context.Context, topic string, ops []controlplane.ConfigOp, incremental, validateOnly bool) error
 	AllocateProducerID(ctx context.Context) (model.ProducerID, error)
+	// AlterClientQuotas validates and commits client quota changes; one
+	// error per alteration (controlplane/quotas.go).
+	AlterClientQuotas(ctx context.Context, alts []controlplane.QuotaAlteration, validateOnly bool) []error
 }
 
 var _ Controller = (*controlplane.Controller)(nil)

@@ -154,6 +154,16 @@ func (m *Manager) SetTable(t Table) {
 	}
 }
 
+// AnyEnabled reports whether any client has any quota.
+func (m *Manager) AnyEnabled() bool {
+	for t := Type(0); t < numTypes; t++ {
+		if m.enabled[t].Load() {
+			return true
+		}
+	}
+	return false
+}
+
 // Enabled reports whether any client has a quota of type t.
 func (m *Manager) Enabled(t Type) bool { return m.enabled[t].Load() }
 
