@@ -297,3 +297,37 @@ func TestMaxConnectionsPerIP(t *testing.T) {
 		t.Fatalf("refusal not logged:\n%s", log)
 	}
 }
+
+func TestQuotaCLISetListRemove(t *testing.T) {
+	n := startNode(t, testkit.Options{})
+	runCLI(t, n, "", "quota", "set", "--user", "alice", "--client-default", "--consumer-byte-rate", "2048", "--request-percentage", "12.5")
+	runCLI(t, n, "", "quota", "set", "--user", "alice", "--controller-mutation-rate", "5")
+	runCLI(t, n, "", "quota", "set", "--user-default", "--producer-byte-rate", "4096")
+	out := runCLI(t, n, "", "quota", "list")
+	for _, want := range []string{
+		"user=alice,client-id=<default> consumer_byte_rate=2048 request_percentage=12.5",
+		"user=alice controller_mutation_rate=5",
+		"user=<default> producer_byte_rate=4096",
+	} {
+		if !strings.Contains(out, want+"\n") {
+			t.Fatalf("quota list lacks %q:\n%s", want, out)
+		}
+	}
+	if out := runCLI(t, n, "", "quota", "list", "--user", "alice", "--strict"); out != "user=alice controller_mutation_rate=5\n" {
+		t.Fatalf("quota list --user alice --strict: %q", out)
+	}
+	runCLI(t, n, "", "quota", "remove", "--user", "alice", "--client-default", "--key", "request_percentage")
+	runCLI(t, n, "", "quota", "remove", "--user", "alice")
+	out = runCLI(t, n, "", "quota", "list", "--user", "alice")
+	if out != "user=alice,client-id=<default> consumer_byte_rate=2048\n" {
+		t.Fatalf("after removals: %q", out)
+	}
+	errOut := runCLIFails(t, n, "quota", "set", "--client-id", "c", "--producer-byte-rate", "1.5")
+	if !strings.Contains(errOut, "INVALID_REQUEST") || !strings.Contains(errOut, "cannot be a fractional value") {
+		t.Fatalf("fractional byte rate: %q", errOut)
+	}
+	errOut = runCLIFails(t, n, "quota", "set", "--ip", "not-an-ip", "--connection-creation-rate", "5")
+	if !strings.Contains(errOut, "not a valid IP") {
+		t.Fatalf("bad ip: %q", errOut)
+	}
+}
