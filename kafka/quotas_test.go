@@ -223,3 +223,22 @@ func TestMaxConnectionsPerIP(t *testing.T) {
 		}
 	}
 }
+
+func TestRequestPercentageThrottlesAnyResponse(t *testing.T) {
+	h := newHarness(t, withQuotas)
+	// A millionth of a thread: any handler time is over it.
+	setQuota(t, h, kadm.ClientQuotaEntity{{Type: "client-id", Name: sp("raw")}}, "request_percentage", 1e-6)
+	c := h.dial()
+	req := kmsg.NewPtrMetadataRequest()
+	req.Version = 12
+	resp := c.roundTrip(req, 1).(*kmsg.MetadataResponse)
+	// Kafka caps a request-quota throttle at one quota window.
+	if resp.ThrottleMillis <= 0 || resp.ThrottleMillis > 1000 {
+		t.Fatalf("throttle_time_ms = %d, want (0, 1000]", resp.ThrottleMillis)
+	}
+	// Another client is not muted.
+	other := h.client(kgo.ClientID("other"))
+	if err := other.Ping(testCtx(t)); err != nil {
+		t.Fatal(err)
+	}
+}
