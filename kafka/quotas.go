@@ -338,7 +338,7 @@ func (c *conn) quotaAfter(cx *reqCtx, resp kmsg.Response) kmsg.Response {
 	if st, ok := resp.(kmsg.SetThrottleResponse); ok {
 		st.SetThrottle(ms)
 	}
-	c.mute(now.Add(throttle))
+	c.mute(time.Now().Add(throttle)) // the reader waits on the real clock
 	if o, ok := c.s.cfg.Observer.(QuotaObserver); ok {
 		o.ObserveThrottle(kind.Name(), throttle)
 	}
