@@ -31,12 +31,10 @@ package kafka
 //     DeleteTopics v5+ are strict (a topic asked for while the client's
 //     token bucket is below zero gets THROTTLING_QUOTA_EXCEEDED); older
 //     versions are recorded and throttled.
-//   - max.connections (all listeners but the inter-broker one) and
-//     max.connections.per.ip(.overrides): a connection over a limit is
-//     closed as soon as it is accepted, and counted.
+//   - Connection limits (max.connections, max.connections.per.ip and
+//     connection_creation_rate of ip entities) are in connlimit.go.
 //
-// Skipped on purpose: connection_creation_rate of ip entities is stored and
-// described but not enforced; max.connections closes new connections
+// Skipped on purpose: max.connections closes new connections
 // rather than holding back accepts as Kafka's acceptor does; the response
 // size a fetch records is its record bytes plus a small per-partition
 // estimate, not the exact encoded size.
@@ -45,7 +43,6 @@ import (
 	"context"
 	"fmt"
 	"math"
-	"net"
 	"reflect"
 	"slices"
 	"strings"
@@ -56,7 +53,6 @@ import (
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
 
-	"github.com/ringtail/ringtail/config"
 	"github.com/ringtail/ringtail/controlplane"
 	"github.com/ringtail/ringtail/quota"
 )
@@ -520,120 +516,4 @@ func handleAlterClientQuotas(s *Server, cx *reqCtx, req *kmsg.AlterClientQuotasR
 		resp.Entries = append(resp.Entries, r)
 	}
 	return resp, nil
-}
-
-// ConnLimiter enforces max.connections and max.connections.per.ip over
-// every listener of a node (Kafka's ConnectionQuotas).
-type ConnLimiter struct {
-	max, perIP int
-	overrides  map[string]int // IP address -> limit
-	// interBroker is the listener exempt from max.connections.
-	interBroker string
-
-	mu     sync.Mutex
-	total  int
-	counts map[string]int
-}
-
-// NewConnLimiter makes the limiter of a node's config; host names in the
-// overrides are resolved once.
-func NewConnLimiter(q config.QuotaConfig, interBrokerListener string) *ConnLimiter {
-	l := &ConnLimiter{max: int(q.MaxConnections), perIP: int(q.MaxConnectionsPerIP), overrides: map[string]int{},
-		interBroker: interBrokerListener, counts: map[string]int{}}
-	for _, o := range q.PerIPOverrides {
-		if ip := net.ParseIP(o.Host); ip != nil {
-			l.overrides[ip.String()] = int(o.Limit)
-			continue
-		}
-		addrs, _ := net.LookupHost(o.Host)
-		for _, a := range addrs {
-			if ip := net.ParseIP(a); ip != nil {
-				l.overrides[ip.String()] = int(o.Limit)
-			}
-		}
-	}
-	return l
-}
-
-// Active reports whether any limit is below Kafka's unlimited default.
-func (l *ConnLimiter) Active() bool {
-	return l != nil && (l.max < math.MaxInt32 || l.perIP < math.MaxInt32 || len(l.overrides) > 0)
-}
-
-// admit counts a new connection from remote on listener; the reason is
-// set when a limit refuses it.
-func (l *ConnLimiter) admit(listener string, remote net.Addr) (release func(), reason string) {
-	ip := remoteIP(remote)
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	limit, ok := l.overrides[ip]
-	if !ok {
-		limit = l.perIP
-	}
-	if l.counts[ip] >= limit {
-		return nil, "max_connections_per_ip"
-	}
-	if listener != l.interBroker && l.total >= l.max {
-		return nil, "max_connections"
-	}
-	l.counts[ip]++
-	l.total++
-	var once sync.Once
-	return func() {
-		once.Do(func() {
-			l.mu.Lock()
-			defer l.mu.Unlock()
-			l.total--
-			if l.counts[ip]--; l.counts[ip] <= 0 {
-				delete(l.counts, ip)
-			}
-		})
-	}, ""
-}
-
-func remoteIP(a net.Addr) string {
-	if ta, ok := a.(*net.TCPAddr); ok {
-		return ta.IP.String()
-	}
-	host, _, err := net.SplitHostPort(a.String())
-	if err != nil {
-		return a.String()
-	}
-	if ip := net.ParseIP(host); ip != nil {
-		return ip.String()
-	}
-	return host
-}
-
-// limitedConn releases its connection-limit slot when closed. It embeds
-// the *net.TCPConn so that SyscallConn (sendfile) and the rest stay
-// reachable.
-type limitedConn struct {
-	*net.TCPConn
-	release func()
-}
-
-func (c *limitedConn) Close() error {
-	c.release()
-	return c.TCPConn.Close()
-}
-
-// admitConn applies the node's connection limits to an accepted
-// connection: nil means it was refused (and closed).
-func (s *Server) admitConn(nc net.Conn) net.Conn {
-	l := s.cfg.Conns
-	tc, isTCP := nc.(*net.TCPConn)
-	if !l.Active() || !isTCP {
-		return nc
-	}
-	release, reason := l.admit(s.cfg.ListenerName, nc.RemoteAddr())
-	if release == nil {
-		s.log.Warn("connection refused: "+strings.ReplaceAll(reason, "_", "."), "listener", s.cfg.ListenerName, "remote", nc.RemoteAddr().String())
-		nc.Close()
-		if o, ok := s.cfg.Observer.(QuotaObserver); ok {
-			o.ObserveConnectionRefused(reason)
-		}
-		return nil
-	}
-	return &limitedConn{TCPConn: tc, release: release}
 }

@@ -242,3 +242,26 @@ func TestRequestPercentageThrottlesAnyResponse(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+func TestConnectionCreationRateOfIP(t *testing.T) {
+	q := config.Default().Quotas
+	q.WindowNum = 2 // the rate over one second: a second connection at once is 2/s
+	h := newHarness(t, func(c *Config) { c.Conns = NewConnLimiter(q, "PLAINTEXT") })
+	// One admin client, connected before the quota, keeps its connection.
+	adm := h.admin()
+	alter := func(name *string, v float64) {
+		t.Helper()
+		res, err := adm.AlterClientQuotas(testCtx(t), []kadm.AlterClientQuotaEntry{{Entity: kadm.ClientQuotaEntity{{Type: "ip", Name: name}},
+			Ops: []kadm.AlterClientQuotaOp{{Key: "connection_creation_rate", Value: v}}}})
+		if err != nil || res[0].Err != nil {
+			t.Fatal(err, res)
+		}
+	}
+	alter(sp("127.0.0.1"), 1)
+	api := kmsg.NewPtrApiVersionsRequest()
+	h.dial().roundTrip(api, 1)
+	h.dial().expectClosed()
+	// The ip default does not apply to 127.0.0.1, which has its own.
+	alter(nil, 1000)
+	h.dial().expectClosed()
+}
