@@ -85,6 +85,7 @@ type Metrics struct {
 	recordsIn     *prometheus.CounterVec
 	bytesOut      *prometheus.CounterVec
 	replBytesOut  *prometheus.CounterVec
+	quota         quotaMetrics // quota_metrics.go
 	apiNames      [128]string
 	errorNames    sync.Map // int16 -> string
 	responsePlans sync.Map // reflect.Type -> *plan
@@ -144,6 +145,7 @@ func NewMetrics(src Source) *Metrics {
 	m.reg.MustRegister(m.requests, m.latency, m.errors, m.closed, m.bytesIn, m.recordsIn, m.bytesOut, m.replBytesOut, buildInfo,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 		&stateCollector{src: src})
+	m.registerQuotaMetrics()
 	return m
 }
 

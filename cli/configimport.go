@@ -255,7 +255,7 @@ func importProperties(props []property, source string) (doc string, warnings []s
 			skipped = append(skipped, p.key+"="+p.value)
 			continue
 		}
-		b.WriteString(p.key + " = " + tomlValue(typ, p.value) + "\n")
+		b.WriteString(config.TOMLKey(p.key) + " = " + tomlValue(typ, p.value) + "\n")
 	}
 	if len(skipped) > 0 {
 		b.WriteString("\n# Not imported: Kafka settings Ringtail does not support.\n")

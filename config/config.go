@@ -109,6 +109,8 @@ type Config struct {
 	LogCleanerMaxCompactionLagMs  int64   // log.cleaner.max.compaction.lag.ms: >= 1, and >= the min
 	LogCleanerDeleteRetentionMs   int64   // log.cleaner.delete.retention.ms
 
+	Quotas QuotaConfig // quota.window.*, max.connections* (quotas.go)
+
 	Ringtail RingtailConfig
 
 	// SASL is the sasl.* keys, the SASL of the SASL listeners; ListenerSASL
@@ -210,6 +212,7 @@ func Default() *Config {
 		LogCleanerMinCompactionLagMs:         0,
 		LogCleanerMaxCompactionLagMs:         math.MaxInt64,
 		LogCleanerDeleteRetentionMs:          86400000,
+		Quotas:                               defaultQuotas(),
 		Ringtail: RingtailConfig{
 			IOEngine:      "auto",
 			Shards:        0,

@@ -40,7 +40,7 @@ func TestDefaultTOMLParsesToDefault(t *testing.T) {
 // The commented defaults must be right, not merely commented: uncommenting
 // every key line must still give Default().
 func TestDefaultTOMLUncommentedParsesToDefault(t *testing.T) {
-	uncommented := regexp.MustCompile(`(?m)^# ([a-z_.]+ = )`).ReplaceAllString(DefaultTOML(), "$1")
+	uncommented := regexp.MustCompile(`(?m)^# ("?[a-z_.]+"? = )`).ReplaceAllString(DefaultTOML(), "$1")
 	c := parseOK(t, uncommented)
 	for _, k := range brokerKeys {
 		if !c.Set[k.name] {
@@ -55,7 +55,7 @@ func TestDefaultTOMLUncommentedParsesToDefault(t *testing.T) {
 func TestDefaultTOMLListsEveryKeyOnce(t *testing.T) {
 	doc := DefaultTOML()
 	for _, k := range brokerKeys {
-		name := strings.TrimPrefix(k.name, ringtailPrefix)
+		name := TOMLKey(strings.TrimPrefix(k.name, ringtailPrefix))
 		if n := strings.Count(doc, "\n# "+name+" = "); n != 1 {
 			t.Errorf("DefaultTOML has %d lines for %s, want 1", n, k.name)
 		}

@@ -29,6 +29,7 @@ func FuzzParse(f *testing.F) {
 		"node.id = 1\nnode.id = 2",
 		"log.cleaner.threads = 2\nlog.cleaner.io.max.bytes.per.second = 1.5e7\nlog.cleaner.min.cleanable.ratio = \"0.25\"",
 		"log.cleaner.min.compaction.lag.ms = 10\nlog.cleaner.max.compaction.lag.ms = 9",
+		"\"max.connections.per.ip\" = 0\nmax.connections.per.ip.overrides = \"[::1]:3,h:2\"\nquota.window.num = 2",
 	}
 	for _, s := range seeds {
 		f.Add([]byte(s))

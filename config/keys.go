@@ -86,6 +86,9 @@ var brokerKeys = []brokerKey{
 	// SASL of the SASL_PLAINTEXT and SASL_SSL listeners (sasl.go).
 	saslMechanismsKey(), plainJAASKey(), reauthKey(), failedAuthDelayKey(),
 
+	// Client quota sampling and connection limits (quotas.go).
+	quotaWindowNumKey(), quotaWindowSizeKey(), maxConnectionsKey(), maxConnectionsPerIPKey(), perIPOverridesKey(),
+
 	// Log storage.
 	alias(listKey("log.dir", "Storage", "Data directory, used when log.dirs is not set.", `"./ringtail-data"`,
 		func(c *Config) *[]string { return &c.LogDirs }, nil, nil)),

@@ -6,6 +6,7 @@ var groupTitles = []struct{ group, title string }{
 	{"Node", "Node and roles"},
 	{"Listeners", "Listeners and the controller quorum"},
 	{"Security", "TLS of SSL listeners"},
+	{"Quotas", "Client quotas and connection limits"},
 	{"Storage", "Log segments, sizes and flushing"},
 	{"Retention", "Retention"},
 	{"Cleaner", "Log cleaner (compaction of topics with cleanup.policy=compact)"},
@@ -36,7 +37,7 @@ func DefaultTOML() string {
 		b.WriteString("\n## " + g.title + "\n")
 		for i := range brokerKeys {
 			if k := &brokerKeys[i]; k.group == g.group {
-				b.WriteString("\n# " + k.doc + "\n# " + k.name + " = " + k.def + "\n")
+				b.WriteString("\n# " + k.doc + "\n# " + TOMLKey(k.name) + " = " + k.def + "\n")
 			}
 		}
 	}
@@ -69,7 +70,7 @@ func (c *Config) TOML() string {
 			rt.WriteString(short + " = " + k.toml(c) + "\n")
 			continue
 		}
-		b.WriteString(k.name + " = " + k.toml(c) + "\n")
+		b.WriteString(TOMLKey(k.name) + " = " + k.toml(c) + "\n")
 	}
 	b.WriteString(c.listenerOverridesTOML())
 	b.WriteString("\n[ringtail]\n")

@@ -35,6 +35,9 @@ type Image struct {
 	NextProducerID int64
 	// Scram are the SCRAM credentials (scram.go).
 	Scram ScramUsers
+	// ClientQuotas are the client quota entities with at least one quota,
+	// by QuotaEntityKey (quotas.go).
+	ClientQuotas map[string]*ClientQuota `json:",omitempty"`
 }
 
 // Broker is a registered broker.
@@ -267,6 +270,8 @@ func (n *Image) apply(offset int64, r *Record, owned map[*Topic]bool) error {
 		n.NextProducerID = r.ProducerIDs.NextProducerID
 	case RecScram:
 		return n.applyScram(offset, r.Scram)
+	case RecClientQuota:
+		return n.applyClientQuota(offset, r.ClientQuota)
 	default:
 		return fmt.Errorf("%w: record type %q (entry %d)", model.ErrInvalidRequest, r.Type, offset)
 	}
@@ -291,6 +296,7 @@ type snapshotImage struct {
 	BrokerConfigs  map[string]string `json:"broker_configs"`
 	NextProducerID int64             `json:"next_producer_id"`
 	Scram          ScramUsers        `json:"scram_credentials,omitempty"`
+	ClientQuotas   []*ClientQuota    `json:"client_quotas,omitempty"`
 }
 
 func (im *Image) marshalSnapshot() ([]byte, error) {
@@ -302,6 +308,7 @@ func (im *Image) marshalSnapshot() ([]byte, error) {
 	for _, n := range im.TopicNames() {
 		s.Topics = append(s.Topics, im.Topics[n])
 	}
+	s.ClientQuotas = im.SortedClientQuotas()
 	return json.Marshal(&s)
 }
 
@@ -326,6 +333,12 @@ func unmarshalSnapshot(b []byte, clusterID string, controllerID int32) (*Image, 
 		}
 		im.Topics[t.Name] = t
 		im.TopicsByID[t.ID] = t
+	}
+	for _, q := range s.ClientQuotas {
+		if im.ClientQuotas == nil {
+			im.ClientQuotas = map[string]*ClientQuota{}
+		}
+		im.ClientQuotas[QuotaEntityKey(q.Entity)] = q
 	}
 	return im, nil
 }

@@ -48,6 +48,7 @@ type Record struct {
 	ProducerIDs    *ProducerIDsRecord    `json:"producer_ids,omitempty"`
 	BrokerFencing  *BrokerFencingRecord  `json:"broker_fencing,omitempty"`
 	Scram          *ScramRecord          `json:"scram_credential,omitempty"`
+	ClientQuota    *ClientQuotaRecord    `json:"client_quota,omitempty"` // quotas.go
 }
 
 // Endpoint is one advertised listener of a broker.

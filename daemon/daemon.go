@@ -368,6 +368,7 @@ func Start(ctx context.Context, cfg *config.Config, logger *slog.Logger) (n *Nod
 	lazy := &lazyMarkers{}
 	n.txns = n.newTxnManager(lazy)
 	verified := &kafka.VerifyCache{}
+	quotas, conns := newQuotas(cfg)
 
 	for _, l := range cfg.KafkaListeners() {
 		addr := net.JoinHostPort(l.Host, strconv.Itoa(l.Port))
@@ -379,6 +380,7 @@ func Start(ctx context.Context, cfg *config.Config, logger *slog.Logger) (n *Nod
 		kc := kafka.Config{
 			NodeID: cfg.NodeID, ListenerName: l.Name, Broker: cfg, Logger: logger,
 			IdleTimeout: 10 * time.Minute, Groups: n.groups, Txns: n.txns, TxnVerified: verified, Observer: n.observer(),
+			Quotas: quotas, Conns: conns,
 		}
 		if config.UsesTLS(cfg.ListenerProtocol(l.Name)) {
 			kc.TLS, kc.Principal = n.tls[l.Name].Config(), n.tls[l.Name].Principal

@@ -76,6 +76,8 @@ func init() {
 		47: {0, 0, handleOffsetDelete},
 		50: {0, 0, syncHandler(handleDescribeUserScramCredentials)},
 		51: {0, 0, syncHandler(handleAlterUserScramCredentials)},
+		48: {0, 1, syncHandler(handleDescribeClientQuotas)},
+		49: {0, 1, syncHandler(handleAlterClientQuotas)},
 		55: {0, 0, syncHandler(handleDescribeQuorum)},
 		60: {0, 2, syncHandler(handleDescribeCluster)},
 		61: {0, 0, syncHandler(handleDescribeProducers)},

@@ -153,6 +153,9 @@ type Controller interface {
 	// AlterUserScramCredentials commits SCRAM credential changes, all or
 	// none (scram_admin.go).
 	AlterUserScramCredentials(ctx context.Context, recs []controlplane.ScramRecord) error
+	// AlterClientQuotas validates and commits client quota changes; one
+	// error per alteration (controlplane/quotas.go).
+	AlterClientQuotas(ctx context.Context, alts []controlplane.QuotaAlteration, validateOnly bool) []error
 }
 
 var _ Controller = (*controlplane.Controller)(nil)

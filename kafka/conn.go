@@ -75,6 +75,14 @@ type reqCtx struct {
 	start time.Time
 	// fetch holds a Fetch response's file ranges (sendfile path).
 	fetch *fetchRanges
+	// Client quotas (quotas.go): the request's size, when its handler
+	// started (zero: not accounted) and how long it ran, the throttle and
+	// refused topics of a controller mutation.
+	size            int
+	quotaStart      time.Time
+	handlerNanos    atomic.Int64
+	throttle        time.Duration
+	mutationRefused []string
 }
 
 type conn struct {
@@ -95,6 +103,9 @@ type conn struct {
 	principal string
 	// sasl is the authentication state on a SASL listener (sasl.go).
 	sasl *connSASL
+	// mutedUntil (unix ns): a quota throttle; the reader reads nothing
+	// before it (quotas.go).
+	mutedUntil atomic.Int64
 }
 
 func newConn(s *Server, nc net.Conn) *conn {
@@ -142,6 +153,9 @@ func (c *conn) readLoop() {
 		}
 	}()
 	for {
+		if !c.waitMuted() {
+			return
+		}
 		frame, err := c.readFrame()
 		if err != nil {
 			if !errors.Is(err, io.EOF) && !errors.Is(err, net.ErrClosed) && !c.s.shutting.Load() {
@@ -383,6 +397,8 @@ func (c *conn) handleFrame(frame []byte) *slot {
 		return refuse("undecodable request", "key", cx.key, "version", cx.version, "err", err)
 	}
 	cx.req = req
+	cx.size = len(frame) + 4
+	c.quotaBefore(cx, req)
 	if h := c.s.cfg.Hooks; h != nil {
 		if resp, err, handled := h(cx.key, req); handled {
 			c.finish(sl, cx, resp, err)
@@ -390,6 +406,9 @@ func (c *conn) handleFrame(frame []byte) *slot {
 		}
 	}
 	a.handle(c.s, cx, req, func(resp kmsg.Response, err error) { c.finish(sl, cx, resp, err) })
+	if !cx.quotaStart.IsZero() {
+		cx.handlerNanos.CompareAndSwap(0, int64(max(time.Since(cx.quotaStart), 1)))
+	}
 	return sl
 }
 
@@ -398,6 +417,9 @@ func (c *conn) finish(sl *slot, cx *reqCtx, resp kmsg.Response, err error) {
 	if sl.finished.Swap(true) {
 		c.s.log.Error("kafka: BUG: a handler finished a request twice", "key", cx.key)
 		return
+	}
+	if err == nil {
+		resp = c.quotaAfter(cx, resp)
 	}
 	switch {
 	case err != nil:

@@ -15,6 +15,7 @@ import (
 
 	"github.com/ringtail/ringtail/config"
 	"github.com/ringtail/ringtail/group"
+	"github.com/ringtail/ringtail/quota"
 	"github.com/ringtail/ringtail/security"
 	"github.com/ringtail/ringtail/txn"
 )
@@ -85,6 +86,12 @@ type Config struct {
 	// SASL, when set, makes the listener SASL_PLAINTEXT (SASL_SSL with
 	// TLS): clients authenticate before anything else (sasl.go).
 	SASL *SASLConfig
+	// Quotas enforces client quotas (quotas.go); the node's servers share
+	// one. nil: none.
+	Quotas *quota.Manager
+	// Conns enforces max.connections and max.connections.per.ip over the
+	// node's servers (quotas.go). nil: only MaxConnections.
+	Conns *ConnLimiter
 }
 
 // RequestObserver sees each decoded request when its handler finishes:
@@ -142,6 +149,8 @@ type Server struct {
 	// connsWG counts the goroutines of every connection.
 	connsWG sync.WaitGroup
 	nconns  atomic.Int64
+	// quotaSync follows the image's client quotas (quotas.go).
+	quotaSync quotaSync
 
 	mu struct {
 		sync.Mutex
@@ -239,6 +248,9 @@ func (s *Server) Serve(ln net.Listener) error {
 		if max := s.cfg.MaxConnections; max > 0 && s.nconns.Load() >= int64(max) {
 			s.log.Warn("connection refused: max connections reached", "remote", nc.RemoteAddr(), "max_connections", max)
 			nc.Close()
+			continue
+		}
+		if nc = s.admitConn(nc); nc == nil {
 			continue
 		}
 		if s.cfg.TLS != nil {
