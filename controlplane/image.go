@@ -8,6 +8,7 @@ import (
 	"sort"
 	"strings"
 
+	"github.com/ringtail/ringtail/acl"
 	"github.com/ringtail/ringtail/model"
 )
 
@@ -33,6 +34,11 @@ type Image struct {
 	TopicsByID     map[UUID]*Topic
 	BrokerConfigs  map[string]string
 	NextProducerID int64
+	// ACLs are the ACL bindings by id (acls.go); aclsEntry and aclSnap
+	// are its per-entry copy mark and its lazily indexed snapshot.
+	ACLs      map[UUID]acl.Binding
+	aclsEntry int64
+	aclSnap   *aclSnapshot
 }
 
 // Broker is a registered broker.
@@ -256,6 +262,8 @@ func (n *Image) apply(offset int64, r *Record, owned map[*Topic]bool) error {
 		}
 		delete(n.TopicsByID, top.ID)
 		delete(n.Topics, top.Name)
+	case RecACL, RecRemoveACL:
+		return n.applyACL(offset, r)
 	case RecProducerIDs:
 		// The block must start where the image's next id is, or two
 		// proposers planned from the same image and the later one loses.
@@ -281,15 +289,16 @@ func setOrDelete(m map[string]string, k string, v *string) {
 // pure function, without the node-local ClusterID and ControllerID, and
 // without TopicsByID, which is rebuilt.
 type snapshotImage struct {
-	Offset         int64             `json:"offset"`
-	Brokers        []*Broker         `json:"brokers"`
-	Topics         []*Topic          `json:"topics"`
-	BrokerConfigs  map[string]string `json:"broker_configs"`
-	NextProducerID int64             `json:"next_producer_id"`
+	Offset         int64                `json:"offset"`
+	Brokers        []*Broker            `json:"brokers"`
+	Topics         []*Topic             `json:"topics"`
+	BrokerConfigs  map[string]string    `json:"broker_configs"`
+	NextProducerID int64                `json:"next_producer_id"`
+	ACLs           map[UUID]acl.Binding `json:"acls,omitempty"`
 }
 
 func (im *Image) marshalSnapshot() ([]byte, error) {
-	s := snapshotImage{Offset: im.Offset, BrokerConfigs: im.BrokerConfigs, NextProducerID: im.NextProducerID}
+	s := snapshotImage{Offset: im.Offset, BrokerConfigs: im.BrokerConfigs, NextProducerID: im.NextProducerID, ACLs: im.ACLs}
 	for _, id := range im.BrokerIDs() {
 		s.Brokers = append(s.Brokers, im.Brokers[id])
 	}
@@ -307,6 +316,7 @@ func unmarshalSnapshot(b []byte, clusterID string, controllerID int32) (*Image, 
 	im := emptyImage(clusterID, controllerID)
 	im.Offset = s.Offset
 	im.NextProducerID = s.NextProducerID
+	im.restoreACLs(s.ACLs)
 	if s.BrokerConfigs != nil {
 		im.BrokerConfigs = s.BrokerConfigs
 	}

@@ -46,6 +46,8 @@ type Record struct {
 	RemoveTopic    *RemoveTopicRecord    `json:"remove_topic,omitempty"`
 	ProducerIDs    *ProducerIDsRecord    `json:"producer_ids,omitempty"`
 	BrokerFencing  *BrokerFencingRecord  `json:"broker_fencing,omitempty"`
+	ACL            *ACLRecord            `json:"acl,omitempty"`
+	RemoveACL      *RemoveACLRecord      `json:"remove_acl,omitempty"`
 }
 
 // Endpoint is one advertised listener of a broker.
