@@ -315,3 +315,32 @@ func BenchmarkAuthorizeCached(b *testing.B) {
 		}
 	}
 }
+
+func TestAuthorizeAny(t *testing.T) {
+	const p = "User:p"
+	a := Action{Principal: p, Host: "h", Resource: ResourceTopic, Op: OpWrite}
+	cases := []struct {
+		name string
+		bs   []Binding
+		want bool
+	}{
+		{"nothing", nil, false},
+		{"write on one topic", []Binding{allow(ResourceTopic, PatternLiteral, "t", p, OpWrite)}, true},
+		{"write on a prefix", []Binding{allow(ResourceTopic, PatternPrefixed, "x", p, OpWrite)}, true},
+		{"read only", []Binding{allow(ResourceTopic, PatternLiteral, "t", p, OpRead)}, false},
+		{"someone else", []Binding{allow(ResourceTopic, PatternLiteral, "t", "User:q", OpWrite)}, false},
+		{"denied literal", []Binding{allow(ResourceTopic, PatternLiteral, "t", p, OpWrite), deny(ResourceTopic, PatternLiteral, "t", p, OpWrite)}, false},
+		{"denied by prefix", []Binding{allow(ResourceTopic, PatternLiteral, "team-t", p, OpWrite), deny(ResourceTopic, PatternPrefixed, "team", p, OpAll)}, false},
+		{"denied by wildcard", []Binding{allow(ResourceTopic, PatternPrefixed, "x", p, OpWrite), deny(ResourceTopic, PatternLiteral, "*", WildcardPrincipal, OpWrite)}, false},
+		{"one of two denied", []Binding{allow(ResourceTopic, PatternLiteral, "a", p, OpWrite), allow(ResourceTopic, PatternLiteral, "b", p, OpWrite), deny(ResourceTopic, PatternLiteral, "a", p, OpWrite)}, true},
+		{"group acls do not count", []Binding{allow(ResourceGroup, PatternLiteral, "*", p, OpAll)}, false},
+	}
+	for _, tc := range cases {
+		if got := (&Authorizer{}).AuthorizeAny(NewSnapshot(1, tc.bs), a); got != tc.want {
+			t.Errorf("%s: %v, want %v", tc.name, got, tc.want)
+		}
+	}
+	if !(&Authorizer{SuperUsers: map[string]bool{p: true}}).AuthorizeAny(NewSnapshot(1, nil), a) {
+		t.Error("super user refused")
+	}
+}

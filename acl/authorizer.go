@@ -172,3 +172,64 @@ func (c *Cache) Authorize(az *Authorizer, snap *Snapshot, a Action) bool {
 	c.mu.Unlock()
 	return d
 }
+
+// AuthorizeAny reports whether a.Principal from a.Host may do a.Op on at
+// least one resource of type a.Resource (a.Name is ignored): Kafka's
+// authorizeByResourceType, which lets WRITE on any topic stand for
+// IDEMPOTENT_WRITE (KIP-679). An ALLOW pattern counts unless a DENY of
+// the same operation covers it: a DENY on the "*" literal covers
+// everything, a DENY prefix covers patterns that start with it, a DENY
+// literal covers the same literal.
+func (az *Authorizer) AuthorizeAny(snap *Snapshot, a Action) bool {
+	if az.SuperUsers[a.Principal] {
+		return true
+	}
+	if snap == nil {
+		return az.AllowIfNoACL
+	}
+	var allows, denies []Binding
+	found := false
+	visit := func(b Binding) {
+		if b.ResourceType != a.Resource {
+			return
+		}
+		found = true
+		if !principalMatches(b.Principal, a.Principal) || (b.Host != WildcardHost && b.Host != a.Host) {
+			return
+		}
+		switch {
+		case b.Permission == PermDeny && (b.Operation == a.Op || b.Operation == OpAll):
+			denies = append(denies, b)
+		case b.Permission == PermAllow && implies(b.Operation, a.Op):
+			allows = append(allows, b)
+		}
+	}
+	for k, bs := range snap.literal {
+		if k.typ == a.Resource {
+			for _, b := range bs {
+				visit(b)
+			}
+		}
+	}
+	for _, b := range snap.prefixed[a.Resource] {
+		visit(b)
+	}
+	if !found {
+		return az.AllowIfNoACL
+	}
+	for _, al := range allows {
+		covered := false
+		for _, d := range denies {
+			switch {
+			case d.PatternType == PatternLiteral && d.ResourceName == WildcardResource,
+				d.PatternType == PatternPrefixed && strings.HasPrefix(al.ResourceName, d.ResourceName),
+				d.PatternType == PatternLiteral && al.PatternType == PatternLiteral && d.ResourceName == al.ResourceName:
+				covered = true
+			}
+		}
+		if !covered {
+			return true
+		}
+	}
+	return false
+}

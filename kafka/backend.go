@@ -4,6 +4,7 @@ import (
 	"context"
 	"time"
 
+	"github.com/ringtail/ringtail/acl"
 	"github.com/ringtail/ringtail/controlplane"
 	"github.com/ringtail/ringtail/model"
 	"github.com/ringtail/ringtail/storage"
@@ -150,6 +151,9 @@ type Controller interface {
 	CreatePartitions(ctx context.Context, topic string, count int32, assignments [][]int32, validateOnly bool) error
 	AlterTopicConfigs(ctx context.Context, topic string, ops []controlplane.ConfigOp, incremental, validateOnly bool) error
 	AllocateProducerID(ctx context.Context) (model.ProducerID, error)
+	// CreateACLs and DeleteACLs change the ACL bindings (acls.go).
+	CreateACLs(ctx context.Context, bindings []acl.Binding) []error
+	DeleteACLs(ctx context.Context, filters []acl.Filter) ([][]acl.Binding, error)
 }
 
 var _ Controller = (*controlplane.Controller)(nil)

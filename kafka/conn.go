@@ -16,6 +16,7 @@ import (
 
 	"github.com/twmb/franz-go/pkg/kmsg"
 
+	"github.com/ringtail/ringtail/acl"
 	"github.com/ringtail/ringtail/iocore"
 	"github.com/ringtail/ringtail/storage"
 )
@@ -93,6 +94,10 @@ type conn struct {
 	// ("User:CN=...", or User:ANONYMOUS without one); "" on a PLAINTEXT
 	// listener. Kept for the authorizer to come.
 	principal string
+	// acls caches the connection's authorization decisions (authz.go);
+	// hostIP is the client's address as ACL hosts name it.
+	acls   acl.Cache
+	hostIP string
 }
 
 func newConn(s *Server, nc net.Conn) *conn {
@@ -105,6 +110,7 @@ func newConn(s *Server, nc net.Conn) *conn {
 	if nc != nil {
 		c.br = bufio.NewReaderSize(nc, 4096)
 		c.remote = nc.RemoteAddr().String()
+		c.hostIP = c.clientHost()
 	}
 	if _, ok := nc.(*tls.Conn); ok {
 		c.noSendfile = true

@@ -19,6 +19,8 @@ package kafka
 //     named twice), each with its message (v1+).
 //   - v5+ results carry the partition count, replication factor and the
 //     topic's full config (also for validate_only); v7+ the topic id.
+//   - Authorization: CREATE on the cluster or on the topic, else
+//     TOPIC_AUTHORIZATION_FAILED.
 //
 // Skipped on purpose: create-topic policies (no policy plug-in).
 
@@ -27,6 +29,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
 
 	"github.com/ringtail/ringtail/controlplane"
@@ -85,6 +88,9 @@ func handleCreateTopics(s *Server, cx *reqCtx, req *kmsg.CreateTopicsRequest) (k
 	var cmdIdx []int
 	for i, t := range req.Topics {
 		cmd, err := createTopicCmd(t)
+		if err == nil && !cx.canCreateTopic(t.Topic) {
+			err = kerr.TopicAuthorizationFailed
+		}
 		if err == nil && count[t.Topic] > 1 {
 			err = fmt.Errorf("%w: topic %q appears more than once in the request", model.ErrInvalidRequest, t.Topic)
 		}

@@ -11,14 +11,17 @@ package kafka
 //   - INVALID_GROUP_ID (over 255 bytes), NOT_COORDINATOR,
 //     COORDINATOR_LOAD_IN_PROGRESS per group.
 //   - v3+ authorized operations: -2147483648 (not computed; no ACLs).
+//   - Authorization: DESCRIBE on each group, else GROUP_AUTHORIZATION_FAILED.
 //
 // Skipped on purpose: ACLs, so include_authorized_operations is ignored.
 
 import (
 	"math"
 
+	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
 
+	"github.com/ringtail/ringtail/acl"
 	"github.com/ringtail/ringtail/group"
 )
 
@@ -30,6 +33,9 @@ func handleDescribeGroups(s *Server, cx *reqCtx, req *kmsg.DescribeGroupsRequest
 		rg.Group = id
 		rg.AuthorizedOperations = math.MinInt32
 		d, err := group.Description{State: group.Dead}, gerr
+		if !cx.authorize(acl.ResourceGroup, id, acl.OpDescribe) {
+			err = kerr.GroupAuthorizationFailed
+		}
 		if err == nil {
 			d, err = gc.DescribeGroup(id)
 		}
