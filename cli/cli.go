@@ -98,6 +98,7 @@ func (a *app) rootCommand() *cobra.Command {
 		"Kafka bootstrap servers, host:port[,host:port...] (default from $"+bootstrapEnv+" if set)")
 
 	root.AddCommand(a.serveCommand(), a.configCommand(), a.topicCommand(), a.produceCommand(), a.consumeCommand(), a.consumerGroupCommand(), a.txnCommand(), a.clusterCommand(), a.benchCommand())
+	root.AddCommand(a.aclCommand())
 	return root
 }
 
