@@ -94,8 +94,12 @@ func handleFetch(s *Server, cx *reqCtx, req *kmsg.FetchRequest) (kmsg.Response, 
 	// within the fetch's max wait, once: later fills find it ready.
 	lk := s.newLookup(readyWait(req.MaxWaitMillis))
 	lk.check = cx.topicCheck(acl.OpRead)
-	if req.ReplicaID >= 0 && s.AuthorizationEnabled() && !cx.authorizeCluster(acl.OpClusterAction) {
-		lk.check = denyAll
+	if req.ReplicaID >= 0 && s.AuthorizationEnabled() {
+		// A replica needs CLUSTER_ACTION, and no topic ACLs.
+		lk.check = nil
+		if !cx.authorizeCluster(acl.OpClusterAction) {
+			lk.check = denyAll
+		}
 	}
 	for {
 		wake, bytes, stop := s.fillFetch(lk, req, resp, fr)

@@ -30,8 +30,12 @@ func handleOffsetForLeaderEpoch(s *Server, cx *reqCtx, req *kmsg.OffsetForLeader
 	resp := req.ResponseKind().(*kmsg.OffsetForLeaderEpochResponse)
 	lk := s.newLookup(readyWaitDefault)
 	lk.check = cx.topicCheck(acl.OpDescribe)
-	if req.ReplicaID >= 0 && s.AuthorizationEnabled() && !cx.authorizeCluster(acl.OpClusterAction) {
-		lk.check = func(string) error { return kerr.ClusterAuthorizationFailed }
+	if req.ReplicaID >= 0 && s.AuthorizationEnabled() {
+		// A replica needs CLUSTER_ACTION, and no topic ACLs.
+		lk.check = nil
+		if !cx.authorizeCluster(acl.OpClusterAction) {
+			lk.check = func(string) error { return kerr.ClusterAuthorizationFailed }
+		}
 	}
 	for _, t := range req.Topics {
 		rt := kmsg.NewOffsetForLeaderEpochResponseTopic()
