@@ -251,3 +251,30 @@ func TestAclAPIs(t *testing.T) {
 		t.Fatalf("create without ALTER: %+v", res)
 	}
 }
+
+// A replica's Fetch needs CLUSTER_ACTION on the cluster and no topic ACL;
+// without it every partition is TOPIC_AUTHORIZATION_FAILED. A consumer's
+// Fetch needs READ on the topic whatever it holds on the cluster.
+func TestAuthorizationReplicaFetch(t *testing.T) {
+	h := newHarness(t, withAuthorizer(""))
+	if r := h.ctrl.CreateTopics(testCtx(t), []controlplane.CreateTopic{{Name: "r", NumPartitions: 1, ReplicationFactor: 1}}, false); r[0].Err != nil {
+		t.Fatal(r[0].Err)
+	}
+	c := h.dial()
+	fetch := func(replica int32) int16 {
+		req := fetchReq(12, "r", 0)
+		req.ReplicaID = replica
+		req.MaxWaitMillis = 0
+		return c.roundTrip(req, 1).(*kmsg.FetchResponse).Topics[0].Partitions[0].ErrorCode
+	}
+	if code := fetch(2); code != kerr.TopicAuthorizationFailed.Code {
+		t.Fatalf("replica fetch without CLUSTER_ACTION: code %d", code)
+	}
+	grant(t, h, anonAllow(acl.ResourceCluster, acl.ClusterName, acl.PatternLiteral, acl.OpClusterAction))
+	if code := fetch(2); code != 0 {
+		t.Fatalf("replica fetch with CLUSTER_ACTION: code %d", code)
+	}
+	if code := fetch(-1); code != kerr.TopicAuthorizationFailed.Code {
+		t.Fatalf("consumer fetch with only CLUSTER_ACTION: code %d", code)
+	}
+}
