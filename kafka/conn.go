@@ -92,7 +92,7 @@ type conn struct {
 	noSendfile bool
 	// principal is the client's Kafka principal from its TLS certificate
 	// ("User:CN=...", or User:ANONYMOUS without one); "" on a PLAINTEXT
-	// listener. Kept for the authorizer to come.
+	// listener (authz.go reads it as User:ANONYMOUS).
 	principal string
 	// acls caches the connection's authorization decisions (authz.go);
 	// hostIP is the client's address as ACL hosts name it.
