@@ -21,6 +21,8 @@ package kafka
 //     topic's full config (also for validate_only); v7+ the topic id.
 //   - Authorization: CREATE on the cluster or on the topic, else
 //     TOPIC_AUTHORIZATION_FAILED.
+//   - A creator without DESCRIBE_CONFIGS on the topic gets no configs back and
+//     TOPIC_AUTHORIZATION_FAILED as topic_config_error_code (v5+), as Kafka does.
 //
 // Skipped on purpose: create-topic policies (no policy plug-in).
 
@@ -32,6 +34,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
 
+	"github.com/ringtail/ringtail/acl"
 	"github.com/ringtail/ringtail/controlplane"
 	"github.com/ringtail/ringtail/model"
 )
@@ -126,6 +129,11 @@ func handleCreateTopics(s *Server, cx *reqCtx, req *kmsg.CreateTopicsRequest) (k
 		r := results[i]
 		rt.TopicID = r.ID
 		rt.NumPartitions, rt.ReplicationFactor = r.NumPartitions, r.ReplicationFactor
+		if !cx.allowed(acl.ResourceTopic, t.Topic, acl.OpDescribeConfigs) {
+			rt.ConfigErrorCode = kerr.TopicAuthorizationFailed.Code
+			resp.Topics = append(resp.Topics, rt)
+			continue
+		}
 		overrides := map[string]string{}
 		for _, c := range t.Configs {
 			overrides[c.Name] = *c.Value
