@@ -8,7 +8,7 @@ package kafka
 //     listener (as Metadata lists them); with include_fenced_brokers (v2)
 //     the fenced ones too, marked is_fenced.
 //   - Cluster authorized operations are the full bitfield when asked for
-//     (no authorizer yet).
+//     (with an authorizer, see below).
 //   - endpoint_type 2 (controllers, v1) is UNSUPPORTED_ENDPOINT_TYPE: as in
 //     Kafka, only controller listeners answer it.
 //

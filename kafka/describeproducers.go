@@ -17,7 +17,7 @@ package kafka
 //     the data requests (partitions.go), then NOT_LEADER_OR_FOLLOWER.
 //   - Authorization: READ on each topic, else TOPIC_AUTHORIZATION_FAILED.
 //
-// Skipped on purpose: authorization (no ACLs yet).
+// Skipped on purpose: nothing.
 
 import (
 	"fmt"

@@ -18,7 +18,9 @@ package kafka
 //   - Authorization: DESCRIBE on each transactional id, else
 //     TRANSACTIONAL_ID_AUTHORIZATION_FAILED.
 //
-// Skipped on purpose: authorization (no ACLs yet), so no topic is hidden.
+// Skipped on purpose: DESCRIBE on the transaction's topics (Kafka hides
+// the partitions of topics the principal may not describe; they are all
+// listed here).
 
 import (
 	"errors"

@@ -15,8 +15,8 @@ package kafka
 //     for a fresh topic), and it comes once the partitions this node leads
 //     take writes (awaitUsable), so the client's first produce succeeds. Topics asked by id (v10+) that do not exist are
 //     UNKNOWN_TOPIC_ID.
-//   - Authorized operations (v8+) are the full bitfields when asked for:
-//     there is no authorizer yet.
+//   - Authorized operations (v8+) are the full bitfields when asked for,
+//     narrowed to what the principal is allowed with an authorizer.
 //   - Authorization (authz.go): a topic asked for by name or id that the
 //     principal may not DESCRIBE is TOPIC_AUTHORIZATION_FAILED, whether it
 //     exists or not; a listing of all topics leaves those out silently.

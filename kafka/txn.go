@@ -46,7 +46,7 @@ package kafka
 //
 // Skipped on purpose: the KIP-890 part 2 versions (InitProducerId v5+,
 // EndTxn v5+, AddOffsetsToTxn v4+, Produce v12+), where the epoch is
-// bumped on every transaction; transactional id ACLs (no ACLs yet).
+// bumped on every transaction.
 
 import (
 	"context"
