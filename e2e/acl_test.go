@@ -351,6 +351,16 @@ func TestACLMatrix(t *testing.T) {
 			}
 		}
 	}
+	// Nor do the data and admin requests tell a hidden topic from a missing
+	// one.
+	nb := dialTLS(t, n.sslAddr(), certs["nobody"])
+	for _, topic := range []string{"orders", "no-such-topic"} {
+		got := []int16{nb.produce(topic), nb.fetch(topic), nb.describeConfigs(topic), nb.alterConfigs(topic), nb.deleteTopic(topic), nb.commitOffsets("logs-x", topic)}
+		// The commit is refused for the group before the topic is looked at.
+		if want := []int16{topicDenied, topicDenied, topicDenied, topicDenied, topicDenied, groupDenied}; !slices.Equal(got, want) {
+			t.Errorf("nobody on %s: produce, fetch, describe configs, alter configs, delete, commit answered %v, want %v", topic, got, want)
+		}
+	}
 	if _, ok := dialTLS(t, n.sslAddr(), certs["admin"]).metadata()["no-such-topic"]; ok {
 		t.Error("a principal without CREATE auto-created a topic through Metadata")
 	}
