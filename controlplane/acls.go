@@ -43,12 +43,15 @@ type aclSnapshot struct {
 	snap    *acl.Snapshot
 }
 
+// noACLs is the snapshot of an image that never had an ACL.
+var noACLs = acl.NewSnapshot(-1, nil)
+
 // ACLSnapshot is the image's ACLs indexed for authorization; its Version
 // is the offset of the entry that last changed them.
 func (im *Image) ACLSnapshot() *acl.Snapshot {
 	h := im.aclSnap
 	if h == nil {
-		return acl.NewSnapshot(-1, nil)
+		return noACLs // the same pointer every time, so caches hold
 	}
 	h.once.Do(func() {
 		bs := make([]acl.Binding, 0, len(h.acls))

@@ -120,3 +120,12 @@ func TestFollowerCreatesACLs(t *testing.T) {
 		return true
 	})
 }
+
+// An image without ACLs hands out one snapshot, so that the connections'
+// caches are not emptied on every check.
+func TestNoACLsSnapshotIsStable(t *testing.T) {
+	im := emptyImage("c", 1)
+	if im.ACLSnapshot() != im.ACLSnapshot() || im.ACLSnapshot().Len() != 0 {
+		t.Fatal("the empty ACL snapshot changes between calls")
+	}
+}
