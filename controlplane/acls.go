@@ -81,7 +81,7 @@ func (im *Image) aclIDs() []UUID {
 }
 
 // applyACL applies a RecACL or RecRemoveACL record. The entry copies the
-// map once (aclsEntry marks the copy as its own). A binding that exists
+// map once (aclsEntry marks the copy as its own; clone resets it). A binding that exists
 // already, or a removal of one that is gone, is a no-op: two nodes may
 // plan the same change from the same image.
 func (n *Image) applyACL(offset int64, r *Record) error {

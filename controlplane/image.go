@@ -127,6 +127,7 @@ func (im *Image) clone() *Image {
 	n.Topics = cloneMap(im.Topics)
 	n.TopicsByID = cloneMap(im.TopicsByID)
 	n.BrokerConfigs = cloneMap(im.BrokerConfigs)
+	n.aclsEntry = -1 // the ACL map is shared until an ACL record copies it
 	return &n
 }
 
