@@ -7,6 +7,7 @@ package controlplane
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"testing"
 
@@ -128,4 +129,45 @@ func TestNoACLsSnapshotIsStable(t *testing.T) {
 	if im.ACLSnapshot() != im.ACLSnapshot() || im.ACLSnapshot().Len() != 0 {
 		t.Fatal("the empty ACL snapshot changes between calls")
 	}
+}
+
+// FuzzApplyACLRecords decodes arbitrary bytes as a metadata entry's ACL
+// records (what a log entry holds) and applies them to an image holding
+// one ACL. Invariants: no panic; a rejected entry leaves the image as it
+// was; an accepted one holds only valid bindings, leaves the earlier
+// image's ACLs alone, and its snapshot answers an authorization.
+func FuzzApplyACLRecords(f *testing.F) {
+	b := binding("t", acl.PatternLiteral, "User:a", acl.OpRead)
+	base, err := emptyImage("c", 1).applyEntry(1, []Record{{Type: RecACL, ACL: &ACLRecord{ID: UUID{1}, Binding: b}}})
+	if err != nil {
+		f.Fatal(err)
+	}
+	f.Add([]byte(`[{"type":"acl","acl":{"id":"02000000000000000000000000000000","binding":{"resource_type":2,"resource_name":"p-","pattern_type":4,"principal":"User:b","host":"*","operation":4,"permission":3}}}]`))
+	f.Add([]byte(`[{"type":"remove_acl","remove_acl":{"id":"01000000000000000000000000000000"}}]`))
+	f.Add([]byte(`[{"type":"acl"}]`))
+	f.Add([]byte(`[{"type":"acl","acl":{"id":"01000000000000000000000000000000","binding":{"resource_type":9}}}]`))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		var recs []Record
+		if json.Unmarshal(data, &recs) != nil {
+			return
+		}
+		for _, r := range recs {
+			if r.Type != RecACL && r.Type != RecRemoveACL {
+				return // the other record types are not this target's
+			}
+		}
+		n, err := base.applyEntry(2, recs)
+		if len(base.ACLs) != 1 || base.ACLs[UUID{1}] != b {
+			t.Fatalf("applying changed the earlier image's ACLs: %v", base.ACLs)
+		}
+		if err != nil {
+			return
+		}
+		for id, x := range n.ACLs {
+			if x.Validate() != nil {
+				t.Fatalf("invalid binding %v stored as %s", x, id)
+			}
+		}
+		(&acl.Authorizer{}).Authorize(n.ACLSnapshot(), acl.Action{Principal: "User:a", Host: "h", Resource: acl.ResourceTopic, Name: "t", Op: acl.OpRead})
+	})
 }
