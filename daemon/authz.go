@@ -1,6 +1,11 @@
 package daemon
 
-import "github.com/ringtail/ringtail/admin"
+import (
+	"log/slog"
+
+	"github.com/ringtail/ringtail/admin"
+	"github.com/ringtail/ringtail/config"
+)
 
 // AuthorizationDenied sums the kafka servers' authorization denials by
 // operation and resource type (ringtail_authorization_denied_total).
@@ -25,4 +30,16 @@ func (s adminSource) AuthorizationDenied() []admin.DeniedCount {
 		out = append(out, admin.DeniedCount{Operation: k.op, ResourceType: k.rt, Count: sum[k]})
 	}
 	return out
+}
+
+// logAuthorizer says at startup whether requests are authorized, and who
+// may do everything.
+func logAuthorizer(logger *slog.Logger, cfg *config.Config) {
+	a := cfg.Authorizer
+	if !a.Enabled() {
+		logger.Info("authorization off: every client may do everything (authorizer.class.name is unset)")
+		return
+	}
+	logger.Info("authorization on", "authorizer", a.ClassName, "super_users", a.SuperUserList(),
+		"allow_everyone_if_no_acl_found", a.AllowEveryoneIfNoACLFound)
 }
