@@ -137,7 +137,7 @@ func (a *authz) deny(cx *reqCtx, rt acl.ResourceType, name string, op acl.Operat
 	v.(*atomic.Int64).Add(1)
 
 	a.log.Lock()
-	now := time.Now()
+	now := cx.conn.s.cfg.Now()
 	if now.Sub(a.log.last) < denyLogInterval {
 		a.log.suppressed++
 		a.log.Unlock()

@@ -9,7 +9,11 @@ package kafka
 import (
 	"context"
 	"fmt"
+	"log/slog"
+	"sync"
+	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kerr"
@@ -314,5 +318,73 @@ func BenchmarkAuthorizeCheck(b *testing.B) {
 				}
 			}
 		})
+	}
+}
+
+// logCounter counts "authorization denied" lines and remembers their
+// suppressed counts.
+type logCounter struct {
+	mu         *sync.Mutex
+	suppressed *[]int64
+}
+
+func (h logCounter) Enabled(context.Context, slog.Level) bool { return true }
+func (h logCounter) Handle(_ context.Context, r slog.Record) error {
+	if r.Message != "authorization denied" {
+		return nil
+	}
+	r.Attrs(func(a slog.Attr) bool {
+		if a.Key == "suppressed" {
+			h.mu.Lock()
+			*h.suppressed = append(*h.suppressed, a.Value.Int64())
+			h.mu.Unlock()
+		}
+		return true
+	})
+	return nil
+}
+func (h logCounter) WithAttrs([]slog.Attr) slog.Handler { return h }
+func (h logCounter) WithGroup(string) slog.Handler      { return h }
+
+// Denials are logged at most once a second, each line carrying how many
+// were left out since the last, and all of them are counted.
+func TestAuthorizationDenialLogRateLimited(t *testing.T) {
+	var mu sync.Mutex
+	var lines []int64
+	var clock atomic.Int64
+	clock.Store(time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC).UnixNano())
+	h := newHarness(t, withAuthorizer(""), func(c *Config) {
+		c.Logger = slog.New(logCounter{mu: &mu, suppressed: &lines})
+		c.Now = func() time.Time { return time.Unix(0, clock.Load()) }
+	})
+	c := h.dial()
+	describe := func() {
+		req := kmsg.NewPtrDescribeConfigsRequest()
+		r := kmsg.NewDescribeConfigsRequestResource()
+		r.ResourceType, r.ResourceName = kmsg.ConfigResourceTypeTopic, "t"
+		req.Resources = append(req.Resources, r)
+		c.roundTrip(req, 1)
+	}
+	for range 10 {
+		describe()
+	}
+	clock.Add(int64(1500 * time.Millisecond))
+	for range 5 {
+		describe()
+	}
+	mu.Lock()
+	got := append([]int64{}, lines...)
+	mu.Unlock()
+	if len(got) != 2 || got[0] != 0 || got[1] != 9 {
+		t.Fatalf("logged lines with suppressed counts %v, want [0 9]", got)
+	}
+	var n int64
+	for _, d := range h.srv.DeniedCounts() {
+		if d.Operation == "DESCRIBE_CONFIGS" && d.ResourceType == "TOPIC" {
+			n = d.Count
+		}
+	}
+	if n != 15 {
+		t.Fatalf("counted %d denials, want 15", n)
 	}
 }
