@@ -173,8 +173,6 @@ func (b Binding) Validate() error {
 		return fmt.Errorf("acl: invalid operation %s", b.Operation)
 	case b.Permission != PermAllow && b.Permission != PermDeny:
 		return fmt.Errorf("acl: invalid permission %s: must be ALLOW or DENY", b.Permission)
-	case b.Host == "":
-		return fmt.Errorf("acl: host must not be empty (use %q for any host)", WildcardHost)
 	}
 	if _, _, err := SplitPrincipal(b.Principal); err != nil {
 		return err

@@ -167,7 +167,6 @@ func TestValidate(t *testing.T) {
 		"any op":           func(b *Binding) { b.Operation = OpAny },
 		"any permission":   func(b *Binding) { b.Permission = PermAny },
 		"bad principal":    func(b *Binding) { b.Principal = "alice" },
-		"empty host":       func(b *Binding) { b.Host = "" },
 	}
 	if err := good.Validate(); err != nil {
 		t.Fatal(err)

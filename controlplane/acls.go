@@ -41,6 +41,9 @@ type aclSnapshot struct {
 	version int64
 	acls    map[UUID]acl.Binding
 	snap    *acl.Snapshot
+	// set holds acls' bindings while the entry that made them applies
+	// (applyACL); nil in a holder restored from a snapshot.
+	set map[acl.Binding]bool
 }
 
 // noACLs is the snapshot of an image that never had an ACL.
@@ -90,33 +93,44 @@ func (n *Image) applyACL(offset int64, r *Record) error {
 		return fmt.Errorf("%w: %s record without its body (entry %d)", model.ErrInvalidRequest, r.Type, offset)
 	}
 	if n.aclsEntry != offset || n.ACLs == nil {
+		// This entry's own copy of the map, and of the set of bindings
+		// (kept with it in the snapshot holder), so that each record of a
+		// large entry costs O(1).
 		n.ACLs = maps.Clone(n.ACLs)
 		if n.ACLs == nil {
 			n.ACLs = map[UUID]acl.Binding{}
 		}
+		set := make(map[acl.Binding]bool, len(n.ACLs))
+		for _, b := range n.ACLs {
+			set[b] = true
+		}
 		n.aclsEntry = offset
+		n.aclSnap = &aclSnapshot{version: offset, acls: n.ACLs, set: set}
 	}
+	set := n.aclSnap.set
 	switch r.Type {
 	case RecACL:
 		if err := r.ACL.Binding.Validate(); err != nil {
 			return fmt.Errorf("%w: %v (entry %d)", model.ErrInvalidRequest, err, offset)
 		}
-		for _, b := range n.ACLs {
-			if b == r.ACL.Binding {
-				return nil
-			}
+		if set[r.ACL.Binding] {
+			return nil
 		}
 		if _, ok := n.ACLs[r.ACL.ID]; ok {
 			return fmt.Errorf("%w: acl id %s is taken (entry %d)", model.ErrInvalidRequest, r.ACL.ID, offset)
 		}
 		n.ACLs[r.ACL.ID] = r.ACL.Binding
+		set[r.ACL.Binding] = true
 	case RecRemoveACL:
-		if _, ok := n.ACLs[r.RemoveACL.ID]; !ok {
+		b, ok := n.ACLs[r.RemoveACL.ID]
+		if !ok {
 			return nil
 		}
 		delete(n.ACLs, r.RemoveACL.ID)
+		delete(set, b)
 	}
-	n.aclSnap = &aclSnapshot{version: offset, acls: n.ACLs}
+	// A new holder: the snapshot built from the map is this record's.
+	n.aclSnap = &aclSnapshot{version: offset, acls: n.ACLs, set: set}
 	return nil
 }
 
@@ -128,6 +142,10 @@ func (im *Image) restoreACLs(acls map[UUID]acl.Binding) {
 	im.ACLs = acls
 	im.aclSnap = &aclSnapshot{version: im.Offset, acls: acls}
 }
+
+// maxACLRecordsPerCommand bounds the records of one CreateACLs or
+// DeleteACLs (Kafka's MAX_RECORDS_PER_USER_OP).
+const maxACLRecordsPerCommand = 10000
 
 // CreateACLs stores bindings; the result has one error per binding (nil:
 // stored, or stored already). Invalid bindings wrap
@@ -145,21 +163,32 @@ func (c *Controller) CreateACLs(ctx context.Context, bindings []acl.Binding) []e
 	im := c.image.Load()
 	var recs []Record
 	var idx []int
+	have := make(map[acl.Binding]bool, len(im.ACLs)+len(bindings))
+	for _, b := range im.ACLs {
+		have[b] = true
+	}
 	for i, b := range bindings {
 		if err := b.Validate(); err != nil {
 			errs[i] = fmt.Errorf("%w: %v", model.ErrInvalidRequest, err)
 			continue
 		}
-		if slices.Contains(slices.Collect(maps.Values(im.ACLs)), b) || slices.ContainsFunc(recs, func(r Record) bool { return r.ACL.Binding == b }) {
-			continue
+		if have[b] {
+			continue // stored already, or earlier in this request
 		}
+		have[b] = true
 		recs = append(recs, Record{Type: RecACL, ACL: &ACLRecord{ID: NewUUID(), Binding: b}})
 		idx = append(idx, i)
 	}
 	if len(recs) == 0 {
 		return errs
 	}
-	if err := c.commitAnywhere(ctx, recs); err != nil {
+	var err error
+	if len(recs) > maxACLRecordsPerCommand {
+		err = fmt.Errorf("%w: %d ACLs in one request; the limit is %d", model.ErrInvalidRequest, len(recs), maxACLRecordsPerCommand)
+	} else {
+		err = c.commitAnywhere(ctx, recs)
+	}
+	if err != nil {
 		for _, i := range idx {
 			errs[i] = err
 		}
@@ -196,6 +225,9 @@ func (c *Controller) DeleteACLs(ctx context.Context, filters []acl.Filter) ([][]
 	}
 	if len(recs) == 0 {
 		return out, nil
+	}
+	if len(recs) > maxACLRecordsPerCommand {
+		return nil, fmt.Errorf("%w: the filters match %d ACLs; one request deletes at most %d", model.ErrInvalidRequest, len(recs), maxACLRecordsPerCommand)
 	}
 	if err := c.commitAnywhere(ctx, recs); err != nil {
 		return nil, err

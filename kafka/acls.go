@@ -9,9 +9,11 @@ package kafka
 //   - DescribeAcls needs DESCRIBE on the cluster, CreateAcls and DeleteAcls
 //     ALTER; otherwise CLUSTER_AUTHORIZATION_FAILED (for the whole
 //     response, or each creation / filter).
-//   - A creation with an ANY/MATCH/UNKNOWN field, an empty resource name or
-//     host, or a principal not of the form Type:name is INVALID_REQUEST on
-//     its own; the others are stored. Creating a binding that exists
+//   - A creation with an ANY/MATCH/UNKNOWN field, an empty resource name,
+//     or a principal not of the form Type:name is INVALID_REQUEST on its
+//     own; the others are stored (Kafka's AclControlManager rules).
+//   - One request creates or deletes at most 10,000 bindings (Kafka's
+//     MAX_RECORDS_PER_USER_OP); past that it is INVALID_REQUEST. Creating a binding that exists
 //     already succeeds and stores nothing.
 //   - Filters follow Kafka's matching (acl.Filter, the MATCH pattern type
 //     included); a filter with an UNKNOWN field is INVALID_REQUEST (the
