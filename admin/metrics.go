@@ -144,7 +144,7 @@ func NewMetrics(src Source) *Metrics {
 	m.sasl = newSASLMetrics(m.reg)
 	m.reg.MustRegister(m.requests, m.latency, m.errors, m.closed, m.bytesIn, m.recordsIn, m.bytesOut, m.replBytesOut, buildInfo,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
-		&stateCollector{src: src})
+		&stateCollector{src: src}, &authzCollector{src: src})
 	m.registerQuotaMetrics()
 	return m
 }

@@ -102,6 +102,7 @@ func (a *app) rootCommand() *cobra.Command {
 	root.AddCommand(a.userCommand())
 	root.AddCommand(a.serveCommand(), a.configCommand(), a.topicCommand(), a.produceCommand(), a.consumeCommand(), a.consumerGroupCommand(), a.txnCommand(), a.clusterCommand(), a.benchCommand())
 	root.AddCommand(a.quotaCommand()) // quota.go
+	root.AddCommand(a.aclCommand())
 	return root
 }
 

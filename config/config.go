@@ -58,7 +58,8 @@ type Config struct {
 	// ListenerSecurityProtocolMap is listener.security.protocol.map; see
 	// ListenerProtocol for names it does not list.
 	ListenerSecurityProtocolMap []ListenerProtocol
-	SSL                         SSLConfig // ssl.*: TLS of the SSL listeners
+	SSL                         SSLConfig        // ssl.*: TLS of the SSL listeners
+	Authorizer                  AuthorizerConfig // authorizer.class.name, super.users, allow.everyone.if.no.acl.found
 	// ListenerSSL is the TLS of the listeners with listener.name.<name>.ssl.*
 	// overrides, by listener name; see SSLFor.
 	ListenerSSL                   map[string]SSLConfig

@@ -8,6 +8,7 @@ import (
 	"sort"
 	"strings"
 
+	"github.com/ringtail/ringtail/acl"
 	"github.com/ringtail/ringtail/model"
 )
 
@@ -38,6 +39,11 @@ type Image struct {
 	// ClientQuotas are the client quota entities with at least one quota,
 	// by QuotaEntityKey (quotas.go).
 	ClientQuotas map[string]*ClientQuota `json:",omitempty"`
+	// ACLs are the ACL bindings by id (acls.go); aclsEntry and aclSnap
+	// are its per-entry copy mark and its lazily indexed snapshot.
+	ACLs      map[UUID]acl.Binding
+	aclsEntry int64
+	aclSnap   *aclSnapshot
 }
 
 // Broker is a registered broker.
@@ -126,6 +132,7 @@ func (im *Image) clone() *Image {
 	n.Topics = cloneMap(im.Topics)
 	n.TopicsByID = cloneMap(im.TopicsByID)
 	n.BrokerConfigs = cloneMap(im.BrokerConfigs)
+	n.aclsEntry = -1 // the ACL map is shared until an ACL record copies it
 	return &n
 }
 
@@ -261,6 +268,8 @@ func (n *Image) apply(offset int64, r *Record, owned map[*Topic]bool) error {
 		}
 		delete(n.TopicsByID, top.ID)
 		delete(n.Topics, top.Name)
+	case RecACL, RecRemoveACL:
+		return n.applyACL(offset, r)
 	case RecProducerIDs:
 		// The block must start where the image's next id is, or two
 		// proposers planned from the same image and the later one loses.
@@ -290,17 +299,18 @@ func setOrDelete(m map[string]string, k string, v *string) {
 // pure function, without the node-local ClusterID and ControllerID, and
 // without TopicsByID, which is rebuilt.
 type snapshotImage struct {
-	Offset         int64             `json:"offset"`
-	Brokers        []*Broker         `json:"brokers"`
-	Topics         []*Topic          `json:"topics"`
-	BrokerConfigs  map[string]string `json:"broker_configs"`
-	NextProducerID int64             `json:"next_producer_id"`
-	Scram          ScramUsers        `json:"scram_credentials,omitempty"`
-	ClientQuotas   []*ClientQuota    `json:"client_quotas,omitempty"`
+	Offset         int64                `json:"offset"`
+	Brokers        []*Broker            `json:"brokers"`
+	Topics         []*Topic             `json:"topics"`
+	BrokerConfigs  map[string]string    `json:"broker_configs"`
+	NextProducerID int64                `json:"next_producer_id"`
+	Scram          ScramUsers           `json:"scram_credentials,omitempty"`
+	ClientQuotas   []*ClientQuota       `json:"client_quotas,omitempty"`
+	ACLs           map[UUID]acl.Binding `json:"acls,omitempty"`
 }
 
 func (im *Image) marshalSnapshot() ([]byte, error) {
-	s := snapshotImage{Offset: im.Offset, BrokerConfigs: im.BrokerConfigs, NextProducerID: im.NextProducerID}
+	s := snapshotImage{Offset: im.Offset, BrokerConfigs: im.BrokerConfigs, NextProducerID: im.NextProducerID, ACLs: im.ACLs}
 	s.Scram = im.Scram
 	for _, id := range im.BrokerIDs() {
 		s.Brokers = append(s.Brokers, im.Brokers[id])
@@ -321,6 +331,7 @@ func unmarshalSnapshot(b []byte, clusterID string, controllerID int32) (*Image, 
 	im.Offset = s.Offset
 	im.NextProducerID = s.NextProducerID
 	im.Scram = s.Scram
+	im.restoreACLs(s.ACLs)
 	if s.BrokerConfigs != nil {
 		im.BrokerConfigs = s.BrokerConfigs
 	}

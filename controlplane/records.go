@@ -49,6 +49,8 @@ type Record struct {
 	BrokerFencing  *BrokerFencingRecord  `json:"broker_fencing,omitempty"`
 	Scram          *ScramRecord          `json:"scram_credential,omitempty"`
 	ClientQuota    *ClientQuotaRecord    `json:"client_quota,omitempty"` // quotas.go
+	ACL            *ACLRecord            `json:"acl,omitempty"`
+	RemoveACL      *RemoveACLRecord      `json:"remove_acl,omitempty"`
 }
 
 // Endpoint is one advertised listener of a broker.

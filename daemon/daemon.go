@@ -437,6 +437,7 @@ func Start(ctx context.Context, cfg *config.Config, logger *slog.Logger) (n *Nod
 	}
 	logger.Info("ringtail ready", "node_id", cfg.NodeID, "cluster_id", meta.ClusterID, "listeners", addrs,
 		"io_engine", n.rt.EngineName(), "shards", n.rt.Len(), "data_dir", dir)
+	logAuthorizer(logger, cfg)
 	n.setReady()
 	_, _ = sddaemon.SdNotify(false, sddaemon.SdNotifyReady)
 	return n, nil

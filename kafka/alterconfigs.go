@@ -9,6 +9,8 @@ package kafka
 //     nothing. A key given twice is INVALID_REQUEST.
 //   - Brokers: INVALID_REQUEST with a message: broker configs are static
 //     (server.toml).
+//   - Authorization: ALTER_CONFIGS on the topic (TOPIC_AUTHORIZATION_FAILED)
+//     or, for a broker, on the cluster (CLUSTER_AUTHORIZATION_FAILED).
 //
 // Skipped on purpose: dynamic broker configs; other resource types are
 // INVALID_REQUEST.
@@ -18,6 +20,7 @@ import (
 
 	"github.com/twmb/franz-go/pkg/kmsg"
 
+	"github.com/ringtail/ringtail/acl"
 	"github.com/ringtail/ringtail/controlplane"
 	"github.com/ringtail/ringtail/model"
 )
@@ -31,8 +34,11 @@ func handleAlterConfigs(s *Server, cx *reqCtx, req *kmsg.AlterConfigsRequest) (k
 		rr.ResourceType, rr.ResourceName = r.ResourceType, r.ResourceName
 		ops := make([]controlplane.ConfigOp, 0, len(r.Configs))
 		seen := map[string]bool{}
-		var err error
+		err := cx.configAuthz(int8(r.ResourceType), r.ResourceName, acl.OpAlterConfigs)
 		for _, c := range r.Configs {
+			if err != nil {
+				break
+			}
 			if seen[c.Name] {
 				err = fmt.Errorf("%w: config %q appears more than once", model.ErrInvalidRequest, c.Name)
 				break

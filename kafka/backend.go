@@ -4,6 +4,7 @@ import (
 	"context"
 	"time"
 
+	"github.com/ringtail/ringtail/acl"
 	"github.com/ringtail/ringtail/controlplane"
 	"github.com/ringtail/ringtail/model"
 	"github.com/ringtail/ringtail/storage"
@@ -156,6 +157,9 @@ type Controller interface {
 	// AlterClientQuotas validates and commits client quota changes; one
 	// error per alteration (controlplane/quotas.go).
 	AlterClientQuotas(ctx context.Context, alts []controlplane.QuotaAlteration, validateOnly bool) []error
+	// CreateACLs and DeleteACLs change the ACL bindings (acls.go).
+	CreateACLs(ctx context.Context, bindings []acl.Binding) []error
+	DeleteACLs(ctx context.Context, filters []acl.Filter) ([][]acl.Binding, error)
 }
 
 var _ Controller = (*controlplane.Controller)(nil)

@@ -16,6 +16,7 @@ import (
 
 	"github.com/twmb/franz-go/pkg/kmsg"
 
+	"github.com/ringtail/ringtail/acl"
 	"github.com/ringtail/ringtail/iocore"
 	"github.com/ringtail/ringtail/storage"
 )
@@ -99,13 +100,17 @@ type conn struct {
 	noSendfile bool
 	// principal is the client's Kafka principal from its TLS certificate
 	// ("User:CN=...", or User:ANONYMOUS without one); "" on a PLAINTEXT
-	// listener. Kept for the authorizer to come.
+	// listener (authz.go reads it as User:ANONYMOUS).
 	principal string
 	// sasl is the authentication state on a SASL listener (sasl.go).
 	sasl *connSASL
 	// mutedUntil (unix ns): a quota throttle; the reader reads nothing
 	// before it (quotas.go).
 	mutedUntil atomic.Int64
+	// acls caches the connection's authorization decisions (authz.go);
+	// hostIP is the client's address as ACL hosts name it.
+	acls   acl.Cache
+	hostIP string
 }
 
 func newConn(s *Server, nc net.Conn) *conn {
@@ -118,6 +123,7 @@ func newConn(s *Server, nc net.Conn) *conn {
 	if nc != nil {
 		c.br = bufio.NewReaderSize(nc, 4096)
 		c.remote = nc.RemoteAddr().String()
+		c.hostIP = c.clientHost()
 	}
 	if _, ok := nc.(*tls.Conn); ok {
 		c.noSendfile = true

@@ -11,14 +11,17 @@ package kafka
 //     UNKNOWN_TOPIC_OR_PARTITION for a missing topic,
 //     INVALID_REPLICA_ASSIGNMENT for bad assignments, INVALID_REQUEST for a
 //     topic named twice; validate_only writes nothing.
+//   - Authorization: ALTER on the topic, else TOPIC_AUTHORIZATION_FAILED.
 //
 // Skipped on purpose: nothing.
 
 import (
 	"fmt"
 
+	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
 
+	"github.com/ringtail/ringtail/acl"
 	"github.com/ringtail/ringtail/model"
 )
 
@@ -37,6 +40,8 @@ func handleCreatePartitions(s *Server, cx *reqCtx, req *kmsg.CreatePartitionsReq
 		var err error
 		if count[t.Topic] > 1 {
 			err = fmt.Errorf("%w: topic %q appears more than once in the request", model.ErrInvalidRequest, t.Topic)
+		} else if !cx.authorize(acl.ResourceTopic, t.Topic, acl.OpAlter) {
+			err = kerr.TopicAuthorizationFailed
 		} else {
 			var assign [][]int32
 			for _, a := range t.Assignment {

@@ -19,6 +19,10 @@ package kafka
 //     named twice), each with its message (v1+).
 //   - v5+ results carry the partition count, replication factor and the
 //     topic's full config (also for validate_only); v7+ the topic id.
+//   - Authorization: CREATE on the cluster or on the topic, else
+//     TOPIC_AUTHORIZATION_FAILED.
+//   - A creator without DESCRIBE_CONFIGS on the topic gets no configs back and
+//     TOPIC_AUTHORIZATION_FAILED as topic_config_error_code (v5+), as Kafka does.
 //
 // Skipped on purpose: create-topic policies (no policy plug-in).
 
@@ -27,8 +31,10 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
 
+	"github.com/ringtail/ringtail/acl"
 	"github.com/ringtail/ringtail/controlplane"
 	"github.com/ringtail/ringtail/model"
 )
@@ -85,6 +91,9 @@ func handleCreateTopics(s *Server, cx *reqCtx, req *kmsg.CreateTopicsRequest) (k
 	var cmdIdx []int
 	for i, t := range req.Topics {
 		cmd, err := createTopicCmd(t)
+		if err == nil && !cx.canCreateTopic(t.Topic) {
+			err = kerr.TopicAuthorizationFailed
+		}
 		if err == nil && count[t.Topic] > 1 {
 			err = fmt.Errorf("%w: topic %q appears more than once in the request", model.ErrInvalidRequest, t.Topic)
 		}
@@ -120,6 +129,11 @@ func handleCreateTopics(s *Server, cx *reqCtx, req *kmsg.CreateTopicsRequest) (k
 		r := results[i]
 		rt.TopicID = r.ID
 		rt.NumPartitions, rt.ReplicationFactor = r.NumPartitions, r.ReplicationFactor
+		if !cx.allowed(acl.ResourceTopic, t.Topic, acl.OpDescribeConfigs) {
+			rt.ConfigErrorCode = kerr.TopicAuthorizationFailed.Code
+			resp.Topics = append(resp.Topics, rt)
+			continue
+		}
 		overrides := map[string]string{}
 		for _, c := range t.Configs {
 			overrides[c.Name] = *c.Value

@@ -9,11 +9,15 @@ package kafka
 //   - Per group: NON_EMPTY_GROUP while it has members, GROUP_ID_NOT_FOUND,
 //     INVALID_GROUP_ID (over 255 bytes), NOT_COORDINATOR,
 //     COORDINATOR_LOAD_IN_PROGRESS.
+//   - Authorization: DELETE on each group, else GROUP_AUTHORIZATION_FAILED.
 //
 // Skipped on purpose: nothing.
 
 import (
+	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
+
+	"github.com/ringtail/ringtail/acl"
 )
 
 func handleDeleteGroups(s *Server, cx *reqCtx, kreq kmsg.Request, finish func(kmsg.Response, error)) {
@@ -41,5 +45,25 @@ func handleDeleteGroups(s *Server, cx *reqCtx, kreq kmsg.Request, finish func(km
 		respond(errs)
 		return
 	}
-	gc.DeleteGroups(s.cfg.Now(), req.Groups, respond)
+	var allowed []string
+	var at []int
+	errs := make([]error, len(req.Groups))
+	for i, id := range req.Groups {
+		if !cx.authorize(acl.ResourceGroup, id, acl.OpDelete) {
+			errs[i] = kerr.GroupAuthorizationFailed
+			continue
+		}
+		allowed = append(allowed, id)
+		at = append(at, i)
+	}
+	if len(allowed) == 0 {
+		respond(errs)
+		return
+	}
+	gc.DeleteGroups(s.cfg.Now(), allowed, func(res []error) {
+		for k, i := range at {
+			errs[i] = res[k]
+		}
+		respond(errs)
+	})
 }

@@ -8,6 +8,7 @@ package kafka
 //   - An offset below -1 or above the high watermark is
 //     OFFSET_OUT_OF_RANGE; unknown partitions UNKNOWN_TOPIC_OR_PARTITION,
 //     partitions led elsewhere NOT_LEADER_OR_FOLLOWER.
+//   - Authorization: DELETE on each topic, else TOPIC_AUTHORIZATION_FAILED.
 //
 // Skipped on purpose: waiting for followers to move their log start (there
 // are none yet), so timeout_ms is not used.
@@ -17,12 +18,14 @@ import (
 
 	"github.com/twmb/franz-go/pkg/kmsg"
 
+	"github.com/ringtail/ringtail/acl"
 	"github.com/ringtail/ringtail/model"
 )
 
 func handleDeleteRecords(s *Server, cx *reqCtx, req *kmsg.DeleteRecordsRequest) (kmsg.Response, error) {
 	resp := req.ResponseKind().(*kmsg.DeleteRecordsResponse)
 	lk := s.newLookup(readyWait(req.TimeoutMillis))
+	lk.check = cx.topicCheck(acl.OpDelete)
 	for _, t := range req.Topics {
 		rt := kmsg.NewDeleteRecordsResponseTopic()
 		rt.Topic = t.Topic

@@ -9,6 +9,7 @@ package kafka
 //     set from v5.
 //   - Deletion is one metadata record; the storage side removes the logs
 //     when it sees the new image.
+//   - Authorization: DELETE on the topic, else TOPIC_AUTHORIZATION_FAILED.
 //
 // Skipped on purpose: delete.topic.enable (deletion is always allowed).
 
@@ -18,6 +19,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
 
+	"github.com/ringtail/ringtail/acl"
 	"github.com/ringtail/ringtail/controlplane"
 	"github.com/ringtail/ringtail/model"
 )
@@ -61,6 +63,10 @@ func handleDeleteTopics(s *Server, cx *reqCtx, req *kmsg.DeleteTopicsRequest) (k
 	var names []string
 	var idx []int
 	for i, e := range entries {
+		if e.err == nil && !cx.authorize(acl.ResourceTopic, *e.name, acl.OpDelete) {
+			entries[i].err = kerr.TopicAuthorizationFailed
+			continue
+		}
 		if e.err == nil {
 			names = append(names, *e.name)
 			idx = append(idx, i)

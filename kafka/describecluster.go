@@ -8,14 +8,18 @@ package kafka
 //     listener (as Metadata lists them); with include_fenced_brokers (v2)
 //     the fenced ones too, marked is_fenced.
 //   - Cluster authorized operations are the full bitfield when asked for
-//     (no authorizer yet).
+//     (with an authorizer, see below).
 //   - endpoint_type 2 (controllers, v1) is UNSUPPORTED_ENDPOINT_TYPE: as in
 //     Kafka, only controller listeners answer it.
 //
+//   - Authorization: anyone may describe the cluster (as in Kafka); the
+//     authorized operations are DESCRIBE-gated and narrowed to those allowed.
 
 import (
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
+
+	"github.com/ringtail/ringtail/acl"
 )
 
 func handleDescribeCluster(s *Server, cx *reqCtx, req *kmsg.DescribeClusterRequest) (kmsg.Response, error) {
@@ -33,7 +37,10 @@ func handleDescribeCluster(s *Server, cx *reqCtx, req *kmsg.DescribeClusterReque
 	resp.ControllerID = s.controllerID(im)
 	resp.ClusterAuthorizedOperations = authOpsNotRequested
 	if req.IncludeClusterAuthorizedOperations {
-		resp.ClusterAuthorizedOperations = clusterAuthorizedOps
+		resp.ClusterAuthorizedOperations = 0
+		if cx.allowed(acl.ResourceCluster, acl.ClusterName, acl.OpDescribe) {
+			resp.ClusterAuthorizedOperations = cx.authorizedOps(acl.ResourceCluster, acl.ClusterName, clusterAuthorizedOps)
+		}
 	}
 	for _, id := range im.BrokerIDs() {
 		b := im.Brokers[id]

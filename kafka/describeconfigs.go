@@ -13,6 +13,8 @@ package kafka
 //     config types from v3.
 //   - Sensitive values are null. Unknown resource types (broker loggers,
 //     ...) are INVALID_REQUEST; unknown topics UNKNOWN_TOPIC_OR_PARTITION.
+//   - Authorization: DESCRIBE_CONFIGS on the topic (TOPIC_AUTHORIZATION_FAILED)
+//     or, for a broker, on the cluster (CLUSTER_AUTHORIZATION_FAILED).
 //
 // Skipped on purpose: dynamic broker configs (broker configs are static
 // until server.toml is reloaded by a restart).
@@ -24,6 +26,7 @@ import (
 
 	"github.com/twmb/franz-go/pkg/kmsg"
 
+	"github.com/ringtail/ringtail/acl"
 	"github.com/ringtail/ringtail/config"
 	"github.com/ringtail/ringtail/controlplane"
 	"github.com/ringtail/ringtail/model"
@@ -43,6 +46,9 @@ func handleDescribeConfigs(s *Server, cx *reqCtx, req *kmsg.DescribeConfigsReque
 		rr := kmsg.NewDescribeConfigsResponseResource()
 		rr.ResourceType, rr.ResourceName = r.ResourceType, r.ResourceName
 		entries, defaults, err := s.configEntries(im, int8(r.ResourceType), r.ResourceName)
+		if aerr := cx.configAuthz(int8(r.ResourceType), r.ResourceName, acl.OpDescribeConfigs); aerr != nil {
+			err = aerr
+		}
 		if err != nil {
 			rr.ErrorCode = errorCode(s.log, err)
 			rr.ErrorMessage = errorMessage(err)

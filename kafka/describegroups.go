@@ -10,15 +10,19 @@ package kafka
 //   - An unknown group is state "Dead" with no error, as in Kafka.
 //   - INVALID_GROUP_ID (over 255 bytes), NOT_COORDINATOR,
 //     COORDINATOR_LOAD_IN_PROGRESS per group.
-//   - v3+ authorized operations: -2147483648 (not computed; no ACLs).
+//   - v3+ authorized operations: -2147483648 unless asked for; then READ,
+//     DELETE and DESCRIBE as the principal is allowed them.
+//   - Authorization: DESCRIBE on each group, else GROUP_AUTHORIZATION_FAILED.
 //
-// Skipped on purpose: ACLs, so include_authorized_operations is ignored.
+// Skipped on purpose: nothing.
 
 import (
 	"math"
 
+	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
 
+	"github.com/ringtail/ringtail/acl"
 	"github.com/ringtail/ringtail/group"
 )
 
@@ -29,7 +33,14 @@ func handleDescribeGroups(s *Server, cx *reqCtx, req *kmsg.DescribeGroupsRequest
 		rg := kmsg.NewDescribeGroupsResponseGroup()
 		rg.Group = id
 		rg.AuthorizedOperations = math.MinInt32
+		if req.IncludeAuthorizedOperations {
+			// READ 3, DELETE 6, DESCRIBE 8: what applies to a group.
+			rg.AuthorizedOperations = cx.authorizedOps(acl.ResourceGroup, id, 1<<3|1<<6|1<<8)
+		}
 		d, err := group.Description{State: group.Dead}, gerr
+		if !cx.authorize(acl.ResourceGroup, id, acl.OpDescribe) {
+			err = kerr.GroupAuthorizationFailed
+		}
 		if err == nil {
 			d, err = gc.DescribeGroup(id)
 		}

@@ -21,7 +21,8 @@ package kafka
 //     f_blocks and f_bavail times f_frsize, as Java's FileStore). A dir
 //     that cannot be statted is answered KAFKA_STORAGE_ERROR, as Kafka
 //     answers an offline dir.
-//   - v3+ top-level ErrorCode is always 0 (no authorization here).
+//   - Authorization: DESCRIBE on the cluster, else (v3+) the top-level
+//     ErrorCode is CLUSTER_AUTHORIZATION_FAILED with no dirs (none before v3).
 //
 // Skipped on purpose: v5 (IsCordoned, KIP-1066), future logs
 // (AlterReplicaLogDirs is not served: one data dir). A node whose Logs
@@ -36,11 +37,16 @@ import (
 	"github.com/twmb/franz-go/pkg/kmsg"
 	"golang.org/x/sys/unix"
 
+	"github.com/ringtail/ringtail/acl"
 	"github.com/ringtail/ringtail/model"
 )
 
 func handleDescribeLogDirs(s *Server, cx *reqCtx, req *kmsg.DescribeLogDirsRequest) (kmsg.Response, error) {
 	resp := req.ResponseKind().(*kmsg.DescribeLogDirsResponse)
+	if !cx.authorizeCluster(acl.OpDescribe) {
+		resp.ErrorCode = kerr.ClusterAuthorizationFailed.Code
+		return resp, nil
+	}
 	dataDir := s.cfg.Broker.DataDir()
 	if dataDir == "" {
 		return resp, nil // no log dir configured: nothing to describe

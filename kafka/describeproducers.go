@@ -15,19 +15,23 @@ package kafka
 //     log that keeps no producer state answers UNKNOWN_SERVER_ERROR.
 //   - A partition led here whose log is not open yet is waited for, as by
 //     the data requests (partitions.go), then NOT_LEADER_OR_FOLLOWER.
+//   - Authorization: READ on each topic, else TOPIC_AUTHORIZATION_FAILED.
 //
-// Skipped on purpose: authorization (no ACLs yet).
+// Skipped on purpose: nothing.
 
 import (
 	"fmt"
 
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
+
+	"github.com/ringtail/ringtail/acl"
 )
 
 func handleDescribeProducers(s *Server, cx *reqCtx, req *kmsg.DescribeProducersRequest) (kmsg.Response, error) {
 	resp := req.ResponseKind().(*kmsg.DescribeProducersResponse)
 	lk := s.newLookup(readyWait(0))
+	lk.check = cx.topicCheck(acl.OpRead)
 	for _, t := range req.Topics {
 		rt := kmsg.NewDescribeProducersResponseTopic()
 		rt.Topic = t.Topic

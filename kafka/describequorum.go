@@ -8,6 +8,7 @@ package kafka
 //     of controller.quorum.voters. Any node answers (Kafka forwards to the
 //     active controller); `ringtail cluster info` uses it.
 //   - Another topic or partition is UNKNOWN_TOPIC_OR_PARTITION.
+//   - Authorization: DESCRIBE on the cluster, else CLUSTER_AUTHORIZATION_FAILED.
 //
 // Skipped on purpose: leader epoch, high watermark and per-voter log end
 // offsets are -1 (the raft term and indexes are not Kafka offsets);
@@ -19,6 +20,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kmsg"
 	"slices"
 
+	"github.com/ringtail/ringtail/acl"
 	"github.com/ringtail/ringtail/controlplane"
 )
 
@@ -33,6 +35,10 @@ type quorumDescriber interface {
 
 func handleDescribeQuorum(s *Server, cx *reqCtx, req *kmsg.DescribeQuorumRequest) (kmsg.Response, error) {
 	resp := req.ResponseKind().(*kmsg.DescribeQuorumResponse)
+	if !cx.authorizeCluster(acl.OpDescribe) {
+		resp.ErrorCode = kerr.ClusterAuthorizationFailed.Code
+		return resp, nil
+	}
 	leader := s.ctrl.Image().ControllerID
 	var voters []int32
 	epoch, hw := int32(-1), int64(-1)

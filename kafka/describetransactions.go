@@ -15,8 +15,12 @@ package kafka
 //     COORDINATOR_LOAD_IN_PROGRESS, an unknown, empty or oversized id, or
 //     one being expired (Dead), TRANSACTIONAL_ID_NOT_FOUND. A node without
 //     a coordinator answers COORDINATOR_NOT_AVAILABLE.
+//   - Authorization: DESCRIBE on each transactional id, else
+//     TRANSACTIONAL_ID_AUTHORIZATION_FAILED.
 //
-// Skipped on purpose: authorization (no ACLs yet), so no topic is hidden.
+// Skipped on purpose: DESCRIBE on the transaction's topics (Kafka hides
+// the partitions of topics the principal may not describe; they are all
+// listed here).
 
 import (
 	"errors"
@@ -25,6 +29,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
 
+	"github.com/ringtail/ringtail/acl"
 	"github.com/ringtail/ringtail/txn"
 )
 
@@ -36,6 +41,9 @@ func handleDescribeTransactions(s *Server, cx *reqCtx, req *kmsg.DescribeTransac
 		st.TransactionalID = id
 		st.ProducerID, st.ProducerEpoch, st.StartTimestamp = -1, -1, -1
 		err := merr
+		if !cx.authorize(acl.ResourceTransactionalID, id, acl.OpDescribe) {
+			err = kerr.TransactionalIDAuthorizationFailed
+		}
 		if err == nil {
 			var t txn.Txn
 			if t, err = m.Describe(id); err == nil {

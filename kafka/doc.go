@@ -4,5 +4,7 @@
 // writes responses in request order on every connection. A listener whose
 // security protocol is SSL (Config.TLS) shakes hands before its first
 // request, keeps the client's principal on the connection, and copies
-// fetched record bytes through crypto/tls instead of sendfile.
+// fetched record bytes through crypto/tls instead of sendfile. With an
+// authorizer configured, every handler checks the principal's ACLs
+// (authz.go) and answers refusals with Kafka's *_AUTHORIZATION_FAILED codes.
 package kafka

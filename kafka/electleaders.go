@@ -12,6 +12,8 @@ package kafka
 //     ELIGIBLE_LEADERS_NOT_AVAILABLE or UNKNOWN_TOPIC_OR_PARTITION.
 //   - Any broker answers; the change goes to the active controller through
 //     the metadata quorum.
+//   - Authorization: ALTER on the cluster, else CLUSTER_AUTHORIZATION_FAILED
+//     (top level and each partition named).
 //
 // Skipped on purpose: nothing.
 
@@ -21,6 +23,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
 
+	"github.com/ringtail/ringtail/acl"
 	"github.com/ringtail/ringtail/model"
 )
 
@@ -43,7 +46,16 @@ func handleElectLeaders(s *Server, cx *reqCtx, req *kmsg.ElectLeadersRequest) (k
 	if req.Version == 0 {
 		typ = 0
 	}
-	parts, errs := el.ElectLeaders(ctx, typ, parts)
+	var errs []error
+	if !cx.authorizeCluster(acl.OpAlter) {
+		resp.ErrorCode = kerr.ClusterAuthorizationFailed.Code
+		errs = make([]error, len(parts))
+		for i := range errs {
+			errs[i] = kerr.ClusterAuthorizationFailed
+		}
+	} else {
+		parts, errs = el.ElectLeaders(ctx, typ, parts)
+	}
 	idx := map[string]int{}
 	for i, tp := range parts {
 		j, ok := idx[tp.Topic]

@@ -34,6 +34,10 @@ package kafka
 //     high-watermark logic, and the read goes up to the log end. The long
 //     poll still wakes on high-watermark advances only, so followers use a
 //     short max_wait_ms.
+//   - Authorization (authz.go): READ on each topic, else
+//     TOPIC_AUTHORIZATION_FAILED; a follower fetch (replica_id >= 0) needs
+//     CLUSTER_ACTION on the cluster, else every partition is
+//     TOPIC_AUTHORIZATION_FAILED.
 //
 // Skipped on purpose: ReplicaState (v15+), rack-aware preferred read replicas
 // (always -1), diverging-epoch detection (LastFetchedEpoch), quotas.
@@ -61,6 +65,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
 
+	"github.com/ringtail/ringtail/acl"
 	"github.com/ringtail/ringtail/controlplane"
 	"github.com/ringtail/ringtail/model"
 	"github.com/ringtail/ringtail/storage"
@@ -88,6 +93,14 @@ func handleFetch(s *Server, cx *reqCtx, req *kmsg.FetchRequest) (kmsg.Response, 
 	// A partition about to be served here is waited for (partitions.go)
 	// within the fetch's max wait, once: later fills find it ready.
 	lk := s.newLookup(readyWait(req.MaxWaitMillis))
+	lk.check = cx.topicCheck(acl.OpRead)
+	if req.ReplicaID >= 0 && s.AuthorizationEnabled() {
+		// A replica needs CLUSTER_ACTION, and no topic ACLs.
+		lk.check = nil
+		if !cx.authorizeCluster(acl.OpClusterAction) {
+			lk.check = denyAll
+		}
+	}
 	for {
 		wake, bytes, stop := s.fillFetch(lk, req, resp, fr)
 		if stop || int64(bytes) >= int64(req.MinBytes) || deadline.IsZero() || len(wake) == 0 {

@@ -20,6 +20,8 @@ package kafka
 //     transactions are loaded, instead of answering
 //     COORDINATOR_NOT_AVAILABLE to a client that may retry only briefly
 //     (sarama: 3 times). Any other key type: INVALID_REQUEST.
+//   - Authorization: DESCRIBE on the group (GROUP_AUTHORIZATION_FAILED) or
+//     the transactional id (TRANSACTIONAL_ID_AUTHORIZATION_FAILED) for each key.
 //
 // Skipped on purpose: nothing else; the answer does not depend on whether
 // the coordinator has finished loading (the group requests say that).
@@ -46,7 +48,10 @@ func handleFindCoordinator(s *Server, cx *reqCtx, req *kmsg.FindCoordinatorReque
 	for _, key := range keys {
 		c := kmsg.NewFindCoordinatorResponseCoordinator()
 		c.Key, c.NodeID, c.Port = key, -1, -1
-		err := s.findCoordinator(req.CoordinatorType, key, &c)
+		err := cx.coordinatorCheck(req.CoordinatorType, key)
+		if err == nil {
+			err = s.findCoordinator(req.CoordinatorType, key, &c)
+		}
 		if err != nil {
 			c.ErrorCode = errorCode(s.log, err)
 			c.ErrorMessage = errorMessage(err)

@@ -4,11 +4,14 @@
 package kafka
 
 import (
+	"context"
 	"encoding/binary"
 	"testing"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kmsg"
+
+	"github.com/ringtail/ringtail/acl"
 )
 
 // FuzzRequest feeds arbitrary bytes as one request frame (what follows the
@@ -23,8 +26,28 @@ import (
 //     length, whose correlation id is the request's, and that decodes as
 //     the response to the request's key and version (v0 for the
 //     ApiVersions fallback).
-func FuzzRequest(f *testing.F) {
-	h := newHarness(f)
+func FuzzRequest(f *testing.F) { fuzzRequest(f, newHarness(f)) }
+
+// FuzzRequestAuthorized is FuzzRequest with the authorizer on and a few
+// ACLs for the fuzzer's principal (User:ANONYMOUS), so that the
+// authorization paths of every handler (refusals included) see arbitrary
+// requests; the invariants are FuzzRequest's.
+func FuzzRequestAuthorized(f *testing.F) {
+	h := newHarness(f, withAuthorizer(""))
+	bs := []acl.Binding{
+		anonAllow(acl.ResourceCluster, acl.ClusterName, acl.PatternLiteral, acl.OpCreate),
+		anonAllow(acl.ResourceTopic, "fu", acl.PatternPrefixed, acl.OpAll),
+		anonAllow(acl.ResourceGroup, "*", acl.PatternLiteral, acl.OpRead),
+	}
+	for _, err := range h.ctrl.CreateACLs(context.Background(), bs) {
+		if err != nil {
+			f.Fatal(err)
+		}
+	}
+	fuzzRequest(f, h)
+}
+
+func fuzzRequest(f *testing.F, h *harness) {
 	h.createTopic("fuzz", 2, nil)
 	// What Shutdown does first: long polls return at once. handleFrame
 	// keeps working, which is all this fuzzer drives; Cleanup's Shutdown

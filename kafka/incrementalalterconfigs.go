@@ -10,6 +10,8 @@ package kafka
 //     an unknown op INVALID_REQUEST.
 //   - Brokers: INVALID_REQUEST with a message: broker configs are static
 //     (server.toml).
+//   - Authorization: ALTER_CONFIGS on the topic (TOPIC_AUTHORIZATION_FAILED)
+//     or, for a broker, on the cluster (CLUSTER_AUTHORIZATION_FAILED).
 //
 // Skipped on purpose: dynamic broker configs and broker loggers.
 
@@ -19,6 +21,7 @@ import (
 
 	"github.com/twmb/franz-go/pkg/kmsg"
 
+	"github.com/ringtail/ringtail/acl"
 	"github.com/ringtail/ringtail/controlplane"
 	"github.com/ringtail/ringtail/model"
 )
@@ -32,8 +35,11 @@ func handleIncrementalAlterConfigs(s *Server, cx *reqCtx, req *kmsg.IncrementalA
 		rr.ResourceType, rr.ResourceName = r.ResourceType, r.ResourceName
 		ops := make([]controlplane.ConfigOp, 0, len(r.Configs))
 		seen := map[string]bool{}
-		var err error
+		err := cx.configAuthz(int8(r.ResourceType), r.ResourceName, acl.OpAlterConfigs)
 		for _, c := range r.Configs {
+			if err != nil {
+				break
+			}
 			if seen[c.Name] {
 				err = fmt.Errorf("%w: config %q appears more than once", model.ErrInvalidRequest, c.Name)
 				break

@@ -8,6 +8,9 @@ package kafka
 //     its current id and epoch (v3+, KIP-360): as in Kafka, an idempotent
 //     producer that re-initializes simply starts a new session.
 //   - A transactional_id goes to the transaction coordinator (txn.go).
+//   - Authorization: with a transactional id, WRITE on it, else
+//     TRANSACTIONAL_ID_AUTHORIZATION_FAILED; without, IDEMPOTENT_WRITE on the
+//     cluster or WRITE on any topic (KIP-679), else CLUSTER_AUTHORIZATION_FAILED.
 //
 // Skipped on purpose: nothing.
 
@@ -23,6 +26,14 @@ const producerIDTimeout = 30 * time.Second
 func handleInitProducerID(s *Server, cx *reqCtx, req *kmsg.InitProducerIDRequest) (kmsg.Response, error) {
 	resp := req.ResponseKind().(*kmsg.InitProducerIDResponse)
 	resp.ProducerID, resp.ProducerEpoch = -1, -1
+	authErr := cx.idempotentCheck
+	if req.TransactionalID != nil {
+		authErr = func() error { return cx.txnIDCheck(*req.TransactionalID) }
+	}
+	if err := authErr(); err != nil {
+		resp.ErrorCode = errorCode(s.log, err)
+		return resp, nil
+	}
 	if req.TransactionalID != nil {
 		s.initTransactionalProducer(req, resp)
 		return resp, nil

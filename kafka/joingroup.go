@@ -21,6 +21,7 @@ package kafka
 //     metadata over 1 MiB.
 //   - v9: a static leader that rejoins without a rebalance gets the member
 //     list with skip_assignment (KIP-814); older versions get no list.
+//   - Authorization: READ on the group, else GROUP_AUTHORIZATION_FAILED.
 //
 // Skipped on purpose: the reason field (v8+) is only logged at debug.
 
@@ -29,6 +30,7 @@ import (
 
 	"github.com/twmb/franz-go/pkg/kmsg"
 
+	"github.com/ringtail/ringtail/acl"
 	"github.com/ringtail/ringtail/group"
 )
 
@@ -61,7 +63,7 @@ func handleJoinGroup(s *Server, cx *reqCtx, kreq kmsg.Request, finish func(kmsg.
 		}
 		finish(resp, nil)
 	}
-	gc, err := s.groups()
+	gc, err := s.groupsAs(cx, req.Group, acl.OpRead)
 	if err != nil {
 		respond(group.JoinResult{Err: err, MemberID: req.MemberID, Generation: -1})
 		return

@@ -11,12 +11,14 @@ package kafka
 //     belongs to another member id). Request level: INVALID_GROUP_ID,
 //     NOT_COORDINATOR, COORDINATOR_LOAD_IN_PROGRESS. For v0-v2 the member's
 //     error is the request's error.
+//   - Authorization: READ on the group, else GROUP_AUTHORIZATION_FAILED.
 //
 // Skipped on purpose: the reason field (v5) is only logged at debug.
 
 import (
 	"github.com/twmb/franz-go/pkg/kmsg"
 
+	"github.com/ringtail/ringtail/acl"
 	"github.com/ringtail/ringtail/group"
 )
 
@@ -33,7 +35,7 @@ func handleLeaveGroup(s *Server, cx *reqCtx, req *kmsg.LeaveGroupRequest) (kmsg.
 			}
 		}
 	}
-	gc, err := s.groups()
+	gc, err := s.groupsAs(cx, req.Group, acl.OpRead)
 	var errs []error
 	if err == nil {
 		err, errs = gc.Leave(s.cfg.Now(), req.Group, members)

@@ -13,6 +13,7 @@ package kafka
 //   - current_leader_epoch (v4+) is checked (FENCED_LEADER_EPOCH /
 //     UNKNOWN_LEADER_EPOCH); the leader epoch returned is the partition's.
 //   - Other negative timestamps are INVALID_REQUEST.
+//   - Authorization: DESCRIBE on each topic, else TOPIC_AUTHORIZATION_FAILED.
 //
 // Skipped on purpose: v0 (old-style offset lists), tiered-storage
 // timestamps (-5, v9+).
@@ -22,6 +23,8 @@ import (
 
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
+
+	"github.com/ringtail/ringtail/acl"
 )
 
 // Special ListOffsets timestamps.
@@ -35,6 +38,7 @@ const (
 func handleListOffsets(s *Server, cx *reqCtx, req *kmsg.ListOffsetsRequest) (kmsg.Response, error) {
 	resp := req.ResponseKind().(*kmsg.ListOffsetsResponse)
 	lk := s.newLookup(readyWaitDefault)
+	lk.check = cx.topicCheck(acl.OpDescribe)
 	for _, t := range req.Topics {
 		rt := kmsg.NewListOffsetsResponseTopic()
 		rt.Topic = t.Topic

@@ -18,6 +18,8 @@ package kafka
 //   - Ids being expired (Dead) are left out, as in Kafka. A node without a
 //     coordinator answers COORDINATOR_NOT_AVAILABLE; one loading a
 //     partition COORDINATOR_LOAD_IN_PROGRESS (its list would be partial).
+//   - Authorization: lists only the transactional ids the principal may
+//     DESCRIBE.
 //
 // Skipped on purpose: v2 transactional_id_pattern (KIP-1152);
 // authorization.
@@ -28,6 +30,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
 
+	"github.com/ringtail/ringtail/acl"
 	"github.com/ringtail/ringtail/txn"
 )
 
@@ -48,7 +51,7 @@ func handleListTransactions(s *Server, cx *reqCtx, req *kmsg.ListTransactionsReq
 		minDurationMs = req.DurationFilterMillis
 	}
 	for _, t := range m.List(req.StateFilters, req.ProducerIDFilters, minDurationMs) {
-		if t.State == kmsg.TransactionStateDead {
+		if t.State == kmsg.TransactionStateDead || !cx.allowed(acl.ResourceTransactionalID, t.ID, acl.OpDescribe) {
 			continue
 		}
 		ts := kmsg.NewListTransactionsResponseTransactionState()

@@ -15,8 +15,14 @@ package kafka
 //     for a fresh topic), and it comes once the partitions this node leads
 //     take writes (awaitUsable), so the client's first produce succeeds. Topics asked by id (v10+) that do not exist are
 //     UNKNOWN_TOPIC_ID.
-//   - Authorized operations (v8+) are the full bitfields when asked for:
-//     there is no authorizer yet.
+//   - Authorized operations (v8+) are the full bitfields when asked for,
+//     narrowed to what the principal is allowed with an authorizer.
+//   - Authorization (authz.go): a topic asked for by name or id that the
+//     principal may not DESCRIBE is TOPIC_AUTHORIZATION_FAILED, whether it
+//     exists or not; a listing of all topics leaves those out silently.
+//     Auto-creation needs CREATE on the cluster or the topic, else
+//     TOPIC_AUTHORIZATION_FAILED. Authorized operations are the ones the
+//     principal is allowed.
 //
 // Skipped on purpose: offline replicas are always empty (no replica health
 // tracking yet); internal topics do not exist yet.
@@ -31,6 +37,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
 
+	"github.com/ringtail/ringtail/acl"
 	"github.com/ringtail/ringtail/controlplane"
 	"github.com/ringtail/ringtail/group"
 	"github.com/ringtail/ringtail/model"
@@ -79,7 +86,9 @@ func handleMetadata(s *Server, cx *reqCtx, req *kmsg.MetadataRequest) (kmsg.Resp
 			}
 			seen[name] = true
 			w := want{name: name}
-			if err := controlplane.ValidateTopicName(name); err != nil {
+			if !cx.authorize(acl.ResourceTopic, name, acl.OpDescribe) {
+				w.err = kerr.TopicAuthorizationFailed
+			} else if err := controlplane.ValidateTopicName(name); err != nil {
 				w.err = err
 			} else if _, ok := im.Topics[name]; !ok {
 				w.err = fmt.Errorf("%w: topic %q", model.ErrUnknownTopicOrPartition, name)
@@ -88,6 +97,15 @@ func handleMetadata(s *Server, cx *reqCtx, req *kmsg.MetadataRequest) (kmsg.Resp
 			wants = append(wants, w)
 		}
 		allow := req.Version < 4 || req.AllowAutoTopicCreation
+		if len(missing) > 0 && allow && s.cfg.Broker.AutoCreateTopics {
+			var denied map[string]bool
+			missing, denied = cx.mayCreate(missing)
+			for i := range wants {
+				if denied[wants[i].name] {
+					wants[i].err = kerr.TopicAuthorizationFailed
+				}
+			}
+		}
 		if len(missing) > 0 && allow && s.cfg.Broker.AutoCreateTopics {
 			created := s.autoCreate(missing)
 			im = s.ctrl.Image()
@@ -99,6 +117,9 @@ func handleMetadata(s *Server, cx *reqCtx, req *kmsg.MetadataRequest) (kmsg.Resp
 		}
 	} else {
 		for _, name := range im.TopicNames() {
+			if !cx.allowed(acl.ResourceTopic, name, acl.OpDescribe) {
+				continue
+			}
 			wants = append(wants, want{name: name})
 		}
 	}
@@ -125,7 +146,7 @@ func handleMetadata(s *Server, cx *reqCtx, req *kmsg.MetadataRequest) (kmsg.Resp
 	resp.ControllerID = s.controllerID(im)
 	resp.AuthorizedOperations = authOpsNotRequested
 	if req.IncludeClusterAuthorizedOperations {
-		resp.AuthorizedOperations = clusterAuthorizedOps
+		resp.AuthorizedOperations = cx.authorizedOps(acl.ResourceCluster, acl.ClusterName, clusterAuthorizedOps)
 	}
 
 	for _, w := range wants {
@@ -140,6 +161,11 @@ func handleMetadata(s *Server, cx *reqCtx, req *kmsg.MetadataRequest) (kmsg.Resp
 			rt.TopicID = w.id
 			if t == nil {
 				rt.ErrorCode = kerr.UnknownTopicID.Code
+				resp.Topics = append(resp.Topics, rt)
+				continue
+			}
+			if !cx.authorize(acl.ResourceTopic, t.Name, acl.OpDescribe) {
+				rt.ErrorCode = kerr.TopicAuthorizationFailed.Code
 				resp.Topics = append(resp.Topics, rt)
 				continue
 			}
@@ -160,6 +186,9 @@ func handleMetadata(s *Server, cx *reqCtx, req *kmsg.MetadataRequest) (kmsg.Resp
 		name := t.Name
 		rt.Topic = &name
 		rt.TopicID = t.ID
+		if req.IncludeTopicAuthorizedOperations {
+			rt.AuthorizedOperations = cx.authorizedOps(acl.ResourceTopic, name, topicAuthorizedOps)
+		}
 		rt.IsInternal = name == group.OffsetsTopic
 		for _, p := range t.Partitions {
 			rp := kmsg.NewMetadataResponseTopicPartition()

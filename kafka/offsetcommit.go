@@ -23,6 +23,9 @@ package kafka
 //     (OffsetFetch never shows one that is not durable) and answers
 //     NOT_COORDINATOR for a storage error, as Kafka maps
 //     KAFKA_STORAGE_ERROR; COORDINATOR_NOT_AVAILABLE otherwise.
+//   - Authorization: READ on the group, else every partition is
+//     GROUP_AUTHORIZATION_FAILED; READ on each topic, else
+//     TOPIC_AUTHORIZATION_FAILED (before UNKNOWN_TOPIC_OR_PARTITION).
 //
 // Skipped on purpose: the v1 per-partition commit timestamp (the broker's
 // time is used, as Kafka does from v2); topic ids (v10) are not served.
@@ -48,7 +51,7 @@ func handleOffsetCommit(s *Server, cx *reqCtx, kreq kmsg.Request, finish func(km
 	if req.Version >= 2 && req.Version <= 4 {
 		cr.RetentionMs = req.RetentionTimeMillis
 	}
-	pl := s.planCommit(len(req.Topics), func(i int) (string, int) { return req.Topics[i].Topic, len(req.Topics[i].Partitions) },
+	pl := s.planCommit(cx.commitCheck("", req.Group), len(req.Topics), func(i int) (string, int) { return req.Topics[i].Topic, len(req.Topics[i].Partitions) },
 		func(i, j int) group.CommitOffset {
 			p := req.Topics[i].Partitions[j]
 			epoch := int32(-1)
@@ -100,19 +103,28 @@ type commitPlan struct {
 	offsets []group.CommitOffset
 }
 
-// planCommit builds the plan of a request of nTopics topics; topic(i)
+// planCommit builds the plan of a request of nTopics topics; check (nil:
+// none) answers each topic first (authorization, authz.go); topic(i)
 // gives topic i's name and partition count, offset(i, j) its partition
 // j's offset. Partitions of unknown topics, or past a topic's count,
 // answer UNKNOWN_TOPIC_OR_PARTITION and are not written.
-func (s *Server) planCommit(nTopics int, topic func(i int) (string, int), offset func(i, j int) group.CommitOffset) *commitPlan {
+func (s *Server) planCommit(check func(topic string) error, nTopics int, topic func(i int) (string, int), offset func(i, j int) group.CommitOffset) *commitPlan {
 	pl := &commitPlan{codes: make([][]int16, nTopics)}
 	im := s.ctrl.Image()
 	for i := range nTopics {
 		name, n := topic(i)
 		pl.codes[i] = make([]int16, n)
 		t := im.Topics[name]
+		var denied error
+		if check != nil {
+			denied = check(name)
+		}
 		for j := range n {
 			o := offset(i, j)
+			if denied != nil {
+				pl.codes[i][j] = errorCode(s.log, denied)
+				continue
+			}
 			if t == nil || o.Partition < 0 || int(o.Partition) >= len(t.Partitions) {
 				pl.codes[i][j] = errorCode(s.log, model.ErrUnknownTopicOrPartition)
 				continue

@@ -12,12 +12,15 @@ package kafka
 //     NON_EMPTY_GROUP.
 //   - GROUP_ID_NOT_FOUND, INVALID_GROUP_ID, NOT_COORDINATOR,
 //     COORDINATOR_LOAD_IN_PROGRESS at the request level.
+//   - Authorization: DELETE on the group, else GROUP_AUTHORIZATION_FAILED;
+//     READ on each topic, else its partitions are TOPIC_AUTHORIZATION_FAILED.
 //
 // Skipped on purpose: nothing.
 
 import (
 	"github.com/twmb/franz-go/pkg/kmsg"
 
+	"github.com/ringtail/ringtail/acl"
 	"github.com/ringtail/ringtail/model"
 )
 
@@ -53,10 +56,34 @@ func handleOffsetDelete(s *Server, cx *reqCtx, kreq kmsg.Request, finish func(km
 		}
 		finish(resp, nil)
 	}
-	gc, err := s.groups()
+	gc, err := s.groupsAs(cx, req.Group, acl.OpDelete)
 	if err != nil {
 		respond(err, nil)
 		return
 	}
-	gc.DeleteOffsets(s.cfg.Now(), req.Group, tps, respond)
+	check := cx.topicCheck(acl.OpRead)
+	if check == nil {
+		gc.DeleteOffsets(s.cfg.Now(), req.Group, tps, respond)
+		return
+	}
+	// Unauthorized topics' partitions are answered here; the others go
+	// to the coordinator.
+	var allowed []model.TopicPartition
+	var at []int
+	denied := make([]error, len(tps))
+	for i, tp := range tps {
+		if denied[i] = check(tp.Topic); denied[i] == nil {
+			allowed = append(allowed, tp)
+			at = append(at, i)
+		}
+	}
+	gc.DeleteOffsets(s.cfg.Now(), req.Group, allowed, func(top error, errs []error) {
+		if top == nil {
+			for k, i := range at {
+				denied[i] = errs[k]
+			}
+			errs = denied
+		}
+		respond(top, errs)
+	})
 }

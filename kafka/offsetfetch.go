@@ -18,6 +18,10 @@ package kafka
 //   - Coordinator errors (INVALID_GROUP_ID over 255 bytes,
 //     NOT_COORDINATOR, COORDINATOR_LOAD_IN_PROGRESS) go in the group-level
 //     error (v2+), and in every partition for v1.
+//   - Authorization: DESCRIBE on the group, else GROUP_AUTHORIZATION_FAILED;
+//     DESCRIBE on each topic asked for, else its partitions are
+//     TOPIC_AUTHORIZATION_FAILED; a fetch of all topics leaves out those the
+//     principal may not describe.
 //
 // Skipped on purpose: v0 (offsets in ZooKeeper), v9+ (KIP-848 member
 // epochs, topic ids).
@@ -28,6 +32,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
 
+	"github.com/ringtail/ringtail/acl"
 	"github.com/ringtail/ringtail/group"
 	"github.com/ringtail/ringtail/model"
 )
@@ -49,7 +54,7 @@ func handleOffsetFetch(s *Server, cx *reqCtx, req *kmsg.OffsetFetchRequest) (kms
 					topics[t.Topic] = append(topics[t.Topic], t.Partitions...)
 				}
 			}
-			res, err := s.fetchOffsets(rg.Group, topics, topicOrder(rg.Topics), req.RequireStable)
+			res, err := s.fetchOffsets(cx, rg.Group, topics, topicOrder(rg.Topics), req.RequireStable)
 			g := kmsg.NewOffsetFetchResponseGroup()
 			g.Group = rg.Group
 			g.ErrorCode = errorCode(s.log, err)
@@ -73,7 +78,7 @@ func handleOffsetFetch(s *Server, cx *reqCtx, req *kmsg.OffsetFetchRequest) (kms
 			topics[t.Topic] = append(topics[t.Topic], t.Partitions...)
 		}
 	}
-	res, err := s.fetchOffsets(req.Group, topics, order, req.Version >= 7 && req.RequireStable)
+	res, err := s.fetchOffsets(cx, req.Group, topics, order, req.Version >= 7 && req.RequireStable)
 	code := errorCode(s.log, err)
 	if req.Version >= 2 {
 		resp.ErrorCode = code
@@ -110,10 +115,10 @@ func topicOrder(ts []kmsg.OffsetFetchRequestGroupTopic) []string {
 // every committed one, sorted). On a coordinator error the partitions
 // asked for are still listed, with offset -1 (v1 needs them). With
 // requireStable, unstable partitions answer UNSTABLE_OFFSET_COMMIT.
-func (s *Server) fetchOffsets(groupID string, topics map[string][]int32, order []string, requireStable bool) ([]fetchedTopic, error) {
+func (s *Server) fetchOffsets(cx *reqCtx, groupID string, topics map[string][]int32, order []string, requireStable bool) ([]fetchedTopic, error) {
 	var committed map[model.TopicPartition]group.Offset
 	var unstable map[model.TopicPartition]bool
-	gc, err := s.groups()
+	gc, err := s.groupsAs(cx, groupID, acl.OpDescribe)
 	if err == nil {
 		if requireStable {
 			committed, unstable, err = gc.FetchOffsetsStable(groupID)
@@ -141,6 +146,9 @@ func (s *Server) fetchOffsets(groupID string, topics map[string][]int32, order [
 		}
 		byTopic := map[string][]int32{}
 		for tp := range committed {
+			if !cx.allowed(acl.ResourceTopic, tp.Topic, acl.OpDescribe) {
+				continue
+			}
 			byTopic[tp.Topic] = append(byTopic[tp.Topic], tp.Partition)
 		}
 		for t := range byTopic {
@@ -154,7 +162,16 @@ func (s *Server) fetchOffsets(groupID string, topics map[string][]int32, order [
 	}
 	for _, t := range order {
 		ft := fetchedTopic{topic: t}
+		denied := err == nil && !cx.authorize(acl.ResourceTopic, t, acl.OpDescribe)
 		for _, p := range topics[t] {
+			if denied {
+				dp := kmsg.NewOffsetFetchResponseGroupTopicPartition()
+				md := ""
+				dp.Partition, dp.Offset, dp.LeaderEpoch, dp.Metadata = p, -1, -1, &md
+				dp.ErrorCode = kerr.TopicAuthorizationFailed.Code
+				ft.parts = append(ft.parts, dp)
+				continue
+			}
 			ft.parts = append(ft.parts, part(model.TopicPartition{Topic: t, Partition: p}))
 		}
 		out = append(out, ft)

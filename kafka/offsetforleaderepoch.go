@@ -11,6 +11,9 @@ package kafka
 //   - Partitions led elsewhere are NOT_LEADER_OR_FOLLOWER; a stale or
 //     future current_leader_epoch (v2+) is FENCED_LEADER_EPOCH /
 //     UNKNOWN_LEADER_EPOCH.
+//   - Authorization: DESCRIBE on each topic, else TOPIC_AUTHORIZATION_FAILED;
+//     from a replica (replica_id >= 0, v3+), CLUSTER_ACTION on the cluster,
+//     else every partition is CLUSTER_AUTHORIZATION_FAILED.
 //
 // Skipped on purpose: answering on a follower for a consumer (replica_id
 // -2, KIP-392's fetch from follower).
@@ -19,12 +22,21 @@ import (
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
 
+	"github.com/ringtail/ringtail/acl"
 	"github.com/ringtail/ringtail/model"
 )
 
 func handleOffsetForLeaderEpoch(s *Server, cx *reqCtx, req *kmsg.OffsetForLeaderEpochRequest) (kmsg.Response, error) {
 	resp := req.ResponseKind().(*kmsg.OffsetForLeaderEpochResponse)
 	lk := s.newLookup(readyWaitDefault)
+	lk.check = cx.topicCheck(acl.OpDescribe)
+	if req.ReplicaID >= 0 && s.AuthorizationEnabled() {
+		// A replica needs CLUSTER_ACTION, and no topic ACLs.
+		lk.check = nil
+		if !cx.authorizeCluster(acl.OpClusterAction) {
+			lk.check = func(string) error { return kerr.ClusterAuthorizationFailed }
+		}
+	}
 	for _, t := range req.Topics {
 		rt := kmsg.NewOffsetForLeaderEpochResponseTopic()
 		rt.Topic = t.Topic

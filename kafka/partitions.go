@@ -58,6 +58,9 @@ type partLookup struct {
 	s        *Server
 	deadline time.Time
 	caughtUp bool
+	// check, when set, authorizes the request on each topic it resolves
+	// (authz.go); its error is the partition's answer, before any other.
+	check func(topic string) error
 }
 
 func (s *Server) newLookup(wait time.Duration) *partLookup {
@@ -81,7 +84,11 @@ type topicRef struct {
 func (lk *partLookup) partition(ref topicRef, partition, currentEpoch int32) (controlplane.Partition, Log, error) {
 	for {
 		changed := lk.s.logs.Changed()
-		p, l, err := lk.s.localPartition(lk.s.ctrl.Image(), ref, partition)
+		im := lk.s.ctrl.Image()
+		if err := lk.authorize(im, ref); err != nil {
+			return controlplane.Partition{}, nil, err
+		}
+		p, l, err := lk.s.localPartition(im, ref, partition)
 		if err == nil && currentEpoch >= 0 {
 			err = checkLeaderEpoch(currentEpoch, p)
 		}

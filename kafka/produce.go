@@ -38,6 +38,12 @@ package kafka
 //     with INVALID_TXN_STATE (KIP-890 part 1). The log refuses writes of a
 //     fenced epoch (INVALID_PRODUCER_EPOCH).
 //
+//   - Authorization (authz.go): WRITE on each topic, else
+//     TOPIC_AUTHORIZATION_FAILED before any other check; with a
+//     transactional_id, WRITE on it, else every partition is
+//     TRANSACTIONAL_ID_AUTHORIZATION_FAILED. Idempotent produce needs
+//     nothing more (KIP-679: WRITE on a topic implies IDEMPOTENT_WRITE).
+//
 // Skipped on purpose: quotas (throttle is 0); per-record errors
 // (ErrorRecords) — the whole batch fails with a message; KIP-890's
 // verification when the coordinator is another node (the partition is
@@ -52,6 +58,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
 
+	"github.com/ringtail/ringtail/acl"
 	"github.com/ringtail/ringtail/model"
 )
 
@@ -63,6 +70,8 @@ func handleProduce(s *Server, cx *reqCtx, kreq kmsg.Request, finish func(kmsg.Re
 	}
 	resp := req.ResponseKind().(*kmsg.ProduceResponse)
 	lk := s.newLookup(readyWait(req.TimeoutMillis))
+	lk.check = cx.topicCheck(acl.OpWrite)
+	txnDenied := req.TransactionID != nil && !cx.authorize(acl.ResourceTransactionalID, *req.TransactionID, acl.OpWrite)
 
 	type pending struct {
 		rp      *kmsg.ProduceResponseTopicPartition
@@ -95,6 +104,9 @@ func handleProduce(s *Server, cx *reqCtx, kreq kmsg.Request, finish func(kmsg.Re
 			switch {
 			case req.Acks != 0 && req.Acks != 1 && req.Acks != -1:
 				setErr(rp, kerr.InvalidRequiredAcks)
+				continue
+			case txnDenied:
+				setErr(rp, kerr.TransactionalIDAuthorizationFailed)
 				continue
 			}
 			part, l, err := lk.partition(topicRef{name: t.Topic}, p.Partition, -1)

@@ -12,6 +12,9 @@ package kafka
 //     UNKNOWN_TOPIC_OR_PARTITION.
 //   - List answers the reassignments in progress (of the named partitions,
 //     or all with null topics): replicas, adding and removing.
+//   - Authorization: AlterPartitionReassignments needs ALTER on the cluster,
+//     ListPartitionReassignments DESCRIBE; else the top-level error is
+//     CLUSTER_AUTHORIZATION_FAILED.
 //
 // Skipped on purpose: nothing.
 
@@ -21,6 +24,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
 
+	"github.com/ringtail/ringtail/acl"
 	"github.com/ringtail/ringtail/controlplane"
 	"github.com/ringtail/ringtail/model"
 )
@@ -36,6 +40,10 @@ func handleAlterPartitionReassignments(s *Server, cx *reqCtx, req *kmsg.AlterPar
 	ra, ok := s.ctrl.(reassigner)
 	if !ok {
 		resp.ErrorCode = kerr.UnsupportedVersion.Code
+		return resp, nil
+	}
+	if !cx.authorizeCluster(acl.OpAlter) {
+		resp.ErrorCode = kerr.ClusterAuthorizationFailed.Code
 		return resp, nil
 	}
 	ctx, cancel := adminTimeout(req.TimeoutMillis)
@@ -71,6 +79,10 @@ func handleListPartitionReassignments(s *Server, cx *reqCtx, req *kmsg.ListParti
 	ra, ok := s.ctrl.(reassigner)
 	if !ok {
 		resp.ErrorCode = kerr.UnsupportedVersion.Code
+		return resp, nil
+	}
+	if !cx.authorizeCluster(acl.OpDescribe) {
+		resp.ErrorCode = kerr.ClusterAuthorizationFailed.Code
 		return resp, nil
 	}
 	parts := requestPartitions(req.Topics, func(t kmsg.ListPartitionReassignmentsRequestTopic) (string, []int32) { return t.Topic, t.Partitions })

@@ -143,6 +143,8 @@ type Server struct {
 	// sent by sendfile(2) where the log can (fetch.go).
 	sendfile                             bool
 	fetchSendfileBytes, fetchCopiedBytes atomic.Int64
+	// authz is the authorizer and its audit (authz.go).
+	authz *authz
 	// stopping is closed by Shutdown; long-polling fetches return at once.
 	stopping chan struct{}
 	shutting atomic.Bool
@@ -184,6 +186,7 @@ func NewServer(cfg Config, ctrl Controller, logs Logs) *Server {
 		requestMaxBytes: cfg.Broker.SocketRequestMaxBytes,
 		stopping:        make(chan struct{}),
 		sendfile:        sendfile,
+		authz:           newAuthz(cfg.Broker.Authorizer),
 	}
 	if s.requestMaxBytes <= 0 {
 		s.requestMaxBytes = defaultRequestMaxBytes

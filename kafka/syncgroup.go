@@ -16,12 +16,14 @@ package kafka
 //     REBALANCE_IN_PROGRESS, INCONSISTENT_GROUP_PROTOCOL (v5 protocol
 //     type/name that differ from the group's), NOT_COORDINATOR,
 //     COORDINATOR_LOAD_IN_PROGRESS.
+//   - Authorization: READ on the group, else GROUP_AUTHORIZATION_FAILED.
 //
 // Skipped on purpose: nothing.
 
 import (
 	"github.com/twmb/franz-go/pkg/kmsg"
 
+	"github.com/ringtail/ringtail/acl"
 	"github.com/ringtail/ringtail/group"
 )
 
@@ -44,7 +46,7 @@ func handleSyncGroup(s *Server, cx *reqCtx, kreq kmsg.Request, finish func(kmsg.
 		}
 		finish(resp, nil)
 	}
-	gc, err := s.groups()
+	gc, err := s.groupsAs(cx, req.Group, acl.OpRead)
 	if err != nil {
 		respond(group.SyncResult{Err: err})
 		return

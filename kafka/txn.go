@@ -36,10 +36,17 @@ package kafka
 // replication, answered at acks=all); a marker on __consumer_offsets also
 // completes the group's transactional offsets. Partitions led elsewhere:
 // NOT_LEADER_OR_FOLLOWER, and the coordinator retries at the new leader.
+//   - Authorization: InitProducerId, AddPartitionsToTxn, AddOffsetsToTxn
+//     and EndTxn need WRITE on the transactional id
+//     (TRANSACTIONAL_ID_AUTHORIZATION_FAILED); AddPartitionsToTxn also WRITE
+//     on each topic (TOPIC_AUTHORIZATION_FAILED, the others
+//     OPERATION_NOT_ATTEMPTED); AddOffsetsToTxn READ on the group
+//     (GROUP_AUTHORIZATION_FAILED); WriteTxnMarkers CLUSTER_ACTION on the
+//     cluster (CLUSTER_AUTHORIZATION_FAILED).
 //
 // Skipped on purpose: the KIP-890 part 2 versions (InitProducerId v5+,
 // EndTxn v5+, AddOffsetsToTxn v4+, Produce v12+), where the epoch is
-// bumped on every transaction; transactional id ACLs (no ACLs yet).
+// bumped on every transaction.
 
 import (
 	"context"
@@ -51,6 +58,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
 
+	"github.com/ringtail/ringtail/acl"
 	"github.com/ringtail/ringtail/group"
 	"github.com/ringtail/ringtail/model"
 	"github.com/ringtail/ringtail/storage"
@@ -124,7 +132,7 @@ func handleAddPartitionsToTxn(s *Server, cx *reqCtx, req *kmsg.AddPartitionsToTx
 			tt.Topic, tt.Partitions = t.Topic, t.Partitions
 			tx.Topics = append(tx.Topics, tt)
 		}
-		res := s.addPartitionsToTxn(&tx)
+		res := s.addPartitionsToTxn(cx, &tx)
 		for _, rt := range res.Topics {
 			t := kmsg.NewAddPartitionsToTxnResponseTopic()
 			t.Topic = rt.Topic
@@ -138,22 +146,29 @@ func handleAddPartitionsToTxn(s *Server, cx *reqCtx, req *kmsg.AddPartitionsToTx
 		return resp, nil
 	}
 	for i := range req.Transactions {
-		resp.Transactions = append(resp.Transactions, s.addPartitionsToTxn(&req.Transactions[i]))
+		resp.Transactions = append(resp.Transactions, s.addPartitionsToTxn(cx, &req.Transactions[i]))
 	}
 	return resp, nil
 }
 
 // addPartitionsToTxn serves one transaction of AddPartitionsToTxn.
-func (s *Server) addPartitionsToTxn(tx *kmsg.AddPartitionsToTxnRequestTransaction) kmsg.AddPartitionsToTxnResponseTransaction {
+func (s *Server) addPartitionsToTxn(cx *reqCtx, tx *kmsg.AddPartitionsToTxnRequestTransaction) kmsg.AddPartitionsToTxnResponseTransaction {
 	out := kmsg.NewAddPartitionsToTxnResponseTransaction()
 	out.TransactionalID = tx.TransactionalID
 	im := s.ctrl.Image()
 	var tps []model.TopicPartition
 	unknown := map[model.TopicPartition]bool{}
+	denied := map[model.TopicPartition]bool{}
+	txnDenied := cx.txnIDCheck(tx.TransactionalID)
 	for _, t := range tx.Topics {
 		topic := im.Topics[t.Topic]
+		topicDenied := txnDenied == nil && !cx.authorize(acl.ResourceTopic, t.Topic, acl.OpWrite)
 		for _, p := range t.Partitions {
 			tp := model.TopicPartition{Topic: t.Topic, Partition: p}
+			if topicDenied {
+				denied[tp] = true
+				continue
+			}
 			if topic == nil || p < 0 || int(p) >= len(topic.Partitions) {
 				unknown[tp] = true
 				continue
@@ -165,9 +180,11 @@ func (s *Server) addPartitionsToTxn(tx *kmsg.AddPartitionsToTxnRequestTransactio
 	var all error
 	m, err := s.txns()
 	switch {
+	case txnDenied != nil:
+		all = txnDenied
 	case err != nil:
 		all = err
-	case len(unknown) > 0:
+	case len(unknown) > 0 || len(denied) > 0:
 		all = kerr.OperationNotAttempted
 	case tx.VerifyOnly:
 		errs = m.Verify(tx.TransactionalID, tx.ProducerID, tx.ProducerEpoch, tps)
@@ -184,6 +201,10 @@ func (s *Server) addPartitionsToTxn(tx *kmsg.AddPartitionsToTxnRequestTransactio
 			rp.Partition = p
 			tp := model.TopicPartition{Topic: t.Topic, Partition: p}
 			switch {
+			case txnDenied != nil:
+				rp.ErrorCode = errorCode(s.log, txnDenied)
+			case denied[tp]:
+				rp.ErrorCode = kerr.TopicAuthorizationFailed.Code
 			case unknown[tp]:
 				rp.ErrorCode = kerr.UnknownTopicOrPartition.Code
 			case all != nil:
@@ -201,10 +222,13 @@ func (s *Server) addPartitionsToTxn(tx *kmsg.AddPartitionsToTxnRequestTransactio
 func handleAddOffsetsToTxn(s *Server, cx *reqCtx, req *kmsg.AddOffsetsToTxnRequest) (kmsg.Response, error) {
 	resp := req.ResponseKind().(*kmsg.AddOffsetsToTxnResponse)
 	err := func() error {
+		if err := cx.txnIDCheck(req.TransactionalID); err != nil {
+			return err
+		}
 		if req.Group == "" || len(req.Group) > group.MaxGroupIDBytes {
 			return fmt.Errorf("%w: %d bytes; valid is 1 to %d", group.ErrInvalidGroupID, len(req.Group), group.MaxGroupIDBytes)
 		}
-		gc, err := s.groups()
+		gc, err := s.groupsAs(cx, req.Group, acl.OpRead)
 		if err != nil {
 			return err
 		}
@@ -223,6 +247,10 @@ func handleAddOffsetsToTxn(s *Server, cx *reqCtx, req *kmsg.AddOffsetsToTxnReque
 
 func handleEndTxn(s *Server, cx *reqCtx, req *kmsg.EndTxnRequest) (kmsg.Response, error) {
 	resp := req.ResponseKind().(*kmsg.EndTxnResponse)
+	if err := cx.txnIDCheck(req.TransactionalID); err != nil {
+		resp.ErrorCode = errorCode(s.log, err)
+		return resp, nil
+	}
 	m, err := s.txns()
 	if err == nil {
 		ctx, cancel := txnCtx()
@@ -238,6 +266,7 @@ func handleEndTxn(s *Server, cx *reqCtx, req *kmsg.EndTxnRequest) (kmsg.Response
 
 func handleWriteTxnMarkers(s *Server, cx *reqCtx, req *kmsg.WriteTxnMarkersRequest) (kmsg.Response, error) {
 	resp := req.ResponseKind().(*kmsg.WriteTxnMarkersResponse)
+	clusterAction := cx.authorizeCluster(acl.OpClusterAction)
 	for _, mk := range req.Markers {
 		m := storage.Marker{ProducerID: mk.ProducerID, Epoch: mk.ProducerEpoch, Commit: mk.Committed, CoordinatorEpoch: mk.CoordinatorEpoch}
 		var tps []model.TopicPartition
@@ -246,7 +275,14 @@ func handleWriteTxnMarkers(s *Server, cx *reqCtx, req *kmsg.WriteTxnMarkersReque
 				tps = append(tps, model.TopicPartition{Topic: t.Topic, Partition: p})
 			}
 		}
-		errs := s.writeMarkersLocal(m, tps, time.Now().Add(txnRequestTimeout))
+		errs := map[model.TopicPartition]error{}
+		if !clusterAction {
+			for _, tp := range tps {
+				errs[tp] = kerr.ClusterAuthorizationFailed
+			}
+		} else {
+			errs = s.writeMarkersLocal(m, tps, time.Now().Add(txnRequestTimeout))
+		}
 		rm := kmsg.NewWriteTxnMarkersResponseMarker()
 		rm.ProducerID = mk.ProducerID
 		for _, t := range mk.Topics {

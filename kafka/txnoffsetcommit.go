@@ -23,6 +23,10 @@ package kafka
 //   - A producer whose epoch the log refuses gets INVALID_PRODUCER_EPOCH;
 //     a failed append otherwise answers as OffsetCommit's does
 //     (NOT_COORDINATOR for a storage error, COORDINATOR_NOT_AVAILABLE).
+//   - Authorization: WRITE on the transactional id
+//     (TRANSACTIONAL_ID_AUTHORIZATION_FAILED), READ on the group
+//     (GROUP_AUTHORIZATION_FAILED), READ on each topic
+//     (TOPIC_AUTHORIZATION_FAILED), each for every partition it covers.
 //
 // Skipped on purpose: v4+ (KIP-890's verification of the partition with
 // the transaction coordinator, topic ids); the producer id and epoch are
@@ -53,7 +57,7 @@ func handleTxnOffsetCommit(s *Server, cx *reqCtx, kreq kmsg.Request, finish func
 	if req.Version >= 3 {
 		tr.MemberID, tr.InstanceID, tr.Generation = req.MemberID, req.InstanceID, req.Generation
 	}
-	pl := s.planCommit(len(req.Topics), func(i int) (string, int) { return req.Topics[i].Topic, len(req.Topics[i].Partitions) },
+	pl := s.planCommit(cx.commitCheck(req.TransactionalID, req.Group), len(req.Topics), func(i int) (string, int) { return req.Topics[i].Topic, len(req.Topics[i].Partitions) },
 		func(i, j int) group.CommitOffset {
 			p := req.Topics[i].Partitions[j]
 			epoch := int32(-1)
