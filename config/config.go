@@ -260,6 +260,19 @@ func Parse(data []byte) (*Config, error) {
 	return c, nil
 }
 
+// quotingHint explains a TOML clash between a key and a longer key it
+// starts (max.connections and max.connections.per.ip): both must be
+// written quoted.
+func quotingHint(key []string) string {
+	for i := 1; i < len(key); i++ {
+		name := strings.Join(key[:i], ".")
+		if TOMLKey(name) != name {
+			return fmt.Sprintf("; %s is a key and also the start of longer keys, which TOML cannot write unquoted: quote them, as %s = ... and \"%s.<rest>\" = ...", name, TOMLKey(name), name)
+		}
+	}
+	return ""
+}
+
 func parse(data []byte) (*Config, error) {
 	var doc map[string]any
 	if err := toml.Unmarshal(data, &doc); err != nil {
@@ -271,6 +284,7 @@ func parse(data []byte) (*Config, error) {
 				// go-toml names only the key's last part ("key id is already defined").
 				msg += fmt.Sprintf(" (key %q)", strings.Join(k, "."))
 			}
+			msg += quotingHint(de.Key())
 			return nil, fmt.Errorf("line %d, column %d: %s", row, col, msg)
 		}
 		return nil, fmt.Errorf("invalid TOML: %s", strings.TrimPrefix(err.Error(), "toml: "))

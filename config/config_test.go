@@ -296,6 +296,7 @@ func TestParseRejects(t *testing.T) {
 		{"[ringtail]\nlog_format = \"xml\"", `ringtail.log_format = "xml": must be one of "text", "json"`},
 		{"[ringtail]\nlog_level = \"trace\"", `ringtail.log_level = "trace": must be one of "debug", "info", "warn", "error"`},
 		{"node.id = 1\nnode.id = 2", `line 2, column 1: key id is already defined (key "node.id")`},
+		{"max.connections = 100\nmax.connections.per.ip = 10", `line 2, column 1: key connections is already defined (key "max.connections.per.ip"); max.connections is a key and also the start of longer keys, which TOML cannot write unquoted: quote them, as "max.connections" = ... and "max.connections.<rest>" = ...`},
 		{"log.retention.hours = ", `line 1, column 22: expected value`},
 		{"\"log.retention.hours\" = 1\nlog.retention.hours = 2", `key "log.retention.hours" is set twice`},
 	}

@@ -98,9 +98,10 @@ type conn struct {
 	// this connection, or from the start on a TLS connection, whose bytes
 	// must go through crypto/tls; ranges then go through CopyRange.
 	noSendfile bool
-	// principal is the client's Kafka principal from its TLS certificate
-	// ("User:CN=...", or User:ANONYMOUS without one); "" on a PLAINTEXT
-	// listener (authz.go reads it as User:ANONYMOUS).
+	// principal is the client's Kafka principal: from its TLS certificate
+	// ("User:CN=...", or User:ANONYMOUS without one), or "User:<name>"
+	// once SASL authenticated it (sasl.go); "" on a PLAINTEXT listener
+	// (authz.go and quotas.go read it as User:ANONYMOUS).
 	principal string
 	// sasl is the authentication state on a SASL listener (sasl.go).
 	sasl *connSASL

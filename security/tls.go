@@ -1,9 +1,10 @@
-// Package security is what protects a listener. Today that is TLS for the
-// listeners whose security protocol is SSL (Kafka's ssl.* keys, PEM only):
-// ServerTLS builds the crypto/tls configuration, re-reads the key,
+// Package security is TLS for the listeners whose security protocol is SSL
+// or SASL_SSL and for the controller quorum (Kafka's ssl.* keys, PEM
+// only): ServerTLS builds the crypto/tls configuration, re-reads the key,
 // certificate chain and CAs when their files change or on SIGHUP (Reload),
 // and Principal names the client a certificate authenticates, as Kafka
-// does. SASL, the authorizer and client quotas are to come (issue 14).
+// does. SASL is package sasl, authorization package acl, client quotas
+// package quota.
 //
 // A reload that fails keeps the configuration in use; connections already
 // open keep the certificate they shook hands with, new ones get the new.
