@@ -254,38 +254,7 @@ func Start(ctx context.Context, cfg *config.Config, logger *slog.Logger) (n *Nod
 	}
 	n.startWatchdog()
 	status("starting: metadata log")
-	var ctrlLn net.Listener
-	if voter && len(voters) > 1 {
-		// The controller owns the listener once Open has it; until then a
-		// failed start closes it here.
-		if ctrlLn, err = n.listenController(); err != nil {
-			return nil, err
-		}
-	}
-	var ctrlServerTLS, ctrlClientTLS *tls.Config
-	if st := n.tls[cfg.ControllerListener()]; st != nil && cfg.ControllerTLS() {
-		ctrlServerTLS, ctrlClientTLS = st.Config(), st.ClientConfig()
-		logger.Info("controller quorum speaks TLS", "listener", cfg.ControllerListener())
-	}
-	n.ctrl, err = controlplane.Open(controlplane.Config{
-		Dir: dir, NodeID: cfg.NodeID, ClusterID: meta.ClusterID,
-		Voters: voters, Listener: ctrlLn, ControllerOnly: !broker,
-		Endpoints:                endpoints(cfg),
-		Rack:                     cfg.BrokerRack,
-		DefaultPartitions:        cfg.NumPartitions,
-		DefaultReplicationFactor: cfg.DefaultReplicationFactor,
-		ValidateTopicConfig:      config.ValidateTopicConfig,
-		ValidateTopicConfigs:     cfg.ValidateTopicOverrides,
-		Logger:                   logger,
-		ElectLeader:              replication.ElectLeader,
-		CheckLocalReplicas:       checkLocalReplicas(broker),
-		SessionTimeout:           time.Duration(cfg.BrokerSessionTimeoutMs) * time.Millisecond,
-		ServerTLS:                ctrlServerTLS, ClientTLS: ctrlClientTLS,
-	})
-	if err != nil {
-		if ctrlLn != nil {
-			ctrlLn.Close()
-		}
+	if err := n.openControlPlane(dir, meta.ClusterID, voters, voter, broker); err != nil {
 		return nil, err
 	}
 	multi := len(voters) > 1 || !voter
@@ -367,6 +336,66 @@ func Start(ctx context.Context, cfg *config.Config, logger *slog.Logger) (n *Nod
 	n.groups = n.newCoordinator()
 	lazy := &lazyMarkers{}
 	n.txns = n.newTxnManager(lazy)
+	if err := n.openKafkaListeners(cfg, logger, lazy); err != nil {
+		return nil, err
+	}
+	n.startBackground(multi)
+	addrs := make([]string, len(n.lns))
+	for i, ln := range n.lns {
+		addrs[i] = ln.Addr().String()
+	}
+	logger.Info("ringtail ready", "node_id", cfg.NodeID, "cluster_id", meta.ClusterID, "listeners", addrs,
+		"io_engine", n.rt.EngineName(), "shards", n.rt.Len(), "data_dir", dir)
+	logAuthorizer(logger, cfg)
+	n.setReady()
+	_, _ = sddaemon.SdNotify(false, sddaemon.SdNotifyReady)
+	return n, nil
+}
+
+// openControlPlane opens the metadata log and joins the quorum: over TLS
+// when the controller listener is SSL.
+func (n *Node) openControlPlane(dir, clusterID string, voters map[int32]string, voter, broker bool) error {
+	var err error
+	var ctrlLn net.Listener
+	if voter && len(voters) > 1 {
+		// The controller owns the listener once Open has it; until then a
+		// failed start closes it here.
+		if ctrlLn, err = n.listenController(); err != nil {
+			return err
+		}
+	}
+	var ctrlServerTLS, ctrlClientTLS *tls.Config
+	if st := n.tls[n.cfg.ControllerListener()]; st != nil && n.cfg.ControllerTLS() {
+		ctrlServerTLS, ctrlClientTLS = st.Config(), st.ClientConfig()
+		n.log.Info("controller quorum speaks TLS", "listener", n.cfg.ControllerListener())
+	}
+	n.ctrl, err = controlplane.Open(controlplane.Config{
+		Dir: dir, NodeID: n.cfg.NodeID, ClusterID: clusterID,
+		Voters: voters, Listener: ctrlLn, ControllerOnly: !broker,
+		Endpoints:                endpoints(n.cfg),
+		Rack:                     n.cfg.BrokerRack,
+		DefaultPartitions:        n.cfg.NumPartitions,
+		DefaultReplicationFactor: n.cfg.DefaultReplicationFactor,
+		ValidateTopicConfig:      config.ValidateTopicConfig,
+		ValidateTopicConfigs:     n.cfg.ValidateTopicOverrides,
+		Logger:                   n.log,
+		ElectLeader:              replication.ElectLeader,
+		CheckLocalReplicas:       checkLocalReplicas(broker),
+		SessionTimeout:           time.Duration(n.cfg.BrokerSessionTimeoutMs) * time.Millisecond,
+		ServerTLS:                ctrlServerTLS, ClientTLS: ctrlClientTLS,
+	})
+	if err != nil {
+		if ctrlLn != nil {
+			ctrlLn.Close()
+		}
+		return err
+	}
+	return nil
+}
+
+// openKafkaListeners opens every Kafka listener with its server; the
+// first server also writes the transaction markers (lazy).
+func (n *Node) openKafkaListeners(cfg *config.Config, logger *slog.Logger, lazy *lazyMarkers) error {
 	verified := &kafka.VerifyCache{}
 	quotas, conns := newQuotas(cfg)
 
@@ -374,7 +403,7 @@ func Start(ctx context.Context, cfg *config.Config, logger *slog.Logger) (n *Nod
 		addr := net.JoinHostPort(l.Host, strconv.Itoa(l.Port))
 		ln, err := net.Listen("tcp", addr)
 		if err != nil {
-			return nil, fmt.Errorf("daemon: listeners: %s://%s: %w", l.Name, addr, err)
+			return fmt.Errorf("daemon: listeners: %s://%s: %w", l.Name, addr, err)
 		}
 		n.lns = append(n.lns, ln)
 		kc := kafka.Config{
@@ -400,8 +429,13 @@ func Start(ctx context.Context, cfg *config.Config, logger *slog.Logger) (n *Nod
 			}
 		}()
 	}
-	// Groups load after the listeners open: clients that come early get
-	// COORDINATOR_LOAD_IN_PROGRESS and retry.
+	return nil
+}
+
+// startBackground starts the TLS certificate watchers and the group and
+// transaction coordinators' loops. Groups load after the listeners open:
+// clients that come early get COORDINATOR_LOAD_IN_PROGRESS and retry.
+func (n *Node) startBackground(multi bool) {
 	n.stopGC = make(chan struct{})
 	for _, st := range uniqueTLS(n.tls) {
 		n.wg.Add(1)
@@ -431,16 +465,6 @@ func Start(ctx context.Context, cfg *config.Config, logger *slog.Logger) (n *Nod
 		defer n.wg.Done()
 		n.tickTxns(n.txns, n.stopGC)
 	}()
-	addrs := make([]string, len(n.lns))
-	for i, ln := range n.lns {
-		addrs[i] = ln.Addr().String()
-	}
-	logger.Info("ringtail ready", "node_id", cfg.NodeID, "cluster_id", meta.ClusterID, "listeners", addrs,
-		"io_engine", n.rt.EngineName(), "shards", n.rt.Len(), "data_dir", dir)
-	logAuthorizer(logger, cfg)
-	n.setReady()
-	_, _ = sddaemon.SdNotify(false, sddaemon.SdNotifyReady)
-	return n, nil
 }
 
 // installCleanerStall is a test hook: with RINGTAIL_TEST_CLEANER_STALL set

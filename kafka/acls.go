@@ -78,17 +78,22 @@ func handleDescribeAcls(s *Server, cx *reqCtx, req *kmsg.DescribeACLsRequest) (k
 	return resp, nil
 }
 
+// aclAlterRefusal is why cx may not change ACLs (verb: create, delete),
+// or code 0.
+func aclAlterRefusal(s *Server, cx *reqCtx, verb string) (code int16, msg string) {
+	switch {
+	case !s.AuthorizationEnabled():
+		return kerr.SecurityDisabled.Code, "no authorizer is configured on the broker (authorizer.class.name)"
+	case !cx.authorizeCluster(acl.OpAlter):
+		return kerr.ClusterAuthorizationFailed.Code, "ALTER on the cluster is needed to " + verb + " ACLs"
+	}
+	return 0, ""
+}
+
 func handleCreateAcls(s *Server, cx *reqCtx, req *kmsg.CreateACLsRequest) (kmsg.Response, error) {
 	resp := req.ResponseKind().(*kmsg.CreateACLsResponse)
 	resp.Results = make([]kmsg.CreateACLsResponseResult, len(req.Creations))
-	var code int16
-	var msg string
-	switch {
-	case !s.AuthorizationEnabled():
-		code, msg = kerr.SecurityDisabled.Code, "no authorizer is configured on the broker (authorizer.class.name)"
-	case !cx.authorizeCluster(acl.OpAlter):
-		code, msg = kerr.ClusterAuthorizationFailed.Code, "ALTER on the cluster is needed to create ACLs"
-	}
+	code, msg := aclAlterRefusal(s, cx, "create")
 	if code != 0 {
 		for i := range resp.Results {
 			resp.Results[i] = kmsg.NewCreateACLsResponseResult()
@@ -119,14 +124,7 @@ func handleCreateAcls(s *Server, cx *reqCtx, req *kmsg.CreateACLsRequest) (kmsg.
 func handleDeleteAcls(s *Server, cx *reqCtx, req *kmsg.DeleteACLsRequest) (kmsg.Response, error) {
 	resp := req.ResponseKind().(*kmsg.DeleteACLsResponse)
 	resp.Results = make([]kmsg.DeleteACLsResponseResult, len(req.Filters))
-	var code int16
-	var msg string
-	switch {
-	case !s.AuthorizationEnabled():
-		code, msg = kerr.SecurityDisabled.Code, "no authorizer is configured on the broker (authorizer.class.name)"
-	case !cx.authorizeCluster(acl.OpAlter):
-		code, msg = kerr.ClusterAuthorizationFailed.Code, "ALTER on the cluster is needed to delete ACLs"
-	}
+	code, msg := aclAlterRefusal(s, cx, "delete")
 	var filters []acl.Filter
 	var at []int // filters[j] is req.Filters[at[j]]
 	for i, rf := range req.Filters {
