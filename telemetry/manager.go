@@ -19,11 +19,11 @@ import (
 
 // Errors of Get and Push; the kafka package maps them to error codes.
 var (
-	ErrInvalidRequest         = errors.New("telemetry: invalid request")          // INVALID_REQUEST
-	ErrUnknownSubscription    = errors.New("telemetry: unknown subscription id")  // UNKNOWN_SUBSCRIPTION_ID
-	ErrThrottled              = errors.New("telemetry: request before interval")  // THROTTLING_QUOTA_EXCEEDED
-	ErrUnsupportedCompression = errors.New("telemetry: unsupported compression")  // UNSUPPORTED_COMPRESSION_TYPE
-	ErrTooLarge               = errors.New("telemetry: payload over max bytes")   // TELEMETRY_TOO_LARGE
+	ErrInvalidRequest         = errors.New("telemetry: invalid request")         // INVALID_REQUEST
+	ErrUnknownSubscription    = errors.New("telemetry: unknown subscription id") // UNKNOWN_SUBSCRIPTION_ID
+	ErrThrottled              = errors.New("telemetry: request before interval") // THROTTLING_QUOTA_EXCEEDED
+	ErrUnsupportedCompression = errors.New("telemetry: unsupported compression") // UNSUPPORTED_COMPRESSION_TYPE
+	ErrTooLarge               = errors.New("telemetry: payload over max bytes")  // TELEMETRY_TOO_LARGE
 )
 
 // Defaults of Config.
@@ -130,7 +130,7 @@ func (m *Manager) SetSubscriptions(raw map[string]map[string]string) {
 	m.mu.subsGen++
 }
 
-// Subscription is GetTelemetrySubscriptions' answer.
+// SubscriptionResult is GetTelemetrySubscriptions' answer.
 type SubscriptionResult struct {
 	InstanceID       InstanceID
 	SubscriptionID   int32

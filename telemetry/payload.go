@@ -264,4 +264,3 @@ func unsnappy(b []byte, limit int) ([]byte, error) {
 	}
 	return out, nil
 }
-
