@@ -88,6 +88,7 @@ func init() {
 		66: {0, 1, syncHandler(handleListTransactions)},
 		71: {0, 0, syncHandler(handleGetTelemetrySubscriptions)},
 		72: {0, 0, syncHandler(handlePushTelemetry)},
+		74: {0, 0, syncHandler(handleListConfigResources)},
 	}
 }
 

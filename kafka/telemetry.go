@@ -28,8 +28,13 @@ package kafka
 //     CLIENT_METRICS configs need DESCRIBE_CONFIGS / ALTER_CONFIGS on the
 //     cluster (CLUSTER_AUTHORIZATION_FAILED), as Kafka's AuthHelper.
 //
+// ListConfigResources (key 74, KIP-714's ListClientMetricsResources):
+// version 0, the names of the client metrics subscriptions, in order;
+// DESCRIBE_CONFIGS on the cluster (CLUSTER_AUTHORIZATION_FAILED).
+//
 // Skipped on purpose: the broker-side metrics plugin interface of Kafka;
-// pushed metrics are only exported on this node's /metrics.
+// pushed metrics are only exported on this node's /metrics. v1 of key 74
+// (every config resource type) is left to the versions work.
 
 import (
 	"context"
@@ -41,6 +46,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
 
+	"github.com/ringtail/ringtail/acl"
 	"github.com/ringtail/ringtail/config"
 	"github.com/ringtail/ringtail/controlplane"
 	"github.com/ringtail/ringtail/model"
@@ -119,6 +125,26 @@ func handlePushTelemetry(s *Server, cx *reqCtx, req *kmsg.PushTelemetryRequest) 
 		if errors.Is(err, telemetry.ErrBadPayload) {
 			s.log.Debug("telemetry push refused", "client_id", cx.clientID, "err", err)
 		}
+	}
+	return resp, nil
+}
+
+func handleListConfigResources(s *Server, cx *reqCtx, req *kmsg.ListConfigResourcesRequest) (kmsg.Response, error) {
+	resp := req.ResponseKind().(*kmsg.ListConfigResourcesResponse)
+	if !cx.authorizeCluster(acl.OpDescribeConfigs) {
+		resp.ErrorCode = kerr.ClusterAuthorizationFailed.Code
+		return resp, nil
+	}
+	cm := s.ctrl.Image().ClientMetrics
+	names := make([]string, 0, len(cm))
+	for n := range cm {
+		names = append(names, n)
+	}
+	slices.Sort(names)
+	for _, n := range names {
+		r := kmsg.NewListConfigResourcesResponseConfigResource()
+		r.Name, r.Type = n, controlplane.ResourceClientMetrics
+		resp.ConfigResources = append(resp.ConfigResources, r)
 	}
 	return resp, nil
 }

@@ -50,6 +50,9 @@ func TestTelemetryACLs(t *testing.T) {
 	if r := request[*kmsg.DescribeConfigsResponse](t, cl, describeCM("s")); r.Resources[0].ErrorCode != kerr.ClusterAuthorizationFailed.Code {
 		t.Fatalf("describe without ACL: %d", r.Resources[0].ErrorCode)
 	}
+	if r := request[*kmsg.ListConfigResourcesResponse](t, cl, kmsg.NewPtrListConfigResourcesRequest()); r.ErrorCode != kerr.ClusterAuthorizationFailed.Code {
+		t.Fatalf("list without ACL: %d", r.ErrorCode)
+	}
 	// No ACL at all is needed to ask for a subscription and push.
 	g := getTelemetry(t, cl)
 	if g.ErrorCode != 0 || g.ClientInstanceID == [16]byte{} || len(g.RequestedMetrics) != 0 || g.PushIntervalMillis != 300000 {
@@ -79,6 +82,9 @@ func TestTelemetryACLs(t *testing.T) {
 	}
 	if d.Resources[0].ErrorCode != 0 || got["metrics"] != "a.,b." || got["interval.ms"] != "1000" || got["match"] != "" {
 		t.Fatalf("describe: %d %v", d.Resources[0].ErrorCode, got)
+	}
+	if r := request[*kmsg.ListConfigResourcesResponse](t, cl, kmsg.NewPtrListConfigResourcesRequest()); r.ErrorCode != 0 || len(r.ConfigResources) != 1 || r.ConfigResources[0].Name != "s" {
+		t.Fatalf("list: %+v", r)
 	}
 	if r := request[*kmsg.DescribeConfigsResponse](t, cl, describeCM("")); r.Resources[0].ErrorCode != kerr.InvalidRequest.Code {
 		t.Fatalf("describe empty name: %d", r.Resources[0].ErrorCode)
