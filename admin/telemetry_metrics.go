@@ -7,6 +7,8 @@ package admin
 // the broker's bounded store.
 
 import (
+	"strings"
+
 	"github.com/prometheus/client_golang/prometheus"
 )
 
@@ -55,14 +57,21 @@ func (c telemetryCollector) Describe(ch chan<- *prometheus.Desc) {
 func (c telemetryCollector) Collect(ch chan<- prometheus.Metric) {
 	series, st := c.src()
 	for _, s := range series {
-		ch <- prometheus.MustNewConstMetric(clientMetricDesc, prometheus.GaugeValue, s.Value,
-			s.InstanceID, s.ClientID, s.SoftwareName, s.SoftwareVersion, s.Name, s.Attrs)
+		// Client ids and software names are any bytes a client sent;
+		// Prometheus label values must be UTF-8.
+		m, err := prometheus.NewConstMetric(clientMetricDesc, prometheus.GaugeValue, s.Value,
+			validUTF8(s.InstanceID), validUTF8(s.ClientID), validUTF8(s.SoftwareName), validUTF8(s.SoftwareVersion), validUTF8(s.Name), validUTF8(s.Attrs))
+		if err == nil {
+			ch <- m
+		}
 	}
 	ch <- prometheus.MustNewConstMetric(telemetryClientsDesc, prometheus.GaugeValue, float64(st.Clients))
 	ch <- prometheus.MustNewConstMetric(telemetrySeriesDesc, prometheus.GaugeValue, float64(st.Series))
 	ch <- prometheus.MustNewConstMetric(telemetryPushesDesc, prometheus.CounterValue, float64(st.Pushes))
 	ch <- prometheus.MustNewConstMetric(telemetryDroppedDesc, prometheus.CounterValue, float64(st.DroppedPoints))
 }
+
+func validUTF8(s string) string { return strings.ToValidUTF8(s, "\uFFFD") }
 
 // RegisterTelemetry exports the client telemetry store read from src.
 func (m *Metrics) RegisterTelemetry(src TelemetrySource) {

@@ -14,7 +14,7 @@ func TestTelemetryMetrics(t *testing.T) {
 	m := NewMetrics(nil)
 	m.RegisterTelemetry(func() ([]ClientSeries, TelemetryStats) {
 		return []ClientSeries{{InstanceID: "i", ClientID: "c", SoftwareName: "kgo", SoftwareVersion: "1", Name: "a.b", Attrs: "node_id=1", Value: 2.5},
-			{InstanceID: "i", ClientID: "c", Name: "weird \"name\"\n", Value: 1}}, TelemetryStats{Clients: 1, Series: 2, Pushes: 3}
+			{InstanceID: "i", ClientID: "c\xff\xfe", Name: "weird \"name\"\n", Value: 1}}, TelemetryStats{Clients: 1, Series: 2, Pushes: 3}
 	})
 	want := `
 # HELP ringtail_telemetry_series Pushed client metric series kept (ringtail.telemetry_max_series bounds it).
