@@ -35,8 +35,9 @@ const (
 	// many push intervals is dropped with its series.
 	expiryIntervals = 3
 	// decodeFactor bounds a payload's decompressed size to this many times
-	// MaxBytes.
-	decodeFactor = 16
+	// MaxBytes: clients push kilobytes, and a decoded protobuf takes several
+	// times its size in memory, so a compression bomb must stop early.
+	decodeFactor = 4
 )
 
 // Config bounds a Manager; zero values take the defaults.
