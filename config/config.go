@@ -112,6 +112,8 @@ type Config struct {
 
 	Quotas QuotaConfig // quota.window.*, max.connections* (quotas.go)
 
+	Telemetry TelemetryConfig // telemetry.max.bytes, ringtail.telemetry_* (telemetry.go)
+
 	Ringtail RingtailConfig
 
 	// SASL is the sasl.* keys, the SASL of the SASL listeners; ListenerSASL
@@ -214,6 +216,7 @@ func Default() *Config {
 		LogCleanerMaxCompactionLagMs:         math.MaxInt64,
 		LogCleanerDeleteRetentionMs:          86400000,
 		Quotas:                               defaultQuotas(),
+		Telemetry:                            defaultTelemetry(),
 		Ringtail: RingtailConfig{
 			IOEngine:      "auto",
 			Shards:        0,

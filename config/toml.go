@@ -13,6 +13,7 @@ var groupTitles = []struct{ group, title string }{
 	{"Topics", "Topic defaults"},
 	{"Groups", "Consumer groups"},
 	{"Transactions", "Transactions"},
+	{"Telemetry", "Client telemetry (KIP-714); subscriptions are CLIENT_METRICS configs"},
 }
 
 const defaultHeader = `# Ringtail server configuration (server.toml).

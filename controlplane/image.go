@@ -44,6 +44,10 @@ type Image struct {
 	ACLs      map[UUID]acl.Binding
 	aclsEntry int64
 	aclSnap   *aclSnapshot
+
+	// ClientMetrics are the client metrics subscriptions (CLIENT_METRICS
+	// config resources) by name, with their configs (clientmetrics.go).
+	ClientMetrics map[string]map[string]string `json:",omitempty"`
 }
 
 // Broker is a registered broker.
@@ -258,6 +262,8 @@ func (n *Image) apply(offset int64, r *Record, owned map[*Topic]bool) error {
 			n.TopicsByID[top.ID] = &top
 		case ResourceBroker:
 			setOrDelete(n.BrokerConfigs, c.Name, c.Value)
+		case ResourceClientMetrics:
+			n.applyClientMetricsConfig(c)
 		default:
 			return fmt.Errorf("%w: config resource type %d (entry %d)", model.ErrInvalidRequest, c.ResourceType, offset)
 		}
@@ -307,6 +313,8 @@ type snapshotImage struct {
 	Scram          ScramUsers           `json:"scram_credentials,omitempty"`
 	ClientQuotas   []*ClientQuota       `json:"client_quotas,omitempty"`
 	ACLs           map[UUID]acl.Binding `json:"acls,omitempty"`
+
+	ClientMetrics map[string]map[string]string `json:"client_metrics,omitempty"`
 }
 
 func (im *Image) marshalSnapshot() ([]byte, error) {
@@ -319,6 +327,7 @@ func (im *Image) marshalSnapshot() ([]byte, error) {
 		s.Topics = append(s.Topics, im.Topics[n])
 	}
 	s.ClientQuotas = im.SortedClientQuotas()
+	s.ClientMetrics = im.ClientMetrics
 	return json.Marshal(&s)
 }
 
@@ -332,6 +341,7 @@ func unmarshalSnapshot(b []byte, clusterID string, controllerID int32) (*Image, 
 	im.NextProducerID = s.NextProducerID
 	im.Scram = s.Scram
 	im.restoreACLs(s.ACLs)
+	im.ClientMetrics = s.ClientMetrics
 	if s.BrokerConfigs != nil {
 		im.BrokerConfigs = s.BrokerConfigs
 	}

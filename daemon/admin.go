@@ -53,6 +53,7 @@ func (n *Node) startAdmin() error {
 		return nil
 	}
 	n.ops.metrics = admin.NewMetrics(adminSource{n})
+	n.ops.metrics.RegisterTelemetry(n.telemetrySource)
 	srv, err := admin.Listen(admin.Config{
 		Listen:  n.cfg.Ringtail.AdminListen,
 		Metrics: n.ops.metrics,

@@ -29,6 +29,7 @@ import (
 	"github.com/ringtail/ringtail/replication"
 	"github.com/ringtail/ringtail/security"
 	"github.com/ringtail/ringtail/storage"
+	"github.com/ringtail/ringtail/telemetry"
 	"github.com/ringtail/ringtail/txn"
 )
 
@@ -37,6 +38,9 @@ const shutdownGrace = 10 * time.Second
 
 // Node is one running Ringtail node.
 type Node struct {
+	// telem is the client telemetry store (telemetry.go), set when the
+	// Kafka listeners open.
+	telem   atomic.Pointer[telemetry.Manager]
 	cfg     *config.Config
 	log     *slog.Logger
 	rt      *iocore.Runtime
@@ -398,6 +402,8 @@ func (n *Node) openControlPlane(dir, clusterID string, voters map[int32]string, 
 func (n *Node) openKafkaListeners(cfg *config.Config, logger *slog.Logger, lazy *lazyMarkers) error {
 	verified := &kafka.VerifyCache{}
 	quotas, conns := newQuotas(cfg)
+	telem := newTelemetry(cfg)
+	n.telem.Store(telem)
 
 	for _, l := range cfg.KafkaListeners() {
 		addr := net.JoinHostPort(l.Host, strconv.Itoa(l.Port))
@@ -409,7 +415,7 @@ func (n *Node) openKafkaListeners(cfg *config.Config, logger *slog.Logger, lazy 
 		kc := kafka.Config{
 			NodeID: cfg.NodeID, ListenerName: l.Name, Broker: cfg, Logger: logger,
 			IdleTimeout: 10 * time.Minute, Groups: n.groups, Txns: n.txns, TxnVerified: verified, Observer: n.observer(),
-			Quotas: quotas, Conns: conns,
+			Quotas: quotas, Conns: conns, Telemetry: telem,
 		}
 		if config.UsesTLS(cfg.ListenerProtocol(l.Name)) {
 			kc.TLS, kc.Principal = n.tls[l.Name].Config(), n.tls[l.Name].Principal

@@ -9,6 +9,7 @@ package kafka
 //     nothing. A key given twice is INVALID_REQUEST.
 //   - Brokers: INVALID_REQUEST with a message: broker configs are static
 //     (server.toml).
+//   - Client metrics subscriptions (CLIENT_METRICS, 16): see telemetry.go.
 //   - Authorization: ALTER_CONFIGS on the topic (TOPIC_AUTHORIZATION_FAILED)
 //     or, for a broker, on the cluster (CLUSTER_AUTHORIZATION_FAILED).
 //

@@ -86,6 +86,9 @@ func init() {
 		61: {0, 0, syncHandler(handleDescribeProducers)},
 		65: {0, 0, syncHandler(handleDescribeTransactions)},
 		66: {0, 1, syncHandler(handleListTransactions)},
+		71: {0, 0, syncHandler(handleGetTelemetrySubscriptions)},
+		72: {0, 0, syncHandler(handlePushTelemetry)},
+		74: {0, 0, syncHandler(handleListConfigResources)},
 	}
 }
 
@@ -116,6 +119,7 @@ func supportedKeys() []kmsg.ApiVersionsResponseApiKey {
 
 func handleApiVersions(s *Server, cx *reqCtx, req *kmsg.ApiVersionsRequest) (kmsg.Response, error) {
 	resp := req.ResponseKind().(*kmsg.ApiVersionsResponse)
+	cx.conn.noteSoftware(req) // telemetry.go
 	resp.ApiKeys = supportedKeys()
 	return resp, nil
 }

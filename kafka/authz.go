@@ -229,7 +229,7 @@ func (cx *reqCtx) canCreateTopic(name string) bool {
 
 // configAuthz authorizes op (DESCRIBE_CONFIGS or ALTER_CONFIGS) on a
 // config resource: a topic is the Topic resource, a broker (or broker
-// logger) the cluster. nil: allowed, or a resource type left to the
+// logger, or client metrics subscription) the cluster. nil: allowed, or a resource type left to the
 // handler to refuse.
 func (cx *reqCtx) configAuthz(resourceType int8, name string, op acl.Operation) error {
 	switch resourceType {
@@ -237,7 +237,7 @@ func (cx *reqCtx) configAuthz(resourceType int8, name string, op acl.Operation) 
 		if !cx.authorize(acl.ResourceTopic, name, op) {
 			return kerr.TopicAuthorizationFailed
 		}
-	case controlplane.ResourceBroker, configResourceBrokerLogger:
+	case controlplane.ResourceBroker, configResourceBrokerLogger, controlplane.ResourceClientMetrics:
 		if !cx.authorizeCluster(op) {
 			return kerr.ClusterAuthorizationFailed
 		}

@@ -112,6 +112,9 @@ type conn struct {
 	// hostIP is the client's address as ACL hosts name it.
 	acls   acl.Cache
 	hostIP string
+	// software is the client's name and version from ApiVersions v3+, for
+	// telemetry subscriptions (telemetry.go).
+	software atomic.Pointer[[2]string]
 }
 
 func newConn(s *Server, nc net.Conn) *conn {

@@ -10,6 +10,7 @@ package kafka
 //     an unknown op INVALID_REQUEST.
 //   - Brokers: INVALID_REQUEST with a message: broker configs are static
 //     (server.toml).
+//   - Client metrics subscriptions (CLIENT_METRICS, 16): see telemetry.go.
 //   - Authorization: ALTER_CONFIGS on the topic (TOPIC_AUTHORIZATION_FAILED)
 //     or, for a broker, on the cluster (CLUSTER_AUTHORIZATION_FAILED).
 //
@@ -69,6 +70,8 @@ func (s *Server) alterConfigs(ctx context.Context, typ int8, name string, ops []
 		return s.ctrl.AlterTopicConfigs(ctx, name, ops, incremental, validateOnly)
 	case controlplane.ResourceBroker:
 		return fmt.Errorf("%w: broker configs are static; change them in server.toml and restart the broker", model.ErrInvalidRequest)
+	case controlplane.ResourceClientMetrics:
+		return s.alterClientMetrics(ctx, name, ops, incremental, validateOnly) // telemetry.go
 	default:
 		return fmt.Errorf("%w: config resource type %d is not supported (topics are 2)", model.ErrInvalidRequest, typ)
 	}

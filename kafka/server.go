@@ -17,6 +17,7 @@ import (
 	"github.com/ringtail/ringtail/group"
 	"github.com/ringtail/ringtail/quota"
 	"github.com/ringtail/ringtail/security"
+	"github.com/ringtail/ringtail/telemetry"
 	"github.com/ringtail/ringtail/txn"
 )
 
@@ -92,6 +93,9 @@ type Config struct {
 	// Conns enforces max.connections and max.connections.per.ip over the
 	// node's servers (quotas.go). nil: only MaxConnections.
 	Conns *ConnLimiter
+	// Telemetry holds KIP-714 client instances and their pushed metrics
+	// (telemetry.go); the node's servers share one. nil: the server's own.
+	Telemetry *telemetry.Manager
 }
 
 // RequestObserver sees each decoded request when its handler finishes:
@@ -173,6 +177,9 @@ func NewServer(cfg Config, ctrl Controller, logs Logs) *Server {
 	}
 	if cfg.Now == nil {
 		cfg.Now = time.Now
+	}
+	if cfg.Telemetry == nil {
+		cfg.Telemetry = telemetry.NewManager(telemetry.Config{})
 	}
 	sendfile := cfg.Broker != nil && cfg.Broker.Ringtail.FetchSendfile
 	if cfg.Broker == nil {
