@@ -112,6 +112,8 @@ type Config struct {
 
 	Quotas QuotaConfig // quota.window.*, max.connections* (quotas.go)
 
+	FetchSessionCacheSlots int32 // max.incremental.fetch.session.cache.slots (fetchsession.go)
+
 	Ringtail RingtailConfig
 
 	// SASL is the sasl.* keys, the SASL of the SASL listeners; ListenerSASL
@@ -214,6 +216,7 @@ func Default() *Config {
 		LogCleanerMaxCompactionLagMs:         math.MaxInt64,
 		LogCleanerDeleteRetentionMs:          86400000,
 		Quotas:                               defaultQuotas(),
+		FetchSessionCacheSlots:               defaultFetchSessionSlots,
 		Ringtail: RingtailConfig{
 			IOEngine:      "auto",
 			Shards:        0,
