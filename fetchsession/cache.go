@@ -230,12 +230,8 @@ func (c *Cache) Begin(now time.Time, r Request) (*Context, int16) {
 	if s.ByID != r.ByID {
 		return nil, ErrSessionTopicIDError
 	}
-	for _, k := range r.Forgotten {
-		if p, ok := s.parts[k]; ok {
-			s.unlink(p)
-			delete(s.parts, k)
-		}
-	}
+	// As Kafka's FetchSession.update: partitions first, then forgotten
+	// ones, so a partition both named and forgotten leaves.
 	for _, p := range r.Partitions {
 		if cp, ok := s.parts[p.Key]; ok {
 			cp.Partition = p
@@ -244,6 +240,12 @@ func (c *Cache) Begin(now time.Time, r Request) (*Context, int16) {
 		cp := &cached{Partition: p, hw: -1, logStart: -1}
 		s.parts[p.Key] = cp
 		s.push(cp)
+	}
+	for _, k := range r.Forgotten {
+		if p, ok := s.parts[k]; ok {
+			s.unlink(p)
+			delete(s.parts, k)
+		}
 	}
 	s.epoch = NextEpoch(s.epoch)
 	s.lastUsed = now
