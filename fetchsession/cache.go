@@ -76,6 +76,7 @@ type Result struct {
 type cached struct {
 	Partition
 	hw, logStart int64
+	gone         bool // forgotten
 	prev, next   *cached
 }
 
@@ -194,6 +195,9 @@ type Context struct {
 	c    *Cache
 	req  Request
 	sess *Session
+	// order is the session's partitions as Partitions returned them, so
+	// that Respond finds each without a map lookup.
+	order []*cached
 }
 
 // Begin validates r against the cache: it returns the Context to serve it
@@ -244,6 +248,7 @@ func (c *Cache) Begin(now time.Time, r Request) (*Context, int16) {
 	for _, k := range r.Forgotten {
 		if p, ok := s.parts[k]; ok {
 			s.unlink(p)
+			p.gone = true
 			delete(s.parts, k)
 		}
 	}
@@ -263,8 +268,10 @@ func (x *Context) Partitions() []Partition {
 	x.c.mu.Lock()
 	defer x.c.mu.Unlock()
 	out := make([]Partition, 0, x.sess.size())
+	x.order = make([]*cached, 0, x.sess.size())
 	for p := x.sess.head; p != nil; p = p.next {
 		out = append(out, p.Partition)
+		x.order = append(x.order, p)
 	}
 	return out
 }
@@ -295,7 +302,13 @@ func (x *Context) Respond(now time.Time, parts []Partition, res []Result) (keep 
 	s := x.sess
 	var moved []*cached
 	for i, r := range res {
-		cp, ok := s.parts[parts[i].Key]
+		var cp *cached
+		ok := false
+		if i < len(x.order) && x.order[i].Key == parts[i].Key {
+			cp, ok = x.order[i], !x.order[i].gone
+		} else {
+			cp, ok = s.parts[parts[i].Key]
+		}
 		if !ok {
 			keep[i] = true // forgotten meanwhile by a racing request: say it anyway
 			continue
