@@ -9,6 +9,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kmsg"
 
 	"github.com/ringtail/ringtail/fetchsession"
+	"github.com/ringtail/ringtail/model"
 )
 
 // sessParts lists resp's partitions as "topic-partition:bytes>0".
@@ -218,4 +219,32 @@ func TestFetchSessionFranzRecovers(t *testing.T) {
 		}
 	}
 	t.Logf("stats %+v, %d records", st, len(seen))
+}
+
+// TestFetchV16LeaderEndpoints: NOT_LEADER_OR_FOLLOWER carries the leader in
+// current_leader and its endpoint in node_endpoints from v16 (KIP-951), and
+// a v15+ request names a replica in replica_state.
+func TestFetchV16LeaderEndpoints(t *testing.T) {
+	h := newHarness(t)
+	h.createTopic("l", 1, nil)
+	h.logs.hold(model.TopicPartition{Topic: "l", Partition: 0})
+	for _, v := range []int16{15, 16, 17} {
+		req := fetchReq(v, "", 0)
+		req.Topics[0].TopicID = h.ctrl.Image().Topics["l"].ID
+		req.MaxWaitMillis = 1
+		resp := h.dial().roundTrip(req, 1).(*kmsg.FetchResponse)
+		p := resp.Topics[0].Partitions[0]
+		if p.ErrorCode != kerr.NotLeaderForPartition.Code || p.CurrentLeader.LeaderID != 1 {
+			t.Fatalf("v%d: %v, current leader %d", v, kerr.ErrorForCode(p.ErrorCode), p.CurrentLeader.LeaderID)
+		}
+		if v < 16 {
+			if len(resp.Brokers) != 0 {
+				t.Fatalf("v%d: node_endpoints %+v", v, resp.Brokers)
+			}
+			continue
+		}
+		if len(resp.Brokers) != 1 || resp.Brokers[0].NodeID != 1 || fmt.Sprintf("%s:%d", resp.Brokers[0].Host, resp.Brokers[0].Port) != h.addr {
+			t.Fatalf("v%d: node_endpoints %+v, want node 1 at %s", v, resp.Brokers, h.addr)
+		}
+	}
 }
