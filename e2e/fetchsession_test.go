@@ -15,6 +15,7 @@ import (
 
 	"github.com/IBM/sarama"
 	"github.com/twmb/franz-go/pkg/kgo"
+	"github.com/twmb/franz-go/pkg/kmsg"
 
 	"github.com/ringtail/ringtail/testkit"
 )
@@ -132,4 +133,73 @@ func TestFetchSessionsThousandPartitions(t *testing.T) {
 		}
 		check("sarama", got)
 	})
+}
+
+// TestFetchSessionEvictedClientRecovers: with one session slot, a replica's
+// full fetch (replica_id >= 0 may evict a consumer's session) takes the
+// slot from a franz-go consumer; its next incremental fetch gets
+// FETCH_SESSION_ID_NOT_FOUND (counted on /metrics), and it starts over with
+// full fetches and still reads every record exactly once.
+func TestFetchSessionEvictedClientRecovers(t *testing.T) {
+	if testing.Short() {
+		t.Skip("end-to-end")
+	}
+	opts, admin := withAdmin(t, testkit.Options{Settings: map[string]string{"max.incremental.fetch.session.cache.slots": "1"}})
+	n := startNode(t, opts)
+	n.CreateTopic("evict", 8, nil)
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	prod := n.Client(kgo.DefaultProduceTopic("evict"))
+	defer prod.Close()
+	cons := n.Client(kgo.ConsumeTopics("evict"), kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()), kgo.FetchMaxWait(100*time.Millisecond))
+	defer cons.Close()
+	sent, seen := 0, map[string]int{}
+	round := func() {
+		t.Helper()
+		var recs []*kgo.Record
+		for i := range 50 {
+			recs = append(recs, &kgo.Record{Value: fmt.Appendf(nil, "%d", sent+i)})
+		}
+		sent += len(recs)
+		if err := prod.ProduceSync(ctx, recs...).FirstErr(); err != nil {
+			t.Fatal(err)
+		}
+		for len(seen) < sent {
+			fs := cons.PollFetches(ctx)
+			if ctx.Err() != nil {
+				t.Fatalf("read %d of %d", len(seen), sent)
+			}
+			fs.EachRecord(func(r *kgo.Record) {
+				if seen[string(r.Value)]++; seen[string(r.Value)] > 1 {
+					t.Fatalf("record %s read twice", r.Value)
+				}
+			})
+		}
+	}
+	metric := func(event string) float64 {
+		return metricSum(scrape(t, admin), "ringtail_fetch_session_events_total", map[string]string{"event": event})
+	}
+	incremental := func() float64 {
+		return metricSum(scrape(t, admin), "ringtail_fetch_session_requests_total", map[string]string{"kind": "incremental"})
+	}
+	for incremental() == 0 {
+		round()
+	}
+	// A "replica" takes the only slot.
+	req := kmsg.NewPtrFetchRequest()
+	req.ReplicaID, req.ReplicaState.ID, req.SessionEpoch, req.MaxBytes = 7, 7, 0, 1<<20
+	raw := n.Client()
+	defer raw.Close()
+	resp, err := req.RequestWith(ctx, raw)
+	if err != nil || resp.SessionID <= 0 {
+		t.Fatalf("replica fetch: %v, session %v", err, resp)
+	}
+	testkit.WaitFor(t, 30*time.Second, "the consumer to find its session gone", func() bool {
+		round()
+		return metric("not_found") >= 1
+	})
+	round()
+	if metric("evicted") < 1 {
+		t.Fatal("no eviction counted")
+	}
 }
