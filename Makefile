@@ -11,7 +11,7 @@ ARCH      ?= $(shell $(GO) env GOARCH)
 DIST      := dist
 NFPM      ?= $(GO) run github.com/goreleaser/nfpm/v2/cmd/nfpm@v2.44.0
 
-.PHONY: help build run test test-unit lint fuzz bench bench-smoke bench-suite bench-suite-smoke bench-create bench-compact bench-txn bench-tls clean deb rpm dist-bin
+.PHONY: help build run test test-unit lint fuzz bench bench-smoke bench-suite bench-suite-smoke bench-create bench-compact bench-txn bench-fetch-sessions bench-tls clean deb rpm dist-bin
 
 help: ## list the targets
 	@awk 'BEGIN{FS=":.*## "} /^[a-zA-Z_-]+:.*## /{printf "  %-12s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -62,6 +62,9 @@ bench-compact: build ## a producer at full speed into a compacted topic with the
 
 bench-txn: build ## transactional produce (100 and 1,000 records per transaction) next to idempotent produce (3 runs each; results in benchmarks/results/<date>-transactions.json)
 	cd benchmarks && $(GO) run ./cmd/txnbench --ringtail ../$(BIN) --out results/$$(date -u +%F)-transactions.json
+
+bench-fetch-sessions: build ## one consumer tailing 1,000 partitions with fetch sessions on and off (2 runs x 10 s each; results in benchmarks/results/<date>-fetch-sessions.json)
+	cd benchmarks && $(GO) run ./cmd/fetchsessbench --ringtail ../$(BIN) --out results/$$(date -u +%F)-fetch-sessions.json
 
 bench-tls: build ## consume a 512 MiB topic over plaintext (sendfile and copy) and over TLS (3 runs each; results in benchmarks/results/<date>-tls-fetch.json)
 	cd benchmarks && $(GO) run ./cmd/tlsfetchbench --ringtail ../$(BIN) --out results/$$(date -u +%F)-tls-fetch.json

@@ -14,6 +14,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
 
+	"github.com/ringtail/ringtail/fetchsession"
 	"github.com/ringtail/ringtail/iocore"
 )
 
@@ -376,6 +377,14 @@ var (
 		"Record bytes fetch responses sent from segment files with sendfile(2), never entering user space.", nil, nil)
 	descFetchCopied = prometheus.NewDesc("ringtail_fetch_copied_bytes_total",
 		"Record bytes fetch responses copied through user space (ringtail.fetch_sendfile=false, or sendfile refused).", nil, nil)
+	descFetchSessions = prometheus.NewDesc("ringtail_fetch_sessions",
+		"Incremental fetch sessions (KIP-227) in the cache (max.incremental.fetch.session.cache.slots).", nil, nil)
+	descFetchSessionPartitions = prometheus.NewDesc("ringtail_fetch_session_partitions",
+		"Partitions held by all the incremental fetch sessions in the cache.", nil, nil)
+	descFetchSessionRequests = prometheus.NewDesc("ringtail_fetch_session_requests_total",
+		"Fetch requests v7+ by session kind: full (epoch 0 or -1, the whole partition list) or incremental (epoch > 0, changes only).", []string{"kind"}, nil)
+	descFetchSessionEvents = prometheus.NewDesc("ringtail_fetch_session_events_total",
+		"Fetch session events: created, evicted, not_found (FETCH_SESSION_ID_NOT_FOUND), invalid_epoch (INVALID_FETCH_SESSION_EPOCH).", []string{"event"}, nil)
 	descCleanerPasses = prometheus.NewDesc("ringtail_cleaner_passes_total",
 		"Log cleaner passes that compacted a partition.", nil, nil)
 	descCleanerRead = prometheus.NewDesc("ringtail_cleaner_read_bytes_total",
@@ -406,7 +415,8 @@ func (c *stateCollector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{descPartitions, descURP, descLogSize, descLogSegments,
 		descBatches, descWrites, descSyncs, descTasks, descBatchOps, descSyncBatch, descFetchSendfile, descFetchCopied,
 		descCleanerPasses, descCleanerRead, descCleanerWritten, descUncleanable, descDirtyRatio, descSinceClean,
-		descTxnOpen, descTxnOldest, descTxnCommits, descTxnAborts, descLSOLag} {
+		descTxnOpen, descTxnOldest, descTxnCommits, descTxnAborts, descLSOLag,
+		descFetchSessions, descFetchSessionPartitions, descFetchSessionRequests, descFetchSessionEvents} {
 		ch <- d
 	}
 }
@@ -422,6 +432,9 @@ func (c *stateCollector) Collect(ch chan<- prometheus.Metric) {
 		sf, cp := fs.FetchBytes()
 		ch <- prometheus.MustNewConstMetric(descFetchSendfile, prometheus.CounterValue, float64(sf))
 		ch <- prometheus.MustNewConstMetric(descFetchCopied, prometheus.CounterValue, float64(cp))
+	}
+	if fs, ok := c.src.(interface{ FetchSessions() fetchsession.Stats }); ok {
+		collectFetchSessions(ch, fs.FetchSessions())
 	}
 	if cs, ok := c.src.(interface{ Cleaner() CleanerStats }); ok {
 		st := cs.Cleaner()
@@ -523,4 +536,18 @@ func log2Histogram(d *prometheus.Desc, counts *[65]uint64, sum float64, lo, hi i
 		}
 	}
 	return prometheus.MustNewConstHistogram(d, total, sum, buckets)
+}
+
+// collectFetchSessions sends the fetch session cache's metrics.
+func collectFetchSessions(ch chan<- prometheus.Metric, st fetchsession.Stats) {
+	ch <- prometheus.MustNewConstMetric(descFetchSessions, prometheus.GaugeValue, float64(st.Sessions))
+	ch <- prometheus.MustNewConstMetric(descFetchSessionPartitions, prometheus.GaugeValue, float64(st.Partitions))
+	ch <- prometheus.MustNewConstMetric(descFetchSessionRequests, prometheus.CounterValue, float64(st.Full), "full")
+	ch <- prometheus.MustNewConstMetric(descFetchSessionRequests, prometheus.CounterValue, float64(st.Incremental), "incremental")
+	for _, e := range []struct {
+		name string
+		n    int64
+	}{{"created", st.Created}, {"evicted", st.Evicted}, {"not_found", st.NotFound}, {"invalid_epoch", st.BadEpoch}} {
+		ch <- prometheus.MustNewConstMetric(descFetchSessionEvents, prometheus.CounterValue, float64(e.n), e.name)
+	}
 }

@@ -112,7 +112,8 @@ type Config struct {
 
 	Quotas QuotaConfig // quota.window.*, max.connections* (quotas.go)
 
-	Telemetry TelemetryConfig // telemetry.max.bytes, ringtail.telemetry_* (telemetry.go)
+	Telemetry              TelemetryConfig // telemetry.max.bytes, ringtail.telemetry_* (telemetry.go)
+	FetchSessionCacheSlots int32           // max.incremental.fetch.session.cache.slots (fetchsession.go)
 
 	Ringtail RingtailConfig
 
@@ -217,6 +218,7 @@ func Default() *Config {
 		LogCleanerDeleteRetentionMs:          86400000,
 		Quotas:                               defaultQuotas(),
 		Telemetry:                            defaultTelemetry(),
+		FetchSessionCacheSlots:               defaultFetchSessionSlots,
 		Ringtail: RingtailConfig{
 			IOEngine:      "auto",
 			Shards:        0,

@@ -89,6 +89,9 @@ var brokerKeys = []brokerKey{
 	// Client quota sampling and connection limits (quotas.go).
 	quotaWindowNumKey(), quotaWindowSizeKey(), maxConnectionsKey(), maxConnectionsPerIPKey(), perIPOverridesKey(),
 
+	// Incremental fetch sessions (fetchsession.go).
+	fetchSessionSlotsKey(),
+
 	// Log storage.
 	alias(listKey("log.dir", "Storage", "Data directory, used when log.dirs is not set.", `"./ringtail-data"`,
 		func(c *Config) *[]string { return &c.LogDirs }, nil, nil)),

@@ -22,6 +22,7 @@ import (
 
 	"github.com/ringtail/ringtail/config"
 	"github.com/ringtail/ringtail/controlplane"
+	"github.com/ringtail/ringtail/fetchsession"
 	"github.com/ringtail/ringtail/group"
 	"github.com/ringtail/ringtail/iocore"
 	"github.com/ringtail/ringtail/kafka"
@@ -55,6 +56,8 @@ type Node struct {
 	// tls serves the SSL listeners, by listener name; the listeners
 	// without listener.name.<name>.ssl.* overrides share one.
 	tls map[string]*security.ServerTLS
+	// fetchSessions is the listeners' shared fetch session cache (fetchsession.go).
+	fetchSessions atomic.Pointer[fetchsession.Cache]
 
 	// reconcileMu serialises reconciliation of local partitions.
 	reconcileMu sync.Mutex
@@ -404,6 +407,7 @@ func (n *Node) openKafkaListeners(cfg *config.Config, logger *slog.Logger, lazy 
 	quotas, conns := newQuotas(cfg)
 	telem := newTelemetry(cfg)
 	n.telem.Store(telem)
+	sessions := n.fetchSessionCache(cfg)
 
 	for _, l := range cfg.KafkaListeners() {
 		addr := net.JoinHostPort(l.Host, strconv.Itoa(l.Port))
@@ -417,6 +421,7 @@ func (n *Node) openKafkaListeners(cfg *config.Config, logger *slog.Logger, lazy 
 			IdleTimeout: 10 * time.Minute, Groups: n.groups, Txns: n.txns, TxnVerified: verified, Observer: n.observer(),
 			Quotas: quotas, Conns: conns, Telemetry: telem,
 		}
+		kc.FetchSessions = sessions
 		if config.UsesTLS(cfg.ListenerProtocol(l.Name)) {
 			kc.TLS, kc.Principal = n.tls[l.Name].Config(), n.tls[l.Name].Principal
 		}

@@ -150,7 +150,11 @@ func (c *leaderClient) OffsetForLeaderEpoch(ctx context.Context, tp model.TopicP
 
 func (c *leaderClient) Fetch(ctx context.Context, tp model.TopicPartition, leaderEpoch model.Epoch, offset model.Offset, maxBytes int32) (replication.FetchResult, error) {
 	req := kmsg.NewPtrFetchRequest()
-	req.ReplicaID = c.self
+	// replica_id before v15, replica_state from v15 (KIP-903): kgo picks
+	// the version. No fetch session (SessionEpoch -1): a follower fetches
+	// one partition per request, so a session would save nothing and take
+	// a cache slot per partition.
+	req.ReplicaID, req.ReplicaState.ID = c.self, c.self
 	req.MaxWaitMillis = followerMaxWaitMs
 	req.MinBytes = 1
 	req.MaxBytes = maxBytes

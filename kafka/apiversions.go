@@ -39,7 +39,7 @@ var apis map[int16]api
 func init() {
 	apis = map[int16]api{
 		0:  {3, 9, handleProduce},
-		1:  {4, 13, syncHandler(handleFetch)},
+		1:  {4, 17, syncHandler(handleFetch)},
 		2:  {1, 8, syncHandler(handleListOffsets)},
 		3:  {0, 12, syncHandler(handleMetadata)},
 		8:  {0, 8, handleOffsetCommit},

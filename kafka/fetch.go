@@ -1,6 +1,10 @@
 package kafka
 
-// Fetch (key 1): versions 4-13 (v13 names topics by id).
+// Fetch (key 1): versions 4-17. v7 adds fetch sessions, v12 is flexible
+// (tagged current_leader), v13 names topics by id, v15 moves replica_id into
+// replica_state (KIP-903), v16 adds node_endpoints (KIP-951), v17 the
+// replica directory id of KIP-853 (accepted and ignored: one directory per
+// partition here).
 //
 // Behavior:
 //   - A partition this node does not lead is NOT_LEADER_OR_FOLLOWER, with
@@ -24,10 +28,18 @@ package kafka
 //   - OFFSET_OUT_OF_RANGE comes with the high watermark and log start
 //     offset; FENCED_LEADER_EPOCH / UNKNOWN_LEADER_EPOCH for a stale or
 //     future current_leader_epoch (v9+); UNKNOWN_TOPIC_ID for unknown ids.
-//   - Fetch sessions (KIP-227) are not kept: every answer has session_id 0,
-//     which tells the client none was created, so it sends full fetches; an
-//     incremental fetch (epoch > 0) gets FETCH_SESSION_ID_NOT_FOUND, after
-//     which clients start over with a full fetch.
+//     NOT_LEADER_OR_FOLLOWER and FENCED_LEADER_EPOCH carry the leader in
+//     current_leader (v12+) and its endpoint in node_endpoints (v16+).
+//   - Fetch sessions (KIP-227, fetch_session.go and package fetchsession):
+//     epoch 0 asks for a session (session_id in the answer, 0 when the
+//     cache is full or max.incremental.fetch.session.cache.slots is 0),
+//     -1 keeps none, > 0 is incremental: the request names only changed
+//     partitions and forgotten_topics, every session partition is read, and
+//     the answer carries only those with records, a new high watermark or
+//     log start offset, or an error. An unknown session is
+//     FETCH_SESSION_ID_NOT_FOUND, a wrong epoch INVALID_FETCH_SESSION_EPOCH,
+//     a by-name session continued by id (or back) FETCH_SESSION_TOPIC_ID_ERROR;
+//     the client then starts over with a full fetch.
 //
 //   - Follower fetches (replica_id >= 0) go to ReplicatedLog.FollowerRead:
 //     the fetch offset is the follower's log end for the leader's ISR and
@@ -39,7 +51,7 @@ package kafka
 //     CLUSTER_ACTION on the cluster, else every partition is
 //     TOPIC_AUTHORIZATION_FAILED.
 //
-// Skipped on purpose: ReplicaState (v15+), rack-aware preferred read replicas
+// Skipped on purpose: replica_state's epoch (v15+), rack-aware preferred read replicas
 // (always -1), diverging-epoch detection (LastFetchedEpoch), quotas.
 //
 // Zero copy (ringtail.fetch_sendfile, default true): when the partition's
@@ -75,8 +87,13 @@ const isolationReadCommitted = 1
 
 func handleFetch(s *Server, cx *reqCtx, req *kmsg.FetchRequest) (kmsg.Response, error) {
 	resp := req.ResponseKind().(*kmsg.FetchResponse)
-	if req.Version >= 7 && req.SessionEpoch > 0 {
-		resp.ErrorCode = kerr.FetchSessionIDNotFound.Code
+	if req.Version >= 15 {
+		// KIP-903: a replica names itself in replica_state.
+		req.ReplicaID = req.ReplicaState.ID
+	}
+	sx, eff, code := s.fetchSessionBegin(req)
+	if code != 0 {
+		resp.ErrorCode = code
 		return resp, nil
 	}
 	var deadline time.Time
@@ -101,8 +118,12 @@ func handleFetch(s *Server, cx *reqCtx, req *kmsg.FetchRequest) (kmsg.Response, 
 			lk.check = denyAll
 		}
 	}
+	defer func() {
+		s.fetchSessionFinish(sx, eff, resp, fr)
+		s.fetchLeaderEndpoints(resp)
+	}()
 	for {
-		wake, bytes, stop := s.fillFetch(lk, req, resp, fr)
+		wake, bytes, stop := s.fillFetch(lk, eff, resp, fr)
 		if stop || int64(bytes) >= int64(req.MinBytes) || deadline.IsZero() || len(wake) == 0 {
 			return resp, nil
 		}
@@ -112,8 +133,46 @@ func handleFetch(s *Server, cx *reqCtx, req *kmsg.FetchRequest) (kmsg.Response, 
 		}
 		if !s.waitAny(wake, left) {
 			// Timed out or shutting down: one last read, then answer.
-			s.fillFetch(lk, req, resp, fr)
+			s.fillFetch(lk, eff, resp, fr)
 			return resp, nil
+		}
+	}
+}
+
+// fetchLeaderEndpoints adds KIP-951's node_endpoints (v16+): the listener
+// endpoints of the leaders named in current_leader, so that the client can
+// go to them before its next metadata refresh.
+func (s *Server) fetchLeaderEndpoints(resp *kmsg.FetchResponse) {
+	if resp.Version < 16 {
+		return
+	}
+	var im *controlplane.Image
+	seen := map[int32]bool{}
+	for _, t := range resp.Topics {
+		for _, p := range t.Partitions {
+			id := p.CurrentLeader.LeaderID
+			if id < 0 || seen[id] {
+				continue
+			}
+			seen[id] = true
+			if im == nil {
+				im = s.ctrl.Image()
+			}
+			b, ok := im.Brokers[id]
+			if !ok {
+				continue
+			}
+			ep, ok := b.Endpoint(s.cfg.ListenerName)
+			if !ok {
+				continue
+			}
+			rb := kmsg.NewFetchResponseBroker()
+			rb.NodeID, rb.Host, rb.Port = id, ep.Host, ep.Port
+			if b.Rack != "" {
+				rack := b.Rack
+				rb.Rack = &rack
+			}
+			resp.Brokers = append(resp.Brokers, rb)
 		}
 	}
 }
@@ -168,7 +227,7 @@ func (s *Server) fillFetch(lk *partLookup, req *kmsg.FetchRequest, resp *kmsg.Fe
 			}
 			if err != nil {
 				rp.ErrorCode = errorCode(s.log, err)
-				if errors.Is(err, model.ErrNotLeader) && req.Version >= 12 {
+				if (errors.Is(err, model.ErrNotLeader) || errors.Is(err, kerr.FencedLeaderEpoch)) && req.Version >= 12 && part.Leader >= 0 {
 					// KIP-951's hint (a tagged field since v12): the client
 					// can go to the leader before its metadata refresh.
 					rp.CurrentLeader.LeaderID, rp.CurrentLeader.LeaderEpoch = part.Leader, part.LeaderEpoch

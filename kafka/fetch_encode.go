@@ -6,7 +6,7 @@ package kafka
 // of partitions read as file ranges: for those it writes the records'
 // length prefix and leaves a hole that the connection's writer fills with
 // sendfile(2) straight from the segment file. Field order and encodings
-// follow kmsg's FetchResponse.AppendTo for versions 4-13 (TestFetchEncode
+// follow kmsg's FetchResponse.AppendTo for versions 4-17 (TestFetchEncode
 // compares the two byte for byte):
 //
 //	throttle_time_ms int32
@@ -23,7 +23,9 @@ package kafka
 //	    records nullable bytes (compact v12+)            <- the hole
 //	    tags v12+: 0 diverging_epoch, 1 current_leader, 2 snapshot_id
 //	  tags v12+
-//	tags v12+ (0 node_endpoints, never set: Ringtail serves up to v13)
+//	tags v12+: 0 node_endpoints (v16+, KIP-951)
+//	  [compact array] node_id int32, host compact string, port int32,
+//	  rack compact nullable string, tags
 //
 // Unknown tagged fields are not written: the handler never sets any.
 
@@ -176,7 +178,7 @@ func encodeFetch(correlationID int32, resp *kmsg.FetchResponse, fr *fetchRanges)
 		}
 	}
 	if flex {
-		b = append(b, 0)
+		b = appendNodeEndpoints(b, resp.Brokers)
 	}
 	binary.BigEndian.PutUint32(b, uint32(int64(len(b))-4+o.ranged))
 	o.buf = b
@@ -234,4 +236,30 @@ func appendPartitionTags(b []byte, p *kmsg.FetchResponseTopicPartition) []byte {
 		b = append(b, 0)
 	}
 	return b
+}
+
+// appendNodeEndpoints writes the response's tagged fields: node_endpoints
+// (tag 0) when there are any, as kmsg does.
+func appendNodeEndpoints(b []byte, brokers []kmsg.FetchResponseBroker) []byte {
+	if len(brokers) == 0 {
+		return append(b, 0)
+	}
+	var f []byte
+	f = binary.AppendUvarint(f, uint64(len(brokers))+1)
+	for _, nb := range brokers {
+		f = binary.BigEndian.AppendUint32(f, uint32(nb.NodeID))
+		f = binary.AppendUvarint(f, uint64(len(nb.Host))+1)
+		f = append(f, nb.Host...)
+		f = binary.BigEndian.AppendUint32(f, uint32(nb.Port))
+		if nb.Rack == nil {
+			f = append(f, 0)
+		} else {
+			f = binary.AppendUvarint(f, uint64(len(*nb.Rack))+1)
+			f = append(f, *nb.Rack...)
+		}
+		f = append(f, 0)
+	}
+	b = append(b, 1, 0) // one tagged field, tag 0
+	b = binary.AppendUvarint(b, uint64(len(f)))
+	return append(b, f...)
 }

@@ -77,6 +77,8 @@ func TestFetchEncode(t *testing.T) {
 		session  int32
 		throttle int32
 		topics   []topic
+		brokers  []kmsg.FetchResponseBroker // node_endpoints, v16+
+		minV     int16
 	}{
 		{name: "no topics"},
 		{name: "top-level error", errCode: 70, throttle: 5},
@@ -112,17 +114,28 @@ func TestFetchEncode(t *testing.T) {
 				}), inlineN: 61},
 			}},
 		}},
+		{name: "node endpoints", session: 123456, minV: 16, topics: []topic{{name: "t", id: [16]byte{6}, parts: []part{
+			{p: mk(0, func(p *kmsg.FetchResponseTopicPartition) {
+				p.ErrorCode = 6
+				p.CurrentLeader.LeaderID, p.CurrentLeader.LeaderEpoch = 2, 7
+			})},
+			{p: mk(1, nil), pieces: []storage.FileRange{piece(10, 20)}},
+		}}}, brokers: []kmsg.FetchResponseBroker{
+			{NodeID: 2, Host: "broker-2.example", Port: 9092, Rack: func() *string { r := "rack-b"; return &r }()},
+			{NodeID: 3, Host: "h3", Port: 19092},
+		}},
 		{name: "one big range", topics: []topic{{name: "t", id: [16]byte{5}, parts: []part{
 			{p: mk(0, nil), pieces: []storage.FileRange{piece(0, int64(len(data)))}},
 		}}}},
 	}
 	for _, tc := range cases {
-		for v := int16(4); v <= 13; v++ {
+		for v := max(tc.minV, 4); v <= 17; v++ {
 			t.Run(fmt.Sprintf("%s/v%d", tc.name, v), func(t *testing.T) {
 				mkResp := func(inline bool) (*kmsg.FetchResponse, *fetchRanges) {
 					resp := kmsg.NewPtrFetchResponse()
 					resp.Version = v
 					resp.ErrorCode, resp.SessionID, resp.ThrottleMillis = tc.errCode, tc.session, tc.throttle
+					resp.Brokers = tc.brokers
 					fr := &fetchRanges{}
 					for _, tt := range tc.topics {
 						rt := kmsg.NewFetchResponseTopic()
@@ -180,8 +193,8 @@ func TestFetchEncode(t *testing.T) {
 				if err := back.ReadFrom(got[hdr:]); err != nil {
 					t.Fatalf("kmsg cannot decode: %v", err)
 				}
-				if len(back.Topics) != len(tc.topics) {
-					t.Fatalf("decoded %d topics", len(back.Topics))
+				if len(back.Topics) != len(tc.topics) || len(back.Brokers) != len(tc.brokers) {
+					t.Fatalf("decoded %d topics, %d brokers", len(back.Topics), len(back.Brokers))
 				}
 			})
 		}

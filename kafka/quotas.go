@@ -151,7 +151,7 @@ func quotaExempt(cx *reqCtx) bool {
 	case apiVersionsKey, 17, 27, 36: // ApiVersions, SaslHandshake, WriteTxnMarkers, SaslAuthenticate
 		return true
 	case 1:
-		if f, ok := cx.req.(*kmsg.FetchRequest); ok && f.ReplicaID >= 0 {
+		if f, ok := cx.req.(*kmsg.FetchRequest); ok && (f.ReplicaID >= 0 || (f.Version >= 15 && f.ReplicaState.ID >= 0)) {
 			return true
 		}
 	}

@@ -14,6 +14,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kmsg"
 
 	"github.com/ringtail/ringtail/config"
+	"github.com/ringtail/ringtail/fetchsession"
 	"github.com/ringtail/ringtail/group"
 	"github.com/ringtail/ringtail/quota"
 	"github.com/ringtail/ringtail/security"
@@ -96,6 +97,10 @@ type Config struct {
 	// Telemetry holds KIP-714 client instances and their pushed metrics
 	// (telemetry.go); the node's servers share one. nil: the server's own.
 	Telemetry *telemetry.Manager
+	// FetchSessions is the KIP-227 fetch session cache; the node's servers
+	// share one. nil: the server's own, of
+	// max.incremental.fetch.session.cache.slots.
+	FetchSessions *fetchsession.Cache
 }
 
 // RequestObserver sees each decoded request when its handler finishes:
@@ -147,6 +152,8 @@ type Server struct {
 	// sent by sendfile(2) where the log can (fetch.go).
 	sendfile                             bool
 	fetchSendfileBytes, fetchCopiedBytes atomic.Int64
+	// fetchSessions is Config.FetchSessions (fetch_session.go).
+	fetchSessions *fetchsession.Cache
 	// authz is the authorizer and its audit (authz.go).
 	authz *authz
 	// stopping is closed by Shutdown; long-polling fetches return at once.
@@ -182,6 +189,10 @@ func NewServer(cfg Config, ctrl Controller, logs Logs) *Server {
 		cfg.Telemetry = telemetry.NewManager(telemetry.Config{})
 	}
 	sendfile := cfg.Broker != nil && cfg.Broker.Ringtail.FetchSendfile
+	sessionSlots := fetchsession.DefaultSlots
+	if cfg.Broker != nil {
+		sessionSlots = int(cfg.Broker.FetchSessionCacheSlots)
+	}
 	if cfg.Broker == nil {
 		cfg.Broker = &config.Config{}
 	}
@@ -200,6 +211,10 @@ func NewServer(cfg Config, ctrl Controller, logs Logs) *Server {
 	}
 	s.peers = &peers{nodeID: cfg.NodeID, m: map[string]*kgo.Client{}}
 	s.txnVerified = cfg.TxnVerified
+	s.fetchSessions = cfg.FetchSessions
+	if s.fetchSessions == nil {
+		s.fetchSessions = fetchsession.New(sessionSlots, 0)
+	}
 	if s.txnVerified == nil {
 		s.txnVerified = &VerifyCache{}
 	}
@@ -208,6 +223,9 @@ func NewServer(cfg Config, ctrl Controller, logs Logs) *Server {
 	s.mu.handshakes = map[net.Conn]struct{}{}
 	return s
 }
+
+// FetchSessionStats returns the fetch session cache's counts.
+func (s *Server) FetchSessionStats() fetchsession.Stats { return s.fetchSessions.Stats() }
 
 // FetchStats returns the record bytes fetch responses sent so far.
 func (s *Server) FetchStats() FetchStats {

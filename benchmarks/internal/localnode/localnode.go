@@ -257,3 +257,6 @@ func (n *Node) BenchProduce(ctx context.Context, bin string, args ...string) (Pr
 	}
 	return res, nil
 }
+
+// PID is the node's process id (for /proc/<pid>/stat).
+func (n *Node) PID() int { return n.cmd.Process.Pid }
