@@ -1,17 +1,19 @@
 package kafka
 
-// ApiVersions (key 18): versions 0-3.
+// ApiVersions (key 18): versions 0-4.
 //
 // Behavior:
 //   - Lists every API key this server serves with the exact version range
 //     it implements fully (the apis table below is the only source).
-//   - A request for a version above 3 gets UNSUPPORTED_VERSION and the list,
+//   - A request for a version above 4 gets UNSUPPORTED_VERSION and the list,
 //     encoded as v0 (KIP-511) so the client can retry with one we know.
-//   - The response header is always v0, even for flexible v3.
+//   - The response header is always v0, even for flexible v3+.
+//   - v3+: SupportedFeatures, FinalizedFeaturesEpoch (the metadata offset)
+//     and FinalizedFeatures as features.go computes them; v4 only changes
+//     how a supported min of 0 is sent (KAFKA-17011, see features.go).
 //
-// Skipped on purpose: supported/finalized features (tags of v3) are left
-// empty (no feature flags yet); ClientSoftwareName/Version (v3) are not
-// validated.
+// Skipped on purpose: ClientSoftwareName/Version (v3) are not validated;
+// v5 (KIP-1242 cluster and node id check) is not served.
 
 import (
 	"slices"
@@ -52,7 +54,7 @@ func init() {
 		15: {0, 5, syncHandler(handleDescribeGroups)},
 		16: {0, 4, syncHandler(handleListGroups)},
 		17: {0, 1, handleSaslHandshake},
-		18: {0, 3, syncHandler(handleApiVersions)},
+		18: {0, 4, syncHandler(handleApiVersions)},
 		19: {0, 7, syncHandler(handleCreateTopics)},
 		20: {0, 6, syncHandler(handleDeleteTopics)},
 		21: {0, 2, syncHandler(handleDeleteRecords)},
@@ -117,6 +119,7 @@ func supportedKeys() []kmsg.ApiVersionsResponseApiKey {
 func handleApiVersions(s *Server, cx *reqCtx, req *kmsg.ApiVersionsRequest) (kmsg.Response, error) {
 	resp := req.ResponseKind().(*kmsg.ApiVersionsResponse)
 	resp.ApiKeys = supportedKeys()
+	fillFeatures(resp, s.ctrl.Image().Offset)
 	return resp, nil
 }
 
