@@ -42,8 +42,8 @@ func init() {
 	apis = map[int16]api{
 		0:  {3, 9, handleProduce},
 		1:  {4, 13, syncHandler(handleFetch)},
-		2:  {1, 8, syncHandler(handleListOffsets)},
-		3:  {0, 12, syncHandler(handleMetadata)},
+		2:  {1, 10, syncHandler(handleListOffsets)},
+		3:  {0, 13, syncHandler(handleMetadata)},
 		8:  {0, 8, handleOffsetCommit},
 		9:  {1, 8, syncHandler(handleOffsetFetch)},
 		10: {0, 4, syncHandler(handleFindCoordinator)},
