@@ -40,7 +40,7 @@ var apis map[int16]api
 
 func init() {
 	apis = map[int16]api{
-		0:  {3, 9, handleProduce},
+		0:  {3, 12, handleProduce},
 		1:  {4, 13, syncHandler(handleFetch)},
 		2:  {1, 10, syncHandler(handleListOffsets)},
 		3:  {0, 13, syncHandler(handleMetadata)},
