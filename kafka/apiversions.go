@@ -70,6 +70,7 @@ func init() {
 		31: {0, 3, syncHandler(handleDeleteAcls)},
 		32: {0, 4, syncHandler(handleDescribeConfigs)},
 		33: {0, 2, syncHandler(handleAlterConfigs)},
+		34: {0, 2, syncHandler(handleAlterReplicaLogDirs)},
 		35: {0, 4, syncHandler(handleDescribeLogDirs)},
 		36: {0, 2, handleSaslAuthenticate},
 		37: {0, 3, syncHandler(handleCreatePartitions)},
@@ -88,6 +89,7 @@ func init() {
 		61: {0, 0, syncHandler(handleDescribeProducers)},
 		65: {0, 0, syncHandler(handleDescribeTransactions)},
 		66: {0, 1, syncHandler(handleListTransactions)},
+		75: {0, 0, syncHandler(handleDescribeTopicPartitions)},
 	}
 }
 
