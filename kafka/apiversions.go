@@ -77,7 +77,7 @@ func init() {
 		42: {0, 2, handleDeleteGroups},
 		43: {0, 2, syncHandler(handleElectLeaders)},
 		44: {0, 1, syncHandler(handleIncrementalAlterConfigs)},
-		45: {0, 0, syncHandler(handleAlterPartitionReassignments)},
+		45: {0, 1, syncHandler(handleAlterPartitionReassignments)},
 		46: {0, 0, syncHandler(handleListPartitionReassignments)},
 		47: {0, 0, handleOffsetDelete},
 		50: {0, 0, syncHandler(handleDescribeUserScramCredentials)},
