@@ -88,7 +88,7 @@ func init() {
 		60: {0, 2, syncHandler(handleDescribeCluster)},
 		61: {0, 0, syncHandler(handleDescribeProducers)},
 		65: {0, 0, syncHandler(handleDescribeTransactions)},
-		66: {0, 1, syncHandler(handleListTransactions)},
+		66: {0, 2, syncHandler(handleListTransactions)},
 		75: {0, 0, syncHandler(handleDescribeTopicPartitions)},
 	}
 }
