@@ -4,7 +4,7 @@ package kafka
 // (txn.Manager, the leader of the transactional id's __transaction_state
 // partition; FindCoordinator with key type 1 names it):
 //
-// InitProducerId (key 22) with a transactional id, versions 0-4:
+// InitProducerId (key 22) with a transactional id, versions 0-5:
 //   - the id's producer id and a new epoch, fencing any older producer of
 //     the id (its next request answers PRODUCER_FENCED); an open
 //     transaction of the older producer is aborted first: the answer is
@@ -23,9 +23,11 @@ package kafka
 // transactions; verify_only checks, without adding, that the partitions
 // are in the ongoing transaction (INVALID_TXN_STATE otherwise).
 //
-// AddOffsetsToTxn (key 25), versions 0-3: adds the group's
+// AddOffsetsToTxn (key 25), versions 0-4: adds the group's
 // __consumer_offsets partition, so that TxnOffsetCommit's offsets commit
-// or abort with the transaction.
+// or abort with the transaction. (InitProducerId v5, AddPartitionsToTxn
+// v5 and AddOffsetsToTxn v4 only add the client's support for
+// TRANSACTION_ABORTABLE, which Ringtail never needs to send.)
 //
 // EndTxn (key 26), versions 0-4: commit or abort; answered once the
 // markers are written (or once the decision is durable, if writing them
@@ -44,9 +46,10 @@ package kafka
 //     (GROUP_AUTHORIZATION_FAILED); WriteTxnMarkers CLUSTER_ACTION on the
 //     cluster (CLUSTER_AUTHORIZATION_FAILED).
 //
-// Skipped on purpose: the KIP-890 part 2 versions (InitProducerId v5+,
-// EndTxn v5+, AddOffsetsToTxn v4+), where the epoch is bumped on every
-// transaction. Produce v12's implicit add is served (produce.go).
+// Skipped on purpose: the KIP-890 part 2 versions (EndTxn v5+,
+// TxnOffsetCommit v5+), where the epoch is bumped on every transaction and
+// offsets join it without AddOffsetsToTxn; InitProducerId v6 (KIP-939);
+// TxnOffsetCommit v4 (see txnoffsetcommit.go). Produce v12's implicit add is served (produce.go).
 
 import (
 	"context"
