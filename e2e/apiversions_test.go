@@ -270,6 +270,12 @@ var apivCases = map[int16]apivCase{
 		req.ResponsePartitionLimit = 10
 	}},
 	34: {}, 35: {}, 16: {}, 27: {}, 30: {}, 31: {}, 36: {allowed: codes(kerr.IllegalSaslState)},
+	57: {setup: func(r kmsg.Request, env apivEnv) {
+		// metadata.version at its level: a no-op success.
+		u := kmsg.NewUpdateFeaturesRequestFeatureUpdate()
+		u.Feature, u.MaxVersionLevel, u.UpgradeType = "metadata.version", 25, 1
+		r.(*kmsg.UpdateFeaturesRequest).FeatureUpdates = append(r.(*kmsg.UpdateFeaturesRequest).FeatureUpdates, u)
+	}},
 	45: {}, 46: {}, 48: {}, 49: {}, 50: {}, 51: {}, 60: {}, 66: {},
 }
 

@@ -85,6 +85,7 @@ func init() {
 		48: {0, 1, syncHandler(handleDescribeClientQuotas)},
 		49: {0, 1, syncHandler(handleAlterClientQuotas)},
 		55: {0, 2, syncHandler(handleDescribeQuorum)},
+		57: {0, 2, syncHandler(handleUpdateFeatures)},
 		60: {0, 2, syncHandler(handleDescribeCluster)},
 		61: {0, 0, syncHandler(handleDescribeProducers)},
 		65: {0, 0, syncHandler(handleDescribeTransactions)},

@@ -6,6 +6,7 @@ package kafka
 import (
 	"testing"
 
+	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
 )
 
@@ -48,5 +49,51 @@ func TestApiVersionsFeatures(t *testing.T) {
 		if want := map[bool]int16{true: 1}[hasCGH]; finalized["group.version"] != want {
 			t.Fatalf("v%d: group.version %d, want %d", v, finalized["group.version"], want)
 		}
+	}
+}
+
+func TestUpdateFeatures(t *testing.T) {
+	h := newHarness(t)
+	c := h.dial()
+	update := func(v int16, updates ...kmsg.UpdateFeaturesRequestFeatureUpdate) *kmsg.UpdateFeaturesResponse {
+		req := kmsg.NewPtrUpdateFeaturesRequest()
+		req.Version, req.FeatureUpdates = v, updates
+		return c.roundTrip(req, int32(v)).(*kmsg.UpdateFeaturesResponse)
+	}
+	fu := func(name string, level int16) kmsg.UpdateFeaturesRequestFeatureUpdate {
+		return kmsg.UpdateFeaturesRequestFeatureUpdate{Feature: name, MaxVersionLevel: level, UpgradeType: 1}
+	}
+	for _, v := range []int16{0, 1, 2} {
+		// The current levels: success, nothing to do.
+		ok := update(v, fu("metadata.version", 25), fu("share.version", 0))
+		if ok.ErrorCode != 0 || (v < 2 && (len(ok.Results) != 2 || ok.Results[0].ErrorCode != 0)) {
+			t.Fatalf("v%d current levels: %+v", v, ok)
+		}
+		for _, tc := range []struct {
+			updates []kmsg.UpdateFeaturesRequestFeatureUpdate
+			want    *kerr.Error
+		}{
+			{[]kmsg.UpdateFeaturesRequestFeatureUpdate{fu("share.version", 1)}, kerr.InvalidUpdateVersion},
+			{[]kmsg.UpdateFeaturesRequestFeatureUpdate{fu("metadata.version", 25), fu("no.such.version", 1)}, kerr.InvalidUpdateVersion},
+			{[]kmsg.UpdateFeaturesRequestFeatureUpdate{fu("metadata.version", 25), fu("metadata.version", 25)}, kerr.InvalidRequest},
+		} {
+			resp := update(v, tc.updates...)
+			if resp.ErrorCode != tc.want.Code || resp.ErrorMessage == nil {
+				t.Fatalf("v%d %+v: %v, want %v", v, tc.updates, kerr.ErrorForCode(resp.ErrorCode), tc.want)
+			}
+			if v < 2 && (len(resp.Results) != len(tc.updates) || resp.Results[0].ErrorCode != tc.want.Code) {
+				t.Fatalf("v%d results: %+v", v, resp.Results)
+			}
+		}
+	}
+}
+
+func TestUpdateFeaturesNeedsClusterAlter(t *testing.T) {
+	h := newHarness(t, withAuthorizer("User:admin"))
+	req := kmsg.NewPtrUpdateFeaturesRequest()
+	req.FeatureUpdates = []kmsg.UpdateFeaturesRequestFeatureUpdate{{Feature: "metadata.version", MaxVersionLevel: 25, UpgradeType: 1}}
+	resp := h.dial().roundTrip(req, 1).(*kmsg.UpdateFeaturesResponse)
+	if resp.ErrorCode != kerr.ClusterAuthorizationFailed.Code {
+		t.Fatalf("%v, want CLUSTER_AUTHORIZATION_FAILED", kerr.ErrorForCode(resp.ErrorCode))
 	}
 }
