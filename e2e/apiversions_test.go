@@ -319,6 +319,14 @@ func TestEveryAdvertisedApiVersion(t *testing.T) {
 	if err != nil || av.ErrorCode != 0 {
 		t.Fatalf("api versions: %v", err)
 	}
+	// Kafka 4 clients read the finalized features from this answer (v3+).
+	finalized := map[string]int16{}
+	for _, f := range av.FinalizedFeatures {
+		finalized[f.Name] = f.MaxVersionLevel
+	}
+	if av.Version < 3 || av.FinalizedFeaturesEpoch < 0 || finalized["metadata.version"] == 0 {
+		t.Errorf("ApiVersions v%d: finalized features epoch %d, %v; want metadata.version finalized", av.Version, av.FinalizedFeaturesEpoch, finalized)
+	}
 	total := 0
 	for _, k := range av.ApiKeys {
 		if kmsg.RequestForKey(k.ApiKey) == nil {
