@@ -46,7 +46,7 @@ func init() {
 		3:  {0, 13, syncHandler(handleMetadata)},
 		8:  {0, 8, handleOffsetCommit},
 		9:  {1, 8, syncHandler(handleOffsetFetch)},
-		10: {0, 4, syncHandler(handleFindCoordinator)},
+		10: {0, 5, syncHandler(handleFindCoordinator)},
 		11: {0, 9, handleJoinGroup},
 		12: {0, 4, syncHandler(handleHeartbeat)},
 		13: {0, 5, syncHandler(handleLeaveGroup)},
