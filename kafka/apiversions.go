@@ -64,7 +64,7 @@ func init() {
 		25: {0, 4, syncHandler(handleAddOffsetsToTxn)},
 		26: {0, 4, syncHandler(handleEndTxn)},
 		27: {0, 1, syncHandler(handleWriteTxnMarkers)},
-		28: {0, 3, handleTxnOffsetCommit},
+		28: {0, 4, handleTxnOffsetCommit},
 		29: {0, 3, syncHandler(handleDescribeAcls)},
 		30: {0, 3, syncHandler(handleCreateAcls)},
 		31: {0, 3, syncHandler(handleDeleteAcls)},

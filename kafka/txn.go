@@ -26,8 +26,8 @@ package kafka
 // AddOffsetsToTxn (key 25), versions 0-4: adds the group's
 // __consumer_offsets partition, so that TxnOffsetCommit's offsets commit
 // or abort with the transaction. (InitProducerId v5, AddPartitionsToTxn
-// v5 and AddOffsetsToTxn v4 only add the client's support for
-// TRANSACTION_ABORTABLE, which Ringtail never needs to send.)
+// v5, AddOffsetsToTxn v4 and TxnOffsetCommit v4 only add the client's
+// support for TRANSACTION_ABORTABLE, which Ringtail never needs to send.)
 //
 // EndTxn (key 26), versions 0-4: commit or abort; answered once the
 // markers are written (or once the decision is durable, if writing them
@@ -48,8 +48,7 @@ package kafka
 //
 // Skipped on purpose: the KIP-890 part 2 versions (EndTxn v5+,
 // TxnOffsetCommit v5+), where the epoch is bumped on every transaction and
-// offsets join it without AddOffsetsToTxn; InitProducerId v6 (KIP-939);
-// TxnOffsetCommit v4 (see txnoffsetcommit.go). Produce v12's implicit add is served (produce.go).
+// offsets join it without AddOffsetsToTxn; InitProducerId v6 (KIP-939). Produce v12's implicit add is served (produce.go).
 
 import (
 	"context"
