@@ -14,7 +14,6 @@ import (
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
 	"github.com/twmb/franz-go/pkg/kmsg"
-	"github.com/twmb/franz-go/pkg/kversion"
 
 	"github.com/ringtail/ringtail/testkit"
 )
@@ -87,13 +86,10 @@ func TestTelemetryFranzPush(t *testing.T) {
 			yield(kgo.Metric{Name: "ringtail.test.gauge", Type: kgo.MetricTypeGauge, ValueInt: 42, Attrs: map[string]any{"app": "e2e"}})
 		}
 	}
-	// ApiVersions is capped at v3, which this broker serves, so that the
-	// client's software name arrives on every connection: franz-go asks
-	// with v5 first and, given the KIP-511 fallback with every key, uses
-	// it without retrying (and so never names its software).
-	versions := kversion.Stable()
-	versions.SetMaxKeyVersion(18, 3)
-	cl := n.Client(kgo.ClientID("telemetry-e2e"), kgo.DefaultProduceTopic("telemetry"), kgo.UserMetricsFn(user), kgo.MaxVersions(versions))
+	// franz-go asks ApiVersions at v5 first; the KIP-511 fallback (only
+	// ApiVersions' own range) makes it ask again at v4 with its software
+	// name, which the subscription's match and the labels below need.
+	cl := n.Client(kgo.ClientID("telemetry-e2e"), kgo.DefaultProduceTopic("telemetry"), kgo.UserMetricsFn(user))
 	if err := cl.ProduceSync(ctx, &kgo.Record{Value: []byte("v")}).FirstErr(); err != nil {
 		t.Fatal(err)
 	}

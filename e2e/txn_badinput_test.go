@@ -6,6 +6,8 @@ import (
 	"context"
 	"encoding/binary"
 	"hash/crc32"
+	"net"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -54,6 +56,12 @@ func rawInitTxn(t *testing.T, ctx context.Context, cl *kgo.Client, id string, ti
 // leader.
 func rawProduceAt(t *testing.T, ctx context.Context, cl *kgo.Client, txnID, topic string, partition int32, records []byte) int16 {
 	t.Helper()
+	return rawProduceAtVersion(t, ctx, cl, txnID, topic, partition, records, 11)
+}
+
+// rawProduceAtVersion is rawProduceAt at Produce version v.
+func rawProduceAtVersion(t *testing.T, ctx context.Context, cl *kgo.Client, txnID, topic string, partition int32, records []byte, v int16) int16 {
+	t.Helper()
 	td, err := kadm.NewClient(cl).ListTopics(ctx, topic)
 	if err != nil {
 		t.Fatal(err)
@@ -68,11 +76,25 @@ func rawProduceAt(t *testing.T, ctx context.Context, cl *kgo.Client, txnID, topi
 	rp.Partition, rp.Records = partition, records
 	rt.Partitions = append(rt.Partitions, rp)
 	req.Topics = append(req.Topics, rt)
-	resp, err := req.RequestWith(ctx, cl.Broker(int(leader)))
+	// A pinned version: v12 (KIP-890 part 2) adds the partition to the
+	// transaction where v11 refuses it, and kgo would pick its own
+	// version, so this goes on a raw connection.
+	req.Version = v
+	bm, err := kadm.NewClient(cl).BrokerMetadata(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := ""
+	for _, b := range bm.Brokers {
+		if b.NodeID == leader {
+			addr = net.JoinHostPort(b.Host, strconv.Itoa(int(b.Port)))
+		}
+	}
+	resp, err := rawRoundTrip(addr, req)
 	if err != nil {
 		t.Fatalf("produce: %v", err)
 	}
-	return resp.Topics[0].Partitions[0].ErrorCode
+	return resp.(*kmsg.ProduceResponse).Topics[0].Partitions[0].ErrorCode
 }
 
 func rawAddPartition(t *testing.T, ctx context.Context, cl *kgo.Client, id string, pid int64, epoch int16, topic string, p int32) int16 {
@@ -132,6 +154,11 @@ func checkBadTxnInput(t *testing.T, cl *kgo.Client, topic string, added, notAdde
 	if code := rawProduceAt(t, ctx, cl, id, topic, added, txnRecordBatch(pid, epoch, 0, "added")); code != 0 {
 		t.Fatalf("transactional produce to an added partition: code %d", code)
 	}
+	// Produce v12 (KIP-890 part 2) adds the partition by itself: the
+	// produce goes in, and the abort below writes a marker there too.
+	if code := rawProduceAtVersion(t, ctx, cl, id, topic, notAdded, txnRecordBatch(pid, epoch, 0, "implicitly-added"), 12); code != 0 {
+		t.Fatalf("transactional produce v12 to a partition not added: code %d, want it added implicitly", code)
+	}
 	// A second InitProducerId fences this epoch: its EndTxn is refused and
 	// the open transaction is aborted, never committed.
 	pid2, epoch2 := int64(-1), int16(-1)
@@ -155,13 +182,14 @@ func checkBadTxnInput(t *testing.T, cl *kgo.Client, topic string, added, notAdde
 	if err != nil {
 		t.Fatal(err)
 	}
-	e0, _ := end.Lookup(topic, added)
-	l0, _ := lso.Lookup(topic, added)
-	if e0.Offset != 2 || l0.Offset != 2 {
-		t.Fatalf("partition 0 after the fenced transaction: end %d LSO %d, want 2 and 2 (the record and its abort marker)", e0.Offset, l0.Offset)
+	for _, p := range []int32{added, notAdded} {
+		e, _ := end.Lookup(topic, p)
+		l, _ := lso.Lookup(topic, p)
+		if e.Offset != 2 || l.Offset != 2 {
+			t.Fatalf("partition %d after the fenced transaction: end %d LSO %d, want 2 and 2 (the record and its abort marker)", p, e.Offset, l.Offset)
+		}
 	}
-	// Nothing of it is visible to read_committed readers; partition 1
-	// holds nothing.
+	// Nothing of it is visible to read_committed readers.
 	rc := kgo.FetchIsolationLevel(kgo.ReadCommitted())
 	rd, err := kgo.NewClient(kgo.SeedBrokers(cl.OptValue(kgo.SeedBrokers).([]string)...), kgo.ConsumeTopics(topic),
 		kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()), rc)

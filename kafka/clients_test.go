@@ -284,6 +284,26 @@ func TestListOffsets(t *testing.T) {
 	check("by timestamp", one(list(base.Add(7*time.Second).UnixMilli(), 8)), 1, base.Add(10*time.Second).UnixMilli())
 	check("after every record", one(list(base.Add(time.Hour).UnixMilli(), 8)), -1, -1)
 	check("by timestamp v1", one(list(base.UnixMilli(), 1)), 0, base.UnixMilli())
+	// Pinned versions need a raw connection (a client negotiates its own).
+	for _, c := range []struct {
+		ts      int64
+		version int16
+		code    int16
+		offset  int64
+	}{{-5, 8, kerr.InvalidRequest.Code, -1}, {-5, 9, 0, -1}, {-4, 8, 0, 0}, {-1, 10, 0, 4}} {
+		req := kmsg.NewPtrListOffsetsRequest()
+		req.Version = c.version
+		rt := kmsg.NewListOffsetsRequestTopic()
+		rt.Topic = "times"
+		rp := kmsg.NewListOffsetsRequestTopicPartition()
+		rp.Timestamp = c.ts
+		rt.Partitions = append(rt.Partitions, rp)
+		req.Topics = append(req.Topics, rt)
+		p := h.dial().roundTrip(req, 1).(*kmsg.ListOffsetsResponse).Topics[0].Partitions[0]
+		if p.ErrorCode != c.code || p.Offset != c.offset {
+			t.Fatalf("ts %d at v%d: code %d offset %d, want %d %d", c.ts, c.version, p.ErrorCode, p.Offset, c.code, c.offset)
+		}
+	}
 
 	// kadm's helpers agree.
 	starts, err := adm.ListStartOffsets(ctx, "times")

@@ -100,8 +100,9 @@ func TestApiVersionsFallback(t *testing.T) {
 	if err := resp.ReadFrom(body); err != nil || corr != 11 {
 		t.Fatalf("fallback answer: corr %d, %v", corr, err)
 	}
-	if resp.ErrorCode != kerr.UnsupportedVersion.Code || len(resp.ApiKeys) != len(apis) {
-		t.Fatalf("fallback: code %d, %d keys", resp.ErrorCode, len(resp.ApiKeys))
+	if resp.ErrorCode != kerr.UnsupportedVersion.Code || len(resp.ApiKeys) != 1 || resp.ApiKeys[0].ApiKey != apiVersionsKey ||
+		resp.ApiKeys[0].MaxVersion != apis[apiVersionsKey].max {
+		t.Fatalf("fallback: code %d, keys %+v; want UNSUPPORTED_VERSION and ApiVersions' own range only (KIP-511)", resp.ErrorCode, resp.ApiKeys)
 	}
 	// The same connection then works at a version we serve (v3, flexible
 	// request header, v0 response header).

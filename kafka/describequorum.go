@@ -1,19 +1,27 @@
 package kafka
 
-// DescribeQuorum (key 55): version 0.
+// DescribeQuorum (key 55): versions 0-2.
 //
 // Behavior:
 //   - Answers for __cluster_metadata-0 from this node's view of the
 //     controller quorum: the leader (-1 during an election) and every voter
 //     of controller.quorum.voters. Any node answers (Kafka forwards to the
 //     active controller); `ringtail cluster info` uses it.
-//   - Another topic or partition is UNKNOWN_TOPIC_OR_PARTITION.
+//   - Another topic or partition is UNKNOWN_TOPIC_OR_PARTITION (with an
+//     error message from v2).
+//   - v1: each replica's last fetch and last caught-up timestamps are -1
+//     (unknown; the raft library does not report them per replica).
+//   - v2 (KIP-853): replica directory ids are zero, as Kafka reports with
+//     a static voter set (kraft.version 0); Nodes lists each voter with its
+//     controller.quorum.voters endpoint under the first of
+//     controller.listener.names.
 //   - Authorization: DESCRIBE on the cluster, else CLUSTER_AUTHORIZATION_FAILED.
 //
 // Skipped on purpose: leader epoch, high watermark and per-voter log end
 // offsets are -1 (the raft term and indexes are not Kafka offsets);
-// observers are empty (brokers that only follow the log do not exist yet);
-// v1-v2 (fetch timestamps, directory ids, nodes).
+// observers are the registered brokers that are not voters, with no
+// endpoints in Nodes (Kafka lists observers' endpoints only for KIP-853
+// dynamic quorums).
 
 import (
 	"github.com/twmb/franz-go/pkg/kerr"
@@ -55,6 +63,10 @@ func handleDescribeQuorum(s *Server, cx *reqCtx, req *kmsg.DescribeQuorumRequest
 			p.Partition = rp.Partition
 			if rt.Topic != metadataTopic || rp.Partition != 0 {
 				p.ErrorCode = kerr.UnknownTopicOrPartition.Code
+				if req.Version >= 2 {
+					msg := "DescribeQuorum answers only for " + metadataTopic + "-0"
+					p.ErrorMessage = &msg
+				}
 				t.Partitions = append(t.Partitions, p)
 				continue
 			}
@@ -81,5 +93,29 @@ func handleDescribeQuorum(s *Server, cx *reqCtx, req *kmsg.DescribeQuorumRequest
 		}
 		resp.Topics = append(resp.Topics, t)
 	}
+	if req.Version >= 2 {
+		resp.Nodes = quorumNodes(s, voters)
+	}
 	return resp, nil
+}
+
+// quorumNodes are the voters' endpoints from controller.quorum.voters.
+func quorumNodes(s *Server, voters []int32) []kmsg.DescribeQuorumResponseNode {
+	out := []kmsg.DescribeQuorumResponseNode{}
+	if s.cfg.Broker == nil || len(s.cfg.Broker.ControllerListenerNames) == 0 {
+		return out
+	}
+	listener := s.cfg.Broker.ControllerListenerNames[0]
+	for _, id := range voters {
+		for _, v := range s.cfg.Broker.ControllerQuorumVoters {
+			if v.ID != id || v.Port <= 0 || v.Port > 65535 {
+				continue
+			}
+			n := kmsg.NewDescribeQuorumResponseNode()
+			n.NodeID = id
+			n.Listeners = []kmsg.DescribeQuorumResponseNodeListener{{Name: listener, Host: v.Host, Port: uint16(v.Port)}}
+			out = append(out, n)
+		}
+	}
+	return out
 }

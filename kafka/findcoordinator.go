@@ -1,6 +1,6 @@
 package kafka
 
-// FindCoordinator (key 10): versions 0-4.
+// FindCoordinator (key 10): versions 0-5.
 //
 // Behavior:
 //   - Key type 0 (group): the coordinator is the leader of the group's
@@ -10,6 +10,7 @@ package kafka
 //     COORDINATOR_NOT_AVAILABLE (retriable). An invalid group id (empty, or
 //     over 255 bytes): INVALID_GROUP_ID.
 //   - v4 batches keys (coordinator_keys); each key gets its own answer.
+//     v5 only says the client handles TRANSACTION_ABORTABLE (KIP-890).
 //   - Key type 1 (transaction): the leader of the transactional id's
 //     __transaction_state partition (the same hash over
 //     transaction.state.log.num.partitions). An empty id or one over
@@ -23,8 +24,9 @@ package kafka
 //   - Authorization: DESCRIBE on the group (GROUP_AUTHORIZATION_FAILED) or
 //     the transactional id (TRANSACTIONAL_ID_AUTHORIZATION_FAILED) for each key.
 //
-// Skipped on purpose: nothing else; the answer does not depend on whether
-// the coordinator has finished loading (the group requests say that).
+// Skipped on purpose: v6 (key type 2, share coordinators, KIP-932: share
+// groups are not served); the answer does not depend on whether the
+// coordinator has finished loading (the group requests say that).
 
 import (
 	"fmt"

@@ -72,6 +72,14 @@ func fuzzRequest(f *testing.F, h *harness) {
 	seed(p)
 	seed(fetchReq(12, "fuzz", 0, 1))
 	seed(metadataReq(12, true, "fuzz", "new-topic"))
+	dtpReq := kmsg.NewPtrDescribeTopicPartitionsRequest()
+	dtpReq.Topics = []kmsg.DescribeTopicPartitionsRequestTopic{{Topic: "fuzz"}, {Topic: "missing"}}
+	dtpReq.ResponsePartitionLimit, dtpReq.Cursor = 1, &kmsg.DescribeTopicPartitionsRequestCursor{Topic: "fuzz", Partition: 1}
+	seed(dtpReq)
+	arld := kmsg.NewPtrAlterReplicaLogDirsRequest()
+	arld.Version = 2
+	arld.Dirs = []kmsg.AlterReplicaLogDirsRequestDir{{Dir: "/tmp", Topics: []kmsg.AlterReplicaLogDirsRequestDirTopic{{Topic: "fuzz", Partitions: []int32{0, 1}}}}}
+	seed(arld)
 	f.Add([]byte{0, 18, 0, 9, 0, 0, 0, 1, 0xff, 0xff})
 	f.Add([]byte{0, 3, 0, 12, 0, 0, 0, 1, 0, 0, 0x80})
 

@@ -1,6 +1,6 @@
 package kafka
 
-// InitProducerId (key 22): versions 0-4.
+// InitProducerId (key 22): versions 0-5.
 //
 // Behavior:
 //   - A null transactional_id gets a fresh producer id from
@@ -12,7 +12,10 @@ package kafka
 //     TRANSACTIONAL_ID_AUTHORIZATION_FAILED; without, IDEMPOTENT_WRITE on the
 //     cluster or WRITE on any topic (KIP-679), else CLUSTER_AUTHORIZATION_FAILED.
 //
-// Skipped on purpose: nothing.
+//   - v5 only says the client handles TRANSACTION_ABORTABLE (KIP-890); no
+//     answer here needs it.
+//
+// Skipped on purpose: v6 (KIP-939 two-phase commit).
 
 import (
 	"context"

@@ -1,6 +1,6 @@
 package kafka
 
-// ListOffsets (key 2): versions 1-8.
+// ListOffsets (key 2): versions 1-10.
 //
 // Behavior:
 //   - timestamp -2: the log start offset; -1: the high watermark (the last
@@ -8,6 +8,11 @@ package kafka
 //     its offset; -4 (v8+, earliest local): the log start offset, since all
 //     of the log is local; any timestamp >= 0: the first offset whose
 //     timestamp is at or after it.
+//   - -5 (v9+, KIP-1005, latest tiered): no log is tiered, so, as Kafka
+//     answers for a topic without remote storage, offset -1, timestamp -1,
+//     leader epoch -1 with no error.
+//   - v10's timeout_ms (KIP-1075) bounds remote-storage lookups; there are
+//     none, so it is read and ignored.
 //   - No match (empty log for -3, a timestamp after every record) answers
 //     offset -1 and timestamp -1. -1/-2/-4 answer timestamp -1.
 //   - current_leader_epoch (v4+) is checked (FENCED_LEADER_EPOCH /
@@ -15,8 +20,8 @@ package kafka
 //   - Other negative timestamps are INVALID_REQUEST.
 //   - Authorization: DESCRIBE on each topic, else TOPIC_AUTHORIZATION_FAILED.
 //
-// Skipped on purpose: v0 (old-style offset lists), tiered-storage
-// timestamps (-5, v9+).
+// Skipped on purpose: v0 (old-style offset lists); v11 (-6, earliest
+// pending upload, KIP-1023).
 
 import (
 	"fmt"
@@ -33,6 +38,7 @@ const (
 	listEarliest      = -2
 	listMaxTimestamp  = -3
 	listEarliestLocal = -4
+	listLatestTiered  = -5
 )
 
 func handleListOffsets(s *Server, cx *reqCtx, req *kmsg.ListOffsetsRequest) (kmsg.Response, error) {
@@ -54,6 +60,9 @@ func handleListOffsets(s *Server, cx *reqCtx, req *kmsg.ListOffsetsRequest) (kms
 			if err == nil {
 				rp.LeaderEpoch = part.LeaderEpoch
 				err = listOffset(req, p.Timestamp, l, &rp)
+				if p.Timestamp == listLatestTiered && req.Version >= 9 {
+					rp.LeaderEpoch = -1
+				}
 			}
 			if err != nil {
 				rp.ErrorCode = errorCode(s.log, err)
@@ -79,6 +88,8 @@ func listOffset(req *kmsg.ListOffsetsRequest, ts int64, l Log, rp *kmsg.ListOffs
 				rp.Offset = int64(min(rr.LastStableOffset, hw))
 			}
 		}
+	case ts == listLatestTiered && req.Version >= 9:
+		// Nothing is tiered: offset and timestamp stay -1.
 	case ts == listMaxTimestamp && req.Version >= 7:
 		mts, off := l.MaxTimestamp()
 		if mts >= 0 {

@@ -1,6 +1,6 @@
 package kafka
 
-// ListTransactions (key 66): versions 0-1.
+// ListTransactions (key 66): versions 0-2.
 //
 // Behavior (as Kafka's TransactionStateManager.listTransactionStates,
 // KIP-664, KIP-994):
@@ -15,16 +15,20 @@ package kafka
 //     everything.
 //   - v1 duration_filter_millis > 0: only transactions ongoing for longer
 //     than that.
+//   - v2 transactional_id_pattern (KIP-1152), when neither null nor
+//     empty: only ids the whole of which the regular expression matches
+//     (Kafka's Matcher.matches). Go's RE2 syntax, not Java's; one that
+//     does not compile is INVALID_REGULAR_EXPRESSION.
 //   - Ids being expired (Dead) are left out, as in Kafka. A node without a
 //     coordinator answers COORDINATOR_NOT_AVAILABLE; one loading a
 //     partition COORDINATOR_LOAD_IN_PROGRESS (its list would be partial).
 //   - Authorization: lists only the transactional ids the principal may
 //     DESCRIBE.
 //
-// Skipped on purpose: v2 transactional_id_pattern (KIP-1152);
-// authorization.
+// Skipped on purpose: Java-only regex syntax (lookarounds, backreferences).
 
 import (
+	"regexp"
 	"slices"
 
 	"github.com/twmb/franz-go/pkg/kerr"
@@ -45,13 +49,23 @@ func handleListTransactions(s *Server, cx *reqCtx, req *kmsg.ListTransactionsReq
 		resp.ErrorCode = kerr.CoordinatorLoadInProgress.Code
 		return resp, nil
 	}
+	var pattern *regexp.Regexp
+	if req.Version >= 2 && req.TransactionalIDPattern != nil && *req.TransactionalIDPattern != "" {
+		re, err := regexp.Compile(`^(?:` + *req.TransactionalIDPattern + `)$`)
+		if err != nil {
+			resp.ErrorCode = kerr.InvalidRegularExpression.Code
+			return resp, nil
+		}
+		pattern = re
+	}
 	resp.UnknownStateFilters = unknownTxnStates(req.StateFilters)
 	var minDurationMs int64
 	if req.Version >= 1 && req.DurationFilterMillis > 0 {
 		minDurationMs = req.DurationFilterMillis
 	}
 	for _, t := range m.List(req.StateFilters, req.ProducerIDFilters, minDurationMs) {
-		if t.State == kmsg.TransactionStateDead || !cx.allowed(acl.ResourceTransactionalID, t.ID, acl.OpDescribe) {
+		if t.State == kmsg.TransactionStateDead || (pattern != nil && !pattern.MatchString(t.ID)) ||
+			!cx.allowed(acl.ResourceTransactionalID, t.ID, acl.OpDescribe) {
 			continue
 		}
 		ts := kmsg.NewListTransactionsResponseTransactionState()

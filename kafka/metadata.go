@@ -1,6 +1,6 @@
 package kafka
 
-// Metadata (key 3): versions 0-12.
+// Metadata (key 3): versions 0-13.
 //
 // Behavior:
 //   - Brokers are the unfenced brokers of the image that have an endpoint
@@ -23,6 +23,10 @@ package kafka
 //     Auto-creation needs CREATE on the cluster or the topic, else
 //     TOPIC_AUTHORIZATION_FAILED. Authorized operations are the ones the
 //     principal is allowed.
+//
+//   - v13 (KIP-1102) adds a top-level ErrorCode; it is always 0, as a Kafka
+//     broker sends it: REBOOTSTRAP_REQUIRED is for brokers that know the
+//     client's view is stale, which Ringtail never decides.
 //
 // Skipped on purpose: offline replicas are always empty (no replica health
 // tracking yet); internal topics do not exist yet.

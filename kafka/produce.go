@@ -1,6 +1,6 @@
 package kafka
 
-// Produce (key 0): versions 3-9.
+// Produce (key 0): versions 3-12.
 //
 // Behavior:
 //   - acks 0, 1 and -1; any other value is INVALID_REQUIRED_ACKS for every
@@ -38,6 +38,22 @@ package kafka
 //     with INVALID_TXN_STATE (KIP-890 part 1). The log refuses writes of a
 //     fenced epoch (INVALID_PRODUCER_EPOCH).
 //
+//   - v10+ (KIP-951 leader discovery): a partition answered
+//     NOT_LEADER_OR_FOLLOWER or FENCED_LEADER_EPOCH carries CurrentLeader
+//     (the leader and epoch this node's metadata image has, when there is
+//     one), and the response's NodeEndpoints list those leaders' endpoints
+//     on this listener, so the client moves without a metadata refresh.
+//   - v11 lets the broker answer TRANSACTION_ABORTABLE; Ringtail never
+//     needs to (a failed verification stays the retriable
+//     NOT_ENOUGH_REPLICAS, which v11 clients also retry).
+//   - v12 (KIP-890 part 2): a transactional partition is added to the
+//     ongoing transaction by the produce itself (what AddPartitionsToTxn
+//     would do, locally or with AddPartitionsToTxn v4+ verify_only=false
+//     to the coordinator's node) instead of being refused when it is not
+//     in it. Clients send v12 transactionally only when transaction.version
+//     is 2, which Ringtail does not finalize (features.go), so this is the
+//     answer to a client that sends it anyway.
+//
 //   - Authorization (authz.go): WRITE on each topic, else
 //     TOPIC_AUTHORIZATION_FAILED before any other check; with a
 //     transactional_id, WRITE on it, else every partition is
@@ -52,6 +68,7 @@ package kafka
 import (
 	"errors"
 	"fmt"
+	"slices"
 	"sync"
 	"time"
 
@@ -114,7 +131,7 @@ func handleProduce(s *Server, cx *reqCtx, kreq kmsg.Request, finish func(kmsg.Re
 				err = fmt.Errorf("%w: produce request without records for %s-%d", model.ErrInvalidRecord, t.Topic, p.Partition)
 			}
 			if err == nil && req.TransactionID != nil {
-				err = s.verifyTxnProduce(*req.TransactionID, p.Records, model.TopicPartition{Topic: t.Topic, Partition: p.Partition})
+				err = s.verifyTxnProduce(*req.TransactionID, p.Records, model.TopicPartition{Topic: t.Topic, Partition: p.Partition}, req.Version >= 12)
 			}
 			if err != nil {
 				setErr(rp, err)
@@ -144,6 +161,9 @@ func handleProduce(s *Server, cx *reqCtx, kreq kmsg.Request, finish func(kmsg.Re
 		finished = true
 		if timer != nil {
 			timer.Stop()
+		}
+		if req.Version >= 10 {
+			s.leaderHints(resp)
 		}
 		switch {
 		case req.Acks != 0:
@@ -211,5 +231,52 @@ func handleProduce(s *Server, cx *reqCtx, kreq kmsg.Request, finish func(kmsg.Re
 	defer mu.Unlock()
 	if remaining--; remaining == 0 && !finished {
 		complete()
+	}
+}
+
+// leaderHints fills KIP-951's CurrentLeader of each partition answered
+// NOT_LEADER_OR_FOLLOWER or FENCED_LEADER_EPOCH, from this node's image,
+// and the endpoints of the leaders it names.
+func (s *Server) leaderHints(resp *kmsg.ProduceResponse) {
+	im := s.ctrl.Image()
+	var leaders []int32
+	for i := range resp.Topics {
+		rt := &resp.Topics[i]
+		t := im.Topics[rt.Topic]
+		for j := range rt.Partitions {
+			rp := &rt.Partitions[j]
+			if rp.ErrorCode != kerr.NotLeaderForPartition.Code && rp.ErrorCode != kerr.FencedLeaderEpoch.Code {
+				continue
+			}
+			if t == nil || rp.Partition < 0 || int(rp.Partition) >= len(t.Partitions) {
+				continue
+			}
+			p := t.Partitions[rp.Partition]
+			if p.Leader < 0 || p.Leader == s.cfg.NodeID {
+				continue // no better leader to name
+			}
+			rp.CurrentLeader.LeaderID, rp.CurrentLeader.LeaderEpoch = p.Leader, p.LeaderEpoch
+			if !slices.Contains(leaders, p.Leader) {
+				leaders = append(leaders, p.Leader)
+			}
+		}
+	}
+	slices.Sort(leaders)
+	for _, id := range leaders {
+		b := im.Brokers[id]
+		if b == nil {
+			continue
+		}
+		ep, ok := b.Endpoint(s.cfg.ListenerName)
+		if !ok {
+			continue
+		}
+		nb := kmsg.NewProduceResponseBroker()
+		nb.NodeID, nb.Host, nb.Port = id, ep.Host, ep.Port
+		if b.Rack != "" {
+			rack := b.Rack
+			nb.Rack = &rack
+		}
+		resp.Brokers = append(resp.Brokers, nb)
 	}
 }

@@ -1,7 +1,7 @@
 package kafka
 
-// AlterPartitionReassignments (key 45) and ListPartitionReassignments
-// (key 46): version 0 each.
+// AlterPartitionReassignments (key 45): versions 0-1;
+// ListPartitionReassignments (key 46): version 0.
 //
 // Behavior:
 //   - Alter sets each partition's target replicas (null cancels a
@@ -10,6 +10,11 @@ package kafka
 //     the ISR, then drops the old ones. Unknown brokers or duplicates give
 //     INVALID_REPLICA_ASSIGNMENT, a missing partition
 //     UNKNOWN_TOPIC_OR_PARTITION.
+//   - v1 (KIP-860): with allow_replication_factor_change false, a new
+//     replica list whose length differs from the partition's replication
+//     factor (its replicas before any reassignment in progress) is
+//     INVALID_REPLICATION_FACTOR and is not applied; cancelling stays
+//     allowed. Kafka's default (true) and v0 change any factor.
 //   - List answers the reassignments in progress (of the named partitions,
 //     or all with null topics): replicas, adding and removing.
 //   - Authorization: AlterPartitionReassignments needs ALTER on the cluster,
@@ -20,6 +25,7 @@ package kafka
 
 import (
 	"context"
+	"fmt"
 
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
@@ -49,12 +55,27 @@ func handleAlterPartitionReassignments(s *Server, cx *reqCtx, req *kmsg.AlterPar
 	ctx, cancel := adminTimeout(req.TimeoutMillis)
 	defer cancel()
 	var reqs []controlplane.Reassign
+	var refused []error // per partition of the request, nil when sent
 	for _, t := range req.Topics {
 		for _, p := range t.Partitions {
+			if err := keepsReplicationFactor(s, ra, req, t.Topic, p); err != nil {
+				refused = append(refused, err)
+				continue
+			}
+			refused = append(refused, nil)
 			reqs = append(reqs, controlplane.Reassign{Topic: t.Topic, Partition: p.Partition, Replicas: p.Replicas})
 		}
 	}
-	errs := ra.AlterPartitionReassignments(ctx, reqs)
+	sent := ra.AlterPartitionReassignments(ctx, reqs)
+	errs := make([]error, len(refused))
+	for k, j := 0, 0; k < len(refused); k++ {
+		if refused[k] != nil {
+			errs[k] = refused[k]
+			continue
+		}
+		errs[k] = sent[j]
+		j++
+	}
 	i := 0
 	for _, t := range req.Topics {
 		rt := kmsg.NewAlterPartitionAssignmentsResponseTopic()
@@ -72,6 +93,31 @@ func handleAlterPartitionReassignments(s *Server, cx *reqCtx, req *kmsg.AlterPar
 		resp.Topics = append(resp.Topics, rt)
 	}
 	return resp, nil
+}
+
+// keepsReplicationFactor refuses, for v1's allow_replication_factor_change
+// false, a target replica list of another length than the partition's
+// replication factor.
+func keepsReplicationFactor(s *Server, ra reassigner, req *kmsg.AlterPartitionAssignmentsRequest, topic string, p kmsg.AlterPartitionAssignmentsRequestTopicPartition) error {
+	if req.Version < 1 || req.AllowReplicationFactorChange || p.Replicas == nil {
+		return nil
+	}
+	t := s.ctrl.Image().Topics[topic]
+	if t == nil || p.Partition < 0 || int(p.Partition) >= len(t.Partitions) {
+		return nil // the controller answers UNKNOWN_TOPIC_OR_PARTITION
+	}
+	rf := len(t.Partitions[p.Partition].Replicas)
+	tp := model.TopicPartition{Topic: topic, Partition: p.Partition}
+	for _, r := range ra.ListPartitionReassignments([]model.TopicPartition{tp}) {
+		if r.Topic == topic && r.Partition == p.Partition {
+			rf = len(r.Replicas) - len(r.Adding) // the replicas before it
+		}
+	}
+	if len(p.Replicas) != rf {
+		return fmt.Errorf("%w: the replication factor of %s-%d would change from %d to %d, but allow_replication_factor_change is false",
+			kerr.InvalidReplicationFactor, topic, p.Partition, rf, len(p.Replicas))
+	}
+	return nil
 }
 
 func handleListPartitionReassignments(s *Server, cx *reqCtx, req *kmsg.ListPartitionReassignmentsRequest) (kmsg.Response, error) {

@@ -28,8 +28,9 @@ package kafka
 //     CLIENT_METRICS configs need DESCRIBE_CONFIGS / ALTER_CONFIGS on the
 //     cluster (CLUSTER_AUTHORIZATION_FAILED), as Kafka's AuthHelper.
 //
-// ListConfigResources (key 74, KIP-714's ListClientMetricsResources):
-// version 0, the names of the client metrics subscriptions, in order;
+// ListConfigResources (key 74): version 0 (KIP-714's
+// ListClientMetricsResources), the names of the client metrics
+// subscriptions, in order;
 // DESCRIBE_CONFIGS on the cluster (CLUSTER_AUTHORIZATION_FAILED).
 //
 // Skipped on purpose: the broker-side metrics plugin interface of Kafka;

@@ -4,7 +4,7 @@ package kafka
 // (txn.Manager, the leader of the transactional id's __transaction_state
 // partition; FindCoordinator with key type 1 names it):
 //
-// InitProducerId (key 22) with a transactional id, versions 0-4:
+// InitProducerId (key 22) with a transactional id, versions 0-5:
 //   - the id's producer id and a new epoch, fencing any older producer of
 //     the id (its next request answers PRODUCER_FENCED); an open
 //     transaction of the older producer is aborted first: the answer is
@@ -23,9 +23,11 @@ package kafka
 // transactions; verify_only checks, without adding, that the partitions
 // are in the ongoing transaction (INVALID_TXN_STATE otherwise).
 //
-// AddOffsetsToTxn (key 25), versions 0-3: adds the group's
+// AddOffsetsToTxn (key 25), versions 0-4: adds the group's
 // __consumer_offsets partition, so that TxnOffsetCommit's offsets commit
-// or abort with the transaction.
+// or abort with the transaction. (InitProducerId v5, AddPartitionsToTxn
+// v5, AddOffsetsToTxn v4 and TxnOffsetCommit v4 only add the client's
+// support for TRANSACTION_ABORTABLE, which Ringtail never needs to send.)
 //
 // EndTxn (key 26), versions 0-4: commit or abort; answered once the
 // markers are written (or once the decision is durable, if writing them
@@ -44,9 +46,9 @@ package kafka
 //     (GROUP_AUTHORIZATION_FAILED); WriteTxnMarkers CLUSTER_ACTION on the
 //     cluster (CLUSTER_AUTHORIZATION_FAILED).
 //
-// Skipped on purpose: the KIP-890 part 2 versions (InitProducerId v5+,
-// EndTxn v5+, AddOffsetsToTxn v4+, Produce v12+), where the epoch is
-// bumped on every transaction.
+// Skipped on purpose: the KIP-890 part 2 versions (EndTxn v5+,
+// TxnOffsetCommit v5+), where the epoch is bumped on every transaction and
+// offsets join it without AddOffsetsToTxn; InitProducerId v6 (KIP-939). Produce v12's implicit add is served (produce.go).
 
 import (
 	"context"
@@ -365,7 +367,9 @@ type verifyKey struct {
 // cached until the producer's next marker on the partition
 // (writeMarkersLocal forgets it), so that only a transaction's first
 // produce to a partition pays the check, as Kafka's verification guard.
-func (s *Server) verifyTxnProduce(txnID string, records []byte, tp model.TopicPartition) error {
+// With add (Produce v12+, KIP-890 part 2) the partition is added to the
+// transaction rather than checked.
+func (s *Server) verifyTxnProduce(txnID string, records []byte, tp model.TopicPartition, add bool) error {
 	h, err := storage.ParseBatchHeader(records)
 	if err != nil {
 		return nil // the log's validation answers it
@@ -378,7 +382,14 @@ func (s *Server) verifyTxnProduce(txnID string, records []byte, tp model.TopicPa
 		return nil
 	}
 	if m := s.cfg.Txns; m != nil {
-		err := m.Verify(txnID, h.ProducerID, h.ProducerEpoch, []model.TopicPartition{tp})[tp]
+		var err error
+		if add {
+			ctx, cancel := txnCtx()
+			err = s.txnErr(txnID, m.AddPartitions(ctx, txnID, h.ProducerID, h.ProducerEpoch, []model.TopicPartition{tp}))
+			cancel()
+		} else {
+			err = m.Verify(txnID, h.ProducerID, h.ProducerEpoch, []model.TopicPartition{tp})[tp]
+		}
 		switch {
 		case err == nil:
 			s.txnVerified.m.Store(key, h.ProducerEpoch)
@@ -392,7 +403,7 @@ func (s *Server) verifyTxnProduce(txnID string, records []byte, tp model.TopicPa
 			return err
 		}
 	}
-	if err := s.verifyRemote(txnID, h.ProducerID, h.ProducerEpoch, tp); err != nil {
+	if err := s.verifyRemote(txnID, h.ProducerID, h.ProducerEpoch, tp, add); err != nil {
 		return err
 	}
 	s.txnVerified.m.Store(key, h.ProducerEpoch)
@@ -401,8 +412,8 @@ func (s *Server) verifyTxnProduce(txnID string, records []byte, tp model.TopicPa
 
 // verifyRemote asks the transaction coordinator's node (the leader of the
 // id's __transaction_state partition) with AddPartitionsToTxn v4
-// verify_only.
-func (s *Server) verifyRemote(txnID string, pid int64, epoch int16, tp model.TopicPartition) error {
+// verify_only, or, with add, has it add the partition (verify_only false).
+func (s *Server) verifyRemote(txnID string, pid int64, epoch int16, tp model.TopicPartition, add bool) error {
 	n := int32(txn.DefaultNumPartitions)
 	if s.cfg.Broker != nil {
 		n = s.cfg.Broker.TransactionStateLogNumPartitions
@@ -423,7 +434,7 @@ func (s *Server) verifyRemote(txnID string, pid int64, epoch int16, tp model.Top
 	req := kmsg.NewPtrAddPartitionsToTxnRequest()
 	req.Version = 4
 	tx := kmsg.NewAddPartitionsToTxnRequestTransaction()
-	tx.TransactionalID, tx.ProducerID, tx.ProducerEpoch, tx.VerifyOnly = txnID, pid, epoch, true
+	tx.TransactionalID, tx.ProducerID, tx.ProducerEpoch, tx.VerifyOnly = txnID, pid, epoch, !add
 	tt := kmsg.NewAddPartitionsToTxnRequestTransactionTopic()
 	tt.Topic, tt.Partitions = tp.Topic, []int32{tp.Partition}
 	tx.Topics = append(tx.Topics, tt)

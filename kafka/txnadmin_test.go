@@ -304,6 +304,41 @@ func TestListTransactions(t *testing.T) {
 	}
 }
 
+// ListTransactions v2's transactional_id_pattern (KIP-1152): a regular
+// expression the whole id must match; an invalid one is
+// INVALID_REGULAR_EXPRESSION.
+func TestListTransactionsPattern(t *testing.T) {
+	h, m, _ := newTxnAdminHarness(t)
+	beginTxn(t, m, "orders-1", model.TopicPartition{Topic: "x", Partition: 0})
+	beginTxn(t, m, "orders-2")
+	beginTxn(t, m, "payments-orders")
+	conn := h.dial()
+	ptr := func(s string) *string { return &s }
+	for i, tc := range []struct {
+		pattern *string
+		want    []string
+		code    int16
+	}{
+		{nil, []string{"orders-1", "orders-2", "payments-orders"}, 0},
+		{ptr(""), []string{"orders-1", "orders-2", "payments-orders"}, 0},
+		{ptr("orders-.*"), []string{"orders-1", "orders-2"}, 0},
+		{ptr("orders"), nil, 0}, // a whole-id match, not a substring
+		{ptr(".*orders"), []string{"payments-orders"}, 0},
+		{ptr("orders-("), nil, kerr.InvalidRegularExpression.Code},
+	} {
+		req := kmsg.NewPtrListTransactionsRequest()
+		req.Version, req.TransactionalIDPattern = 2, tc.pattern
+		resp := conn.roundTrip(req, int32(i)).(*kmsg.ListTransactionsResponse)
+		var ids []string
+		for _, s := range resp.TransactionStates {
+			ids = append(ids, s.TransactionalID)
+		}
+		if resp.ErrorCode != tc.code || !slices.Equal(ids, tc.want) {
+			t.Errorf("pattern %v: %v %v, want %v %v", tc.pattern, kerr.ErrorForCode(resp.ErrorCode), ids, kerr.ErrorForCode(tc.code), tc.want)
+		}
+	}
+}
+
 // A node without a transaction coordinator answers
 // COORDINATOR_NOT_AVAILABLE.
 func TestTxnAdminWithoutCoordinator(t *testing.T) {

@@ -1,6 +1,6 @@
 package kafka
 
-// TxnOffsetCommit (key 28): versions 0-3.
+// TxnOffsetCommit (key 28): versions 0-4.
 //
 // Behavior:
 //   - Drives group.Coordinator.TxnCommitOffsets; the response is sent
@@ -23,15 +23,19 @@ package kafka
 //   - A producer whose epoch the log refuses gets INVALID_PRODUCER_EPOCH;
 //     a failed append otherwise answers as OffsetCommit's does
 //     (NOT_COORDINATOR for a storage error, COORDINATOR_NOT_AVAILABLE).
+//   - v4 only says the client handles TRANSACTION_ABORTABLE (KIP-890;
+//     kgo sends v4 unless transaction.version is 2).
 //   - Authorization: WRITE on the transactional id
 //     (TRANSACTIONAL_ID_AUTHORIZATION_FAILED), READ on the group
 //     (GROUP_AUTHORIZATION_FAILED), READ on each topic
 //     (TOPIC_AUTHORIZATION_FAILED), each for every partition it covers.
 //
-// Skipped on purpose: v4+ (KIP-890's verification of the partition with
-// the transaction coordinator, topic ids); the producer id and epoch are
-// not checked against the transaction coordinator (Kafka does not
-// either before v4: the log checks the epoch).
+// Skipped on purpose: v5+ (KIP-890 part 2's implicit add, topic ids in
+// v6); KIP-890's verification of the group's partition with the
+// transaction coordinator (Kafka's AddPartitionsToTxnManager does it at
+// every version when transaction.partition.verification.enable is on):
+// the producer id and epoch are not checked against the transaction
+// coordinator, the log checks the epoch.
 
 import (
 	"fmt"
