@@ -58,6 +58,18 @@ func (c *Coordinator) CommitOffsets(now time.Time, req CommitRequest, done func(
 	case g.deleting:
 		done(fmt.Errorf("%w: the group is being deleted", ErrCoordinatorNotAvailable), nil)
 		return
+	case g.cg != nil:
+		tps := make([]model.TopicPartition, len(req.Offsets))
+		for i, o := range req.Offsets {
+			tps[i] = model.TopicPartition{Topic: o.Topic, Partition: o.Partition}
+		}
+		if err := g.cg.validateCommit(req.MemberID, req.Generation, tps); err != nil {
+			done(err, nil)
+			return
+		}
+		if m := g.cg.members[req.MemberID]; m != nil {
+			m.lastHeartbeat = now
+		}
 	case g.fenced(req.MemberID, req.InstanceID):
 		done(ErrFencedInstanceID, nil)
 		return
@@ -381,7 +393,11 @@ func (c *Coordinator) expireOffsetsLocked(now time.Time) {
 // Listing is one group in ListGroups.
 type Listing struct {
 	ID, ProtocolType string
-	State            State
+	// StateName is the state as Kafka names it for the group's type
+	// (consumer groups: Empty, Assigning, Reconciling, Stable); Type is
+	// "classic" or "consumer".
+	StateName, Type string
+	State           State
 }
 
 // ListGroups lists the groups of every loaded partition, filtered by state
@@ -389,6 +405,12 @@ type Listing struct {
 // ErrLoadInProgress while any owned partition is loading, with the groups
 // it has.
 func (c *Coordinator) ListGroups(states []string) ([]Listing, error) {
+	return c.ListGroupsOf(states, nil)
+}
+
+// ListGroupsOf is ListGroups with ListGroups v5's types filter too
+// ("classic", "consumer"; case-insensitive; empty: all).
+func (c *Coordinator) ListGroupsOf(states, types []string) ([]Listing, error) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	var err error
@@ -399,10 +421,17 @@ func (c *Coordinator) ListGroups(states []string) ([]Listing, error) {
 	}
 	var out []Listing
 	for id, g := range c.mu.groups {
-		if len(states) > 0 && !slices.ContainsFunc(states, func(s string) bool { return strings.EqualFold(s, g.state.String()) }) {
+		l := Listing{ID: id, ProtocolType: g.protocolType, State: g.state, StateName: g.state.String(), Type: "classic"}
+		if g.cg != nil {
+			l.StateName, l.Type = g.cg.stateName(), "consumer"
+		}
+		if len(states) > 0 && !slices.ContainsFunc(states, func(s string) bool { return strings.EqualFold(s, l.StateName) }) {
 			continue
 		}
-		out = append(out, Listing{ID: id, ProtocolType: g.protocolType, State: g.state})
+		if len(types) > 0 && !slices.ContainsFunc(types, func(s string) bool { return strings.EqualFold(s, l.Type) }) {
+			continue
+		}
+		out = append(out, l)
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].ID < out[j].ID })
 	return out, err
@@ -418,7 +447,9 @@ type MemberDescription struct {
 
 // Description is a group in DescribeGroups.
 type Description struct {
-	State                  State
+	State State
+	// StateName is set for a consumer group (its own state names).
+	StateName              string
 	ProtocolType, Protocol string
 	Members                []MemberDescription
 }
@@ -437,6 +468,16 @@ func (c *Coordinator) DescribeGroup(groupID string) (Description, error) {
 		return Description{State: Dead}, nil
 	}
 	d := Description{State: g.state, ProtocolType: g.protocolType, Protocol: g.protocol}
+	if g.cg != nil {
+		// Kafka describes a consumer group to DescribeGroups with its
+		// members' ids and no metadata.
+		d.StateName = g.cg.stateName()
+		for _, id := range sortedKeys(g.cg.members) {
+			m := g.cg.members[id]
+			d.Members = append(d.Members, MemberDescription{MemberID: m.id, InstanceID: m.instanceID, ClientID: m.clientID, ClientHost: m.clientHost})
+		}
+		return d, nil
+	}
 	if g.state != Stable {
 		d.Protocol = ""
 	}

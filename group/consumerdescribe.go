@@ -1,0 +1,59 @@
+package group
+
+import "fmt"
+
+// ConsumerMemberDescription is one member in ConsumerGroupDescribe.
+type ConsumerMemberDescription struct {
+	MemberID               string
+	InstanceID, RackID     *string
+	MemberEpoch            int32
+	State                  string // STABLE, UNREVOKED_PARTITIONS, UNRELEASED_PARTITIONS
+	ClientID, ClientHost   string
+	SubscribedTopicNames   []string
+	SubscribedTopicRegex   string
+	Assignment, Target     []ConsumerTopic // by topic id
+	Revoking               []ConsumerTopic
+	RebalanceTimeoutMillis int32
+}
+
+// ConsumerDescription is a consumer group in ConsumerGroupDescribe.
+type ConsumerDescription struct {
+	State                  string
+	Epoch, AssignmentEpoch int32
+	Assignor               string
+	Members                []ConsumerMemberDescription
+	TopicNames             map[[16]byte]string
+}
+
+// DescribeConsumerGroup describes a KIP-848 group: GROUP_ID_NOT_FOUND for
+// an unknown group or a classic one, as Kafka answers.
+func (c *Coordinator) DescribeConsumerGroup(groupID string) (ConsumerDescription, error) {
+	topics := c.topics()
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if _, err := c.checkLocked(groupID, false); err != nil {
+		return ConsumerDescription{}, err
+	}
+	g := c.mu.groups[groupID]
+	if g == nil || g.cg == nil {
+		return ConsumerDescription{}, fmt.Errorf("%w: group %s is not a consumer group", ErrGroupIDNotFound, groupID)
+	}
+	cg := g.cg
+	d := ConsumerDescription{State: cg.stateName(), Epoch: cg.epoch, AssignmentEpoch: cg.assignmentEpoch, Assignor: c.cfg.ConsumerAssignors[0], TopicNames: map[[16]byte]string{}}
+	for name, t := range topics {
+		d.TopicNames[t.ID] = name
+	}
+	for _, id := range sortedKeys(cg.members) {
+		m := cg.members[id]
+		if m.assignor != "" {
+			d.Assignor = m.assignor
+		}
+		d.Members = append(d.Members, ConsumerMemberDescription{
+			MemberID: m.id, InstanceID: m.instanceID, RackID: m.rackID, MemberEpoch: m.epoch, State: m.state.String(),
+			ClientID: m.clientID, ClientHost: m.clientHost, SubscribedTopicNames: m.topics, SubscribedTopicRegex: m.regex,
+			Assignment: toConsumerTopics(m.assigned, topics), Target: toConsumerTopics(cg.target[id], topics),
+			Revoking: toConsumerTopics(m.revoking, topics), RebalanceTimeoutMillis: int32(m.rebalanceTimeout.Milliseconds()),
+		})
+	}
+	return d, nil
+}
