@@ -111,6 +111,8 @@ type Config struct {
 	LogCleanerDeleteRetentionMs   int64   // log.cleaner.delete.retention.ms
 
 	Quotas QuotaConfig // quota.window.*, max.connections* (quotas.go)
+	// GroupConsumer is group.consumer.* (groupconsumer.go).
+	GroupConsumer GroupConsumerConfig
 
 	Ringtail RingtailConfig
 
@@ -214,6 +216,7 @@ func Default() *Config {
 		LogCleanerMaxCompactionLagMs:         math.MaxInt64,
 		LogCleanerDeleteRetentionMs:          86400000,
 		Quotas:                               defaultQuotas(),
+		GroupConsumer:                        defaultGroupConsumer(),
 		Ringtail: RingtailConfig{
 			IOEngine:      "auto",
 			Shards:        0,

@@ -57,3 +57,19 @@ func (c *Coordinator) DescribeConsumerGroup(groupID string) (ConsumerDescription
 	}
 	return d, nil
 }
+
+// CheckOffsetFetch checks an OffsetFetch (v9+) that names a member of a
+// consumer group: UNKNOWN_MEMBER_ID or STALE_MEMBER_EPOCH. Other groups
+// (unknown, classic) are not checked, as in Kafka.
+func (c *Coordinator) CheckOffsetFetch(groupID, memberID string, epoch int32) error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if _, err := c.checkLocked(groupID, true); err != nil {
+		return err
+	}
+	g := c.mu.groups[groupID]
+	if g == nil || g.cg == nil {
+		return nil
+	}
+	return g.cg.validateFetch(memberID, epoch)
+}

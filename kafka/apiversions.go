@@ -42,15 +42,15 @@ func init() {
 		1:  {4, 13, syncHandler(handleFetch)},
 		2:  {1, 8, syncHandler(handleListOffsets)},
 		3:  {0, 12, syncHandler(handleMetadata)},
-		8:  {0, 8, handleOffsetCommit},
-		9:  {1, 8, syncHandler(handleOffsetFetch)},
+		8:  {0, 9, handleOffsetCommit},
+		9:  {1, 9, syncHandler(handleOffsetFetch)},
 		10: {0, 4, syncHandler(handleFindCoordinator)},
 		11: {0, 9, handleJoinGroup},
 		12: {0, 4, syncHandler(handleHeartbeat)},
 		13: {0, 5, syncHandler(handleLeaveGroup)},
 		14: {0, 5, handleSyncGroup},
 		15: {0, 5, syncHandler(handleDescribeGroups)},
-		16: {0, 4, syncHandler(handleListGroups)},
+		16: {0, 5, syncHandler(handleListGroups)},
 		17: {0, 1, handleSaslHandshake},
 		18: {0, 3, syncHandler(handleApiVersions)},
 		19: {0, 7, syncHandler(handleCreateTopics)},
@@ -86,6 +86,8 @@ func init() {
 		61: {0, 0, syncHandler(handleDescribeProducers)},
 		65: {0, 0, syncHandler(handleDescribeTransactions)},
 		66: {0, 1, syncHandler(handleListTransactions)},
+		68: {0, 1, syncHandler(handleConsumerGroupHeartbeat)},
+		69: {0, 1, syncHandler(handleConsumerGroupDescribe)},
 	}
 }
 

@@ -8,6 +8,9 @@ package kafka
 //     name, member metadata and assignments are filled only while Stable,
 //     as in Kafka.
 //   - An unknown group is state "Dead" with no error, as in Kafka.
+//   - A consumer (KIP-848) group: protocol type "consumer", its own state
+//     names (Empty, Assigning, Reconciling, Stable) and its members' ids
+//     without metadata or assignment (ConsumerGroupDescribe has those).
 //   - INVALID_GROUP_ID (over 255 bytes), NOT_COORDINATOR,
 //     COORDINATOR_LOAD_IN_PROGRESS per group.
 //   - v3+ authorized operations: -2147483648 unless asked for; then READ,
@@ -46,6 +49,9 @@ func handleDescribeGroups(s *Server, cx *reqCtx, req *kmsg.DescribeGroupsRequest
 		}
 		rg.ErrorCode = errorCode(s.log, err)
 		rg.State, rg.ProtocolType, rg.Protocol = d.State.String(), d.ProtocolType, d.Protocol
+		if d.StateName != "" {
+			rg.State = d.StateName // a consumer (KIP-848) group
+		}
 		if err != nil {
 			rg.State = ""
 		}
