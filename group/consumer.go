@@ -160,6 +160,9 @@ type cgroup struct {
 	// metaKey is the subscribed topics' metadata the group epoch was
 	// last computed for (names and partition counts).
 	metaKey string
+	// persisted is what the log holds for the group: key -> value of the
+	// records last written (consumerrecords.go); nil: nothing known.
+	persisted map[string][]byte
 }
 
 func newCGroup() *cgroup {
@@ -374,6 +377,7 @@ func (c *Coordinator) consumerHeartbeat(now time.Time, req ConsumerHeartbeat) (C
 	}
 	c.reconcileLocked(cg, m, owned, now)
 	g.setState(Stable, g.stateTime)
+	c.persistConsumerLocked(g, now, topics)
 	res := ConsumerHeartbeatResult{MemberID: m.id, MemberEpoch: m.epoch, HeartbeatInterval: c.cfg.ConsumerHeartbeatInterval}
 	if req.MemberEpoch == epochJoin || req.Owned != nil || prevEpoch != m.epoch || !before.equal(m.assigned) {
 		res.Assignment = toConsumerTopics(m.assigned, topics)
@@ -484,9 +488,11 @@ func (c *Coordinator) consumerLeaveLocked(g *group, now time.Time, req *Consumer
 		m.prevEpoch, m.epoch = m.epoch, epochStaticLeft
 		m.lastHeartbeat = now
 		c.log.Info("static consumer group member left temporarily", "group", g.id, "member_id", id)
+		c.persistConsumerLocked(g, now, c.topics())
 		return ConsumerHeartbeatResult{MemberID: id, MemberEpoch: epochStaticLeft}, nil
 	}
 	c.removeConsumerMemberLocked(g, id, "member left the group")
+	c.persistConsumerLocked(g, now, c.topics())
 	return ConsumerHeartbeatResult{MemberID: id, MemberEpoch: epochLeave}, nil
 }
 
@@ -581,6 +587,12 @@ func (c *Coordinator) reconcileLocked(cg *cgroup, m *cmember, owned tpSet, now t
 // not revoke in time, and re-evaluates subscriptions against the topics.
 func (c *Coordinator) tickConsumerLocked(g *group, now time.Time, topics map[string]TopicMeta) {
 	cg := g.cg
+	epoch := cg.epoch
+	defer func() {
+		if cg.epoch != epoch && g.cg == cg {
+			c.persistConsumerLocked(g, now, topics)
+		}
+	}()
 	ids := make([]string, 0, len(cg.members))
 	for id := range cg.members {
 		ids = append(ids, id)

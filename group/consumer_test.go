@@ -5,6 +5,8 @@
 package group
 
 import (
+	"encoding/binary"
+	"errors"
 	"fmt"
 	"sort"
 	"testing"
@@ -263,4 +265,112 @@ func TestConsumerGroupBadHeartbeatsAndStatic(t *testing.T) {
 	cf2.topic("t", 1)
 	cf2.hb("a", "t")
 	mustErr(t, cf2.c.ConsumerGroupHeartbeat(cf2.now, ConsumerHeartbeat{Version: 1, Group: "g", MemberID: "b", RebalanceTimeoutMs: 1, SubscribedTopicNames: []string{"t"}}).Err, ErrGroupMaxSizeReached)
+}
+
+func TestConsumerGroupSurvivesReload(t *testing.T) {
+	cf := newCGFixture(t)
+	cf.topic("t", 6)
+	cf.topic("u", 2)
+	cf.hb("a", "t", "u")
+	cf.hb("b", "t")
+	for i := 0; i < 3; i++ {
+		cf.hb("a")
+		cf.hb("b")
+	}
+	re := "u.*"
+	if r := cf.c.ConsumerGroupHeartbeat(cf.now, ConsumerHeartbeat{Version: 1, Group: "g", MemberID: "c", InstanceID: strp("i"), RebalanceTimeoutMs: 5000, SubscribedTopicRegex: &re, ServerAssignor: strp("range"), Owned: []ConsumerTopic{}}); r.Err != nil {
+		t.Fatal(r.Err)
+	}
+	before, err := cf.c.DescribeConsumerGroup("g")
+	if err != nil {
+		t.Fatal(err)
+	}
+	// A new coordinator (a restart, or the partition's new leader)
+	// replays the same log.
+	p := PartitionFor("g", 4)
+	c2 := New(Config{NumPartitions: 4, Logger: cf.c.log, Topics: cf.c.cfg.Topics})
+	if err := c2.Load(p, cf.logs[p], cf.now); err != nil {
+		t.Fatal(err)
+	}
+	after, err := c2.DescribeConsumerGroup("g")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, d := range []*ConsumerDescription{&before, &after} {
+		for i := range d.Members {
+			if id := d.Members[i].InstanceID; id != nil {
+				d.Members[i].ClientHost += "instance=" + *id
+				d.Members[i].InstanceID = nil
+			}
+		}
+	}
+	if fmt.Sprintf("%+v", before) != fmt.Sprintf("%+v", after) {
+		t.Fatalf("after reload:\n%+v\nbefore:\n%+v", after, before)
+	}
+	// The members carry on with their epochs.
+	cf.c = c2
+	cf.hb("a")
+	cf.hb("b")
+	// Members leave; DeleteGroups tombstones everything and a reload
+	// finds no group.
+	for _, id := range []string{"a", "b"} {
+		if r := c2.ConsumerGroupHeartbeat(cf.now, ConsumerHeartbeat{Version: 1, Group: "g", MemberID: id, MemberEpoch: -1}); r.Err != nil {
+			t.Fatal(r.Err)
+		}
+	}
+	if r := c2.ConsumerGroupHeartbeat(cf.now, ConsumerHeartbeat{Version: 1, Group: "g", MemberID: "c", InstanceID: strp("i"), MemberEpoch: -1}); r.Err != nil {
+		t.Fatal(r.Err)
+	}
+	done := make(chan []error, 1)
+	c2.DeleteGroups(cf.now, []string{"g"}, func(errs []error) { done <- errs })
+	if errs := <-done; errs[0] != nil {
+		t.Fatal(errs[0])
+	}
+	c3 := New(Config{NumPartitions: 4, Logger: cf.c.log, Topics: cf.c.cfg.Topics})
+	if err := c3.Load(p, cf.logs[p], cf.now); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c3.DescribeConsumerGroup("g"); !errors.Is(err, ErrGroupIDNotFound) {
+		t.Fatalf("deleted group after reload: %v", err)
+	}
+}
+
+// FuzzConsumerGroupRecords feeds the consumer-group record decoders
+// arbitrary keys and values: they must fail cleanly, never panic, and a
+// replay of what they accept must build a group.
+func FuzzConsumerGroupRecords(f *testing.F) {
+	cg := newCGroup()
+	cg.epoch, cg.assignmentEpoch = 3, 3
+	m := &cmember{id: "m", instanceID: strp("i"), clientID: "c", topics: []string{"t"}, regex: "t.*", assignor: "range",
+		assigned: tpSet{{Topic: "t", Partition: 0}: {}}, revoking: tpSet{{Topic: "t", Partition: 1}: {}}, epoch: 3, state: stateUnrevoked}
+	cg.members["m"] = m
+	cg.target["m"] = tpSet{{Topic: "t", Partition: 0}: {}}
+	topics := map[string]TopicMeta{"t": {ID: [16]byte{1}, Partitions: 2}}
+	for k, v := range cg.records("g", topics) {
+		f.Add([]byte(k), v)
+	}
+	f.Add([]byte{0, 5, 0, 1, 'g'}, []byte{0, 0, 1, 1})
+	f.Add([]byte{0, 8, 0, 1, 'g', 0, 1, 'm'}, []byte{0, 0, 0, 0, 0, 1, 0, 0, 0, 0, 2, 0xff, 0xff, 0xff, 0x0f})
+	f.Fuzz(func(t *testing.T, key, value []byte) {
+		if len(key) < 2 {
+			return
+		}
+		typ := int16(binary.BigEndian.Uint16(key))
+		if typ < recCGMetadata || typ > recCGCurrentAssignemt {
+			return
+		}
+		groups := map[string]*group{}
+		get := func(id string) *group {
+			if groups[id] == nil {
+				groups[id] = newGroup(id, time.UnixMilli(0))
+			}
+			return groups[id]
+		}
+		if err := replayConsumerRecord(typ, key, value, get); err != nil {
+			return
+		}
+		for _, g := range groups {
+			buildConsumerGroup(g, topics, time.UnixMilli(0))
+		}
+	})
 }

@@ -287,7 +287,14 @@ func (c *Coordinator) Load(p int32, log Log, now time.Time) error {
 		return fmt.Errorf("group: load %s-%d: %w", OffsetsTopic, p, err)
 	}
 	op.nextSeq = st.end
+	var topics map[string]TopicMeta
 	for id, g := range groups {
+		if g.cgLoad != nil {
+			if topics == nil {
+				topics = c.topics()
+			}
+			buildConsumerGroup(g, topics, now)
+		}
 		if len(g.members) > 0 {
 			for _, m := range g.members {
 				m.lastHeartbeat = now

@@ -126,6 +126,9 @@ type group struct {
 	// cg is set for a KIP-848 consumer group (consumer.go); its members
 	// are there, not in members.
 	cg *cgroup
+	// cgLoad holds the consumer-group records read by a replay until
+	// Load builds cg from them.
+	cgLoad *cgLoad
 }
 
 func newGroup(id string, now time.Time) *group {
@@ -350,6 +353,9 @@ func (c *Coordinator) Join(now time.Time, req JoinRequest, done func(JoinResult)
 		if len(g.cg.members) > 0 {
 			fail(fmt.Errorf("%w: group %s is a consumer group with members; classic members cannot join it", ErrInconsistentGroupProtocol, g.id))
 			return
+		}
+		if recs := g.consumerTombstones(); len(recs) > 0 {
+			c.appendLocked(g.id, recs, now, nil)
 		}
 		g.cg, g.protocolType = nil, ""
 	}

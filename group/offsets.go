@@ -281,6 +281,7 @@ func (c *Coordinator) DeleteGroups(now time.Time, ids []string, done func(errs [
 // tombstones without waiting; here memory never runs ahead of the log.)
 func (c *Coordinator) deleteGroupLocked(g *group, now time.Time, done func(error)) {
 	recs := make([]kv, 0, len(g.offsets)+1)
+	recs = append(recs, g.consumerTombstones()...)
 	tps := make([]model.TopicPartition, 0, len(g.offsets))
 	for tp := range g.offsets {
 		tps = append(tps, tp)
