@@ -11,6 +11,7 @@ package e2e
 
 import (
 	"context"
+	"fmt"
 	"strconv"
 	"sync"
 	"testing"
@@ -231,5 +232,39 @@ func TestGroup848Regex(t *testing.T) {
 	resp, err := req.RequestWith(context.Background(), n.Client())
 	if err != nil || resp.ErrorCode != 128 {
 		t.Fatalf("bad regex: %v, code %d", err, resp.ErrorCode)
+	}
+}
+
+// TestGroup848Restart: a consumer group's epochs, members and assignments
+// are in __consumer_offsets, so a restarted node describes the same group
+// and its members carry on without rejoining.
+func TestGroup848Restart(t *testing.T) {
+	n := start848Node(t)
+	const topic, group, partitions = "restart848", "restart848", 4
+	n.CreateTopic(topic, partitions, nil)
+	a := startMember(t, n, group, topic, kip848Prefix+"range", "member-a")
+	b := startMember(t, n, group, topic, kip848Prefix+"range", "member-b")
+	before := wait848Stable(t, n, group, 2, partitions)
+	if before.AssignorName != "range" {
+		t.Fatalf("assignor %q; want range", before.AssignorName)
+	}
+	epochs := func(g kmsg.ConsumerGroupDescribeResponseGroup) map[string]int32 {
+		out := map[string]int32{}
+		for _, m := range g.Members {
+			out[m.MemberID] = m.MemberEpoch
+		}
+		return out
+	}
+	n.Restart()
+	after := wait848Stable(t, n, group, 2, partitions)
+	if after.Epoch != before.Epoch || fmt.Sprint(epochs(after)) != fmt.Sprint(epochs(before)) {
+		t.Fatalf("after the restart: epoch %d, members %v; before: epoch %d, members %v", after.Epoch, epochs(after), before.Epoch, epochs(before))
+	}
+	ack := produceN(t, spreadProducer(n), topic, "r", 400)
+	testkit.WaitFor(t, time.Minute, "the members to consume after the restart", func() bool {
+		return distinct(a.records(), b.records()) >= len(ack)
+	})
+	if dups := checkGroupConsumption(t, ack, append(a.records(), b.records()...), "", nil); dups != 0 {
+		t.Fatalf("%d records processed twice", dups)
 	}
 }
