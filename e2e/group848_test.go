@@ -13,6 +13,7 @@ import (
 	"context"
 	"fmt"
 	"strconv"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -266,5 +267,17 @@ func TestGroup848Restart(t *testing.T) {
 	})
 	if dups := checkGroupConsumption(t, ack, append(a.records(), b.records()...), "", nil); dups != 0 {
 		t.Fatalf("%d records processed twice", dups)
+	}
+	// ringtail group describe shows the epochs and assignments.
+	out := runCLI(t, n, "", "group", "describe", group)
+	for _, want := range []string{"Type: consumer", "State: Stable", fmt.Sprintf("Epoch: %d", after.Epoch), "Assignor: range", "Target: " + topic + "[", "Assigned: " + topic + "["} {
+		if !strings.Contains(out, want) {
+			t.Fatalf("group describe lacks %q:\n%s", want, out)
+		}
+	}
+	for id, e := range epochs(after) {
+		if !strings.Contains(out, fmt.Sprintf("Member: %s\tEpoch: %d", id, e)) {
+			t.Fatalf("group describe lacks member %s at epoch %d:\n%s", id, e, out)
+		}
 	}
 }
