@@ -280,45 +280,64 @@ func validateHeartbeat(req *ConsumerHeartbeat) error {
 	return nil
 }
 
-// ConsumerGroupHeartbeat handles a ConsumerGroupHeartbeat.
-func (c *Coordinator) ConsumerGroupHeartbeat(now time.Time, req ConsumerHeartbeat) ConsumerHeartbeatResult {
-	res, err := c.consumerHeartbeat(now, req)
-	if err != nil {
-		return ConsumerHeartbeatResult{Err: err, MemberID: req.MemberID, MemberEpoch: req.MemberEpoch}
+// ConsumerGroupHeartbeat handles a ConsumerGroupHeartbeat. done gets the
+// answer once what the heartbeat changed is durable in __consumer_offsets
+// (at once when it changed nothing, or failed); it runs once, maybe
+// inside the call, and must not call back into the Coordinator. A failed
+// write answers storeError's error; memory keeps the change (the member
+// retries, and is fenced if its epoch moved), and the group's records
+// are all written again on its next change.
+func (c *Coordinator) ConsumerGroupHeartbeat(now time.Time, req ConsumerHeartbeat, done func(ConsumerHeartbeatResult)) {
+	fail := func(err error) {
+		done(ConsumerHeartbeatResult{Err: err, MemberID: req.MemberID, MemberEpoch: req.MemberEpoch})
 	}
-	return res
-}
-
-func (c *Coordinator) consumerHeartbeat(now time.Time, req ConsumerHeartbeat) (ConsumerHeartbeatResult, error) {
 	if err := validateHeartbeat(&req); err != nil {
-		return ConsumerHeartbeatResult{}, err
+		fail(err)
+		return
 	}
 	if req.ServerAssignor != nil && !slices.Contains(c.cfg.ConsumerAssignors, *req.ServerAssignor) {
-		return ConsumerHeartbeatResult{}, fmt.Errorf("%w: %q; this broker has %s", ErrUnsupportedAssignor, *req.ServerAssignor, strings.Join(c.cfg.ConsumerAssignors, ", "))
+		fail(fmt.Errorf("%w: %q; this broker has %s", ErrUnsupportedAssignor, *req.ServerAssignor, strings.Join(c.cfg.ConsumerAssignors, ", ")))
+		return
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	res, g, err := c.consumerHeartbeatLocked(now, req)
+	if err != nil {
+		fail(err)
+		return
+	}
+	c.persistConsumerLocked(g, now, c.topics(), func(err error) {
+		if err != nil {
+			fail(err)
+			return
+		}
+		done(res)
+	})
+}
+
+func (c *Coordinator) consumerHeartbeatLocked(now time.Time, req ConsumerHeartbeat) (ConsumerHeartbeatResult, *group, error) {
 	if _, err := c.checkLocked(req.Group, false); err != nil {
-		return ConsumerHeartbeatResult{}, err
+		return ConsumerHeartbeatResult{}, nil, err
 	}
 	g := c.mu.groups[req.Group]
 	if req.MemberEpoch < 0 {
-		return c.consumerLeaveLocked(g, now, &req)
+		res, err := c.consumerLeaveLocked(g, now, &req)
+		return res, g, err
 	}
 	switch {
 	case g == nil:
 		if req.MemberEpoch != epochJoin {
-			return ConsumerHeartbeatResult{}, fmt.Errorf("%w: group %s has no member %s", ErrUnknownMemberID, req.Group, req.MemberID)
+			return ConsumerHeartbeatResult{}, nil, fmt.Errorf("%w: group %s has no member %s", ErrUnknownMemberID, req.Group, req.MemberID)
 		}
 		g = newGroup(req.Group, now)
 		c.mu.groups[req.Group] = g
 		defer c.dropIfUnusedLocked(g)
 	case g.deleting:
-		return ConsumerHeartbeatResult{}, fmt.Errorf("%w: the group is being deleted", ErrCoordinatorNotAvailable)
+		return ConsumerHeartbeatResult{}, nil, fmt.Errorf("%w: the group is being deleted", ErrCoordinatorNotAvailable)
 	}
 	if g.cg == nil {
 		if len(g.members) > 0 || g.state != Empty || len(g.pending) > 0 {
-			return ConsumerHeartbeatResult{}, fmt.Errorf("%w: group %s is a classic group with members", ErrGroupIDNotFound, g.id)
+			return ConsumerHeartbeatResult{}, nil, fmt.Errorf("%w: group %s is a classic group with members", ErrGroupIDNotFound, g.id)
 		}
 		// An empty classic group (or one holding only offsets) becomes a
 		// consumer group, keeping its offsets (Kafka's offline upgrade).
@@ -330,7 +349,7 @@ func (c *Coordinator) consumerHeartbeat(now time.Time, req ConsumerHeartbeat) (C
 	n := len(cg.members)
 	m, err := c.consumerMemberLocked(g, now, &req)
 	if err != nil {
-		return ConsumerHeartbeatResult{}, err
+		return ConsumerHeartbeatResult{}, nil, err
 	}
 	m.lastHeartbeat = now
 	if req.ClientID != "" {
@@ -377,12 +396,11 @@ func (c *Coordinator) consumerHeartbeat(now time.Time, req ConsumerHeartbeat) (C
 	}
 	c.reconcileLocked(cg, m, owned, now)
 	g.setState(Stable, g.stateTime)
-	c.persistConsumerLocked(g, now, topics)
 	res := ConsumerHeartbeatResult{MemberID: m.id, MemberEpoch: m.epoch, HeartbeatInterval: c.cfg.ConsumerHeartbeatInterval}
 	if req.MemberEpoch == epochJoin || req.Owned != nil || prevEpoch != m.epoch || !before.equal(m.assigned) {
 		res.Assignment = toConsumerTopics(m.assigned, topics)
 	}
-	return res, nil
+	return res, g, nil
 }
 
 // consumerMemberLocked finds (or, for a join, adds) the heartbeat's member
@@ -488,11 +506,9 @@ func (c *Coordinator) consumerLeaveLocked(g *group, now time.Time, req *Consumer
 		m.prevEpoch, m.epoch = m.epoch, epochStaticLeft
 		m.lastHeartbeat = now
 		c.log.Info("static consumer group member left temporarily", "group", g.id, "member_id", id)
-		c.persistConsumerLocked(g, now, c.topics())
 		return ConsumerHeartbeatResult{MemberID: id, MemberEpoch: epochStaticLeft}, nil
 	}
 	c.removeConsumerMemberLocked(g, id, "member left the group")
-	c.persistConsumerLocked(g, now, c.topics())
 	return ConsumerHeartbeatResult{MemberID: id, MemberEpoch: epochLeave}, nil
 }
 
@@ -590,7 +606,7 @@ func (c *Coordinator) tickConsumerLocked(g *group, now time.Time, topics map[str
 	epoch := cg.epoch
 	defer func() {
 		if cg.epoch != epoch && g.cg == cg {
-			c.persistConsumerLocked(g, now, topics)
+			c.persistConsumerLocked(g, now, topics, nil)
 		}
 	}()
 	ids := make([]string, 0, len(cg.members))

@@ -51,7 +51,7 @@ func (cf *cgFixture) hb(id string, topics ...string) ConsumerHeartbeatResult {
 	if !known {
 		req.SubscribedTopicNames = topics
 	}
-	r := cf.c.ConsumerGroupHeartbeat(cf.now, req)
+	r := syncHB(cf.c, cf.now, req)
 	if r.Err != nil {
 		cf.t.Fatalf("heartbeat of %s: %v", id, r.Err)
 	}
@@ -117,9 +117,9 @@ func TestConsumerGroupReconciles(t *testing.T) {
 		t.Fatalf("%d partitions held; want 12", n)
 	}
 	// A stale epoch is fenced.
-	stale := cf.c.ConsumerGroupHeartbeat(cf.now, ConsumerHeartbeat{Version: 1, Group: "g", MemberID: "a", MemberEpoch: 1, RebalanceTimeoutMs: -1})
+	stale := syncHB(cf.c, cf.now, ConsumerHeartbeat{Version: 1, Group: "g", MemberID: "a", MemberEpoch: 1, RebalanceTimeoutMs: -1})
 	mustErr(t, stale.Err, ErrFencedMemberEpoch)
-	unknown := cf.c.ConsumerGroupHeartbeat(cf.now, ConsumerHeartbeat{Version: 1, Group: "g", MemberID: "zz", MemberEpoch: 2, RebalanceTimeoutMs: -1})
+	unknown := syncHB(cf.c, cf.now, ConsumerHeartbeat{Version: 1, Group: "g", MemberID: "zz", MemberEpoch: 2, RebalanceTimeoutMs: -1})
 	mustErr(t, unknown.Err, ErrUnknownMemberID)
 
 	// Commits: current epoch ok; an older one only for partitions held.
@@ -146,7 +146,7 @@ func TestConsumerGroupReconciles(t *testing.T) {
 		t.Fatalf("a holds %d partitions after b was fenced; want 12", n)
 	}
 	// a leaves: the group is empty.
-	r = cf.c.ConsumerGroupHeartbeat(cf.now, ConsumerHeartbeat{Version: 1, Group: "g", MemberID: "a", MemberEpoch: -1})
+	r = syncHB(cf.c, cf.now, ConsumerHeartbeat{Version: 1, Group: "g", MemberID: "a", MemberEpoch: -1})
 	if r.Err != nil || r.MemberEpoch != -1 {
 		t.Fatalf("leave: %+v", r)
 	}
@@ -162,7 +162,7 @@ func TestConsumerGroupThreeMembersBalanced(t *testing.T) {
 			cf.topic("t", 12)
 			for _, id := range []string{"a", "b", "c"} {
 				req := ConsumerHeartbeat{Version: 1, Group: "g", MemberID: id, RebalanceTimeoutMs: 1000, SubscribedTopicNames: []string{"t"}, ServerAssignor: strp(assignor), Owned: []ConsumerTopic{}}
-				r := cf.c.ConsumerGroupHeartbeat(cf.now, req)
+				r := syncHB(cf.c, cf.now, req)
 				if r.Err != nil {
 					t.Fatal(r.Err)
 				}
@@ -191,7 +191,7 @@ func TestConsumerGroupRegexAndTopicChanges(t *testing.T) {
 	cf.topic("orders-1", 2)
 	cf.topic("other", 2)
 	re := "orders-.*"
-	r := cf.c.ConsumerGroupHeartbeat(cf.now, ConsumerHeartbeat{Version: 1, Group: "g", MemberID: "a", RebalanceTimeoutMs: 1000, SubscribedTopicRegex: &re, Owned: []ConsumerTopic{}})
+	r := syncHB(cf.c, cf.now, ConsumerHeartbeat{Version: 1, Group: "g", MemberID: "a", RebalanceTimeoutMs: 1000, SubscribedTopicRegex: &re, Owned: []ConsumerTopic{}})
 	if r.Err != nil || count(r.Assignment) != 2 {
 		t.Fatalf("%+v", r)
 	}
@@ -209,7 +209,7 @@ func TestConsumerGroupRegexAndTopicChanges(t *testing.T) {
 		t.Fatalf("after orders-1 was deleted: %d partitions", count(cf.owned["a"]))
 	}
 	bad := "orders-("
-	r = cf.c.ConsumerGroupHeartbeat(cf.now, ConsumerHeartbeat{Version: 1, Group: "g", MemberID: "b", RebalanceTimeoutMs: 1000, SubscribedTopicRegex: &bad})
+	r = syncHB(cf.c, cf.now, ConsumerHeartbeat{Version: 1, Group: "g", MemberID: "b", RebalanceTimeoutMs: 1000, SubscribedTopicRegex: &bad})
 	mustErr(t, r.Err, ErrInvalidRegularExpression)
 }
 
@@ -227,24 +227,24 @@ func TestConsumerGroupBadHeartbeatsAndStatic(t *testing.T) {
 		{ConsumerHeartbeat{Version: 1, Group: "g", MemberID: "m", RebalanceTimeoutMs: 1, SubscribedTopicNames: []string{"t"}, ServerAssignor: strp("sticky")}, ErrUnsupportedAssignor},
 		{ConsumerHeartbeat{Version: 1, Group: "", MemberID: "m", RebalanceTimeoutMs: 1, SubscribedTopicNames: []string{"t"}}, ErrInvalidGroupID},
 	} {
-		mustErr(t, cf.c.ConsumerGroupHeartbeat(cf.now, tc.req).Err, tc.want)
+		mustErr(t, syncHB(cf.c, cf.now, tc.req).Err, tc.want)
 	}
 	// v0: the broker makes the member id.
-	r := cf.c.ConsumerGroupHeartbeat(cf.now, ConsumerHeartbeat{Version: 0, Group: "g0", ClientID: "cl", RebalanceTimeoutMs: 1, SubscribedTopicNames: []string{"t"}})
+	r := syncHB(cf.c, cf.now, ConsumerHeartbeat{Version: 0, Group: "g0", ClientID: "cl", RebalanceTimeoutMs: 1, SubscribedTopicNames: []string{"t"}})
 	if r.Err != nil || r.MemberID == "" {
 		t.Fatalf("v0 join: %+v", r)
 	}
 	// Static: a second member with the instance id is refused until the
 	// first leaves with -2; the new one takes over its assignment.
 	join := func(id string) ConsumerHeartbeatResult {
-		return cf.c.ConsumerGroupHeartbeat(cf.now, ConsumerHeartbeat{Version: 1, Group: "s", MemberID: id, InstanceID: strp("i1"), RebalanceTimeoutMs: 1000, SubscribedTopicNames: []string{"t"}})
+		return syncHB(cf.c, cf.now, ConsumerHeartbeat{Version: 1, Group: "s", MemberID: id, InstanceID: strp("i1"), RebalanceTimeoutMs: 1000, SubscribedTopicNames: []string{"t"}})
 	}
 	first := join("x")
 	if first.Err != nil || count(first.Assignment) != 4 {
 		t.Fatalf("%+v", first)
 	}
 	mustErr(t, join("y").Err, ErrUnreleasedInstanceID)
-	if r := cf.c.ConsumerGroupHeartbeat(cf.now, ConsumerHeartbeat{Version: 1, Group: "s", MemberID: "x", InstanceID: strp("i1"), MemberEpoch: -2}); r.Err != nil {
+	if r := syncHB(cf.c, cf.now, ConsumerHeartbeat{Version: 1, Group: "s", MemberID: "x", InstanceID: strp("i1"), MemberEpoch: -2}); r.Err != nil {
 		t.Fatal(r.Err)
 	}
 	second := join("y")
@@ -255,7 +255,7 @@ func TestConsumerGroupBadHeartbeatsAndStatic(t *testing.T) {
 	jc := cf.joinNew("classic", "c1")
 	cf.advance(0)
 	_ = jc
-	mustErr(t, cf.c.ConsumerGroupHeartbeat(cf.now, ConsumerHeartbeat{Version: 1, Group: "classic", MemberID: "m", RebalanceTimeoutMs: 1, SubscribedTopicNames: []string{"t"}}).Err, ErrGroupIDNotFound)
+	mustErr(t, syncHB(cf.c, cf.now, ConsumerHeartbeat{Version: 1, Group: "classic", MemberID: "m", RebalanceTimeoutMs: 1, SubscribedTopicNames: []string{"t"}}).Err, ErrGroupIDNotFound)
 	// ... and a consumer group with members refuses classic joins.
 	j := cf.join(JoinRequest{Group: "s", ClientID: "c"})
 	mustErr(t, j.res.Err, ErrInconsistentGroupProtocol)
@@ -264,7 +264,7 @@ func TestConsumerGroupBadHeartbeatsAndStatic(t *testing.T) {
 	cf2.c.cfg.ConsumerMaxSize = 1
 	cf2.topic("t", 1)
 	cf2.hb("a", "t")
-	mustErr(t, cf2.c.ConsumerGroupHeartbeat(cf2.now, ConsumerHeartbeat{Version: 1, Group: "g", MemberID: "b", RebalanceTimeoutMs: 1, SubscribedTopicNames: []string{"t"}}).Err, ErrGroupMaxSizeReached)
+	mustErr(t, syncHB(cf2.c, cf2.now, ConsumerHeartbeat{Version: 1, Group: "g", MemberID: "b", RebalanceTimeoutMs: 1, SubscribedTopicNames: []string{"t"}}).Err, ErrGroupMaxSizeReached)
 }
 
 func TestConsumerGroupSurvivesReload(t *testing.T) {
@@ -278,7 +278,7 @@ func TestConsumerGroupSurvivesReload(t *testing.T) {
 		cf.hb("b")
 	}
 	re := "u.*"
-	if r := cf.c.ConsumerGroupHeartbeat(cf.now, ConsumerHeartbeat{Version: 1, Group: "g", MemberID: "c", InstanceID: strp("i"), RebalanceTimeoutMs: 5000, SubscribedTopicRegex: &re, ServerAssignor: strp("range"), Owned: []ConsumerTopic{}}); r.Err != nil {
+	if r := syncHB(cf.c, cf.now, ConsumerHeartbeat{Version: 1, Group: "g", MemberID: "c", InstanceID: strp("i"), RebalanceTimeoutMs: 5000, SubscribedTopicRegex: &re, ServerAssignor: strp("range"), Owned: []ConsumerTopic{}}); r.Err != nil {
 		t.Fatal(r.Err)
 	}
 	before, err := cf.c.DescribeConsumerGroup("g")
@@ -314,11 +314,11 @@ func TestConsumerGroupSurvivesReload(t *testing.T) {
 	// Members leave; DeleteGroups tombstones everything and a reload
 	// finds no group.
 	for _, id := range []string{"a", "b"} {
-		if r := c2.ConsumerGroupHeartbeat(cf.now, ConsumerHeartbeat{Version: 1, Group: "g", MemberID: id, MemberEpoch: -1}); r.Err != nil {
+		if r := syncHB(c2, cf.now, ConsumerHeartbeat{Version: 1, Group: "g", MemberID: id, MemberEpoch: -1}); r.Err != nil {
 			t.Fatal(r.Err)
 		}
 	}
-	if r := c2.ConsumerGroupHeartbeat(cf.now, ConsumerHeartbeat{Version: 1, Group: "g", MemberID: "c", InstanceID: strp("i"), MemberEpoch: -1}); r.Err != nil {
+	if r := syncHB(c2, cf.now, ConsumerHeartbeat{Version: 1, Group: "g", MemberID: "c", InstanceID: strp("i"), MemberEpoch: -1}); r.Err != nil {
 		t.Fatal(r.Err)
 	}
 	done := make(chan []error, 1)
@@ -373,4 +373,14 @@ func FuzzConsumerGroupRecords(f *testing.F) {
 			buildConsumerGroup(g, topics, time.UnixMilli(0))
 		}
 	})
+}
+
+// syncHB is a heartbeat whose answer the test's log gives at once.
+func syncHB(c *Coordinator, now time.Time, req ConsumerHeartbeat) ConsumerHeartbeatResult {
+	var out *ConsumerHeartbeatResult
+	c.ConsumerGroupHeartbeat(now, req, func(r ConsumerHeartbeatResult) { out = &r })
+	if out == nil {
+		panic("heartbeat not answered")
+	}
+	return *out
 }

@@ -16,9 +16,11 @@ package group
 // value); after each change it writes the records whose value changed
 // and tombstones for those that went (a removed member's 8, 7, 5).
 // Replay keeps the last value of each key and rebuilds the group from
-// them at the end of the load. Unlike classic groups, heartbeats answer
-// before their records are durable (Kafka waits): a member whose epoch
-// was lost in a crash is fenced by the next coordinator and rejoins.
+// them at the end of the load. A heartbeat is answered once its records
+// are durable, as Kafka does; memory changes first (Kafka keeps a
+// timeline to revert a failed write; here a failed write leaves memory
+// ahead, the member gets the error and retries, and the next change
+// rewrites all of the group's records).
 
 import (
 	"encoding/binary"
@@ -252,9 +254,13 @@ func (cg *cgroup) records(groupID string, topics map[string]TopicMeta) map[strin
 
 // persistConsumerLocked writes what changed in g's consumer-group state
 // since the last write (see the file comment).
-func (c *Coordinator) persistConsumerLocked(g *group, now time.Time, topics map[string]TopicMeta) {
+func (c *Coordinator) persistConsumerLocked(g *group, now time.Time, topics map[string]TopicMeta, durable func(error)) {
+	if durable == nil {
+		durable = func(error) {}
+	}
 	cg := g.cg
 	if cg == nil {
+		durable(nil)
 		return
 	}
 	cur := cg.records(g.id, topics)
@@ -277,6 +283,7 @@ func (c *Coordinator) persistConsumerLocked(g *group, now time.Time, topics map[
 		recs = append(recs, kv{[]byte(k), nil})
 	}
 	if len(recs) == 0 {
+		durable(nil)
 		return
 	}
 	cg.persisted = cur
@@ -284,6 +291,7 @@ func (c *Coordinator) persistConsumerLocked(g *group, now time.Time, topics map[
 		if err != nil && g.cg == cg {
 			cg.persisted = nil // rewrite everything next time
 		}
+		durable(err)
 	})
 }
 

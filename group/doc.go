@@ -107,8 +107,8 @@
 //
 // Skipped: online conversion of groups with members between the two
 // protocols, rack-aware assignment (racks are stored and shown only),
-// waiting for consumer-group records to be durable before answering a
-// heartbeat, KIP-890's verification of
+// reverting memory when a consumer group's write fails, KIP-890's
+// verification of
 // a TxnOffsetCommit with the transaction coordinator (v4+), expiry of the offsets of topics a Stable consumer group no
 // longer subscribes to (only the Empty-group rule and explicit expire
 // timestamps apply).

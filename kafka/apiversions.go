@@ -86,7 +86,7 @@ func init() {
 		61: {0, 0, syncHandler(handleDescribeProducers)},
 		65: {0, 0, syncHandler(handleDescribeTransactions)},
 		66: {0, 1, syncHandler(handleListTransactions)},
-		68: {0, 1, syncHandler(handleConsumerGroupHeartbeat)},
+		68: {0, 1, handleConsumerGroupHeartbeat},
 		69: {0, 1, syncHandler(handleConsumerGroupDescribe)},
 	}
 }

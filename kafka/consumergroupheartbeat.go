@@ -3,7 +3,8 @@ package kafka
 // ConsumerGroupHeartbeat (key 68): versions 0-1 (KIP-848).
 //
 // Behavior:
-//   - Drives group.Coordinator.ConsumerGroupHeartbeat: joins (epoch 0),
+//   - Drives group.Coordinator.ConsumerGroupHeartbeat, answered once what
+//     it changed is durable in __consumer_offsets: joins (epoch 0),
 //     heartbeats, leaves (-1) and static members' temporary leaves (-2);
 //     the answer carries the member's epoch, the heartbeat interval
 //     (group.consumer.heartbeat.interval.ms) and, when it changed (or the
@@ -34,24 +35,31 @@ import (
 	"github.com/ringtail/ringtail/group"
 )
 
-func handleConsumerGroupHeartbeat(s *Server, cx *reqCtx, req *kmsg.ConsumerGroupHeartbeatRequest) (kmsg.Response, error) {
+func handleConsumerGroupHeartbeat(s *Server, cx *reqCtx, kreq kmsg.Request, finish func(kmsg.Response, error)) {
+	req, ok := kreq.(*kmsg.ConsumerGroupHeartbeatRequest)
+	if !ok {
+		finish(nil, errCloseConn)
+		return
+	}
 	resp := req.ResponseKind().(*kmsg.ConsumerGroupHeartbeatResponse)
-	fail := func(err error) (kmsg.Response, error) {
+	fail := func(err error) {
 		resp.ErrorCode, resp.ErrorMessage = errorCode(s.log, err), errorMessage(err)
 		resp.MemberEpoch = req.MemberEpoch
 		if req.MemberID != "" {
 			id := req.MemberID
 			resp.MemberID = &id
 		}
-		return resp, nil
+		finish(resp, nil)
 	}
 	gc, err := s.groupsAs(cx, req.Group, acl.OpRead)
 	if err != nil {
-		return fail(err)
+		fail(err)
+		return
 	}
 	for _, t := range req.SubscribedTopicNames {
 		if !cx.authorize(acl.ResourceTopic, t, acl.OpDescribe) {
-			return fail(kerr.TopicAuthorizationFailed)
+			fail(kerr.TopicAuthorizationFailed)
+			return
 		}
 	}
 	hb := group.ConsumerHeartbeat{
@@ -72,10 +80,17 @@ func handleConsumerGroupHeartbeat(s *Server, cx *reqCtx, req *kmsg.ConsumerGroup
 			hb.Owned = append(hb.Owned, group.ConsumerTopic{ID: t.TopicID, Partitions: t.Partitions})
 		}
 	}
-	r := gc.ConsumerGroupHeartbeat(s.cfg.Now(), hb)
-	if r.Err != nil {
-		return fail(r.Err)
-	}
+	gc.ConsumerGroupHeartbeat(s.cfg.Now(), hb, func(r group.ConsumerHeartbeatResult) {
+		if r.Err != nil {
+			fail(r.Err)
+			return
+		}
+		respondHeartbeat(resp, r)
+		finish(resp, nil)
+	})
+}
+
+func respondHeartbeat(resp *kmsg.ConsumerGroupHeartbeatResponse, r group.ConsumerHeartbeatResult) {
 	id := r.MemberID
 	resp.MemberID = &id
 	resp.MemberEpoch = r.MemberEpoch
@@ -90,5 +105,4 @@ func handleConsumerGroupHeartbeat(s *Server, cx *reqCtx, req *kmsg.ConsumerGroup
 		}
 		resp.Assignment = &a
 	}
-	return resp, nil
 }
