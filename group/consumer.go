@@ -395,7 +395,9 @@ func (c *Coordinator) consumerHeartbeatLocked(now time.Time, req ConsumerHeartbe
 		owned = ownedSet(req.Owned, topics)
 	}
 	c.reconcileLocked(cg, m, owned, now)
-	g.setState(Stable, g.stateTime)
+	if g.state != Stable {
+		g.setState(Stable, now)
+	}
 	res := ConsumerHeartbeatResult{MemberID: m.id, MemberEpoch: m.epoch, HeartbeatInterval: c.cfg.ConsumerHeartbeatInterval}
 	if req.MemberEpoch == epochJoin || req.Owned != nil || prevEpoch != m.epoch || !before.equal(m.assigned) {
 		res.Assignment = toConsumerTopics(m.assigned, topics)
@@ -508,13 +510,13 @@ func (c *Coordinator) consumerLeaveLocked(g *group, now time.Time, req *Consumer
 		c.log.Info("static consumer group member left temporarily", "group", g.id, "member_id", id)
 		return ConsumerHeartbeatResult{MemberID: id, MemberEpoch: epochStaticLeft}, nil
 	}
-	c.removeConsumerMemberLocked(g, id, "member left the group")
+	c.removeConsumerMemberLocked(g, now, id, "member left the group")
 	return ConsumerHeartbeatResult{MemberID: id, MemberEpoch: epochLeave}, nil
 }
 
 // removeConsumerMemberLocked takes a member out: its partitions are free
 // and the group epoch grows so that the others get them.
-func (c *Coordinator) removeConsumerMemberLocked(g *group, id, reason string) {
+func (c *Coordinator) removeConsumerMemberLocked(g *group, now time.Time, id, reason string) {
 	cg := g.cg
 	m := cg.members[id]
 	if m == nil {
@@ -528,7 +530,7 @@ func (c *Coordinator) removeConsumerMemberLocked(g *group, id, reason string) {
 	cg.epoch++
 	c.log.Info("consumer group member removed", "group", g.id, "member_id", id, "reason", reason)
 	if len(cg.members) == 0 {
-		g.setState(Empty, g.stateTime)
+		g.setState(Empty, now) // offsets expire from here (offsets.retention.minutes)
 	}
 }
 
@@ -618,9 +620,9 @@ func (c *Coordinator) tickConsumerLocked(g *group, now time.Time, topics map[str
 		m := cg.members[id]
 		switch {
 		case !now.Before(m.lastHeartbeat.Add(c.cfg.ConsumerSessionTimeout)):
-			c.removeConsumerMemberLocked(g, id, fmt.Sprintf("session timeout (%v) expired", c.cfg.ConsumerSessionTimeout))
+			c.removeConsumerMemberLocked(g, now, id, fmt.Sprintf("session timeout (%v) expired", c.cfg.ConsumerSessionTimeout))
 		case m.state == stateUnrevoked && m.rebalanceTimeout > 0 && !now.Before(m.revokeDeadline):
-			c.removeConsumerMemberLocked(g, id, fmt.Sprintf("did not revoke its partitions within the rebalance timeout (%v)", m.rebalanceTimeout))
+			c.removeConsumerMemberLocked(g, now, id, fmt.Sprintf("did not revoke its partitions within the rebalance timeout (%v)", m.rebalanceTimeout))
 		}
 	}
 	if key := cg.metaKey0(topics); key != cg.metaKey {

@@ -367,6 +367,7 @@ func (c *Coordinator) expireOffsetsLocked(now time.Time) {
 		removeGroup := len(expired) == len(g.offsets) && len(g.pendingOffsets) == 0 && len(g.txnOffsets) == 0
 		if removeGroup {
 			recs = append(recs, kv{groupKey(id), nil})
+			recs = append(recs, g.consumerTombstones()...)
 		}
 		if len(recs) == 0 {
 			continue
