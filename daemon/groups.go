@@ -66,8 +66,24 @@ func (n *Node) groupTopics() func() map[string]group.TopicMeta {
 		defer mu.Unlock()
 		if im != last && im != nil {
 			topics = make(map[string]group.TopicMeta, len(im.Topics))
+			racked := false
+			for _, b := range im.Brokers {
+				racked = racked || b.Rack != ""
+			}
 			for name, t := range im.Topics {
-				topics[name] = group.TopicMeta{ID: t.ID, Partitions: int32(len(t.Partitions))}
+				tm := group.TopicMeta{ID: t.ID, Partitions: int32(len(t.Partitions))}
+				if racked {
+					// Replica racks, for rack-aware assignment.
+					tm.Racks = make([][]string, len(t.Partitions))
+					for i, p := range t.Partitions {
+						for _, r := range p.Replicas {
+							if b := im.Brokers[r]; b != nil && b.Rack != "" {
+								tm.Racks[i] = append(tm.Racks[i], b.Rack)
+							}
+						}
+					}
+				}
+				topics[name] = tm
 			}
 			last = im
 		}

@@ -14,6 +14,7 @@ import (
 // assignMember is one member as an assignor sees it.
 type assignMember struct {
 	id     string
+	rack   string   // "": none
 	topics []string // subscribed and existing, sorted
 	prev   tpSet    // the previous target
 }
@@ -36,25 +37,62 @@ func (c *Coordinator) computeTargetLocked(cg *cgroup, topics map[string]TopicMet
 	}
 	ms := make([]assignMember, 0, len(cg.members))
 	for id, m := range cg.members {
-		ms = append(ms, assignMember{id: id, topics: m.subscribed(topics), prev: cg.target[id]})
+		am := assignMember{id: id, topics: m.subscribed(topics), prev: cg.target[id]}
+		if m.rackID != nil {
+			am.rack = *m.rackID
+		}
+		ms = append(ms, am)
 	}
+	local := rackMatcher(ms, topics)
 	sort.Slice(ms, func(i, j int) bool { return ms[i].id < ms[j].id })
 	parts := map[string]int32{}
 	for t, meta := range topics {
 		parts[t] = meta.Partitions
 	}
 	if name == "range" {
-		cg.target = assignRange(ms, parts)
+		cg.target = assignRange(ms, parts, local)
 	} else {
-		cg.target = assignUniform(ms, parts)
+		cg.target = assignUniform(ms, parts, local)
 	}
 	cg.assignmentEpoch = cg.epoch
 }
 
+// rackMatcher says whether a member's rack holds a replica of a
+// partition; nil when no member sends a rack or no partition has racks
+// (then assignment ignores racks, as Kafka's assignors do).
+func rackMatcher(ms []assignMember, topics map[string]TopicMeta) func(m assignMember, tp model.TopicPartition) bool {
+	any := false
+	for _, m := range ms {
+		any = any || m.rack != ""
+	}
+	if !any {
+		return nil
+	}
+	for _, t := range topics {
+		if len(t.Racks) > 0 {
+			return func(m assignMember, tp model.TopicPartition) bool {
+				t := topics[tp.Topic]
+				if m.rack == "" || int(tp.Partition) >= len(t.Racks) {
+					return false
+				}
+				for _, r := range t.Racks[tp.Partition] {
+					if r == m.rack {
+						return true
+					}
+				}
+				return false
+			}
+		}
+	}
+	return nil
+}
+
 // assignRange gives each topic's partitions in contiguous ranges to the
 // members subscribed to it, sorted by member id; the first
-// partitions%members members get one more.
-func assignRange(ms []assignMember, parts map[string]int32) map[string]tpSet {
+// partitions%members members get one more. With racks (local not nil),
+// each member first takes, up to its count, partitions with a replica
+// in its rack; the rest fill the counts in order.
+func assignRange(ms []assignMember, parts map[string]int32, local func(assignMember, model.TopicPartition) bool) map[string]tpSet {
 	out := make(map[string]tpSet, len(ms))
 	subs := map[string][]string{}
 	for _, m := range ms {
@@ -63,9 +101,45 @@ func assignRange(ms []assignMember, parts map[string]int32) map[string]tpSet {
 			subs[t] = append(subs[t], m.id)
 		}
 	}
+	byID := map[string]assignMember{}
+	for _, m := range ms {
+		byID[m.id] = m
+	}
 	for t, ids := range subs {
 		n := parts[t]
 		per, extra := n/int32(len(ids)), n%int32(len(ids))
+		if local != nil {
+			quota := map[string]int32{}
+			for i, id := range ids {
+				quota[id] = per
+				if int32(i) < extra {
+					quota[id]++
+				}
+			}
+			free := []int32{}
+			for p := int32(0); p < n; p++ {
+				tp := model.TopicPartition{Topic: t, Partition: p}
+				placed := false
+				for _, id := range ids {
+					if quota[id] > 0 && local(byID[id], tp) {
+						out[id][tp] = struct{}{}
+						quota[id]--
+						placed = true
+						break
+					}
+				}
+				if !placed {
+					free = append(free, p)
+				}
+			}
+			for _, id := range ids {
+				for ; quota[id] > 0 && len(free) > 0; quota[id]-- {
+					out[id][model.TopicPartition{Topic: t, Partition: free[0]}] = struct{}{}
+					free = free[1:]
+				}
+			}
+			continue
+		}
 		p := int32(0)
 		for i, id := range ids {
 			k := per
@@ -86,7 +160,11 @@ func assignRange(ms []assignMember, parts map[string]int32) map[string]tpSet {
 // sticky first, then each free partition to the least loaded member
 // subscribed to it, then moves from the most to the least loaded
 // eligible member until no move narrows the gap.
-func assignUniform(ms []assignMember, parts map[string]int32) map[string]tpSet {
+//
+// With racks (local not nil), a free partition goes to the least loaded
+// member with a replica in its rack when that member is no more loaded
+// than the least loaded of all; balancing moves prefer such a member.
+func assignUniform(ms []assignMember, parts map[string]int32, local func(assignMember, model.TopicPartition) bool) map[string]tpSet {
 	out := make(map[string]tpSet, len(ms))
 	eligible := map[string][]int{} // topic -> member indexes
 	total := 0
@@ -144,6 +222,14 @@ func assignUniform(ms []assignMember, parts map[string]int32) map[string]tpSet {
 					best = i
 				}
 			}
+			if local != nil && !local(ms[best], tp) {
+				for _, i := range eligible[t] {
+					if len(out[ms[i].id]) == len(out[ms[best].id]) && local(ms[i], tp) {
+						best = i
+						break
+					}
+				}
+			}
 			owner[tp] = best
 			out[ms[best].id][tp] = struct{}{}
 		}
@@ -154,7 +240,20 @@ func assignUniform(ms []assignMember, parts map[string]int32) map[string]tpSet {
 		moved := false
 		for _, tp := range sortedOwners(owner) {
 			from := owner[tp]
-			for _, to := range eligible[tp.Topic] {
+			cands := eligible[tp.Topic]
+			if local != nil {
+				// Rack-local receivers first.
+				var near, far []int
+				for _, i := range cands {
+					if local(ms[i], tp) {
+						near = append(near, i)
+					} else {
+						far = append(far, i)
+					}
+				}
+				cands = append(near, far...)
+			}
+			for _, to := range cands {
 				if len(out[ms[from].id]) >= len(out[ms[to].id])+2 {
 					delete(out[ms[from].id], tp)
 					out[ms[to].id][tp] = struct{}{}

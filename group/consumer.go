@@ -59,6 +59,9 @@ const (
 type TopicMeta struct {
 	ID         [16]byte
 	Partitions int32
+	// Racks are the racks of each partition's replicas (index: partition),
+	// for rack-aware assignment; nil: unknown.
+	Racks [][]string
 }
 
 // ConsumerTopic is a topic's partitions, by topic id as the protocol

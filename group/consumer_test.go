@@ -384,3 +384,38 @@ func syncHB(c *Coordinator, now time.Time, req ConsumerHeartbeat) ConsumerHeartb
 	}
 	return *out
 }
+
+func TestAssignorsRackAware(t *testing.T) {
+	// Partition p has its replica in rack r<p%3>; members a, b, c are in
+	// racks r0, r1, r2: each gets the partitions of its own rack.
+	parts := map[string]int32{"t": 6}
+	racks := make([][]string, 6)
+	for p := range racks {
+		racks[p] = []string{fmt.Sprintf("r%d", p%3)}
+	}
+	topics := map[string]TopicMeta{"t": {Partitions: 6, Racks: racks}}
+	ms := []assignMember{{id: "a", rack: "r0", topics: []string{"t"}}, {id: "b", rack: "r1", topics: []string{"t"}}, {id: "c", rack: "r2", topics: []string{"t"}}}
+	local := rackMatcher(ms, topics)
+	if local == nil {
+		t.Fatal("no rack matcher with racks on both sides")
+	}
+	for name, got := range map[string]map[string]tpSet{"range": assignRange(ms, parts, local), "uniform": assignUniform(ms, parts, local)} {
+		for i, m := range ms {
+			if len(got[m.id]) != 2 {
+				t.Fatalf("%s: %s has %d partitions", name, m.id, len(got[m.id]))
+			}
+			for tp := range got[m.id] {
+				if int(tp.Partition)%3 != i {
+					t.Fatalf("%s: %s (rack %s) got partition %d of rack r%d", name, m.id, m.rack, tp.Partition, tp.Partition%3)
+				}
+			}
+		}
+	}
+	// No member racks: racks are ignored.
+	for i := range ms {
+		ms[i].rack = ""
+	}
+	if rackMatcher(ms, topics) != nil {
+		t.Fatal("rack matcher without member racks")
+	}
+}

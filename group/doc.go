@@ -96,7 +96,8 @@
 //
 // ConsumerGroupHeartbeat drives consumer groups (consumer.go): the broker
 // assigns (assign.go: uniform, range) and reconciles each member on its
-// own heartbeats, revoking before assigning; Tick fences members whose
+// own heartbeats, revoking before assigning (rack-aware when members
+// send racks and brokers have them); Tick fences members whose
 // session or revocation time ran out and re-evaluates subscriptions (names
 // and RE2 regexes) against Config.Topics. Their state is written to
 // __consumer_offsets with Kafka's record types 3 and 5-8
@@ -106,8 +107,7 @@
 // GROUP_ID_NOT_FOUND for a heartbeat to a classic group).
 //
 // Skipped: online conversion of groups with members between the two
-// protocols, rack-aware assignment (racks are stored and shown only),
-// reverting memory when a consumer group's write fails, KIP-890's
+// protocols, reverting memory when a consumer group's write fails, KIP-890's
 // verification of
 // a TxnOffsetCommit with the transaction coordinator (v4+), expiry of the offsets of topics a Stable consumer group no
 // longer subscribes to (only the Empty-group rule and explicit expire
