@@ -304,10 +304,18 @@ func (c *Coordinator) ConsumerGroupHeartbeat(now time.Time, req ConsumerHeartbea
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	var epochs [3]int
+	if g := c.mu.groups[req.Group]; g != nil && g.cg != nil {
+		epochs = [3]int{int(g.cg.epoch), int(g.cg.assignmentEpoch), len(g.cg.members)}
+	}
 	res, g, err := c.consumerHeartbeatLocked(now, req)
 	if err != nil {
 		fail(err)
 		return
+	}
+	var only []string
+	if g.cg != nil && epochs == [3]int{int(g.cg.epoch), int(g.cg.assignmentEpoch), len(g.cg.members)} && req.MemberEpoch > 0 {
+		only = []string{res.MemberID} // nothing group-wide moved
 	}
 	c.persistConsumerLocked(g, now, c.topics(), func(err error) {
 		if err != nil {
@@ -315,7 +323,7 @@ func (c *Coordinator) ConsumerGroupHeartbeat(now time.Time, req ConsumerHeartbea
 			return
 		}
 		done(res)
-	})
+	}, only...)
 }
 
 func (c *Coordinator) consumerHeartbeatLocked(now time.Time, req ConsumerHeartbeat) (ConsumerHeartbeatResult, *group, error) {

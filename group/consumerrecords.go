@@ -206,7 +206,9 @@ func cgKey(typ int16, groupID string, memberID *string) []byte {
 
 // cgRecords is the group's records as they should be in the log now,
 // key -> value, by topic id (topics not in the image are left out).
-func (cg *cgroup) records(groupID string, topics map[string]TopicMeta) map[string][]byte {
+//
+// only, when not "", limits the member records to that member's.
+func (cg *cgroup) records(groupID string, topics map[string]TopicMeta, only ...string) map[string][]byte {
 	out := map[string][]byte{}
 	put := func(typ int16, member *string, fill func(e *enc)) {
 		var e enc
@@ -218,6 +220,9 @@ func (cg *cgroup) records(groupID string, topics map[string]TopicMeta) map[strin
 	put(recCGMetadata, nil, func(e *enc) { e.i32(cg.epoch) })
 	put(recCGTargetMetadata, nil, func(e *enc) { e.i32(cg.assignmentEpoch) })
 	for id, m := range cg.members {
+		if len(only) > 0 && id != only[0] {
+			continue
+		}
 		id := id
 		put(recCGMember, &id, func(e *enc) {
 			e.cnstr(m.instanceID)
@@ -254,7 +259,12 @@ func (cg *cgroup) records(groupID string, topics map[string]TopicMeta) map[strin
 
 // persistConsumerLocked writes what changed in g's consumer-group state
 // since the last write (see the file comment).
-func (c *Coordinator) persistConsumerLocked(g *group, now time.Time, topics map[string]TopicMeta, durable func(error)) {
+//
+// only (a member id), when set and the group already has persisted
+// records, says that nothing but that member and the group epochs can
+// have changed, so only their records are compared (a heartbeat that
+// moved no group-wide state).
+func (c *Coordinator) persistConsumerLocked(g *group, now time.Time, topics map[string]TopicMeta, durable func(error), only ...string) {
 	if durable == nil {
 		durable = func(error) {}
 	}
@@ -263,7 +273,13 @@ func (c *Coordinator) persistConsumerLocked(g *group, now time.Time, topics map[
 		durable(nil)
 		return
 	}
-	cur := cg.records(g.id, topics)
+	partial := len(only) > 0 && cg.persisted != nil
+	var cur map[string][]byte
+	if partial {
+		cur = cg.records(g.id, topics, only[0])
+	} else {
+		cur = cg.records(g.id, topics)
+	}
 	var recs []kv
 	for _, k := range sortedKeys(cur) {
 		if old, ok := cg.persisted[k]; !ok || string(old) != string(cur[k]) {
@@ -272,7 +288,7 @@ func (c *Coordinator) persistConsumerLocked(g *group, now time.Time, topics map[
 	}
 	gone := make([]string, 0)
 	for k := range cg.persisted {
-		if _, ok := cur[k]; !ok {
+		if _, ok := cur[k]; !ok && !partial {
 			gone = append(gone, k)
 		}
 	}
@@ -286,7 +302,13 @@ func (c *Coordinator) persistConsumerLocked(g *group, now time.Time, topics map[
 		durable(nil)
 		return
 	}
-	cg.persisted = cur
+	if partial {
+		for _, r := range recs {
+			cg.persisted[string(r.key)] = r.value
+		}
+	} else {
+		cg.persisted = cur
+	}
 	c.appendLocked(g.id, recs, now, func(err error, owned bool) {
 		if err != nil && g.cg == cg {
 			cg.persisted = nil // rewrite everything next time
