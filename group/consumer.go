@@ -25,11 +25,13 @@ package group
 
 import (
 	"fmt"
+	"reflect"
 	"regexp"
 	"slices"
 	"sort"
 	"strings"
 	"time"
+	"unsafe"
 
 	"github.com/ringtail/ringtail/model"
 )
@@ -166,6 +168,8 @@ type cgroup struct {
 	// persisted is what the log holds for the group: key -> value of the
 	// records last written (consumerrecords.go); nil: nothing known.
 	persisted map[string][]byte
+	// tickTopics is the topic map Tick last evaluated subscriptions on.
+	tickTopics unsafe.Pointer
 }
 
 func newCGroup() *cgroup {
@@ -636,9 +640,14 @@ func (c *Coordinator) tickConsumerLocked(g *group, now time.Time, topics map[str
 			c.removeConsumerMemberLocked(g, now, id, fmt.Sprintf("did not revoke its partitions within the rebalance timeout (%v)", m.rebalanceTimeout))
 		}
 	}
-	if key := cg.metaKey0(topics); key != cg.metaKey {
-		cg.metaKey = key
-		cg.epoch++
+	// Subscriptions are re-evaluated when the topic list is a new one
+	// (Config.Topics hands out a new map when the metadata changes).
+	if p := reflect.ValueOf(topics).UnsafePointer(); p != cg.tickTopics {
+		cg.tickTopics = p
+		if key := cg.metaKey0(topics); key != cg.metaKey {
+			cg.metaKey = key
+			cg.epoch++
+		}
 	}
 }
 

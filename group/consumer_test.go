@@ -8,6 +8,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"maps"
 	"sort"
 	"testing"
 	"time"
@@ -34,6 +35,7 @@ func newCGFixture(t *testing.T) *cgFixture {
 func (cf *cgFixture) topic(name string, parts int32) {
 	var id [16]byte
 	copy(id[:], name)
+	cf.topics = maps.Clone(cf.topics) // a new map: the topics changed
 	cf.topics[name] = TopicMeta{ID: id, Partitions: parts}
 }
 
@@ -201,6 +203,7 @@ func TestConsumerGroupRegexAndTopicChanges(t *testing.T) {
 	if r := cf.hb("a"); count(cf.owned["a"]) != 5 {
 		t.Fatalf("after orders-2 was created: %d partitions (%+v)", count(cf.owned["a"]), r)
 	}
+	cf.topics = maps.Clone(cf.topics)
 	delete(cf.topics, "orders-1")
 	cf.advance(100 * time.Millisecond)
 	cf.hb("a")

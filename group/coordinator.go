@@ -60,7 +60,9 @@ type Config struct {
 	ConsumerMaxSize           int
 	ConsumerAssignors         []string // "uniform", "range"; the first is the default
 	// Topics lists the cluster's topics (from the metadata image), for
-	// consumer groups' subscriptions; nil: none.
+	// consumer groups' subscriptions; nil: none. It must return a new map
+	// when the topics change (Tick re-evaluates subscriptions then) and
+	// the map must not change afterwards.
 	Topics func() map[string]TopicMeta
 }
 
