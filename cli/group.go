@@ -25,16 +25,21 @@ func (a *app) consumerGroupCommand() *cobra.Command {
 }
 
 func (a *app) groupListCommand() *cobra.Command {
-	var states []string
+	var states, types []string
 	cmd := &cobra.Command{
-		Use:   "list [--state Stable,Empty,...]",
+		Use:   "list [--state Stable,Empty,...] [--type classic|consumer]",
 		Short: "List consumer groups, one per line",
 		Long: "List consumer group names, one per line. With --state, only groups in those\n" +
-			"states (PreparingRebalance, CompletingRebalance, Stable, Empty, Dead), each\n" +
-			"followed by its state.",
+			"states (PreparingRebalance, CompletingRebalance, Stable, Empty, Dead; consumer\n" +
+			"groups: Assigning, Reconciling), each followed by its state. With --type, only\n" +
+			"classic groups or consumer (KIP-848) groups.",
 		Args: exactArgs(0, "no arguments"),
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			filter, err := parseStates(states)
+			if err != nil {
+				return err
+			}
+			typeFilter, err := parseGroupTypes(types)
 			if err != nil {
 				return err
 			}
@@ -43,7 +48,7 @@ func (a *app) groupListCommand() *cobra.Command {
 				return err
 			}
 			defer done()
-			groups, err := adm.ListGroups(cmd.Context(), filter...)
+			groups, err := adm.ListGroupsByType(cmd.Context(), typeFilter, filter...)
 			if err != nil {
 				return failed("list groups", err, "")
 			}
@@ -62,7 +67,25 @@ func (a *app) groupListCommand() *cobra.Command {
 		},
 	}
 	cmd.Flags().StringSliceVar(&states, "state", nil, "only groups in these states, comma-separated (e.g. Stable,Empty)")
+	cmd.Flags().StringSliceVar(&types, "type", nil, "only groups of these types: classic, consumer (KIP-848)")
 	return cmd
+}
+
+// parseGroupTypes reads --type classic,consumer case-insensitively.
+func parseGroupTypes(list []string) ([]string, error) {
+	var out []string
+	for _, item := range list {
+		for _, s := range strings.Split(item, ",") {
+			switch t := strings.ToLower(strings.TrimSpace(s)); t {
+			case "":
+			case "classic", "consumer":
+				out = append(out, t)
+			default:
+				return nil, fmt.Errorf("--type %q: want classic or consumer (comma-separated)", s)
+			}
+		}
+	}
+	return out, nil
 }
 
 func (a *app) groupDescribeCommand() *cobra.Command {

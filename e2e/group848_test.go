@@ -275,6 +275,12 @@ func TestGroup848Restart(t *testing.T) {
 			t.Fatalf("group describe lacks %q:\n%s", want, out)
 		}
 	}
+	if out := runCLI(t, n, "", "group", "list", "--type", "consumer"); !strings.Contains(out, group) {
+		t.Fatalf("group list --type consumer lacks %s:\n%s", group, out)
+	}
+	if out := runCLI(t, n, "", "group", "list", "--type", "classic"); strings.Contains(out, group) {
+		t.Fatalf("group list --type classic lists %s:\n%s", group, out)
+	}
 	for id, e := range epochs(after) {
 		if !strings.Contains(out, fmt.Sprintf("Member: %s\tEpoch: %d", id, e)) {
 			t.Fatalf("group describe lacks member %s at epoch %d:\n%s", id, e, out)
