@@ -14,6 +14,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
 
+	"github.com/ringtail/ringtail/acl"
 	"github.com/ringtail/ringtail/controlplane"
 	"github.com/ringtail/ringtail/group"
 	"github.com/ringtail/ringtail/model"
@@ -171,5 +172,53 @@ func TestConsumerGroupAPIs(t *testing.T) {
 	lg.Version = 5
 	if g := rt(lg).(*kmsg.ListGroupsResponse).Groups; len(g) != 1 || g[0].GroupState != "Empty" {
 		t.Fatalf("after leaving: %+v", g)
+	}
+}
+
+// TestConsumerGroupAuthz: ConsumerGroupHeartbeat needs READ on the group
+// and DESCRIBE on each subscribed topic; ConsumerGroupDescribe DESCRIBE
+// on the group (Kafka's KafkaApis).
+func TestConsumerGroupAuthz(t *testing.T) {
+	gc := group.New(group.Config{NumPartitions: 1, Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
+		Topics: func() map[string]group.TopicMeta { return map[string]group.TopicMeta{} }})
+	h := newHarness(t, withAuthorizer(""), func(c *Config) { c.Groups = gc })
+	grant(t, h, anonAllow(acl.ResourceCluster, acl.ClusterName, acl.PatternLiteral, acl.OpCreate))
+	h.createTopic(group.OffsetsTopic, 1, nil)
+	l, _ := h.logs.Log(model.TopicPartition{Topic: group.OffsetsTopic, Partition: 0})
+	if err := gc.Load(0, groupLog{l}, time.Now()); err != nil {
+		t.Fatal(err)
+	}
+	c := h.dial()
+	corr := int32(0)
+	hb := func() int16 {
+		req := kmsg.NewPtrConsumerGroupHeartbeatRequest()
+		req.Group, req.MemberID, req.RebalanceTimeoutMillis, req.SubscribedTopicNames = "ag", "m1", 1000, []string{"secret"}
+		req.Topics = []kmsg.ConsumerGroupHeartbeatRequestTopic{}
+		corr++
+		return c.roundTrip(req, corr).(*kmsg.ConsumerGroupHeartbeatResponse).ErrorCode
+	}
+	describe := func() int16 {
+		req := kmsg.NewPtrConsumerGroupDescribeRequest()
+		req.Groups = []string{"ag"}
+		corr++
+		return c.roundTrip(req, corr).(*kmsg.ConsumerGroupDescribeResponse).Groups[0].ErrorCode
+	}
+	if c := hb(); c != kerr.GroupAuthorizationFailed.Code {
+		t.Fatalf("heartbeat without READ on the group: %d", c)
+	}
+	if c := describe(); c != kerr.GroupAuthorizationFailed.Code {
+		t.Fatalf("describe without DESCRIBE on the group: %d", c)
+	}
+	grant(t, h, anonAllow(acl.ResourceGroup, "ag", acl.PatternLiteral, acl.OpRead))
+	if c := hb(); c != kerr.TopicAuthorizationFailed.Code {
+		t.Fatalf("heartbeat without DESCRIBE on the topic: %d", c)
+	}
+	grant(t, h, anonAllow(acl.ResourceTopic, "secret", acl.PatternLiteral, acl.OpDescribe))
+	if c := hb(); c != 0 {
+		t.Fatalf("authorized heartbeat: %d", c)
+	}
+	// READ implies DESCRIBE on the group.
+	if c := describe(); c != 0 {
+		t.Fatalf("describe with READ on the group: %d", c)
 	}
 }
