@@ -394,8 +394,13 @@ func (c *Coordinator) consumerHeartbeatLocked(now time.Time, req ConsumerHeartbe
 	if req.ServerAssignor != nil && *req.ServerAssignor != m.assignor {
 		m.assignor, changed = *req.ServerAssignor, true
 	}
-	if key := cg.metaKey0(topics); key != cg.metaKey {
-		cg.metaKey, changed = key, true
+	// The subscribed topics' metadata is compared when a subscription or
+	// the topic list changed (metaKey0 is members x topics for regexes).
+	if p := reflect.ValueOf(topics).UnsafePointer(); changed || p != cg.tickTopics {
+		cg.tickTopics = p
+		if key := cg.metaKey0(topics); key != cg.metaKey {
+			cg.metaKey, changed = key, true
+		}
 	}
 	if changed {
 		cg.epoch++
