@@ -1,6 +1,10 @@
 package group
 
-import "fmt"
+import (
+	"fmt"
+
+	"github.com/twmb/franz-go/pkg/kmsg"
+)
 
 // ConsumerMemberDescription is one member in ConsumerGroupDescribe.
 type ConsumerMemberDescription struct {
@@ -72,4 +76,35 @@ func (c *Coordinator) CheckOffsetFetch(groupID, memberID string, epoch int32) er
 		return nil
 	}
 	return g.cg.validateFetch(memberID, epoch)
+}
+
+// describeClassic is a consumer group as DescribeGroups shows it, as
+// Kafka does for old tools: protocol type "consumer", the assignor as the
+// protocol, and each member's subscription and current assignment in the
+// classic consumer protocol's encoding.
+func (cg *cgroup) describeClassic(d Description, topics map[string]TopicMeta, defaultAssignor string) Description {
+	d.StateName = cg.stateName()
+	d.Protocol = defaultAssignor
+	for _, id := range sortedKeys(cg.members) {
+		m := cg.members[id]
+		if m.assignor != "" {
+			d.Protocol = m.assignor
+		}
+		md := kmsg.NewConsumerMemberMetadata()
+		md.Topics = m.subscribed(topics)
+		if md.Topics == nil {
+			md.Topics = []string{}
+		}
+		a := kmsg.NewConsumerMemberAssignment()
+		for _, tp := range m.assigned.sorted() {
+			if n := len(a.Topics); n > 0 && a.Topics[n-1].Topic == tp.Topic {
+				a.Topics[n-1].Partitions = append(a.Topics[n-1].Partitions, tp.Partition)
+				continue
+			}
+			a.Topics = append(a.Topics, kmsg.ConsumerMemberAssignmentTopic{Topic: tp.Topic, Partitions: []int32{tp.Partition}})
+		}
+		d.Members = append(d.Members, MemberDescription{MemberID: m.id, InstanceID: m.instanceID, ClientID: m.clientID, ClientHost: m.clientHost,
+			Metadata: md.AppendTo(nil), Assignment: a.AppendTo(nil)})
+	}
+	return d
 }

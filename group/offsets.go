@@ -471,14 +471,7 @@ func (c *Coordinator) DescribeGroup(groupID string) (Description, error) {
 	}
 	d := Description{State: g.state, ProtocolType: g.protocolType, Protocol: g.protocol}
 	if g.cg != nil {
-		// Kafka describes a consumer group to DescribeGroups with its
-		// members' ids and no metadata.
-		d.StateName = g.cg.stateName()
-		for _, id := range sortedKeys(g.cg.members) {
-			m := g.cg.members[id]
-			d.Members = append(d.Members, MemberDescription{MemberID: m.id, InstanceID: m.instanceID, ClientID: m.clientID, ClientHost: m.clientHost})
-		}
-		return d, nil
+		return g.cg.describeClassic(d, c.topics(), c.cfg.ConsumerAssignors[0]), nil
 	}
 	if g.state != Stable {
 		d.Protocol = ""

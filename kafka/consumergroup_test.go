@@ -155,8 +155,26 @@ func TestConsumerGroupAPIs(t *testing.T) {
 	}
 	dg := kmsg.NewPtrDescribeGroupsRequest()
 	dg.Version, dg.Groups = 5, []string{"cg-group"}
-	if g := rt(dg).(*kmsg.DescribeGroupsResponse).Groups[0]; g.ProtocolType != "consumer" || len(g.Members) != 2 {
+	g := rt(dg).(*kmsg.DescribeGroupsResponse).Groups[0]
+	if g.ProtocolType != "consumer" || g.Protocol != "uniform" || len(g.Members) != 2 {
 		t.Fatalf("DescribeGroups: %+v", g)
+	}
+	assigned := 0
+	for _, m := range g.Members {
+		var a kmsg.ConsumerMemberAssignment
+		var md kmsg.ConsumerMemberMetadata
+		if err := a.ReadFrom(m.MemberAssignment); err != nil {
+			t.Fatalf("member assignment: %v", err)
+		}
+		if err := md.ReadFrom(m.ProtocolMetadata); err != nil || len(md.Topics) != 1 || md.Topics[0] != "cg" {
+			t.Fatalf("member metadata: %v %+v", err, md)
+		}
+		for _, t := range a.Topics {
+			assigned += len(t.Partitions)
+		}
+	}
+	if assigned == 0 {
+		t.Fatal("DescribeGroups shows no assigned partitions")
 	}
 	// A classic member cannot join a consumer group with members.
 	jg := kmsg.NewPtrJoinGroupRequest()

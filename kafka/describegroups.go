@@ -8,9 +8,11 @@ package kafka
 //     name, member metadata and assignments are filled only while Stable,
 //     as in Kafka.
 //   - An unknown group is state "Dead" with no error, as in Kafka.
-//   - A consumer (KIP-848) group: protocol type "consumer", its own state
-//     names (Empty, Assigning, Reconciling, Stable) and its members' ids
-//     without metadata or assignment (ConsumerGroupDescribe has those).
+//   - A consumer (KIP-848) group, as Kafka shows it to old tools: protocol
+//     type "consumer", the assignor as protocol, its own state names
+//     (Empty, Assigning, Reconciling, Stable), and each member's
+//     subscription and current assignment in the classic consumer
+//     protocol's encoding.
 //   - INVALID_GROUP_ID (over 255 bytes), NOT_COORDINATOR,
 //     COORDINATOR_LOAD_IN_PROGRESS per group.
 //   - v3+ authorized operations: -2147483648 unless asked for; then READ,
