@@ -18,6 +18,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
 	"github.com/twmb/franz-go/pkg/kmsg"
 
@@ -285,5 +286,68 @@ func TestGroup848Restart(t *testing.T) {
 		if !strings.Contains(out, fmt.Sprintf("Member: %s\tEpoch: %d", id, e)) {
 			t.Fatalf("group describe lacks member %s at epoch %d:\n%s", id, e, out)
 		}
+	}
+}
+
+// TestGroup848Static: a static member (group.instance.id) that leaves
+// with epoch -2 keeps its partitions; the instance's next client takes
+// them over at the same epoch, and the group epoch does not move (no
+// reassignment for the other member). franz-go's static leave omits the
+// instance id, which Kafka (and Ringtail) refuse as INVALID_REQUEST, so
+// the test sends the -2 heartbeat itself after closing the client.
+func TestGroup848Static(t *testing.T) {
+	n := start848Node(t)
+	const topic, group, partitions = "static848", "static848", 4
+	n.CreateTopic(topic, partitions, nil)
+	other := startMember(t, n, group, topic, kip848Prefix+"sticky", "member-a")
+	_ = other
+	static := func() *kgo.Client {
+		return n.Client(kgo.ConsumerGroup(group), kgo.ConsumeTopics(topic), kgo.InstanceID("static-1"),
+			kgo.Balancers(kgo.StickyBalancer()), kgo.ServerSideBalancer(), kgo.FetchMaxWait(500*time.Millisecond))
+	}
+	cl := static()
+	go func() {
+		for cl.PollFetches(context.Background()).Err() != kgo.ErrClientClosed {
+		}
+	}()
+	before := wait848Stable(t, n, group, 2, partitions)
+	memberOf := func(g kmsg.ConsumerGroupDescribeResponseGroup) (kmsg.ConsumerGroupDescribeResponseGroupMember, bool) {
+		for _, m := range g.Members {
+			if m.InstanceID != nil && *m.InstanceID == "static-1" {
+				return m, true
+			}
+		}
+		return kmsg.ConsumerGroupDescribeResponseGroupMember{}, false
+	}
+	old, _ := memberOf(before)
+	cl.Close()
+	leave := kmsg.NewPtrConsumerGroupHeartbeatRequest()
+	leave.Group, leave.MemberID, leave.MemberEpoch = group, old.MemberID, -2
+	if resp, err := leave.RequestWith(context.Background(), n.Client()); err != nil || resp.ErrorCode != kerr.InvalidRequest.Code {
+		t.Fatalf("static leave without an instance id: %v %+v", err, resp)
+	}
+	leave.InstanceID = kmsg.StringPtr("static-1")
+	if resp, err := leave.RequestWith(context.Background(), n.Client()); err != nil || resp.ErrorCode != 0 || resp.MemberEpoch != -2 {
+		t.Fatalf("static leave: %v %+v", err, resp)
+	}
+	if g, _ := describe848(t, n, group); g.Epoch != before.Epoch {
+		t.Fatalf("a static leave moved the group epoch %d -> %d", before.Epoch, g.Epoch)
+	}
+	cl2 := static()
+	defer cl2.Close()
+	go func() {
+		for cl2.PollFetches(context.Background()).Err() != kgo.ErrClientClosed {
+		}
+	}()
+	testkit.WaitFor(t, groupWait, "the instance's new member to take over", func() bool {
+		g, ok := describe848(t, n, group)
+		m, found := memberOf(g)
+		return ok && found && m.MemberID != old.MemberID && m.MemberEpoch > 0
+	})
+	after, _ := describe848(t, n, group)
+	m, _ := memberOf(after)
+	if after.Epoch != before.Epoch || m.MemberEpoch != old.MemberEpoch || fmt.Sprint(m.Assignment.TopicPartitions) != fmt.Sprint(old.Assignment.TopicPartitions) {
+		t.Fatalf("static rejoin moved things: group epoch %d -> %d, member epoch %d -> %d, assignment %v -> %v",
+			before.Epoch, after.Epoch, old.MemberEpoch, m.MemberEpoch, old.Assignment.TopicPartitions, m.Assignment.TopicPartitions)
 	}
 }
