@@ -359,7 +359,7 @@ func FuzzConsumerGroupRecords(f *testing.F) {
 			return
 		}
 		typ := int16(binary.BigEndian.Uint16(key))
-		if typ < recCGMetadata || typ > recCGCurrentAssignemt {
+		if typ < recCGMetadata || typ > recCGCurrentAssignment {
 			return
 		}
 		groups := map[string]*group{}

@@ -35,12 +35,12 @@ import (
 
 // Record types (key versions) of consumer groups.
 const (
-	recCGMetadata         = 3
-	recCGPartitionMeta    = 4
-	recCGMember           = 5
-	recCGTargetMetadata   = 6
-	recCGTargetMember     = 7
-	recCGCurrentAssignemt = 8
+	recCGMetadata          = 3
+	recCGPartitionMeta     = 4
+	recCGMember            = 5
+	recCGTargetMetadata    = 6
+	recCGTargetMember      = 7
+	recCGCurrentAssignment = 8
 )
 
 var errShortRecord = errors.New("record too short")
@@ -246,7 +246,7 @@ func (cg *cgroup) records(groupID string, topics map[string]TopicMeta, only ...s
 			}
 		})
 		put(recCGTargetMember, &id, func(e *enc) { e.topicParts(toConsumerTopics(cg.target[id], topics)) })
-		put(recCGCurrentAssignemt, &id, func(e *enc) {
+		put(recCGCurrentAssignment, &id, func(e *enc) {
 			e.i32(m.epoch)
 			e.i32(m.prevEpoch)
 			e.i8(int8(m.state))
@@ -400,7 +400,7 @@ func decodeConsumerValue(typ int16, value []byte) (cgValue, error) {
 		v.assignor = d.cnstr()
 	case recCGTargetMember:
 		v.parts = d.topicParts()
-	case recCGCurrentAssignemt:
+	case recCGCurrentAssignment:
 		v.epoch, v.prevEpoch, v.state = d.i32(), d.i32(), d.i8()
 		v.parts, v.revoking = d.topicParts(), d.topicParts()
 	}
@@ -449,7 +449,7 @@ func buildConsumerGroup(g *group, topics map[string]TopicMeta, now time.Time) {
 		d := dec{b: []byte(k)[2:]}
 		d.str16()
 		member := ""
-		if typ == recCGMember || typ == recCGTargetMember || typ == recCGCurrentAssignemt {
+		if typ == recCGMember || typ == recCGTargetMember || typ == recCGCurrentAssignment {
 			member = d.str16()
 		}
 		v, err := decodeConsumerValue(typ, raw)
@@ -474,7 +474,7 @@ func buildConsumerGroup(g *group, topics map[string]TopicMeta, now time.Time) {
 		if v.assignor != nil {
 			m.assignor = *v.assignor
 		}
-		if a, ok := vals[recCGCurrentAssignemt][id]; ok {
+		if a, ok := vals[recCGCurrentAssignment][id]; ok {
 			m.epoch, m.prevEpoch, m.state = a.epoch, a.prevEpoch, memberState(a.state)
 			m.assigned, m.revoking = toSet(a.parts), toSet(a.revoking)
 			if m.state == stateUnrevoked {

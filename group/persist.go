@@ -375,7 +375,7 @@ func applyRecord(key, value []byte, seq, txnPID int64, get func(string) *group, 
 		if len(g.members) > 0 {
 			g.state = Stable
 		}
-	case recCGMetadata, recCGPartitionMeta, recCGMember, recCGTargetMetadata, recCGTargetMember, recCGCurrentAssignemt:
+	case recCGMetadata, recCGPartitionMeta, recCGMember, recCGTargetMetadata, recCGTargetMember, recCGCurrentAssignment:
 		return replayConsumerRecord(v, key, value, get)
 	default:
 		return fmt.Errorf("unknown key version %d", v)
