@@ -25,16 +25,21 @@ func (a *app) consumerGroupCommand() *cobra.Command {
 }
 
 func (a *app) groupListCommand() *cobra.Command {
-	var states []string
+	var states, types []string
 	cmd := &cobra.Command{
-		Use:   "list [--state Stable,Empty,...]",
+		Use:   "list [--state Stable,Empty,...] [--type classic|consumer]",
 		Short: "List consumer groups, one per line",
 		Long: "List consumer group names, one per line. With --state, only groups in those\n" +
-			"states (PreparingRebalance, CompletingRebalance, Stable, Empty, Dead), each\n" +
-			"followed by its state.",
+			"states (PreparingRebalance, CompletingRebalance, Stable, Empty, Dead; consumer\n" +
+			"groups: Assigning, Reconciling), each followed by its state. With --type, only\n" +
+			"classic groups or consumer (KIP-848) groups.",
 		Args: exactArgs(0, "no arguments"),
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			filter, err := parseStates(states)
+			if err != nil {
+				return err
+			}
+			typeFilter, err := parseGroupTypes(types)
 			if err != nil {
 				return err
 			}
@@ -43,7 +48,7 @@ func (a *app) groupListCommand() *cobra.Command {
 				return err
 			}
 			defer done()
-			groups, err := adm.ListGroups(cmd.Context(), filter...)
+			groups, err := adm.ListGroupsByType(cmd.Context(), typeFilter, filter...)
 			if err != nil {
 				return failed("list groups", err, "")
 			}
@@ -62,7 +67,25 @@ func (a *app) groupListCommand() *cobra.Command {
 		},
 	}
 	cmd.Flags().StringSliceVar(&states, "state", nil, "only groups in these states, comma-separated (e.g. Stable,Empty)")
+	cmd.Flags().StringSliceVar(&types, "type", nil, "only groups of these types: classic, consumer (KIP-848)")
 	return cmd
+}
+
+// parseGroupTypes reads --type classic,consumer case-insensitively.
+func parseGroupTypes(list []string) ([]string, error) {
+	var out []string
+	for _, item := range list {
+		for _, s := range strings.Split(item, ",") {
+			switch t := strings.ToLower(strings.TrimSpace(s)); t {
+			case "":
+			case "classic", "consumer":
+				out = append(out, t)
+			default:
+				return nil, fmt.Errorf("--type %q: want classic or consumer (comma-separated)", s)
+			}
+		}
+	}
+	return out, nil
 }
 
 func (a *app) groupDescribeCommand() *cobra.Command {
@@ -91,6 +114,10 @@ func (a *app) describeGroups(ctx context.Context, adm *kadm.Client, groups []str
 	if err != nil {
 		return failed("describe groups", err, "")
 	}
+	// Consumer (KIP-848) groups: epochs and assignments come from
+	// ConsumerGroupDescribe (a classic group answers GROUP_ID_NOT_FOUND
+	// there; a broker without the API fails it as a whole).
+	consumer, _ := adm.DescribeConsumerGroups(ctx, groups...)
 	failures := 0
 	var b strings.Builder
 	for _, name := range groups {
@@ -110,6 +137,10 @@ func (a *app) describeGroups(ctx context.Context, adm *kadm.Client, groups []str
 			failures++
 			continue
 		}
+		if cg, ok := consumer[name]; ok && cg.Err == nil {
+			writeConsumerGroupLag(&b, l, cg)
+			continue
+		}
 		writeGroupLag(&b, l)
 	}
 	if _, err := fmt.Fprint(a.stdout, b.String()); err != nil {
@@ -123,21 +154,44 @@ func (a *app) describeGroups(ctx context.Context, adm *kadm.Client, groups []str
 
 // writeGroupLag renders one described group, kafka-consumer-groups style.
 func writeGroupLag(b *strings.Builder, l kadm.DescribedGroupLag) {
-	protocol := l.ProtocolType
-	if l.Protocol != "" {
-		protocol += "/" + l.Protocol
-	}
-	if protocol == "" {
-		protocol = "-"
-	}
-	fmt.Fprintf(b, "Group: %s\tState: %s\tProtocol: %s\tCoordinator: %d\tMembers: %d\n",
-		l.Group, l.State, protocol, l.Coordinator.NodeID, len(l.Members))
-	for _, m := range l.Members {
-		fmt.Fprintf(b, "\tMember: %s", m.MemberID)
+	writeGroupLagWith(b, l, nil)
+}
+
+// writeConsumerGroupLag renders a consumer (KIP-848) group: its epochs and
+// assignor, each member's epoch, current and target assignment, then the
+// offsets table with each partition's current owner.
+func writeConsumerGroupLag(b *strings.Builder, l kadm.DescribedGroupLag, cg kadm.DescribedConsumerGroup) {
+	fmt.Fprintf(b, "Group: %s\tType: consumer\tState: %s\tEpoch: %d\tAssignmentEpoch: %d\tAssignor: %s\tCoordinator: %d\tMembers: %d\n",
+		cg.Group, cg.State, cg.Epoch, cg.AssignmentEpoch, orDash(cg.AssignorName), l.Coordinator.NodeID, len(cg.Members))
+	owners := map[string]map[int32]kadm.ConsumerGroupMember{}
+	for _, m := range cg.Members {
+		fmt.Fprintf(b, "\tMember: %s\tEpoch: %d", m.MemberID, m.MemberEpoch)
 		if m.InstanceID != nil {
 			fmt.Fprintf(b, "\tInstance: %s", *m.InstanceID)
 		}
-		fmt.Fprintf(b, "\tClientId: %s\tHost: %s\tAssigned: %s\n", m.ClientID, m.ClientHost, assignedString(m))
+		if m.RackID != nil {
+			fmt.Fprintf(b, "\tRack: %s", *m.RackID)
+		}
+		fmt.Fprintf(b, "\tClientId: %s\tHost: %s\tAssigned: %s\tTarget: %s\n", m.ClientID, m.ClientHost, topicsSetString(m.Assignment), topicsSetString(m.TargetAssignment))
+		m.Assignment.Each(func(t string, p int32) {
+			if owners[t] == nil {
+				owners[t] = map[int32]kadm.ConsumerGroupMember{}
+			}
+			owners[t][p] = m
+		})
+	}
+	writeGroupLagWith(b, l, func(t string, p int32) (member, host, client string, ok bool) {
+		m, ok := owners[t][p]
+		return m.MemberID, m.ClientHost, m.ClientID, ok
+	})
+}
+
+// writeGroupLagWith is writeGroupLag; owner, when not nil, names each
+// partition's consumer instead of the classic describe (consumer groups),
+// and the group's header is already written.
+func writeGroupLagWith(b *strings.Builder, l kadm.DescribedGroupLag, owner func(t string, p int32) (member, host, client string, ok bool)) {
+	if owner == nil {
+		writeClassicHeader(b, l)
 	}
 	b.WriteByte('\n')
 	tw := tabwriter.NewWriter(b, 0, 8, 2, ' ', 0)
@@ -154,7 +208,11 @@ func writeGroupLag(b *strings.Builder, l kadm.DescribedGroupLag) {
 			end = strconv.FormatInt(p.End.Offset, 10)
 		}
 		member, host, client := "-", "-", "-"
-		if p.Member != nil {
+		if owner != nil {
+			if m, h, c, ok := owner(p.Topic, p.Partition); ok {
+				member, host, client = orDash(m), orDash(h), orDash(c)
+			}
+		} else if p.Member != nil {
 			member, host, client = orDash(p.Member.MemberID), orDash(p.Member.ClientHost), orDash(p.Member.ClientID)
 		}
 		fmt.Fprintf(tw, "%s\t%s\t%d\t%s\t%s\t%s\t%s\t%s\t%s", l.Group, p.Topic, p.Partition, current, end, lag, member, host, client)
@@ -165,6 +223,26 @@ func writeGroupLag(b *strings.Builder, l kadm.DescribedGroupLag) {
 	}
 	tw.Flush()
 	b.WriteByte('\n')
+}
+
+// writeClassicHeader is a classic group's header and member lines.
+func writeClassicHeader(b *strings.Builder, l kadm.DescribedGroupLag) {
+	protocol := l.ProtocolType
+	if l.Protocol != "" {
+		protocol += "/" + l.Protocol
+	}
+	if protocol == "" {
+		protocol = "-"
+	}
+	fmt.Fprintf(b, "Group: %s\tState: %s\tProtocol: %s\tCoordinator: %d\tMembers: %d\n",
+		l.Group, l.State, protocol, l.Coordinator.NodeID, len(l.Members))
+	for _, m := range l.Members {
+		fmt.Fprintf(b, "\tMember: %s", m.MemberID)
+		if m.InstanceID != nil {
+			fmt.Fprintf(b, "\tInstance: %s", *m.InstanceID)
+		}
+		fmt.Fprintf(b, "\tClientId: %s\tHost: %s\tAssigned: %s\n", m.ClientID, m.ClientHost, assignedString(m))
+	}
 }
 
 // assignedString is a member's assignment as topic[0,1,2] topic2[3].

@@ -111,6 +111,8 @@ type Config struct {
 	LogCleanerDeleteRetentionMs   int64   // log.cleaner.delete.retention.ms
 
 	Quotas QuotaConfig // quota.window.*, max.connections* (quotas.go)
+	// GroupConsumer is group.consumer.* (groupconsumer.go).
+	GroupConsumer GroupConsumerConfig
 
 	Telemetry              TelemetryConfig // telemetry.max.bytes, ringtail.telemetry_* (telemetry.go)
 	FetchSessionCacheSlots int32           // max.incremental.fetch.session.cache.slots (fetchsession.go)
@@ -219,6 +221,7 @@ func Default() *Config {
 		Quotas:                               defaultQuotas(),
 		Telemetry:                            defaultTelemetry(),
 		FetchSessionCacheSlots:               defaultFetchSessionSlots,
+		GroupConsumer:                        defaultGroupConsumer(),
 		Ringtail: RingtailConfig{
 			IOEngine:      "auto",
 			Shards:        0,

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
+	"sync"
 	"time"
 
 	"github.com/ringtail/ringtail/controlplane"
@@ -44,7 +45,53 @@ func (n *Node) newCoordinator() *group.Coordinator {
 		InitialRebalanceDelay: time.Duration(c.GroupInitialRebalanceDelayMs) * time.Millisecond,
 		OffsetsRetention:      time.Duration(c.OffsetsRetentionMinutes) * time.Minute,
 		Logger:                n.log,
+
+		ConsumerSessionTimeout:    time.Duration(c.GroupConsumer.SessionTimeoutMs) * time.Millisecond,
+		ConsumerHeartbeatInterval: time.Duration(c.GroupConsumer.HeartbeatIntervalMs) * time.Millisecond,
+		ConsumerMaxSize:           int(c.GroupConsumer.MaxSize),
+		ConsumerAssignors:         c.GroupConsumer.AssignorNames(),
+		Topics:                    n.groupTopics(),
 	})
+}
+
+// groupTopics gives consumer groups the topics of the metadata image
+// (ids and partition counts), rebuilt only when the image changes.
+func (n *Node) groupTopics() func() map[string]group.TopicMeta {
+	var mu sync.Mutex
+	var last *controlplane.Image
+	var topics map[string]group.TopicMeta
+	return func() map[string]group.TopicMeta {
+		im := n.ctrl.Image()
+		mu.Lock()
+		defer mu.Unlock()
+		if im != last && im != nil {
+			topics = make(map[string]group.TopicMeta, len(im.Topics))
+			racked := false
+			for _, b := range im.Brokers {
+				racked = racked || b.Rack != ""
+			}
+			for name, t := range im.Topics {
+				tm := group.TopicMeta{ID: t.ID, Partitions: int32(len(t.Partitions))}
+				if racked {
+					// Replica racks, for rack-aware assignment.
+					tm.Racks = make([][]string, len(t.Partitions))
+					for i, p := range t.Partitions {
+						for _, r := range p.Replicas {
+							if b := im.Brokers[r]; b != nil && b.Rack != "" {
+								tm.Racks[i] = append(tm.Racks[i], b.Rack)
+							}
+						}
+					}
+				}
+				topics[name] = tm
+			}
+			last = im
+		}
+		if topics == nil {
+			return map[string]group.TopicMeta{}
+		}
+		return topics
+	}
 }
 
 // ensureOffsetsTopic creates __consumer_offsets through the controller

@@ -75,7 +75,7 @@ type consumedRec struct {
 
 // balancerByName is the franz-go balancer a test (or a child process) uses.
 func balancerByName(t testing.TB, name string) kgo.GroupBalancer {
-	switch name {
+	switch strings.TrimPrefix(name, kip848Prefix) {
 	case "cooperative-sticky":
 		return kgo.CooperativeStickyBalancer()
 	case "range":
@@ -94,7 +94,7 @@ func balancerByName(t testing.TB, name string) kgo.GroupBalancer {
 // poll and the commit that follows it, so a partition never changes hands
 // with processed-but-uncommitted records.
 func memberOpts(addr, group, topic, balancer, clientID string, t testing.TB) []kgo.Opt {
-	return []kgo.Opt{
+	return append(kip848Opts(balancer),
 		kgo.SeedBrokers(addr),
 		kgo.ClientID(clientID),
 		kgo.ConsumerGroup(group),
@@ -106,8 +106,8 @@ func memberOpts(addr, group, topic, balancer, clientID string, t testing.TB) []k
 		kgo.RebalanceTimeout(groupRebalanceTimeout),
 		kgo.HeartbeatInterval(groupHeartbeat),
 		kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()),
-		kgo.FetchMaxWait(500 * time.Millisecond),
-	}
+		kgo.FetchMaxWait(500*time.Millisecond),
+	)
 }
 
 // groupMember is an in-process group member on its own client. Its loop

@@ -53,6 +53,17 @@ type Config struct {
 	Logger                        *slog.Logger
 	// NewMemberID makes member ids; nil: clientID-<random uuid>.
 	NewMemberID func(clientID string) string
+
+	// KIP-848 consumer groups (group.consumer.*).
+	ConsumerSessionTimeout    time.Duration
+	ConsumerHeartbeatInterval time.Duration
+	ConsumerMaxSize           int
+	ConsumerAssignors         []string // "uniform", "range"; the first is the default
+	// Topics lists the cluster's topics (from the metadata image), for
+	// consumer groups' subscriptions; nil: none. It must return a new map
+	// when the topics change (Tick re-evaluates subscriptions then) and
+	// the map must not change afterwards.
+	Topics func() map[string]TopicMeta
 }
 
 // Log is one __consumer_offsets partition, as the coordinator uses it.
@@ -158,6 +169,18 @@ func New(cfg Config) *Coordinator {
 	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
+	}
+	if cfg.ConsumerSessionTimeout <= 0 {
+		cfg.ConsumerSessionTimeout = DefaultConsumerSessionTimeout
+	}
+	if cfg.ConsumerHeartbeatInterval <= 0 {
+		cfg.ConsumerHeartbeatInterval = DefaultConsumerHeartbeatInterval
+	}
+	if cfg.ConsumerMaxSize <= 0 {
+		cfg.ConsumerMaxSize = DefaultConsumerMaxSize
+	}
+	if len(cfg.ConsumerAssignors) == 0 {
+		cfg.ConsumerAssignors = DefaultConsumerAssignors
 	}
 	if cfg.NewMemberID == nil {
 		cfg.NewMemberID = randomMemberID
@@ -266,7 +289,14 @@ func (c *Coordinator) Load(p int32, log Log, now time.Time) error {
 		return fmt.Errorf("group: load %s-%d: %w", OffsetsTopic, p, err)
 	}
 	op.nextSeq = st.end
+	var topics map[string]TopicMeta
 	for id, g := range groups {
+		if g.cgLoad != nil {
+			if topics == nil {
+				topics = c.topics()
+			}
+			buildConsumerGroup(g, topics, now)
+		}
 		if len(g.members) > 0 {
 			for _, m := range g.members {
 				m.lastHeartbeat = now
@@ -326,8 +356,17 @@ func (c *Coordinator) Tick(now time.Time) {
 		ids = append(ids, id)
 	}
 	sort.Strings(ids)
+	var topics map[string]TopicMeta
 	for _, id := range ids {
-		if g := c.mu.groups[id]; g != nil {
+		g := c.mu.groups[id]
+		switch {
+		case g == nil:
+		case g.cg != nil:
+			if topics == nil {
+				topics = c.topics()
+			}
+			c.tickConsumerLocked(g, now, topics)
+		default:
 			c.tickGroupLocked(g, now)
 		}
 	}

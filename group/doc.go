@@ -1,5 +1,5 @@
 // Package group is the consumer group coordinator (Kafka's classic group
-// protocol) and the store of committed offsets.
+// protocol and KIP-848 consumer groups) and the store of committed offsets.
 //
 // The Coordinator is a state machine. The kafka handlers drive it with one
 // call per request, and the daemon drives time with Tick; no method reads
@@ -92,7 +92,23 @@
 // appends a transaction marker for a producer to a __consumer_offsets
 // partition this node owns, call CompleteTxn.
 //
-// Skipped: KIP-848 (the new consumer protocol), KIP-890's verification of
+// # KIP-848 consumer groups
+//
+// ConsumerGroupHeartbeat drives consumer groups (consumer.go): the broker
+// assigns (assign.go: uniform, range) and reconciles each member on its
+// own heartbeats, revoking before assigning (rack-aware when members
+// send racks and brokers have them); Tick fences members whose
+// session or revocation time ran out and re-evaluates subscriptions (names
+// and RE2 regexes) against Config.Topics. Their state is written to
+// __consumer_offsets with Kafka's record types 3 and 5-8
+// (consumerrecords.go) and replayed by Load. An empty group changes type
+// on the other protocol's first join; a group with members refuses the
+// other protocol (INCONSISTENT_GROUP_PROTOCOL for a classic JoinGroup,
+// GROUP_ID_NOT_FOUND for a heartbeat to a classic group).
+//
+// Skipped: online conversion of groups with members between the two
+// protocols, reverting memory when a consumer group's write fails, KIP-890's
+// verification of
 // a TxnOffsetCommit with the transaction coordinator (v4+), expiry of the offsets of topics a Stable consumer group no
 // longer subscribes to (only the Empty-group rule and explicit expire
 // timestamps apply).

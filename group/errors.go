@@ -24,4 +24,13 @@ var (
 	// ErrMemberMetadataTooLarge is a JoinGroup whose protocol metadata
 	// exceeds Config.MaxMemberMetadataBytes (answered INVALID_REQUEST).
 	ErrMemberMetadataTooLarge = errors.New("group: member protocol metadata too large")
+
+	// KIP-848 consumer groups.
+	ErrFencedMemberEpoch        = errors.New("group: fenced member epoch")
+	ErrStaleMemberEpoch         = errors.New("group: stale member epoch")
+	ErrUnreleasedInstanceID     = errors.New("group: unreleased instance id")
+	ErrInvalidRegularExpression = errors.New("group: invalid regular expression")
+	ErrUnsupportedAssignor      = errors.New("group: unsupported assignor")
+	// ErrInvalidRequest is a malformed request (INVALID_REQUEST).
+	ErrInvalidRequest = errors.New("group: invalid request")
 )

@@ -123,6 +123,12 @@ type group struct {
 	// requests that would change it answer ErrCoordinatorNotAvailable
 	// (Kafka's answer for a Dead group).
 	deleting bool
+	// cg is set for a KIP-848 consumer group (consumer.go); its members
+	// are there, not in members.
+	cg *cgroup
+	// cgLoad holds the consumer-group records read by a replay until
+	// Load builds cg from them.
+	cgLoad *cgLoad
 }
 
 func newGroup(id string, now time.Time) *group {
@@ -339,6 +345,19 @@ func (c *Coordinator) Join(now time.Time, req JoinRequest, done func(JoinResult)
 	if g.deleting {
 		fail(fmt.Errorf("%w: the group is being deleted", ErrCoordinatorNotAvailable))
 		return
+	}
+	if g.cg != nil {
+		// A consumer (KIP-848) group: an empty one becomes classic
+		// (keeping its offsets); one with members refuses classic
+		// members (online conversion is not served).
+		if len(g.cg.members) > 0 {
+			fail(fmt.Errorf("%w: group %s is a consumer group with members; classic members cannot join it", ErrInconsistentGroupProtocol, g.id))
+			return
+		}
+		if recs := g.consumerTombstones(); len(recs) > 0 {
+			c.appendLocked(g.id, recs, now, nil)
+		}
+		g.cg, g.protocolType = nil, ""
 	}
 	if !g.supports(req.ProtocolType, req.Protocols) {
 		fail(fmt.Errorf("%w: protocol type %q with %d protocols does not fit the group (type %q)", ErrInconsistentGroupProtocol, req.ProtocolType, len(req.Protocols), g.protocolType))

@@ -58,6 +58,18 @@ func (c *Coordinator) CommitOffsets(now time.Time, req CommitRequest, done func(
 	case g.deleting:
 		done(fmt.Errorf("%w: the group is being deleted", ErrCoordinatorNotAvailable), nil)
 		return
+	case g.cg != nil:
+		tps := make([]model.TopicPartition, len(req.Offsets))
+		for i, o := range req.Offsets {
+			tps[i] = model.TopicPartition{Topic: o.Topic, Partition: o.Partition}
+		}
+		if err := g.cg.validateCommit(req.MemberID, req.Generation, tps); err != nil {
+			done(err, nil)
+			return
+		}
+		if m := g.cg.members[req.MemberID]; m != nil {
+			m.lastHeartbeat = now
+		}
 	case g.fenced(req.MemberID, req.InstanceID):
 		done(ErrFencedInstanceID, nil)
 		return
@@ -269,6 +281,7 @@ func (c *Coordinator) DeleteGroups(now time.Time, ids []string, done func(errs [
 // tombstones without waiting; here memory never runs ahead of the log.)
 func (c *Coordinator) deleteGroupLocked(g *group, now time.Time, done func(error)) {
 	recs := make([]kv, 0, len(g.offsets)+1)
+	recs = append(recs, g.consumerTombstones()...)
 	tps := make([]model.TopicPartition, 0, len(g.offsets))
 	for tp := range g.offsets {
 		tps = append(tps, tp)
@@ -354,6 +367,7 @@ func (c *Coordinator) expireOffsetsLocked(now time.Time) {
 		removeGroup := len(expired) == len(g.offsets) && len(g.pendingOffsets) == 0 && len(g.txnOffsets) == 0
 		if removeGroup {
 			recs = append(recs, kv{groupKey(id), nil})
+			recs = append(recs, g.consumerTombstones()...)
 		}
 		if len(recs) == 0 {
 			continue
@@ -381,7 +395,11 @@ func (c *Coordinator) expireOffsetsLocked(now time.Time) {
 // Listing is one group in ListGroups.
 type Listing struct {
 	ID, ProtocolType string
-	State            State
+	// StateName is the state as Kafka names it for the group's type
+	// (consumer groups: Empty, Assigning, Reconciling, Stable); Type is
+	// "classic" or "consumer".
+	StateName, Type string
+	State           State
 }
 
 // ListGroups lists the groups of every loaded partition, filtered by state
@@ -389,6 +407,12 @@ type Listing struct {
 // ErrLoadInProgress while any owned partition is loading, with the groups
 // it has.
 func (c *Coordinator) ListGroups(states []string) ([]Listing, error) {
+	return c.ListGroupsOf(states, nil)
+}
+
+// ListGroupsOf is ListGroups with ListGroups v5's types filter too
+// ("classic", "consumer"; case-insensitive; empty: all).
+func (c *Coordinator) ListGroupsOf(states, types []string) ([]Listing, error) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	var err error
@@ -399,10 +423,17 @@ func (c *Coordinator) ListGroups(states []string) ([]Listing, error) {
 	}
 	var out []Listing
 	for id, g := range c.mu.groups {
-		if len(states) > 0 && !slices.ContainsFunc(states, func(s string) bool { return strings.EqualFold(s, g.state.String()) }) {
+		l := Listing{ID: id, ProtocolType: g.protocolType, State: g.state, StateName: g.state.String(), Type: "classic"}
+		if g.cg != nil {
+			l.StateName, l.Type = g.cg.stateName(), "consumer"
+		}
+		if len(states) > 0 && !slices.ContainsFunc(states, func(s string) bool { return strings.EqualFold(s, l.StateName) }) {
 			continue
 		}
-		out = append(out, Listing{ID: id, ProtocolType: g.protocolType, State: g.state})
+		if len(types) > 0 && !slices.ContainsFunc(types, func(s string) bool { return strings.EqualFold(s, l.Type) }) {
+			continue
+		}
+		out = append(out, l)
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].ID < out[j].ID })
 	return out, err
@@ -418,7 +449,9 @@ type MemberDescription struct {
 
 // Description is a group in DescribeGroups.
 type Description struct {
-	State                  State
+	State State
+	// StateName is set for a consumer group (its own state names).
+	StateName              string
 	ProtocolType, Protocol string
 	Members                []MemberDescription
 }
@@ -437,6 +470,9 @@ func (c *Coordinator) DescribeGroup(groupID string) (Description, error) {
 		return Description{State: Dead}, nil
 	}
 	d := Description{State: g.state, ProtocolType: g.protocolType, Protocol: g.protocol}
+	if g.cg != nil {
+		return g.cg.describeClassic(d, c.topics(), c.cfg.ConsumerAssignors[0]), nil
+	}
 	if g.state != Stable {
 		d.Protocol = ""
 	}

@@ -235,7 +235,7 @@ func replay(l Log, partition, numPartitions int32, log *slog.Logger) (map[string
 			delete(groups, id)
 			continue
 		}
-		if g.generation == 0 && len(g.members) == 0 && len(g.offsets) == 0 && len(g.txnOffsets) == 0 && g.protocolType == "" {
+		if g.generation == 0 && len(g.members) == 0 && len(g.offsets) == 0 && len(g.txnOffsets) == 0 && g.protocolType == "" && g.cgLoad == nil {
 			delete(groups, id)
 		}
 	}
@@ -375,6 +375,8 @@ func applyRecord(key, value []byte, seq, txnPID int64, get func(string) *group, 
 		if len(g.members) > 0 {
 			g.state = Stable
 		}
+	case recCGMetadata, recCGPartitionMeta, recCGMember, recCGTargetMetadata, recCGTargetMember, recCGCurrentAssignment:
+		return replayConsumerRecord(v, key, value, get)
 	default:
 		return fmt.Errorf("unknown key version %d", v)
 	}

@@ -8,6 +8,11 @@ package kafka
 //     name, member metadata and assignments are filled only while Stable,
 //     as in Kafka.
 //   - An unknown group is state "Dead" with no error, as in Kafka.
+//   - A consumer (KIP-848) group, as Kafka shows it to old tools: protocol
+//     type "consumer", the assignor as protocol, its own state names
+//     (Empty, Assigning, Reconciling, Stable), and each member's
+//     subscription and current assignment in the classic consumer
+//     protocol's encoding.
 //   - INVALID_GROUP_ID (over 255 bytes), NOT_COORDINATOR,
 //     COORDINATOR_LOAD_IN_PROGRESS per group.
 //   - v3+ authorized operations: -2147483648 unless asked for; then READ,
@@ -46,6 +51,9 @@ func handleDescribeGroups(s *Server, cx *reqCtx, req *kmsg.DescribeGroupsRequest
 		}
 		rg.ErrorCode = errorCode(s.log, err)
 		rg.State, rg.ProtocolType, rg.Protocol = d.State.String(), d.ProtocolType, d.Protocol
+		if d.StateName != "" {
+			rg.State = d.StateName // a consumer (KIP-848) group
+		}
 		if err != nil {
 			rg.State = ""
 		}

@@ -1,6 +1,6 @@
 package kafka
 
-// ListGroups (key 16): versions 0-4.
+// ListGroups (key 16): versions 0-5.
 //
 // Behavior:
 //   - Lists every group this node coordinates (also groups that only hold
@@ -11,8 +11,11 @@ package kafka
 //     partition is loading, with the groups loaded so far.
 //   - Authorization: with DESCRIBE on the cluster every group is listed;
 //     otherwise only the groups the principal may DESCRIBE.
+//   - v5 types_filter: "classic" or "consumer" (KIP-848 groups),
+//     case-insensitive; each group's type is listed. Consumer groups have
+//     their own state names (Empty, Assigning, Reconciling, Stable).
 //
-// Skipped on purpose: v5 types_filter (KIP-848 group types).
+// Skipped on purpose: nothing.
 
 import (
 	"github.com/twmb/franz-go/pkg/kmsg"
@@ -27,11 +30,14 @@ func handleListGroups(s *Server, cx *reqCtx, req *kmsg.ListGroupsRequest) (kmsg.
 		resp.ErrorCode = errorCode(s.log, err)
 		return resp, nil
 	}
-	var states []string
+	var states, types []string
 	if req.Version >= 4 {
 		states = req.StatesFilter
 	}
-	ls, err := gc.ListGroups(states)
+	if req.Version >= 5 {
+		types = req.TypesFilter
+	}
+	ls, err := gc.ListGroupsOf(states, types)
 	resp.ErrorCode = errorCode(s.log, err)
 	all := cx.allowed(acl.ResourceCluster, acl.ClusterName, acl.OpDescribe)
 	for _, l := range ls {
@@ -39,7 +45,7 @@ func handleListGroups(s *Server, cx *reqCtx, req *kmsg.ListGroupsRequest) (kmsg.
 			continue
 		}
 		g := kmsg.NewListGroupsResponseGroup()
-		g.Group, g.ProtocolType, g.GroupState = l.ID, l.ProtocolType, l.State.String()
+		g.Group, g.ProtocolType, g.GroupState, g.GroupType = l.ID, l.ProtocolType, l.StateName, l.Type
 		resp.Groups = append(resp.Groups, g)
 	}
 	return resp, nil

@@ -1,6 +1,6 @@
 package kafka
 
-// OffsetCommit (key 8): versions 0-8.
+// OffsetCommit (key 8): versions 0-9.
 //
 // Behavior:
 //   - Drives group.Coordinator.CommitOffsets; the response is sent once
@@ -18,6 +18,11 @@ package kafka
 //   - Partitions of topics or partitions that do not exist:
 //     UNKNOWN_TOPIC_OR_PARTITION; metadata over 4096 bytes:
 //     OFFSET_METADATA_TOO_LARGE. Other partitions of the request commit.
+//   - Consumer (KIP-848) groups, v9: the generation field is the member
+//     epoch. The member must exist (UNKNOWN_MEMBER_ID); a newer epoch is
+//     FENCED_MEMBER_EPOCH; an older one commits only partitions the member
+//     still holds or is revoking, else STALE_MEMBER_EPOCH. Epoch -1 with
+//     no member id commits to an empty group only.
 //   - v2-v4 retention_time (when not -1) sets the offsets' expire time.
 //   - A failed append to __consumer_offsets leaves the previous offsets
 //     (OffsetFetch never shows one that is not durable) and answers

@@ -1,6 +1,6 @@
 package kafka
 
-// OffsetFetch (key 9): versions 1-8.
+// OffsetFetch (key 9): versions 1-9.
 //
 // Behavior:
 //   - Answers from group.Coordinator.FetchOffsets. A partition with no
@@ -15,6 +15,9 @@ package kafka
 //     listed, the unstable ones so answered. Without require_stable the
 //     committed offset is returned, pending ones never.
 //   - v8 fetches several groups in one request, each answered on its own.
+//   - v9 (KIP-848): a group that names a member of a consumer group is
+//     checked first: UNKNOWN_MEMBER_ID, or STALE_MEMBER_EPOCH when the
+//     epoch is not the member's (group-level error).
 //   - Coordinator errors (INVALID_GROUP_ID over 255 bytes,
 //     NOT_COORDINATOR, COORDINATOR_LOAD_IN_PROGRESS) go in the group-level
 //     error (v2+), and in every partition for v1.
@@ -23,8 +26,7 @@ package kafka
 //     TOPIC_AUTHORIZATION_FAILED; a fetch of all topics leaves out those the
 //     principal may not describe.
 //
-// Skipped on purpose: v0 (offsets in ZooKeeper), v9+ (KIP-848 member
-// epochs, topic ids).
+// Skipped on purpose: v0 (offsets in ZooKeeper), v10 (topic ids).
 
 import (
 	"sort"
@@ -54,7 +56,11 @@ func handleOffsetFetch(s *Server, cx *reqCtx, req *kmsg.OffsetFetchRequest) (kms
 					topics[t.Topic] = append(topics[t.Topic], t.Partitions...)
 				}
 			}
-			res, err := s.fetchOffsets(cx, rg.Group, topics, topicOrder(rg.Topics), req.RequireStable)
+			var res []fetchedTopic
+			err := s.checkOffsetFetchMember(cx, req.Version, &rg)
+			if err == nil {
+				res, err = s.fetchOffsets(cx, rg.Group, topics, topicOrder(rg.Topics), req.RequireStable)
+			}
 			g := kmsg.NewOffsetFetchResponseGroup()
 			g.Group = rg.Group
 			g.ErrorCode = errorCode(s.log, err)
@@ -97,6 +103,19 @@ func handleOffsetFetch(s *Server, cx *reqCtx, req *kmsg.OffsetFetchRequest) (kms
 		resp.Topics = append(resp.Topics, t)
 	}
 	return resp, nil
+}
+
+// checkOffsetFetchMember checks the member id and epoch of a v9+ group
+// (KIP-848) that names one, after DESCRIBE on the group.
+func (s *Server) checkOffsetFetchMember(cx *reqCtx, version int16, rg *kmsg.OffsetFetchRequestGroup) error {
+	if version < 9 || rg.MemberID == nil {
+		return nil
+	}
+	gc, err := s.groupsAs(cx, rg.Group, acl.OpDescribe)
+	if err != nil {
+		return err
+	}
+	return gc.CheckOffsetFetch(rg.Group, *rg.MemberID, rg.MemberEpoch)
 }
 
 func topicOrder(ts []kmsg.OffsetFetchRequestGroupTopic) []string {
