@@ -158,20 +158,12 @@ func (s *Server) fetchLeaderEndpoints(resp *kmsg.FetchResponse) {
 			if im == nil {
 				im = s.ctrl.Image()
 			}
-			b, ok := im.Brokers[id]
-			if !ok {
-				continue
-			}
-			ep, ok := b.Endpoint(s.cfg.ListenerName)
+			host, port, rack, ok := s.leaderEndpoint(im, id)
 			if !ok {
 				continue
 			}
 			rb := kmsg.NewFetchResponseBroker()
-			rb.NodeID, rb.Host, rb.Port = id, ep.Host, ep.Port
-			if b.Rack != "" {
-				rack := b.Rack
-				rb.Rack = &rack
-			}
+			rb.NodeID, rb.Host, rb.Port, rb.Rack = id, host, port, rack
 			resp.Brokers = append(resp.Brokers, rb)
 		}
 	}

@@ -76,6 +76,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kmsg"
 
 	"github.com/ringtail/ringtail/acl"
+	"github.com/ringtail/ringtail/controlplane"
 	"github.com/ringtail/ringtail/model"
 )
 
@@ -263,20 +264,30 @@ func (s *Server) leaderHints(resp *kmsg.ProduceResponse) {
 	}
 	slices.Sort(leaders)
 	for _, id := range leaders {
-		b := im.Brokers[id]
-		if b == nil {
-			continue
-		}
-		ep, ok := b.Endpoint(s.cfg.ListenerName)
+		host, port, rack, ok := s.leaderEndpoint(im, id)
 		if !ok {
 			continue
 		}
 		nb := kmsg.NewProduceResponseBroker()
-		nb.NodeID, nb.Host, nb.Port = id, ep.Host, ep.Port
-		if b.Rack != "" {
-			rack := b.Rack
-			nb.Rack = &rack
-		}
+		nb.NodeID, nb.Host, nb.Port, nb.Rack = id, host, port, rack
 		resp.Brokers = append(resp.Brokers, nb)
 	}
+}
+
+// leaderEndpoint is broker id's endpoint on this listener and its rack
+// (nil when unset), for KIP-951's node_endpoints in Produce and Fetch.
+func (s *Server) leaderEndpoint(im *controlplane.Image, id int32) (host string, port int32, rack *string, ok bool) {
+	b := im.Brokers[id]
+	if b == nil {
+		return "", 0, nil, false
+	}
+	ep, ok := b.Endpoint(s.cfg.ListenerName)
+	if !ok {
+		return "", 0, nil, false
+	}
+	if b.Rack != "" {
+		r := b.Rack
+		rack = &r
+	}
+	return ep.Host, ep.Port, rack, true
 }
