@@ -41,7 +41,7 @@ fuzz: ## run every fuzz target for FUZZTIME each (default 10s)
 	  dir=$$(dirname $$spec); \
 	  for f in $$(grep -hoE '^func (Fuzz[A-Za-z0-9_]+)' $$spec | cut -d' ' -f2); do \
 	    echo "fuzz $$dir $$f ($(FUZZTIME))"; \
-	    $(GO) test -run '^$$' -fuzz "^$$f$$" -fuzztime $(FUZZTIME) $$dir; \
+	    .ci/fuzz-one $(GO) $$dir $$f $(FUZZTIME); \
 	  done; \
 	done
 
