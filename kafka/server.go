@@ -101,6 +101,11 @@ type Config struct {
 	// share one. nil: the server's own, of
 	// max.incremental.fetch.session.cache.slots.
 	FetchSessions *fetchsession.Cache
+	// ShareGroups and ShareStates join the two halves of share groups
+	// (share_seams.go); nil ShareGroups: broker defaults and no group is
+	// empty; nil ShareStates: share state is not deleted with its group.
+	ShareGroups ShareGroups
+	ShareStates ShareStates
 }
 
 // RequestObserver sees each decoded request when its handler finishes:
