@@ -1,7 +1,9 @@
 # Ringtail. A bare `make` lists the targets.
 GO        ?= go
 BIN       := bin/ringtail
-FUZZTIME  ?= 10s
+FUZZTIME  ?= 60s
+# TEST_FUZZTIME is each fuzz target's share of `make test` (a smoke run; `make fuzz` runs longer).
+TEST_FUZZTIME ?= 5s
 PKGS      := ./...
 
 # Packages: `make deb rpm` (VERSION from git describe; override with
@@ -22,11 +24,11 @@ build: ## build bin/ringtail
 run: build ## build and run a zero-config single node on 127.0.0.1:9092 (data in ./ringtail-data)
 	./$(BIN) serve
 
-test: lint ## lint, all tests under -race against the real binary (itself built with -race), and a short fuzz run
+test: lint ## lint, all tests under -race against the real binary (itself built with -race), and a short fuzz run (TEST_FUZZTIME each)
 	$(GO) build -race -o $(BIN)-race ./cmd/ringtail
 	RINGTAIL_BIN=$(CURDIR)/$(BIN)-race $(GO) test -race -count=1 -timeout 20m $(PKGS)
 	cd benchmarks && $(GO) test -count=1 ./...
-	$(MAKE) fuzz FUZZTIME=$(FUZZTIME)
+	$(MAKE) fuzz FUZZTIME=$(TEST_FUZZTIME)
 
 test-unit: ## fast tests only (no end-to-end)
 	$(GO) test -race -short -count=1 $(PKGS)
@@ -36,7 +38,7 @@ lint: ## gofmt and go vet
 	  if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
 	$(GO) vet $(PKGS)
 
-fuzz: ## run every fuzz target for FUZZTIME each (default 10s)
+fuzz: ## run every fuzz target for FUZZTIME each (default 60s; make test runs each for TEST_FUZZTIME, 5s)
 	@set -e; for spec in $$(grep -rlE '^func Fuzz' --include='*_test.go' . | sort); do \
 	  dir=$$(dirname $$spec); \
 	  for f in $$(grep -hoE '^func (Fuzz[A-Za-z0-9_]+)' $$spec | cut -d' ' -f2); do \
