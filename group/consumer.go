@@ -153,6 +153,11 @@ type cmember struct {
 	assigned, revoking   tpSet
 	lastHeartbeat        time.Time
 	revokeDeadline       time.Time // set while revoking
+	// classic is set for a member that uses the classic protocol
+	// (convert.go); rejoinDeadline is when it must have rejoined after
+	// being told to (zero: not told).
+	classic        *classicMeta
+	rejoinDeadline time.Time
 }
 
 // cgroup is the KIP-848 part of a group (group.cg); committed offsets
@@ -350,17 +355,15 @@ func (c *Coordinator) consumerHeartbeatLocked(now time.Time, req ConsumerHeartbe
 	case g.deleting:
 		return ConsumerHeartbeatResult{}, nil, fmt.Errorf("%w: the group is being deleted", ErrCoordinatorNotAvailable)
 	}
+	topics := c.topics()
 	if g.cg == nil {
-		if len(g.members) > 0 || g.state != Empty || len(g.pending) > 0 {
-			return ConsumerHeartbeatResult{}, nil, fmt.Errorf("%w: group %s is a classic group with members", ErrGroupIDNotFound, g.id)
+		// A classic group becomes a consumer group, keeping its offsets
+		// (and, online, its members: convert.go).
+		if err := c.toConsumerLocked(g, now, topics); err != nil {
+			return ConsumerHeartbeatResult{}, nil, err
 		}
-		// An empty classic group (or one holding only offsets) becomes a
-		// consumer group, keeping its offsets (Kafka's offline upgrade).
-		g.cg = newCGroup()
-		g.protocolType, g.protocol, g.leader = "consumer", "", ""
 	}
 	cg := g.cg
-	topics := c.topics()
 	n := len(cg.members)
 	m, err := c.consumerMemberLocked(g, now, &req)
 	if err != nil {
@@ -542,6 +545,11 @@ func (c *Coordinator) removeConsumerMemberLocked(g *group, now time.Time, id, re
 	if m == nil {
 		return
 	}
+	if c.downgradeOnLeaveLocked(g, id) {
+		c.log.Info("consumer group member removed", "group", g.id, "member_id", id, "reason", reason)
+		c.toClassicLocked(g, now, id)
+		return
+	}
 	delete(cg.members, id)
 	delete(cg.target, id)
 	if m.instanceID != nil && cg.statics[*m.instanceID] == id {
@@ -637,13 +645,25 @@ func (c *Coordinator) tickConsumerLocked(g *group, now time.Time, topics map[str
 	}
 	sort.Strings(ids)
 	for _, id := range ids {
-		m := cg.members[id]
-		switch {
-		case !now.Before(m.lastHeartbeat.Add(c.cfg.ConsumerSessionTimeout)):
-			c.removeConsumerMemberLocked(g, now, id, fmt.Sprintf("session timeout (%v) expired", c.cfg.ConsumerSessionTimeout))
-		case m.state == stateUnrevoked && m.rebalanceTimeout > 0 && !now.Before(m.revokeDeadline):
-			c.removeConsumerMemberLocked(g, now, id, fmt.Sprintf("did not revoke its partitions within the rebalance timeout (%v)", m.rebalanceTimeout))
+		if g.cg != cg {
+			return // downgraded to a classic group (convert.go)
 		}
+		m := cg.members[id]
+		session := c.cfg.ConsumerSessionTimeout
+		if m.classic != nil {
+			session = m.classic.sessionTimeout
+		}
+		switch {
+		case !now.Before(m.lastHeartbeat.Add(session)):
+			c.removeConsumerMemberLocked(g, now, id, fmt.Sprintf("session timeout (%v) expired", session))
+		case m.classic == nil && m.state == stateUnrevoked && m.rebalanceTimeout > 0 && !now.Before(m.revokeDeadline):
+			c.removeConsumerMemberLocked(g, now, id, fmt.Sprintf("did not revoke its partitions within the rebalance timeout (%v)", m.rebalanceTimeout))
+		case m.classic != nil && !m.rejoinDeadline.IsZero() && !now.Before(m.rejoinDeadline):
+			c.removeConsumerMemberLocked(g, now, id, fmt.Sprintf("did not rejoin within the rebalance timeout (%v)", m.rebalanceTimeout))
+		}
+	}
+	if g.cg != cg {
+		return
 	}
 	// Subscriptions are re-evaluated when the topic list is a new one
 	// (Config.Topics hands out a new map when the metadata changes).
@@ -703,6 +723,9 @@ func (cg *cgroup) validateCommit(memberID string, epoch int32, tps []model.Topic
 	m := cg.members[memberID]
 	if m == nil {
 		return fmt.Errorf("%w: no member %q", ErrUnknownMemberID, memberID)
+	}
+	if m.classic != nil {
+		return m.checkGeneration(epoch) // Kafka: classic members commit at their epoch only
 	}
 	switch {
 	case epoch > m.epoch:
