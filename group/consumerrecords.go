@@ -159,6 +159,19 @@ func (d *dec) cstr() string {
 	return ""
 }
 
+// tagCount reads the number of tagged fields (a plain uvarint, unlike
+// compact array lengths); each takes at least 2 bytes.
+func (d *dec) tagCount() int {
+	n := d.uv()
+	if d.err == nil && n > uint64(len(d.b)/2) {
+		d.err = errShortRecord
+	}
+	if d.err != nil {
+		return 0
+	}
+	return int(n)
+}
+
 // count reads a compact array length; each element is at least min bytes.
 func (d *dec) count(min int) int {
 	n := d.uv()
@@ -172,7 +185,7 @@ func (d *dec) count(min int) int {
 	return int(n - 1)
 }
 func (d *dec) skipTags() {
-	n := d.count(2)
+	n := d.tagCount()
 	for i := 0; i < n && d.err == nil; i++ {
 		d.uv()
 		d.bytes(d.uv())

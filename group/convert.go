@@ -560,7 +560,7 @@ func (cm *classicMeta) appendTagged(e *enc) {
 // value, returning its ClassicMemberMetadata (nil: none).
 func (d *dec) memberTags() *classicMeta {
 	var cm *classicMeta
-	n := d.count(2)
+	n := d.tagCount()
 	for i := 0; i < n && d.err == nil; i++ {
 		tag := d.uv()
 		body := d.bytes(d.uv())
