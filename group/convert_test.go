@@ -51,7 +51,9 @@ func decodeAssign(t *testing.T, b []byte) []int32 {
 // (t-2, t-3) at generation 2.
 func classicGroup(cf *cgFixture) (a, b string) {
 	t := cf.t
-	proto := func(owned ...int32) []Protocol { return []Protocol{{Name: "cooperative-sticky", Metadata: classicSub(owned...)}} }
+	proto := func(owned ...int32) []Protocol {
+		return []Protocol{{Name: "cooperative-sticky", Metadata: classicSub(owned...)}}
+	}
 	fa := cf.join(JoinRequest{Group: "g", ClientID: "a", RequireKnownMemberID: true, Protocols: proto()})
 	ja := cf.join(JoinRequest{Group: "g", ClientID: "a", MemberID: fa.res.MemberID, RequireKnownMemberID: true, Protocols: proto()})
 	if !ja.done || ja.res.Err != nil {
