@@ -158,6 +158,9 @@ type cmember struct {
 	// being told to (zero: not told).
 	classic        *classicMeta
 	rejoinDeadline time.Time
+	// syncDeadline is when a classic member must have sent SyncGroup
+	// after its JoinGroup (zero: synced).
+	syncDeadline time.Time
 }
 
 // cgroup is the KIP-848 part of a group (group.cg); committed offsets
@@ -660,6 +663,8 @@ func (c *Coordinator) tickConsumerLocked(g *group, now time.Time, topics map[str
 			c.removeConsumerMemberLocked(g, now, id, fmt.Sprintf("did not revoke its partitions within the rebalance timeout (%v)", m.rebalanceTimeout))
 		case m.classic != nil && !m.rejoinDeadline.IsZero() && !now.Before(m.rejoinDeadline):
 			c.removeConsumerMemberLocked(g, now, id, fmt.Sprintf("did not rejoin within the rebalance timeout (%v)", m.rebalanceTimeout))
+		case m.classic != nil && !m.syncDeadline.IsZero() && !now.Before(m.syncDeadline):
+			c.removeConsumerMemberLocked(g, now, id, fmt.Sprintf("did not sync within the rebalance timeout (%v)", m.rebalanceTimeout))
 		}
 	}
 	if g.cg != cg {

@@ -24,9 +24,10 @@ package group
 //     remain, the group becomes a classic group at the group epoch with
 //     their assignments and starts a rebalance.
 //
-// A classic member's session is its JoinGroup session timeout; after it is
-// told to rejoin it must within its rebalance timeout (Kafka's join
-// timeout) or it is fenced. Its commits must carry its epoch exactly
+// A classic member's session is its JoinGroup session timeout; after a
+// JoinGroup it must send SyncGroup, and after it is told to rejoin it must
+// rejoin, within its rebalance timeout (Kafka's sync and join timeouts),
+// or it is fenced. Its commits must carry its epoch exactly
 // (ILLEGAL_GENERATION otherwise, as Kafka answers classic members).
 // Classic members are persisted like the others, with Kafka's
 // ClassicMemberMetadata (tagged field 0 of ConsumerGroupMemberMetadata).
@@ -325,6 +326,7 @@ func (c *Coordinator) classicJoinConsumerLocked(g *group, now time.Time, req Joi
 	m.clientID, m.clientHost = req.ClientID, req.ClientHost
 	m.classic = &classicMeta{sessionTimeout: req.SessionTimeout, protocols: slices.Clone(req.Protocols)}
 	m.lastHeartbeat, m.rejoinDeadline = now, time.Time{}
+	m.syncDeadline = now.Add(max(m.rebalanceTimeout, time.Millisecond))
 	if key := cg.metaKey0(topics); key != cg.metaKey {
 		cg.metaKey, changed = key, true
 	}
@@ -445,7 +447,7 @@ func (c *Coordinator) classicSyncConsumerLocked(g *group, now time.Time, req Syn
 		done(SyncResult{Err: err})
 		return
 	}
-	m.lastHeartbeat = now
+	m.lastHeartbeat, m.syncDeadline = now, time.Time{}
 	done(SyncResult{ProtocolType: "consumer", Protocol: m.classic.protocol(), Assignment: encodeAssignment(m.assigned, c.topics())})
 }
 

@@ -279,3 +279,39 @@ func TestOfflineConversions(t *testing.T) {
 		t.Fatalf("offset %d %v", off, ok)
 	}
 }
+
+func TestClassicMemberTimeouts(t *testing.T) {
+	cf := newCGFixture(t)
+	cf.topic("t", 4)
+	a, b := classicGroup(cf)
+	cf.hb("c", "t")
+	// a rejoins but never syncs: fenced after its rebalance timeout,
+	// though it heartbeats.
+	j := cf.join(JoinRequest{Group: "g", MemberID: a, RebalanceTimeout: 3 * time.Second,
+		Protocols: []Protocol{{Name: "cooperative-sticky", Metadata: classicSub(0, 1)}}})
+	if !j.done || j.res.Err != nil {
+		t.Fatalf("%+v", j.res)
+	}
+	cf.advance(2 * time.Second)
+	_ = cf.c.Heartbeat(cf.now, "g", a, nil, j.res.Generation)
+	cf.hb("c")
+	cf.advance(2 * time.Second)
+	mustErr(t, cf.c.Heartbeat(cf.now, "g", a, nil, j.res.Generation), ErrUnknownMemberID)
+	// b is told to rejoin and does not: fenced after its rebalance
+	// timeout (30 s in these joins) though its session (10 s) is kept
+	// alive by heartbeats.
+	for i := 0; i < 5; i++ {
+		err := cf.c.Heartbeat(cf.now, "g", b, nil, 2)
+		if i < 4 {
+			mustErr(t, err, ErrRebalanceInProgress)
+		} else {
+			mustErr(t, err, ErrUnknownMemberID)
+		}
+		cf.hb("c")
+		cf.advance(9 * time.Second)
+	}
+	d, err := cf.c.DescribeConsumerGroup("g")
+	if err != nil || len(d.Members) != 1 || d.Members[0].Classic {
+		t.Fatalf("%v %+v", err, d)
+	}
+}
