@@ -86,6 +86,12 @@ type ConsumerHeartbeat struct {
 	ServerAssignor       *string
 	Owned                []ConsumerTopic // nil: unchanged
 	ClientID, ClientHost string
+	// TopicAllowed says whether the member's principal may DESCRIBE a
+	// topic: a regex subscription resolves only to such topics (Kafka 4
+	// filters regex matches by the ACLs of the member that set the
+	// regex). nil: every topic. It is called under the coordinator's
+	// lock and must not call back into it.
+	TopicAllowed func(topic string) bool
 }
 
 // ConsumerHeartbeatResult is the answer to a heartbeat. Assignment is
@@ -158,6 +164,12 @@ type cmember struct {
 	// being told to (zero: not told).
 	classic        *classicMeta
 	rejoinDeadline time.Time
+	// allowed filters the topics a regex resolves to (the principal's
+	// DESCRIBE ACLs, from its last heartbeat; nil: all, also after a
+	// reload until the member's next heartbeat); resolved is what the
+	// regex last resolved to, so an ACL change is seen on a heartbeat.
+	allowed  func(topic string) bool
+	resolved string
 	// syncDeadline is when a classic member must have sent SyncGroup
 	// after its JoinGroup (zero: synced).
 	syncDeadline time.Time
@@ -213,7 +225,7 @@ func (m *cmember) subscribed(topics map[string]TopicMeta) []string {
 	}
 	if m.re != nil {
 		for t := range topics {
-			if !strings.HasPrefix(t, "__") && m.re.MatchString(t) && !slices.Contains(m.topics, t) {
+			if !strings.HasPrefix(t, "__") && m.re.MatchString(t) && !slices.Contains(m.topics, t) && (m.allowed == nil || m.allowed(t)) {
 				out = append(out, t)
 			}
 		}
@@ -400,9 +412,17 @@ func (c *Coordinator) consumerHeartbeatLocked(now time.Time, req ConsumerHeartbe
 	if req.ServerAssignor != nil && *req.ServerAssignor != m.assignor {
 		m.assignor, changed = *req.ServerAssignor, true
 	}
+	m.allowed = req.TopicAllowed
+	recheck := false
+	if m.re != nil {
+		// What the regex resolves to may change with the ACLs too.
+		if r := strings.Join(m.subscribed(topics), ","); r != m.resolved {
+			m.resolved, recheck = r, true
+		}
+	}
 	// The subscribed topics' metadata is compared when a subscription or
 	// the topic list changed (metaKey0 is members x topics for regexes).
-	if p := reflect.ValueOf(topics).UnsafePointer(); changed || p != cg.tickTopics {
+	if p := reflect.ValueOf(topics).UnsafePointer(); changed || recheck || p != cg.tickTopics {
 		cg.tickTopics = p
 		if key := cg.metaKey0(topics); key != cg.metaKey {
 			cg.metaKey, changed = key, true
