@@ -6,7 +6,8 @@
 // (kgo.ServerSideBalancer) while records keep arriving. The first
 // consumer-protocol member converts the group; the classic members left
 // keep working in it through JoinGroup/SyncGroup/Heartbeat. Every record
-// produced is processed, and none is processed twice.
+// produced is processed, and none is processed twice. The way back (the
+// online downgrade when the last consumer-protocol member leaves) too.
 package e2e
 
 import (
@@ -139,4 +140,62 @@ func listGroupType(t *testing.T, n *testkit.Node, group string) string {
 		}
 	}
 	return ""
+}
+
+// TestGroupConvertConsumerToClassicOnline is the way back: consumer-protocol
+// members are replaced by classic ones one at a time; a classic member
+// joins the consumer group, and when the last consumer-protocol member
+// leaves the group becomes a classic group again (an online downgrade),
+// without losing or repeating a record.
+func TestGroupConvertConsumerToClassicOnline(t *testing.T) {
+	n := start848Node(t)
+	const (
+		topic      = "unconvert"
+		group      = "unconverting"
+		partitions = 4
+	)
+	n.CreateTopic(topic, partitions, nil)
+	var members []*groupMember
+	for _, name := range []string{"consumer-a", "consumer-b"} {
+		members = append(members, startMember(t, n, group, topic, kip848Prefix+"sticky", name))
+	}
+	wait848Stable(t, n, group, 2, partitions)
+	prod := startSteadyProducer(spreadProducer(n), topic)
+	all := func() []consumedRec {
+		var out []consumedRec
+		for _, m := range members {
+			out = append(out, m.records()...)
+		}
+		return out
+	}
+	testkit.WaitFor(t, groupWait, "the consumer group to process records", func() bool { return len(all()) >= 100 })
+
+	members[0].leave()
+	members = append(members, startMember(t, n, group, topic, "cooperative-sticky", "classic-a"))
+	wait848Stable(t, n, group, 2, partitions)
+	if typ := listGroupType(t, n, group); typ != "consumer" {
+		t.Fatalf("a mixed group is %q", typ)
+	}
+	before := len(all())
+	testkit.WaitFor(t, groupWait, "the mixed group to process records", func() bool { return len(all()) > before+50 })
+
+	members[1].leave() // the last consumer-protocol member
+	members = append(members, startMember(t, n, group, topic, "cooperative-sticky", "classic-b"))
+	waitGroupStable(t, n.Admin(), group, 2, partitions)
+	if typ := listGroupType(t, n, group); typ != "classic" {
+		t.Fatalf("group type %q after the last consumer-protocol member left", typ)
+	}
+	before = len(all())
+	testkit.WaitFor(t, groupWait, "the classic group to process records", func() bool { return len(all()) > before+50 })
+	ack := prod.finish(t)
+	testkit.WaitFor(t, groupWait, "every record to be processed", func() bool { return distinct(all()) >= len(ack) })
+	if dups := checkGroupConsumption(t, ack, all(), "", nil); dups != 0 {
+		t.Fatalf("%d records processed twice", dups)
+	}
+	for _, m := range members {
+		if errs := m.errors(); len(errs) > 0 {
+			t.Fatalf("%s: %d errors, first: %v", m.name, len(errs), errs[0])
+		}
+	}
+	waitCommitted(t, n, group, topic, partitions)
 }
