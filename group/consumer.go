@@ -773,6 +773,9 @@ func (cg *cgroup) validateFetch(memberID string, epoch int32) error {
 	if m == nil {
 		return fmt.Errorf("%w: no member %q", ErrUnknownMemberID, memberID)
 	}
+	if m.classic != nil {
+		return m.checkGeneration(epoch)
+	}
 	if epoch != m.epoch {
 		return fmt.Errorf("%w: epoch %d; the member is at %d", ErrStaleMemberEpoch, epoch, m.epoch)
 	}

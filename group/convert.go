@@ -520,6 +520,10 @@ func (c *Coordinator) classicLeaveConsumerLocked(g *group, now time.Time, member
 				errs[i] = ErrFencedInstanceID
 				continue
 			}
+			if m != nil && m.classic == nil {
+				errs[i] = fmt.Errorf("%w: member %s uses the consumer protocol", ErrUnknownMemberID, m.id)
+				continue
+			}
 		}
 		if m == nil {
 			errs[i] = ErrUnknownMemberID

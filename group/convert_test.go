@@ -169,6 +169,25 @@ func TestOnlineUpgradeThenDowngrade(t *testing.T) {
 	if err := commit(ma, ma.gen); err != nil {
 		t.Fatal(err)
 	}
+	// So are their transactional commits (KIP-447's member fields).
+	txnCommit := func(gen int32) error {
+		var out error
+		req := TxnCommitRequest{Group: "g", TransactionalID: "tx", ProducerID: 9, ProducerEpoch: 1, MemberID: ma.id, Generation: gen,
+			Offsets: []CommitOffset{{Topic: "t", Partition: ma.owned[0], Offset: 3, LeaderEpoch: -1}}}
+		cf.c.TxnCommitOffsets(cf.now, req, func(top error, errs []error) {
+			out = top
+			for _, e := range errs {
+				if out == nil {
+					out = e
+				}
+			}
+		})
+		return out
+	}
+	mustErr(t, txnCommit(ma.gen+1), ErrIllegalGeneration)
+	if err := txnCommit(ma.gen); err != nil {
+		t.Fatal(err)
+	}
 	// SyncGroup with a wrong protocol name, and members unknown.
 	s := cf.sync(SyncRequest{Group: "g", MemberID: a, Generation: ma.gen, Protocol: strp("range")})
 	mustErr(t, s.Err, ErrInconsistentGroupProtocol)
