@@ -372,8 +372,11 @@ func (c *Coordinator) consumerHeartbeatLocked(now time.Time, req ConsumerHeartbe
 	}
 	topics := c.topics()
 	if g.cg == nil {
-		// A classic group becomes a consumer group, keeping its offsets
-		// (and, online, its members: convert.go).
+		// A classic group becomes a consumer group on a join, keeping
+		// its offsets (and, online, its members: convert.go).
+		if req.MemberEpoch != epochJoin {
+			return ConsumerHeartbeatResult{}, nil, fmt.Errorf("%w: group %s is not a consumer group", ErrGroupIDNotFound, g.id)
+		}
 		if err := c.toConsumerLocked(g, now, topics); err != nil {
 			return ConsumerHeartbeatResult{}, nil, err
 		}

@@ -31,6 +31,15 @@ package group
 // (ILLEGAL_GENERATION otherwise, as Kafka answers classic members).
 // Classic members are persisted like the others, with Kafka's
 // ClassicMemberMetadata (tagged field 0 of ConsumerGroupMemberMetadata).
+//
+// Skipped: the downgrade Kafka does when a classic static member replaces
+// the last consumer-protocol static member (the group stays a consumer
+// group until that member leaves). A group converted while
+// CompletingRebalance takes the previous generation's assignments (the
+// ones its members hold), as the assignment being written is not yet
+// theirs. A malformed subscription in a classic JoinGroup to a consumer
+// group is INCONSISTENT_GROUP_PROTOCOL (Kafka fails it as an internal
+// error).
 
 import (
 	"fmt"

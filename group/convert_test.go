@@ -238,6 +238,8 @@ func TestMigrationPolicy(t *testing.T) {
 		classicGroup(cf)
 		r := syncHB(cf.c, cf.now, ConsumerHeartbeat{Version: 1, Group: "g", MemberID: "c", RebalanceTimeoutMs: 1000, SubscribedTopicNames: []string{"t"}, Owned: []ConsumerTopic{}})
 		mustErr(t, r.Err, ErrGroupIDNotFound)
+		r = syncHB(cf.c, cf.now, ConsumerHeartbeat{Version: 1, Group: "g", MemberID: "c", MemberEpoch: 3, RebalanceTimeoutMs: -1})
+		mustErr(t, r.Err, ErrGroupIDNotFound)
 		if l := listing(t, cf.c); l.Type != "classic" || l.State != Stable {
 			t.Fatalf("%s: %+v", p, l)
 		}
