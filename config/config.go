@@ -113,6 +113,8 @@ type Config struct {
 	Quotas QuotaConfig // quota.window.*, max.connections* (quotas.go)
 	// GroupConsumer is group.consumer.* (groupconsumer.go).
 	GroupConsumer GroupConsumerConfig
+	// GroupConsumerMigrationPolicy is group.consumer.migration.policy (groupconvert.go).
+	GroupConsumerMigrationPolicy string
 
 	Telemetry              TelemetryConfig // telemetry.max.bytes, ringtail.telemetry_* (telemetry.go)
 	FetchSessionCacheSlots int32           // max.incremental.fetch.session.cache.slots (fetchsession.go)
@@ -222,6 +224,7 @@ func Default() *Config {
 		Telemetry:                            defaultTelemetry(),
 		FetchSessionCacheSlots:               defaultFetchSessionSlots,
 		GroupConsumer:                        defaultGroupConsumer(),
+		GroupConsumerMigrationPolicy:         "bidirectional",
 		Ringtail: RingtailConfig{
 			IOEngine:      "auto",
 			Shards:        0,

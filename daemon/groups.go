@@ -50,6 +50,7 @@ func (n *Node) newCoordinator() *group.Coordinator {
 		ConsumerHeartbeatInterval: time.Duration(c.GroupConsumer.HeartbeatIntervalMs) * time.Millisecond,
 		ConsumerMaxSize:           int(c.GroupConsumer.MaxSize),
 		ConsumerAssignors:         c.GroupConsumer.AssignorNames(),
+		ConsumerMigrationPolicy:   migrationPolicy(c.GroupConsumerMigrationPolicy),
 		Topics:                    n.groupTopics(),
 	})
 }
@@ -335,3 +336,9 @@ var (
 	_ group.Log    = coordinatorLog{}
 	_ txn.StateLog = coordinatorLog{}
 )
+
+// migrationPolicy is group.consumer.migration.policy (validated by config).
+func migrationPolicy(s string) group.MigrationPolicy {
+	p, _ := group.ParseMigrationPolicy(s)
+	return p
+}

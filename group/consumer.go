@@ -86,6 +86,12 @@ type ConsumerHeartbeat struct {
 	ServerAssignor       *string
 	Owned                []ConsumerTopic // nil: unchanged
 	ClientID, ClientHost string
+	// TopicAllowed says whether the member's principal may DESCRIBE a
+	// topic: a regex subscription resolves only to such topics (Kafka 4
+	// filters regex matches by the ACLs of the member that set the
+	// regex). nil: every topic. It is called under the coordinator's
+	// lock and must not call back into it.
+	TopicAllowed func(topic string) bool
 }
 
 // ConsumerHeartbeatResult is the answer to a heartbeat. Assignment is
@@ -153,6 +159,20 @@ type cmember struct {
 	assigned, revoking   tpSet
 	lastHeartbeat        time.Time
 	revokeDeadline       time.Time // set while revoking
+	// classic is set for a member that uses the classic protocol
+	// (convert.go); rejoinDeadline is when it must have rejoined after
+	// being told to (zero: not told).
+	classic        *classicMeta
+	rejoinDeadline time.Time
+	// allowed filters the topics a regex resolves to (the principal's
+	// DESCRIBE ACLs, from its last heartbeat; nil: all, also after a
+	// reload until the member's next heartbeat); resolved is what the
+	// regex last resolved to, so an ACL change is seen on a heartbeat.
+	allowed  func(topic string) bool
+	resolved string
+	// syncDeadline is when a classic member must have sent SyncGroup
+	// after its JoinGroup (zero: synced).
+	syncDeadline time.Time
 }
 
 // cgroup is the KIP-848 part of a group (group.cg); committed offsets
@@ -205,7 +225,7 @@ func (m *cmember) subscribed(topics map[string]TopicMeta) []string {
 	}
 	if m.re != nil {
 		for t := range topics {
-			if !strings.HasPrefix(t, "__") && m.re.MatchString(t) && !slices.Contains(m.topics, t) {
+			if !strings.HasPrefix(t, "__") && m.re.MatchString(t) && !slices.Contains(m.topics, t) && (m.allowed == nil || m.allowed(t)) {
 				out = append(out, t)
 			}
 		}
@@ -350,17 +370,18 @@ func (c *Coordinator) consumerHeartbeatLocked(now time.Time, req ConsumerHeartbe
 	case g.deleting:
 		return ConsumerHeartbeatResult{}, nil, fmt.Errorf("%w: the group is being deleted", ErrCoordinatorNotAvailable)
 	}
+	topics := c.topics()
 	if g.cg == nil {
-		if len(g.members) > 0 || g.state != Empty || len(g.pending) > 0 {
-			return ConsumerHeartbeatResult{}, nil, fmt.Errorf("%w: group %s is a classic group with members", ErrGroupIDNotFound, g.id)
+		// A classic group becomes a consumer group on a join, keeping
+		// its offsets (and, online, its members: convert.go).
+		if req.MemberEpoch != epochJoin {
+			return ConsumerHeartbeatResult{}, nil, fmt.Errorf("%w: group %s is not a consumer group", ErrGroupIDNotFound, g.id)
 		}
-		// An empty classic group (or one holding only offsets) becomes a
-		// consumer group, keeping its offsets (Kafka's offline upgrade).
-		g.cg = newCGroup()
-		g.protocolType, g.protocol, g.leader = "consumer", "", ""
+		if err := c.toConsumerLocked(g, now, topics); err != nil {
+			return ConsumerHeartbeatResult{}, nil, err
+		}
 	}
 	cg := g.cg
-	topics := c.topics()
 	n := len(cg.members)
 	m, err := c.consumerMemberLocked(g, now, &req)
 	if err != nil {
@@ -394,9 +415,17 @@ func (c *Coordinator) consumerHeartbeatLocked(now time.Time, req ConsumerHeartbe
 	if req.ServerAssignor != nil && *req.ServerAssignor != m.assignor {
 		m.assignor, changed = *req.ServerAssignor, true
 	}
+	m.allowed = req.TopicAllowed
+	recheck := false
+	if m.re != nil {
+		// What the regex resolves to may change with the ACLs too.
+		if r := strings.Join(m.subscribed(topics), ","); r != m.resolved {
+			m.resolved, recheck = r, true
+		}
+	}
 	// The subscribed topics' metadata is compared when a subscription or
 	// the topic list changed (metaKey0 is members x topics for regexes).
-	if p := reflect.ValueOf(topics).UnsafePointer(); changed || p != cg.tickTopics {
+	if p := reflect.ValueOf(topics).UnsafePointer(); changed || recheck || p != cg.tickTopics {
 		cg.tickTopics = p
 		if key := cg.metaKey0(topics); key != cg.metaKey {
 			cg.metaKey, changed = key, true
@@ -542,6 +571,11 @@ func (c *Coordinator) removeConsumerMemberLocked(g *group, now time.Time, id, re
 	if m == nil {
 		return
 	}
+	if c.downgradeOnLeaveLocked(g, id) {
+		c.log.Info("consumer group member removed", "group", g.id, "member_id", id, "reason", reason)
+		c.toClassicLocked(g, now, id)
+		return
+	}
 	delete(cg.members, id)
 	delete(cg.target, id)
 	if m.instanceID != nil && cg.statics[*m.instanceID] == id {
@@ -637,13 +671,27 @@ func (c *Coordinator) tickConsumerLocked(g *group, now time.Time, topics map[str
 	}
 	sort.Strings(ids)
 	for _, id := range ids {
-		m := cg.members[id]
-		switch {
-		case !now.Before(m.lastHeartbeat.Add(c.cfg.ConsumerSessionTimeout)):
-			c.removeConsumerMemberLocked(g, now, id, fmt.Sprintf("session timeout (%v) expired", c.cfg.ConsumerSessionTimeout))
-		case m.state == stateUnrevoked && m.rebalanceTimeout > 0 && !now.Before(m.revokeDeadline):
-			c.removeConsumerMemberLocked(g, now, id, fmt.Sprintf("did not revoke its partitions within the rebalance timeout (%v)", m.rebalanceTimeout))
+		if g.cg != cg {
+			return // downgraded to a classic group (convert.go)
 		}
+		m := cg.members[id]
+		session := c.cfg.ConsumerSessionTimeout
+		if m.classic != nil {
+			session = m.classic.sessionTimeout
+		}
+		switch {
+		case !now.Before(m.lastHeartbeat.Add(session)):
+			c.removeConsumerMemberLocked(g, now, id, fmt.Sprintf("session timeout (%v) expired", session))
+		case m.classic == nil && m.state == stateUnrevoked && m.rebalanceTimeout > 0 && !now.Before(m.revokeDeadline):
+			c.removeConsumerMemberLocked(g, now, id, fmt.Sprintf("did not revoke its partitions within the rebalance timeout (%v)", m.rebalanceTimeout))
+		case m.classic != nil && !m.rejoinDeadline.IsZero() && !now.Before(m.rejoinDeadline):
+			c.removeConsumerMemberLocked(g, now, id, fmt.Sprintf("did not rejoin within the rebalance timeout (%v)", m.rebalanceTimeout))
+		case m.classic != nil && !m.syncDeadline.IsZero() && !now.Before(m.syncDeadline):
+			c.removeConsumerMemberLocked(g, now, id, fmt.Sprintf("did not sync within the rebalance timeout (%v)", m.rebalanceTimeout))
+		}
+	}
+	if g.cg != cg {
+		return
 	}
 	// Subscriptions are re-evaluated when the topic list is a new one
 	// (Config.Topics hands out a new map when the metadata changes).
@@ -704,6 +752,9 @@ func (cg *cgroup) validateCommit(memberID string, epoch int32, tps []model.Topic
 	if m == nil {
 		return fmt.Errorf("%w: no member %q", ErrUnknownMemberID, memberID)
 	}
+	if m.classic != nil {
+		return m.checkGeneration(epoch) // Kafka: classic members commit at their epoch only
+	}
 	switch {
 	case epoch > m.epoch:
 		return fmt.Errorf("%w: epoch %d; the member is at %d", ErrFencedMemberEpoch, epoch, m.epoch)
@@ -724,6 +775,9 @@ func (cg *cgroup) validateFetch(memberID string, epoch int32) error {
 	m := cg.members[memberID]
 	if m == nil {
 		return fmt.Errorf("%w: no member %q", ErrUnknownMemberID, memberID)
+	}
+	if m.classic != nil {
+		return m.checkGeneration(epoch)
 	}
 	if epoch != m.epoch {
 		return fmt.Errorf("%w: epoch %d; the member is at %d", ErrStaleMemberEpoch, epoch, m.epoch)

@@ -347,6 +347,8 @@ func FuzzConsumerGroupRecords(f *testing.F) {
 	m := &cmember{id: "m", instanceID: strp("i"), clientID: "c", topics: []string{"t"}, regex: "t.*", assignor: "range",
 		assigned: tpSet{{Topic: "t", Partition: 0}: {}}, revoking: tpSet{{Topic: "t", Partition: 1}: {}}, epoch: 3, state: stateUnrevoked}
 	cg.members["m"] = m
+	cg.members["k"] = &cmember{id: "k", topics: []string{"t"}, assigned: tpSet{}, revoking: tpSet{},
+		classic: &classicMeta{sessionTimeout: time.Second, protocols: []Protocol{{Name: "range", Metadata: []byte{0, 1}}, {Name: "x"}}}}
 	cg.target["m"] = tpSet{{Topic: "t", Partition: 0}: {}}
 	topics := map[string]TopicMeta{"t": {ID: [16]byte{1}, Partitions: 2}}
 	for k, v := range cg.records("g", topics) {

@@ -18,6 +18,7 @@ type ConsumerMemberDescription struct {
 	Assignment, Target     []ConsumerTopic // by topic id
 	Revoking               []ConsumerTopic
 	RebalanceTimeoutMillis int32
+	Classic                bool // uses the classic protocol (convert.go)
 }
 
 // ConsumerDescription is a consumer group in ConsumerGroupDescribe.
@@ -57,6 +58,7 @@ func (c *Coordinator) DescribeConsumerGroup(groupID string) (ConsumerDescription
 			ClientID: m.clientID, ClientHost: m.clientHost, SubscribedTopicNames: m.topics, SubscribedTopicRegex: m.regex,
 			Assignment: toConsumerTopics(m.assigned, topics), Target: toConsumerTopics(cg.target[id], topics),
 			Revoking: toConsumerTopics(m.revoking, topics), RebalanceTimeoutMillis: int32(m.rebalanceTimeout.Milliseconds()),
+			Classic: m.classic != nil,
 		})
 	}
 	return d, nil

@@ -159,6 +159,19 @@ func (d *dec) cstr() string {
 	return ""
 }
 
+// tagCount reads the number of tagged fields (a plain uvarint, unlike
+// compact array lengths); each takes at least 2 bytes.
+func (d *dec) tagCount() int {
+	n := d.uv()
+	if d.err == nil && n > uint64(len(d.b)/2) {
+		d.err = errShortRecord
+	}
+	if d.err != nil {
+		return 0
+	}
+	return int(n)
+}
+
 // count reads a compact array length; each element is at least min bytes.
 func (d *dec) count(min int) int {
 	n := d.uv()
@@ -172,7 +185,7 @@ func (d *dec) count(min int) int {
 	return int(n - 1)
 }
 func (d *dec) skipTags() {
-	n := d.count(2)
+	n := d.tagCount()
 	for i := 0; i < n && d.err == nil; i++ {
 		d.uv()
 		d.bytes(d.uv())
@@ -210,21 +223,24 @@ func cgKey(typ int16, groupID string, memberID *string) []byte {
 // only, when not "", limits the member records to that member's.
 func (cg *cgroup) records(groupID string, topics map[string]TopicMeta, only ...string) map[string][]byte {
 	out := map[string][]byte{}
-	put := func(typ int16, member *string, fill func(e *enc)) {
+	// fill writes the fields; the value's tagged fields follow (none,
+	// unless fill wrote them and said so).
+	put := func(typ int16, member *string, fill func(e *enc) (tagged bool)) {
 		var e enc
 		e.i16(0)
-		fill(&e)
-		e.tags()
+		if !fill(&e) {
+			e.tags()
+		}
 		out[string(cgKey(typ, groupID, member))] = e.b
 	}
-	put(recCGMetadata, nil, func(e *enc) { e.i32(cg.epoch) })
-	put(recCGTargetMetadata, nil, func(e *enc) { e.i32(cg.assignmentEpoch) })
+	put(recCGMetadata, nil, func(e *enc) bool { e.i32(cg.epoch); return false })
+	put(recCGTargetMetadata, nil, func(e *enc) bool { e.i32(cg.assignmentEpoch); return false })
 	for id, m := range cg.members {
 		if len(only) > 0 && id != only[0] {
 			continue
 		}
 		id := id
-		put(recCGMember, &id, func(e *enc) {
+		put(recCGMember, &id, func(e *enc) bool {
 			e.cnstr(m.instanceID)
 			e.cnstr(m.rackID)
 			e.cstr(m.clientID)
@@ -244,14 +260,17 @@ func (cg *cgroup) records(groupID string, topics map[string]TopicMeta, only ...s
 			} else {
 				e.cstr(m.assignor)
 			}
+			m.classic.appendTagged(e)
+			return true
 		})
-		put(recCGTargetMember, &id, func(e *enc) { e.topicParts(toConsumerTopics(cg.target[id], topics)) })
-		put(recCGCurrentAssignment, &id, func(e *enc) {
+		put(recCGTargetMember, &id, func(e *enc) bool { e.topicParts(toConsumerTopics(cg.target[id], topics)); return false })
+		put(recCGCurrentAssignment, &id, func(e *enc) bool {
 			e.i32(m.epoch)
 			e.i32(m.prevEpoch)
 			e.i8(int8(m.state))
 			e.topicParts(toConsumerTopics(m.assigned, topics))
 			e.topicParts(toConsumerTopics(m.revoking, topics))
+			return false
 		})
 	}
 	return out
@@ -374,6 +393,7 @@ type cgValue struct {
 	regex, assignor    *string
 	rebalanceMs        int32
 	parts, revoking    []ConsumerTopic
+	classic            *classicMeta // 5: tagged field 0
 }
 
 // decodeConsumerValue decodes a value of record type typ.
@@ -398,13 +418,16 @@ func decodeConsumerValue(typ int16, value []byte) (cgValue, error) {
 		v.regex = d.cnstr()
 		v.rebalanceMs = d.i32()
 		v.assignor = d.cnstr()
+		v.classic = d.memberTags()
 	case recCGTargetMember:
 		v.parts = d.topicParts()
 	case recCGCurrentAssignment:
 		v.epoch, v.prevEpoch, v.state = d.i32(), d.i32(), d.i8()
 		v.parts, v.revoking = d.topicParts(), d.topicParts()
 	}
-	d.skipTags()
+	if typ != recCGMember {
+		d.skipTags()
+	}
 	if d.err != nil {
 		return v, fmt.Errorf("consumer group value type %d: %w", typ, d.err)
 	}
@@ -466,7 +489,7 @@ func buildConsumerGroup(g *group, topics map[string]TopicMeta, now time.Time) {
 	for id, v := range vals[recCGMember] {
 		m := &cmember{id: id, instanceID: v.instanceID, rackID: v.rackID, clientID: v.clientID, clientHost: v.host,
 			topics: v.topics, rebalanceTimeout: time.Duration(v.rebalanceMs) * time.Millisecond,
-			assigned: tpSet{}, revoking: tpSet{}, lastHeartbeat: now}
+			assigned: tpSet{}, revoking: tpSet{}, lastHeartbeat: now, classic: v.classic}
 		if v.regex != nil {
 			m.regex = *v.regex
 			m.re = regexp.MustCompile("^(?:" + m.regex + ")$") // checked at replay

@@ -59,6 +59,9 @@ type Config struct {
 	ConsumerHeartbeatInterval time.Duration
 	ConsumerMaxSize           int
 	ConsumerAssignors         []string // "uniform", "range"; the first is the default
+	// ConsumerMigrationPolicy is group.consumer.migration.policy
+	// (convert.go); the zero value is bidirectional.
+	ConsumerMigrationPolicy MigrationPolicy
 	// Topics lists the cluster's topics (from the metadata image), for
 	// consumer groups' subscriptions; nil: none. It must return a new map
 	// when the topics change (Tick re-evaluates subscriptions then) and

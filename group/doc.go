@@ -102,12 +102,13 @@
 // and RE2 regexes) against Config.Topics. Their state is written to
 // __consumer_offsets with Kafka's record types 3 and 5-8
 // (consumerrecords.go) and replayed by Load. An empty group changes type
-// on the other protocol's first join; a group with members refuses the
-// other protocol (INCONSISTENT_GROUP_PROTOCOL for a classic JoinGroup,
-// GROUP_ID_NOT_FOUND for a heartbeat to a classic group).
+// on the other protocol's first join; groups with members convert online
+// as Kafka 4.0 does (convert.go, group.consumer.migration.policy): a
+// classic group upgrades on a ConsumerGroupHeartbeat, its members staying
+// classic members of the consumer group, and a consumer group whose last
+// consumer-protocol member leaves downgrades back to classic.
 //
-// Skipped: online conversion of groups with members between the two
-// protocols, reverting memory when a consumer group's write fails, KIP-890's
+// Skipped: reverting memory when a consumer group's write fails, KIP-890's
 // verification of
 // a TxnOffsetCommit with the transaction coordinator (v4+), expiry of the offsets of topics a Stable consumer group no
 // longer subscribes to (only the Empty-group rule and explicit expire

@@ -348,10 +348,10 @@ func (c *Coordinator) Join(now time.Time, req JoinRequest, done func(JoinResult)
 	}
 	if g.cg != nil {
 		// A consumer (KIP-848) group: an empty one becomes classic
-		// (keeping its offsets); one with members refuses classic
-		// members (online conversion is not served).
+		// (keeping its offsets); one with members takes the joiner as a
+		// classic member (convert.go).
 		if len(g.cg.members) > 0 {
-			fail(fmt.Errorf("%w: group %s is a consumer group with members; classic members cannot join it", ErrInconsistentGroupProtocol, g.id))
+			c.classicJoinConsumerLocked(g, now, req, done)
 			return
 		}
 		if recs := g.consumerTombstones(); len(recs) > 0 {
@@ -630,6 +630,9 @@ func (c *Coordinator) Sync(now time.Time, req SyncRequest, done func(SyncResult)
 	case g == nil:
 		fail(ErrUnknownMemberID)
 		return
+	case g.cg != nil:
+		c.classicSyncConsumerLocked(g, now, req, done)
+		return
 	case g.fenced(req.MemberID, req.InstanceID):
 		fail(ErrFencedInstanceID)
 		return
@@ -727,6 +730,8 @@ func (c *Coordinator) Heartbeat(now time.Time, groupID, memberID string, instanc
 	switch {
 	case g == nil:
 		return ErrUnknownMemberID
+	case g.cg != nil:
+		return c.classicHeartbeatConsumerLocked(g, now, memberID, instanceID, generation)
 	case g.fenced(memberID, instanceID):
 		return ErrFencedInstanceID
 	case g.members[memberID] == nil:
@@ -757,8 +762,11 @@ func (c *Coordinator) Leave(now time.Time, groupID string, members []LeaveMember
 	if _, err := c.checkLocked(groupID, false); err != nil {
 		return err, nil
 	}
-	errs = make([]error, len(members))
 	g := c.mu.groups[groupID]
+	if g != nil && g.cg != nil {
+		return nil, c.classicLeaveConsumerLocked(g, now, members)
+	}
+	errs = make([]error, len(members))
 	for i, lm := range members {
 		if g == nil {
 			errs[i] = ErrUnknownMemberID

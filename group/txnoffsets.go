@@ -83,6 +83,17 @@ func (c *Coordinator) TxnCommitOffsets(now time.Time, req TxnCommitRequest, done
 	case g.deleting:
 		done(fmt.Errorf("%w: the group is being deleted", ErrCoordinatorNotAvailable), nil)
 		return
+	case g.cg != nil && (req.Generation >= 0 || req.MemberID != "" || req.InstanceID != nil):
+		// A consumer group's member (either protocol): checked by its
+		// epoch, as an OffsetCommit is.
+		tps := make([]model.TopicPartition, len(req.Offsets))
+		for i, o := range req.Offsets {
+			tps[i] = model.TopicPartition{Topic: o.Topic, Partition: o.Partition}
+		}
+		if err := g.cg.validateCommit(req.MemberID, req.Generation, tps); err != nil {
+			done(err, nil)
+			return
+		}
 	case req.Generation >= 0 || req.MemberID != "" || req.InstanceID != nil:
 		switch {
 		case g.fenced(req.MemberID, req.InstanceID):

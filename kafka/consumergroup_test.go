@@ -176,11 +176,15 @@ func TestConsumerGroupAPIs(t *testing.T) {
 	if assigned == 0 {
 		t.Fatal("DescribeGroups shows no assigned partitions")
 	}
-	// A classic member cannot join a consumer group with members.
+	// A classic member of another protocol type cannot join a consumer
+	// group; one of the consumer protocol joins it as a classic member
+	// (online conversion: v4+ first asks for a member id).
 	jg := kmsg.NewPtrJoinGroupRequest()
-	jg.Version, jg.Group, jg.ProtocolType, jg.SessionTimeoutMillis, jg.RebalanceTimeoutMillis = 5, "cg-group", "consumer", 10000, 10000
+	jg.Version, jg.Group, jg.ProtocolType, jg.SessionTimeoutMillis, jg.RebalanceTimeoutMillis = 5, "cg-group", "connect", 10000, 10000
 	jg.Protocols = []kmsg.JoinGroupRequestProtocol{{Name: "range", Metadata: []byte{0}}}
 	code("classic join", rt(jg).(*kmsg.JoinGroupResponse).ErrorCode, kerr.InconsistentGroupProtocol)
+	jg.ProtocolType = "consumer"
+	code("classic join", rt(jg).(*kmsg.JoinGroupResponse).ErrorCode, kerr.MemberIDRequired)
 
 	// Both leave; the group is Empty.
 	for _, id := range []string{a, "member-b"} {

@@ -6,7 +6,8 @@ package kafka
 //   - Per group: state (Empty, Assigning, Reconciling, Stable), group
 //     epoch, target assignment epoch, assignor, and each member's epoch,
 //     ids, rack, subscription (names and regex), current and target
-//     assignment (topic ids and names); v1 member type 1 (consumer).
+//     assignment (topic ids and names); v1 member type 1 (consumer), or
+//     0 for a classic member of a converted group.
 //   - GROUP_ID_NOT_FOUND for an unknown group or a classic group, as
 //     Kafka; INVALID_GROUP_ID, NOT_COORDINATOR,
 //     COORDINATOR_LOAD_IN_PROGRESS per group.
@@ -62,6 +63,9 @@ func handleConsumerGroupDescribe(s *Server, cx *reqCtx, req *kmsg.ConsumerGroupD
 			rm.TargetAssignment = describeAssignment(m.Target, d.TopicNames)
 			if req.Version >= 1 {
 				rm.MemberType = 1 // consumer
+				if m.Classic {
+					rm.MemberType = 0 // a classic member (group/convert.go)
+				}
 			}
 			rg.Members = append(rg.Members, rm)
 		}

@@ -20,10 +20,12 @@ package kafka
 //     COORDINATOR_LOAD_IN_PROGRESS; each with an error message.
 //   - Authorization: READ on the group, else GROUP_AUTHORIZATION_FAILED;
 //     DESCRIBE on every subscribed topic name, else
-//     TOPIC_AUTHORIZATION_FAILED (as Kafka's KafkaApis).
+//     TOPIC_AUTHORIZATION_FAILED (as Kafka's KafkaApis); a regex
+//     subscription resolves only to topics the member's principal may
+//     DESCRIBE (as Kafka 4), checked again on each heartbeat, so a grant
+//     or a revoke reaches the assignment on the member's next heartbeat.
 //
-// Skipped on purpose: regex subscriptions are not filtered by the
-// principal's DESCRIBE ACLs (Kafka resolves them per principal).
+// Skipped on purpose: nothing.
 
 import (
 	"time"
@@ -74,6 +76,7 @@ func handleConsumerGroupHeartbeat(s *Server, cx *reqCtx, kreq kmsg.Request, fini
 	if req.Version < 1 {
 		hb.SubscribedTopicRegex = nil
 	}
+	hb.TopicAllowed = cx.describeFilter()
 	if req.Topics != nil {
 		hb.Owned = make([]group.ConsumerTopic, 0, len(req.Topics))
 		for _, t := range req.Topics {
@@ -104,5 +107,21 @@ func respondHeartbeat(resp *kmsg.ConsumerGroupHeartbeatResponse, r group.Consume
 			a.Topics = append(a.Topics, at)
 		}
 		resp.Assignment = &a
+	}
+}
+
+// describeFilter is whether cx's principal may DESCRIBE a topic, for the
+// coordinator to filter regex matches with (nil: no authorizer). It reads
+// the ACLs current when called, and none of cx's per-request state: the
+// coordinator keeps it past the request.
+func (cx *reqCtx) describeFilter() func(string) bool {
+	if !cx.authzOn() {
+		return nil
+	}
+	s, c := cx.conn.s, cx.conn
+	az, principal, host := s.authz.az, c.kafkaPrincipal(), c.hostIP
+	return func(topic string) bool {
+		return az.Authorize(s.ctrl.Image().ACLSnapshot(),
+			acl.Action{Principal: principal, Host: host, Resource: acl.ResourceTopic, Name: topic, Op: acl.OpDescribe})
 	}
 }

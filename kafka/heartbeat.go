@@ -7,6 +7,9 @@ package kafka
 //     timer. REBALANCE_IN_PROGRESS while the group prepares a rebalance
 //     (the client rejoins), ILLEGAL_GENERATION, UNKNOWN_MEMBER_ID,
 //     FENCED_INSTANCE_ID, NOT_COORDINATOR, COORDINATOR_LOAD_IN_PROGRESS.
+//   - A classic member of a consumer (KIP-848) group gets
+//     REBALANCE_IN_PROGRESS when it should rejoin to reconcile
+//     (group/convert.go).
 //   - Authorization: READ on the group, else GROUP_AUTHORIZATION_FAILED.
 //
 // Skipped on purpose: nothing.

@@ -21,6 +21,10 @@ package kafka
 //     metadata over 1 MiB.
 //   - v9: a static leader that rejoins without a rebalance gets the member
 //     list with skip_assignment (KIP-814); older versions get no list.
+//   - A consumer (KIP-848) group with members takes a consumer-protocol
+//     joiner as a classic member (group/convert.go): answered at once
+//     with its member epoch as the generation, no leader and no member
+//     list; an empty consumer group becomes a classic group.
 //   - Authorization: READ on the group, else GROUP_AUTHORIZATION_FAILED.
 //
 // Skipped on purpose: the reason field (v8+) is only logged at debug.

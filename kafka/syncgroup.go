@@ -16,6 +16,9 @@ package kafka
 //     REBALANCE_IN_PROGRESS, INCONSISTENT_GROUP_PROTOCOL (v5 protocol
 //     type/name that differ from the group's), NOT_COORDINATOR,
 //     COORDINATOR_LOAD_IN_PROGRESS.
+//   - A classic member of a consumer (KIP-848) group gets its current
+//     assignment, computed by the broker, in the consumer protocol's
+//     embedded format (group/convert.go).
 //   - Authorization: READ on the group, else GROUP_AUTHORIZATION_FAILED.
 //
 // Skipped on purpose: nothing.
