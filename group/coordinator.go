@@ -64,6 +64,14 @@ type Config struct {
 	// when the topics change (Tick re-evaluates subscriptions then) and
 	// the map must not change afterwards.
 	Topics func() map[string]TopicMeta
+
+	// Share groups (group.share.*; share.go).
+	ShareSessionTimeout    time.Duration
+	ShareHeartbeatInterval time.Duration
+	ShareMaxSize           int
+	// ShareGroupTimeouts returns a share group's own session timeout and
+	// heartbeat interval (its GROUP configs); nil: none.
+	ShareGroupTimeouts func(groupID string) ShareTimeouts
 }
 
 // Log is one __consumer_offsets partition, as the coordinator uses it.
@@ -182,6 +190,15 @@ func New(cfg Config) *Coordinator {
 	if len(cfg.ConsumerAssignors) == 0 {
 		cfg.ConsumerAssignors = DefaultConsumerAssignors
 	}
+	if cfg.ShareSessionTimeout <= 0 {
+		cfg.ShareSessionTimeout = DefaultShareSessionTimeout
+	}
+	if cfg.ShareHeartbeatInterval <= 0 {
+		cfg.ShareHeartbeatInterval = DefaultShareHeartbeatInterval
+	}
+	if cfg.ShareMaxSize <= 0 {
+		cfg.ShareMaxSize = DefaultShareMaxSize
+	}
 	if cfg.NewMemberID == nil {
 		cfg.NewMemberID = randomMemberID
 	}
@@ -297,6 +314,14 @@ func (c *Coordinator) Load(p int32, log Log, now time.Time) error {
 			}
 			buildConsumerGroup(g, topics, now)
 		}
+		if g.sgLoad != nil {
+			if topics == nil {
+				topics = c.topics()
+			}
+			if !buildShareGroup(g, topics, now) {
+				continue
+			}
+		}
 		if len(g.members) > 0 {
 			for _, m := range g.members {
 				m.lastHeartbeat = now
@@ -366,6 +391,11 @@ func (c *Coordinator) Tick(now time.Time) {
 				topics = c.topics()
 			}
 			c.tickConsumerLocked(g, now, topics)
+		case g.sg != nil:
+			if topics == nil {
+				topics = c.topics()
+			}
+			c.tickShareLocked(g, now, topics)
 		default:
 			c.tickGroupLocked(g, now)
 		}
