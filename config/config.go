@@ -113,6 +113,9 @@ type Config struct {
 	Quotas QuotaConfig // quota.window.*, max.connections* (quotas.go)
 	// GroupConsumer is group.consumer.* (groupconsumer.go).
 	GroupConsumer GroupConsumerConfig
+	// GroupShare is group.share.* of share groups' group side and the
+	// group.consumer.min/max.* bounds of group configs (groupshare.go).
+	GroupShare GroupShareConfig
 
 	Telemetry              TelemetryConfig // telemetry.max.bytes, ringtail.telemetry_* (telemetry.go)
 	FetchSessionCacheSlots int32           // max.incremental.fetch.session.cache.slots (fetchsession.go)
@@ -222,6 +225,7 @@ func Default() *Config {
 		Telemetry:                            defaultTelemetry(),
 		FetchSessionCacheSlots:               defaultFetchSessionSlots,
 		GroupConsumer:                        defaultGroupConsumer(),
+		GroupShare:                           defaultGroupShare(),
 		Ringtail: RingtailConfig{
 			IOEngine:      "auto",
 			Shards:        0,

@@ -40,7 +40,7 @@ func (n *Node) offsetsTopicBrokers() int {
 // newCoordinator makes the group coordinator from the broker config.
 func (n *Node) newCoordinator() *group.Coordinator {
 	c := n.cfg
-	return group.New(group.Config{
+	gc := group.Config{
 		NumPartitions:         c.OffsetsTopicNumPartitions,
 		InitialRebalanceDelay: time.Duration(c.GroupInitialRebalanceDelayMs) * time.Millisecond,
 		OffsetsRetention:      time.Duration(c.OffsetsRetentionMinutes) * time.Minute,
@@ -51,7 +51,9 @@ func (n *Node) newCoordinator() *group.Coordinator {
 		ConsumerMaxSize:           int(c.GroupConsumer.MaxSize),
 		ConsumerAssignors:         c.GroupConsumer.AssignorNames(),
 		Topics:                    n.groupTopics(),
-	})
+	}
+	n.shareCoordinatorConfig(&gc) // sharegroups.go
+	return group.New(gc)
 }
 
 // groupTopics gives consumer groups the topics of the metadata image
