@@ -21,7 +21,8 @@ import (
 
 func (a *app) consumerGroupCommand() *cobra.Command {
 	return groupCommand("group", "List, describe, delete consumer groups and reset their offsets",
-		a.groupListCommand(), a.groupDescribeCommand(), a.groupDeleteCommand(), a.groupResetOffsetsCommand())
+		a.groupListCommand(), a.groupDescribeCommand(), a.groupDeleteCommand(), a.groupResetOffsetsCommand(),
+		a.groupDeleteOffsetsCommand()) // groupshare.go
 }
 
 func (a *app) groupListCommand() *cobra.Command {
@@ -380,6 +381,9 @@ func (a *app) groupResetOffsetsCommand() *cobra.Command {
 }
 
 func (a *app) resetOffsets(ctx context.Context, adm *kadm.Client, group string, specs []topicSpec, target resetTarget, execute bool) error {
+	if sd, ok := shareGroupOf(ctx, adm, group); ok {
+		return a.resetShareOffsets(ctx, adm, sd, specs, target, execute) // groupshare.go
+	}
 	what := fmt.Sprintf("reset offsets of group %q", group)
 	described, err := adm.DescribeGroups(ctx, group)
 	if err != nil {
