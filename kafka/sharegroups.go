@@ -46,7 +46,12 @@ func (sg *shareGroups) ShareConfig(name string) ShareGroupConfig {
 		set = im.GroupConfigs[name]
 	}
 	if v, ok := set[controlplane.GroupShareAutoOffsetReset]; ok {
-		out.AutoOffsetReset = strings.ToLower(v)
+		// The strategy's name in lower case; a duration as given.
+		if i := strings.IndexByte(v, ':'); i >= 0 {
+			out.AutoOffsetReset = strings.ToLower(v[:i]) + v[i:]
+		} else {
+			out.AutoOffsetReset = strings.ToLower(v)
+		}
 	}
 	if v, ok := controlplane.GroupConfigInt(set, controlplane.GroupShareRecordLockDurationMs); ok {
 		out.RecordLockDuration = time.Duration(v) * time.Millisecond
