@@ -20,17 +20,24 @@ func (n *Node) shareCoordinatorConfig(gc *group.Config) {
 	gc.ShareSessionTimeout = time.Duration(c.SessionTimeoutMs) * time.Millisecond
 	gc.ShareHeartbeatInterval = time.Duration(c.HeartbeatIntervalMs) * time.Millisecond
 	gc.ShareMaxSize = int(c.MaxSize)
-	gc.ShareGroupTimeouts = func(id string) group.ShareTimeouts {
+	gc.ShareGroupTimeouts = n.groupTimeouts(controlplane.GroupShareSessionTimeoutMs, controlplane.GroupShareHeartbeatIntervalMs)
+	gc.ConsumerGroupTimeouts = n.groupTimeouts(controlplane.GroupConsumerSessionTimeoutMs, controlplane.GroupConsumerHeartbeatIntervalMs)
+}
+
+// groupTimeouts reads a group's session timeout and heartbeat interval
+// GROUP configs (the two keys named) from the metadata image.
+func (n *Node) groupTimeouts(sessionKey, heartbeatKey string) func(string) group.GroupTimeouts {
+	return func(id string) group.GroupTimeouts {
 		im := n.ctrl.Image()
 		if im == nil {
-			return group.ShareTimeouts{}
+			return group.GroupTimeouts{}
 		}
 		set := im.GroupConfigs[id]
-		var t group.ShareTimeouts
-		if v, ok := controlplane.GroupConfigInt(set, controlplane.GroupShareSessionTimeoutMs); ok {
+		var t group.GroupTimeouts
+		if v, ok := controlplane.GroupConfigInt(set, sessionKey); ok {
 			t.Session = time.Duration(v) * time.Millisecond
 		}
-		if v, ok := controlplane.GroupConfigInt(set, controlplane.GroupShareHeartbeatIntervalMs); ok {
+		if v, ok := controlplane.GroupConfigInt(set, heartbeatKey); ok {
 			t.Heartbeat = time.Duration(v) * time.Millisecond
 		}
 		return t

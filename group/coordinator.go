@@ -71,7 +71,11 @@ type Config struct {
 	ShareMaxSize           int
 	// ShareGroupTimeouts returns a share group's own session timeout and
 	// heartbeat interval (its GROUP configs); nil: none.
-	ShareGroupTimeouts func(groupID string) ShareTimeouts
+	ShareGroupTimeouts func(groupID string) GroupTimeouts
+	// ConsumerGroupTimeouts is the same for consumer (KIP-848) groups
+	// (consumer.session.timeout.ms, consumer.heartbeat.interval.ms), read
+	// through ConsumerTimeouts (share.go).
+	ConsumerGroupTimeouts func(groupID string) GroupTimeouts
 }
 
 // Log is one __consumer_offsets partition, as the coordinator uses it.

@@ -376,3 +376,30 @@ func FuzzShareGroupRecords(f *testing.F) {
 		}
 	})
 }
+
+// A share group's own share.session.timeout.ms and
+// share.heartbeat.interval.ms (GROUP configs) win over the broker's.
+func TestShareGroupOwnTimeouts(t *testing.T) {
+	sf := newSGFixture(t)
+	sf.c.cfg.ShareGroupTimeouts = func(id string) GroupTimeouts {
+		if id == "sg" {
+			return GroupTimeouts{Session: 3 * time.Second, Heartbeat: time.Second}
+		}
+		return GroupTimeouts{}
+	}
+	sf.topic("t", 1)
+	if r := sf.hb("a", "t"); r.HeartbeatInterval != time.Second {
+		t.Fatalf("heartbeat interval %v", r.HeartbeatInterval)
+	}
+	sf.hb("b", "t")
+	sf.advance(2 * time.Second)
+	sf.hb("a")
+	sf.advance(2 * time.Second) // b's 3 s session is over; a's is not
+	d, _ := sf.c.DescribeShareGroup("sg")
+	if len(d.Members) != 1 || d.Members[0].MemberID != "a" {
+		t.Fatalf("members: %+v", d.Members)
+	}
+	if s, h := sf.c.ConsumerTimeouts("sg"); s != DefaultConsumerSessionTimeout || h != DefaultConsumerHeartbeatInterval {
+		t.Fatalf("consumer timeouts with no override: %v %v", s, h)
+	}
+}
