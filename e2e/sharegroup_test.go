@@ -1,6 +1,7 @@
 // This file proves the group side of share groups (KIP-932) against the
 // real binary with raw ShareGroupHeartbeat and ShareGroupDescribe
-// requests: three members join a two-partition topic and get assignments
+// requests (and franz-go's share consumer, which joins and leaves a group
+// of its own): three members join a two-partition topic and get assignments
 // that cover both partitions (members outnumber partitions, so one is
 // shared); a member that stops heartbeating is removed after the session
 // timeout; ListGroups, DescribeGroups and `ringtail group` show the group;
@@ -179,12 +180,33 @@ func TestShareGroupMembership(t *testing.T) {
 		t.Fatalf("group: %+v", g)
 	}
 
+	// franz-go's share consumer joins a group of its own through the same
+	// heartbeats, and leaves it when closed. (It cannot fetch here: the
+	// share-partition side serves ShareFetch.)
+	kc := n.Client(kgo.ShareGroup("share-kgo"), kgo.ConsumeTopics(topic))
+	pollCtx, stopPoll := context.WithCancel(context.Background())
+	polled := make(chan struct{})
+	go func() {
+		defer close(polled)
+		for pollCtx.Err() == nil {
+			kc.PollFetches(pollCtx)
+		}
+	}()
+	waitShareSettled(t, cl, "share-kgo", topic, 2, kgoMemberID(t, cl, "share-kgo"))
+	stopPoll()
+	<-polled
+	kc.Close()
+	testkit.WaitFor(t, 30*time.Second, "franz-go's member to leave", func() bool {
+		g, err := describeShare(cl, "share-kgo")
+		return err == nil && g.GroupState == "Empty"
+	})
+
 	// ListGroups (type filter), DescribeGroups (Kafka answers Dead for
 	// a group of another type) and the CLI.
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	lreq := kmsg.NewPtrListGroupsRequest()
-	lreq.TypesFilter = []string{"share"}
+	lreq.TypesFilter, lreq.StatesFilter = []string{"share"}, []string{"Stable"}
 	lresp, err := lreq.RequestWith(ctx, cl)
 	if err != nil || len(lresp.Groups) != 1 || lresp.Groups[0].Group != group || lresp.Groups[0].GroupType != "share" || lresp.Groups[0].GroupState != "Stable" {
 		t.Fatalf("ListGroups share: %+v %v", lresp, err)
@@ -312,4 +334,20 @@ func TestShareGroupMembership(t *testing.T) {
 	if _, err := describeShare(cl, group); err != kerr.GroupIDNotFound {
 		t.Fatalf("deleted share group: %v", err)
 	}
+}
+
+// kgoMemberID waits for a share group's only member (franz-go makes its
+// own id) and returns its id.
+func kgoMemberID(t *testing.T, cl *kgo.Client, group string) string {
+	t.Helper()
+	var id string
+	testkit.WaitFor(t, 30*time.Second, "franz-go's share consumer to join "+group, func() bool {
+		g, err := describeShare(cl, group)
+		if err != nil || len(g.Members) != 1 {
+			return false
+		}
+		id = g.Members[0].MemberID
+		return true
+	})
+	return id
 }
