@@ -44,6 +44,9 @@ const (
 	ShareProtocolType = "share"
 	// ShareAssignor is the name of the one share-group assignor.
 	ShareAssignor = "simple"
+	// maxShareMemberIDBytes bounds a client-made member id (Kafka sets no
+	// limit; clients send a UUID of 22 or 36 characters).
+	maxShareMemberIDBytes = 255
 )
 
 // ShareHeartbeat is one ShareGroupHeartbeat. A nil RackID or
@@ -180,6 +183,8 @@ func validateShareHeartbeat(req *ShareHeartbeat) error {
 		return bad("SubscribedTopicNames must be set in first request.")
 	case req.MemberEpoch < epochLeave:
 		return bad("MemberEpoch is invalid.")
+	case len(req.MemberID) > maxShareMemberIDBytes:
+		return bad(fmt.Sprintf("MemberId is %d bytes; the limit is %d.", len(req.MemberID), maxShareMemberIDBytes))
 	case len(req.Group) > MaxGroupIDBytes:
 		return fmt.Errorf("%w: the group id is %d bytes; the limit is %d", ErrInvalidGroupID, len(req.Group), MaxGroupIDBytes)
 	}

@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"maps"
+	"strings"
 	"testing"
 	"time"
 
@@ -206,6 +207,7 @@ func TestShareGroupBadHeartbeats(t *testing.T) {
 		{ShareHeartbeat{Group: "", MemberID: "x", MemberEpoch: 0, SubscribedTopicNames: []string{"t"}}, ErrInvalidRequest},
 		{ShareHeartbeat{Group: "sg", MemberID: "x", MemberEpoch: 0}, ErrInvalidRequest},
 		{ShareHeartbeat{Group: "sg", MemberID: "x", MemberEpoch: -2}, ErrInvalidRequest},
+		{ShareHeartbeat{Group: "sg", MemberID: strings.Repeat("m", 256), SubscribedTopicNames: []string{"t"}}, ErrInvalidRequest},
 		{ShareHeartbeat{Group: "sg", MemberID: "x", MemberEpoch: 0, RackID: strp(" "), SubscribedTopicNames: []string{"t"}}, ErrInvalidRequest},
 		{ShareHeartbeat{Group: "sg", MemberID: "x", MemberEpoch: 3}, ErrUnknownMemberID},
 		{ShareHeartbeat{Group: "sg", MemberID: "x", MemberEpoch: -1}, ErrUnknownMemberID},
