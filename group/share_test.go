@@ -405,3 +405,30 @@ func TestShareGroupOwnTimeouts(t *testing.T) {
 		t.Fatalf("consumer timeouts with no override: %v %v", s, h)
 	}
 }
+
+// A failed write answers the heartbeat with the store error; the group's
+// next write puts every record back, with tombstones for what went
+// meanwhile, so a reload matches memory.
+func TestShareGroupFailedWriteIsRepaired(t *testing.T) {
+	sf := newSGFixture(t)
+	sf.topic("t", 2)
+	sf.hb("a", "t")
+	sf.hb("b", "t")
+	l := sf.logOf("sg")
+	l.fail = model.ErrStorage
+	r := syncShareHB(sf.c, sf.now, ShareHeartbeat{Group: "sg", MemberID: "c", SubscribedTopicNames: []string{"t"}})
+	mustErr(t, r.Err, ErrNotCoordinator)
+	l.fail = nil
+	// b leaves; the write carries c's records and b's tombstones.
+	if r := syncShareHB(sf.c, sf.now, ShareHeartbeat{Group: "sg", MemberID: "b", MemberEpoch: -1}); r.Err != nil {
+		t.Fatal(r.Err)
+	}
+	want, _ := sf.c.DescribeShareGroup("sg")
+	got, err := sf.reload().DescribeShareGroup("sg")
+	if err != nil || fmt.Sprintf("%+v", got) != fmt.Sprintf("%+v", want) {
+		t.Fatalf("after reload:\n%+v %v\nin memory:\n%+v", got, err, want)
+	}
+	if len(got.Members) != 2 {
+		t.Fatalf("members: %+v", got.Members)
+	}
+}

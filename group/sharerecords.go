@@ -113,10 +113,21 @@ func (c *Coordinator) persistShareLocked(g *group, now time.Time, topics map[str
 		durable(nil)
 		return
 	}
+	prev := sg.persisted
 	sg.persisted = cur
 	c.appendLocked(g.id, recs, now, func(err error, owned bool) {
 		if err != nil && g.sg == sg {
-			sg.persisted = map[string][]byte{} // rewrite everything next time
+			// What the log holds is unknown now: every key either write
+			// knew of is written again next time (a value, or a
+			// tombstone for a key that is gone by then).
+			unknown := make(map[string][]byte, len(prev)+len(sg.persisted))
+			for k := range prev {
+				unknown[k] = nil
+			}
+			for k := range sg.persisted {
+				unknown[k] = nil
+			}
+			sg.persisted = unknown
 		}
 		durable(err)
 	})

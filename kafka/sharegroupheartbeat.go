@@ -12,7 +12,8 @@ package kafka
 //     with subscribed topic names) or a changed assignment, the member's
 //     assignment by topic id.
 //   - Errors: INVALID_REQUEST (empty member id, group id or rack, no
-//     topics on a join, epoch below -1), FENCED_MEMBER_EPOCH,
+//     topics on a join, epoch below -1, a member id over 255 bytes),
+//     FENCED_MEMBER_EPOCH,
 //     UNKNOWN_MEMBER_ID, GROUP_ID_NOT_FOUND (an unknown group on a
 //     heartbeat or leave, or a group of another type),
 //     GROUP_MAX_SIZE_REACHED (group.share.max.size), NOT_COORDINATOR,
