@@ -187,7 +187,7 @@ func (c *Coordinator) DeleteOffsets(now time.Time, groupID string, tps []model.T
 		return
 	}
 	g := c.mu.groups[groupID]
-	if g == nil {
+	if g == nil || g.sg != nil { // a share group has no offsets here (Kafka's ShareGroup.validateOffsetDelete)
 		done(ErrGroupIDNotFound, nil)
 		return
 	}

@@ -225,6 +225,9 @@ func TestShareGroupBadHeartbeats(t *testing.T) {
 	jc := sf.join(JoinRequest{Group: "sg", ClientID: "c"})
 	mustErr(t, jc.res.Err, ErrInconsistentGroupProtocol)
 	mustErr(t, sf.commit(simpleCommit("sg", 1)), ErrGroupIDNotFound)
+	delDone := make(chan error, 1)
+	sf.c.DeleteOffsets(sf.now, "sg", []model.TopicPartition{{Topic: "t"}}, func(top error, _ []error) { delDone <- top })
+	mustErr(t, <-delDone, ErrGroupIDNotFound)
 	if d, _ := sf.c.DescribeGroup("sg"); d.State != Dead {
 		t.Fatalf("DescribeGroups of a share group: %+v", d)
 	}

@@ -81,6 +81,12 @@ func TestShareGroupAPIs(t *testing.T) {
 			t.Fatalf("describe of an unknown group: %+v", resp.Groups[1])
 		}
 	}
+	freq := kmsg.NewPtrOffsetFetchRequest()
+	freq.Version = 8
+	freq.Groups = []kmsg.OffsetFetchRequestGroup{{Group: "sg"}}
+	if f := rt(freq).(*kmsg.OffsetFetchResponse); f.Groups[0].ErrorCode != kerr.GroupIDNotFound.Code {
+		t.Fatalf("OffsetFetch of a share group: %+v", f.Groups[0])
+	}
 	lreq := kmsg.NewPtrListGroupsRequest()
 	lreq.Version = 5
 	lreq.TypesFilter = []string{"share"}
