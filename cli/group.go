@@ -21,18 +21,19 @@ import (
 
 func (a *app) consumerGroupCommand() *cobra.Command {
 	return groupCommand("group", "List, describe, delete consumer groups and reset their offsets",
-		a.groupListCommand(), a.groupDescribeCommand(), a.groupDeleteCommand(), a.groupResetOffsetsCommand())
+		a.groupListCommand(), a.groupDescribeCommand(), a.groupDeleteCommand(), a.groupResetOffsetsCommand(),
+		a.groupDeleteOffsetsCommand()) // groupshare.go
 }
 
 func (a *app) groupListCommand() *cobra.Command {
 	var states, types []string
 	cmd := &cobra.Command{
-		Use:   "list [--state Stable,Empty,...] [--type classic|consumer]",
+		Use:   "list [--state Stable,Empty,...] [--type classic|consumer|share]",
 		Short: "List consumer groups, one per line",
 		Long: "List consumer group names, one per line. With --state, only groups in those\n" +
 			"states (PreparingRebalance, CompletingRebalance, Stable, Empty, Dead; consumer\n" +
 			"groups: Assigning, Reconciling), each followed by its state. With --type, only\n" +
-			"classic groups or consumer (KIP-848) groups.",
+			"classic groups, consumer (KIP-848) groups or share (KIP-932) groups.",
 		Args: exactArgs(0, "no arguments"),
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			filter, err := parseStates(states)
@@ -67,7 +68,7 @@ func (a *app) groupListCommand() *cobra.Command {
 		},
 	}
 	cmd.Flags().StringSliceVar(&states, "state", nil, "only groups in these states, comma-separated (e.g. Stable,Empty)")
-	cmd.Flags().StringSliceVar(&types, "type", nil, "only groups of these types: classic, consumer (KIP-848)")
+	cmd.Flags().StringSliceVar(&types, "type", nil, "only groups of these types: classic, consumer (KIP-848), share (KIP-932)")
 	return cmd
 }
 
@@ -78,10 +79,10 @@ func parseGroupTypes(list []string) ([]string, error) {
 		for _, s := range strings.Split(item, ",") {
 			switch t := strings.ToLower(strings.TrimSpace(s)); t {
 			case "":
-			case "classic", "consumer":
+			case "classic", "consumer", "share":
 				out = append(out, t)
 			default:
-				return nil, fmt.Errorf("--type %q: want classic or consumer (comma-separated)", s)
+				return nil, fmt.Errorf("--type %q: want classic, consumer or share (comma-separated)", s)
 			}
 		}
 	}
@@ -96,7 +97,9 @@ func (a *app) groupDescribeCommand() *cobra.Command {
 			"per member with its client id, host and assigned partitions; then, per\n" +
 			"partition, the committed offset (CURRENT-OFFSET), the log end offset, the lag\n" +
 			"between them, and the member consuming it. '-' marks what is not known: a\n" +
-			"partition with no committed offset has no lag, one with no member no consumer.",
+			"partition with no committed offset has no lag, one with no member no consumer.\n" +
+			"A share group (KIP-932) shows its epochs, each member's epoch, subscription and\n" +
+			"assignment, then each share partition's start offset, lag and members.",
 		Args: minArgs(1, "at least one GROUP"),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			adm, done, err := a.admin()
@@ -110,6 +113,11 @@ func (a *app) groupDescribeCommand() *cobra.Command {
 }
 
 func (a *app) describeGroups(ctx context.Context, adm *kadm.Client, groups []string) error {
+	var b strings.Builder
+	if groups = a.describeShareGroups(ctx, adm, &b, groups); len(groups) == 0 { // groupshare.go
+		_, err := fmt.Fprint(a.stdout, b.String())
+		return err
+	}
 	lags, err := adm.Lag(ctx, groups...)
 	if err != nil {
 		return failed("describe groups", err, "")
@@ -119,7 +127,6 @@ func (a *app) describeGroups(ctx context.Context, adm *kadm.Client, groups []str
 	// there; a broker without the API fails it as a whole).
 	consumer, _ := adm.DescribeConsumerGroups(ctx, groups...)
 	failures := 0
-	var b strings.Builder
 	for _, name := range groups {
 		l, ok := lags[name]
 		if !ok {
@@ -374,6 +381,9 @@ func (a *app) groupResetOffsetsCommand() *cobra.Command {
 }
 
 func (a *app) resetOffsets(ctx context.Context, adm *kadm.Client, group string, specs []topicSpec, target resetTarget, execute bool) error {
+	if sd, ok := shareGroupOf(ctx, adm, group); ok {
+		return a.resetShareOffsets(ctx, adm, sd, specs, target, execute) // groupshare.go
+	}
 	what := fmt.Sprintf("reset offsets of group %q", group)
 	described, err := adm.DescribeGroups(ctx, group)
 	if err != nil {

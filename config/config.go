@@ -115,6 +115,9 @@ type Config struct {
 	GroupConsumer GroupConsumerConfig
 	// GroupConsumerMigrationPolicy is group.consumer.migration.policy (groupconvert.go).
 	GroupConsumerMigrationPolicy string
+	// GroupShare is group.share.* of share groups' group side and the
+	// group.consumer.min/max.* bounds of group configs (groupshare.go).
+	GroupShare GroupShareConfig
 
 	Telemetry              TelemetryConfig // telemetry.max.bytes, ringtail.telemetry_* (telemetry.go)
 	FetchSessionCacheSlots int32           // max.incremental.fetch.session.cache.slots (fetchsession.go)
@@ -225,6 +228,7 @@ func Default() *Config {
 		FetchSessionCacheSlots:               defaultFetchSessionSlots,
 		GroupConsumer:                        defaultGroupConsumer(),
 		GroupConsumerMigrationPolicy:         "bidirectional",
+		GroupShare:                           defaultGroupShare(),
 		Ringtail: RingtailConfig{
 			IOEngine:      "auto",
 			Shards:        0,

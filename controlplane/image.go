@@ -48,6 +48,10 @@ type Image struct {
 	// ClientMetrics are the client metrics subscriptions (CLIENT_METRICS
 	// config resources) by name, with their configs (clientmetrics.go).
 	ClientMetrics map[string]map[string]string `json:",omitempty"`
+
+	// GroupConfigs are the GROUP config resources by group id, with their
+	// configs (groupconfig.go).
+	GroupConfigs map[string]map[string]string `json:",omitempty"`
 }
 
 // Broker is a registered broker.
@@ -264,6 +268,8 @@ func (n *Image) apply(offset int64, r *Record, owned map[*Topic]bool) error {
 			setOrDelete(n.BrokerConfigs, c.Name, c.Value)
 		case ResourceClientMetrics:
 			n.applyClientMetricsConfig(c)
+		case ResourceGroup:
+			n.applyGroupConfig(c)
 		default:
 			return fmt.Errorf("%w: config resource type %d (entry %d)", model.ErrInvalidRequest, c.ResourceType, offset)
 		}
@@ -315,6 +321,7 @@ type snapshotImage struct {
 	ACLs           map[UUID]acl.Binding `json:"acls,omitempty"`
 
 	ClientMetrics map[string]map[string]string `json:"client_metrics,omitempty"`
+	GroupConfigs  map[string]map[string]string `json:"group_configs,omitempty"`
 }
 
 func (im *Image) marshalSnapshot() ([]byte, error) {
@@ -328,6 +335,7 @@ func (im *Image) marshalSnapshot() ([]byte, error) {
 	}
 	s.ClientQuotas = im.SortedClientQuotas()
 	s.ClientMetrics = im.ClientMetrics
+	s.GroupConfigs = im.GroupConfigs
 	return json.Marshal(&s)
 }
 
@@ -342,6 +350,7 @@ func unmarshalSnapshot(b []byte, clusterID string, controllerID int32) (*Image, 
 	im.Scram = s.Scram
 	im.restoreACLs(s.ACLs)
 	im.ClientMetrics = s.ClientMetrics
+	im.GroupConfigs = s.GroupConfigs
 	if s.BrokerConfigs != nil {
 		im.BrokerConfigs = s.BrokerConfigs
 	}

@@ -422,6 +422,7 @@ func (n *Node) openKafkaListeners(cfg *config.Config, logger *slog.Logger, lazy 
 			Quotas: quotas, Conns: conns, Telemetry: telem,
 		}
 		kc.FetchSessions = sessions
+		kc.ShareGroups, kc.GroupConfigBounds = n.shareGroups(), groupConfigBounds(cfg) // sharegroups.go
 		if config.UsesTLS(cfg.ListenerProtocol(l.Name)) {
 			kc.TLS, kc.Principal = n.tls[l.Name].Config(), n.tls[l.Name].Principal
 		}

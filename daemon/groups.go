@@ -40,7 +40,7 @@ func (n *Node) offsetsTopicBrokers() int {
 // newCoordinator makes the group coordinator from the broker config.
 func (n *Node) newCoordinator() *group.Coordinator {
 	c := n.cfg
-	return group.New(group.Config{
+	gc := group.Config{
 		NumPartitions:         c.OffsetsTopicNumPartitions,
 		InitialRebalanceDelay: time.Duration(c.GroupInitialRebalanceDelayMs) * time.Millisecond,
 		OffsetsRetention:      time.Duration(c.OffsetsRetentionMinutes) * time.Minute,
@@ -52,7 +52,9 @@ func (n *Node) newCoordinator() *group.Coordinator {
 		ConsumerAssignors:         c.GroupConsumer.AssignorNames(),
 		ConsumerMigrationPolicy:   migrationPolicy(c.GroupConsumerMigrationPolicy),
 		Topics:                    n.groupTopics(),
-	})
+	}
+	n.shareCoordinatorConfig(&gc) // sharegroups.go
+	return group.New(gc)
 }
 
 // groupTopics gives consumer groups the topics of the metadata image

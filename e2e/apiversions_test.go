@@ -269,6 +269,13 @@ var apivCases = map[int16]apivCase{
 		req.Topics = []kmsg.DescribeTopicPartitionsRequestTopic{{Topic: apivTopic}}
 		req.ResponsePartitionLimit = 10
 	}},
+	76: {setup: func(r kmsg.Request, env apivEnv) {
+		req := r.(*kmsg.ShareGroupHeartbeatRequest)
+		req.GroupID, req.MemberID, req.SubscribedTopicNames = "apiv-share", "apiv-share-member", []string{apivTopic}
+	}},
+	77: {setup: func(r kmsg.Request, env apivEnv) {
+		r.(*kmsg.ShareGroupDescribeRequest).GroupIDs = []string{"apiv-share"}
+	}, allowed: codes(kerr.GroupIDNotFound)},
 	34: {}, 35: {}, 16: {}, 27: {}, 30: {}, 31: {}, 36: {allowed: codes(kerr.IllegalSaslState)},
 	57: {setup: func(r kmsg.Request, env apivEnv) {
 		// metadata.version at its level: a no-op success.

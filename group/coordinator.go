@@ -67,6 +67,18 @@ type Config struct {
 	// when the topics change (Tick re-evaluates subscriptions then) and
 	// the map must not change afterwards.
 	Topics func() map[string]TopicMeta
+
+	// Share groups (group.share.*; share.go).
+	ShareSessionTimeout    time.Duration
+	ShareHeartbeatInterval time.Duration
+	ShareMaxSize           int
+	// ShareGroupTimeouts returns a share group's own session timeout and
+	// heartbeat interval (its GROUP configs); nil: none.
+	ShareGroupTimeouts func(groupID string) GroupTimeouts
+	// ConsumerGroupTimeouts is the same for consumer (KIP-848) groups
+	// (consumer.session.timeout.ms, consumer.heartbeat.interval.ms), read
+	// through ConsumerTimeouts (share.go).
+	ConsumerGroupTimeouts func(groupID string) GroupTimeouts
 }
 
 // Log is one __consumer_offsets partition, as the coordinator uses it.
@@ -185,6 +197,15 @@ func New(cfg Config) *Coordinator {
 	if len(cfg.ConsumerAssignors) == 0 {
 		cfg.ConsumerAssignors = DefaultConsumerAssignors
 	}
+	if cfg.ShareSessionTimeout <= 0 {
+		cfg.ShareSessionTimeout = DefaultShareSessionTimeout
+	}
+	if cfg.ShareHeartbeatInterval <= 0 {
+		cfg.ShareHeartbeatInterval = DefaultShareHeartbeatInterval
+	}
+	if cfg.ShareMaxSize <= 0 {
+		cfg.ShareMaxSize = DefaultShareMaxSize
+	}
 	if cfg.NewMemberID == nil {
 		cfg.NewMemberID = randomMemberID
 	}
@@ -300,6 +321,14 @@ func (c *Coordinator) Load(p int32, log Log, now time.Time) error {
 			}
 			buildConsumerGroup(g, topics, now)
 		}
+		if g.sgLoad != nil {
+			if topics == nil {
+				topics = c.topics()
+			}
+			if !buildShareGroup(g, topics, now) {
+				continue
+			}
+		}
 		if len(g.members) > 0 {
 			for _, m := range g.members {
 				m.lastHeartbeat = now
@@ -369,6 +398,11 @@ func (c *Coordinator) Tick(now time.Time) {
 				topics = c.topics()
 			}
 			c.tickConsumerLocked(g, now, topics)
+		case g.sg != nil:
+			if topics == nil {
+				topics = c.topics()
+			}
+			c.tickShareLocked(g, now, topics)
 		default:
 			c.tickGroupLocked(g, now)
 		}

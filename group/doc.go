@@ -108,9 +108,24 @@
 // classic members of the consumer group, and a consumer group whose last
 // consumer-protocol member leaves downgrades back to classic.
 //
+// # Share groups
+//
+// ShareGroupHeartbeat drives share groups (KIP-932; share.go): members
+// subscribe by topic names and the broker assigns with Kafka's simple
+// assignor (shareassign.go: every partition assigned, spread evenly, a
+// partition shared when members outnumber partitions); a member takes its
+// target on its next heartbeat, with no revocation step. Tick fences
+// members whose session (group.share.session.timeout.ms, or the group's
+// share.session.timeout.ms) ran out. Their state is written with Kafka's
+// record types 10-14 (sharerecords.go). A share group's id is not usable
+// by the other protocols (JoinGroup: INCONSISTENT_GROUP_PROTOCOL;
+// OffsetCommit: GROUP_ID_NOT_FOUND), nor the other way round; an empty
+// share group does not expire with the offsets rule (its share-partition
+// state lives elsewhere): DeleteGroups removes it.
+//
 // Skipped: reverting memory when a consumer group's write fails, KIP-890's
-// verification of
-// a TxnOffsetCommit with the transaction coordinator (v4+), expiry of the offsets of topics a Stable consumer group no
-// longer subscribes to (only the Empty-group rule and explicit expire
-// timestamps apply).
+// verification of a TxnOffsetCommit with the transaction coordinator
+// (v4+), expiry of the offsets of topics a Stable consumer group no longer
+// subscribes to (only the Empty-group rule and explicit expire timestamps
+// apply).
 package group

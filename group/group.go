@@ -129,6 +129,10 @@ type group struct {
 	// cgLoad holds the consumer-group records read by a replay until
 	// Load builds cg from them.
 	cgLoad *cgLoad
+	// sg is set for a share group (share.go), sgLoad holds its records
+	// during a replay (sharerecords.go).
+	sg     *sgroup
+	sgLoad *sgLoad
 }
 
 func newGroup(id string, now time.Time) *group {
@@ -344,6 +348,10 @@ func (c *Coordinator) Join(now time.Time, req JoinRequest, done func(JoinResult)
 	}
 	if g.deleting {
 		fail(fmt.Errorf("%w: the group is being deleted", ErrCoordinatorNotAvailable))
+		return
+	}
+	if g.sg != nil {
+		fail(fmt.Errorf("%w: group %s is a share group", ErrInconsistentGroupProtocol, g.id)) // as Kafka's classicGroupJoin
 		return
 	}
 	if g.cg != nil {

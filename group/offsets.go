@@ -58,6 +58,9 @@ func (c *Coordinator) CommitOffsets(now time.Time, req CommitRequest, done func(
 	case g.deleting:
 		done(fmt.Errorf("%w: the group is being deleted", ErrCoordinatorNotAvailable), nil)
 		return
+	case g.sg != nil:
+		done(fmt.Errorf("%w: group %s is a share group", ErrGroupIDNotFound, g.id), nil) // as Kafka (KAFKA-17425)
+		return
 	case g.cg != nil:
 		tps := make([]model.TopicPartition, len(req.Offsets))
 		for i, o := range req.Offsets {
@@ -184,7 +187,7 @@ func (c *Coordinator) DeleteOffsets(now time.Time, groupID string, tps []model.T
 		return
 	}
 	g := c.mu.groups[groupID]
-	if g == nil {
+	if g == nil || g.sg != nil { // a share group has no offsets here (Kafka's ShareGroup.validateOffsetDelete)
 		done(ErrGroupIDNotFound, nil)
 		return
 	}
@@ -282,6 +285,7 @@ func (c *Coordinator) DeleteGroups(now time.Time, ids []string, done func(errs [
 func (c *Coordinator) deleteGroupLocked(g *group, now time.Time, done func(error)) {
 	recs := make([]kv, 0, len(g.offsets)+1)
 	recs = append(recs, g.consumerTombstones()...)
+	recs = append(recs, g.shareTombstones()...)
 	tps := make([]model.TopicPartition, 0, len(g.offsets))
 	for tp := range g.offsets {
 		tps = append(tps, tp)
@@ -334,7 +338,7 @@ func (c *Coordinator) expireOffsetsLocked(now time.Time) {
 	retMs := c.cfg.OffsetsRetention.Milliseconds()
 	ids := make([]string, 0, len(c.mu.groups))
 	for id, g := range c.mu.groups {
-		if p := c.mu.parts[PartitionFor(id, c.cfg.NumPartitions)]; p != nil && !p.loading && g.state == Empty && len(g.pending) == 0 && !g.deleting {
+		if p := c.mu.parts[PartitionFor(id, c.cfg.NumPartitions)]; p != nil && !p.loading && g.state == Empty && len(g.pending) == 0 && !g.deleting && g.sg == nil {
 			ids = append(ids, id)
 		}
 	}
@@ -427,6 +431,7 @@ func (c *Coordinator) ListGroupsOf(states, types []string) ([]Listing, error) {
 		if g.cg != nil {
 			l.StateName, l.Type = g.cg.stateName(), "consumer"
 		}
+		g.shareListing(&l)
 		if len(states) > 0 && !slices.ContainsFunc(states, func(s string) bool { return strings.EqualFold(s, l.StateName) }) {
 			continue
 		}
@@ -468,6 +473,9 @@ func (c *Coordinator) DescribeGroup(groupID string) (Description, error) {
 	g := c.mu.groups[groupID]
 	if g == nil {
 		return Description{State: Dead}, nil
+	}
+	if g.sg != nil {
+		return Description{State: Dead}, nil // Kafka describes only classic groups here (v6+ would be GROUP_ID_NOT_FOUND)
 	}
 	d := Description{State: g.state, ProtocolType: g.protocolType, Protocol: g.protocol}
 	if g.cg != nil {

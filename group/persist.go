@@ -377,6 +377,8 @@ func applyRecord(key, value []byte, seq, txnPID int64, get func(string) *group, 
 		}
 	case recCGMetadata, recCGPartitionMeta, recCGMember, recCGTargetMetadata, recCGTargetMember, recCGCurrentAssignment:
 		return replayConsumerRecord(v, key, value, get)
+	case recSGPartitionMeta, recSGMember, recSGMetadata, recSGTargetMetadata, recSGTargetMember, recSGCurrentAssignment, recSGStatePartitions:
+		return replayShareRecord(v, key, value, get)
 	default:
 		return fmt.Errorf("unknown key version %d", v)
 	}

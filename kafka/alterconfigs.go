@@ -10,6 +10,7 @@ package kafka
 //   - Brokers: INVALID_REQUEST with a message: broker configs are static
 //     (server.toml).
 //   - Client metrics subscriptions (CLIENT_METRICS, 16): see telemetry.go.
+//   - Group configs (GROUP, 32): see groupconfigs.go.
 //   - Authorization: ALTER_CONFIGS on the topic (TOPIC_AUTHORIZATION_FAILED)
 //     or, for a broker, on the cluster (CLUSTER_AUTHORIZATION_FAILED).
 //

@@ -96,6 +96,8 @@ func init() {
 		72: {0, 0, syncHandler(handlePushTelemetry)},
 		74: {0, 0, syncHandler(handleListConfigResources)},
 		75: {0, 0, syncHandler(handleDescribeTopicPartitions)},
+		76: {1, 1, handleShareGroupHeartbeat},
+		77: {0, 1, syncHandler(handleShareGroupDescribe)},
 	}
 }
 

@@ -241,6 +241,10 @@ func (cx *reqCtx) configAuthz(resourceType int8, name string, op acl.Operation) 
 		if !cx.authorizeCluster(op) {
 			return kerr.ClusterAuthorizationFailed
 		}
+	case controlplane.ResourceGroup:
+		if !cx.authorize(acl.ResourceGroup, name, op) {
+			return kerr.GroupAuthorizationFailed
+		}
 	}
 	return nil
 }

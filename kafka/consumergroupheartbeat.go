@@ -16,7 +16,7 @@ package kafka
 //     (group.consumer.max.size), INVALID_REGULAR_EXPRESSION,
 //     UNSUPPORTED_ASSIGNOR (not in group.consumer.assignors),
 //     INVALID_REQUEST (a bad first heartbeat), GROUP_ID_NOT_FOUND (a
-//     classic group with members), NOT_COORDINATOR,
+//     classic group with members, or a share group), NOT_COORDINATOR,
 //     COORDINATOR_LOAD_IN_PROGRESS; each with an error message.
 //   - Authorization: READ on the group, else GROUP_AUTHORIZATION_FAILED;
 //     DESCRIBE on every subscribed topic name, else
@@ -28,6 +28,7 @@ package kafka
 // Skipped on purpose: nothing.
 
 import (
+	"fmt"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kerr"
@@ -63,6 +64,10 @@ func handleConsumerGroupHeartbeat(s *Server, cx *reqCtx, kreq kmsg.Request, fini
 			fail(kerr.TopicAuthorizationFailed)
 			return
 		}
+	}
+	if gc.IsShareGroup(req.Group) {
+		fail(fmt.Errorf("%w: group %s is not a consumer group", group.ErrGroupIDNotFound, req.Group))
+		return
 	}
 	hb := group.ConsumerHeartbeat{
 		Version: req.Version, Group: req.Group, MemberID: req.MemberID, MemberEpoch: req.MemberEpoch,

@@ -9,6 +9,9 @@ package kafka
 //   - Per group: NON_EMPTY_GROUP while it has members, GROUP_ID_NOT_FOUND,
 //     INVALID_GROUP_ID (over 255 bytes), NOT_COORDINATOR,
 //     COORDINATOR_LOAD_IN_PROGRESS.
+//   - An empty share group: its share-partition state is dropped first
+//     (Config.ShareStates.DeleteGroup); if that fails, the group is kept
+//     and answered that error.
 //   - Authorization: DELETE on each group, else GROUP_AUTHORIZATION_FAILED.
 //
 // Skipped on purpose: nothing.
@@ -60,10 +63,18 @@ func handleDeleteGroups(s *Server, cx *reqCtx, kreq kmsg.Request, finish func(km
 		respond(errs)
 		return
 	}
-	gc.DeleteGroups(s.cfg.Now(), allowed, func(res []error) {
-		for k, i := range at {
-			errs[i] = res[k]
+	// Empty share groups first lose their share-partition state
+	// (sharegroups.go); a group whose state could not be dropped is kept.
+	s.dropShareStates(gc, allowed, errs, at, func(allowed []string, at []int) {
+		if len(allowed) == 0 {
+			respond(errs)
+			return
 		}
-		respond(errs)
+		gc.DeleteGroups(s.cfg.Now(), allowed, func(res []error) {
+			for k, i := range at {
+				errs[i] = res[k]
+			}
+			respond(errs)
+		})
 	})
 }

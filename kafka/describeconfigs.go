@@ -14,6 +14,7 @@ package kafka
 //   - Sensitive values are null. Unknown resource types (broker loggers,
 //     ...) are INVALID_REQUEST; unknown topics UNKNOWN_TOPIC_OR_PARTITION.
 //   - Client metrics subscriptions (CLIENT_METRICS, 16): see telemetry.go.
+//   - Group configs (GROUP, 32): see groupconfigs.go.
 //   - Authorization: DESCRIBE_CONFIGS on the topic (TOPIC_AUTHORIZATION_FAILED)
 //     or, for a broker, on the cluster (CLUSTER_AUTHORIZATION_FAILED).
 //
@@ -91,6 +92,9 @@ func (s *Server) configEntries(im *controlplane.Image, typ int8, name string) (e
 		return s.cfg.Broker.DescribeBrokerConfig(), nil, nil
 	case controlplane.ResourceClientMetrics:
 		entries, err := clientMetricsEntries(im, name) // telemetry.go
+		return entries, nil, err
+	case controlplane.ResourceGroup:
+		entries, err := s.groupConfigEntries(im, name) // groupconfigs.go
 		return entries, nil, err
 	default:
 		return nil, nil, fmt.Errorf("%w: config resource type %d is not supported (topics are 2, brokers 4)", model.ErrInvalidRequest, typ)

@@ -7,7 +7,8 @@ package kafka
 //     (member id, group.instance.id v4+, client id, client host). Protocol
 //     name, member metadata and assignments are filled only while Stable,
 //     as in Kafka.
-//   - An unknown group is state "Dead" with no error, as in Kafka.
+//   - An unknown group is state "Dead" with no error, as in Kafka; so is a
+//     share group (Kafka describes only classic groups here before v6).
 //   - A consumer (KIP-848) group, as Kafka shows it to old tools: protocol
 //     type "consumer", the assignor as protocol, its own state names
 //     (Empty, Assigning, Reconciling, Stable), and each member's

@@ -11,6 +11,7 @@ package kafka
 //   - Brokers: INVALID_REQUEST with a message: broker configs are static
 //     (server.toml).
 //   - Client metrics subscriptions (CLIENT_METRICS, 16): see telemetry.go.
+//   - Group configs (GROUP, 32): see groupconfigs.go.
 //   - Authorization: ALTER_CONFIGS on the topic (TOPIC_AUTHORIZATION_FAILED)
 //     or, for a broker, on the cluster (CLUSTER_AUTHORIZATION_FAILED).
 //
@@ -72,6 +73,8 @@ func (s *Server) alterConfigs(ctx context.Context, typ int8, name string, ops []
 		return fmt.Errorf("%w: broker configs are static; change them in server.toml and restart the broker", model.ErrInvalidRequest)
 	case controlplane.ResourceClientMetrics:
 		return s.alterClientMetrics(ctx, name, ops, incremental, validateOnly) // telemetry.go
+	case controlplane.ResourceGroup:
+		return s.alterGroupConfigs(ctx, name, ops, incremental, validateOnly) // groupconfigs.go
 	default:
 		return fmt.Errorf("%w: config resource type %d is not supported (topics are 2)", model.ErrInvalidRequest, typ)
 	}

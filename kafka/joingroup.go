@@ -15,7 +15,7 @@ package kafka
 //   - v0 has no rebalance timeout: the session timeout is used.
 //   - INVALID_GROUP_ID, INVALID_SESSION_TIMEOUT (outside 6 s - 30 min),
 //     INCONSISTENT_GROUP_PROTOCOL (no protocols, empty or mismatched
-//     protocol type, no protocol in common), UNKNOWN_MEMBER_ID,
+//     protocol type, no protocol in common, a share group's id), UNKNOWN_MEMBER_ID,
 //     FENCED_INSTANCE_ID, GROUP_MAX_SIZE_REACHED, NOT_COORDINATOR,
 //     COORDINATOR_LOAD_IN_PROGRESS, and INVALID_REQUEST for protocol
 //     metadata over 1 MiB.

@@ -11,9 +11,11 @@ package kafka
 //     partition is loading, with the groups loaded so far.
 //   - Authorization: with DESCRIBE on the cluster every group is listed;
 //     otherwise only the groups the principal may DESCRIBE.
-//   - v5 types_filter: "classic" or "consumer" (KIP-848 groups),
-//     case-insensitive; each group's type is listed. Consumer groups have
-//     their own state names (Empty, Assigning, Reconciling, Stable).
+//   - v5 types_filter: "classic", "consumer" (KIP-848 groups) or "share"
+//     (KIP-932 share groups), case-insensitive; each group's type is
+//     listed. Consumer groups have their own state names (Empty,
+//     Assigning, Reconciling, Stable), share groups theirs (Empty,
+//     Stable) and protocol type "share".
 //
 // Skipped on purpose: nothing.
 

@@ -23,6 +23,7 @@ package kafka
 //     FENCED_MEMBER_EPOCH; an older one commits only partitions the member
 //     still holds or is revoking, else STALE_MEMBER_EPOCH. Epoch -1 with
 //     no member id commits to an empty group only.
+//   - A share group's id is GROUP_ID_NOT_FOUND (Kafka's KAFKA-17425).
 //   - v2-v4 retention_time (when not -1) sets the offsets' expire time.
 //   - A failed append to __consumer_offsets leaves the previous offsets
 //     (OffsetFetch never shows one that is not durable) and answers

@@ -10,7 +10,7 @@ package kafka
 //     member subscribes to get GROUP_SUBSCRIBED_TO_TOPIC, the others are
 //     deleted; a group with members of another protocol type is
 //     NON_EMPTY_GROUP.
-//   - GROUP_ID_NOT_FOUND, INVALID_GROUP_ID, NOT_COORDINATOR,
+//   - GROUP_ID_NOT_FOUND (also for a share group), INVALID_GROUP_ID, NOT_COORDINATOR,
 //     COORDINATOR_LOAD_IN_PROGRESS at the request level.
 //   - Authorization: DELETE on the group, else GROUP_AUTHORIZATION_FAILED;
 //     READ on each topic, else its partitions are TOPIC_AUTHORIZATION_FAILED.

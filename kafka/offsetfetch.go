@@ -25,10 +25,12 @@ package kafka
 //     DESCRIBE on each topic asked for, else its partitions are
 //     TOPIC_AUTHORIZATION_FAILED; a fetch of all topics leaves out those the
 //     principal may not describe.
+//   - A share group's id is GROUP_ID_NOT_FOUND, as in Kafka.
 //
 // Skipped on purpose: v0 (offsets in ZooKeeper), v10 (topic ids).
 
 import (
+	"fmt"
 	"sort"
 
 	"github.com/twmb/franz-go/pkg/kerr"
@@ -138,6 +140,9 @@ func (s *Server) fetchOffsets(cx *reqCtx, groupID string, topics map[string][]in
 	var committed map[model.TopicPartition]group.Offset
 	var unstable map[model.TopicPartition]bool
 	gc, err := s.groupsAs(cx, groupID, acl.OpDescribe)
+	if err == nil && gc.IsShareGroup(groupID) {
+		err = fmt.Errorf("%w: group %s is not a consumer group", group.ErrGroupIDNotFound, groupID) // as Kafka's ShareGroup.validateOffsetFetch
+	}
 	if err == nil {
 		if requireStable {
 			committed, unstable, err = gc.FetchOffsetsStable(groupID)

@@ -14,6 +14,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kmsg"
 
 	"github.com/ringtail/ringtail/config"
+	"github.com/ringtail/ringtail/controlplane"
 	"github.com/ringtail/ringtail/fetchsession"
 	"github.com/ringtail/ringtail/group"
 	"github.com/ringtail/ringtail/quota"
@@ -106,6 +107,9 @@ type Config struct {
 	// empty; nil ShareStates: share state is not deleted with its group.
 	ShareGroups ShareGroups
 	ShareStates ShareStates
+	// GroupConfigBounds are the broker's defaults and bounds of GROUP
+	// configs (groupconfigs.go); nil: Kafka's.
+	GroupConfigBounds *controlplane.GroupConfigBounds
 }
 
 // RequestObserver sees each decoded request when its handler finishes:
