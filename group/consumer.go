@@ -355,6 +355,9 @@ func (c *Coordinator) consumerHeartbeatLocked(now time.Time, req ConsumerHeartbe
 		return ConsumerHeartbeatResult{}, nil, err
 	}
 	g := c.mu.groups[req.Group]
+	if g != nil && g.sg != nil {
+		return ConsumerHeartbeatResult{}, nil, fmt.Errorf("%w: group %s is a share group", ErrGroupIDNotFound, req.Group)
+	}
 	if req.MemberEpoch < 0 {
 		res, err := c.consumerLeaveLocked(g, now, &req)
 		return res, g, err
@@ -447,7 +450,8 @@ func (c *Coordinator) consumerHeartbeatLocked(now time.Time, req ConsumerHeartbe
 	if g.state != Stable {
 		g.setState(Stable, now)
 	}
-	res := ConsumerHeartbeatResult{MemberID: m.id, MemberEpoch: m.epoch, HeartbeatInterval: c.cfg.ConsumerHeartbeatInterval}
+	_, interval := c.ConsumerTimeouts(g.id)
+	res := ConsumerHeartbeatResult{MemberID: m.id, MemberEpoch: m.epoch, HeartbeatInterval: interval}
 	if req.MemberEpoch == epochJoin || req.Owned != nil || prevEpoch != m.epoch || !before.equal(m.assigned) {
 		res.Assignment = toConsumerTopics(m.assigned, topics)
 	}
@@ -670,12 +674,13 @@ func (c *Coordinator) tickConsumerLocked(g *group, now time.Time, topics map[str
 		ids = append(ids, id)
 	}
 	sort.Strings(ids)
+	groupSession, _ := c.ConsumerTimeouts(g.id)
 	for _, id := range ids {
 		if g.cg != cg {
 			return // downgraded to a classic group (convert.go)
 		}
 		m := cg.members[id]
-		session := c.cfg.ConsumerSessionTimeout
+		session := groupSession
 		if m.classic != nil {
 			session = m.classic.sessionTimeout
 		}

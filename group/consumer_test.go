@@ -313,7 +313,7 @@ func TestConsumerGroupSurvivesReload(t *testing.T) {
 	// The members carry on with their epochs.
 	cf.c = c2
 	cf.hb("a")
-	cf.hb("b")
+	cf.hb("b", "t")
 	// Members leave; DeleteGroups tombstones everything and a reload
 	// finds no group.
 	for _, id := range []string{"a", "b"} {
@@ -422,5 +422,37 @@ func TestAssignorsRackAware(t *testing.T) {
 	}
 	if rackMatcher(ms, topics) != nil {
 		t.Fatal("rack matcher without member racks")
+	}
+}
+
+// A consumer group's own consumer.session.timeout.ms and
+// consumer.heartbeat.interval.ms (GROUP configs) replace the broker's
+// group.consumer.* for that group only.
+func TestConsumerGroupConfigTimeouts(t *testing.T) {
+	cf := &cgFixture{topics: map[string]TopicMeta{}, owned: map[string][]ConsumerTopic{}, epochs: map[string]int32{}}
+	cf.fixture = newFixture(t, func(c *Config) {
+		c.Topics = func() map[string]TopicMeta { return cf.topics }
+		c.ConsumerSessionTimeout = 45 * time.Second
+		c.ConsumerHeartbeatInterval = 5 * time.Second
+		c.ConsumerGroupTimeouts = func(id string) GroupTimeouts {
+			if id == "g" {
+				return GroupTimeouts{Session: 8 * time.Second, Heartbeat: 2 * time.Second}
+			}
+			return GroupTimeouts{}
+		}
+	})
+	cf.topic("t", 4)
+	if r := cf.hb("a", "t"); r.HeartbeatInterval != 2*time.Second {
+		t.Fatalf("heartbeat interval %v; want the group's 2s", r.HeartbeatInterval)
+	}
+	cf.hb("b", "t")
+	// b stays silent past the group's 8 s session (well inside the
+	// broker's 45 s): it is fenced.
+	for i := 0; i < 5; i++ {
+		cf.advance(2 * time.Second)
+		cf.hb("a")
+	}
+	if _, ok := cf.c.mu.groups["g"].cg.members["b"]; ok {
+		t.Fatal("b outlived the group's consumer.session.timeout.ms")
 	}
 }

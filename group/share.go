@@ -150,11 +150,6 @@ func (c *Coordinator) shareTimeouts(id string) (session, heartbeat time.Duration
 
 // ConsumerTimeouts is consumer group id's session timeout and heartbeat
 // interval: its consumer.* GROUP configs, else group.consumer.*.
-//
-// TODO(merge): consumer.go's tickConsumerLocked and
-// consumerHeartbeatLocked still use c.cfg.ConsumerSessionTimeout and
-// ConsumerHeartbeatInterval; they should call this (the conversion
-// helper owns consumer.go on this round).
 func (c *Coordinator) ConsumerTimeouts(id string) (session, heartbeat time.Duration) {
 	session, heartbeat = c.cfg.ConsumerSessionTimeout, c.cfg.ConsumerHeartbeatInterval
 	if c.cfg.ConsumerGroupTimeouts != nil {

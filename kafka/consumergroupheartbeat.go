@@ -28,7 +28,6 @@ package kafka
 // Skipped on purpose: nothing.
 
 import (
-	"fmt"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kerr"
@@ -64,10 +63,6 @@ func handleConsumerGroupHeartbeat(s *Server, cx *reqCtx, kreq kmsg.Request, fini
 			fail(kerr.TopicAuthorizationFailed)
 			return
 		}
-	}
-	if gc.IsShareGroup(req.Group) {
-		fail(fmt.Errorf("%w: group %s is not a consumer group", group.ErrGroupIDNotFound, req.Group))
-		return
 	}
 	hb := group.ConsumerHeartbeat{
 		Version: req.Version, Group: req.Group, MemberID: req.MemberID, MemberEpoch: req.MemberEpoch,
