@@ -113,6 +113,8 @@ type Config struct {
 	Quotas QuotaConfig // quota.window.*, max.connections* (quotas.go)
 	// GroupConsumer is group.consumer.* (groupconsumer.go).
 	GroupConsumer GroupConsumerConfig
+	// Share is group.share.* and share.coordinator.state.topic.* (share.go).
+	Share ShareConfig
 
 	Telemetry              TelemetryConfig // telemetry.max.bytes, ringtail.telemetry_* (telemetry.go)
 	FetchSessionCacheSlots int32           // max.incremental.fetch.session.cache.slots (fetchsession.go)
@@ -222,6 +224,7 @@ func Default() *Config {
 		Telemetry:                            defaultTelemetry(),
 		FetchSessionCacheSlots:               defaultFetchSessionSlots,
 		GroupConsumer:                        defaultGroupConsumer(),
+		Share:                                defaultShare(),
 		Ringtail: RingtailConfig{
 			IOEngine:      "auto",
 			Shards:        0,
