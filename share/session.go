@@ -41,9 +41,9 @@ type TopicPartition struct {
 // (the caller holds no reference across them except Partitions' copy).
 type Session struct {
 	Key SessionKey
-	// Conn identifies the connection that opened it: its close closes
-	// the session.
-	Conn uint64
+	// Conn identifies the connection that opened it (any comparable
+	// value): its close closes the session.
+	Conn any
 	// next is the epoch the next request must carry.
 	next  int32
 	parts map[TopicPartition]struct{}
@@ -74,7 +74,7 @@ func (s *Sessions) Len() int {
 // Open opens key's session (epoch 0) on conn with parts, replacing an
 // open one, whose partitions it returns (the caller releases the
 // member's records there). Past the limit: ErrSessionLimit.
-func (s *Sessions) Open(key SessionKey, conn uint64, parts []TopicPartition) (old []TopicPartition, err error) {
+func (s *Sessions) Open(key SessionKey, conn any, parts []TopicPartition) (old []TopicPartition, err error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if prev := s.m[key]; prev != nil {
@@ -130,7 +130,7 @@ func (s *Sessions) Close(key SessionKey) ([]TopicPartition, error) {
 
 // CloseConn closes every session conn opened and returns them with their
 // partitions.
-func (s *Sessions) CloseConn(conn uint64) map[SessionKey][]TopicPartition {
+func (s *Sessions) CloseConn(conn any) map[SessionKey][]TopicPartition {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	var out map[SessionKey][]TopicPartition
