@@ -3,6 +3,7 @@ package daemon
 import (
 	"time"
 
+	"github.com/ringtail/ringtail/admin"
 	"github.com/ringtail/ringtail/kafka"
 	"github.com/ringtail/ringtail/model"
 	"github.com/ringtail/ringtail/share"
@@ -64,3 +65,20 @@ func (n *Node) syncShares(c *share.Coordinator, loaded map[int32]int32) {
 }
 
 var _ share.StateLog = coordinatorLog{}
+
+// ShareStats is the share-partition side's counts for /metrics.
+func (s adminSource) ShareStats() admin.ShareStats {
+	if !s.n.ops.ready.Load() {
+		return admin.ShareStats{}
+	}
+	sh := s.n.shares
+	if sh == nil {
+		return admin.ShareStats{}
+	}
+	c := sh.Counters()
+	return admin.ShareStats{
+		Acquired: c.Acquired.Load(), Accepted: c.Accepted.Load(), Released: c.Released.Load(), Rejected: c.Rejected.Load(),
+		Gaps: c.Gaps.Load(), Renewed: c.Renewed.Load(), Archived: c.Archived.Load(), LockExpiries: c.LockExpiries.Load(),
+		Sessions: sh.Sessions(),
+	}
+}

@@ -1,0 +1,375 @@
+package e2e
+
+// This file proves the share-partition side of share groups (KIP-932)
+// with raw ShareFetch/ShareAcknowledge requests (kmsg), no group side
+// needed: records are acquired with delivery counts, acknowledgements of
+// records a member does not hold are refused for that partition only,
+// an expired lock hands the records to another member, records released
+// share.delivery.count.limit times (5) and rejected records are archived
+// and counted on /metrics, the SPSO that DescribeShareGroupOffsets shows
+// moves past them, a dropped connection releases its member's records at
+// once, session epochs are checked, and the acknowledged state survives a
+// restart (it lives in __share_group_state).
+
+import (
+	"context"
+	"strconv"
+	"testing"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kgo"
+	"github.com/twmb/franz-go/pkg/kmsg"
+
+	"github.com/ringtail/ringtail/testkit"
+)
+
+// shareLockMs is the acquisition lock of the share tests: short, so that
+// expiry is seen quickly (group.share.min.record.lock.duration.ms is
+// lowered to allow it).
+const shareLockMs = 3000
+
+func shareSettings() map[string]string {
+	return map[string]string{
+		"group.share.min.record.lock.duration.ms": strconv.Itoa(shareLockMs),
+		"group.share.record.lock.duration.ms":     strconv.Itoa(shareLockMs),
+	}
+}
+
+// rawShareMember speaks ShareFetch/ShareAcknowledge on its own connection.
+type rawShareMember struct {
+	t       *testing.T
+	cl      *kgo.Client
+	group   string
+	member  string
+	epoch   int32
+	topicID [16]byte
+	// held is what the member's fetches acquired and fetchUntil has not
+	// handed out yet: partition -> offset -> delivery count.
+	held map[int32]map[int64]int16
+}
+
+func newRawShareMember(t *testing.T, n *testkit.Node, group, member string, topicID [16]byte) *rawShareMember {
+	cl := n.Client()
+	t.Cleanup(cl.Close)
+	return &rawShareMember{t: t, cl: cl, group: group, member: member, topicID: topicID}
+}
+
+type rawAck struct {
+	partition   int32
+	first, last int64
+	typ         int8
+}
+
+func (m *rawShareMember) request(req kmsg.Request) kmsg.Response {
+	m.t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	resp, err := m.cl.SeedBrokers()[0].Request(ctx, req)
+	if err != nil {
+		m.t.Fatalf("%s: %v", kmsg.NameForKey(req.Key()), err)
+	}
+	return resp
+}
+
+// fetch sends a ShareFetch at the member's epoch naming partitions, with
+// acks; epoch -1 closes the session.
+func (m *rawShareMember) fetch(partitions []int32, acks []rawAck, maxWaitMs int32) *kmsg.ShareFetchResponse {
+	req := kmsg.NewPtrShareFetchRequest()
+	req.GroupID, req.MemberID, req.ShareSessionEpoch = &m.group, &m.member, m.epoch
+	req.MaxWaitMillis, req.MinBytes, req.MaxBytes, req.MaxRecords = maxWaitMs, 1, 1<<20, 500
+	t := kmsg.NewShareFetchRequestTopic()
+	t.TopicID = m.topicID
+	byPart := map[int32]int{}
+	for _, p := range partitions {
+		byPart[p] = len(t.Partitions)
+		rp := kmsg.NewShareFetchRequestTopicPartition()
+		rp.Partition = p
+		t.Partitions = append(t.Partitions, rp)
+	}
+	for _, a := range acks {
+		i, ok := byPart[a.partition]
+		if !ok {
+			i = len(t.Partitions)
+			byPart[a.partition] = i
+			rp := kmsg.NewShareFetchRequestTopicPartition()
+			rp.Partition = a.partition
+			t.Partitions = append(t.Partitions, rp)
+		}
+		t.Partitions[i].AcknowledgementBatches = append(t.Partitions[i].AcknowledgementBatches,
+			kmsg.ShareFetchRequestTopicPartitionAcknowledgementBatch{FirstOffset: a.first, LastOffset: a.last, AcknowledgeTypes: []int8{a.typ}})
+	}
+	if len(t.Partitions) > 0 {
+		req.Topics = append(req.Topics, t)
+	}
+	resp := m.request(req).(*kmsg.ShareFetchResponse)
+	if resp.ErrorCode == 0 && m.epoch >= 0 {
+		m.epoch++
+	}
+	if resp.ErrorCode == 0 {
+		for p, offs := range acquired(m.t, resp) {
+			if m.held == nil {
+				m.held = map[int32]map[int64]int16{}
+			}
+			if m.held[p] == nil {
+				m.held[p] = map[int64]int16{}
+			}
+			for o, c := range offs {
+				m.held[p][o] = c
+			}
+		}
+	}
+	return resp
+}
+
+// acknowledge sends a ShareAcknowledge and returns each partition's code.
+func (m *rawShareMember) acknowledge(acks []rawAck) (int16, map[int32]int16) {
+	req := kmsg.NewPtrShareAcknowledgeRequest()
+	req.GroupID, req.MemberID, req.ShareSessionEpoch = &m.group, &m.member, m.epoch
+	t := kmsg.NewShareAcknowledgeRequestTopic()
+	t.TopicID = m.topicID
+	for _, a := range acks {
+		rp := kmsg.NewShareAcknowledgeRequestTopicPartition()
+		rp.Partition = a.partition
+		rp.AcknowledgementBatches = append(rp.AcknowledgementBatches,
+			kmsg.ShareAcknowledgeRequestTopicPartitionAcknowledgementBatch{FirstOffset: a.first, LastOffset: a.last, AcknowledgeTypes: []int8{a.typ}})
+		t.Partitions = append(t.Partitions, rp)
+	}
+	req.Topics = append(req.Topics, t)
+	resp := m.request(req).(*kmsg.ShareAcknowledgeResponse)
+	if resp.ErrorCode == 0 && m.epoch > 0 {
+		m.epoch++
+	}
+	out := map[int32]int16{}
+	for _, rt := range resp.Topics {
+		for _, p := range rt.Partitions {
+			out[p.Partition] = p.ErrorCode
+		}
+	}
+	return resp.ErrorCode, out
+}
+
+// acquired is partition -> offset -> delivery count of a response.
+func acquired(t *testing.T, resp *kmsg.ShareFetchResponse) map[int32]map[int64]int16 {
+	t.Helper()
+	if resp.ErrorCode != 0 {
+		t.Fatalf("ShareFetch: %v", kerr.ErrorForCode(resp.ErrorCode))
+	}
+	out := map[int32]map[int64]int16{}
+	for _, rt := range resp.Topics {
+		for _, p := range rt.Partitions {
+			if p.ErrorCode != 0 {
+				t.Fatalf("ShareFetch partition %d: %v", p.Partition, kerr.ErrorForCode(p.ErrorCode))
+			}
+			for _, r := range p.AcquiredRecords {
+				if len(p.Records) == 0 {
+					t.Fatalf("partition %d: acquired %d-%d without records", p.Partition, r.FirstOffset, r.LastOffset)
+				}
+				for o := r.FirstOffset; o <= r.LastOffset; o++ {
+					if out[p.Partition] == nil {
+						out[p.Partition] = map[int64]int16{}
+					}
+					out[p.Partition][o] = r.DeliveryCount
+				}
+			}
+		}
+	}
+	return out
+}
+
+// fetchUntil fetches until the member holds want records of partition p
+// (each at delivery count count), and returns them.
+func (m *rawShareMember) fetchUntil(partitions []int32, p int32, want int, count int16) {
+	m.t.Helper()
+	testkit.WaitFor(m.t, 20*time.Second, m.member+" to acquire records", func() bool {
+		if len(m.held[p]) >= want {
+			return true
+		}
+		m.fetch(partitions, nil, 500)
+		return len(m.held[p]) >= want
+	})
+	got := m.held[p]
+	delete(m.held, p)
+	if len(got) != want {
+		m.t.Fatalf("%s acquired %d records of partition %d, want %d: %v", m.member, len(got), p, want, got)
+	}
+	for o, c := range got {
+		if c != count {
+			m.t.Fatalf("%s: offset %d delivery count %d, want %d", m.member, o, c, count)
+		}
+	}
+}
+
+// shareStartOffsets is DescribeShareGroupOffsets' start offset per
+// partition of topic.
+func shareStartOffsets(t *testing.T, cl *kgo.Client, group, topic string) map[int32]int64 {
+	t.Helper()
+	req := kmsg.NewPtrDescribeShareGroupOffsetsRequest()
+	g := kmsg.NewDescribeShareGroupOffsetsRequestGroup()
+	g.GroupID = group
+	g.Topics = []kmsg.DescribeShareGroupOffsetsRequestGroupTopic{{Topic: topic, Partitions: []int32{0, 1}}}
+	req.Groups = append(req.Groups, g)
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	resp, err := req.RequestWith(ctx, cl)
+	if err != nil {
+		t.Fatalf("DescribeShareGroupOffsets: %v", err)
+	}
+	out := map[int32]int64{}
+	for _, rg := range resp.Groups {
+		if rg.ErrorCode != 0 {
+			t.Fatalf("DescribeShareGroupOffsets: %v", kerr.ErrorForCode(rg.ErrorCode))
+		}
+		for _, rt := range rg.Topics {
+			for _, p := range rt.Partitions {
+				if p.ErrorCode != 0 {
+					t.Fatalf("DescribeShareGroupOffsets %d: %v", p.Partition, kerr.ErrorForCode(p.ErrorCode))
+				}
+				out[p.Partition] = p.StartOffset
+			}
+		}
+	}
+	return out
+}
+
+func produceTo(t *testing.T, cl *kgo.Client, topic string, p int32, count int) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	var recs []*kgo.Record
+	for i := 0; i < count; i++ {
+		recs = append(recs, &kgo.Record{Topic: topic, Partition: p, Value: []byte(strconv.Itoa(i))})
+	}
+	if err := cl.ProduceSync(ctx, recs...).FirstErr(); err != nil {
+		t.Fatalf("produce: %v", err)
+	}
+}
+
+func topicID(t *testing.T, n *testkit.Node, topic string) [16]byte {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	td, err := n.Admin().ListTopics(ctx, topic)
+	if err != nil || td[topic].Err != nil {
+		t.Fatalf("list topics: %v %v", err, td[topic].Err)
+	}
+	return td[topic].ID
+}
+
+func TestShareFetchRaw(t *testing.T) {
+	o, adminAddr := withAdmin(t, testkit.Options{Settings: shareSettings()})
+	n := startNode(t, o)
+	const topic, group = "share-raw", "share-raw-group"
+	n.CreateTopic(topic, 2, nil)
+	id := topicID(t, n, topic)
+	prod := n.Client(kgo.RecordPartitioner(kgo.ManualPartitioner()))
+	defer prod.Close()
+	parts := []int32{0, 1}
+
+	// A opens its session first: share.auto.offset.reset=latest puts
+	// the SPSO at the high watermark (0) on first use.
+	a := newRawShareMember(t, n, group, "member-a", id)
+	acquired(t, a.fetch(parts, nil, 0))
+	produceTo(t, prod, topic, 0, 10)
+	produceTo(t, prod, topic, 1, 10)
+	a.fetchUntil(nil, 0, 10, 1)
+	a.fetchUntil(nil, 1, 10, 1)
+
+	// Epochs: a stale one and an unknown member are refused.
+	stale := *a
+	stale.epoch = a.epoch - 1
+	if resp := stale.fetch(nil, nil, 0); resp.ErrorCode != kerr.InvalidShareSessionEpoch.Code {
+		t.Fatalf("stale epoch: %v", kerr.ErrorForCode(resp.ErrorCode))
+	}
+	b := newRawShareMember(t, n, group, "member-b", id)
+	b.epoch = 3
+	if resp := b.fetch(nil, nil, 0); resp.ErrorCode != kerr.ShareSessionNotFound.Code {
+		t.Fatalf("no session: %v", kerr.ErrorForCode(resp.ErrorCode))
+	}
+	b.epoch = 0
+	acquired(t, b.fetch(parts, nil, 0))
+
+	// B cannot acknowledge A's records; A's own good batch on partition 0
+	// is applied while its bad one on partition 1 (past the window) is
+	// refused.
+	if code, per := b.acknowledge([]rawAck{{1, 0, 9, 1}}); code != 0 || per[1] != kerr.InvalidRecordState.Code {
+		t.Fatalf("B acking A's records: %v %v", code, per)
+	}
+	if code, per := a.acknowledge([]rawAck{{0, 0, 9, 1}, {1, 10, 12, 1}}); code != 0 || per[0] != 0 || per[1] != kerr.InvalidRecordState.Code {
+		t.Fatalf("A's acks: %v %v", code, per)
+	}
+
+	// A holds partition 1's records without acknowledging: its lock
+	// expires and B gets them, delivered a second time.
+	before := scrape(t, adminAddr)
+	b.fetchUntil(nil, 1, 10, 2)
+	if d := metricSum(scrape(t, adminAddr), "ringtail_share_lock_expiries_total", nil) - metricSum(before, "ringtail_share_lock_expiries_total", nil); d < 10 {
+		t.Fatalf("lock expiries counted %v, want >= 10", d)
+	}
+	// A's late acknowledgement is refused.
+	if _, per := a.acknowledge([]rawAck{{1, 0, 9, 1}}); per[1] != kerr.InvalidRecordState.Code {
+		t.Fatalf("A's late ack: %v", per)
+	}
+
+	// Released five times in all (deliveries 2..5 here after the
+	// expiry), the records are archived.
+	holder := b
+	for count := int16(3); count <= 5; count++ {
+		if _, per := holder.acknowledge([]rawAck{{1, 0, 9, 2}}); per[1] != 0 {
+			t.Fatalf("release at delivery %d: %v", count-1, per)
+		}
+		if holder == b {
+			holder = a
+		} else {
+			holder = b
+		}
+		holder.fetchUntil(nil, 1, 10, count)
+	}
+	if _, per := holder.acknowledge([]rawAck{{1, 0, 9, 2}}); per[1] != 0 {
+		t.Fatalf("last release: %v", per)
+	}
+	// A reject archives at once.
+	produceTo(t, prod, topic, 0, 1)
+	a.fetchUntil(nil, 0, 1, 1)
+	if _, per := a.acknowledge([]rawAck{{0, 10, 10, 3}}); per[0] != 0 {
+		t.Fatalf("reject: %v", per)
+	}
+	if got := metricSum(scrape(t, adminAddr), "ringtail_share_records_archived_total", nil); got != 11 {
+		t.Fatalf("archived %v, want 11 (10 past the delivery limit, 1 rejected)", got)
+	}
+	if so := shareStartOffsets(t, prod, group, topic); so[0] != 11 || so[1] != 10 {
+		t.Fatalf("start offsets %v, want 0:11 1:10", so)
+	}
+
+	// A's connection drops while it holds records: they are released at
+	// once (no lock expiry), and B gets them.
+	produceTo(t, prod, topic, 0, 5)
+	a.fetchUntil(nil, 0, 5, 1)
+	expiries := metricSum(scrape(t, adminAddr), "ringtail_share_lock_expiries_total", nil)
+	a.cl.Close()
+	b.fetchUntil(nil, 0, 5, 2)
+	if got := metricSum(scrape(t, adminAddr), "ringtail_share_lock_expiries_total", nil); got != expiries {
+		t.Fatalf("lock expiries went from %v to %v: the records were not released by the connection close", expiries, got)
+	}
+	// B closes its session with a final acknowledgement (epoch -1).
+	b.epoch = -1
+	resp := b.fetch(nil, []rawAck{{0, 11, 15, 1}}, 0)
+	if resp.ErrorCode != 0 || len(resp.Topics) != 1 || resp.Topics[0].Partitions[0].AcknowledgeErrorCode != 0 {
+		t.Fatalf("closing fetch: %+v", resp)
+	}
+
+	// The acknowledged state is durable: after a restart the SPSOs are
+	// where they were, and a new member gets only new records.
+	n.Restart()
+	cl := n.Client()
+	defer cl.Close()
+	if so := shareStartOffsets(t, cl, group, topic); so[0] != 16 || so[1] != 10 {
+		t.Fatalf("start offsets after restart %v, want 0:16 1:10", so)
+	}
+	c := newRawShareMember(t, n, group, "member-c", id)
+	acquired(t, c.fetch(parts, nil, 0))
+	prod2 := n.Client(kgo.RecordPartitioner(kgo.ManualPartitioner()))
+	defer prod2.Close()
+	produceTo(t, prod2, topic, 1, 3)
+	c.fetchUntil(nil, 1, 3, 1)
+}
