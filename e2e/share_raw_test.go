@@ -55,6 +55,26 @@ func newRawShareMember(t *testing.T, n *testkit.Node, group, member string, topi
 	return &rawShareMember{t: t, cl: cl, group: group, member: member, topicID: topicID}
 }
 
+// joinShareGroup makes the group exist on the group side, when the
+// broker has one (ShareGroupHeartbeat), so that DescribeShareGroupOffsets
+// finds it; ShareFetch itself does not check membership (as in Kafka).
+func joinShareGroup(t *testing.T, n *testkit.Node, group, member, topic string) {
+	t.Helper()
+	if !brokerServes(t, n, 76) {
+		return
+	}
+	cl := n.Client()
+	defer cl.Close()
+	req := kmsg.NewPtrShareGroupHeartbeatRequest()
+	req.GroupID, req.MemberID, req.MemberEpoch, req.SubscribedTopicNames = group, member, 0, []string{topic}
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	resp, err := req.RequestWith(ctx, cl)
+	if err != nil || resp.ErrorCode != 0 {
+		t.Fatalf("ShareGroupHeartbeat: %v %+v", err, resp)
+	}
+}
+
 type rawAck struct {
 	partition   int32
 	first, last int64
@@ -268,6 +288,7 @@ func TestShareFetchRaw(t *testing.T) {
 
 	// A opens its session first: share.auto.offset.reset=latest puts
 	// the SPSO at the high watermark (0) on first use.
+	joinShareGroup(t, n, group, "raw-share-member-a-0000000000000", topic)
 	a := newRawShareMember(t, n, group, "member-a", id)
 	acquired(t, a.fetch(parts, nil, 0))
 	produceTo(t, prod, topic, 0, 10)
