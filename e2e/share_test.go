@@ -168,8 +168,17 @@ func TestShareGroupsFranz(t *testing.T) {
 	// A child consumer holds records and is SIGKILLed: they go to the
 	// others, delivered a second time.
 	child := startShareChild(t, shareChildConfig{Addr: n.Addr(), Group: group, Topic: topic})
-	produceValues(t, prod, topic, "k-", 200)
-	testkit.WaitFor(t, 30*time.Second, "the child to hold records", func() bool { return len(child.heldValues()) > 0 })
+	round := 0
+	testkit.WaitFor(t, 30*time.Second, "the child to hold records", func() bool {
+		if len(child.heldValues()) > 0 {
+			return true
+		}
+		// The others are quick: keep records coming until the child,
+		// once it has joined, gets some.
+		produceValues(t, prod, topic, fmt.Sprintf("k%d-", round), 100)
+		round++
+		return len(child.heldValues()) > 0
+	})
 	if err := child.cmd.Process.Signal(syscall.SIGKILL); err != nil {
 		t.Fatal(err)
 	}
