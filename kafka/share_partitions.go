@@ -106,10 +106,15 @@ const shareTickInterval = 100 * time.Millisecond
 func (sh *Shares) tickLoop() {
 	t := time.NewTicker(shareTickInterval)
 	defer t.Stop()
+	sh.mu.Lock()
+	stopping := sh.srv.stopping
+	sh.mu.Unlock()
 	for {
 		select {
 		case <-sh.stop:
 			return
+		case <-stopping:
+			return // the node's servers shut down together
 		case now := <-t.C:
 			sh.mu.Lock()
 			parts := make([]*sharePart, 0, len(sh.parts))
