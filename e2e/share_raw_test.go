@@ -65,11 +65,23 @@ func joinShareGroup(t *testing.T, n *testkit.Node, group, member, topic string) 
 	}
 	cl := n.Client()
 	defer cl.Close()
-	req := kmsg.NewPtrShareGroupHeartbeatRequest()
-	req.GroupID, req.MemberID, req.MemberEpoch, req.SubscribedTopicNames = group, member, 0, []string{topic}
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
-	resp, err := req.RequestWith(ctx, cl)
+	// Sent to the group's coordinator (kgo does not route it).
+	var coordinator int32 = -1
+	testkit.WaitFor(t, 20*time.Second, "the group coordinator", func() bool {
+		fc := kmsg.NewPtrFindCoordinatorRequest()
+		fc.CoordinatorKey = group
+		resp, err := fc.RequestWith(ctx, cl)
+		if err != nil || resp.ErrorCode != 0 {
+			return false
+		}
+		coordinator = resp.NodeID
+		return true
+	})
+	req := kmsg.NewPtrShareGroupHeartbeatRequest()
+	req.GroupID, req.MemberID, req.MemberEpoch, req.SubscribedTopicNames = group, member, 0, []string{topic}
+	resp, err := req.RequestWith(ctx, cl.Broker(int(coordinator)))
 	if err != nil || resp.ErrorCode != 0 {
 		t.Fatalf("ShareGroupHeartbeat: %v %+v", err, resp)
 	}
