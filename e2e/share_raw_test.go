@@ -13,7 +13,6 @@ package e2e
 
 import (
 	"context"
-	"fmt"
 	"strconv"
 	"testing"
 	"time"
@@ -70,7 +69,6 @@ func joinShareGroup(t *testing.T, n *testkit.Node, group, member, topic string) 
 	defer cancel()
 	// Sent to the group's coordinator (kgo does not route it); a
 	// coordinator still loading answers NOT_COORDINATOR meanwhile.
-	var last string
 	testkit.WaitFor(t, 20*time.Second, "a ShareGroupHeartbeat to join", func() bool {
 		fc := kmsg.NewPtrFindCoordinatorRequest()
 		fc.CoordinatorKey = group
@@ -81,13 +79,8 @@ func joinShareGroup(t *testing.T, n *testkit.Node, group, member, topic string) 
 		req := kmsg.NewPtrShareGroupHeartbeatRequest()
 		req.GroupID, req.MemberID, req.MemberEpoch, req.SubscribedTopicNames = group, member, 0, []string{topic}
 		resp, err := req.RequestWith(ctx, cl.Broker(int(fr.NodeID)))
-		if err != nil || resp.ErrorCode != 0 {
-			last = fmt.Sprintf("%v %+v", err, resp)
-			return false
-		}
-		return true
+		return err == nil && resp.ErrorCode == 0
 	})
-	_ = last
 }
 
 type rawAck struct {
