@@ -402,3 +402,74 @@ func TestShareFetchRaw(t *testing.T) {
 	produceTo(t, prod2, topic, 1, 3)
 	c.fetchUntil(nil, 1, 3, 1)
 }
+
+// TestShareOffsetsAlterDelete proves AlterShareGroupOffsets and
+// DeleteShareGroupOffsets on an empty share group (they need the group
+// side to tell whether it is empty, and skip without it): altering moves
+// the start offset DescribeShareGroupOffsets shows and where the next
+// member starts; deleting forgets the state.
+func TestShareOffsetsAlterDelete(t *testing.T) {
+	n := startNode(t, testkit.Options{Settings: shareSettings()})
+	if !brokerServes(t, n, 76) {
+		t.Skip("the broker does not serve ShareGroupHeartbeat (the group side of share groups) yet")
+	}
+	const topic, group = "share-alter", "share-alter-group"
+	n.CreateTopic(topic, 2, nil)
+	id := topicID(t, n, topic)
+	prod := n.Client(kgo.RecordPartitioner(kgo.ManualPartitioner()))
+	defer prod.Close()
+	produceTo(t, prod, topic, 0, 20)
+	// A member that joins and fetches initializes the state (latest: 20),
+	// then leaves, so that the group is empty.
+	const member = "raw-share-alter-member-0000000000"
+	joinShareGroup(t, n, group, member, topic)
+	m := newRawShareMember(t, n, group, "member-a", id)
+	acquired(t, m.fetch([]int32{0, 1}, nil, 0))
+	m.epoch = -1
+	m.fetch(nil, nil, 0)
+	cl := n.Client()
+	defer cl.Close()
+	leave := kmsg.NewPtrShareGroupHeartbeatRequest()
+	leave.GroupID, leave.MemberID, leave.MemberEpoch = group, member, -1
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	testkit.WaitFor(t, 20*time.Second, "the member to leave", func() bool {
+		resp, err := leave.RequestWith(ctx, cl)
+		return err == nil && resp.ErrorCode == 0
+	})
+	if so := shareStartOffsets(t, cl, group, topic); so[0] != 20 {
+		t.Fatalf("start offsets %v, want 0:20", so)
+	}
+
+	alter := kmsg.NewPtrAlterShareGroupOffsetsRequest()
+	alter.GroupID = group
+	alter.Topics = []kmsg.AlterShareGroupOffsetsRequestTopic{{Topic: topic, Partitions: []kmsg.AlterShareGroupOffsetsRequestTopicPartition{{Partition: 0, StartOffset: 5}}}}
+	var ar *kmsg.AlterShareGroupOffsetsResponse
+	testkit.WaitFor(t, 20*time.Second, "AlterShareGroupOffsets on the empty group", func() bool {
+		var err error
+		ar, err = alter.RequestWith(ctx, cl)
+		return err == nil && ar.ErrorCode == 0
+	})
+	if len(ar.Topics) != 1 || ar.Topics[0].Partitions[0].ErrorCode != 0 {
+		t.Fatalf("alter: %+v", ar)
+	}
+	if so := shareStartOffsets(t, cl, group, topic); so[0] != 5 {
+		t.Fatalf("start offsets after alter %v, want 0:5", so)
+	}
+	b := newRawShareMember(t, n, group, "member-b", id)
+	acquired(t, b.fetch([]int32{0}, nil, 0))
+	b.fetchUntil(nil, 0, 15, 1)
+
+	b.epoch = -1
+	b.fetch(nil, []rawAck{{0, 5, 19, 1}}, 0)
+	del := kmsg.NewPtrDeleteShareGroupOffsetsRequest()
+	del.GroupID = group
+	del.Topics = []kmsg.DeleteShareGroupOffsetsRequestTopic{{Topic: topic}}
+	dr, err := del.RequestWith(ctx, cl)
+	if err != nil || dr.ErrorCode != 0 || len(dr.Topics) != 1 || dr.Topics[0].ErrorCode != 0 {
+		t.Fatalf("delete: %v %+v", err, dr)
+	}
+	if so := shareStartOffsets(t, cl, group, topic); so[0] != -1 || so[1] != -1 {
+		t.Fatalf("start offsets after delete %v, want -1", so)
+	}
+}
