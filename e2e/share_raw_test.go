@@ -254,6 +254,9 @@ func shareStartOffsets(t *testing.T, cl *kgo.Client, group, topic string) map[in
 					t.Fatalf("DescribeShareGroupOffsets %d: %v", p.Partition, kerr.ErrorForCode(p.ErrorCode))
 				}
 				out[p.Partition] = p.StartOffset
+				if p.StartOffset >= 0 && p.Lag < 0 {
+					t.Fatalf("DescribeShareGroupOffsets %d: lag %d on the partition's leader", p.Partition, p.Lag)
+				}
 			}
 		}
 	}

@@ -14,7 +14,9 @@ package kafka
 //   - Describe answers each share-partition's start offset (the SPSO: every
 //     record below it was acknowledged or archived), -1 for one with no
 //     state; no topics: every share-partition the group has state for.
-//     Lag (v1) is -1 (not tracked). Authorization: DESCRIBE on the group
+//     Lag (v1): the high watermark less the SPSO and the records past it
+//     already acknowledged or archived, where this node leads the
+//     partition; -1 elsewhere. Authorization: DESCRIBE on the group
 //     (GROUP_AUTHORIZATION_FAILED), DESCRIBE on each topic (the
 //     partition's TOPIC_AUTHORIZATION_FAILED).
 //   - Alter needs an empty group (NON_EMPTY_GROUP) and sets each named
@@ -142,6 +144,7 @@ func (s *Server) describeShareOffsets(ctx context.Context, cx *reqCtx, g kmsg.De
 				snap, ok, err = s.shareRead(ctx, share.Key{Group: g.GroupID, TopicID: tm.ID, Partition: p})
 				if err == nil && ok {
 					rp.StartOffset, rp.LeaderEpoch = snap.StartOffset, tm.Partitions[p].LeaderEpoch
+					rp.Lag = s.shareLag(im, tm, p, snap)
 				}
 			}
 			rp.ErrorCode, rp.ErrorMessage = s.shareErrorCode(err), errorMessage(err)
@@ -258,4 +261,23 @@ func handleDeleteShareGroupOffsets(s *Server, cx *reqCtx, req *kmsg.DeleteShareG
 		resp.Topics = append(resp.Topics, rt)
 	}
 	return resp, nil
+}
+
+// shareLag is a share-partition's lag when this node leads its partition
+// (the high watermark is known here), else -1.
+func (s *Server) shareLag(im *controlplane.Image, tm *controlplane.Topic, p int32, snap share.Snapshot) int64 {
+	_, l, err := s.localPartition(im, topicRef{id: tm.ID, byID: true}, p)
+	if err != nil {
+		return -1
+	}
+	_, hw, _ := l.Offsets()
+	lag := int64(hw) - snap.StartOffset
+	for _, b := range snap.Batches {
+		if b.State == share.Acknowledged || b.State == share.Archived {
+			if n := min(b.Last, int64(hw)-1) - max(b.First, snap.StartOffset) + 1; n > 0 {
+				lag -= n
+			}
+		}
+	}
+	return max(lag, 0)
 }
