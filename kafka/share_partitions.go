@@ -32,6 +32,7 @@ import (
 
 	"github.com/ringtail/ringtail/config"
 	"github.com/ringtail/ringtail/controlplane"
+	"github.com/ringtail/ringtail/model"
 	"github.com/ringtail/ringtail/share"
 )
 
@@ -57,9 +58,12 @@ type sharePart struct {
 	key   share.Key
 	topic string
 	mu    sync.Mutex
-	// p is nil until loaded; written is p.Version() as last written.
-	p       *share.Partition
-	written uint64
+	// p is nil until loaded; written is p.Version() as last written;
+	// leaderEpoch is the partition's leader epoch p was loaded at: a
+	// partition led again after leading elsewhere loads again.
+	p           *share.Partition
+	written     uint64
+	leaderEpoch int32
 	// avail is closed (and replaced) when records become Available again
 	// (released, lock expired): long-polling fetches wake on it.
 	avail chan struct{}
@@ -235,12 +239,13 @@ func (s *Server) sharePartConfig(gc ShareGroupConfig) share.Config {
 
 // shareLoadLocked loads sp (held) if it is not yet: its durable state, or
 // a new one at share.auto.offset.reset, written before use.
-func (s *Server) shareLoadLocked(ctx context.Context, sp *sharePart, l Log, gc ShareGroupConfig) error {
+func (s *Server) shareLoadLocked(ctx context.Context, sp *sharePart, l Log, gc ShareGroupConfig, leaderEpoch int32) error {
 	pc := s.sharePartConfig(gc)
-	if sp.p != nil {
+	if sp.p != nil && sp.leaderEpoch == leaderEpoch {
 		sp.p.SetConfig(pc)
 		return nil
 	}
+	sp.p, sp.leaderEpoch = nil, leaderEpoch
 	snap, ok, err := s.shareRead(ctx, sp.key)
 	if err != nil {
 		return err
@@ -260,7 +265,9 @@ func (s *Server) shareLoadLocked(ctx context.Context, sp *sharePart, l Log, gc S
 	}
 	start = min(max(start, int64(logStart)), int64(hw))
 	p := share.New(pc, start)
-	if err := s.shareWrite(ctx, sp.key, p.Snapshot()); err != nil {
+	snap = p.Snapshot()
+	snap.LeaderEpoch = leaderEpoch
+	if err := s.shareWrite(ctx, sp.key, snap); err != nil {
 		return err
 	}
 	sp.p, sp.written = p, p.Version()
@@ -329,10 +336,20 @@ func (s *Server) sharePersistLocked(ctx context.Context, sp *sharePart) error {
 	if sp.p == nil || sp.p.Version() == sp.written {
 		return nil
 	}
+	if !s.shareLeads(sp) {
+		// Led elsewhere now: what this node holds is stale, and must not
+		// overwrite the new leader's state.
+		sp.p = nil
+		return fmt.Errorf("%w: %s moved away", model.ErrNotLeader, sp.key)
+	}
 	v := sp.p.Version()
-	if err := s.shareWrite(ctx, sp.key, sp.p.Snapshot()); err != nil {
-		if errors.Is(err, share.ErrFencedStateEpoch) || errors.Is(err, kerr.FencedStateEpoch) {
-			// AlterShareGroupOffsets moved it on: load it again.
+	snap := sp.p.Snapshot()
+	snap.LeaderEpoch = sp.leaderEpoch
+	if err := s.shareWrite(ctx, sp.key, snap); err != nil {
+		if errors.Is(err, share.ErrFencedStateEpoch) || errors.Is(err, kerr.FencedStateEpoch) ||
+			errors.Is(err, share.ErrFencedLeaderEpoch) || errors.Is(err, kerr.FencedLeaderEpoch) {
+			// AlterShareGroupOffsets or a newer leader moved it on:
+			// load it again.
 			sp.p = nil
 		}
 		return err
@@ -505,6 +522,8 @@ func (s *Server) shareErrorCode(err error) int16 {
 		return kerr.CoordinatorLoadInProgress.Code
 	case errors.Is(err, share.ErrFencedStateEpoch):
 		return kerr.FencedStateEpoch.Code
+	case errors.Is(err, share.ErrFencedLeaderEpoch):
+		return kerr.FencedLeaderEpoch.Code
 	case errors.Is(err, share.ErrCorrupt):
 		return kerr.CorruptMessage.Code
 	}
@@ -527,4 +546,15 @@ func sortedParts(parts []share.TopicPartition) {
 		}
 		return parts[i].Partition < parts[j].Partition
 	})
+}
+
+// shareLeads reports whether this node still leads sp's partition at the
+// leader epoch sp was loaded at.
+func (s *Server) shareLeads(sp *sharePart) bool {
+	t := s.ctrl.Image().TopicsByID[controlplane.UUID(sp.key.TopicID)]
+	if t == nil || int(sp.key.Partition) >= len(t.Partitions) {
+		return false
+	}
+	p := t.Partitions[sp.key.Partition]
+	return p.Leader == s.cfg.NodeID && p.LeaderEpoch == sp.leaderEpoch
 }

@@ -52,6 +52,10 @@ func handleShareAcknowledge(s *Server, cx *reqCtx, req *kmsg.ShareAcknowledgeReq
 		resp.ErrorCode = kerr.InvalidShareSessionEpoch.Code
 		return resp, nil
 	case epoch == -1:
+		if err := s.shares.sessions.Check(key); err != nil {
+			resp.ErrorCode = s.shareErrorCode(err)
+			return resp, nil
+		}
 	default:
 		if _, err := s.shares.sessions.Next(key, epoch, nil, nil); err != nil {
 			resp.ErrorCode = s.shareErrorCode(err)

@@ -112,11 +112,10 @@ type shareAckOutcome struct {
 // shareAcknowledge applies member's acknowledgements of one partition and
 // writes the state they changed.
 func (s *Server) shareAcknowledge(ctx context.Context, lk *partLookup, group, member string, tid [16]byte, partition int32, batches []share.AckBatch, allowRenew bool) shareAckOutcome {
-	part, l, err := lk.partition(topicRef{id: controlplane.UUID(tid), byID: true}, partition, -1)
+	part, _, err := lk.partition(topicRef{id: controlplane.UUID(tid), byID: true}, partition, -1)
 	if err != nil {
 		return shareAckOutcome{code: s.shareErrorCode(err), leader: part, err: err}
 	}
-	_ = l
 	sp := s.shares.existing(share.Key{Group: group, TopicID: tid, Partition: partition})
 	if sp == nil {
 		err := share.ErrInvalidRecordState
@@ -124,7 +123,9 @@ func (s *Server) shareAcknowledge(ctx context.Context, lk *partLookup, group, me
 	}
 	sp.mu.Lock()
 	defer sp.mu.Unlock()
-	if sp.p == nil {
+	if sp.p == nil || sp.leaderEpoch != part.LeaderEpoch {
+		// Never loaded, or loaded under an earlier leadership: the
+		// member cannot hold records here.
 		err := share.ErrInvalidRecordState
 		return shareAckOutcome{code: s.shareErrorCode(err), err: err}
 	}
@@ -189,6 +190,10 @@ func handleShareFetch(s *Server, cx *reqCtx, req *kmsg.ShareFetchRequest) (kmsg.
 		sessionParts = parts
 	case epoch == -1:
 		// Acknowledge, then close below.
+		if err := s.shares.sessions.Check(key); err != nil {
+			resp.ErrorCode = s.shareErrorCode(err)
+			return resp, nil
+		}
 	default:
 		var forget []share.TopicPartition
 		for _, f := range req.ForgottenTopicsData {
@@ -268,7 +273,7 @@ func (s *Server) shareFetchLoop(ctx context.Context, lk *partLookup, req *kmsg.S
 				var n int
 				var b int64
 				var ch []<-chan struct{}
-				n, b, ch, err = s.shareFetchPartition(ctx, rb, tp, l, group, member, gc, maxRecords-records, maxBytes-bytes, bytes == 0)
+				n, b, ch, err = s.shareFetchPartition(ctx, rb, tp, l, part.LeaderEpoch, group, member, gc, maxRecords-records, maxBytes-bytes, bytes == 0)
 				records, bytes, wake = records+n, bytes+b, append(wake, ch...)
 			}
 			if err != nil {
@@ -293,14 +298,14 @@ func (s *Server) shareFetchLoop(ctx context.Context, lk *partLookup, req *kmsg.S
 // shareFetchPartition acquires records of one partition for member into
 // the response. It returns the records acquired, the bytes added, and the
 // channels to wait on when nothing was.
-func (s *Server) shareFetchPartition(ctx context.Context, rb *shareFetchResp, tp share.TopicPartition, l Log, group, member string, gc ShareGroupConfig, maxRecords int, budget int64, first bool) (int, int64, []<-chan struct{}, error) {
+func (s *Server) shareFetchPartition(ctx context.Context, rb *shareFetchResp, tp share.TopicPartition, l Log, leaderEpoch int32, group, member string, gc ShareGroupConfig, maxRecords int, budget int64, first bool) (int, int64, []<-chan struct{}, error) {
 	im := s.ctrl.Image()
 	sp := s.shares.partFor(share.Key{Group: group, TopicID: tp.TopicID, Partition: tp.Partition}, shareTopicName(im, tp.TopicID))
 	wake := []<-chan struct{}{l.Changed()}
 	sp.mu.Lock()
 	defer sp.mu.Unlock()
 	wake = append(wake, sp.avail)
-	if err := s.shareLoadLocked(ctx, sp, l, gc); err != nil {
+	if err := s.shareLoadLocked(ctx, sp, l, gc, leaderEpoch); err != nil {
 		return 0, 0, nil, err
 	}
 	now := s.cfg.Now()

@@ -35,6 +35,9 @@ var (
 	// ErrFencedStateEpoch: a write for an older state epoch than the one
 	// stored. Kafka: FENCED_STATE_EPOCH.
 	ErrFencedStateEpoch = errors.New("share: fenced state epoch")
+	// ErrFencedLeaderEpoch: a write from a partition leader older than
+	// the one that wrote last. Kafka: FENCED_LEADER_EPOCH.
+	ErrFencedLeaderEpoch = errors.New("share: fenced leader epoch")
 )
 
 // PartitionFor is the __share_group_state partition holding group's
@@ -240,7 +243,9 @@ func (c *Coordinator) Keys(group string) ([]Key, error) {
 const writeTimeout = 30 * time.Second
 
 // Write stores k's state as a ShareSnapshot record, durably, then serves
-// it. A state epoch below the stored one is ErrFencedStateEpoch.
+// it. A state epoch below the stored one is ErrFencedStateEpoch; at the
+// same state epoch, a leader epoch (>= 0) below the stored one is
+// ErrFencedLeaderEpoch.
 func (c *Coordinator) Write(ctx context.Context, k Key, s Snapshot) error {
 	return c.append(ctx, k, &s)
 }
@@ -256,6 +261,8 @@ func (c *Coordinator) append(ctx context.Context, k Key, s *Snapshot) error {
 	if err == nil && s != nil {
 		if cur := sp.states[k]; cur != nil && s.StateEpoch < cur.StateEpoch {
 			err = fmt.Errorf("%w: %s: epoch %d below %d", ErrFencedStateEpoch, k, s.StateEpoch, cur.StateEpoch)
+		} else if cur != nil && s.StateEpoch == cur.StateEpoch && s.LeaderEpoch >= 0 && s.LeaderEpoch < cur.LeaderEpoch {
+			err = fmt.Errorf("%w: %s: leader epoch %d below %d", ErrFencedLeaderEpoch, k, s.LeaderEpoch, cur.LeaderEpoch)
 		}
 	}
 	c.mu.Unlock()

@@ -6,6 +6,7 @@ package share
 import (
 	"bytes"
 	"context"
+	"errors"
 	"reflect"
 	"sync"
 	"testing"
@@ -88,8 +89,14 @@ func TestCoordinatorReplay(t *testing.T) {
 	if err := c.Write(ctx, k1, Snapshot{StartOffset: 9, StateEpoch: 1}); err != nil {
 		t.Fatal(err)
 	}
-	if err := c.Write(ctx, k1, Snapshot{StartOffset: 10, StateEpoch: 0}); err == nil {
-		t.Fatal("older state epoch accepted")
+	if err := c.Write(ctx, k1, Snapshot{StartOffset: 10, StateEpoch: 0}); !errors.Is(err, ErrFencedStateEpoch) {
+		t.Fatalf("older state epoch: %v", err)
+	}
+	if err := c.Write(ctx, k1, Snapshot{StartOffset: 9, StateEpoch: 1, LeaderEpoch: 4}); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Write(ctx, k1, Snapshot{StartOffset: 12, StateEpoch: 1, LeaderEpoch: 3}); !errors.Is(err, ErrFencedLeaderEpoch) {
+		t.Fatalf("older leader epoch: %v", err)
 	}
 	c.Write(ctx, k2, Snapshot{StartOffset: 3})
 	c.Delete(ctx, k2)

@@ -116,6 +116,17 @@ func (s *Sessions) Next(key SessionKey, epoch int32, add, forget []TopicPartitio
 	return ss.partitions(), nil
 }
 
+// Check is ErrSessionNotFound when key has no session (a closing request
+// is checked before its acknowledgements apply).
+func (s *Sessions) Check(key SessionKey) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.m[key] == nil {
+		return fmt.Errorf("%w: group %q member %q", ErrSessionNotFound, key.Group, key.Member)
+	}
+	return nil
+}
+
 // Close closes key's session (epoch -1) and returns its partitions.
 func (s *Sessions) Close(key SessionKey) ([]TopicPartition, error) {
 	s.mu.Lock()
