@@ -11,6 +11,8 @@ import (
 
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
+
+	"github.com/ringtail/ringtail/storage"
 )
 
 func TestShareBadInput(t *testing.T) {
@@ -120,5 +122,29 @@ func TestShareCoordinatorKey(t *testing.T) {
 		if _, err := parseISODuration(v); err == nil {
 			t.Errorf("%q parsed", v)
 		}
+	}
+}
+
+func TestAbortedBatches(t *testing.T) {
+	batch := func(base int64, n int32, pid int64, attrs int16) []byte {
+		b := kmsg.RecordBatch{FirstOffset: base, Magic: 2, Attributes: attrs, LastOffsetDelta: n - 1, ProducerID: pid, NumRecords: n}
+		b.Length = int32(batchHeaderLen - 12)
+		return b.AppendTo(nil)
+	}
+	var recs []byte
+	recs = append(recs, batch(0, 2, 7, 0x10)...) // pid 7, aborted
+	recs = append(recs, batch(2, 3, 8, 0x10)...) // pid 8, committed
+	recs = append(recs, batch(5, 1, 7, 0x30)...) // pid 7's abort marker
+	recs = append(recs, batch(6, 2, -1, 0)...)   // not transactional
+	recs = append(recs, batch(8, 1, 7, 0x10)...) // pid 7, a later transaction
+	got := abortedBatches(recs, []storage.AbortedTxn{{ProducerID: 7, FirstOffset: 0, LastOffset: 5}})
+	if len(got) != 1 || got[0] != [2]int64{0, 1} {
+		t.Fatalf("aborted ranges %v, want [0 1]", got)
+	}
+	if first, last, ok := batchSpan(recs); !ok || first != 0 || last != 8 {
+		t.Fatalf("span %d-%d %v", first, last, ok)
+	}
+	if b := batchesOverlapping(recs, 3, 6); len(b) != 3*batchHeaderLen {
+		t.Fatalf("overlapping batches: %d bytes", len(b))
 	}
 }

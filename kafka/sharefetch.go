@@ -42,14 +42,15 @@ package kafka
 //     GROUP_AUTHORIZATION_FAILED), READ on each topic (the partition's
 //     TOPIC_AUTHORIZATION_FAILED).
 //   - share.isolation.level read_committed stops acquisition at the last
-//     stable offset.
+//     stable offset and archives the records of aborted transactions
+//     without delivering them; control records (markers) are acquired,
+//     and the client acknowledges them as gaps.
 //
 // Skipped on purpose: v0 (Kafka 4.0's early access, not served by Kafka
 // 4.1+); ShareAcquireMode record_limit (v2) is treated as batch-optimized
 // except that MaxRecords is never exceeded in either mode; BatchSize does
-// not split AcquiredRecords; records of aborted transactions are not
-// archived under read_committed (they are delivered as any other); the
-// member id is checked for form only, not against the group (as Kafka).
+// not split AcquiredRecords; the member id is checked for form only, not
+// against the group (as Kafka).
 
 import (
 	"context"
@@ -64,6 +65,7 @@ import (
 	"github.com/ringtail/ringtail/controlplane"
 	"github.com/ringtail/ringtail/model"
 	"github.com/ringtail/ringtail/share"
+	"github.com/ringtail/ringtail/storage"
 )
 
 // maxShareMemberIDBytes is Kafka's bound on a share member id (a UUID
@@ -375,6 +377,13 @@ func (s *Server) shareReadLog(sp *sharePart, l Log, member string, maxRecords in
 		if !ok {
 			return nil, nil, nil
 		}
+		if readCommitted {
+			// Records of aborted transactions are archived, never
+			// delivered (share fetches carry no aborted list).
+			for _, r := range abortedBatches(records, rr.Aborted) {
+				sp.p.Skip(r[0], r[1])
+			}
+		}
 		ranges := sp.p.Acquire(member, off, last, maxRecords, now)
 		if len(ranges) == 0 {
 			return nil, nil, nil
@@ -382,6 +391,41 @@ func (s *Server) shareReadLog(sp *sharePart, l Log, member string, maxRecords in
 		return batchesOverlapping(records, ranges[0].First, ranges[len(ranges)-1].Last), ranges, nil
 	}
 }
+
+// abortedBatches is the offset ranges of the transactional data batches
+// in records that belong to aborted, the aborted transactions of the read
+// (a batch of producer p starting within [FirstOffset, LastOffset]).
+// Batch header fields: attributes at 21 (0x10 transactional, 0x20
+// control), producer id at 43.
+func abortedBatches(records []byte, aborted []storage.AbortedTxn) [][2]int64 {
+	if len(aborted) == 0 {
+		return nil
+	}
+	var out [][2]int64
+	pos := 0
+	for pos+batchHeaderLen <= len(records) {
+		base := int64(binary.BigEndian.Uint64(records[pos:]))
+		n := int(int32(binary.BigEndian.Uint32(records[pos+8:])))
+		if n < batchHeaderLen-12 || pos+12+n > len(records) {
+			break
+		}
+		attrs := binary.BigEndian.Uint16(records[pos+21:])
+		if attrs&0x10 != 0 && attrs&0x20 == 0 {
+			pid := int64(binary.BigEndian.Uint64(records[pos+43:]))
+			for _, a := range aborted {
+				if a.ProducerID == pid && base >= int64(a.FirstOffset) && base <= int64(a.LastOffset) {
+					out = append(out, [2]int64{base, base + int64(int32(binary.BigEndian.Uint32(records[pos+23:])))})
+					break
+				}
+			}
+		}
+		pos += 12 + n
+	}
+	return out
+}
+
+// batchHeaderLen is a magic-v2 batch header through its record count.
+const batchHeaderLen = 61
 
 // batchSpan is the first and last offsets of the whole batches in records.
 func batchSpan(records []byte) (first, last int64, ok bool) {

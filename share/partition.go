@@ -261,6 +261,30 @@ func (p *Partition) Acquire(member string, first, last int64, maxRecords int, no
 	return out
 }
 
+// Skip archives the Available records among first..last without
+// delivering them (records of aborted transactions under read_committed);
+// offsets past the SPEO join the window archived, up to MaxRecordLocks.
+// It returns how many it archived.
+func (p *Partition) Skip(first, last int64) int {
+	first = max(first, p.start)
+	n := 0
+	for off := first; off <= last; off++ {
+		for p.EndOffset() <= off {
+			if len(p.recs) >= p.cfg.MaxRecordLocks {
+				p.advance()
+				return n
+			}
+			p.recs = append(p.recs, record{}) // Available, never delivered
+		}
+		if r := &p.recs[off-p.start]; r.state == Available {
+			p.settle(r, Archived)
+			n++
+		}
+	}
+	p.advance()
+	return n
+}
+
 func (p *Partition) allDone() bool {
 	for _, r := range p.recs {
 		if r.state != Acknowledged && r.state != Archived {

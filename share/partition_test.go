@@ -185,3 +185,28 @@ func TestSnapshotRestore(t *testing.T) {
 		t.Fatalf("applied: %+v", s)
 	}
 }
+
+func TestSkip(t *testing.T) {
+	c := &Counters{}
+	p := New(Config{Counters: c}, 0)
+	p.Acquire("m", 0, 1, 0, t0)
+	// 2..4 are an aborted transaction's records: never delivered.
+	if n := p.Skip(2, 4); n != 3 || c.Archived.Load() != 3 {
+		t.Fatalf("skipped %d", n)
+	}
+	got := p.Acquire("m", 0, 6, 0, t0)
+	if len(got) != 1 || got[0] != (AcquiredRange{5, 6, 1}) {
+		t.Fatalf("acquired %v", got)
+	}
+	p.Acknowledge("m", ack(0, 1, AckAccept), false, t0)
+	if p.StartOffset() != 5 {
+		t.Fatalf("SPSO %d", p.StartOffset())
+	}
+	// An aborted batch past the SPEO: the offsets before it join the
+	// window Available, and are acquired; the batch's are not.
+	p.Skip(10, 11)
+	got = p.Acquire("m", 7, 12, 0, t0)
+	if len(got) != 2 || got[0] != (AcquiredRange{7, 9, 1}) || got[1] != (AcquiredRange{12, 12, 1}) {
+		t.Fatalf("acquired around the skipped batch: %v", got)
+	}
+}
