@@ -476,3 +476,68 @@ func TestShareOffsetsAlterDelete(t *testing.T) {
 		t.Fatalf("start offsets after delete %v, want -1", so)
 	}
 }
+
+// TestShareReadCommitted proves share.isolation.level=read_committed (a
+// GROUP config, so it needs the group side and skips without it): the
+// records of an aborted transaction are never acquired, those of a
+// committed one are.
+func TestShareReadCommitted(t *testing.T) {
+	n := startNode(t, testkit.Options{Settings: shareSettings()})
+	if !brokerServes(t, n, 76) {
+		t.Skip("the broker does not serve ShareGroupHeartbeat (the group side of share groups) yet")
+	}
+	const topic, group = "share-txn", "share-txn-group"
+	n.CreateTopic(topic, 1, nil)
+	id := topicID(t, n, topic)
+	cl := n.Client()
+	defer cl.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	alter := kmsg.NewPtrIncrementalAlterConfigsRequest()
+	r := kmsg.NewIncrementalAlterConfigsRequestResource()
+	r.ResourceType, r.ResourceName = kmsg.ConfigResourceType(32), group
+	for k, v := range map[string]string{"share.isolation.level": "read_committed", "share.auto.offset.reset": "earliest"} {
+		r.Configs = append(r.Configs, kmsg.IncrementalAlterConfigsRequestResourceConfig{Name: k, Value: kmsg.StringPtr(v)})
+	}
+	alter.Resources = append(alter.Resources, r)
+	if resp, err := alter.RequestWith(ctx, cl); err != nil || resp.Resources[0].ErrorCode != 0 {
+		t.Fatalf("setting the group's configs: %v %+v", err, resp)
+	}
+
+	txn := n.Client(kgo.TransactionalID("share-txn-producer"))
+	defer txn.Close()
+	for _, commit := range []bool{false, true} {
+		if err := txn.BeginTransaction(); err != nil {
+			t.Fatal(err)
+		}
+		for i := 0; i < 5; i++ {
+			if err := txn.ProduceSync(ctx, &kgo.Record{Topic: topic, Value: []byte(strconv.FormatBool(commit))}).FirstErr(); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if err := txn.EndTransaction(ctx, kgo.TransactionEndTry(commit)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// Offsets: 0..4 aborted, 5 its marker, 6..10 committed, 11 its marker.
+	m := newRawShareMember(t, n, group, "member-a", id)
+	acquired(t, m.fetch([]int32{0}, nil, 0))
+	testkit.WaitFor(t, 20*time.Second, "the committed records", func() bool {
+		if len(m.held[0]) >= 5 {
+			for o := int64(6); o <= 10; o++ {
+				if _, ok := m.held[0][o]; !ok {
+					goto more
+				}
+			}
+			return true
+		}
+	more:
+		m.fetch(nil, nil, 500)
+		return false
+	})
+	for o := range m.held[0] {
+		if o < 5 {
+			t.Fatalf("acquired offset %d of the aborted transaction (held %v)", o, m.held[0])
+		}
+	}
+}
