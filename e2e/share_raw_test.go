@@ -523,17 +523,13 @@ func TestShareReadCommitted(t *testing.T) {
 	m := newRawShareMember(t, n, group, "member-a", id)
 	acquired(t, m.fetch([]int32{0}, nil, 0))
 	testkit.WaitFor(t, 20*time.Second, "the committed records", func() bool {
-		if len(m.held[0]) >= 5 {
-			for o := int64(6); o <= 10; o++ {
-				if _, ok := m.held[0][o]; !ok {
-					goto more
-				}
+		for o := int64(6); o <= 10; o++ {
+			if _, ok := m.held[0][o]; !ok {
+				m.fetch(nil, nil, 500)
+				return false
 			}
-			return true
 		}
-	more:
-		m.fetch(nil, nil, 500)
-		return false
+		return true
 	})
 	for o := range m.held[0] {
 		if o < 5 {
