@@ -147,6 +147,7 @@ func NewMetrics(src Source) *Metrics {
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 		&stateCollector{src: src}, &authzCollector{src: src})
 	m.registerQuotaMetrics()
+	m.reg.MustRegister(&shareCollector{src: src}) // sharemetrics.go
 	return m
 }
 

@@ -118,6 +118,8 @@ type Config struct {
 	// GroupShare is group.share.* of share groups' group side and the
 	// group.consumer.min/max.* bounds of group configs (groupshare.go).
 	GroupShare GroupShareConfig
+	// Share is group.share.* and share.coordinator.state.topic.* (share.go).
+	Share ShareConfig
 
 	Telemetry              TelemetryConfig // telemetry.max.bytes, ringtail.telemetry_* (telemetry.go)
 	FetchSessionCacheSlots int32           // max.incremental.fetch.session.cache.slots (fetchsession.go)
@@ -229,6 +231,7 @@ func Default() *Config {
 		GroupConsumer:                        defaultGroupConsumer(),
 		GroupConsumerMigrationPolicy:         "bidirectional",
 		GroupShare:                           defaultGroupShare(),
+		Share:                                defaultShare(),
 		Ringtail: RingtailConfig{
 			IOEngine:      "auto",
 			Shards:        0,

@@ -58,6 +58,8 @@ type Node struct {
 	tls map[string]*security.ServerTLS
 	// fetchSessions is the listeners' shared fetch session cache (fetchsession.go).
 	fetchSessions atomic.Pointer[fetchsession.Cache]
+	// shares is the share-partition side of share groups (shares.go).
+	shares *kafka.Shares
 
 	// reconcileMu serialises reconciliation of local partitions.
 	reconcileMu sync.Mutex
@@ -408,6 +410,7 @@ func (n *Node) openKafkaListeners(cfg *config.Config, logger *slog.Logger, lazy 
 	telem := newTelemetry(cfg)
 	n.telem.Store(telem)
 	sessions := n.fetchSessionCache(cfg)
+	n.shares = n.newShares()
 
 	for _, l := range cfg.KafkaListeners() {
 		addr := net.JoinHostPort(l.Host, strconv.Itoa(l.Port))
@@ -423,6 +426,7 @@ func (n *Node) openKafkaListeners(cfg *config.Config, logger *slog.Logger, lazy 
 		}
 		kc.FetchSessions = sessions
 		kc.ShareGroups, kc.GroupConfigBounds = n.shareGroups(), groupConfigBounds(cfg) // sharegroups.go
+		kc.Shares, kc.ShareStates = n.shares, n.shares
 		if config.UsesTLS(cfg.ListenerProtocol(l.Name)) {
 			kc.TLS, kc.Principal = n.tls[l.Name].Config(), n.tls[l.Name].Principal
 		}
@@ -477,6 +481,13 @@ func (n *Node) startBackground(multi bool) {
 		defer n.wg.Done()
 		n.tickTxns(n.txns, n.stopGC)
 	}()
+	if n.shares != nil {
+		n.wg.Add(1)
+		go func() {
+			defer n.wg.Done()
+			n.runShares(n.shares, n.stopGC)
+		}()
+	}
 }
 
 // installCleanerStall is a test hook: with RINGTAIL_TEST_CLEANER_STALL set

@@ -44,28 +44,27 @@ func (n *Node) groupTimeouts(sessionKey, heartbeatKey string) func(string) group
 	}
 }
 
-// Kafka's defaults of the share-partition side's broker keys
-// (group.share.record.lock.duration.ms and its min/max,
-// group.share.delivery.count.limit and its min/max).
-//
-// TODO(merge): read them from the share-partition side's keys
-// (config/share.go on the sharestate branch) once both are merged.
-var shareStateDefaults = struct {
-	lockMs, minLockMs, maxLockMs             int32
-	deliveries, minDeliveries, maxDeliveries int32
-}{30000, 15000, 60000, 5, 2, 10}
+// shareStateDefaults are the share-partition side's broker keys
+// (group.share.record.lock.duration.ms and its min/max keys,
+// group.share.delivery.count.limit) as GROUP config defaults and bounds;
+// a group's share.delivery.count.limit may range over Kafka's 2-10.
+func shareStateDefaults(cfg *config.Config) (lock, deliveries controlplane.IntBound) {
+	s := cfg.Share
+	return controlplane.IntBound{Default: s.RecordLockDurationMs, Min: s.MinRecordLockDurationMs, Max: s.MaxRecordLockDurationMs},
+		controlplane.IntBound{Default: s.DeliveryCountLimit, Min: 2, Max: 10}
+}
 
 // groupConfigBounds are the broker's defaults and bounds of GROUP configs.
 func groupConfigBounds(cfg *config.Config) *controlplane.GroupConfigBounds {
 	s, c := cfg.GroupShare, cfg.GroupConsumer
-	d := shareStateDefaults
+	lock, deliveries := shareStateDefaults(cfg)
 	b := controlplane.GroupConfigBounds{
 		ConsumerSessionTimeoutMs:    controlplane.IntBound{Default: c.SessionTimeoutMs, Min: s.ConsumerMinSessionTimeoutMs, Max: s.ConsumerMaxSessionTimeoutMs},
 		ConsumerHeartbeatIntervalMs: controlplane.IntBound{Default: c.HeartbeatIntervalMs, Min: s.ConsumerMinHeartbeatIntervalMs, Max: s.ConsumerMaxHeartbeatIntervalMs},
 		ShareSessionTimeoutMs:       controlplane.IntBound{Default: s.SessionTimeoutMs, Min: s.MinSessionTimeoutMs, Max: s.MaxSessionTimeoutMs},
 		ShareHeartbeatIntervalMs:    controlplane.IntBound{Default: s.HeartbeatIntervalMs, Min: s.MinHeartbeatIntervalMs, Max: s.MaxHeartbeatIntervalMs},
-		ShareRecordLockDurationMs:   controlplane.IntBound{Default: d.lockMs, Min: d.minLockMs, Max: d.maxLockMs},
-		ShareDeliveryCountLimit:     controlplane.IntBound{Default: d.deliveries, Min: d.minDeliveries, Max: d.maxDeliveries},
+		ShareRecordLockDurationMs:   lock,
+		ShareDeliveryCountLimit:     deliveries,
 	}
 	k := controlplane.KafkaGroupConfigBounds
 	for _, p := range []struct{ dst, src *controlplane.IntBound }{
@@ -80,9 +79,9 @@ func groupConfigBounds(cfg *config.Config) *controlplane.GroupConfigBounds {
 
 // shareGroups is the ShareGroups seam of this node's listeners.
 func (n *Node) shareGroups() kafka.ShareGroups {
-	d := shareStateDefaults
+	lock, deliveries := shareStateDefaults(n.cfg)
 	return kafka.NewShareGroups(n.groups, n.ctrl.Image, kafka.ShareDefaults{
-		RecordLockDuration: time.Duration(d.lockMs) * time.Millisecond,
-		DeliveryCountLimit: int(d.deliveries),
+		RecordLockDuration: time.Duration(lock.Default) * time.Millisecond,
+		DeliveryCountLimit: int(deliveries.Default),
 	})
 }

@@ -46,7 +46,7 @@ func init() {
 		3:  {0, 13, syncHandler(handleMetadata)},
 		8:  {0, 9, handleOffsetCommit},
 		9:  {1, 9, syncHandler(handleOffsetFetch)},
-		10: {0, 5, syncHandler(handleFindCoordinator)},
+		10: {0, 6, syncHandler(handleFindCoordinator)},
 		11: {0, 9, handleJoinGroup},
 		12: {0, 4, syncHandler(handleHeartbeat)},
 		13: {0, 5, syncHandler(handleLeaveGroup)},
@@ -98,6 +98,16 @@ func init() {
 		75: {0, 0, syncHandler(handleDescribeTopicPartitions)},
 		76: {1, 1, handleShareGroupHeartbeat},
 		77: {0, 1, syncHandler(handleShareGroupDescribe)},
+		78: {1, 2, syncHandler(handleShareFetch)},
+		79: {1, 2, syncHandler(handleShareAcknowledge)},
+		83: {0, 0, syncHandler(handleInitializeShareGroupState)},
+		84: {0, 0, syncHandler(handleReadShareGroupState)},
+		85: {0, 1, syncHandler(handleWriteShareGroupState)},
+		86: {0, 0, syncHandler(handleDeleteShareGroupState)},
+		87: {0, 1, syncHandler(handleReadShareGroupStateSummary)},
+		90: {0, 1, syncHandler(handleDescribeShareGroupOffsets)},
+		91: {0, 0, syncHandler(handleAlterShareGroupOffsets)},
+		92: {0, 0, syncHandler(handleDeleteShareGroupOffsets)},
 	}
 }
 

@@ -314,6 +314,10 @@ func (cx *reqCtx) coordinatorCheck(typ int8, key string) error {
 		if !cx.authorize(acl.ResourceTransactionalID, key, acl.OpDescribe) {
 			return kerr.TransactionalIDAuthorizationFailed
 		}
+	case 2:
+		if !cx.authorizeCluster(acl.OpClusterAction) {
+			return kerr.ClusterAuthorizationFailed
+		}
 	}
 	return nil
 }

@@ -14,7 +14,8 @@ package kafka
 //	                     so clients keep calling AddPartitionsToTxn.
 //	group.version        1 once ConsumerGroupHeartbeat (key 68) has a
 //	                     handler (KIP-848), else 0.
-//	share.version        0: share groups (KIP-932) are not served.
+//	share.version        1 once ShareFetch (key 78) has a handler
+//	                     (KIP-932 share groups), else 0.
 //
 // As in Kafka, a feature finalized at level 0 is left out of
 // FinalizedFeatures. Before ApiVersions v4 a supported range with min 0
@@ -26,6 +27,9 @@ import "github.com/twmb/franz-go/pkg/kmsg"
 
 // consumerGroupHeartbeatKey is KIP-848's ConsumerGroupHeartbeat.
 const consumerGroupHeartbeatKey = 68
+
+// shareFetchKey is KIP-932's ShareFetch.
+const shareFetchKey = 78
 
 type feature struct {
 	name            string
@@ -39,11 +43,15 @@ func features() []feature {
 	if _, ok := apis[consumerGroupHeartbeatKey]; ok {
 		groupVersion = 1
 	}
+	shareVersion := int16(0)
+	if _, ok := apis[shareFetchKey]; ok {
+		shareVersion = 1
+	}
 	return []feature{
 		{name: "group.version", max: groupVersion, level: groupVersion},
 		{name: "kraft.version"},
 		{name: "metadata.version", min: 7, max: 25, level: 25},
-		{name: "share.version"},
+		{name: "share.version", max: shareVersion, level: shareVersion},
 		{name: "transaction.version"},
 	}
 }

@@ -37,13 +37,17 @@ func TestApiVersionsFeatures(t *testing.T) {
 		}
 		// Levels Ringtail does not run are not finalized; below v4 a
 		// feature with no level above 0 is not listed as supported.
-		for _, name := range []string{"share.version", "transaction.version", "kraft.version"} {
+		for _, name := range []string{"transaction.version", "kraft.version"} {
 			if _, ok := finalized[name]; ok {
 				t.Fatalf("v%d: %s finalized", v, name)
 			}
 			if _, ok := supported[name]; ok != (v >= 4) {
 				t.Fatalf("v%d: %s supported %v", v, name, ok)
 			}
+		}
+		_, hasShareFetch := apis[shareFetchKey]
+		if want := map[bool]int16{true: 1}[hasShareFetch]; finalized["share.version"] != want {
+			t.Fatalf("v%d: share.version %d, want %d", v, finalized["share.version"], want)
 		}
 		_, hasCGH := apis[consumerGroupHeartbeatKey]
 		if want := map[bool]int16{true: 1}[hasCGH]; finalized["group.version"] != want {
@@ -65,7 +69,7 @@ func TestUpdateFeatures(t *testing.T) {
 	}
 	for _, v := range []int16{0, 1, 2} {
 		// The current levels: success, nothing to do.
-		ok := update(v, fu("metadata.version", 25), fu("share.version", 0))
+		ok := update(v, fu("metadata.version", 25), fu("share.version", featureLevel("share.version")))
 		if ok.ErrorCode != 0 || (v < 2 && (len(ok.Results) != 2 || ok.Results[0].ErrorCode != 0)) {
 			t.Fatalf("v%d current levels: %+v", v, ok)
 		}
@@ -73,7 +77,7 @@ func TestUpdateFeatures(t *testing.T) {
 			updates []kmsg.UpdateFeaturesRequestFeatureUpdate
 			want    *kerr.Error
 		}{
-			{[]kmsg.UpdateFeaturesRequestFeatureUpdate{fu("share.version", 1)}, kerr.InvalidUpdateVersion},
+			{[]kmsg.UpdateFeaturesRequestFeatureUpdate{fu("share.version", 2)}, kerr.InvalidUpdateVersion},
 			{[]kmsg.UpdateFeaturesRequestFeatureUpdate{fu("metadata.version", 25), fu("no.such.version", 1)}, kerr.InvalidUpdateVersion},
 			{[]kmsg.UpdateFeaturesRequestFeatureUpdate{fu("metadata.version", 25), fu("metadata.version", 25)}, kerr.InvalidRequest},
 		} {

@@ -1,6 +1,6 @@
 package kafka
 
-// FindCoordinator (key 10): versions 0-5.
+// FindCoordinator (key 10): versions 0-6.
 //
 // Behavior:
 //   - Key type 0 (group): the coordinator is the leader of the group's
@@ -24,8 +24,14 @@ package kafka
 //   - Authorization: DESCRIBE on the group (GROUP_AUTHORIZATION_FAILED) or
 //     the transactional id (TRANSACTIONAL_ID_AUTHORIZATION_FAILED) for each key.
 //
-// Skipped on purpose: v6 (key type 2, share coordinators, KIP-932: share
-// groups are not served); the answer does not depend on whether the
+//   - v6, key type 2 (share coordinator, KIP-932): the key is
+//     "group:topicId:partition"; the coordinator is the leader of the
+//     group's __share_group_state partition (Ringtail hashes the group id
+//     only, share.PartitionFor); a key of another form is INVALID_REQUEST.
+//     The first such request creates __share_group_state. Authorization:
+//     CLUSTER_ACTION on the cluster (brokers ask it).
+//
+// Skipped on purpose: the answer does not depend on whether the
 // coordinator has finished loading (the group requests say that).
 
 import (
@@ -36,6 +42,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kmsg"
 
 	"github.com/ringtail/ringtail/group"
+	"github.com/ringtail/ringtail/share"
 	"github.com/ringtail/ringtail/txn"
 )
 
@@ -94,6 +101,18 @@ func (s *Server) findCoordinator(keyType int8, key string, out *kmsg.FindCoordin
 		}
 		topic, n = txn.StateTopic, s.cfg.Txns.NumPartitions()
 		partition = txn.PartitionFor(key, n)
+	case 2:
+		g, ok := shareCoordinatorGroup(key)
+		if !ok {
+			return fmt.Errorf("%w: share coordinator key %q; want group:topicId:partition", kerr.InvalidRequest, key)
+		}
+		topic, n = share.StateTopic, s.shares.cfg.StateTopicNumPartitions
+		if t := s.ctrl.Image().Topics[topic]; t == nil {
+			s.createShareStateTopic()
+		} else {
+			n = int32(len(t.Partitions))
+		}
+		partition = share.PartitionFor(g, n)
 	default:
 		return fmt.Errorf("coordinator key type %d: %w", keyType, kerr.InvalidRequest)
 	}

@@ -110,6 +110,10 @@ type Config struct {
 	// GroupConfigBounds are the broker's defaults and bounds of GROUP
 	// configs (groupconfigs.go); nil: Kafka's.
 	GroupConfigBounds *controlplane.GroupConfigBounds
+	// Shares is the share-partition side (share_partitions.go); the
+	// node's servers share one. nil: the server's own, with no share
+	// coordinator.
+	Shares *Shares
 }
 
 // RequestObserver sees each decoded request when its handler finishes:
@@ -173,6 +177,10 @@ type Server struct {
 	nconns  atomic.Int64
 	// quotaSync follows the image's client quotas (quotas.go).
 	quotaSync quotaSync
+	// shares is Config.Shares; shareTopicCreating: a creation of
+	// __share_group_state runs (sharestate.go).
+	shares             *Shares
+	shareTopicCreating atomic.Bool
 
 	mu struct {
 		sync.Mutex
@@ -227,6 +235,11 @@ func NewServer(cfg Config, ctrl Controller, logs Logs) *Server {
 	if s.txnVerified == nil {
 		s.txnVerified = &VerifyCache{}
 	}
+	s.shares = cfg.Shares
+	if s.shares == nil {
+		s.shares = NewShares(cfg.Broker.Share, nil)
+	}
+	s.shares.attach(s)
 	s.mu.listeners = map[net.Listener]struct{}{}
 	s.mu.conns = map[*conn]struct{}{}
 	s.mu.handshakes = map[net.Conn]struct{}{}
@@ -363,6 +376,7 @@ func (s *Server) connDone(c *conn) {
 	delete(s.mu.conns, c)
 	s.mu.Unlock()
 	s.nconns.Add(-1)
+	s.shareConnClosed(c)
 }
 
 // Shutdown stops accepting, stops reading new requests, lets the requests
