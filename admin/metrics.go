@@ -420,6 +420,7 @@ func (c *stateCollector) Describe(ch chan<- *prometheus.Desc) {
 		descFetchSessions, descFetchSessionPartitions, descFetchSessionRequests, descFetchSessionEvents} {
 		ch <- d
 	}
+	describeReplication(ch)
 }
 
 func (c *stateCollector) Collect(ch chan<- prometheus.Metric) {
@@ -437,6 +438,7 @@ func (c *stateCollector) Collect(ch chan<- prometheus.Metric) {
 	if fs, ok := c.src.(interface{ FetchSessions() fetchsession.Stats }); ok {
 		collectFetchSessions(ch, fs.FetchSessions())
 	}
+	collectReplication(ch, c.src)
 	if cs, ok := c.src.(interface{ Cleaner() CleanerStats }); ok {
 		st := cs.Cleaner()
 		ch <- prometheus.MustNewConstMetric(descCleanerPasses, prometheus.CounterValue, float64(st.Passes))

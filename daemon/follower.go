@@ -6,97 +6,277 @@ import (
 	"fmt"
 	"net"
 	"strconv"
+	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
 	"github.com/twmb/franz-go/pkg/kmsg"
 
+	"github.com/ringtail/ringtail/admin"
 	"github.com/ringtail/ringtail/controlplane"
 	"github.com/ringtail/ringtail/model"
 	"github.com/ringtail/ringtail/replication"
 	"github.com/ringtail/ringtail/storage"
 )
 
-// The follower side: one goroutine per partition this node follows, for
-// one (leader, leader epoch), running a replication.Fetcher over Kafka
-// OffsetForLeaderEpoch and Fetch requests to the leader's inter-broker
-// listener with replica_id set to this node. replicas.update restarts it
-// when the image names another leader or leader epoch.
+// The follower side: one replication.ReplicaFetcher per leader node this
+// node follows partitions from (Kafka's ReplicaFetcherThread with
+// num.replica.fetchers = 1), on its own goroutine and its own connection
+// to the leader's inter-broker listener. Each round is one Fetch for every
+// partition followed from that leader, in an incremental fetch session
+// (KIP-227), with replica_id (replica_state) set to this node; partitions
+// that need truncation go through one OffsetForLeaderEpoch first.
+// replicas.update moves partitions between fetchers as the image names
+// other leaders or leader epochs, and stops a fetcher (closing its session
+// on the leader) once it follows nothing or its leader's endpoint changes.
 
 const (
 	// followerMaxWaitMs is the follower's Fetch max_wait_ms. The leader's
 	// long poll wakes on high-watermark advances only, not on appends, so
 	// this bounds how long a new append waits for followers.
 	followerMaxWaitMs = 20
-	// followerBackoff is the pause after a failed fetch round.
+	// followerBackoff is the pause after a failed fetch round, and how
+	// long a partition the leader refused sits out.
 	followerBackoff = 200 * time.Millisecond
-	// replicaFetchMaxBytes is replica.fetch.max.bytes.
+	// replicaFetchMaxBytes is replica.fetch.max.bytes (per partition).
 	replicaFetchMaxBytes = 1 << 20
+	// replicaFetchResponseMaxBytes is replica.fetch.response.max.bytes.
+	replicaFetchResponseMaxBytes = 10 << 20
+	// closeSessionTimeout bounds the Fetch that closes a stopped
+	// fetcher's session.
+	closeSessionTimeout = 500 * time.Millisecond
 )
 
+// followerReplica is one partition this node follows, and from whom.
 type followerReplica struct {
 	leader      int32
 	leaderEpoch int32
-	cancel      context.CancelFunc
-	done        chan struct{}
 }
 
-func (f *followerReplica) stop() {
-	f.cancel()
-	<-f.done
+// leaderFetcher runs one ReplicaFetcher against one leader node.
+type leaderFetcher struct {
+	leader int32
+	addr   string
+	f      *replication.ReplicaFetcher
+	lc     *leaderClient
+	cancel context.CancelFunc
+	done   chan struct{}
+	once   sync.Once
 }
 
-// startFollower starts fetching tp from p.Leader; nil when the leader has
-// no inter-broker endpoint in im.
-func (r *replicas) startFollower(im *controlplane.Image, t *controlplane.Topic, tp model.TopicPartition, part *storage.Partition, p controlplane.Partition) *followerReplica {
-	b, ok := im.Brokers[p.Leader]
+// leaderAddr is the inter-broker endpoint of node id in im.
+func (r *replicas) leaderAddr(im *controlplane.Image, id int32) (string, bool) {
+	b, ok := im.Brokers[id]
 	if !ok {
-		return nil
+		return "", false
 	}
 	ep, ok := b.Endpoint(r.n.cfg.InterBrokerListenerName)
 	if !ok {
-		r.n.log.Error("leader has no inter-broker listener", "partition", tp.String(), "leader", p.Leader, "listener", r.n.cfg.InterBrokerListenerName)
+		return "", false
+	}
+	return net.JoinHostPort(ep.Host, strconv.Itoa(int(ep.Port))), true
+}
+
+// startFetcher starts the fetcher for leader; nil when the leader has no
+// inter-broker endpoint in im.
+func (r *replicas) startFetcher(im *controlplane.Image, leader int32) *leaderFetcher {
+	addr, ok := r.leaderAddr(im, leader)
+	if !ok {
+		r.n.log.Error("leader has no inter-broker listener", "leader", leader, "listener", r.n.cfg.InterBrokerListenerName)
 		return nil
 	}
-	addr := net.JoinHostPort(ep.Host, strconv.Itoa(int(ep.Port)))
 	opts := []kgo.Opt{kgo.SeedBrokers(addr), kgo.ClientID(fmt.Sprintf("ringtail-replica-%d", r.n.cfg.NodeID)),
-		kgo.RequestRetries(0), kgo.RetryTimeout(time.Second)}
+		kgo.RequestRetries(0), kgo.RetryTimeout(time.Second), kgo.WithHooks(&r.fetchStats)}
 	if tc := r.n.peerTLS(); tc != nil {
 		opts = append(opts, kgo.DialTLSConfig(tc))
 	}
 	cl, err := kgo.NewClient(opts...)
 	if err != nil {
-		r.n.log.Error("replica fetcher client", "partition", tp.String(), "err", err)
+		r.n.log.Error("replica fetcher client", "leader", leader, "err", err)
 		return nil
 	}
+	lc := &leaderClient{cl: cl, self: r.n.cfg.NodeID, names: map[[16]byte]string{}}
 	ctx, cancel := context.WithCancel(context.Background())
-	f := &followerReplica{leader: p.Leader, leaderEpoch: p.LeaderEpoch, cancel: cancel, done: make(chan struct{})}
-	fetcher := &replication.Fetcher{TP: tp, Local: part, LeaderEpoch: model.Epoch(p.LeaderEpoch), MaxBytes: replicaFetchMaxBytes,
-		Leader: &leaderClient{cl: cl, self: r.n.cfg.NodeID, topicID: t.ID}}
-	r.n.log.Info("following partition", "partition", tp.String(), "leader", p.Leader, "leader_epoch", p.LeaderEpoch)
-	go func() {
-		defer close(f.done)
-		defer cl.Close()
-		for ctx.Err() == nil {
-			if _, err := fetcher.Step(ctx); err != nil && ctx.Err() == nil {
-				r.n.log.Debug("replica fetch", "partition", tp.String(), "leader", p.Leader, "err", err)
-				select {
-				case <-ctx.Done():
-				case <-time.After(followerBackoff):
-				}
-			}
-		}
-	}()
-	return f
+	lf := &leaderFetcher{leader: leader, addr: addr, lc: lc, cancel: cancel, done: make(chan struct{}),
+		f: replication.NewReplicaFetcher(lc, replication.FetcherConfig{MaxBytes: replicaFetchMaxBytes,
+			ResponseMaxBytes: replicaFetchResponseMaxBytes, Backoff: followerBackoff})}
+	r.n.log.Info("replica fetcher started", "leader", leader, "addr", addr)
+	go lf.run(ctx, r)
+	return lf
 }
 
-// leaderClient is replication.LeaderClient over kmsg requests to one
+func (lf *leaderFetcher) run(ctx context.Context, r *replicas) {
+	defer close(lf.done)
+	pause := func(d time.Duration, wake <-chan struct{}) {
+		t := time.NewTimer(d)
+		defer t.Stop()
+		select {
+		case <-ctx.Done():
+		case <-wake:
+		case <-t.C:
+		}
+	}
+	for ctx.Err() == nil {
+		_, err := lf.f.Step(ctx, time.Now())
+		switch {
+		case err == nil || ctx.Err() != nil:
+		case errors.Is(err, replication.ErrIdle):
+			pause(followerBackoff, lf.f.Wake())
+		case errors.Is(err, replication.ErrSessionReset), errors.Is(err, context.Canceled):
+			// A session error: a full fetch at once. Cancelled: Remove
+			// took partitions away; the others go on at once.
+			r.n.log.Debug("replica fetch", "leader", lf.leader, "err", err)
+		default:
+			r.n.log.Debug("replica fetch", "leader", lf.leader, "err", err)
+			pause(followerBackoff, nil)
+		}
+	}
+}
+
+// stop ends the fetcher, closes its session on the leader (best effort)
+// and its connection. Safe to call twice; the caller holds no replicas.mu
+// (the fetcher waits for its storage appends).
+func (lf *leaderFetcher) stop() {
+	lf.once.Do(func() {
+		lf.cancel()
+		<-lf.done
+		if req, ok := lf.f.CloseSession(); ok {
+			ctx, cancel := context.WithTimeout(context.Background(), closeSessionTimeout)
+			_, _ = lf.lc.Fetch(ctx, req, 0)
+			cancel()
+		}
+		lf.lc.cl.Close()
+	})
+}
+
+// follow adds tp to the fetcher of its leader, starting that fetcher if
+// needed; false when the leader cannot be reached (no endpoint).
+func (r *replicas) follow(im *controlplane.Image, t *controlplane.Topic, tp model.TopicPartition, part *storage.Partition, p controlplane.Partition) bool {
+	lf := r.fetchers[p.Leader]
+	if lf == nil {
+		if lf = r.startFetcher(im, p.Leader); lf == nil {
+			return false
+		}
+		r.fetchers[p.Leader] = lf
+	}
+	lf.f.Add(replication.Followed{TP: tp, TopicID: t.ID, Local: part, LeaderEpoch: model.Epoch(p.LeaderEpoch)})
+	r.followers[tp] = &followerReplica{leader: p.Leader, leaderEpoch: p.LeaderEpoch}
+	r.n.log.Info("following partition", "partition", tp.String(), "leader", p.Leader, "leader_epoch", p.LeaderEpoch)
+	return true
+}
+
+// staleFollowersLocked takes out of r.followers every partition that im
+// no longer has this node follow from the same leader at the same leader
+// epoch, and out of r.fetchers every fetcher whose leader moved to another
+// endpoint (all its partitions with it). The caller removes the partitions
+// from their fetchers and stops the fetchers, without r.mu.
+func (r *replicas) staleFollowersLocked(im *controlplane.Image) (drop map[int32][]model.TopicPartition, stopped []*leaderFetcher) {
+	moved := map[int32]bool{}
+	for id, lf := range r.fetchers {
+		if addr, ok := r.leaderAddr(im, id); !ok || addr != lf.addr {
+			moved[id] = true
+			stopped = append(stopped, lf)
+			delete(r.fetchers, id)
+		}
+	}
+	drop = map[int32][]model.TopicPartition{}
+	for tp, f := range r.followers {
+		keep := !moved[f.leader] && r.external[tp]
+		if keep {
+			p, ok := imagePartition(im, tp)
+			keep = ok && p.Leader == f.leader && p.LeaderEpoch == f.leaderEpoch
+		}
+		if keep {
+			_, keep = r.n.store.Partition(tp)
+		}
+		if !keep {
+			drop[f.leader] = append(drop[f.leader], tp)
+			delete(r.followers, tp)
+		}
+	}
+	return drop, stopped
+}
+
+func imagePartition(im *controlplane.Image, tp model.TopicPartition) (controlplane.Partition, bool) {
+	t := im.Topics[tp.Topic]
+	if t == nil {
+		return controlplane.Partition{}, false
+	}
+	if i := int(tp.Partition); i < len(t.Partitions) && t.Partitions[i].Partition == tp.Partition {
+		return t.Partitions[i], true
+	}
+	for _, p := range t.Partitions {
+		if p.Partition == tp.Partition {
+			return p, true
+		}
+	}
+	return controlplane.Partition{}, false
+}
+
+// unfollow removes drop from their fetchers and stops the fetchers in
+// stopped and those left with nothing to fetch. Called without r.mu.
+func (r *replicas) unfollow(drop map[int32][]model.TopicPartition, stopped []*leaderFetcher) {
+	for _, lf := range stopped {
+		lf.stop()
+	}
+	for leader, tps := range drop {
+		r.mu.Lock()
+		lf := r.fetchers[leader]
+		r.mu.Unlock()
+		if lf == nil {
+			continue // stopped above
+		}
+		lf.f.Remove(tps...)
+		r.mu.Lock()
+		empty := lf.f.Len() == 0 && r.fetchers[leader] == lf
+		if empty {
+			delete(r.fetchers, leader)
+		}
+		r.mu.Unlock()
+		if empty {
+			lf.stop()
+		}
+	}
+}
+
+// replicaFetchStats counts the replica fetchers' Fetch requests and their
+// bytes (ringtail_replica_fetch_*): a kgo hook on every fetcher's client.
+type replicaFetchStats struct{ requests, requestBytes, responseBytes atomic.Int64 }
+
+func (s *replicaFetchStats) OnBrokerWrite(_ kgo.BrokerMetadata, key int16, n int, _, _ time.Duration, err error) {
+	if key == 1 && err == nil {
+		s.requests.Add(1)
+		s.requestBytes.Add(int64(n))
+	}
+}
+
+func (s *replicaFetchStats) OnBrokerRead(_ kgo.BrokerMetadata, key int16, n int, _, _ time.Duration, err error) {
+	if key == 1 && err == nil {
+		s.responseBytes.Add(int64(n))
+	}
+}
+
+// ReplicaFetches is the replica fetchers' counts for /metrics.
+func (s adminSource) ReplicaFetches() admin.ReplicaFetchStats {
+	if !s.n.ops.ready.Load() || s.n.repl == nil { // nil: a controller-only node
+		return admin.ReplicaFetchStats{}
+	}
+	r := s.n.repl
+	st := &r.fetchStats
+	return admin.ReplicaFetchStats{Requests: st.requests.Load(), RequestBytes: st.requestBytes.Load(), ResponseBytes: st.responseBytes.Load()}
+}
+
+// leaderClient is replication.SessionLeader over kmsg requests to one
 // leader.
 type leaderClient struct {
-	cl      *kgo.Client
-	self    int32
-	topicID controlplane.UUID
+	cl   *kgo.Client
+	self int32
+	// names maps the topic ids of every partition fetched to their names:
+	// a Fetch v13+ answer names topics by id only, and an incremental one
+	// carries partitions the request did not name.
+	names map[[16]byte]string
 }
 
 func (c *leaderClient) request(ctx context.Context, req kmsg.Request) (kmsg.Response, error) {
@@ -108,7 +288,7 @@ func (c *leaderClient) request(ctx context.Context, req kmsg.Request) (kmsg.Resp
 }
 
 // replicaErr maps a leader's error code to the model sentinels the
-// Fetcher understands.
+// fetcher understands.
 func replicaErr(code int16) error {
 	if code == 0 {
 		return nil
@@ -124,62 +304,96 @@ func replicaErr(code int16) error {
 	return err
 }
 
-func (c *leaderClient) OffsetForLeaderEpoch(ctx context.Context, tp model.TopicPartition, leaderEpoch, epoch model.Epoch) (replication.EpochEnd, error) {
+func (c *leaderClient) OffsetsForLeaderEpoch(ctx context.Context, qs []replication.EpochQuery) (map[model.TopicPartition]replication.EpochAnswer, error) {
 	req := kmsg.NewPtrOffsetForLeaderEpochRequest()
 	req.ReplicaID = c.self
-	rt := kmsg.NewOffsetForLeaderEpochRequestTopic()
-	rt.Topic = tp.Topic
-	rp := kmsg.NewOffsetForLeaderEpochRequestTopicPartition()
-	rp.Partition, rp.CurrentLeaderEpoch, rp.LeaderEpoch = tp.Partition, int32(leaderEpoch), int32(epoch)
-	rt.Partitions = append(rt.Partitions, rp)
-	req.Topics = append(req.Topics, rt)
+	for _, q := range qs {
+		if n := len(req.Topics); n == 0 || req.Topics[n-1].Topic != q.TP.Topic {
+			rt := kmsg.NewOffsetForLeaderEpochRequestTopic()
+			rt.Topic = q.TP.Topic
+			req.Topics = append(req.Topics, rt)
+		}
+		rp := kmsg.NewOffsetForLeaderEpochRequestTopicPartition()
+		rp.Partition, rp.CurrentLeaderEpoch, rp.LeaderEpoch = q.TP.Partition, int32(q.CurrentLeaderEpoch), int32(q.Epoch)
+		rt := &req.Topics[len(req.Topics)-1]
+		rt.Partitions = append(rt.Partitions, rp)
+	}
 	kresp, err := c.request(ctx, req)
 	if err != nil {
-		return replication.EpochEnd{}, err
+		return nil, err
 	}
 	resp := kresp.(*kmsg.OffsetForLeaderEpochResponse)
-	if len(resp.Topics) != 1 || len(resp.Topics[0].Partitions) != 1 {
-		return replication.EpochEnd{}, fmt.Errorf("OffsetForLeaderEpoch answer without the partition: %w", model.ErrNotLeader)
+	out := make(map[model.TopicPartition]replication.EpochAnswer, len(qs))
+	for _, t := range resp.Topics {
+		for _, p := range t.Partitions {
+			out[model.TopicPartition{Topic: t.Topic, Partition: p.Partition}] = replication.EpochAnswer{
+				EpochEnd: replication.EpochEnd{Epoch: model.Epoch(p.LeaderEpoch), EndOffset: model.Offset(p.EndOffset)},
+				Err:      replicaErr(p.ErrorCode)}
+		}
 	}
-	p := resp.Topics[0].Partitions[0]
-	if err := replicaErr(p.ErrorCode); err != nil {
-		return replication.EpochEnd{}, err
-	}
-	return replication.EpochEnd{Epoch: model.Epoch(p.LeaderEpoch), EndOffset: model.Offset(p.EndOffset)}, nil
+	return out, nil
 }
 
-func (c *leaderClient) Fetch(ctx context.Context, tp model.TopicPartition, leaderEpoch model.Epoch, offset model.Offset, maxBytes int32) (replication.FetchResult, error) {
+// Fetch sends one replica Fetch for sr. replica_id before v15,
+// replica_state from v15 (KIP-903): kgo picks the version; topics go by
+// name and by id, the version decides which the wire carries.
+func (c *leaderClient) Fetch(ctx context.Context, sr replication.SessionRequest, maxBytes int32) (replication.FetchResponse, error) {
 	req := kmsg.NewPtrFetchRequest()
-	// replica_id before v15, replica_state from v15 (KIP-903): kgo picks
-	// the version. No fetch session (SessionEpoch -1): a follower fetches
-	// one partition per request, so a session would save nothing and take
-	// a cache slot per partition.
 	req.ReplicaID, req.ReplicaState.ID = c.self, c.self
 	req.MaxWaitMillis = followerMaxWaitMs
+	if sr.SessionEpoch == -1 && len(sr.Partitions) == 0 {
+		req.MaxWaitMillis = 0 // closing the session
+	}
 	req.MinBytes = 1
 	req.MaxBytes = maxBytes
-	req.SessionEpoch = -1
-	rt := kmsg.NewFetchRequestTopic()
-	rt.Topic, rt.TopicID = tp.Topic, c.topicID
-	rp := kmsg.NewFetchRequestTopicPartition()
-	rp.Partition, rp.CurrentLeaderEpoch, rp.FetchOffset, rp.PartitionMaxBytes = tp.Partition, int32(leaderEpoch), int64(offset), maxBytes
-	rp.LogStartOffset = -1
-	rt.Partitions = append(rt.Partitions, rp)
-	req.Topics = append(req.Topics, rt)
+	req.SessionID, req.SessionEpoch = sr.SessionID, sr.SessionEpoch
+	for _, p := range sr.Partitions {
+		c.names[p.TopicID] = p.TP.Topic
+		if n := len(req.Topics); n == 0 || req.Topics[n-1].Topic != p.TP.Topic || req.Topics[n-1].TopicID != p.TopicID {
+			rt := kmsg.NewFetchRequestTopic()
+			rt.Topic, rt.TopicID = p.TP.Topic, p.TopicID
+			req.Topics = append(req.Topics, rt)
+		}
+		rp := kmsg.NewFetchRequestTopicPartition()
+		rp.Partition, rp.CurrentLeaderEpoch, rp.FetchOffset = p.TP.Partition, int32(p.CurrentLeaderEpoch), int64(p.FetchOffset)
+		rp.LogStartOffset, rp.PartitionMaxBytes = int64(p.LogStartOffset), p.MaxBytes
+		rt := &req.Topics[len(req.Topics)-1]
+		rt.Partitions = append(rt.Partitions, rp)
+	}
+	for _, p := range sr.Forgotten {
+		if n := len(req.ForgottenTopics); n == 0 || req.ForgottenTopics[n-1].Topic != p.TP.Topic || req.ForgottenTopics[n-1].TopicID != p.TopicID {
+			ft := kmsg.NewFetchRequestForgottenTopic()
+			ft.Topic, ft.TopicID = p.TP.Topic, p.TopicID
+			req.ForgottenTopics = append(req.ForgottenTopics, ft)
+		}
+		ft := &req.ForgottenTopics[len(req.ForgottenTopics)-1]
+		ft.Partitions = append(ft.Partitions, p.TP.Partition)
+	}
 	kresp, err := c.request(ctx, req)
 	if err != nil {
-		return replication.FetchResult{}, err
+		return replication.FetchResponse{}, err
 	}
 	resp := kresp.(*kmsg.FetchResponse)
-	if err := replicaErr(resp.ErrorCode); err != nil {
-		return replication.FetchResult{}, err
+	switch resp.ErrorCode {
+	case 0, kerr.FetchSessionIDNotFound.Code, kerr.InvalidFetchSessionEpoch.Code, kerr.FetchSessionTopicIDError.Code:
+	default:
+		return replication.FetchResponse{}, replicaErr(resp.ErrorCode)
 	}
-	if len(resp.Topics) != 1 || len(resp.Topics[0].Partitions) != 1 {
-		return replication.FetchResult{}, fmt.Errorf("Fetch answer without the partition: %w", model.ErrNotLeader)
+	out := replication.FetchResponse{ErrorCode: resp.ErrorCode, SessionID: resp.SessionID}
+	for _, t := range resp.Topics {
+		name := t.Topic
+		if resp.Version >= 13 {
+			var ok bool
+			if name, ok = c.names[t.TopicID]; !ok {
+				continue
+			}
+		}
+		for _, p := range t.Partitions {
+			out.Partitions = append(out.Partitions, replication.PartitionData{
+				TP:  model.TopicPartition{Topic: name, Partition: p.Partition},
+				Err: replicaErr(p.ErrorCode), Records: p.RecordBatches,
+				HighWatermark: model.Offset(p.HighWatermark), LogStartOffset: model.Offset(p.LogStartOffset)})
+		}
 	}
-	p := resp.Topics[0].Partitions[0]
-	if err := replicaErr(p.ErrorCode); err != nil {
-		return replication.FetchResult{}, err
-	}
-	return replication.FetchResult{Records: p.RecordBatches, HighWatermark: model.Offset(p.HighWatermark), LogStartOffset: model.Offset(p.LogStartOffset)}, nil
+	return out, nil
 }

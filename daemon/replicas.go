@@ -40,14 +40,17 @@ type replicas struct {
 	mu        sync.Mutex
 	leaders   map[model.TopicPartition]*leaderReplica
 	followers map[model.TopicPartition]*followerReplica
+	fetchers  map[int32]*leaderFetcher      // by leader node (follower.go)
 	external  map[model.TopicPartition]bool // SetExternalHW(true) done
 	stopc     chan struct{}
 	wg        sync.WaitGroup
+	// fetchStats counts the fetchers' requests (follower.go).
+	fetchStats replicaFetchStats
 }
 
 func newReplicas(n *Node) *replicas {
 	r := &replicas{n: n, leaders: map[model.TopicPartition]*leaderReplica{}, followers: map[model.TopicPartition]*followerReplica{},
-		external: map[model.TopicPartition]bool{}, stopc: make(chan struct{})}
+		fetchers: map[int32]*leaderFetcher{}, external: map[model.TopicPartition]bool{}, stopc: make(chan struct{})}
 	r.wg.Add(1)
 	go r.tickLoop()
 	return r
@@ -110,9 +113,15 @@ func (r *replicas) update(im *controlplane.Image) {
 			r.mu.Unlock()
 		}
 	}
+	// Then the followers that move to another leader or epoch, or stop:
+	// out of their fetchers before this node may lead them, without r.mu
+	// (a fetcher waits for its storage appends).
+	r.mu.Lock()
+	drop, stopped := r.staleFollowersLocked(im)
+	r.mu.Unlock()
+	r.unfollow(drop, stopped)
 	registered := r.n.ctrl.Registered()
 	seen := map[model.TopicPartition]bool{}
-	followed := map[model.TopicPartition]bool{}
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	select {
@@ -130,10 +139,6 @@ func (r *replicas) update(im *controlplane.Image) {
 			if !ok {
 				continue
 			}
-			if f := r.followers[tp]; f != nil && (f.leader != p.Leader || f.leaderEpoch != p.LeaderEpoch) {
-				f.stop()
-				delete(r.followers, tp)
-			}
 			if p.Leader == self && !registered {
 				// This image may predate what the quorum decided while
 				// the node was down: lead nothing until our own
@@ -142,12 +147,7 @@ func (r *replicas) update(im *controlplane.Image) {
 			}
 			if p.Leader != self {
 				if p.Leader >= 0 && r.followers[tp] == nil {
-					if f := r.startFollower(im, t, tp, part, p); f != nil {
-						r.followers[tp] = f
-						followed[tp] = true
-					}
-				} else if r.followers[tp] != nil {
-					followed[tp] = true
+					r.follow(im, t, tp, part, p)
 				}
 				continue
 			}
@@ -168,12 +168,6 @@ func (r *replicas) update(im *controlplane.Image) {
 		if !seen[tp] {
 			lr.close()
 			delete(r.leaders, tp)
-		}
-	}
-	for tp, f := range r.followers {
-		if !followed[tp] {
-			f.stop()
-			delete(r.followers, tp)
 		}
 	}
 	for tp := range r.external {
@@ -263,11 +257,23 @@ func (r *replicas) close() {
 		lr.close()
 		delete(r.leaders, tp)
 	}
-	for tp, f := range r.followers {
-		f.stop()
-		delete(r.followers, tp)
+	fetchers := make([]*leaderFetcher, 0, len(r.fetchers))
+	for id, lf := range r.fetchers {
+		fetchers = append(fetchers, lf)
+		delete(r.fetchers, id)
 	}
+	clear(r.followers)
 	r.mu.Unlock()
+	// Outside r.mu, as in update; in parallel, each closing its session.
+	var wg sync.WaitGroup
+	for _, lf := range fetchers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			lf.stop()
+		}()
+	}
+	wg.Wait()
 	r.wg.Wait()
 }
 

@@ -128,6 +128,10 @@ type Stats struct {
 	Evicted     int64
 	NotFound    int64 // FETCH_SESSION_ID_NOT_FOUND answers
 	BadEpoch    int64 // INVALID_FETCH_SESSION_EPOCH answers
+
+	// ReplicaSessions and ReplicaPartitions count the privileged
+	// (follower) sessions among Sessions, and their partitions.
+	ReplicaSessions, ReplicaPartitions int
 }
 
 // Cache holds at most Slots sessions
@@ -165,6 +169,10 @@ func (c *Cache) Stats() Stats {
 	st.Sessions = len(c.sessions)
 	for _, s := range c.sessions {
 		st.Partitions += s.size()
+		if s.Privileged {
+			st.ReplicaSessions++
+			st.ReplicaPartitions += s.size()
+		}
 	}
 	return st
 }

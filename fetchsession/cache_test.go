@@ -199,7 +199,7 @@ func TestEviction(t *testing.T) {
 		t.Fatalf("stale f2 survived: %d", code)
 	}
 	st := c.Stats()
-	if st.Sessions != 2 || st.Evicted != 3 {
+	if st.Sessions != 2 || st.Evicted != 3 || st.ReplicaSessions != 1 || st.ReplicaPartitions != 1 {
 		t.Fatalf("stats %+v", st)
 	}
 }

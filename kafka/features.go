@@ -8,10 +8,12 @@ package kafka
 //
 //	metadata.version     25 (4.0-IV3): the Kafka 4.0 request versions.
 //	kraft.version        0: a static voter set (no KIP-853 AddRaftVoter).
-//	transaction.version  0: KIP-890 part 1 (produce verification) is
-//	                     served, part 2 (an epoch bump per transaction,
-//	                     EndTxn v5, implicit AddPartitionsToTxn) is not,
-//	                     so clients keep calling AddPartitionsToTxn.
+//	transaction.version  2: KIP-890 part 2. Clients that opt in (EndTxn
+//	                     v5, Produce v12, TxnOffsetCommit v5) skip
+//	                     AddPartitionsToTxn and AddOffsetsToTxn and get
+//	                     an epoch bump with every transaction's end
+//	                     (txn/tv2.go); the others keep version 0's
+//	                     requests, which are served as before.
 //	group.version        1 once ConsumerGroupHeartbeat (key 68) has a
 //	                     handler (KIP-848), else 0.
 //	share.version        1 once ShareFetch (key 78) has a handler
@@ -52,7 +54,7 @@ func features() []feature {
 		{name: "kraft.version"},
 		{name: "metadata.version", min: 7, max: 25, level: 25},
 		{name: "share.version", max: shareVersion, level: shareVersion},
-		{name: "transaction.version"},
+		{name: "transaction.version", max: 2, level: 2},
 	}
 }
 

@@ -37,7 +37,7 @@ func TestApiVersionsFeatures(t *testing.T) {
 		}
 		// Levels Ringtail does not run are not finalized; below v4 a
 		// feature with no level above 0 is not listed as supported.
-		for _, name := range []string{"transaction.version", "kraft.version"} {
+		for _, name := range []string{"kraft.version"} {
 			if _, ok := finalized[name]; ok {
 				t.Fatalf("v%d: %s finalized", v, name)
 			}
@@ -48,6 +48,10 @@ func TestApiVersionsFeatures(t *testing.T) {
 		_, hasShareFetch := apis[shareFetchKey]
 		if want := map[bool]int16{true: 1}[hasShareFetch]; finalized["share.version"] != want {
 			t.Fatalf("v%d: share.version %d, want %d", v, finalized["share.version"], want)
+		}
+		// KIP-890 part 2 is served: transaction.version 2.
+		if wantMin := map[bool]int16{true: 1, false: 0}[v < 4]; finalized["transaction.version"] != 2 || supported["transaction.version"] != [2]int16{wantMin, 2} {
+			t.Fatalf("v%d transaction.version: finalized %d, supported %v", v, finalized["transaction.version"], supported["transaction.version"])
 		}
 		_, hasCGH := apis[consumerGroupHeartbeatKey]
 		if want := map[bool]int16{true: 1}[hasCGH]; finalized["group.version"] != want {

@@ -46,6 +46,11 @@ package kafka
 //     high-watermark logic, and the read goes up to the log end. The long
 //     poll still wakes on high-watermark advances only, so followers use a
 //     short max_wait_ms.
+//     Followers fetch in sessions too (replication.ReplicaFetcher, one per
+//     leader node): an incremental replica fetch reads every partition of
+//     the session, the ones it leaves out at their cached fetch offsets, so
+//     FollowerRead (ISR, high watermark) sees every followed partition on
+//     every fetch. Replica sessions are privileged in eviction.
 //   - Authorization (authz.go): READ on each topic, else
 //     TOPIC_AUTHORIZATION_FAILED; a follower fetch (replica_id >= 0) needs
 //     CLUSTER_ACTION on the cluster, else every partition is

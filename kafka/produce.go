@@ -50,9 +50,9 @@ package kafka
 //     ongoing transaction by the produce itself (what AddPartitionsToTxn
 //     would do, locally or with AddPartitionsToTxn v4+ verify_only=false
 //     to the coordinator's node) instead of being refused when it is not
-//     in it. Clients send v12 transactionally only when transaction.version
-//     is 2, which Ringtail does not finalize (features.go), so this is the
-//     answer to a client that sends it anyway.
+//     in it. Clients send v12 transactionally when transaction.version
+//     is 2 (features.go) and they opt in to it; they then never call
+//     AddPartitionsToTxn.
 //
 //   - Authorization (authz.go): WRITE on each topic, else
 //     TOPIC_AUTHORIZATION_FAILED before any other check; with a

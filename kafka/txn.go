@@ -29,9 +29,16 @@ package kafka
 // v5, AddOffsetsToTxn v4 and TxnOffsetCommit v4 only add the client's
 // support for TRANSACTION_ABORTABLE, which Ringtail never needs to send.)
 //
-// EndTxn (key 26), versions 0-4: commit or abort; answered once the
+// EndTxn (key 26), versions 0-5: commit or abort; answered once the
 // markers are written (or once the decision is durable, if writing them
-// outlasts the request), see txn.Manager.EndTxn.
+// outlasts the request), see txn.Manager.EndTxn. v5 (KIP-890 part 2,
+// transaction version 2, txn/tv2.go): the coordinator bumps the producer
+// epoch with every transaction's end, writes the markers at the bumped
+// epoch, and answers the producer id and epoch the client goes on with
+// (a new producer id at epoch 0 once the epochs run out); a retry of
+// that EndTxn is recognised; an abort with no transaction open is
+// allowed (a TV2 client cannot know whether its produce added a
+// partition).
 //
 // WriteTxnMarkers (key 27), versions 0-1: the coordinator's markers for
 // the partitions this node leads, appended as control batches (through
@@ -46,9 +53,12 @@ package kafka
 //     (GROUP_AUTHORIZATION_FAILED); WriteTxnMarkers CLUSTER_ACTION on the
 //     cluster (CLUSTER_AUTHORIZATION_FAILED).
 //
-// Skipped on purpose: the KIP-890 part 2 versions (EndTxn v5+,
-// TxnOffsetCommit v5+), where the epoch is bumped on every transaction and
-// offsets join it without AddOffsetsToTxn; InitProducerId v6 (KIP-939). Produce v12's implicit add is served (produce.go).
+// Transaction version 2 (KIP-890 part 2) is finalized (features.go):
+// EndTxn v5 above, Produce v12's implicit add (produce.go) and
+// TxnOffsetCommit v5's implicit AddOffsetsToTxn (txnoffsetcommit.go).
+// Clients that do not opt in keep the version 0 behavior.
+//
+// Skipped on purpose: InitProducerId v6 (KIP-939).
 
 import (
 	"context"
@@ -256,7 +266,19 @@ func handleEndTxn(s *Server, cx *reqCtx, req *kmsg.EndTxnRequest) (kmsg.Response
 	m, err := s.txns()
 	if err == nil {
 		ctx, cancel := txnCtx()
-		err = s.txnErr(req.TransactionalID, m.EndTxn(ctx, req.TransactionalID, req.ProducerID, req.ProducerEpoch, req.Commit))
+		if req.Version >= 5 {
+			// KIP-890 part 2: the coordinator bumps the epoch; the
+			// client goes on with the id and epoch answered.
+			var pid int64
+			var epoch int16
+			pid, epoch, err = m.EndTxnTV2(ctx, req.TransactionalID, req.ProducerID, req.ProducerEpoch, req.Commit)
+			err = s.txnErr(req.TransactionalID, err)
+			if err == nil {
+				resp.ProducerID, resp.ProducerEpoch = pid, epoch
+			}
+		} else {
+			err = s.txnErr(req.TransactionalID, m.EndTxn(ctx, req.TransactionalID, req.ProducerID, req.ProducerEpoch, req.Commit))
+		}
 		cancel()
 	}
 	if err != nil {
@@ -463,6 +485,30 @@ func (s *Server) verifyRemote(txnID string, pid int64, epoch int16, tp model.Top
 		}
 	}
 	return nil
+}
+
+// addTxnPartition adds tp to txnID's transaction at pid and epoch through
+// the transaction coordinator, here or at the coordinator's node (a TV2
+// client's implicit AddOffsetsToTxn in TxnOffsetCommit v5+). A retriable
+// failure is COORDINATOR_NOT_AVAILABLE, which TxnOffsetCommit clients
+// retry.
+func (s *Server) addTxnPartition(txnID string, pid int64, epoch int16, tp model.TopicPartition) error {
+	if m := s.cfg.Txns; m != nil {
+		ctx, cancel := txnCtx()
+		err := s.txnErr(txnID, m.AddPartitions(ctx, txnID, pid, epoch, []model.TopicPartition{tp}))
+		cancel()
+		switch {
+		case errors.Is(err, kerr.ConcurrentTransactions), errors.Is(err, kerr.CoordinatorLoadInProgress):
+			return fmt.Errorf("adding the offsets to the transaction: %w: %w", kerr.CoordinatorNotAvailable, err)
+		case !errors.Is(err, kerr.NotCoordinator):
+			return err
+		}
+	}
+	err := s.verifyRemote(txnID, pid, epoch, tp, true)
+	if errors.Is(err, kerr.NotEnoughReplicas) {
+		return fmt.Errorf("adding the offsets to the transaction: %w: %w", kerr.CoordinatorNotAvailable, err)
+	}
+	return err
 }
 
 // forgetVerified drops the cached verifications of pid on tp (a marker

@@ -1,6 +1,6 @@
 package kafka
 
-// TxnOffsetCommit (key 28): versions 0-4.
+// TxnOffsetCommit (key 28): versions 0-5.
 //
 // Behavior:
 //   - Drives group.Coordinator.TxnCommitOffsets; the response is sent
@@ -25,13 +25,18 @@ package kafka
 //     (NOT_COORDINATOR for a storage error, COORDINATOR_NOT_AVAILABLE).
 //   - v4 only says the client handles TRANSACTION_ABORTABLE (KIP-890;
 //     kgo sends v4 unless transaction.version is 2).
+//   - v5 (KIP-890 part 2, transaction version 2): the client skipped
+//     AddOffsetsToTxn; the group's __consumer_offsets partition is added
+//     to the transaction first, at the transaction coordinator (here or
+//     with AddPartitionsToTxn v4 verify_only=false at its node), and its
+//     errors answer every partition (a retriable one as
+//     COORDINATOR_NOT_AVAILABLE).
 //   - Authorization: WRITE on the transactional id
 //     (TRANSACTIONAL_ID_AUTHORIZATION_FAILED), READ on the group
 //     (GROUP_AUTHORIZATION_FAILED), READ on each topic
 //     (TOPIC_AUTHORIZATION_FAILED), each for every partition it covers.
 //
-// Skipped on purpose: v5+ (KIP-890 part 2's implicit add, topic ids in
-// v6); KIP-890's verification of the group's partition with the
+// Skipped on purpose: v6+ (topic ids); KIP-890's verification of the group's partition with the
 // transaction coordinator (Kafka's AddPartitionsToTxnManager does it at
 // every version when transaction.partition.verification.enable is on):
 // the producer id and epoch are not checked against the transaction
@@ -101,5 +106,18 @@ func handleTxnOffsetCommit(s *Server, cx *reqCtx, kreq kmsg.Request, finish func
 		respond(nil, nil)
 		return
 	}
-	gc.TxnCommitOffsets(s.cfg.Now(), tr, respond)
+	if req.Version < 5 {
+		gc.TxnCommitOffsets(s.cfg.Now(), tr, respond)
+		return
+	}
+	// The implicit AddOffsetsToTxn may wait on the transaction
+	// coordinator (another node): off the connection's reader.
+	go func() {
+		tp := model.TopicPartition{Topic: group.OffsetsTopic, Partition: group.PartitionFor(req.Group, gc.NumPartitions())}
+		if err := s.addTxnPartition(req.TransactionalID, req.ProducerID, req.ProducerEpoch, tp); err != nil {
+			respond(err, nil)
+			return
+		}
+		gc.TxnCommitOffsets(s.cfg.Now(), tr, respond)
+	}()
 }

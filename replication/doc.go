@@ -45,12 +45,19 @@
 //
 // # Follower
 //
-// TruncationPoint implements the OffsetForLeaderEpoch exchange: ask the
+// TruncationOffset implements the OffsetForLeaderEpoch exchange: ask the
 // leader for the end of the follower's latest epoch, truncate to the
-// smaller of that and the local log end, then fetch from there. Fetcher is
-// a thin driver over a LeaderClient interface (a Kafka Fetch and
-// OffsetForLeaderEpoch over the wire in the daemon, a fake in tests) and a
-// storage.Partition.
+// smaller of that and the local log end, then fetch from there.
+// ReplicaFetcher (fetcher.go) is Kafka's ReplicaFetcherThread: one per
+// leader node, it fetches every partition followed from that leader with
+// one Fetch per round over a SessionLeader interface (Kafka requests in
+// the daemon, a fake in tests), truncating the partitions that need it
+// with one OffsetForLeaderEpoch first. Its Fetches run in an incremental
+// fetch session (KIP-227): FetchSession (session.go) is the follower's
+// bookkeeping, Kafka's FetchSessionHandler. The leader reads every
+// partition of the session, the ones a request leaves out at the fetch
+// offset it cached for them, and feeds each to FollowerFetch, so idle
+// partitions keep their followers in sync without being named.
 //
 // # Election
 //

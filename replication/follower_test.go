@@ -1,6 +1,7 @@
 // Follower tests: the truncation decision as a table, and a divergent
 // follower converging on real storage (two managers in t.TempDir()) through
-// the Fetcher and a fake leader that runs the Leader state machine.
+// a ReplicaFetcher and a fake leader that runs the Leader state machine
+// behind a real fetch session cache.
 package replication
 
 import (
@@ -13,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/ringtail/ringtail/fetchsession"
 	"github.com/ringtail/ringtail/iocore"
 	"github.com/ringtail/ringtail/model"
 	"github.com/ringtail/ringtail/storage"
@@ -113,48 +115,123 @@ func appendAs(t *testing.T, p *storage.Partition, epoch model.Epoch, b []byte) {
 	}
 }
 
-// fakeLeader serves a follower from a real partition, stepping a Leader
-// with a fake clock and performing its effects.
+// fakeLeader serves a follower's ReplicaFetcher from real partitions, the
+// way the kafka Fetch handler does: through a real fetchsession.Cache (an
+// incremental request reads every partition of the session at its cached
+// fetch offset), stepping each partition's Leader with a fake clock on
+// every read and performing its effects.
 type fakeLeader struct {
-	t       *testing.T
+	t      *testing.T
+	parts  map[model.TopicPartition]*leaderPart
+	follow model.NodeID
+	nowMs  int64
+	cut    bool // the network is down
+	cache  *fetchsession.Cache
+	sent   []SessionRequest // every Fetch's session part
+	// evict drops every session before the next Fetch.
+	evict bool
+}
+
+type leaderPart struct {
 	part    *storage.Partition
 	l       *Leader
-	follow  model.NodeID
-	nowMs   int64
-	cut     bool // the network is down
 	proposd []*ISRProposal
 }
 
-func (f *fakeLeader) perform(e Effects) {
+func newFakeLeader(t *testing.T, follow model.NodeID) *fakeLeader {
+	return &fakeLeader{t: t, follow: follow, parts: map[model.TopicPartition]*leaderPart{}, cache: fetchsession.New(10, 0)}
+}
+
+func (f *fakeLeader) lead(tp model.TopicPartition, part *storage.Partition, l *Leader) *leaderPart {
+	lp := &leaderPart{part: part, l: l}
+	f.parts[tp] = lp
+	return lp
+}
+
+func (f *fakeLeader) perform(lp *leaderPart, e Effects) {
 	if e.HWChanged {
-		if _, err := f.part.SetHighWatermark(e.HighWatermark); err != nil {
+		if _, err := lp.part.SetHighWatermark(e.HighWatermark); err != nil {
 			f.t.Fatal(err)
 		}
 	}
 	if e.ProposeISR != nil {
-		f.proposd = append(f.proposd, e.ProposeISR)
+		lp.proposd = append(lp.proposd, e.ProposeISR)
 	}
 }
 
-func (f *fakeLeader) OffsetForLeaderEpoch(_ context.Context, _ model.TopicPartition, _, epoch model.Epoch) (EpochEnd, error) {
+func (f *fakeLeader) OffsetsForLeaderEpoch(_ context.Context, qs []EpochQuery) (map[model.TopicPartition]EpochAnswer, error) {
 	if f.cut {
-		return EpochEnd{}, context.DeadlineExceeded
+		return nil, context.DeadlineExceeded
 	}
-	e, o, err := f.part.EndOffsetForEpoch(epoch)
-	return EpochEnd{e, o}, err
+	out := map[model.TopicPartition]EpochAnswer{}
+	for _, q := range qs {
+		lp := f.parts[q.TP]
+		if lp == nil {
+			out[q.TP] = EpochAnswer{Err: model.ErrNotLeader}
+			continue
+		}
+		e, o, err := lp.part.EndOffsetForEpoch(q.Epoch)
+		out[q.TP] = EpochAnswer{EpochEnd: EpochEnd{e, o}, Err: err}
+	}
+	return out, nil
 }
 
-func (f *fakeLeader) Fetch(_ context.Context, _ model.TopicPartition, _ model.Epoch, offset model.Offset, maxBytes int32) (FetchResult, error) {
+func (f *fakeLeader) Fetch(_ context.Context, req SessionRequest, _ int32) (FetchResponse, error) {
 	if f.cut {
-		return FetchResult{}, context.DeadlineExceeded
+		return FetchResponse{}, context.DeadlineExceeded
 	}
+	f.sent = append(f.sent, req)
 	f.nowMs += 100
-	f.perform(f.l.FollowerFetch(f.follow, offset, f.nowMs))
-	res, err := f.part.ReadReplica(offset, maxBytes, true)
-	if err != nil {
-		return FetchResult{}, err
+	now := time.UnixMilli(f.nowMs)
+	if f.evict {
+		f.evict = false
+		f.cache = fetchsession.New(10, 0)
 	}
-	return FetchResult{Records: res.Records, HighWatermark: res.HighWatermark, LogStartOffset: res.LogStartOffset}, nil
+	key := func(p PartitionFetch) fetchsession.Key {
+		return fetchsession.Key{Topic: p.TP.Topic, Partition: p.TP.Partition}
+	}
+	r := fetchsession.Request{SessionID: req.SessionID, SessionEpoch: req.SessionEpoch, Privileged: true}
+	for _, p := range req.Partitions {
+		r.Partitions = append(r.Partitions, fetchsession.Partition{Key: key(p), FetchOffset: int64(p.FetchOffset), MaxBytes: p.MaxBytes,
+			CurrentLeaderEpoch: int32(p.CurrentLeaderEpoch), LastFetchedEpoch: -1, LogStartOffset: int64(p.LogStartOffset)})
+	}
+	for _, p := range req.Forgotten {
+		r.Forgotten = append(r.Forgotten, key(p))
+	}
+	sx, code := f.cache.Begin(now, r)
+	if code != 0 {
+		return FetchResponse{ErrorCode: code}, nil
+	}
+	parts := sx.Partitions()
+	data := make([]PartitionData, len(parts))
+	res := make([]fetchsession.Result, len(parts))
+	for i, sp := range parts {
+		tp := model.TopicPartition{Topic: sp.Topic, Partition: sp.Partition}
+		data[i].TP = tp
+		lp := f.parts[tp]
+		if lp == nil {
+			data[i].Err, res[i].Error = model.ErrNotLeader, true
+			continue
+		}
+		// The leader learns the follower's log end from every session
+		// partition, named in this request or not.
+		f.perform(lp, lp.l.FollowerFetch(f.follow, model.Offset(sp.FetchOffset), f.nowMs))
+		rr, err := lp.part.ReadReplica(model.Offset(sp.FetchOffset), sp.MaxBytes, true)
+		if err != nil {
+			data[i].Err, res[i].Error = err, true
+			continue
+		}
+		data[i].Records, data[i].HighWatermark, data[i].LogStartOffset = rr.Records, rr.HighWatermark, rr.LogStartOffset
+		res[i] = fetchsession.Result{Records: len(rr.Records) > 0, HighWatermark: int64(rr.HighWatermark), LogStartOffset: int64(rr.LogStartOffset)}
+	}
+	keep, id := sx.Respond(now, parts, res)
+	out := FetchResponse{SessionID: id}
+	for i := range data {
+		if keep[i] {
+			out.Partitions = append(out.Partitions, data[i])
+		}
+	}
+	return out, nil
 }
 
 func openNode(t *testing.T, rt *iocore.Runtime, tp model.TopicPartition) *storage.Partition {
@@ -187,15 +264,16 @@ func TestDivergentFollowerTruncatesAndConverges(t *testing.T) {
 	defer cancel()
 
 	// Epoch 1: 1 leads, 2 follows and catches up to offset 10.
-	lead := &fakeLeader{t: t, part: a, follow: 2}
-	lead.l = NewLeader(LeaderConfig{MinInsyncReplicas: 1}, LeaderState{Self: 1, LeaderEpoch: 1, Replicas: []model.NodeID{1, 2}, ISR: []model.NodeID{1, 2}}, 0)
+	lead := newFakeLeader(t, 2)
+	lp := lead.lead(tp, a, NewLeader(LeaderConfig{MinInsyncReplicas: 1}, LeaderState{Self: 1, LeaderEpoch: 1, Replicas: []model.NodeID{1, 2}, ISR: []model.NodeID{1, 2}}, 0))
 	for i := 0; i < 5; i++ {
 		appendAs(t, a, 1, testBatch(2, 'a'))
 	}
-	lead.perform(lead.l.LeaderAppended(10, 0))
-	fb := &Fetcher{TP: tp, Local: b, Leader: lead, LeaderEpoch: 1}
+	lead.perform(lp, lp.l.LeaderAppended(10, 0))
+	fb := NewReplicaFetcher(lead, FetcherConfig{})
+	fb.Add(Followed{TP: tp, Local: b, LeaderEpoch: 1})
 	for i := 0; i < 3; i++ {
-		if _, err := fb.Step(ctx); err != nil {
+		if _, err := fb.Step(ctx, time.Now()); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -208,7 +286,7 @@ func TestDivergentFollowerTruncatesAndConverges(t *testing.T) {
 	for i := 0; i < 3; i++ {
 		appendAs(t, a, 1, testBatch(2, 'x'))
 	}
-	lead.perform(lead.l.LeaderAppended(16, 1_000))
+	lead.perform(lp, lp.l.LeaderAppended(16, 1_000))
 	if _, hw, _ := a.Offsets(); hw != 10 {
 		t.Fatalf("old leader's HW %d with its follower cut off", hw)
 	}
@@ -218,18 +296,20 @@ func TestDivergentFollowerTruncatesAndConverges(t *testing.T) {
 	if got, _ := ElectLeader([]model.NodeID{1, 2}, []model.NodeID{1, 2}, func(n model.NodeID) bool { return n == 2 }, false); got != 2 {
 		t.Fatalf("elected %d", got)
 	}
-	lead2 := &fakeLeader{t: t, part: b, follow: 1}
-	lead2.l = NewLeader(LeaderConfig{MinInsyncReplicas: 1}, LeaderState{Self: 2, LeaderEpoch: 2, Replicas: []model.NodeID{1, 2}, ISR: []model.NodeID{2}, LogEnd: 10, HighWatermark: 10, EpochStartOffset: 10}, 2_000)
+	lead2 := newFakeLeader(t, 1)
+	lead2.nowMs = 2_000
+	lp2 := lead2.lead(tp, b, NewLeader(LeaderConfig{MinInsyncReplicas: 1}, LeaderState{Self: 2, LeaderEpoch: 2, Replicas: []model.NodeID{1, 2}, ISR: []model.NodeID{2}, LogEnd: 10, HighWatermark: 10, EpochStartOffset: 10}, 2_000))
 	for i := 0; i < 2; i++ {
 		appendAs(t, b, 2, testBatch(2, 'b'))
 	}
-	lead2.perform(lead2.l.LeaderAppended(14, 2_000))
+	lead2.perform(lp2, lp2.l.LeaderAppended(14, 2_000))
 
 	// 1 comes back as a follower of epoch 2: asks for the end of its epoch
 	// 1 (10 on the new leader), truncates 10..15 away, fetches 10..13.
-	fa := &Fetcher{TP: tp, Local: a, Leader: lead2, LeaderEpoch: 2}
+	fa := NewReplicaFetcher(lead2, FetcherConfig{})
+	fa.Add(Followed{TP: tp, Local: a, LeaderEpoch: 2})
 	for i := 0; i < 3; i++ {
-		if _, err := fa.Step(ctx); err != nil {
+		if _, err := fa.Step(ctx, time.Now()); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -252,7 +332,7 @@ func TestDivergentFollowerTruncatesAndConverges(t *testing.T) {
 		t.Fatalf("epoch caches: node 1 %v, node 2 %v", ea, eb)
 	}
 	// Node 1 reached the HW and the epoch start: proposed back into the ISR.
-	if len(lead2.proposd) == 0 || len(lead2.proposd[len(lead2.proposd)-1].ISR) != 2 {
-		t.Fatalf("ISR proposals %v", lead2.proposd)
+	if len(lp2.proposd) == 0 || len(lp2.proposd[len(lp2.proposd)-1].ISR) != 2 {
+		t.Fatalf("ISR proposals %v", lp2.proposd)
 	}
 }

@@ -33,6 +33,13 @@ type Txn struct {
 	// StartMs is when the ongoing transaction began; LastUpdateMs the
 	// last state change.
 	StartMs, LastUpdateMs int64
+	// Transaction version 2 (tv2.go): NextProducerID is the producer id
+	// to continue with once the markers of a transaction that exhausted
+	// the epochs are written, PrevProducerID the one left then (noPID:
+	// none; both persisted); LastEpoch, in memory only, the epoch of the
+	// EndTxn v5+ that ended the last transaction, for its retry (-1: none).
+	NextProducerID, PrevProducerID int64
+	LastEpoch                      int16
 }
 
 // Markers asks the caller to write a commit or abort marker, at Epoch, to
@@ -115,7 +122,7 @@ func (c *Coordinator) InitProducerID(id string, timeoutMs int32, expectedPID int
 			return -1, -1, Effects{}, err
 		}
 		t = &Txn{ID: id, ProducerID: pid, Epoch: 0, TimeoutMs: timeoutMs, State: kmsg.TransactionStateEmpty,
-			Partitions: map[model.TopicPartition]struct{}{}, LastUpdateMs: nowMs}
+			Partitions: map[model.TopicPartition]struct{}{}, LastUpdateMs: nowMs, NextProducerID: noPID, PrevProducerID: noPID, LastEpoch: -1}
 		c.txns[id] = t
 		return t.ProducerID, t.Epoch, Effects{Persist: []Record{t.record()}}, nil
 	}
@@ -142,8 +149,10 @@ func (c *Coordinator) InitProducerID(id string, timeoutMs int32, expectedPID int
 }
 
 // bumpEpoch moves t to the next epoch, or to a new producer id at epoch 0
-// when the epoch is exhausted.
+// when the epoch is exhausted. It fences the producer: a retry of its last
+// TV2 EndTxn is no longer recognised.
 func (c *Coordinator) bumpEpoch(t *Txn) error {
+	t.LastEpoch = -1
 	if t.Epoch < math.MaxInt16-1 {
 		t.Epoch++
 		return nil
@@ -281,6 +290,7 @@ func (c *Coordinator) MarkersWritten(id string, pid int64, epoch int16, nowMs in
 	}
 	t.Partitions = map[model.TopicPartition]struct{}{}
 	t.LastUpdateMs = nowMs
+	t.switchProducerID()
 	return Effects{Persist: []Record{t.record()}}, nil
 }
 

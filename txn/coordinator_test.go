@@ -218,6 +218,10 @@ func FuzzDecodeRecord(f *testing.F) {
 	fx := newFixture(&testing.T{})
 	pid, epoch := fx.init("seed")
 	fx.apply(must(fx.c.AddPartitions("seed", pid, epoch, []model.TopicPartition{tpA, tpB}, fx.now)))
+	// A version 1 value (KIP-890 part 2's next producer id).
+	tv2 := fx.c.txns["seed"]
+	tv2.NextProducerID = 7
+	fx.log = append(fx.log, tv2.record())
 	for _, r := range fx.log {
 		f.Add(r.Key, r.Value)
 	}
@@ -227,7 +231,8 @@ func FuzzDecodeRecord(f *testing.F) {
 			return
 		}
 		id2, tx2, err := decodeRecord(tx.record())
-		if err != nil || id2 != id || tx2.ProducerID != tx.ProducerID || tx2.State != tx.State || len(tx2.Partitions) != len(tx.Partitions) {
+		if err != nil || id2 != id || tx2.ProducerID != tx.ProducerID || tx2.State != tx.State || len(tx2.Partitions) != len(tx.Partitions) ||
+			tx2.NextProducerID != tx.NextProducerID || tx2.PrevProducerID != tx.PrevProducerID {
 			t.Fatalf("re-encoded %q: %+v %v", id, tx2, err)
 		}
 	})

@@ -30,6 +30,10 @@ func (t *Txn) record() Record {
 	v := kmsg.NewTxnMetadataValue()
 	v.ProducerID, v.ProducerEpoch, v.TimeoutMillis = t.ProducerID, t.Epoch, t.TimeoutMs
 	v.State, v.LastUpdateTimestamp, v.StartTimestamp = t.State, t.LastUpdateMs, t.StartMs
+	if t.NextProducerID != noPID || t.PrevProducerID != noPID {
+		// Version 1's tagged fields (KIP-890 part 2), only when in use.
+		v.Version, v.NextProducerID, v.PreviousProducerID, v.ClientTransactionVersion = 1, t.NextProducerID, t.PrevProducerID, 2
+	}
 	byTopic := map[string][]int32{}
 	for tp := range t.Partitions {
 		byTopic[tp.Topic] = append(byTopic[tp.Topic], tp.Partition)
@@ -62,7 +66,7 @@ func decodeRecord(r Record) (id string, t *Txn, err error) {
 	if r.Value == nil {
 		return k.TransactionalID, nil, nil
 	}
-	var v kmsg.TxnMetadataValue
+	v := kmsg.NewTxnMetadataValue()
 	if err := v.ReadFrom(r.Value); err != nil {
 		return "", nil, fmt.Errorf("txn: %w: value of %q: %v", model.ErrCorruptRecord, k.TransactionalID, err)
 	}
@@ -71,7 +75,10 @@ func decodeRecord(r Record) (id string, t *Txn, err error) {
 	}
 	t = &Txn{ID: k.TransactionalID, ProducerID: v.ProducerID, Epoch: v.ProducerEpoch, TimeoutMs: v.TimeoutMillis,
 		State: v.State, StartMs: v.StartTimestamp, LastUpdateMs: v.LastUpdateTimestamp,
-		Partitions: map[model.TopicPartition]struct{}{}}
+		Partitions: map[model.TopicPartition]struct{}{}, NextProducerID: noPID, PrevProducerID: noPID, LastEpoch: -1}
+	if v.Version >= 1 {
+		t.NextProducerID, t.PrevProducerID = v.NextProducerID, v.PreviousProducerID
+	}
 	for _, vt := range v.Topics {
 		for _, p := range vt.Partitions {
 			t.Partitions[model.TopicPartition{Topic: vt.Topic, Partition: p}] = struct{}{}

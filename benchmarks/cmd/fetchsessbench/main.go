@@ -1,5 +1,6 @@
 // Command fetchsessbench measures what incremental fetch sessions (KIP-227)
-// save: one franz-go consumer tails a 1,000-partition topic while a
+// save (with --replica, for a follower replicating 1,000 partitions:
+// replica.go): one franz-go consumer tails a 1,000-partition topic while a
 // producer writes a steady trickle to every partition, on a fresh node with
 // sessions on (max.incremental.fetch.session.cache.slots = 1000) and off
 // (= 0), alternating. It reports the consumer's fetch request bytes per
@@ -85,6 +86,7 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 	fs.IntVar(&p.rate, "rate", 4000, "records per second the producer writes, spread over all partitions")
 	fs.IntVar(&p.size, "record-size", 200, "value bytes per record")
 	out := fs.String("out", "", "write the summary as JSON to this file")
+	replica := fs.Bool("replica", false, "measure a follower replicating the partitions from a leader (two nodes) instead of a consumer (replica.go)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -100,10 +102,16 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 	sum := Summary{Date: time.Now().UTC().Format("2006-01-02"), Host: host,
 		Load: fmt.Sprintf("1 franz-go consumer tailing %d partitions; producer %d records/s of %d B spread over them; %s measured per run",
 			p.partitions, p.rate, p.size, p.dur)}
+	measure := once
+	if *replica {
+		measure = onceReplica
+		sum.Load = fmt.Sprintf("node 2 follows %d partitions led by node 1 (replication factor 2); producer %d records/s of %d B (acks=all) spread over them; %s measured per run; CPU and MiB are the leader's",
+			p.partitions, p.rate, p.size, p.dur)
+	}
 	for i := 0; i < *runs; i++ {
 		for _, on := range []bool{true, false} {
 			dir := filepath.Join(work, fmt.Sprintf("run%d-%v", i, on))
-			r, err := once(ctx, p, dir, on)
+			r, err := measure(ctx, p, dir, on)
 			os.RemoveAll(dir)
 			if err != nil {
 				return fmt.Errorf("run %d (sessions %v): %w", i+1, on, err)
