@@ -24,6 +24,7 @@ type consumeFlags struct {
 	printKey       bool
 	printTimestamp bool
 	printHeaders   bool
+	shareGroup     string
 }
 
 func (a *app) consumeCommand() *cobra.Command {
@@ -52,6 +53,9 @@ func (a *app) consumeCommand() *cobra.Command {
 			if cf.timeout < 0 {
 				return fmt.Errorf("--timeout %s: want a duration >= 0 (0: wait forever)", cf.timeout)
 			}
+			if cf.shareGroup != "" && (cf.fromBeginning || fl.Changed("offset") || fl.Changed("partition")) {
+				return errors.New("--share-group takes records as the share group hands them out: give no --from-beginning, --offset or --partition (the group's share.auto.offset.reset says where a new group starts)")
+			}
 			if fl.Changed("format") && (cf.printKey || cf.printTimestamp || cf.printHeaders) {
 				return errors.New("give --format or the --print-* shortcuts, not both")
 			}
@@ -69,6 +73,7 @@ func (a *app) consumeCommand() *cobra.Command {
 	f.BoolVar(&cf.printKey, "print-key", false, "print the key before the value")
 	f.BoolVar(&cf.printTimestamp, "print-timestamp", false, "print the timestamp (ms) first")
 	f.BoolVar(&cf.printHeaders, "print-headers", false, "print the headers (k=v,k=v) before the key and value")
+	f.StringVar(&cf.shareGroup, "share-group", "", "consume as a member of this share group (KIP-932): each record goes to one member and is accepted once printed")
 	return cmd
 }
 
@@ -88,7 +93,9 @@ func (a *app) consume(ctx context.Context, topic string, cf consumeFlags) error 
 		return err
 	}
 	opts := []kgo.Opt{kgo.ConsumeStartOffset(start)}
-	if cf.partition >= 0 {
+	if cf.shareGroup != "" {
+		opts = []kgo.Opt{kgo.ConsumeTopics(topic), kgo.ShareGroup(cf.shareGroup)}
+	} else if cf.partition >= 0 {
 		opts = append(opts, kgo.ConsumePartitions(map[string]map[int32]kgo.Offset{topic: {cf.partition: start}}))
 	} else {
 		opts = append(opts, kgo.ConsumeTopics(topic))
@@ -98,6 +105,18 @@ func (a *app) consume(ctx context.Context, topic string, cf consumeFlags) error 
 		return err
 	}
 	defer cl.Close()
+	if cf.shareGroup != "" {
+		// Records printed are accepted; flush those acks before the
+		// client closes (records fetched but not printed are released
+		// when the connection closes).
+		defer func() {
+			flushCtx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+			defer cancel()
+			if err := cl.FlushAcks(flushCtx); err != nil {
+				a.report(fmt.Errorf("warning: share group %s: acknowledging the records printed: %w", cf.shareGroup, err))
+			}
+		}()
+	}
 
 	what := fmt.Sprintf("consume from %q", topic)
 	// A consumer would wait forever for a topic that does not exist; say so.
@@ -154,6 +173,9 @@ func (a *app) consume(ctx context.Context, topic string, cf consumeFlags) error 
 			}
 			buf = f.appendRecord(buf[:0], r, keySep)
 			w.Write(buf)
+			if cf.shareGroup != "" {
+				r.Ack(kgo.AckAccept)
+			}
 			printed++
 			got++
 		})

@@ -22,7 +22,8 @@ import (
 func (a *app) consumerGroupCommand() *cobra.Command {
 	return groupCommand("group", "List, describe, delete consumer groups and reset their offsets",
 		a.groupListCommand(), a.groupDescribeCommand(), a.groupDeleteCommand(), a.groupResetOffsetsCommand(),
-		a.groupDeleteOffsetsCommand()) // groupshare.go
+		a.groupDeleteOffsetsCommand(), // groupshare.go
+		a.groupAlterConfigCommand())   // groupconfig.go
 }
 
 func (a *app) groupListCommand() *cobra.Command {
