@@ -280,33 +280,9 @@ func Start(ctx context.Context, cfg *config.Config, logger *slog.Logger) (n *Nod
 		return n, nil
 	}
 	status("starting: recovering partitions")
-	im := n.ctrl.Image()
-	n.store, err = storage.OpenManager(storage.ManagerConfig{
-		Dir: dir, Runtime: n.rt, Logger: logger,
-		RetentionCheckInterval: time.Duration(cfg.LogRetentionCheckIntervalMs) * time.Millisecond,
-		OnRecoveryProgress: func(done, total int) {
-			status(fmt.Sprintf("recovering %d/%d partitions", done, total))
-		},
-		Cleaner: storage.CleanerConfig{
-			Enabled: cfg.LogCleanerEnable, Threads: cfg.LogCleanerThreads,
-			DedupeBufferBytes: cfg.LogCleanerDedupeBufferSize, LoadFactor: cfg.LogCleanerIOBufferLoadFactor,
-			IOMaxBytesPerSecond: cfg.LogCleanerIOMaxBytesPerSecond,
-			Backoff:             time.Duration(cfg.LogCleanerBackoffMs) * time.Millisecond,
-		},
-	}, func(tp model.TopicPartition) storage.Config {
-		var overrides map[string]string
-		if t, ok := im.Topics[tp.Topic]; ok {
-			overrides = t.Configs
-		}
-		return n.storageConfig(overrides)
-	})
-	if err != nil {
+	if err := n.openStorage(dir); err != nil {
 		return nil, err
 	}
-	n.installCleanerStall()
-	rec := n.store.Recovery()
-	logger.Info("storage opened", "partitions", rec.Partitions, "clean_shutdown", rec.CleanShutdown,
-		"rescanned", rec.Rescanned, "truncated_bytes", rec.TruncatedBytes)
 	n.repl = newReplicas(n)
 	// Subscribers run on the controller loop, and a command is answered
 	// only after they return: creating thousands of partition logs there
@@ -359,6 +335,40 @@ func Start(ctx context.Context, cfg *config.Config, logger *slog.Logger) (n *Nod
 	n.setReady()
 	_, _ = sddaemon.SdNotify(false, sddaemon.SdNotifyReady)
 	return n, nil
+}
+
+// openStorage opens (and recovers) the partition logs in dir.
+func (n *Node) openStorage(dir string) error {
+	cfg := n.cfg
+	im := n.ctrl.Image()
+	var err error
+	n.store, err = storage.OpenManager(storage.ManagerConfig{
+		Dir: dir, Runtime: n.rt, Logger: n.log,
+		RetentionCheckInterval: time.Duration(cfg.LogRetentionCheckIntervalMs) * time.Millisecond,
+		OnRecoveryProgress: func(done, total int) {
+			status(fmt.Sprintf("recovering %d/%d partitions", done, total))
+		},
+		Cleaner: storage.CleanerConfig{
+			Enabled: cfg.LogCleanerEnable, Threads: cfg.LogCleanerThreads,
+			DedupeBufferBytes: cfg.LogCleanerDedupeBufferSize, LoadFactor: cfg.LogCleanerIOBufferLoadFactor,
+			IOMaxBytesPerSecond: cfg.LogCleanerIOMaxBytesPerSecond,
+			Backoff:             time.Duration(cfg.LogCleanerBackoffMs) * time.Millisecond,
+		},
+	}, func(tp model.TopicPartition) storage.Config {
+		var overrides map[string]string
+		if t, ok := im.Topics[tp.Topic]; ok {
+			overrides = t.Configs
+		}
+		return n.storageConfig(overrides)
+	})
+	if err != nil {
+		return err
+	}
+	n.installCleanerStall()
+	rec := n.store.Recovery()
+	n.log.Info("storage opened", "partitions", rec.Partitions, "clean_shutdown", rec.CleanShutdown,
+		"rescanned", rec.Rescanned, "truncated_bytes", rec.TruncatedBytes)
+	return nil
 }
 
 // openControlPlane opens the metadata log and joins the quorum: over TLS
