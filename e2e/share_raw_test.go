@@ -414,7 +414,7 @@ func TestShareFetchRaw(t *testing.T) {
 func TestShareOffsetsAlterDelete(t *testing.T) {
 	n := startNode(t, testkit.Options{Settings: shareSettings()})
 	if !brokerServes(t, n, 76) {
-		t.Skip("the broker does not serve ShareGroupHeartbeat (the group side of share groups) yet")
+		t.Fatal("the broker does not advertise ShareGroupHeartbeat (key 76)")
 	}
 	const topic, group = "share-alter", "share-alter-group"
 	n.CreateTopic(topic, 2, nil)
@@ -484,7 +484,7 @@ func TestShareOffsetsAlterDelete(t *testing.T) {
 func TestShareReadCommitted(t *testing.T) {
 	n := startNode(t, testkit.Options{Settings: shareSettings()})
 	if !brokerServes(t, n, 76) {
-		t.Skip("the broker does not serve ShareGroupHeartbeat (the group side of share groups) yet")
+		t.Fatal("the broker does not advertise ShareGroupHeartbeat (key 76)")
 	}
 	const topic, group = "share-txn", "share-txn-group"
 	n.CreateTopic(topic, 1, nil)

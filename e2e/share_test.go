@@ -10,7 +10,7 @@ package e2e
 // every delivery are archived after share.delivery.count.limit (5)
 // deliveries, a rejected record at once, both counted on /metrics, and the
 // share-partition start offset that DescribeShareGroupOffsets shows passes
-// them. It needs the group side (ShareGroupHeartbeat) and skips without it.
+// them.
 
 import (
 	"bufio"
@@ -124,7 +124,7 @@ func TestShareGroupsFranz(t *testing.T) {
 	o, adminAddr := withAdmin(t, testkit.Options{Settings: shareSettings()})
 	n := startNode(t, o)
 	if !brokerServes(t, n, 76) {
-		t.Skip("the broker does not serve ShareGroupHeartbeat (the group side of share groups) yet")
+		t.Fatal("the broker does not advertise ShareGroupHeartbeat (key 76)")
 	}
 	const topic, group, records = "share-franz", "share-franz-group", 40000
 	n.CreateTopic(topic, 2, nil)
