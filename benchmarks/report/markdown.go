@@ -44,6 +44,7 @@ func Markdown(r *Results, plots []PlotFile) string {
 		{"Ringtail", m.RingtailVersion},
 		{"I/O engine", m.IOEngine},
 		{"Shards", fmt.Sprintf("%d", m.Shards)},
+		{"CPU pinning", m.Pinning},
 	}
 	for _, row := range rows {
 		p("| %s | %s |\n", row[0], cell(row[1]))
@@ -102,6 +103,8 @@ func Markdown(r *Results, plots []PlotFile) string {
 		p("\n")
 	}
 
+	b.WriteString(cpuTable(r))
+
 	p("## Side by side: each speed mechanism against its simpler alternative\n\n")
 	if len(r.Comparisons) == 0 {
 		p("No comparison was measured.\n\n")
@@ -124,7 +127,7 @@ func Markdown(r *Results, plots []PlotFile) string {
 		p("\n")
 	}
 
-	p("## Targets (issue 5)\n\n")
+	p("## Targets (issues 5 and 16)\n\n")
 	if len(r.Targets) == 0 {
 		p("Not evaluated.\n\n")
 	} else {

@@ -30,6 +30,7 @@ const (
 var TargetIDs = []string{
 	TargetAFio, TargetAKfake, TargetBKfake, TargetCKfake, TargetCIperf,
 	TargetDP99, TargetDP999, TargetE1000, TargetE10000,
+	TargetACPU, TargetCCPU, TargetCRawIperf,
 }
 
 // Evaluate fills in what the suite leaves to the report: each
@@ -67,6 +68,9 @@ func Evaluate(r *Results, notes map[string]string) {
 		targetDP999(r),
 		targetE1000(r),
 		targetE10000(r),
+		targetCPU(r, TargetACPU, "Workload (a): broker CPU per GiB produced against kfake's on the same run", "a", "ringtail", ExtraCPUProduced),
+		targetCPU(r, TargetCCPU, "Workload (c), warm consume: broker CPU per GiB consumed against kfake's on the same run", "c", "warm", ExtraCPUConsumed),
+		targetCRawIperf(r),
 	}
 	for i := range r.Targets {
 		t := &r.Targets[i]

@@ -39,6 +39,8 @@ type Machine struct {
 	RingtailVersion string  `json:"ringtail_version"`
 	IOEngine        string  `json:"io_engine"` // what the default broker ran with
 	Shards          int     `json:"shards"`
+	// Pinning says which CPUs brokers and the load generator ran on.
+	Pinning string `json:"pinning,omitempty"`
 }
 
 // Limits are the machine's own figures, measured in the same run.

@@ -90,7 +90,11 @@ type benchResult struct {
 // printed a result but exited non-zero returns both.
 func (s *suite) bench(ctx context.Context, bootstrap, mode string, limit time.Duration, args ...string) (*benchResult, error) {
 	full := append([]string{"bench", mode, "-b", bootstrap, "--output", "json"}, args...)
-	out, _, err := runCmd(ctx, limit, s.repo, nil, s.ringtailBin, full...)
+	bin := s.ringtailBin
+	if s.pinNow {
+		bin, full = s.pin.wrap(s.pin.load, bin, full)
+	}
+	out, _, err := runCmd(ctx, limit, s.repo, nil, bin, full...)
 	var res *benchResult
 	for _, line := range strings.Split(string(out), "\n") {
 		if !strings.Contains(line, `"type":"result"`) {

@@ -57,6 +57,7 @@ type options struct {
 	smoke      bool
 	dataRoot   string
 	repo       string
+	pin        string // --pin: auto or off
 }
 
 // params are what a run does, from the flags (smoke or full).
@@ -136,6 +137,11 @@ type suite struct {
 
 	aRecordsPerS float64 // median records/s of a/ringtail, for (d)
 	machineSet   bool
+
+	// pin is the CPU split between brokers and load generator; pinNow
+	// says whether the workload running now uses it (a-d).
+	pin    pinning
+	pinNow bool
 }
 
 type timing struct {
@@ -156,11 +162,15 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	fs.BoolVar(&o.smoke, "smoke", false, "seconds-long runs and small volumes: checks the tool end to end, not figures")
 	fs.StringVar(&o.dataRoot, "data-dir", "/var/tmp", "where the nodes' data directories go (a real disk, not tmpfs)")
 	fs.StringVar(&o.repo, "repo", "", "the ringtail repository root (default: found from the working directory)")
+	fs.StringVar(&o.pin, "pin", "auto", "auto: brokers and load generator on disjoint CPUs (taskset) in workloads a-d when there are 2 or more; off: not pinned")
 	if err := fs.Parse(args); err != nil {
 		return o, err
 	}
 	if fs.NArg() > 0 {
 		return o, fmt.Errorf("unexpected arguments %q", fs.Args())
+	}
+	if o.pin != "auto" && o.pin != "off" {
+		return o, fmt.Errorf("--pin %q: want auto or off", o.pin)
 	}
 	if o.reps < 0 || o.duration < 0 {
 		return o, errors.New("--reps and --duration must not be negative")
@@ -234,7 +244,9 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) (err erro
 		if len(o.only) > 0 && !o.only[w.id] {
 			continue
 		}
+		s.pinNow = w.id <= "d" && s.pin.broker != ""
 		s.step(ctx, "workload "+w.id, w.fn)
+		s.pinNow = false
 	}
 	if ctx.Err() != nil {
 		return ctx.Err()
@@ -398,6 +410,8 @@ func (s *suite) machine(ctx context.Context) error {
 		m.Kernel = strings.TrimSpace(string(b))
 	}
 	m.FileSystem, m.Device = mountOf(s.dataRoot)
+	s.pin, m.Pinning = choosePinning(s.o.pin, allowedCPUs())
+	s.progress("pinning: %s", m.Pinning)
 	if out, _, err := runCmd(ctx, time.Minute, s.repo, nil, "go", "env", "GOVERSION"); err == nil {
 		m.GoVersion = strings.TrimSpace(string(out))
 	}

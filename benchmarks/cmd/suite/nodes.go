@@ -96,9 +96,18 @@ func (b *broker) writeConfig(c nodeConf) error {
 	return os.WriteFile(b.cfgPath, []byte(sb.String()), 0o644)
 }
 
+// brokerCmd is bin args, on the brokers' CPUs while the workload pins.
+func (s *suite) brokerCmd(bin string, args ...string) (string, []string) {
+	if !s.pinNow {
+		return bin, args
+	}
+	return s.pin.wrap(s.pin.broker, bin, args)
+}
+
 // launch starts the node's process (not waiting for it).
 func (s *suite) launch(b *broker, name string) error {
-	p, err := s.reg.start(name, filepath.Join(b.dir, "ringtail.log"), nil, s.ringtailBin, "serve", "--config", b.cfgPath)
+	bin, args := s.brokerCmd(s.ringtailBin, "serve", "--config", b.cfgPath)
+	p, err := s.reg.start(name, filepath.Join(b.dir, "ringtail.log"), nil, bin, args...)
 	if err != nil {
 		return err
 	}
@@ -254,7 +263,8 @@ func (s *suite) startKfake(ctx context.Context, name string) (*broker, error) {
 		return nil, err
 	}
 	b := &broker{dir: dir, port: port}
-	p, err := s.reg.start(name, filepath.Join(dir, "kfake.log"), nil, s.kfakeBin, "--listen", b.addr())
+	bin, args := s.brokerCmd(s.kfakeBin, "--listen", b.addr())
+	p, err := s.reg.start(name, filepath.Join(dir, "kfake.log"), nil, bin, args...)
 	if err != nil {
 		return nil, err
 	}

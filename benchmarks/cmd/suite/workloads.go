@@ -92,14 +92,19 @@ func (s *suite) produceRingtail(ctx context.Context, w, v string, rep int, rt ma
 	if prof != "" {
 		profDone = s.cpuProfile(b, prof, max(1, int(s.p.dur.Seconds())-1))
 	}
+	cpu := startCPU(b.p.pid())
 	br, err := s.produceFor(ctx, b.addr(), l, s.p.dur)
+	var r report.Run
+	if br != nil {
+		r = toRun(w, v, rep, br)
+		cpu.record(&r, report.ExtraCPUProduced, br.Bytes)
+	}
 	if profDone != nil {
 		s.finishProfile(ctx, b, prof, profDone)
 	}
 	if br == nil {
 		return nil, err
 	}
-	r := toRun(w, v, rep, br)
 	r.RSSMiB = round1(rssMiB(b.p.pid()))
 	s.ioMetrics(&r, b, l.topic)
 	return &r, err
@@ -133,11 +138,13 @@ func (s *suite) produceKfake(ctx context.Context, w, v string, rep int, l load) 
 		return nil, err
 	}
 	defer s.stopBroker(b, true)
+	cpu := startCPU(b.p.pid())
 	br, err := s.produceFor(ctx, b.addr(), l, s.p.dur)
 	if br == nil {
 		return nil, err
 	}
 	r := toRun(w, v, rep, br)
+	cpu.record(&r, report.ExtraCPUProduced, br.Bytes)
 	r.RSSMiB = round1(rssMiB(b.p.pid()))
 	return &r, err
 }
@@ -187,7 +194,11 @@ func (s *suite) workloadB(ctx context.Context) error {
 			if v == "kfake" {
 				return s.produceKfake(ctx, "b", v, rep, l)
 			}
-			return s.produceRingtail(ctx, "b", v, rep, nil, l, "")
+			prof := ""
+			if rep == 1 {
+				prof = "b"
+			}
+			return s.produceRingtail(ctx, "b", v, rep, nil, l, prof)
 		})
 	}
 	return nil
@@ -236,15 +247,20 @@ func (s *suite) consumeRingtail(ctx context.Context, fill load, records int64, d
 	}
 	consume := func(ctx context.Context, w, v string, rep int) (*report.Run, error) {
 		sent0, copied0 := fetchBytes()
+		cpu := startCPU(b.p.pid())
 		br, err := s.consumeAll(ctx, b.addr(), fill.topic, s.p.consumeLimit)
 		if br == nil {
 			return nil, err
 		}
 		r := toRun(w, v, rep, br)
+		cpu.record(&r, report.ExtraCPUConsumed, br.Bytes)
 		r.RSSMiB = round1(rssMiB(b.p.pid()))
 		sent1, copied1 := fetchBytes()
 		if sent1+copied1 > 0 {
-			r.Extra = map[string]float64{"fetch_sendfile_bytes": sent1 - sent0, "fetch_copied_bytes": copied1 - copied0}
+			if r.Extra == nil {
+				r.Extra = map[string]float64{}
+			}
+			r.Extra["fetch_sendfile_bytes"], r.Extra["fetch_copied_bytes"] = sent1-sent0, copied1-copied0
 		}
 		return &r, err
 	}
@@ -318,11 +334,13 @@ func (s *suite) consumeKfake(ctx context.Context, fill load, records int64, desc
 	}
 	s.progress("c: filled kfake with %d records in %.1fs (%.1f MB/s), RSS %.0f MiB", br.Records, time.Since(t0).Seconds(), br.MBPerS, rssMiB(b.p.pid()))
 	s.variant(ctx, "c", "kfake", desc+"; franz-go kfake, in memory", 8, s.p.reps, func(ctx context.Context, rep int) (*report.Run, error) {
+		cpu := startCPU(b.p.pid())
 		br, err := s.consumeAll(ctx, b.addr(), fill.topic, s.p.consumeLimit)
 		if br == nil {
 			return nil, err
 		}
 		r := toRun("c", "kfake", rep, br)
+		cpu.record(&r, report.ExtraCPUConsumed, br.Bytes)
 		r.RSSMiB = round1(rssMiB(b.p.pid()))
 		return &r, err
 	})
