@@ -104,6 +104,7 @@ type benchFlags struct {
 	rate              float64
 	reportInterval    time.Duration
 	output            string
+	raw               bool
 }
 
 // benchConfig is one validated run. count < 0 with duration 0 (consume
@@ -131,6 +132,7 @@ type benchConfig struct {
 	rate              float64
 	reportInterval    time.Duration
 	output            string // "json" or "text" once resolved
+	raw               bool   // consume: raw Fetch requests, records not decoded (bench_raw.go)
 }
 
 func (a *app) benchCommand() *cobra.Command {
@@ -186,6 +188,7 @@ func (a *app) benchSubcommand(mode benchMode, short, long string) *cobra.Command
 	f.DurationVar(&bf.reportInterval, "report-interval", time.Second, "how often to report progress")
 	f.StringVar(&bf.output, "output", "auto", "auto (text on a terminal, JSON lines otherwise), text or json")
 	if mode == benchConsume {
+		f.BoolVar(&bf.raw, "raw", false, "measure the broker, not the client: send Fetch requests over plain TCP and count record batches by their headers, never decoding a record (reads what the topic holds; bytes are record-batch bytes)")
 		return cmd
 	}
 	f.IntVarP(&bf.recordSize, "record-size", "s", 1024, "bytes in each record's value")
@@ -257,6 +260,10 @@ func (bf benchFlags) validate(mode benchMode, changed func(string) bool) (benchC
 		return c, fmt.Errorf("--output %q: want auto, text or json", bf.output)
 	}
 	if mode == benchConsume {
+		c.raw = bf.raw
+		if c.raw && (changed("count") || changed("duration")) {
+			return c, errors.New("--raw reads the records the topic holds when the run starts: give --timeout, not --count or --duration")
+		}
 		return c, nil
 	}
 

@@ -101,6 +101,7 @@ type benchResult struct {
 	LatencyMs    *latencySummary `json:"latency_ms,omitempty"`
 	AckLatencyMs *latencySummary `json:"ack_latency_ms,omitempty"`
 	Produced     *int64          `json:"produced,omitempty"`
+	Raw          *rawResultJSON  `json:"raw,omitempty"`
 	Errors       int64           `json:"errors"`
 	Stopped      string          `json:"stopped"`
 	Config       benchConfigJSON `json:"config"`

@@ -383,6 +383,9 @@ func (a *app) benchConsume(ctx context.Context, r *benchRun, adm *kadm.Client) e
 			fmt.Fprintf(a.stderr, "ringtail: warning: %s: the topic is empty; fill it with `ringtail bench produce --topic %s`\n", what, c.topic)
 		}
 	}
+	if c.raw {
+		return a.benchConsumeRaw(ctx, r, adm, starts, ends)
+	}
 
 	cl, err := a.client(kgo.ClientID("ringtail-bench"), kgo.ConsumePartitions(starts.KOffsets()))
 	if err != nil {

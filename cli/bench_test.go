@@ -99,6 +99,14 @@ func TestBenchDefaults(t *testing.T) {
 	if c, _ := bf.validate(benchConsume, given()); c.json().Producer != nil {
 		t.Error("consume's config echo has producer settings")
 	}
+	// --raw reads what the topic holds: --count and --duration conflict.
+	bf.raw = true
+	if c, err := bf.validate(benchConsume, given()); err != nil || !c.raw || c.count != -1 {
+		t.Errorf("consume --raw: raw %v count %d, %v", c.raw, c.count, err)
+	}
+	if _, err := bf.validate(benchConsume, given("count")); err == nil || !strings.Contains(err.Error(), "--raw") {
+		t.Errorf("consume --raw --count: %v, want an error naming --raw", err)
+	}
 }
 
 func TestLatencySummary(t *testing.T) {

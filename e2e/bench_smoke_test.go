@@ -30,7 +30,11 @@ type benchLine struct {
 	Produced     *int64        `json:"produced"`
 	Errors       int64         `json:"errors"`
 	Stopped      string        `json:"stopped"`
-	Config       struct {
+	Raw          *struct {
+		Responses int64 `json:"responses"`
+		WireBytes int64 `json:"wire_bytes"`
+	} `json:"raw"`
+	Config struct {
 		Topic    string `json:"topic"`
 		Producer *struct {
 			RecordSize int `json:"record_size"`
@@ -131,6 +135,16 @@ func TestBenchSmoke(t *testing.T) {
 	}
 	if res.LatencyMs != nil {
 		t.Errorf("consume reported a latency: %+v", res.LatencyMs)
+	}
+
+	// consume --raw: the same records by raw Fetch requests, counted from
+	// the batch headers; its bytes are whole batches, so above the values'.
+	_, res = runBench(t, n, "consume", "--raw", "--topic", "bench-smoke")
+	if res.Mode != "consume" || res.Stopped != "count" || res.Records != produced || res.Bytes <= produced*200 || res.Bytes > produced*(200+100) {
+		t.Errorf("consume --raw read %d records, %d bytes (stopped: %s); %d records of 200 bytes were produced", res.Records, res.Bytes, res.Stopped, produced)
+	}
+	if res.Raw == nil || res.Raw.Responses < 1 || res.Raw.WireBytes < res.Bytes {
+		t.Errorf("consume --raw: raw figures %+v for %d batch bytes", res.Raw, res.Bytes)
 	}
 
 	// e2e: a fixed count at a fixed rate, keyed and compressed, on the same
