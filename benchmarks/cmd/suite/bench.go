@@ -127,6 +127,12 @@ func (s *suite) consumeAll(ctx context.Context, bootstrap, topic string, limit t
 	return s.bench(ctx, bootstrap, "consume", limit+time.Minute, "-t", topic, "--timeout", limit.String())
 }
 
+// consumeRaw reads what the topic holds by raw Fetch requests
+// (`ringtail bench consume --raw`): bytes are record-batch bytes.
+func (s *suite) consumeRaw(ctx context.Context, bootstrap, topic string, limit time.Duration) (*benchResult, error) {
+	return s.bench(ctx, bootstrap, "consume", limit+time.Minute, "-t", topic, "--raw", "--timeout", limit.String())
+}
+
 // toRun turns a bench result into a report.Run.
 func toRun(w, v string, rep int, br *benchResult) report.Run {
 	r := report.Run{Workload: w, Variant: v, Rep: rep}

@@ -1,11 +1,12 @@
 // Command suite is `make bench-suite` (issue 5): it builds Ringtail and
 // kfake-server, measures the machine's own limits (fio, iperf3), runs the
 // standard workloads (a)–(f) against fresh Ringtail nodes with their
-// side-by-side variants, profiles (a) and (c), runs the Go
+// side-by-side variants, profiles (a), (b) and (c), records the brokers' CPU
+// per GiB (pinned apart from the load generator, --pin), runs the Go
 // micro-benchmarks, and writes results.json, README.md, the plots and the
 // profiles to benchmarks/results/<date>-<host>/ through package report.
 //
-//	cd benchmarks && go run ./cmd/suite [--reps 3] [--duration 6s] [--only a,c] [--skip-limits] [--smoke] [--out DIR]
+//	cd benchmarks && go run ./cmd/suite [--reps 3] [--duration 6s] [--only a,c] [--skip-limits] [--smoke] [--pin auto|off] [--out DIR]
 //
 // The load is the real `ringtail bench` binary; nodes are real `ringtail
 // serve` processes with their data under /var/tmp (a real disk), removed

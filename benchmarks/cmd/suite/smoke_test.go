@@ -61,7 +61,7 @@ func TestSuiteSmoke(t *testing.T) {
 	want := []string{
 		"a/ringtail", "a/sync-engine", "a/one-shard", "a/per-request-fsync", "a/kfake",
 		"b/ringtail", "b/kfake",
-		"c/warm", "c/cold", "c/read-write-fetch", "c/kfake",
+		"c/warm", "c/raw-fetch", "c/cold", "c/read-write-fetch", "c/kfake",
 		"d/ringtail",
 		"e/partitions-8", "e/partitions-1000", "e/partitions-100",
 		"f/ringtail-3node",
@@ -83,6 +83,19 @@ func TestSuiteSmoke(t *testing.T) {
 	if sm := summaries["a/ringtail"]; sm.Extra["avg_write_bytes"] <= 0 {
 		t.Errorf("a/ringtail has no avg_write_bytes: %v", sm.Extra)
 	}
+	// Broker CPU per GiB (issue 16), Ringtail's and kfake's.
+	for k, key := range map[string]string{
+		"a/ringtail": report.ExtraCPUProduced, "a/kfake": report.ExtraCPUProduced,
+		"b/ringtail": report.ExtraCPUProduced, "b/kfake": report.ExtraCPUProduced,
+		"c/warm": report.ExtraCPUConsumed, "c/raw-fetch": report.ExtraCPUConsumed, "c/kfake": report.ExtraCPUConsumed,
+	} {
+		if sm := summaries[k]; sm.Extra[key] <= 0 || sm.Extra[report.ExtraBrokerCPU] <= 0 {
+			t.Errorf("%s has no broker CPU per GiB (%s): %v", k, key, sm.Extra)
+		}
+	}
+	if res.Machine.Pinning == "" {
+		t.Error("results do not say how brokers and load were pinned")
+	}
 	if sm := summaries["e/partitions-100"]; sm.Extra["create_s"] <= 0 || sm.RSSMiB <= 0 {
 		t.Errorf("e/partitions-100 lacks create_s or RSS: %+v", sm)
 	}
@@ -99,6 +112,7 @@ func TestSuiteSmoke(t *testing.T) {
 		{"io_uring vs sync engine", "a"}, {"shards = cores vs one shard", "a"},
 		{"group commit vs per-request fsync", "a"}, {"sendfile vs read-and-write fetch", "c"},
 		{"Ringtail vs kfake", "a"}, {"Ringtail vs kfake", "b"}, {"Ringtail vs kfake", "c"},
+		{"raw Fetch loop vs decoding consumer (the client's share)", "c"},
 	} {
 		c, ok := cmps[k]
 		if !ok {
@@ -138,7 +152,7 @@ func TestSuiteSmoke(t *testing.T) {
 	for _, p := range res.Profiles {
 		listed[p] = true
 	}
-	for _, f := range []string{"a-cpu.pprof", "a-allocs.pprof", "c-cpu.pprof", "c-allocs.pprof", "a-cpu.txt", "a-allocs.txt", "c-cpu.txt", "c-allocs.txt"} {
+	for _, f := range []string{"a-cpu.pprof", "a-allocs.pprof", "b-cpu.pprof", "b-allocs.pprof", "b-cpu.txt", "c-cpu.pprof", "c-allocs.pprof", "a-cpu.txt", "a-allocs.txt", "c-cpu.txt", "c-allocs.txt"} {
 		st, err := os.Stat(filepath.Join(out, f))
 		if err != nil || st.Size() == 0 {
 			t.Errorf("profile %s missing or empty (%v)", f, err)

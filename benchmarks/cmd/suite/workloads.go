@@ -248,7 +248,11 @@ func (s *suite) consumeRingtail(ctx context.Context, fill load, records int64, d
 	consume := func(ctx context.Context, w, v string, rep int) (*report.Run, error) {
 		sent0, copied0 := fetchBytes()
 		cpu := startCPU(b.p.pid())
-		br, err := s.consumeAll(ctx, b.addr(), fill.topic, s.p.consumeLimit)
+		consumeFn := s.consumeAll
+		if v == report.VariantRawFetch {
+			consumeFn = s.consumeRaw
+		}
+		br, err := consumeFn(ctx, b.addr(), fill.topic, s.p.consumeLimit)
 		if br == nil {
 			return nil, err
 		}
@@ -285,6 +289,12 @@ func (s *suite) consumeRingtail(ctx context.Context, fill load, records int64, d
 			firstElapsed = r.ElapsedS
 		}
 		return r, err
+	})
+
+	// Raw fetch: the same warm data read by Fetch requests over raw TCP,
+	// no record decoded: what the broker serves, for iperf3.
+	s.variant(ctx, "c", report.VariantRawFetch, desc+"; page cache warm, sendfile; raw Fetch requests without decoding records (ringtail bench consume --raw): MiB/s of record-batch bytes, batch headers included", 8, s.p.reps, func(ctx context.Context, rep int) (*report.Run, error) {
+		return consume(ctx, "c", report.VariantRawFetch, rep)
 	})
 
 	// Cold: drop the page cache before each run.
@@ -594,6 +604,7 @@ func (s *suite) comparisons() {
 		{"Ringtail vs kfake", "a", "ringtail", "kfake"},
 		{"Ringtail vs kfake", "b", "ringtail", "kfake"},
 		{"Ringtail vs kfake", "c", "warm", "kfake"},
+		{"raw Fetch loop vs decoding consumer (the client's share)", "c", report.VariantRawFetch, "warm"},
 	} {
 		if len(s.o.only) > 0 && !s.o.only[c.w] {
 			continue
