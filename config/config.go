@@ -164,6 +164,9 @@ type RingtailConfig struct {
 	// files with sendfile(2) (true, the default); false reads them into
 	// memory and writes them, as TLS would need.
 	FetchSendfile bool
+	// IOConfigFile: io_config_file, the settings `ringtail iotune` wrote
+	// (iotune.go); "" reads none.
+	IOConfigFile string
 }
 
 const (
@@ -242,6 +245,7 @@ func Default() *Config {
 			FetchSendfile: true,
 			LogFormat:     "text",
 			LogLevel:      "info",
+			IOConfigFile:  DefaultIOConfigFile,
 		},
 		Set:        map[string]bool{},
 		fileValues: map[string]string{},

@@ -170,7 +170,15 @@ func Serve(ctx context.Context, path string) error {
 	if err != nil {
 		return err
 	}
+	io, err := config.ApplyIOConfig(cfg) // `ringtail iotune`'s settings
+	if err != nil {
+		return err
+	}
 	logger := NewLogger(cfg)
+	if io != nil {
+		logger.Info("io config applied", "file", io.Path, "applied", strings.Join(io.Applied, ", "),
+			"server_toml_wins", strings.Join(io.Ignored, ", "))
+	}
 	hup := notifyHUP()
 	defer signal.Stop(hup)
 	n, err := Start(ctx, cfg, logger)
