@@ -100,7 +100,7 @@ func (a *app) rootCommand() *cobra.Command {
 
 	a.sec.addFlags(root.PersistentFlags())
 	root.AddCommand(a.userCommand())
-	root.AddCommand(a.serveCommand(), a.configCommand(), a.topicCommand(), a.produceCommand(), a.consumeCommand(), a.consumerGroupCommand(), a.txnCommand(), a.clusterCommand(), a.benchCommand())
+	root.AddCommand(a.serveCommand(), a.configCommand(), a.topicCommand(), a.produceCommand(), a.consumeCommand(), a.consumerGroupCommand(), a.txnCommand(), a.clusterCommand(), a.benchCommand(), a.iotuneCommand())
 	root.AddCommand(a.quotaCommand()) // quota.go
 	root.AddCommand(a.aclCommand())
 	return root

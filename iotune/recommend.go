@@ -100,7 +100,8 @@ func File(m *Measurements, r Recommendation, now time.Time) string {
 	fmt.Fprintf(&b, "# Written by `ringtail iotune` at %s for %s.\n", now.UTC().Format(time.RFC3339), m.Dir)
 	b.WriteString("# `ringtail serve` applies each key below that its server.toml does not set\n")
 	b.WriteString("# (ringtail.io_config_file names this file). Rerun iotune after changing disks.\n#\n")
-	for _, line := range strings.Split(strings.TrimRight(Summary(m, r), "\n"), "\n") {
+	figures, _, _ := strings.Cut(Summary(m, r), "Recommended:\n")
+	for _, line := range strings.Split(strings.TrimRight(figures, "\n"), "\n") {
 		b.WriteString("# " + line + "\n")
 	}
 	b.WriteString("\n[ringtail]\n")

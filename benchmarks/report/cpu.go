@@ -63,7 +63,7 @@ func targetCRawIperf(r *Results) Target {
 func cpuTable(r *Results) string {
 	var rows []Summary
 	for _, s := range sortedSummaries(r) {
-		if s.Extra[ExtraCPUProduced] > 0 || s.Extra[ExtraCPUConsumed] > 0 {
+		if _, ok := s.Extra[ExtraBrokerCPU]; ok {
 			rows = append(rows, s)
 		}
 	}
@@ -74,12 +74,12 @@ func cpuTable(r *Results) string {
 	if len(rows) == 0 {
 		return out + "Not measured.\n\n"
 	}
-	out += "The broker's own utime + stime (/proc/<pid>/stat, all its threads, not the load generator's) over each measured run, per GiB produced or consumed; medians over the runs.\n\n"
+	out += "The broker's own utime + stime (/proc/<pid>/stat, all its threads, not the load generator's) over each measured run, per GiB produced or consumed; medians over the runs. The kernel counts CPU time in 10 ms ticks, so runs of a fraction of a second (smoke runs) read coarse or 0.\n\n"
 	out += "| Workload | Variant | MiB/s | Broker CPU s | CPU s per GiB produced | CPU s per GiB consumed | × kfake |\n|---|---|---:|---:|---:|---:|---:|\n"
 	for _, s := range rows {
 		cell3 := func(k string) string {
-			if s.Extra[k] > 0 {
-				return fmtNum(s.Extra[k])
+			if v, ok := s.Extra[k]; ok {
+				return fmtNum(v)
 			}
 			return "–"
 		}

@@ -369,8 +369,9 @@ func TestCPUTargets(t *testing.T) {
 	if got := targetByID(t, r, TargetACPU); got.Met || got.Measured != notMeasured {
 		t.Errorf("a-cpu without kfake's figure: %+v", got)
 	}
+	r.Find("c", "warm").Extra[ExtraBrokerCPU] = 1.2
 	md := cpuTable(r)
-	for _, want := range []string{"| a | ringtail | 342 | 12.0 | 2.00 | – | – |", "| c | warm | 2930 | – | – | 0.60 | 0.60× |"} {
+	for _, want := range []string{"| a | ringtail | 342 | 12.0 | 2.00 | – | – |", "| c | warm | 2930 | 1.20 | – | 0.60 | 0.60× |"} {
 		if !strings.Contains(md, want) {
 			t.Errorf("CPU table lacks %q:\n%s", want, md)
 		}
