@@ -47,10 +47,14 @@ func (a *app) configCommand() *cobra.Command {
 		Short: "Check a server.toml; print ok, or what is wrong",
 		Args:  exactArgs(1, "one FILE"),
 		RunE: func(_ *cobra.Command, args []string) error {
-			if _, err := config.Load(args[0]); err != nil {
+			c, err := config.Load(args[0])
+			if err != nil {
 				return err
 			}
-			_, err := fmt.Fprintln(a.stdout, "ok")
+			if _, err := config.ApplyIOConfig(c); err != nil { // iotune's file, as serve reads it
+				return err
+			}
+			_, err = fmt.Fprintln(a.stdout, "ok")
 			return err
 		},
 	}
