@@ -112,7 +112,7 @@ func choosePinning(mode string, cpus []int) (pinning, string) {
 	}
 	n := len(cpus) / 2
 	p := pinning{broker: cpuList(cpus[:n]), load: cpuList(cpus[n:]), brokerCPUs: n, taskset: ts}
-	return p, fmt.Sprintf("workloads a-d: brokers (Ringtail and kfake) on CPU %s, load generator on CPU %s (taskset); e, f and the limits unpinned", p.broker, p.load)
+	return p, fmt.Sprintf("workloads a-d: brokers (Ringtail and kfake) on CPU %s, load generator on CPU %s (taskset); iperf3 likewise (server, client); e, f and fio unpinned", p.broker, p.load)
 }
 
 func cpuList(cpus []int) string {

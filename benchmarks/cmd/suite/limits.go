@@ -157,7 +157,11 @@ func (s *suite) iperf(ctx context.Context) (float64, error) {
 	if err != nil {
 		return 0, err
 	}
-	p, err := s.reg.start("iperf3 server", filepath.Join(s.dataRoot, "iperf3-server.log"), nil, "iperf3", "-s", "-1", "--forceflush", "-B", "127.0.0.1", "-p", strconv.Itoa(port))
+	// Pinned as workloads a-d are (server where the brokers run, client
+	// where the load runs), so c-iperf and c-raw-iperf compare like with like.
+	srv, srvArgs := s.pin.wrap(s.pin.broker, "iperf3", []string{"-s", "-1", "--forceflush", "-B", "127.0.0.1", "-p", strconv.Itoa(port)})
+	cl, clArgs := s.pin.wrap(s.pin.load, "iperf3", []string{"-c", "127.0.0.1", "-p", strconv.Itoa(port), "-t", strconv.Itoa(s.p.iperfSecs), "-J"})
+	p, err := s.reg.start("iperf3 server", filepath.Join(s.dataRoot, "iperf3-server.log"), nil, srv, srvArgs...)
 	if err != nil {
 		return 0, err
 	}
@@ -165,8 +169,7 @@ func (s *suite) iperf(ctx context.Context) (float64, error) {
 	if err := waitLog(ctx, p, "Server listening", 30*time.Second); err != nil {
 		return 0, err
 	}
-	out, _, err := runCmd(ctx, time.Duration(s.p.iperfSecs)*time.Second+time.Minute, s.dataRoot, nil,
-		"iperf3", "-c", "127.0.0.1", "-p", strconv.Itoa(port), "-t", strconv.Itoa(s.p.iperfSecs), "-J")
+	out, _, err := runCmd(ctx, time.Duration(s.p.iperfSecs)*time.Second+time.Minute, s.dataRoot, nil, cl, clArgs...)
 	if err != nil {
 		return 0, err
 	}
