@@ -619,6 +619,8 @@ func (s *suite) comparisons() {
 		}
 		if a == nil || b == nil {
 			cmp.Note = "not measured in this run (see the notes)"
+		} else if c.without == "one-shard" && s.pin.brokerCPUs == 1 {
+			cmp.Note = "the broker was pinned to one CPU, so shards = cores was 1 too: this compares one shard with itself (run with --pin off to compare shards)"
 		}
 		s.res.Comparisons = append(s.res.Comparisons, cmp)
 	}
