@@ -105,6 +105,7 @@ type benchFlags struct {
 	reportInterval    time.Duration
 	output            string
 	raw               bool
+	rawConnections    int
 }
 
 // benchConfig is one validated run. count < 0 with duration 0 (consume
@@ -133,6 +134,7 @@ type benchConfig struct {
 	reportInterval    time.Duration
 	output            string // "json" or "text" once resolved
 	raw               bool   // consume: raw Fetch requests, records not decoded (bench_raw.go)
+	rawConnections    int    // consume --raw: connections per partition leader
 }
 
 func (a *app) benchCommand() *cobra.Command {
@@ -188,6 +190,7 @@ func (a *app) benchSubcommand(mode benchMode, short, long string) *cobra.Command
 	f.DurationVar(&bf.reportInterval, "report-interval", time.Second, "how often to report progress")
 	f.StringVar(&bf.output, "output", "auto", "auto (text on a terminal, JSON lines otherwise), text or json")
 	if mode == benchConsume {
+		f.IntVar(&bf.rawConnections, "raw-connections", 1, "with --raw, connections per partition leader, each fetching its share of the partitions with one Fetch in flight")
 		f.BoolVar(&bf.raw, "raw", false, "measure the broker, not the client: send Fetch requests over plain TCP and count record batches by their headers, never decoding a record (reads what the topic holds; bytes are record-batch bytes)")
 		return cmd
 	}
@@ -260,7 +263,10 @@ func (bf benchFlags) validate(mode benchMode, changed func(string) bool) (benchC
 		return c, fmt.Errorf("--output %q: want auto, text or json", bf.output)
 	}
 	if mode == benchConsume {
-		c.raw = bf.raw
+		c.raw, c.rawConnections = bf.raw, max(bf.rawConnections, 1)
+		if changed("raw-connections") && (!c.raw || bf.rawConnections < 1 || bf.rawConnections > 64) {
+			return c, fmt.Errorf("--raw-connections %d: want 1 to 64, with --raw", bf.rawConnections)
+		}
 		if c.raw && (changed("count") || changed("duration")) {
 			return c, errors.New("--raw reads the records the topic holds when the run starts: give --timeout, not --count or --duration")
 		}

@@ -14,7 +14,8 @@ import (
 
 // `ringtail bench consume --raw`: the consume figure of the broker rather
 // than of a client (issue 16). Package rawfetch sends Fetch requests over
-// one plain TCP connection per partition leader and counts record batches
+// plain TCP connections (--raw-connections per partition leader, one Fetch
+// in flight on each) and counts record batches
 // by their headers; no record is decoded, checksummed or copied out, so
 // the figure compares with iperf3 over loopback. Its bytes are
 // record-batch bytes (batch headers included), not key plus value bytes
@@ -43,7 +44,9 @@ func (a *app) benchConsumeRaw(ctx context.Context, r *benchRun, adm *kadm.Client
 	if !ok || td.Err != nil {
 		return failed(what+": metadata", td.Err, "")
 	}
-	byLeader := map[int32]*rawfetch.Target{}
+	// Each leader's partitions go round-robin to its connections.
+	byLeader := map[int32][]*rawfetch.Target{}
+	next := map[int32]int{}
 	var targets []*rawfetch.Target
 	for _, p := range td.Partitions.Sorted() {
 		s, sok := starts.Lookup(c.topic, p.Partition)
@@ -51,16 +54,18 @@ func (a *app) benchConsumeRaw(ctx context.Context, r *benchRun, adm *kadm.Client
 		if !sok || !eok || e.Offset <= s.Offset {
 			continue
 		}
-		t := byLeader[p.Leader]
-		if t == nil {
-			addr, ok := addrs[p.Leader]
-			if !ok {
-				return fmt.Errorf("%s: partition %d's leader %d is not among the brokers", what, p.Partition, p.Leader)
-			}
-			t = &rawfetch.Target{Addr: addr}
-			byLeader[p.Leader] = t
+		addr, ok := addrs[p.Leader]
+		if !ok {
+			return fmt.Errorf("%s: partition %d's leader %d is not among the brokers", what, p.Partition, p.Leader)
+		}
+		i := next[p.Leader] % c.rawConnections
+		next[p.Leader]++
+		if i == len(byLeader[p.Leader]) {
+			t := &rawfetch.Target{Addr: addr}
+			byLeader[p.Leader] = append(byLeader[p.Leader], t)
 			targets = append(targets, t)
 		}
+		t := byLeader[p.Leader][i]
 		t.Partitions = append(t.Partitions, rawfetch.Partition{ID: p.Partition, Start: s.Offset, End: e.Offset})
 	}
 	cfg := rawfetch.Config{Topic: c.topic, ClientID: "ringtail-bench-raw"}

@@ -104,6 +104,10 @@ func TestBenchDefaults(t *testing.T) {
 	if c, err := bf.validate(benchConsume, given()); err != nil || !c.raw || c.count != -1 {
 		t.Errorf("consume --raw: raw %v count %d, %v", c.raw, c.count, err)
 	}
+	bf.rawConnections = 0
+	if _, err := bf.validate(benchConsume, given("raw-connections")); err == nil || !strings.Contains(err.Error(), "--raw-connections 0") {
+		t.Errorf("--raw-connections 0: %v", err)
+	}
 	if _, err := bf.validate(benchConsume, given("count")); err == nil || !strings.Contains(err.Error(), "--raw") {
 		t.Errorf("consume --raw --count: %v, want an error naming --raw", err)
 	}

@@ -31,8 +31,9 @@ type benchLine struct {
 	Errors       int64         `json:"errors"`
 	Stopped      string        `json:"stopped"`
 	Raw          *struct {
-		Responses int64 `json:"responses"`
-		WireBytes int64 `json:"wire_bytes"`
+		Connections int   `json:"connections"`
+		Responses   int64 `json:"responses"`
+		WireBytes   int64 `json:"wire_bytes"`
 	} `json:"raw"`
 	Config struct {
 		Topic    string `json:"topic"`
@@ -143,8 +144,13 @@ func TestBenchSmoke(t *testing.T) {
 	if res.Mode != "consume" || res.Stopped != "count" || res.Records != produced || res.Bytes <= produced*200 || res.Bytes > produced*(200+100) {
 		t.Errorf("consume --raw read %d records, %d bytes (stopped: %s); %d records of 200 bytes were produced", res.Records, res.Bytes, res.Stopped, produced)
 	}
-	if res.Raw == nil || res.Raw.Responses < 1 || res.Raw.WireBytes < res.Bytes {
+	if res.Raw == nil || res.Raw.Responses < 1 || res.Raw.WireBytes < res.Bytes || res.Raw.Connections != 1 {
 		t.Errorf("consume --raw: raw figures %+v for %d batch bytes", res.Raw, res.Bytes)
+	}
+	// Three partitions over two connections: the same records.
+	_, res2 := runBench(t, n, "consume", "--raw", "--raw-connections", "2", "--topic", "bench-smoke")
+	if res2.Records != produced || res2.Bytes != res.Bytes || res2.Raw == nil || res2.Raw.Connections != 2 {
+		t.Errorf("consume --raw --raw-connections 2: %d records, %d bytes, raw %+v; want %d records, %d bytes, 2 connections", res2.Records, res2.Bytes, res2.Raw, produced, res.Bytes)
 	}
 
 	// e2e: a fixed count at a fixed rate, keyed and compressed, on the same
