@@ -141,3 +141,49 @@ func CopyRange(dst io.Writer, src *os.File, offset int64, count int) (int64, err
 	}
 	return written, nil
 }
+
+// WriteMore writes all of b to the socket dst with send(2)'s MSG_MORE: the
+// kernel holds the bytes back (up to the 200 ms cork limit) until a write
+// without it, so that a Fetch response's header pieces and the sendfile
+// range after them leave in the same TCP segments instead of a small
+// segment per piece. The caller must end every run of WriteMore with a
+// plain write or a SendFile (whose last chunk pushes). Like SendFile it
+// waits in the netpoller when the socket buffer is full, so write deadlines
+// apply. On a socket that refuses the flag (EOPNOTSUPP) it returns an error
+// wrapping errors.ErrUnsupported before writing anything.
+func WriteMore(dst syscall.Conn, b []byte) (int, error) {
+	raw, err := dst.SyscallConn()
+	if err != nil {
+		return 0, fmt.Errorf("iocore: send: %w", err)
+	}
+	written := 0
+	var sendErr error
+	wErr := raw.Write(func(fd uintptr) bool {
+		for written < len(b) {
+			n, err := unix.SendmsgN(int(fd), b[written:], nil, nil, unix.MSG_MORE)
+			if n > 0 {
+				written += n
+			}
+			switch {
+			case err == unix.EAGAIN:
+				return false
+			case err == unix.EINTR:
+				continue
+			case err != nil:
+				sendErr = err
+				return true
+			}
+		}
+		return true
+	})
+	if sendErr == nil {
+		sendErr = wErr
+	}
+	if sendErr == nil {
+		return written, nil
+	}
+	if written == 0 && errors.Is(sendErr, unix.EOPNOTSUPP) {
+		return 0, fmt.Errorf("iocore: send MSG_MORE: %w: %w", errors.ErrUnsupported, sendErr)
+	}
+	return written, fmt.Errorf("iocore: send MSG_MORE after %d of %d bytes: %w", written, len(b), sendErr)
+}
