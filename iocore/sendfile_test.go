@@ -174,7 +174,11 @@ func TestWriteMoreThenSendFile(t *testing.T) {
 		got <- b
 	}()
 	server.SetWriteDeadline(time.Now().Add(20 * time.Second))
-	if n, err := WriteMore(server, head); err != nil || n != len(head) {
+	mw, err := NewMoreWriter(server)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n, err := mw.Write(head); err != nil || n != len(head) {
 		t.Fatalf("WriteMore: %d of %d bytes, %v", n, len(head), err)
 	}
 	if _, err := SendFile(server, f, 10, len(body)-10); err != nil {

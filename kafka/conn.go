@@ -111,6 +111,10 @@ type conn struct {
 	// this connection, or from the start on a TLS connection, whose bytes
 	// must go through crypto/tls; ranges then go through CopyRange.
 	noSendfile bool
+	// more writes fetch header pieces with MSG_MORE (writeBeforeRange);
+	// noMore is set once the socket refused it (writer only).
+	more   *iocore.MoreWriter
+	noMore bool
 	// principal is the client's Kafka principal: from its TLS certificate
 	// ("User:CN=...", or User:ANONYMOUS without one), or "User:<name>"
 	// once SASL authenticated it (sasl.go); "" on a PLAINTEXT listener
@@ -358,15 +362,22 @@ func (c *conn) writeFetch(o *fetchOut) error {
 var fetchWriteMore = true
 
 // writeBeforeRange writes the header bytes before a file range: with
-// MSG_MORE where the range will go by sendfile, so that they leave with the
+// MSG_MORE (iocore.MoreWriter) where the range will go by sendfile, so that they leave with the
 // range's first bytes instead of in a segment of their own (the range's
 // last sendfile chunk, or the plain write of the response's tail, pushes).
 func (c *conn) writeBeforeRange(b []byte) error {
-	if sc, ok := c.nc.(syscall.Conn); ok && !c.noSendfile && fetchWriteMore {
-		_, err := iocore.WriteMore(sc, b)
+	if sc, ok := c.nc.(syscall.Conn); ok && !c.noSendfile && !c.noMore && fetchWriteMore {
+		if c.more == nil {
+			var err error
+			if c.more, err = iocore.NewMoreWriter(sc); err != nil {
+				return err
+			}
+		}
+		_, err := c.more.Write(b)
 		if err == nil || !errors.Is(err, errors.ErrUnsupported) {
 			return err
 		}
+		c.noMore = true
 	}
 	_, err := c.nc.Write(b)
 	return err
