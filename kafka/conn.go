@@ -337,7 +337,7 @@ func (c *conn) writeFetch(o *fetchOut) error {
 	pos := 0
 	for _, pc := range o.pieces {
 		if pc.at > pos {
-			if err := c.writeBeforeRange(o.buf[pos:pc.at]); err != nil {
+			if err := c.writeBeforeRange(o.buf[pos:pc.at], pc.fr.Len > 0); err != nil {
 				return err
 			}
 			pos = pc.at
@@ -365,8 +365,10 @@ var fetchWriteMore = true
 // MSG_MORE (iocore.MoreWriter) where the range will go by sendfile, so that they leave with the
 // range's first bytes instead of in a segment of their own (the range's
 // last sendfile chunk, or the plain write of the response's tail, pushes).
-func (c *conn) writeBeforeRange(b []byte) error {
-	if sc, ok := c.nc.(syscall.Conn); ok && !c.noSendfile && !c.noMore && fetchWriteMore {
+// Before an empty range (no sendfile call to push them) they are written
+// plainly: more is false.
+func (c *conn) writeBeforeRange(b []byte, more bool) error {
+	if sc, ok := c.nc.(syscall.Conn); ok && more && !c.noSendfile && !c.noMore && fetchWriteMore {
 		if c.more == nil {
 			var err error
 			if c.more, err = iocore.NewMoreWriter(sc); err != nil {
