@@ -7,6 +7,7 @@ import (
 	"sort"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -87,10 +88,53 @@ type Metrics struct {
 	bytesOut      *prometheus.CounterVec
 	replBytesOut  *prometheus.CounterVec
 	quota         quotaMetrics // quota_metrics.go
-	apiNames      [128]string
+	apiNames      apiNamesT
 	errorNames    sync.Map // int16 -> string
 	responsePlans sync.Map // reflect.Type -> *plan
-	sasl          *saslMetrics
+	// reflectAll walks every response by reflection, Produce and Fetch
+	// included, as the observer did before responseErrors: set only by
+	// BenchmarkObserveProduce, to measure the two in the same run.
+	reflectAll bool
+	// series caches each API's request counter and latency histogram,
+	// and topicsIn each topic's produce counters, so that the observer
+	// of every request does not hash label values (WithLabelValues).
+	series   [len(apiNamesT{})]atomic.Pointer[apiSeries]
+	topicsIn sync.Map // topic -> *topicSeries
+	sasl     *saslMetrics
+}
+
+type apiNamesT [128]string
+
+// apiSeries are one API's request series.
+type apiSeries struct {
+	requests prometheus.Counter
+	latency  prometheus.Observer
+}
+
+// topicSeries are one topic's produce series.
+type topicSeries struct{ bytes, records prometheus.Counter }
+
+// apiSeriesFor is key's cached series, nil for a key out of range.
+func (m *Metrics) apiSeriesFor(key int16) *apiSeries {
+	if key < 0 || int(key) >= len(m.series) {
+		return nil
+	}
+	if s := m.series[key].Load(); s != nil {
+		return s
+	}
+	api := m.apiNames[key]
+	s := &apiSeries{requests: m.requests.WithLabelValues(api), latency: m.latency.WithLabelValues(api)}
+	m.series[key].Store(s)
+	return s
+}
+
+// topicIn is topic's cached produce series.
+func (m *Metrics) topicIn(topic string) *topicSeries {
+	if v, ok := m.topicsIn.Load(topic); ok {
+		return v.(*topicSeries)
+	}
+	v, _ := m.topicsIn.LoadOrStore(topic, &topicSeries{bytes: m.bytesIn.WithLabelValues(topic), records: m.recordsIn.WithLabelValues(topic)})
+	return v.(*topicSeries)
 }
 
 // NewMetrics makes the registry: request metrics, Go runtime and process
@@ -178,14 +222,19 @@ func (m *Metrics) errorName(code int16) string {
 // ObserveRequest implements kafka.RequestObserver.
 func (m *Metrics) ObserveRequest(key int16, req kmsg.Request, resp kmsg.Response, elapsed time.Duration, closed bool) {
 	api := m.apiName(key)
-	m.requests.WithLabelValues(api).Inc()
-	m.latency.WithLabelValues(api).Observe(elapsed.Seconds())
+	if s := m.apiSeriesFor(key); s != nil {
+		s.requests.Inc()
+		s.latency.Observe(elapsed.Seconds())
+	} else {
+		m.requests.WithLabelValues(api).Inc()
+		m.latency.WithLabelValues(api).Observe(elapsed.Seconds())
+	}
 	if closed {
 		m.closed.WithLabelValues(api).Inc()
 		return
 	}
 	if resp != nil {
-		m.walkErrors(reflect.ValueOf(resp), func(code int16) {
+		m.responseErrors(resp, func(code int16) {
 			m.errors.WithLabelValues(api, m.errorName(code)).Inc()
 		})
 	}
@@ -228,8 +277,9 @@ func (m *Metrics) observeProduce(req *kmsg.ProduceRequest, resp kmsg.Response) {
 			records += countRecords(p.Records)
 		}
 		if bytes > 0 {
-			m.bytesIn.WithLabelValues(t.Topic).Add(float64(bytes))
-			m.recordsIn.WithLabelValues(t.Topic).Add(float64(records))
+			ts := m.topicIn(t.Topic)
+			ts.bytes.Add(float64(bytes))
+			ts.records.Add(float64(records))
 		}
 	}
 }
@@ -284,6 +334,43 @@ func (m *Metrics) observeFetch(req *kmsg.FetchRequest, resp *kmsg.FetchResponse,
 			name = m.src.TopicName(t.TopicID)
 		}
 		vec.WithLabelValues(name).Add(float64(bytes))
+	}
+}
+
+// responseErrors calls f with every non-zero ErrorCode in resp. Produce and
+// Fetch, the responses of the data path, are walked by direct loops over
+// their kmsg types; every other API by walkErrors' reflection, which costs
+// a type-plan lookup and reflect.Value calls per field (see
+// BenchmarkObserveProduce).
+func (m *Metrics) responseErrors(resp kmsg.Response, f func(int16)) {
+	if m.reflectAll {
+		m.walkErrors(reflect.ValueOf(resp), f)
+		return
+	}
+	switch r := resp.(type) {
+	case *kmsg.ProduceResponse:
+		for i := range r.Topics {
+			ps := r.Topics[i].Partitions
+			for j := range ps {
+				if c := ps[j].ErrorCode; c != 0 {
+					f(c)
+				}
+			}
+		}
+	case *kmsg.FetchResponse:
+		if r.ErrorCode != 0 {
+			f(r.ErrorCode)
+		}
+		for i := range r.Topics {
+			ps := r.Topics[i].Partitions
+			for j := range ps {
+				if c := ps[j].ErrorCode; c != 0 {
+					f(c)
+				}
+			}
+		}
+	default:
+		m.walkErrors(reflect.ValueOf(resp), f)
 	}
 }
 

@@ -7,9 +7,11 @@ package admin
 
 import (
 	"encoding/binary"
+	"fmt"
 	"reflect"
 	"strings"
 	"testing"
+	"time"
 
 	dto "github.com/prometheus/client_model/go"
 	"github.com/twmb/franz-go/pkg/kmsg"
@@ -153,4 +155,106 @@ func TestTxnMetrics(t *testing.T) {
 			t.Errorf("%s without a coordinator", f.GetName())
 		}
 	}
+}
+
+// errorResponses are Produce and Fetch responses with error codes at every
+// level that has one, for the direct loops of responseErrors.
+func errorResponses() []kmsg.Response {
+	pr := kmsg.NewPtrProduceResponse()
+	for ti, codes := range [][]int16{{0, 6, 0}, {3}, {}} {
+		rt := kmsg.NewProduceResponseTopic()
+		rt.Topic = string(rune('a' + ti))
+		for i, c := range codes {
+			p := kmsg.NewProduceResponseTopicPartition()
+			p.Partition, p.ErrorCode = int32(i), c
+			rt.Partitions = append(rt.Partitions, p)
+		}
+		pr.Topics = append(pr.Topics, rt)
+	}
+	fr := kmsg.NewPtrFetchResponse()
+	fr.ErrorCode = 70
+	for _, codes := range [][]int16{{1, 0}, {0, 74}} {
+		rt := kmsg.NewFetchResponseTopic()
+		for i, c := range codes {
+			p := kmsg.NewFetchResponseTopicPartition()
+			p.Partition, p.ErrorCode = int32(i), c
+			rt.Partitions = append(rt.Partitions, p)
+		}
+		fr.Topics = append(fr.Topics, rt)
+	}
+	return []kmsg.Response{pr, fr, kmsg.NewPtrProduceResponse(), kmsg.NewPtrFetchResponse()}
+}
+
+// TestResponseErrorsMatchesReflection: the direct loops for Produce and
+// Fetch find exactly the codes the reflection walk finds, in its order.
+func TestResponseErrorsMatchesReflection(t *testing.T) {
+	m := NewMetrics(nil)
+	for _, resp := range errorResponses() {
+		var direct, walked []int16
+		m.responseErrors(resp, func(c int16) { direct = append(direct, c) })
+		m.walkErrors(reflect.ValueOf(resp), func(c int16) { walked = append(walked, c) })
+		if !reflect.DeepEqual(direct, walked) {
+			t.Errorf("%T: direct loops found %v, reflection %v", resp, direct, walked)
+		}
+	}
+}
+
+// benchProduce is a Produce request of 16 partitions of one topic and its
+// all-success response, the shape of `ringtail bench produce --partitions 16`.
+func benchProduce() (*kmsg.ProduceRequest, *kmsg.ProduceResponse) {
+	req := kmsg.NewPtrProduceRequest()
+	req.Version = 9
+	resp := kmsg.NewPtrProduceResponse()
+	resp.Version = 9
+	rt := kmsg.NewProduceRequestTopic()
+	rt.Topic = "bench"
+	st := kmsg.NewProduceResponseTopic()
+	st.Topic = "bench"
+	batch := make([]byte, 61+100)
+	binary.BigEndian.PutUint32(batch[8:], uint32(len(batch)-12))
+	binary.BigEndian.PutUint32(batch[57:], 1)
+	for i := int32(0); i < 16; i++ {
+		p := kmsg.NewProduceRequestTopicPartition()
+		p.Partition, p.Records = i, batch
+		rt.Partitions = append(rt.Partitions, p)
+		sp := kmsg.NewProduceResponseTopicPartition()
+		sp.Partition = i
+		st.Partitions = append(st.Partitions, sp)
+	}
+	req.Topics = []kmsg.ProduceRequestTopic{rt}
+	resp.Topics = []kmsg.ProduceResponseTopic{st}
+	return req, resp
+}
+
+// BenchmarkObserveProduce measures the observer's whole cost per Produce
+// response of 16 partitions (ObserveRequest: counters, histogram, error
+// codes, bytes and records in), and the error-code part alone by the direct
+// loops (responseErrors) and by the reflection walk they replace.
+func BenchmarkObserveProduce(b *testing.B) {
+	m := NewMetrics(nil)
+	req, resp := benchProduce()
+	for _, reflectAll := range []bool{false, true} {
+		b.Run(fmt.Sprintf("ObserveRequest/reflection=%v", reflectAll), func(b *testing.B) {
+			m.reflectAll = reflectAll
+			defer func() { m.reflectAll = false }()
+			b.ReportAllocs()
+			for b.Loop() {
+				m.ObserveRequest(0, req, resp, time.Millisecond, false)
+			}
+		})
+	}
+	n := 0
+	count := func(int16) { n++ }
+	b.Run("errors=direct", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			m.responseErrors(resp, count)
+		}
+	})
+	b.Run("errors=reflection", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			m.walkErrors(reflect.ValueOf(resp), count)
+		}
+	})
 }

@@ -141,3 +141,70 @@ func CopyRange(dst io.Writer, src *os.File, offset int64, count int) (int64, err
 	}
 	return written, nil
 }
+
+// MoreWriter writes to one socket with send(2)'s MSG_MORE: the kernel
+// holds the bytes back (up to the 200 ms cork limit) until a write without
+// it, so that a Fetch response's header pieces and the sendfile range after
+// them leave in the same TCP segments instead of a small segment per piece.
+// The caller must end every run of Write calls with a plain write or a
+// SendFile (whose last chunk pushes). Like SendFile it waits in the
+// netpoller when the socket buffer is full, so write deadlines apply. It
+// allocates once, in NewMoreWriter, not per Write. Not safe for concurrent
+// use.
+type MoreWriter struct {
+	raw     syscall.RawConn
+	fn      func(fd uintptr) bool
+	b       []byte
+	written int
+	err     error
+}
+
+// NewMoreWriter returns a MoreWriter on dst, a socket.
+func NewMoreWriter(dst syscall.Conn) (*MoreWriter, error) {
+	raw, err := dst.SyscallConn()
+	if err != nil {
+		return nil, fmt.Errorf("iocore: send: %w", err)
+	}
+	w := &MoreWriter{raw: raw}
+	w.fn = w.send
+	return w, nil
+}
+
+func (w *MoreWriter) send(fd uintptr) bool {
+	for w.written < len(w.b) {
+		n, err := unix.SendmsgN(int(fd), w.b[w.written:], nil, nil, unix.MSG_MORE)
+		if n > 0 {
+			w.written += n
+		}
+		switch {
+		case err == unix.EAGAIN:
+			return false
+		case err == unix.EINTR:
+			continue
+		case err != nil:
+			w.err = err
+			return true
+		}
+	}
+	return true
+}
+
+// Write writes all of b with MSG_MORE. On a socket that refuses the flag
+// (EOPNOTSUPP) it returns an error wrapping errors.ErrUnsupported before
+// writing anything.
+func (w *MoreWriter) Write(b []byte) (int, error) {
+	w.b, w.written, w.err = b, 0, nil
+	wErr := w.raw.Write(w.fn)
+	written, err := w.written, w.err
+	w.b = nil
+	if err == nil {
+		err = wErr
+	}
+	if err == nil {
+		return written, nil
+	}
+	if written == 0 && errors.Is(err, unix.EOPNOTSUPP) {
+		return 0, fmt.Errorf("iocore: send MSG_MORE: %w: %w", errors.ErrUnsupported, err)
+	}
+	return written, fmt.Errorf("iocore: send MSG_MORE after %d of %d bytes: %w", written, len(b), err)
+}

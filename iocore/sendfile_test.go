@@ -147,3 +147,45 @@ func TestSendFileHonorsWriteDeadline(t *testing.T) {
 		t.Fatalf("wrote %d, %v; want os.ErrDeadlineExceeded", n, err)
 	}
 }
+
+// TestWriteMoreThenSendFile: header bytes written with MSG_MORE, larger than
+// the socket buffer, then a file range by sendfile, arrive whole and in
+// order: the held-back bytes are pushed by the range's last chunk.
+func TestWriteMoreThenSendFile(t *testing.T) {
+	client, server := tcpPair(t)
+	server.SetWriteBuffer(16 << 10)
+	head := bytes.Repeat([]byte("header"), 50<<10)
+	body := bytes.Repeat([]byte("0123456789"), 1000)
+	f, err := os.CreateTemp(t.TempDir(), "range")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	if _, err := f.Write(body); err != nil {
+		t.Fatal(err)
+	}
+	got := make(chan []byte, 1)
+	go func() {
+		b := make([]byte, len(head)+len(body)-10)
+		client.SetReadDeadline(time.Now().Add(20 * time.Second))
+		if _, err := io.ReadFull(client, b); err != nil {
+			t.Error(err)
+		}
+		got <- b
+	}()
+	server.SetWriteDeadline(time.Now().Add(20 * time.Second))
+	mw, err := NewMoreWriter(server)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n, err := mw.Write(head); err != nil || n != len(head) {
+		t.Fatalf("WriteMore: %d of %d bytes, %v", n, len(head), err)
+	}
+	if _, err := SendFile(server, f, 10, len(body)-10); err != nil {
+		t.Fatal(err)
+	}
+	want := append(bytes.Clone(head), body[10:]...)
+	if b := <-got; !bytes.Equal(b, want) {
+		t.Fatal("bytes differ from the header and the range")
+	}
+}

@@ -42,9 +42,16 @@ var errCloseConn = errors.New("kafka: close connection")
 
 // slot is one request's place in the connection's response order.
 type slot struct {
-	done     chan struct{} // closed once out/closeConn are final
+	done     chan struct{} // closed once out/resp/closeConn are final
 	finished atomic.Bool
 	out      []byte // the whole response frame; nil: nothing to send
+	// resp, with cx and elapsed, is a response still to encode: the
+	// writer encodes it (render) into the connection's reusable buffer
+	// and runs the observer, so that neither runs on the goroutine that
+	// finished the request (for Produce, usually a storage shard's).
+	resp    kmsg.Response
+	cx      *reqCtx
+	elapsed time.Duration
 	// fetch, instead of out, is a Fetch response with file ranges
 	// (fetch_encode.go); whoever drops the slot releases it (drop).
 	fetch     *fetchOut
@@ -74,6 +81,12 @@ type reqCtx struct {
 	// req and start are for Config.Observer.
 	req   kmsg.Request
 	start time.Time
+	// frame is the request's pooled frame buffer (Produce only, see
+	// framePool), which its records alias: frameRefs counts the holders
+	// (the slot until the writer is done with it, and a Produce's appends
+	// until the last one completes); the last releases it.
+	frame     *[]byte
+	frameRefs atomic.Int32
 	// fetch holds a Fetch response's file ranges (sendfile path).
 	fetch *fetchRanges
 	// Client quotas (quotas.go): the request's size, when its handler
@@ -98,6 +111,10 @@ type conn struct {
 	// this connection, or from the start on a TLS connection, whose bytes
 	// must go through crypto/tls; ranges then go through CopyRange.
 	noSendfile bool
+	// more writes fetch header pieces with MSG_MORE (writeBeforeRange);
+	// noMore is set once the socket refused it (writer only).
+	more   *iocore.MoreWriter
+	noMore bool
 	// principal is the client's Kafka principal: from its TLS certificate
 	// ("User:CN=...", or User:ANONYMOUS without one), or "User:<name>"
 	// once SASL authenticated it (sasl.go); "" on a PLAINTEXT listener
@@ -115,6 +132,12 @@ type conn struct {
 	// software is the client's name and version from ApiVersions v3+, for
 	// telemetry subscriptions (telemetry.go).
 	software atomic.Pointer[[2]string]
+	// wbuf is the writer's response encode buffer, reused from one
+	// response to the next (writer only).
+	wbuf []byte
+	// pooled is the frame buffer readFrame took from framePool for the
+	// frame it returned, handed to that frame's reqCtx (reader only).
+	pooled *[]byte
 }
 
 func newConn(s *Server, nc net.Conn) *conn {
@@ -216,7 +239,11 @@ func (c *conn) readFrame() ([]byte, error) {
 	// twice; in workload (a)'s CPU profile runtime.memclrNoHeapPointers
 	// took half the broker's CPU.)
 	var buf []byte
-	if n <= frameTrustBytes {
+	c.pooled = nil
+	if n <= maxPooledFrameBytes && c.peekKey() == produceKey {
+		c.pooled = getFrame(int(n))
+		buf = (*c.pooled)[:n]
+	} else if n <= frameTrustBytes {
 		buf = make([]byte, n)
 	} else {
 		buf = make([]byte, frameTrustBytes, frameTrustBytes)
@@ -228,6 +255,10 @@ func (c *conn) readFrame() ([]byte, error) {
 		if err != nil {
 			if errors.Is(err, io.EOF) {
 				err = io.ErrUnexpectedEOF
+			}
+			if c.pooled != nil {
+				putFrame(c.pooled)
+				c.pooled = nil
 			}
 			return nil, err
 		}
@@ -267,14 +298,18 @@ func (c *conn) writeLoop() {
 			continue
 		}
 		var err error
+		out := c.render(sl)
 		switch {
 		case sl.fetch != nil:
 			c.nc.SetWriteDeadline(time.Now().Add(c.s.cfg.IdleTimeout))
 			err = c.writeFetch(sl.fetch)
 			sl.fetch.release()
-		case sl.out != nil:
+		case out != nil:
 			c.nc.SetWriteDeadline(time.Now().Add(c.s.cfg.IdleTimeout))
-			_, err = c.nc.Write(sl.out)
+			_, err = c.nc.Write(out)
+			if cap(c.wbuf) > maxKeptEncodeBytes {
+				c.wbuf = nil // a rare large response: not kept per connection
+			}
 		}
 		if err != nil {
 			c.s.log.Debug("write failed; closing connection", "remote", c.remote, "err", err)
@@ -302,7 +337,7 @@ func (c *conn) writeFetch(o *fetchOut) error {
 	pos := 0
 	for _, pc := range o.pieces {
 		if pc.at > pos {
-			if _, err := c.nc.Write(o.buf[pos:pc.at]); err != nil {
+			if err := c.writeBeforeRange(o.buf[pos:pc.at], pc.fr.Len > 0); err != nil {
 				return err
 			}
 			pos = pc.at
@@ -320,6 +355,34 @@ func (c *conn) writeFetch(o *fetchOut) error {
 		}
 	}
 	return nil
+}
+
+// fetchWriteMore turns writeBeforeRange's MSG_MORE on; benchmarks turn it
+// off to measure plain writes in the same run.
+var fetchWriteMore = true
+
+// writeBeforeRange writes the header bytes before a file range: with
+// MSG_MORE (iocore.MoreWriter) where the range will go by sendfile, so that they leave with the
+// range's first bytes instead of in a segment of their own (the range's
+// last sendfile chunk, or the plain write of the response's tail, pushes).
+// Before an empty range (no sendfile call to push them) they are written
+// plainly: more is false.
+func (c *conn) writeBeforeRange(b []byte, more bool) error {
+	if sc, ok := c.nc.(syscall.Conn); ok && more && !c.noSendfile && !c.noMore && fetchWriteMore {
+		if c.more == nil {
+			var err error
+			if c.more, err = iocore.NewMoreWriter(sc); err != nil {
+				return err
+			}
+		}
+		_, err := c.more.Write(b)
+		if err == nil || !errors.Is(err, errors.ErrUnsupported) {
+			return err
+		}
+		c.noMore = true
+	}
+	_, err := c.nc.Write(b)
+	return err
 }
 
 // sendRange sends one file range with sendfile, or with CopyRange where
@@ -361,6 +424,12 @@ func (c *conn) handleFrame(frame []byte) *slot {
 		key:           int16(binary.BigEndian.Uint16(frame[0:])),
 		version:       int16(binary.BigEndian.Uint16(frame[2:])),
 		correlationID: int32(binary.BigEndian.Uint32(frame[4:])),
+	}
+	if c.pooled != nil {
+		// The slot holds the frame until the writer is done with it.
+		cx.frame, c.pooled = c.pooled, nil
+		cx.frameRefs.Store(1)
+		sl.cx = cx
 	}
 	if c.s.cfg.Observer != nil {
 		cx.start = time.Now()
@@ -444,7 +513,7 @@ func (c *conn) finish(sl *slot, cx *reqCtx, resp kmsg.Response, err error) {
 			c.s.fetchCopiedBytes.Add(sl.fetch.inline)
 			break
 		}
-		sl.out = encodeResponse(cx, resp)
+		sl.resp = resp // encoded by the writer (render)
 		if f, ok := resp.(*kmsg.FetchResponse); ok {
 			c.s.fetchCopiedBytes.Add(recordBytes(f))
 		}
@@ -456,9 +525,35 @@ func (c *conn) finish(sl *slot, cx *reqCtx, resp kmsg.Response, err error) {
 		if fo, ok := o.(FetchObserver); ok && sl.fetch != nil && sl.fetch.ranged > 0 {
 			fo.ObserveFetchRanges(cx.req.(*kmsg.FetchRequest), resp.(*kmsg.FetchResponse), cx.fetch.recordBytes)
 		}
-		o.ObserveRequest(cx.key, cx.req, resp, time.Since(cx.start), err != nil)
+		if err != nil || sl.fetch != nil {
+			o.ObserveRequest(cx.key, cx.req, resp, time.Since(cx.start), err != nil)
+		} else {
+			sl.elapsed = time.Since(cx.start) // observed by the writer (render)
+		}
 	}
+	sl.cx = cx
 	close(sl.done)
+}
+
+// render runs on the writer once sl is final: it encodes a response left
+// to encode into the connection's reusable buffer and observes it, then
+// drops the slot's hold on the request's frame. It returns the frame to
+// write: that buffer, sl.out, or nil.
+func (c *conn) render(sl *slot) []byte {
+	cx := sl.cx
+	if cx == nil {
+		return sl.out
+	}
+	out := sl.out
+	if sl.resp != nil {
+		c.wbuf = appendResponse(c.wbuf[:0], cx, sl.resp)
+		out = c.wbuf
+	}
+	if o := c.s.cfg.Observer; o != nil && !sl.closeConn && sl.fetch == nil {
+		o.ObserveRequest(cx.key, cx.req, sl.resp, sl.elapsed, false)
+	}
+	cx.releaseFrame()
+	return out
 }
 
 // encodeResponse frames resp: size, correlation id, the header's tagged
@@ -466,18 +561,24 @@ func (c *conn) finish(sl *slot, cx *reqCtx, resp kmsg.Response, err error) {
 // response header is always v0 so that a client can read it before it knows
 // any versions), then the body.
 func encodeResponse(cx *reqCtx, resp kmsg.Response) []byte {
+	return appendResponse(make([]byte, 0, 256), cx, resp)
+}
+
+// appendResponse is encodeResponse into buf[len(buf):].
+func appendResponse(buf []byte, cx *reqCtx, resp kmsg.Response) []byte {
 	if cx.fallback {
 		resp.SetVersion(0)
 	} else {
 		resp.SetVersion(cx.version)
 	}
-	buf := make([]byte, 8, 256)
-	binary.BigEndian.PutUint32(buf[4:], uint32(cx.correlationID))
+	start := len(buf)
+	buf = append(buf, 0, 0, 0, 0, 0, 0, 0, 0)
+	binary.BigEndian.PutUint32(buf[start+4:], uint32(cx.correlationID))
 	if resp.IsFlexible() && resp.Key() != apiVersionsKey {
 		buf = append(buf, 0)
 	}
 	buf = resp.AppendTo(buf)
-	binary.BigEndian.PutUint32(buf[0:], uint32(len(buf)-4))
+	binary.BigEndian.PutUint32(buf[start:], uint32(len(buf)-start-4))
 	return buf
 }
 

@@ -86,9 +86,19 @@ func BenchmarkFetchBuild(b *testing.B) {
 // the request, the server building and writing the response (sendfile or
 // copy), and the client reading every byte of it. MB/s counts the record
 // bytes.
+//
+// sendfile=true runs twice: with the header pieces before each range
+// written with MSG_MORE (the default) and with plain writes (more=false).
 func BenchmarkFetchServe(b *testing.B) {
-	for _, sendfile := range []bool{true, false} {
-		b.Run(fmt.Sprintf("sendfile=%v", sendfile), func(b *testing.B) {
+	for _, mode := range []struct{ sendfile, more bool }{{true, true}, {true, false}, {false, false}} {
+		sendfile := mode.sendfile
+		name := fmt.Sprintf("sendfile=%v", sendfile)
+		if sendfile {
+			name += fmt.Sprintf("/more=%v", mode.more)
+		}
+		b.Run(name, func(b *testing.B) {
+			fetchWriteMore = mode.more
+			defer func() { fetchWriteMore = true }()
 			h, req := benchFetchSetup(b, sendfile)
 			c := h.dial()
 			reqFrame := frame(req, 1)

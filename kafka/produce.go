@@ -70,6 +70,7 @@ import (
 	"fmt"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kerr"
@@ -211,8 +212,19 @@ func handleProduce(s *Server, cx *reqCtx, kreq kmsg.Request, finish func(kmsg.Re
 			complete()
 		}
 	}
+	// The records alias the request's pooled frame: it is held until
+	// every append has completed (framepool.go), whenever the response
+	// leaves.
+	var appending atomic.Int32
+	appending.Store(int32(len(todo)))
+	if len(todo) > 0 {
+		cx.holdFrame()
+	}
 	for _, p := range todo {
 		p.log.Append(p.records, p.epoch, func(r AppendResult) {
+			if appending.Add(-1) == 0 {
+				cx.releaseFrame()
+			}
 			rl, replicated := p.log.(ReplicatedLog)
 			if r.Err != nil || req.Acks != -1 || !replicated {
 				mu.Lock()

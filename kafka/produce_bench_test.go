@@ -7,7 +7,8 @@
 // BatchHeader per batch). Requests carry one batch of 1 to 1000 records of
 // 1 KiB, as v9 (flexible) and v7. allocs/op must not grow with the record
 // count: the produce path allocates per request and per batch, never per
-// record (TestProduceParseAllocsPerBatch asserts it).
+// record (TestProduceAllocsPerBatch asserts it on the real path, from the
+// socket through storage).
 package kafka
 
 import (
