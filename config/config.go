@@ -164,6 +164,7 @@ type RingtailConfig struct {
 	// files with sendfile(2) (true, the default); false reads them into
 	// memory and writes them, as TLS would need.
 	FetchSendfile bool
+	MaxOpenFiles  int // max_open_files: segment file descriptors open at once; 0 = from RLIMIT_NOFILE, -1 = unbounded (files.go)
 }
 
 const (
