@@ -12,8 +12,13 @@ package storage
 // a read pins the .log while it reads (and a Ranges until its bytes were
 // sent with sendfile), a cleaning pass pins the file it writes
 // sequentially. The cache never closes a pinned file; when every open file
-// is pinned it opens one more anyway, so the bound is soft by at most the
-// files in use at once (a few per shard and per fetch in flight).
+// is pinned it opens one more anyway, so the bound is soft by the files in
+// use at once. An append that finds the cache over its bound asks the
+// shard's drain to complete the tasks prepared so far before preparing
+// more (iocore.Batch.CommitAfter), so one drain of a thousand appends to a
+// thousand partitions does not pin three thousand files: the excess is a
+// few files per shard. A fetch pins one .log per partition it returns,
+// until the response is sent.
 //
 // Closing a descriptor loses nothing. Its dirty pages stay in the page
 // cache, and fsync is per inode: a later Sync through a new descriptor
@@ -259,6 +264,14 @@ func (f *cachedFile) evict() {
 	c.open--
 	c.mu.Unlock()
 	of.Close()
+}
+
+// overBound reports whether more files are open than the bound allows,
+// which happens only when every open one is pinned.
+func (c *fileCache) overBound() bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.max > 0 && c.open > c.max
 }
 
 // isOpen reports whether f holds a descriptor now (tests).

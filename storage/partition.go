@@ -449,6 +449,12 @@ func (t *appendTask) Prepare(b *iocore.Batch) {
 		p.undoTask(t)
 		return
 	}
+	if p.m.files.overBound() {
+		// Every open segment file is pinned by this drain (or another
+		// shard's): complete the tasks prepared so far, releasing theirs,
+		// before the next takes more.
+		b.CommitAfter()
+	}
 	if !p.noteAborted(b, t, seg) {
 		return
 	}
