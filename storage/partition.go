@@ -435,13 +435,15 @@ func (t *appendTask) Prepare(b *iocore.Batch) {
 	}
 
 	seg := p.active()
-	// The shard's batch gets raw descriptors: pinned until Complete.
+	// The shard's batch gets raw descriptors, pinned until Complete: the
+	// .log, and the index files when the task writes an entry.
+	needIdx, needTidx := seg.pend.indexEntriesDue(seg, t.hdrs, cfg, t.replica, nowMs)
 	logFd, err := t.pin(seg.log)
-	var idxFd, tidxFd int
-	if err == nil {
+	idxFd, tidxFd := -1, -1
+	if err == nil && needIdx {
 		idxFd, err = t.pin(seg.idxF)
 	}
-	if err == nil {
+	if err == nil && needTidx {
 		tidxFd, err = t.pin(seg.tidxF)
 	}
 	if err != nil {
@@ -599,6 +601,24 @@ func (st *segState) noteBatch(seg *segment, h *BatchHeader, pos int64, interval 
 	st.size = pos + int64(h.Size())
 	st.nextOffset = h.LastOffset() + 1
 	return e, te, ok
+}
+
+// indexEntriesDue says whether appending hdrs to seg from state st would
+// write offset and time index entries, running noteBatch on a copy with
+// the timestamps Prepare will give the batches.
+func (st segState) indexEntriesDue(seg *segment, hdrs []BatchHeader, cfg *Config, replica bool, nowMs int64) (idx, tidx bool) {
+	pos := st.size
+	for i := range hdrs {
+		h := hdrs[i]
+		if cfg.LogAppendTime && !replica {
+			h.MaxTimestamp = nowMs
+		}
+		_, te, ok := st.noteBatch(seg, &h, pos, cfg.IndexIntervalBytes)
+		idx = idx || ok
+		tidx = tidx || te != nil
+		pos += int64(h.Size())
+	}
+	return idx, tidx
 }
 
 // shouldRoll says why the active segment must roll before an append of size
