@@ -173,3 +173,27 @@ func procLimitNofile(t *testing.T, pid int) int {
 	t.Fatalf("no Max open files in /proc/%d/limits", pid)
 	return 0
 }
+
+// A max_open_files the open file limit cannot hold stops the broker at
+// start with an error naming the key and the limit.
+func TestMaxOpenFilesAboveLimitRefused(t *testing.T) {
+	if testing.Short() {
+		t.Skip("end-to-end test")
+	}
+	prlimit, err := exec.LookPath("prlimit")
+	if err != nil {
+		t.Skipf("prlimit (util-linux) not found: %v", err)
+	}
+	n := testkit.NewNode(t, testkit.Options{Ringtail: map[string]string{"max_open_files": "5000"}})
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	out, err := exec.CommandContext(ctx, prlimit, "--nofile=1000:1000", n.Bin, "serve", "--config", n.ConfigPath).CombinedOutput()
+	if err == nil {
+		t.Fatalf("serve with max_open_files 5000 under a limit of 1000 started:\n%s", out)
+	}
+	for _, want := range []string{"ringtail.max_open_files is 5000", "limit (RLIMIT_NOFILE) is 1000", "at most 936"} {
+		if !strings.Contains(string(out), want) {
+			t.Fatalf("error output lacks %q:\n%s", want, tailLines(string(out), 20))
+		}
+	}
+}
