@@ -72,7 +72,8 @@ func TestManyPartitionsUnderFileLimit(t *testing.T) {
 	limit := envInt("RINGTAIL_FD_LIMIT", 2*parts)
 	const topic = "wide"
 
-	n := testkit.NewNode(t, testkit.Options{})
+	o, adminAddr := withAdmin(t, testkit.Options{})
+	n := testkit.NewNode(t, o)
 	// The limit applies to the broker alone: a wrapper sets it and execs
 	// the binary, so the pid testkit watches is the broker's.
 	wrapper := filepath.Join(t.TempDir(), "ringtail-limited")
@@ -128,6 +129,22 @@ func TestManyPartitionsUnderFileLimit(t *testing.T) {
 	}
 	check("after create")
 	rssServed := procStatus(t, n.PID(), "VmRSS")
+	mf := scrape(t, adminAddr)
+	gauge := func(name string) float64 {
+		f := mf[name]
+		if f == nil || len(f.Metric) == 0 {
+			t.Fatalf("/metrics lacks %s", name)
+		}
+		m := f.Metric[0]
+		if m.Gauge != nil {
+			return m.Gauge.GetValue()
+		}
+		return m.Counter.GetValue()
+	}
+	maxFiles, openSeg, evictions := gauge("ringtail_segment_files_max"), gauge("ringtail_segment_files_open"), gauge("ringtail_segment_file_evictions_total")
+	if maxFiles <= 0 || maxFiles >= float64(limit) || evictions == 0 {
+		t.Fatalf("segment files: max %v (limit %d), open %v, evictions %v; want a bound below the limit that closed files", maxFiles, limit, openSeg, evictions)
+	}
 	fdsServed := openFDs(t, n.PID())
 
 	n.Stop()
@@ -147,6 +164,7 @@ func TestManyPartitionsUnderFileLimit(t *testing.T) {
 		"create_and_produce_s": createProduce.Seconds(), "startup_s": startup.Seconds(),
 		"rss_kib_served": rssServed, "rss_kib_idle_after_restart": rssIdle, "rss_kib_after_consume": rssAfter,
 		"fds_open_served": fdsServed, "fds_open_end": openFDs(t, n.PID()),
+		"max_open_files": maxFiles, "segment_files_open_served": openSeg, "segment_file_evictions_served": evictions,
 	}
 	b, _ := json.Marshal(report)
 	t.Logf("figures: %s", b)
