@@ -147,7 +147,9 @@ func TestManyPartitionsUnderFileLimit(t *testing.T) {
 	}
 	fdsServed := openFDs(t, n.PID())
 
+	stopping := time.Now()
 	n.Stop()
+	shutdown := time.Since(stopping)
 	started := time.Now()
 	n.Start()
 	startup := time.Since(started)
@@ -161,7 +163,7 @@ func TestManyPartitionsUnderFileLimit(t *testing.T) {
 
 	report := map[string]any{
 		"partitions": parts, "rlimit_nofile": limit,
-		"create_and_produce_s": createProduce.Seconds(), "startup_s": startup.Seconds(),
+		"create_and_produce_s": createProduce.Seconds(), "startup_s": startup.Seconds(), "shutdown_s": shutdown.Seconds(),
 		"rss_kib_served": rssServed, "rss_kib_idle_after_restart": rssIdle, "rss_kib_after_consume": rssAfter,
 		"fds_open_served": fdsServed, "fds_open_end": openFDs(t, n.PID()),
 		"max_open_files": maxFiles, "segment_files_open_served": openSeg, "segment_file_evictions_served": evictions,
