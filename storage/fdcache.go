@@ -71,6 +71,10 @@ type cachedFile struct {
 	f      *os.File
 	pins   int32
 	closed bool
+	// wgen counts writes through this file (pins for writing included);
+	// sgen is the wgen an fsync that succeeded covered. wgen == sgen: no
+	// write is waiting for an fsync, and close skips the file.
+	wgen, sgen uint64
 
 	prev, next *cachedFile // in c's list iff f != nil && pins == 0
 }
@@ -296,7 +300,7 @@ func (f *cachedFile) ReadAt(b []byte, off int64) (int, error) {
 
 // WriteAt is os.File.WriteAt.
 func (f *cachedFile) WriteAt(b []byte, off int64) (int, error) {
-	of, err := f.pin()
+	of, _, err := f.pinWrite()
 	if err != nil {
 		return 0, err
 	}
@@ -304,9 +308,45 @@ func (f *cachedFile) WriteAt(b []byte, off int64) (int, error) {
 	return of.WriteAt(b, off)
 }
 
+// pinWrite is pin for a write: it counts the write and returns the write
+// generation that an fsync after it covers (noteSynced).
+func (f *cachedFile) pinWrite() (*os.File, uint64, error) {
+	of, err := f.pin()
+	if err != nil {
+		return nil, 0, err
+	}
+	f.c.mu.Lock()
+	f.wgen++
+	g := f.wgen
+	f.c.mu.Unlock()
+	return of, g, nil
+}
+
+// noteSynced records that an fsync which succeeded covered every write up
+// to generation g.
+func (f *cachedFile) noteSynced(g uint64) {
+	f.c.mu.Lock()
+	f.sgen = max(f.sgen, g)
+	f.c.mu.Unlock()
+}
+
+// unsynced reports whether a write through f may still wait for an fsync.
+func (f *cachedFile) unsynced() bool {
+	f.c.mu.Lock()
+	defer f.c.mu.Unlock()
+	return f.wgen != f.sgen
+}
+
+// written reports whether anything was ever written through f.
+func (f *cachedFile) written() bool {
+	f.c.mu.Lock()
+	defer f.c.mu.Unlock()
+	return f.wgen != 0
+}
+
 // Truncate is os.File.Truncate.
 func (f *cachedFile) Truncate(size int64) error {
-	of, err := f.pin()
+	of, _, err := f.pinWrite()
 	if err != nil {
 		return err
 	}
@@ -321,7 +361,14 @@ func (f *cachedFile) Sync() error {
 		return err
 	}
 	defer f.unpin()
-	return of.Sync()
+	f.c.mu.Lock()
+	g := f.wgen
+	f.c.mu.Unlock()
+	if err := of.Sync(); err != nil {
+		return err
+	}
+	f.noteSynced(g)
+	return nil
 }
 
 // Stat is os.File.Stat; a file not open is stat'ed by path rather than

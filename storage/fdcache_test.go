@@ -401,3 +401,38 @@ func TestIdlePartitionsHoldNoGoroutines(t *testing.T) {
 	}
 	t.Logf("%d idle partitions: %.0f heap bytes each, %d goroutines in all more", n, float64(int64(ms1.HeapAlloc)-int64(ms0.HeapAlloc))/n, after-before)
 }
+
+// Close reopens only the files with writes not yet fsynced: after a durable
+// append (its batch fsynced the .log) and no index entry, only the time
+// index, for the final entry close writes. The data is all there after.
+func TestCloseSkipsSyncedFiles(t *testing.T) {
+	eachEngine(t, func(t *testing.T, e *env) {
+		e.maxOpenFiles = 16
+		m := e.open()
+		p := e.create(m, tp0)
+		mustAppend(t, p, simpleBatch(2, 50, e.clock.Ms()))
+		a := p.view.Load().segs[0]
+		if a.log.unsynced() || a.idxF.written() {
+			t.Fatalf("after a durable append: log unsynced %v, index written %v; want neither", a.log.unsynced(), a.idxF.written())
+		}
+		for _, f := range []*cachedFile{a.log, a.idxF, a.tidxF} {
+			f.evict()
+		}
+		before := m.FileCache().Opens
+		if err := m.Close(); err != nil {
+			t.Fatal(err)
+		}
+		if opened := m.FileCache().Opens - before; opened != 1 {
+			t.Fatalf("close opened %d files, want 1 (the time index)", opened)
+		}
+		m2 := e.open()
+		defer m2.Close()
+		p2, _ := m2.Partition(tp0)
+		if hs := readAll(t, p2, 0); len(hs) != 1 || hs[0].LastOffset() != 1 {
+			t.Fatalf("after restart: %d batches", len(hs))
+		}
+		if rec := m2.Recovery(); rec.Rescanned != 0 || !rec.CleanShutdown {
+			t.Fatalf("recovery %+v, want clean, none rescanned", rec)
+		}
+	})
+}

@@ -784,11 +784,17 @@ func (p *Partition) closeOnShard() (flush func() error, err error) {
 		a.pend.lastTidxTs = a.pend.maxTs
 		a.comm = a.pend
 	}
-	if err := a.idxF.Truncate(int64(a.comm.idxEntries) * offsetIndexEntryBytes); err != nil {
-		return nil, p.storageErr(a, p.logEnd, "close: index", err)
+	// An index file nothing wrote since it was opened is as creation or
+	// recovery left it: not reopened to be cut or synced (fdcache.go).
+	if a.idxF.written() {
+		if err := a.idxF.Truncate(int64(a.comm.idxEntries) * offsetIndexEntryBytes); err != nil {
+			return nil, p.storageErr(a, p.logEnd, "close: index", err)
+		}
 	}
-	if err := a.tidxF.Truncate(int64(a.comm.tidxEntries) * timeIndexEntryBytes); err != nil {
-		return nil, p.storageErr(a, p.logEnd, "close: time index", err)
+	if a.tidxF.written() {
+		if err := a.tidxF.Truncate(int64(a.comm.tidxEntries) * timeIndexEntryBytes); err != nil {
+			return nil, p.storageErr(a, p.logEnd, "close: time index", err)
+		}
 	}
 	end := p.logEnd
 	// An empty log has no batches to replay: without a snapshot recovery
@@ -796,8 +802,8 @@ func (p *Partition) closeOnShard() (flush func() error, err error) {
 	needSnapshot := end > p.segs[0].base || len(p.producers) > 0
 	return func() error {
 		for _, f := range []*cachedFile{a.log, a.idxF, a.tidxF, a.txnF} {
-			if f == nil {
-				continue
+			if f == nil || !f.unsynced() {
+				continue // every write through it is fsynced already
 			}
 			if err := f.Sync(); err != nil {
 				return p.storageErr(a, end, "close: sync", err)

@@ -285,14 +285,21 @@ type appendTask struct {
 	pinned     [4]*cachedFile
 	npinned    int
 	pinnedMore []*cachedFile
+	// logGen is the .log's write generation of this task's write;
+	// logSynced: the batch fsyncs the .log after it.
+	logGen    uint64
+	logSynced bool
+	lastGen   uint64 // the generation of the last pin
 }
 
-// pin pins f for the task's I/O and returns its descriptor.
+// pin pins f for the task's I/O (a write or an fsync, counted as a write:
+// fdcache.go) and returns its descriptor.
 func (t *appendTask) pin(f *cachedFile) (int, error) {
-	of, err := f.pin()
+	of, g, err := f.pinWrite()
 	if err != nil {
 		return -1, err
 	}
+	t.lastGen = g
 	if t.npinned < len(t.pinned) {
 		t.pinned[t.npinned] = f
 		t.npinned++
@@ -439,6 +446,7 @@ func (t *appendTask) Prepare(b *iocore.Batch) {
 	// .log, and the index files when the task writes an entry.
 	needIdx, needTidx := seg.pend.indexEntriesDue(seg, t.hdrs, cfg, t.replica, nowMs)
 	logFd, err := t.pin(seg.log)
+	t.logGen = t.lastGen
 	idxFd, tidxFd := -1, -1
 	if err == nil && needIdx {
 		idxFd, err = t.pin(seg.idxF)
@@ -491,10 +499,12 @@ func (t *appendTask) Prepare(b *iocore.Batch) {
 	t.wrote = true
 	if cfg.Durable {
 		b.Sync(logFd)
+		t.logSynced = true
 	} else {
 		p.unflushed += int64(t.nrecs)
 		if p.flushDue(cfg, nowMs) {
 			b.Sync(logFd)
+			t.logSynced = true
 			p.unflushed, p.lastFlush = 0, nowMs
 		}
 	}
@@ -781,6 +791,9 @@ func (t *appendTask) Complete(err error) {
 		p.rollback()
 	case t.io:
 		p.commit(t)
+		if t.logSynced {
+			t.seg.log.noteSynced(t.logGen)
+		}
 	}
 	if t.gen == p.gen && t.undoN > 0 && t.res.Err == nil {
 		p.undoHead += t.undoN
