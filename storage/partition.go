@@ -292,6 +292,27 @@ type appendTask struct {
 	lastGen   uint64 // the generation of the last pin
 }
 
+// pinFiles pins the descriptors the shard's batch gets for the task's
+// writes, until Complete: the .log, and the index files when the task
+// writes an entry (-1 when not).
+func (t *appendTask) pinFiles(seg *segment, cfg *Config, nowMs int64) (logFd, idxFd, tidxFd int, err error) {
+	needIdx, needTidx := seg.pend.indexEntriesDue(seg, t.hdrs, cfg, t.replica, nowMs)
+	idxFd, tidxFd = -1, -1
+	if logFd, err = t.pin(seg.log); err != nil {
+		return
+	}
+	t.logGen = t.lastGen
+	if needIdx {
+		if idxFd, err = t.pin(seg.idxF); err != nil {
+			return
+		}
+	}
+	if needTidx {
+		tidxFd, err = t.pin(seg.tidxF)
+	}
+	return
+}
+
 // pin pins f for the task's I/O (a write or an fsync, counted as a write:
 // fdcache.go) and returns its descriptor.
 func (t *appendTask) pin(f *cachedFile) (int, error) {
@@ -442,18 +463,7 @@ func (t *appendTask) Prepare(b *iocore.Batch) {
 	}
 
 	seg := p.active()
-	// The shard's batch gets raw descriptors, pinned until Complete: the
-	// .log, and the index files when the task writes an entry.
-	needIdx, needTidx := seg.pend.indexEntriesDue(seg, t.hdrs, cfg, t.replica, nowMs)
-	logFd, err := t.pin(seg.log)
-	t.logGen = t.lastGen
-	idxFd, tidxFd := -1, -1
-	if err == nil && needIdx {
-		idxFd, err = t.pin(seg.idxF)
-	}
-	if err == nil && needTidx {
-		tidxFd, err = t.pin(seg.tidxF)
-	}
+	logFd, idxFd, tidxFd, err := t.pinFiles(seg, cfg, nowMs)
 	if err != nil {
 		t.res.Err = p.storageErr(seg, p.nextOffset, "append: open segment file", err)
 		p.undoTask(t)
