@@ -13,7 +13,7 @@ ARCH      ?= $(shell $(GO) env GOARCH)
 DIST      := dist
 NFPM      ?= $(GO) run github.com/goreleaser/nfpm/v2/cmd/nfpm@v2.44.0
 
-.PHONY: help build run test test-unit lint fuzz bench bench-smoke bench-suite bench-suite-smoke bench-create bench-compact bench-txn bench-fetch-sessions bench-tls clean deb rpm dist-bin
+.PHONY: help build run test test-unit lint fuzz bench bench-smoke bench-suite bench-suite-smoke bench-create scale-fd bench-compact bench-txn bench-fetch-sessions bench-tls clean deb rpm dist-bin
 
 help: ## list the targets
 	@awk 'BEGIN{FS=":.*## "} /^[a-zA-Z_-]+:.*## /{printf "  %-12s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -55,6 +55,11 @@ bench-smoke: ## a few seconds of `ringtail bench` produce, consume and e2e again
 
 bench-suite: build ## the benchmark suite (issue 5): fresh nodes, fio/iperf3 limits, workloads a-f side by side; results in benchmarks/results/<date>-<host>/ (SUITE_FLAGS, e.g. --only a,c)
 	cd benchmarks && $(GO) run ./cmd/suite $(SUITE_FLAGS)
+
+scale-fd: build ## 10,000 partitions (FD_PARTITIONS) create, take a record each, serve and restart under prlimit --nofile=20000 (FD_LIMIT), non-race binary; RSS and start-up time in benchmarks/results/<date>-scale-fd-<partitions>.json
+	RINGTAIL_BIN=$(CURDIR)/$(BIN) RINGTAIL_FD_PARTITIONS=$${FD_PARTITIONS:-10000} RINGTAIL_FD_LIMIT=$${FD_LIMIT:-20000} \
+	  RINGTAIL_FD_REPORT=$(CURDIR)/benchmarks/results/$$(date -u +%F)-scale-fd-$${FD_PARTITIONS:-10000}.json \
+	  $(GO) test -count=1 -timeout 30m -run '^TestManyPartitionsUnderFileLimit$$' -v ./e2e
 
 bench-create: build ## one CreateTopics of 6,000 partitions on a fresh node: time to answer and until all take a write (3 runs; results in benchmarks/results/<date>-create.json)
 	cd benchmarks && $(GO) run ./cmd/createbench --ringtail ../$(BIN) --out results/$$(date -u +%F)-create.json

@@ -38,6 +38,37 @@ type PartitionStats struct {
 	LSOLag int64
 }
 
+// SegmentFileStats is the segment file descriptor cache's figures, from
+// an optional Source method SegmentFiles() SegmentFileStats.
+type SegmentFileStats struct {
+	Open, Max        int // descriptors open now; ringtail.max_open_files (0: unbounded)
+	Opens, Evictions uint64
+}
+
+var (
+	descSegFilesOpen = prometheus.NewDesc("ringtail_segment_files_open",
+		"Segment file descriptors open now (opened on demand, closed past ringtail.max_open_files).", nil, nil)
+	descSegFilesMax = prometheus.NewDesc("ringtail_segment_files_max",
+		"ringtail.max_open_files in effect (0: unbounded).", nil, nil)
+	descSegFileOpens = prometheus.NewDesc("ringtail_segment_file_opens_total",
+		"Segment files opened, first opens and reopens after the bound closed them.", nil, nil)
+	descSegFileEvictions = prometheus.NewDesc("ringtail_segment_file_evictions_total",
+		"Segment file descriptors closed because more than ringtail.max_open_files were open.", nil, nil)
+)
+
+// collectSegmentFiles emits the SegmentFileStats metrics when src has them.
+func collectSegmentFiles(ch chan<- prometheus.Metric, src any) {
+	sf, ok := src.(interface{ SegmentFiles() SegmentFileStats })
+	if !ok {
+		return
+	}
+	st := sf.SegmentFiles()
+	ch <- prometheus.MustNewConstMetric(descSegFilesOpen, prometheus.GaugeValue, float64(st.Open))
+	ch <- prometheus.MustNewConstMetric(descSegFilesMax, prometheus.GaugeValue, float64(st.Max))
+	ch <- prometheus.MustNewConstMetric(descSegFileOpens, prometheus.CounterValue, float64(st.Opens))
+	ch <- prometheus.MustNewConstMetric(descSegFileEvictions, prometheus.CounterValue, float64(st.Evictions))
+}
+
 // CleanerStats is the log cleaner's counters, from an optional Source
 // method Cleaner() CleanerStats.
 type CleanerStats struct {
@@ -508,6 +539,9 @@ func (c *stateCollector) Describe(ch chan<- *prometheus.Desc) {
 		ch <- d
 	}
 	describeReplication(ch)
+	for _, d := range []*prometheus.Desc{descSegFilesOpen, descSegFilesMax, descSegFileOpens, descSegFileEvictions} {
+		ch <- d
+	}
 }
 
 func (c *stateCollector) Collect(ch chan<- prometheus.Metric) {
@@ -526,6 +560,7 @@ func (c *stateCollector) Collect(ch chan<- prometheus.Metric) {
 		collectFetchSessions(ch, fs.FetchSessions())
 	}
 	collectReplication(ch, c.src)
+	collectSegmentFiles(ch, c.src)
 	if cs, ok := c.src.(interface{ Cleaner() CleanerStats }); ok {
 		st := cs.Cleaner()
 		ch <- prometheus.MustNewConstMetric(descCleanerPasses, prometheus.CounterValue, float64(st.Passes))

@@ -167,6 +167,7 @@ type RingtailConfig struct {
 	// IOConfigFile: io_config_file, the settings `ringtail iotune` wrote
 	// (iotune.go); "" reads none.
 	IOConfigFile string
+	MaxOpenFiles int // max_open_files: segment file descriptors open at once; 0 = from RLIMIT_NOFILE, -1 = unbounded (files.go)
 }
 
 const (

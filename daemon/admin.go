@@ -164,6 +164,17 @@ func (s adminSource) Cleaner() admin.CleanerStats {
 	return admin.CleanerStats{Passes: st.Passes, BytesRead: st.BytesRead, BytesWritten: st.BytesWritten, Uncleanable: st.Uncleanable}
 }
 
+// SegmentFiles is the segment file descriptor cache's figures
+// (ringtail_segment_file*).
+func (s adminSource) SegmentFiles() admin.SegmentFileStats {
+	n := s.n
+	if !n.ops.ready.Load() || n.store == nil {
+		return admin.SegmentFileStats{}
+	}
+	st := n.store.FileCache()
+	return admin.SegmentFileStats{Open: st.Open, Max: st.Max, Opens: st.Opens, Evictions: st.Evictions}
+}
+
 // Txns is the transaction coordinator's counts (ringtail_txn_*).
 func (s adminSource) Txns() admin.TxnStats {
 	n := s.n

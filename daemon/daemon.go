@@ -78,6 +78,11 @@ type Node struct {
 	repl *replicas
 	// ops is admin HTTP, metrics and the watchdog (admin.go, systemd.go).
 	ops ops
+
+	// limitStore is store for the controller's open file check, which
+	// runs on the controller goroutine (set once storage is open).
+	limitStore   atomic.Pointer[storage.Manager]
+	maxOpenFiles int // ringtail.max_open_files resolved against RLIMIT_NOFILE
 }
 
 // peerTLS is the TLS config for dialling other brokers' inter-broker
@@ -249,7 +254,9 @@ func Start(ctx context.Context, cfg *config.Config, logger *slog.Logger) (n *Nod
 	if err := n.startAdmin(); err != nil {
 		return nil, err
 	}
-	n.logFileLimit()
+	if err := n.logFileLimit(); err != nil {
+		return nil, fmt.Errorf("daemon: %w", err)
+	}
 	dir := cfg.DataDir()
 	if err := os.MkdirAll(dir, 0o750); err != nil {
 		return nil, fmt.Errorf("daemon: data dir: %w", err)
@@ -356,6 +363,7 @@ func (n *Node) openStorage(dir string) error {
 		OnRecoveryProgress: func(done, total int) {
 			status(fmt.Sprintf("recovering %d/%d partitions", done, total))
 		},
+		MaxOpenFiles: n.maxOpenFiles,
 		Cleaner: storage.CleanerConfig{
 			Enabled: cfg.LogCleanerEnable, Threads: cfg.LogCleanerThreads,
 			DedupeBufferBytes: cfg.LogCleanerDedupeBufferSize, LoadFactor: cfg.LogCleanerIOBufferLoadFactor,
@@ -372,6 +380,7 @@ func (n *Node) openStorage(dir string) error {
 	if err != nil {
 		return err
 	}
+	n.limitStore.Store(n.store)
 	n.installCleanerStall()
 	rec := n.store.Recovery()
 	n.log.Info("storage opened", "partitions", rec.Partitions, "clean_shutdown", rec.CleanShutdown,
@@ -407,7 +416,7 @@ func (n *Node) openControlPlane(dir, clusterID string, voters map[int32]string, 
 		ValidateTopicConfigs:     n.cfg.ValidateTopicOverrides,
 		Logger:                   n.log,
 		ElectLeader:              replication.ElectLeader,
-		CheckLocalReplicas:       checkLocalReplicas(broker),
+		CheckLocalReplicas:       n.checkLocalReplicas(broker),
 		SessionTimeout:           time.Duration(n.cfg.BrokerSessionTimeoutMs) * time.Millisecond,
 		ServerTLS:                ctrlServerTLS, ClientTLS: ctrlClientTLS,
 	})
@@ -791,30 +800,34 @@ func (n *Node) createPartitions(create []storage.NewPartition) {
 // logFileLimit logs RLIMIT_NOFILE at start (Go raises the soft limit to
 // the hard one; RaiseFileLimit makes sure) and warns when it is low for a
 // broker with many partitions.
-func (n *Node) logFileLimit() {
+func (n *Node) logFileLimit() error {
 	soft, hard, err := storage.RaiseFileLimit()
 	if err != nil {
 		n.log.Warn("cannot raise the open file limit", "soft", soft, "hard", hard, "err", err)
-		return
 	}
-	if soft < 65536 {
-		n.log.Warn("open file limit is low: each partition holds 3 files open; raise LimitNOFILE= in the systemd unit or `ulimit -n`",
-			"limit", soft, "hard", hard, "partitions_at_most", max(int64(soft)-1024, 0)/storage.FilesPerPartition)
-		return
+	bound, err := storage.ResolveMaxOpenFiles(int64(n.cfg.Ringtail.MaxOpenFiles), soft)
+	if err != nil {
+		return err
 	}
-	n.log.Info("open file limit", "limit", soft, "hard", hard)
+	n.maxOpenFiles = bound
+	n.log.Info("open file limit", "limit", soft, "hard", hard, "max_open_files", max(bound, 0))
+	return nil
 }
 
 // checkLocalReplicas refuses a CreateTopics or CreatePartitions that would
 // place more partitions on this broker than its open file limit allows,
 // before anything is committed (other brokers check when they create their
 // logs). A controller-only node holds no partitions.
-func checkLocalReplicas(broker bool) func(int) error {
+func (n *Node) checkLocalReplicas(broker bool) func(int) error {
 	if !broker {
 		return nil
 	}
 	return func(added int) error {
-		if err := storage.CheckFileLimit(added); err != nil {
+		check := storage.CheckFileLimit
+		if st := n.limitStore.Load(); st != nil {
+			check = st.CheckFileLimit // counts ringtail.max_open_files
+		}
+		if err := check(added); err != nil {
 			return fmt.Errorf("%w: %w", model.ErrPolicyViolation, err)
 		}
 		return nil

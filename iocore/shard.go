@@ -46,7 +46,16 @@ type Batch struct {
 	syncFD     map[int]int // fd -> index in syncs
 	syncOwners [][]int
 	cur        int // index of the task being prepared
+	// commitAfter: the task being prepared asked for CommitAfter.
+	commitAfter bool
 }
+
+// CommitAfter asks the drain to submit the I/O added so far and complete
+// its tasks right after the current task's Prepare, before it prepares the
+// next task: for a task that holds a resource until its Complete (storage
+// pins the descriptors its I/O uses) and finds that resource short, so the
+// drain does not take more of it.
+func (b *Batch) CommitAfter() { b.commitAfter = true }
 
 // Write schedules a write of bufs at off in fd. The bufs must stay unchanged
 // until the task's Complete.
@@ -221,13 +230,21 @@ func (s *Shard) execute(b *Batch, tasks []Task) {
 		return
 	}
 	b.reset()
+	errs := make([]error, len(tasks))
+	first := 0 // tasks[first:] are not completed yet
 	for i, t := range tasks {
 		b.cur = i
+		b.commitAfter = false
 		t.Prepare(b)
+		if b.commitAfter && i+1 < len(tasks) {
+			s.commit(b, 0, len(b.writes), true, errs)
+			s.complete(tasks[first:i+1], errs[first:i+1])
+			first = i + 1
+			b.reset()
+		}
 	}
-	errs := make([]error, len(tasks))
 	s.commit(b, 0, len(b.writes), true, errs)
-	s.complete(tasks, errs)
+	s.complete(tasks[first:], errs[first:])
 }
 
 // executeEach is execute without group commit (RuntimeConfig.NoGroupCommit):
@@ -243,9 +260,16 @@ func (s *Shard) executeEach(b *Batch, tasks []Task) {
 	first := 0 // tasks[first:i] are prepared but not completed
 	for i, t := range tasks {
 		b.cur = i
+		b.commitAfter = false
 		nw := len(b.writes)
 		t.Prepare(b)
 		if len(b.syncs) == 0 {
+			if b.commitAfter {
+				s.commit(b, 0, len(b.writes), false, errs)
+				s.complete(tasks[first:i+1], errs[first:i+1])
+				first = i + 1
+				b.reset()
+			}
 			continue
 		}
 		if first < i {

@@ -5,6 +5,7 @@ import (
 	"crypto/md5"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -263,7 +264,7 @@ func groupSegments(pl *cleanPlan, n int, segBytes int64) [][]*segment {
 // synced, indexes built.
 func (p *Partition) writeCleaned(pl *cleanPlan, sources []*segment, om offsetMap, end model.Offset, nowMs int64, c *cleaner, tx *txnTrack) (*segment, error) {
 	cfg := p.config()
-	seg, err := openSegmentFilesSuffix(p.dir, sources[0].base, cfg.SegmentIndexBytes, cleanedSuffix)
+	seg, err := openSegmentFilesSuffix(p.m.files, p.dir, sources[0].base, cfg.SegmentIndexBytes, cleanedSuffix)
 	if err != nil {
 		return nil, err
 	}
@@ -272,7 +273,9 @@ func (p *Partition) writeCleaned(pl *cleanPlan, sources []*segment, om offsetMap
 		removeSegmentFiles(seg)
 		return nil, err
 	}
-	w := bufio.NewWriterSize(&throttledWriter{w: seg.log, c: c}, 256<<10)
+	// Positional writes: the cache may close and reopen the descriptor
+	// between two of them.
+	w := bufio.NewWriterSize(&throttledWriter{w: io.NewOffsetWriter(seg.log, 0), c: c}, 256<<10)
 	// A tombstone goes once the pass that first cleaned it is more than
 	// delete.retention.ms ago (horizons.go).
 	horizon := nowMs - cfg.DeleteRetentionMs

@@ -429,6 +429,8 @@ func (p *Partition) commitClean(pl *cleanPlan, groups []cleanedGroup) error {
 						}
 						return p.failSwap(err)
 					}
+					// Readers holding the old segment reopen it there.
+					s.file(suf).renamed(name + deletedSuffix)
 					if p.m.fault("renaming") {
 						return errFault
 					}
@@ -442,6 +444,7 @@ func (p *Partition) commitClean(pl *cleanPlan, groups []cleanedGroup) error {
 					}
 					return p.failSwap(err)
 				}
+				g.seg.file(suf).renamed(name)
 			}
 			g.seg.suffix = ""
 		}

@@ -107,6 +107,17 @@
 // it without closing the file under them), and search the sparse indexes,
 // which publish an entry count atomically after the entry is written.
 //
+// # Descriptors
+//
+// Segment files are opened on demand and closed, least recently used
+// first, past ringtail.max_open_files (fdcache.go; by default the open file
+// limit less room for connections), so an idle partition holds no
+// descriptor and the partition count is not bounded by RLIMIT_NOFILE. A
+// file whose descriptor is in use is pinned: an append's files until its
+// Complete, a read's .log until the read (or, for sendfile ranges, the
+// send) is done. A reader whose segment was deleted under it finds the file
+// gone when it reopens it and retries with the new view.
+//
 // # Recovery
 //
 // After a clean shutdown (marker present) indexes and the latest producer

@@ -3,29 +3,80 @@ package storage
 import (
 	"errors"
 	"fmt"
+	"math"
 	"os"
 	"sync"
 	"sync/atomic"
 	"syscall"
 )
 
-// Open files. A partition holds FilesPerPartition descriptors for its
-// active segment (.log, .index, .timeindex) and one for every older
-// segment (recovery closes their index files). The process limit is
-// RLIMIT_NOFILE: Go (1.19 and later) already raises the soft limit to the
-// hard one when the process starts, so what is left to do is to say what
-// the limit is (RaiseFileLimit, logged by the daemon) and to refuse to
-// create partitions that would run the process out of descriptors
-// (CheckFileLimit) rather than create half of them and fail the rest, and
-// every later accept, with EMFILE.
+// Open files. Segment files are opened on demand and closed by a bound,
+// ringtail.max_open_files (fdcache.go), so the partitions a broker holds
+// need at most that many descriptors whatever their number; the rest of
+// RLIMIT_NOFILE is left to client connections, checkpoint and snapshot
+// writes and the metadata log. Go (1.19 and later) already raises the soft
+// limit to the hard one when the process starts, so what is left to do is
+// to say what the limit is (RaiseFileLimit, logged by the daemon), to
+// derive the bound from it (ResolveMaxOpenFiles), and to refuse partitions
+// the limit cannot hold (Manager.CheckFileLimit) rather than create half of
+// them and fail the rest, and every later accept, with EMFILE.
 
-// FilesPerPartition is how many descriptors a new partition holds open.
+// FilesPerPartition is how many descriptors a new partition opens (its
+// active segment's .log, .index and .timeindex), until the bound closes
+// them.
 const FilesPerPartition = 3
 
-// fileHeadroom is what CheckFileLimit keeps free for everything that is
-// not a partition yet: client connections, segment rolls, checkpoint and
-// snapshot writes, the metadata log.
+// fileHeadroom is what CheckFileLimit keeps free, without a bound, for
+// everything that is not a partition yet: client connections, segment
+// rolls, checkpoint and snapshot writes, the metadata log.
 const fileHeadroom = 1024
+
+// MinOpenFiles is the smallest ringtail.max_open_files: a roll pins a
+// partition's old and new segment files at once, and a shard's drain the
+// files of every partition it writes.
+const MinOpenFiles = 16
+
+// minFileReserve is the least a bound must leave of RLIMIT_NOFILE for
+// connections and everything else.
+const minFileReserve = 64
+
+// maxOpenFilesKey names the setting in errors.
+const maxOpenFilesKey = "ringtail.max_open_files"
+
+// DefaultFileReserve is what the derived bound leaves of a soft limit for
+// connections and other files: a quarter, between 256 and 4096.
+func DefaultFileReserve(soft uint64) uint64 {
+	return min(max(soft/4, 256), 4096)
+}
+
+// ResolveMaxOpenFiles returns the segment file bound for a setting of
+// ringtail.max_open_files under the soft RLIMIT_NOFILE: 0 derives it (the
+// limit less DefaultFileReserve), -1 is unbounded; a setting that leaves
+// fewer than 64 descriptors of the limit, or a limit too low to derive
+// one, is an error naming the key.
+func ResolveMaxOpenFiles(setting int64, soft uint64) (int, error) {
+	switch {
+	case setting < 0:
+		return -1, nil
+	case setting > 0 && setting < MinOpenFiles:
+		return 0, fmt.Errorf("%s is %d: must be 0 (derived from the open file limit), -1 (unbounded) or at least %d", maxOpenFilesKey, setting, MinOpenFiles)
+	case setting > 0 && soft > 0 && uint64(setting)+minFileReserve > soft:
+		return 0, fmt.Errorf("%w: %s is %d, but the open file limit (RLIMIT_NOFILE) is %d and at least %d must stay free for connections; "+
+			"set it to at most %d, or 0 to derive it, or raise the limit (LimitNOFILE= in the systemd unit, `ulimit -n` in a shell)",
+			ErrFileLimit, maxOpenFilesKey, setting, soft, minFileReserve, int64(soft)-minFileReserve)
+	case setting > 0:
+		return int(setting), nil
+	case soft == 0:
+		return -1, nil
+	}
+	reserve := DefaultFileReserve(soft)
+	if soft < reserve+MinOpenFiles {
+		return 0, fmt.Errorf("%w: the open file limit (RLIMIT_NOFILE) is %d; %s derived from it leaves %d for connections and needs %d for segment files; "+
+			"raise the limit to at least %d (LimitNOFILE= in the systemd unit, `ulimit -n` in a shell)",
+			ErrFileLimit, soft, maxOpenFilesKey, reserve, MinOpenFiles, reserve+MinOpenFiles)
+	}
+	return int(min(soft-reserve, math.MaxInt32)), nil
+}
 
 // ErrFileLimit means that creating partitions would exceed the open file
 // limit (RLIMIT_NOFILE).
@@ -72,7 +123,44 @@ var fileLimitFn = func() (uint64, error) {
 	return rl.Cur, nil
 }
 
+// CheckFileLimit says whether this process can hold add more partitions.
+// With a bound on segment files it counts the bound, not the partitions:
+// the descriptors open now that are not segment files, plus the segment
+// files open once the new partitions' are (at most the bound), must leave
+// 64 free. Without a bound it is the package's CheckFileLimit. When the
+// limit or the open count cannot be read it does not refuse.
+func (m *Manager) CheckFileLimit(add int) error {
+	if m.files.max <= 0 {
+		return CheckFileLimit(add)
+	}
+	if add <= 0 {
+		return nil
+	}
+	limit, err := fileLimitFn()
+	if err != nil || limit == 0 {
+		return nil
+	}
+	open, err := OpenFiles()
+	if err != nil {
+		return nil
+	}
+	st := m.files.stats()
+	other := max(open-st.Open, 0)
+	segFiles := min(st.Max, st.Open+add*FilesPerPartition)
+	need := uint64(other) + uint64(segFiles) + minFileReserve
+	if need <= limit {
+		return nil
+	}
+	return fmt.Errorf("%w: %d new partitions: %d files other than segment files are open and %s allows %d segment files, "+
+		"%d must stay free, but the limit is %d; raise it (LimitNOFILE= in the systemd unit, `ulimit -n` in a shell) or lower %s",
+		ErrFileLimit, add, other, maxOpenFilesKey, st.Max, minFileReserve, limit, maxOpenFilesKey)
+}
+
+// FileCache returns what the segment file cache holds and did.
+func (m *Manager) FileCache() FileCacheStats { return m.files.stats() }
+
 // CheckFileLimit says whether this process can open add more partitions
+// each holding FilesPerPartition descriptors (no bound on segment files)
 // and keep fileHeadroom descriptors free. When the limit or the open count
 // cannot be read it does not refuse.
 func CheckFileLimit(add int) error {

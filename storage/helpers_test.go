@@ -7,6 +7,7 @@ import (
 	"io"
 	"log/slog"
 	"os"
+	"strconv"
 	"sync"
 	"testing"
 	"time"
@@ -124,6 +125,10 @@ type env struct {
 	clock  *fakeClock
 	cfg    Config
 	engine string
+	// maxOpenFiles is ManagerConfig.MaxOpenFiles; 0 takes
+	// RINGTAIL_TEST_MAX_OPEN_FILES (run the package under a tiny bound:
+	// RINGTAIL_TEST_MAX_OPEN_FILES=16 go test ./storage).
+	maxOpenFiles int
 }
 
 // eachEngine runs fn once per iocore engine, each with a fresh dir.
@@ -158,7 +163,11 @@ func testConfig() Config {
 
 func (e *env) open() *Manager {
 	e.t.Helper()
-	m, err := OpenManager(ManagerConfig{Dir: e.dir, Runtime: e.rt, Logger: quietLogger(), Now: e.clock.Now},
+	maxFiles := e.maxOpenFiles
+	if maxFiles == 0 {
+		maxFiles, _ = strconv.Atoi(os.Getenv("RINGTAIL_TEST_MAX_OPEN_FILES"))
+	}
+	m, err := OpenManager(ManagerConfig{Dir: e.dir, Runtime: e.rt, Logger: quietLogger(), Now: e.clock.Now, MaxOpenFiles: maxFiles},
 		func(model.TopicPartition) Config { return e.cfg })
 	if err != nil {
 		e.t.Fatalf("OpenManager: %v", err)

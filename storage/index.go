@@ -40,7 +40,10 @@ func newSparseIndex(capEntries int) *sparseIndex {
 		capEntries = 1
 	}
 	s := &sparseIndex{capEntries: capEntries}
-	a := make([]indexEntry, 0, min(capEntries, 64))
+	// Empty until the first entry: an idle partition's segments hold
+	// none or a few, and 64 preallocated entries per index were half of
+	// an idle partition's heap (benchmarks/partitions-at-scale.md).
+	var a []indexEntry
 	s.arr.Store(&a)
 	return s
 }
@@ -66,7 +69,7 @@ func (s *sparseIndex) add(e indexEntry) {
 		a[n] = e
 		s.arr.Store(&a) // same backing array; cheap header
 	} else {
-		na := make([]indexEntry, n+1, max(2*cap(a), 64))
+		na := make([]indexEntry, n+1, max(2*cap(a), 4))
 		copy(na, a[:n])
 		na[n] = e
 		s.arr.Store(&na)

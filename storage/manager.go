@@ -32,6 +32,10 @@ type ManagerConfig struct {
 	// Cleaner is log.cleaner.*; with Enabled false no thread runs (Clean
 	// still cleans on demand).
 	Cleaner CleanerConfig
+	// MaxOpenFiles bounds the segment file descriptors open at once
+	// (ringtail.max_open_files, fdcache.go): 0 derives it from
+	// RLIMIT_NOFILE (ResolveMaxOpenFiles), -1 leaves it unbounded.
+	MaxOpenFiles int
 }
 
 // RecoveryStats says what OpenManager found.
@@ -44,6 +48,7 @@ type RecoveryStats struct {
 // Manager owns every partition log of one data dir.
 type Manager struct {
 	cfg       ManagerConfig
+	files     *fileCache // segment file descriptors (fdcache.go)
 	logger    *slog.Logger
 	now       func() time.Time
 	configFor func(model.TopicPartition) Config
@@ -90,6 +95,17 @@ func OpenManager(cfg ManagerConfig, configFor func(model.TopicPartition) Config)
 		m.configFor = func(model.TopicPartition) Config { return DefaultConfig() }
 	}
 	m.mu.parts = map[model.TopicPartition]*Partition{}
+	maxFiles := cfg.MaxOpenFiles
+	if maxFiles == 0 {
+		soft, err := fileLimitFn()
+		if err != nil {
+			return nil, fmt.Errorf("storage: open file limit: %w", err)
+		}
+		if maxFiles, err = ResolveMaxOpenFiles(0, soft); err != nil {
+			return nil, fmt.Errorf("storage: %w", err)
+		}
+	}
+	m.files = newFileCache(max(maxFiles, 0))
 	if err := os.MkdirAll(cfg.Dir, partitionDirPerm); err != nil {
 		return nil, fmt.Errorf("storage: data dir %s: %w: %w", cfg.Dir, model.ErrStorage, err)
 	}
@@ -122,7 +138,7 @@ func OpenManager(cfg ManagerConfig, configFor func(model.TopicPartition) Config)
 			tps = append(tps, tp)
 		}
 	}
-	if err := CheckFileLimit(len(tps)); err != nil {
+	if err := m.CheckFileLimit(len(tps)); err != nil {
 		return nil, fmt.Errorf("storage: data dir %s holds %d partitions: %w", cfg.Dir, len(tps), err)
 	}
 	// Partitions recover independently; with thousands of them the time
@@ -344,7 +360,7 @@ func (m *Manager) CreatePartitions(ctx context.Context, ps []NewPartition) []err
 		}
 		m.staleCheckpoints = false
 	}
-	if err := CheckFileLimit(len(todo)); err != nil {
+	if err := m.CheckFileLimit(len(todo)); err != nil {
 		for _, i := range todo {
 			errs[i] = fmt.Errorf("storage: create %d partitions: %w", len(todo), err)
 		}
@@ -768,20 +784,26 @@ func (p *Partition) closeOnShard() (flush func() error, err error) {
 		a.pend.lastTidxTs = a.pend.maxTs
 		a.comm = a.pend
 	}
-	if err := a.idxF.Truncate(int64(a.comm.idxEntries) * offsetIndexEntryBytes); err != nil {
-		return nil, p.storageErr(a, p.logEnd, "close: index", err)
+	// An index file nothing wrote since it was opened is as creation or
+	// recovery left it: not reopened to be cut or synced (fdcache.go).
+	if a.idxF.written() {
+		if err := a.idxF.Truncate(int64(a.comm.idxEntries) * offsetIndexEntryBytes); err != nil {
+			return nil, p.storageErr(a, p.logEnd, "close: index", err)
+		}
 	}
-	if err := a.tidxF.Truncate(int64(a.comm.tidxEntries) * timeIndexEntryBytes); err != nil {
-		return nil, p.storageErr(a, p.logEnd, "close: time index", err)
+	if a.tidxF.written() {
+		if err := a.tidxF.Truncate(int64(a.comm.tidxEntries) * timeIndexEntryBytes); err != nil {
+			return nil, p.storageErr(a, p.logEnd, "close: time index", err)
+		}
 	}
 	end := p.logEnd
 	// An empty log has no batches to replay: without a snapshot recovery
 	// finds the same (empty) producer state, so none is written.
 	needSnapshot := end > p.segs[0].base || len(p.producers) > 0
 	return func() error {
-		for _, f := range []*os.File{a.log, a.idxF, a.tidxF, a.txnF} {
-			if f == nil {
-				continue
+		for _, f := range []*cachedFile{a.log, a.idxF, a.tidxF, a.txnF} {
+			if f == nil || !f.unsynced() {
+				continue // every write through it is fsynced already
 			}
 			if err := f.Sync(); err != nil {
 				return p.storageErr(a, end, "close: sync", err)

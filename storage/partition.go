@@ -280,6 +280,65 @@ type appendTask struct {
 	rolled *segment // the segment this task made inactive
 	oldEnd segState // its final state
 	rollTo model.Offset
+	// pinned are the files whose descriptors the task's I/O uses,
+	// unpinned in Complete (fdcache.go); more spill to pinnedMore.
+	pinned     [4]*cachedFile
+	npinned    int
+	pinnedMore []*cachedFile
+	// logGen is the .log's write generation of this task's write;
+	// logSynced: the batch fsyncs the .log after it.
+	logGen    uint64
+	logSynced bool
+	lastGen   uint64 // the generation of the last pin
+}
+
+// pinFiles pins the descriptors the shard's batch gets for the task's
+// writes, until Complete: the .log, and the index files when the task
+// writes an entry (-1 when not).
+func (t *appendTask) pinFiles(seg *segment, cfg *Config, nowMs int64) (logFd, idxFd, tidxFd int, err error) {
+	needIdx, needTidx := seg.pend.indexEntriesDue(seg, t.hdrs, cfg, t.replica, nowMs)
+	idxFd, tidxFd = -1, -1
+	if logFd, err = t.pin(seg.log); err != nil {
+		return
+	}
+	t.logGen = t.lastGen
+	if needIdx {
+		if idxFd, err = t.pin(seg.idxF); err != nil {
+			return
+		}
+	}
+	if needTidx {
+		tidxFd, err = t.pin(seg.tidxF)
+	}
+	return
+}
+
+// pin pins f for the task's I/O (a write or an fsync, counted as a write:
+// fdcache.go) and returns its descriptor.
+func (t *appendTask) pin(f *cachedFile) (int, error) {
+	of, g, err := f.pinWrite()
+	if err != nil {
+		return -1, err
+	}
+	t.lastGen = g
+	if t.npinned < len(t.pinned) {
+		t.pinned[t.npinned] = f
+		t.npinned++
+	} else {
+		t.pinnedMore = append(t.pinnedMore, f)
+	}
+	return int(of.Fd()), nil
+}
+
+// unpinAll drops the task's pins once its I/O is done.
+func (t *appendTask) unpinAll() {
+	for _, f := range t.pinned[:t.npinned] {
+		f.unpin()
+	}
+	for _, f := range t.pinnedMore {
+		f.unpin()
+	}
+	t.pinned, t.npinned, t.pinnedMore = [4]*cachedFile{}, 0, nil
 }
 
 // pendingIdx is an index entry written by a task, published on success.
@@ -404,6 +463,18 @@ func (t *appendTask) Prepare(b *iocore.Batch) {
 	}
 
 	seg := p.active()
+	logFd, idxFd, tidxFd, err := t.pinFiles(seg, cfg, nowMs)
+	if err != nil {
+		t.res.Err = p.storageErr(seg, p.nextOffset, "append: open segment file", err)
+		p.undoTask(t)
+		return
+	}
+	if p.m.files.overBound() {
+		// Every open segment file is pinned by this drain (or another
+		// shard's): complete the tasks prepared so far, releasing theirs,
+		// before the next takes more.
+		b.CommitAfter()
+	}
 	if !p.noteAborted(b, t, seg) {
 		return
 	}
@@ -424,24 +495,26 @@ func (t *appendTask) Prepare(b *iocore.Batch) {
 			h.MaxTimestamp = nowMs
 		}
 		if e, te, ok := st.noteBatch(seg, h, int64(pos+off), cfg.IndexIntervalBytes); ok {
-			b.Write(int(seg.idxF.Fd()), int64(st.idxEntries-1)*offsetIndexEntryBytes, encodeOffsetEntry(e.key, e.val))
+			b.Write(idxFd, int64(st.idxEntries-1)*offsetIndexEntryBytes, encodeOffsetEntry(e.key, e.val))
 			t.idx = append(t.idx, pendingIdx{seg: seg, e: e})
 			if te != nil {
-				b.Write(int(seg.tidxF.Fd()), int64(st.tidxEntries-1)*timeIndexEntryBytes, encodeTimeEntry(te.ts, te.key))
+				b.Write(tidxFd, int64(st.tidxEntries-1)*timeIndexEntryBytes, encodeTimeEntry(te.ts, te.key))
 				t.idx = append(t.idx, pendingIdx{seg: seg, time: true, e: *te})
 			}
 		}
 		off += h.Size()
 	}
-	b.Write(int(seg.log.Fd()), int64(pos), t.records)
+	b.Write(logFd, int64(pos), t.records)
 	t.markIO()
 	t.wrote = true
 	if cfg.Durable {
-		b.Sync(int(seg.log.Fd()))
+		b.Sync(logFd)
+		t.logSynced = true
 	} else {
 		p.unflushed += int64(t.nrecs)
 		if p.flushDue(cfg, nowMs) {
-			b.Sync(int(seg.log.Fd()))
+			b.Sync(logFd)
+			t.logSynced = true
 			p.unflushed, p.lastFlush = 0, nowMs
 		}
 	}
@@ -461,13 +534,17 @@ func (p *Partition) noteAborted(b *iocore.Batch, t *appendTask, seg *segment) bo
 			continue
 		}
 		f, err := seg.txnIndexFile()
+		var fd int
+		if err == nil {
+			fd, err = t.pin(f)
+		}
 		if err != nil {
 			t.res.Err = p.storageErr(seg, e.last, "open .txnindex", err)
 			p.undoTask(t)
 			return false
 		}
 		a := AbortedTxn{ProducerID: e.pid, FirstOffset: e.first, LastOffset: e.last, LastStableOffset: min(p.firstOpen, e.last+1)}
-		b.Write(int(f.Fd()), int64(len(seg.pend.aborted))*txnIndexEntryBytes, encodeAbortedTxn(a))
+		b.Write(fd, int64(len(seg.pend.aborted))*txnIndexEntryBytes, encodeAbortedTxn(a))
 		seg.pend.aborted = append(seg.pend.aborted, a)
 	}
 	return true
@@ -546,6 +623,24 @@ func (st *segState) noteBatch(seg *segment, h *BatchHeader, pos int64, interval 
 	return e, te, ok
 }
 
+// indexEntriesDue says whether appending hdrs to seg from state st would
+// write offset and time index entries, running noteBatch on a copy with
+// the timestamps Prepare will give the batches.
+func (st segState) indexEntriesDue(seg *segment, hdrs []BatchHeader, cfg *Config, replica bool, nowMs int64) (idx, tidx bool) {
+	pos := st.size
+	for i := range hdrs {
+		h := hdrs[i]
+		if cfg.LogAppendTime && !replica {
+			h.MaxTimestamp = nowMs
+		}
+		_, te, ok := st.noteBatch(seg, &h, pos, cfg.IndexIntervalBytes)
+		idx = idx || ok
+		tidx = tidx || te != nil
+		pos += int64(h.Size())
+	}
+	return idx, tidx
+}
+
 // shouldRoll says why the active segment must roll before an append of size
 // bytes and lastDelta+1 offsets in n batches, or "".
 func (p *Partition) shouldRoll(cfg *Config, size int64, lastDelta model.Offset, n int, nowMs int64) string {
@@ -581,7 +676,20 @@ func (s *segment) rollBaseMs() int64 {
 // they happen here.
 func (p *Partition) roll(b *iocore.Batch, t *appendTask, reason string) error {
 	old := p.active()
-	ns, err := openSegmentFiles(p.dir, p.nextOffset, true, p.config().SegmentIndexBytes)
+	var fds [4]int // the old segment's .log, .index, .timeindex, .txnindex
+	if t != nil {
+		for i, f := range []*cachedFile{old.log, old.idxF, old.tidxF, old.txnF} {
+			if f == nil {
+				continue
+			}
+			fd, err := t.pin(f)
+			if err != nil {
+				return p.storageErr(old, p.nextOffset, "roll: open segment file", err)
+			}
+			fds[i] = fd
+		}
+	}
+	ns, err := openSegmentFiles(p.m.files, p.dir, p.nextOffset, true, p.config().SegmentIndexBytes)
 	if err != nil {
 		return p.storageErr(old, p.nextOffset, "roll", err)
 	}
@@ -600,14 +708,14 @@ func (p *Partition) roll(b *iocore.Batch, t *appendTask, reason string) error {
 	}
 	if t != nil {
 		if fin != nil {
-			b.Write(int(old.tidxF.Fd()), finPos, fin)
+			b.Write(fds[2], finPos, fin)
 			t.idx = append(t.idx, pendingIdx{seg: old, time: true, e: finEntry})
 		}
-		b.Sync(int(old.log.Fd()))
-		b.Sync(int(old.idxF.Fd()))
-		b.Sync(int(old.tidxF.Fd()))
+		b.Sync(fds[0])
+		b.Sync(fds[1])
+		b.Sync(fds[2])
 		if old.txnF != nil {
-			b.Sync(int(old.txnF.Fd()))
+			b.Sync(fds[3])
 		}
 		t.markIO()
 		t.rolled, t.oldEnd, t.rollTo = old, old.pend, ns.base
@@ -621,7 +729,7 @@ func (p *Partition) roll(b *iocore.Batch, t *appendTask, reason string) error {
 			}
 			old.tindex.add(finEntry)
 		}
-		for _, f := range []*os.File{old.log, old.idxF, old.tidxF, old.txnF} {
+		for _, f := range []*cachedFile{old.log, old.idxF, old.tidxF, old.txnF} {
 			if f == nil {
 				continue
 			}
@@ -670,6 +778,7 @@ func removeSegmentFiles(s *segment) {
 // a failed one.
 func (t *appendTask) Complete(err error) {
 	p := t.p
+	t.unpinAll()
 	if t.io {
 		p.inflight--
 	}
@@ -692,6 +801,9 @@ func (t *appendTask) Complete(err error) {
 		p.rollback()
 	case t.io:
 		p.commit(t)
+		if t.logSynced {
+			t.seg.log.noteSynced(t.logGen)
+		}
 	}
 	if t.gen == p.gen && t.undoN > 0 && t.res.Err == nil {
 		p.undoHead += t.undoN
@@ -851,12 +963,13 @@ const (
 
 // acquireForRead checks offset against v for a read up to the high
 // watermark or (toLogEnd, replica fetches) the log end, and acquires the
-// segment holding it, which the caller releases. seg is nil with a nil
+// segment holding it with its .log pinned (acquireLog), which the caller
+// releases (releaseLog). seg is nil with a nil
 // error when there is nothing to read (offset at the limit); retry asks
 // the caller to load a new view (the segment was deleted under it).
-func (p *Partition) acquireForRead(v *view, offset model.Offset, to readLimit, attempt int) (seg *segment, limit model.Offset, retry bool, err error) {
+func (p *Partition) acquireForRead(v *view, offset model.Offset, to readLimit, attempt int) (seg *segment, f *os.File, limit model.Offset, retry bool, err error) {
 	if v.closed {
-		return nil, 0, false, p.errf(nil, offset, "read: %w", model.ErrClosed)
+		return nil, nil, 0, false, p.errf(nil, offset, "read: %w", model.ErrClosed)
 	}
 	limit, what := v.hw, "high watermark"
 	switch to {
@@ -866,24 +979,28 @@ func (p *Partition) acquireForRead(v *view, offset model.Offset, to readLimit, a
 		// An offset between the LSO and the high watermark is in range
 		// for a read_committed reader; it just gets nothing yet.
 		if offset > v.lso && offset <= v.hw {
-			return nil, v.lso, false, nil
+			return nil, nil, v.lso, false, nil
 		}
 		limit = v.lso
 	}
 	if offset < v.logStart || offset > limit {
-		return nil, limit, false, p.errf(nil, offset, "read: log start %d, %s %d: %w", int64(v.logStart), what, int64(limit), model.ErrOffsetOutOfRange)
+		return nil, nil, limit, false, p.errf(nil, offset, "read: log start %d, %s %d: %w", int64(v.logStart), what, int64(limit), model.ErrOffsetOutOfRange)
 	}
 	if offset == limit {
-		return nil, limit, false, nil
+		return nil, nil, limit, false, nil
 	}
 	seg, _ = v.segFor(offset)
-	if !seg.acquire() {
-		if attempt < maxReadRetries {
-			return nil, limit, true, nil
-		}
-		return nil, limit, false, p.errf(seg, offset, "read: segment deleted repeatedly: %w", model.ErrOffsetOutOfRange)
+	f, gone, err := seg.acquireLog()
+	if err != nil {
+		return nil, nil, limit, false, p.storageErr(seg, offset, "read: open", err)
 	}
-	return seg, limit, false, nil
+	if gone {
+		if attempt < maxReadRetries {
+			return nil, nil, limit, true, nil
+		}
+		return nil, nil, limit, false, p.errf(seg, offset, "read: segment deleted repeatedly: %w", model.ErrOffsetOutOfRange)
+	}
+	return seg, f, limit, false, nil
 }
 
 // read is Read with the limit at the high watermark or (toLogEnd, for
@@ -892,7 +1009,7 @@ func (p *Partition) read(offset model.Offset, maxBytes int32, minOneBatch bool, 
 	for attempt := 0; ; attempt++ {
 		v := p.view.Load()
 		res := ReadResult{HighWatermark: v.hw, LastStableOffset: v.lso, LogStartOffset: v.logStart}
-		seg, limit, retry, err := p.acquireForRead(v, offset, to, attempt)
+		seg, _, limit, retry, err := p.acquireForRead(v, offset, to, attempt)
 		if retry {
 			continue
 		}
@@ -900,7 +1017,7 @@ func (p *Partition) read(offset model.Offset, maxBytes int32, minOneBatch bool, 
 			return res, err
 		}
 		recs, err := readSegment(seg, offset, limit, maxBytes, minOneBatch)
-		seg.release()
+		seg.releaseLog()
 		if err == errPastSegment {
 			// A gap left by compaction: the next segment holds the next
 			// batch.
@@ -992,12 +1109,16 @@ func (p *Partition) OffsetForTime(ts int64) (offset model.Offset, timestamp int6
 			if seg.maxTs.Load() < ts {
 				continue
 			}
-			if !seg.acquire() {
+			_, gone, err := seg.acquireLog()
+			if err != nil {
+				return -1, -1, false
+			}
+			if gone {
 				retry = true
 				break
 			}
 			off, t, found, err := seg.offsetForTime(ts, v.logStart, v.hw)
-			seg.release()
+			seg.releaseLog()
 			if err != nil {
 				return -1, -1, false
 			}

@@ -28,7 +28,8 @@ import (
 )
 
 // FileRange is a piece of a segment's .log file: Len bytes from Pos, whole
-// record batches. File stays open until the Ranges holding it is released;
+// record batches. File stays open (pinned in the descriptor cache,
+// fdcache.go) until the Ranges holding it is released;
 // use it with positional reads only (sendfile with an offset, ReadAt).
 type FileRange struct {
 	File *os.File
@@ -59,7 +60,7 @@ type Ranges struct {
 func (r *Ranges) Release() {
 	for _, fr := range r.Pieces {
 		if fr.seg != nil {
-			fr.seg.release()
+			fr.seg.releaseLog()
 		}
 	}
 	r.Pieces, r.Bytes = nil, 0
@@ -86,11 +87,11 @@ func (r *Ranges) TrimBelow(end model.Offset) error {
 		if n < fr.Len {
 			fr.Len = n
 			for _, rest := range r.Pieces[i+1:] {
-				rest.seg.release()
+				rest.seg.releaseLog()
 			}
 			r.Pieces = r.Pieces[:i+1]
 			if n == 0 {
-				fr.seg.release()
+				fr.seg.releaseLog()
 				r.Pieces = r.Pieces[:i]
 			}
 			break
@@ -125,7 +126,7 @@ func (p *Partition) readRanges(offset model.Offset, maxBytes int32, minOneBatch 
 		gen := p.truncs.Load()
 		v := p.view.Load()
 		res := Ranges{HighWatermark: v.hw, LastStableOffset: v.lso, LogStartOffset: v.logStart, p: p, gen: gen}
-		seg, limit, retry, err := p.acquireForRead(v, offset, to, attempt)
+		seg, f, limit, retry, err := p.acquireForRead(v, offset, to, attempt)
 		if retry {
 			continue
 		}
@@ -134,7 +135,7 @@ func (p *Partition) readRanges(offset model.Offset, maxBytes int32, minOneBatch 
 		}
 		pos, n, err := segmentRange(seg, offset, limit, maxBytes, minOneBatch)
 		if err == errPastSegment {
-			seg.release()
+			seg.releaseLog()
 			if next := v.segAfter(seg); next != nil {
 				offset, attempt = next.base, -1
 				continue
@@ -142,13 +143,13 @@ func (p *Partition) readRanges(offset model.Offset, maxBytes int32, minOneBatch 
 			return res, nil
 		}
 		if err != nil || n == 0 {
-			seg.release()
+			seg.releaseLog()
 			if err != nil {
 				return res, p.storageErr(seg, offset, "read", err)
 			}
 			return res, nil
 		}
-		res.Pieces = []FileRange{{File: seg.log, Pos: pos, Len: n, seg: seg}}
+		res.Pieces = []FileRange{{File: f, Pos: pos, Len: n, seg: seg}}
 		res.Bytes = n
 		if to == toLSO {
 			res.Aborted = v.abortedBetween(offset, limit)

@@ -148,7 +148,7 @@ func (p *Partition) rebuildSegment(s *segment, cfg *Config, onBatch func(*BatchH
 		}
 	}
 	for _, w := range []struct {
-		f *os.File
+		f *cachedFile
 		b []byte
 	}{{s.idxF, idxBuf}, {s.tidxF, tidxBuf}} {
 		if err := w.f.Truncate(0); err != nil {
@@ -158,7 +158,7 @@ func (p *Partition) rebuildSegment(s *segment, cfg *Config, onBatch func(*BatchH
 			return truncated, reason, err
 		}
 	}
-	for _, f := range []*os.File{s.log, s.idxF, s.tidxF} {
+	for _, f := range []*cachedFile{s.log, s.idxF, s.tidxF} {
 		if err := f.Sync(); err != nil {
 			return truncated, reason, err
 		}
@@ -318,7 +318,7 @@ func (p *Partition) recover(info openInfo) (recoverStats, error) {
 		if info.hasLogStart && info.logStart > 0 {
 			start = info.logStart
 		}
-		s, err := openSegmentFiles(p.dir, start, true, cfg.SegmentIndexBytes)
+		s, err := openSegmentFiles(p.m.files, p.dir, start, true, cfg.SegmentIndexBytes)
 		if err != nil {
 			return rs, err
 		}
@@ -329,7 +329,7 @@ func (p *Partition) recover(info openInfo) (recoverStats, error) {
 		for _, b := range bases {
 			missing := !fileExists(filepath.Join(p.dir, segmentName(b, indexSuffix))) ||
 				!fileExists(filepath.Join(p.dir, segmentName(b, timeIndexSuffix)))
-			s, err := openSegmentFiles(p.dir, b, false, cfg.SegmentIndexBytes)
+			s, err := openSegmentFiles(p.m.files, p.dir, b, false, cfg.SegmentIndexBytes)
 			if err != nil {
 				p.releaseAll()
 				return rs, err
@@ -506,18 +506,16 @@ func (p *Partition) recover(info openInfo) (recoverStats, error) {
 }
 
 // closeInactiveIndexFiles closes the index files of every segment but the
-// active one: their entries are in memory and nothing writes them again (a
-// roll, a rollback and shutdown write only the active segment's; TruncateTo
+// active one now, rather than when the file cache's bound reaches them:
+// their entries are in memory and nothing writes them again (a roll, a
+// rollback and shutdown write only the active segment's; TruncateTo
 // reopens the segment it cuts). A partition with many segments then holds
-// one descriptor per segment plus two.
+// at most one descriptor per segment plus two, and an idle one none once
+// the bound closes them.
 func (p *Partition) closeInactiveIndexFiles() {
 	for _, s := range p.segs[:len(p.segs)-1] {
-		for _, f := range []**os.File{&s.idxF, &s.tidxF} {
-			if *f != nil {
-				(*f).Close()
-				*f = nil
-			}
-		}
+		s.idxF.evict()
+		s.tidxF.evict()
 	}
 }
 

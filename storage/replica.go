@@ -9,7 +9,6 @@ package storage
 import (
 	"errors"
 	"fmt"
-	"os"
 
 	"github.com/ringtail/ringtail/iocore"
 	"github.com/ringtail/ringtail/model"
@@ -274,7 +273,7 @@ func (p *Partition) truncateLocked(offset model.Offset) error {
 	// on the same files gets fresh indexes, so readers still holding the
 	// old one never see an index shrink under them.
 	cfg := p.config()
-	ns, err := openSegmentFiles(p.dir, old.base, false, cfg.SegmentIndexBytes)
+	ns, err := openSegmentFiles(p.m.files, p.dir, old.base, false, cfg.SegmentIndexBytes)
 	if err != nil {
 		return p.storageErr(old, offset, "truncate: reopen segment", err)
 	}
@@ -291,7 +290,7 @@ func (p *Partition) truncateLocked(offset model.Offset) error {
 		}
 	}
 	for _, c := range []struct {
-		f    *os.File
+		f    *cachedFile
 		size int64
 	}{{ns.log, pos}, {ns.idxF, int64(keepIdx) * offsetIndexEntryBytes}, {ns.tidxF, int64(keepTidx) * timeIndexEntryBytes}} {
 		if err := c.f.Truncate(c.size); err != nil {
@@ -306,7 +305,7 @@ func (p *Partition) truncateLocked(offset model.Offset) error {
 		_, _, err = p.rebuildSegment(ns, cfg, nil)
 	}
 	if err == nil {
-		for _, f := range []*os.File{ns.log, ns.idxF, ns.tidxF} {
+		for _, f := range []*cachedFile{ns.log, ns.idxF, ns.tidxF} {
 			if err = f.Sync(); err != nil {
 				break
 			}

@@ -119,6 +119,7 @@ func TestCreatePartitionsManyWritableQuietAndRestart(t *testing.T) {
 
 func TestCreatePartitionsRefusedOverFileLimitCreatesNone(t *testing.T) {
 	eachEngine(t, func(t *testing.T, e *env) {
+		e.maxOpenFiles = 1 << 20 // a bound above the limit: the partitions' files count
 		m := e.open()
 		defer m.Close()
 		open, err := OpenFiles()
@@ -127,8 +128,9 @@ func TestCreatePartitionsRefusedOverFileLimitCreatesNone(t *testing.T) {
 		}
 		saved := fileLimitFn
 		defer func() { fileLimitFn = saved }()
-		// Room for 10 partitions, not for 20.
-		limit := uint64(open + fileHeadroom + 10*FilesPerPartition + 1)
+		// Room for 10 partitions' files under the (large) bound, not for
+		// 20.
+		limit := uint64(open + minFileReserve + 10*FilesPerPartition + 1)
 		fileLimitFn = func() (uint64, error) { return limit, nil }
 		errs := m.CreatePartitions(context.Background(), manyTPs("toomany", 20))
 		for i, err := range errs {
@@ -200,8 +202,10 @@ func segCount(p *Partition) int {
 	return n
 }
 
-// After a restart only the active segment keeps its index files open, and
-// an unchanged leader-epoch-checkpoint is not rewritten.
+// A clean restart opens no index file (their entries are read with
+// os.ReadFile; inactive ones are never written again, the active one's open
+// on the next append that writes an entry), and an unchanged
+// leader-epoch-checkpoint is not rewritten.
 func TestRestartClosesInactiveIndexFilesAndKeepsEpochFile(t *testing.T) {
 	eachEngine(t, func(t *testing.T, e *env) {
 		m := e.open()
@@ -223,9 +227,8 @@ func TestRestartClosesInactiveIndexFilesAndKeepsEpochFile(t *testing.T) {
 		p2, _ := m2.Partition(tp0)
 		segs := p2.view.Load().segs
 		for i, s := range segs {
-			active := i == len(segs)-1
-			if (s.idxF != nil || s.tidxF != nil) != active {
-				t.Fatalf("segment %d of %d: index files open = %v", i, len(segs), s.idxF != nil)
+			if s.idxF.isOpen() || s.tidxF.isOpen() {
+				t.Fatalf("segment %d of %d: index files open after a clean restart", i, len(segs))
 			}
 		}
 		after, err := os.Stat(epochPath)

@@ -1,7 +1,9 @@
 package storage
 
 import (
+	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"sync/atomic"
@@ -43,14 +45,16 @@ type segState struct {
 
 // segment is one .log with its indexes. Readers use base, log (ReadAt is
 // safe for concurrent use), size, maxTs and the indexes; everything in
-// pend/comm belongs to the shard.
+// pend/comm belongs to the shard. The files are opened on demand and
+// closed by the Manager's bound (fdcache.go).
 type segment struct {
 	base  model.Offset
 	dir   string
-	log   *os.File
-	idxF  *os.File
-	tidxF *os.File
-	txnF  *os.File // the .txnindex, opened on the first abort marker
+	fc    *fileCache
+	log   *cachedFile
+	idxF  *cachedFile
+	tidxF *cachedFile
+	txnF  *cachedFile // the .txnindex, made on the first abort marker
 
 	size   atomic.Int64 // published (committed) bytes; readers stay below
 	maxTs  atomic.Int64 // published largest timestamp
@@ -77,6 +81,21 @@ func (s *segment) path(suffix string) string {
 	return filepath.Join(s.dir, segmentName(s.base, suffix)+s.suffix)
 }
 
+// file returns the segment's cachedFile of suffix (nil: none yet).
+func (s *segment) file(suffix string) *cachedFile {
+	switch suffix {
+	case logSuffix:
+		return s.log
+	case indexSuffix:
+		return s.idxF
+	case timeIndexSuffix:
+		return s.tidxF
+	case txnIndexSuffix:
+		return s.txnF
+	}
+	return nil
+}
+
 // acquire takes a reader reference; false once the segment is released.
 func (s *segment) acquire() bool {
 	for {
@@ -98,27 +117,54 @@ func (s *segment) release() {
 }
 
 func (s *segment) closeFiles() {
-	for _, f := range []*os.File{s.log, s.idxF, s.tidxF, s.txnF} {
+	for _, f := range []*cachedFile{s.log, s.idxF, s.tidxF, s.txnF} {
 		if f != nil {
 			f.Close()
 		}
 	}
 }
 
+// acquireLog takes a reader reference and pins the .log; the caller ends
+// with releaseLog. retry: the segment was released or its file deleted
+// under the caller's view (load a new one).
+func (s *segment) acquireLog() (f *os.File, retry bool, err error) {
+	if !s.acquire() {
+		return nil, true, nil
+	}
+	f, err = s.log.pin()
+	if err != nil {
+		s.release()
+		if errors.Is(err, fs.ErrNotExist) || errors.Is(err, errFileClosed) {
+			return nil, true, nil
+		}
+		return nil, false, err
+	}
+	return f, false, nil
+}
+
+// releaseLog undoes acquireLog.
+func (s *segment) releaseLog() {
+	s.log.unpin()
+	s.release()
+}
+
 func emptySegState(base model.Offset) segState {
 	return segState{nextOffset: base, maxTs: -1, maxTsOff: -1, lastTidxTs: -1, firstTs: -1}
 }
 
-// openSegmentFiles opens (creating when create is set) the three files of a
-// segment.
-func openSegmentFiles(dir string, base model.Offset, create bool, idxBytes int32) (*segment, error) {
-	return openSegmentFilesAs(&segment{base: base, dir: dir}, create, idxBytes)
+// openSegmentFiles sets up the three files of a segment: with create, it
+// creates them (and they stay open until the cache's bound closes them);
+// without, it opens nothing yet (recovery, truncation: the first use opens
+// the .log, and fails when it is missing; index files are created empty
+// when missing, as recovery expects).
+func openSegmentFiles(fc *fileCache, dir string, base model.Offset, create bool, idxBytes int32) (*segment, error) {
+	return openSegmentFilesAs(&segment{base: base, dir: dir, fc: fc}, create, idxBytes)
 }
 
 // openSegmentFilesSuffix creates a new segment's files with a suffix after
 // each name (a cleaning pass's ".cleaned"), truncating leftovers.
-func openSegmentFilesSuffix(dir string, base model.Offset, idxBytes int32, suffix string) (*segment, error) {
-	s := &segment{base: base, dir: dir, suffix: suffix}
+func openSegmentFilesSuffix(fc *fileCache, dir string, base model.Offset, idxBytes int32, suffix string) (*segment, error) {
+	s := &segment{base: base, dir: dir, fc: fc, suffix: suffix}
 	for _, suf := range []string{logSuffix, indexSuffix, timeIndexSuffix, txnIndexSuffix} {
 		if err := os.Remove(s.path(suf)); err != nil && !os.IsNotExist(err) {
 			return nil, err
@@ -129,21 +175,23 @@ func openSegmentFilesSuffix(dir string, base model.Offset, idxBytes int32, suffi
 
 func openSegmentFilesAs(s *segment, create bool, idxBytes int32) (*segment, error) {
 	base := s.base
-	flags := os.O_RDWR
-	if create {
-		flags |= os.O_CREATE
-	}
 	var err error
-	if s.log, err = os.OpenFile(s.path(logSuffix), flags, 0o644); err != nil {
-		return nil, err
-	}
-	if s.idxF, err = os.OpenFile(s.path(indexSuffix), os.O_RDWR|os.O_CREATE, 0o644); err != nil {
-		s.closeFiles()
-		return nil, err
-	}
-	if s.tidxF, err = os.OpenFile(s.path(timeIndexSuffix), os.O_RDWR|os.O_CREATE, 0o644); err != nil {
-		s.closeFiles()
-		return nil, err
+	if create {
+		if s.log, err = s.fc.openCachedFile(s.path(logSuffix), os.O_RDWR|os.O_CREATE, os.O_RDWR); err != nil {
+			return nil, err
+		}
+		if s.idxF, err = s.fc.openCachedFile(s.path(indexSuffix), os.O_RDWR|os.O_CREATE, os.O_RDWR|os.O_CREATE); err != nil {
+			s.closeFiles()
+			return nil, err
+		}
+		if s.tidxF, err = s.fc.openCachedFile(s.path(timeIndexSuffix), os.O_RDWR|os.O_CREATE, os.O_RDWR|os.O_CREATE); err != nil {
+			s.closeFiles()
+			return nil, err
+		}
+	} else {
+		s.log = s.fc.newCachedFile(s.path(logSuffix), os.O_RDWR)
+		s.idxF = s.fc.newCachedFile(s.path(indexSuffix), os.O_RDWR|os.O_CREATE)
+		s.tidxF = s.fc.newCachedFile(s.path(timeIndexSuffix), os.O_RDWR|os.O_CREATE)
 	}
 	s.index = newSparseIndex(int(idxBytes) / offsetIndexEntryBytes)
 	s.tindex = newSparseIndex(int(idxBytes) / timeIndexEntryBytes)

@@ -171,11 +171,11 @@ func readTxnIndex(path string) ([]AbortedTxn, error) {
 }
 
 // txnIndexFile opens the segment's .txnindex for writing, creating it.
-func (s *segment) txnIndexFile() (*os.File, error) {
+func (s *segment) txnIndexFile() (*cachedFile, error) {
 	if s.txnF != nil {
 		return s.txnF, nil
 	}
-	f, err := os.OpenFile(s.path(txnIndexSuffix), os.O_RDWR|os.O_CREATE, 0o644)
+	f, err := s.fc.openCachedFile(s.path(txnIndexSuffix), os.O_RDWR|os.O_CREATE, os.O_RDWR|os.O_CREATE)
 	if err != nil {
 		return nil, err
 	}
