@@ -46,7 +46,7 @@ func replicaFetchKeys() []brokerKey {
 			intSpec{min: 1, max: math.MaxInt32, unit: "bytes"}, func(c *Config) *int32 { return &c.ReplicaFetch.MaxBytes }),
 		intKey("replica.fetch.response.max.bytes", grp, "Record bytes a follower asks for in one Fetch over all its partitions (at least one batch is always returned).", "10485760", TypeInt,
 			intSpec{min: 1, max: math.MaxInt32, unit: "bytes"}, func(c *Config) *int32 { return &c.ReplicaFetch.ResponseMaxBytes }),
-		intKey("num.replica.fetchers", grp, "Fetchers (each one goroutine and one connection) a follower runs per leader node; a leader's partitions are split among them by hash, as Kafka does.", "1", TypeInt,
+		intKey("num.replica.fetchers", grp, "Fetchers (each one goroutine with its own connections) a follower runs per leader node; a leader's partitions are split among them by hash, as Kafka does.", "1", TypeInt,
 			intSpec{min: 1, max: 64}, func(c *Config) *int32 { return &c.ReplicaFetch.NumFetchers }),
 	}
 }
