@@ -61,14 +61,15 @@ create_topic() { # bin name partitions
 # connections to the other nodes' Kafka listeners.
 counts() {
 	for i in 1 2 3; do
-		local g c=0
-		g=$(curl -s "http://127.0.0.1:$(aport $i)/debug/pprof/goroutine?debug=2" |
-			awk 'BEGIN{RS=""} /ReplicaFetcher\)\.Run|leaderFetcher\)\.run/{n++} END{print n+0}')
+		local g c=0 all total
+		all=$(curl -s "http://127.0.0.1:$(aport $i)/debug/pprof/goroutine?debug=2")
+		g=$(awk 'BEGIN{RS=""} /ReplicaFetcher\)\.Run|leaderFetcher\)\.run/{n++} END{print n+0}' <<<"$all")
+		total=$(awk 'BEGIN{RS=""} /^goroutine /{n++} END{print n+0}' <<<"$all")
 		for j in 1 2 3; do
 			[ "$i" = "$j" ] && continue
 			c=$((c + $(ss -tnpH state established "( dport = :$(kport $j) )" 2>/dev/null | grep -c "pid=${pids[$((i - 1))]}," || true)))
 		done
-		printf 'node %d: fetcher goroutines %d, connections to other brokers %d\n' "$i" "$g" "$c"
+		printf 'node %d: fetcher goroutines %d, connections to other brokers %d, goroutines in all %d\n' "$i" "$g" "$c" "$total"
 	done
 }
 

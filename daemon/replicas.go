@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"maps"
+	"runtime"
 	"slices"
 	"sync"
 	"sync/atomic"
@@ -22,7 +23,8 @@ import (
 // A partition with more than one replica keeps its high watermark in
 // external mode. Where this node leads it, a leaderReplica runs a
 // replication.LeaderReplica (the runtime: acks=all waiters, the high
-// watermark published by the partition's own goroutine, the wake of
+// watermark published by a replication.Publisher shared by all led
+// partitions (no goroutine per partition), the wake of
 // parked replica fetches; tested in replication): produce (through the
 // log adapter in logs.go) feeds Appended and Await, follower fetches
 // FollowerFetch, a shared ticker Tick, image changes Committed; this file
@@ -55,6 +57,9 @@ type replicas struct {
 	external  map[model.TopicPartition]bool // SetExternalHW(true) done
 	stopc     chan struct{}
 	wg        sync.WaitGroup
+	// pub publishes the led partitions' high watermarks on a few shared
+	// goroutines (none per partition).
+	pub *replication.Publisher
 	// fetchStats counts the fetchers' requests (follower.go).
 	fetchStats replicaFetchStats
 }
@@ -69,6 +74,7 @@ func newReplicas(n *Node) *replicas {
 	r := &replicas{n: n, leaders: map[model.TopicPartition]*leaderReplica{}, followers: map[model.TopicPartition]*followerReplica{},
 		fetchers: map[fetcherKey]*leaderFetcher{}, external: map[model.TopicPartition]bool{}, stopc: make(chan struct{})}
 	r.view.Store(&replicaView{})
+	r.pub = replication.NewPublisher(publisherWorkers())
 	r.wg.Add(1)
 	go r.tickLoop()
 	return r
@@ -205,13 +211,8 @@ func (r *replicas) startLeader(tp model.TopicPartition, part *storage.Partition,
 		Propose: func(prop replication.ISRProposal) { r.propose(lr, prop) }, NowMs: nowMs,
 		OnPublishError: func(err error) {
 			r.n.log.Debug("set high watermark", "partition", tp.String(), "err", err)
-		}}, l, hw)
+		}, Publisher: r.pub}, l, hw)
 	r.n.log.Info("leading partition", "partition", tp.String(), "leader_epoch", p.LeaderEpoch, "isr", p.ISR, "log_end", end, "high_watermark", hw)
-	r.wg.Add(1)
-	go func() {
-		defer r.wg.Done()
-		lr.Run()
-	}()
 	// A single-member ISR commits at once.
 	lr.Appended(end)
 	return lr
@@ -291,7 +292,12 @@ func (r *replicas) close() {
 	}
 	wg.Wait()
 	r.wg.Wait()
+	r.pub.Close()
 }
+
+// publisherWorkers is how many goroutines publish high watermarks: each
+// waits for one storage shard round trip at a time.
+func publisherWorkers() int { return max(4, 2*runtime.GOMAXPROCS(0)) }
 
 // propose sends an ISR change to the controller (AlterPartition); it runs
 // on a goroutine of its own.

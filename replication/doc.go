@@ -5,7 +5,8 @@
 // a test replays them exactly), and the replica runtime around them, whose
 // I/O goes through small interfaces (HWStore, SessionLeader, Clock) that
 // tests fake: LeaderReplica (replica.go) performs a Leader's effects for
-// one led partition, ReplicaFetcher (fetcher.go, runner.go) replicates
+// one led partition (its high watermark published by a Publisher shared
+// by all of them, so no goroutine per partition), ReplicaFetcher (fetcher.go, runner.go) replicates
 // from one leader node. The daemon only wires them to storage, the
 // controller and Kafka requests.
 //

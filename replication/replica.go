@@ -5,8 +5,9 @@ package replication
 // replica Fetches parked on the partition), acks=all produces Await,
 // follower fetches FollowerFetch, a shared ticker Tick, the metadata
 // image Committed; the Effects are performed here: the high watermark is
-// published to the store by Run, the partition's own goroutine (a storage
-// call may not run inside an append callback), ISR proposals go to
+// published to the store by a Publisher's shared goroutines (or by Run, a
+// goroutine of the replica's own; a storage call may not run inside an
+// append callback), ISR proposals go to
 // Propose on a goroutine of their own, and completions answer produces.
 //
 // A successful acks=all completion is held until Run has published a high
@@ -21,6 +22,7 @@ import (
 	"fmt"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/ringtail/ringtail/model"
@@ -46,6 +48,9 @@ type LeaderReplicaConfig struct {
 	// OnPublishError sees a failed SetHighWatermark (it is retried on the
 	// next change); nil: ignored.
 	OnPublishError func(error)
+	// Publisher publishes the high watermark on its shared goroutines;
+	// nil: the caller runs Run, one goroutine for this replica.
+	Publisher *Publisher
 }
 
 type heldAck struct {
@@ -55,8 +60,9 @@ type heldAck struct {
 
 // LeaderReplica is one partition this node leads with followers.
 type LeaderReplica struct {
-	cfg LeaderReplicaConfig
-	end Notifier
+	cfg    LeaderReplicaConfig
+	end    Notifier
+	queued atomic.Bool // in cfg.Publisher's queue
 
 	mu      sync.Mutex
 	l       *Leader
@@ -122,9 +128,15 @@ func (lr *LeaderReplica) performLocked(e Effects) []func() {
 		wake = true
 	}
 	if wake {
-		select {
-		case lr.hwc <- struct{}{}:
-		default:
+		if pub := lr.cfg.Publisher; pub != nil {
+			if !lr.queued.Swap(true) {
+				pub.schedule(lr)
+			}
+		} else {
+			select {
+			case lr.hwc <- struct{}{}:
+			default:
+			}
 		}
 	}
 	return done
@@ -132,7 +144,7 @@ func (lr *LeaderReplica) performLocked(e Effects) []func() {
 
 // Run publishes the high watermark in the store, always the latest (the
 // Leader never moves it backwards), then answers the completions held for
-// it; it returns once Close is called.
+// it; it returns once Close is called. Only without a Publisher.
 func (lr *LeaderReplica) Run() {
 	for {
 		select {
@@ -146,8 +158,11 @@ func (lr *LeaderReplica) Run() {
 
 func (lr *LeaderReplica) publishOnce() {
 	lr.mu.Lock()
-	hw := lr.hw
+	hw, closed := lr.hw, lr.closed
 	lr.mu.Unlock()
+	if closed {
+		return // Close answered what it held
+	}
 	got, err := lr.cfg.Store.SetHighWatermark(hw)
 	if err != nil {
 		if lr.cfg.OnPublishError != nil {

@@ -60,17 +60,27 @@ type replicaRig struct {
 	props chan ISRProposal
 }
 
-func newReplicaRig(t *testing.T, minISR int) *replicaRig {
+// newReplicaRig runs the replica on pub's goroutines, or with no pub on
+// its own Run goroutine.
+func newReplicaRig(t *testing.T, minISR int, pub ...*Publisher) *replicaRig {
 	rg := &replicaRig{t: t, store: newFakeStore(), props: make(chan ISRProposal, 10), now: 1}
 	l := NewLeader(LeaderConfig{MinInsyncReplicas: minISR, ReplicaLagTimeMaxMs: 30_000},
 		LeaderState{Self: 1, LeaderEpoch: 3, PartitionEpoch: 5, Replicas: []model.NodeID{1, 2, 3}, ISR: []model.NodeID{1, 2, 3}}, 1)
-	rg.lr = NewLeaderReplica(LeaderReplicaConfig{TP: model.TopicPartition{Topic: "t", Partition: 0}, Store: rg.store,
-		Propose: func(p ISRProposal) { rg.props <- p }, NowMs: rg.clock}, l, 0)
+	cfg := LeaderReplicaConfig{TP: model.TopicPartition{Topic: "t", Partition: 0}, Store: rg.store,
+		Propose: func(p ISRProposal) { rg.props <- p }, NowMs: rg.clock}
+	if len(pub) > 0 {
+		cfg.Publisher = pub[0]
+	}
+	rg.lr = NewLeaderReplica(cfg, l, 0)
 	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		rg.lr.Run()
-	}()
+	if cfg.Publisher != nil {
+		close(done)
+	} else {
+		go func() {
+			defer close(done)
+			rg.lr.Run()
+		}()
+	}
 	t.Cleanup(func() {
 		rg.lr.Close(model.ErrNotLeader)
 		<-done
@@ -114,7 +124,40 @@ func recv[T any](t *testing.T, ch <-chan T, what string) T {
 }
 
 func TestLeaderReplicaAcksAllWaitsForFollowersThenPublish(t *testing.T) {
-	rg := newReplicaRig(t, 2)
+	testAcksAll(t, newReplicaRig(t, 2))
+}
+
+// The same on a Publisher shared with other replicas (2 workers, 3
+// replicas: the other two keep it busy).
+func TestLeaderReplicaOnPublisher(t *testing.T) {
+	pub := NewPublisher(2)
+	t.Cleanup(pub.Close)
+	others := []*replicaRig{newReplicaRig(t, 1, pub), newReplicaRig(t, 1, pub)}
+	stop := make(chan struct{})
+	var wg sync.WaitGroup
+	for _, o := range others {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for off := model.Offset(1); ; off++ {
+				select {
+				case <-stop:
+					return
+				default:
+				}
+				o.lr.Appended(off)
+				o.lr.FollowerFetch(2, off)
+				o.lr.FollowerFetch(3, off)
+				<-o.store.calls
+			}
+		}()
+	}
+	testAcksAll(t, newReplicaRig(t, 2, pub))
+	close(stop)
+	wg.Wait()
+}
+
+func testAcksAll(t *testing.T, rg *replicaRig) {
 	lr := rg.lr
 	if err := lr.CheckAppend(); err != nil {
 		t.Fatal(err)
