@@ -120,6 +120,8 @@ type Config struct {
 	GroupShare GroupShareConfig
 	// Share is group.share.* and share.coordinator.state.topic.* (share.go).
 	Share ShareConfig
+	// ReplicaFetch is replica.fetch.* and num.replica.fetchers (replication.go).
+	ReplicaFetch ReplicaFetchConfig
 
 	Telemetry              TelemetryConfig // telemetry.max.bytes, ringtail.telemetry_* (telemetry.go)
 	FetchSessionCacheSlots int32           // max.incremental.fetch.session.cache.slots (fetchsession.go)
@@ -236,6 +238,7 @@ func Default() *Config {
 		GroupConsumerMigrationPolicy:         "bidirectional",
 		GroupShare:                           defaultGroupShare(),
 		Share:                                defaultShare(),
+		ReplicaFetch:                         defaultReplicaFetch(),
 		Ringtail: RingtailConfig{
 			IOEngine:      "auto",
 			Shards:        0,

@@ -21,29 +21,28 @@ import (
 	"github.com/ringtail/ringtail/storage"
 )
 
-// The follower side: one replication.ReplicaFetcher per leader node this
-// node follows partitions from (Kafka's ReplicaFetcherThread with
-// num.replica.fetchers = 1), on its own goroutine and its own connection
-// to the leader's inter-broker listener. Each round is one Fetch for every
-// partition followed from that leader, in an incremental fetch session
-// (KIP-227), with replica_id (replica_state) set to this node; partitions
-// that need truncation go through one OffsetForLeaderEpoch first.
+// The follower side: num.replica.fetchers replication.ReplicaFetchers per
+// leader node this node follows partitions from (Kafka's
+// ReplicaFetcherThread; a leader's partitions are split among them by
+// replication.FetcherID), each on its own goroutine and its own
+// connection to the leader's inter-broker listener: goroutines and
+// connections are bounded by leaders x num.replica.fetchers whatever the
+// partition count. Each round is one Fetch for every partition the
+// fetcher follows, in an incremental fetch session (KIP-227), with
+// replica_id (replica_state) set to this node, max_wait_ms
+// replica.fetch.wait.max.ms and min_bytes replica.fetch.min.bytes: the
+// leader answers as soon as its log end passes a fetched offset
+// (FollowerChanged in replicas.go), so an acks=all append waits for no
+// poll interval. Partitions that need truncation go through one
+// OffsetForLeaderEpoch first.
 // replicas.update moves partitions between fetchers as the image names
 // other leaders or leader epochs, and stops a fetcher (closing its session
 // on the leader) once it follows nothing or its leader's endpoint changes.
 
 const (
-	// followerMaxWaitMs is the follower's Fetch max_wait_ms. The leader's
-	// long poll wakes on high-watermark advances only, not on appends, so
-	// this bounds how long a new append waits for followers.
-	followerMaxWaitMs = 20
 	// followerBackoff is the pause after a failed fetch round, and how
 	// long a partition the leader refused sits out.
 	followerBackoff = 200 * time.Millisecond
-	// replicaFetchMaxBytes is replica.fetch.max.bytes (per partition).
-	replicaFetchMaxBytes = 1 << 20
-	// replicaFetchResponseMaxBytes is replica.fetch.response.max.bytes.
-	replicaFetchResponseMaxBytes = 10 << 20
 	// closeSessionTimeout bounds the Fetch that closes a stopped
 	// fetcher's session.
 	closeSessionTimeout = 500 * time.Millisecond
@@ -53,11 +52,16 @@ const (
 type followerReplica struct {
 	leader      int32
 	leaderEpoch int32
+	fetcher     int32 // replication.FetcherID
 }
+
+// fetcherKey names one of the fetchers of one leader node.
+type fetcherKey struct{ leader, id int32 }
 
 // leaderFetcher runs one ReplicaFetcher against one leader node.
 type leaderFetcher struct {
 	leader int32
+	id     int32
 	addr   string
 	f      *replication.ReplicaFetcher
 	lc     *leaderClient
@@ -79,9 +83,9 @@ func (r *replicas) leaderAddr(im *controlplane.Image, id int32) (string, bool) {
 	return net.JoinHostPort(ep.Host, strconv.Itoa(int(ep.Port))), true
 }
 
-// startFetcher starts the fetcher for leader; nil when the leader has no
+// startFetcher starts fetcher id for leader; nil when the leader has no
 // inter-broker endpoint in im.
-func (r *replicas) startFetcher(im *controlplane.Image, leader int32) *leaderFetcher {
+func (r *replicas) startFetcher(im *controlplane.Image, leader, id int32) *leaderFetcher {
 	addr, ok := r.leaderAddr(im, leader)
 	if !ok {
 		r.n.log.Error("leader has no inter-broker listener", "leader", leader, "listener", r.n.cfg.InterBrokerListenerName)
@@ -97,42 +101,22 @@ func (r *replicas) startFetcher(im *controlplane.Image, leader int32) *leaderFet
 		r.n.log.Error("replica fetcher client", "leader", leader, "err", err)
 		return nil
 	}
-	lc := &leaderClient{cl: cl, self: r.n.cfg.NodeID, names: map[[16]byte]string{}}
+	rc := r.n.cfg.ReplicaFetch
+	lc := &leaderClient{cl: cl, self: r.n.cfg.NodeID, names: map[[16]byte]string{}, maxWaitMs: rc.WaitMaxMs, minBytes: rc.MinBytes}
 	ctx, cancel := context.WithCancel(context.Background())
-	lf := &leaderFetcher{leader: leader, addr: addr, lc: lc, cancel: cancel, done: make(chan struct{}),
-		f: replication.NewReplicaFetcher(lc, replication.FetcherConfig{MaxBytes: replicaFetchMaxBytes,
-			ResponseMaxBytes: replicaFetchResponseMaxBytes, Backoff: followerBackoff})}
-	r.n.log.Info("replica fetcher started", "leader", leader, "addr", addr)
-	go lf.run(ctx, r)
+	lf := &leaderFetcher{leader: leader, id: id, addr: addr, lc: lc, cancel: cancel, done: make(chan struct{}),
+		f: replication.NewReplicaFetcher(lc, replication.FetcherConfig{MaxBytes: rc.MaxBytes,
+			ResponseMaxBytes: rc.ResponseMaxBytes, Backoff: followerBackoff})}
+	r.n.log.Info("replica fetcher started", "leader", leader, "fetcher", id, "addr", addr)
+	go func() {
+		defer close(lf.done)
+		lf.f.Run(ctx, replication.SystemClock{}, func(err error) {
+			if !errors.Is(err, replication.ErrIdle) {
+				r.n.log.Debug("replica fetch", "leader", leader, "fetcher", id, "err", err)
+			}
+		})
+	}()
 	return lf
-}
-
-func (lf *leaderFetcher) run(ctx context.Context, r *replicas) {
-	defer close(lf.done)
-	pause := func(d time.Duration, wake <-chan struct{}) {
-		t := time.NewTimer(d)
-		defer t.Stop()
-		select {
-		case <-ctx.Done():
-		case <-wake:
-		case <-t.C:
-		}
-	}
-	for ctx.Err() == nil {
-		_, err := lf.f.Step(ctx, time.Now())
-		switch {
-		case err == nil || ctx.Err() != nil:
-		case errors.Is(err, replication.ErrIdle):
-			pause(followerBackoff, lf.f.Wake())
-		case errors.Is(err, replication.ErrSessionReset), errors.Is(err, context.Canceled):
-			// A session error: a full fetch at once. Cancelled: Remove
-			// took partitions away; the others go on at once.
-			r.n.log.Debug("replica fetch", "leader", lf.leader, "err", err)
-		default:
-			r.n.log.Debug("replica fetch", "leader", lf.leader, "err", err)
-			pause(followerBackoff, nil)
-		}
-	}
 }
 
 // stop ends the fetcher, closes its session on the leader (best effort)
@@ -151,18 +135,20 @@ func (lf *leaderFetcher) stop() {
 	})
 }
 
-// follow adds tp to the fetcher of its leader, starting that fetcher if
-// needed; false when the leader cannot be reached (no endpoint).
-func (r *replicas) follow(im *controlplane.Image, t *controlplane.Topic, tp model.TopicPartition, part *storage.Partition, p controlplane.Partition) bool {
-	lf := r.fetchers[p.Leader]
+// follow puts tp in adds under the fetcher that follows it from its
+// leader, starting that fetcher if needed (the caller Adds them); false
+// when the leader cannot be reached (no endpoint).
+func (r *replicas) follow(im *controlplane.Image, t *controlplane.Topic, tp model.TopicPartition, part *storage.Partition, p controlplane.Partition, adds map[*leaderFetcher][]replication.Followed) bool {
+	key := fetcherKey{leader: p.Leader, id: int32(replication.FetcherID(tp, int(r.n.cfg.ReplicaFetch.NumFetchers)))}
+	lf := r.fetchers[key]
 	if lf == nil {
-		if lf = r.startFetcher(im, p.Leader); lf == nil {
+		if lf = r.startFetcher(im, key.leader, key.id); lf == nil {
 			return false
 		}
-		r.fetchers[p.Leader] = lf
+		r.fetchers[key] = lf
 	}
-	lf.f.Add(replication.Followed{TP: tp, TopicID: t.ID, Local: part, LeaderEpoch: model.Epoch(p.LeaderEpoch)})
-	r.followers[tp] = &followerReplica{leader: p.Leader, leaderEpoch: p.LeaderEpoch}
+	adds[lf] = append(adds[lf], replication.Followed{TP: tp, TopicID: t.ID, Local: part, LeaderEpoch: model.Epoch(p.LeaderEpoch)})
+	r.followers[tp] = &followerReplica{leader: p.Leader, leaderEpoch: p.LeaderEpoch, fetcher: key.id}
 	r.n.log.Info("following partition", "partition", tp.String(), "leader", p.Leader, "leader_epoch", p.LeaderEpoch)
 	return true
 }
@@ -172,16 +158,16 @@ func (r *replicas) follow(im *controlplane.Image, t *controlplane.Topic, tp mode
 // epoch, and out of r.fetchers every fetcher whose leader moved to another
 // endpoint (all its partitions with it). The caller removes the partitions
 // from their fetchers and stops the fetchers, without r.mu.
-func (r *replicas) staleFollowersLocked(im *controlplane.Image) (drop map[int32][]model.TopicPartition, stopped []*leaderFetcher) {
+func (r *replicas) staleFollowersLocked(im *controlplane.Image) (drop map[fetcherKey][]model.TopicPartition, stopped []*leaderFetcher) {
 	moved := map[int32]bool{}
-	for id, lf := range r.fetchers {
-		if addr, ok := r.leaderAddr(im, id); !ok || addr != lf.addr {
-			moved[id] = true
+	for key, lf := range r.fetchers {
+		if addr, ok := r.leaderAddr(im, key.leader); !ok || addr != lf.addr {
+			moved[key.leader] = true
 			stopped = append(stopped, lf)
-			delete(r.fetchers, id)
+			delete(r.fetchers, key)
 		}
 	}
-	drop = map[int32][]model.TopicPartition{}
+	drop = map[fetcherKey][]model.TopicPartition{}
 	for tp, f := range r.followers {
 		keep := !moved[f.leader] && r.external[tp]
 		if keep {
@@ -192,7 +178,8 @@ func (r *replicas) staleFollowersLocked(im *controlplane.Image) (drop map[int32]
 			_, keep = r.n.store.Partition(tp)
 		}
 		if !keep {
-			drop[f.leader] = append(drop[f.leader], tp)
+			key := fetcherKey{leader: f.leader, id: f.fetcher}
+			drop[key] = append(drop[key], tp)
 			delete(r.followers, tp)
 		}
 	}
@@ -217,22 +204,22 @@ func imagePartition(im *controlplane.Image, tp model.TopicPartition) (controlpla
 
 // unfollow removes drop from their fetchers and stops the fetchers in
 // stopped and those left with nothing to fetch. Called without r.mu.
-func (r *replicas) unfollow(drop map[int32][]model.TopicPartition, stopped []*leaderFetcher) {
+func (r *replicas) unfollow(drop map[fetcherKey][]model.TopicPartition, stopped []*leaderFetcher) {
 	for _, lf := range stopped {
 		lf.stop()
 	}
-	for leader, tps := range drop {
+	for key, tps := range drop {
 		r.mu.Lock()
-		lf := r.fetchers[leader]
+		lf := r.fetchers[key]
 		r.mu.Unlock()
 		if lf == nil {
 			continue // stopped above
 		}
 		lf.f.Remove(tps...)
 		r.mu.Lock()
-		empty := lf.f.Len() == 0 && r.fetchers[leader] == lf
+		empty := lf.f.Len() == 0 && r.fetchers[key] == lf
 		if empty {
-			delete(r.fetchers, leader)
+			delete(r.fetchers, key)
 		}
 		r.mu.Unlock()
 		if empty {
@@ -277,6 +264,9 @@ type leaderClient struct {
 	// a Fetch v13+ answer names topics by id only, and an incremental one
 	// carries partitions the request did not name.
 	names map[[16]byte]string
+	// maxWaitMs and minBytes are replica.fetch.wait.max.ms and
+	// replica.fetch.min.bytes.
+	maxWaitMs, minBytes int32
 }
 
 func (c *leaderClient) request(ctx context.Context, req kmsg.Request) (kmsg.Response, error) {
@@ -340,11 +330,10 @@ func (c *leaderClient) OffsetsForLeaderEpoch(ctx context.Context, qs []replicati
 func (c *leaderClient) Fetch(ctx context.Context, sr replication.SessionRequest, maxBytes int32) (replication.FetchResponse, error) {
 	req := kmsg.NewPtrFetchRequest()
 	req.ReplicaID, req.ReplicaState.ID = c.self, c.self
-	req.MaxWaitMillis = followerMaxWaitMs
+	req.MaxWaitMillis, req.MinBytes = c.maxWaitMs, c.minBytes
 	if sr.SessionEpoch == -1 && len(sr.Partitions) == 0 {
 		req.MaxWaitMillis = 0 // closing the session
 	}
-	req.MinBytes = 1
 	req.MaxBytes = maxBytes
 	req.SessionID, req.SessionEpoch = sr.SessionID, sr.SessionEpoch
 	for _, p := range sr.Partitions {

@@ -101,7 +101,7 @@ func (p partitionLog) Append(records []byte, epoch model.Epoch, done func(kafka.
 	p.Partition.Append(records, epoch, func(r storage.AppendResult) {
 		if r.Err == nil {
 			if lr := p.r.leader(p.tp); lr != nil {
-				lr.appended(r.LastOffset + 1)
+				lr.Appended(r.LastOffset + 1)
 			}
 		}
 		done(kafka.AppendResult(r))
@@ -130,7 +130,7 @@ func (p partitionLog) AppendMarker(m storage.Marker, epoch model.Epoch, done fun
 	p.Partition.AppendMarker(m, epoch, func(r storage.AppendResult) {
 		if r.Err == nil {
 			if lr := p.r.leader(p.tp); lr != nil {
-				lr.appended(r.LastOffset + 1)
+				lr.Appended(r.LastOffset + 1)
 			}
 		}
 		done(kafka.AppendResult(r))
@@ -145,7 +145,7 @@ func (p partitionLog) ReadRanges(offset model.Offset, maxBytes int32, minOneBatc
 // FollowerReadRanges is FollowerRead (replicas.go) answered as ranges.
 func (p partitionLog) FollowerReadRanges(replica int32, offset model.Offset, maxBytes int32, minOneBatch bool) (storage.Ranges, error) {
 	if lr := p.r.leader(p.tp); lr != nil {
-		lr.followerFetch(replica, offset)
+		lr.FollowerFetch(replica, offset)
 	}
 	return p.Partition.ReadReplicaRanges(offset, maxBytes, minOneBatch)
 }

@@ -3,8 +3,11 @@ package daemon
 import (
 	"context"
 	"fmt"
+	"maps"
+	"runtime"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/ringtail/ringtail/controlplane"
@@ -18,17 +21,23 @@ import (
 // holds toward the image's leadership (replicas.update, from reconcile).
 //
 // A partition with more than one replica keeps its high watermark in
-// external mode. Where this node leads it, a leaderReplica drives a
-// replication.Leader: produce (through the log adapter in logs.go) feeds
-// LeaderAppended and acks=all waiters, follower fetches feed
-// FollowerFetch, a shared ticker feeds Tick, image changes feed
-// ISRCommitted, and the Effects are performed here: the high watermark
-// is published by the partition's own hwLoop goroutine (storage calls may
-// not run inside an append callback), ISR proposals go to the controller
-// as AlterPartition from a goroutine, completions answer produces.
+// external mode. Where this node leads it, a leaderReplica runs a
+// replication.LeaderReplica (the runtime: acks=all waiters, the high
+// watermark published by a replication.Publisher shared by all led
+// partitions (no goroutine per partition), the wake of
+// parked replica fetches; tested in replication): produce (through the
+// log adapter in logs.go) feeds Appended and Await, follower fetches
+// FollowerFetch, a shared ticker Tick, image changes Committed; this file
+// only wires it to storage and to the controller (AlterPartition).
 //
-// Lock order: replicas.mu, then leaderReplica.mu. Completion callbacks run
-// with neither held.
+// The produce and fetch paths take no replicas.mu: they look partitions up
+// in view, an immutable snapshot of leaders and external that update
+// replaces (copy on write, under replicas.mu) once per pass. A lookup may
+// find a leaderReplica that has just closed; its own closed flag (under
+// its LeaderReplica's mu) answers NOT_LEADER then.
+//
+// Lock order: replicas.mu, then LeaderReplica.mu, then ReplicaFetcher's
+// own. Completion callbacks run with none held.
 
 // leaderTick is how often every led partition's Leader is ticked: ISR
 // shrink checks and acks=all deadlines.
@@ -37,20 +46,35 @@ const leaderTick = 250 * time.Millisecond
 type replicas struct {
 	n *Node
 
+	// view is leaders and external as of the last publishLocked: what
+	// the hot paths read, without mu.
+	view atomic.Pointer[replicaView]
+
 	mu        sync.Mutex
 	leaders   map[model.TopicPartition]*leaderReplica
 	followers map[model.TopicPartition]*followerReplica
-	fetchers  map[int32]*leaderFetcher      // by leader node (follower.go)
+	fetchers  map[fetcherKey]*leaderFetcher // by leader node and fetcher id (follower.go)
 	external  map[model.TopicPartition]bool // SetExternalHW(true) done
 	stopc     chan struct{}
 	wg        sync.WaitGroup
+	// pub publishes the led partitions' high watermarks on a few shared
+	// goroutines (none per partition).
+	pub *replication.Publisher
 	// fetchStats counts the fetchers' requests (follower.go).
 	fetchStats replicaFetchStats
 }
 
+// replicaView is an immutable copy of replicas.leaders and .external.
+type replicaView struct {
+	leaders  map[model.TopicPartition]*leaderReplica
+	external map[model.TopicPartition]bool
+}
+
 func newReplicas(n *Node) *replicas {
 	r := &replicas{n: n, leaders: map[model.TopicPartition]*leaderReplica{}, followers: map[model.TopicPartition]*followerReplica{},
-		fetchers: map[int32]*leaderFetcher{}, external: map[model.TopicPartition]bool{}, stopc: make(chan struct{})}
+		fetchers: map[fetcherKey]*leaderFetcher{}, external: map[model.TopicPartition]bool{}, stopc: make(chan struct{})}
+	r.view.Store(&replicaView{})
+	r.pub = replication.NewPublisher(publisherWorkers())
 	r.wg.Add(1)
 	go r.tickLoop()
 	return r
@@ -58,34 +82,12 @@ func newReplicas(n *Node) *replicas {
 
 func nowMs() int64 { return time.Now().UnixMilli() }
 
-// heldAck is a successful completion waiting until the published high
-// watermark reaches hw.
-type heldAck struct {
-	hw model.Offset
-	cb func()
-}
-
-// leaderReplica is one partition this node leads with followers.
+// leaderReplica is one partition this node leads with followers: the
+// replication.LeaderReplica runtime, and what update needs to know of it.
 type leaderReplica struct {
-	r           *replicas
+	*replication.LeaderReplica
 	tp          model.TopicPartition
-	part        *storage.Partition
 	leaderEpoch int32
-
-	mu      sync.Mutex
-	l       *replication.Leader
-	nextID  uint64
-	waiters map[uint64]func(error)
-	closed  bool
-	hw      model.Offset // latest high watermark for hwLoop
-	hwc     chan struct{}
-	// published is the high watermark hwLoop last set in storage; held
-	// are successful acks=all answers waiting for it to reach their
-	// offsets, so that a client acknowledged at offset o can read o at
-	// once from this leader.
-	published model.Offset
-	held      []heldAck
-	stopc     chan struct{}
 }
 
 // update reconciles toward im; called by Node.reconcile after the storage
@@ -101,7 +103,13 @@ func (r *replicas) update(im *controlplane.Image) {
 			}
 			tp := model.TopicPartition{Topic: name, Partition: p.Partition}
 			part, ok := r.n.store.Partition(tp)
-			if !ok || r.replicated(tp) {
+			if !ok {
+				continue
+			}
+			r.mu.Lock()
+			done := r.external[tp]
+			r.mu.Unlock()
+			if done {
 				continue
 			}
 			if err := part.SetExternalHW(true); err != nil {
@@ -113,6 +121,9 @@ func (r *replicas) update(im *controlplane.Image) {
 			r.mu.Unlock()
 		}
 	}
+	r.mu.Lock()
+	r.publishLocked()
+	r.mu.Unlock()
 	// Then the followers that move to another leader or epoch, or stop:
 	// out of their fetchers before this node may lead them, without r.mu
 	// (a fetcher waits for its storage appends).
@@ -122,8 +133,10 @@ func (r *replicas) update(im *controlplane.Image) {
 	r.unfollow(drop, stopped)
 	registered := r.n.ctrl.Registered()
 	seen := map[model.TopicPartition]bool{}
+	adds := map[*leaderFetcher][]replication.Followed{}
 	r.mu.Lock()
 	defer r.mu.Unlock()
+	defer r.publishLocked()
 	select {
 	case <-r.stopc:
 		return // the node is stopping
@@ -147,7 +160,7 @@ func (r *replicas) update(im *controlplane.Image) {
 			}
 			if p.Leader != self {
 				if p.Leader >= 0 && r.followers[tp] == nil {
-					r.follow(im, t, tp, part, p)
+					r.follow(im, t, tp, part, p, adds)
 				}
 				continue
 			}
@@ -163,6 +176,10 @@ func (r *replicas) update(im *controlplane.Image) {
 			}
 			lr.committed(p)
 		}
+	}
+	// One Add per fetcher: each Add cuts short the fetcher's long poll.
+	for lf, ps := range adds {
+		lf.f.Add(ps...)
 	}
 	for tp, lr := range r.leaders {
 		if !seen[tp] {
@@ -187,15 +204,17 @@ func (r *replicas) startLeader(tp model.TopicPartition, part *storage.Partition,
 		Self: model.NodeID(r.n.cfg.NodeID), LeaderEpoch: model.Epoch(p.LeaderEpoch), PartitionEpoch: p.PartitionEpoch,
 		Replicas: nodeIDs(p.Replicas), ISR: nodeIDs(p.ISR), LogEnd: end, HighWatermark: hw, EpochStartOffset: end,
 	}
-	lr := &leaderReplica{r: r, tp: tp, part: part, leaderEpoch: p.LeaderEpoch,
-		l: replication.NewLeader(replication.LeaderConfig{MinInsyncReplicas: int(tc.MinInsyncReplicas),
-			ReplicaLagTimeMaxMs: int64(r.n.cfg.ReplicaLagTimeMaxMs)}, st, nowMs()),
-		waiters: map[uint64]func(error){}, hw: hw, published: hw, hwc: make(chan struct{}, 1), stopc: make(chan struct{})}
+	l := replication.NewLeader(replication.LeaderConfig{MinInsyncReplicas: int(tc.MinInsyncReplicas),
+		ReplicaLagTimeMaxMs: int64(r.n.cfg.ReplicaLagTimeMaxMs)}, st, nowMs())
+	lr := &leaderReplica{tp: tp, leaderEpoch: p.LeaderEpoch}
+	lr.LeaderReplica = replication.NewLeaderReplica(replication.LeaderReplicaConfig{TP: tp, Store: part,
+		Propose: func(prop replication.ISRProposal) { r.propose(lr, prop) }, NowMs: nowMs,
+		OnPublishError: func(err error) {
+			r.n.log.Debug("set high watermark", "partition", tp.String(), "err", err)
+		}, Publisher: r.pub}, l, hw)
 	r.n.log.Info("leading partition", "partition", tp.String(), "leader_epoch", p.LeaderEpoch, "isr", p.ISR, "log_end", end, "high_watermark", hw)
-	r.wg.Add(1)
-	go lr.hwLoop()
 	// A single-member ISR commits at once.
-	lr.step(func(l *replication.Leader) replication.Effects { return l.LeaderAppended(end, nowMs()) })
+	lr.Appended(end)
 	return lr
 }
 
@@ -215,17 +234,20 @@ func int32s(ids []model.NodeID) []int32 {
 	return out
 }
 
-// leader returns the leader state of tp, or nil.
-func (r *replicas) leader(tp model.TopicPartition) *leaderReplica {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	return r.leaders[tp]
+// publishLocked replaces view with a copy of leaders and external.
+func (r *replicas) publishLocked() {
+	r.view.Store(&replicaView{leaders: maps.Clone(r.leaders), external: maps.Clone(r.external)})
 }
 
+// leader returns the leader state of tp, or nil (lock free: the view).
+func (r *replicas) leader(tp model.TopicPartition) *leaderReplica {
+	return r.view.Load().leaders[tp]
+}
+
+// replicated reports whether tp keeps a replicated high watermark (lock
+// free: the view).
 func (r *replicas) replicated(tp model.TopicPartition) bool {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	return r.external[tp]
+	return r.view.Load().external[tp]
 }
 
 func (r *replicas) tickLoop() {
@@ -238,14 +260,8 @@ func (r *replicas) tickLoop() {
 			return
 		case <-t.C:
 		}
-		r.mu.Lock()
-		ls := make([]*leaderReplica, 0, len(r.leaders))
-		for _, lr := range r.leaders {
-			ls = append(ls, lr)
-		}
-		r.mu.Unlock()
-		for _, lr := range ls {
-			lr.step(func(l *replication.Leader) replication.Effects { return l.Tick(nowMs()) })
+		for _, lr := range r.view.Load().leaders {
+			lr.Tick()
 		}
 	}
 }
@@ -257,6 +273,7 @@ func (r *replicas) close() {
 		lr.close()
 		delete(r.leaders, tp)
 	}
+	r.publishLocked()
 	fetchers := make([]*leaderFetcher, 0, len(r.fetchers))
 	for id, lf := range r.fetchers {
 		fetchers = append(fetchers, lf)
@@ -275,194 +292,43 @@ func (r *replicas) close() {
 	}
 	wg.Wait()
 	r.wg.Wait()
+	r.pub.Close()
 }
 
-// step runs fn on the Leader and performs its effects.
-func (lr *leaderReplica) step(fn func(l *replication.Leader) replication.Effects) {
-	lr.mu.Lock()
-	if lr.closed {
-		lr.mu.Unlock()
-		return
-	}
-	e := fn(lr.l)
-	done := lr.performLocked(e)
-	lr.mu.Unlock()
-	for _, d := range done {
-		d()
-	}
-}
+// publisherWorkers is how many goroutines publish high watermarks: each
+// waits for one storage shard round trip at a time.
+func publisherWorkers() int { return max(4, 2*runtime.GOMAXPROCS(0)) }
 
-// performLocked performs e and returns the completions to call unlocked.
-// A successful completion is held until hwLoop has published a high
-// watermark covering it: the Leader's high watermark moves first, and an
-// acknowledged produce must be readable as soon as its answer leaves.
-func (lr *leaderReplica) performLocked(e replication.Effects) []func() {
-	wake := e.HWChanged
-	if e.HWChanged {
-		lr.hw = e.HighWatermark
-	}
-	if prop := e.ProposeISR; prop != nil {
-		go lr.propose(*prop)
-	}
-	var done []func()
-	for _, c := range e.Completions {
-		cb, ok := lr.waiters[c.ID]
-		if !ok {
-			continue
-		}
-		delete(lr.waiters, c.ID)
-		err := c.Err
-		call := func() { cb(err) }
-		if err != nil || lr.published >= lr.hw {
-			done = append(done, call)
-			continue
-		}
-		lr.held = append(lr.held, heldAck{hw: lr.hw, cb: call})
-		wake = true
-	}
-	if wake {
-		select {
-		case lr.hwc <- struct{}{}:
-		default:
-		}
-	}
-	return done
-}
-
-// hwLoop publishes the high watermark in the storage partition, always
-// the latest (the Leader never moves it backwards), then answers the
-// acks it held for it.
-func (lr *leaderReplica) hwLoop() {
-	defer lr.r.wg.Done()
-	for {
-		select {
-		case <-lr.stopc:
-			return
-		case <-lr.hwc:
-		}
-		lr.mu.Lock()
-		hw := lr.hw
-		lr.mu.Unlock()
-		got, err := lr.part.SetHighWatermark(hw)
-		if err != nil {
-			lr.r.n.log.Debug("set high watermark", "partition", lr.tp.String(), "err", err)
-			continue
-		}
-		lr.mu.Lock()
-		lr.published = max(lr.published, got)
-		var ready []heldAck
-		kept := lr.held[:0]
-		for _, h := range lr.held {
-			if h.hw <= lr.published {
-				ready = append(ready, h)
-			} else {
-				kept = append(kept, h)
-			}
-		}
-		clear(lr.held[len(kept):])
-		lr.held = kept
-		lr.mu.Unlock()
-		for _, h := range ready {
-			h.cb()
-		}
-	}
-}
-
-// propose sends an ISR change to the controller (AlterPartition).
-func (lr *leaderReplica) propose(p replication.ISRProposal) {
+// propose sends an ISR change to the controller (AlterPartition); it runs
+// on a goroutine of its own.
+func (r *replicas) propose(lr *leaderReplica, p replication.ISRProposal) {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	_, err := lr.r.n.ctrl.AlterPartition(ctx, lr.tp.Topic, lr.tp.Partition, lr.r.n.cfg.NodeID,
+	_, err := r.n.ctrl.AlterPartition(ctx, lr.tp.Topic, lr.tp.Partition, r.n.cfg.NodeID,
 		int32(p.LeaderEpoch), p.PartitionEpoch, int32s(p.ISR))
 	if err != nil {
-		lr.r.n.log.Info("ISR change refused", "partition", lr.tp.String(), "isr", int32s(p.ISR), "err", err)
-		lr.mu.Lock()
-		if lr.l.Pending() != nil && lr.l.Pending().PartitionEpoch == p.PartitionEpoch {
-			lr.l.ProposalFailed()
-		}
-		lr.mu.Unlock()
+		r.n.log.Info("ISR change refused", "partition", lr.tp.String(), "isr", int32s(p.ISR), "err", err)
+		lr.ProposalRefused(p)
 		return
 	}
-	lr.r.n.log.Info("ISR changed", "partition", lr.tp.String(), "isr", int32s(p.ISR))
+	r.n.log.Info("ISR changed", "partition", lr.tp.String(), "isr", int32s(p.ISR))
 }
 
 // committed applies the image's ISR for the same leader epoch.
 func (lr *leaderReplica) committed(p controlplane.Partition) {
-	lr.step(func(l *replication.Leader) replication.Effects {
-		if slices.Equal(int32s(l.ISR()), p.ISR) && l.Pending() == nil {
-			return replication.Effects{}
-		}
-		return l.ISRCommitted(nodeIDs(p.ISR), p.PartitionEpoch, nowMs())
-	})
+	lr.Committed(nodeIDs(p.ISR), p.PartitionEpoch)
 }
 
 // close fails every waiter: this node no longer leads at this epoch.
 func (lr *leaderReplica) close() {
-	lr.mu.Lock()
-	if lr.closed {
-		lr.mu.Unlock()
-		return
-	}
-	lr.closed = true
-	close(lr.stopc)
-	ws := lr.waiters
-	lr.waiters = nil
-	held := lr.held
-	lr.held = nil
-	lr.mu.Unlock()
-	for _, cb := range ws {
-		cb(fmt.Errorf("%s: leadership at epoch %d ended: %w", lr.tp, lr.leaderEpoch, model.ErrNotLeader))
-	}
-	// Held acks are committed on the ISR, only not yet readable here:
-	// their success stands.
-	for _, h := range held {
-		h.cb()
-	}
-}
-
-// appended tells the leader about a local append.
-func (lr *leaderReplica) appended(logEnd model.Offset) {
-	lr.step(func(l *replication.Leader) replication.Effects { return l.LeaderAppended(logEnd, nowMs()) })
-}
-
-func (lr *leaderReplica) checkAppend() error {
-	lr.mu.Lock()
-	defer lr.mu.Unlock()
-	if lr.closed {
-		return fmt.Errorf("%s: %w", lr.tp, model.ErrNotLeader)
-	}
-	return lr.l.CheckAppend()
-}
-
-func (lr *leaderReplica) await(lastOffset model.Offset, deadline time.Time, done func(error)) {
-	lr.mu.Lock()
-	if lr.closed {
-		lr.mu.Unlock()
-		done(fmt.Errorf("%s: %w", lr.tp, model.ErrNotLeader))
-		return
-	}
-	lr.nextID++
-	id := lr.nextID
-	lr.waiters[id] = done
-	e := lr.l.AddWaiter(id, lastOffset, deadline.UnixMilli())
-	cbs := lr.performLocked(e)
-	lr.mu.Unlock()
-	for _, cb := range cbs {
-		cb()
-	}
-}
-
-func (lr *leaderReplica) followerFetch(replica int32, offset model.Offset) {
-	lr.step(func(l *replication.Leader) replication.Effects {
-		return l.FollowerFetch(model.NodeID(replica), offset, nowMs())
-	})
+	lr.Close(fmt.Errorf("%s: leadership at epoch %d ended: %w", lr.tp, lr.leaderEpoch, model.ErrNotLeader))
 }
 
 // The log adapter's replicated side (kafka.ReplicatedLog).
 
 func (p partitionLog) CheckAppend() error {
 	if lr := p.r.leader(p.tp); lr != nil {
-		return lr.checkAppend()
+		return lr.CheckAppend()
 	}
 	if p.r.replicated(p.tp) {
 		return fmt.Errorf("%s: replication not started: %w", p.tp, model.ErrNotLeader)
@@ -472,7 +338,7 @@ func (p partitionLog) CheckAppend() error {
 
 func (p partitionLog) AwaitCommit(lastOffset model.Offset, deadline time.Time, done func(error)) {
 	if lr := p.r.leader(p.tp); lr != nil {
-		lr.await(lastOffset, deadline, done)
+		lr.Await(lastOffset, deadline, done)
 		return
 	}
 	if p.r.replicated(p.tp) {
@@ -482,9 +348,19 @@ func (p partitionLog) AwaitCommit(lastOffset model.Offset, deadline time.Time, d
 	done(nil)
 }
 
+// FollowerChanged is closed on the next advance of the log end (or the
+// end of this leadership): what a replica Fetch waits on
+// (kafka.FollowerWaker).
+func (p partitionLog) FollowerChanged() <-chan struct{} {
+	if lr := p.r.leader(p.tp); lr != nil {
+		return lr.FollowerChanged()
+	}
+	return p.Partition.Changed()
+}
+
 func (p partitionLog) FollowerRead(replica int32, offset model.Offset, maxBytes int32, minOneBatch bool) (kafka.ReadResult, error) {
 	if lr := p.r.leader(p.tp); lr != nil {
-		lr.followerFetch(replica, offset)
+		lr.FollowerFetch(replica, offset)
 	}
 	rr, err := p.Partition.ReadReplica(offset, maxBytes, minOneBatch)
 	return kafka.ReadResult(rr), err

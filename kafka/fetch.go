@@ -43,9 +43,9 @@ package kafka
 //
 //   - Follower fetches (replica_id >= 0) go to ReplicatedLog.FollowerRead:
 //     the fetch offset is the follower's log end for the leader's ISR and
-//     high-watermark logic, and the read goes up to the log end. The long
-//     poll still wakes on high-watermark advances only, so followers use a
-//     short max_wait_ms.
+//     high-watermark logic, and the read goes up to the log end. Its long
+//     poll wakes on log-end advances (FollowerWaker, replica_wake.go), so
+//     followers wait replica.fetch.wait.max.ms and still see appends at once.
 //     Followers fetch in sessions too (replication.ReplicaFetcher, one per
 //     leader node): an incremental replica fetch reads every partition of
 //     the session, the ones it leaves out at their cached fetch offsets, so
@@ -213,7 +213,7 @@ func (s *Server) fillFetch(lk *partLookup, req *kmsg.FetchRequest, resp *kmsg.Fe
 			}
 			part, l, err := lk.partition(ref, p.Partition, epoch)
 			if err == nil {
-				wake = append(wake, l.Changed())
+				wake = append(wake, fetchWake(l, req.ReplicaID))
 				var n int
 				var rg *storage.Ranges
 				if ranges != nil {

@@ -1,8 +1,14 @@
-// Package replication holds Ringtail's partition replication logic as pure
-// state machines, in the etcd-raft style: inputs are method calls with the
-// time passed in, outputs are Effects values the caller performs. Nothing
-// here does I/O, starts a goroutine or reads a clock, so a test (or a
-// seeded simulation) replays it exactly.
+// Package replication holds Ringtail's partition replication: pure state
+// machines in the etcd-raft style (Leader, FetchSession, TruncationOffset,
+// ElectLeader: inputs are method calls with the time passed in, outputs
+// are Effects values the caller performs; no I/O, goroutines or clocks, so
+// a test replays them exactly), and the replica runtime around them, whose
+// I/O goes through small interfaces (HWStore, SessionLeader, Clock) that
+// tests fake: LeaderReplica (replica.go) performs a Leader's effects for
+// one led partition (its high watermark published by a Publisher shared
+// by all of them, so no goroutine per partition), ReplicaFetcher (fetcher.go, runner.go) replicates
+// from one leader node. The daemon only wires them to storage, the
+// controller and Kafka requests.
 //
 // # Leader (one per led partition)
 //
@@ -48,11 +54,16 @@
 // TruncationOffset implements the OffsetForLeaderEpoch exchange: ask the
 // leader for the end of the follower's latest epoch, truncate to the
 // smaller of that and the local log end, then fetch from there.
-// ReplicaFetcher (fetcher.go) is Kafka's ReplicaFetcherThread: one per
-// leader node, it fetches every partition followed from that leader with
+// ReplicaFetcher (fetcher.go) is Kafka's ReplicaFetcherThread: a follower
+// runs num.replica.fetchers of them per leader node (FetcherID splits the
+// leader's partitions as Kafka does), each fetching its partitions with
 // one Fetch per round over a SessionLeader interface (Kafka requests in
 // the daemon, a fake in tests), truncating the partitions that need it
-// with one OffsetForLeaderEpoch first. Its Fetches run in an incremental
+// with one OffsetForLeaderEpoch first. Run (runner.go) loops it: the
+// Fetch long-polls at the leader (replica.fetch.wait.max.ms and
+// min.bytes), and the leader answers as soon as its log end passes a
+// fetched offset (LeaderReplica.FollowerChanged, a Notifier), so a
+// follower learns of an append at once and polls on no timer. Its Fetches run in an incremental
 // fetch session (KIP-227): FetchSession (session.go) is the follower's
 // bookkeeping, Kafka's FetchSessionHandler. The leader reads every
 // partition of the session, the ones a request leaves out at the fetch

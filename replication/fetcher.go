@@ -1,8 +1,8 @@
 package replication
 
-// ReplicaFetcher: Kafka's ReplicaFetcherThread, one per source leader node
-// (num.replica.fetchers = 1). It replicates every partition this node
-// follows from that leader with one Fetch per round, in an incremental
+// ReplicaFetcher: Kafka's ReplicaFetcherThread, num.replica.fetchers per
+// source leader node (FetcherID, runner.go). It replicates the partitions
+// it is given from that leader with one Fetch per round, in an incremental
 // fetch session (session.go), and truncates partitions that need it with
 // one OffsetForLeaderEpoch for all of them first.
 //
@@ -124,6 +124,12 @@ type ReplicaFetcher struct {
 		order  []model.TopicPartition // fetch order; partitions that got records move last
 		cancel context.CancelFunc     // the round in flight
 		done   chan struct{}          // closed when it ends
+		// poll is where the round is: in a Fetch that may be cancelled
+		// (Add cancels it so that new partitions do not wait for the
+		// leader's long poll), or in one that opens a session (never
+		// cancelled: the leader would keep a session whose id the
+		// follower never learns).
+		poll pollState
 	}
 	wake chan struct{}
 }
@@ -146,7 +152,11 @@ func NewReplicaFetcher(leader SessionLeader, cfg FetcherConfig) *ReplicaFetcher 
 }
 
 // Add starts fetching ps (each truncates first). A partition already
-// present is replaced.
+// present is replaced. A round waiting in an incremental Fetch is
+// cancelled (not waited for), so that the new partitions go out at once
+// rather than after the leader's long poll; add many partitions in one
+// call. (The leader still serves the cancelled request, which moves the
+// session on; the next, full, request names the session and so closes it.)
 func (f *ReplicaFetcher) Add(ps ...Followed) {
 	f.mu.Lock()
 	for _, p := range ps {
@@ -157,6 +167,9 @@ func (f *ReplicaFetcher) Add(ps ...Followed) {
 		}
 		f.mu.parts[p.TP] = &fetchPart{Followed: p, leaderHW: -1, hwSet: -1}
 	}
+	if f.mu.poll == pollCancellable && len(ps) > 0 {
+		f.mu.cancel()
+	}
 	f.mu.Unlock()
 	select {
 	case f.wake <- struct{}{}:
@@ -165,7 +178,8 @@ func (f *ReplicaFetcher) Add(ps ...Followed) {
 }
 
 // Remove stops fetching tps and returns once the round in flight, if any,
-// is over (cancelled): nothing of it touches them afterwards.
+// is over (cancelled, unless it is opening a session): nothing of it
+// touches them afterwards.
 func (f *ReplicaFetcher) Remove(tps ...model.TopicPartition) {
 	f.mu.Lock()
 	gone := map[model.TopicPartition]bool{}
@@ -179,10 +193,12 @@ func (f *ReplicaFetcher) Remove(tps ...model.TopicPartition) {
 	if len(gone) > 0 {
 		f.mu.order = slices.DeleteFunc(f.mu.order, func(tp model.TopicPartition) bool { return gone[tp] })
 	}
-	cancel, done := f.mu.cancel, f.mu.done
+	cancel, done, poll := f.mu.cancel, f.mu.done, f.mu.poll
 	f.mu.Unlock()
 	if len(gone) > 0 && cancel != nil {
-		cancel()
+		if poll != pollOpening {
+			cancel()
+		}
 		<-done
 	}
 }
@@ -195,7 +211,7 @@ func (f *ReplicaFetcher) Len() int {
 }
 
 // Wake is signalled when partitions are added (for a caller waiting after
-// ErrIdle).
+// ErrIdle; Run waits on it).
 func (f *ReplicaFetcher) Wake() <-chan struct{} { return f.wake }
 
 // Session is the fetch session's id and the next request's epoch (for
@@ -206,6 +222,21 @@ func (f *ReplicaFetcher) Session() (id, epoch int32) { return f.sess.ID(), f.ses
 // on the leader, for the caller to send (best effort) once it has stopped
 // calling Step; ok is false when there is no session.
 func (f *ReplicaFetcher) CloseSession() (SessionRequest, bool) { return f.sess.Close() }
+
+// pollState is where a round stands with its Fetch.
+type pollState uint8
+
+const (
+	pollNone        pollState = iota
+	pollCancellable           // an incremental or sessionless Fetch
+	pollOpening               // a full Fetch that opens a session
+)
+
+func (f *ReplicaFetcher) setPoll(s pollState) {
+	f.mu.Lock()
+	f.mu.poll = s
+	f.mu.Unlock()
+}
 
 func (f *ReplicaFetcher) isRemoved(p *fetchPart) bool {
 	f.mu.Lock()
@@ -262,7 +293,13 @@ func (f *ReplicaFetcher) Step(ctx context.Context, now time.Time) (appended int,
 		return 0, ErrIdle
 	}
 	req := f.sess.Build(fetches)
+	if req.Full && req.SessionEpoch != sessionFinalEpoch {
+		f.setPoll(pollOpening)
+	} else {
+		f.setPoll(pollCancellable)
+	}
 	resp, err := f.leader.Fetch(ctx, req, f.cfg.ResponseMaxBytes)
+	f.setPoll(pollNone)
 	if err != nil {
 		f.sess.Failed(0)
 		return 0, fmt.Errorf("replication: fetch of %d partitions: %w", len(want), err)

@@ -193,8 +193,10 @@ func TestReplicaFetcherSession(t *testing.T) {
 	}
 }
 
-// A Remove while a round waits on the leader cancels the round and returns
-// once it is over.
+// A Remove while a sessionless or incremental round waits on the leader
+// cancels the round and returns once it is over. A round that opens a
+// session is not cancelled (the leader would keep a session the follower
+// never learns of): Remove waits for its answer.
 func TestReplicaFetcherRemoveCancelsRound(t *testing.T) {
 	rt, err := iocore.NewRuntime(iocore.RuntimeConfig{Shards: 1, Engine: iocore.EngineSync})
 	if err != nil {
@@ -204,7 +206,7 @@ func TestReplicaFetcherRemoveCancelsRound(t *testing.T) {
 	tp := model.TopicPartition{Topic: "t", Partition: 0}
 	logs := openParts(t, rt, []model.TopicPartition{tp})
 	bl := &blockingLeader{entered: make(chan struct{})}
-	f := NewReplicaFetcher(bl, FetcherConfig{})
+	f := NewReplicaFetcher(bl, FetcherConfig{NoSessions: true})
 	f.Add(Followed{TP: tp, Local: logs[0], LeaderEpoch: 1})
 	done := make(chan error, 1)
 	go func() {
@@ -222,10 +224,41 @@ func TestReplicaFetcherRemoveCancelsRound(t *testing.T) {
 	if _, err := f.Step(context.Background(), time.Now()); !errors.Is(err, ErrIdle) {
 		t.Fatalf("empty fetcher: %v", err)
 	}
+
+	// With sessions: the first round opens one and runs to its answer.
+	bl = &blockingLeader{entered: make(chan struct{}), release: make(chan struct{})}
+	f = NewReplicaFetcher(bl, FetcherConfig{})
+	f.Add(Followed{TP: tp, Local: logs[0], LeaderEpoch: 1})
+	go func() {
+		_, err := f.Step(context.Background(), time.Now())
+		done <- err
+	}()
+	<-bl.entered
+	removed := make(chan struct{})
+	go func() {
+		f.Remove(tp)
+		close(removed)
+	}()
+	select {
+	case <-removed:
+		t.Fatal("Remove returned while the session-opening round was still out")
+	case err := <-done:
+		t.Fatalf("the session-opening round was cancelled: %v", err)
+	case <-time.After(50 * time.Millisecond): // a bound for the negative check
+	}
+	close(bl.release)
+	if err := <-done; err != nil {
+		t.Fatalf("session-opening round: %v", err)
+	}
+	<-removed
+	if id, _ := f.Session(); id != 7 {
+		t.Fatalf("session %d after the answer, want 7", id)
+	}
 }
 
-// blockingLeader holds every Fetch until its context ends.
-type blockingLeader struct{ entered chan struct{} }
+// blockingLeader holds every Fetch until its context ends, or with
+// release, until release is closed (then it opens session 7).
+type blockingLeader struct{ entered, release chan struct{} }
 
 func (b *blockingLeader) OffsetsForLeaderEpoch(context.Context, []EpochQuery) (map[model.TopicPartition]EpochAnswer, error) {
 	return nil, nil
@@ -233,6 +266,10 @@ func (b *blockingLeader) OffsetsForLeaderEpoch(context.Context, []EpochQuery) (m
 
 func (b *blockingLeader) Fetch(ctx context.Context, _ SessionRequest, _ int32) (FetchResponse, error) {
 	close(b.entered)
+	if b.release != nil {
+		<-b.release
+		return FetchResponse{SessionID: 7}, nil
+	}
 	<-ctx.Done()
 	return FetchResponse{}, ctx.Err()
 }
