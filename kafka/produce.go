@@ -90,16 +90,7 @@ func handleProduce(s *Server, cx *reqCtx, kreq kmsg.Request, finish func(kmsg.Re
 	resp := req.ResponseKind().(*kmsg.ProduceResponse)
 	lk := s.newLookup(readyWait(req.TimeoutMillis))
 	lk.check = cx.topicCheck(acl.OpWrite)
-	txnDenied := req.TransactionID != nil && !cx.authorize(acl.ResourceTransactionalID, *req.TransactionID, acl.OpWrite)
 
-	type pending struct {
-		rp      *kmsg.ProduceResponseTopicPartition
-		log     Log
-		epoch   model.Epoch
-		records []byte
-		done    bool
-	}
-	var todo []*pending
 	var mu sync.Mutex // guards the response partitions once appends run
 	anyErr := false
 	setErr := func(rp *kmsg.ProduceResponseTopicPartition, err error) {
@@ -111,44 +102,7 @@ func handleProduce(s *Server, cx *reqCtx, kreq kmsg.Request, finish func(kmsg.Re
 		}
 	}
 
-	for _, t := range req.Topics {
-		rt := kmsg.NewProduceResponseTopic()
-		rt.Topic = t.Topic
-		rt.Partitions = make([]kmsg.ProduceResponseTopicPartition, len(t.Partitions))
-		for i, p := range t.Partitions {
-			rp := &rt.Partitions[i]
-			*rp = kmsg.NewProduceResponseTopicPartition()
-			rp.Partition = p.Partition
-			rp.BaseOffset = -1
-			switch {
-			case req.Acks != 0 && req.Acks != 1 && req.Acks != -1:
-				setErr(rp, kerr.InvalidRequiredAcks)
-				continue
-			case txnDenied:
-				setErr(rp, kerr.TransactionalIDAuthorizationFailed)
-				continue
-			}
-			part, l, err := lk.partition(topicRef{name: t.Topic}, p.Partition, -1)
-			if err == nil && len(p.Records) == 0 {
-				err = fmt.Errorf("%w: produce request without records for %s-%d", model.ErrInvalidRecord, t.Topic, p.Partition)
-			}
-			if err == nil && req.TransactionID != nil {
-				err = s.verifyTxnProduce(*req.TransactionID, p.Records, model.TopicPartition{Topic: t.Topic, Partition: p.Partition}, req.Version >= 12)
-			}
-			if err != nil {
-				setErr(rp, err)
-				continue
-			}
-			if rl, ok := l.(ReplicatedLog); ok && req.Acks == -1 {
-				if err := rl.CheckAppend(); err != nil {
-					setErr(rp, err)
-					continue
-				}
-			}
-			todo = append(todo, &pending{rp: rp, log: l, epoch: model.Epoch(part.LeaderEpoch), records: p.Records})
-		}
-		resp.Topics = append(resp.Topics, rt)
-	}
+	todo := s.planProduce(cx, req, resp, lk, setErr)
 
 	var (
 		finished bool
@@ -196,7 +150,7 @@ func handleProduce(s *Server, cx *reqCtx, kreq kmsg.Request, finish func(kmsg.Re
 	mu.Unlock()
 	deadline := time.Now().Add(time.Duration(max(req.TimeoutMillis, 0)) * time.Millisecond)
 	// answer records one partition's outcome; callers hold mu.
-	answer := func(p *pending, r AppendResult, err error) {
+	answer := func(p *producePending, r AppendResult, err error) {
 		if finished || p.done {
 			return
 		}
@@ -302,4 +256,61 @@ func (s *Server) leaderEndpoint(im *controlplane.Image, id int32) (host string, 
 		rack = &r
 	}
 	return ep.Host, ep.Port, rack, true
+}
+
+// producePending is one partition of a Produce whose records go to its log.
+type producePending struct {
+	rp      *kmsg.ProduceResponseTopicPartition
+	log     Log
+	epoch   model.Epoch
+	records []byte
+	done    bool
+}
+
+// planProduce fills resp with a partition per requested one and returns
+// those whose records may be appended; the others get their error through
+// setErr.
+func (s *Server) planProduce(cx *reqCtx, req *kmsg.ProduceRequest, resp *kmsg.ProduceResponse, lk *partLookup, setErr func(*kmsg.ProduceResponseTopicPartition, error)) []*producePending {
+	txnDenied := req.TransactionID != nil && !cx.authorize(acl.ResourceTransactionalID, *req.TransactionID, acl.OpWrite)
+	var todo []*producePending
+	for _, t := range req.Topics {
+		rt := kmsg.NewProduceResponseTopic()
+		rt.Topic = t.Topic
+		rt.Partitions = make([]kmsg.ProduceResponseTopicPartition, len(t.Partitions))
+		for i, p := range t.Partitions {
+			rp := &rt.Partitions[i]
+			*rp = kmsg.NewProduceResponseTopicPartition()
+			rp.Partition = p.Partition
+			rp.BaseOffset = -1
+			switch {
+			case req.Acks != 0 && req.Acks != 1 && req.Acks != -1:
+				setErr(rp, kerr.InvalidRequiredAcks)
+				continue
+			case txnDenied:
+				setErr(rp, kerr.TransactionalIDAuthorizationFailed)
+				continue
+			}
+			part, l, err := lk.partition(topicRef{name: t.Topic}, p.Partition, -1)
+			if err == nil && len(p.Records) == 0 {
+				err = fmt.Errorf("%w: produce request without records for %s-%d", model.ErrInvalidRecord, t.Topic, p.Partition)
+			}
+			if err == nil && req.TransactionID != nil {
+				err = s.verifyTxnProduce(*req.TransactionID, p.Records, model.TopicPartition{Topic: t.Topic, Partition: p.Partition}, req.Version >= 12)
+			}
+			if err != nil {
+				setErr(rp, err)
+				continue
+			}
+			if rl, ok := l.(ReplicatedLog); ok && req.Acks == -1 {
+				if err := rl.CheckAppend(); err != nil {
+					setErr(rp, err)
+					continue
+				}
+			}
+			todo = append(todo, &producePending{rp: rp, log: l, epoch: model.Epoch(part.LeaderEpoch), records: p.Records})
+		}
+		resp.Topics = append(resp.Topics, rt)
+	}
+
+	return todo
 }
