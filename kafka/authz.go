@@ -321,3 +321,19 @@ func (cx *reqCtx) coordinatorCheck(typ int8, key string) error {
 	}
 	return nil
 }
+
+// heartbeatGroups is the ACL check of a KIP-848 or share group heartbeat,
+// as Kafka's KafkaApis: READ on the group, then DESCRIBE on every topic
+// it subscribes to by name (TOPIC_AUTHORIZATION_FAILED).
+func (s *Server) heartbeatGroups(cx *reqCtx, id string, topics []string) (*group.Coordinator, error) {
+	gc, err := s.groupsAs(cx, id, acl.OpRead)
+	if err != nil {
+		return nil, err
+	}
+	for _, t := range topics {
+		if !cx.authorize(acl.ResourceTopic, t, acl.OpDescribe) {
+			return nil, kerr.TopicAuthorizationFailed
+		}
+	}
+	return gc, nil
+}

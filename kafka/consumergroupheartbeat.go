@@ -30,7 +30,6 @@ package kafka
 import (
 	"time"
 
-	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
 
 	"github.com/ringtail/ringtail/acl"
@@ -53,16 +52,10 @@ func handleConsumerGroupHeartbeat(s *Server, cx *reqCtx, kreq kmsg.Request, fini
 		}
 		finish(resp, nil)
 	}
-	gc, err := s.groupsAs(cx, req.Group, acl.OpRead)
+	gc, err := s.heartbeatGroups(cx, req.Group, req.SubscribedTopicNames)
 	if err != nil {
 		fail(err)
 		return
-	}
-	for _, t := range req.SubscribedTopicNames {
-		if !cx.authorize(acl.ResourceTopic, t, acl.OpDescribe) {
-			fail(kerr.TopicAuthorizationFailed)
-			return
-		}
 	}
 	hb := group.ConsumerHeartbeat{
 		Version: req.Version, Group: req.Group, MemberID: req.MemberID, MemberEpoch: req.MemberEpoch,

@@ -31,10 +31,8 @@ package kafka
 import (
 	"time"
 
-	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
 
-	"github.com/ringtail/ringtail/acl"
 	"github.com/ringtail/ringtail/group"
 )
 
@@ -54,16 +52,10 @@ func handleShareGroupHeartbeat(s *Server, cx *reqCtx, kreq kmsg.Request, finish 
 		}
 		finish(resp, nil)
 	}
-	gc, err := s.groupsAs(cx, req.GroupID, acl.OpRead)
+	gc, err := s.heartbeatGroups(cx, req.GroupID, req.SubscribedTopicNames)
 	if err != nil {
 		fail(err)
 		return
-	}
-	for _, t := range req.SubscribedTopicNames {
-		if !cx.authorize(acl.ResourceTopic, t, acl.OpDescribe) {
-			fail(kerr.TopicAuthorizationFailed)
-			return
-		}
 	}
 	hb := group.ShareHeartbeat{
 		Group: req.GroupID, MemberID: req.MemberID, MemberEpoch: req.MemberEpoch,
