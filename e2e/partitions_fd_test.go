@@ -66,7 +66,7 @@ func TestManyPartitionsUnderFileLimit(t *testing.T) {
 	}
 	prlimit, err := exec.LookPath("prlimit")
 	if err != nil {
-		t.Skipf("prlimit (util-linux) not found: %v", err)
+		t.Fatalf("prlimit (util-linux, installed by .ci/run) not found: %v", err)
 	}
 	parts := envInt("RINGTAIL_FD_PARTITIONS", 2000)
 	limit := envInt("RINGTAIL_FD_LIMIT", 2*parts)
@@ -202,7 +202,7 @@ func TestMaxOpenFilesAboveLimitRefused(t *testing.T) {
 	}
 	prlimit, err := exec.LookPath("prlimit")
 	if err != nil {
-		t.Skipf("prlimit (util-linux) not found: %v", err)
+		t.Fatalf("prlimit (util-linux, installed by .ci/run) not found: %v", err)
 	}
 	n := testkit.NewNode(t, testkit.Options{Ringtail: map[string]string{"max_open_files": "5000"}})
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
