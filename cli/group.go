@@ -490,21 +490,8 @@ func (a *app) resetOffsets(ctx context.Context, adm *kadm.Client, group string, 
 		return fmt.Errorf("%s: %w", what, err)
 	}
 
-	tw := tabwriter.NewWriter(a.stdout, 0, 8, 2, ' ', 0)
-	fmt.Fprintln(tw, "GROUP\tTOPIC\tPARTITION\tOLD-OFFSET\tNEW-OFFSET")
-	for _, r := range rows {
-		old := "-"
-		if r.old >= 0 {
-			old = strconv.FormatInt(r.old, 10)
-		}
-		fmt.Fprintf(tw, "%s\t%s\t%d\t%s\t%d\n", group, r.topic, r.partition, old, r.new)
-	}
-	if err := tw.Flush(); err != nil {
+	if proceed, err := a.showResetPlan(group, rows, "OLD-OFFSET", "NEW-OFFSET", execute); !proceed || err != nil {
 		return err
-	}
-	if !execute {
-		fmt.Fprintln(a.stderr, "ringtail: dry run, nothing changed; add --execute to apply")
-		return nil
 	}
 
 	offsets := make(kadm.Offsets)

@@ -6,6 +6,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"text/tabwriter"
 	"time"
 )
 
@@ -283,4 +284,26 @@ func parseStateList(list []string, canon map[string]string, valid string) ([]str
 // no member may be consuming, as Kafka requires.
 func inactive(state string) bool {
 	return state == "Empty" || state == "Dead"
+}
+
+// showResetPlan prints what a reset would move (oldCol and newCol name the
+// offset columns) and reports whether to go on: not on a dry run.
+func (a *app) showResetPlan(group string, rows []resetRow, oldCol, newCol string, execute bool) (bool, error) {
+	tw := tabwriter.NewWriter(a.stdout, 0, 8, 2, ' ', 0)
+	fmt.Fprintf(tw, "GROUP\tTOPIC\tPARTITION\t%s\t%s\n", oldCol, newCol)
+	for _, r := range rows {
+		old := "-"
+		if r.old >= 0 {
+			old = strconv.FormatInt(r.old, 10)
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%d\t%s\t%d\n", group, r.topic, r.partition, old, r.new)
+	}
+	if err := tw.Flush(); err != nil {
+		return false, err
+	}
+	if !execute {
+		fmt.Fprintln(a.stderr, "ringtail: dry run, nothing changed; add --execute to apply")
+		return false, nil
+	}
+	return true, nil
 }

@@ -216,21 +216,8 @@ func (a *app) resetShareOffsets(ctx context.Context, adm *kadm.Client, d kadm.De
 	if err != nil {
 		return fmt.Errorf("%s: %w", what, err)
 	}
-	tw := tabwriter.NewWriter(a.stdout, 0, 8, 2, ' ', 0)
-	fmt.Fprintln(tw, "GROUP\tTOPIC\tPARTITION\tOLD-START-OFFSET\tNEW-START-OFFSET")
-	for _, r := range rows {
-		old := "-"
-		if r.old >= 0 {
-			old = strconv.FormatInt(r.old, 10)
-		}
-		fmt.Fprintf(tw, "%s\t%s\t%d\t%s\t%d\n", group, r.topic, r.partition, old, r.new)
-	}
-	if err := tw.Flush(); err != nil {
+	if proceed, err := a.showResetPlan(group, rows, "OLD-START-OFFSET", "NEW-START-OFFSET", execute); !proceed || err != nil {
 		return err
-	}
-	if !execute {
-		fmt.Fprintln(a.stderr, "ringtail: dry run, nothing changed; add --execute to apply")
-		return nil
 	}
 	offsets := make(kadm.Offsets)
 	for _, r := range rows {
