@@ -107,3 +107,31 @@ func BenchmarkGroupCommitVsPerRequest(b *testing.B) {
 		}
 	}
 }
+
+// BenchmarkShardHandoff measures what handing work to a shard costs: per
+// op, 8 goroutines each run one empty Do on a shard (round-robin over the
+// shards) and wait for it, with the shard goroutines locked to their
+// threads (as every shard was before) and not (the default unless pinned).
+func BenchmarkShardHandoff(b *testing.B) {
+	const concurrency = 8
+	for _, shards := range []int{1, 2} {
+		for _, lock := range []bool{true, false} {
+			b.Run(fmt.Sprintf("shards=%d/locked=%v", shards, lock), func(b *testing.B) {
+				r := newTestRuntimeConfig(b, RuntimeConfig{Shards: shards, Engine: EngineSync, lockThreads: lock})
+				nop := func() error { return nil }
+				var wg sync.WaitGroup
+				b.ReportAllocs()
+				for b.Loop() {
+					for i := 0; i < concurrency; i++ {
+						wg.Go(func() {
+							if err := r.Shard(i % shards).Do(nop); err != nil {
+								b.Error(err)
+							}
+						})
+					}
+					wg.Wait()
+				}
+			})
+		}
+	}
+}

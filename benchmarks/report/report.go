@@ -29,8 +29,8 @@ const (
 // TargetIDs lists every target Evaluate computes, in report order.
 var TargetIDs = []string{
 	TargetAFio, TargetAKfake, TargetBKfake, TargetCKfake, TargetCIperf,
-	TargetDP99, TargetDP999, TargetE1000, TargetE10000,
-	TargetACPU, TargetCCPU, TargetCRawIperf,
+	TargetDP99, TargetDP999, TargetD10kP99, TargetD10kP999, TargetE1000, TargetE10000, TargetE100000,
+	TargetACPU, TargetCCPU, TargetCRawIperf, TargetShards, TargetF,
 }
 
 // Evaluate fills in what the suite leaves to the report: each
@@ -66,11 +66,18 @@ func Evaluate(r *Results, notes map[string]string) {
 		targetCIperf(r),
 		targetDP99(r),
 		targetDP999(r),
+		targetD10kP99(r),
+		targetD10kP999(r),
 		targetE1000(r),
-		targetE10000(r),
+		targetManyPartitions(r, TargetE10000, 10000, "Workload (e): 10,000 partitions on one node in the machine's open file limit (20,000 here), with RSS and start-up time",
+			"runs (records/s > 0), reports RSS, idle RSS per partition and start-up time"),
+		targetManyPartitions(r, TargetE100000, 100000, "Workload (e): 100,000 partitions on one node in the machine's open file limit, with RSS and start-up time",
+			"runs (records/s > 0), reports RSS, idle RSS per partition and start-up time"),
 		targetCPU(r, TargetACPU, "Workload (a): broker CPU per GiB produced against kfake's on the same run", "a", "ringtail", ExtraCPUProduced),
 		targetCPU(r, TargetCCPU, "Workload (c), warm consume: broker CPU per GiB consumed against kfake's on the same run", "c", "warm", ExtraCPUConsumed),
 		targetCRawIperf(r),
+		targetShards(r),
+		targetF(r),
 	}
 	for i := range r.Targets {
 		t := &r.Targets[i]
@@ -254,26 +261,6 @@ func targetE1000(r *Results) Target {
 	frac := p1000.RecordsPerS / p8.RecordsPerS
 	t.Measured = fmt.Sprintf("%s records/s = %.0f%%", fmtCount(p1000.RecordsPerS), frac*100)
 	t.Met = frac >= 0.7
-	return t
-}
-
-func targetE10000(r *Results) Target {
-	t := Target{
-		ID:          TargetE10000,
-		Description: "Workload (e): 10,000 partitions run, with the broker's memory reported",
-		Target:      "runs (records/s > 0) and reports RSS",
-		Measured:    notMeasured,
-	}
-	s := r.Find("e", "partitions-10000")
-	if s == nil {
-		return t
-	}
-	rss := "RSS not reported"
-	if s.RSSMiB > 0 {
-		rss = fmt.Sprintf("RSS %s MiB", fmtNum(s.RSSMiB))
-	}
-	t.Measured = fmt.Sprintf("%s records/s, %s MiB/s, %s", fmtCount(s.RecordsPerS), fmtNum(s.MBPerS), rss)
-	t.Met = s.RecordsPerS > 0 && s.RSSMiB > 0
 	return t
 }
 

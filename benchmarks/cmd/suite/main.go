@@ -66,7 +66,7 @@ type params struct {
 	reps          int
 	dur           time.Duration // each measured produce/e2e run
 	consumeBytes  int64         // (c): bytes produced once, then consumed
-	bigPartitions int           // (e): the one-node many-partitions variant
+	bigPartitions []int         // (e): the one-node many-partitions variants
 	midPartitions int
 	fioRuntime    time.Duration
 	iperfSecs     int
@@ -82,7 +82,7 @@ func (o options) params() params {
 		reps:          3,
 		dur:           6 * time.Second,
 		consumeBytes:  2 << 30,
-		bigPartitions: 10000,
+		bigPartitions: []int{10000, 100000},
 		midPartitions: 1000,
 		fioRuntime:    4 * time.Second,
 		iperfSecs:     4,
@@ -97,7 +97,7 @@ func (o options) params() params {
 			reps:          1,
 			dur:           time.Second,
 			consumeBytes:  20 << 20,
-			bigPartitions: 100,
+			bigPartitions: []int{100},
 			midPartitions: 1000,
 			fioRuntime:    time.Second,
 			iperfSecs:     1,

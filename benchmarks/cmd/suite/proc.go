@@ -271,3 +271,20 @@ func copyFile(dst, src string) error {
 	}
 	return out.Close()
 }
+
+// nofileLimit is the soft "Max open files" of pid, 0 if unknown.
+func nofileLimit(pid int) int64 {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/limits", pid))
+	if err != nil {
+		return 0
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		if rest, ok := strings.CutPrefix(line, "Max open files"); ok {
+			if f := strings.Fields(rest); len(f) >= 1 {
+				n, _ := strconv.ParseInt(f[0], 10, 64)
+				return n
+			}
+		}
+	}
+	return 0
+}

@@ -150,19 +150,29 @@ func (s *suite) produceKfake(ctx context.Context, w, v string, rep int, l load) 
 }
 
 func (s *suite) workloadA(ctx context.Context) error {
-	variants := []struct {
+	type variantA struct {
 		name, what string
 		rt         map[string]string
-	}{
-		{"ringtail", "defaults: io_engine auto (io_uring), shards = cores, group commit, durability fsync", nil},
-		{"sync-engine", `io_engine = "sync" (pwritev + fdatasync)`, map[string]string{"io_engine": `"sync"`}},
-		{"one-shard", "shards = 1", map[string]string{"shards": "1"}},
-		{"per-request-fsync", "group_commit = false (an fdatasync per append)", map[string]string{"group_commit": "false"}},
-		{"kfake", "franz-go kfake, in memory", nil},
+		unpinned   bool // the broker may use every CPU (shards = cores means something)
+	}
+	variants := []variantA{
+		{"ringtail", "defaults: io_engine auto (io_uring), shards = cores, group commit, durability fsync", nil, false},
+		{"sync-engine", `io_engine = "sync" (pwritev + fdatasync)`, map[string]string{"io_engine": `"sync"`}, false},
+		{"one-shard", "shards = 1", map[string]string{"shards": "1"}, false},
+		{"per-request-fsync", "group_commit = false (an fdatasync per append)", map[string]string{"group_commit": "false"}, false},
+		{"kfake", "franz-go kfake, in memory", nil, false},
+	}
+	if s.pinNow && s.pin.brokerCPUs == 1 {
+		// Pinned to one CPU, shards = cores is one shard: compare the
+		// shard counts with the broker free to use every CPU instead.
+		variants[2] = variantA{unpinnedShards, "defaults, shards = cores, not pinned (the broker and the load generator share every CPU)", nil, true}
+		variants = append(variants, variantA{unpinnedOneShard, "shards = 1, not pinned", map[string]string{"shards": "1"}, true})
 	}
 	s.res.Notes = append(s.res.Notes, "avg_write_bytes (workload a) = the bench topic's ringtail_topic_bytes_in_total / the sum over shards of ringtail_io_fsyncs_total after the run: the broker has no bytes-per-fdatasync metric, and each fdatasync covers one partition file's writes of one drain, so this is the mean bytes one fdatasync made durable (the node's few other fsyncs, e.g. metadata, count too).")
 	for _, v := range variants {
 		l := loadA()
+		pinned := s.pinNow
+		s.pinNow = pinned && !v.unpinned
 		sm := s.variant(ctx, "a", v.name, l.describe()+"; "+v.what, l.partitions, s.p.reps, func(ctx context.Context, rep int) (*report.Run, error) {
 			l.topic = fmt.Sprintf("a-%s-%d", v.name, rep)
 			if v.name == "kfake" {
@@ -174,12 +184,20 @@ func (s *suite) workloadA(ctx context.Context) error {
 			}
 			return s.produceRingtail(ctx, "a", v.name, rep, v.rt, l, prof)
 		})
+		s.pinNow = pinned
 		if sm != nil && v.name == "ringtail" {
 			s.aRecordsPerS = sm.RecordsPerS
 		}
 	}
 	return nil
 }
+
+// The (a) variants that compare shard counts when the other variants
+// pin the broker to one CPU.
+const (
+	unpinnedShards   = "unpinned-shards-cores"
+	unpinnedOneShard = "unpinned-one-shard"
+)
 
 func (s *suite) workloadB(ctx context.Context) error {
 	l := load{partitions: 16, size: 100, acks: "1", producers: maxProducers, linger: maxLinger}
@@ -422,11 +440,46 @@ func (s *suite) workloadD(ctx context.Context) error {
 		}
 		return &r, err
 	})
+	if ctx.Err() != nil {
+		return ctx.Err()
+	}
+	return s.workloadD10k(ctx)
+}
+
+// workloadD10k is issue 16's latency target: a linger-0 producer at
+// 10,000 records/s of 1 KiB, acks=all, broker and load generator on
+// different CPUs where the machine allows.
+func (s *suite) workloadD10k(ctx context.Context) error {
+	l := loadA()
+	l.linger = 0
+	l.producers = 1
+	l.rate = 10000
+	desc := "end-to-end latency at 10,000 records/s, linger 0, one producer: " + l.describe()
+	s.variant(ctx, "d", report.VariantD10k, desc, l.partitions, s.p.reps, func(ctx context.Context, rep int) (*report.Run, error) {
+		b, err := s.startNode(ctx, "d-10k", nil)
+		if err != nil {
+			return nil, err
+		}
+		defer s.stopBroker(b, true)
+		l := l
+		l.topic = fmt.Sprintf("d10k-%d", rep)
+		br, err := s.bench(ctx, b.addr(), "e2e", s.p.dur+2*time.Minute, append(l.args(), "--duration", s.p.dur.String())...)
+		if br == nil {
+			return nil, err
+		}
+		r := toRun("d", report.VariantD10k, rep, br)
+		r.RSSMiB = round1(rssMiB(b.p.pid()))
+		r.Extra = map[string]float64{"target_rate": l.rate}
+		if a := br.AckLatencyMs; a != nil {
+			r.Extra["ack_p50_ms"], r.Extra["ack_p99_ms"], r.Extra["ack_p999_ms"] = a.P50, a.P99, a.P999
+		}
+		return &r, err
+	})
 	return nil
 }
 
 // workloadE is keyed records over 8 and 1,000 partitions, then one node
-// with 10,000 partitions (100 in smoke).
+// each with 10,000 and 100,000 partitions (100 in smoke).
 func (s *suite) workloadE(ctx context.Context) error {
 	for _, parts := range []int{8, s.p.midPartitions} {
 		l := loadA()
@@ -442,7 +495,12 @@ func (s *suite) workloadE(ctx context.Context) error {
 	if ctx.Err() != nil {
 		return ctx.Err()
 	}
-	return s.manyPartitions(ctx, s.p.bigPartitions)
+	for _, n := range s.p.bigPartitions {
+		if err := s.manyPartitions(ctx, n); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // nofile is the RLIMIT_NOFILE the brokers get (the node needs ~2 fds per
@@ -524,6 +582,9 @@ func (s *suite) manyPartitions(ctx context.Context, n int) error {
 			"rss_before_mib":       round1(rssBefore),
 			"rss_after_create_mib": round1(rssCreated),
 		}
+		if lim := nofileLimit(b.p.pid()); lim > 0 {
+			r.Extra[report.ExtraNofileLimit] = float64(lim)
+		}
 		cr, cerr := s.consumeAll(ctx, b.addr(), l.topic, s.p.consumeLimit)
 		if cr != nil {
 			r.Extra["consume_records_per_s"] = round1(cr.RecordsPerS)
@@ -531,8 +592,38 @@ func (s *suite) manyPartitions(ctx context.Context, n int) error {
 			r.Extra["consumed_records"] = float64(cr.Records)
 		}
 		r.RSSMiB = round1(rssMiB(b.p.pid()))
-		return &r, errors.Join(err, cerr)
+		rerr := s.restartTimed(ctx, b, "e-"+v, n, &r)
+		return &r, errors.Join(err, cerr, rerr)
 	})
+	return nil
+}
+
+// restartTimed stops b cleanly, timing the shutdown, starts it again on
+// the same data, timing start to ready, and records both with the idle
+// RSS after the restart (the memory the partitions cost with no load).
+func (s *suite) restartTimed(ctx context.Context, b *broker, name string, n int, r *report.Run) error {
+	t0 := time.Now()
+	// 100,000 partitions close in minutes on a slow disk: the grace
+	// grows with the count so that the shutdown is measured, not killed.
+	grace := 30*time.Second + time.Duration(n)*5*time.Millisecond
+	if err := s.reg.stop(b.p, grace); err != nil {
+		b.p = nil
+		return fmt.Errorf("clean shutdown of %d partitions: %w", n, err)
+	}
+	b.p = nil
+	r.Extra[report.ExtraShutdownS] = round3(time.Since(t0).Seconds())
+	t1 := time.Now()
+	if err := s.restartNode(ctx, b, name+"-restart"); err != nil {
+		return fmt.Errorf("restart with %d partitions: %w", n, err)
+	}
+	startup := time.Since(t1).Seconds()
+	idle := rssMiB(b.p.pid())
+	r.Extra[report.ExtraStartupS] = round3(startup)
+	r.Extra["startup_ms_per_1000_partitions"] = round3(startup * 1000 * 1000 / float64(n))
+	r.Extra["rss_idle_after_restart_mib"] = round1(idle)
+	r.Extra[report.ExtraIdleKiBPer] = round3(idle * 1024 / float64(n))
+	s.progress("e/partitions-%d: clean shutdown %.1fs, start-up %.2fs, idle RSS %.0f MiB (%.1f KiB per partition)",
+		n, r.Extra[report.ExtraShutdownS], startup, idle, idle*1024/float64(n))
 	return nil
 }
 
@@ -599,6 +690,7 @@ func (s *suite) comparisons() {
 	for _, c := range []struct{ mech, w, with, without string }{
 		{"io_uring vs sync engine", "a", "ringtail", "sync-engine"},
 		{"shards = cores vs one shard", "a", "ringtail", "one-shard"},
+		{"shards = cores vs one shard", "a", unpinnedShards, unpinnedOneShard},
 		{"group commit vs per-request fsync", "a", "ringtail", "per-request-fsync"},
 		{"sendfile vs read-and-write fetch", "c", "warm", "read-write-fetch"},
 		{"Ringtail vs kfake", "a", "ringtail", "kfake"},
@@ -616,6 +708,9 @@ func (s *suite) comparisons() {
 		}
 		if b != nil {
 			cmp.WithoutMBps = b.MBPerS
+		}
+		if a == nil && b == nil && (c.without == "one-shard" || c.without == unpinnedOneShard) {
+			continue // the other pair measured it
 		}
 		if a == nil || b == nil {
 			cmp.Note = "not measured in this run (see the notes)"
