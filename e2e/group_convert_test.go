@@ -12,10 +12,12 @@ package e2e
 
 import (
 	"context"
+	"errors"
 	"sync"
 	"testing"
 	"time"
 
+	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
 	"github.com/twmb/franz-go/pkg/kmsg"
 
@@ -117,7 +119,7 @@ func TestGroupConvertClassicToConsumerOnline(t *testing.T) {
 		t.Fatalf("%d records processed twice", dups)
 	}
 	for _, m := range members {
-		if errs := m.errors(); len(errs) > 0 {
+		if errs := conversionErrors(m.errors()); len(errs) > 0 {
 			t.Fatalf("%s: %d errors, first: %v", m.name, len(errs), errs[0])
 		}
 	}
@@ -193,9 +195,24 @@ func TestGroupConvertConsumerToClassicOnline(t *testing.T) {
 		t.Fatalf("%d records processed twice", dups)
 	}
 	for _, m := range members {
-		if errs := m.errors(); len(errs) > 0 {
+		if errs := conversionErrors(m.errors()); len(errs) > 0 {
 			t.Fatalf("%s: %d errors, first: %v", m.name, len(errs), errs[0])
 		}
 	}
 	waitCommitted(t, n, group, topic, partitions)
+}
+
+// conversionErrors drops the one error a classic member may see when the
+// group converts under it: a JoinGroup pending at that moment is answered
+// REBALANCE_IN_PROGRESS (Kafka's convertToConsumerGroup completes every
+// join and sync future with it) and the client rejoins. Every other error
+// stays.
+func conversionErrors(errs []error) []error {
+	var out []error
+	for _, err := range errs {
+		if !errors.Is(err, kerr.RebalanceInProgress) {
+			out = append(out, err)
+		}
+	}
+	return out
 }
