@@ -202,52 +202,47 @@ func (c *checker) full() {
 	}
 }
 
-// final runs after the quiet phase: everything must have converged.
-func (c *checker) final() {
+// converged says what has not converged after the quiet phase ("" when
+// everything has): every node applied every committed entry, every
+// partition has a leader, a full ISR, and replicas holding its log.
+func (c *checker) converged() string {
 	c.full()
 	if len(c.violations) > 0 {
-		return
+		return ""
 	}
 	ref := c.w.nodes[0].ctrl
 	for _, n := range c.w.nodes {
 		if n.ctrl.applied < c.maxCommitted {
-			c.violate("node %d applied up to %d after the quiet phase; index %d was committed", n.id, n.ctrl.applied, c.maxCommitted)
-			return
+			return fmt.Sprintf("node %d applied up to %d after the quiet phase; index %d was committed", n.id, n.ctrl.applied, c.maxCommitted)
 		}
 		if n.ctrl.image.Offset != ref.image.Offset {
-			c.violate("node %d image at %d, node %d at %d after the quiet phase", n.id, n.ctrl.image.Offset, ref.n.id, ref.image.Offset)
-			return
+			return fmt.Sprintf("node %d image at %d, node %d at %d after the quiet phase", n.id, n.ctrl.image.Offset, ref.n.id, ref.image.Offset)
 		}
 	}
 	t := ref.image.Topics[topicName]
 	if t == nil {
-		c.violate("the topic was never created")
-		return
+		return "the topic was never created"
 	}
 	for _, p := range t.Partitions {
 		if p.Leader < 0 {
-			c.violate("partition %d has no leader after the quiet phase (ISR %v)", p.Partition, p.ISR)
-			return
+			return fmt.Sprintf("partition %d has no leader after the quiet phase (ISR %v)", p.Partition, p.ISR)
 		}
 		l := c.w.nodes[p.Leader].reps[p.Partition]
 		if l.leader == nil {
-			c.violate("partition %d: node %d leads in the image but not in fact", p.Partition, p.Leader)
-			return
+			return fmt.Sprintf("partition %d: node %d leads in the image but not in fact", p.Partition, p.Leader)
 		}
 		if len(p.ISR) != len(p.Replicas) {
-			c.violate("partition %d: ISR %v of replicas %v after the quiet phase", p.Partition, p.ISR, p.Replicas)
-			return
+			return fmt.Sprintf("partition %d: ISR %v of replicas %v after the quiet phase", p.Partition, p.ISR, p.Replicas)
 		}
 		for _, id := range p.Replicas {
 			r := c.w.nodes[id].reps[p.Partition]
 			if !slices.Equal(r.log, l.log) {
-				c.violate("partition %d: node %d's log (end %d) differs from leader %d's (end %d) after the quiet phase", p.Partition, id, r.end(), p.Leader, l.end())
-				return
+				return fmt.Sprintf("partition %d: node %d's log (end %d) differs from leader %d's (end %d) after the quiet phase", p.Partition, id, r.end(), p.Leader, l.end())
 			}
 		}
 		if l.hw != l.end() {
-			c.violate("partition %d: leader high watermark %d below its log end %d after the quiet phase", p.Partition, l.hw, l.end())
-			return
+			return fmt.Sprintf("partition %d: leader high watermark %d below its log end %d after the quiet phase", p.Partition, l.hw, l.end())
 		}
 	}
+	return ""
 }

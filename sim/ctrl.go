@@ -225,7 +225,7 @@ func (c *ctrl) handleReady() {
 
 func (c *ctrl) send(m *pb.Message) {
 	to := controlplane.NodeIDOf(m.GetTo())
-	what := fmt.Sprintf("raft %s t%d i%d c%d", m.GetType(), m.GetTerm(), m.GetIndex(), m.GetCommit())
+	what := fmt.Sprintf("raft %s t%d i%d lt%d c%d n%d rej%v h%d", m.GetType(), m.GetTerm(), m.GetIndex(), m.GetLogTerm(), m.GetCommit(), len(m.GetEntries()), m.GetReject(), m.GetRejectHint())
 	c.n.w.net.send(c.n.id, to, what, func(dst *node) {
 		if dst.ctrl.rn == nil {
 			return
@@ -239,6 +239,7 @@ func (c *ctrl) send(m *pb.Message) {
 func (c *ctrl) applyEntry(e *pb.Entry) {
 	w := c.n.w
 	c.applied = e.GetIndex()
+	w.tracef("n%d apply %d t%d", c.n.id, e.GetIndex(), e.GetTerm())
 	w.chk.entryApplied(c.n.id, e)
 	if e.GetType() != pb.EntryType_EntryNormal || len(e.GetData()) == 0 {
 		return

@@ -23,7 +23,7 @@ import (
 const (
 	leaderTick     = 250 * time.Millisecond
 	followerPoll   = 40 * time.Millisecond
-	fetchTimeout   = time.Second
+	fetchTimeout   = 3 * time.Second // more than a round trip at the worst delay (2 x 1 s)
 	fetchBackoff   = 300 * time.Millisecond
 	lagTimeMax     = 2 * time.Second // replica.lag.time.max.ms, shortened
 	minISR         = 2

@@ -127,6 +127,9 @@ type World struct {
 	res    Result
 }
 
+// settleMax is how long past the quiet phase a run may take to converge.
+const settleMax = 20 * time.Second
+
 // epoch is the simulated wall clock's zero.
 var epoch = time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
 
@@ -186,8 +189,20 @@ func (w *World) run() Result {
 	end := w.opts.Chaos + w.opts.Quiet
 	w.after(w.opts.Chaos, w.beginQuiet)
 	w.loop(end)
-	if len(w.chk.violations) == 0 {
-		w.chk.final()
+	// Convergence is checked once the quiet phase is over; what is still
+	// in flight then (a late fence, an ISR change) gets up to settleMax
+	// more, a second at a time.
+	for settled := time.Duration(0); len(w.chk.violations) == 0; settled += time.Second {
+		msg := w.chk.converged()
+		if msg == "" {
+			break
+		}
+		if settled >= settleMax {
+			w.chk.violate("%s", msg)
+			break
+		}
+		end += time.Second
+		w.loop(end)
 	}
 	w.res.TraceHash = w.trace.Sum64()
 	w.res.Events = w.events
@@ -205,6 +220,7 @@ func (w *World) beginQuiet() {
 	w.tracef("quiet")
 	w.net.heal()
 	w.net.loss = 0
+	w.net.maxWait = 20 * time.Millisecond
 	for _, n := range w.nodes {
 		if n.down {
 			n.restart()
