@@ -13,7 +13,7 @@ import (
 
 // checker holds what the cluster has promised so far and checks every
 // step against it:
-//   - one raft leader per term;
+//   - one raft leader per term, one partition leader per leader epoch;
 //   - a committed metadata entry is never lost or changed: every node
 //     applies the same entry at each index and reaches the same image;
 //   - a partition leader's high watermark never goes back, and the
@@ -34,6 +34,7 @@ type checker struct {
 	// hws is the high watermark of each leader instance (node, partition,
 	// leader epoch).
 	hws          map[[3]int32]model.Offset
+	epochLeaders map[[2]int32]int32 // (partition, leader epoch) -> the node that led it
 	maxCommitted uint64
 	lastFull     int64
 }
@@ -45,7 +46,7 @@ type ackedRec struct {
 
 func newChecker(w *World) *checker {
 	return &checker{w: w, leaders: map[uint64]int32{}, entries: map[uint64][8]byte{}, images: map[uint64][]byte{},
-		ackedRecs: map[uint64]ackedRec{}, hws: map[[3]int32]model.Offset{}}
+		ackedRecs: map[uint64]ackedRec{}, hws: map[[3]int32]model.Offset{}, epochLeaders: map[[2]int32]int32{}}
 }
 
 func (c *checker) violate(format string, args ...any) {
@@ -122,6 +123,12 @@ func (c *checker) checkPrefix(r *replica, lo, hi model.Offset) {
 }
 
 func (c *checker) leaderStarted(r *replica) {
+	key := [2]int32{r.part, r.leaderEpoch}
+	if l, ok := c.epochLeaders[key]; ok && l != r.n.id {
+		c.violate("partition %d: nodes %d and %d both lead at leader epoch %d", r.part, l, r.n.id, r.leaderEpoch)
+		return
+	}
+	c.epochLeaders[key] = r.n.id
 	c.checkPrefix(r, 0, r.hw)
 	c.hws[[3]int32{r.n.id, r.part, r.leaderEpoch}] = r.hw
 }
