@@ -13,4 +13,16 @@
 // for the scheduler and nemeses, and crypto/rand (which etcd raft draws
 // its election timeouts from) through testing/cryptotest.SetGlobalRandom,
 // which the tests call with the same seed.
+//
+// Running it: `go test ./sim` (CI: a few seeds, the broken variants, the
+// determinism check); `make simulate SEEDS=10000 SEED=0` for many seeds. A
+// failing seed prints its reproduction, `make simulate SEED=<n> SEEDS=1`;
+// add -simtrace (go test ./sim -run 'TestSimulate$' -seed=<n> -seeds=1
+// -simtrace -v) for the trace. Results of long runs: results.md.
+//
+// Modelled on purpose, not run: the controller's goroutines (the fence
+// loop, registration and AlterPartition requests are single steps here),
+// the storage engine (a partition log is a slice whose appends are durable
+// on completion, storage's default) and the Kafka wire protocol (fetches
+// and OffsetForLeaderEpoch are direct messages with the same checks).
 package sim
