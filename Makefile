@@ -13,7 +13,7 @@ ARCH      ?= $(shell $(GO) env GOARCH)
 DIST      := dist
 NFPM      ?= $(GO) run github.com/goreleaser/nfpm/v2/cmd/nfpm@v2.44.0
 
-.PHONY: help build run test test-unit lint fuzz bench bench-smoke bench-suite bench-suite-smoke bench-create scale-fd bench-compact bench-txn bench-fetch-sessions bench-tls clean deb rpm dist-bin
+.PHONY: simulate help build run test test-unit lint fuzz bench bench-smoke bench-suite bench-suite-smoke bench-create scale-fd bench-compact bench-txn bench-fetch-sessions bench-tls clean deb rpm dist-bin
 
 help: ## list the targets
 	@awk 'BEGIN{FS=":.*## "} /^[a-zA-Z_-]+:.*## /{printf "  %-12s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -32,6 +32,12 @@ test: lint ## lint, all tests under -race against the real binary (itself built 
 
 test-unit: ## fast tests only (no end-to-end)
 	$(GO) test -race -short -count=1 $(PKGS)
+
+# `make simulate`: SEEDS seeds from SEED (a failing seed prints `make simulate SEED=<n> SEEDS=1`).
+SEEDS ?= 10000
+SEED  ?= 0
+simulate: ## deterministic simulation of the controller quorum and partition replication: SEEDS seeds (default 10,000) from SEED
+	$(GO) test -count=1 -timeout 180m -run '^TestSimulate$$' -v ./sim -seeds=$(SEEDS) -seed=$(SEED)
 
 lint: ## gofmt and go vet
 	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \

@@ -110,45 +110,14 @@ func planLeadership(im *Image, fencing map[int32]bool, elect ElectFunc) []Record
 func (c *Controller) AlterPartition(ctx context.Context, topic string, partition, leader, leaderEpoch, partitionEpoch int32, isr []int32) (int32, error) {
 	c.cmdMu.Lock()
 	defer c.cmdMu.Unlock()
-	im := c.image.Load()
-	t, ok := im.Topics[topic]
-	if !ok || partition < 0 || int(partition) >= len(t.Partitions) {
-		return 0, fmt.Errorf("%w: %s-%d", model.ErrUnknownTopicOrPartition, topic, partition)
+	rec, epoch, err := PlanAlterPartition(c.image.Load(), topic, partition, leader, leaderEpoch, partitionEpoch, isr)
+	if err != nil || rec == nil {
+		return epoch, err
 	}
-	p := t.Partitions[partition]
-	if p.Leader != leader || p.LeaderEpoch != leaderEpoch {
-		return 0, fmt.Errorf("%w: %s-%d: leader %d epoch %d proposed an ISR; the partition has leader %d epoch %d",
-			ErrFencedLeaderEpoch, topic, partition, leader, leaderEpoch, p.Leader, p.LeaderEpoch)
-	}
-	if p.PartitionEpoch != partitionEpoch {
-		return 0, fmt.Errorf("%w: %s-%d: ISR planned at partition epoch %d, now %d", ErrStalePartitionEpoch, topic, partition, partitionEpoch, p.PartitionEpoch)
-	}
-	if !slices.Contains(isr, leader) {
-		return 0, fmt.Errorf("%w: %s-%d: ISR %v leaves out the leader %d", model.ErrInvalidRequest, topic, partition, isr, leader)
-	}
-	for _, id := range isr {
-		if !slices.Contains(p.Replicas, id) {
-			return 0, fmt.Errorf("%w: %s-%d: ISR member %d is not a replica %v", model.ErrInvalidRequest, topic, partition, id, p.Replicas)
-		}
-		if b, ok := im.Brokers[id]; !slices.Contains(p.ISR, id) && (!ok || b.Fenced) {
-			return 0, fmt.Errorf("%w: %s-%d: broker %d is fenced and cannot join the ISR", model.ErrInvalidRequest, topic, partition, id)
-		}
-	}
-	// Keep replica order so the ISR reads the same everywhere.
-	next := slices.Clone(isr)
-	slices.SortFunc(next, func(a, b int32) int { return slices.Index(p.Replicas, a) - slices.Index(p.Replicas, b) })
-	next = slices.Compact(next)
-	if slices.Equal(next, p.ISR) {
-		return p.PartitionEpoch, nil
-	}
-	rec := Record{Type: RecPartition, Partition: &PartitionRecord{
-		TopicID: t.ID, Partition: partition, Replicas: slices.Clone(p.Replicas), ISR: next,
-		Leader: leader, LeaderEpoch: leaderEpoch, PartitionEpoch: partitionEpoch + 1,
-	}}
-	if err := c.commitAnywhere(ctx, []Record{rec}); err != nil {
+	if err := c.commitAnywhere(ctx, []Record{*rec}); err != nil {
 		return 0, err
 	}
-	return partitionEpoch + 1, nil
+	return epoch, nil
 }
 
 // ControlledShutdown moves partition leadership off this node before it

@@ -141,15 +141,7 @@ func (c *Controller) recover() (uint64, error) {
 		commit = ld.hs.GetCommit()
 		c.term.Store(ld.hs.GetTerm())
 	}
-	rn, err := raft.NewRawNode(&raft.Config{
-		ID: c.self, ElectionTick: c.cfg.ElectionTicks, HeartbeatTick: c.cfg.HeartbeatTicks,
-		Storage: l.ms, Applied: l.applied,
-		MaxSizePerMsg: 1 << 20, MaxInflightMsgs: 256,
-		// A leader that cannot hear a quorum steps down, and a node coming
-		// back from a partition does not disrupt the term.
-		CheckQuorum: true, PreVote: true,
-		Logger: raftLogger{c.cfg.Logger.With("component", "raft")},
-	})
+	rn, err := raft.NewRawNode(NewRaftConfig(c.self, l.ms, l.applied, c.cfg.ElectionTicks, c.cfg.HeartbeatTicks, c.cfg.Logger))
 	if err != nil {
 		return fail(fmt.Errorf("controlplane: raft: %w", err))
 	}
@@ -590,9 +582,9 @@ func (c *Controller) commit(ctx context.Context, recs []Record, forward bool) er
 	var b [8]byte
 	_, _ = rand.Read(b[:])
 	id := binary.BigEndian.Uint64(b[:])
-	data, err := json.Marshal(entryData{ID: id, Records: recs})
+	data, err := EncodeEntry(id, recs)
 	if err != nil {
-		return fmt.Errorf("controlplane: encode entry: %w", err)
+		return err
 	}
 	done := make(chan error, 1)
 	c.st.Lock()

@@ -2,6 +2,7 @@ package daemon
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"maps"
 	"runtime"
@@ -308,10 +309,22 @@ func (r *replicas) propose(lr *leaderReplica, p replication.ISRProposal) {
 		int32(p.LeaderEpoch), p.PartitionEpoch, int32s(p.ISR))
 	if err != nil {
 		r.n.log.Info("ISR change refused", "partition", lr.tp.String(), "isr", int32s(p.ISR), "err", err)
-		lr.ProposalRefused(p)
+		if isrRefused(err) {
+			lr.ProposalRefused(p)
+		} else {
+			// A timeout: the change may still commit.
+			lr.ProposalUnknown(p)
+		}
 		return
 	}
 	r.n.log.Info("ISR changed", "partition", lr.tp.String(), "isr", int32s(p.ISR))
+}
+
+// isrRefused reports whether AlterPartition's error is a definite
+// refusal (the change was not and will not be applied), not a timeout.
+func isrRefused(err error) bool {
+	return errors.Is(err, controlplane.ErrFencedLeaderEpoch) || errors.Is(err, controlplane.ErrStalePartitionEpoch) ||
+		errors.Is(err, model.ErrInvalidRequest) || errors.Is(err, model.ErrUnknownTopicOrPartition)
 }
 
 // committed applies the image's ISR for the same leader epoch.

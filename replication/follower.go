@@ -63,3 +63,13 @@ func TruncationOffset(local []storage.EpochStart, logEnd, hw model.Offset, leade
 	}
 	return min(end, logEnd)
 }
+
+// EndOffsetForEpoch is the OffsetForLeaderEpoch answer over a leader-epoch
+// cache and log end, with Kafka's endOffsetFor semantics (the same as
+// storage.Partition.EndOffsetForEpoch): for the latest epoch, that epoch
+// and the log end; for an older one, the largest cached epoch <= it and
+// the start of the next; undefined for an empty cache or a newer epoch.
+func EndOffsetForEpoch(local []storage.EpochStart, epoch model.Epoch, logEnd model.Offset) EpochEnd {
+	e, off := localEndForEpoch(local, epoch, logEnd)
+	return EpochEnd{Epoch: e, EndOffset: off}
+}

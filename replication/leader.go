@@ -97,14 +97,19 @@ type waiter struct {
 // not safe for concurrent use: one goroutine (or a mutex held by the
 // caller) steps it.
 type Leader struct {
-	cfg      LeaderConfig
-	st       LeaderState
-	isr      []model.NodeID // committed
-	pending  *ISRProposal   // in flight, nil when none
-	replicas map[model.NodeID]*replicaState
-	logEnd   model.Offset
-	hw       model.Offset
-	waiters  []waiter // ascending lastOffset (appends are ordered)
+	cfg     LeaderConfig
+	st      LeaderState
+	isr     []model.NodeID // committed
+	pending *ISRProposal   // in flight, nil when none
+	// uncertain is an ISR change whose outcome is unknown (the request
+	// timed out, the controller changed): it may still commit, so its
+	// additions count in the maximal ISR until an ISR at a newer
+	// partition epoch is committed.
+	uncertain *ISRProposal
+	replicas  map[model.NodeID]*replicaState
+	logEnd    model.Offset
+	hw        model.Offset
+	waiters   []waiter // ascending lastOffset (appends are ordered)
 }
 
 // NewLeader starts the leader state at nowMs. Every follower counts as
@@ -130,6 +135,10 @@ func (l *Leader) HighWatermark() model.Offset { return l.hw }
 
 // Pending returns the ISR proposal in flight, or nil.
 func (l *Leader) Pending() *ISRProposal { return l.pending }
+
+// Uncertain returns the ISR proposal whose outcome is unknown
+// (ProposalUnknown), or nil.
+func (l *Leader) Uncertain() *ISRProposal { return l.uncertain }
 
 // FollowerLogEnd returns what the leader last heard of a follower's log
 // end (-1 before its first fetch).
@@ -207,6 +216,11 @@ func (l *Leader) FollowerFetch(id model.NodeID, fetchOffset model.Offset, nowMs 
 func (l *Leader) Tick(nowMs int64) Effects {
 	var e Effects
 	l.maybeShrink(nowMs, &e)
+	if l.pending == nil && l.uncertain != nil && l.uncertain.PartitionEpoch == l.st.PartitionEpoch {
+		// Settle the unknown outcome: this commits, or is refused because
+		// the partition epoch moved (the image then says what did).
+		l.propose(l.uncertain.ISR, &e)
+	}
 	kept := l.waiters[:0]
 	for _, w := range l.waiters {
 		if w.deadlineMs > 0 && nowMs >= w.deadlineMs {
@@ -221,13 +235,22 @@ func (l *Leader) Tick(nowMs int64) Effects {
 }
 
 // ISRCommitted applies the ISR the controller committed (from the
-// metadata image), clears a matching or superseded proposal, and fails
+// metadata image), clears the proposal once the image has decided it (a
+// partition epoch past the one it was planned at), and fails
 // every waiter when the ISR is now below min.insync.replicas.
 func (l *Leader) ISRCommitted(isr []model.NodeID, partitionEpoch int32, nowMs int64) Effects {
 	var e Effects
 	l.isr = slices.Clone(isr)
 	l.st.PartitionEpoch = partitionEpoch
-	l.pending = nil
+	// A proposal planned at an epoch the image has not passed is still
+	// undecided: an image change elsewhere (another partition, a broker)
+	// says nothing of it, and it may yet commit.
+	if l.pending != nil && partitionEpoch > l.pending.PartitionEpoch {
+		l.pending = nil
+	}
+	if l.uncertain != nil && partitionEpoch > l.uncertain.PartitionEpoch {
+		l.uncertain = nil
+	}
 	if len(l.isr) < l.cfg.MinInsyncReplicas {
 		for _, w := range l.waiters {
 			e.Completions = append(e.Completions, Completion{ID: w.id, Err: fmt.Errorf("ISR %v shrank below min.insync.replicas %d: %w", l.isr, l.cfg.MinInsyncReplicas, model.ErrNotEnoughReplicasAfterAppend)})
@@ -245,16 +268,32 @@ func (l *Leader) ISRCommitted(isr []model.NodeID, partitionEpoch int32, nowMs in
 	return e
 }
 
-// ProposalFailed forgets the in-flight proposal (the controller refused it
-// or the request failed) so that the next step may propose again.
+// ProposalFailed forgets the in-flight proposal (the controller refused
+// it) so that the next step may propose again.
 func (l *Leader) ProposalFailed() { l.pending = nil }
 
-// maximalISR is the committed ISR plus a pending addition: the set the
-// high watermark waits for.
+// ProposalUnknown is called when the outcome of the in-flight proposal is
+// unknown (a timeout, a controller change before it applied): the next
+// step may propose again, but an addition it made may still commit, so
+// the high watermark keeps waiting for the members it added until an ISR
+// at a newer partition epoch is committed; Tick proposes it again so that
+// the question is settled.
+func (l *Leader) ProposalUnknown() {
+	if l.pending != nil {
+		l.uncertain = l.pending
+	}
+	l.pending = nil
+}
+
+// maximalISR is the committed ISR plus a pending addition or one whose
+// outcome is unknown: the set the high watermark waits for.
 func (l *Leader) maximalISR() []model.NodeID {
 	out := slices.Clone(l.isr)
-	if l.pending != nil {
-		for _, r := range l.pending.ISR {
+	for _, p := range []*ISRProposal{l.pending, l.uncertain} {
+		if p == nil {
+			continue
+		}
+		for _, r := range p.ISR {
 			if !slices.Contains(out, r) {
 				out = append(out, r)
 			}

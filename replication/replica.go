@@ -269,11 +269,22 @@ func (lr *LeaderReplica) Tick() {
 // epoch (a no-op when it is the one in force and nothing is pending).
 func (lr *LeaderReplica) Committed(isr []model.NodeID, partitionEpoch int32) {
 	lr.Step(func(l *Leader) Effects {
-		if slices.Equal(l.ISR(), isr) && l.Pending() == nil {
+		if slices.Equal(l.ISR(), isr) && l.Pending() == nil && l.Uncertain() == nil {
 			return Effects{}
 		}
 		return l.ISRCommitted(isr, partitionEpoch, lr.cfg.NowMs())
 	})
+}
+
+// ProposalUnknown tells the Leader that p's outcome is unknown (the
+// request timed out or the controller changed before it applied): it may
+// propose again, and waits for what p added until a newer ISR commits.
+func (lr *LeaderReplica) ProposalUnknown(p ISRProposal) {
+	lr.mu.Lock()
+	defer lr.mu.Unlock()
+	if pend := lr.l.Pending(); pend != nil && pend.PartitionEpoch == p.PartitionEpoch {
+		lr.l.ProposalUnknown()
+	}
 }
 
 // ProposalRefused tells the Leader that the controller refused p, so
