@@ -52,6 +52,7 @@ type Net struct {
 	rules   map[Link]linkRule
 	changed chan struct{} // closed (and replaced) when rules change
 	conns   map[*proxyConn]struct{}
+	seen    map[Link]int // connections accepted per (source node, proxied node)
 	lns     []net.Listener
 	closed  bool
 	wg      sync.WaitGroup
@@ -59,7 +60,7 @@ type Net struct {
 
 // NewNet returns a Net that knows node i by source IP ips[ip] = i.
 func NewNet(ips map[string]int) *Net {
-	return &Net{ips: ips, rules: map[Link]linkRule{}, changed: make(chan struct{}), conns: map[*proxyConn]struct{}{}}
+	return &Net{ips: ips, rules: map[Link]linkRule{}, changed: make(chan struct{}), conns: map[*proxyConn]struct{}{}, seen: map[Link]int{}}
 }
 
 // Set sets the fault on the link from -> to (delay is for Delay).
@@ -116,6 +117,18 @@ func (n *Net) Listen(addr string, to int, target string) error {
 	return nil
 }
 
+// Seen is how many connections each (source node, proxied node) pair
+// opened so far.
+func (n *Net) Seen() map[Link]int {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	out := make(map[Link]int, len(n.seen))
+	for k, v := range n.seen {
+		out[k] = v
+	}
+	return out
+}
+
 // Close stops every proxy and closes every proxied connection.
 func (n *Net) Close() {
 	n.mu.Lock()
@@ -141,6 +154,9 @@ func (n *Net) accept(ln net.Listener, to int, target string) {
 		if ta, ok := c.RemoteAddr().(*net.TCPAddr); ok {
 			src = n.ips[ta.IP.String()]
 		}
+		n.mu.Lock()
+		n.seen[Link{src, to}]++
+		n.mu.Unlock()
 		fwd, _ := n.rule(src, to)
 		back, _ := n.rule(to, src)
 		if fwd.fault == Drop || back.fault == Drop {

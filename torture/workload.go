@@ -166,8 +166,9 @@ func (w *Workload) endTxn(cl *kgo.Client, p ProducerID, txn TxnNum, commit bool)
 	if !commit {
 		cl.AbortBufferedRecords(ctx)
 	}
-	try := kgo.TransactionEndTry(commit)
-	err := cl.EndTransaction(ctx, try)
+	start := time.Now()
+	err := cl.EndTransaction(ctx, kgo.TransactionEndTry(commit))
+	took := time.Since(start)
 	outcome := TxnAborted
 	switch {
 	case err == nil && commit:
@@ -184,7 +185,8 @@ func (w *Workload) endTxn(cl *kgo.Client, p ProducerID, txn TxnNum, commit bool)
 			ok = false
 		}
 	}
-	w.H.Add(Event{Kind: EvTxn, Producer: p, Txn: txn, Outcome: outcome, Err: errString(err)})
+	w.H.Add(Event{Kind: EvTxn, Producer: p, Txn: txn, Outcome: outcome, Err: errString(err),
+		Note: fmt.Sprintf("end took %v", took.Round(time.Millisecond))})
 	return ok
 }
 
