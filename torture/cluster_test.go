@@ -103,7 +103,7 @@ func startFaultCluster(t *testing.T) *faultCluster {
 
 // kinds are the nemeses this cluster can run.
 func (fc *faultCluster) kinds() []Nemesis {
-	k := []Nemesis{NemKill, NemPause, NemIsolate, NemOneWay, NemSlowLinks, NemSlowFsync}
+	k := []Nemesis{NemKill, NemPause, NemIsolate, NemOneWay, NemCut, NemSlowLinks, NemSlowFsync}
 	if fc.diskRoot != "" {
 		k = append(k, NemDiskFull)
 	}
@@ -130,6 +130,10 @@ func (fc *faultCluster) apply(a Action) (heal func()) {
 		return fc.net.Heal
 	case NemOneWay:
 		fc.net.Set(a.Node, a.Peer, Blackhole, 0)
+		return fc.net.Heal
+	case NemCut:
+		fc.net.Set(a.Node, a.Peer, a.Fault, 0)
+		fc.net.Set(a.Peer, a.Node, a.Fault, 0)
 		return fc.net.Heal
 	case NemSlowFsync:
 		f := fc.fsync[a.Node-1]
@@ -185,8 +189,9 @@ func (fc *faultCluster) round(rd Round) {
 }
 
 // TestTortureCluster: three nodes, every node-to-node link behind a
-// fault-injecting proxy, rounds of mixed nemeses (kill, pause, partitions,
-// one-way blackholes, slow links, disk full, slow fsync, two at once).
+// fault-injecting proxy, rounds of mixed nemeses (kill, pause, partitions
+// isolating a node or cutting one pair, one-way blackholes, slow links,
+// disk full, slow fsync, two at once).
 func TestTortureCluster(t *testing.T) {
 	if testing.Short() {
 		t.Skip("end-to-end test")

@@ -16,6 +16,7 @@ const (
 	NemPause     Nemesis = "pause"      // SIGSTOP a node, SIGCONT at heal
 	NemIsolate   Nemesis = "isolate"    // cut every link of a node (Fault drop or blackhole), both ways
 	NemOneWay    Nemesis = "one-way"    // blackhole the link Node -> Peer only
+	NemCut       Nemesis = "cut"        // cut Node <-> Peer both ways (Fault); the third node still sees both (a bridge)
 	NemSlowLinks Nemesis = "slow-links" // delay every link of a node by Delay
 	NemDiskFull  Nemesis = "disk-full"  // fill the disk node's log dir
 	NemSlowFsync Nemesis = "slow-fsync" // each fsync batch of a node waits Delay
@@ -34,6 +35,8 @@ func (a Action) String() string {
 	switch a.Kind {
 	case NemOneWay:
 		return fmt.Sprintf("%s %d->%d", a.Kind, a.Node, a.Peer)
+	case NemCut:
+		return fmt.Sprintf("%s %d<->%d (%s)", a.Kind, a.Node, a.Peer, a.Fault)
 	case NemIsolate:
 		return fmt.Sprintf("%s %d (%s)", a.Kind, a.Node, a.Fault)
 	case NemSlowLinks, NemSlowFsync:
@@ -114,6 +117,12 @@ func action(rng *rand.Rand, kind Nemesis, c PlanConfig) Action {
 		}
 	case NemOneWay:
 		a.Fault = Blackhole
+		a.Peer = 1 + (a.Node-1+1+rng.IntN(c.Nodes-1))%c.Nodes
+	case NemCut:
+		a.Fault = Drop
+		if rng.IntN(2) == 0 {
+			a.Fault = Blackhole
+		}
 		a.Peer = 1 + (a.Node-1+1+rng.IntN(c.Nodes-1))%c.Nodes
 	case NemSlowLinks:
 		a.Fault = Delay

@@ -7,7 +7,7 @@ import (
 )
 
 var mixed = PlanConfig{Rounds: 200, Nodes: 3, DiskNode: 3, Combine: 0.3,
-	Kinds:   []Nemesis{NemKill, NemPause, NemIsolate, NemOneWay, NemSlowLinks, NemDiskFull, NemSlowFsync},
+	Kinds:   []Nemesis{NemKill, NemPause, NemIsolate, NemOneWay, NemCut, NemSlowLinks, NemDiskFull, NemSlowFsync},
 	LoadMin: 100 * time.Millisecond, LoadMax: time.Second, HoldMin: time.Second, HoldMax: 3 * time.Second}
 
 func TestPlanReplays(t *testing.T) {
@@ -32,7 +32,7 @@ func TestPlanCoversEveryNemesis(t *testing.T) {
 		}
 		for _, a := range r.Actions {
 			seen[a.Kind]++
-			if a.Node < 1 || a.Node > 3 || (a.Kind == NemOneWay && (a.Peer == a.Node || a.Peer < 1 || a.Peer > 3)) {
+			if a.Node < 1 || a.Node > 3 || ((a.Kind == NemOneWay || a.Kind == NemCut) && (a.Peer == a.Node || a.Peer < 1 || a.Peer > 3)) {
 				t.Fatalf("bad action %v", a)
 			}
 			if a.Kind == NemDiskFull && a.Node != 3 {

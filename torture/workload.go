@@ -179,6 +179,7 @@ func (w *Workload) endTxn(cl *kgo.Client, p ProducerID, txn TxnNum, commit bool)
 	}
 	ok := true
 	if err != nil {
+		w.Logf("txn producer %d: txn %d: end (commit %v) after %v: %v (outcome %s)", p, txn, commit, took.Round(time.Millisecond), err, outcome)
 		// The documented recovery: abort; it fences what is still open.
 		if aerr := cl.EndTransaction(ctx, kgo.TryAbort); aerr != nil {
 			w.Logf("txn producer %d: txn %d: end: %v; abort: %v (new client)", p, txn, err, aerr)
