@@ -9,6 +9,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kgo"
 	"golang.org/x/sys/unix"
 
 	"github.com/ringtail/ringtail/dialsrc"
@@ -61,6 +63,11 @@ func startFaultCluster(t *testing.T) *faultCluster {
 			"controller.quorum.voters":             fmt.Sprintf("%q", strings.Join(voters, ",")),
 			"transaction.state.log.num.partitions": "3",
 			"min.insync.replicas":                  "2",
+			// Faults of a few seconds must move leadership and shrink
+			// ISRs, not only stall: fence a silent broker after 2 s, drop
+			// a lagging follower after 3 s.
+			"broker.session.timeout.ms": "2000",
+			"replica.lag.time.max.ms":   "3000",
 		},
 		NodeSettings: func(id int) map[string]string {
 			s := map[string]string{"advertised.listeners": fmt.Sprintf(`"PLAINTEXT://127.0.0.1:%d"`, kp[id-1])}
@@ -188,6 +195,29 @@ func (fc *faultCluster) round(rd Round) {
 	fc.c.WaitBrokers(clusterNodes, 2*time.Minute)
 }
 
+// leaderEpochs sums the leader epochs of the workload's partitions: how
+// often leadership moved (-1 when the cluster does not answer).
+func (fc *faultCluster) leaderEpochs() int {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	cl, err := kgo.NewClient(kgo.SeedBrokers(fc.c.Addrs()...))
+	if err != nil {
+		return -1
+	}
+	defer cl.Close()
+	td, err := kadm.NewClient(cl).ListTopics(ctx, "idem", "txn")
+	if err != nil {
+		return -1
+	}
+	sum := 0
+	for _, t := range td {
+		for _, p := range t.Partitions {
+			sum += int(p.LeaderEpoch)
+		}
+	}
+	return sum
+}
+
 // TestTortureCluster: three nodes, every node-to-node link behind a
 // fault-injecting proxy, rounds of mixed nemeses (kill, pause, partitions
 // isolating a node or cutting one pair, one-way blackholes, slow links,
@@ -221,6 +251,10 @@ func TestTortureCluster(t *testing.T) {
 	r.w = &Workload{H: r.h, Seeds: fc.c.Addrs, Topic: "idem", TxnTopic: "txn",
 		Partitions: 3, Producers: 3, TxnWriters: 1, Seed: s, Interval: 5 * time.Millisecond,
 		RunID: fmt.Sprint(s), Logf: t.Logf}
+	r.extra = func() string {
+		st := fc.net.Stats()
+		return fmt.Sprintf("net_dropped=%d net_held=%d net_delayed=%d leader_epochs=%d", st.Dropped, st.Held, st.Delayed, fc.leaderEpochs())
+	}
 	r.execute(func(i int, rd Round) {
 		t.Logf("round %d: %v", i+1, rd)
 		fc.round(rd)

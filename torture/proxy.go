@@ -53,6 +53,7 @@ type Net struct {
 	changed chan struct{} // closed (and replaced) when rules change
 	conns   map[*proxyConn]struct{}
 	seen    map[Link]int // connections accepted per (source node, proxied node)
+	stats   NetStats
 	lns     []net.Listener
 	closed  bool
 	wg      sync.WaitGroup
@@ -75,6 +76,7 @@ func (n *Net) Set(from, to int, f Fault, delay time.Duration) {
 	if f == Drop {
 		for c := range n.conns {
 			if (c.src == from && c.dst == to) || (c.src == to && c.dst == from) {
+				n.stats.Dropped++
 				c.close()
 			}
 		}
@@ -115,6 +117,23 @@ func (n *Net) Listen(addr string, to int, target string) error {
 	n.mu.Unlock()
 	go n.accept(ln, to, target)
 	return nil
+}
+
+// NetStats count what the faults did: connections refused or closed by
+// Drop, chunks that waited in a Blackhole, chunks held by a Delay.
+type NetStats struct{ Dropped, Held, Delayed int }
+
+// Stats returns the counts so far.
+func (n *Net) Stats() NetStats {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	return n.stats
+}
+
+func (n *Net) count(f func(*NetStats)) {
+	n.mu.Lock()
+	f(&n.stats)
+	n.mu.Unlock()
 }
 
 // Seen is how many connections each (source node, proxied node) pair
@@ -160,6 +179,7 @@ func (n *Net) accept(ln net.Listener, to int, target string) {
 		fwd, _ := n.rule(src, to)
 		back, _ := n.rule(to, src)
 		if fwd.fault == Drop || back.fault == Drop {
+			n.count(func(s *NetStats) { s.Dropped++ })
 			c.Close()
 			continue
 		}
@@ -230,12 +250,17 @@ func (n *Net) pump(c *proxyConn, from, to int, r io.Reader, w io.Writer) {
 
 // forward writes b under the link's rule; false when the connection ends.
 func (n *Net) forward(c *proxyConn, from, to int, w io.Writer, b []byte) bool {
+	held := false
 	for {
 		rl, changed := n.rule(from, to)
 		switch rl.fault {
 		case Drop:
 			return false
 		case Blackhole:
+			if !held {
+				held = true
+				n.count(func(s *NetStats) { s.Held++ })
+			}
 			select {
 			case <-changed:
 				continue
@@ -243,6 +268,7 @@ func (n *Net) forward(c *proxyConn, from, to int, w io.Writer, b []byte) bool {
 				return false
 			}
 		case Delay:
+			n.count(func(s *NetStats) { s.Delayed++ })
 			t := time.NewTimer(rl.delay)
 			select {
 			case <-t.C:

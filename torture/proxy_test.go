@@ -105,6 +105,9 @@ func TestProxyBlackholeHoldsBytesUntilHeal(t *testing.T) {
 	if _, err := io.ReadFull(c, buf); err != nil || string(buf) != "held" {
 		t.Fatalf("after heal: %q %v", buf, err)
 	}
+	if st := n.Stats(); st.Held != 1 {
+		t.Fatalf("stats %+v, want one chunk held", st)
+	}
 }
 
 func TestProxyOneWay(t *testing.T) {
@@ -144,6 +147,9 @@ func TestProxyDropClosesAndRefuses(t *testing.T) {
 	n.Heal()
 	if err := roundTrip(t, dial("127.0.0.11"), "z", 5*time.Second); err != nil {
 		t.Fatal(err)
+	}
+	if st := n.Stats(); st.Dropped != 2 {
+		t.Fatalf("stats %+v, want two connections dropped (one closed, one refused)", st)
 	}
 }
 

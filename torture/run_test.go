@@ -66,6 +66,8 @@ type run struct {
 	w     *Workload
 	res   *Result
 	start time.Time
+	// extra, when set, adds fields to the summary line (what the faults did).
+	extra func() string
 }
 
 func newRun(t *testing.T, name string, s uint64, plan []Round) *run {
@@ -113,8 +115,12 @@ func (r *run) finish() {
 	if r.t.Failed() || r.res == nil {
 		verdict = "FAIL"
 	}
-	line := fmt.Sprintf("torture %s seed=%d rounds=%d %s elapsed=%s result=%s", r.name, r.seed, len(r.plan),
-		res.Summary(), time.Since(r.start).Round(time.Second), verdict)
+	extra := ""
+	if r.extra != nil {
+		extra = " " + r.extra()
+	}
+	line := fmt.Sprintf("torture %s seed=%d rounds=%d %s%s elapsed=%s result=%s", r.name, r.seed, len(r.plan),
+		res.Summary(), extra, time.Since(r.start).Round(time.Second), verdict)
 	if verdict == "FAIL" {
 		dir := os.Getenv(envOut)
 		if dir == "" {
