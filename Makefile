@@ -50,8 +50,9 @@ fuzz: ## run every fuzz target for FUZZTIME each (default 60s; make test runs ea
 # The nemesis suite (issue 17): make torture runs the single-node (100
 # SIGKILL rounds) and 3-node (50 mixed rounds) runs against a plain build;
 # SEED=n replays a seed; a failed run's history lands in torture/histories/.
-torture: build ## nemesis suite: 100 single-node kill rounds and 50 mixed 3-node rounds; one summary line each, appended to torture/results.txt (SEED=n replays)
-	RINGTAIL_BIN=$(CURDIR)/$(BIN) RINGTAIL_TORTURE=long RINGTAIL_TORTURE_SEED=$(SEED) \
+torture: build ## nemesis suite: 100 single-node kill rounds and 50 mixed 3-node rounds; one summary line each, appended to torture/results.txt (SEED=n replays, RACE=1 uses a -race node binary)
+	@bin=$(CURDIR)/$(BIN); if [ "$(RACE)" = 1 ]; then $(GO) build -race -o $(BIN)-race ./cmd/ringtail && bin=$(CURDIR)/$(BIN)-race; fi; \
+	RINGTAIL_BIN=$$bin RINGTAIL_TORTURE=long RINGTAIL_TORTURE_SEED=$(SEED) \
 	  RINGTAIL_TORTURE_OUT=$(CURDIR)/torture/histories RINGTAIL_TORTURE_RESULTS=$(CURDIR)/torture/results.txt \
 	  $(GO) test -count=1 -timeout 3h -run '^TestTorture(Single|Cluster)$$' -v ./torture > bin/torture.log 2>&1; \
 	  rc=$$?; grep -E '^(torture |--- |FAIL|ok)|anomal|round [0-9]+:' bin/torture.log; echo "full log: bin/torture.log"; exit $$rc
