@@ -8,6 +8,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/ringtail/ringtail/testkit"
 )
 
 // echo starts a server that echoes and counts what it receives.
@@ -117,13 +119,7 @@ func TestProxyOneWay(t *testing.T) {
 	if _, err := c.Write([]byte("abc")); err != nil {
 		t.Fatal(err)
 	}
-	deadline := time.Now().Add(5 * time.Second)
-	for got.Load() < 3 {
-		if time.Now().After(deadline) {
-			t.Fatal("the request did not reach node 2")
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
+	testkit.WaitFor(t, 5*time.Second, "the request to reach node 2", func() bool { return got.Load() >= 3 })
 	c.SetReadDeadline(time.Now().Add(200 * time.Millisecond))
 	if k, err := c.Read(make([]byte, 3)); !errors.Is(err, os.ErrDeadlineExceeded) {
 		t.Fatalf("an answer crossed the one-way blackhole: %d %v", k, err)
