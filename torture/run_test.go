@@ -119,8 +119,8 @@ func (r *run) finish() {
 	if r.extra != nil {
 		extra = " " + r.extra()
 	}
-	line := fmt.Sprintf("torture %s seed=%d rounds=%d %s%s elapsed=%s result=%s", r.name, r.seed, len(r.plan),
-		res.Summary(), extra, time.Since(r.start).Round(time.Second), verdict)
+	line := fmt.Sprintf("torture %s seed=%d rounds=%d %s%s elapsed=%s result=%s bin=%s", r.name, r.seed, len(r.plan),
+		res.Summary(), extra, time.Since(r.start).Round(time.Second), verdict, filepath.Base(os.Getenv("RINGTAIL_BIN")))
 	if verdict == "FAIL" {
 		dir := os.Getenv(envOut)
 		if dir == "" {
