@@ -78,7 +78,7 @@ func TestTortureCatchesInjectedFaults(t *testing.T) {
 	}
 	// (The aborted record written again also lands at another offset than
 	// its acknowledgement's, and after later ones: misplaced and reordered
-	// may count it too.)
+	// may count it too; deleted records the live reader saw are dirty too.)
 	if r.Lost != lost || r.Duplicated != 1 || r.Corrupt != 1 || r.Unexpected != 1 || r.RCAnomalies != 1 {
 		t.Fatalf("want lost=%d duplicated=1 corrupt=1 unexpected=1 read_committed_anomalies=1, got %s", lost, r.Summary())
 	}

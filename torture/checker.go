@@ -9,6 +9,7 @@ import (
 // Result is what Check found in a history.
 type Result struct {
 	Sent, Acked, Failed, Read int
+	LiveRead                  int // records the live reader saw
 	Txns                      int // transactions ended
 	// Lost: acknowledged (or in a committed transaction) but never read.
 	Lost int
@@ -24,6 +25,10 @@ type Result struct {
 	// Unexpected: a well-formed record that was never sent, or read from
 	// another topic or partition than it was sent to.
 	Unexpected int
+	// Dirty: read by the live reader while faults ran, but absent from
+	// the final read or there at another offset (a read of a record the
+	// log later lost or replaced).
+	Dirty int
 	// RCAnomalies: read_committed broken: a record of an aborted
 	// transaction visible, one of a committed transaction missing, or a
 	// transaction of unknown outcome partly visible.
@@ -36,13 +41,13 @@ const maxDetails = 20
 
 // OK reports whether no anomaly was found.
 func (r Result) OK() bool {
-	return r.Lost+r.Duplicated+r.Reordered+r.Misplaced+r.Corrupt+r.Unexpected+r.RCAnomalies == 0
+	return r.Lost+r.Duplicated+r.Reordered+r.Misplaced+r.Corrupt+r.Unexpected+r.Dirty+r.RCAnomalies == 0
 }
 
 // Summary is the counts on one line.
 func (r Result) Summary() string {
-	return fmt.Sprintf("sent=%d acked=%d failed=%d read=%d txns=%d lost=%d duplicated=%d reordered=%d misplaced=%d corrupt=%d unexpected=%d read_committed_anomalies=%d",
-		r.Sent, r.Acked, r.Failed, r.Read, r.Txns, r.Lost, r.Duplicated, r.Reordered, r.Misplaced, r.Corrupt, r.Unexpected, r.RCAnomalies)
+	return fmt.Sprintf("sent=%d acked=%d failed=%d read=%d live_read=%d txns=%d lost=%d duplicated=%d reordered=%d misplaced=%d corrupt=%d unexpected=%d dirty=%d read_committed_anomalies=%d",
+		r.Sent, r.Acked, r.Failed, r.Read, r.LiveRead, r.Txns, r.Lost, r.Duplicated, r.Reordered, r.Misplaced, r.Corrupt, r.Unexpected, r.Dirty, r.RCAnomalies)
 }
 
 func (r *Result) note(format string, args ...any) {
@@ -79,7 +84,7 @@ func Check(ev []Event) Result {
 	var res Result
 	sent := map[recKey]*sendInfo{}
 	outcome := map[recKey]TxnOutcome{} // by (producer, txn)
-	var reads []readInfo
+	var reads, live []readInfo
 	for _, e := range ev {
 		k := recKey{e.Producer, e.Seq}
 		switch e.Kind {
@@ -105,6 +110,15 @@ func Check(ev []Event) Result {
 				continue
 			}
 			reads = append(reads, readInfo{e.Topic, e.Partition, e.Offset, r})
+		case EvLive:
+			res.LiveRead++
+			r, err := Decode(e.Value)
+			if err != nil {
+				res.Corrupt++
+				res.note("corrupt record read live at %s/%d@%d: %v", e.Topic, e.Partition, e.Offset, err)
+				continue
+			}
+			live = append(live, readInfo{e.Topic, e.Partition, e.Offset, r})
 		}
 	}
 	seen := map[recKey]int{}
@@ -150,6 +164,7 @@ func Check(ev []Event) Result {
 		}
 	}
 	checkSent(&res, sent, seen, outcome)
+	checkLive(&res, live, reads, sent, outcome)
 	sort.Strings(res.Details)
 	return res
 }
@@ -206,6 +221,50 @@ func checkSent(res *Result, sent map[recKey]*sendInfo, seen map[recKey]int, outc
 			res.note("transaction %d of producer %d %s: %d of %d records", tk.s, tk.p, bad, ts.visible, ts.records)
 		}
 	}
+}
+
+// checkLive finds dirty reads (seen live, then gone or moved) and records
+// of aborted transactions seen live. A record seen live twice (the reader
+// fetched again after an error) is no anomaly.
+func checkLive(res *Result, live, reads []readInfo, sent map[recKey]*sendInfo, outcome map[recKey]TxnOutcome) {
+	final := map[recKey]readInfo{}
+	for _, r := range reads {
+		k := recKey{r.rec.Producer, r.rec.Seq}
+		if _, ok := final[k]; !ok {
+			final[k] = r
+		}
+	}
+	done := map[recKey]bool{}
+	for _, r := range live {
+		k := recKey{r.rec.Producer, r.rec.Seq}
+		if done[k] {
+			continue
+		}
+		done[k] = true
+		s := sent[k]
+		if s == nil || s.topic != r.topic || s.partition != r.partition || s.txn != r.rec.Txn {
+			res.Unexpected++
+			res.note("unexpected record %d/%d (txn %d) read live at %s/%d@%d", k.p, k.s, r.rec.Txn, r.topic, r.partition, r.offset)
+			continue
+		}
+		if s.txn != 0 && outcome[recKey{k.p, Seq(s.txn)}] == TxnAborted {
+			res.RCAnomalies++
+			res.note("record %d/%d of aborted transaction %d read live at %s/%d@%d", k.p, k.s, s.txn, r.topic, r.partition, r.offset)
+			continue
+		}
+		f, ok := final[k]
+		if !ok || f.offset != r.offset {
+			res.Dirty++
+			res.note("dirty read: %d/%d read live at %s/%d@%d, at the end %v", k.p, k.s, r.topic, r.partition, r.offset, finalAt(f, ok))
+		}
+	}
+}
+
+func finalAt(f readInfo, ok bool) string {
+	if !ok {
+		return "absent"
+	}
+	return fmt.Sprintf("at offset %d", f.offset)
 }
 
 // String lists the counts and the details, one per line.

@@ -22,6 +22,10 @@ func (s *synth) read(p ProducerID, seq Seq, txn TxnNum, part int32, off int64) {
 	s.ev = append(s.ev, Event{Kind: EvRead, Topic: "t", Partition: part, Offset: off,
 		Value: Encode(Rec{Producer: p, Seq: seq, Txn: txn}, 8)})
 }
+func (s *synth) live(p ProducerID, seq Seq, txn TxnNum, part int32, off int64) {
+	s.ev = append(s.ev, Event{Kind: EvLive, Topic: "t", Partition: part, Offset: off,
+		Value: Encode(Rec{Producer: p, Seq: seq, Txn: txn}, 8)})
+}
 func (s *synth) txn(p ProducerID, txn TxnNum, o TxnOutcome) {
 	s.ev = append(s.ev, Event{Kind: EvTxn, Producer: p, Txn: txn, Outcome: o})
 }
@@ -39,12 +43,17 @@ func clean() *synth {
 	for i := Seq(1); i <= 5; i++ {
 		s.read(1, i, 0, 0, int64(i-1))
 	}
+	// The live reader saw the first three, the second twice.
+	s.live(1, 1, 0, 0, 0)
+	s.live(1, 2, 0, 0, 1)
+	s.live(1, 2, 0, 0, 1)
+	s.live(1, 3, 0, 0, 2)
 	return s
 }
 
 func TestCheckCleanHistory(t *testing.T) {
 	r := Check(clean().ev)
-	if !r.OK() || r.Sent != 6 || r.Acked != 5 || r.Failed != 1 || r.Read != 5 {
+	if !r.OK() || r.Sent != 6 || r.Acked != 5 || r.Failed != 1 || r.Read != 5 || r.LiveRead != 4 {
 		t.Fatalf("clean history: %v", r)
 	}
 	// A failed record may also turn up (it was written after all).
@@ -89,6 +98,20 @@ func TestCheckCatchesEachAnomaly(t *testing.T) {
 			s.send(1, 6, 0, 1)
 			s.read(1, 6, 0, 0, 5)
 		}, func(r Result) int { return r.Unexpected }},
+		{"dirty read gone", func(s *synth) {
+			s.send(1, 6, 0, 0)
+			s.live(1, 6, 0, 0, 5) // seen while running, not at the end
+		}, func(r Result) int { return r.Dirty }},
+		{"dirty read moved", func(s *synth) {
+			s.send(1, 6, 0, 0)
+			s.live(1, 6, 0, 0, 5)
+			s.read(1, 6, 0, 0, 7)
+		}, func(r Result) int { return r.Dirty }},
+		{"aborted visible live", func(s *synth) {
+			s.send(9, 1, 1, 0)
+			s.txn(9, 1, TxnAborted)
+			s.live(9, 1, 1, 0, 5)
+		}, func(r Result) int { return r.RCAnomalies }},
 		{"aborted visible", func(s *synth) {
 			s.send(9, 1, 1, 0)
 			s.ack(9, 1, 0, 5)

@@ -18,7 +18,8 @@ const (
 	EvSend EventKind = "send" // a record handed to the producer
 	EvAck  EventKind = "ack"  // the broker acknowledged it (Partition, Offset)
 	EvFail EventKind = "fail" // the producer gave up on it (Err): it may or may not be written
-	EvRead EventKind = "read" // a record read back (Partition, Offset, Value)
+	EvRead EventKind = "read" // a record read back at the end (Partition, Offset, Value)
+	EvLive EventKind = "live" // a record read (read_committed) while the nemeses ran
 	EvTxn  EventKind = "txn"  // a transaction ended (Outcome)
 	EvNem  EventKind = "nemesis"
 )

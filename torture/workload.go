@@ -53,7 +53,34 @@ func (w *Workload) Run(ctx context.Context) {
 		wg.Add(1)
 		go func() { defer wg.Done(); w.transact(ctx, txnProducerBase+ProducerID(i)) }()
 	}
+	wg.Add(1)
+	go func() { defer wg.Done(); w.liveRead(ctx) }()
 	wg.Wait()
+}
+
+// liveRead reads both topics read_committed while the load and the faults
+// run, so the checker can tell whether anything read then was later lost
+// or replaced (a read past what the ISR holds) or belonged to an aborted
+// transaction.
+func (w *Workload) liveRead(ctx context.Context) {
+	cl, err := w.consumer()
+	if err != nil {
+		w.Logf("live reader: %v", err)
+		return
+	}
+	defer cl.Close()
+	for ctx.Err() == nil {
+		cl.PollFetches(ctx).EachRecord(func(r *kgo.Record) {
+			w.H.Add(Event{Kind: EvLive, Topic: r.Topic, Partition: r.Partition, Offset: r.Offset, Value: r.Value})
+		})
+	}
+}
+
+// consumer reads both topics from the start, read_committed.
+func (w *Workload) consumer() (*kgo.Client, error) {
+	return kgo.NewClient(kgo.SeedBrokers(w.Seeds()...), kgo.ConsumeTopics(w.Topic, w.TxnTopic),
+		kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()), kgo.FetchIsolationLevel(kgo.ReadCommitted()),
+		kgo.FetchMaxWait(500*time.Millisecond), kgo.DialTimeout(2*time.Second))
 }
 
 func (w *Workload) client(extra ...kgo.Opt) (*kgo.Client, error) {
@@ -206,9 +233,7 @@ func (w *Workload) ReadAll(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	cl, err := kgo.NewClient(kgo.SeedBrokers(w.Seeds()...), kgo.ConsumeTopics(w.Topic, w.TxnTopic),
-		kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()), kgo.FetchIsolationLevel(kgo.ReadCommitted()),
-		kgo.FetchMaxWait(500*time.Millisecond), kgo.DialTimeout(2*time.Second))
+	cl, err := w.consumer()
 	if err != nil {
 		return err
 	}
