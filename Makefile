@@ -13,7 +13,7 @@ ARCH      ?= $(shell $(GO) env GOARCH)
 DIST      := dist
 NFPM      ?= $(GO) run github.com/goreleaser/nfpm/v2/cmd/nfpm@v2.44.0
 
-.PHONY: simulate help build run test test-unit lint fuzz bench bench-smoke bench-suite bench-suite-smoke bench-create scale-fd bench-compact bench-txn bench-fetch-sessions bench-tls clean deb rpm dist-bin
+.PHONY: help build run test test-unit lint fuzz torture torture-check simulate powerloss bench bench-smoke bench-suite bench-suite-smoke bench-create scale-fd bench-compact bench-txn bench-fetch-sessions bench-tls clean deb rpm dist-bin
 
 help: ## list the targets
 	@awk 'BEGIN{FS=":.*## "} /^[a-zA-Z_-]+:.*## /{printf "  %-12s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -52,6 +52,19 @@ fuzz: ## run every fuzz target for FUZZTIME each (default 60s; make test runs ea
 	    .ci/fuzz-one $(GO) $$dir $$f $(FUZZTIME); \
 	  done; \
 	done
+
+# The nemesis suite (issue 17): make torture runs the single-node (100
+# SIGKILL rounds) and 3-node (50 mixed rounds) runs against a plain build;
+# SEED=n replays a seed; a failed run's history lands in torture/histories/.
+torture: build ## nemesis suite: 100 single-node kill rounds and 50 mixed 3-node rounds; one summary line each, appended to torture/results.txt (SEED=n replays, RACE=1 uses a -race node binary)
+	@bin=$(CURDIR)/$(BIN); if [ "$(RACE)" = 1 ]; then $(GO) build -race -o $(BIN)-race ./cmd/ringtail && bin=$(CURDIR)/$(BIN)-race; fi; \
+	RINGTAIL_BIN=$$bin RINGTAIL_TORTURE=long RINGTAIL_TORTURE_SEED=$(SEED) \
+	  RINGTAIL_TORTURE_OUT=$(CURDIR)/torture/histories RINGTAIL_TORTURE_RESULTS=$(CURDIR)/torture/results.txt \
+	  $(GO) test -count=1 -timeout 3h -run '^TestTorture(Single|Cluster)$$' -v ./torture > bin/torture.log 2>&1; \
+	  rc=$$?; grep -E '^(torture |--- |FAIL|ok)|anomal|round [0-9]+:' bin/torture.log; echo "full log: bin/torture.log"; exit $$rc
+
+torture-check: ## check a saved torture history again (HISTORY=path)
+	RINGTAIL_TORTURE_HISTORY=$(HISTORY) $(GO) test -count=1 -run '^TestTortureCheckHistory$$' -v ./torture
 
 bench: ## Go micro-benchmarks (storage, iocore, kafka)
 	$(GO) test -run '^$$' -bench . -benchmem ./iocore ./storage ./kafka

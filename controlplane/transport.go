@@ -17,6 +17,8 @@ import (
 
 	pb "go.etcd.io/raft/v3/raftpb"
 	"google.golang.org/protobuf/proto"
+
+	"github.com/ringtail/ringtail/dialsrc"
 )
 
 // Transport carries raft messages between voters. The controller loop calls
@@ -271,7 +273,7 @@ func (t *tcpTransport) sendLoop(p *tcpPeer) {
 
 // sendConn dials p, shakes hands and writes queued messages until an error.
 func (t *tcpTransport) sendConn(p *tcpPeer) error {
-	c, err := net.DialTimeout("tcp", p.addr, dialTimeout)
+	c, err := dialsrc.Dialer(dialTimeout).Dial("tcp", p.addr)
 	if err != nil {
 		return err
 	}

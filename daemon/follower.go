@@ -16,6 +16,7 @@ import (
 
 	"github.com/ringtail/ringtail/admin"
 	"github.com/ringtail/ringtail/controlplane"
+	"github.com/ringtail/ringtail/dialsrc"
 	"github.com/ringtail/ringtail/model"
 	"github.com/ringtail/ringtail/replication"
 	"github.com/ringtail/ringtail/storage"
@@ -93,7 +94,9 @@ func (r *replicas) startFetcher(im *controlplane.Image, leader, id int32) *leade
 	}
 	opts := []kgo.Opt{kgo.SeedBrokers(addr), kgo.ClientID(fmt.Sprintf("ringtail-replica-%d", r.n.cfg.NodeID)),
 		kgo.RequestRetries(0), kgo.RetryTimeout(time.Second), kgo.WithHooks(&r.fetchStats)}
-	if tc := r.n.peerTLS(); tc != nil {
+	if dial := dialsrc.KgoDialFunc(r.n.peerTLS()); dial != nil {
+		opts = append(opts, kgo.Dialer(dial))
+	} else if tc := r.n.peerTLS(); tc != nil {
 		opts = append(opts, kgo.DialTLSConfig(tc))
 	}
 	cl, err := kgo.NewClient(opts...)

@@ -313,6 +313,9 @@ func (s *Shard) commit(b *Batch, w0, w1 int, withSyncs bool, errs []error) {
 	}
 	ops := append(b.writes[w0:w1], syncs...)
 	nw := w1 - w0
+	if len(syncs) > 0 {
+		testSlowSync()
+	}
 	start := time.Now()
 	err := s.engine.Submit(ops)
 	if len(syncs) > 0 {

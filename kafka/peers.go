@@ -1,6 +1,7 @@
 package kafka
 
 import (
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"net"
@@ -10,6 +11,8 @@ import (
 
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/ringtail/ringtail/dialsrc"
 )
 
 // peers are the clients this node's broker-to-broker requests go through
@@ -51,8 +54,14 @@ func (s *Server) peer(id int32) (*kgo.Client, error) {
 	}
 	opts := []kgo.Opt{kgo.SeedBrokers(addr), kgo.ClientID(fmt.Sprintf("ringtail-broker-%d", p.nodeID)),
 		kgo.RequestRetries(0), kgo.RetryTimeout(time.Second)}
+	var peerTLS *tls.Config
 	if s.cfg.PeerTLS != nil {
-		opts = append(opts, kgo.DialTLSConfig(s.cfg.PeerTLS.Clone()))
+		peerTLS = s.cfg.PeerTLS.Clone()
+	}
+	if dial := dialsrc.KgoDialFunc(peerTLS); dial != nil {
+		opts = append(opts, kgo.Dialer(dial))
+	} else if peerTLS != nil {
+		opts = append(opts, kgo.DialTLSConfig(peerTLS))
 	}
 	cl, err := kgo.NewClient(opts...)
 	if err != nil {

@@ -144,6 +144,9 @@ type Options struct {
 	// Env is extra environment ("KEY=value") for the ringtail process, on
 	// top of the test process's own; it becomes Node.Env.
 	Env []string
+	// NodeSettings, in NewCluster, gives node id's own settings, applied
+	// after Settings (e.g. each node's advertised.listeners).
+	NodeSettings func(id int) map[string]string
 }
 
 // Node is one ringtail process under test.
@@ -598,6 +601,11 @@ func NewCluster(t testing.TB, n int, o Options) *Cluster {
 		}
 		for k, v := range o.Settings {
 			settings[k] = v
+		}
+		if o.NodeSettings != nil {
+			for k, v := range o.NodeSettings(i + 1) {
+				settings[k] = v
+			}
 		}
 		no := o
 		no.Settings = settings
