@@ -11,6 +11,7 @@ import (
 	"strings"
 
 	"github.com/ringtail/ringtail/model"
+	"github.com/ringtail/ringtail/vfs"
 )
 
 // Names of the files at the log-dir level and in a partition dir.
@@ -27,47 +28,36 @@ const (
 
 // writeFileAtomic writes data to path via path.tmp and a rename. With
 // durable set it fsyncs the file before the rename and the directory after.
-func writeFileAtomic(path string, data []byte, durable bool) error {
+func writeFileAtomic(fsys vfs.FS, path string, data []byte, durable bool) error {
 	tmp := path + tmpSuffix
-	f, err := os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o644)
+	f, err := fsys.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o644)
 	if err != nil {
 		return err
 	}
 	if _, err := f.Write(data); err != nil {
 		f.Close()
-		os.Remove(tmp)
+		fsys.Remove(tmp)
 		return err
 	}
 	if durable {
-		if err := f.Sync(); err != nil {
+		if err := fsys.Sync(f); err != nil {
 			f.Close()
-			os.Remove(tmp)
+			fsys.Remove(tmp)
 			return err
 		}
 	}
 	if err := f.Close(); err != nil {
-		os.Remove(tmp)
+		fsys.Remove(tmp)
 		return err
 	}
-	if err := os.Rename(tmp, path); err != nil {
-		os.Remove(tmp)
+	if err := fsys.Rename(tmp, path); err != nil {
+		fsys.Remove(tmp)
 		return err
 	}
 	if durable {
-		return syncDir(filepath.Dir(path))
+		return fsys.SyncDir(filepath.Dir(path))
 	}
 	return nil
-}
-
-// syncDir fsyncs a directory so that creations, renames and removals in it
-// are durable.
-func syncDir(dir string) error {
-	d, err := os.Open(dir)
-	if err != nil {
-		return err
-	}
-	defer d.Close()
-	return d.Sync()
 }
 
 // encodeOffsetCheckpoint renders Kafka's offset checkpoint text format:

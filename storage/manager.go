@@ -19,6 +19,7 @@ import (
 
 	"github.com/ringtail/ringtail/iocore"
 	"github.com/ringtail/ringtail/model"
+	"github.com/ringtail/ringtail/vfs"
 )
 
 // ManagerConfig configures the log manager of one data dir.
@@ -36,6 +37,9 @@ type ManagerConfig struct {
 	// (ringtail.max_open_files, fdcache.go): 0 derives it from
 	// RLIMIT_NOFILE (ResolveMaxOpenFiles), -1 leaves it unbounded.
 	MaxOpenFiles int
+	// FS is the file-system seam (nil: the OS); tests give a crash model
+	// (vfs.Crash) to simulate power loss.
+	FS vfs.FS
 }
 
 // RecoveryStats says what OpenManager found.
@@ -48,6 +52,7 @@ type RecoveryStats struct {
 // Manager owns every partition log of one data dir.
 type Manager struct {
 	cfg       ManagerConfig
+	fsys      vfs.FS     // cfg.FS or the OS
 	files     *fileCache // segment file descriptors (fdcache.go)
 	logger    *slog.Logger
 	now       func() time.Time
@@ -84,7 +89,7 @@ func OpenManager(cfg ManagerConfig, configFor func(model.TopicPartition) Config)
 	if cfg.Runtime == nil {
 		return nil, errors.New("storage: ManagerConfig.Runtime is nil")
 	}
-	m := &Manager{cfg: cfg, logger: cfg.Logger, now: cfg.Now, configFor: configFor, stop: make(chan struct{})}
+	m := &Manager{cfg: cfg, logger: cfg.Logger, now: cfg.Now, configFor: configFor, stop: make(chan struct{}), fsys: vfs.Or(cfg.FS)}
 	if m.logger == nil {
 		m.logger = slog.Default()
 	}
@@ -105,8 +110,8 @@ func OpenManager(cfg ManagerConfig, configFor func(model.TopicPartition) Config)
 			return nil, fmt.Errorf("storage: %w", err)
 		}
 	}
-	m.files = newFileCache(max(maxFiles, 0))
-	if err := os.MkdirAll(cfg.Dir, partitionDirPerm); err != nil {
+	m.files = newFileCache(m.fsys, max(maxFiles, 0))
+	if err := m.fsys.MkdirAll(cfg.Dir, partitionDirPerm); err != nil {
 		return nil, fmt.Errorf("storage: data dir %s: %w: %w", cfg.Dir, model.ErrStorage, err)
 	}
 	marker := filepath.Join(cfg.Dir, cleanShutdownFile)
@@ -186,11 +191,11 @@ func OpenManager(cfg ManagerConfig, configFor func(model.TopicPartition) Config)
 		return nil, firstErr
 	}
 	if m.stats.CleanShutdown {
-		if err := os.Remove(marker); err != nil && !os.IsNotExist(err) {
+		if err := m.fsys.Remove(marker); err != nil && !os.IsNotExist(err) {
 			m.closePartitions()
 			return nil, fmt.Errorf("storage: remove %s: %w: %w", marker, model.ErrStorage, err)
 		}
-		if err := syncDir(cfg.Dir); err != nil {
+		if err := m.fsys.SyncDir(cfg.Dir); err != nil {
 			m.closePartitions()
 			return nil, fmt.Errorf("storage: sync %s: %w: %w", cfg.Dir, model.ErrStorage, err)
 		}
@@ -379,7 +384,7 @@ func (m *Manager) CreatePartitions(ctx context.Context, ps []NewPartition) []err
 			i := chunk[k]
 			made[k], errs[i] = m.createOne(ps[i])
 		})
-		if err := syncDir(m.cfg.Dir); err != nil {
+		if err := m.fsys.SyncDir(m.cfg.Dir); err != nil {
 			for k, i := range chunk {
 				if made[k] != nil {
 					made[k].releaseAll()
@@ -418,7 +423,7 @@ func validPartitionName(tp model.TopicPartition) bool {
 func (m *Manager) createOne(np NewPartition) (*Partition, error) {
 	tp := np.TP
 	dir := filepath.Join(m.cfg.Dir, tp.String())
-	if err := os.MkdirAll(dir, partitionDirPerm); err != nil {
+	if err := m.fsys.MkdirAll(dir, partitionDirPerm); err != nil {
 		return nil, fmt.Errorf("storage: %s: create: %w: %w", tp, model.ErrStorage, err)
 	}
 	p := m.newPartition(tp, np.Config)
@@ -430,7 +435,7 @@ func (m *Manager) createOne(np NewPartition) (*Partition, error) {
 		}
 		// Not fsynced: the dir fsync below makes the name durable, and a
 		// file torn by a crash right after is read as no id (adopted).
-		if err := os.WriteFile(filepath.Join(dir, partitionMetadataFile), encodePartitionMetadata(np.TopicID), 0o644); err != nil {
+		if err := vfs.WriteFile(m.fsys, filepath.Join(dir, partitionMetadataFile), encodePartitionMetadata(np.TopicID), 0o644); err != nil {
 			return nil, fmt.Errorf("storage: %s: create: %w: %w", tp, model.ErrStorage, err)
 		}
 		id := np.TopicID
@@ -440,7 +445,7 @@ func (m *Manager) createOne(np NewPartition) (*Partition, error) {
 		p.releaseAll()
 		return nil, err
 	}
-	if err := syncDir(dir); err != nil {
+	if err := m.fsys.SyncDir(dir); err != nil {
 		p.releaseAll()
 		return nil, fmt.Errorf("storage: %s: create: %w: %w", tp, model.ErrStorage, err)
 	}
@@ -474,10 +479,10 @@ func (m *Manager) DeletePartition(tp model.TopicPartition) error {
 	var suffix [16]byte
 	_, _ = rand.Read(suffix[:])
 	doomed := filepath.Join(m.cfg.Dir, fmt.Sprintf("%s.%x%s", tp, suffix, deleteDirSuffix))
-	if err := os.Rename(p.dir, doomed); err != nil {
+	if err := m.fsys.Rename(p.dir, doomed); err != nil {
 		return fmt.Errorf("storage: %s: delete: %w: %w", tp, model.ErrStorage, err)
 	}
-	if err := syncDir(m.cfg.Dir); err != nil {
+	if err := m.fsys.SyncDir(m.cfg.Dir); err != nil {
 		return fmt.Errorf("storage: %s: delete: %w: %w", tp, model.ErrStorage, err)
 	}
 	m.staleCheckpoints = true
@@ -495,7 +500,7 @@ func (m *Manager) removeInBackground(dir string) {
 	m.removing.Add(1)
 	go func() {
 		defer m.removing.Done()
-		if err := os.RemoveAll(dir); err != nil {
+		if err := m.fsys.RemoveAll(dir); err != nil {
 			m.logger.Warn("cannot remove a deleted partition's files; they go at the next start", "dir", dir, "err", err)
 		}
 	}()
@@ -682,10 +687,10 @@ func (m *Manager) CheckpointAll() error {
 		rps[p.tp] = model.Offset(p.recoveryPoint.Load())
 		lss[p.tp] = p.view.Load().logStart
 	}
-	if err := writeFileAtomic(filepath.Join(m.cfg.Dir, recoveryPointFile), encodeOffsetCheckpoint(rps), true); err != nil {
+	if err := writeFileAtomic(m.fsys, filepath.Join(m.cfg.Dir, recoveryPointFile), encodeOffsetCheckpoint(rps), true); err != nil {
 		return fmt.Errorf("storage: write %s: %w: %w", recoveryPointFile, model.ErrStorage, err)
 	}
-	if err := writeFileAtomic(filepath.Join(m.cfg.Dir, logStartFile), encodeOffsetCheckpoint(lss), true); err != nil {
+	if err := writeFileAtomic(m.fsys, filepath.Join(m.cfg.Dir, logStartFile), encodeOffsetCheckpoint(lss), true); err != nil {
 		return fmt.Errorf("storage: write %s: %w: %w", logStartFile, model.ErrStorage, err)
 	}
 	return nil
@@ -738,7 +743,7 @@ func (m *Manager) Close() error {
 	if len(errs) > 0 {
 		return errors.Join(errs...)
 	}
-	if err := writeFileAtomic(filepath.Join(m.cfg.Dir, cleanShutdownFile), nil, true); err != nil {
+	if err := writeFileAtomic(m.fsys, filepath.Join(m.cfg.Dir, cleanShutdownFile), nil, true); err != nil {
 		return fmt.Errorf("storage: write %s: %w: %w", cleanShutdownFile, model.ErrStorage, err)
 	}
 	return nil
@@ -810,7 +815,7 @@ func (p *Partition) closeOnShard() (flush func() error, err error) {
 			}
 		}
 		if needSnapshot {
-			if err := writeProducerSnapshot(p.dir, p.producers, end, true); err != nil {
+			if err := writeProducerSnapshot(p.m.fsys, p.dir, p.producers, end, true); err != nil {
 				return p.storageErr(nil, end, "close: producer snapshot", err)
 			}
 		}

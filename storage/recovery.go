@@ -287,7 +287,7 @@ func (p *Partition) recover(info openInfo) (recoverStats, error) {
 	cfg := p.config()
 	// A cleaning pass that committed before the stop is finished first;
 	// one that did not leaves *.cleaned files, removed below.
-	if done, err := completeSwap(p.dir); err != nil {
+	if done, err := completeSwap(p.m.fsys, p.dir); err != nil {
 		return rs, p.storageErr(nil, -1, "complete an interrupted cleaner swap", err)
 	} else if done {
 		p.m.logger.Warn("completed an interrupted cleaner swap", "partition", p.tp.String())
@@ -304,7 +304,7 @@ func (p *Partition) recover(info openInfo) (recoverStats, error) {
 		switch {
 		case strings.HasSuffix(name, tmpSuffix), strings.HasSuffix(name, ".deleted"),
 			strings.HasSuffix(name, ".swap"), strings.HasSuffix(name, ".cleaned"):
-			os.Remove(filepath.Join(p.dir, name))
+			p.m.fsys.Remove(filepath.Join(p.dir, name))
 		case strings.HasSuffix(name, logSuffix):
 			v, err := strconv.ParseInt(strings.TrimSuffix(name, logSuffix), 10, 64)
 			if err == nil && v >= 0 {
@@ -348,7 +348,7 @@ func (p *Partition) recover(info openInfo) (recoverStats, error) {
 			if strings.HasSuffix(name, suf) {
 				v, err := strconv.ParseInt(strings.TrimSuffix(name, suf), 10, 64)
 				if err == nil && !containsBase(bases, model.Offset(v)) {
-					os.Remove(filepath.Join(p.dir, name))
+					p.m.fsys.Remove(filepath.Join(p.dir, name))
 				}
 			}
 		}
@@ -435,7 +435,7 @@ func (p *Partition) recover(info openInfo) (recoverStats, error) {
 		}
 	}
 	if rs.rescanned {
-		if err := syncDir(p.dir); err != nil {
+		if err := p.m.fsys.SyncDir(p.dir); err != nil {
 			return rs, p.storageErr(nil, -1, "recover: sync dir", err)
 		}
 	}
@@ -548,7 +548,7 @@ func containsBase(bases []model.Offset, b model.Offset) bool {
 // whose .txnindex is rewritten when it differs.
 func (p *Partition) recoverProducers(limit model.Offset) error {
 	end := p.logEnd
-	removeSnapshots(p.dir, func(o model.Offset) bool { return o > end })
+	removeSnapshots(p.m.fsys, p.dir, func(o model.Offset) bool { return o > end })
 	offs, err := listSnapshots(p.dir)
 	if err != nil {
 		return err

@@ -166,7 +166,7 @@ func openSegmentFiles(fc *fileCache, dir string, base model.Offset, create bool,
 func openSegmentFilesSuffix(fc *fileCache, dir string, base model.Offset, idxBytes int32, suffix string) (*segment, error) {
 	s := &segment{base: base, dir: dir, fc: fc, suffix: suffix}
 	for _, suf := range []string{logSuffix, indexSuffix, timeIndexSuffix, txnIndexSuffix} {
-		if err := os.Remove(s.path(suf)); err != nil && !os.IsNotExist(err) {
+		if err := fc.fsys.Remove(s.path(suf)); err != nil && !os.IsNotExist(err) {
 			return nil, err
 		}
 	}

@@ -199,7 +199,7 @@ func (s *segment) setAborted(list []AbortedTxn) error {
 			s.txnF.Close()
 			s.txnF = nil
 		}
-		if err := os.Remove(s.path(txnIndexSuffix)); err != nil && !errors.Is(err, os.ErrNotExist) {
+		if err := s.fc.fsys.Remove(s.path(txnIndexSuffix)); err != nil && !errors.Is(err, os.ErrNotExist) {
 			return err
 		}
 	} else {
