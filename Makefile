@@ -13,7 +13,7 @@ ARCH      ?= $(shell $(GO) env GOARCH)
 DIST      := dist
 NFPM      ?= $(GO) run github.com/goreleaser/nfpm/v2/cmd/nfpm@v2.44.0
 
-.PHONY: help build run test test-unit lint fuzz bench bench-smoke bench-suite bench-suite-smoke bench-create scale-fd bench-compact bench-txn bench-fetch-sessions bench-tls clean deb rpm dist-bin
+.PHONY: help build run test test-unit lint fuzz bench bench-smoke bench-suite bench-suite-smoke bench-create scale-fd bench-compact bench-txn bench-fetch-sessions bench-tls powerloss clean deb rpm dist-bin
 
 help: ## list the targets
 	@awk 'BEGIN{FS=":.*## "} /^[a-zA-Z_-]+:.*## /{printf "  %-12s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -75,6 +75,10 @@ bench-fetch-sessions: build ## one consumer tailing 1,000 partitions with fetch 
 
 bench-tls: build ## consume a 512 MiB topic over plaintext (sendfile and copy) and over TLS (3 runs each; results in benchmarks/results/<date>-tls-fetch.json)
 	cd benchmarks && $(GO) run ./cmd/tlsfetchbench --ringtail ../$(BIN) --out results/$$(date -u +%F)-tls-fetch.json
+
+powerloss: ## >= 1,000 simulated power losses over storage (vfs.Crash) plus the raft log; prints the count and seed (replay: RINGTAIL_POWERLOSS_SEED=<seed>; RINGTAIL_POWERLOSS_STRICT=1 also fails on the known gaps)
+	RINGTAIL_POWERLOSS_POINTS=$${POWERLOSS_POINTS:-1000} $(GO) test -count=1 -timeout 30m -run '^TestPowerLoss$$' -v ./storage | grep -E '^(powerloss|--- |ok|FAIL|PASS)|power loss'
+	RINGTAIL_POWERLOSS_POINTS=$${POWERLOSS_RAFT_POINTS:-300} $(GO) test -count=1 -timeout 10m -run '^TestRaftLogPowerLoss$$' -v ./controlplane | grep -E '^(powerloss|--- |ok|FAIL|PASS)|power loss'
 
 bench-suite-smoke: build ## the benchmark suite end to end with seconds of load (results in a temporary folder)
 	cd benchmarks && $(GO) run ./cmd/suite --smoke $(SUITE_FLAGS)
