@@ -163,7 +163,7 @@ func TestRaftLogPowerLoss(t *testing.T) {
 		}
 		seed = v
 	}
-	total := 100
+	total := 200
 	if v, err := strconv.Atoi(os.Getenv("RINGTAIL_POWERLOSS_POINTS")); err == nil && v > 0 {
 		total = v
 	}

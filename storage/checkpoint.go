@@ -113,6 +113,12 @@ func readOffsetCheckpoint(path string) (map[model.TopicPartition]model.Offset, e
 // checkpointLines checks the version and count header and returns the
 // entry lines.
 func checkpointLines(data []byte) ([]string, error) {
+	// Every line ends in a newline: a file cut short by a power loss (these
+	// have no checksum, and some are written without fsync) is caught
+	// even when the cut falls inside the last number.
+	if len(data) == 0 || data[len(data)-1] != '\n' {
+		return nil, fmt.Errorf("truncated checkpoint (no final newline)")
+	}
 	sc := bufio.NewScanner(bytes.NewReader(data))
 	var lines []string
 	for sc.Scan() {
@@ -169,6 +175,12 @@ func readEpochs(path string) ([]epochEntry, error) {
 		o, err2 := strconv.ParseInt(f[1], 10, 64)
 		if err1 != nil || err2 != nil {
 			return nil, fmt.Errorf("%s: malformed line %q", path, l)
+		}
+		if e < 0 || o < 0 {
+			return nil, fmt.Errorf("%s: negative entry %q", path, l)
+		}
+		if n := len(out); n > 0 && (model.Epoch(e) <= out[n-1].epoch || model.Offset(o) < out[n-1].start) {
+			return nil, fmt.Errorf("%s: entry %q does not follow %d %d", path, l, out[n-1].epoch, out[n-1].start)
 		}
 		out = append(out, epochEntry{epoch: model.Epoch(e), start: model.Offset(o)})
 	}

@@ -162,6 +162,8 @@ type Partition struct {
 	// fsync (noteEpochs); it is made durable before the recovery point
 	// passes its entries (bumpRecoveryPoint) and at close.
 	epochsDirty bool
+	// closeEnd is the log end a close flushed (its flush sets it).
+	closeEnd model.Offset
 }
 
 // TopicPartition names the partition.

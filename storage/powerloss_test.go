@@ -13,16 +13,13 @@ import (
 	"bytes"
 	"context"
 	"encoding/binary"
-	"errors"
 	"fmt"
 	"log/slog"
 	"math/rand/v2"
 	"os"
 	"path/filepath"
 	"strconv"
-	"strings"
 	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -63,7 +60,11 @@ type plRun struct {
 	engine  string
 	fsys    vfs.FS // what the manager uses (the crash model, or a broken wrapper of it)
 	crash   *vfs.Crash
-	durable bool // Config.Durable (false: acknowledge before the fsync, a broken variant)
+	durable bool  // Config.Durable (false: acknowledge before the fsync, a broken variant)
+	closeAt int64 // operations before the clean close began
+	// afterClose runs once the clean close returned, before the runtime
+	// closes (the end-of-run crash point).
+	afterClose func()
 
 	mu          sync.Mutex
 	acks        []plAck
@@ -184,8 +185,12 @@ func (r *plRun) run(t *testing.T, dir string) {
 			}
 		}
 	}
+	r.closeAt = r.crash.Ops()
 	if err := m.Close(); err != nil {
 		t.Fatalf("close: %v", err)
+	}
+	if r.afterClose != nil {
+		r.afterClose()
 	}
 }
 
@@ -217,7 +222,13 @@ func (r *plRun) ack(a plAck) {
 // operations, and checks every image; it returns the crash points checked
 // and the first failure.
 func plCase(t *testing.T, seed uint64, rounds, pointsPerRound, steps int, durable bool, wrap func(*vfs.Crash) vfs.FS) (checked int, failure error) {
-	base := t.TempDir()
+	return plCaseIn(t, seed, rounds, pointsPerRound, steps, durable, wrap, false)
+}
+
+// plCaseIn is plCase; with inClose the crash points fall in the clean
+// close only (after the last append, up to the clean-shutdown marker).
+func plCaseIn(t *testing.T, seed uint64, rounds, pointsPerRound, steps int, durable bool, wrap func(*vfs.Crash) vfs.FS, inClose bool) (checked int, failure error) {
+	base := plTempDir(t)
 	engine := iocore.EngineSync
 	if seed%2 == 1 {
 		engine = iocore.EngineIOUring
@@ -228,7 +239,7 @@ func plCase(t *testing.T, seed uint64, rounds, pointsPerRound, steps int, durabl
 	}
 	defer verifyRT.Close()
 	// A first run counts the operations the workload makes.
-	totalOps := int64(0)
+	totalOps, closeAt := int64(0), int64(0)
 	for round := 0; round <= rounds; round++ {
 		live := filepath.Join(base, fmt.Sprintf("live-%d", round))
 		c, err := vfs.NewCrash(live, seed*1000+uint64(round))
@@ -243,7 +254,11 @@ func plCase(t *testing.T, seed uint64, rounds, pointsPerRound, steps int, durabl
 		if round > 0 {
 			rng := rand.New(rand.NewPCG(seed, uint64(round)))
 			for i := 0; i < pointsPerRound; i++ {
-				pt := &plPoint{op: 1 + rng.Int64N(totalOps), dir: filepath.Join(base, fmt.Sprintf("crash-%d-%d", round, i))}
+				op := 1 + rng.Int64N(totalOps)
+				if inClose {
+					op = closeAt + 1 + rng.Int64N(totalOps-closeAt)
+				}
+				pt := &plPoint{op: op, dir: filepath.Join(base, fmt.Sprintf("crash-%d-%d", round, i))}
 				points = append(points, pt)
 				c.At(pt.op, func(clone func(string) error) {
 					r.mu.Lock()
@@ -255,12 +270,25 @@ func plCase(t *testing.T, seed uint64, rounds, pointsPerRound, steps int, durabl
 				})
 			}
 		}
+		if round > 0 {
+			// And a power loss right after the clean close returned.
+			end := &plPoint{op: -1, dir: filepath.Join(base, fmt.Sprintf("crash-%d-end", round))}
+			points = append(points, end)
+			r.afterClose = func() {
+				r.mu.Lock()
+				end.acks, end.deleteUpTo = len(r.acks), r.deleteUpTo
+				r.mu.Unlock()
+				if err := c.Clone(end.dir); err != nil {
+					t.Errorf("clone: %v", err)
+				}
+			}
+		}
 		r.run(t, live)
 		if u := c.Untracked(); len(u) > 0 {
 			t.Fatalf("files made around the seam: %v", u)
 		}
 		if round == 0 {
-			totalOps = c.Ops()
+			totalOps, closeAt = c.Ops(), r.closeAt
 			continue
 		}
 		for _, pt := range points {
@@ -268,13 +296,7 @@ func plCase(t *testing.T, seed uint64, rounds, pointsPerRound, steps int, durabl
 				continue // past the end of this run
 			}
 			checked++
-			err := plVerify(verifyRT, pt, r.acks[:pt.acks], r.sent)
-			if errors.Is(err, errKnownGap) && !plStrict() {
-				t.Logf("known gap (RINGTAIL_POWERLOSS_STRICT=1 fails on it): seed %d round %d op %d: %v", seed, round, pt.op, err)
-				plGaps.Add(1)
-				err = nil
-			}
-			if err != nil {
+			if err := plVerify(verifyRT, pt, r.acks[:pt.acks], r.sent); err != nil {
 				return checked, fmt.Errorf("seed %d round %d crash at op %d of %d (engine %s): %w", seed, round, pt.op, totalOps, engine, err)
 			}
 			os.RemoveAll(pt.dir)
@@ -296,9 +318,6 @@ func plVerify(rt *iocore.Runtime, pt *plPoint, acks []plAck, sent map[string]boo
 	}
 	m, err := open()
 	if err != nil {
-		if strings.Contains(err.Error(), "malformed .txnindex") {
-			return fmt.Errorf("%w: recovery failed: %w", errKnownGap, err)
-		}
 		return fmt.Errorf("recovery failed: %w", err)
 	}
 	defer func() {
@@ -482,18 +501,10 @@ func plCheckEpochs(p *Partition, hs []BatchHeader, logStart model.Offset) error 
 	}
 	for i := 1; i < len(eps); i++ {
 		if eps[i].StartOffset < eps[i-1].StartOffset {
-			return fmt.Errorf("%w: leader epochs go back: %v", errKnownGap, eps)
+			return fmt.Errorf("leader epochs go back: %v", eps)
 		}
 	}
 	for _, h := range hs {
-		// Known gap (reported, not fixed here): after a crash that leaves
-		// the leader-epoch-checkpoint unreadable (it is rewritten without
-		// fsync on the append path), recovery rebuilds only the entries
-		// from the rescan on, so batches below the first entry have no
-		// epoch in the cache. Only entries the cache holds are checked.
-		if !plStrict() && (len(eps) == 0 || max(h.BaseOffset, logStart) < eps[0].StartOffset) {
-			continue
-		}
 		want := model.Epoch(-1)
 		for _, e := range eps {
 			if e.StartOffset <= max(h.BaseOffset, logStart) {
@@ -543,16 +554,6 @@ func plRecords(b []byte, fn func(key, value []byte)) {
 	}
 }
 
-// errKnownGap marks the recovery gaps this test found and that are still
-// open (see the report of issue 17): a leader-epoch cache that goes back
-// after a rescan, and a torn .txnindex that stops recovery. Without
-// RINGTAIL_POWERLOSS_STRICT they are counted, not failed.
-var errKnownGap = errors.New("known recovery gap")
-
-var plGaps atomic.Int64
-
-func plStrict() bool { return os.Getenv("RINGTAIL_POWERLOSS_STRICT") != "" }
-
 // plSeed is RINGTAIL_POWERLOSS_SEED or a fresh seed, printed.
 func plSeed(t *testing.T) uint64 {
 	if s := os.Getenv("RINGTAIL_POWERLOSS_SEED"); s != "" {
@@ -577,11 +578,11 @@ func plEnvInt(name string, def int) int {
 // failing seed replays with RINGTAIL_POWERLOSS_SEED.
 func TestPowerLoss(t *testing.T) {
 	seed := plSeed(t)
-	total := plEnvInt("RINGTAIL_POWERLOSS_POINTS", 100)
+	total := plEnvInt("RINGTAIL_POWERLOSS_POINTS", 300)
 	if testing.Short() {
 		total = 40
 	}
-	const perRound = 20
+	const perRound = 50
 	checked := 0
 	for s := seed; checked < total; s++ {
 		n, err := plCase(t, s, 1, perRound, 60, true, nil)
@@ -590,8 +591,8 @@ func TestPowerLoss(t *testing.T) {
 			t.Fatalf("power loss (first seed %d; replay: RINGTAIL_POWERLOSS_SEED=%d): %v", seed, s, err)
 		}
 	}
-	t.Logf("power loss: %d crash points checked over storage (%d on known gaps), seed %d", checked, plGaps.Load(), seed)
-	fmt.Printf("powerloss storage: %d crash points (%d on known gaps), seed %d\n", checked, plGaps.Load(), seed)
+	t.Logf("power loss: %d crash points checked over storage, seed %d", checked, seed)
+	fmt.Printf("powerloss storage: %d crash points, seed %d\n", checked, seed)
 }
 
 func plLogger() *slog.Logger {
@@ -625,10 +626,60 @@ func plCatches(t *testing.T, durable bool, wrap func(*vfs.Crash) vfs.FS) {
 	seed := plSeed(t)
 	for s := seed; s < seed+20; s++ {
 		n, err := plCase(t, s, 2, 20, 60, durable, wrap)
-		if err != nil && !errors.Is(err, errKnownGap) {
+		if err != nil {
 			t.Logf("caught after %d crash points: %v", n, err)
 			return
 		}
 	}
 	t.Fatalf("the broken variant passed 20 seeds from %d", seed)
+}
+
+// TestPowerLossDuringCleanShutdown crashes only inside the clean close,
+// whose small files are written without an fsync each and made durable
+// by one syncfs before the checkpoints and the marker (issue 16): every
+// image recovers (unclean path before the marker) with all acknowledged
+// records.
+func TestPowerLossDuringCleanShutdown(t *testing.T) {
+	seed := plSeed(t)
+	checked := 0
+	for s := seed; checked < 60; s++ {
+		n, err := plCaseIn(t, s, 1, 20, 40, true, nil, true)
+		checked += n
+		if err != nil {
+			t.Fatalf("power loss in the clean close (replay: RINGTAIL_POWERLOSS_SEED=%d): %v", s, err)
+		}
+	}
+	t.Logf("%d crash points inside the clean close, seed %d", checked, seed)
+}
+
+// noSyncFS passes everything to the crash model but SyncFS, which the
+// model does not see: a clean close that writes its marker without making
+// the files it wrote durable first.
+type noSyncFS struct{ *vfs.Crash }
+
+func (noSyncFS) SyncFS(dir string) error { return nil }
+
+// TestPowerLossCatchesCloseWithoutSyncfs shows that the clean-close check
+// fails when the syncfs before the marker is skipped.
+func TestPowerLossCatchesCloseWithoutSyncfs(t *testing.T) {
+	seed := plSeed(t)
+	for s := seed; s < seed+20; s++ {
+		if n, err := plCaseIn(t, s, 1, 5, 40, true, func(c *vfs.Crash) vfs.FS { return noSyncFS{c} }, true); err != nil {
+			t.Logf("caught after %d crash points: %v", n, err)
+			return
+		}
+	}
+	t.Fatalf("a close without syncfs passed 20 seeds from %d", seed)
+}
+
+// plTempDir is a fresh dir on tmpfs (/dev/shm) where there is one: the
+// crash model decides durability, so the real fdatasyncs of the workload
+// need not reach a disk.
+func plTempDir(t *testing.T) string {
+	d, err := os.MkdirTemp("/dev/shm", "ringtail-powerloss-")
+	if err != nil {
+		return t.TempDir()
+	}
+	t.Cleanup(func() { os.RemoveAll(d) })
+	return d
 }

@@ -335,6 +335,10 @@ func (p *Partition) recover(info openInfo) (recoverStats, error) {
 				return rs, err
 			}
 			s.missingIdx = missing
+			if s.txnIndexBad != nil {
+				p.m.logger.Warn("ignoring the malformed tail of a .txnindex; the replay after the recovery point rebuilds it",
+					"partition", p.tp.String(), "segment", s.name(), "kept", len(s.pend.aborted), "err", s.txnIndexBad)
+			}
 			if fi, err := s.log.Stat(); err == nil {
 				s.createdMs = fi.ModTime().UnixMilli()
 			}
@@ -472,10 +476,46 @@ func (p *Partition) recover(info openInfo) (recoverStats, error) {
 	}
 	es, err := readEpochs(filepath.Join(p.dir, leaderEpochFile))
 	if err != nil {
-		p.m.logger.Warn("ignoring unreadable leader-epoch-checkpoint", "partition", p.tp.String(), "err", err)
-		es = nil
+		// Written without fsync on the append path, the file can be torn
+		// by a power loss; its entries below the rescan come from the
+		// batch headers then, or the epochs of those batches would be
+		// lost (found by TestPowerLoss).
+		limit := scanBase
+		if limit < 0 {
+			limit = p.logEnd
+		}
+		readErr := err
+		if es, err = p.deriveEpochsBelow(limit); err != nil {
+			return rs, p.storageErr(nil, -1, "rebuild leader epochs", err)
+		}
+		p.m.logger.Warn("leader-epoch-checkpoint unreadable; rebuilt from the batch headers", "partition", p.tp.String(),
+			"entries", len(es), "err", readErr)
+		err = readErr
 	}
 	unreadable := err != nil
+	if len(es) > 0 && es[0].start > p.logStart {
+		// A log start move cuts the file from the start durably before
+		// its log-start checkpoint is written: after a crash between the
+		// two, the batches below the first entry get theirs back from
+		// their headers (found by TestPowerLoss).
+		low, err := p.deriveEpochsBelow(es[0].start)
+		if err != nil {
+			return rs, p.storageErr(nil, -1, "rebuild leader epochs", err)
+		}
+		var merged []epochEntry
+		for _, d := range low {
+			if d.epoch < es[0].epoch {
+				merged = append(merged, d)
+			} else if d.epoch == es[0].epoch {
+				es[0].start = d.start
+				break
+			}
+		}
+		if len(merged) > 0 || len(low) > 0 {
+			es = append(merged, es...)
+			unreadable = true // rewritten below
+		}
+	}
 	if scanBase >= 0 {
 		// Trust the file below the rescan (durable before the recovery
 		// point passed it), the batches above it.
@@ -621,4 +661,29 @@ func (p *Partition) releaseAll() {
 	for _, s := range p.segs {
 		s.release()
 	}
+}
+
+// deriveEpochsBelow reads the batch headers below limit for the first
+// offset of each leader epoch (the leader-epoch-checkpoint's entries).
+func (p *Partition) deriveEpochsBelow(limit model.Offset) ([]epochEntry, error) {
+	var out []epochEntry
+	for _, s := range p.segs {
+		if s.base >= limit {
+			break
+		}
+		_, _, _, err := scanSegment(s, 0, false, func(h *BatchHeader, _ int64, _ []byte) bool {
+			if h.BaseOffset >= limit {
+				return false
+			}
+			e := model.Epoch(h.PartitionLeaderEpoch)
+			if n := len(out); e >= 0 && (n == 0 || e > out[n-1].epoch) {
+				out = append(out, epochEntry{epoch: e, start: h.BaseOffset})
+			}
+			return true
+		})
+		if err != nil {
+			return nil, fmt.Errorf("segment %s: %w", s.name(), err)
+		}
+	}
+	return out, nil
 }

@@ -55,6 +55,9 @@ type segment struct {
 	idxF  *cachedFile
 	tidxF *cachedFile
 	txnF  *cachedFile // the .txnindex, made on the first abort marker
+	// txnIndexBad is why entries of the .txnindex were left out at open
+	// (a torn tail after a power loss), for recovery to report.
+	txnIndexBad error
 
 	size   atomic.Int64 // published (committed) bytes; readers stay below
 	maxTs  atomic.Int64 // published largest timestamp
@@ -198,12 +201,12 @@ func openSegmentFilesAs(s *segment, create bool, idxBytes int32) (*segment, erro
 	s.refs.Store(1)
 	s.pend = emptySegState(base)
 	if !create {
-		aborted, err := readTxnIndex(s.path(txnIndexSuffix))
+		aborted, bad, err := readTxnIndex(s.path(txnIndexSuffix), s.base)
 		if err != nil {
 			s.closeFiles()
 			return nil, err
 		}
-		s.pend.aborted = aborted
+		s.pend.aborted, s.txnIndexBad = aborted, bad
 	}
 	s.comm = s.pend
 	s.maxTs.Store(-1)
