@@ -663,13 +663,13 @@ func (noSyncFS) SyncFS(dir string) error { return nil }
 // fails when the syncfs before the marker is skipped.
 func TestPowerLossCatchesCloseWithoutSyncfs(t *testing.T) {
 	seed := plSeed(t)
-	for s := seed; s < seed+20; s++ {
+	for s := seed; s < seed+200; s++ {
 		if n, err := plCaseIn(t, s, 1, 5, 40, true, func(c *vfs.Crash) vfs.FS { return noSyncFS{c} }, true); err != nil {
-			t.Logf("caught after %d crash points: %v", n, err)
+			t.Logf("caught at seed %d (of 200 from %d) after %d crash points: %v", s, seed, n, err)
 			return
 		}
 	}
-	t.Fatalf("a close without syncfs passed 20 seeds from %d", seed)
+	t.Fatalf("a close without syncfs passed 200 seeds from %d", seed)
 }
 
 // plTempDir is a fresh dir on tmpfs (/dev/shm) where there is one: the
