@@ -474,62 +474,9 @@ func (p *Partition) recover(info openInfo) (recoverStats, error) {
 	if err := p.recoverProducers(replayLimit); err != nil {
 		return rs, p.storageErr(nil, -1, "recover producer state", err)
 	}
-	es, err := readEpochs(filepath.Join(p.dir, leaderEpochFile))
+	es, unreadable, err := p.loadEpochs(scanBase, derived)
 	if err != nil {
-		// Written without fsync on the append path, the file can be torn
-		// by a power loss; its entries below the rescan come from the
-		// batch headers then, or the epochs of those batches would be
-		// lost (found by TestPowerLoss).
-		limit := scanBase
-		if limit < 0 {
-			limit = p.logEnd
-		}
-		readErr := err
-		if es, err = p.deriveEpochsBelow(limit); err != nil {
-			return rs, p.storageErr(nil, -1, "rebuild leader epochs", err)
-		}
-		p.m.logger.Warn("leader-epoch-checkpoint unreadable; rebuilt from the batch headers", "partition", p.tp.String(),
-			"entries", len(es), "err", readErr)
-		err = readErr
-	}
-	unreadable := err != nil
-	if len(es) > 0 && es[0].start > p.logStart {
-		// A log start move cuts the file from the start durably before
-		// its log-start checkpoint is written: after a crash between the
-		// two, the batches below the first entry get theirs back from
-		// their headers (found by TestPowerLoss).
-		low, err := p.deriveEpochsBelow(es[0].start)
-		if err != nil {
-			return rs, p.storageErr(nil, -1, "rebuild leader epochs", err)
-		}
-		var merged []epochEntry
-		for _, d := range low {
-			if d.epoch < es[0].epoch {
-				merged = append(merged, d)
-			} else if d.epoch == es[0].epoch {
-				es[0].start = d.start
-				break
-			}
-		}
-		if len(merged) > 0 || len(low) > 0 {
-			es = append(merged, es...)
-			unreadable = true // rewritten below
-		}
-	}
-	if scanBase >= 0 {
-		// Trust the file below the rescan (durable before the recovery
-		// point passed it), the batches above it.
-		merged := truncateEpochsFromEnd(es, scanBase)
-		for _, d := range derived {
-			if n := len(merged); n == 0 || d.epoch > merged[n-1].epoch {
-				merged = append(merged, d)
-			}
-		}
-		if !sameEpochs(merged, es) {
-			p.m.logger.Info("leader epochs rebuilt from the rescanned batches", "partition", p.tp.String(),
-				"from_file", len(es), "now", len(merged))
-		}
-		es, unreadable = merged, unreadable || !sameEpochs(merged, es)
+		return rs, err
 	}
 	p.epochs = truncateEpochsFromStart(truncateEpochsFromEnd(es, p.logEnd), p.logStart)
 	if unreadable || !sameEpochs(es, p.epochs) {
@@ -686,4 +633,69 @@ func (p *Partition) deriveEpochsBelow(limit model.Offset) ([]epochEntry, error) 
 		}
 	}
 	return out, nil
+}
+
+// loadEpochs reads the leader-epoch-checkpoint and repairs it from the
+// batches: those rescanned (derived, from scanBase on), and, where a power
+// loss left the file unreadable or cut from the start ahead of the log
+// start, the headers below. changed: the file must be rewritten.
+func (p *Partition) loadEpochs(scanBase model.Offset, derived []epochEntry) (es []epochEntry, changed bool, err error) {
+	es, err = readEpochs(filepath.Join(p.dir, leaderEpochFile))
+	if err != nil {
+		// Written without fsync on the append path, the file can be torn
+		// by a power loss; its entries below the rescan come from the
+		// batch headers then, or the epochs of those batches would be
+		// lost (found by TestPowerLoss).
+		limit := scanBase
+		if limit < 0 {
+			limit = p.logEnd
+		}
+		readErr := err
+		if es, err = p.deriveEpochsBelow(limit); err != nil {
+			return nil, false, p.storageErr(nil, -1, "rebuild leader epochs", err)
+		}
+		p.m.logger.Warn("leader-epoch-checkpoint unreadable; rebuilt from the batch headers", "partition", p.tp.String(),
+			"entries", len(es), "err", readErr)
+		err = readErr
+	}
+	unreadable := err != nil
+	if len(es) > 0 && es[0].start > p.logStart {
+		// A log start move cuts the file from the start durably before
+		// its log-start checkpoint is written: after a crash between the
+		// two, the batches below the first entry get theirs back from
+		// their headers (found by TestPowerLoss).
+		low, err := p.deriveEpochsBelow(es[0].start)
+		if err != nil {
+			return nil, false, p.storageErr(nil, -1, "rebuild leader epochs", err)
+		}
+		var merged []epochEntry
+		for _, d := range low {
+			if d.epoch < es[0].epoch {
+				merged = append(merged, d)
+			} else if d.epoch == es[0].epoch {
+				es[0].start = d.start
+				break
+			}
+		}
+		if len(merged) > 0 || len(low) > 0 {
+			es = append(merged, es...)
+			unreadable = true // rewritten below
+		}
+	}
+	if scanBase >= 0 {
+		// Trust the file below the rescan (durable before the recovery
+		// point passed it), the batches above it.
+		merged := truncateEpochsFromEnd(es, scanBase)
+		for _, d := range derived {
+			if n := len(merged); n == 0 || d.epoch > merged[n-1].epoch {
+				merged = append(merged, d)
+			}
+		}
+		if !sameEpochs(merged, es) {
+			p.m.logger.Info("leader epochs rebuilt from the rescanned batches", "partition", p.tp.String(),
+				"from_file", len(es), "now", len(merged))
+		}
+		es, unreadable = merged, unreadable || !sameEpochs(merged, es)
+	}
+	return es, unreadable, nil
 }
