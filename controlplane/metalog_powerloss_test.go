@@ -40,7 +40,7 @@ func (s rlState) clone() rlState {
 
 // rlRun runs one seeded workload with crash points at the given ops and
 // returns the images with the durable state of each.
-func rlRun(t *testing.T, seed uint64, base string, ops []int64) (total int64, images map[string]rlState) {
+func rlRun(t *testing.T, seed uint64, base string, ops []int64, wrap func(*vfs.Crash) vfs.FS) (total int64, images map[string]rlState) {
 	live := filepath.Join(base, "live")
 	c, err := vfs.NewCrash(live, seed)
 	if err != nil {
@@ -57,7 +57,11 @@ func rlRun(t *testing.T, seed uint64, base string, ops []int64) (total int64, im
 			}
 		})
 	}
-	d, _, err := openRaftDiskFS(c, live)
+	var fsys vfs.FS = c
+	if wrap != nil {
+		fsys = wrap(c)
+	}
+	d, _, err := openRaftDiskFS(fsys, live)
 	if err != nil {
 		t.Fatalf("open: %v", err)
 	}
@@ -170,13 +174,13 @@ func TestRaftLogPowerLoss(t *testing.T) {
 	checked := 0
 	for s := seed; checked < total; s++ {
 		base := t.TempDir()
-		n, _ := rlRun(t, s, filepath.Join(base, "count"), nil)
+		n, _ := rlRun(t, s, filepath.Join(base, "count"), nil, nil)
 		rng := rand.New(rand.NewPCG(s, 3))
 		var ops []int64
 		for i := 0; i < 25; i++ {
 			ops = append(ops, 1+rng.Int64N(n))
 		}
-		_, images := rlRun(t, s, filepath.Join(base, "run"), ops)
+		_, images := rlRun(t, s, filepath.Join(base, "run"), ops, nil)
 		for dir, want := range images {
 			checked++
 			if err := rlCheck(dir, want); err != nil {
@@ -186,4 +190,33 @@ func TestRaftLogPowerLoss(t *testing.T) {
 	}
 	t.Logf("power loss: %d crash points checked over the raft log, seed %d", checked, seed)
 	fmt.Printf("powerloss raft log: %d crash points, seed %d\n", checked, seed)
+}
+
+// rlNoDirSync hides the directory fsyncs from the crash model.
+type rlNoDirSync struct{ *vfs.Crash }
+
+func (rlNoDirSync) SyncDir(string) error { return nil }
+
+// TestRaftLogPowerLossCatchesSkippedDirSync shows the check can fail: a
+// raft log that renames its hardstate and snapshot into place without
+// fsyncing the directory loses them at some crash point.
+func TestRaftLogPowerLossCatchesSkippedDirSync(t *testing.T) {
+	seed := uint64(time.Now().UnixNano())
+	for s := seed; s < seed+50; s++ {
+		base := t.TempDir()
+		n, _ := rlRun(t, s, filepath.Join(base, "count"), nil, nil)
+		rng := rand.New(rand.NewPCG(s, 3))
+		var ops []int64
+		for i := 0; i < 25; i++ {
+			ops = append(ops, 1+rng.Int64N(n))
+		}
+		_, images := rlRun(t, s, filepath.Join(base, "run"), ops, func(c *vfs.Crash) vfs.FS { return rlNoDirSync{c} })
+		for dir, want := range images {
+			if err := rlCheck(dir, want); err != nil {
+				t.Logf("caught at seed %d: %v", s, err)
+				return
+			}
+		}
+	}
+	t.Fatalf("a raft log without directory fsyncs passed 50 seeds from %d", seed)
 }
