@@ -316,6 +316,9 @@ func plVerify(rt *iocore.Runtime, pt *plPoint, acks []plAck, sent map[string]boo
 		return OpenManager(ManagerConfig{Dir: pt.dir, Runtime: rt, Logger: plLogger(), Now: clock.Now},
 			func(tp model.TopicPartition) Config { return r.config(tp == plOffsets) })
 	}
+	if err := plCrashInRecovery(rt, pt, acks, sent, r, clock); err != nil {
+		return err
+	}
 	m, err := open()
 	if err != nil {
 		return fmt.Errorf("recovery failed: %w", err)
@@ -341,6 +344,46 @@ func plVerify(rt *iocore.Runtime, pt *plPoint, acks []plAck, sent map[string]boo
 	}
 	if m, err = open(); err != nil {
 		return fmt.Errorf("reopen after a clean close: %w", err)
+	}
+	return nil
+}
+
+// plCrashInRecovery loses power a second time, at a random operation of
+// the recovery of the image (and of the clean close after it): recovery
+// itself truncates, rebuilds indexes and rewrites checkpoints, and the
+// image it leaves must hold the same acknowledged records.
+func plCrashInRecovery(rt *iocore.Runtime, pt *plPoint, acks []plAck, sent map[string]bool, r *plRun, clock *fakeClock) error {
+	c, err := vfs.NewCrash(pt.dir, uint64(pt.op)*31+7)
+	if err != nil {
+		return err
+	}
+	nested := &plPoint{op: pt.op, dir: pt.dir + "-again", acks: pt.acks, deleteUpTo: pt.deleteUpTo}
+	at := 1 + int64(uint64(pt.op)*2654435761%40)
+	c.At(at, func(clone func(string) error) {
+		if err := clone(nested.dir); err != nil {
+			nested.dir = ""
+		}
+	})
+	m, err := OpenManager(ManagerConfig{Dir: pt.dir, Runtime: rt, Logger: plLogger(), Now: clock.Now, FS: c},
+		func(tp model.TopicPartition) Config { return r.config(tp == plOffsets) })
+	if err != nil {
+		return fmt.Errorf("recovery failed: %w", err)
+	}
+	if err := m.Close(); err != nil {
+		return fmt.Errorf("close after recovery: %w", err)
+	}
+	if nested.dir == "" || !fileExists(nested.dir) {
+		return nil // recovery and close took fewer operations
+	}
+	defer os.RemoveAll(nested.dir)
+	m, err = OpenManager(ManagerConfig{Dir: nested.dir, Runtime: rt, Logger: plLogger(), Now: clock.Now},
+		func(tp model.TopicPartition) Config { return r.config(tp == plOffsets) })
+	if err != nil {
+		return fmt.Errorf("recovery after a crash in recovery (op %d) failed: %w", at, err)
+	}
+	defer m.Close()
+	if err := plCheck(m, nested, acks, sent); err != nil {
+		return fmt.Errorf("after a crash in recovery (op %d): %w", at, err)
 	}
 	return nil
 }
