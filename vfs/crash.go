@@ -277,7 +277,8 @@ func (c *Crash) Synced(fd int) {
 	c.tickLocked()
 }
 
-// snapshotLocked reads the whole file through fd into its durable content.
+// snapshotLocked reads the whole file through fd into its durable content
+// (by its path when fd was opened write-only).
 func (c *Crash) snapshotLocked(fd int) {
 	n := c.byFD[fd]
 	if n == nil {
@@ -291,7 +292,16 @@ func (c *Crash) snapshotLocked(fd int) {
 	k := 0
 	for k < len(b) {
 		m, err := unix.Pread(fd, b[k:], int64(k))
-		if err != nil || m == 0 {
+		if err != nil {
+			if path, ok := c.pathOf(n); ok {
+				if data, rerr := os.ReadFile(path); rerr == nil {
+					n.durable = data
+					return
+				}
+			}
+			panic(fmt.Sprintf("vfs: cannot read %s to record what its sync made durable: %v", n.name, err))
+		}
+		if m == 0 {
 			break
 		}
 		k += m
