@@ -95,6 +95,10 @@ bench-fetch-sessions: build ## one consumer tailing 1,000 partitions with fetch 
 bench-tls: build ## consume a 512 MiB topic over plaintext (sendfile and copy) and over TLS (3 runs each; results in benchmarks/results/<date>-tls-fetch.json)
 	cd benchmarks && $(GO) run ./cmd/tlsfetchbench --ringtail ../$(BIN) --out results/$$(date -u +%F)-tls-fetch.json
 
+powerloss: ## 12,000 simulated power losses (POWERLOSS_POINTS, POWERLOSS_RAFT_POINTS) over storage (vfs.Crash) plus the raft log; prints the count and seed (replay: RINGTAIL_POWERLOSS_SEED=<seed>)
+	RINGTAIL_POWERLOSS_POINTS=$${POWERLOSS_POINTS:-10000} $(GO) test -count=1 -timeout 30m -run '^TestPowerLoss$$' -v ./storage
+	RINGTAIL_POWERLOSS_POINTS=$${POWERLOSS_RAFT_POINTS:-2000} $(GO) test -count=1 -timeout 10m -run '^TestRaftLogPowerLoss$$' -v ./controlplane
+
 bench-suite-smoke: build ## the benchmark suite end to end with seconds of load (results in a temporary folder)
 	cd benchmarks && $(GO) run ./cmd/suite --smoke $(SUITE_FLAGS)
 

@@ -140,6 +140,7 @@ type Shard struct {
 	closed atomic.Bool
 	// noGroupCommit is RuntimeConfig.NoGroupCommit: see executeEach.
 	noGroupCommit bool
+	onSynced      func(fd int) // RuntimeConfig.OnSynced
 	mu            sync.RWMutex // held for reading by Submit, for writing by close
 }
 
@@ -322,6 +323,13 @@ func (s *Shard) commit(b *Batch, w0, w1 int, withSyncs bool, errs []error) {
 		s.stats.SyncBatchNanos.Observe(uint64(time.Since(start)))
 	}
 	s.stats.BatchOps.Observe(uint64(len(ops)))
+	if s.onSynced != nil && err == nil {
+		for i := nw; i < len(ops); i++ {
+			if ops[i].Err == nil {
+				s.onSynced(ops[i].FD)
+			}
+		}
+	}
 	for i := range ops {
 		e := ops[i].Err
 		if err != nil && e == nil {
@@ -374,7 +382,11 @@ type RuntimeConfig struct {
 	// prepared. Tasks that add no sync are still batched. It exists to
 	// measure group commit against.
 	NoGroupCommit bool
-	Logger        *slog.Logger
+	// OnSynced, when set, is told of every fd an OpSync made durable, on
+	// the shard after the sync and before any task completes (a test's
+	// power-loss model, vfs.Crash.Synced, learns what was durable).
+	OnSynced func(fd int)
+	Logger   *slog.Logger
 
 	// lockThreads locks each shard goroutine to its thread even unpinned
 	// (what every shard did before; kept to measure against).
@@ -416,7 +428,7 @@ func NewRuntime(cfg RuntimeConfig) (*Runtime, error) {
 			kind = e.Name() // every shard uses what the first one got
 		}
 		logEngine(logger, i, e.Name(), reason)
-		s := &Shard{id: i, engine: e, queue: make(chan Task, depth), done: make(chan struct{}), noGroupCommit: cfg.NoGroupCommit}
+		s := &Shard{id: i, engine: e, queue: make(chan Task, depth), done: make(chan struct{}), noGroupCommit: cfg.NoGroupCommit, onSynced: cfg.OnSynced}
 		cpu := -1
 		if cfg.PinCPUs {
 			cpu = i % runtime.NumCPU()

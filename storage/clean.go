@@ -12,6 +12,7 @@ import (
 	"strings"
 
 	"github.com/ringtail/ringtail/model"
+	"github.com/ringtail/ringtail/vfs"
 )
 
 // One cleaning pass over one compacted partition (the cleaner's loop,
@@ -376,7 +377,7 @@ func cleanBatch(pl *cleanPlan, h *BatchHeader, batch []byte, om offsetMap, end m
 }
 
 // writeManifest records the groups durably: the pass's commit point.
-func writeManifest(dir string, groups []cleanedGroup) error {
+func writeManifest(fsys vfs.FS, dir string, groups []cleanedGroup) error {
 	var b strings.Builder
 	b.WriteString("ringtail-cleaner-swap 1\n")
 	for _, g := range groups {
@@ -386,7 +387,7 @@ func writeManifest(dir string, groups []cleanedGroup) error {
 		}
 		b.WriteString("\n")
 	}
-	return writeFileAtomic(filepath.Join(dir, swapManifest), []byte(b.String()), true)
+	return writeFileAtomic(fsys, filepath.Join(dir, swapManifest), []byte(b.String()), true)
 }
 
 // swapGroup is one line of the manifest.
@@ -432,7 +433,7 @@ func parseManifest(data []byte) ([]swapGroup, error) {
 // completeSwap finishes a pass that had committed (cleaner.swap present)
 // when the node stopped: every group's replaced files go and its cleaned
 // files take their names. Called by recovery before the dir is read.
-func completeSwap(dir string) (bool, error) {
+func completeSwap(fsys vfs.FS, dir string) (bool, error) {
 	path := filepath.Join(dir, swapManifest)
 	data, err := os.ReadFile(path)
 	if errors.Is(err, os.ErrNotExist) {
@@ -451,9 +452,9 @@ func completeSwap(dir string) (bool, error) {
 		for _, src := range g.sources {
 			for _, suf := range suffixes {
 				name := filepath.Join(dir, segmentName(src, suf))
-				removeIfExists(name + deletedSuffix)
+				removeIfExists(fsys, name+deletedSuffix)
 				if !renamed || src != g.base {
-					removeIfExists(name)
+					removeIfExists(fsys, name)
 				}
 			}
 		}
@@ -462,21 +463,21 @@ func completeSwap(dir string) (bool, error) {
 			// tells a later recovery that the group is done.
 			for _, suf := range []string{txnIndexSuffix, indexSuffix, timeIndexSuffix, logSuffix} {
 				name := filepath.Join(dir, segmentName(g.base, suf))
-				if err := os.Rename(name+cleanedSuffix, name); err != nil && !errors.Is(err, os.ErrNotExist) {
+				if err := fsys.Rename(name+cleanedSuffix, name); err != nil && !errors.Is(err, os.ErrNotExist) {
 					return false, err
 				}
 			}
 		}
 	}
-	if err := syncDir(dir); err != nil {
+	if err := fsys.SyncDir(dir); err != nil {
 		return false, err
 	}
-	if err := os.Remove(path); err != nil {
+	if err := fsys.Remove(path); err != nil {
 		return false, err
 	}
-	return true, syncDir(dir)
+	return true, fsys.SyncDir(dir)
 }
 
 // removeIfExists removes path; a failure leaves a file the next recovery
 // removes.
-func removeIfExists(path string) { _ = os.Remove(path) }
+func removeIfExists(fsys vfs.FS, path string) { _ = fsys.Remove(path) }

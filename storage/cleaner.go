@@ -340,16 +340,16 @@ func (p *Partition) clean(c *cleaner) (cleanResult, error) {
 		}
 		res.after += seg.size.Load()
 	}
-	if err := syncDir(p.dir); err != nil {
+	if err := p.m.fsys.SyncDir(p.dir); err != nil {
 		discard()
 		return res, err
 	}
 	if p.m.fault("written") {
 		return res, errFault
 	}
-	if err := writeManifest(p.dir, groups); err != nil {
+	if err := writeManifest(p.m.fsys, p.dir, groups); err != nil {
 		discard()
-		os.Remove(filepath.Join(p.dir, swapManifest))
+		p.m.fsys.Remove(filepath.Join(p.dir, swapManifest))
 		return res, err
 	}
 	if p.m.fault("manifest") {
@@ -358,8 +358,8 @@ func (p *Partition) clean(c *cleaner) (cleanResult, error) {
 	if err := p.commitClean(pl, groups); err != nil {
 		if errors.Is(err, errCleanAborted) {
 			discard()
-			os.Remove(filepath.Join(p.dir, swapManifest))
-			syncDir(p.dir)
+			p.m.fsys.Remove(filepath.Join(p.dir, swapManifest))
+			p.m.fsys.SyncDir(p.dir)
 		}
 		return res, err
 	}
@@ -368,20 +368,20 @@ func (p *Partition) clean(c *cleaner) (cleanResult, error) {
 	}
 	// Renamed on the shard; make it durable, then drop the manifest and
 	// the replaced files.
-	if err := syncDir(p.dir); err != nil {
+	if err := p.m.fsys.SyncDir(p.dir); err != nil {
 		return res, err
 	}
-	if err := os.Remove(filepath.Join(p.dir, swapManifest)); err != nil {
+	if err := p.m.fsys.Remove(filepath.Join(p.dir, swapManifest)); err != nil {
 		return res, err
 	}
 	for _, g := range groups {
 		for _, s := range g.sources {
 			for _, suf := range []string{logSuffix, indexSuffix, timeIndexSuffix, txnIndexSuffix} {
-				os.Remove(filepath.Join(p.dir, segmentName(s.base, suf)+deletedSuffix))
+				p.m.fsys.Remove(filepath.Join(p.dir, segmentName(s.base, suf)+deletedSuffix))
 			}
 		}
 	}
-	if err := syncDir(p.dir); err != nil {
+	if err := p.m.fsys.SyncDir(p.dir); err != nil {
 		return res, err
 	}
 	p.cleanedTo.Store(int64(end))
@@ -423,7 +423,7 @@ func (p *Partition) commitClean(pl *cleanPlan, groups []cleanedGroup) error {
 			for _, s := range g.sources {
 				for _, suf := range []string{logSuffix, indexSuffix, timeIndexSuffix, txnIndexSuffix} {
 					name := filepath.Join(p.dir, segmentName(s.base, suf))
-					if err := os.Rename(name, name+deletedSuffix); err != nil {
+					if err := p.m.fsys.Rename(name, name+deletedSuffix); err != nil {
 						if suf == txnIndexSuffix && errors.Is(err, os.ErrNotExist) {
 							continue // most segments have no aborted transactions
 						}
@@ -438,7 +438,7 @@ func (p *Partition) commitClean(pl *cleanPlan, groups []cleanedGroup) error {
 			}
 			for _, suf := range []string{txnIndexSuffix, indexSuffix, timeIndexSuffix, logSuffix} {
 				name := filepath.Join(p.dir, segmentName(g.seg.base, suf))
-				if err := os.Rename(name+cleanedSuffix, name); err != nil {
+				if err := p.m.fsys.Rename(name+cleanedSuffix, name); err != nil {
 					if suf == txnIndexSuffix && errors.Is(err, os.ErrNotExist) {
 						continue
 					}
@@ -483,7 +483,7 @@ func (m *Manager) writeCleanerCheckpoint() error {
 			out[p.tp] = model.Offset(o)
 		}
 	}
-	return writeFileAtomic(filepath.Join(m.cfg.Dir, cleanerCheckpointFile), encodeOffsetCheckpoint(out), true)
+	return writeFileAtomic(m.fsys, filepath.Join(m.cfg.Dir, cleanerCheckpointFile), encodeOffsetCheckpoint(out), true)
 }
 
 // errFault: a test's fault hook stopped the pass where it stood, as a

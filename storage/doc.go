@@ -82,7 +82,24 @@
 //
 // Big-endian; the CRC-32C covers everything before it. Snapshots are written
 // at every roll (not fsynced: a torn one fails its CRC and an older one, or
-// the log itself, is used) and at a clean close (fsynced).
+// the log itself, is used) and at a clean close.
+//
+// # Clean close
+//
+// Close writes each partition's last time-index entry, producer snapshot
+// and leader-epoch-checkpoint without an fsync each, then makes all of them
+// durable with one syncfs(2) of the data dir's file system, and only then
+// writes the checkpoints and the clean-shutdown marker: a power loss before
+// the marker takes the unclean path, which trusts none of them.
+//
+// # Power loss
+//
+// Every file whose durability matters is created, renamed, removed and
+// synced through the vfs seam (ManagerConfig.FS; the OS by default), and
+// iocore reports each fd its group commit fdatasynced
+// (RuntimeConfig.OnSynced). The tests run the log over vfs.Crash, which at
+// random operations writes what a power loss would leave, and recover each
+// image (powerloss_test.go, `make powerloss`).
 //
 // # Write path
 //

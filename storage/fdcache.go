@@ -36,6 +36,8 @@ import (
 	"os"
 	"sync"
 	"sync/atomic"
+
+	"github.com/ringtail/ringtail/vfs"
 )
 
 // errFileClosed: the segment's owner closed the file.
@@ -44,6 +46,7 @@ var errFileClosed = errors.New("segment file closed")
 // fileCache bounds the open descriptors of segment files. Its list holds
 // the open, unpinned files, most recently used first.
 type fileCache struct {
+	fsys vfs.FS
 	mu   sync.Mutex
 	max  int // 0: unbounded
 	open int // descriptors open (pinned or not)
@@ -53,8 +56,8 @@ type fileCache struct {
 	opens, evictions atomic.Uint64 // for FileCacheStats
 }
 
-func newFileCache(max int) *fileCache {
-	c := &fileCache{max: max}
+func newFileCache(fsys vfs.FS, max int) *fileCache {
+	c := &fileCache{fsys: vfs.Or(fsys), max: max}
 	c.head.prev, c.head.next = &c.head, &c.head
 	return c
 }
@@ -88,7 +91,7 @@ func (c *fileCache) newCachedFile(path string, flag int) *cachedFile {
 // openCachedFile opens path now (with flag, which may create it) and
 // registers it; later reopens use reflag.
 func (c *fileCache) openCachedFile(path string, flag, reflag int) (*cachedFile, error) {
-	f, err := os.OpenFile(path, flag, 0o644)
+	f, err := c.fsys.OpenFile(path, flag, 0o644)
 	if err != nil {
 		return nil, err
 	}
@@ -157,7 +160,7 @@ func (f *cachedFile) pin() (*os.File, error) {
 	}
 	path := f.path
 	c.mu.Unlock()
-	nf, err := os.OpenFile(path, f.flag, 0o644)
+	nf, err := c.fsys.OpenFile(path, f.flag, 0o644)
 	if err != nil {
 		return nil, err
 	}
@@ -364,7 +367,7 @@ func (f *cachedFile) Sync() error {
 	f.c.mu.Lock()
 	g := f.wgen
 	f.c.mu.Unlock()
-	if err := of.Sync(); err != nil {
+	if err := f.c.fsys.Sync(of); err != nil {
 		return err
 	}
 	f.noteSynced(g)

@@ -46,7 +46,7 @@ func readString(t *testing.T, f *cachedFile) string {
 }
 
 func TestFileCacheClosesLeastRecentlyUsed(t *testing.T) {
-	c := newFileCache(2)
+	c := newFileCache(nil, 2)
 	fs := tempFiles(t, c, 3)
 	for i, f := range fs {
 		if got, want := readString(t, f), fmt.Sprintf("file %d", i); got != want {
@@ -67,7 +67,7 @@ func TestFileCacheClosesLeastRecentlyUsed(t *testing.T) {
 }
 
 func TestFileCachePinnedFilesStayOpen(t *testing.T) {
-	c := newFileCache(1)
+	c := newFileCache(nil, 1)
 	fs := tempFiles(t, c, 3)
 	a, err := fs[0].pin()
 	if err != nil {
@@ -95,7 +95,7 @@ func TestFileCachePinnedFilesStayOpen(t *testing.T) {
 }
 
 func TestFileCacheCloseWhilePinned(t *testing.T) {
-	c := newFileCache(4)
+	c := newFileCache(nil, 4)
 	fs := tempFiles(t, c, 1)
 	f := fs[0]
 	of, err := f.pin()
@@ -120,7 +120,7 @@ func TestFileCacheCloseWhilePinned(t *testing.T) {
 }
 
 func TestFileCacheReopenFollowsRenameAndReportsDeletion(t *testing.T) {
-	c := newFileCache(1)
+	c := newFileCache(nil, 1)
 	fs := tempFiles(t, c, 2)
 	readString(t, fs[0])
 	readString(t, fs[1]) // closes fs[0]
@@ -142,7 +142,7 @@ var fs0NotExist = fs.ErrNotExist
 // Many goroutines pin, read and unpin files under a bound smaller than
 // their number (run with -race).
 func TestFileCacheConcurrent(t *testing.T) {
-	c := newFileCache(3)
+	c := newFileCache(nil, 3)
 	files := tempFiles(t, c, 10)
 	var wg sync.WaitGroup
 	for g := 0; g < 8; g++ {

@@ -149,5 +149,5 @@ func (p *Partition) loadHorizons(cleanedTo model.Offset, nowMs int64) {
 
 // writeHorizons writes the file (not fsynced: see above).
 func (p *Partition) writeHorizons() error {
-	return writeFileAtomic(filepath.Join(p.dir, horizonsFile), p.horizons.encode(), false)
+	return writeFileAtomic(p.m.fsys, filepath.Join(p.dir, horizonsFile), p.horizons.encode(), false)
 }

@@ -162,6 +162,8 @@ type Partition struct {
 	// fsync (noteEpochs); it is made durable before the recovery point
 	// passes its entries (bumpRecoveryPoint) and at close.
 	epochsDirty bool
+	// closeEnd is the log end a close flushed (its flush sets it).
+	closeEnd model.Offset
 }
 
 // TopicPartition names the partition.
@@ -694,7 +696,7 @@ func (p *Partition) roll(b *iocore.Batch, t *appendTask, reason string) error {
 		return p.storageErr(old, p.nextOffset, "roll", err)
 	}
 	ns.createdMs = p.m.now().UnixMilli()
-	if err := syncDir(p.dir); err != nil {
+	if err := p.m.fsys.SyncDir(p.dir); err != nil {
 		ns.release()
 		removeSegmentFiles(ns)
 		return p.storageErr(old, p.nextOffset, "roll: sync dir", err)
@@ -745,7 +747,7 @@ func (p *Partition) roll(b *iocore.Batch, t *appendTask, reason string) error {
 		p.bumpRecoveryPoint(ns.base)
 	}
 	p.segs = append(p.segs[:len(p.segs):len(p.segs)], ns)
-	if err := writeProducerSnapshot(p.dir, p.producers, ns.base, false); err != nil {
+	if err := writeProducerSnapshot(p.m.fsys, p.dir, p.producers, ns.base, false); err != nil {
 		p.m.logger.Warn("cannot write producer snapshot", "partition", p.tp.String(), "offset", int64(ns.base), "err", err)
 	}
 	p.m.logger.Debug("rolled segment", "partition", p.tp.String(), "segment", ns.name(), "reason", reason)
@@ -770,7 +772,7 @@ func (p *Partition) bumpRecoveryPoint(o model.Offset) {
 
 func removeSegmentFiles(s *segment) {
 	for _, suf := range []string{logSuffix, indexSuffix, timeIndexSuffix, txnIndexSuffix} {
-		os.Remove(s.path(suf))
+		s.fc.fsys.Remove(s.path(suf))
 	}
 }
 
@@ -890,13 +892,13 @@ func (p *Partition) rollback() {
 		p.writeEpochs()
 	}
 	end := p.logEnd
-	removeSnapshots(p.dir, func(o model.Offset) bool { return o > end })
+	removeSnapshots(p.m.fsys, p.dir, func(o model.Offset) bool { return o > end })
 	p.publish()
 }
 
 // writeEpochs writes the leader-epoch-checkpoint durably (two fsyncs).
 func (p *Partition) writeEpochs() error {
-	if err := writeFileAtomic(p.dir+"/"+leaderEpochFile, encodeEpochs(p.epochs), true); err != nil {
+	if err := writeFileAtomic(p.m.fsys, p.dir+"/"+leaderEpochFile, encodeEpochs(p.epochs), true); err != nil {
 		return err
 	}
 	p.epochsDirty = false
@@ -911,7 +913,7 @@ func (p *Partition) writeEpochs() error {
 // rebuilds the entries above the recovery point from the batches' leader
 // epochs (recover), so a lost write loses nothing.
 func (p *Partition) noteEpochs() error {
-	if err := writeFileAtomic(p.dir+"/"+leaderEpochFile, encodeEpochs(p.epochs), false); err != nil {
+	if err := writeFileAtomic(p.m.fsys, p.dir+"/"+leaderEpochFile, encodeEpochs(p.epochs), false); err != nil {
 		return err
 	}
 	p.epochsDirty = true
@@ -1269,6 +1271,6 @@ func (p *Partition) afterLogStartMoved() {
 		p.writeEpochs()
 	}
 	first := p.segs[0].base
-	removeSnapshots(p.dir, func(o model.Offset) bool { return o < first })
+	removeSnapshots(p.m.fsys, p.dir, func(o model.Offset) bool { return o < first })
 	p.publish()
 }

@@ -8,6 +8,8 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+
+	"github.com/ringtail/ringtail/vfs"
 )
 
 // partition.metadata names the topic a partition dir belongs to, as Kafka
@@ -78,8 +80,8 @@ func readPartitionMetadata(dir string) (TopicID, error) {
 }
 
 // writePartitionMetadata writes the file durably (file and dir fsynced).
-func writePartitionMetadata(dir string, id TopicID) error {
-	return writeFileAtomic(filepath.Join(dir, partitionMetadataFile), encodePartitionMetadata(id), true)
+func writePartitionMetadata(fsys vfs.FS, dir string, id TopicID) error {
+	return writeFileAtomic(fsys, filepath.Join(dir, partitionMetadataFile), encodePartitionMetadata(id), true)
 }
 
 // TopicID is the id of the topic this log belongs to (zero: unknown, a
@@ -100,7 +102,7 @@ func (p *Partition) SetTopicID(id TopicID) error {
 	} else if cur != (TopicID{}) {
 		return fmt.Errorf("storage: %s belongs to topic id %s, not %s", p.tp, cur, id)
 	}
-	if err := writePartitionMetadata(p.dir, id); err != nil {
+	if err := writePartitionMetadata(p.m.fsys, p.dir, id); err != nil {
 		return fmt.Errorf("storage: %s: write %s: %w", p.tp, partitionMetadataFile, err)
 	}
 	p.topicID.Store(&id)

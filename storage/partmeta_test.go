@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"github.com/ringtail/ringtail/model"
+	"github.com/ringtail/ringtail/vfs"
 )
 
 var tp1 = model.TopicPartition{Topic: "orders", Partition: 1}
@@ -109,7 +110,7 @@ func TestLeftoversOfDeletion(t *testing.T) {
 		os.WriteFile(filepath.Join(doomed, "00000000000000000000.log"), []byte("old"), 0o644)
 		other := filepath.Join(e.dir, "orders-1")
 		os.MkdirAll(other, 0o755)
-		if err := writePartitionMetadata(other, TopicID{9}); err != nil {
+		if err := writePartitionMetadata(vfs.OS, other, TopicID{9}); err != nil {
 			t.Fatal(err)
 		}
 		m := e.open()
@@ -146,7 +147,7 @@ func TestLeftoversOfDeletion(t *testing.T) {
 		// Recreate the dir with the old id by hand, as if a deletion had
 		// not happened: CreatePartitions must refuse to reuse it.
 		os.MkdirAll(other, 0o755)
-		writePartitionMetadata(other, TopicID{9})
+		writePartitionMetadata(vfs.OS, other, TopicID{9})
 		errs := m.CreatePartitions(context.Background(), []NewPartition{{TP: tp1, Config: e.cfg, TopicID: TopicID{10}}})
 		if errs[0] == nil {
 			t.Fatal("CreatePartitions reused a dir of another topic id")

@@ -13,6 +13,7 @@ import (
 	"strings"
 
 	"github.com/ringtail/ringtail/model"
+	"github.com/ringtail/ringtail/vfs"
 )
 
 // producerWindowBatches is how many recent batches per producer are kept for
@@ -339,8 +340,8 @@ func decodeProducerSnapshot(b []byte) (producerState, model.Offset, error) {
 
 // writeProducerSnapshot writes <offset>.snapshot through a temporary file
 // and a rename, with an fsync when durable is set.
-func writeProducerSnapshot(dir string, ps producerState, offset model.Offset, durable bool) error {
-	return writeFileAtomic(filepath.Join(dir, segmentName(offset, snapshotSuffix)), ps.encode(offset), durable)
+func writeProducerSnapshot(fsys vfs.FS, dir string, ps producerState, offset model.Offset, durable bool) error {
+	return writeFileAtomic(fsys, filepath.Join(dir, segmentName(offset, snapshotSuffix)), ps.encode(offset), durable)
 }
 
 // listSnapshots returns the offsets of the snapshot files in dir, ascending.
@@ -366,11 +367,11 @@ func listSnapshots(dir string) ([]model.Offset, error) {
 }
 
 // removeSnapshots deletes snapshot files whose offset satisfies drop.
-func removeSnapshots(dir string, drop func(model.Offset) bool) {
+func removeSnapshots(fsys vfs.FS, dir string, drop func(model.Offset) bool) {
 	offs, _ := listSnapshots(dir)
 	for _, o := range offs {
 		if drop(o) {
-			os.Remove(filepath.Join(dir, segmentName(o, snapshotSuffix)))
+			fsys.Remove(filepath.Join(dir, segmentName(o, snapshotSuffix)))
 		}
 	}
 }

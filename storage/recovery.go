@@ -287,7 +287,7 @@ func (p *Partition) recover(info openInfo) (recoverStats, error) {
 	cfg := p.config()
 	// A cleaning pass that committed before the stop is finished first;
 	// one that did not leaves *.cleaned files, removed below.
-	if done, err := completeSwap(p.dir); err != nil {
+	if done, err := completeSwap(p.m.fsys, p.dir); err != nil {
 		return rs, p.storageErr(nil, -1, "complete an interrupted cleaner swap", err)
 	} else if done {
 		p.m.logger.Warn("completed an interrupted cleaner swap", "partition", p.tp.String())
@@ -304,7 +304,7 @@ func (p *Partition) recover(info openInfo) (recoverStats, error) {
 		switch {
 		case strings.HasSuffix(name, tmpSuffix), strings.HasSuffix(name, ".deleted"),
 			strings.HasSuffix(name, ".swap"), strings.HasSuffix(name, ".cleaned"):
-			os.Remove(filepath.Join(p.dir, name))
+			p.m.fsys.Remove(filepath.Join(p.dir, name))
 		case strings.HasSuffix(name, logSuffix):
 			v, err := strconv.ParseInt(strings.TrimSuffix(name, logSuffix), 10, 64)
 			if err == nil && v >= 0 {
@@ -335,6 +335,10 @@ func (p *Partition) recover(info openInfo) (recoverStats, error) {
 				return rs, err
 			}
 			s.missingIdx = missing
+			if s.txnIndexBad != nil {
+				p.m.logger.Warn("ignoring the malformed tail of a .txnindex; the replay after the recovery point rebuilds it",
+					"partition", p.tp.String(), "segment", s.name(), "kept", len(s.pend.aborted), "err", s.txnIndexBad)
+			}
 			if fi, err := s.log.Stat(); err == nil {
 				s.createdMs = fi.ModTime().UnixMilli()
 			}
@@ -348,7 +352,7 @@ func (p *Partition) recover(info openInfo) (recoverStats, error) {
 			if strings.HasSuffix(name, suf) {
 				v, err := strconv.ParseInt(strings.TrimSuffix(name, suf), 10, 64)
 				if err == nil && !containsBase(bases, model.Offset(v)) {
-					os.Remove(filepath.Join(p.dir, name))
+					p.m.fsys.Remove(filepath.Join(p.dir, name))
 				}
 			}
 		}
@@ -435,7 +439,7 @@ func (p *Partition) recover(info openInfo) (recoverStats, error) {
 		}
 	}
 	if rs.rescanned {
-		if err := syncDir(p.dir); err != nil {
+		if err := p.m.fsys.SyncDir(p.dir); err != nil {
 			return rs, p.storageErr(nil, -1, "recover: sync dir", err)
 		}
 	}
@@ -470,26 +474,9 @@ func (p *Partition) recover(info openInfo) (recoverStats, error) {
 	if err := p.recoverProducers(replayLimit); err != nil {
 		return rs, p.storageErr(nil, -1, "recover producer state", err)
 	}
-	es, err := readEpochs(filepath.Join(p.dir, leaderEpochFile))
+	es, unreadable, err := p.loadEpochs(scanBase, derived)
 	if err != nil {
-		p.m.logger.Warn("ignoring unreadable leader-epoch-checkpoint", "partition", p.tp.String(), "err", err)
-		es = nil
-	}
-	unreadable := err != nil
-	if scanBase >= 0 {
-		// Trust the file below the rescan (durable before the recovery
-		// point passed it), the batches above it.
-		merged := truncateEpochsFromEnd(es, scanBase)
-		for _, d := range derived {
-			if n := len(merged); n == 0 || d.epoch > merged[n-1].epoch {
-				merged = append(merged, d)
-			}
-		}
-		if !sameEpochs(merged, es) {
-			p.m.logger.Info("leader epochs rebuilt from the rescanned batches", "partition", p.tp.String(),
-				"from_file", len(es), "now", len(merged))
-		}
-		es, unreadable = merged, unreadable || !sameEpochs(merged, es)
+		return rs, err
 	}
 	p.epochs = truncateEpochsFromStart(truncateEpochsFromEnd(es, p.logEnd), p.logStart)
 	if unreadable || !sameEpochs(es, p.epochs) {
@@ -548,7 +535,7 @@ func containsBase(bases []model.Offset, b model.Offset) bool {
 // whose .txnindex is rewritten when it differs.
 func (p *Partition) recoverProducers(limit model.Offset) error {
 	end := p.logEnd
-	removeSnapshots(p.dir, func(o model.Offset) bool { return o > end })
+	removeSnapshots(p.m.fsys, p.dir, func(o model.Offset) bool { return o > end })
 	offs, err := listSnapshots(p.dir)
 	if err != nil {
 		return err
@@ -621,4 +608,94 @@ func (p *Partition) releaseAll() {
 	for _, s := range p.segs {
 		s.release()
 	}
+}
+
+// deriveEpochsBelow reads the batch headers below limit for the first
+// offset of each leader epoch (the leader-epoch-checkpoint's entries).
+func (p *Partition) deriveEpochsBelow(limit model.Offset) ([]epochEntry, error) {
+	var out []epochEntry
+	for _, s := range p.segs {
+		if s.base >= limit {
+			break
+		}
+		_, _, _, err := scanSegment(s, 0, false, func(h *BatchHeader, _ int64, _ []byte) bool {
+			if h.BaseOffset >= limit {
+				return false
+			}
+			e := model.Epoch(h.PartitionLeaderEpoch)
+			if n := len(out); e >= 0 && (n == 0 || e > out[n-1].epoch) {
+				out = append(out, epochEntry{epoch: e, start: h.BaseOffset})
+			}
+			return true
+		})
+		if err != nil {
+			return nil, fmt.Errorf("segment %s: %w", s.name(), err)
+		}
+	}
+	return out, nil
+}
+
+// loadEpochs reads the leader-epoch-checkpoint and repairs it from the
+// batches: those rescanned (derived, from scanBase on), and, where a power
+// loss left the file unreadable or cut from the start ahead of the log
+// start, the headers below. changed: the file must be rewritten.
+func (p *Partition) loadEpochs(scanBase model.Offset, derived []epochEntry) (es []epochEntry, changed bool, err error) {
+	es, err = readEpochs(filepath.Join(p.dir, leaderEpochFile))
+	if err != nil {
+		// Written without fsync on the append path, the file can be torn
+		// by a power loss; its entries below the rescan come from the
+		// batch headers then, or the epochs of those batches would be
+		// lost (found by TestPowerLoss).
+		limit := scanBase
+		if limit < 0 {
+			limit = p.logEnd
+		}
+		readErr := err
+		if es, err = p.deriveEpochsBelow(limit); err != nil {
+			return nil, false, p.storageErr(nil, -1, "rebuild leader epochs", err)
+		}
+		p.m.logger.Warn("leader-epoch-checkpoint unreadable; rebuilt from the batch headers", "partition", p.tp.String(),
+			"entries", len(es), "err", readErr)
+		err = readErr
+	}
+	unreadable := err != nil
+	if len(es) > 0 && es[0].start > p.logStart {
+		// A log start move cuts the file from the start durably before
+		// its log-start checkpoint is written: after a crash between the
+		// two, the batches below the first entry get theirs back from
+		// their headers (found by TestPowerLoss).
+		low, err := p.deriveEpochsBelow(es[0].start)
+		if err != nil {
+			return nil, false, p.storageErr(nil, -1, "rebuild leader epochs", err)
+		}
+		var merged []epochEntry
+		for _, d := range low {
+			if d.epoch < es[0].epoch {
+				merged = append(merged, d)
+			} else if d.epoch == es[0].epoch {
+				es[0].start = d.start
+				break
+			}
+		}
+		if len(merged) > 0 || len(low) > 0 {
+			es = append(merged, es...)
+			unreadable = true // rewritten below
+		}
+	}
+	if scanBase >= 0 {
+		// Trust the file below the rescan (durable before the recovery
+		// point passed it), the batches above it.
+		merged := truncateEpochsFromEnd(es, scanBase)
+		for _, d := range derived {
+			if n := len(merged); n == 0 || d.epoch > merged[n-1].epoch {
+				merged = append(merged, d)
+			}
+		}
+		if !sameEpochs(merged, es) {
+			p.m.logger.Info("leader epochs rebuilt from the rescanned batches", "partition", p.tp.String(),
+				"from_file", len(es), "now", len(merged))
+		}
+		es, unreadable = merged, unreadable || !sameEpochs(merged, es)
+	}
+	return es, unreadable, nil
 }

@@ -331,7 +331,7 @@ func (p *Partition) truncateLocked(offset model.Offset) error {
 		s.release()
 	}
 	if len(gone) > 0 {
-		if err := syncDir(p.dir); err != nil {
+		if err := p.m.fsys.SyncDir(p.dir); err != nil {
 			return p.storageErr(nil, offset, "truncate: sync dir", err)
 		}
 	}

@@ -55,6 +55,9 @@ type segment struct {
 	idxF  *cachedFile
 	tidxF *cachedFile
 	txnF  *cachedFile // the .txnindex, made on the first abort marker
+	// txnIndexBad is why entries of the .txnindex were left out at open
+	// (a torn tail after a power loss), for recovery to report.
+	txnIndexBad error
 
 	size   atomic.Int64 // published (committed) bytes; readers stay below
 	maxTs  atomic.Int64 // published largest timestamp
@@ -166,7 +169,7 @@ func openSegmentFiles(fc *fileCache, dir string, base model.Offset, create bool,
 func openSegmentFilesSuffix(fc *fileCache, dir string, base model.Offset, idxBytes int32, suffix string) (*segment, error) {
 	s := &segment{base: base, dir: dir, fc: fc, suffix: suffix}
 	for _, suf := range []string{logSuffix, indexSuffix, timeIndexSuffix, txnIndexSuffix} {
-		if err := os.Remove(s.path(suf)); err != nil && !os.IsNotExist(err) {
+		if err := fc.fsys.Remove(s.path(suf)); err != nil && !os.IsNotExist(err) {
 			return nil, err
 		}
 	}
@@ -198,12 +201,12 @@ func openSegmentFilesAs(s *segment, create bool, idxBytes int32) (*segment, erro
 	s.refs.Store(1)
 	s.pend = emptySegState(base)
 	if !create {
-		aborted, err := readTxnIndex(s.path(txnIndexSuffix))
+		aborted, bad, err := readTxnIndex(s.path(txnIndexSuffix), s.base)
 		if err != nil {
 			s.closeFiles()
 			return nil, err
 		}
-		s.pend.aborted = aborted
+		s.pend.aborted, s.txnIndexBad = aborted, bad
 	}
 	s.comm = s.pend
 	s.maxTs.Store(-1)

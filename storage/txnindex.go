@@ -154,20 +154,33 @@ func ParseMarker(batch []byte) (m Marker, ok bool, err error) {
 		CoordinatorEpoch: int32(binary.BigEndian.Uint32(recs[0].value[2:]))}, true, nil
 }
 
-// readTxnIndex loads a segment's .txnindex; a missing file is no entries.
-func readTxnIndex(path string) ([]AbortedTxn, error) {
+// readTxnIndex loads the .txnindex of the segment at base; a missing file
+// is no entries. Entries after the first malformed or impossible one (a
+// marker outside the segment, a transaction that does not end after it
+// starts, markers out of order) are left out and reported in bad: after a
+// power loss the unsynced tail of the file may hold zeros or garbage, and
+// recovery's replay rebuilds the entries from the batches after the
+// recovery point (recoverProducers).
+func readTxnIndex(path string, base model.Offset) (out []AbortedTxn, bad error, err error) {
 	data, err := os.ReadFile(path)
 	if errors.Is(err, os.ErrNotExist) {
-		return nil, nil
+		return nil, nil, nil
 	}
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	out, _, err := decodeTxnIndex(data)
-	if err != nil {
-		return nil, fmt.Errorf("%s: %w", path, err)
+	for i := 0; i+txnIndexEntryBytes <= len(data); i += txnIndexEntryBytes {
+		e, _, derr := decodeTxnIndex(data[i : i+txnIndexEntryBytes])
+		if derr == nil && (e[0].LastOffset < base || e[0].FirstOffset >= e[0].LastOffset ||
+			len(out) > 0 && e[0].LastOffset < out[len(out)-1].LastOffset) {
+			derr = fmt.Errorf("%w: entry %d: %+v in the segment at %d", errBadTxnIndex, i/txnIndexEntryBytes, e[0], base)
+		}
+		if derr != nil {
+			return out, fmt.Errorf("%s: %w", path, derr), nil
+		}
+		out = append(out, e[0])
 	}
-	return out, nil
+	return out, nil, nil
 }
 
 // txnIndexFile opens the segment's .txnindex for writing, creating it.
@@ -199,7 +212,7 @@ func (s *segment) setAborted(list []AbortedTxn) error {
 			s.txnF.Close()
 			s.txnF = nil
 		}
-		if err := os.Remove(s.path(txnIndexSuffix)); err != nil && !errors.Is(err, os.ErrNotExist) {
+		if err := s.fc.fsys.Remove(s.path(txnIndexSuffix)); err != nil && !errors.Is(err, os.ErrNotExist) {
 			return err
 		}
 	} else {
