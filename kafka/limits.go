@@ -164,6 +164,9 @@ func (c *conn) frameCap(key int16) int32 {
 // returns false when the connection died, true at once on Shutdown (the
 // read that follows sees it).
 func (c *conn) waitRoom() bool {
+	if unlimited {
+		return true
+	}
 	select {
 	case c.tokens <- struct{}{}:
 		return true
@@ -181,6 +184,9 @@ func (c *conn) waitRoom() bool {
 // bytes of queued.max.request.bytes. It returns false when the connection
 // died or the server is stopping.
 func (c *conn) waitFrameRoom(key int16, n int32) bool {
+	if unlimited {
+		return true
+	}
 	for (isFetchKey(key) && c.fetchesOut.Load() > 0) ||
 		(c.inflightBytes.Load() > 0 && c.inflightBytes.Load()+int64(n) > int64(c.s.requestMaxBytes)) {
 		select {
@@ -234,6 +240,9 @@ func (s *Server) initLimits() {
 	s.maxInflight = int(l.MaxInflightRequests)
 	if s.maxInflight <= 0 {
 		s.maxInflight = defaultMaxInflight
+	}
+	if unlimited {
+		s.maxInflight = 1 << 16 // the queue of slots bounds nothing either
 	}
 	s.budget = s.cfg.RequestBudget
 	if s.budget == nil {
