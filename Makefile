@@ -51,7 +51,7 @@ fuzz-long: ## every fuzz target for FUZZ_LONG_EXECS executions each (default 10,
 	nice -n 19 .ci/fuzz-long $(GO) $${FUZZ_LONG_EXECS:-10000000} benchmarks/results/$$(date -u +%F)-fuzz-long.md
 
 bench-conns: build ## 10,000 idle connections (CONNS): broker RSS and another client's latency with and without them; 1 GiB (PIPELINED_MIB) of unread pipelined produce; results in benchmarks/results/<date>-conns-<n>.json
-	prlimit --nofile=$$(( 2 * $${CONNS:-10000} + 1024 )) env RINGTAIL_BIN=$(CURDIR)/$(BIN) RINGTAIL_CONNS=$${CONNS:-10000} RINGTAIL_PIPELINED_MIB=$${PIPELINED_MIB:-1024} \
+	prlimit --nofile=$$(( $${CONNS:-10000} + 1024 )) env RINGTAIL_BIN=$(CURDIR)/$(BIN) RINGTAIL_CONNS=$${CONNS:-10000} RINGTAIL_PIPELINED_MIB=$${PIPELINED_MIB:-1024} \
 	  RINGTAIL_CONNS_REPORT=$(CURDIR)/benchmarks/results/$$(date -u +%F)-conns-$${CONNS:-10000}.json \
 	  $(GO) test -count=1 -timeout 20m -run '^TestBenchConnections$$' -v ./e2e
 
