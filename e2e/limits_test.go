@@ -51,8 +51,9 @@ const (
 	rssMarginKB = 80 << 10
 )
 
-// startLimitsNode starts a node with small limits.
-func startLimitsNode(t *testing.T) *testkit.Node {
+// startLimitsNode starts a node with small limits; it returns the node and
+// its admin address (metrics).
+func startLimitsNode(t *testing.T) (*testkit.Node, string) {
 	s := map[string]string{
 		"socket.request.max.bytes": fmt.Sprint(limitsMaxRequest),
 		"queued.max.request.bytes": fmt.Sprint(limitsQueued),
@@ -63,7 +64,8 @@ func startLimitsNode(t *testing.T) *testkit.Node {
 		"connection_max_inflight_requests": fmt.Sprint(limitsInflight),
 		"fetch_sendfile":                   "false", // responses in memory: what a slow reader could pin
 	}
-	return startNode(t, testkit.Options{Settings: s, Ringtail: r})
+	o, admin := withAdmin(t, testkit.Options{Settings: s, Ringtail: r})
+	return startNode(t, o), admin
 }
 
 // resetPeakRSS resets the broker's VmHWM to its current RSS (clear_refs
@@ -173,7 +175,7 @@ func TestRequestCapsPerAPI(t *testing.T) {
 //     has made no progress for connections.max.idle.ms. Without the limits
 //     the broker reads on and holds every request it reads.
 func TestCarelessClientsAreBounded(t *testing.T) {
-	n := startLimitsNode(t)
+	n, admin := startLimitsNode(t)
 	n.CreateTopic("pipelined", 1, nil)
 	preload(t, n, "slow")
 	const records, valueBytes = preloadRecords, preloadValueBytes
@@ -294,6 +296,14 @@ func TestCarelessClientsAreBounded(t *testing.T) {
 		}
 		checkPeak(t, base, peak)
 	})
+
+	// Every reservation of queued.max.request.bytes is given back.
+	testkit.WaitFor(t, hostileIOTimeout, "ringtail_queued_request_bytes to return to 0", func() bool {
+		return metricSum(scrape(t, admin), "ringtail_queued_request_bytes", nil) == 0
+	})
+	if got := metricSum(scrape(t, admin), "ringtail_queued_request_bytes_limit", nil); got != limitsQueued {
+		t.Fatalf("ringtail_queued_request_bytes_limit %v, want %d", got, limitsQueued)
+	}
 }
 
 // checkPeak fails the test when the broker's peak RSS grew by more than
