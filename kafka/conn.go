@@ -210,6 +210,8 @@ func (c *conn) readLoop() {
 	defer func() {
 		if r := recover(); r != nil {
 			c.s.log.Error("kafka: BUG: panic serving a connection; closing it", "remote", c.remote, "panic", r, "stack", string(debug.Stack()))
+			c.s.budget.release(c.reserved) // the frame being handled never reached a slot
+			c.reserved = 0
 			c.kill()
 		}
 	}()
