@@ -13,7 +13,7 @@ ARCH      ?= $(shell $(GO) env GOARCH)
 DIST      := dist
 NFPM      ?= $(GO) run github.com/goreleaser/nfpm/v2/cmd/nfpm@v2.44.0
 
-.PHONY: help build run test test-unit lint fuzz torture torture-check simulate powerloss bench bench-smoke bench-suite bench-suite-smoke bench-create scale-fd bench-compact bench-txn bench-fetch-sessions bench-tls clean deb rpm dist-bin
+.PHONY: help build run test test-unit lint fuzz fuzz-long torture torture-check simulate powerloss bench bench-smoke bench-conns bench-suite bench-suite-smoke bench-create scale-fd bench-compact bench-txn bench-fetch-sessions bench-tls clean deb rpm dist-bin
 
 help: ## list the targets
 	@awk 'BEGIN{FS=":.*## "} /^[a-zA-Z_-]+:.*## /{printf "  %-12s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -65,6 +65,14 @@ torture: build ## nemesis suite: 100 single-node kill rounds and 50 mixed 3-node
 
 torture-check: ## check a saved torture history again (HISTORY=path)
 	RINGTAIL_TORTURE_HISTORY=$(HISTORY) $(GO) test -count=1 -run '^TestTortureCheckHistory$$' -v ./torture
+
+fuzz-long: ## every fuzz target for FUZZ_LONG_EXECS executions each (default 10,000,000); counts, wall times and findings in benchmarks/results/<date>-fuzz-long.md
+	nice -n 19 .ci/fuzz-long $(GO) $${FUZZ_LONG_EXECS:-10000000} benchmarks/results/$$(date -u +%F)-fuzz-long.md
+
+bench-conns: build ## 10,000 idle connections (CONNS): broker RSS and another client's latency with and without them; 1 GiB (PIPELINED_MIB) of unread pipelined produce; results in benchmarks/results/<date>-conns-<n>.json
+	prlimit --nofile=$$(( $${CONNS:-10000} + 1024 )) env RINGTAIL_BIN=$(CURDIR)/$(BIN) RINGTAIL_CONNS=$${CONNS:-10000} RINGTAIL_PIPELINED_MIB=$${PIPELINED_MIB:-1024} \
+	  RINGTAIL_CONNS_REPORT=$(CURDIR)/benchmarks/results/$$(date -u +%F)-conns-$${CONNS:-10000}.json \
+	  $(GO) test -count=1 -timeout 20m -run '^TestBenchConnections$$' -v ./e2e
 
 bench: ## Go micro-benchmarks (storage, iocore, kafka)
 	$(GO) test -run '^$$' -bench . -benchmem ./iocore ./storage ./kafka

@@ -539,6 +539,7 @@ func (c *stateCollector) Describe(ch chan<- *prometheus.Desc) {
 		ch <- d
 	}
 	describeReplication(ch)
+	describeLimits(ch)
 	for _, d := range []*prometheus.Desc{descSegFilesOpen, descSegFilesMax, descSegFileOpens, descSegFileEvictions} {
 		ch <- d
 	}
@@ -560,6 +561,7 @@ func (c *stateCollector) Collect(ch chan<- prometheus.Metric) {
 		collectFetchSessions(ch, fs.FetchSessions())
 	}
 	collectReplication(ch, c.src)
+	collectLimits(ch, c.src)
 	collectSegmentFiles(ch, c.src)
 	if cs, ok := c.src.(interface{ Cleaner() CleanerStats }); ok {
 		st := cs.Cleaner()

@@ -123,6 +123,10 @@ type Config struct {
 	// ReplicaFetch is replica.fetch.* and num.replica.fetchers (replication.go).
 	ReplicaFetch ReplicaFetchConfig
 
+	// Limits is connections.max.idle.ms, queued.max.request.bytes and
+	// the other limits against hostile clients (limits.go).
+	Limits LimitsConfig
+
 	Telemetry              TelemetryConfig // telemetry.max.bytes, ringtail.telemetry_* (telemetry.go)
 	FetchSessionCacheSlots int32           // max.incremental.fetch.session.cache.slots (fetchsession.go)
 
@@ -239,6 +243,7 @@ func Default() *Config {
 		GroupShare:                           defaultGroupShare(),
 		Share:                                defaultShare(),
 		ReplicaFetch:                         defaultReplicaFetch(),
+		Limits:                               defaultLimits(),
 		Ringtail: RingtailConfig{
 			IOEngine:      "auto",
 			Shards:        0,

@@ -438,6 +438,7 @@ func (n *Node) openKafkaListeners(cfg *config.Config, logger *slog.Logger, lazy 
 	n.telem.Store(telem)
 	sessions := n.fetchSessionCache(cfg)
 	n.shares = n.newShares()
+	budget := kafka.NewRequestBudget(cfg.Limits.QueuedMaxRequestBytes) // queued.max.request.bytes, all listeners
 
 	for _, l := range cfg.KafkaListeners() {
 		addr := net.JoinHostPort(l.Host, strconv.Itoa(l.Port))
@@ -448,7 +449,7 @@ func (n *Node) openKafkaListeners(cfg *config.Config, logger *slog.Logger, lazy 
 		n.lns = append(n.lns, ln)
 		kc := kafka.Config{
 			NodeID: cfg.NodeID, ListenerName: l.Name, Broker: cfg, Logger: logger,
-			IdleTimeout: 10 * time.Minute, Groups: n.groups, Txns: n.txns, TxnVerified: verified, Observer: n.observer(),
+			IdleTimeout: cfg.Limits.ConnectionsMaxIdle(), RequestBudget: budget, Groups: n.groups, Txns: n.txns, TxnVerified: verified, Observer: n.observer(),
 			Quotas: quotas, Conns: conns, Telemetry: telem,
 		}
 		kc.FetchSessions = sessions

@@ -2,6 +2,7 @@ package kafka
 
 import (
 	"bufio"
+	"context"
 	"crypto/tls"
 	"encoding/binary"
 	"errors"
@@ -56,6 +57,14 @@ type slot struct {
 	// (fetch_encode.go); whoever drops the slot releases it (drop).
 	fetch     *fetchOut
 	closeConn bool // close the connection after the earlier responses
+	// The request's share of the limits (limits.go), given back by
+	// settle: reserved bytes of queued.max.request.bytes, its frame size
+	// in the connection's in-flight bytes, fetchKey for a Fetch or
+	// ShareFetch; settled once given back (writer, or reader before the
+	// slot is queued).
+	reserved, size int64
+	fetchKey       bool
+	settled        bool
 }
 
 // drop releases what a slot holds, once it is final. A slot with a fetch
@@ -138,15 +147,33 @@ type conn struct {
 	// pooled is the frame buffer readFrame took from framePool for the
 	// frame it returned, handed to that frame's reqCtx (reader only).
 	pooled *[]byte
+	// Limits (limits.go). tokens holds one token per request read and not
+	// yet settled (ringtail.connection_max_inflight_requests);
+	// inflightBytes and fetchesOut are their bytes and Fetches; drained
+	// wakes a waiting reader after each settle. reserved and key are the
+	// budget reservation and API key of the frame readFrame returned
+	// (reader only). ctx ends when the connection is killed or the server
+	// stops: it cancels a wait for queued.max.request.bytes.
+	tokens        chan struct{}
+	inflightBytes atomic.Int64
+	fetchesOut    atomic.Int32
+	drained       chan struct{}
+	reserved      int64
+	key           int16
+	ctx           context.Context
+	cancel        context.CancelFunc
 }
 
 func newConn(s *Server, nc net.Conn) *conn {
 	c := &conn{
-		s:     s,
-		nc:    nc,
-		queue: make(chan *slot, maxInFlightPerConn),
-		dead:  make(chan struct{}),
+		s:       s,
+		nc:      nc,
+		queue:   make(chan *slot, s.maxInflight),
+		tokens:  make(chan struct{}, s.maxInflight),
+		drained: make(chan struct{}, 1),
+		dead:    make(chan struct{}),
 	}
+	c.ctx, c.cancel = context.WithCancel(s.ctx)
 	if nc != nil {
 		c.br = bufio.NewReaderSize(nc, 4096)
 		c.remote = nc.RemoteAddr().String()
@@ -165,6 +192,7 @@ func newConn(s *Server, nc net.Conn) *conn {
 func (c *conn) kill() {
 	c.once.Do(func() {
 		close(c.dead)
+		c.cancel()
 		if c.nc != nil {
 			c.nc.Close()
 		}
@@ -182,11 +210,13 @@ func (c *conn) readLoop() {
 	defer func() {
 		if r := recover(); r != nil {
 			c.s.log.Error("kafka: BUG: panic serving a connection; closing it", "remote", c.remote, "panic", r, "stack", string(debug.Stack()))
+			c.s.budget.release(c.reserved) // the frame being handled never reached a slot
+			c.reserved = 0
 			c.kill()
 		}
 	}()
 	for {
-		if !c.waitMuted() {
+		if !c.waitMuted() || !c.waitRoom() {
 			return
 		}
 		frame, err := c.readFrame()
@@ -199,11 +229,19 @@ func (c *conn) readLoop() {
 			}
 			return
 		}
+		n := int64(len(frame))
 		sl := c.handleFrame(frame)
+		sl.reserved, c.reserved = c.reserved, 0
+		sl.size, sl.fetchKey = n, isFetchKey(c.key)
+		c.inflightBytes.Add(n)
+		if sl.fetchKey {
+			c.fetchesOut.Add(1)
+		}
 		select {
 		case c.queue <- sl:
 		case <-c.dead:
 			sl.drop()
+			c.settle(sl)
 			return
 		}
 		if c.saslStopped() {
@@ -230,6 +268,22 @@ func (c *conn) readFrame() ([]byte, error) {
 	if (n < requestHeaderMinBytes && !(c.saslRaw() && n >= 0)) || n > c.s.requestMaxBytes {
 		return nil, fmt.Errorf("request frame of %d bytes; valid is %d to %d (socket.request.max.bytes)", n, requestHeaderMinBytes, c.s.requestMaxBytes)
 	}
+	c.key = c.peekKey()
+	if lim := c.frameCap(c.key); n > lim {
+		return nil, fmt.Errorf("request frame of %d bytes for api key %d; its cap is %d bytes (socket.request.max.bytes %d, sasl.server.max.receive.size %d before authentication)",
+			n, c.key, lim, c.s.requestMaxBytes, c.s.saslMaxReceive)
+	}
+	if !c.waitFrameRoom(c.key, n) {
+		return nil, net.ErrClosed
+	}
+	// The waits may have been long: the body gets a fresh idle deadline
+	// (and Shutdown's, set meanwhile, is honoured by the check after it).
+	c.nc.SetReadDeadline(time.Now().Add(c.s.cfg.IdleTimeout))
+	if c.s.shutting.Load() {
+		c.s.budget.release(c.reserved)
+		c.reserved = 0
+		return nil, net.ErrClosed
+	}
 	// Up to frameTrustBytes the size prefix is trusted and the frame read
 	// into one exact allocation, as Kafka does. A larger frame's buffer
 	// grows as its bytes arrive, so a false size prefix cannot make a
@@ -240,7 +294,7 @@ func (c *conn) readFrame() ([]byte, error) {
 	// took half the broker's CPU.)
 	var buf []byte
 	c.pooled = nil
-	if n <= maxPooledFrameBytes && c.peekKey() == produceKey {
+	if n <= maxPooledFrameBytes && c.key == produceKey {
 		c.pooled = getFrame(int(n))
 		buf = (*c.pooled)[:n]
 	} else if n <= frameTrustBytes {
@@ -260,6 +314,8 @@ func (c *conn) readFrame() ([]byte, error) {
 				putFrame(c.pooled)
 				c.pooled = nil
 			}
+			c.s.budget.release(c.reserved)
+			c.reserved = 0
 			return nil, err
 		}
 		if read == int(n) {
@@ -281,42 +337,48 @@ func (c *conn) writeLoop() {
 	defer c.kill()
 	failed := false
 	for sl := range c.queue {
-		select {
-		case <-sl.done:
-		case <-c.dead:
-			failed = true
-			sl.drop()
-			continue
-		}
-		if failed {
-			sl.drop()
-			continue
-		}
-		if sl.closeConn {
-			c.kill()
-			failed = true
-			continue
-		}
-		var err error
-		out := c.render(sl)
-		switch {
-		case sl.fetch != nil:
-			c.nc.SetWriteDeadline(time.Now().Add(c.s.cfg.IdleTimeout))
-			err = c.writeFetch(sl.fetch)
-			sl.fetch.release()
-		case out != nil:
-			c.nc.SetWriteDeadline(time.Now().Add(c.s.cfg.IdleTimeout))
-			_, err = c.nc.Write(out)
-			if cap(c.wbuf) > maxKeptEncodeBytes {
-				c.wbuf = nil // a rare large response: not kept per connection
-			}
-		}
-		if err != nil {
-			c.s.log.Debug("write failed; closing connection", "remote", c.remote, "err", err)
-			c.kill()
-			failed = true
+		failed = c.writeSlot(sl, failed)
+		c.settle(sl)
+	}
+}
+
+// writeSlot waits for sl and writes its response, or drops it once the
+// connection has failed; it returns whether the connection has failed.
+func (c *conn) writeSlot(sl *slot, failed bool) bool {
+	select {
+	case <-sl.done:
+	case <-c.dead:
+		sl.drop()
+		return true
+	}
+	if failed {
+		sl.drop()
+		return true
+	}
+	if sl.closeConn {
+		c.kill()
+		return true
+	}
+	var err error
+	out := c.render(sl)
+	switch {
+	case sl.fetch != nil:
+		c.nc.SetWriteDeadline(time.Now().Add(c.s.cfg.IdleTimeout))
+		err = c.writeFetch(sl.fetch)
+		sl.fetch.release()
+	case out != nil:
+		c.nc.SetWriteDeadline(time.Now().Add(c.s.cfg.IdleTimeout))
+		_, err = c.nc.Write(out)
+		if cap(c.wbuf) > maxKeptEncodeBytes {
+			c.wbuf = nil // a rare large response: not kept per connection
 		}
 	}
+	if err != nil {
+		c.s.log.Debug("write failed; closing connection", "remote", c.remote, "err", err)
+		c.kill()
+		return true
+	}
+	return false
 }
 
 // errRangesTruncated closes a connection whose fetch response points into a

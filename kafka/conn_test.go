@@ -402,19 +402,21 @@ func TestFramesAboveTheTrustedSizeAreReadWhole(t *testing.T) {
 	h := newHarness(t)
 	c := h.dial()
 	for i, size := range []int{frameTrustBytes - 1, frameTrustBytes, frameTrustBytes + 1, 3*frameTrustBytes + 12345} {
-		// ApiVersions v0 has an empty body; the padding after it is
-		// part of the frame and ignored by the decoder.
-		body := binary.BigEndian.AppendUint16(nil, 18)
+		// DescribeGroups v0 of no group (a key of the 32 MiB list cap;
+		// ApiVersions is capped at 1 MiB); the padding after it is part
+		// of the frame and ignored by the decoder.
+		body := binary.BigEndian.AppendUint16(nil, 15)
 		body = binary.BigEndian.AppendUint16(body, 0)
 		body = binary.BigEndian.AppendUint32(body, uint32(100+i))
 		body = binary.BigEndian.AppendUint16(body, 0xffff)
+		body = binary.BigEndian.AppendUint32(body, 0)
 		body = append(body, make([]byte, size-len(body))...)
 		c.write(withSize(body))
 		corr, resp, err := c.readResponse()
 		if err != nil {
 			t.Fatalf("frame of %d bytes: %v", size, err)
 		}
-		if corr != int32(100+i) || len(resp) < 2 || binary.BigEndian.Uint16(resp) != 0 {
+		if corr != int32(100+i) || len(resp) != 4 || binary.BigEndian.Uint32(resp) != 0 {
 			t.Fatalf("frame of %d bytes: correlation id %d, response % x...", size, corr, resp[:min(len(resp), 8)])
 		}
 	}

@@ -267,3 +267,20 @@ func TestSASLOnPlaintextListener(t *testing.T) {
 		t.Fatalf("authenticate: %d", r.ErrorCode)
 	}
 }
+
+// Before authentication a frame over sasl.server.max.receive.size (512
+// KiB) closes the connection as soon as its header arrives, whatever its
+// key (Kafka's limit on what an unauthenticated client can make it read);
+// one of the small cap (1 MiB) or the list cap would be read otherwise.
+func TestSASLMaxReceiveSize(t *testing.T) {
+	h, _ := saslHarness(t, 0)
+	for _, key := range []int16{saslAuthenticateKey, apiVersionsKey, 3} {
+		rc := h.dial()
+		b := binary.BigEndian.AppendUint32(nil, 512<<10+1)
+		b = binary.BigEndian.AppendUint16(b, uint16(key))
+		b = binary.BigEndian.AppendUint16(b, 0)
+		b = binary.BigEndian.AppendUint32(b, 1)
+		rc.write(b)
+		rc.expectClosed()
+	}
+}

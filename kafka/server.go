@@ -29,10 +29,11 @@ const (
 	// defaultRequestMaxBytes is socket.request.max.bytes when the config
 	// leaves it unset (Kafka's default, 100 MiB).
 	defaultRequestMaxBytes = 100 << 20
-	// maxInFlightPerConn bounds the requests of one connection that are
-	// read but not yet answered; past it the reader stops reading, which
-	// pushes back on the client through TCP.
-	maxInFlightPerConn = 64
+	// defaultMaxInflight bounds the requests of one connection that are
+	// read but not yet answered when the config does not
+	// (ringtail.connection_max_inflight_requests); past it the reader
+	// stops reading, which pushes back on the client through TCP.
+	defaultMaxInflight = 64
 	// requestHeaderMinBytes is the smallest request header: api key (2),
 	// api version (2), correlation id (4), client id length (2).
 	requestHeaderMinBytes = 10
@@ -92,6 +93,10 @@ type Config struct {
 	// Quotas enforces client quotas (quotas.go); the node's servers share
 	// one. nil: none.
 	Quotas *quota.Manager
+	// RequestBudget is queued.max.request.bytes over the node's servers
+	// (limits.go); nil: the server's own, of Broker's
+	// queued.max.request.bytes.
+	RequestBudget *RequestBudget
 	// Conns enforces max.connections and max.connections.per.ip over the
 	// node's servers (quotas.go). nil: only MaxConnections.
 	Conns *ConnLimiter
@@ -154,6 +159,15 @@ type Server struct {
 	log  *slog.Logger
 
 	requestMaxBytes int32
+	// Limits against hostile clients (limits.go): saslMaxReceive is
+	// sasl.server.max.receive.size, maxInflight
+	// ringtail.connection_max_inflight_requests, budget
+	// queued.max.request.bytes (nil: unbounded); ctx ends at Shutdown.
+	saslMaxReceive int32
+	maxInflight    int
+	budget         *RequestBudget
+	ctx            context.Context
+	cancel         context.CancelFunc
 	// txnTopicCreating: a creation of __transaction_state runs.
 	txnTopicCreating atomic.Bool
 	// peers are the clients of broker-to-broker requests (peers.go).
@@ -226,6 +240,7 @@ func NewServer(cfg Config, ctrl Controller, logs Logs) *Server {
 	if s.requestMaxBytes <= 0 {
 		s.requestMaxBytes = defaultRequestMaxBytes
 	}
+	s.initLimits()
 	s.peers = &peers{nodeID: cfg.NodeID, m: map[string]*kgo.Client{}}
 	s.txnVerified = cfg.TxnVerified
 	s.fetchSessions = cfg.FetchSessions
@@ -387,6 +402,7 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	s.mu.Lock()
 	if !s.shutting.Swap(true) {
 		close(s.stopping)
+		s.cancel()
 	}
 	for ln := range s.mu.listeners {
 		ln.Close()
