@@ -44,9 +44,12 @@ const (
 	// followerBackoff is the pause after a failed fetch round, and how
 	// long a partition the leader refused sits out.
 	followerBackoff = 200 * time.Millisecond
-	// closeSessionTimeout bounds the Fetch that closes a stopped
-	// fetcher's session.
-	closeSessionTimeout = 500 * time.Millisecond
+	// closeSessionSlack bounds the Fetch that closes a stopped fetcher's
+	// session, beyond the long poll it may queue behind: a broker reads
+	// one Fetch per connection at a time (as Kafka reads one request), so
+	// the close waits until the cancelled long poll is answered, up to
+	// replica.fetch.wait.max.ms.
+	closeSessionSlack = 500 * time.Millisecond
 )
 
 // followerReplica is one partition this node follows, and from whom.
@@ -130,7 +133,7 @@ func (lf *leaderFetcher) stop() {
 		lf.cancel()
 		<-lf.done
 		if req, ok := lf.f.CloseSession(); ok {
-			ctx, cancel := context.WithTimeout(context.Background(), closeSessionTimeout)
+			ctx, cancel := context.WithTimeout(context.Background(), time.Duration(lf.lc.maxWaitMs)*time.Millisecond+closeSessionSlack)
 			_, _ = lf.lc.Fetch(ctx, req, 0)
 			cancel()
 		}
@@ -339,6 +342,15 @@ func (c *leaderClient) Fetch(ctx context.Context, sr replication.SessionRequest,
 	}
 	req.MaxBytes = maxBytes
 	req.SessionID, req.SessionEpoch = sr.SessionID, sr.SessionEpoch
+	if sr.SessionEpoch == 0 {
+		// A request that opens a session is waited for even when the
+		// fetcher stops: the leader creates the session whether or not
+		// its answer is read, and only the id in that answer lets stop
+		// close it (else it would sit on the leader until evicted).
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(context.WithoutCancel(ctx), time.Duration(c.maxWaitMs)*time.Millisecond+closeSessionSlack)
+		defer cancel()
+	}
 	for _, p := range sr.Partitions {
 		c.names[p.TopicID] = p.TP.Topic
 		if n := len(req.Topics); n == 0 || req.Topics[n-1].Topic != p.TP.Topic || req.Topics[n-1].TopicID != p.TopicID {
