@@ -203,7 +203,7 @@ func (r *replicas) startLeader(tp model.TopicPartition, part *storage.Partition,
 	_, hw, end := part.Offsets()
 	st := replication.LeaderState{
 		Self: model.NodeID(r.n.cfg.NodeID), LeaderEpoch: model.Epoch(p.LeaderEpoch), PartitionEpoch: p.PartitionEpoch,
-		Replicas: nodeIDs(p.Replicas), ISR: nodeIDs(p.ISR), LogEnd: end, HighWatermark: hw, EpochStartOffset: end,
+		Replicas: model.NodeIDs(p.Replicas), ISR: model.NodeIDs(p.ISR), LogEnd: end, HighWatermark: hw, EpochStartOffset: end,
 	}
 	l := replication.NewLeader(replication.LeaderConfig{MinInsyncReplicas: int(tc.MinInsyncReplicas),
 		ReplicaLagTimeMaxMs: int64(r.n.cfg.ReplicaLagTimeMaxMs)}, st, nowMs())
@@ -217,22 +217,6 @@ func (r *replicas) startLeader(tp model.TopicPartition, part *storage.Partition,
 	// A single-member ISR commits at once.
 	lr.Appended(end)
 	return lr
-}
-
-func nodeIDs(ids []int32) []model.NodeID {
-	out := make([]model.NodeID, len(ids))
-	for i, id := range ids {
-		out[i] = model.NodeID(id)
-	}
-	return out
-}
-
-func int32s(ids []model.NodeID) []int32 {
-	out := make([]int32, len(ids))
-	for i, id := range ids {
-		out[i] = int32(id)
-	}
-	return out
 }
 
 // publishLocked replaces view with a copy of leaders and external.
@@ -306,9 +290,9 @@ func (r *replicas) propose(lr *leaderReplica, p replication.ISRProposal) {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	_, err := r.n.ctrl.AlterPartition(ctx, lr.tp.Topic, lr.tp.Partition, r.n.cfg.NodeID,
-		int32(p.LeaderEpoch), p.PartitionEpoch, int32s(p.ISR))
+		int32(p.LeaderEpoch), p.PartitionEpoch, model.Int32s(p.ISR))
 	if err != nil {
-		r.n.log.Info("ISR change refused", "partition", lr.tp.String(), "isr", int32s(p.ISR), "err", err)
+		r.n.log.Info("ISR change refused", "partition", lr.tp.String(), "isr", model.Int32s(p.ISR), "err", err)
 		if isrRefused(err) {
 			lr.ProposalRefused(p)
 		} else {
@@ -317,7 +301,7 @@ func (r *replicas) propose(lr *leaderReplica, p replication.ISRProposal) {
 		}
 		return
 	}
-	r.n.log.Info("ISR changed", "partition", lr.tp.String(), "isr", int32s(p.ISR))
+	r.n.log.Info("ISR changed", "partition", lr.tp.String(), "isr", model.Int32s(p.ISR))
 }
 
 // isrRefused reports whether AlterPartition's error is a definite
@@ -329,7 +313,7 @@ func isrRefused(err error) bool {
 
 // committed applies the image's ISR for the same leader epoch.
 func (lr *leaderReplica) committed(p controlplane.Partition) {
-	lr.Committed(nodeIDs(p.ISR), p.PartitionEpoch)
+	lr.Committed(model.NodeIDs(p.ISR), p.PartitionEpoch)
 }
 
 // close fails every waiter: this node no longer leads at this epoch.

@@ -25,3 +25,22 @@ type TopicPartition struct {
 }
 
 func (tp TopicPartition) String() string { return fmt.Sprintf("%s-%d", tp.Topic, tp.Partition) }
+
+// NodeIDs converts the int32 broker ids of the protocol and the metadata
+// image to NodeIDs.
+func NodeIDs(ids []int32) []NodeID {
+	out := make([]NodeID, len(ids))
+	for i, id := range ids {
+		out[i] = NodeID(id)
+	}
+	return out
+}
+
+// Int32s converts NodeIDs back to the protocol's int32 ids.
+func Int32s(ids []NodeID) []int32 {
+	out := make([]int32, len(ids))
+	for i, id := range ids {
+		out[i] = int32(id)
+	}
+	return out
+}

@@ -133,7 +133,7 @@ func (r *replica) reconcile() {
 	if r.leader == nil {
 		end := r.end()
 		st := replication.LeaderState{Self: model.NodeID(self), LeaderEpoch: model.Epoch(p.LeaderEpoch), PartitionEpoch: p.PartitionEpoch,
-			Replicas: nodeIDs(p.Replicas), ISR: nodeIDs(p.ISR), LogEnd: end, HighWatermark: r.hw, EpochStartOffset: end}
+			Replicas: model.NodeIDs(p.Replicas), ISR: model.NodeIDs(p.ISR), LogEnd: end, HighWatermark: r.hw, EpochStartOffset: end}
 		r.leader = replication.NewLeader(replication.LeaderConfig{MinInsyncReplicas: minISR, ReplicaLagTimeMaxMs: lagTimeMax.Milliseconds()}, st, n.nowMs())
 		r.leaderEpoch = p.LeaderEpoch
 		r.waiters = map[uint64]produceReq{}
@@ -142,7 +142,7 @@ func (r *replica) reconcile() {
 		r.perform(r.leader.LeaderAppended(end, n.nowMs()))
 		return
 	}
-	isr := nodeIDs(p.ISR)
+	isr := model.NodeIDs(p.ISR)
 	if slices.Equal(r.leader.ISR(), isr) && r.leader.Pending() == nil && r.leader.Uncertain() == nil {
 		return
 	}
@@ -155,22 +155,6 @@ func (r *replica) reconcile() {
 func (r *replica) closeLeader() {
 	r.n.w.tracef("n%d p%d unlead epoch %d", r.n.id, r.part, r.leaderEpoch)
 	r.leader, r.waiters = nil, nil
-}
-
-func nodeIDs(ids []int32) []model.NodeID {
-	out := make([]model.NodeID, len(ids))
-	for i, id := range ids {
-		out[i] = model.NodeID(id)
-	}
-	return out
-}
-
-func int32s(ids []model.NodeID) []int32 {
-	out := make([]int32, len(ids))
-	for i, id := range ids {
-		out[i] = int32(id)
-	}
-	return out
 }
 
 // perform carries out a Leader step's effects in order: publish the high
@@ -445,7 +429,7 @@ func (w *World) startClient() {
 }
 
 func planAlterPartition(n *node, part int32, prop replication.ISRProposal) ([]controlplane.Record, int32, error) {
-	rec, e, err := controlplane.PlanAlterPartition(n.ctrl.image, topicName, part, n.id, int32(prop.LeaderEpoch), prop.PartitionEpoch, int32s(prop.ISR))
+	rec, e, err := controlplane.PlanAlterPartition(n.ctrl.image, topicName, part, n.id, int32(prop.LeaderEpoch), prop.PartitionEpoch, model.Int32s(prop.ISR))
 	if rec == nil {
 		return nil, e, err
 	}
