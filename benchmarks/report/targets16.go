@@ -23,41 +23,11 @@ const (
 )
 
 func targetD10kP99(r *Results) Target {
-	t := Target{
-		ID:          TargetD10kP99,
-		Description: "Workload (d) at 10,000 records/s, 1 KiB, acks=all, linger 0: e2e p99 against the disk's own fdatasync p99",
-		Target:      "p99 ≤ fio fdatasync p99 + 2 ms",
-		Measured:    notMeasured,
-	}
-	f := r.Limits.FsyncLatencyMs
-	if f != nil {
-		t.Target = fmt.Sprintf("p99 ≤ fio fdatasync p99 %s ms + 2 ms = %s ms", fmtNum(f.P99), fmtNum(f.P99+2))
-	}
-	s := r.Find("d", VariantD10k)
-	if s == nil || s.Latency == nil || f == nil {
-		return t
-	}
-	t.Measured = fmt.Sprintf("p99 %s ms (p50 %s ms)", fmtNum(s.Latency.P99), fmtNum(s.Latency.P50))
-	t.Met = s.Latency.P99 <= f.P99+2
-	return t
+	return targetP99(r, TargetD10kP99, VariantD10k, "Workload (d) at 10,000 records/s, 1 KiB, acks=all, linger 0: e2e p99 against the disk's own fdatasync p99")
 }
 
 func targetD10kP999(r *Results) Target {
-	t := Target{
-		ID:          TargetD10kP999,
-		Description: "Workload (d) at 10,000 records/s, linger 0: p99.9 against its own p99",
-		Target:      "p99.9 ≤ 3 × p99",
-		Measured:    notMeasured,
-	}
-	s := r.Find("d", VariantD10k)
-	if s == nil || s.Latency == nil || s.Latency.P99 <= 0 {
-		return t
-	}
-	l := s.Latency
-	t.Target = fmt.Sprintf("p99.9 ≤ 3 × p99 (%s ms) = %s ms", fmtNum(l.P99), fmtNum(3*l.P99))
-	t.Measured = fmt.Sprintf("p99.9 %s ms = %.1f × p99", fmtNum(l.P999), l.P999/l.P99)
-	t.Met = l.P999 <= 3*l.P99
-	return t
+	return targetP999(r, TargetD10kP999, VariantD10k, "Workload (d) at 10,000 records/s, linger 0: p99.9 against its own p99")
 }
 
 // targetShards reads the shards comparison that ran with the broker free
