@@ -273,16 +273,20 @@ func (c *conn) readFrame() ([]byte, error) {
 		return nil, fmt.Errorf("request frame of %d bytes for api key %d; its cap is %d bytes (socket.request.max.bytes %d, sasl.server.max.receive.size %d before authentication)",
 			n, c.key, lim, c.s.requestMaxBytes, c.s.saslMaxReceive)
 	}
-	if !c.waitFrameRoom(c.key, n) {
+	ok, waited := c.waitFrameRoom(c.key, n)
+	if !ok {
 		return nil, net.ErrClosed
 	}
-	// The waits may have been long: the body gets a fresh idle deadline
-	// (and Shutdown's, set meanwhile, is honoured by the check after it).
-	c.nc.SetReadDeadline(time.Now().Add(c.s.cfg.IdleTimeout))
-	if c.s.shutting.Load() {
-		c.s.budget.release(c.reserved)
-		c.reserved = 0
-		return nil, net.ErrClosed
+	if waited {
+		// The wait may have been long: the body gets a fresh idle
+		// deadline (and Shutdown's, set meanwhile, is honoured by the
+		// check after it).
+		c.nc.SetReadDeadline(time.Now().Add(c.s.cfg.IdleTimeout))
+		if c.s.shutting.Load() {
+			c.s.budget.release(c.reserved)
+			c.reserved = 0
+			return nil, net.ErrClosed
+		}
 	}
 	// Up to frameTrustBytes the size prefix is trusted and the frame read
 	// into one exact allocation, as Kafka does. A larger frame's buffer

@@ -123,6 +123,20 @@ func (b *RequestBudget) acquire(ctx context.Context, n int64) (int64, error) {
 	return n, nil
 }
 
+// tryAcquire reserves n bytes if they are free now and nobody waits; ok
+// false: acquire must wait.
+func (b *RequestBudget) tryAcquire(n int64) (got int64, ok bool) {
+	if b == nil || n <= 0 {
+		return 0, true
+	}
+	n = min(n, b.limit)
+	if !b.sem.TryAcquire(n) {
+		return 0, false
+	}
+	b.inUse.Add(n)
+	return n, true
+}
+
 // release gives back n bytes that acquire returned.
 func (b *RequestBudget) release(n int64) {
 	if b == nil || n <= 0 {
@@ -181,28 +195,37 @@ func (c *conn) waitRoom() bool {
 // size n, until the connection and the node may hold it: no Fetch of this
 // connection unanswered if it is one, the connection's unanswered requests
 // plus n within socket.request.max.bytes (one request always fits), then n
-// bytes of queued.max.request.bytes. It returns false when the connection
-// died or the server is stopping.
-func (c *conn) waitFrameRoom(key int16, n int32) bool {
+// bytes of queued.max.request.bytes. ok is false when the connection died
+// or the server is stopping; waited says whether it had to block (the
+// caller then renews the read deadline).
+func (c *conn) waitFrameRoom(key int16, n int32) (ok, waited bool) {
 	if unlimited {
-		return true
+		return true, false
 	}
-	for (isFetchKey(key) && c.fetchesOut.Load() > 0) ||
-		(c.inflightBytes.Load() > 0 && c.inflightBytes.Load()+int64(n) > int64(c.s.requestMaxBytes)) {
+	for {
+		in := c.inflightBytes.Load()
+		if !(isFetchKey(key) && c.fetchesOut.Load() > 0) && !(in > 0 && in+int64(n) > int64(c.s.requestMaxBytes)) {
+			break
+		}
+		waited = true
 		select {
 		case <-c.drained:
 		case <-c.dead:
-			return false
+			return false, true
 		case <-c.s.stopping:
-			return false
+			return false, true
 		}
+	}
+	if got, free := c.s.budget.tryAcquire(int64(n)); free {
+		c.reserved = got
+		return true, waited
 	}
 	got, err := c.s.budget.acquire(c.ctx, int64(n))
 	if err != nil {
-		return false
+		return false, true
 	}
 	c.reserved = got
-	return true
+	return true, true
 }
 
 // settle is the writer's last word on a slot, written or dropped: its
