@@ -47,8 +47,8 @@ func FuzzValidateBatches(f *testing.F) {
 
 // FuzzRecover writes a valid log followed by arbitrary tail bytes, recovers
 // it uncleanly, and checks: recovery never fails or panics, every batch
-// that was appended before the tail is still there, offsets are contiguous,
-// and the partition accepts appends after.
+// that was appended before the tail is still there, offsets increase, and
+// the partition accepts appends after.
 func FuzzRecover(f *testing.F) {
 	f.Add([]byte("garbage"))
 	f.Add(simpleBatch(2, 10, 1)[:40])
@@ -92,7 +92,13 @@ func FuzzRecover(f *testing.F) {
 		if hw < 10 {
 			t.Fatalf("lost acknowledged data: HW %d", hw)
 		}
-		readAll(t, p, 0)
+		// The tail may hold a batch whose CRC holds but whose base offset
+		// (outside the CRC) jumps ahead: recovery keeps it, as Kafka's
+		// does, so offsets need only increase past the acknowledged ten.
+		got := readLog(t, p, 0, true)
+		if len(got) < 5 || got[4].LastOffset() != 9 {
+			t.Fatalf("the five acknowledged batches (offsets 0-9) did not come back first: %+v", got)
+		}
 		if r := mustAppend(t, p, simpleBatch(1, 1, 1)); r.BaseOffset != hw {
 			t.Fatalf("append after recovery at %d, HW was %d", r.BaseOffset, hw)
 		}
