@@ -1,7 +1,8 @@
 // This file proves client quotas and connection limits on the real binary
 // with real clients: a producer held to 1 MiB/s by its quota measures
-// 1 MiB/s ± 10% (over 40 s, so that the 2 s window's bursts at the edges stay small) while an unthrottled producer keeps its rate and
-// the throttled one sees throttle_time_ms (the acceptance); a
+// 1 MiB/s ± 10% (over 40 s, so that the 2 s window's bursts at the
+// interval's edges stay small) while an unthrottled producer keeps its
+// rate and the throttled one sees throttle_time_ms (the acceptance); a
 // consumer over consumer_byte_rate is throttled yet reads everything;
 // quotas set on one node of three are described by another; and
 // max.connections.per.ip closes the connection over the limit.
