@@ -36,10 +36,16 @@ type Txn struct {
 	// Transaction version 2 (tv2.go): NextProducerID is the producer id
 	// to continue with once the markers of a transaction that exhausted
 	// the epochs are written, PrevProducerID the one left then (noPID:
-	// none; both persisted); LastEpoch, in memory only, the epoch of the
-	// EndTxn v5+ that ended the last transaction, for its retry (-1: none).
+	// none; both persisted); LastEpoch, the epoch of the EndTxn v5+ that
+	// ended the last transaction, for its retry (-1: none). TV2 says that
+	// the last end was such an EndTxn and no fence came after it; it is
+	// persisted (TxnMetadataValue v1's ClientTransactionVersion 2), and a
+	// coordinator that loads it restores LastEpoch from the epoch the end
+	// bumped to, so that a client retrying its EndTxn across a coordinator
+	// failover is answered from the outcome instead of being fenced.
 	NextProducerID, PrevProducerID int64
 	LastEpoch                      int16
+	TV2                            bool
 }
 
 // Markers asks the caller to write a commit or abort marker, at Epoch, to
@@ -152,7 +158,7 @@ func (c *Coordinator) InitProducerID(id string, timeoutMs int32, expectedPID int
 // when the epoch is exhausted. It fences the producer: a retry of its last
 // TV2 EndTxn is no longer recognised.
 func (c *Coordinator) bumpEpoch(t *Txn) error {
-	t.LastEpoch = -1
+	t.LastEpoch, t.TV2 = -1, false
 	if t.Epoch < math.MaxInt16-1 {
 		t.Epoch++
 		return nil
@@ -235,6 +241,7 @@ func (c *Coordinator) EndTxn(id string, pid int64, epoch int16, commit bool, now
 	}
 	switch t.State {
 	case kmsg.TransactionStateOngoing:
+		t.TV2 = false
 		return c.prepare(t, commit, nowMs), nil
 	case kmsg.TransactionStateCompleteCommit:
 		if commit {

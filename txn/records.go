@@ -11,8 +11,9 @@ import (
 
 // Record is one record of __transaction_state in Kafka's schemas: key
 // TxnMetadataKey v0 (transactional id), value TxnMetadataValue v0 (producer
-// id and epoch, timeout, state, partitions, timestamps); a nil Value is a
-// tombstone (an expired id).
+// id and epoch, timeout, state, partitions, timestamps), v1 with its
+// tagged fields for transaction version 2; a nil Value is a tombstone (an
+// expired id).
 type Record struct {
 	Key, Value []byte
 }
@@ -30,9 +31,12 @@ func (t *Txn) record() Record {
 	v := kmsg.NewTxnMetadataValue()
 	v.ProducerID, v.ProducerEpoch, v.TimeoutMillis = t.ProducerID, t.Epoch, t.TimeoutMs
 	v.State, v.LastUpdateTimestamp, v.StartTimestamp = t.State, t.LastUpdateMs, t.StartMs
-	if t.NextProducerID != noPID || t.PrevProducerID != noPID {
+	if t.NextProducerID != noPID || t.PrevProducerID != noPID || t.TV2 {
 		// Version 1's tagged fields (KIP-890 part 2), only when in use.
-		v.Version, v.NextProducerID, v.PreviousProducerID, v.ClientTransactionVersion = 1, t.NextProducerID, t.PrevProducerID, 2
+		v.Version, v.NextProducerID, v.PreviousProducerID, v.ClientTransactionVersion = 1, t.NextProducerID, t.PrevProducerID, 0
+		if t.TV2 {
+			v.ClientTransactionVersion = 2
+		}
 	}
 	byTopic := map[string][]int32{}
 	for tp := range t.Partitions {
@@ -78,6 +82,8 @@ func decodeRecord(r Record) (id string, t *Txn, err error) {
 		Partitions: map[model.TopicPartition]struct{}{}, NextProducerID: noPID, PrevProducerID: noPID, LastEpoch: -1}
 	if v.Version >= 1 {
 		t.NextProducerID, t.PrevProducerID = v.NextProducerID, v.PreviousProducerID
+		t.TV2 = v.ClientTransactionVersion >= 2
+		t.restoreLastEpoch()
 	}
 	for _, vt := range v.Topics {
 		for _, p := range vt.Partitions {

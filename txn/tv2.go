@@ -14,8 +14,9 @@ package txn
 //     (math.MaxInt16-1), the markers go out at math.MaxInt16 and the
 //     producer continues under a new producer id at epoch 0 once they are
 //     written (NextProducerID, then PrevProducerID).
-//   - A retry of that EndTxn (the epoch it sent, kept in memory as
-//     LastEpoch, as Kafka's lastProducerEpoch is): the same outcome,
+//   - A retry of that EndTxn (the epoch it sent, kept as LastEpoch, as
+//     Kafka's lastProducerEpoch is, and restored by a coordinator that
+//     loads the state after a failover: Txn.TV2): the same outcome,
 //     complete: success with the current id and epoch; still writing
 //     markers: CONCURRENT_TRANSACTIONS; the other outcome: INVALID_TXN_STATE.
 //   - An abort with no transaction open (Empty, CompleteCommit,
@@ -72,7 +73,7 @@ func (c *Coordinator) EndTxnTV2(id string, pid int64, epoch int16, commit bool, 
 	} else {
 		t.Epoch++
 	}
-	t.LastEpoch = epoch
+	t.LastEpoch, t.TV2 = epoch, true
 	eff := c.prepare(t, commit, nowMs)
 	pid, ep := t.continueAs()
 	return pid, ep, eff, nil
@@ -98,6 +99,27 @@ func (t *Txn) continueAs() (int64, int16) {
 		return t.NextProducerID, 0
 	}
 	return t.ProducerID, t.Epoch
+}
+
+// restoreLastEpoch sets LastEpoch of a TV2 transaction just loaded from
+// __transaction_state: the epoch its last EndTxn v5+ came with, which is
+// one below the epoch that end bumped to, or the last epoch of the
+// previous producer id when the end moved the producer to a new id.
+func (t *Txn) restoreLastEpoch() {
+	t.LastEpoch = -1
+	if !t.TV2 {
+		return
+	}
+	switch t.State {
+	case kmsg.TransactionStatePrepareCommit, kmsg.TransactionStatePrepareAbort:
+		t.LastEpoch = t.Epoch - 1 // at math.MaxInt16 with NextProducerID: MaxInt16-1
+	case kmsg.TransactionStateCompleteCommit, kmsg.TransactionStateCompleteAbort:
+		if t.Epoch == 0 && t.PrevProducerID != noPID {
+			t.LastEpoch = math.MaxInt16 - 1
+		} else if t.Epoch > 0 {
+			t.LastEpoch = t.Epoch - 1
+		}
+	}
 }
 
 // switchProducerID moves t to its next producer id once the markers of

@@ -117,3 +117,63 @@ func mustEff(t *testing.T) func(Effects, error) Effects {
 		return e
 	}
 }
+
+// A coordinator that takes over (loads __transaction_state after a
+// failover) answers a TV2 client's retried EndTxn from the outcome, while
+// the markers are written and after, as the old coordinator would have:
+// the client whose answer was lost with the old coordinator is not fenced.
+// A retry after a timeout's fence is still fenced.
+func TestTV2EndRetryAfterCoordinatorFailover(t *testing.T) {
+	f := newFixture(t)
+	pid, e0 := f.init("fo")
+	f.apply(mustEff(t)(f.c.AddPartitions("fo", pid, e0, []model.TopicPartition{tpA}, f.now)))
+	_, e1, eff, err := f.c.EndTxnTV2("fo", pid, e0, true, f.now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.apply(eff)
+	reload := func() *Coordinator {
+		t.Helper()
+		g := New(f.c.cfg)
+		if errs := g.Load(f.log); len(errs) != 0 {
+			t.Fatal(errs)
+		}
+		return g
+	}
+	// Failover while the markers are written: the retry waits.
+	g := reload()
+	_, _, _, err = g.EndTxnTV2("fo", pid, e0, true, f.now)
+	wantErr(t, "retry on the new coordinator while writing markers", err, kerr.ConcurrentTransactions)
+	_, _, _, err = g.EndTxnTV2("fo", pid, e0, false, f.now)
+	wantErr(t, "retry asking the other outcome", err, kerr.InvalidTxnState)
+	// The new coordinator completes the markers; the retry succeeds.
+	f.c = g
+	f.apply(mustEff(t)(f.c.MarkersWritten("fo", pid, e1, f.now)))
+	g = reload()
+	if rp, re, _, err := g.EndTxnTV2("fo", pid, e0, true, f.now); err != nil || rp != pid || re != e1 {
+		t.Fatalf("retry after completion on a reloaded coordinator: %d/%d %v, want %d/%d", rp, re, err, pid, e1)
+	}
+	// An older epoch is fenced all the same.
+	if e0 > 0 {
+		_, _, _, err = g.EndTxnTV2("fo", pid, e0-1, true, f.now)
+		wantErr(t, "an older epoch", err, kerr.ProducerFenced)
+	}
+
+	// A timeout fences the producer: after a reload, its retry is
+	// fenced, not answered.
+	f.c = g
+	f.apply(mustEff(t)(f.c.AddPartitions("fo", pid, e1, []model.TopicPartition{tpB}, f.now)))
+	f.now += 11_000
+	for _, e := range f.c.Tick(f.now) {
+		f.apply(e)
+		if e.Markers != nil {
+			f.apply(mustEff(t)(f.c.MarkersWritten("fo", e.Markers.ProducerID, e.Markers.Epoch, f.now)))
+		}
+	}
+	if tx, _ := f.c.Get("fo"); tx.State != kmsg.TransactionStateCompleteAbort {
+		t.Fatalf("after the timeout: %v", tx.State)
+	}
+	g = reload()
+	_, _, _, err = g.EndTxnTV2("fo", pid, e1, false, f.now)
+	wantErr(t, "an end from the fenced producer after a reload", err, kerr.ProducerFenced)
+}
