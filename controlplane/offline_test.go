@@ -422,3 +422,43 @@ func FuzzApplyRecords(f *testing.F) {
 		planReassignments(n)
 	})
 }
+
+// From a broker-only node (a raft learner) under controller-only voters.
+func TestReportOfflineReplicasFromLearner(t *testing.T) {
+	tc := newTestCluster(t, 1, func(c *Config) {
+		c.ControllerOnly = c.NodeID == 1
+		c.ElectLeader = replication.ElectLeader
+	})
+	tc.controllerOnly[1] = true
+	tc.leader()
+	tc.addLearner(4)
+	tc.addLearner(5)
+	tc.until("learners registered", tc.allRegistered)
+	if err := tc.createTopic(4, "t", 2); err != nil {
+		t.Fatal(err)
+	}
+	tc.until("learners caught up", func() bool { return tc.nodes[4].Image().Topics["t"] != nil && tc.nodes[5].Image().Topics["t"] != nil })
+	p := tc.nodes[1].Image().Topics["t"].Partitions[0]
+	from, to := p.Leader, p.ISR[1]
+	if p.ISR[0] != from {
+		to = p.ISR[0]
+	}
+	var err, errCtl error
+	tc.do(func() {
+		errCtl = tc.nodes[1].ReportOfflineReplicas(context.Background(), tp0) // controller-only: holds nothing
+		err = tc.nodes[from].ReportOfflineReplicas(context.Background(), tp0)
+	})
+	if err != nil || errCtl != nil {
+		t.Fatal(err, errCtl)
+	}
+	tc.until("leadership moved", func() bool {
+		for _, c := range tc.nodes {
+			q := c.Image().Topics["t"].Partitions[0]
+			if q.Leader != to || !slices.Equal(q.ISR, []int32{to}) {
+				return false
+			}
+		}
+		return true
+	})
+	tc.sameImages()
+}
