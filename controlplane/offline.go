@@ -107,6 +107,13 @@ func (im *Image) ReplicaOffline(broker int32, topicID UUID, partition int32) boo
 	return found
 }
 
+// TopicPartitionOffline is ReplicaOffline by topic name; false for an
+// unknown topic.
+func (im *Image) TopicPartitionOffline(broker int32, tp model.TopicPartition) bool {
+	t, ok := im.Topics[tp.Topic]
+	return ok && im.ReplicaOffline(broker, t.ID, tp.Partition)
+}
+
 // OfflineReplicas returns the replicas of partition p of topic topicID
 // that are offline, in replica order (Metadata's offline_replicas); nil
 // when none is.

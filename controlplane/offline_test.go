@@ -55,6 +55,9 @@ func TestOfflineReplicaLosesLeadershipAndISR(t *testing.T) {
 	if !im.ReplicaOffline(1, id, 0) || im.ReplicaOffline(1, id, 1) || im.ReplicaOffline(2, id, 0) {
 		t.Fatal("ReplicaOffline answers for the wrong replicas")
 	}
+	if !im.TopicPartitionOffline(1, tp0[0]) || im.TopicPartitionOffline(1, model.TopicPartition{Topic: "t", Partition: 1}) || im.TopicPartitionOffline(1, model.TopicPartition{Topic: "x"}) {
+		t.Fatal("TopicPartitionOffline answers for the wrong replicas")
+	}
 	if got := im.OfflineReplicas(id, &p0); !slices.Equal(got, []int32{1}) {
 		t.Fatalf("OfflineReplicas of partition 0: %v", got)
 	}
