@@ -68,23 +68,36 @@ func planLeadership(im *Image, fencing map[int32]bool, elect ElectFunc) []Record
 		b, ok := im.Brokers[id]
 		return ok && !b.Fenced && !fencing[id]
 	}
+	hasOffline := false
+	for _, b := range im.Brokers {
+		hasOffline = hasOffline || len(b.Offline) > 0
+	}
+	// healthy: live, and its replica of the partition (tid, part) at
+	// hand is not offline. The closures are made once: per partition
+	// they cost the fence loop's pass several times its time.
+	var tid UUID
+	var part int32
+	healthy := func(id int32) bool { return live(id) && !(hasOffline && im.ReplicaOffline(id, tid, part)) }
+	notHealthy := func(id int32) bool { return !healthy(id) }
+	notLive := func(id int32) bool { return !live(id) }
+	healthyNode := func(id model.NodeID) bool { return healthy(int32(id)) }
 	var recs []Record
 	for _, name := range im.TopicNames() {
 		t := im.Topics[name]
 		for _, p := range t.Partitions {
-			healthy := func(id int32) bool { return live(id) && !im.ReplicaOffline(id, t.ID, p.Partition) }
-			isr := slices.DeleteFunc(slices.Clone(p.ISR), func(id int32) bool { return !healthy(id) })
+			tid, part = t.ID, p.Partition
+			isr := slices.DeleteFunc(slices.Clone(p.ISR), notHealthy)
 			if len(isr) == 0 {
 				// Keep the last in-sync members: only they may lead
 				// cleanly when they come back (or their dirs do).
-				isr = slices.DeleteFunc(slices.Clone(p.ISR), func(id int32) bool { return !live(id) })
+				isr = slices.DeleteFunc(slices.Clone(p.ISR), notLive)
 			}
 			if len(isr) == 0 {
 				isr = slices.Clone(p.ISR)
 			}
 			leader, leaderEpoch := p.Leader, p.LeaderEpoch
 			if leader < 0 || !healthy(leader) || !slices.Contains(isr, leader) {
-				l, unclean := elect(toNodes(p.Replicas), toNodes(isr), func(id model.NodeID) bool { return healthy(int32(id)) }, im.uncleanAllowed(t))
+				l, unclean := elect(toNodes(p.Replicas), toNodes(isr), healthyNode, im.uncleanAllowed(t))
 				switch {
 				case l < 0 && leader >= 0 && live(leader) && slices.Contains(isr, leader):
 					// An offline leader that nobody can replace keeps
