@@ -370,7 +370,7 @@ func (c *Controller) register(ctx context.Context, forward bool) error {
 	c.cmdMu.Lock()
 	defer c.cmdMu.Unlock()
 	im := c.image.Load()
-	if c.registered(im) {
+	if c.registered(im) && !c.staleOffline(im) {
 		return nil
 	}
 	var epoch int64 = im.Offset + 1
@@ -389,6 +389,15 @@ func (c *Controller) registered(im *Image) bool {
 	// keeps its registration across restarts.
 	fresh := c.soleVoter || b.Incarnation == c.incarnation
 	return fresh && slices.Equal(b.Endpoints, c.cfg.Endpoints) && b.Rack == c.cfg.Rack && !b.Fenced
+}
+
+// staleOffline reports whether the image holds offline replicas of this
+// node recorded by an earlier process: a quorum of one keeps its
+// registration across restarts, but registers anew at Open when a failed
+// log dir of the previous process is on record, which clears it.
+func (c *Controller) staleOffline(im *Image) bool {
+	b, ok := im.Brokers[c.cfg.NodeID]
+	return ok && len(b.Offline) > 0 && b.Incarnation != c.incarnation
 }
 
 // Registered reports whether the image holds this process's own broker

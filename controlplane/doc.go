@@ -64,6 +64,17 @@
 // a new incarnation, and Registered says when this node's image holds it:
 // until then the node must not act on its (possibly stale) leadership.
 //
+// # Offline replicas (offline.go)
+//
+// A broker whose log dir fails calls ReportOfflineReplicas with the
+// partitions it held there. One entry records them in its registration's
+// offline set (OfflineReplicasRecord) and moves leadership and ISR off
+// those replicas as if the broker were fenced for those partitions only;
+// elections, AlterPartition and reassignment completion pass them over
+// until the broker restarts (a registration of a new incarnation clears
+// the set). Image.ReplicaOffline and Image.OfflineReplicas answer for
+// Metadata and the daemon.
+//
 // # Reassignment and elections (reassign.go, partitions.go)
 //
 // AlterPartitionReassignments adds the target replicas, fenceLoop

@@ -62,6 +62,10 @@ type Broker struct {
 	Endpoints   []Endpoint
 	Rack        string
 	Fenced      bool
+	// Offline are the partitions whose replica on this broker is on a
+	// failed log dir, sorted (offline.go). A registration of a new
+	// incarnation (a restart) clears them.
+	Offline []OfflineReplica `json:",omitempty"`
 }
 
 // Endpoint returns the broker's endpoint for the named listener.
@@ -178,11 +182,20 @@ func (im *Image) applyEntry(index int64, recs []Record) (*Image, error) {
 // shared with earlier images and is copied first.
 func (n *Image) apply(offset int64, r *Record, owned map[*Topic]bool) error {
 	n.Offset = offset
+	if r.bodyMissing() {
+		return fmt.Errorf("%w: %s record without its body (entry %d)", model.ErrInvalidRequest, r.Type, offset)
+	}
 	switch r.Type {
 	case RecRegisterBroker:
 		b := r.RegisterBroker
-		n.Brokers[b.BrokerID] = &Broker{ID: b.BrokerID, Epoch: b.BrokerEpoch, Incarnation: b.Incarnation,
+		nb := &Broker{ID: b.BrokerID, Epoch: b.BrokerEpoch, Incarnation: b.Incarnation,
 			Endpoints: slices.Clone(b.Endpoints), Rack: b.Rack, Fenced: b.Fenced}
+		if old, ok := n.Brokers[b.BrokerID]; ok && old.Incarnation == b.Incarnation {
+			// The same process registering again (unfenced after a
+			// session timeout): its failed log dirs are still failed.
+			nb.Offline = old.Offline
+		}
+		n.Brokers[b.BrokerID] = nb
 	case RecBrokerFencing:
 		f := r.BrokerFencing
 		b, ok := n.Brokers[f.BrokerID]
@@ -280,6 +293,7 @@ func (n *Image) apply(offset int64, r *Record, owned map[*Topic]bool) error {
 		}
 		delete(n.TopicsByID, top.ID)
 		delete(n.Topics, top.Name)
+		n.dropOfflineTopic(top.ID)
 	case RecACL, RecRemoveACL:
 		return n.applyACL(offset, r)
 	case RecProducerIDs:
@@ -293,10 +307,36 @@ func (n *Image) apply(offset int64, r *Record, owned map[*Topic]bool) error {
 		return n.applyScram(offset, r.Scram)
 	case RecClientQuota:
 		return n.applyClientQuota(offset, r.ClientQuota)
+	case RecOfflineReplicas:
+		return n.applyOfflineReplicas(offset, r.OfflineReplicas)
 	default:
 		return fmt.Errorf("%w: record type %q (entry %d)", model.ErrInvalidRequest, r.Type, offset)
 	}
 	return nil
+}
+
+// bodyMissing reports whether r lacks the field its Type names (a log
+// entry that decodes but is not one this code wrote).
+func (r *Record) bodyMissing() bool {
+	switch r.Type {
+	case RecRegisterBroker:
+		return r.RegisterBroker == nil
+	case RecTopic:
+		return r.Topic == nil
+	case RecPartition:
+		return r.Partition == nil
+	case RecConfig:
+		return r.Config == nil
+	case RecRemoveTopic:
+		return r.RemoveTopic == nil
+	case RecProducerIDs:
+		return r.ProducerIDs == nil
+	case RecBrokerFencing:
+		return r.BrokerFencing == nil
+	case RecOfflineReplicas:
+		return r.OfflineReplicas == nil
+	}
+	return false // the others check their own
 }
 
 func setOrDelete(m map[string]string, k string, v *string) {

@@ -57,6 +57,9 @@ func toNodes(ids []int32) []model.NodeID {
 // fencing, about to be) leave the ISR unless they are its last member,
 // and a partition whose leader is not live gets the first live ISR member
 // (elect), or no leader (-1) when none is live and unclean election is off.
+// An offline replica (offline.go) counts as a fenced broker for its
+// partition, except that when no other replica can lead it keeps the
+// leadership rather than leave the partition leaderless.
 func planLeadership(im *Image, fencing map[int32]bool, elect ElectFunc) []Record {
 	if elect == nil {
 		return nil
@@ -65,26 +68,48 @@ func planLeadership(im *Image, fencing map[int32]bool, elect ElectFunc) []Record
 		b, ok := im.Brokers[id]
 		return ok && !b.Fenced && !fencing[id]
 	}
-	liveNode := func(id model.NodeID) bool { return live(int32(id)) }
+	hasOffline := false
+	for _, b := range im.Brokers {
+		hasOffline = hasOffline || len(b.Offline) > 0
+	}
+	// healthy: live, and its replica of the partition (tid, part) at
+	// hand is not offline. The closures are made once: per partition
+	// they cost the fence loop's pass several times its time.
+	var tid UUID
+	var part int32
+	healthy := func(id int32) bool { return live(id) && !(hasOffline && im.ReplicaOffline(id, tid, part)) }
+	notHealthy := func(id int32) bool { return !healthy(id) }
+	notLive := func(id int32) bool { return !live(id) }
+	healthyNode := func(id model.NodeID) bool { return healthy(int32(id)) }
 	var recs []Record
 	for _, name := range im.TopicNames() {
 		t := im.Topics[name]
 		for _, p := range t.Partitions {
-			isr := slices.DeleteFunc(slices.Clone(p.ISR), func(id int32) bool { return !live(id) })
+			tid, part = t.ID, p.Partition
+			isr := slices.DeleteFunc(slices.Clone(p.ISR), notHealthy)
 			if len(isr) == 0 {
 				// Keep the last in-sync members: only they may lead
-				// cleanly when they come back.
+				// cleanly when they come back (or their dirs do).
+				isr = slices.DeleteFunc(slices.Clone(p.ISR), notLive)
+			}
+			if len(isr) == 0 {
 				isr = slices.Clone(p.ISR)
 			}
 			leader, leaderEpoch := p.Leader, p.LeaderEpoch
-			if leader < 0 || !live(leader) || !slices.Contains(isr, leader) {
-				l, unclean := elect(toNodes(p.Replicas), toNodes(isr), liveNode, im.uncleanAllowed(t))
-				leader = int32(l)
-				if unclean {
-					isr = []int32{leader}
-				}
-				if leader != p.Leader {
-					leaderEpoch++
+			if leader < 0 || !healthy(leader) || !slices.Contains(isr, leader) {
+				l, unclean := elect(toNodes(p.Replicas), toNodes(isr), healthyNode, im.uncleanAllowed(t))
+				switch {
+				case l < 0 && leader >= 0 && live(leader) && slices.Contains(isr, leader):
+					// An offline leader that nobody can replace keeps
+					// the partition.
+				default:
+					leader = int32(l)
+					if unclean {
+						isr = []int32{leader}
+					}
+					if leader != p.Leader {
+						leaderEpoch++
+					}
 				}
 			}
 			if leader == p.Leader && slices.Equal(isr, p.ISR) {
@@ -105,8 +130,8 @@ func planLeadership(im *Image, fencing map[int32]bool, elect ElectFunc) []Record
 // controller by raft) and returns the new partition epoch. A leader or
 // partition epoch that is not the current one fails with
 // ErrFencedLeaderEpoch or ErrStalePartitionEpoch; an ISR that leaves out
-// the leader, names a non-replica or adds a fenced broker fails with
-// model.ErrInvalidRequest.
+// the leader, names a non-replica or adds a fenced broker or an offline
+// replica (offline.go) fails with model.ErrInvalidRequest.
 func (c *Controller) AlterPartition(ctx context.Context, topic string, partition, leader, leaderEpoch, partitionEpoch int32, isr []int32) (int32, error) {
 	c.cmdMu.Lock()
 	defer c.cmdMu.Unlock()
@@ -171,7 +196,21 @@ var (
 func (c *Controller) ElectLeaders(ctx context.Context, typ int8, parts []model.TopicPartition) ([]model.TopicPartition, []error) {
 	c.cmdMu.Lock()
 	defer c.cmdMu.Unlock()
-	im := c.image.Load()
+	parts, recs, planned, errs := planElections(c.image.Load(), typ, parts)
+	if len(recs) > 0 {
+		if err := c.commitAnywhere(ctx, recs); err != nil {
+			for _, i := range planned {
+				errs[i] = err
+			}
+		}
+	}
+	return parts, errs
+}
+
+// planElections plans ElectLeaders on im: the partitions (all of them
+// when parts is nil), the records, the indexes of parts they elect for,
+// and one error per partition.
+func planElections(im *Image, typ int8, parts []model.TopicPartition) ([]model.TopicPartition, []Record, []int, []error) {
 	if parts == nil {
 		for _, name := range im.TopicNames() {
 			for _, p := range im.Topics[name].Partitions {
@@ -182,7 +221,6 @@ func (c *Controller) ElectLeaders(ctx context.Context, typ int8, parts []model.T
 	errs := make([]error, len(parts))
 	var recs []Record
 	var planned []int
-	live := func(id int32) bool { b, ok := im.Brokers[id]; return ok && !b.Fenced }
 	for i, tp := range parts {
 		t, ok := im.Topics[tp.Topic]
 		if !ok || tp.Partition < 0 || int(tp.Partition) >= len(t.Partitions) {
@@ -190,6 +228,8 @@ func (c *Controller) ElectLeaders(ctx context.Context, typ int8, parts []model.T
 			continue
 		}
 		p := t.Partitions[tp.Partition]
+		// live: unfenced, with this partition's replica not offline.
+		live := func(id int32) bool { return im.canLead(id, t.ID, p.Partition) }
 		next, isr := int32(-1), slices.Clone(p.ISR)
 		switch typ {
 		case ElectPreferred:
@@ -198,7 +238,7 @@ func (c *Controller) ElectLeaders(ctx context.Context, typ int8, parts []model.T
 			case p.Leader == pref:
 				errs[i] = fmt.Errorf("%w: %s: replica %d leads already", ErrElectionNotNeeded, tp, pref)
 			case !live(pref) || !slices.Contains(p.ISR, pref):
-				errs[i] = fmt.Errorf("%w: %s: replica %d is fenced or not in the ISR %v", ErrPreferredLeaderNotAvailable, tp, pref, p.ISR)
+				errs[i] = fmt.Errorf("%w: %s: replica %d is fenced, offline or not in the ISR %v", ErrPreferredLeaderNotAvailable, tp, pref, p.ISR)
 			default:
 				next = pref
 			}
@@ -236,12 +276,5 @@ func (c *Controller) ElectLeaders(ctx context.Context, typ int8, parts []model.T
 		}})
 		planned = append(planned, i)
 	}
-	if len(recs) > 0 {
-		if err := c.commitAnywhere(ctx, recs); err != nil {
-			for _, i := range planned {
-				errs[i] = err
-			}
-		}
-	}
-	return parts, errs
+	return parts, recs, planned, errs
 }

@@ -102,21 +102,26 @@ func (c *Controller) AlterPartitionReassignments(ctx context.Context, reqs []Rea
 }
 
 // moveTo plans the partition's final state with replicas target: the ISR
-// keeps its members in target, and a leader outside it (or fenced) gives
-// way to the first live ISR member. Nil with no error: no member of the
+// keeps its members in target, and a leader outside it (or fenced, or
+// offline) gives way to the first live ISR member whose replica is not
+// offline. Nil with no error: no member of the
 // target is in the ISR and live yet, so it must wait.
 func moveTo(im *Image, t *Topic, p Partition, target []int32) (*PartitionRecord, error) {
 	isr := slices.DeleteFunc(slices.Clone(p.ISR), func(id int32) bool { return !slices.Contains(target, id) })
 	live := func(id int32) bool { b, ok := im.Brokers[id]; return ok && !b.Fenced }
 	leader := p.Leader
-	if !slices.Contains(isr, leader) || !live(leader) {
-		leader = -1
+	if !slices.Contains(isr, leader) || !im.canLead(leader, t.ID, p.Partition) {
+		next := int32(-1)
 		for _, id := range isr {
-			if live(id) {
-				leader = id
+			if im.canLead(id, t.ID, p.Partition) {
+				next = id
 				break
 			}
 		}
+		if next < 0 && slices.Contains(isr, leader) && live(leader) {
+			next = leader // an offline leader nobody can replace stays (offline.go)
+		}
+		leader = next
 	}
 	if leader < 0 {
 		return nil, fmt.Errorf("%w: %s-%d: no replica of %v is live and in the ISR %v", ErrEligibleLeadersNotAvailable, t.Name, p.Partition, target, p.ISR)

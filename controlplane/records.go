@@ -35,6 +35,9 @@ const (
 	RecProducerIDs    = "producer_ids"
 	RecBrokerFencing  = "broker_fencing"
 	RecScram          = "scram_credential" // scram.go
+	// RecOfflineReplicas marks replicas of a broker offline (a failed
+	// log dir, offline.go).
+	RecOfflineReplicas = "offline_replicas"
 )
 
 // Record is one entry of the metadata log.
@@ -51,6 +54,8 @@ type Record struct {
 	ClientQuota    *ClientQuotaRecord    `json:"client_quota,omitempty"` // quotas.go
 	ACL            *ACLRecord            `json:"acl,omitempty"`
 	RemoveACL      *RemoveACLRecord      `json:"remove_acl,omitempty"`
+	// OfflineReplicas: offline.go.
+	OfflineReplicas *OfflineReplicasRecord `json:"offline_replicas,omitempty"`
 }
 
 // Endpoint is one advertised listener of a broker.

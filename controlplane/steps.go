@@ -109,6 +109,10 @@ func PlanAlterPartition(im *Image, topic string, partition, leader, leaderEpoch,
 		if b, ok := im.Brokers[id]; !slices.Contains(p.ISR, id) && (!ok || b.Fenced) {
 			return nil, 0, fmt.Errorf("%w: %s-%d: broker %d is fenced and cannot join the ISR", model.ErrInvalidRequest, topic, partition, id)
 		}
+		if !slices.Contains(p.ISR, id) && im.ReplicaOffline(id, t.ID, partition) {
+			// Kafka's INELIGIBLE_REPLICA.
+			return nil, 0, fmt.Errorf("%w: %s-%d: broker %d's replica is offline (a failed log dir) and cannot join the ISR", model.ErrInvalidRequest, topic, partition, id)
+		}
 	}
 	// Keep replica order so the ISR reads the same everywhere.
 	next := slices.Clone(isr)
