@@ -29,13 +29,15 @@ import (
 
 // jbodOptions are options for a node with two log dirs; the data dir is
 // the first.
-func jbodOptions(t *testing.T) (o testkit.Options, dirs [2]string) {
+func jbodOptions() testkit.Options { return testkit.Options{ExtraLogDirs: 1} }
+
+// logDirs is the node's two log dirs.
+func logDirs(t *testing.T, n *testkit.Node) [2]string {
 	t.Helper()
-	dirs = [2]string{t.TempDir(), t.TempDir()}
-	o = testkit.Options{DataDir: dirs[0], Settings: map[string]string{
-		"log.dirs": fmt.Sprintf(`"%s,%s"`, dirs[0], dirs[1]),
-	}}
-	return o, dirs
+	if len(n.LogDirs) != 2 {
+		t.Fatalf("node has log dirs %v, want two", n.LogDirs)
+	}
+	return [2]string{n.LogDirs[0], n.LogDirs[1]}
 }
 
 // partitionsIn lists the partitions of topic whose logs are in dir.
@@ -96,8 +98,8 @@ func rawProduceCode(t *testing.T, cl *kgo.Client, topic string, p int32) int16 {
 }
 
 func TestJBODSpreadAndRestart(t *testing.T) {
-	o, dirs := jbodOptions(t)
-	n := startNode(t, o)
+	n := startNode(t, jbodOptions())
+	dirs := logDirs(t, n)
 	n.CreateTopic("spread", 6, nil)
 	in0, in1 := partitionsIn(t, dirs[0], "spread"), partitionsIn(t, dirs[1], "spread")
 	if len(in0) == 0 || len(in1) == 0 || len(in0)+len(in1) != 6 {
@@ -149,7 +151,7 @@ func TestJBODSpreadAndRestart(t *testing.T) {
 }
 
 func TestJBODDiskErrorTakesDirOffline(t *testing.T) {
-	o, dirs := jbodOptions(t)
+	o := jbodOptions()
 	ctl := filepath.Join(t.TempDir(), "eio-dirs")
 	if err := os.WriteFile(ctl, nil, 0o644); err != nil {
 		t.Fatal(err)
@@ -157,6 +159,7 @@ func TestJBODDiskErrorTakesDirOffline(t *testing.T) {
 	o.Env = []string{"RINGTAIL_TEST_EIO_FILE=" + ctl}
 	o, adminAddr := withAdmin(t, o)
 	n := startNode(t, o)
+	dirs := logDirs(t, n)
 	n.CreateTopic("eio", 4, nil)
 	on, off := partitionsIn(t, dirs[0], "eio"), partitionsIn(t, dirs[1], "eio")
 	if len(on) == 0 || len(off) == 0 {
