@@ -88,6 +88,7 @@ func (o *offlineDirs) loop() {
 			return
 		case <-o.kick:
 		}
+		o.n.refreshReplicas()
 		for {
 			o.mu.Lock()
 			parts := make([]model.TopicPartition, 0, len(o.pending))
@@ -119,6 +120,16 @@ func (o *offlineDirs) loop() {
 			case <-t.C:
 			}
 		}
+	}
+}
+
+// refreshReplicas re-applies the image to replication, which stops
+// following and leading the replicas on offline log dirs.
+func (n *Node) refreshReplicas() {
+	n.reconcileMu.Lock()
+	defer n.reconcileMu.Unlock()
+	if n.repl != nil && n.ctrl != nil {
+		n.repl.update(n.ctrl.Image())
 	}
 }
 
