@@ -342,6 +342,9 @@ func (l *LogDirs) Clean(tp model.TopicPartition) (model.Offset, error) {
 // Offline reports whether tp is offline here: the dir holding it is
 // offline, or no dir holds it and HoldOffline marked it.
 func (l *LogDirs) Offline(tp model.TopicPartition) bool {
+	if !l.AnyOffline() {
+		return false // the data path's case: no lock taken
+	}
 	if m, _ := l.holder(tp); m != nil {
 		return m.Offline() != nil
 	}
