@@ -540,6 +540,7 @@ func (c *stateCollector) Describe(ch chan<- *prometheus.Desc) {
 	}
 	describeReplication(ch)
 	describeLimits(ch)
+	describeLogDirs(ch)
 	for _, d := range []*prometheus.Desc{descSegFilesOpen, descSegFilesMax, descSegFileOpens, descSegFileEvictions} {
 		ch <- d
 	}
@@ -563,6 +564,7 @@ func (c *stateCollector) Collect(ch chan<- prometheus.Metric) {
 	collectReplication(ch, c.src)
 	collectLimits(ch, c.src)
 	collectSegmentFiles(ch, c.src)
+	collectLogDirs(ch, c.src)
 	if cs, ok := c.src.(interface{ Cleaner() CleanerStats }); ok {
 		st := cs.Cleaner()
 		ch <- prometheus.MustNewConstMetric(descCleanerPasses, prometheus.CounterValue, float64(st.Passes))

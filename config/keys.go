@@ -95,7 +95,7 @@ var brokerKeys = []brokerKey{
 	// Log storage.
 	alias(listKey("log.dir", "Storage", "Data directory, used when log.dirs is not set.", `"./ringtail-data"`,
 		func(c *Config) *[]string { return &c.LogDirs }, nil, nil)),
-	listKey("log.dirs", "Storage", "Data directories; the first also holds meta.properties and the metadata log.", `"./ringtail-data"`,
+	listKey("log.dirs", "Storage", "Data directories (JBOD). Each holds a meta.properties and partition logs; a new partition goes to the online dir holding the fewest. The first also holds the metadata log. A dir whose disk fails with an I/O error goes offline (its partitions answer KAFKA_STORAGE_ERROR, the others keep serving) until a restart; the broker starts while at least one dir is online.", `"./ringtail-data"`,
 		func(c *Config) *[]string { return &c.LogDirs }, nil, checkLogDirs),
 	intKey("log.segment.bytes", "Storage", "Roll a new segment file when the active one reaches this size.", "1073741824", TypeInt,
 		intSpec{min: 1024, max: math.MaxInt32, unit: "bytes"}, func(c *Config) *int64 { return &c.LogSegmentBytes }),

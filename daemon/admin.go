@@ -175,6 +175,20 @@ func (s adminSource) SegmentFiles() admin.SegmentFileStats {
 	return admin.SegmentFileStats{Open: st.Open, Max: st.Max, Opens: st.Opens, Evictions: st.Evictions}
 }
 
+// LogDirs is each log dir's state (ringtail_log_dir*_offline).
+func (s adminSource) LogDirs() []admin.LogDirStat {
+	n := s.n
+	if !n.ops.ready.Load() || n.store == nil {
+		return nil
+	}
+	ds := n.store.Dirs()
+	out := make([]admin.LogDirStat, len(ds))
+	for i, d := range ds {
+		out[i] = admin.LogDirStat{Dir: d.Path, Offline: d.Err != nil}
+	}
+	return out
+}
+
 // Txns is the transaction coordinator's counts (ringtail_txn_*).
 func (s adminSource) Txns() admin.TxnStats {
 	n := s.n

@@ -32,6 +32,7 @@ import (
 	"github.com/ringtail/ringtail/storage"
 	"github.com/ringtail/ringtail/telemetry"
 	"github.com/ringtail/ringtail/txn"
+	"github.com/ringtail/ringtail/vfs"
 )
 
 // shutdownGrace bounds how long in-flight requests may take after SIGTERM.
@@ -46,7 +47,7 @@ type Node struct {
 	log     *slog.Logger
 	rt      *iocore.Runtime
 	ctrl    *controlplane.Controller
-	store   *storage.Manager
+	store   *storage.LogDirs
 	servers []*kafka.Server
 	groups  *group.Coordinator
 	txns    *txn.Manager
@@ -81,7 +82,9 @@ type Node struct {
 
 	// limitStore is store for the controller's open file check, which
 	// runs on the controller goroutine (set once storage is open).
-	limitStore   atomic.Pointer[storage.Manager]
+	limitStore atomic.Pointer[storage.LogDirs]
+	// offline reports the partitions of offline log dirs (offline.go).
+	offline      offlineDirs
 	maxOpenFiles int // ringtail.max_open_files resolved against RLIMIT_NOFILE
 }
 
@@ -295,7 +298,7 @@ func Start(ctx context.Context, cfg *config.Config, logger *slog.Logger) (n *Nod
 		return n, nil
 	}
 	status("starting: recovering partitions")
-	if err := n.openStorage(dir); err != nil {
+	if err := n.openStorage(meta); err != nil {
 		return nil, err
 	}
 	n.repl = newReplicas(n)
@@ -316,6 +319,7 @@ func Start(ctx context.Context, cfg *config.Config, logger *slog.Logger) (n *Nod
 	first := n.ctrl.Image()
 	n.rec.ctx, n.rec.cancel = context.WithCancel(context.Background())
 	n.reconcile(nil, first)
+	n.reportHeldOffline()
 	n.rec.stop, n.rec.done = make(chan struct{}), make(chan struct{})
 	go n.reconcileLoop(first)
 
@@ -352,25 +356,35 @@ func Start(ctx context.Context, cfg *config.Config, logger *slog.Logger) (n *Nod
 	return n, nil
 }
 
-// openStorage opens (and recovers) the partition logs in dir.
-func (n *Node) openStorage(dir string) error {
+// openStorage opens (and recovers) the partition logs of every log dir;
+// meta is the first dir's meta.properties, which the others must match.
+func (n *Node) openStorage(meta metaProperties) error {
 	cfg := n.cfg
 	im := n.ctrl.Image()
+	fsys := vfs.FromEnv(vfs.OS)
+	if fsys != vfs.OS {
+		n.log.Warn("test hook: log dirs listed in the control file fail with EIO", "env", vfs.FaultEnv, "file", os.Getenv(vfs.FaultEnv))
+	}
+	n.offline.start(n)
 	var err error
-	n.store, err = storage.OpenManager(storage.ManagerConfig{
-		Dir: dir, Runtime: n.rt, Logger: n.log,
-		RetentionCheckInterval: time.Duration(cfg.LogRetentionCheckIntervalMs) * time.Millisecond,
-		OnRecoveryProgress: func(done, total int) {
-			status(fmt.Sprintf("recovering %d/%d partitions", done, total))
-		},
-		MaxOpenFiles: n.maxOpenFiles,
-		Cleaner: storage.CleanerConfig{
-			Enabled: cfg.LogCleanerEnable, Threads: cfg.LogCleanerThreads,
-			DedupeBufferBytes: cfg.LogCleanerDedupeBufferSize, LoadFactor: cfg.LogCleanerIOBufferLoadFactor,
-			IOMaxBytesPerSecond: cfg.LogCleanerIOMaxBytesPerSecond,
-			Backoff:             time.Duration(cfg.LogCleanerBackoffMs) * time.Millisecond,
-		},
-	}, func(tp model.TopicPartition) storage.Config {
+	n.store, err = storage.OpenLogDirs(storage.LogDirsConfig{
+		Dirs:      cfg.LogDirs,
+		Check:     func(dir string) error { return checkLogDirMeta(fsys, dir, cfg.DataDir(), meta) },
+		OnOffline: n.offline.dirOffline,
+		Manager: storage.ManagerConfig{
+			Runtime: n.rt, Logger: n.log, FS: fsys,
+			RetentionCheckInterval: time.Duration(cfg.LogRetentionCheckIntervalMs) * time.Millisecond,
+			OnRecoveryProgress: func(done, total int) {
+				status(fmt.Sprintf("recovering %d/%d partitions", done, total))
+			},
+			MaxOpenFiles: n.maxOpenFiles,
+			Cleaner: storage.CleanerConfig{
+				Enabled: cfg.LogCleanerEnable, Threads: cfg.LogCleanerThreads,
+				DedupeBufferBytes: cfg.LogCleanerDedupeBufferSize, LoadFactor: cfg.LogCleanerIOBufferLoadFactor,
+				IOMaxBytesPerSecond: cfg.LogCleanerIOMaxBytesPerSecond,
+				Backoff:             time.Duration(cfg.LogCleanerBackoffMs) * time.Millisecond,
+			},
+		}}, func(tp model.TopicPartition) storage.Config {
 		var overrides map[string]string
 		if t, ok := im.Topics[tp.Topic]; ok {
 			overrides = t.Configs
@@ -384,7 +398,7 @@ func (n *Node) openStorage(dir string) error {
 	n.installCleanerStall()
 	rec := n.store.Recovery()
 	n.log.Info("storage opened", "partitions", rec.Partitions, "clean_shutdown", rec.CleanShutdown,
-		"rescanned", rec.Rescanned, "truncated_bytes", rec.TruncatedBytes)
+		"rescanned", rec.Rescanned, "truncated_bytes", rec.TruncatedBytes, "log_dirs", len(cfg.LogDirs))
 	return nil
 }
 
@@ -708,7 +722,7 @@ func (n *Node) reconcile(old, im *controlplane.Image) {
 	defer n.ready.changed()
 	want := map[model.TopicPartition]bool{}
 	var create []storage.NewPartition
-	var recreated []model.TopicPartition
+	var recreated, held []model.TopicPartition
 	for name, t := range im.Topics {
 		var oldT *controlplane.Topic
 		if old != nil {
@@ -727,6 +741,9 @@ func (n *Node) reconcile(old, im *controlplane.Image) {
 			if !scDone {
 				sc, scDone = n.storageConfig(t.Configs), true
 			}
+			if n.store.Offline(tp) {
+				continue // on an offline log dir, or may be (HoldOffline)
+			}
 			if part, ok := n.store.Partition(tp); ok {
 				if part.TopicID() == (storage.TopicID{}) {
 					if err := part.SetTopicID(id); err != nil {
@@ -744,7 +761,23 @@ func (n *Node) reconcile(old, im *controlplane.Image) {
 				}
 				recreated = append(recreated, tp)
 			}
+			if _, ok := n.store.Partition(tp); !ok && n.store.AnyOffline() && (old == nil || assignedIn(old, tp, n.cfg.NodeID)) {
+				// Kafka's isNew rule: a partition assigned here before
+				// that no online dir holds may live on the offline dir; it
+				// is offline, never created empty over it.
+				held = append(held, tp)
+				continue
+			}
 			create = append(create, storage.NewPartition{TP: tp, Config: sc, TopicID: id})
+		}
+	}
+	if len(held) > 0 {
+		n.store.HoldOffline(held)
+		n.offline.partitionsOffline(held)
+	}
+	for _, tp := range n.store.Held() {
+		if !want[tp] {
+			n.store.Release(tp)
 		}
 	}
 	// Deletions first: they free descriptors for the creations, and a
@@ -912,6 +945,7 @@ func (n *Node) closeAll() error {
 		n.txns.Close()
 	}
 	n.stopReconcile()
+	n.offline.stop()
 	if n.repl != nil {
 		n.repl.close()
 	}

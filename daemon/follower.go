@@ -181,7 +181,11 @@ func (r *replicas) staleFollowersLocked(im *controlplane.Image) (drop map[fetche
 			keep = ok && p.Leader == f.leader && p.LeaderEpoch == f.leaderEpoch
 		}
 		if keep {
+			// A replica on an offline log dir is not followed: its
+			// appends fail, and the fetcher's backoff would slow the
+			// partitions it shares the fetcher with.
 			_, keep = r.n.store.Partition(tp)
+			keep = keep && !r.n.store.Offline(tp)
 		}
 		if !keep {
 			key := fetcherKey{leader: f.leader, id: f.fetcher}

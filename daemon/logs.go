@@ -12,7 +12,7 @@ import (
 
 // logs adapts the storage manager to what the kafka server needs.
 type logs struct {
-	m     *storage.Manager
+	m     *storage.LogDirs
 	r     *replicas
 	ready *readiness
 }
@@ -35,24 +35,46 @@ func (l logs) LeaderLog(t *controlplane.Topic, p controlplane.Partition) (kafka.
 	return partitionLog{Partition: part, r: l.r, tp: tp}, true
 }
 
-// LocalReplicas lists every partition log in the data dir, led or
-// followed, with its topic id and the bytes of its segments
+// LocalReplicas lists every partition log in the online log dirs, led or
+// followed, with its dir, topic id and the bytes of its segments
 // (DescribeLogDirs).
 func (l logs) LocalReplicas() []kafka.LocalReplica {
-	tps := l.m.Partitions()
-	out := make([]kafka.LocalReplica, 0, len(tps))
-	for _, tp := range tps {
-		part, ok := l.m.Partition(tp)
-		if !ok {
-			continue // deleted since Partitions
+	var out []kafka.LocalReplica
+	for _, d := range l.m.Dirs() {
+		if d.Err != nil {
+			continue
 		}
-		size, _ := part.Size()
-		out = append(out, kafka.LocalReplica{Topic: tp.Topic, TopicID: controlplane.UUID(part.TopicID()), Partition: tp.Partition, Size: size})
+		for _, tp := range d.Partitions {
+			part, ok := l.m.Partition(tp)
+			if !ok {
+				continue // deleted since Dirs
+			}
+			size, _ := part.Size()
+			out = append(out, kafka.LocalReplica{Dir: d.Path, Topic: tp.Topic, TopicID: controlplane.UUID(part.TopicID()), Partition: tp.Partition, Size: size})
+		}
 	}
 	return out
 }
 
-var _ kafka.LogDirs = logs{}
+// LocalDirs lists the log dirs, in log.dirs order, and which are offline.
+func (l logs) LocalDirs() []kafka.LocalDir {
+	ds := l.m.Dirs()
+	out := make([]kafka.LocalDir, len(ds))
+	for i, d := range ds {
+		out[i] = kafka.LocalDir{Path: d.Path, Offline: d.Err != nil}
+	}
+	return out
+}
+
+// Offline reports whether tp's replica here is on an offline log dir (or
+// may be: storage.LogDirs.HoldOffline).
+func (l logs) Offline(tp model.TopicPartition) bool { return l.m.Offline(tp) }
+
+var (
+	_ kafka.LogDirs     = logs{}
+	_ kafka.LocalDirs   = logs{}
+	_ kafka.OfflineLogs = logs{}
+)
 
 // Changed is closed when the next reconcile pass ends.
 func (l logs) Changed() <-chan struct{} { return l.ready.wait() }

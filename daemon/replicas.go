@@ -150,8 +150,8 @@ func (r *replicas) update(im *controlplane.Image) {
 				continue
 			}
 			part, ok := r.n.store.Partition(tp)
-			if !ok {
-				continue
+			if !ok || r.n.store.Offline(tp) {
+				continue // an offline replica neither leads nor follows
 			}
 			if p.Leader == self && !registered {
 				// This image may predate what the quorum decided while

@@ -1,24 +1,25 @@
 package kafka
 
 // AlterReplicaLogDirs (key 34): versions 0-2, as Kafka's
-// ReplicaManager.alterReplicaLogDirs on a broker with one log dir.
+// ReplicaManager.alterReplicaLogDirs for a replica already in the
+// destination.
 //
-// Ringtail stores every replica in one log dir, the data dir (the first
-// of log.dirs, the one DescribeLogDirs reports); it never moves a replica
-// between dirs. So, per partition:
-//   - a destination that is not the data dir's absolute path (relative
-//     paths and the other entries of log.dirs included, since Ringtail
-//     does not use them) is LOG_DIR_NOT_FOUND, as Kafka answers a dir that
-//     is not in its config;
-//   - the data dir, when it cannot be statted, is KAFKA_STORAGE_ERROR (an
-//     offline dir);
+// Ringtail stores each replica in one of log.dirs (the ones
+// DescribeLogDirs reports) and never moves a replica between dirs. So,
+// per partition:
+//   - a destination that is not the absolute path of a log dir (relative
+//     paths included) is LOG_DIR_NOT_FOUND, as Kafka answers a dir that is
+//     not in its config;
+//   - a destination log dir that is offline, or cannot be statted, is
+//     KAFKA_STORAGE_ERROR;
 //   - a topic name too long for Kafka's future-log dir name (over 255
 //     bytes with "-<partition>.<32 hex>-future") is INVALID_TOPIC_EXCEPTION;
 //   - a partition the metadata does not have is UNKNOWN_TOPIC_OR_PARTITION;
 //     one with no replica on this node is REPLICA_NOT_AVAILABLE (Kafka's
 //     answer for NOT_LEADER_OR_FOLLOWER here);
-//   - a replica already in the data dir succeeds with nothing to do, as
-//     Kafka answers a move to the dir a replica is in.
+//   - a replica already in the destination succeeds with nothing to do,
+//     as Kafka answers a move to the dir a replica is in; a replica in
+//     another log dir is LOG_DIR_NOT_FOUND (moves are not served).
 //
 // A partition named under several dirs is answered once, for the last.
 // Authorization: ALTER on the cluster, else every partition is
@@ -54,17 +55,18 @@ func handleAlterReplicaLogDirs(s *Server, cx *reqCtx, req *kmsg.AlterReplicaLogD
 		}
 	}
 	allowed := cx.authorizeCluster(acl.OpAlter)
-	dataDir := ""
-	if d := s.cfg.Broker.DataDir(); d != "" {
-		if abs, err := filepath.Abs(d); err == nil {
-			dataDir = abs
+	// The log dirs by absolute path: true when usable.
+	usable := map[string]bool{}
+	dirs := s.localDirs()
+	for _, d := range dirs {
+		abs, err := filepath.Abs(d.Path)
+		if err != nil {
+			continue
 		}
+		_, _, statErr := volumeBytes(abs)
+		usable[abs] = !d.Offline && statErr == nil
 	}
-	var statErr error
-	if dataDir != "" {
-		_, _, statErr = volumeBytes(dataDir)
-	}
-	hosted := localReplicaSet(s)
+	hosted := localReplicaSet(s, dirs)
 	byTopic := map[string]int{}
 	for _, tp := range order {
 		code := int16(0)
@@ -73,14 +75,16 @@ func handleAlterReplicaLogDirs(s *Server, cx *reqCtx, req *kmsg.AlterReplicaLogD
 			code = kerr.ClusterAuthorizationFailed.Code
 		case len(tp.Topic)+len(strconv.Itoa(int(tp.Partition)))+41 > maxFutureDirNameBytes:
 			code = kerr.InvalidTopicException.Code
-		case dataDir == "" || dest[tp] != dataDir:
+		case !hasKey(usable, dest[tp]):
 			code = kerr.LogDirNotFound.Code
-		case statErr != nil:
+		case !usable[dest[tp]]:
 			code = kerr.KafkaStorageError.Code
-		case !hosted[tp] && !inImage(s, tp):
+		case hosted[tp] == "" && !inImage(s, tp):
 			code = kerr.UnknownTopicOrPartition.Code
-		case !hosted[tp]:
+		case hosted[tp] == "":
 			code = kerr.ReplicaNotAvailable.Code
+		case hosted[tp] != dest[tp]:
+			code = kerr.LogDirNotFound.Code
 		}
 		i, ok := byTopic[tp.Topic]
 		if !ok {
@@ -98,20 +102,30 @@ func handleAlterReplicaLogDirs(s *Server, cx *reqCtx, req *kmsg.AlterReplicaLogD
 }
 
 // localReplicaSet is the replicas stored on this node of topics the image
-// has (with the same topic id).
-func localReplicaSet(s *Server) map[model.TopicPartition]bool {
-	out := map[model.TopicPartition]bool{}
+// has (with the same topic id), each with the absolute path of its log
+// dir.
+func localReplicaSet(s *Server, dirs []LocalDir) map[model.TopicPartition]string {
+	out := map[model.TopicPartition]string{}
 	ld, ok := s.logs.(LogDirs)
-	if !ok {
+	if !ok || len(dirs) == 0 {
 		return out
 	}
 	im := s.ctrl.Image()
 	for _, r := range ld.LocalReplicas() {
 		if t, ok := im.Topics[r.Topic]; ok && t.ID == r.TopicID {
-			out[model.TopicPartition{Topic: r.Topic, Partition: r.Partition}] = true
+			dir := r.Dir
+			if dir == "" {
+				dir = dirs[0].Path
+			}
+			out[model.TopicPartition{Topic: r.Topic, Partition: r.Partition}] = absPath(dir)
 		}
 	}
 	return out
+}
+
+func hasKey(m map[string]bool, k string) bool {
+	_, ok := m[k]
+	return ok
 }
 
 // inImage reports whether the metadata image has tp.

@@ -124,6 +124,9 @@ type Logs interface {
 // LocalReplica is one partition replica whose log is stored on this node,
 // led or followed.
 type LocalReplica struct {
+	// Dir is the log dir holding it ("": the data dir, the first of
+	// log.dirs).
+	Dir       string
 	Topic     string
 	TopicID   controlplane.UUID // from the log's partition.metadata; zero if none
 	Partition int32
@@ -137,6 +140,27 @@ type LocalReplica struct {
 // DescribeLogDirs with no partitions.
 type LogDirs interface {
 	LocalReplicas() []LocalReplica
+}
+
+// LocalDir is one of the node's log dirs.
+type LocalDir struct {
+	Path    string
+	Offline bool // taken offline by an I/O error
+}
+
+// LocalDirs is what a Logs may also do: list the log dirs (log.dirs) and
+// which are offline (DescribeLogDirs). Without it the data dir alone is
+// described.
+type LocalDirs interface {
+	LocalDirs() []LocalDir
+}
+
+// OfflineLogs is what a Logs may also do: say which partition replicas of
+// this node are on an offline log dir. Their data requests answer
+// KAFKA_STORAGE_ERROR, and Metadata lists this node among their offline
+// replicas.
+type OfflineLogs interface {
+	Offline(tp model.TopicPartition) bool
 }
 
 // Controller is the metadata side: a read-only image plus the commands that

@@ -3,8 +3,10 @@ package kafka
 // DescribeLogDirs (key 35): versions 0-4.
 //
 // Behavior (as Apache Kafka's ReplicaManager.describeLogDirs):
-//   - One result per log dir. Ringtail has one, the data dir (the first of
-//     log.dirs), reported as an absolute path.
+//   - One result per log dir (log.dirs, in order; LocalDirs), each
+//     reported as an absolute path. A dir taken offline by an I/O error is
+//     answered KAFKA_STORAGE_ERROR with no partitions, as Kafka answers an
+//     offline dir. A Logs without LocalDirs describes the data dir alone.
 //   - Topics null lists every partition replica stored on this node, led
 //     or followed; otherwise only the partitions asked for that are stored
 //     here. A topic or partition asked for that this node does not hold is
@@ -25,8 +27,8 @@ package kafka
 //     ErrorCode is CLUSTER_AUTHORIZATION_FAILED with no dirs (none before v3).
 //
 // Skipped on purpose: v5 (IsCordoned, KIP-1066), future logs
-// (AlterReplicaLogDirs is not served: one data dir). A node whose Logs
-// does not implement LogDirs answers with the dir and no partitions.
+// (AlterReplicaLogDirs moves no replica between dirs). A node whose Logs
+// does not implement LogDirs answers with the dirs and no partitions.
 
 import (
 	"math"
@@ -47,36 +49,65 @@ func handleDescribeLogDirs(s *Server, cx *reqCtx, req *kmsg.DescribeLogDirsReque
 		resp.ErrorCode = kerr.ClusterAuthorizationFailed.Code
 		return resp, nil
 	}
-	dataDir := s.cfg.Broker.DataDir()
-	if dataDir == "" {
+	dirs := s.localDirs()
+	if len(dirs) == 0 {
 		return resp, nil // no log dir configured: nothing to describe
 	}
-	abs, err := filepath.Abs(dataDir)
-	if err != nil {
-		abs = dataDir
+	var replicas []LocalReplica
+	if ld, ok := s.logs.(LogDirs); ok {
+		replicas = ld.LocalReplicas()
 	}
-	dir := kmsg.NewDescribeLogDirsResponseDir()
-	dir.Dir = abs
-	total, usable, err := volumeBytes(abs)
-	if err != nil {
-		s.log.Warn("describe log dirs: data dir is unusable", "dir", abs, "err", err)
-		dir.ErrorCode = kerr.KafkaStorageError.Code
+	for i, d := range dirs {
+		abs := absPath(d.Path)
+		dir := kmsg.NewDescribeLogDirsResponseDir()
+		dir.Dir = abs
+		if d.Offline {
+			dir.ErrorCode = kerr.KafkaStorageError.Code
+			resp.Dirs = append(resp.Dirs, dir)
+			continue
+		}
+		total, usable, err := volumeBytes(abs)
+		if err != nil {
+			s.log.Warn("describe log dirs: log dir is unusable", "dir", abs, "err", err)
+			dir.ErrorCode = kerr.KafkaStorageError.Code
+			resp.Dirs = append(resp.Dirs, dir)
+			continue
+		}
+		dir.TotalBytes, dir.UsableBytes = total, usable
+		var here []LocalReplica
+		for _, r := range replicas {
+			if r.Dir == d.Path || (r.Dir == "" && i == 0) {
+				here = append(here, r)
+			}
+		}
+		dir.Topics = describeLocalReplicas(s, req, here)
 		resp.Dirs = append(resp.Dirs, dir)
-		return resp, nil
 	}
-	dir.TotalBytes, dir.UsableBytes = total, usable
-	dir.Topics = describeLocalReplicas(s, req)
-	resp.Dirs = append(resp.Dirs, dir)
 	return resp, nil
 }
 
-// describeLocalReplicas lists the replicas asked for (every one when
-// req.Topics is null), grouped by topic in name order.
-func describeLocalReplicas(s *Server, req *kmsg.DescribeLogDirsRequest) []kmsg.DescribeLogDirsResponseDirTopic {
-	ld, ok := s.logs.(LogDirs)
-	if !ok {
-		return nil
+// localDirs is the node's log dirs (LocalDirs), or its data dir alone.
+func (s *Server) localDirs() []LocalDir {
+	if ld, ok := s.logs.(LocalDirs); ok {
+		return ld.LocalDirs()
 	}
+	if d := s.cfg.Broker.DataDir(); d != "" {
+		return []LocalDir{{Path: d}}
+	}
+	return nil
+}
+
+// absPath is p made absolute, or p when that fails.
+func absPath(p string) string {
+	if abs, err := filepath.Abs(p); err == nil {
+		return abs
+	}
+	return p
+}
+
+// describeLocalReplicas lists the replicas asked for (every one when
+// req.Topics is null) among rs, grouped by topic in name order.
+func describeLocalReplicas(s *Server, req *kmsg.DescribeLogDirsRequest, rs []LocalReplica) []kmsg.DescribeLogDirsResponseDirTopic {
 	var wanted map[model.TopicPartition]bool
 	if req.Topics != nil {
 		wanted = map[model.TopicPartition]bool{}
@@ -88,7 +119,7 @@ func describeLocalReplicas(s *Server, req *kmsg.DescribeLogDirsRequest) []kmsg.D
 	}
 	im := s.ctrl.Image()
 	byTopic := map[string][]kmsg.DescribeLogDirsResponseDirTopicPartition{}
-	for _, r := range ld.LocalReplicas() {
+	for _, r := range rs {
 		if wanted != nil && !wanted[model.TopicPartition{Topic: r.Topic, Partition: r.Partition}] {
 			continue
 		}

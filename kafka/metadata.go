@@ -28,14 +28,18 @@ package kafka
 //     broker sends it: REBOOTSTRAP_REQUIRED is for brokers that know the
 //     client's view is stale, which Ringtail never decides.
 //
-// Skipped on purpose: offline replicas are always empty (no replica health
-// tracking yet); internal topics do not exist yet.
+//   - OfflineReplicas lists this node for the partitions whose replica
+//     here is on an offline log dir (OfflineLogs); other brokers' offline
+//     replicas are not known here.
+//
+// Skipped on purpose: internal topics do not exist yet.
 
 import (
 	"context"
 	"errors"
 	"fmt"
 	"math"
+	"slices"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kerr"
@@ -202,6 +206,9 @@ func handleMetadata(s *Server, cx *reqCtx, req *kmsg.MetadataRequest) (kmsg.Resp
 			rp.Replicas = append([]int32{}, p.Replicas...)
 			rp.ISR = append([]int32{}, p.ISR...)
 			rp.OfflineReplicas = []int32{}
+			if slices.Contains(p.Replicas, s.cfg.NodeID) && s.offline(model.TopicPartition{Topic: name, Partition: p.Partition}) {
+				rp.OfflineReplicas = append(rp.OfflineReplicas, s.cfg.NodeID)
+			}
 			if p.Leader < 0 {
 				rp.ErrorCode = kerr.LeaderNotAvailable.Code
 			}

@@ -152,11 +152,21 @@ func (s *Server) localPartition(im *controlplane.Image, ref topicRef, partition 
 	if p.Leader != s.cfg.NodeID {
 		return p, nil, fmt.Errorf("%w: %s-%d is led by node %d", model.ErrNotLeader, t.Name, partition, p.Leader)
 	}
+	if s.offline(model.TopicPartition{Topic: t.Name, Partition: partition}) {
+		return p, nil, fmt.Errorf("%s-%d: the log dir holding it is offline: %w", t.Name, partition, model.ErrStorage)
+	}
 	l, ok := s.logs.LeaderLog(t, p)
 	if !ok {
 		return p, nil, fmt.Errorf("%s-%d: %w", t.Name, partition, errLogNotReady)
 	}
 	return p, l, nil
+}
+
+// offline reports whether this node's replica of tp is on an offline log
+// dir (OfflineLogs).
+func (s *Server) offline(tp model.TopicPartition) bool {
+	ol, ok := s.logs.(OfflineLogs)
+	return ok && ol.Offline(tp)
 }
 
 // checkLeaderEpoch applies KIP-320: a client that names an older leader
@@ -190,7 +200,7 @@ func (s *Server) awaitLeading(ctx context.Context, topics []string) bool {
 				if p.Leader != s.cfg.NodeID {
 					continue
 				}
-				if _, ok := s.logs.LeaderLog(t, p); !ok {
+				if _, ok := s.logs.LeaderLog(t, p); !ok && !s.offline(model.TopicPartition{Topic: name, Partition: p.Partition}) {
 					ready = false
 					break
 				}

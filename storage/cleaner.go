@@ -190,6 +190,9 @@ func (c *cleaner) run() {
 // highest dirty ratio at or above min.cleanable.dirty.ratio, or any whose
 // oldest dirty segment passed max.compaction.lag.ms.
 func (c *cleaner) pick() *Partition {
+	if c.m.Offline() != nil {
+		return nil
+	}
 	nowMs := c.m.now().UnixMilli()
 	var best *Partition
 	bestRatio := -1.0

@@ -157,4 +157,19 @@
 // without fsync on the append path and made durable before the recovery
 // point passes it; recovery rebuilds the entries above the recovery point
 // from the batches.
+//
+// # Several log dirs
+//
+// A Manager owns one dir; LogDirs (logdirs.go) opens one per entry of
+// log.dirs and routes each partition to the dir that holds it. A new
+// partition goes to the online dir holding the fewest partitions, the
+// first on a tie, as Kafka places them; a partition found in two dirs
+// stops the start. Each dir has its own checkpoints and clean-shutdown
+// marker; the segment file cache is shared. When an operation on a dir's
+// files fails with a disk error (EIO and kin, not a full disk) the whole
+// dir goes offline (offline.go): its partitions answer model.ErrStorage,
+// nothing is written to it again, and the next start recovers it from
+// its disk. A dir that cannot be opened for a disk error starts offline;
+// the others serve. vfs.Faulty, driven by RINGTAIL_TEST_EIO_FILE in the
+// daemon, injects such errors.
 package storage

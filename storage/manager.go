@@ -38,8 +38,16 @@ type ManagerConfig struct {
 	// RLIMIT_NOFILE (ResolveMaxOpenFiles), -1 leaves it unbounded.
 	MaxOpenFiles int
 	// FS is the file-system seam (nil: the OS); tests give a crash model
-	// (vfs.Crash) to simulate power loss.
+	// (vfs.Crash) to simulate power loss, or a vfs.Faulty to fail a disk.
 	FS vfs.FS
+	// OnOffline, if set, is called once when the dir goes offline after a
+	// disk error (offline.go), with the error and the partitions the dir
+	// held. It may run on a shard goroutine and must not block.
+	OnOffline func(err error, parts []model.TopicPartition)
+
+	// files, set by LogDirs, is the segment file cache shared by the
+	// managers of every log dir (one ringtail.max_open_files bound).
+	files *fileCache
 }
 
 // RecoveryStats says what OpenManager found.
@@ -84,6 +92,10 @@ type Manager struct {
 	// crash would (cleaner.go).
 	cleanFault atomic.Pointer[func(step string) bool]
 	loop       sync.WaitGroup
+	// offline is the disk error that took the dir offline (offline.go).
+	offline atomic.Pointer[error]
+	// faulty: fsys is a vfs.Faulty (tests), asked where I/O bypasses it.
+	faulty bool
 }
 
 // OpenManager opens and recovers every <topic>-<partition> dir in cfg.Dir
@@ -104,18 +116,17 @@ func OpenManager(cfg ManagerConfig, configFor func(model.TopicPartition) Config)
 		m.configFor = func(model.TopicPartition) Config { return DefaultConfig() }
 	}
 	m.mu.parts = map[model.TopicPartition]*Partition{}
-	maxFiles := cfg.MaxOpenFiles
-	if maxFiles == 0 {
-		soft, err := fileLimitFn()
-		if err != nil {
-			return nil, fmt.Errorf("storage: open file limit: %w", err)
-		}
-		if maxFiles, err = ResolveMaxOpenFiles(0, soft); err != nil {
-			return nil, fmt.Errorf("storage: %w", err)
+	_, m.faulty = m.fsys.(*vfs.Faulty)
+	if m.files = cfg.files; m.files == nil {
+		var err error
+		if m.files, err = newManagerFileCache(m.fsys, cfg.MaxOpenFiles); err != nil {
+			return nil, err
 		}
 	}
-	m.files = newFileCache(m.fsys, max(maxFiles, 0))
 	if err := m.fsys.MkdirAll(cfg.Dir, partitionDirPerm); err != nil {
+		return nil, fmt.Errorf("storage: data dir %s: %w: %w", cfg.Dir, model.ErrStorage, err)
+	}
+	if err := vfs.TestFault(m.fsys, "open", cfg.Dir); err != nil {
 		return nil, fmt.Errorf("storage: data dir %s: %w: %w", cfg.Dir, model.ErrStorage, err)
 	}
 	marker := filepath.Join(cfg.Dir, cleanShutdownFile)
@@ -235,6 +246,23 @@ func OpenManager(cfg ManagerConfig, configFor func(model.TopicPartition) Config)
 	return m, nil
 }
 
+// newManagerFileCache is the segment file cache of a manager that has no
+// shared one: bounded by maxOpenFiles (0: derived from RLIMIT_NOFILE, -1:
+// unbounded).
+func newManagerFileCache(fsys vfs.FS, maxOpenFiles int) (*fileCache, error) {
+	maxFiles := maxOpenFiles
+	if maxFiles == 0 {
+		soft, err := fileLimitFn()
+		if err != nil {
+			return nil, fmt.Errorf("storage: open file limit: %w", err)
+		}
+		if maxFiles, err = ResolveMaxOpenFiles(0, soft); err != nil {
+			return nil, fmt.Errorf("storage: %w", err)
+		}
+	}
+	return newFileCache(fsys, max(maxFiles, 0)), nil
+}
+
 // shardKey hashes a topic-partition to pick its shard.
 func shardKey(tp model.TopicPartition) uint32 {
 	h := fnv.New32a()
@@ -351,6 +379,8 @@ func (m *Manager) CreatePartitions(ctx context.Context, ps []NewPartition) []err
 		switch {
 		case m.mu.closed:
 			errs[i] = fmt.Errorf("storage: %s: create: %w", tp, model.ErrClosed)
+		case m.Offline() != nil:
+			errs[i] = fmt.Errorf("storage: %s: create: %w: log dir %s is offline: %w", tp, model.ErrStorage, m.cfg.Dir, m.Offline())
 		case m.mu.parts[tp] != nil || seen[tp]:
 		case !validPartitionName(tp):
 			errs[i] = fmt.Errorf("storage: %s: create: %w", tp, model.ErrInvalidTopic)
@@ -387,8 +417,9 @@ func (m *Manager) CreatePartitions(ctx context.Context, ps []NewPartition) []err
 		parallel(len(chunk), createWorkers, func(k int) {
 			i := chunk[k]
 			made[k], errs[i] = m.createOne(ps[i])
+			m.noteErr(errs[i])
 		})
-		if err := m.fsys.SyncDir(m.cfg.Dir); err != nil {
+		if err := m.noteErr(m.fsys.SyncDir(m.cfg.Dir)); err != nil {
 			for k, i := range chunk {
 				if made[k] != nil {
 					made[k].releaseAll()
@@ -471,6 +502,18 @@ func (m *Manager) DeletePartition(tp model.TopicPartition) error {
 	if !ok {
 		return fmt.Errorf("storage: %s: delete: %w", tp, model.ErrUnknownTopicOrPartition)
 	}
+	if m.Offline() != nil {
+		// Nothing touches an offline dir: the log is forgotten here, and
+		// its files stay until the dir is back (the next start deletes a
+		// log whose topic is gone).
+		p.onShard(func() { p.closed = true }, func() error {
+			p.closed, p.deleted = true, true
+			p.publish()
+			p.releaseAll()
+			return nil
+		})
+		return nil
+	}
 	err := p.onShard(func() { p.closed = true }, func() error {
 		p.closed, p.deleted = true, true
 		p.publish()
@@ -483,10 +526,10 @@ func (m *Manager) DeletePartition(tp model.TopicPartition) error {
 	var suffix [16]byte
 	_, _ = rand.Read(suffix[:])
 	doomed := filepath.Join(m.cfg.Dir, fmt.Sprintf("%s.%x%s", tp, suffix, deleteDirSuffix))
-	if err := m.fsys.Rename(p.dir, doomed); err != nil {
+	if err := m.noteErr(m.fsys.Rename(p.dir, doomed)); err != nil {
 		return fmt.Errorf("storage: %s: delete: %w: %w", tp, model.ErrStorage, err)
 	}
-	if err := m.fsys.SyncDir(m.cfg.Dir); err != nil {
+	if err := m.noteErr(m.fsys.SyncDir(m.cfg.Dir)); err != nil {
 		return fmt.Errorf("storage: %s: delete: %w: %w", tp, model.ErrStorage, err)
 	}
 	m.staleCheckpoints = true
@@ -562,6 +605,9 @@ func (m *Manager) all() []*Partition {
 // RunRetention runs one pass of flush.ms, segment.ms rolls and time and
 // size retention over every partition.
 func (m *Manager) RunRetention() {
+	if m.Offline() != nil {
+		return
+	}
 	moved := false
 	for _, p := range m.all() {
 		var deleted bool
@@ -685,16 +731,19 @@ func (m *Manager) retentionLoop(every time.Duration) {
 func (m *Manager) CheckpointAll() error {
 	m.ckptMu.Lock()
 	defer m.ckptMu.Unlock()
+	if err := m.Offline(); err != nil {
+		return fmt.Errorf("storage: checkpoints: %w: log dir %s is offline: %w", model.ErrStorage, m.cfg.Dir, err)
+	}
 	rps := map[model.TopicPartition]model.Offset{}
 	lss := map[model.TopicPartition]model.Offset{}
 	for _, p := range m.all() {
 		rps[p.tp] = model.Offset(p.recoveryPoint.Load())
 		lss[p.tp] = p.view.Load().logStart
 	}
-	if err := writeFileAtomic(m.fsys, filepath.Join(m.cfg.Dir, recoveryPointFile), encodeOffsetCheckpoint(rps), true); err != nil {
+	if err := m.noteErr(writeFileAtomic(m.fsys, filepath.Join(m.cfg.Dir, recoveryPointFile), encodeOffsetCheckpoint(rps), true)); err != nil {
 		return fmt.Errorf("storage: write %s: %w: %w", recoveryPointFile, model.ErrStorage, err)
 	}
-	if err := writeFileAtomic(m.fsys, filepath.Join(m.cfg.Dir, logStartFile), encodeOffsetCheckpoint(lss), true); err != nil {
+	if err := m.noteErr(writeFileAtomic(m.fsys, filepath.Join(m.cfg.Dir, logStartFile), encodeOffsetCheckpoint(lss), true)); err != nil {
 		return fmt.Errorf("storage: write %s: %w: %w", logStartFile, model.ErrStorage, err)
 	}
 	return nil
@@ -716,6 +765,9 @@ func (m *Manager) Close() error {
 	close(m.stop)
 	m.loop.Wait()
 	m.removing.Wait()
+	if m.Offline() != nil {
+		return m.closeOffline()
+	}
 	// The shard marks each partition closed and writes its last index
 	// entries; the fsyncs and the snapshot happen off the shard, many
 	// partitions at once, since nothing else writes a closed partition.
@@ -778,6 +830,21 @@ func (m *Manager) Close() error {
 	if err := writeFileAtomic(m.fsys, filepath.Join(m.cfg.Dir, cleanShutdownFile), nil, true); err != nil {
 		return fmt.Errorf("storage: write %s: %w: %w", cleanShutdownFile, model.ErrStorage, err)
 	}
+	return nil
+}
+
+// closeOffline closes the partitions of an offline dir without writing
+// anything: no flush, checkpoint or clean-shutdown marker, so the next
+// start recovers the dir from what its disk holds.
+func (m *Manager) closeOffline() error {
+	for _, p := range m.all() {
+		p.onShard(func() { p.closed = true }, func() error {
+			p.closed = true
+			p.publish()
+			return nil
+		})
+	}
+	m.closePartitions()
 	return nil
 }
 

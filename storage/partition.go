@@ -242,8 +242,14 @@ func (p *Partition) errf(seg *segment, off model.Offset, format string, args ...
 	return fmt.Errorf(prefix+format, args...)
 }
 
+// storageErr is an I/O error of the partition's files; a disk error takes
+// the log dir offline (offline.go).
 func (p *Partition) storageErr(seg *segment, off model.Offset, what string, err error) error {
-	return p.errf(seg, off, "%s: %w: %w", what, model.ErrStorage, err)
+	e := p.errf(seg, off, "%s: %w: %w", what, model.ErrStorage, err)
+	if IsDiskError(err) {
+		p.m.goOffline(e)
+	}
+	return e
 }
 
 // AppendResult is the outcome of one Append.
@@ -389,6 +395,10 @@ func (t *appendTask) Prepare(b *iocore.Batch) {
 	t.res = AppendResult{BaseOffset: -1, LastOffset: -1, LogAppendTime: -1}
 	if p.closed {
 		t.res.Err = p.errf(nil, -1, "append: %w", model.ErrClosed)
+		return
+	}
+	if err := p.checkOnline("append", p.nextOffset); err != nil {
+		t.res.Err = err
 		return
 	}
 	cfg := p.config()
@@ -973,6 +983,9 @@ func (p *Partition) acquireForRead(v *view, offset model.Offset, to readLimit, a
 	if v.closed {
 		return nil, nil, 0, false, p.errf(nil, offset, "read: %w", model.ErrClosed)
 	}
+	if err := p.checkOnline("read", offset); err != nil {
+		return nil, nil, 0, false, err
+	}
 	limit, what := v.hw, "high watermark"
 	switch to {
 	case toLogEnd:
@@ -1195,6 +1208,9 @@ func (p *Partition) DeleteRecords(before model.Offset) (newLogStart model.Offset
 	err = p.shard.Do(func() error {
 		if p.closed {
 			return p.errf(nil, before, "delete records: %w", model.ErrClosed)
+		}
+		if err := p.checkOnline("delete records", before); err != nil {
+			return err
 		}
 		if before == -1 {
 			before = p.hw

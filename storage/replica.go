@@ -226,6 +226,9 @@ func (p *Partition) TruncateTo(offset model.Offset) error {
 		if p.closed {
 			return p.errf(nil, offset, "truncate: %w", model.ErrClosed)
 		}
+		if err := p.checkOnline("truncate", offset); err != nil {
+			return err
+		}
 		if p.nextOffset != p.logEnd || p.inflight > 0 {
 			// Tasks of this drain prepared after us wrote past the
 			// committed end; cut them back and fail them first.

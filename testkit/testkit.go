@@ -147,6 +147,12 @@ type Options struct {
 	// NodeSettings, in NewCluster, gives node id's own settings, applied
 	// after Settings (e.g. each node's advertised.listeners).
 	NodeSettings func(id int) map[string]string
+	// ExtraLogDirs gives each node that many log dirs (new temp dirs)
+	// after its data dir: log.dirs lists them all (Node.LogDirs). A
+	// disk of one fails for a test with the EIO hook: Env
+	// RINGTAIL_TEST_EIO_FILE=<file>, and the dir's path written in the
+	// file (removed again to heal it; the broker sees it at restart).
+	ExtraLogDirs int
 }
 
 // Node is one ringtail process under test.
@@ -155,8 +161,10 @@ type Node struct {
 	Bin        string
 	ConfigPath string
 	DataDir    string
-	Port       int
-	CtrlPort   int
+	// LogDirs is log.dirs: DataDir, then Options.ExtraLogDirs more.
+	LogDirs  []string
+	Port     int
+	CtrlPort int
 	// ControllerOnly: process.roles = "controller"; no Kafka listener, so
 	// Port is unused and readiness is read from the log.
 	ControllerOnly bool
@@ -204,6 +212,13 @@ func newNodeOnPorts(t testing.TB, o Options, port, ctrlPort int) *Node {
 		"controller.listener.names": `"CONTROLLER"`,
 		"controller.quorum.voters":  fmt.Sprintf(`"1@127.0.0.1:%d"`, n.CtrlPort),
 		"log.dirs":                  fmt.Sprintf("%q", n.DataDir),
+	}
+	n.LogDirs = []string{n.DataDir}
+	for range o.ExtraLogDirs {
+		n.LogDirs = append(n.LogDirs, t.TempDir())
+	}
+	if len(n.LogDirs) > 1 {
+		settings["log.dirs"] = fmt.Sprintf("%q", strings.Join(n.LogDirs, ","))
 	}
 	for k, v := range o.Settings {
 		settings[k] = v
