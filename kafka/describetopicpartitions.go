@@ -112,7 +112,7 @@ func handleDescribeTopicPartitions(s *Server, cx *reqCtx, req *kmsg.DescribeTopi
 		if name == cursorTopic {
 			start = cursorPartition
 		}
-		rt, next := describeTopicPartitions(t, start, remaining)
+		rt, next := describeTopicPartitions(im, t, start, remaining)
 		rt.AuthorizedOperations = cx.authorizedOps(acl.ResourceTopic, name, topicAuthorizedOps)
 		resp.Topics = append(resp.Topics, rt)
 		if next >= 0 {
@@ -127,7 +127,8 @@ func handleDescribeTopicPartitions(s *Server, cx *reqCtx, req *kmsg.DescribeTopi
 
 // describeTopicPartitions answers t's partitions from start, at most
 // limit of them; next is the first partition left out, -1 when none is.
-func describeTopicPartitions(t *controlplane.Topic, start, limit int32) (kmsg.DescribeTopicPartitionsResponseTopic, int32) {
+// Offline replicas are those the controller recorded in im.
+func describeTopicPartitions(im *controlplane.Image, t *controlplane.Topic, start, limit int32) (kmsg.DescribeTopicPartitionsResponseTopic, int32) {
 	rt := kmsg.NewDescribeTopicPartitionsResponseTopic()
 	name := t.Name
 	rt.Topic, rt.TopicID, rt.IsInternal = &name, t.ID, name == group.OffsetsTopic
@@ -143,7 +144,8 @@ func describeTopicPartitions(t *controlplane.Topic, start, limit int32) (kmsg.De
 		rp.Partition, rp.LeaderID, rp.LeaderEpoch = p.Partition, p.Leader, p.LeaderEpoch
 		rp.Replicas = append([]int32{}, p.Replicas...)
 		rp.ISR = append([]int32{}, p.ISR...)
-		rp.EligibleLeaderReplicas, rp.LastKnownELR, rp.OfflineReplicas = []int32{}, []int32{}, []int32{}
+		rp.EligibleLeaderReplicas, rp.LastKnownELR = []int32{}, []int32{}
+		rp.OfflineReplicas = append([]int32{}, im.OfflineReplicas(t.ID, &p)...)
 		if p.Leader < 0 {
 			rp.ErrorCode = kerr.LeaderNotAvailable.Code
 		}

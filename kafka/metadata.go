@@ -28,9 +28,10 @@ package kafka
 //     broker sends it: REBOOTSTRAP_REQUIRED is for brokers that know the
 //     client's view is stale, which Ringtail never decides.
 //
-//   - OfflineReplicas lists this node for the partitions whose replica
-//     here is on an offline log dir (OfflineLogs); other brokers' offline
-//     replicas are not known here.
+//   - OfflineReplicas lists the replicas the controller records as on an
+//     offline log dir (controlplane.Image.OfflineReplicas), and this node
+//     for the partitions whose replica here is on one (OfflineLogs) before
+//     its report is committed.
 //
 // Skipped on purpose: internal topics do not exist yet.
 
@@ -205,8 +206,12 @@ func handleMetadata(s *Server, cx *reqCtx, req *kmsg.MetadataRequest) (kmsg.Resp
 			rp.LeaderEpoch = p.LeaderEpoch
 			rp.Replicas = append([]int32{}, p.Replicas...)
 			rp.ISR = append([]int32{}, p.ISR...)
-			rp.OfflineReplicas = []int32{}
-			if slices.Contains(p.Replicas, s.cfg.NodeID) && s.offline(model.TopicPartition{Topic: name, Partition: p.Partition}) {
+			// Every broker's offline replicas as the controller recorded
+			// them, and this node's own at once (before its report is
+			// committed).
+			rp.OfflineReplicas = append([]int32{}, im.OfflineReplicas(t.ID, &p)...)
+			if slices.Contains(p.Replicas, s.cfg.NodeID) && !slices.Contains(rp.OfflineReplicas, s.cfg.NodeID) &&
+				s.offline(model.TopicPartition{Topic: name, Partition: p.Partition}) {
 				rp.OfflineReplicas = append(rp.OfflineReplicas, s.cfg.NodeID)
 			}
 			if p.Leader < 0 {
