@@ -2,6 +2,7 @@ package storage
 
 import (
 	"bufio"
+	"crypto/rand"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -277,12 +278,53 @@ func fileExists(path string) bool {
 	return err == nil
 }
 
+// corruptSegmentError is a bad batch that the producer-state replay found
+// in a segment recovery had trusted (below the recovery point, or loaded
+// after a clean shutdown): recover rescans from that segment.
+type corruptSegmentError struct {
+	seg    string
+	base   model.Offset
+	reason error
+}
+
+func (e *corruptSegmentError) Error() string {
+	return fmt.Sprintf("segment %s: %v", e.seg, e.reason)
+}
+
 // recover opens the partition's segments from disk. On a clean shutdown it
 // trusts the indexes (rebuilding only those that are missing or fail a
 // sanity check); otherwise it rescans and rebuilds every segment from the
 // one holding the recovery point, truncating at the first bad batch and
-// dropping every later segment so that offsets stay contiguous.
+// dropping every later segment so that offsets stay contiguous, as Kafka's
+// LogLoader does. A bad batch that the producer-state replay meets in a
+// segment that was trusted makes it start again, rescanning from that
+// segment; each try starts lower, so there are at most as many as
+// segments.
 func (p *Partition) recover(info openInfo) (recoverStats, error) {
+	var total recoverStats
+	for {
+		rs, err := p.recoverOnce(info)
+		total.rescanned = total.rescanned || rs.rescanned
+		total.truncated += rs.truncated
+		var ce *corruptSegmentError
+		if !errors.As(err, &ce) {
+			return total, err
+		}
+		if info.hasRecoveryPoint && !info.clean && ce.base >= info.recoveryPoint {
+			// Already rescanned from there: the replay must not meet it
+			// again (a bug, not bad bytes), so give up on the partition.
+			return total, p.errf(nil, -1, "recover producer state: %w: %v", model.ErrCorruptRecord, ce)
+		}
+		p.m.logger.Warn("corrupt batch in a trusted segment found by the producer-state replay; rescanning from it",
+			"partition", p.tp.String(), "segment", ce.seg, "reason", ce.reason)
+		p.releaseAll()
+		p.segs = nil
+		info.clean, info.hasRecoveryPoint, info.recoveryPoint = false, true, ce.base
+	}
+}
+
+// recoverOnce is one try of recover.
+func (p *Partition) recoverOnce(info openInfo) (recoverStats, error) {
 	var rs recoverStats
 	cfg := p.config()
 	// A cleaning pass that committed before the stop is finished first;
@@ -295,7 +337,7 @@ func (p *Partition) recover(info openInfo) (recoverStats, error) {
 	}
 	ents, err := os.ReadDir(p.dir)
 	if err != nil {
-		return rs, err
+		return rs, p.storageErr(nil, -1, "list the partition dir", err)
 	}
 	var bases []model.Offset
 	fresh := false // no segment on disk: the one created here is empty, nothing to load or scan
@@ -309,6 +351,8 @@ func (p *Partition) recover(info openInfo) (recoverStats, error) {
 			v, err := strconv.ParseInt(strings.TrimSuffix(name, logSuffix), 10, 64)
 			if err == nil && v >= 0 {
 				bases = append(bases, model.Offset(v))
+			} else {
+				p.m.logger.Warn("ignoring a file whose name is not a segment's", "partition", p.tp.String(), "file", name)
 			}
 		}
 	}
@@ -332,7 +376,7 @@ func (p *Partition) recover(info openInfo) (recoverStats, error) {
 			s, err := openSegmentFiles(p.m.files, p.dir, b, false, cfg.SegmentIndexBytes)
 			if err != nil {
 				p.releaseAll()
-				return rs, err
+				return rs, p.storageErr(nil, -1, "open segment "+segmentName(b, logSuffix), err)
 			}
 			s.missingIdx = missing
 			if s.txnIndexBad != nil {
@@ -419,24 +463,31 @@ func (p *Partition) recover(info openInfo) (recoverStats, error) {
 		if err != nil {
 			return rs, p.storageErr(s, -1, "recover", err)
 		}
-		if cut > 0 {
-			rs.truncated += cut
-			p.m.logger.Warn("truncated log after a torn or corrupt batch", "partition", p.tp.String(), "segment", s.name(),
-				"offset", int64(s.comm.nextOffset), "bytes", cut, "reason", reason)
+		overlap := !last && s.comm.nextOffset > nextBase
+		if cut == 0 && !overlap {
+			continue
 		}
-		if !last && (cut > 0 || s.comm.nextOffset > nextBase) {
-			// A hole: everything after it goes so that offsets stay contiguous.
+		if reason == nil && overlap {
+			reason = fmt.Errorf("its offsets reach %d, past the next segment's base %d", int64(s.comm.nextOffset)-1, int64(nextBase))
+		}
+		// A hole: everything after it goes so that offsets stay
+		// contiguous. One line per partition says what was lost.
+		dropped, deleted := cut, 0
+		if !last {
 			for _, later := range p.segs[i+1:] {
 				if fi, err := later.log.Stat(); err == nil {
-					rs.truncated += fi.Size()
+					dropped += fi.Size()
 				}
-				p.m.logger.Warn("deleting segment after a truncated one", "partition", p.tp.String(), "segment", later.name())
 				removeSegmentFiles(later)
 				later.release()
+				deleted++
 			}
 			p.segs = p.segs[:i+1]
-			break
 		}
+		rs.truncated += dropped
+		p.m.logger.Warn("log truncated at a torn or corrupt batch", "partition", p.tp.String(), "segment", s.name(),
+			"offset", int64(s.comm.nextOffset), "bytes_dropped", dropped, "segments_deleted", deleted, "reason", reason)
+		break
 	}
 	if rs.rescanned {
 		if err := p.m.fsys.SyncDir(p.dir); err != nil {
@@ -472,6 +523,10 @@ func (p *Partition) recover(info openInfo) (recoverStats, error) {
 		replayLimit = min(replayLimit, scanBase)
 	}
 	if err := p.recoverProducers(replayLimit); err != nil {
+		var ce *corruptSegmentError
+		if errors.As(err, &ce) {
+			return rs, err
+		}
 		return rs, p.storageErr(nil, -1, "recover producer state", err)
 	}
 	es, unreadable, err := p.loadEpochs(scanBase, derived)
@@ -591,7 +646,7 @@ func (p *Partition) recoverProducers(limit model.Offset) error {
 				return err
 			}
 			if reason != nil {
-				return fmt.Errorf("segment %s: %v", s.name(), reason)
+				return &corruptSegmentError{seg: s.name(), base: s.base, reason: reason}
 			}
 		}
 		if err := s.setAborted(aborted); err != nil {
@@ -698,4 +753,55 @@ func (p *Partition) loadEpochs(scanBase model.Offset, derived []epochEntry) (es 
 		es, unreadable = merged, unreadable || !sameEpochs(merged, es)
 	}
 	return es, unreadable, nil
+}
+
+// quarantineDirSuffix ends the name of a partition dir that could not be
+// opened at startup: "<topic>-<partition>.<random>-quarantine". OpenManager
+// skips it (parsePartitionDir does not parse it) and never removes it (it
+// does not end in deleteDirSuffix): the files stay for the operator.
+const quarantineDirSuffix = "-quarantine"
+
+// quarantine moves the dir of a partition whose open failed (cause) aside,
+// durably, so that the broker starts without it, and logs one line saying
+// where it went, why, and what happens next. The metadata's reconcile then
+// creates an empty log of that name if the broker still hosts a replica:
+// in a cluster it refetches from the leader; as the only replica it
+// restarts empty. An error (the dir cannot be renamed) means the data dir
+// itself is failing: OpenManager fails as before.
+func (m *Manager) quarantine(tp model.TopicPartition, cause error) error {
+	var suffix [8]byte
+	_, _ = rand.Read(suffix[:])
+	from := filepath.Join(m.cfg.Dir, tp.String())
+	to := filepath.Join(m.cfg.Dir, fmt.Sprintf("%s.%x%s", tp, suffix, quarantineDirSuffix))
+	if err := m.fsys.Rename(from, to); err != nil {
+		m.logger.Error("cannot open partition, nor move it aside", "partition", tp.String(), "err", cause, "rename_err", err)
+		return err
+	}
+	if err := m.fsys.SyncDir(m.cfg.Dir); err != nil {
+		m.logger.Error("cannot open partition, nor make its move aside durable", "partition", tp.String(), "err", cause, "sync_err", err)
+		return err
+	}
+	m.stats.Quarantined = append(m.stats.Quarantined, to)
+	m.logger.Error("partition quarantined: its files cannot be opened, starting without it", "partition", tp.String(),
+		"moved_to", to, "err", cause,
+		"then", "a replica of a replicated topic is re-created empty and refetches from the leader; a sole replica restarts empty, its old files stay in moved_to for the operator")
+	return nil
+}
+
+// dropQuarantinedCheckpoints rewrites the checkpoint files without the
+// quarantined partitions, so that a new log of the same name does not
+// inherit their log start or recovery point after a crash. On failure the
+// next CreatePartitions tries again (staleCheckpoints).
+func (m *Manager) dropQuarantinedCheckpoints() {
+	if len(m.stats.Quarantined) == 0 {
+		return
+	}
+	err := m.CheckpointAll()
+	if err == nil {
+		err = m.writeCleanerCheckpoint()
+	}
+	if err != nil {
+		m.logger.Warn("cannot rewrite the checkpoints without the quarantined partitions; retried before the next partition is created", "err", err)
+		m.staleCheckpoints = true
+	}
 }
