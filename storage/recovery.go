@@ -529,6 +529,13 @@ func (p *Partition) recoverOnce(info openInfo) (recoverStats, error) {
 		}
 		return rs, p.storageErr(nil, -1, "recover producer state", err)
 	}
+	for _, s := range p.segs {
+		if s.txnIndexBad != nil {
+			if err := rewriteTxnIndex(s); err != nil {
+				return rs, p.storageErr(s, -1, "rewrite a malformed .txnindex", err)
+			}
+		}
+	}
 	es, unreadable, err := p.loadEpochs(scanBase, derived)
 	if err != nil {
 		return rs, err
@@ -607,7 +614,11 @@ func (p *Partition) recoverProducers(limit model.Offset) error {
 		}
 		ps, off, err := decodeProducerSnapshot(data)
 		if err != nil || off != offs[i] || off < from {
-			p.m.logger.Warn("ignoring unreadable producer snapshot", "partition", p.tp.String(), "offset", int64(offs[i]))
+			// Removed, as Kafka removes a corrupt snapshot, so that the
+			// next start does not meet (and report) it again.
+			p.m.logger.Warn("removing unreadable producer snapshot; the state comes from an older one or the log", "partition", p.tp.String(),
+				"offset", int64(offs[i]), "err", err)
+			p.m.fsys.Remove(filepath.Join(p.dir, segmentName(offs[i], snapshotSuffix)))
 			continue
 		}
 		p.producers, from = ps, off
@@ -804,4 +815,21 @@ func (m *Manager) dropQuarantinedCheckpoints() {
 		m.logger.Warn("cannot rewrite the checkpoints without the quarantined partitions; retried before the next partition is created", "err", err)
 		m.staleCheckpoints = true
 	}
+}
+
+// rewriteTxnIndex rewrites the .txnindex of a segment whose file had a
+// malformed tail with the entries kept (and the replay's), so that the next
+// start does not meet it again.
+func rewriteTxnIndex(s *segment) error {
+	want := s.comm.aborted
+	// setAborted writes only a list that differs from comm's.
+	s.comm.aborted = nil
+	if len(want) == 0 {
+		s.comm.aborted = []AbortedTxn{{ProducerID: -1}}
+	}
+	if err := s.setAborted(want); err != nil {
+		return err
+	}
+	s.txnIndexBad = nil
+	return nil
 }
