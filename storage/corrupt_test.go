@@ -404,6 +404,14 @@ func TestGarbageSnapshotEpochAndMetadataFilesIgnored(t *testing.T) {
 			t.Fatalf("no %q line:\n%s", want, lb)
 		}
 	}
+	// Removed, as Kafka removes them, so that no later start meets them.
+	for _, s := range snaps {
+		if data, err := os.ReadFile(s); err == nil {
+			if _, _, err := decodeProducerSnapshot(data); err != nil {
+				t.Fatalf("garbage snapshot %s still there", s)
+			}
+		}
+	}
 	p, _ = m.Partition(tp0)
 	wantPrefix(t, p, before, last.LastOffset+1)
 	if got, _ := p.LeaderEpochs(); len(got) != len(epochs) || got[0] != epochs[0] || got[2] != epochs[2] {
