@@ -154,3 +154,68 @@ func endOffset(t *testing.T, n *testkit.Node, topic string) int64 {
 	}
 	return o.Offset
 }
+
+// A follower whose replica was quarantined at startup gets an empty one
+// from the reconcile, refetches every record from the leader and is back
+// in the ISR.
+func TestQuarantinedFollowerRefetches(t *testing.T) {
+	if testing.Short() {
+		t.Skip("end-to-end test")
+	}
+	c := testkit.StartCluster(t, 3, testkit.Options{})
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	adm := c.Admin()
+	defer adm.Close()
+	const topic = "q"
+	if resp, err := adm.CreateTopic(ctx, 1, 3, nil, topic); err != nil || resp.Err != nil {
+		t.Fatalf("create topic: %v %v", err, resp.Err)
+	}
+	prod := c.Client(kgo.RequiredAcks(kgo.AllISRAcks()), kgo.DefaultProduceTopic(topic))
+	var values []string
+	for b := 0; b < 10; b++ {
+		recs := make([]*kgo.Record, 20)
+		for i := range recs {
+			v := fmt.Sprintf("q-%04d", len(values))
+			values = append(values, v)
+			recs[i] = &kgo.Record{Value: []byte(v)}
+		}
+		if err := prod.ProduceSync(ctx, recs...).FirstErr(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	prod.Close()
+	meta := c.Client()
+	defer meta.Close()
+	leader, isr, ok := partitionState(ctx, meta, 1, topic)
+	if !ok || len(isr) != 3 {
+		t.Fatalf("leader %d isr %v (%v)", leader, isr, ok)
+	}
+	follower := c.Node(leader%3 + 1)
+	follower.Kill()
+	if err := os.Mkdir(filepath.Join(follower.DataDir, topic+"-0", "00000000000000099999.log"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	follower.Start()
+	if !containsAll(follower.LogSinceLastStart(), "partition quarantined", "partition="+topic+"-0") {
+		t.Fatalf("no quarantine line:\n%s", follower.LogSinceLastStart())
+	}
+	want, err := os.ReadFile(filepath.Join(c.Node(leader).DataDir, topic+"-0", "00000000000000000000.log"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	testkit.WaitFor(t, 30*time.Second, "the re-created replica refetched the leader's segment", func() bool {
+		got, _ := os.ReadFile(filepath.Join(follower.DataDir, topic+"-0", "00000000000000000000.log"))
+		return string(got) == string(want)
+	})
+	testkit.WaitFor(t, 30*time.Second, "the follower back in the ISR", func() bool {
+		_, isr, ok := partitionState(ctx, meta, leader, topic)
+		return ok && len(isr) == 3
+	})
+	recs := consumeAll(t, c.Addrs()[0], topic, len(values), 30*time.Second)
+	for i, r := range recs {
+		if string(r.Value) != values[i] {
+			t.Fatalf("record %d = %q, want %q", i, r.Value, values[i])
+		}
+	}
+}
