@@ -477,7 +477,10 @@ func TestUnopenablePartitionQuarantined(t *testing.T) {
 			if len(rs.Quarantined) != 1 || rs.Partitions != 1 {
 				t.Fatalf("recovery stats %+v:\n%s", rs, lb)
 			}
-			q := rs.Quarantined[0]
+			q := rs.Quarantined[0].Dir
+			if rs.Quarantined[0].TP != tp0 || rs.Quarantined[0].Err == nil {
+				t.Fatalf("quarantined %+v", rs.Quarantined[0])
+			}
 			if !strings.HasPrefix(filepath.Base(q), "orders-0.") || !strings.HasSuffix(q, quarantineDirSuffix) || filepath.Dir(q) != e.dir {
 				t.Fatalf("quarantined to %s", q)
 			}

@@ -47,9 +47,17 @@ type RecoveryStats struct {
 	Partitions, Rescanned int
 	CleanShutdown         bool
 	TruncatedBytes        int64
-	// Quarantined lists the partition dirs that could not be opened and
-	// were moved aside (their new paths, recovery.go's quarantine).
-	Quarantined []string
+	// Quarantined lists the partitions that could not be opened and were
+	// moved aside (recovery.go's quarantine).
+	Quarantined []Quarantined
+}
+
+// Quarantined is one partition moved aside at startup: Dir is its new
+// path, Err why it could not be opened.
+type Quarantined struct {
+	TP  model.TopicPartition
+	Dir string
+	Err error
 }
 
 // Manager owns every partition log of one data dir.

@@ -792,7 +792,7 @@ func (m *Manager) quarantine(tp model.TopicPartition, cause error) error {
 		m.logger.Error("cannot open partition, nor make its move aside durable", "partition", tp.String(), "err", cause, "sync_err", err)
 		return err
 	}
-	m.stats.Quarantined = append(m.stats.Quarantined, to)
+	m.stats.Quarantined = append(m.stats.Quarantined, Quarantined{TP: tp, Dir: to, Err: cause})
 	m.logger.Error("partition quarantined: its files cannot be opened, starting without it", "partition", tp.String(),
 		"moved_to", to, "err", cause,
 		"then", "a replica of a replicated topic is re-created empty and refetches from the leader; a sole replica restarts empty, its old files stay in moved_to for the operator")
