@@ -335,71 +335,9 @@ func (p *Partition) recoverOnce(info openInfo) (recoverStats, error) {
 		p.m.logger.Warn("completed an interrupted cleaner swap", "partition", p.tp.String())
 		info.clean = false // the swapped segment's neighbours are checked
 	}
-	ents, err := os.ReadDir(p.dir)
+	fresh, err := p.openSegments(info, cfg) // no segment on disk: the one created is empty, nothing to load or scan
 	if err != nil {
-		return rs, p.storageErr(nil, -1, "list the partition dir", err)
-	}
-	var bases []model.Offset
-	fresh := false // no segment on disk: the one created here is empty, nothing to load or scan
-	for _, e := range ents {
-		name := e.Name()
-		switch {
-		case strings.HasSuffix(name, tmpSuffix), strings.HasSuffix(name, ".deleted"),
-			strings.HasSuffix(name, ".swap"), strings.HasSuffix(name, ".cleaned"):
-			p.m.fsys.Remove(filepath.Join(p.dir, name))
-		case strings.HasSuffix(name, logSuffix):
-			v, err := strconv.ParseInt(strings.TrimSuffix(name, logSuffix), 10, 64)
-			if err == nil && v >= 0 {
-				bases = append(bases, model.Offset(v))
-			} else {
-				p.m.logger.Warn("ignoring a file whose name is not a segment's", "partition", p.tp.String(), "file", name)
-			}
-		}
-	}
-	sort.Slice(bases, func(i, j int) bool { return bases[i] < bases[j] })
-	if len(bases) == 0 {
-		start := model.Offset(0)
-		if info.hasLogStart && info.logStart > 0 {
-			start = info.logStart
-		}
-		s, err := openSegmentFiles(p.m.files, p.dir, start, true, cfg.SegmentIndexBytes)
-		if err != nil {
-			return rs, err
-		}
-		s.createdMs = p.m.now().UnixMilli()
-		p.segs = []*segment{s}
-		fresh = true
-	} else {
-		for _, b := range bases {
-			missing := !fileExists(filepath.Join(p.dir, segmentName(b, indexSuffix))) ||
-				!fileExists(filepath.Join(p.dir, segmentName(b, timeIndexSuffix)))
-			s, err := openSegmentFiles(p.m.files, p.dir, b, false, cfg.SegmentIndexBytes)
-			if err != nil {
-				p.releaseAll()
-				return rs, p.storageErr(nil, -1, "open segment "+segmentName(b, logSuffix), err)
-			}
-			s.missingIdx = missing
-			if s.txnIndexBad != nil {
-				p.m.logger.Warn("ignoring the malformed tail of a .txnindex; the replay after the recovery point rebuilds it",
-					"partition", p.tp.String(), "segment", s.name(), "kept", len(s.pend.aborted), "err", s.txnIndexBad)
-			}
-			if fi, err := s.log.Stat(); err == nil {
-				s.createdMs = fi.ModTime().UnixMilli()
-			}
-			p.segs = append(p.segs, s)
-		}
-	}
-	// Orphan index files (no .log) would confuse the next roll.
-	for _, e := range ents {
-		name := e.Name()
-		for _, suf := range []string{indexSuffix, timeIndexSuffix, txnIndexSuffix} {
-			if strings.HasSuffix(name, suf) {
-				v, err := strconv.ParseInt(strings.TrimSuffix(name, suf), 10, 64)
-				if err == nil && !containsBase(bases, model.Offset(v)) {
-					p.m.fsys.Remove(filepath.Join(p.dir, name))
-				}
-			}
-		}
+		return rs, err
 	}
 
 	rescanFrom := len(p.segs)
@@ -470,23 +408,7 @@ func (p *Partition) recoverOnce(info openInfo) (recoverStats, error) {
 		if reason == nil && overlap {
 			reason = fmt.Errorf("its offsets reach %d, past the next segment's base %d", int64(s.comm.nextOffset)-1, int64(nextBase))
 		}
-		// A hole: everything after it goes so that offsets stay
-		// contiguous. One line per partition says what was lost.
-		dropped, deleted := cut, 0
-		if !last {
-			for _, later := range p.segs[i+1:] {
-				if fi, err := later.log.Stat(); err == nil {
-					dropped += fi.Size()
-				}
-				removeSegmentFiles(later)
-				later.release()
-				deleted++
-			}
-			p.segs = p.segs[:i+1]
-		}
-		rs.truncated += dropped
-		p.m.logger.Warn("log truncated at a torn or corrupt batch", "partition", p.tp.String(), "segment", s.name(),
-			"offset", int64(s.comm.nextOffset), "bytes_dropped", dropped, "segments_deleted", deleted, "reason", reason)
+		rs.truncated += p.dropAfter(i, cut, reason)
 		break
 	}
 	if rs.rescanned {
@@ -552,6 +474,99 @@ func (p *Partition) recoverOnce(info openInfo) (recoverStats, error) {
 	p.closeInactiveIndexFiles()
 	p.publish()
 	return rs, nil
+}
+
+// dropAfter deletes the segments after p.segs[i], whose log recovery cut
+// by cut bytes at a bad batch (or whose offsets overlap the next one's), so
+// that offsets stay contiguous, and logs one line saying what was lost. It
+// returns the bytes dropped.
+func (p *Partition) dropAfter(i int, cut int64, reason error) int64 {
+	s := p.segs[i]
+	dropped, deleted := cut, 0
+	for _, later := range p.segs[i+1:] {
+		if fi, err := later.log.Stat(); err == nil {
+			dropped += fi.Size()
+		}
+		removeSegmentFiles(later)
+		later.release()
+		deleted++
+	}
+	p.segs = p.segs[:i+1]
+	p.m.logger.Warn("log truncated at a torn or corrupt batch", "partition", p.tp.String(), "segment", s.name(),
+		"offset", int64(s.comm.nextOffset), "bytes_dropped", dropped, "segments_deleted", deleted, "reason", reason)
+	return dropped
+}
+
+// openSegments lists the partition dir, removes leftovers (temporary and
+// cleaner files, orphan indexes) and sets up p.segs from the .log files,
+// opening nothing yet; fresh: there was none, and the one created is empty.
+func (p *Partition) openSegments(info openInfo, cfg *Config) (fresh bool, err error) {
+	ents, err := os.ReadDir(p.dir)
+	if err != nil {
+		return false, p.storageErr(nil, -1, "list the partition dir", err)
+	}
+	var bases []model.Offset
+	for _, e := range ents {
+		name := e.Name()
+		switch {
+		case strings.HasSuffix(name, tmpSuffix), strings.HasSuffix(name, ".deleted"),
+			strings.HasSuffix(name, ".swap"), strings.HasSuffix(name, ".cleaned"):
+			p.m.fsys.Remove(filepath.Join(p.dir, name))
+		case strings.HasSuffix(name, logSuffix):
+			v, err := strconv.ParseInt(strings.TrimSuffix(name, logSuffix), 10, 64)
+			if err == nil && v >= 0 {
+				bases = append(bases, model.Offset(v))
+			} else {
+				p.m.logger.Warn("ignoring a file whose name is not a segment's", "partition", p.tp.String(), "file", name)
+			}
+		}
+	}
+	sort.Slice(bases, func(i, j int) bool { return bases[i] < bases[j] })
+	if len(bases) == 0 {
+		start := model.Offset(0)
+		if info.hasLogStart && info.logStart > 0 {
+			start = info.logStart
+		}
+		s, err := openSegmentFiles(p.m.files, p.dir, start, true, cfg.SegmentIndexBytes)
+		if err != nil {
+			return false, err
+		}
+		s.createdMs = p.m.now().UnixMilli()
+		p.segs = []*segment{s}
+		fresh = true
+	} else {
+		for _, b := range bases {
+			missing := !fileExists(filepath.Join(p.dir, segmentName(b, indexSuffix))) ||
+				!fileExists(filepath.Join(p.dir, segmentName(b, timeIndexSuffix)))
+			s, err := openSegmentFiles(p.m.files, p.dir, b, false, cfg.SegmentIndexBytes)
+			if err != nil {
+				p.releaseAll()
+				return false, p.storageErr(nil, -1, "open segment "+segmentName(b, logSuffix), err)
+			}
+			s.missingIdx = missing
+			if s.txnIndexBad != nil {
+				p.m.logger.Warn("ignoring the malformed tail of a .txnindex; rewritten with the entries before it and the replay's",
+					"partition", p.tp.String(), "segment", s.name(), "kept", len(s.pend.aborted), "err", s.txnIndexBad)
+			}
+			if fi, err := s.log.Stat(); err == nil {
+				s.createdMs = fi.ModTime().UnixMilli()
+			}
+			p.segs = append(p.segs, s)
+		}
+	}
+	// Orphan index files (no .log) would confuse the next roll.
+	for _, e := range ents {
+		name := e.Name()
+		for _, suf := range []string{indexSuffix, timeIndexSuffix, txnIndexSuffix} {
+			if strings.HasSuffix(name, suf) {
+				v, err := strconv.ParseInt(strings.TrimSuffix(name, suf), 10, 64)
+				if err == nil && !containsBase(bases, model.Offset(v)) {
+					p.m.fsys.Remove(filepath.Join(p.dir, name))
+				}
+			}
+		}
+	}
+	return fresh, nil
 }
 
 // closeInactiveIndexFiles closes the index files of every segment but the
