@@ -8,6 +8,7 @@
 //	<dir>/.kafka_cleanshutdown               present only between a clean Close and the next open
 //	<dir>/cleaner-offset-checkpoint          same format: each compacted partition's first dirty offset
 //	<dir>/<topic>-<partition>.<hex>-delete/  a deleted partition's files, removed in the background
+//	<dir>/<topic>-<partition>.<hex>-quarantine/  a partition that could not be opened, kept for the operator
 //	<dir>/<topic>-<partition>/
 //	    partition.metadata                   "version: 0\ntopic_id: <base64url id>" (KIP-516)
 //	    00000000000000000000.log             record batches, byte-for-byte as on the wire
@@ -146,6 +147,25 @@
 // is the base of the oldest segment whose log and indexes were not synced
 // at roll. Offsets must increase, not be contiguous: a compacted log has
 // gaps, and reads that fall in one continue with the next batch.
+//
+// Bad files never stop the broker (with systemd's Restart= that would be a
+// crash loop); each case logs one line naming the partition. A truncation
+// says the segment, the offset cut at, the bytes and segments dropped. A
+// bad batch that the producer-state replay meets in a segment below the
+// recovery point (trusted, as Kafka trusts it) makes recovery rescan from
+// that segment. Corrupt indexes and .txnindex files are rebuilt, corrupt
+// producer snapshots removed (the state comes from an older one or the
+// log), an unreadable leader-epoch-checkpoint rebuilt from the batch
+// headers, an unreadable partition.metadata ignored (the topic of that
+// name adopts the log). A partition that still cannot be opened (a
+// directory where a file belongs, a read error) is quarantined: its dir
+// is renamed "<topic>-<partition>.<hex>-quarantine", which OpenManager
+// neither opens nor removes, and the broker starts without it; the
+// reconcile re-creates the log empty if the broker hosts a replica (in a
+// cluster it refetches from the leader; a sole replica restarts empty at
+// offset 0). Only a data dir where that rename fails fails the open.
+// Kafka has no quarantine: an I/O error while loading a log takes its
+// whole log dir offline, and other errors stop the broker.
 //
 // # Compaction
 //

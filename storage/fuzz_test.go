@@ -46,9 +46,9 @@ func FuzzValidateBatches(f *testing.F) {
 }
 
 // FuzzRecover writes a valid log followed by arbitrary tail bytes, recovers
-// it uncleanly, and checks: recovery never fails or panics, every batch
-// that was appended before the tail is still there, offsets increase, and
-// the partition accepts appends after.
+// it uncleanly, and checks: recovery never fails, panics or quarantines
+// the partition, every batch that was appended before the tail is still
+// there, offsets increase, and the partition accepts appends after.
 func FuzzRecover(f *testing.F) {
 	f.Add([]byte("garbage"))
 	f.Add(simpleBatch(2, 10, 1)[:40])
@@ -87,7 +87,10 @@ func FuzzRecover(f *testing.F) {
 		fh.Close()
 		m = open()
 		defer m.Close()
-		p, _ = m.Partition(tp0)
+		p, ok := m.Partition(tp0)
+		if !ok { // a bad tail is cut, never a reason to move the log aside
+			t.Fatalf("partition quarantined: %v", m.Recovery().Quarantined)
+		}
 		_, hw, _ := p.Offsets()
 		if hw < 10 {
 			t.Fatalf("lost acknowledged data: HW %d", hw)

@@ -55,6 +55,17 @@ type RecoveryStats struct {
 	Partitions, Rescanned int
 	CleanShutdown         bool
 	TruncatedBytes        int64
+	// Quarantined lists the partitions that could not be opened and were
+	// moved aside (recovery.go's quarantine).
+	Quarantined []Quarantined
+}
+
+// Quarantined is one partition moved aside at startup: Dir is its new
+// path, Err why it could not be opened.
+type Quarantined struct {
+	TP  model.TopicPartition
+	Dir string
+	Err error
 }
 
 // Manager owns every partition log of one data dir.
@@ -189,7 +200,10 @@ func OpenManager(cfg ManagerConfig, configFor func(model.TopicPartition) Config)
 	var firstErr error
 	for i, r := range res {
 		if r.err != nil {
-			if firstErr == nil {
+			// One partition's bad files must not stop the broker (with
+			// systemd's Restart= that is a crash loop): its dir is moved
+			// aside. Only a dir that cannot even be renamed fails the open.
+			if qerr := m.quarantine(tps[i], r.err); qerr != nil && firstErr == nil {
 				firstErr = r.err
 			}
 			continue
@@ -216,7 +230,7 @@ func OpenManager(cfg ManagerConfig, configFor func(model.TopicPartition) Config)
 		}
 	}
 	m.logger.Info("storage recovered", "partitions", m.stats.Partitions, "rescanned", m.stats.Rescanned,
-		"clean_shutdown", m.stats.CleanShutdown, "truncated_bytes", m.stats.TruncatedBytes)
+		"clean_shutdown", m.stats.CleanShutdown, "truncated_bytes", m.stats.TruncatedBytes, "quarantined", len(m.stats.Quarantined))
 	if cfg.RetentionCheckInterval > 0 {
 		m.loop.Add(1)
 		go m.retentionLoop(cfg.RetentionCheckInterval)
@@ -236,6 +250,7 @@ func OpenManager(cfg ManagerConfig, configFor func(model.TopicPartition) Config)
 			p.loadHorizons(model.Offset(p.cleanedTo.Load()), nowMs)
 		}
 	}
+	m.dropQuarantinedCheckpoints()
 	m.cleaner = newCleaner(m, cfg.Cleaner)
 	if cfg.Cleaner.Enabled {
 		for range m.cleaner.cfg.Threads {

@@ -2,6 +2,7 @@ package storage
 
 import (
 	"bufio"
+	"crypto/rand"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -277,12 +278,53 @@ func fileExists(path string) bool {
 	return err == nil
 }
 
+// corruptSegmentError is a bad batch that the producer-state replay found
+// in a segment recovery had trusted (below the recovery point, or loaded
+// after a clean shutdown): recover rescans from that segment.
+type corruptSegmentError struct {
+	seg    string
+	base   model.Offset
+	reason error
+}
+
+func (e *corruptSegmentError) Error() string {
+	return fmt.Sprintf("segment %s: %v", e.seg, e.reason)
+}
+
 // recover opens the partition's segments from disk. On a clean shutdown it
 // trusts the indexes (rebuilding only those that are missing or fail a
 // sanity check); otherwise it rescans and rebuilds every segment from the
 // one holding the recovery point, truncating at the first bad batch and
-// dropping every later segment so that offsets stay contiguous.
+// dropping every later segment so that offsets stay contiguous, as Kafka's
+// LogLoader does. A bad batch that the producer-state replay meets in a
+// segment that was trusted makes it start again, rescanning from that
+// segment; each try starts lower, so there are at most as many as
+// segments.
 func (p *Partition) recover(info openInfo) (recoverStats, error) {
+	var total recoverStats
+	for {
+		rs, err := p.recoverOnce(info)
+		total.rescanned = total.rescanned || rs.rescanned
+		total.truncated += rs.truncated
+		var ce *corruptSegmentError
+		if !errors.As(err, &ce) {
+			return total, err
+		}
+		if info.hasRecoveryPoint && !info.clean && ce.base >= info.recoveryPoint {
+			// Already rescanned from there: the replay must not meet it
+			// again (a bug, not bad bytes), so give up on the partition.
+			return total, p.errf(nil, -1, "recover producer state: %w: %v", model.ErrCorruptRecord, ce)
+		}
+		p.m.logger.Warn("corrupt batch in a trusted segment found by the producer-state replay; rescanning from it",
+			"partition", p.tp.String(), "segment", ce.seg, "reason", ce.reason)
+		p.releaseAll()
+		p.segs = nil
+		info.clean, info.hasRecoveryPoint, info.recoveryPoint = false, true, ce.base
+	}
+}
+
+// recoverOnce is one try of recover.
+func (p *Partition) recoverOnce(info openInfo) (recoverStats, error) {
 	var rs recoverStats
 	cfg := p.config()
 	// A cleaning pass that committed before the stop is finished first;
@@ -293,69 +335,9 @@ func (p *Partition) recover(info openInfo) (recoverStats, error) {
 		p.m.logger.Warn("completed an interrupted cleaner swap", "partition", p.tp.String())
 		info.clean = false // the swapped segment's neighbours are checked
 	}
-	ents, err := os.ReadDir(p.dir)
+	fresh, err := p.openSegments(info, cfg) // no segment on disk: the one created is empty, nothing to load or scan
 	if err != nil {
 		return rs, err
-	}
-	var bases []model.Offset
-	fresh := false // no segment on disk: the one created here is empty, nothing to load or scan
-	for _, e := range ents {
-		name := e.Name()
-		switch {
-		case strings.HasSuffix(name, tmpSuffix), strings.HasSuffix(name, ".deleted"),
-			strings.HasSuffix(name, ".swap"), strings.HasSuffix(name, ".cleaned"):
-			p.m.fsys.Remove(filepath.Join(p.dir, name))
-		case strings.HasSuffix(name, logSuffix):
-			v, err := strconv.ParseInt(strings.TrimSuffix(name, logSuffix), 10, 64)
-			if err == nil && v >= 0 {
-				bases = append(bases, model.Offset(v))
-			}
-		}
-	}
-	sort.Slice(bases, func(i, j int) bool { return bases[i] < bases[j] })
-	if len(bases) == 0 {
-		start := model.Offset(0)
-		if info.hasLogStart && info.logStart > 0 {
-			start = info.logStart
-		}
-		s, err := openSegmentFiles(p.m.files, p.dir, start, true, cfg.SegmentIndexBytes)
-		if err != nil {
-			return rs, err
-		}
-		s.createdMs = p.m.now().UnixMilli()
-		p.segs = []*segment{s}
-		fresh = true
-	} else {
-		for _, b := range bases {
-			missing := !fileExists(filepath.Join(p.dir, segmentName(b, indexSuffix))) ||
-				!fileExists(filepath.Join(p.dir, segmentName(b, timeIndexSuffix)))
-			s, err := openSegmentFiles(p.m.files, p.dir, b, false, cfg.SegmentIndexBytes)
-			if err != nil {
-				p.releaseAll()
-				return rs, err
-			}
-			s.missingIdx = missing
-			if s.txnIndexBad != nil {
-				p.m.logger.Warn("ignoring the malformed tail of a .txnindex; the replay after the recovery point rebuilds it",
-					"partition", p.tp.String(), "segment", s.name(), "kept", len(s.pend.aborted), "err", s.txnIndexBad)
-			}
-			if fi, err := s.log.Stat(); err == nil {
-				s.createdMs = fi.ModTime().UnixMilli()
-			}
-			p.segs = append(p.segs, s)
-		}
-	}
-	// Orphan index files (no .log) would confuse the next roll.
-	for _, e := range ents {
-		name := e.Name()
-		for _, suf := range []string{indexSuffix, timeIndexSuffix, txnIndexSuffix} {
-			if strings.HasSuffix(name, suf) {
-				v, err := strconv.ParseInt(strings.TrimSuffix(name, suf), 10, 64)
-				if err == nil && !containsBase(bases, model.Offset(v)) {
-					p.m.fsys.Remove(filepath.Join(p.dir, name))
-				}
-			}
-		}
 	}
 
 	rescanFrom := len(p.segs)
@@ -419,24 +401,15 @@ func (p *Partition) recover(info openInfo) (recoverStats, error) {
 		if err != nil {
 			return rs, p.storageErr(s, -1, "recover", err)
 		}
-		if cut > 0 {
-			rs.truncated += cut
-			p.m.logger.Warn("truncated log after a torn or corrupt batch", "partition", p.tp.String(), "segment", s.name(),
-				"offset", int64(s.comm.nextOffset), "bytes", cut, "reason", reason)
+		overlap := !last && s.comm.nextOffset > nextBase
+		if cut == 0 && !overlap {
+			continue
 		}
-		if !last && (cut > 0 || s.comm.nextOffset > nextBase) {
-			// A hole: everything after it goes so that offsets stay contiguous.
-			for _, later := range p.segs[i+1:] {
-				if fi, err := later.log.Stat(); err == nil {
-					rs.truncated += fi.Size()
-				}
-				p.m.logger.Warn("deleting segment after a truncated one", "partition", p.tp.String(), "segment", later.name())
-				removeSegmentFiles(later)
-				later.release()
-			}
-			p.segs = p.segs[:i+1]
-			break
+		if reason == nil && overlap {
+			reason = fmt.Errorf("its offsets reach %d, past the next segment's base %d", int64(s.comm.nextOffset)-1, int64(nextBase))
 		}
+		rs.truncated += p.dropAfter(i, cut, reason)
+		break
 	}
 	if rs.rescanned {
 		if err := p.m.fsys.SyncDir(p.dir); err != nil {
@@ -472,7 +445,18 @@ func (p *Partition) recover(info openInfo) (recoverStats, error) {
 		replayLimit = min(replayLimit, scanBase)
 	}
 	if err := p.recoverProducers(replayLimit); err != nil {
+		var ce *corruptSegmentError
+		if errors.As(err, &ce) {
+			return rs, err
+		}
 		return rs, p.storageErr(nil, -1, "recover producer state", err)
+	}
+	for _, s := range p.segs {
+		if s.txnIndexBad != nil {
+			if err := rewriteTxnIndex(s); err != nil {
+				return rs, p.storageErr(s, -1, "rewrite a malformed .txnindex", err)
+			}
+		}
 	}
 	es, unreadable, err := p.loadEpochs(scanBase, derived)
 	if err != nil {
@@ -490,6 +474,99 @@ func (p *Partition) recover(info openInfo) (recoverStats, error) {
 	p.closeInactiveIndexFiles()
 	p.publish()
 	return rs, nil
+}
+
+// dropAfter deletes the segments after p.segs[i], whose log recovery cut
+// by cut bytes at a bad batch (or whose offsets overlap the next one's), so
+// that offsets stay contiguous, and logs one line saying what was lost. It
+// returns the bytes dropped.
+func (p *Partition) dropAfter(i int, cut int64, reason error) int64 {
+	s := p.segs[i]
+	dropped, deleted := cut, 0
+	for _, later := range p.segs[i+1:] {
+		if fi, err := later.log.Stat(); err == nil {
+			dropped += fi.Size()
+		}
+		removeSegmentFiles(later)
+		later.release()
+		deleted++
+	}
+	p.segs = p.segs[:i+1]
+	p.m.logger.Warn("log truncated at a torn or corrupt batch", "partition", p.tp.String(), "segment", s.name(),
+		"offset", int64(s.comm.nextOffset), "bytes_dropped", dropped, "segments_deleted", deleted, "reason", reason)
+	return dropped
+}
+
+// openSegments lists the partition dir, removes leftovers (temporary and
+// cleaner files, orphan indexes) and sets up p.segs from the .log files,
+// opening nothing yet; fresh: there was none, and the one created is empty.
+func (p *Partition) openSegments(info openInfo, cfg *Config) (fresh bool, err error) {
+	ents, err := os.ReadDir(p.dir)
+	if err != nil {
+		return false, p.storageErr(nil, -1, "list the partition dir", err)
+	}
+	var bases []model.Offset
+	for _, e := range ents {
+		name := e.Name()
+		switch {
+		case strings.HasSuffix(name, tmpSuffix), strings.HasSuffix(name, ".deleted"),
+			strings.HasSuffix(name, ".swap"), strings.HasSuffix(name, ".cleaned"):
+			p.m.fsys.Remove(filepath.Join(p.dir, name))
+		case strings.HasSuffix(name, logSuffix):
+			v, err := strconv.ParseInt(strings.TrimSuffix(name, logSuffix), 10, 64)
+			if err == nil && v >= 0 {
+				bases = append(bases, model.Offset(v))
+			} else {
+				p.m.logger.Warn("ignoring a file whose name is not a segment's", "partition", p.tp.String(), "file", name)
+			}
+		}
+	}
+	sort.Slice(bases, func(i, j int) bool { return bases[i] < bases[j] })
+	if len(bases) == 0 {
+		start := model.Offset(0)
+		if info.hasLogStart && info.logStart > 0 {
+			start = info.logStart
+		}
+		s, err := openSegmentFiles(p.m.files, p.dir, start, true, cfg.SegmentIndexBytes)
+		if err != nil {
+			return false, err
+		}
+		s.createdMs = p.m.now().UnixMilli()
+		p.segs = []*segment{s}
+		fresh = true
+	} else {
+		for _, b := range bases {
+			missing := !fileExists(filepath.Join(p.dir, segmentName(b, indexSuffix))) ||
+				!fileExists(filepath.Join(p.dir, segmentName(b, timeIndexSuffix)))
+			s, err := openSegmentFiles(p.m.files, p.dir, b, false, cfg.SegmentIndexBytes)
+			if err != nil {
+				p.releaseAll()
+				return false, p.storageErr(nil, -1, "open segment "+segmentName(b, logSuffix), err)
+			}
+			s.missingIdx = missing
+			if s.txnIndexBad != nil {
+				p.m.logger.Warn("ignoring the malformed tail of a .txnindex; rewritten with the entries before it and the replay's",
+					"partition", p.tp.String(), "segment", s.name(), "kept", len(s.pend.aborted), "err", s.txnIndexBad)
+			}
+			if fi, err := s.log.Stat(); err == nil {
+				s.createdMs = fi.ModTime().UnixMilli()
+			}
+			p.segs = append(p.segs, s)
+		}
+	}
+	// Orphan index files (no .log) would confuse the next roll.
+	for _, e := range ents {
+		name := e.Name()
+		for _, suf := range []string{indexSuffix, timeIndexSuffix, txnIndexSuffix} {
+			if strings.HasSuffix(name, suf) {
+				v, err := strconv.ParseInt(strings.TrimSuffix(name, suf), 10, 64)
+				if err == nil && !containsBase(bases, model.Offset(v)) {
+					p.m.fsys.Remove(filepath.Join(p.dir, name))
+				}
+			}
+		}
+	}
+	return fresh, nil
 }
 
 // closeInactiveIndexFiles closes the index files of every segment but the
@@ -552,7 +629,11 @@ func (p *Partition) recoverProducers(limit model.Offset) error {
 		}
 		ps, off, err := decodeProducerSnapshot(data)
 		if err != nil || off != offs[i] || off < from {
-			p.m.logger.Warn("ignoring unreadable producer snapshot", "partition", p.tp.String(), "offset", int64(offs[i]))
+			// Removed, as Kafka removes a corrupt snapshot, so that the
+			// next start does not meet (and report) it again.
+			p.m.logger.Warn("removing unreadable producer snapshot; the state comes from an older one or the log", "partition", p.tp.String(),
+				"offset", int64(offs[i]), "err", err)
+			p.m.fsys.Remove(filepath.Join(p.dir, segmentName(offs[i], snapshotSuffix)))
 			continue
 		}
 		p.producers, from = ps, off
@@ -591,7 +672,7 @@ func (p *Partition) recoverProducers(limit model.Offset) error {
 				return err
 			}
 			if reason != nil {
-				return fmt.Errorf("segment %s: %v", s.name(), reason)
+				return &corruptSegmentError{seg: s.name(), base: s.base, reason: reason}
 			}
 		}
 		if err := s.setAborted(aborted); err != nil {
@@ -698,4 +779,72 @@ func (p *Partition) loadEpochs(scanBase model.Offset, derived []epochEntry) (es 
 		es, unreadable = merged, unreadable || !sameEpochs(merged, es)
 	}
 	return es, unreadable, nil
+}
+
+// quarantineDirSuffix ends the name of a partition dir that could not be
+// opened at startup: "<topic>-<partition>.<random>-quarantine". OpenManager
+// skips it (parsePartitionDir does not parse it) and never removes it (it
+// does not end in deleteDirSuffix): the files stay for the operator.
+const quarantineDirSuffix = "-quarantine"
+
+// quarantine moves the dir of a partition whose open failed (cause) aside,
+// durably, so that the broker starts without it, and logs one line saying
+// where it went, why, and what happens next. The metadata's reconcile then
+// creates an empty log of that name if the broker still hosts a replica:
+// in a cluster it refetches from the leader; as the only replica it
+// restarts empty. An error (the dir cannot be renamed) means the data dir
+// itself is failing: OpenManager fails as before.
+func (m *Manager) quarantine(tp model.TopicPartition, cause error) error {
+	var suffix [8]byte
+	_, _ = rand.Read(suffix[:])
+	from := filepath.Join(m.cfg.Dir, tp.String())
+	to := filepath.Join(m.cfg.Dir, fmt.Sprintf("%s.%x%s", tp, suffix, quarantineDirSuffix))
+	if err := m.fsys.Rename(from, to); err != nil {
+		m.logger.Error("cannot open partition, nor move it aside", "partition", tp.String(), "err", cause, "rename_err", err)
+		return err
+	}
+	if err := m.fsys.SyncDir(m.cfg.Dir); err != nil {
+		m.logger.Error("cannot open partition, nor make its move aside durable", "partition", tp.String(), "err", cause, "sync_err", err)
+		return err
+	}
+	m.stats.Quarantined = append(m.stats.Quarantined, Quarantined{TP: tp, Dir: to, Err: cause})
+	m.logger.Error("partition quarantined: its files cannot be opened, starting without it", "partition", tp.String(),
+		"moved_to", to, "err", cause,
+		"then", "a replica of a replicated topic is re-created empty and refetches from the leader; a sole replica restarts empty, its old files stay in moved_to for the operator")
+	return nil
+}
+
+// dropQuarantinedCheckpoints rewrites the checkpoint files without the
+// quarantined partitions, so that a new log of the same name does not
+// inherit their log start or recovery point after a crash. On failure the
+// next CreatePartitions tries again (staleCheckpoints).
+func (m *Manager) dropQuarantinedCheckpoints() {
+	if len(m.stats.Quarantined) == 0 {
+		return
+	}
+	err := m.CheckpointAll()
+	if err == nil {
+		err = m.writeCleanerCheckpoint()
+	}
+	if err != nil {
+		m.logger.Warn("cannot rewrite the checkpoints without the quarantined partitions; retried before the next partition is created", "err", err)
+		m.staleCheckpoints = true
+	}
+}
+
+// rewriteTxnIndex rewrites the .txnindex of a segment whose file had a
+// malformed tail with the entries kept (and the replay's), so that the next
+// start does not meet it again.
+func rewriteTxnIndex(s *segment) error {
+	want := s.comm.aborted
+	// setAborted writes only a list that differs from comm's.
+	s.comm.aborted = nil
+	if len(want) == 0 {
+		s.comm.aborted = []AbortedTxn{{ProducerID: -1}}
+	}
+	if err := s.setAborted(want); err != nil {
+		return err
+	}
+	s.txnIndexBad = nil
+	return nil
 }
