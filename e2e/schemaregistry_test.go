@@ -156,12 +156,14 @@ func TestSchemaRegistryAvroSerdeRestart(t *testing.T) {
 func TestSchemaRegistryCluster(t *testing.T) {
 	c := testkit.StartCluster(t, 3, testkit.Options{SchemaRegistry: true,
 		Settings: map[string]string{"group.initial.rebalance.delay.ms": "0"}})
+	start := time.Now()
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	first, err := srClient(t, c.Nodes[0].SchemaRegistryURL()).CreateSchema(ctx, "c-value", sr.Schema{Schema: srUserV1})
 	if err != nil {
 		t.Fatal(err)
 	}
+	t.Logf("first register %v after the cluster started", time.Since(start))
 	// Every node serves it, and takes writes: two of the three are not the
 	// writer and forward theirs.
 	ids := map[int]string{first.ID: "c-value"}
@@ -181,6 +183,7 @@ func TestSchemaRegistryCluster(t *testing.T) {
 			t.Fatalf("id %d given to %s and %s", ss.ID, prev, subject)
 		}
 		ids[ss.ID] = subject
+		t.Logf("node %d: read and register done at %v", i+1, time.Since(start))
 		_, err = cl.CreateSchema(ctx, "c-value", sr.Schema{Schema: srUserNoDefault})
 		srWant409(t, err, fmt.Sprintf("an incompatible schema through node %d", i+1))
 	}
