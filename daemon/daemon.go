@@ -177,6 +177,8 @@ func Serve(ctx context.Context, path string) error {
 	if err != nil {
 		return err
 	}
+	// Without a file the services start on their usual ports (schemaregistry.go).
+	zeroConfigServices(cfg, path)
 	io, err := config.ApplyIOConfig(cfg) // `ringtail iotune`'s settings
 	if err != nil {
 		return err

@@ -20,6 +20,14 @@ import (
 // registryCloseTimeout bounds how long shutdown waits for its requests.
 const registryCloseTimeout = 5 * time.Second
 
+// zeroConfigServices turns the Schema Registry on for a `ringtail serve`
+// without a config file, as DESIGN.md's defaults promise (on 127.0.0.1:8081).
+func zeroConfigServices(cfg *config.Config, path string) {
+	if path == "" {
+		cfg.SchemaRegistry.Enable = true
+	}
+}
+
 // startSchemaRegistry starts the registry when ringtail.schema_registry_enable
 // is set.
 func (n *Node) startSchemaRegistry() error {
@@ -46,6 +54,12 @@ func (n *Node) startSchemaRegistry() error {
 		Logger: n.log, Metrics: reg,
 	})
 	if err != nil {
+		if !n.cfg.Set["ringtail.schema_registry_enable"] {
+			// On only because no config file was given: a taken port does
+			// not stop the broker.
+			n.log.Warn("schema registry not started", "err", err)
+			return nil
+		}
 		return err
 	}
 	n.sreg = r
