@@ -14,6 +14,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"testing"
 	"time"
 
@@ -186,6 +187,22 @@ func TestSchemaRegistryCluster(t *testing.T) {
 		t.Logf("node %d: read and register done at %v", i+1, time.Since(start))
 		_, err = cl.CreateSchema(ctx, "c-value", sr.Schema{Schema: srUserNoDefault})
 		srWant409(t, err, fmt.Sprintf("an incompatible schema through node %d", i+1))
+	}
+	// Exactly one registry believes it is the writer; the other two forwarded.
+	writers := 0
+	for _, n := range c.Nodes {
+		last := ""
+		for _, l := range strings.Split(n.LogSinceLastStart(), "\n") {
+			if strings.Contains(l, `msg="schema registry writer"`) {
+				last = l
+			}
+		}
+		if strings.Contains(last, "self=true") {
+			writers++
+		}
+	}
+	if writers != 1 {
+		t.Fatalf("%d registries are the writer, want 1", writers)
 	}
 	for i, n := range c.Nodes {
 		subjects, err := srClient(t, n.SchemaRegistryURL()).Subjects(ctx)
