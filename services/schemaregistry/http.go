@@ -499,6 +499,30 @@ type schemaRequest struct {
 	References []Reference `json:"references"`
 	ID         int         `json:"id"`
 	Version    int         `json:"version"`
+	Normalize  bool        `json:"-"` // ?normalize=true
+}
+
+// text is the form of p to store and compare.
+func (sr *schemaRequest) text(p parsed) string {
+	if sr.Normalize {
+		return p.normalized()
+	}
+	return p.canonical()
+}
+
+// matches says whether stored version v is the schema p of sr.
+func (sr *schemaRequest) matches(s *State, v *Version, p parsed) bool {
+	if v.Type != sr.SchemaType || !sameRefs(v.References, sr.References) {
+		return false
+	}
+	if v.Schema == sr.text(p) {
+		return true
+	}
+	if !sr.Normalize {
+		return false
+	}
+	pv, err := parsedVersion(s, v)
+	return err == nil && pv.normalized() == p.normalized()
 }
 
 // parseRequest parses a request's schema with its references resolved in
@@ -578,6 +602,7 @@ func (r *Registry) lookup(w http.ResponseWriter, req *http.Request) error {
 	if err := decodeBody(req, &sr); err != nil {
 		return err
 	}
+	sr.Normalize = flag(req, "normalize")
 	var out *subjectSchema
 	r.view(func(s *State) {
 		vs := s.Versions(subject, flag(req, "deleted"))
@@ -589,9 +614,8 @@ func (r *Registry) lookup(w http.ResponseWriter, req *http.Request) error {
 		if p, err = parseRequest(s, &sr); err != nil {
 			return
 		}
-		e := schemaEntry{Type: sr.SchemaType, Schema: p.canonical(), References: sr.References}
 		for _, v := range vs {
-			if (schemaEntry{Type: v.Type, Schema: v.Schema, References: v.References}).same(e) {
+			if sr.matches(s, v, p) {
 				ss := showVersion(v)
 				out = &ss
 			}

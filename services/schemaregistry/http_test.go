@@ -314,3 +314,23 @@ func TestForwardAndRebuild(t *testing.T) {
 	c.ok("GET", "/schemas/ids/2", "", `{"schema":`+mustQuote(avroOptional)+`}`)
 	c.ok("GET", "/config/s", "", `{"compatibilityLevel":"FULL"}`)
 }
+
+// ?normalize=true stores and compares a normalized form: the same Avro
+// schema spelled with another key order and whitespace is the same schema.
+func TestNormalize(t *testing.T) {
+	a := api{t, startRegistry(t, newFake(t), nil).URL()}
+	spelled := `{ "name": "User", "type": "record",
+		"fields": [ {"type": "string", "name": "name"}, {"name": "age", "type": "int"} ] }`
+	a.ok("POST", "/subjects/n/versions?normalize=true", body(avroV1), `{"id":1}`)
+	a.ok("POST", "/subjects/n/versions?normalize=true", body(spelled), `{"id":1}`)
+	a.ok("GET", "/subjects/n/versions", "", "[1]")
+	a.ok("GET", "/subjects/n/versions/1/schema", "", `{"name":"User","type":"record","fields":[{"name":"name","type":"string"},{"name":"age","type":"int"}]}`)
+	a.ok("POST", "/subjects/n?normalize=true", body(spelled), "")
+	a.fails("POST", "/subjects/n", body(spelled), 40403, "")
+	// Without normalize the other spelling is another schema.
+	a.ok("POST", "/subjects/n/versions", body(spelled), `{"id":2}`)
+	jsonA := `{"type":"object","properties":{"b":{"type":"string"},"a":{"type":"integer"}}}`
+	jsonB := `{"properties":{"a":{"type":"integer"},"b":{"type":"string"}},"type":"object"}`
+	a.ok("POST", "/subjects/j/versions?normalize=true", body(jsonA, `,"schemaType":"JSON"`), `{"id":3}`)
+	a.ok("POST", "/subjects/j/versions?normalize=true", body(jsonB, `,"schemaType":"JSON"`), `{"id":3}`)
+}

@@ -37,6 +37,10 @@ type parsed interface {
 	// canonical is the form stored and compared (the schema text with
 	// insignificant whitespace removed where the type allows it).
 	canonical() string
+	// normalized is the form ?normalize=true stores and compares: Avro
+	// as hamba/avro writes a parsed schema (full names, a fixed key
+	// order), JSON Schema with its keys sorted; Protobuf as given.
+	normalized() string
 }
 
 // parseSchema parses schema of type typ; the error is the parser's message.
@@ -89,6 +93,14 @@ func (a *avroSchema) canRead(w parsed) []string {
 
 func (a *avroSchema) canonical() string { return a.text }
 
+func (a *avroSchema) normalized() string {
+	b, err := json.Marshal(a.s)
+	if err != nil {
+		return a.text
+	}
+	return string(b)
+}
+
 func compactJSON(s string) string {
 	var b bytes.Buffer
 	if err := json.Compact(&b, []byte(s)); err != nil {
@@ -124,6 +136,8 @@ func parseProto(schema string, refs []resolvedRef) (parsed, error) {
 }
 
 func (p *protoSchema) canonical() string { return p.text }
+
+func (p *protoSchema) normalized() string { return p.text }
 
 // canRead follows these of Confluent's Protobuf rules, with w the writer:
 // PACKAGE_CHANGED, MESSAGE_REMOVED (a writer message missing in the
@@ -271,6 +285,14 @@ func parseJSON(schema string, refs []resolvedRef) (parsed, error) {
 }
 
 func (j *jsonSchemaDoc) canonical() string { return j.text }
+
+func (j *jsonSchemaDoc) normalized() string {
+	b, err := json.Marshal(j.doc) // maps marshal with sorted keys
+	if err != nil {
+		return j.text
+	}
+	return string(b)
+}
 
 // canRead follows these of Confluent's JSON Schema rules, with w the
 // writer, recursively through properties and items: TYPE_CHANGED (the

@@ -116,6 +116,7 @@ func (r *Registry) postVersion(w http.ResponseWriter, req *http.Request) error {
 		if err := unmarshalBody(body, &sr); err != nil {
 			return nil, err
 		}
+		sr.Normalize = flag(req, "normalize")
 		for attempt := 1; ; attempt++ {
 			rec, id, version, err := r.planRegister(subject, &sr)
 			if err != nil || rec == nil {
@@ -155,10 +156,10 @@ func (r *Registry) planRegister(subject string, sr *schemaRequest) (rec *kgo.Rec
 		if p, err = parseRequest(s, sr); err != nil {
 			return
 		}
-		e := schemaEntry{Type: sr.SchemaType, Schema: p.canonical(), References: sr.References}
+		e := schemaEntry{Type: sr.SchemaType, Schema: sr.text(p), References: sr.References}
 		live := s.Versions(subject, false)
 		for _, v := range live {
-			if (schemaEntry{Type: v.Type, Schema: v.Schema, References: v.References}).same(e) {
+			if sr.matches(s, v, p) {
 				if sr.ID > 0 && sr.ID != v.ID {
 					err = errf(42207, "Schema already registered with id %d instead of input id %d", v.ID, sr.ID)
 				}
