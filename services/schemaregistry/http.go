@@ -361,15 +361,8 @@ func (r *Registry) idSchema(req *http.Request) (int, schemaEntry, []*Version, er
 	if !ok {
 		return 0, e, nil, errSchemaNotFound(strconv.Itoa(id))
 	}
-	if sub := req.URL.Query().Get("subject"); sub != "" {
-		found := false
-		for _, v := range users {
-			found = found || v.Subject == sub
-		}
-		if !found {
-			return 0, e, nil, errSchemaNotFound(fmt.Sprintf("%d in subject %s", id, sub))
-		}
-	}
+	// ?subject= picks a schema context in Confluent's registry; there is
+	// only the default context here, so it changes nothing.
 	return id, e, users, nil
 }
 
