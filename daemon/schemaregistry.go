@@ -51,7 +51,7 @@ func (n *Node) startSchemaRegistry() error {
 	}
 	r, err := schemaregistry.Start(schemaregistry.Config{
 		Listen: sc.Listen, AdvertisedURL: n.registryURL(sc), Brokers: []string{bootstrap},
-		Logger: n.log, Metrics: reg,
+		Logger: n.log, Metrics: reg, ReplicationFactor: min(3, len(n.cfg.ControllerQuorumVoters)),
 	})
 	if err != nil {
 		if !n.cfg.Set["ringtail.schema_registry_enable"] {

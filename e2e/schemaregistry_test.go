@@ -8,7 +8,8 @@ package e2e
 // and deserialize with the schema fetched by id; the state survives a
 // restart; on a 3-node cluster a schema registered through one node is
 // served by the others, and writes sent to every node (two of which are not
-// the writer and forward) get unique ids.
+// the writer and forward) get unique ids; when the writer's node is killed
+// another registry takes over.
 
 import (
 	"context"
@@ -19,6 +20,7 @@ import (
 	"time"
 
 	"github.com/hamba/avro/v2"
+	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
 	"github.com/twmb/franz-go/pkg/sr"
 
@@ -50,6 +52,15 @@ func srUsers(us []srUser) string {
 		out += fmt.Sprintf("{%s %d %s}", u.Name, u.Age, e)
 	}
 	return out
+}
+
+func srHasConfig(cs []kadm.Config, key, value string) bool {
+	for _, c := range cs {
+		if c.Key == key && c.Value != nil && *c.Value == value {
+			return true
+		}
+	}
+	return false
 }
 
 func srClient(t *testing.T, url string) *sr.Client {
@@ -134,6 +145,19 @@ func TestSchemaRegistryAvroSerdeRestart(t *testing.T) {
 		t.Fatalf("got %s, sent %s", srUsers(got), srUsers(sent))
 	}
 
+	// _schemas is Confluent's kafkastore topic: one compacted partition.
+	adm := n.Admin()
+	rc, err := adm.DescribeTopicConfigs(ctx, "_schemas")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c, err := rc.On("_schemas", nil); err != nil || !srHasConfig(c.Configs, "cleanup.policy", "compact") {
+		t.Fatalf("_schemas configs: %+v %v", c, err)
+	}
+	if td, err := adm.ListTopics(ctx, "_schemas"); err != nil || len(td["_schemas"].Partitions) != 1 {
+		t.Fatalf("_schemas partitions: %+v %v", td, err)
+	}
+
 	// A restarted node rebuilds the registry from _schemas.
 	n.Restart()
 	cl = srClient(t, n.SchemaRegistryURL())
@@ -156,7 +180,8 @@ func TestSchemaRegistryAvroSerdeRestart(t *testing.T) {
 
 func TestSchemaRegistryCluster(t *testing.T) {
 	c := testkit.StartCluster(t, 3, testkit.Options{SchemaRegistry: true,
-		Settings: map[string]string{"group.initial.rebalance.delay.ms": "0"}})
+		Settings: map[string]string{"group.initial.rebalance.delay.ms": "0", "offsets.topic.replication.factor": "3",
+			"broker.session.timeout.ms": "3000"}})
 	start := time.Now()
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
@@ -165,6 +190,10 @@ func TestSchemaRegistryCluster(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Logf("first register %v after the cluster started", time.Since(start))
+	td, err := c.Admin().ListTopics(ctx, "_schemas")
+	if err != nil || len(td["_schemas"].Partitions[0].Replicas) != 3 {
+		t.Fatalf("_schemas should have 3 replicas on 3 nodes: %+v %v", td["_schemas"], err)
+	}
 	// Every node serves it, and takes writes: two of the three are not the
 	// writer and forward theirs.
 	ids := map[int]string{first.ID: "c-value"}
@@ -190,6 +219,7 @@ func TestSchemaRegistryCluster(t *testing.T) {
 	}
 	// Exactly one registry believes it is the writer; the other two forwarded.
 	writers := 0
+	var writer *testkit.Node
 	for _, n := range c.Nodes {
 		last := ""
 		for _, l := range strings.Split(n.LogSinceLastStart(), "\n") {
@@ -199,6 +229,7 @@ func TestSchemaRegistryCluster(t *testing.T) {
 		}
 		if strings.Contains(last, "self=true") {
 			writers++
+			writer = n
 		}
 	}
 	if writers != 1 {
@@ -209,5 +240,31 @@ func TestSchemaRegistryCluster(t *testing.T) {
 		if err != nil || len(subjects) != 4 {
 			t.Fatalf("node %d subjects: %v %v", i+1, subjects, err)
 		}
+	}
+
+	// The writer's node dies: another registry is elected and takes
+	// writes, with an id none had.
+	writer.Kill()
+	var survivors []*testkit.Node
+	for _, n := range c.Nodes {
+		if n != writer {
+			survivors = append(survivors, n)
+		}
+	}
+	var after sr.SubjectSchema
+	testkit.WaitFor(t, 40*time.Second, "a register after the writer died", func() bool {
+		wctx, wcancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer wcancel()
+		after, err = srClient(t, survivors[0].SchemaRegistryURL()).CreateSchema(wctx, "after-value", sr.Schema{Schema: `"long"`})
+		return err == nil
+	})
+	t.Logf("register after the writer died at %v", time.Since(start))
+	if _, dup := ids[after.ID]; dup {
+		t.Fatalf("id %d given again after the writer changed", after.ID)
+	}
+	rctx, rcancel := context.WithTimeout(context.Background(), 15*time.Second)
+	defer rcancel()
+	if s, err := srClient(t, survivors[1].SchemaRegistryURL()).SchemaByVersion(rctx, "after-value", 1); err != nil || s.ID != after.ID {
+		t.Fatalf("the other survivor: %+v %v", s, err)
 	}
 }

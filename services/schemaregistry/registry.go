@@ -27,6 +27,7 @@ const (
 	idleTimeout       = 2 * time.Minute
 	forwardTimeout    = 30 * time.Second
 	maxReplication    = 3
+	topicBrokersWait  = 30 * time.Second
 )
 
 // Config configures a Registry.
@@ -38,6 +39,10 @@ type Config struct {
 	Brokers       []string // the Kafka listener to use (this node's own)
 	Topic         string   // "" is _schemas
 	Group         string   // "" is schema-registry
+	// ReplicationFactor of _schemas when this registry creates it (0:
+	// 3); it waits up to topicBrokersWait for that many brokers, then
+	// takes the brokers there are.
+	ReplicationFactor int
 	Logger        *slog.Logger
 	// Metrics registers the request metrics; nil leaves them out.
 	Metrics prometheus.Registerer
@@ -150,8 +155,9 @@ func (r *Registry) Close(ctx context.Context) error {
 // ensureTopic creates _schemas (one compacted partition) unless it exists,
 // retrying until it does or ctx ends.
 func (r *Registry) ensureTopic(ctx context.Context) {
+	start := time.Now()
 	for ctx.Err() == nil {
-		err := r.createTopic(ctx)
+		err := r.createTopic(ctx, time.Since(start) > topicBrokersWait)
 		if err == nil {
 			return
 		}
@@ -165,17 +171,24 @@ func (r *Registry) ensureTopic(ctx context.Context) {
 	}
 }
 
-func (r *Registry) createTopic(ctx context.Context) error {
+func (r *Registry) createTopic(ctx context.Context, anyBrokers bool) error {
 	cctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
-	md, err := r.adm.BrokerMetadata(cctx)
+	md, err := r.adm.Metadata(cctx, r.cfg.Topic)
 	if err != nil {
 		return err
 	}
-	rf := int16(min(len(md.Brokers), maxReplication))
-	if rf < 1 {
-		rf = 1
+	if t, ok := md.Topics[r.cfg.Topic]; ok && t.Err == nil {
+		return nil
 	}
+	want := r.cfg.ReplicationFactor
+	if want <= 0 {
+		want = maxReplication
+	}
+	if len(md.Brokers) < want && !anyBrokers {
+		return fmt.Errorf("waiting for %d brokers to create %s with replication factor %d (%d now)", want, r.cfg.Topic, want, len(md.Brokers))
+	}
+	rf := int16(max(min(len(md.Brokers), want), 1))
 	// Like Confluent's kafkastore.topic: compacted, one partition, so one
 	// log orders every write.
 	resp, err := r.adm.CreateTopic(cctx, 1, rf, map[string]*string{"cleanup.policy": kadm.StringPtr("compact")}, r.cfg.Topic)
