@@ -43,7 +43,7 @@ type Config struct {
 	// 3); it waits up to topicBrokersWait for that many brokers, then
 	// takes the brokers there are.
 	ReplicationFactor int
-	Logger        *slog.Logger
+	Logger            *slog.Logger
 	// Metrics registers the request metrics; nil leaves them out.
 	Metrics prometheus.Registerer
 }
