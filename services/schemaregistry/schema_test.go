@@ -122,3 +122,33 @@ func TestJSONCompatibility(t *testing.T) {
 		t.Error("a schema loaded a local file")
 	}
 }
+
+// FuzzParseSchema checks, for any schema text of each type, that parsing
+// never panics, that what parses parses again from its stored (canonical)
+// and normalized forms, and that a schema can always read its own data.
+func FuzzParseSchema(f *testing.F) {
+	f.Add(uint8(0), avroV1)
+	f.Add(uint8(0), `["null",{"type":"enum","name":"E","symbols":["A","B"]},{"type":"array","items":"long"}]`)
+	f.Add(uint8(1), `syntax = "proto3"; package p; message M { string a = 1; repeated int32 b = 2; message N { int32 x = 1; } }`)
+	f.Add(uint8(2), `{"type":"object","properties":{"a":{"type":"string"},"e":{"enum":["x",1]}},"required":["a"]}`)
+	types := []string{TypeAvro, TypeProtobuf, TypeJSON}
+	f.Fuzz(func(t *testing.T, typ uint8, schema string) {
+		tp := types[int(typ)%len(types)]
+		p, err := parseSchema(tp, schema, nil)
+		if err != nil {
+			return
+		}
+		for _, form := range []string{p.canonical(), p.normalized()} {
+			again, err := parseSchema(tp, form, nil)
+			if err != nil {
+				t.Fatalf("%s %q parsed, its stored form %q does not: %v", tp, schema, form, err)
+			}
+			if msgs := again.canRead(p); tp == TypeAvro && len(msgs) > 0 {
+				t.Fatalf("%q cannot read its own data: %v", schema, msgs)
+			}
+		}
+		if msgs := p.canRead(p); len(msgs) > 0 {
+			t.Fatalf("%s %q cannot read its own data: %v", tp, schema, msgs)
+		}
+	})
+}
