@@ -24,6 +24,7 @@ const (
 	maxBodyBytes      = 8 << 20 // largest request body (a schema with its envelope)
 	waitTimeout       = 15 * time.Second
 	readHeaderTimeout = 5 * time.Second
+	readTimeout       = 30 * time.Second // a whole request, body included
 	idleTimeout       = 2 * time.Minute
 	forwardTimeout    = 30 * time.Second
 	maxReplication    = 3
@@ -112,7 +113,7 @@ func Start(cfg Config) (*Registry, error) {
 	r.adm = kadm.NewClient(r.cl)
 	r.elect = newElector(r.cl, cfg.Group, r.url, r.log)
 	r.metrics = newMetrics(cfg.Metrics)
-	r.srv = &http.Server{Handler: r.routes(), ReadHeaderTimeout: readHeaderTimeout, IdleTimeout: idleTimeout,
+	r.srv = &http.Server{Handler: r.routes(), ReadHeaderTimeout: readHeaderTimeout, ReadTimeout: readTimeout, IdleTimeout: idleTimeout,
 		ErrorLog: slog.NewLogLogger(r.log.Handler(), slog.LevelDebug)}
 	ctx, cancel := context.WithCancel(context.Background())
 	r.cancel = cancel
