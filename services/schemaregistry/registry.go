@@ -40,9 +40,9 @@ type Config struct {
 	Brokers       []string // the Kafka listener to use (this node's own)
 	Topic         string   // "" is _schemas
 	Group         string   // "" is schema-registry
-	// ReplicationFactor of _schemas when this registry creates it (0:
-	// 3); it waits up to topicBrokersWait for that many brokers, then
-	// takes the brokers there are.
+	// ReplicationFactor of _schemas when this registry creates it; it
+	// waits up to topicBrokersWait for that many brokers, then takes the
+	// brokers there are. 0: up to 3, without waiting.
 	ReplicationFactor int
 	Logger            *slog.Logger
 	// Metrics registers the request metrics; nil leaves them out.
@@ -184,7 +184,7 @@ func (r *Registry) createTopic(ctx context.Context, anyBrokers bool) error {
 	}
 	want := r.cfg.ReplicationFactor
 	if want <= 0 {
-		want = maxReplication
+		want, anyBrokers = maxReplication, true
 	}
 	if len(md.Brokers) < want && !anyBrokers {
 		return fmt.Errorf("waiting for %d brokers to create %s with replication factor %d (%d now)", want, r.cfg.Topic, want, len(md.Brokers))
