@@ -130,6 +130,8 @@ type Config struct {
 	Telemetry              TelemetryConfig // telemetry.max.bytes, ringtail.telemetry_* (telemetry.go)
 	FetchSessionCacheSlots int32           // max.incremental.fetch.session.cache.slots (fetchsession.go)
 
+	SchemaRegistry SchemaRegistryConfig // ringtail.schema_registry_* (schemaregistry.go)
+
 	Ringtail RingtailConfig
 
 	// SASL is the sasl.* keys, the SASL of the SASL listeners; ListenerSASL
@@ -237,6 +239,7 @@ func Default() *Config {
 		LogCleanerDeleteRetentionMs:          86400000,
 		Quotas:                               defaultQuotas(),
 		Telemetry:                            defaultTelemetry(),
+		SchemaRegistry:                       defaultSchemaRegistry(),
 		FetchSessionCacheSlots:               defaultFetchSessionSlots,
 		GroupConsumer:                        defaultGroupConsumer(),
 		GroupConsumerMigrationPolicy:         "bidirectional",

@@ -29,6 +29,7 @@ import (
 	"github.com/ringtail/ringtail/model"
 	"github.com/ringtail/ringtail/replication"
 	"github.com/ringtail/ringtail/security"
+	"github.com/ringtail/ringtail/services/schemaregistry"
 	"github.com/ringtail/ringtail/storage"
 	"github.com/ringtail/ringtail/telemetry"
 	"github.com/ringtail/ringtail/txn"
@@ -48,6 +49,7 @@ type Node struct {
 	rt      *iocore.Runtime
 	ctrl    *controlplane.Controller
 	store   *storage.LogDirs
+	sreg    *schemaregistry.Registry // schemaregistry.go; nil unless enabled
 	servers []*kafka.Server
 	groups  *group.Coordinator
 	txns    *txn.Manager
@@ -178,6 +180,8 @@ func Serve(ctx context.Context, path string) error {
 	if err != nil {
 		return err
 	}
+	// Without a file the services start on their usual ports (schemaregistry.go).
+	zeroConfigServices(cfg, path)
 	io, err := config.ApplyIOConfig(cfg) // `ringtail iotune`'s settings
 	if err != nil {
 		return err
@@ -344,6 +348,9 @@ func Start(ctx context.Context, cfg *config.Config, logger *slog.Logger) (n *Nod
 		return nil, err
 	}
 	n.startBackground(multi)
+	if err := n.startSchemaRegistry(); err != nil { // schemaregistry.go
+		return nil, err
+	}
 	addrs := make([]string, len(n.lns))
 	for i, ln := range n.lns {
 		addrs[i] = ln.Addr().String()
@@ -908,6 +915,7 @@ func (n *Node) Stop() error {
 		n.log.Warn("controlled shutdown: leadership not moved; it moves when this node is fenced", "err", err)
 	}
 	scancel()
+	n.stopSchemaRegistry()
 	for _, s := range n.servers {
 		if err := s.Shutdown(ctx); err != nil {
 			errs = append(errs, err)
@@ -927,6 +935,7 @@ func (n *Node) Stop() error {
 }
 
 func (n *Node) closeAll() error {
+	n.stopSchemaRegistry()
 	n.stopOps()
 	var errs []error
 	for _, ln := range n.lns {

@@ -153,6 +153,9 @@ type Options struct {
 	// RINGTAIL_TEST_EIO_FILE=<file>, and the dir's path written in the
 	// file (removed again to heal it; the broker sees it at restart).
 	ExtraLogDirs int
+	// SchemaRegistry turns on the built-in Schema Registry on a free
+	// loopback port of each node (Node.SchemaRegistryURL).
+	SchemaRegistry bool
 }
 
 // Node is one ringtail process under test.
@@ -172,6 +175,10 @@ type Node struct {
 	// each start: a test may change it between a Kill or Stop and the
 	// next Start (Options.Env sets it first).
 	Env []string
+
+	// RegistryPort is the Schema Registry's port (Options.SchemaRegistry);
+	// 0 when it is off.
+	RegistryPort int
 
 	cmd     *exec.Cmd
 	logPath string
@@ -230,6 +237,11 @@ func newNodeOnPorts(t testing.TB, o Options, port, ctrlPort int) *Node {
 	if e := os.Getenv("RINGTAIL_IO_ENGINE"); e != "" {
 		rt["io_engine"] = fmt.Sprintf("%q", e)
 	}
+	if o.SchemaRegistry {
+		n.RegistryPort = FreePort(t)
+		rt["schema_registry_enable"] = "true"
+		rt["schema_registry_listen"] = fmt.Sprintf(`"127.0.0.1:%d"`, n.RegistryPort)
+	}
 	for k, v := range o.Ringtail {
 		rt[k] = v
 	}
@@ -258,6 +270,9 @@ func writeKV(b *bytes.Buffer, m map[string]string) {
 
 // Addr is the node's Kafka address.
 func (n *Node) Addr() string { return fmt.Sprintf("127.0.0.1:%d", n.Port) }
+
+// SchemaRegistryURL is the node's Schema Registry URL (Options.SchemaRegistry).
+func (n *Node) SchemaRegistryURL() string { return fmt.Sprintf("http://127.0.0.1:%d", n.RegistryPort) }
 
 // Start starts the process (again) and waits until it serves.
 func (n *Node) Start() {
