@@ -52,10 +52,15 @@ func compareReplica(a, b OfflineReplica) int {
 // log dir. It applies only while the broker's epoch is BrokerEpoch (an
 // entry planned for an earlier registration is rejected); partitions that
 // do not exist or that the broker does not replicate are skipped.
+//
+// With Online set it removes them from the set instead
+// (ClearOfflineReplicas): the broker starts their replicas anew, out of
+// the ISR, and they rejoin it as followers that caught up.
 type OfflineReplicasRecord struct {
 	BrokerID    int32            `json:"broker_id"`
 	BrokerEpoch int64            `json:"broker_epoch"`
 	Replicas    []OfflineReplica `json:"replicas"`
+	Online      bool             `json:"online,omitempty"`
 }
 
 // applyOfflineReplicas folds r into n, an entry's working copy.
@@ -65,6 +70,18 @@ func (n *Image) applyOfflineReplicas(offset int64, r *OfflineReplicasRecord) err
 		return fmt.Errorf("%w: offline replicas of broker %d epoch %d, which is not its current registration (entry %d)", ErrStaleBrokerEpoch, r.BrokerID, r.BrokerEpoch, offset)
 	}
 	set := slices.Clone(b.Offline)
+	if r.Online {
+		set = slices.DeleteFunc(set, func(x OfflineReplica) bool {
+			return slices.ContainsFunc(r.Replicas, func(y OfflineReplica) bool { return compareReplica(x, y) == 0 })
+		})
+		if len(set) == 0 {
+			set = nil
+		}
+		nb := *b
+		nb.Offline = set
+		n.Brokers[r.BrokerID] = &nb
+		return nil
+	}
 	for _, x := range r.Replicas {
 		t, ok := n.TopicsByID[x.TopicID]
 		if !ok || x.Partition < 0 || int(x.Partition) >= len(t.Partitions) || !slices.Contains(t.Partitions[x.Partition].Replicas, r.BrokerID) {
@@ -212,4 +229,41 @@ func planOfflineReplicas(im *Image, broker int32, parts []model.TopicPartition, 
 		return nil, err
 	}
 	return append(recs, planLeadership(next, nil, elect)...), nil
+}
+
+// ClearOfflineReplicas takes this node's replicas of parts out of its
+// offline set (the inverse of ReportOfflineReplicas) once the node starts
+// them anew: a partition quarantined at startup, reported offline so that
+// leadership and the ISR left this broker before its empty log serves.
+// The replicas stay out of the ISR until they catch up as followers.
+// Partitions not in the set are skipped; nothing left commits nothing.
+func (c *Controller) ClearOfflineReplicas(ctx context.Context, parts []model.TopicPartition) error {
+	if c.cfg.ControllerOnly || len(parts) == 0 {
+		return nil
+	}
+	for attempt := 0; ; attempt++ {
+		if err := c.catchUpToPlan(ctx); err != nil {
+			return err
+		}
+		c.cmdMu.Lock()
+		im := c.image.Load()
+		b, ok := im.Brokers[c.cfg.NodeID]
+		var clear []OfflineReplica
+		for _, tp := range parts {
+			if t, found := im.Topics[tp.Topic]; found && ok && im.ReplicaOffline(c.cfg.NodeID, t.ID, tp.Partition) {
+				clear = append(clear, OfflineReplica{TopicID: t.ID, Partition: tp.Partition})
+			}
+		}
+		if len(clear) == 0 {
+			c.cmdMu.Unlock()
+			return nil
+		}
+		rec := Record{Type: RecOfflineReplicas, OfflineReplicas: &OfflineReplicasRecord{BrokerID: c.cfg.NodeID, BrokerEpoch: b.Epoch, Replicas: clear, Online: true}}
+		err := c.commitAnywhere(ctx, []Record{rec})
+		c.cmdMu.Unlock()
+		if attempt < 5 && errors.Is(err, ErrStaleBrokerEpoch) {
+			continue
+		}
+		return err
+	}
 }

@@ -465,3 +465,32 @@ func TestReportOfflineReplicasFromLearner(t *testing.T) {
 	})
 	tc.sameImages()
 }
+
+// ClearOfflineReplicas takes replicas out of the set again (a quarantined
+// partition started anew), leaving the others; clearing again commits
+// nothing.
+func TestClearOfflineReplicas(t *testing.T) {
+	ctx := context.Background()
+	c := openElecting(t, t.TempDir())
+	if r := c.CreateTopics(ctx, []CreateTopic{{Name: "t", NumPartitions: 2, ReplicationFactor: 1}}, false); r[0].Err != nil {
+		t.Fatal(r[0].Err)
+	}
+	both := []model.TopicPartition{{Topic: "t", Partition: 0}, {Topic: "t", Partition: 1}}
+	if err := c.ReportOfflineReplicas(ctx, both); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.ClearOfflineReplicas(ctx, tp0); err != nil {
+		t.Fatal(err)
+	}
+	im := c.Image()
+	id := im.Topics["t"].ID
+	if im.ReplicaOffline(1, id, 0) || !im.ReplicaOffline(1, id, 1) {
+		t.Fatalf("after clearing t-0: offline set %v, want only t-1", im.Brokers[1].Offline)
+	}
+	if err := c.ClearOfflineReplicas(ctx, tp0); err != nil || c.Image().Offset != im.Offset {
+		t.Fatalf("second clear: offset %d -> %d, %v", im.Offset, c.Image().Offset, err)
+	}
+	if err := c.ClearOfflineReplicas(ctx, both[1:]); err != nil || c.Image().Brokers[1].Offline != nil {
+		t.Fatalf("after clearing both: %v, %v", c.Image().Brokers[1].Offline, err)
+	}
+}

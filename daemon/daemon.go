@@ -71,6 +71,9 @@ type Node struct {
 	// rec runs reconcile off the controller loop (reconcileLoop).
 	rec struct {
 		latest atomic.Pointer[controlplane.Image]
+		// again asks for a pass over the same image (local storage
+		// changed: a quarantined partition released).
+		again  atomic.Bool
 		kick   chan struct{}
 		stop   chan struct{}
 		done   chan struct{}
@@ -87,7 +90,8 @@ type Node struct {
 	limitStore atomic.Pointer[storage.LogDirs]
 	// offline reports the partitions of offline log dirs (offline.go).
 	offline      offlineDirs
-	maxOpenFiles int // ringtail.max_open_files resolved against RLIMIT_NOFILE
+	quar         quarantine // quarantine.go
+	maxOpenFiles int        // ringtail.max_open_files resolved against RLIMIT_NOFILE
 }
 
 // peerTLS is the TLS config for dialling other brokers' inter-broker
@@ -313,8 +317,10 @@ func Start(ctx context.Context, cfg *config.Config, logger *slog.Logger) (n *Nod
 	// subscriber only hands the image to reconcileLoop; until a log exists
 	// the Kafka handlers answer NOT_LEADER_OR_FOLLOWER, which clients retry.
 	n.rec.kick = make(chan struct{}, 1)
+	n.startQuarantine() // before the first reconcile, which would create them empty
 	n.ctrl.Subscribe(func(_, new *controlplane.Image) {
 		n.rec.latest.Store(new)
+		n.quar.poke()
 		select {
 		case n.rec.kick <- struct{}{}:
 		default:
@@ -693,7 +699,7 @@ func (n *Node) reconcileLoop(last *controlplane.Image) {
 		case <-n.rec.kick:
 		}
 		im := n.rec.latest.Load()
-		if im == nil || im == last {
+		if im == nil || im == last && !n.rec.again.Swap(false) {
 			continue
 		}
 		n.reconcile(last, im)
@@ -953,6 +959,7 @@ func (n *Node) closeAll() error {
 	if n.txns != nil {
 		n.txns.Close()
 	}
+	n.quar.stop()
 	n.stopReconcile()
 	n.offline.stop()
 	if n.repl != nil {

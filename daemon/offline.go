@@ -135,7 +135,7 @@ func (n *Node) refreshReplicas() {
 
 // reportHeldOffline logs the partitions the first reconcile held offline.
 func (n *Node) reportHeldOffline() {
-	if held := n.store.Held(); len(held) > 0 {
+	if held := n.store.Held(); len(held) > 0 && n.store.AnyOffline() {
 		n.log.Error("partitions assigned to this broker are in no online log dir while a log dir is offline: they are offline, not created empty",
 			"partitions", len(held), "offline_partitions", fmt.Sprint(held))
 	}

@@ -2,8 +2,10 @@
 // broker: after a SIGKILL, bytes flipped in the middle of a segment and a
 // partition dir that cannot be opened at all, the node becomes ready, logs
 // the truncation and the quarantine, returns the acknowledged records
-// before the corruption in order, accepts new records on both topics, and
-// its next restart truncates and quarantines nothing.
+// before the corruption in order, keeps the quarantined partition (its
+// only copy) offline until unclean.leader.election.enable lets it start
+// empty, accepts new records on both topics then, and its next restart
+// truncates and quarantines nothing.
 package e2e
 
 import (
@@ -15,6 +17,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/ringtail/ringtail/storage"
@@ -105,8 +109,23 @@ func TestCorruptSegmentAndUnopenablePartitionAtStartup(t *testing.T) {
 		t.Fatalf("end offset %d, want %d (the corrupt batch and those after it cut)", end, victim.base)
 	}
 
+	// The quarantined partition held its only in-sync copy: it stays
+	// offline (never silently restarted at offset 0) and says why, until
+	// unclean.leader.election.enable accepts starting it empty.
+	if code := rawProduceCode(t, rawClient(t, n.Addr()), doomed, 0); code != kerr.KafkaStorageError.Code {
+		t.Fatalf("produce to the quarantined %s-0: %v, want KAFKA_STORAGE_ERROR", doomed, kerr.ErrorForCode(code))
+	}
+	testkit.WaitFor(t, 30*time.Second, "the stays-offline line", func() bool {
+		return containsAll(n.LogSinceLastStart(), "quarantined partition stays offline", "partition="+doomed+"-0")
+	})
+	adm := n.Admin()
+	defer adm.Close()
+	if res, err := adm.AlterTopicConfigs(ctx, []kadm.AlterConfig{{Name: "unclean.leader.election.enable", Value: kadm.StringPtr("true")}}, doomed); err != nil || res[0].Err != nil {
+		t.Fatalf("alter %s: %v %+v", doomed, err, res)
+	}
+
 	// New records are accepted on both topics: the quarantined partition
-	// was re-created empty by the reconcile.
+	// was started anew, empty.
 	prod = n.Client(kgo.RequiredAcks(kgo.AllISRAcks()))
 	defer prod.Close()
 	testkit.WaitFor(t, 30*time.Second, "produce after the restart", func() bool {
@@ -155,13 +174,22 @@ func endOffset(t *testing.T, n *testkit.Node, topic string) int64 {
 	return o.Offset
 }
 
-// A follower whose replica was quarantined at startup gets an empty one
-// from the reconcile, refetches every record from the leader and is back
-// in the ISR.
-func TestQuarantinedFollowerRefetches(t *testing.T) {
+// A replica quarantined at startup in a 3-node cluster, on a follower and
+// on the leader (restarted at once, before its session expired): it is
+// reported offline, so leadership and the ISR move off it before its
+// empty log could serve; then it is started anew, refetches every record
+// from the leader, and is back in the ISR. Nothing acknowledged is hidden
+// or lost.
+func TestQuarantinedReplicaRefetches(t *testing.T) {
 	if testing.Short() {
 		t.Skip("end-to-end test")
 	}
+	for _, role := range []string{"follower", "leader"} {
+		t.Run(role, func(t *testing.T) { quarantinedReplicaRefetches(t, role == "leader") })
+	}
+}
+
+func quarantinedReplicaRefetches(t *testing.T, onLeader bool) {
 	c := testkit.StartCluster(t, 3, testkit.Options{})
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
@@ -191,25 +219,47 @@ func TestQuarantinedFollowerRefetches(t *testing.T) {
 	if !ok || len(isr) != 3 {
 		t.Fatalf("leader %d isr %v (%v)", leader, isr, ok)
 	}
-	follower := c.Node(leader%3 + 1)
-	follower.Kill()
-	if err := os.Mkdir(filepath.Join(follower.DataDir, topic+"-0", "00000000000000099999.log"), 0o755); err != nil {
+	victimID := leader%3 + 1
+	if onLeader {
+		victimID = leader
+	}
+	other := victimID%3 + 1 // state questions go to a node that stays up
+	victim := c.Node(victimID)
+	victim.Kill()
+	if err := os.Mkdir(filepath.Join(victim.DataDir, topic+"-0", "00000000000000099999.log"), 0o755); err != nil {
 		t.Fatal(err)
 	}
-	follower.Start()
-	if !containsAll(follower.LogSinceLastStart(), "partition quarantined", "partition="+topic+"-0") {
-		t.Fatalf("no quarantine line:\n%s", follower.LogSinceLastStart())
+	victim.Start()
+	if !containsAll(victim.LogSinceLastStart(), "partition quarantined", "partition="+topic+"-0") {
+		t.Fatalf("no quarantine line:\n%s", victim.LogSinceLastStart())
 	}
-	want, err := os.ReadFile(filepath.Join(c.Node(leader).DataDir, topic+"-0", "00000000000000000000.log"))
+	var newLeader int32
+	testkit.WaitFor(t, 30*time.Second, "leadership off the quarantined replica and every record readable", func() bool {
+		l, _, ok := partitionState(ctx, meta, other, topic)
+		newLeader = l
+		return ok && l > 0 && l != victimID
+	})
+	if onLeader && newLeader == leader {
+		t.Fatalf("leader %d kept the partition with its log quarantined", leader)
+	}
+	if end := endOffset(t, c.Node(other), topic); end != int64(len(values)) {
+		t.Fatalf("end offset %d after the quarantine, want %d (acknowledged records hidden)", end, len(values))
+	}
+	want, err := os.ReadFile(filepath.Join(c.Node(newLeader).DataDir, topic+"-0", "00000000000000000000.log"))
 	if err != nil {
 		t.Fatal(err)
 	}
+	defer func() {
+		if t.Failed() {
+			t.Logf("victim log:\n%s", tail(victim.LogSinceLastStart()))
+		}
+	}()
 	testkit.WaitFor(t, 30*time.Second, "the re-created replica refetched the leader's segment", func() bool {
-		got, _ := os.ReadFile(filepath.Join(follower.DataDir, topic+"-0", "00000000000000000000.log"))
+		got, _ := os.ReadFile(filepath.Join(victim.DataDir, topic+"-0", "00000000000000000000.log"))
 		return string(got) == string(want)
 	})
-	testkit.WaitFor(t, 30*time.Second, "the follower back in the ISR", func() bool {
-		_, isr, ok := partitionState(ctx, meta, leader, topic)
+	testkit.WaitFor(t, 30*time.Second, "the replica back in the ISR", func() bool {
+		_, isr, ok := partitionState(ctx, meta, other, topic)
 		return ok && len(isr) == 3
 	})
 	recs := consumeAll(t, c.Addrs()[0], topic, len(values), 30*time.Second)
@@ -217,5 +267,8 @@ func TestQuarantinedFollowerRefetches(t *testing.T) {
 		if string(r.Value) != values[i] {
 			t.Fatalf("record %d = %q, want %q", i, r.Value, values[i])
 		}
+	}
+	if !containsAll(victim.LogSinceLastStart(), "quarantined partition started anew", "a follower refetching from the leader") {
+		t.Errorf("no started-anew line:\n%s", victim.LogSinceLastStart())
 	}
 }

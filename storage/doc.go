@@ -160,10 +160,13 @@
 // name adopts the log). A partition that still cannot be opened (a
 // directory where a file belongs, a read error) is quarantined: its dir
 // is renamed "<topic>-<partition>.<hex>-quarantine", which OpenManager
-// neither opens nor removes, and the broker starts without it; the
-// reconcile re-creates the log empty if the broker hosts a replica (in a
-// cluster it refetches from the leader; a sole replica restarts empty at
-// offset 0). Only a data dir where that rename fails fails the open.
+// neither opens nor removes, and the broker starts without it
+// (RecoveryStats.Quarantined). The daemon holds it offline and has the
+// controller move leadership and the ISR to another replica before it
+// re-creates the log empty to refetch from the leader; one with no other
+// in-sync copy stays offline unless unclean election is allowed
+// (daemon/quarantine.go). Only a data dir where that rename fails fails
+// the open.
 // Kafka has no quarantine: an I/O error while loading a log takes its
 // whole log dir offline, and other errors stop the broker.
 //

@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"sort"
 	"sync"
+	"sync/atomic"
 
 	"github.com/ringtail/ringtail/model"
 	"github.com/ringtail/ringtail/vfs"
@@ -28,8 +29,12 @@ type LogDirs struct {
 	createMu sync.Mutex // serializes placement with creations and deletions
 	heldMu   sync.Mutex
 	// held are partitions the metadata assigns here that no online dir
-	// holds while some dir is offline: they may live on it (HoldOffline).
-	held map[model.TopicPartition]bool
+	// holds while some dir is offline: they may live on it (HoldOffline);
+	// and partitions quarantined at startup until the controller moved
+	// leadership and the ISR off them. nheld counts them for the data
+	// path's lock-free check.
+	held  map[model.TopicPartition]bool
+	nheld atomic.Int64
 }
 
 // LogDirsConfig configures OpenLogDirs.
@@ -288,6 +293,7 @@ func (l *LogDirs) Recovery() RecoveryStats {
 		st.Rescanned += r.Rescanned
 		st.TruncatedBytes += r.TruncatedBytes
 		st.CleanShutdown = st.CleanShutdown && r.CleanShutdown
+		st.Quarantined = append(st.Quarantined, r.Quarantined...)
 	}
 	return st
 }
@@ -342,7 +348,7 @@ func (l *LogDirs) Clean(tp model.TopicPartition) (model.Offset, error) {
 // Offline reports whether tp is offline here: the dir holding it is
 // offline, or no dir holds it and HoldOffline marked it.
 func (l *LogDirs) Offline(tp model.TopicPartition) bool {
-	if !l.AnyOffline() {
+	if l.nheld.Load() == 0 && !l.AnyOffline() {
 		return false // the data path's case: no lock taken
 	}
 	if m, _ := l.holder(tp); m != nil {
@@ -373,6 +379,7 @@ func (l *LogDirs) HoldOffline(tps []model.TopicPartition) {
 	for _, tp := range tps {
 		l.held[tp] = true
 	}
+	l.nheld.Store(int64(len(l.held)))
 }
 
 // Release ends HoldOffline for tp (its topic was deleted or re-created).
@@ -380,6 +387,7 @@ func (l *LogDirs) Release(tp model.TopicPartition) {
 	l.heldMu.Lock()
 	defer l.heldMu.Unlock()
 	delete(l.held, tp)
+	l.nheld.Store(int64(len(l.held)))
 }
 
 // Held lists the partitions HoldOffline marked, sorted.

@@ -810,7 +810,7 @@ func (m *Manager) quarantine(tp model.TopicPartition, cause error) error {
 	m.stats.Quarantined = append(m.stats.Quarantined, Quarantined{TP: tp, Dir: to, Err: cause})
 	m.logger.Error("partition quarantined: its files cannot be opened, starting without it", "partition", tp.String(),
 		"moved_to", to, "err", cause,
-		"then", "a replica of a replicated topic is re-created empty and refetches from the leader; a sole replica restarts empty, its old files stay in moved_to for the operator")
+		"then", "the broker reports the replica offline so that leadership and the ISR move to another replica, then re-creates it empty to refetch from the leader; a partition with no other in-sync copy stays offline (KAFKA_STORAGE_ERROR) unless unclean.leader.election.enable; the old files stay in moved_to for the operator")
 	return nil
 }
 
