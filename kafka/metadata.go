@@ -200,28 +200,32 @@ func handleMetadata(s *Server, cx *reqCtx, req *kmsg.MetadataRequest) (kmsg.Resp
 		}
 		rt.IsInternal = name == group.OffsetsTopic
 		for _, p := range t.Partitions {
-			rp := kmsg.NewMetadataResponseTopicPartition()
-			rp.Partition = p.Partition
-			rp.Leader = p.Leader
-			rp.LeaderEpoch = p.LeaderEpoch
-			rp.Replicas = append([]int32{}, p.Replicas...)
-			rp.ISR = append([]int32{}, p.ISR...)
-			// Every broker's offline replicas as the controller recorded
-			// them, and this node's own at once (before its report is
-			// committed).
-			rp.OfflineReplicas = append([]int32{}, im.OfflineReplicas(t.ID, &p)...)
-			if slices.Contains(p.Replicas, s.cfg.NodeID) && !slices.Contains(rp.OfflineReplicas, s.cfg.NodeID) &&
-				s.offline(model.TopicPartition{Topic: name, Partition: p.Partition}) {
-				rp.OfflineReplicas = append(rp.OfflineReplicas, s.cfg.NodeID)
-			}
-			if p.Leader < 0 {
-				rp.ErrorCode = kerr.LeaderNotAvailable.Code
-			}
-			rt.Partitions = append(rt.Partitions, rp)
+			rt.Partitions = append(rt.Partitions, s.metadataPartition(im, t, &p))
 		}
 		resp.Topics = append(resp.Topics, rt)
 	}
 	return resp, nil
+}
+
+// metadataPartition is partition p of topic t as Metadata answers it.
+func (s *Server) metadataPartition(im *controlplane.Image, t *controlplane.Topic, p *controlplane.Partition) kmsg.MetadataResponseTopicPartition {
+	rp := kmsg.NewMetadataResponseTopicPartition()
+	rp.Partition = p.Partition
+	rp.Leader = p.Leader
+	rp.LeaderEpoch = p.LeaderEpoch
+	rp.Replicas = append([]int32{}, p.Replicas...)
+	rp.ISR = append([]int32{}, p.ISR...)
+	// Every broker's offline replicas as the controller recorded them, and
+	// this node's own at once (before its report is committed).
+	rp.OfflineReplicas = append([]int32{}, im.OfflineReplicas(t.ID, p)...)
+	if slices.Contains(p.Replicas, s.cfg.NodeID) && !slices.Contains(rp.OfflineReplicas, s.cfg.NodeID) &&
+		s.offline(model.TopicPartition{Topic: t.Name, Partition: p.Partition}) {
+		rp.OfflineReplicas = append(rp.OfflineReplicas, s.cfg.NodeID)
+	}
+	if p.Leader < 0 {
+		rp.ErrorCode = kerr.LeaderNotAvailable.Code
+	}
+	return rp
 }
 
 // autoCreate creates names with the broker defaults; the result has an
