@@ -484,7 +484,7 @@ func TestUnopenablePartitionQuarantined(t *testing.T) {
 			if !strings.HasPrefix(filepath.Base(q), "orders-0.") || !strings.HasSuffix(q, quarantineDirSuffix) || filepath.Dir(q) != e.dir {
 				t.Fatalf("quarantined to %s", q)
 			}
-			lines := lb.lines("level=ERROR", "partition quarantined", "partition=orders-0", "moved_to="+q, "err=", "refetches from the leader")
+			lines := lb.lines("level=ERROR", "partition quarantined", "partition=orders-0", "moved_to="+q, "err=", "refetch from the leader")
 			if len(lines) != 1 {
 				t.Fatalf("want one quarantine line naming %s:\n%s", q, lb)
 			}
