@@ -189,8 +189,13 @@ func TestFetchSessionFranzRecovers(t *testing.T) {
 	produceAll(0)
 	consume(parts * perPart)
 	// Incremental fetches happen on the idle consumer.
-	for cache.Stats().Incremental < 3 {
-		produceAll(-1 - int(cache.Stats().Incremental))
+	// Rounds are numbered by a counter (not by the incremental count,
+	// which may not move between two rounds) so every value is unique.
+	for round := -1; cache.Stats().Incremental < 3; round-- {
+		if round < -100 {
+			t.Fatalf("no incremental fetches after 100 rounds: %+v", cache.Stats())
+		}
+		produceAll(round)
 		consume(parts * perPart)
 	}
 	// A replica's full fetch takes the only slot.
