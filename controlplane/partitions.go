@@ -35,9 +35,9 @@ type ElectFunc func(replicas, isr []model.NodeID, live func(model.NodeID) bool, 
 
 const uncleanKey = "unclean.leader.election.enable"
 
-// uncleanAllowed reads unclean.leader.election.enable for a topic: the
+// UncleanAllowed reads unclean.leader.election.enable for a topic: the
 // topic override, then the broker-wide one, default false.
-func (im *Image) uncleanAllowed(t *Topic) bool {
+func (im *Image) UncleanAllowed(t *Topic) bool {
 	if v, ok := t.Configs[uncleanKey]; ok {
 		return v == "true"
 	}
@@ -97,7 +97,7 @@ func planLeadership(im *Image, fencing map[int32]bool, elect ElectFunc) []Record
 			}
 			leader, leaderEpoch := p.Leader, p.LeaderEpoch
 			if leader < 0 || !healthy(leader) || !slices.Contains(isr, leader) {
-				l, unclean := elect(toNodes(p.Replicas), toNodes(isr), healthyNode, im.uncleanAllowed(t))
+				l, unclean := elect(toNodes(p.Replicas), toNodes(isr), healthyNode, im.UncleanAllowed(t))
 				switch {
 				case l < 0 && leader >= 0 && live(leader) && slices.Contains(isr, leader):
 					// An offline leader that nobody can replace keeps

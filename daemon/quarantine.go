@@ -5,7 +5,6 @@ import (
 	"sync"
 	"time"
 
-	"github.com/ringtail/ringtail/controlplane"
 	"github.com/ringtail/ringtail/model"
 )
 
@@ -126,7 +125,7 @@ func (q *quarantine) pass() {
 		}
 		p := t.Partitions[tp.Partition]
 		movedOff := p.Leader != n.cfg.NodeID && !contains(p.ISR, n.cfg.NodeID)
-		if !movedOff && !uncleanAllowed(im, t) {
+		if !movedOff && !im.UncleanAllowed(t) {
 			q.mu.Lock()
 			warn := !q.warned[tp]
 			q.warned[tp] = true
@@ -161,13 +160,4 @@ func (q *quarantine) forget(tp model.TopicPartition) {
 	q.mu.Lock()
 	delete(q.tps, tp)
 	q.mu.Unlock()
-}
-
-// uncleanAllowed reads unclean.leader.election.enable for t: the topic's
-// setting, then the broker-wide one, default false.
-func uncleanAllowed(im *controlplane.Image, t *controlplane.Topic) bool {
-	if v, ok := t.Configs["unclean.leader.election.enable"]; ok {
-		return v == "true"
-	}
-	return im.BrokerConfigs["unclean.leader.election.enable"] == "true"
 }

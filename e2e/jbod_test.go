@@ -22,7 +22,6 @@ import (
 
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
-	"github.com/twmb/franz-go/pkg/kmsg"
 
 	"github.com/ringtail/ringtail/testkit"
 )
@@ -79,22 +78,7 @@ func produceToPart(t *testing.T, cl *kgo.Client, topic string, p int32, prefix s
 // returns the partition's error code.
 func rawProduceCode(t *testing.T, cl *kgo.Client, topic string, p int32) int16 {
 	t.Helper()
-	req := kmsg.NewPtrProduceRequest()
-	req.Acks, req.TimeoutMillis = -1, 5000
-	rt := kmsg.NewProduceRequestTopic()
-	rt.Topic = topic
-	rp := kmsg.NewProduceRequestTopicPartition()
-	rp.Partition = p
-	rp.Records = recordBatch([]string{"refused-0"})
-	rt.Partitions = append(rt.Partitions, rp)
-	req.Topics = append(req.Topics, rt)
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	resp, err := req.RequestWith(ctx, cl)
-	if err != nil {
-		t.Fatalf("produce %s/%d: %v", topic, p, err)
-	}
-	return resp.Topics[0].Partitions[0].ErrorCode
+	return rawProduce(t, cl, topic, p, recordBatch([]string{"refused-0"}))
 }
 
 func TestJBODSpreadAndRestart(t *testing.T) {

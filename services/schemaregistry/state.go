@@ -8,6 +8,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"sort"
 )
 
@@ -145,17 +146,7 @@ func (e schemaEntry) same(o schemaEntry) bool {
 	return e.Type == o.Type && e.Schema == o.Schema && sameRefs(e.References, o.References)
 }
 
-func sameRefs(a, b []Reference) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := range a {
-		if a[i] != b[i] {
-			return false
-		}
-	}
-	return true
-}
+func sameRefs(a, b []Reference) bool { return slices.Equal(a, b) }
 
 // State is the registry's state as the _schemas records build it: a pure
 // state machine, fed every record in offset order by Apply.
