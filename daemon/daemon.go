@@ -63,6 +63,8 @@ type Node struct {
 	fetchSessions atomic.Pointer[fetchsession.Cache]
 	// shares is the share-partition side of share groups (shares.go).
 	shares *kafka.Shares
+	// sregAuth authenticates the registry's requests (httpauth.go).
+	sregAuth *servicesAuth
 
 	// reconcileMu serialises reconciliation of local partitions.
 	reconcileMu sync.Mutex

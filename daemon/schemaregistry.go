@@ -1,12 +1,14 @@
 package daemon
 
 // Schema Registry wiring: the registry is a Kafka client of this node's
-// own first PLAINTEXT listener (as the CLI is), started once the listeners
-// serve and stopped before they close.
+// own first PLAINTEXT listener (as the CLI is), else of its SASL listener
+// as ringtail.services_sasl_user, started once the listeners serve and
+// stopped before they close. With ringtail.services_auth its HTTP clients
+// authenticate as the broker's users and its operations are checked
+// against the _schemas topic's ACLs (httpauth.go).
 
 import (
 	"context"
-	"errors"
 	"net"
 	"strconv"
 	"time"
@@ -14,6 +16,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/ringtail/ringtail/config"
+	"github.com/ringtail/ringtail/services/httpauth"
 	"github.com/ringtail/ringtail/services/schemaregistry"
 )
 
@@ -35,25 +38,30 @@ func (n *Node) startSchemaRegistry() error {
 	if !sc.Enable {
 		return nil
 	}
-	var bootstrap string
-	for i, l := range n.cfg.KafkaListeners() {
-		if n.cfg.ListenerProtocol(l.Name) == config.ProtocolPlaintext && i < len(n.lns) {
-			bootstrap = loopbackIfAny(n.lns[i].Addr().(*net.TCPAddr))
-			break
-		}
+	brokers, own, err := n.servicesClientOpts("ringtail.schema_registry_enable = true")
+	if err != nil {
+		return err
 	}
-	if bootstrap == "" {
-		return errors.New("daemon: ringtail.schema_registry_enable = true needs a PLAINTEXT Kafka listener for the registry to use; none is configured")
+	auth, err := n.newServicesAuth("schema-registry", "application/vnd.schemaregistry.v1+json", brokers, own)
+	if err != nil {
+		return err
 	}
 	var reg prometheus.Registerer
 	if n.ops.metrics != nil {
 		reg = n.ops.metrics.Registry()
 	}
-	r, err := schemaregistry.Start(schemaregistry.Config{
-		Listen: sc.Listen, AdvertisedURL: n.registryURL(sc), Brokers: []string{bootstrap},
+	rc := schemaregistry.Config{
+		Listen: sc.Listen, AdvertisedURL: n.registryURL(sc), Brokers: brokers, ClientOpts: own,
 		Logger: n.log, Metrics: reg, ReplicationFactor: min(3, len(n.cfg.ControllerQuorumVoters)),
-	})
+		TLS: auth.TLSConfig(), ForwardTLS: auth.forwardTLS,
+	}
+	if auth.Mode() != httpauth.ModeNone {
+		rc.Middleware = auth.Middleware
+		rc.Authorize = registryAuthorize(auth.Authenticator, schemaregistry.DefaultTopic)
+	}
+	r, err := schemaregistry.Start(rc)
 	if err != nil {
+		auth.Close()
 		if !n.cfg.Set["ringtail.schema_registry_enable"] {
 			// On only because no config file was given: a taken port does
 			// not stop the broker.
@@ -62,6 +70,7 @@ func (n *Node) startSchemaRegistry() error {
 		}
 		return err
 	}
+	n.sregAuth = auth
 	n.sreg = r
 	return nil
 }
@@ -79,7 +88,11 @@ func (n *Node) registryURL(sc config.SchemaRegistryConfig) string {
 			host = n.cfg.AdvertisedListeners[0].Host
 		}
 	}
-	return "http://" + net.JoinHostPort(host, port)
+	scheme := "http://"
+	if n.cfg.ServicesAuth.Mode == config.ServicesAuthMTLS {
+		scheme = "https://"
+	}
+	return scheme + net.JoinHostPort(host, port)
 }
 
 func loopbackIfAny(a *net.TCPAddr) string {
@@ -100,5 +113,6 @@ func (n *Node) stopSchemaRegistry() {
 	if err := n.sreg.Close(ctx); err != nil {
 		n.log.Warn("schema registry shutdown", "err", err)
 	}
-	n.sreg = nil
+	n.sregAuth.Close()
+	n.sreg, n.sregAuth = nil, nil
 }

@@ -7,6 +7,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"math"
@@ -14,6 +15,8 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
+
+	"github.com/ringtail/ringtail/services/httpauth"
 )
 
 const contentType = "application/vnd.schemaregistry.v1+json"
@@ -70,6 +73,10 @@ func (r *Registry) routes() http.Handler {
 				return
 			}
 			req.Body = http.MaxBytesReader(w, req.Body, maxBodyBytes)
+			if err := r.authorize(pattern, req); err != nil {
+				writeErr(w, err)
+				return
+			}
 			if err := f(w, req); err != nil {
 				writeErr(w, err)
 			}
@@ -106,6 +113,24 @@ func (r *Registry) routes() http.Handler {
 	h("GET /mode/{subject}", r.getMode)
 	h("PUT /mode/{subject}", r.putMode)
 	return mux
+}
+
+// authorize asks Config.Authorize about the route's operation: the root
+// is open to whoever authenticated; a GET, a lookup (POST
+// /subjects/{subject}) and a compatibility check read; the rest write.
+func (r *Registry) authorize(pattern string, req *http.Request) error {
+	if r.cfg.Authorize == nil || pattern == "GET /{$}" {
+		return nil
+	}
+	write := req.Method != http.MethodGet && pattern != "POST /subjects/{subject}" && !strings.HasPrefix(pattern, "POST /compatibility/")
+	err := r.cfg.Authorize(req, write)
+	switch {
+	case err == nil:
+		return nil
+	case errors.Is(err, httpauth.ErrDenied):
+		return errf(40301, "%s", err.Error())
+	}
+	return errf(50001, "Could not authorize the request: %v", err)
 }
 
 // checkContentType accepts the registry's content types, JSON, and none.

@@ -2,6 +2,7 @@ package schemaregistry
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -37,9 +38,10 @@ type Config struct {
 	// AdvertisedURL is how other registries reach this one (forwarded
 	// writes); "" is http:// and the bound address.
 	AdvertisedURL string
-	Brokers       []string // the Kafka listener to use (this node's own)
-	Topic         string   // "" is _schemas
-	Group         string   // "" is schema-registry
+	Brokers       []string  // the Kafka listener to use (this node's own)
+	ClientOpts    []kgo.Opt // more options of its Kafka client (SASL, TLS)
+	Topic         string    // "" is _schemas
+	Group         string    // "" is schema-registry
 	// ReplicationFactor of _schemas when this registry creates it; it
 	// waits up to topicBrokersWait for that many brokers, then takes the
 	// brokers there are. 0: up to 3, without waiting.
@@ -47,6 +49,19 @@ type Config struct {
 	Logger            *slog.Logger
 	// Metrics registers the request metrics; nil leaves them out.
 	Metrics prometheus.Registerer
+
+	// Middleware wraps every request (services/httpauth's authentication);
+	// nil: none.
+	Middleware func(http.Handler) http.Handler
+	// Authorize is asked before each operation but GET /: write for those
+	// that change the registry, else a read (lookup and compatibility
+	// checks included). An error matching httpauth.ErrDenied answers 403
+	// 40301, another 500 50001. nil allows everything.
+	Authorize func(req *http.Request, write bool) error
+	// TLS, when set, serves HTTPS with it; ForwardTLS is what forwarding a
+	// write to the writer registry dials with (the client certificate it
+	// presents, the CAs it trusts).
+	TLS, ForwardTLS *tls.Config
 }
 
 // Registry is one Schema Registry server.
@@ -94,18 +109,26 @@ func Start(cfg Config) (*Registry, error) {
 	if err != nil {
 		return nil, fmt.Errorf("schemaregistry: listen %s: %w", cfg.Listen, err)
 	}
-	r := &Registry{cfg: cfg, log: cfg.Logger.With("service", "schema-registry"), ln: ln,
-		fwd: &http.Client{Timeout: forwardTimeout}}
+	scheme := "http://"
+	if cfg.TLS != nil {
+		ln, scheme = tls.NewListener(ln, cfg.TLS), "https://"
+	}
+	fwd := &http.Client{Timeout: forwardTimeout}
+	if cfg.ForwardTLS != nil {
+		fwd.Transport = &http.Transport{TLSClientConfig: cfg.ForwardTLS, Proxy: http.ProxyFromEnvironment}
+	}
+	r := &Registry{cfg: cfg, log: cfg.Logger.With("service", "schema-registry"), ln: ln, fwd: fwd}
 	r.url = cfg.AdvertisedURL
 	if r.url == "" {
-		r.url = "http://" + ln.Addr().String()
+		r.url = scheme + ln.Addr().String()
 	}
 	r.mu.state = NewState()
 	r.mu.changed = make(chan struct{})
-	r.cl, err = kgo.NewClient(kgo.SeedBrokers(cfg.Brokers...),
+	opts := append([]kgo.Opt{kgo.SeedBrokers(cfg.Brokers...),
 		kgo.ConsumePartitions(map[string]map[int32]kgo.Offset{cfg.Topic: {0: kgo.NewOffset().AtStart()}}),
 		kgo.RequiredAcks(kgo.AllISRAcks()), kgo.ProducerLinger(0), kgo.RecordPartitioner(kgo.ManualPartitioner()),
-		kgo.ClientID("ringtail-schema-registry"))
+		kgo.ClientID("ringtail-schema-registry")}, cfg.ClientOpts...)
+	r.cl, err = kgo.NewClient(opts...)
 	if err != nil {
 		ln.Close()
 		return nil, fmt.Errorf("schemaregistry: %w", err)
@@ -113,7 +136,11 @@ func Start(cfg Config) (*Registry, error) {
 	r.adm = kadm.NewClient(r.cl)
 	r.elect = newElector(r.cl, cfg.Group, r.url, r.log)
 	r.metrics = newMetrics(cfg.Metrics)
-	r.srv = &http.Server{Handler: r.routes(), ReadHeaderTimeout: readHeaderTimeout, ReadTimeout: readTimeout, IdleTimeout: idleTimeout,
+	handler := r.routes()
+	if cfg.Middleware != nil {
+		handler = cfg.Middleware(handler)
+	}
+	r.srv = &http.Server{Handler: handler, ReadHeaderTimeout: readHeaderTimeout, ReadTimeout: readTimeout, IdleTimeout: idleTimeout,
 		ErrorLog: slog.NewLogLogger(r.log.Handler(), slog.LevelDebug)}
 	ctx, cancel := context.WithCancel(context.Background())
 	r.cancel = cancel

@@ -77,6 +77,11 @@ func (r *Registry) forward(ctx context.Context, w http.ResponseWriter, req *http
 	}
 	freq.Header.Set("Content-Type", contentType)
 	freq.Header.Set(forwardedHeader, r.url)
+	// The writer authenticates the request again: HTTP basic credentials
+	// travel with it; with mTLS it sees ForwardTLS's certificate.
+	if a := req.Header.Get("Authorization"); a != "" {
+		freq.Header.Set("Authorization", a)
+	}
 	resp, err := r.fwd.Do(freq)
 	if err != nil {
 		return errf(50003, "Error while forwarding the request to the writer %s: %v", url, err)
