@@ -131,6 +131,7 @@ type Config struct {
 	FetchSessionCacheSlots int32           // max.incremental.fetch.session.cache.slots (fetchsession.go)
 
 	SchemaRegistry SchemaRegistryConfig // ringtail.schema_registry_* (schemaregistry.go)
+	HTTPProxy      HTTPProxyConfig      // ringtail.http_proxy_* (restproxy.go)
 
 	Ringtail RingtailConfig
 
@@ -240,6 +241,7 @@ func Default() *Config {
 		Quotas:                               defaultQuotas(),
 		Telemetry:                            defaultTelemetry(),
 		SchemaRegistry:                       defaultSchemaRegistry(),
+		HTTPProxy:                            defaultHTTPProxy(),
 		FetchSessionCacheSlots:               defaultFetchSessionSlots,
 		GroupConsumer:                        defaultGroupConsumer(),
 		GroupConsumerMigrationPolicy:         "bidirectional",
