@@ -411,10 +411,12 @@ func TestHTTPProxyV3StreamAndAvro(t *testing.T) {
 	if r1.ErrorCode != 200 || r1.PartitionID != 1 || r1.Offset != 0 || r1.Value == nil || r1.Value.Type != "JSON" || r1.Value.Size != len(`{"a":[1,2]}`) {
 		t.Fatalf("single: %+v", r1)
 	}
-	// A stream answers one result per record, in order; a bad record
-	// (partition 7) fails alone.
+	// A stream answers one result per record, in order; bad records (a
+	// partition the topic lacks, a partition_id that is not a number)
+	// fail alone.
 	stream := `{"partition_id":1,"value":{"type":"STRING","data":"s1"}}
 {"partition_id":7,"value":{"type":"STRING","data":"bad"}}
+{"partition_id":"one","value":{"type":"STRING","data":"bad"}}
 {"partition_id":1,"value":{"type":"BINARY","data":"czM="}}`
 	st, body := rpCall(t, "POST", records, "application/json", stream)
 	if st != 200 {
@@ -429,8 +431,8 @@ func TestHTTPProxyV3StreamAndAvro(t *testing.T) {
 		}
 		results = append(results, r)
 	}
-	if len(results) != 3 || results[0].ErrorCode != 200 || results[0].Offset != 1 || results[1].ErrorCode != 404 ||
-		results[2].ErrorCode != 200 || results[2].Offset != 2 {
+	if len(results) != 4 || results[0].ErrorCode != 200 || results[0].Offset != 1 || results[1].ErrorCode != 404 ||
+		results[2].ErrorCode != 422 || results[3].ErrorCode != 200 || results[3].Offset != 2 {
 		t.Fatalf("stream results: %+v", results)
 	}
 	cl := n.Client(kgo.ConsumePartitions(map[string]map[int32]kgo.Offset{topic: {1: kgo.NewOffset().AtStart()}}))

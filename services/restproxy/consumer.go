@@ -639,6 +639,17 @@ func (p *Proxy) records(w http.ResponseWriter, req *http.Request) error {
 			return errKafka(ferr)
 		}
 	}
+	if in.mode == modeSubscribed {
+		// A rebalance may have taken partitions away since these were
+		// fetched; their new owner reads them from the committed offset.
+		kept := in.buf[:0]
+		for _, r := range in.buf {
+			if in.isAssigned(r.Topic, r.Partition) {
+				kept = append(kept, r)
+			}
+		}
+		in.buf = kept
+	}
 	// Take records up to max_bytes of keys and values (at least one, so a
 	// record larger than max_bytes does not stall the instance).
 	n, size := 0, int64(0)

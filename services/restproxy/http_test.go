@@ -2,7 +2,8 @@
 // error bodies for a wrong Content-Type (415), bodies that are not JSON
 // (400) or JSON of the wrong shape (422), missing Avro schemas (42201,
 // 42202), Avro without a registry (40801), unknown instances (40403), a
-// format the instance does not serve (40601), and the instance limit.
+// format the instance does not serve (40601), and the instance limit;
+// requests and instances are counted on the given Prometheus registry.
 package restproxy
 
 import (
@@ -13,6 +14,9 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/testutil"
 )
 
 // startTestProxy starts a proxy whose Kafka listener is a closed port.
@@ -146,5 +150,22 @@ func TestMiddleware(t *testing.T) {
 	}
 	if resp, body := do(t, "GET", url+"/consumers/g/instances/x/offsets", "", "", "X-Let-In", "1"); resp.StatusCode != 404 || !strings.Contains(body, "40403") {
 		t.Fatalf("with it: %d %s", resp.StatusCode, body)
+	}
+}
+
+func TestMetrics(t *testing.T) {
+	reg := prometheus.NewRegistry()
+	p, url := startTestProxy(t, func(c *Config) { c.Metrics = reg })
+	do(t, "POST", url+"/topics/t", "text/plain", "x")
+	do(t, "POST", url+"/topics/t", "text/plain", "x")
+	do(t, "POST", url+"/consumers/g", ctV2, `{"name":"a"}`)
+	if n := testutil.ToFloat64(p.metrics.requests.WithLabelValues("POST /topics/{topic}", "415")); n != 2 {
+		t.Fatalf("415s counted: %v", n)
+	}
+	if n := testutil.ToFloat64(p.metrics.instances); n != 1 {
+		t.Fatalf("instances gauge: %v", n)
+	}
+	if n, err := testutil.GatherAndCount(reg, "ringtail_http_proxy_request_duration_seconds"); err != nil || n != 2 {
+		t.Fatalf("latency series: %d %v", n, err)
 	}
 }

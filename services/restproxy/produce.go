@@ -380,6 +380,10 @@ func (p *Proxy) v3Produce(w http.ResponseWriter, req *http.Request) error {
 			}
 			return nil
 		}
+		// After bad JSON syntax the stream cannot be resynchronized; a
+		// well-formed record of the wrong shape fails alone.
+		var te *json.UnmarshalTypeError
+		fatal := derr != nil && !errors.As(derr, &te)
 		var res v3Result
 		if derr != nil {
 			res = v3Failure(jsonError(derr))
@@ -387,10 +391,9 @@ func (p *Proxy) v3Produce(w http.ResponseWriter, req *http.Request) error {
 			res = p.v3ProduceOne(req, cl, md.Cluster, td, &r)
 		}
 		if first {
-			if derr != nil || !dec.More() {
-				status := res.ErrorCode
+			if fatal || !dec.More() {
 				w.Header().Set("Content-Type", ctJSON)
-				w.WriteHeader(status)
+				w.WriteHeader(res.ErrorCode)
 				b, _ := json.Marshal(res)
 				_, _ = w.Write(b)
 				return nil
@@ -403,8 +406,8 @@ func (p *Proxy) v3Produce(w http.ResponseWriter, req *http.Request) error {
 			return nil
 		}
 		_ = http.NewResponseController(w).Flush()
-		if derr != nil {
-			return nil // the stream cannot be resynchronized after bad JSON
+		if fatal {
+			return nil
 		}
 	}
 }

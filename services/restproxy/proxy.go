@@ -116,7 +116,10 @@ func Start(cfg Config) (*Proxy, error) {
 		p.clients = dc
 	}
 	if cfg.SchemaRegistryURL != "" {
-		c, err := sr.NewClient(sr.URLs(cfg.SchemaRegistryURL))
+		// The request's context bounds each call; sr's own 5-second
+		// default is shorter than a registry still electing its writer
+		// after a start may take.
+		c, err := sr.NewClient(sr.URLs(cfg.SchemaRegistryURL), sr.HTTPClient(&http.Client{Timeout: requestTimeout}))
 		if err != nil {
 			p.clients.Close()
 			return nil, fmt.Errorf("restproxy: schema registry client: %w", err)
