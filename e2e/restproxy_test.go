@@ -344,6 +344,27 @@ func TestHTTPProxyProduceConsumeCommit(t *testing.T) {
 		}
 	}
 
+	// Seeks: partition 0 back to its beginning, partition 2 to offset 1;
+	// the next records of each start there.
+	rpJSONCall(t, 204, nil, "POST", inst+"/positions/beginning", rpV2, fmt.Sprintf(`{"partitions":[{"topic":%q,"partition":0}]}`, topic))
+	rpJSONCall(t, 204, nil, "POST", inst+"/positions", rpV2, fmt.Sprintf(`{"offsets":[{"topic":%q,"partition":2,"offset":1}]}`, topic))
+	firstAfterSeek := map[int32]int64{}
+	for len(firstAfterSeek) < 2 {
+		if time.Now().After(deadline.Add(rpTimeout)) {
+			t.Fatalf("after the seeks, read the start of only %v", firstAfterSeek)
+		}
+		var recs []rpRecord
+		rpJSONCall(t, 200, &recs, "GET", inst+"/records?timeout=500", "", "", "Accept", rpBinary)
+		for _, r := range recs {
+			if _, ok := firstAfterSeek[r.Partition]; !ok {
+				firstAfterSeek[r.Partition] = r.Offset
+			}
+		}
+	}
+	if firstAfterSeek[0] != 0 || firstAfterSeek[2] != 1 {
+		t.Fatalf("first offsets after the seeks: %v, want 0 for partition 0 and 1 for partition 2", firstAfterSeek)
+	}
+
 	rpJSONCall(t, 204, nil, "DELETE", inst, "", "")
 	rpWantErr(t, 404, 40403, "GET", inst+"/records", "", "")
 }

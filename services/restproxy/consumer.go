@@ -59,6 +59,7 @@ type instance struct {
 	buf        []*kgo.Record             // fetched, not yet returned
 	consumed   map[string]map[int32]int64
 	start      map[string]map[int32]kgo.Offset // assigned: where each partition starts
+	pending    map[instTP]pendingSeek          // subscribed: seeks not yet seen in the records
 }
 
 func (in *instance) use() instanceUse {
@@ -81,6 +82,7 @@ func (in *instance) dropClientLocked() {
 		in.cl.Close()
 	}
 	in.cl, in.mode, in.topics, in.pattern, in.buf, in.start = nil, modeNone, nil, "", nil, nil
+	in.pending = map[instTP]pendingSeek{}
 	in.consumed = map[string]map[int32]int64{}
 	in.assignedMu.Lock()
 	in.assigned = map[string]map[int32]bool{}
@@ -195,7 +197,7 @@ func (p *Proxy) createInstance(w http.ResponseWriter, req *http.Request) error {
 	}
 	group := req.PathValue("group")
 	in := &instance{key: instanceKey{group, name}, format: f, reset: reset, autoCommit: ac,
-		last: p.cfg.Now(), consumed: map[string]map[int32]int64{}, assigned: map[string]map[int32]bool{}}
+		last: p.cfg.Now(), consumed: map[string]map[int32]int64{}, assigned: map[string]map[int32]bool{}, pending: map[instTP]pendingSeek{}}
 	p.mu.Lock()
 	if _, ok := p.mu.instances[in.key]; ok {
 		p.mu.Unlock()
@@ -474,8 +476,74 @@ func (in *instance) seekLocked(req *http.Request, p *Proxy, to map[string]map[in
 		}
 	}
 	in.buf = kept
+	for t, ps := range to {
+		for pt, o := range ps {
+			in.pending[instTP{t, pt}] = pendingSeek{offset: o}
+		}
+	}
 	in.cl.SetOffsets(set)
 	return nil
+}
+
+// maxReseeks bounds how often a group member's seek is applied again.
+const maxReseeks = 3
+
+// instTP is a topic partition as a map key.
+type instTP struct {
+	topic     string
+	partition int32
+}
+
+// pendingSeek is a group member's seek not yet seen in the records: kgo's
+// SetOffsets skips a partition whose committed offset it is still
+// fetching after an assignment, and that fetch then wins.
+type pendingSeek struct {
+	offset  int64
+	reseeks int
+}
+
+// checkSeeksLocked drops fetched records of a partition whose pending seek
+// they do not start at, and applies the seek again (at most maxReseeks
+// times: a seek out of the log's range legitimately starts elsewhere, at
+// auto.offset.reset).
+func (in *instance) checkSeeksLocked() {
+	if len(in.pending) == 0 {
+		return
+	}
+	again := map[string]map[int32]kgo.EpochOffset{}
+	seen := map[instTP]bool{}
+	kept := in.buf[:0]
+	for _, r := range in.buf {
+		k := instTP{r.Topic, r.Partition}
+		ps, ok := in.pending[k]
+		if !ok || seen[k] {
+			kept = append(kept, r) // a stale partition's are filtered below
+			continue
+		}
+		seen[k] = true
+		if r.Offset == ps.offset || ps.reseeks >= maxReseeks {
+			delete(in.pending, k)
+			kept = append(kept, r)
+			continue
+		}
+		// Stale: drop this partition's records of this fetch.
+		in.pending[k] = pendingSeek{offset: ps.offset, reseeks: ps.reseeks + 1}
+		if again[r.Topic] == nil {
+			again[r.Topic] = map[int32]kgo.EpochOffset{}
+		}
+		again[r.Topic][r.Partition] = kgo.EpochOffset{Epoch: -1, Offset: ps.offset}
+	}
+	if len(again) > 0 {
+		filtered := kept[:0]
+		for _, r := range kept {
+			if _, redo := again[r.Topic][r.Partition]; !redo {
+				filtered = append(filtered, r)
+			}
+		}
+		kept = filtered
+		in.cl.SetOffsets(again)
+	}
+	in.buf = kept
 }
 
 // restartAssignedLocked makes the assigned instance's client anew, each
@@ -649,6 +717,7 @@ func (p *Proxy) records(w http.ResponseWriter, req *http.Request) error {
 			}
 		}
 		in.buf = kept
+		in.checkSeeksLocked()
 	}
 	// Take records up to max_bytes of keys and values (at least one, so a
 	// record larger than max_bytes does not stall the instance).
