@@ -291,7 +291,8 @@ func (p *Proxy) subscribe(w http.ResponseWriter, req *http.Request) error {
 	in.dropClientLocked()
 	opts := []kgo.Opt{kgo.ConsumerGroup(in.key.group), kgo.DisableAutoCommit(), kgo.ConsumeResetOffset(in.resetOffset()),
 		kgo.OnPartitionsAssigned(in.trackAssigned(true)), kgo.OnPartitionsRevoked(in.trackAssigned(false)),
-		kgo.OnPartitionsLost(in.trackAssigned(false)), kgo.FetchMaxWait(500 * time.Millisecond)}
+		kgo.OnPartitionsLost(in.trackAssigned(false))}
+	opts = append(opts, consumerLimits()...)
 	if pattern != nil {
 		opts = append(opts, kgo.ConsumeRegex(), kgo.ConsumeTopics(pattern.String()))
 	} else {
@@ -388,7 +389,7 @@ func (p *Proxy) assign(w http.ResponseWriter, req *http.Request) error {
 		}
 		start[tp.Topic][tp.Partition] = o
 	}
-	cl, err := p.clients.NewConsumer(req, kgo.ConsumePartitions(copyStart(start)), kgo.FetchMaxWait(500*time.Millisecond))
+	cl, err := p.clients.NewConsumer(req, append([]kgo.Opt{kgo.ConsumePartitions(copyStart(start))}, consumerLimits()...)...)
 	if err != nil {
 		return errKafka(err)
 	}
@@ -562,7 +563,7 @@ func (in *instance) restartAssignedLocked(req *http.Request, p *Proxy, to map[st
 			}
 		}
 	}
-	cl, err := p.clients.NewConsumer(req, kgo.ConsumePartitions(copyStart(in.start)), kgo.FetchMaxWait(500*time.Millisecond))
+	cl, err := p.clients.NewConsumer(req, append([]kgo.Opt{kgo.ConsumePartitions(copyStart(in.start))}, consumerLimits()...)...)
 	if err != nil {
 		return errKafka(err)
 	}
@@ -947,4 +948,12 @@ func copyStart(m map[string]map[int32]kgo.Offset) map[string]map[int32]kgo.Offse
 		}
 	}
 	return out
+}
+
+// consumerLimits bound what one instance's client fetches and buffers, so
+// a thousand instances stay within memory, and how long a fetch waits, so
+// a GET records with a short timeout still sees new records.
+func consumerLimits() []kgo.Opt {
+	return []kgo.Opt{kgo.FetchMaxWait(500 * time.Millisecond), kgo.FetchMaxBytes(instanceFetchMaxBytes),
+		kgo.FetchMaxPartitionBytes(instanceFetchMaxBytes / 4), kgo.MaxConcurrentFetches(1)}
 }

@@ -1,7 +1,6 @@
 // Package restproxy is Ringtail's built-in HTTP Proxy: Confluent REST Proxy's
-// v2 API (produce, metadata, consumer instances) and the v3 cluster, topic
-// and record-produce endpoints, served over HTTP and backed by franz-go
-// clients of the node's own Kafka listener.
+// v2 API (produce, metadata, consumer instances) and v3's cluster, topic and
+// record-produce endpoints, over franz-go clients of the node's own listener.
 package restproxy
 
 import (
@@ -34,7 +33,9 @@ const (
 	maxPollTimeout      = 30 * time.Second // longest GET records wait a client may ask for
 	defaultMaxPollBytes = 64 << 20         // consumer.request.max.bytes
 	pollRecordsMax      = 10000            // records one poll takes from kgo
-	expiryTickMax       = time.Second
+	// instanceFetchMaxBytes bounds one consumer instance's fetch response.
+	instanceFetchMaxBytes = 8 << 20
+	expiryTickMax         = time.Second
 )
 
 // Clients makes the Kafka clients behind the API, so they are built in one
