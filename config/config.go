@@ -132,6 +132,7 @@ type Config struct {
 
 	SchemaRegistry SchemaRegistryConfig // ringtail.schema_registry_* (schemaregistry.go)
 	ServicesAuth   ServicesAuthConfig   // ringtail.services_* (httpauth.go)
+	HTTPProxy      HTTPProxyConfig      // ringtail.http_proxy_* (restproxy.go)
 
 	Ringtail RingtailConfig
 
@@ -242,6 +243,7 @@ func Default() *Config {
 		Telemetry:                            defaultTelemetry(),
 		SchemaRegistry:                       defaultSchemaRegistry(),
 		ServicesAuth:                         defaultServicesAuth(),
+		HTTPProxy:                            defaultHTTPProxy(),
 		FetchSessionCacheSlots:               defaultFetchSessionSlots,
 		GroupConsumer:                        defaultGroupConsumer(),
 		GroupConsumerMigrationPolicy:         "bidirectional",

@@ -29,6 +29,7 @@ import (
 	"github.com/ringtail/ringtail/model"
 	"github.com/ringtail/ringtail/replication"
 	"github.com/ringtail/ringtail/security"
+	"github.com/ringtail/ringtail/services/restproxy"
 	"github.com/ringtail/ringtail/services/schemaregistry"
 	"github.com/ringtail/ringtail/storage"
 	"github.com/ringtail/ringtail/telemetry"
@@ -50,6 +51,7 @@ type Node struct {
 	ctrl    *controlplane.Controller
 	store   *storage.LogDirs
 	sreg    *schemaregistry.Registry // schemaregistry.go; nil unless enabled
+	proxy   *restproxy.Proxy         // restproxy.go; nil unless enabled
 	servers []*kafka.Server
 	groups  *group.Coordinator
 	txns    *txn.Manager
@@ -357,6 +359,9 @@ func Start(ctx context.Context, cfg *config.Config, logger *slog.Logger) (n *Nod
 	}
 	n.startBackground(multi)
 	if err := n.startSchemaRegistry(); err != nil { // schemaregistry.go
+		return nil, err
+	}
+	if err := n.startHTTPProxy(); err != nil { // restproxy.go
 		return nil, err
 	}
 	addrs := make([]string, len(n.lns))
@@ -923,6 +928,7 @@ func (n *Node) Stop() error {
 		n.log.Warn("controlled shutdown: leadership not moved; it moves when this node is fenced", "err", err)
 	}
 	scancel()
+	n.stopHTTPProxy()
 	n.stopSchemaRegistry()
 	for _, s := range n.servers {
 		if err := s.Shutdown(ctx); err != nil {
@@ -943,6 +949,7 @@ func (n *Node) Stop() error {
 }
 
 func (n *Node) closeAll() error {
+	n.stopHTTPProxy()
 	n.stopSchemaRegistry()
 	n.stopOps()
 	var errs []error

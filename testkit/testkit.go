@@ -156,6 +156,9 @@ type Options struct {
 	// SchemaRegistry turns on the built-in Schema Registry on a free
 	// loopback port of each node (Node.SchemaRegistryURL).
 	SchemaRegistry bool
+	// HTTPProxy turns on the built-in HTTP Proxy on a free loopback port
+	// of each node (Node.HTTPProxyURL).
+	HTTPProxy bool
 }
 
 // Node is one ringtail process under test.
@@ -179,6 +182,9 @@ type Node struct {
 	// RegistryPort is the Schema Registry's port (Options.SchemaRegistry);
 	// 0 when it is off.
 	RegistryPort int
+	// HTTPProxyPort is the HTTP Proxy's port (Options.HTTPProxy); 0 when
+	// it is off.
+	HTTPProxyPort int
 
 	cmd     *exec.Cmd
 	logPath string
@@ -242,6 +248,11 @@ func newNodeOnPorts(t testing.TB, o Options, port, ctrlPort int) *Node {
 		rt["schema_registry_enable"] = "true"
 		rt["schema_registry_listen"] = fmt.Sprintf(`"127.0.0.1:%d"`, n.RegistryPort)
 	}
+	if o.HTTPProxy {
+		n.HTTPProxyPort = FreePort(t)
+		rt["http_proxy_enable"] = "true"
+		rt["http_proxy_listen"] = fmt.Sprintf(`"127.0.0.1:%d"`, n.HTTPProxyPort)
+	}
 	for k, v := range o.Ringtail {
 		rt[k] = v
 	}
@@ -273,6 +284,9 @@ func (n *Node) Addr() string { return fmt.Sprintf("127.0.0.1:%d", n.Port) }
 
 // SchemaRegistryURL is the node's Schema Registry URL (Options.SchemaRegistry).
 func (n *Node) SchemaRegistryURL() string { return fmt.Sprintf("http://127.0.0.1:%d", n.RegistryPort) }
+
+// HTTPProxyURL is the node's HTTP Proxy URL (Options.HTTPProxy).
+func (n *Node) HTTPProxyURL() string { return fmt.Sprintf("http://127.0.0.1:%d", n.HTTPProxyPort) }
 
 // Start starts the process (again) and waits until it serves.
 func (n *Node) Start() {
