@@ -498,8 +498,27 @@ func TestConnectRESTLifecycle(t *testing.T) {
 	w.appendLines("second.txt", "s1", "s2")
 	w.waitSinkHas("s2", 20*time.Second)
 
+	connectBadConfigs(t, u)
+	connectMetrics(t, u)
+	w.stop()
+}
+
+// grepLines returns the lines of s containing sub.
+func grepLines(s, sub string) string {
+	var out []string
+	for _, l := range strings.Split(s, "\n") {
+		if strings.Contains(l, sub) {
+			out = append(out, l)
+		}
+	}
+	return strings.Join(out, "\n")
+}
+
+// connectBadConfigs: bad configs answer 400 with the errors per field,
+// unknown connectors 404, in Kafka Connect's error shape.
+func connectBadConfigs(t *testing.T, u string) {
+	var e connectErr
 	// Bad configs: 400 with the errors per field.
-	e = connectErr{}
 	bad := map[string]any{"name": "bad", "config": map[string]string{"connector.class": "FileStreamSink", "tasks.max": "0"}}
 	if st := connectREST(t, "POST", u+"/connectors", bad, &e); st != 400 || e.Code != 400 || e.ErrorCount != 3 ||
 		len(e.fieldErrors()["topics"]) == 0 || len(e.fieldErrors()["tasks.max"]) == 0 {
@@ -538,6 +557,10 @@ func TestConnectRESTLifecycle(t *testing.T) {
 		t.Fatalf("GET /connector-plugins: %d %+v", st, plugins)
 	}
 
+}
+
+// connectMetrics: /metrics counts records per connector and shows task states.
+func connectMetrics(t *testing.T, u string) {
 	resp, err := http.Get(u + "/metrics")
 	if err != nil {
 		t.Fatal(err)
@@ -551,16 +574,4 @@ func TestConnectRESTLifecycle(t *testing.T) {
 			t.Errorf("/metrics lacks %s:\n%s", m, grepLines(string(body), "ringtail_connect_"))
 		}
 	}
-	w.stop()
-}
-
-// grepLines returns the lines of s containing sub.
-func grepLines(s, sub string) string {
-	var out []string
-	for _, l := range strings.Split(s, "\n") {
-		if strings.Contains(l, sub) {
-			out = append(out, l)
-		}
-	}
-	return strings.Join(out, "\n")
 }

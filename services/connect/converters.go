@@ -335,20 +335,21 @@ func (c *avroConv) idFor(subject, schemaText string) (int, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), avroTimeout)
 	defer cancel()
 	sch := sr.Schema{Schema: schemaText, Type: sr.TypeAvro}
-	var ss sr.SubjectSchema
 	var err error
 	if c.autoRegister {
-		ss, err = c.cl.CreateSchema(ctx, subject, sch)
+		id, err = c.cl.RegisterSchema(ctx, subject, sch, -1, -1)
 	} else {
+		var ss sr.SubjectSchema
 		ss, err = c.cl.LookupSchema(ctx, subject, sch)
+		id = ss.ID
 	}
 	if err != nil {
 		return 0, fmt.Errorf("AvroConverter: schema for subject %s: %w", subject, err)
 	}
 	c.mu.Lock()
-	c.ids[key] = ss.ID
+	c.ids[key] = id
 	c.mu.Unlock()
-	return ss.ID, nil
+	return id, nil
 }
 
 // schemaByID returns the parsed schema of id, parsing text when given and

@@ -84,8 +84,10 @@ type fileSource struct {
 	batch int
 	log   *slog.Logger
 	f     *os.File
-	in    io.Reader // stdin when no file
-	pos   int64     // file position of pending[0]
+	// in carries stdin's chunks when there is no file: a goroutine reads
+	// it, so a stop is not stuck in a read.
+	in  chan []byte
+	pos int64 // file position of pending[0]
 	// pending holds read bytes not yet returned as lines.
 	pending []byte
 	warned  bool
@@ -99,7 +101,19 @@ func (s *fileSource) Start(cfg map[string]string, offsets OffsetReader, log *slo
 	s.batch, _ = strconv.Atoi(configValue(cfg, fileSourcePlugin, keyBatchSize))
 	s.log = log
 	if s.path == "" {
-		s.in = os.Stdin
+		s.in = make(chan []byte, 16)
+		go func(in chan<- []byte) {
+			for {
+				buf := make([]byte, readChunkBytes)
+				n, err := os.Stdin.Read(buf)
+				if n > 0 {
+					in <- buf[:n]
+				}
+				if err != nil {
+					return // end of input: the task idles
+				}
+			}
+		}(s.in)
 		return nil
 	}
 	if off := offsets.Offset(s.partition()); off != nil {
@@ -166,18 +180,22 @@ func (s *fileSource) Poll(ctx context.Context) ([]SourceRecord, error) {
 // fill reads what the file has beyond pending; at the end of the file it
 // reads nothing and the next poll tries again (tailing).
 func (s *fileSource) fill() error {
-	r := s.in
-	if r == nil {
-		if s.f == nil {
-			return nil
-		}
-		r = s.f
-	}
 	if len(s.pending) > maxLineBytes {
 		return fmt.Errorf("file %s: a line longer than %d bytes at position %d", s.path, maxLineBytes, s.pos)
 	}
+	if s.in != nil {
+		select {
+		case b := <-s.in:
+			s.pending = append(s.pending, b...)
+		default:
+		}
+		return nil
+	}
+	if s.f == nil {
+		return nil
+	}
 	buf := make([]byte, readChunkBytes)
-	n, err := r.Read(buf)
+	n, err := s.f.Read(buf)
 	s.pending = append(s.pending, buf[:n]...)
 	if err != nil && !errors.Is(err, io.EOF) {
 		return fmt.Errorf("read %s: %w", s.path, err)

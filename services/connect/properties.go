@@ -7,8 +7,6 @@ package connect
 // unescaped '=', ':' or whitespace, and \t \n \r \f \uXXXX escapes.
 
 import (
-	"bufio"
-	"bytes"
 	"fmt"
 	"strings"
 )
@@ -81,33 +79,22 @@ func PropertiesMap(data []byte) (map[string]string, error) {
 // splitPhysicalLines splits at \n, \r and \r\n, as Java's LineReader does.
 func splitPhysicalLines(data []byte) []string {
 	var lines []string
-	sc := bufio.NewScanner(bytes.NewReader(data))
-	sc.Buffer(make([]byte, 0, 4096), maxPropertiesBytes+1)
-	sc.Split(func(b []byte, atEOF bool) (int, []byte, error) {
-		for i, c := range b {
-			if c == '\n' {
-				return i + 1, b[:i], nil
+	start := 0
+	for i := 0; i < len(data); i++ {
+		switch data[i] {
+		case '\n':
+			lines = append(lines, string(data[start:i]))
+			start = i + 1
+		case '\r':
+			lines = append(lines, string(data[start:i]))
+			if i+1 < len(data) && data[i+1] == '\n' {
+				i++
 			}
-			if c == '\r' {
-				if i+1 < len(b) {
-					if b[i+1] == '\n' {
-						return i + 2, b[:i], nil
-					}
-					return i + 1, b[:i], nil
-				}
-				if atEOF {
-					return i + 1, b[:i], nil
-				}
-				return 0, nil, nil // need the next byte to tell \r from \r\n
-			}
+			start = i + 1
 		}
-		if atEOF && len(b) > 0 {
-			return len(b), b, nil
-		}
-		return 0, nil, nil
-	})
-	for sc.Scan() {
-		lines = append(lines, sc.Text())
+	}
+	if start < len(data) {
+		lines = append(lines, string(data[start:]))
 	}
 	return lines
 }

@@ -33,41 +33,7 @@ func (w *Worker) runSink(ctx context.Context, tr *taskRunner) error {
 	// taskMu keeps the group's offset adjustment (a kgo goroutine) apart
 	// from Put and Flush.
 	var taskMu sync.Mutex
-	adjust := func(_ context.Context, m map[string]map[int32]kgo.Offset) (map[string]map[int32]kgo.Offset, error) {
-		committed := map[TopicPartition]int64{}
-		for t, ps := range m {
-			for p, o := range ps {
-				off := o.EpochOffset().Offset
-				if off < 0 {
-					off = -1 // no commit: the reset offset (earliest) applies
-				}
-				committed[TopicPartition{t, p}] = off
-			}
-		}
-		taskMu.Lock()
-		start := task.Open(committed)
-		taskMu.Unlock()
-		for tp, off := range start {
-			tr.log.Info("connect: sink starts a partition at the task's recorded offset, ahead of the group's commit",
-				"topic", tp.Topic, "partition", tp.Partition, "offset", off, "committed", committed[tp])
-			m[tp.Topic][tp.Partition] = kgo.NewOffset().At(off)
-		}
-		return m, nil
-	}
-	// Static membership (group.instance.id = the task's name): a task
-	// restarted after a kill takes its partitions back at once, instead
-	// of the group waiting out the dead member's session.
-	opts := []kgo.Opt{kgo.SeedBrokers(w.cfg.Bootstrap...), kgo.ConsumerGroup(SinkGroup(tr.id.Connector)),
-		kgo.InstanceID("connect-" + tr.id.String()),
-		kgo.FetchIsolationLevel(kgo.ReadCommitted()), kgo.DisableAutoCommit(), kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()),
-		kgo.BlockRebalanceOnPoll(), kgo.OnPartitionsAssigned(func(context.Context, *kgo.Client, map[string][]int32) {}),
-		kgo.AdjustFetchOffsetsFn(adjust), kgo.AllowAutoTopicCreation(), kgo.ClientID("ringtail-connect")}
-	if re := strings.TrimSpace(tr.taskCfg[keyTopicsRegex]); re != "" {
-		opts = append(opts, kgo.ConsumeRegex(), kgo.ConsumeTopics(re))
-	} else {
-		opts = append(opts, kgo.ConsumeTopics(splitList(tr.taskCfg[keyTopics])...))
-	}
-	cl, err := kgo.NewClient(opts...)
+	cl, err := kgo.NewClient(w.sinkOpts(tr, sinkAdjust(tr, task, &taskMu))...)
 	if err != nil {
 		return failure(err)
 	}
@@ -164,4 +130,47 @@ func (w *Worker) runSink(ctx context.Context, tr *taskRunner) error {
 		cancel()
 	}
 	return nil
+}
+
+// sinkAdjust lets the task move the start of newly assigned partitions
+// (the file sink's sidecar offsets win over an older group commit).
+func sinkAdjust(tr *taskRunner, task SinkTask, taskMu *sync.Mutex) func(context.Context, map[string]map[int32]kgo.Offset) (map[string]map[int32]kgo.Offset, error) {
+	return func(_ context.Context, m map[string]map[int32]kgo.Offset) (map[string]map[int32]kgo.Offset, error) {
+		committed := map[TopicPartition]int64{}
+		for t, ps := range m {
+			for p, o := range ps {
+				off := o.EpochOffset().Offset
+				if off < 0 {
+					off = -1 // no commit: the reset offset (earliest) applies
+				}
+				committed[TopicPartition{t, p}] = off
+			}
+		}
+		taskMu.Lock()
+		start := task.Open(committed)
+		taskMu.Unlock()
+		for tp, off := range start {
+			tr.log.Info("connect: sink starts a partition at the task's recorded offset, ahead of the group's commit",
+				"topic", tp.Topic, "partition", tp.Partition, "offset", off, "committed", committed[tp])
+			m[tp.Topic][tp.Partition] = kgo.NewOffset().At(off)
+		}
+		return m, nil
+	}
+}
+
+// sinkOpts is the sink consumer: Kafka's group name and read_committed,
+// commits only by the runtime, rebalances only between batches.
+func (w *Worker) sinkOpts(tr *taskRunner, adjust func(context.Context, map[string]map[int32]kgo.Offset) (map[string]map[int32]kgo.Offset, error)) []kgo.Opt {
+	// Static membership (group.instance.id = the task's name): a task
+	// restarted after a kill takes its partitions back at once, instead
+	// of the group waiting out the dead member's session.
+	opts := []kgo.Opt{kgo.SeedBrokers(w.cfg.Bootstrap...), kgo.ConsumerGroup(SinkGroup(tr.id.Connector)),
+		kgo.InstanceID("connect-" + tr.id.String()),
+		kgo.FetchIsolationLevel(kgo.ReadCommitted()), kgo.DisableAutoCommit(), kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()),
+		kgo.BlockRebalanceOnPoll(), kgo.OnPartitionsAssigned(func(context.Context, *kgo.Client, map[string][]int32) {}),
+		kgo.AdjustFetchOffsetsFn(adjust), kgo.AllowAutoTopicCreation(), kgo.ClientID("ringtail-connect")}
+	if re := strings.TrimSpace(tr.taskCfg[keyTopicsRegex]); re != "" {
+		return append(opts, kgo.ConsumeRegex(), kgo.ConsumeTopics(re))
+	}
+	return append(opts, kgo.ConsumeTopics(splitList(tr.taskCfg[keyTopics])...))
 }

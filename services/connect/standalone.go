@@ -12,8 +12,8 @@ import (
 	"maps"
 	"net"
 	"net/http"
+	"os"
 	"slices"
-	"sort"
 	"strconv"
 	"strings"
 	"sync"
@@ -78,7 +78,7 @@ func (h *Standalone) KafkaClusterID() string { return h.clusterID }
 func (h *Standalone) Connectors() []string {
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	return slices.Sorted(maps.Keys(h.mu.conns))
+	return append([]string{}, slices.Sorted(maps.Keys(h.mu.conns))...) // [] rather than null
 }
 
 func (h *Standalone) infoLocked(name string, c *connState) *ConnectorInfo {
@@ -365,10 +365,7 @@ func RunStandalone(ctx context.Context, sc StandaloneConfig) error {
 		return fmt.Errorf("listeners: %w", err)
 	}
 	defer ln.Close()
-	workerID := ln.Addr().String()
-	if host, port, err := net.SplitHostPort(cfg.Listen); err == nil && host != "" && port != "0" {
-		workerID = cfg.Listen
-	}
+	workerID := workerIDFor(cfg.Listen, ln.Addr())
 	cl, err := kgo.NewClient(kgo.SeedBrokers(cfg.Bootstrap...), kgo.ClientID("ringtail-connect"))
 	if err != nil {
 		return fmt.Errorf("bootstrap.servers: %w", err)
@@ -436,12 +433,15 @@ func waitKafka(ctx context.Context, adm *kadm.Client, seeds []string) (string, e
 	}
 }
 
-// sortedTaskIDs sorts ids by connector, then task.
-func sortedTaskIDs(ids []TaskID) {
-	sort.Slice(ids, func(i, j int) bool {
-		if ids[i].Connector != ids[j].Connector {
-			return ids[i].Connector < ids[j].Connector
+// workerIDFor is Kafka's worker_id: the REST listener's host:port, the
+// machine's hostname when it listens on every interface.
+func workerIDFor(listen string, bound net.Addr) string {
+	host, _, err := net.SplitHostPort(listen)
+	_, port, _ := net.SplitHostPort(bound.String())
+	if err != nil || host == "" || host == "0.0.0.0" || host == "::" {
+		if h, err := os.Hostname(); err == nil {
+			host = h
 		}
-		return ids[i].Task < ids[j].Task
-	})
+	}
+	return net.JoinHostPort(host, port)
 }
