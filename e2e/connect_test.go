@@ -5,11 +5,13 @@ package e2e
 // own property files: lines appended to test.txt arrive in test.sink.txt in
 // order and exactly once, even when the worker is killed with SIGKILL while
 // lines are being appended and started again; and the worker REST API
-// lists, pauses, resumes, restarts, deletes and creates connectors and
-// answers bad configs with per-field errors, as Kafka Connect's does.
+// lists, pauses, resumes, restarts, deletes and creates connectors (one
+// pair with Confluent's AvroConverter against the node's Schema Registry)
+// and answers bad configs with per-field errors, as Kafka Connect's does.
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -17,10 +19,13 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/ringtail/ringtail/testkit"
 )
@@ -198,8 +203,10 @@ func (w *connectWorker) appendLines(name string, lines ...string) {
 	}
 }
 
-func (w *connectWorker) sinkLines() []string {
-	b, _ := os.ReadFile(filepath.Join(w.dir, "test.sink.txt"))
+func (w *connectWorker) sinkLines() []string { return w.fileLines("test.sink.txt") }
+
+func (w *connectWorker) fileLines(name string) []string {
+	b, _ := os.ReadFile(filepath.Join(w.dir, name))
 	s := strings.TrimSuffix(string(b), "\n")
 	if s == "" {
 		return nil
@@ -390,7 +397,7 @@ func (w *connectWorker) waitState(name, state string) {
 }
 
 func TestConnectRESTLifecycle(t *testing.T) {
-	node := testkit.StartNode(t, testkit.Options{})
+	node := testkit.StartNode(t, testkit.Options{SchemaRegistry: true})
 	w := startConnectWorker(t, node)
 	u := w.url
 
@@ -497,6 +504,7 @@ func TestConnectRESTLifecycle(t *testing.T) {
 	}
 	w.appendLines("second.txt", "s1", "s2")
 	w.waitSinkHas("s2", 20*time.Second)
+	connectAvro(t, w, node)
 
 	connectBadConfigs(t, u)
 	connectMetrics(t, u)
@@ -573,5 +581,44 @@ func connectMetrics(t *testing.T, u string) {
 		if !strings.Contains(string(body), m) {
 			t.Errorf("/metrics lacks %s:\n%s", m, grepLines(string(body), "ringtail_connect_"))
 		}
+	}
+}
+
+// connectAvro: a source and a sink created through the API with
+// Confluent's AvroConverter against the node's Schema Registry; the topic
+// holds Confluent's wire format and the lines come back out.
+func connectAvro(t *testing.T, w *connectWorker, node *testkit.Node) {
+	t.Helper()
+	conv := map[string]string{"value.converter": "io.confluent.connect.avro.AvroConverter",
+		"value.converter.schema.registry.url": node.SchemaRegistryURL()}
+	with := func(m map[string]string) map[string]string {
+		for k, v := range conv {
+			m[k] = v
+		}
+		return m
+	}
+	for _, c := range []map[string]any{
+		{"name": "avro-source", "config": with(map[string]string{"connector.class": "FileStreamSource", "file": "avro.txt", "topic": "avro-test"})},
+		{"name": "avro-sink", "config": with(map[string]string{"connector.class": "FileStreamSink", "file": "avro.sink.txt", "topics": "avro-test"})},
+	} {
+		if st := connectREST(t, "POST", w.url+"/connectors", c, nil); st != 201 {
+			t.Fatalf("POST %v: %d", c["name"], st)
+		}
+	}
+	w.appendLines("avro.txt", "avro one", "avro two")
+	testkit.WaitFor(t, 20*time.Second, "avro.sink.txt", func() bool {
+		return strings.Join(w.fileLines("avro.sink.txt"), ",") == "avro one,avro two"
+	})
+	cl := node.Client(kgo.ConsumeTopics("avro-test"), kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()))
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	fs := cl.PollFetches(ctx)
+	recs := fs.Records()
+	if len(recs) == 0 || len(recs[0].Value) < 6 || recs[0].Value[0] != 0 || !bytes.HasSuffix(recs[0].Value, []byte("avro one")) {
+		t.Fatalf("avro-test records: %v %v", recs, fs.Errors())
+	}
+	var subjects []string
+	if st := connectREST(t, "GET", node.SchemaRegistryURL()+"/subjects", nil, &subjects); st != 200 || !slices.Contains(subjects, "avro-test-value") {
+		t.Fatalf("registry subjects: %d %v", st, subjects)
 	}
 }
