@@ -42,6 +42,7 @@ type offsetStore struct {
 
 	readMu sync.Mutex // one read of the topic at a time
 	pos    map[int32]int64
+	fileMu sync.Mutex // one writer of the offsets file (its temp file) at a time
 
 	mu struct {
 		sync.Mutex
@@ -251,6 +252,8 @@ func (o *offsetStore) writeFile() {
 	if o.file == "" {
 		return
 	}
+	o.fileMu.Lock()
+	defer o.fileMu.Unlock()
 	o.mu.Lock()
 	if !o.mu.fileDirty {
 		o.mu.Unlock()

@@ -3,6 +3,7 @@ package connect
 // The worker REST API, Kafka Connect's paths and bodies, over a Herder.
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -159,10 +160,44 @@ func (r *rest) list(w http.ResponseWriter, req *http.Request) error {
 	return nil
 }
 
+// configMap is a connector config in a request: Jackson, behind Kafka's
+// API, takes numbers and booleans for string values, so this does too.
+type configMap map[string]string
+
+func (c *configMap) UnmarshalJSON(b []byte) error {
+	var raw map[string]any
+	d := json.NewDecoder(bytes.NewReader(b))
+	d.UseNumber()
+	if err := d.Decode(&raw); err != nil {
+		return err
+	}
+	if raw == nil {
+		*c = nil
+		return nil
+	}
+	out := make(configMap, len(raw))
+	for k, v := range raw {
+		switch x := v.(type) {
+		case string:
+			out[k] = x
+		case json.Number:
+			out[k] = x.String()
+		case bool:
+			out[k] = strconv.FormatBool(x)
+		case nil:
+			// Kafka drops null values of a config map.
+		default:
+			return fmt.Errorf("config %s: want a string, number or boolean, got %T", k, v)
+		}
+	}
+	*c = out
+	return nil
+}
+
 func (r *rest) create(w http.ResponseWriter, req *http.Request) error {
 	var body struct {
-		Name   string            `json:"name"`
-		Config map[string]string `json:"config"`
+		Name   string    `json:"name"`
+		Config configMap `json:"config"`
 	}
 	if err := readJSON(req, &body); err != nil {
 		return err
@@ -213,7 +248,7 @@ func (r *rest) getConfig(w http.ResponseWriter, req *http.Request) error {
 }
 
 func (r *rest) putConfig(w http.ResponseWriter, req *http.Request) error {
-	var cfg map[string]string
+	var cfg configMap
 	if err := readJSON(req, &cfg); err != nil {
 		return err
 	}
@@ -355,7 +390,7 @@ func (r *rest) plugins(w http.ResponseWriter, _ *http.Request) error {
 // result for a known plugin (error_count may be non-zero, as Kafka), 400
 // with the result when the plugin is unknown.
 func (r *rest) validate(w http.ResponseWriter, req *http.Request) error {
-	var cfg map[string]string
+	var cfg configMap
 	if err := readJSON(req, &cfg); err != nil {
 		return err
 	}

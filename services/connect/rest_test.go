@@ -82,7 +82,7 @@ func TestRESTValidate(t *testing.T) {
 	}
 
 	v = validation{}
-	if st := call(t, "PUT", u+fileSourceClass+"/config/validate", `{"name":"s","topic":"t"}`, &v); st != 200 || v.ErrorCount != 0 {
+	if st := call(t, "PUT", u+fileSourceClass+"/config/validate", `{"name":"s","topic":"t","tasks.max":1,"batch.size":null}`, &v); st != 200 || v.ErrorCount != 0 {
 		t.Fatalf("a good source: %d %+v", st, v.errs())
 	}
 	v = validation{}
