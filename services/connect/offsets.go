@@ -46,15 +46,24 @@ type offsetStore struct {
 
 	mu struct {
 		sync.Mutex
-		data      map[string]json.RawMessage // offsetKey -> value
+		data      map[string]storedOffset // offsetKey -> value
 		fileDirty bool
 		fileAt    time.Time
 	}
 }
 
+// storedOffset is a value and where it sits in the topic: a read of the
+// topic racing a task's own commit must not put back an older value (a
+// key always hashes to the same partition).
+type storedOffset struct {
+	value     json.RawMessage
+	partition int32
+	offset    int64
+}
+
 func newOffsetStore(cl *kgo.Client, topic, file string, flushEvery time.Duration, log *slog.Logger) *offsetStore {
 	o := &offsetStore{topic: topic, cl: cl, adm: kadm.NewClient(cl), file: file, flushEvery: flushEvery, log: log, pos: map[int32]int64{}}
-	o.mu.data = map[string]json.RawMessage{}
+	o.mu.data = map[string]storedOffset{}
 	return o
 }
 
@@ -204,11 +213,14 @@ func (o *offsetStore) apply(recs []*kgo.Record) {
 			o.log.Warn("connect: skipping an offsets record with a key that is not [connector, partition]", "offset", r.Offset)
 			continue
 		}
+		if old, ok := o.mu.data[k]; ok && old.partition == r.Partition && old.offset >= r.Offset {
+			continue
+		}
 		if r.Value == nil {
 			delete(o.mu.data, k)
 			continue
 		}
-		o.mu.data[k] = append(json.RawMessage(nil), r.Value...)
+		o.mu.data[k] = storedOffset{value: append(json.RawMessage(nil), r.Value...), partition: r.Partition, offset: r.Offset}
 	}
 }
 
@@ -222,7 +234,7 @@ func (o *offsetStore) get(connector string, partition map[string]any) map[string
 		return nil
 	}
 	var out map[string]any
-	d := json.NewDecoder(bytesReader(v))
+	d := json.NewDecoder(bytesReader(v.value))
 	d.UseNumber()
 	if d.Decode(&out) != nil {
 		return nil
@@ -230,12 +242,15 @@ func (o *offsetStore) get(connector string, partition map[string]any) map[string
 	return out
 }
 
-// committed records offsets a transaction committed (key -> value) and
+// committed records the offsets records a transaction committed and
 // rewrites the informational file when offset.flush.interval.ms passed.
-func (o *offsetStore) committed(entries map[string][]byte) {
+func (o *offsetStore) committed(recs []*kgo.Record) {
 	o.mu.Lock()
-	for k, v := range entries {
-		o.mu.data[k] = v
+	for _, r := range recs {
+		k, _ := normalizeKey(r.Key)
+		if old, ok := o.mu.data[k]; !ok || old.partition != r.Partition || old.offset < r.Offset {
+			o.mu.data[k] = storedOffset{value: r.Value, partition: r.Partition, offset: r.Offset}
+		}
 	}
 	o.mu.fileDirty = true
 	due := time.Since(o.mu.fileAt) >= o.flushEvery
@@ -266,7 +281,7 @@ func (o *offsetStore) writeFile() {
 	sort.Strings(keys)
 	m := make(map[string]json.RawMessage, len(keys))
 	for _, k := range keys {
-		m[k] = o.mu.data[k]
+		m[k] = o.mu.data[k].value
 	}
 	o.mu.fileDirty, o.mu.fileAt = false, time.Now()
 	o.mu.Unlock()

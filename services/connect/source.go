@@ -102,9 +102,11 @@ func (w *Worker) sourceTxn(cl *kgo.Client, tr *taskRunner, recs []SourceRecord, 
 			offsets[key] = val
 		}
 	}
+	var offsetRecs []*kgo.Record
 	for _, k := range order {
-		krecs = append(krecs, &kgo.Record{Topic: w.offsets.topic, Key: []byte(k), Value: offsets[k]})
+		offsetRecs = append(offsetRecs, &kgo.Record{Topic: w.offsets.topic, Key: []byte(k), Value: offsets[k]})
 	}
+	krecs = append(krecs, offsetRecs...)
 	ctx, cancel := context.WithTimeout(context.Background(), txnTimeout)
 	defer cancel()
 	if err := cl.BeginTransaction(); err != nil {
@@ -129,7 +131,7 @@ func (w *Worker) sourceTxn(cl *kgo.Client, tr *taskRunner, recs []SourceRecord, 
 	}
 	w.metrics.txn(tr.id, "commit")
 	w.metrics.polled(tr.id, len(recs))
-	w.offsets.committed(offsets)
+	w.offsets.committed(offsetRecs) // ProduceSync set their partitions and offsets
 	return nil
 }
 
