@@ -414,5 +414,3 @@ func sortedKeys[V any](m map[string]V) []string {
 	sort.Strings(out)
 	return out
 }
-
-func bytesReader(b []byte) *bytes.Reader { return bytes.NewReader(b) }

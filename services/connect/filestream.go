@@ -42,7 +42,7 @@ var fileSourcePlugin = &Plugin{
 	Keys: []ConfigKey{
 		{Name: keyFile, Type: "STRING", Default: strp(""), Importance: "HIGH", Group: "Common", Order: 10,
 			Doc: "Source filename. If not specified, the standard input will be used"},
-		{Name: keyTopic, Type: "STRING", Importance: "HIGH", Group: "Common", Order: 11,
+		{Name: keyTopic, Type: "STRING", Required: true, Importance: "HIGH", Group: "Common", Order: 11,
 			Doc: "The topic to publish data to",
 			Check: func(v string) string {
 				if strings.TrimSpace(v) == "" {

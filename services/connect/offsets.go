@@ -6,6 +6,7 @@ package connect
 // informational offset.storage.file.filename is a JSON copy of it.
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -234,7 +235,7 @@ func (o *offsetStore) get(connector string, partition map[string]any) map[string
 		return nil
 	}
 	var out map[string]any
-	d := json.NewDecoder(bytesReader(v.value))
+	d := json.NewDecoder(bytes.NewReader(v.value))
 	d.UseNumber()
 	if d.Decode(&out) != nil {
 		return nil

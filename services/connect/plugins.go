@@ -40,9 +40,10 @@ const (
 // ConfigKey is one key of a connector's config, Kafka's ConfigDef entry.
 type ConfigKey struct {
 	Name       string
-	Type       string  // STRING, INT, LIST, CLASS, BOOLEAN
-	Default    *string // nil: required
-	Importance string  // HIGH, MEDIUM, LOW
+	Type       string // STRING, INT, LIST, CLASS, BOOLEAN
+	Required   bool   // no default: Kafka's NO_DEFAULT_VALUE
+	Default    *string
+	Importance string // HIGH, MEDIUM, LOW
 	Doc        string
 	Group      string
 	Order      int
@@ -117,7 +118,7 @@ func checkConverter(v string) string {
 
 // commonKeys are ConnectorConfig's keys, in Kafka's "Common" group.
 var commonKeys = []ConfigKey{
-	{Name: keyName, Type: "STRING", Importance: "HIGH", Group: "Common", Order: 1,
+	{Name: keyName, Type: "STRING", Required: true, Importance: "HIGH", Group: "Common", Order: 1,
 		Doc: "Globally unique name to use for this connector.",
 		Check: func(v string) string {
 			if strings.TrimSpace(v) == "" {
@@ -125,7 +126,7 @@ var commonKeys = []ConfigKey{
 			}
 			return ""
 		}},
-	{Name: keyConnectorClass, Type: "STRING", Importance: "HIGH", Group: "Common", Order: 2,
+	{Name: keyConnectorClass, Type: "STRING", Required: true, Importance: "HIGH", Group: "Common", Order: 2,
 		Doc: "Name or alias of the class for this connector: FileStreamSource, FileStreamSink, or their full org.apache.kafka.connect.file names."},
 	{Name: keyTasksMax, Type: "INT", Default: strp("1"), Importance: "HIGH", Group: "Common", Order: 3,
 		Doc: "Maximum number of tasks to use for this connector.", Check: checkPositiveInt},
@@ -265,7 +266,7 @@ func Validate(cfg map[string]string) (*ConfigInfos, *Plugin) {
 		}
 		val, set := cfg[k.Name]
 		ci := ConfigInfo{
-			Definition: ConfigKeyInfo{Name: k.Name, Type: k.Type, Required: k.Default == nil && k.Name != keyKeyConverter && k.Name != keyValueConverter && k.Name != "header.converter",
+			Definition: ConfigKeyInfo{Name: k.Name, Type: k.Type, Required: k.Required,
 				DefaultValue: k.Default, Importance: k.Importance, Documentation: k.Doc, Group: k.Group,
 				OrderInGroup: k.Order, Width: "NONE", DisplayName: k.Name, Dependents: []string{}},
 			Value: ConfigValueInfo{Name: k.Name, RecommendedValues: []string{}, Errors: []string{}, Visible: true},
