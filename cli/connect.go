@@ -17,10 +17,11 @@ import (
 
 func (a *app) connectCommand() *cobra.Command {
 	standalone := &cobra.Command{
-		Use:   "standalone WORKER.properties CONNECTOR.properties [CONNECTOR.properties...]",
+		Use:   "standalone WORKER.properties [CONNECTOR.properties...]",
 		Short: "Run a standalone Kafka Connect worker (Kafka's connect-standalone.sh)",
 		Long: "Run a Kafka Connect worker in standalone mode until SIGTERM or SIGINT, with the\n" +
-			"connectors of the given files (Java .properties, or JSON {\"name\":...,\"config\":{...}}).\n" +
+			"connectors of the given files (Java .properties, or JSON {\"name\":...,\"config\":{...}});\n" +
+			"more can be created through the REST API, for the life of the worker.\n" +
 			"Kafka's quickstart files (config/connect-standalone.properties,\n" +
 			"connect-file-source.properties, connect-file-sink.properties) work unchanged.\n" +
 			"Built in: FileStreamSource and FileStreamSink, the String, JSON, ByteArray and\n" +
@@ -28,17 +29,17 @@ func (a *app) connectCommand() *cobra.Command {
 			"http://127.0.0.1:8083, with /metrics). Source offsets are kept in the\n" +
 			"offset.storage.topic (default connect-offsets) and file lines are delivered\n" +
 			"exactly once, across kills too. The worker's bootstrap.servers is used, not --bootstrap.",
-		Args: minArgs(1, "WORKER.properties and at least one CONNECTOR.properties"),
+		Args: minArgs(1, "WORKER.properties, then the connectors' .properties or .json files"),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			worker, err := readPropertiesFile(args[0])
 			if err != nil {
-				return err
+				return fmt.Errorf("worker config: %w", err)
 			}
 			var conns []map[string]string
 			for _, f := range args[1:] {
 				c, err := readConnectorFile(f)
 				if err != nil {
-					return err
+					return fmt.Errorf("connector config: %w", err)
 				}
 				conns = append(conns, c)
 			}
