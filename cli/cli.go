@@ -103,6 +103,7 @@ func (a *app) rootCommand() *cobra.Command {
 	root.AddCommand(a.serveCommand(), a.configCommand(), a.topicCommand(), a.produceCommand(), a.consumeCommand(), a.consumerGroupCommand(), a.txnCommand(), a.clusterCommand(), a.benchCommand(), a.iotuneCommand())
 	root.AddCommand(a.quotaCommand()) // quota.go
 	root.AddCommand(a.aclCommand())
+	root.AddCommand(a.connectCommand()) // connect.go
 	return root
 }
 
