@@ -67,6 +67,8 @@ type Node struct {
 	shares *kafka.Shares
 	// sregAuth authenticates the registry's requests (httpauth.go).
 	sregAuth *servicesAuth
+	// proxyAuth authenticates the HTTP Proxy's requests (restproxy.go).
+	proxyAuth *servicesAuth
 
 	// reconcileMu serialises reconciliation of local partitions.
 	reconcileMu sync.Mutex
