@@ -60,6 +60,9 @@ func reqCtx(req *http.Request) (context.Context, context.CancelFunc) {
 // topicDetail is the topic's metadata; 40401 when it does not exist.
 func (p *Proxy) topicDetail(ctx context.Context, adm *kadm.Client, topic string) (kadm.TopicDetail, error) {
 	md, err := adm.Metadata(ctx, topic)
+	if d := errDenied(err, topic, ""); d != nil {
+		return kadm.TopicDetail{}, d
+	}
 	if err != nil {
 		return kadm.TopicDetail{}, errKafka(err)
 	}
