@@ -10,7 +10,8 @@ package e2e
 // his own instance reads, and cannot use alice's instance (404 40403); the
 // outcomes are counted under service="http-proxy". With mtls the proxy
 // serves HTTPS only to clients with a certificate and checks the ACLs of
-// the certificate's principal itself.
+// the certificate's principal itself: produce, topic listing, subscribe,
+// consume and commit.
 
 import (
 	"context"
@@ -209,7 +210,9 @@ func TestHTTPProxyMTLS(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
 	rpCreateACLs(ctx, t, kadm.NewClient(n.Client()),
-		kadm.NewACLs().Allow("User:writer").Topics(topic).Operations(kadm.OpWrite).ResourcePatternType(kadm.ACLPatternLiteral))
+		kadm.NewACLs().Allow("User:writer").Topics(topic).Operations(kadm.OpWrite, kadm.OpRead).ResourcePatternType(kadm.ACLPatternLiteral))
+	rpCreateACLs(ctx, t, kadm.NewClient(n.Client()),
+		kadm.NewACLs().Allow("User:writer").Groups("rpm-w").Operations(kadm.OpRead).ResourcePatternType(kadm.ACLPatternLiteral))
 
 	base := strings.Replace(n.HTTPProxyURL(), "http://", "https://", 1)
 	client := func(cn string) *http.Client {
@@ -268,4 +271,27 @@ func TestHTTPProxyMTLS(t *testing.T) {
 	rpWantDenied(t, "nobody subscribes", st, body, 403, 40301, "Read on Group: rpm-g")
 	st, body = call(writer, "GET", base+"/consumers/rpm-g/instances/n/subscription", "", "")
 	rpWantDenied(t, "the writer uses nobody's instance", st, body, 404, 40403, "Consumer instance not found")
+
+	// With READ on the topic and the group the writer consumes (through
+	// the proxy's own client, the ACLs checked by the proxy) and commits.
+	inst := base + "/consumers/rpm-w/instances/w"
+	if st, body := call(writer, "POST", base+"/consumers/rpm-w", rpV2, `{"name":"w","format":"json","auto.offset.reset":"earliest"}`); st != 200 {
+		t.Fatalf("the writer creates an instance: %d %s", st, body)
+	}
+	if st, body := call(writer, "POST", inst+"/subscription", rpV2, fmt.Sprintf(`{"topics":[%q]}`, topic)); st != 204 {
+		t.Fatalf("the writer subscribes: %d %s", st, body)
+	}
+	testkit.WaitFor(t, 15*time.Second, "the writer's record through the instance", func() bool {
+		st, body := call(writer, "GET", inst+"/records?timeout=500", "", "")
+		if st != 200 {
+			t.Fatalf("the writer reads: %d %s", st, body)
+		}
+		return body != "[]"
+	})
+	if st, body := call(writer, "POST", inst+"/offsets", rpV2, ""); st != 200 {
+		t.Fatalf("the writer commits: %d %s", st, body)
+	}
+	if st, body := call(writer, "DELETE", inst, "", ""); st != 204 {
+		t.Fatalf("the writer deletes the instance: %d %s", st, body)
+	}
 }

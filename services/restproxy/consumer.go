@@ -794,7 +794,9 @@ func (p *Proxy) records(w http.ResponseWriter, req *http.Request) error {
 		in.consumed[r.Topic][r.Partition] = r.Offset + 1
 	}
 	in.buf = in.buf[n:]
-	if in.autoCommit && n > 0 {
+	// An assigned instance's auto commit goes through the proxy's own
+	// client with mtls, so it needs the group READ a commit needs.
+	if in.autoCommit && n > 0 && p.authorize(req, acl.ResourceGroup, in.key.group, acl.OpRead) == nil {
 		if err := p.commitLocked(ctx, req, in, in.consumed); err != nil {
 			p.log.Debug("auto commit", "group", in.key.group, "instance", in.key.name, "err", err)
 		}

@@ -1,6 +1,7 @@
 // Package restproxy is Ringtail's built-in HTTP Proxy: Confluent REST Proxy's
 // v2 API (produce, metadata, consumer instances) and v3's cluster, topic and
-// record-produce endpoints, over franz-go clients of the node's own listener.
+// record-produce endpoints, over franz-go clients of the node's own listener,
+// acting as the caller when services/httpauth authenticates it (auth.go).
 package restproxy
 
 import (
