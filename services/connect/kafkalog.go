@@ -1,0 +1,220 @@
+package connect
+
+// kafkaLog tails every partition of an internal topic (configs, statuses)
+// with read_committed fetches and hands the records to a callback, Kafka's
+// KafkaBasedLog. Positions come from the fetched batches, so compaction
+// gaps and control batches never leave a reader short of the end.
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kgo"
+	"github.com/twmb/franz-go/pkg/kmsg"
+)
+
+const (
+	logFetchWait    = 500 * time.Millisecond
+	logRequestLimit = 5 * time.Second
+	logRetryBackoff = 200 * time.Millisecond
+)
+
+type kafkaLog struct {
+	cl    *kgo.Client
+	adm   *kadm.Client
+	topic string
+	log   *slog.Logger
+	// apply is called with each fetch's records, in offset order per
+	// partition, from the partition's tail goroutine.
+	apply func(recs []*kgo.Record)
+
+	mu      sync.Mutex
+	pos     map[int32]int64
+	changed chan struct{} // closed and replaced when a position moves
+	parts   int
+	id      [16]byte
+	leaders map[int32]int32
+}
+
+func newKafkaLog(cl *kgo.Client, topic string, log *slog.Logger, apply func([]*kgo.Record)) *kafkaLog {
+	return &kafkaLog{cl: cl, adm: kadm.NewClient(cl), topic: topic, log: log, apply: apply,
+		pos: map[int32]int64{}, changed: make(chan struct{}), leaders: map[int32]int32{}}
+}
+
+// refresh reads the topic's partitions and leaders.
+func (l *kafkaLog) refresh(ctx context.Context) error {
+	ctx, cancel := context.WithTimeout(ctx, logRequestLimit)
+	defer cancel()
+	md, err := l.adm.Metadata(ctx, l.topic)
+	if err != nil {
+		return fmt.Errorf("topic %s: metadata: %w", l.topic, err)
+	}
+	td, ok := md.Topics[l.topic]
+	if !ok || td.Err != nil {
+		return fmt.Errorf("topic %s: metadata: %v", l.topic, td.Err)
+	}
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.id, l.parts = td.ID, len(td.Partitions)
+	for p, pd := range td.Partitions {
+		l.leaders[p] = pd.Leader
+	}
+	return nil
+}
+
+// start tails every partition until ctx ends.
+func (l *kafkaLog) start(ctx context.Context, wg *sync.WaitGroup) error {
+	if err := l.refresh(ctx); err != nil {
+		return err
+	}
+	l.mu.Lock()
+	n := l.parts
+	l.mu.Unlock()
+	for p := range n {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			l.tail(ctx, int32(p))
+		}()
+	}
+	return nil
+}
+
+func (l *kafkaLog) tail(ctx context.Context, p int32) {
+	for ctx.Err() == nil {
+		if err := l.fetch(ctx, p); err != nil && ctx.Err() == nil {
+			l.log.Debug("connect: internal topic fetch", "topic", l.topic, "partition", p, "err", err)
+			if sleepCtx(ctx, logRetryBackoff) != nil {
+				return
+			}
+			_ = l.refresh(ctx)
+		}
+	}
+}
+
+func (l *kafkaLog) fetch(ctx context.Context, p int32) error {
+	l.mu.Lock()
+	pos, leader, id := l.pos[p], l.leaders[p], l.id
+	l.mu.Unlock()
+	req := kmsg.NewPtrFetchRequest()
+	req.ReplicaID, req.MaxWaitMillis, req.MinBytes, req.MaxBytes = -1, int32(logFetchWait.Milliseconds()), 1, offsetFetchMaxBytes
+	req.IsolationLevel, req.SessionEpoch = 1, -1
+	rt := kmsg.NewFetchRequestTopic()
+	rt.Topic, rt.TopicID = l.topic, id
+	rp := kmsg.NewFetchRequestTopicPartition()
+	rp.Partition, rp.FetchOffset, rp.PartitionMaxBytes, rp.CurrentLeaderEpoch, rp.LogStartOffset = p, pos, offsetFetchMaxBytes, -1, -1
+	rt.Partitions = append(rt.Partitions, rp)
+	req.Topics = append(req.Topics, rt)
+	rctx, cancel := context.WithTimeout(ctx, logRequestLimit)
+	raw, err := l.cl.Broker(int(leader)).Request(rctx, req)
+	cancel()
+	if err != nil {
+		return err
+	}
+	resp := raw.(*kmsg.FetchResponse)
+	if len(resp.Topics) != 1 || len(resp.Topics[0].Partitions) != 1 {
+		return fmt.Errorf("fetch answered %d topics", len(resp.Topics))
+	}
+	fr := &resp.Topics[0].Partitions[0]
+	if err := kerr.ErrorForCode(fr.ErrorCode); err != nil {
+		if errors.Is(err, kerr.OffsetOutOfRange) && fr.LogStartOffset > pos {
+			l.advance(p, nil, fr.LogStartOffset)
+			return nil
+		}
+		return err
+	}
+	fp, next := kgo.ProcessFetchPartition(kgo.ProcessFetchPartitionOpts{Offset: pos, IsolationLevel: kgo.ReadCommitted(),
+		Topic: l.topic, Partition: p}, fr, kgo.DefaultDecompressor(), nil)
+	if fp.Err != nil {
+		return fp.Err
+	}
+	l.advance(p, fp.Records, next)
+	return nil
+}
+
+func (l *kafkaLog) advance(p int32, recs []*kgo.Record, next int64) {
+	if len(recs) > 0 {
+		l.apply(recs)
+	}
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if next > l.pos[p] {
+		l.pos[p] = next
+		close(l.changed)
+		l.changed = make(chan struct{})
+	}
+}
+
+// position is the next offset partition p reads.
+func (l *kafkaLog) position(p int32) int64 {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.pos[p]
+}
+
+// readToEnd waits until every record written before the call is applied.
+func (l *kafkaLog) readToEnd(ctx context.Context) error {
+	lctx, cancel := context.WithTimeout(ctx, logRequestLimit)
+	ends, err := l.adm.ListEndOffsets(lctx, l.topic)
+	cancel()
+	if err != nil {
+		return fmt.Errorf("topic %s: end offsets: %w", l.topic, err)
+	}
+	want := map[int32]int64{}
+	var lerr error
+	ends.Each(func(o kadm.ListedOffset) {
+		if o.Err != nil {
+			lerr = o.Err
+		}
+		want[o.Partition] = o.Offset
+	})
+	if lerr != nil {
+		return fmt.Errorf("topic %s: end offsets: %w", l.topic, lerr)
+	}
+	return l.waitFor(ctx, want)
+}
+
+// waitFor waits until each partition's position reaches want's offset.
+func (l *kafkaLog) waitFor(ctx context.Context, want map[int32]int64) error {
+	for {
+		l.mu.Lock()
+		behind := false
+		for p, o := range want {
+			if l.pos[p] < o {
+				behind = true
+			}
+		}
+		ch := l.changed
+		l.mu.Unlock()
+		if !behind {
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("topic %s: reading to the end: %w", l.topic, ctx.Err())
+		case <-ch:
+		}
+	}
+}
+
+// ensureTopic creates an internal topic, compacted, when it is missing.
+func ensureTopic(ctx context.Context, adm *kadm.Client, topic, key string, partitions int32, replication int16, log *slog.Logger) error {
+	resp, err := adm.CreateTopic(ctx, partitions, replication, map[string]*string{"cleanup.policy": strp("compact")}, topic)
+	if err == nil {
+		err = resp.Err
+	}
+	if errors.Is(err, kerr.TopicAlreadyExists) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("create topic %s (%s): %w", topic, key, err)
+	}
+	log.Info("connect: created an internal topic", "topic", topic, "key", key, "partitions", partitions, "replication", replication)
+	return nil
+}
