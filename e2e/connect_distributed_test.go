@@ -141,6 +141,36 @@ func TestConnectDistributedTasksMove(t *testing.T) {
 	produce(0, 100)
 	waitFiles("100 lines in every sink file")
 
+	// A clean stop (SIGTERM) stops the node's tasks and leaves the group:
+	// its task moves at once, without waiting out the session.
+	stopped := byWorker[owners["dsink-a"]]
+	var other *testkit.Node
+	for _, n := range c.Nodes {
+		if n != stopped {
+			other = n
+		}
+	}
+	stopped.Stop()
+	if !strings.Contains(stopped.LogSinceLastStart(), "connect: left the group") {
+		t.Fatal("the stopped node's Connect worker did not leave its group")
+	}
+	testkit.WaitFor(t, 20*time.Second, "dsink-a's task RUNNING on another worker", func() bool {
+		var st connectStatus
+		return connectTry("GET", other.ConnectURL()+"/connectors/dsink-a/status", &st) == 200 && len(st.Tasks) == 1 &&
+			st.Tasks[0].State == "RUNNING" && st.Tasks[0].WorkerID != owners["dsink-a"]
+	})
+	produce(100, 150)
+	stopped.Start()
+	waitFiles("150 lines in every sink file")
+	testkit.WaitFor(t, 30*time.Second, "dsink-b's task RUNNING", func() bool {
+		var st connectStatus
+		if connectTry("GET", other.ConnectURL()+"/connectors/dsink-b/status", &st) != 200 || len(st.Tasks) != 1 || st.Tasks[0].State != "RUNNING" {
+			return false
+		}
+		owners["dsink-b"] = st.Tasks[0].WorkerID
+		return true
+	})
+
 	// Kill the node whose worker runs dsink-b's task; ask another node.
 	victim := byWorker[owners["dsink-b"]]
 	if victim == nil {
@@ -153,7 +183,7 @@ func TestConnectDistributedTasksMove(t *testing.T) {
 		}
 	}
 	victim.Kill()
-	produce(100, 200)
+	produce(150, 200)
 	start := time.Now()
 	testkit.WaitFor(t, 40*time.Second, "dsink-b's task RUNNING on a surviving worker", func() bool {
 		var st connectStatus

@@ -217,6 +217,8 @@ func (d *Distributed) run(ctx context.Context) {
 	lctx, cancel := context.WithTimeout(context.Background(), groupRequestSlack)
 	if err := d.member.leave(lctx); err != nil {
 		d.log.Warn("connect: LeaveGroup failed; the others wait out the session", "err", err)
+	} else {
+		d.log.Info("connect: left the group", "group_id", d.cfg.GroupID)
 	}
 	cancel()
 	d.worker.offsets.writeFile()
