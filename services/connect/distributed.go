@@ -115,8 +115,8 @@ func StartDistributed(cfg DistributedConfig) (*Distributed, error) {
 	if err != nil {
 		return nil, fmt.Errorf("connect: listen %s: %w", wc.Listen, err)
 	}
-	cl, err := kgo.NewClient(append([]kgo.Opt{kgo.SeedBrokers(wc.Bootstrap...), kgo.ClientID("ringtail-connect"),
-		kgo.ProducerLinger(0)}, wc.ClientOpts...)...)
+	opts := append([]kgo.Opt{kgo.SeedBrokers(wc.Bootstrap...), kgo.ClientID("ringtail-connect"), kgo.ProducerLinger(0)}, wc.ClientOpts...)
+	cl, err := kgo.NewClient(opts...)
 	if err != nil {
 		ln.Close()
 		return nil, fmt.Errorf("connect: %w", err)
@@ -145,8 +145,14 @@ func StartDistributed(cfg DistributedConfig) (*Distributed, error) {
 	store := newOffsetStore(cl, wc.OffsetsTopic, "", wc.OffsetFlushInterval, log)
 	d.worker = newWorker(wc, store, m, d, log)
 	d.statuses = newStatusStore(cl, cfg.StatusTopic, log)
-	d.configs = newKafkaLog(cl, cfg.ConfigTopic, log, d.applyConfig)
-	d.statusLg = newKafkaLog(cl, cfg.StatusTopic, log, d.statuses.apply)
+	if d.configs, err = newKafkaLog(opts, cfg.ConfigTopic, log, d.applyConfig); err == nil {
+		d.statusLg, err = newKafkaLog(opts, cfg.StatusTopic, log, d.statuses.apply)
+	}
+	if err != nil {
+		ln.Close()
+		cl.Close()
+		return nil, fmt.Errorf("connect: %w", err)
+	}
 	var handler http.Handler = d.forwarder(newREST(d, gatherer, m, log))
 	if cfg.Middleware != nil {
 		handler = cfg.Middleware(handler)
@@ -183,6 +189,8 @@ func (d *Distributed) Close(ctx context.Context) error {
 	}
 	err := d.srv.Shutdown(ctx)
 	d.cl.Close()
+	d.configs.close()
+	d.statusLg.close()
 	return err
 }
 
@@ -215,6 +223,9 @@ func (d *Distributed) run(ctx context.Context) {
 	}
 	d.revoke()
 	lctx, cancel := context.WithTimeout(context.Background(), groupRequestSlack)
+	if err := d.cl.Flush(lctx); err != nil { // the UNASSIGNED statuses
+		d.log.Warn("connect: status writes not flushed", "err", err)
+	}
 	if err := d.member.leave(lctx); err != nil {
 		d.log.Warn("connect: LeaveGroup failed; the others wait out the session", "err", err)
 	} else {
@@ -472,11 +483,17 @@ func (d *Distributed) revoke() {
 		}()
 	}
 	wg.Wait()
+	// A deleted connector's statuses stay deleted.
+	snap := d.snapshot()
 	for _, id := range a.Tasks {
-		d.TaskState(id, StateUnassigned, "")
+		if _, ok := snap.Connectors[id.Connector]; ok {
+			d.TaskState(id, StateUnassigned, "")
+		}
 	}
 	for _, name := range a.Connectors {
-		d.putStatus(connectorStatusKey(name), StateUnassigned, "")
+		if _, ok := snap.Connectors[name]; ok {
+			d.putStatus(connectorStatusKey(name), StateUnassigned, "")
+		}
 	}
 }
 

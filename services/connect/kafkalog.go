@@ -42,10 +42,18 @@ type kafkaLog struct {
 	leaders map[int32]int32
 }
 
-func newKafkaLog(cl *kgo.Client, topic string, log *slog.Logger, apply func([]*kgo.Record)) *kafkaLog {
+// newKafkaLog reads topic with its own client (its own connections, so its
+// long polls wait behind no other log's).
+func newKafkaLog(opts []kgo.Opt, topic string, log *slog.Logger, apply func([]*kgo.Record)) (*kafkaLog, error) {
+	cl, err := kgo.NewClient(opts...)
+	if err != nil {
+		return nil, err
+	}
 	return &kafkaLog{cl: cl, adm: kadm.NewClient(cl), topic: topic, log: log, apply: apply,
-		pos: map[int32]int64{}, changed: make(chan struct{}), leaders: map[int32]int32{}}
+		pos: map[int32]int64{}, changed: make(chan struct{}), leaders: map[int32]int32{}}, nil
 }
+
+func (l *kafkaLog) close() { l.cl.Close() }
 
 // refresh reads the topic's partitions and leaders.
 func (l *kafkaLog) refresh(ctx context.Context) error {
@@ -73,23 +81,40 @@ func (l *kafkaLog) start(ctx context.Context, wg *sync.WaitGroup) error {
 	if err := l.refresh(ctx); err != nil {
 		return err
 	}
-	l.mu.Lock()
-	n := l.parts
-	l.mu.Unlock()
-	for p := range n {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			l.tail(ctx, int32(p))
-		}()
-	}
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		l.tail(ctx)
+	}()
 	return nil
 }
 
-func (l *kafkaLog) tail(ctx context.Context, p int32) {
+// tail fetches in rounds: one request per partition leader, all at once.
+// A broker answers one request of a connection at a time, so a fetch per
+// partition would queue each long poll behind the others.
+func (l *kafkaLog) tail(ctx context.Context) {
 	for ctx.Err() == nil {
-		if err := l.fetch(ctx, p); err != nil && ctx.Err() == nil {
-			l.log.Debug("connect: internal topic fetch", "topic", l.topic, "partition", p, "err", err)
+		byLeader := map[int32][]int32{}
+		l.mu.Lock()
+		for p := range int32(l.parts) {
+			byLeader[l.leaders[p]] = append(byLeader[l.leaders[p]], p)
+		}
+		l.mu.Unlock()
+		var wg sync.WaitGroup
+		errs := make(chan error, len(byLeader))
+		for leader, parts := range byLeader {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				if err := l.fetch(ctx, leader, parts); err != nil {
+					errs <- err
+				}
+			}()
+		}
+		wg.Wait()
+		close(errs)
+		if err := <-errs; err != nil && ctx.Err() == nil {
+			l.log.Debug("connect: internal topic fetch", "topic", l.topic, "err", err)
 			if sleepCtx(ctx, logRetryBackoff) != nil {
 				return
 			}
@@ -98,18 +123,24 @@ func (l *kafkaLog) tail(ctx context.Context, p int32) {
 	}
 }
 
-func (l *kafkaLog) fetch(ctx context.Context, p int32) error {
+// fetch reads parts from their leader once, waiting up to logFetchWait
+// for new records.
+func (l *kafkaLog) fetch(ctx context.Context, leader int32, parts []int32) error {
 	l.mu.Lock()
-	pos, leader, id := l.pos[p], l.leaders[p], l.id
-	l.mu.Unlock()
+	id := l.id
 	req := kmsg.NewPtrFetchRequest()
 	req.ReplicaID, req.MaxWaitMillis, req.MinBytes, req.MaxBytes = -1, int32(logFetchWait.Milliseconds()), 1, offsetFetchMaxBytes
 	req.IsolationLevel, req.SessionEpoch = 1, -1
 	rt := kmsg.NewFetchRequestTopic()
 	rt.Topic, rt.TopicID = l.topic, id
-	rp := kmsg.NewFetchRequestTopicPartition()
-	rp.Partition, rp.FetchOffset, rp.PartitionMaxBytes, rp.CurrentLeaderEpoch, rp.LogStartOffset = p, pos, offsetFetchMaxBytes, -1, -1
-	rt.Partitions = append(rt.Partitions, rp)
+	pos := map[int32]int64{}
+	for _, p := range parts {
+		rp := kmsg.NewFetchRequestTopicPartition()
+		pos[p] = l.pos[p]
+		rp.Partition, rp.FetchOffset, rp.PartitionMaxBytes, rp.CurrentLeaderEpoch, rp.LogStartOffset = p, l.pos[p], offsetFetchMaxBytes, -1, -1
+		rt.Partitions = append(rt.Partitions, rp)
+	}
+	l.mu.Unlock()
 	req.Topics = append(req.Topics, rt)
 	rctx, cancel := context.WithTimeout(ctx, logRequestLimit)
 	raw, err := l.cl.Broker(int(leader)).Request(rctx, req)
@@ -118,24 +149,35 @@ func (l *kafkaLog) fetch(ctx context.Context, p int32) error {
 		return err
 	}
 	resp := raw.(*kmsg.FetchResponse)
-	if len(resp.Topics) != 1 || len(resp.Topics[0].Partitions) != 1 {
+	if len(resp.Topics) != 1 {
 		return fmt.Errorf("fetch answered %d topics", len(resp.Topics))
 	}
-	fr := &resp.Topics[0].Partitions[0]
-	if err := kerr.ErrorForCode(fr.ErrorCode); err != nil {
-		if errors.Is(err, kerr.OffsetOutOfRange) && fr.LogStartOffset > pos {
-			l.advance(p, nil, fr.LogStartOffset)
-			return nil
+	var firstErr error
+	for i := range resp.Topics[0].Partitions {
+		fr := &resp.Topics[0].Partitions[i]
+		p, ok := pos[fr.Partition]
+		if !ok {
+			continue
 		}
-		return err
+		if err := kerr.ErrorForCode(fr.ErrorCode); err != nil {
+			if errors.Is(err, kerr.OffsetOutOfRange) && fr.LogStartOffset > p {
+				l.advance(fr.Partition, nil, fr.LogStartOffset)
+			} else if firstErr == nil {
+				firstErr = fmt.Errorf("partition %d: %w", fr.Partition, err)
+			}
+			continue
+		}
+		fp, next := kgo.ProcessFetchPartition(kgo.ProcessFetchPartitionOpts{Offset: p, IsolationLevel: kgo.ReadCommitted(),
+			Topic: l.topic, Partition: fr.Partition}, fr, kgo.DefaultDecompressor(), nil)
+		if fp.Err != nil {
+			if firstErr == nil {
+				firstErr = fmt.Errorf("partition %d: %w", fr.Partition, fp.Err)
+			}
+			continue
+		}
+		l.advance(fr.Partition, fp.Records, next)
 	}
-	fp, next := kgo.ProcessFetchPartition(kgo.ProcessFetchPartitionOpts{Offset: pos, IsolationLevel: kgo.ReadCommitted(),
-		Topic: l.topic, Partition: p}, fr, kgo.DefaultDecompressor(), nil)
-	if fp.Err != nil {
-		return fp.Err
-	}
-	l.advance(p, fp.Records, next)
-	return nil
+	return firstErr
 }
 
 func (l *kafkaLog) advance(p int32, recs []*kgo.Record, next int64) {
