@@ -4,8 +4,8 @@ package e2e
 // three-node cluster form one Connect group; connectors created through
 // one node's REST API are visible on every node, their tasks spread over
 // the workers, and when a node is killed with SIGKILL its task moves to a
-// surviving worker after the session timeout, and the sink file still gets
-// every line exactly once, in order.
+// surviving worker after the session timeout; the sink files still get
+// every line of the source file exactly once, in order.
 
 import (
 	"context"
@@ -18,8 +18,6 @@ import (
 	"strings"
 	"testing"
 	"time"
-
-	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/ringtail/ringtail/testkit"
 )
@@ -75,22 +73,39 @@ func TestConnectDistributedTasksMove(t *testing.T) {
 		})
 	}
 
-	// Three sinks of one topic, created through node 1 (which forwards to
-	// the leader when it is not the leader).
+	// A file source into the topic and three sinks of it, created through
+	// node 1 (which forwards to the leader when it is not the leader).
 	dir := t.TempDir()
-	names := []string{"dsink-a", "dsink-b", "dsink-c"}
+	in := filepath.Join(dir, "in.txt")
+	str := "org.apache.kafka.connect.storage.StringConverter"
+	sinks := []string{"dsink-a", "dsink-b", "dsink-c"}
+	names := append(slices.Clone(sinks), "dsrc")
 	for _, name := range names {
-		body := map[string]any{"name": name, "config": map[string]string{
-			"connector.class": "FileStreamSink", "tasks.max": "1", "topics": topic, "file": filepath.Join(dir, name+".txt"),
-			"key.converter": "org.apache.kafka.connect.storage.StringConverter", "value.converter": "org.apache.kafka.connect.storage.StringConverter"}}
+		cfg := map[string]string{"connector.class": "FileStreamSink", "tasks.max": "1", "topics": topic,
+			"file": filepath.Join(dir, name+".txt"), "key.converter": str, "value.converter": str}
+		if name == "dsrc" {
+			cfg = map[string]string{"connector.class": "FileStreamSource", "tasks.max": "1", "topic": topic, "file": in,
+				"key.converter": str, "value.converter": str}
+		}
 		var e connectErr
-		st := connectREST(t, "POST", c.Node(1).ConnectURL()+"/connectors", body, &e)
+		st := connectREST(t, "POST", c.Node(1).ConnectURL()+"/connectors", map[string]any{"name": name, "config": cfg}, &e)
 		if st != http.StatusCreated {
 			t.Fatalf("create %s: %d %+v", name, st, e)
 		}
 	}
-	// Every worker knows every connector; the tasks run, one per worker.
-	owners := map[string]string{} // connector -> worker_id of its task
+	// owners maps a connector to the worker_id of its task.
+	owners := map[string]string{}
+	taskOn := func(via *testkit.Node, name string, ok func(worker string) bool) bool {
+		var st connectStatus
+		if connectTry("GET", via.ConnectURL()+"/connectors/"+name+"/status", &st) != 200 || len(st.Tasks) != 1 ||
+			st.Tasks[0].State != "RUNNING" || !ok(st.Tasks[0].WorkerID) {
+			return false
+		}
+		owners[name] = st.Tasks[0].WorkerID
+		return true
+	}
+	any := func(string) bool { return true }
+	// Every worker knows every connector; the tasks run on all three.
 	testkit.WaitFor(t, 40*time.Second, "every task RUNNING, spread over the three workers", func() bool {
 		for _, n := range c.Nodes {
 			var list []string
@@ -100,37 +115,34 @@ func TestConnectDistributedTasksMove(t *testing.T) {
 		}
 		workers := map[string]bool{}
 		for i, name := range names {
-			var st connectStatus
-			if connectTry("GET", c.Nodes[i].ConnectURL()+"/connectors/"+name+"/status", &st) != 200 ||
-				len(st.Tasks) != 1 || st.Tasks[0].State != "RUNNING" || st.Connector.State != "RUNNING" {
+			if !taskOn(c.Nodes[i%3], name, any) {
 				return false
 			}
-			owners[name] = st.Tasks[0].WorkerID
-			workers[st.Tasks[0].WorkerID] = true
+			workers[owners[name]] = true
 		}
 		return len(workers) == 3
 	})
 
-	cl := c.Client(kgo.DefaultProduceTopic(topic), kgo.RequiredAcks(kgo.AllISRAcks()))
 	var want []string
-	produce := func(from, to int) {
+	appendLines := func(from, to int) {
 		t.Helper()
-		var recs []*kgo.Record
+		f, err := os.OpenFile(in, os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o644)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer f.Close()
 		for i := from; i < to; i++ {
 			l := fmt.Sprintf("line-%04d", i)
 			want = append(want, l)
-			recs = append(recs, &kgo.Record{Value: []byte(l)})
-		}
-		pctx, cancel := context.WithTimeout(ctx, 30*time.Second)
-		defer cancel()
-		if err := cl.ProduceSync(pctx, recs...).FirstErr(); err != nil {
-			t.Fatal(err)
+			if _, err := f.WriteString(l + "\n"); err != nil {
+				t.Fatal(err)
+			}
 		}
 	}
 	waitFiles := func(what string) {
 		t.Helper()
 		testkit.WaitFor(t, 30*time.Second, what, func() bool {
-			for _, name := range names {
+			for _, name := range sinks {
 				if len(dcFileLines(filepath.Join(dir, name+".txt"))) < len(want) {
 					return false
 				}
@@ -138,65 +150,56 @@ func TestConnectDistributedTasksMove(t *testing.T) {
 			return true
 		})
 	}
-	produce(0, 100)
+	others := func(n *testkit.Node) *testkit.Node {
+		for _, o := range c.Nodes {
+			if o != n {
+				return o
+			}
+		}
+		return nil
+	}
+	appendLines(0, 100)
 	waitFiles("100 lines in every sink file")
 
 	// A clean stop (SIGTERM) stops the node's tasks and leaves the group:
-	// its task moves at once, without waiting out the session.
+	// its tasks move at once, without waiting out the session.
 	stopped := byWorker[owners["dsink-a"]]
-	var other *testkit.Node
-	for _, n := range c.Nodes {
-		if n != stopped {
-			other = n
-		}
-	}
+	other, was := others(stopped), owners["dsink-a"]
 	stopped.Stop()
 	if !strings.Contains(stopped.LogSinceLastStart(), "connect: left the group") {
 		t.Fatal("the stopped node's Connect worker did not leave its group")
 	}
 	testkit.WaitFor(t, 20*time.Second, "dsink-a's task RUNNING on another worker", func() bool {
-		var st connectStatus
-		return connectTry("GET", other.ConnectURL()+"/connectors/dsink-a/status", &st) == 200 && len(st.Tasks) == 1 &&
-			st.Tasks[0].State == "RUNNING" && st.Tasks[0].WorkerID != owners["dsink-a"]
+		return taskOn(other, "dsink-a", func(w string) bool { return w != was })
 	})
-	produce(100, 150)
+	appendLines(100, 150)
 	stopped.Start()
 	waitFiles("150 lines in every sink file")
-	testkit.WaitFor(t, 30*time.Second, "dsink-b's task RUNNING", func() bool {
-		var st connectStatus
-		if connectTry("GET", other.ConnectURL()+"/connectors/dsink-b/status", &st) != 200 || len(st.Tasks) != 1 || st.Tasks[0].State != "RUNNING" {
-			return false
-		}
-		owners["dsink-b"] = st.Tasks[0].WorkerID
-		return true
-	})
 
-	// Kill the node whose worker runs dsink-b's task; ask another node.
-	victim := byWorker[owners["dsink-b"]]
+	// SIGKILL the node whose worker runs the source task, while lines are
+	// appended: the task moves to a surviving worker after the session
+	// timeout, fences the dead one's transactional id and goes on from
+	// the last committed position.
+	testkit.WaitFor(t, 30*time.Second, "dsrc's task RUNNING", func() bool { return taskOn(other, "dsrc", any) })
+	victim := byWorker[owners["dsrc"]]
 	if victim == nil {
-		t.Fatalf("dsink-b's worker %q is no node's Connect listener", owners["dsink-b"])
+		t.Fatalf("dsrc's worker %q is no node's Connect listener", owners["dsrc"])
 	}
-	var survivor *testkit.Node
-	for _, n := range c.Nodes {
-		if n != victim {
-			survivor = n
-		}
-	}
+	survivor, dead := others(victim), owners["dsrc"]
+	appendLines(150, 200)
 	victim.Kill()
-	produce(150, 200)
+	appendLines(200, 250)
 	start := time.Now()
-	testkit.WaitFor(t, 40*time.Second, "dsink-b's task RUNNING on a surviving worker", func() bool {
-		var st connectStatus
-		return connectTry("GET", survivor.ConnectURL()+"/connectors/dsink-b/status", &st) == 200 && len(st.Tasks) == 1 &&
-			st.Tasks[0].State == "RUNNING" && st.Tasks[0].WorkerID != owners["dsink-b"] && byWorker[st.Tasks[0].WorkerID] != nil
+	testkit.WaitFor(t, 40*time.Second, "dsrc's task RUNNING on a surviving worker", func() bool {
+		return taskOn(survivor, "dsrc", func(w string) bool { return w != dead && byWorker[w] != nil })
 	})
-	t.Logf("dsink-b's task moved %v after the kill", time.Since(start).Round(100*time.Millisecond))
-	produce(200, 250)
-	waitFiles("250 lines in every sink file after the kill")
-	for _, name := range names {
+	t.Logf("dsrc's task moved %v after the kill", time.Since(start).Round(100*time.Millisecond))
+	appendLines(250, 300)
+	waitFiles("300 lines in every sink file after the kill")
+	for _, name := range sinks {
 		got := dcFileLines(filepath.Join(dir, name+".txt"))
 		if !slices.Equal(got, want) {
-			t.Fatalf("%s.txt: %d lines, want %d exactly once in order; first difference at %d", name, len(got), len(want), firstDiff(got, want))
+			t.Fatalf("%s.txt: %d lines, want %d exactly once in order; first difference at line %d", name, len(got), len(want), firstDiff(got, want)+1)
 		}
 	}
 }

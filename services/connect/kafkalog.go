@@ -202,24 +202,34 @@ func (l *kafkaLog) position(p int32) int64 {
 
 // readToEnd waits until every record written before the call is applied.
 func (l *kafkaLog) readToEnd(ctx context.Context) error {
+	want, err := l.endOffsets(ctx)
+	for err != nil {
+		// A partition leader that died: refresh the metadata and ask
+		// again until ctx ends.
+		l.cl.ForceMetadataRefresh()
+		if sleepCtx(ctx, logRetryBackoff) != nil {
+			return fmt.Errorf("topic %s: end offsets: %w", l.topic, err)
+		}
+		want, err = l.endOffsets(ctx)
+	}
+	return l.waitFor(ctx, want)
+}
+
+func (l *kafkaLog) endOffsets(ctx context.Context) (map[int32]int64, error) {
 	lctx, cancel := context.WithTimeout(ctx, logRequestLimit)
 	ends, err := l.adm.ListEndOffsets(lctx, l.topic)
 	cancel()
 	if err != nil {
-		return fmt.Errorf("topic %s: end offsets: %w", l.topic, err)
+		return nil, err
 	}
 	want := map[int32]int64{}
-	var lerr error
 	ends.Each(func(o kadm.ListedOffset) {
-		if o.Err != nil {
-			lerr = o.Err
+		if o.Err != nil && err == nil {
+			err = o.Err
 		}
 		want[o.Partition] = o.Offset
 	})
-	if lerr != nil {
-		return fmt.Errorf("topic %s: end offsets: %w", l.topic, lerr)
-	}
-	return l.waitFor(ctx, want)
+	return want, err
 }
 
 // waitFor waits until each partition's position reaches want's offset.
