@@ -158,8 +158,12 @@ func TestConnectDistributedTasksMove(t *testing.T) {
 		}
 		return nil
 	}
+	t0 := time.Now()
+	phase := func(what string) { t.Logf("%5.1fs %s", time.Since(t0).Seconds(), what) }
+	phase("connectors running")
 	appendLines(0, 100)
 	waitFiles("100 lines in every sink file")
+	phase("100 lines in the sinks")
 
 	// A clean stop (SIGTERM) stops the node's tasks and leaves the group:
 	// its tasks move at once, without waiting out the session.
@@ -172,9 +176,12 @@ func TestConnectDistributedTasksMove(t *testing.T) {
 	testkit.WaitFor(t, 20*time.Second, "dsink-a's task RUNNING on another worker", func() bool {
 		return taskOn(other, "dsink-a", func(w string) bool { return w != was })
 	})
+	phase("dsink-a moved after a clean stop")
 	appendLines(100, 150)
 	stopped.Start()
+	phase("stopped node started again")
 	waitFiles("150 lines in every sink file")
+	phase("150 lines in the sinks")
 
 	// SIGKILL the node whose worker runs the source task, while lines are
 	// appended: the task moves to a surviving worker after the session
@@ -196,6 +203,7 @@ func TestConnectDistributedTasksMove(t *testing.T) {
 	t.Logf("dsrc's task moved %v after the kill", time.Since(start).Round(100*time.Millisecond))
 	appendLines(250, 300)
 	waitFiles("300 lines in every sink file after the kill")
+	phase("300 lines in the sinks")
 	for _, name := range sinks {
 		got := dcFileLines(filepath.Join(dir, name+".txt"))
 		if !slices.Equal(got, want) {
