@@ -311,6 +311,8 @@ func (d *Distributed) runRestarts() {
 
 // restartLocal restarts a task this worker runs.
 func (d *Distributed) restartLocal(id TaskID) bool {
+	d.workMu.Lock()
+	defer d.workMu.Unlock()
 	d.mu.Lock()
 	owned := d.mu.running && slices.Contains(d.mu.assigned.Tasks, id)
 	d.mu.Unlock()

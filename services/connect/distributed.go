@@ -78,6 +78,9 @@ type Distributed struct {
 
 	wake chan struct{} // the config snapshot changed (buffered 1)
 	opMu sync.Mutex    // one config write at a time (the leader's)
+	// workMu orders task starts and stops, so a restart never starts a
+	// task again after a revoke stopped it.
+	workMu sync.Mutex
 
 	mu struct {
 		sync.Mutex
@@ -368,6 +371,7 @@ func (d *Distributed) round(ctx context.Context) error {
 	if leaderURL == "" {
 		leaderURL = a.LeaderURL
 	}
+	d.workMu.Lock()
 	d.mu.Lock()
 	d.mu.leader, d.mu.leaderURL = jr.leader, leaderURL
 	d.mu.generation, d.mu.assigned, d.mu.running = d.member.generation, a, true
@@ -376,6 +380,7 @@ func (d *Distributed) round(ctx context.Context) error {
 	d.log.Info("connect: joined the group", "group_id", d.cfg.GroupID, "generation", d.member.generation, "leader", jr.leader,
 		"leader_url", leaderURL, "connectors", a.Connectors, "tasks", len(a.Tasks), "config_offset", a.ConfigOffset)
 	d.startWork(a)
+	d.workMu.Unlock()
 	return d.heartbeatLoop(ctx, version)
 }
 
@@ -441,7 +446,8 @@ func (d *Distributed) isLeader() bool {
 	return d.mu.leader
 }
 
-// startWork starts the assigned connectors (their status) and tasks.
+// startWork starts the assigned connectors (their status) and tasks; the
+// caller holds workMu.
 func (d *Distributed) startWork(a assignment) {
 	snap := d.snapshot()
 	for _, name := range a.Connectors {
@@ -467,6 +473,8 @@ func (d *Distributed) startWork(a assignment) {
 // revoke stops every task this worker runs and marks it UNASSIGNED, as an
 // eager member does before it rejoins.
 func (d *Distributed) revoke() {
+	d.workMu.Lock()
+	defer d.workMu.Unlock()
 	d.mu.Lock()
 	a, running := d.mu.assigned, d.mu.running
 	d.mu.running = false
