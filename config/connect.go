@@ -17,6 +17,7 @@ import (
 type ConnectConfig struct {
 	Enable             bool   // ringtail.connect_enable
 	Listen             string // ringtail.connect_listen: host:port
+	AdvertisedURL      string // ringtail.connect_advertised_url: "" derives it from listen
 	GroupID            string // ringtail.connect_group_id (Kafka's group.id)
 	ConfigStorageTopic string // ringtail.connect_config_storage_topic
 	OffsetStorageTopic string // ringtail.connect_offset_storage_topic
@@ -46,6 +47,8 @@ func connectKeys() []brokerKey {
 			func(c *Config) *bool { return &c.Connect.Enable }),
 		stringKey("ringtail.connect_listen", grp, "host:port of the Connect REST API; its host:port is the worker_id and the URL other workers forward to.", `"127.0.0.1:8083"`,
 			func(c *Config) *string { return &c.Connect.Listen }, checkConnectListen),
+		stringKey("ringtail.connect_advertised_url", grp, "URL the other workers reach this one at (forwarded writes, task restarts), whose host:port is the worker_id (Kafka Connect's rest.advertised.*); empty: http:// and connect_listen, an all-interfaces host as the advertised Kafka host.", `""`,
+			func(c *Config) *string { return &c.Connect.AdvertisedURL }, checkRegistryURL),
 		stringKey("ringtail.connect_group_id", grp, "The Connect worker group (Kafka Connect's group.id).", `"connect-cluster"`,
 			func(c *Config) *string { return &c.Connect.GroupID }, checkConnectGroup),
 		stringKey("ringtail.connect_config_storage_topic", grp, "Compacted topic of connector configs, task configs and target states (Kafka Connect's config.storage.topic).", `"connect-configs"`,

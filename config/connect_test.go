@@ -17,9 +17,9 @@ func TestConnectKeys(t *testing.T) {
 	}
 	c := parseOK(t, "[ringtail]\nconnect_enable = true\nconnect_listen = \"0.0.0.0:18083\"\nconnect_group_id = \"g1\"\n"+
 		"connect_config_storage_topic = \"c1\"\nconnect_offset_storage_topic = \"o1\"\nconnect_status_storage_topic = \"s1\"\n"+
-		"connect_session_timeout_ms = 6000\nconnect_value_converter = \"StringConverter\"")
+		"connect_session_timeout_ms = 6000\nconnect_value_converter = \"StringConverter\"\nconnect_advertised_url = \"http://node1:18083\"")
 	if cc := c.Connect; !cc.Enable || cc.Listen != "0.0.0.0:18083" || cc.GroupID != "g1" || cc.ConfigStorageTopic != "c1" ||
-		cc.OffsetStorageTopic != "o1" || cc.StatusStorageTopic != "s1" || cc.SessionTimeoutMs != 6000 || cc.ValueConverter != "StringConverter" {
+		cc.OffsetStorageTopic != "o1" || cc.StatusStorageTopic != "s1" || cc.SessionTimeoutMs != 6000 || cc.ValueConverter != "StringConverter" || cc.AdvertisedURL != "http://node1:18083" {
 		t.Fatalf("parsed: %+v", cc)
 	}
 	for _, bad := range []struct{ doc, want string }{
@@ -28,6 +28,7 @@ func TestConnectKeys(t *testing.T) {
 		{"[ringtail]\nconnect_group_id = \" \"", `ringtail.connect_group_id = " ": must not be empty`},
 		{"[ringtail]\nconnect_status_storage_topic = \"a b\"", `ringtail.connect_status_storage_topic = "a b": must be a topic name`},
 		{"[ringtail]\nconnect_session_timeout_ms = 10", `ringtail.connect_session_timeout_ms = 10: must be`},
+		{"[ringtail]\nconnect_advertised_url = \"node1:8083\"", `ringtail.connect_advertised_url = "node1:8083": must be an http:// or https:// URL`},
 		{"[ringtail]\nconnect_key_converter = \"Nope\"", `ringtail.connect_key_converter = "Nope": must be one of org.apache.kafka.connect.json.JsonConverter,`},
 	} {
 		_, err := Parse([]byte(bad.doc))

@@ -18,6 +18,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/ringtail/ringtail/config"
 	"github.com/ringtail/ringtail/services/connect"
 	"github.com/ringtail/ringtail/services/httpauth"
 )
@@ -58,7 +59,7 @@ func (n *Node) startConnect() error {
 		return err
 	}
 	dc := connect.DistributedConfig{
-		Worker: wc, GroupID: cc.GroupID, ConfigTopic: cc.ConfigStorageTopic, StatusTopic: cc.StatusStorageTopic,
+		Worker: wc, AdvertisedURL: n.connectURL(), GroupID: cc.GroupID, ConfigTopic: cc.ConfigStorageTopic, StatusTopic: cc.StatusStorageTopic,
 		SessionTimeout:    time.Duration(cc.SessionTimeoutMs) * time.Millisecond,
 		ReplicationFactor: int16(min(3, len(n.cfg.ControllerQuorumVoters))),
 		Logger:            n.log,
@@ -84,6 +85,29 @@ func (n *Node) startConnect() error {
 	}
 	n.connectAuth, n.connect = auth, d
 	return nil
+}
+
+// connectURL is ringtail.connect_advertised_url, or, when connect_listen
+// is on every interface, http(s):// and the advertised Kafka host with its
+// port; "" lets the worker use its listener's address.
+func (n *Node) connectURL() string {
+	cc := n.cfg.Connect
+	if cc.AdvertisedURL != "" {
+		return cc.AdvertisedURL
+	}
+	host, port, _ := net.SplitHostPort(cc.Listen)
+	if ip := net.ParseIP(host); host != "" && (ip == nil || !ip.IsUnspecified()) {
+		return ""
+	}
+	host = "localhost"
+	if len(n.cfg.AdvertisedListeners) > 0 && n.cfg.AdvertisedListeners[0].Host != "" {
+		host = n.cfg.AdvertisedListeners[0].Host
+	}
+	scheme := "http://"
+	if n.cfg.ServicesAuth.Mode == config.ServicesAuthMTLS {
+		scheme = "https://"
+	}
+	return scheme + net.JoinHostPort(host, port)
 }
 
 // stopConnect stops the worker while the listeners it uses still serve.

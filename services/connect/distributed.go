@@ -18,6 +18,8 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/url"
+	"strings"
 	"sync"
 	"time"
 
@@ -37,7 +39,10 @@ const (
 
 // DistributedConfig is a distributed worker inside the daemon.
 type DistributedConfig struct {
-	Worker         *WorkerConfig // Bootstrap, ClientOpts, converters, offsets topic, Listen
+	Worker *WorkerConfig // Bootstrap, ClientOpts, converters, offsets topic, Listen
+	// AdvertisedURL is the URL other workers reach this one at; its
+	// host:port is the worker_id. "": the listener's address.
+	AdvertisedURL  string
 	GroupID        string
 	ConfigTopic    string
 	StatusTopic    string
@@ -135,6 +140,9 @@ func StartDistributed(cfg DistributedConfig) (*Distributed, error) {
 		d.fwd.Transport = &http.Transport{TLSClientConfig: cfg.ForwardTLS}
 	}
 	d.url = scheme + d.workerID
+	if u, err := url.Parse(cfg.AdvertisedURL); cfg.AdvertisedURL != "" && err == nil && u.Host != "" {
+		d.url, d.workerID = strings.TrimSuffix(cfg.AdvertisedURL, "/"), u.Host
+	}
 	d.mu.snap = newConfigSnapshot()
 	d.mu.written = map[string]int64{}
 	d.mu.generation = -1
