@@ -439,8 +439,12 @@ func (d *Distributed) heartbeatLoop(ctx context.Context, version int64) error {
 				return d.groupErr("Heartbeat", err)
 			case actionRetry:
 				if sessionLost(time.Now(), lastOK, d.cfg.SessionTimeout) {
-					// The coordinator has given our work to others by now.
-					d.member.memberID, d.member.generation = "", -1
+					// The coordinator may have given our work to others by
+					// now: stop it (the next round revokes first) and join
+					// again. The member id is kept: a coordinator that
+					// took the group over from a dead one may still know
+					// it, and then the rebalance need not wait for it to
+					// expire.
 					return fmt.Errorf("no heartbeat answered for %v: %w", d.cfg.SessionTimeout, err)
 				}
 			}

@@ -214,7 +214,10 @@ func (g *groupMember) sync(ctx context.Context, assignments map[string]assignmen
 func (g *groupMember) heartbeat(ctx context.Context) error {
 	req := kmsg.NewPtrHeartbeatRequest()
 	req.Group, req.Generation, req.MemberID = g.group, g.generation, g.memberID
-	rctx, cancel := context.WithTimeout(ctx, min(g.session, groupRequestSlack))
+	// One heartbeat may take no longer than the interval: a coordinator
+	// that died is looked up again at the next tick, well within the
+	// session.
+	rctx, cancel := context.WithTimeout(ctx, heartbeatInterval(g.session))
 	defer cancel()
 	resp, err := req.RequestWith(rctx, g.cl)
 	if err != nil {
