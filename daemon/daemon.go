@@ -29,6 +29,7 @@ import (
 	"github.com/ringtail/ringtail/model"
 	"github.com/ringtail/ringtail/replication"
 	"github.com/ringtail/ringtail/security"
+	"github.com/ringtail/ringtail/services/connect"
 	"github.com/ringtail/ringtail/services/restproxy"
 	"github.com/ringtail/ringtail/services/schemaregistry"
 	"github.com/ringtail/ringtail/storage"
@@ -52,6 +53,7 @@ type Node struct {
 	store   *storage.LogDirs
 	sreg    *schemaregistry.Registry // schemaregistry.go; nil unless enabled
 	proxy   *restproxy.Proxy         // restproxy.go; nil unless enabled
+	connect *connect.Distributed     // connect.go; nil unless enabled
 	servers []*kafka.Server
 	groups  *group.Coordinator
 	txns    *txn.Manager
@@ -69,6 +71,8 @@ type Node struct {
 	sregAuth *servicesAuth
 	// proxyAuth authenticates the HTTP Proxy's requests (restproxy.go).
 	proxyAuth *servicesAuth
+	// connectAuth authenticates the Connect REST API's requests (connect.go).
+	connectAuth *servicesAuth
 
 	// reconcileMu serialises reconciliation of local partitions.
 	reconcileMu sync.Mutex
@@ -364,6 +368,9 @@ func Start(ctx context.Context, cfg *config.Config, logger *slog.Logger) (n *Nod
 		return nil, err
 	}
 	if err := n.startHTTPProxy(); err != nil { // restproxy.go
+		return nil, err
+	}
+	if err := n.startConnect(); err != nil { // connect.go
 		return nil, err
 	}
 	addrs := make([]string, len(n.lns))
@@ -930,6 +937,7 @@ func (n *Node) Stop() error {
 		n.log.Warn("controlled shutdown: leadership not moved; it moves when this node is fenced", "err", err)
 	}
 	scancel()
+	n.stopConnect()
 	n.stopHTTPProxy()
 	n.stopSchemaRegistry()
 	for _, s := range n.servers {
@@ -951,6 +959,7 @@ func (n *Node) Stop() error {
 }
 
 func (n *Node) closeAll() error {
+	n.stopConnect()
 	n.stopHTTPProxy()
 	n.stopSchemaRegistry()
 	n.stopOps()

@@ -159,6 +159,9 @@ type Options struct {
 	// HTTPProxy turns on the built-in HTTP Proxy on a free loopback port
 	// of each node (Node.HTTPProxyURL).
 	HTTPProxy bool
+	// Connect turns on the built-in Kafka Connect worker (distributed
+	// mode) on a free loopback port of each node (Node.ConnectURL).
+	Connect bool
 }
 
 // Node is one ringtail process under test.
@@ -185,6 +188,9 @@ type Node struct {
 	// HTTPProxyPort is the HTTP Proxy's port (Options.HTTPProxy); 0 when
 	// it is off.
 	HTTPProxyPort int
+	// ConnectPort is the Connect REST API's port (Options.Connect); 0
+	// when it is off.
+	ConnectPort int
 
 	cmd     *exec.Cmd
 	logPath string
@@ -253,6 +259,11 @@ func newNodeOnPorts(t testing.TB, o Options, port, ctrlPort int) *Node {
 		rt["http_proxy_enable"] = "true"
 		rt["http_proxy_listen"] = fmt.Sprintf(`"127.0.0.1:%d"`, n.HTTPProxyPort)
 	}
+	if o.Connect {
+		n.ConnectPort = FreePort(t)
+		rt["connect_enable"] = "true"
+		rt["connect_listen"] = fmt.Sprintf(`"127.0.0.1:%d"`, n.ConnectPort)
+	}
 	for k, v := range o.Ringtail {
 		rt[k] = v
 	}
@@ -287,6 +298,9 @@ func (n *Node) SchemaRegistryURL() string { return fmt.Sprintf("http://127.0.0.1
 
 // HTTPProxyURL is the node's HTTP Proxy URL (Options.HTTPProxy).
 func (n *Node) HTTPProxyURL() string { return fmt.Sprintf("http://127.0.0.1:%d", n.HTTPProxyPort) }
+
+// ConnectURL is the node's Connect REST URL (Options.Connect).
+func (n *Node) ConnectURL() string { return fmt.Sprintf("http://127.0.0.1:%d", n.ConnectPort) }
 
 // Start starts the process (again) and waits until it serves.
 func (n *Node) Start() {
