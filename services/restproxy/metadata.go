@@ -58,6 +58,20 @@ func reqCtx(req *http.Request) (context.Context, context.CancelFunc) {
 }
 
 // topicDetail is the topic's metadata; 40401 when it does not exist.
+// describeTopic is the v2 metadata routes' common start: the shared admin
+// client, DESCRIBE on the topic, and the topic's partitions.
+func (p *Proxy) describeTopic(ctx context.Context, req *http.Request, topic string) (*kadm.Client, kadm.TopicDetail, error) {
+	_, adm, err := p.shared(req)
+	if err != nil {
+		return nil, kadm.TopicDetail{}, err
+	}
+	if err := p.authorize(req, acl.ResourceTopic, topic, acl.OpDescribe); err != nil {
+		return nil, kadm.TopicDetail{}, err
+	}
+	td, err := p.topicDetail(ctx, adm, topic)
+	return adm, td, err
+}
+
 func (p *Proxy) topicDetail(ctx context.Context, adm *kadm.Client, topic string) (kadm.TopicDetail, error) {
 	md, err := adm.Metadata(ctx, topic)
 	if d := errDenied(err, topic, ""); d != nil {
@@ -116,17 +130,10 @@ func (p *Proxy) listTopics(w http.ResponseWriter, req *http.Request) error {
 }
 
 func (p *Proxy) getTopic(w http.ResponseWriter, req *http.Request) error {
-	_, adm, err := p.shared(req)
-	if err != nil {
-		return err
-	}
 	ctx, cancel := reqCtx(req)
 	defer cancel()
 	topic := req.PathValue("topic")
-	if err := p.authorize(req, acl.ResourceTopic, topic, acl.OpDescribe); err != nil {
-		return err
-	}
-	td, err := p.topicDetail(ctx, adm, topic)
+	adm, td, err := p.describeTopic(ctx, req, topic)
 	if err != nil {
 		return err
 	}
@@ -153,16 +160,9 @@ func (p *Proxy) getTopic(w http.ResponseWriter, req *http.Request) error {
 }
 
 func (p *Proxy) listPartitions(w http.ResponseWriter, req *http.Request) error {
-	_, adm, err := p.shared(req)
-	if err != nil {
-		return err
-	}
 	ctx, cancel := reqCtx(req)
 	defer cancel()
-	if err := p.authorize(req, acl.ResourceTopic, req.PathValue("topic"), acl.OpDescribe); err != nil {
-		return err
-	}
-	td, err := p.topicDetail(ctx, adm, req.PathValue("topic"))
+	_, td, err := p.describeTopic(ctx, req, req.PathValue("topic"))
 	if err != nil {
 		return err
 	}
@@ -175,16 +175,9 @@ func (p *Proxy) listPartitions(w http.ResponseWriter, req *http.Request) error {
 }
 
 func (p *Proxy) getPartition(w http.ResponseWriter, req *http.Request) error {
-	_, adm, err := p.shared(req)
-	if err != nil {
-		return err
-	}
 	ctx, cancel := reqCtx(req)
 	defer cancel()
-	if err := p.authorize(req, acl.ResourceTopic, req.PathValue("topic"), acl.OpDescribe); err != nil {
-		return err
-	}
-	td, err := p.topicDetail(ctx, adm, req.PathValue("topic"))
+	_, td, err := p.describeTopic(ctx, req, req.PathValue("topic"))
 	if err != nil {
 		return err
 	}
@@ -197,17 +190,10 @@ func (p *Proxy) getPartition(w http.ResponseWriter, req *http.Request) error {
 }
 
 func (p *Proxy) partitionOffsets(w http.ResponseWriter, req *http.Request) error {
-	_, adm, err := p.shared(req)
-	if err != nil {
-		return err
-	}
 	ctx, cancel := reqCtx(req)
 	defer cancel()
 	topic := req.PathValue("topic")
-	if err := p.authorize(req, acl.ResourceTopic, topic, acl.OpDescribe); err != nil {
-		return err
-	}
-	td, err := p.topicDetail(ctx, adm, topic)
+	adm, td, err := p.describeTopic(ctx, req, topic)
 	if err != nil {
 		return err
 	}
