@@ -276,6 +276,7 @@ func aclNode(t *testing.T) (*tlsNode, map[string]*tls.Config) {
 }
 
 func TestACLMatrix(t *testing.T) {
+	t.Parallel()
 	if testing.Short() {
 		t.Skip("starts a node")
 	}
@@ -425,6 +426,7 @@ func TestACLMatrix(t *testing.T) {
 // The CLI lists, matches and removes what it added; removing the
 // consumer's ACLs takes its access away at once.
 func TestACLCLI(t *testing.T) {
+	t.Parallel()
 	if testing.Short() {
 		t.Skip("starts a node")
 	}

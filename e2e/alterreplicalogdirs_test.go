@@ -20,6 +20,7 @@ import (
 )
 
 func TestAlterReplicaLogDirsOneDir(t *testing.T) {
+	t.Parallel()
 	n := startNode(t, testkit.Options{})
 	n.CreateTopic("dirs", 3, nil)
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)

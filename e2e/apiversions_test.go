@@ -292,6 +292,7 @@ var txnCodes = codes(kerr.InvalidProducerIDMapping, kerr.TransactionalIDNotFound
 	kerr.InvalidProducerEpoch, kerr.ProducerFenced, kerr.OperationNotAttempted)
 
 func TestEveryAdvertisedApiVersion(t *testing.T) {
+	t.Parallel()
 	n := startNode(t, testkit.Options{})
 	n.CreateTopic(apivTopic, 1, nil)
 	env := apivEnv{}

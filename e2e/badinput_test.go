@@ -45,6 +45,7 @@ func rawProduce(t *testing.T, cl *kgo.Client, topic string, partition int32, rec
 }
 
 func TestBadProduceInput(t *testing.T) {
+	t.Parallel()
 	n := startNode(t, testkit.Options{Settings: map[string]string{"auto.create.topics.enable": "false"}})
 	maxBytes := "2000"
 	n.CreateTopic("bad", 1, map[string]*string{"max.message.bytes": &maxBytes})
@@ -123,6 +124,7 @@ func TestBadProduceInput(t *testing.T) {
 }
 
 func TestBadFramingAndIdleConnections(t *testing.T) {
+	t.Parallel()
 	n := startNode(t, testkit.Options{})
 	n.CreateTopic("frames", 1, nil)
 	dial := func() net.Conn {
@@ -202,6 +204,7 @@ func TestBadFramingAndIdleConnections(t *testing.T) {
 // does not fit fails with KAFKA_STORAGE_ERROR, every acknowledged record
 // stays readable, and the broker accepts writes again once space is freed.
 func TestFullDisk(t *testing.T) {
+	t.Parallel()
 	if testing.Short() {
 		t.Skip("end-to-end test")
 	}

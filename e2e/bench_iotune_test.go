@@ -19,6 +19,7 @@ import (
 )
 
 func TestBenchIOTune(t *testing.T) {
+	t.Parallel()
 	if testing.Short() {
 		t.Skip("end-to-end test")
 	}

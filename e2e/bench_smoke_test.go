@@ -108,6 +108,7 @@ func checkLatency(t *testing.T, what string, l *benchLatency, samples int64) {
 }
 
 func TestBenchSmoke(t *testing.T) {
+	t.Parallel()
 	n := startNode(t, testkit.Options{})
 
 	// produce: two seconds (capped at 20,000 records/s so that the

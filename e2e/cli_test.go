@@ -27,6 +27,7 @@ func runCLI(t *testing.T, n *testkit.Node, stdin string, args ...string) string 
 }
 
 func TestCLITopicsProduceConsume(t *testing.T) {
+	t.Parallel()
 	n := startNode(t, testkit.Options{})
 	runCLI(t, n, "", "topic", "create", "cli-topic", "--partitions", "3", "--config", "retention.ms=7200000")
 	if out := runCLI(t, n, "", "topic", "list"); !strings.Contains(out, "cli-topic") {
@@ -65,6 +66,7 @@ func TestCLITopicsProduceConsume(t *testing.T) {
 }
 
 func TestConfigDefaultsStartsANode(t *testing.T) {
+	t.Parallel()
 	if testing.Short() {
 		t.Skip("end-to-end test")
 	}
@@ -88,6 +90,7 @@ func TestConfigDefaultsStartsANode(t *testing.T) {
 // TestPortTakenRefusesToStart: a Kafka port already in use stops start-up
 // with one message naming the listener, and the data dir is left usable.
 func TestPortTakenRefusesToStart(t *testing.T) {
+	t.Parallel()
 	if testing.Short() {
 		t.Skip("end-to-end test")
 	}

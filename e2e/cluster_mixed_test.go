@@ -27,6 +27,7 @@ import (
 // NOT_ENOUGH_REPLICAS instead of acknowledging, and nothing it refused is
 // visible to consumers.
 func TestControllersAndBrokersCluster(t *testing.T) {
+	t.Parallel()
 	if testing.Short() {
 		t.Skip("end-to-end test")
 	}
@@ -232,6 +233,7 @@ func TestControllersAndBrokersCluster(t *testing.T) {
 // differs are refused by the voters' handshake and exit with a message
 // that says why; the cluster goes on serving.
 func TestMisconfiguredNodesAreRefused(t *testing.T) {
+	t.Parallel()
 	if testing.Short() {
 		t.Skip("end-to-end test")
 	}

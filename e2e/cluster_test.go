@@ -23,6 +23,7 @@ import (
 )
 
 func TestClusterFormsRoutesAndSurvivesControllerLoss(t *testing.T) {
+	t.Parallel()
 	if testing.Short() {
 		t.Skip("end-to-end test")
 	}
@@ -182,6 +183,7 @@ func TestClusterFormsRoutesAndSurvivesControllerLoss(t *testing.T) {
 // TestClusterConfigRefusals: a controller port that is taken and a voter
 // list without cluster.id stop start-up with a message that says why.
 func TestClusterConfigRefusals(t *testing.T) {
+	t.Parallel()
 	if testing.Short() {
 		t.Skip("end-to-end test")
 	}

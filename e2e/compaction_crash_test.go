@@ -38,6 +38,7 @@ import (
 //
 // RINGTAIL_CLEANER_CRASH_SEED picks another schedule of steps (logged).
 func TestKillDuringCleaning(t *testing.T) {
+	t.Parallel()
 	if testing.Short() {
 		t.Skip("end-to-end test")
 	}

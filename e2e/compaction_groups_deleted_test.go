@@ -17,6 +17,7 @@ import (
 // too, while another group's offsets stay (issue 12: expired and deleted
 // groups leave tombstones that are then cleaned).
 func TestDeletedGroupIsCleanedFromConsumerOffsets(t *testing.T) {
+	t.Parallel()
 	if testing.Short() {
 		t.Skip("end-to-end test")
 	}

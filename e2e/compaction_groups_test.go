@@ -27,6 +27,7 @@ import (
 // asserted, only that the second load replayed a small fraction of the
 // records and that every committed offset survived.
 func TestCompactionConsumerOffsetsShrinkAndReload(t *testing.T) {
+	t.Parallel()
 	if testing.Short() {
 		t.Skip("end-to-end test")
 	}

@@ -22,6 +22,7 @@ import (
 // bare header for its producer state), and a consumer that starts at that
 // batch's offset resumes at the next record that is left.
 func TestCompactionSaramaReadsCleanedTopic(t *testing.T) {
+	t.Parallel()
 	if testing.Short() {
 		t.Skip("end-to-end test")
 	}

@@ -22,6 +22,7 @@ import (
 // increasing, far fewer records than were written, and the partition's
 // size on disk (DescribeLogDirs) shrank.
 func TestCompactionKeepsTheLatestValuePerKey(t *testing.T) {
+	t.Parallel()
 	if testing.Short() {
 		t.Skip("end-to-end test")
 	}

@@ -23,6 +23,7 @@ import (
 // beginning gets neither the deleted keys' values nor their tombstones,
 // and every other key's latest value.
 func TestCompactionTombstonesOutliveTheirRetentionOnly(t *testing.T) {
+	t.Parallel()
 	if testing.Short() {
 		t.Skip("end-to-end test")
 	}

@@ -53,6 +53,7 @@ func dcFileLines(path string) []string {
 }
 
 func TestConnectDistributedTasksMove(t *testing.T) {
+	t.Parallel()
 	c := testkit.StartCluster(t, 3, testkit.Options{Connect: true,
 		Settings: map[string]string{"group.initial.rebalance.delay.ms": "0", "offsets.topic.replication.factor": "3",
 			"broker.session.timeout.ms": "3000"},

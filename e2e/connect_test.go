@@ -224,6 +224,7 @@ func (w *connectWorker) waitSinkHas(last string, timeout time.Duration) {
 }
 
 func TestConnectQuickstartExactlyOnce(t *testing.T) {
+	t.Parallel()
 	node := testkit.StartNode(t, testkit.Options{})
 	w := startConnectWorker(t, node)
 	var want []string
@@ -397,6 +398,7 @@ func (w *connectWorker) waitState(name, state string) {
 }
 
 func TestConnectRESTLifecycle(t *testing.T) {
+	t.Parallel()
 	node := testkit.StartNode(t, testkit.Options{SchemaRegistry: true})
 	w := startConnectWorker(t, node)
 	u := w.url

@@ -49,6 +49,7 @@ func measure(t *testing.T, c net.Conn, frame func(i int32) []byte, rounds int) l
 }
 
 func TestBenchConnections(t *testing.T) {
+	t.Parallel()
 	report := os.Getenv("RINGTAIL_CONNS_REPORT")
 	if report == "" {
 		t.Skip("RINGTAIL_CONNS_REPORT not set: run `make bench-conns`")

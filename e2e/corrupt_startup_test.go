@@ -26,6 +26,7 @@ import (
 )
 
 func TestCorruptSegmentAndUnopenablePartitionAtStartup(t *testing.T) {
+	t.Parallel()
 	n := startNode(t, testkit.Options{})
 	const topic, doomed = "corrupt", "doomed"
 	n.CreateTopic(topic, 1, nil)
@@ -181,6 +182,7 @@ func endOffset(t *testing.T, n *testkit.Node, topic string) int64 {
 // from the leader, and is back in the ISR. Nothing acknowledged is hidden
 // or lost.
 func TestQuarantinedReplicaRefetches(t *testing.T) {
+	t.Parallel()
 	if testing.Short() {
 		t.Skip("end-to-end test")
 	}

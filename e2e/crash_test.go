@@ -20,6 +20,7 @@ import (
 )
 
 func TestCrashLosesNothingAcknowledged(t *testing.T) {
+	t.Parallel()
 	n := startNode(t, testkit.Options{})
 	const topic = "crash"
 	n.CreateTopic(topic, 3, nil)

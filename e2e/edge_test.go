@@ -725,6 +725,7 @@ func otherThanController(t *testing.T, c *testkit.Cluster) (int32, *testkit.Node
 // TestNoRetryCreateProduceFetchSingleNode: CreateTopics, wait for Metadata,
 // then ONE Produce, ONE Fetch and ONE ListOffsets, 200 times on one node.
 func TestNoRetryCreateProduceFetchSingleNode(t *testing.T) {
+	t.Parallel()
 	edgeSkipShort(t)
 	n := testkit.StartNode(t, testkit.Options{})
 	c := dialEdge(t, n.Addr())
@@ -746,6 +747,7 @@ func TestNoRetryCreateProduceFetchSingleNode(t *testing.T) {
 // TestNoRetryAfterAutoCreate: ONE Metadata request auto-creates a topic,
 // then Metadata polling, then ONE Produce, Fetch and ListOffsets.
 func TestNoRetryAfterAutoCreate(t *testing.T) {
+	t.Parallel()
 	edgeSkipShort(t)
 	const parts = 3
 	n := testkit.StartNode(t, testkit.Options{Settings: map[string]string{
@@ -780,6 +782,7 @@ func TestNoRetryAfterAutoCreate(t *testing.T) {
 // that is not the active controller, Metadata polled on that node, then
 // ONE Produce, Fetch and ListOffsets to each partition's leader.
 func TestNoRetryThroughNonControllerNode(t *testing.T) {
+	t.Parallel()
 	edgeSkipShort(t)
 	cl := testkit.StartCluster(t, 3, testkit.Options{})
 	id, node := otherThanController(t, cl)
@@ -809,6 +812,7 @@ func TestNoRetryThroughNonControllerNode(t *testing.T) {
 // again under the same name; the new topic has a new id, takes one write
 // first try and holds only that write.
 func TestDeleteThenRecreateSameName(t *testing.T) {
+	t.Parallel()
 	edgeSkipShort(t)
 	t.Run("single", func(t *testing.T) {
 		n := testkit.StartNode(t, testkit.Options{})
@@ -848,6 +852,7 @@ func deleteRecreateRounds(t *testing.T, rounds int, admin *edgeConn, conns conns
 // moment every node answers on its Kafka port, ONE CreateTopics (RF 3, 3
 // partitions) to one of them succeeds.
 func TestFreshClusterCreateTopicsFirstTry(t *testing.T) {
+	t.Parallel()
 	edgeSkipShort(t)
 	const clusters = 20
 	start := time.Now()
@@ -965,6 +970,7 @@ func edgeTail(s string, max int) string {
 // TestCreatePartitionsWritableAtOnce: new partitions of CreatePartitions
 // take ONE Produce each (to their leader) right after the call returns.
 func TestCreatePartitionsWritableAtOnce(t *testing.T) {
+	t.Parallel()
 	edgeSkipShort(t)
 	t.Run("single", func(t *testing.T) {
 		n := testkit.StartNode(t, testkit.Options{})
@@ -1001,6 +1007,7 @@ func createPartitionsRounds(t *testing.T, rounds int, admin *edgeConn, conns con
 // every message back in order; a Writer with MaxAttempts 1 auto-creates a
 // topic and writes to it once.
 func TestKafkaGoConnAndReader(t *testing.T) {
+	t.Parallel()
 	edgeSkipShort(t)
 	n := testkit.StartNode(t, testkit.Options{Settings: map[string]string{"auto.create.topics.enable": "true"}})
 	const rounds, perRound = 20, 10

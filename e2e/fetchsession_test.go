@@ -21,6 +21,7 @@ import (
 )
 
 func TestFetchSessionsThousandPartitions(t *testing.T) {
+	t.Parallel()
 	if testing.Short() {
 		t.Skip("end-to-end")
 	}
@@ -141,6 +142,7 @@ func TestFetchSessionsThousandPartitions(t *testing.T) {
 // FETCH_SESSION_ID_NOT_FOUND (counted on /metrics), and it starts over with
 // full fetches and still reads every record exactly once.
 func TestFetchSessionEvictedClientRecovers(t *testing.T) {
+	t.Parallel()
 	if testing.Short() {
 		t.Skip("end-to-end")
 	}

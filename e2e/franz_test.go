@@ -13,6 +13,7 @@ import (
 )
 
 func TestFranzIdempotentRoundTrip(t *testing.T) {
+	t.Parallel()
 	n := startNode(t, testkit.Options{})
 	codecs := []struct {
 		name  string

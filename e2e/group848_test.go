@@ -86,6 +86,7 @@ func wait848Stable(t *testing.T, n *testkit.Node, group string, members, partiti
 }
 
 func TestGroup848FranzMembers(t *testing.T) {
+	t.Parallel()
 	n := start848Node(t)
 	const (
 		topic      = "work848"
@@ -193,6 +194,7 @@ func waitCommitted(t *testing.T, n *testkit.Node, group, topic string, partition
 }
 
 func TestGroup848Regex(t *testing.T) {
+	t.Parallel()
 	n := start848Node(t)
 	n.CreateTopic("orders-eu", 2, nil)
 	n.CreateTopic("payments", 2, nil)
@@ -241,6 +243,7 @@ func TestGroup848Regex(t *testing.T) {
 // are in __consumer_offsets, so a restarted node describes the same group
 // and its members carry on without rejoining.
 func TestGroup848Restart(t *testing.T) {
+	t.Parallel()
 	n := start848Node(t)
 	const topic, group, partitions = "restart848", "restart848", 4
 	n.CreateTopic(topic, partitions, nil)
@@ -296,6 +299,7 @@ func TestGroup848Restart(t *testing.T) {
 // instance id, which Kafka (and Ringtail) refuse as INVALID_REQUEST, so
 // the test sends the -2 heartbeat itself after closing the client.
 func TestGroup848Static(t *testing.T) {
+	t.Parallel()
 	n := start848Node(t)
 	const topic, group, partitions = "static848", "static848", 4
 	n.CreateTopic(topic, partitions, nil)

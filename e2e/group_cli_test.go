@@ -40,6 +40,7 @@ func parseDescribe(t *testing.T, out, group, topic string) map[int32]describeRow
 }
 
 func TestGroupCLIDescribeResetDelete(t *testing.T) {
+	t.Parallel()
 	n := startGroupNode(t)
 	const (
 		topic      = "cli-group"

@@ -114,6 +114,7 @@ func (m *saramaMember) stop() {
 }
 
 func TestGroupSaramaConsumerGroup(t *testing.T) {
+	t.Parallel()
 	n := startGroupNode(t)
 	const (
 		topic      = "sarama-group"
@@ -167,6 +168,7 @@ func TestGroupSaramaConsumerGroup(t *testing.T) {
 }
 
 func TestGroupKcatBalancedConsumer(t *testing.T) {
+	t.Parallel()
 	if testing.Short() {
 		t.Skip("end-to-end")
 	}

@@ -77,6 +77,7 @@ func (p *steadyProducer) finish(t *testing.T) []acked {
 }
 
 func TestGroupConvertClassicToConsumerOnline(t *testing.T) {
+	t.Parallel()
 	n := start848Node(t)
 	const (
 		topic      = "convert"
@@ -150,6 +151,7 @@ func listGroupType(t *testing.T, n *testkit.Node, group string) string {
 // leaves the group becomes a classic group again (an online downgrade),
 // without losing or repeating a record.
 func TestGroupConvertConsumerToClassicOnline(t *testing.T) {
+	t.Parallel()
 	n := start848Node(t)
 	const (
 		topic      = "unconvert"

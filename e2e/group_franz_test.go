@@ -42,6 +42,7 @@ type childMemberConfig struct {
 // for every record it processed, then commits them and prints "C partition
 // next-offset" once the commit is acknowledged, and runs until killed.
 func TestGroupChildMember(t *testing.T) {
+	t.Parallel()
 	spec := os.Getenv(childMemberEnv)
 	if spec == "" {
 		t.Skip("runs only as the child process of TestGroupFranzMembersLeaveAndDie")
@@ -212,6 +213,7 @@ func (c *childMember) kill(t *testing.T) {
 }
 
 func TestGroupFranzMembersLeaveAndDie(t *testing.T) {
+	t.Parallel()
 	for _, balancer := range []string{"cooperative-sticky", "range"} {
 		t.Run(balancer, func(t *testing.T) { testMembersLeaveAndDie(t, balancer) })
 	}

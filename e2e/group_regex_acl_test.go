@@ -17,6 +17,7 @@ import (
 )
 
 func TestGroupRegexFilteredByACLs(t *testing.T) {
+	t.Parallel()
 	if testing.Short() {
 		t.Skip("starts a node")
 	}

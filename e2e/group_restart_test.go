@@ -13,6 +13,7 @@ import (
 )
 
 func TestGroupOffsetsSurviveConsumerAndBrokerRestart(t *testing.T) {
+	t.Parallel()
 	n := startGroupNode(t)
 	const (
 		topic      = "resume"

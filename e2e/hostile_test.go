@@ -101,6 +101,7 @@ func hostileCases(t *testing.T, served []kmsg.ApiVersionsResponseApiKey) []hosti
 }
 
 func TestHostileTagCountsCostNoCPU(t *testing.T) {
+	t.Parallel()
 	n := startNode(t, testkit.Options{})
 	pid := n.PID()
 	cases := hostileCases(t, servedVersions(t, n.Addr()))
@@ -144,6 +145,7 @@ func TestHostileTagCountsCostNoCPU(t *testing.T) {
 // version on the same connection: the served one is answered, the unserved
 // one closes the connection without an answer.
 func TestUnservedKeyClosesConnection(t *testing.T) {
+	t.Parallel()
 	n := startNode(t, testkit.Options{})
 	served := map[int16]kmsg.ApiVersionsResponseApiKey{}
 	for _, k := range servedVersions(t, n.Addr()) {

@@ -25,6 +25,7 @@ import (
 )
 
 func TestJBODDiskErrorMovesLeadershipInCluster(t *testing.T) {
+	t.Parallel()
 	if testing.Short() {
 		t.Skip("end-to-end test")
 	}

@@ -82,6 +82,7 @@ func rawProduceCode(t *testing.T, cl *kgo.Client, topic string, p int32) int16 {
 }
 
 func TestJBODSpreadAndRestart(t *testing.T) {
+	t.Parallel()
 	n := startNode(t, jbodOptions())
 	dirs := logDirs(t, n)
 	n.CreateTopic("spread", 6, nil)
@@ -135,6 +136,7 @@ func TestJBODSpreadAndRestart(t *testing.T) {
 }
 
 func TestJBODDiskErrorTakesDirOffline(t *testing.T) {
+	t.Parallel()
 	o := jbodOptions()
 	ctl := filepath.Join(t.TempDir(), "eio-dirs")
 	if err := os.WriteFile(ctl, nil, 0o644); err != nil {

@@ -23,6 +23,7 @@ func needKcat(t *testing.T) string {
 }
 
 func TestKcatMetadataAndRoundTrip(t *testing.T) {
+	t.Parallel()
 	if testing.Short() {
 		t.Skip("end-to-end")
 	}

@@ -109,6 +109,7 @@ func header(size uint32, key, version int16) []byte {
 // 1 MiB is answered and a Produce of 33 MiB is read and answered
 // (MESSAGE_TOO_LARGE), not closed.
 func TestRequestCapsPerAPI(t *testing.T) {
+	t.Parallel()
 	n := startNode(t, testkit.Options{})
 	n.CreateTopic("big", 1, nil)
 	for _, c := range []struct {
@@ -175,6 +176,7 @@ func TestRequestCapsPerAPI(t *testing.T) {
 //     has made no progress for connections.max.idle.ms. Without the limits
 //     the broker reads on and holds every request it reads.
 func TestCarelessClientsAreBounded(t *testing.T) {
+	t.Parallel()
 	n, admin := startLimitsNode(t)
 	n.CreateTopic("pipelined", 1, nil)
 	preload(t, n, "slow")

@@ -69,6 +69,7 @@ func describedSize(t *testing.T, desc string, p int32) float64 {
 }
 
 func TestLogDirsPartitionSizes(t *testing.T) {
+	t.Parallel()
 	n := startNode(t, testkit.Options{})
 	n.CreateTopic("sized", 2, nil)
 	produced := produceBytes(t, producer(t, n.Addr()), "sized", 0, 64, 1024)
@@ -129,6 +130,7 @@ func TestLogDirsPartitionSizes(t *testing.T) {
 
 // Every broker lists the replicas it stores, followers included.
 func TestLogDirsListFollowers(t *testing.T) {
+	t.Parallel()
 	if testing.Short() {
 		t.Skip("end-to-end test")
 	}

@@ -16,6 +16,7 @@ import (
 )
 
 func TestListOffsetsAndFetchInsideBatch(t *testing.T) {
+	t.Parallel()
 	n := startNode(t, testkit.Options{})
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()

@@ -15,6 +15,7 @@ import (
 )
 
 func TestMetricsMoveUnderLoad(t *testing.T) {
+	t.Parallel()
 	o, adminAddr := withAdmin(t, testkit.Options{})
 	n := startNode(t, o)
 	const topic, records = "metrics-load", 3000

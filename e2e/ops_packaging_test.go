@@ -22,6 +22,7 @@ func readRepoFile(t *testing.T, path string) string {
 }
 
 func TestPackagedServerTOMLIsDefaultSingleNode(t *testing.T) {
+	t.Parallel()
 	cfg, err := config.Load("../systemd/server.toml")
 	if err != nil {
 		t.Fatal(err)
@@ -37,6 +38,7 @@ func TestPackagedServerTOMLIsDefaultSingleNode(t *testing.T) {
 }
 
 func TestPackagingFilesAgree(t *testing.T) {
+	t.Parallel()
 	unit := readRepoFile(t, "systemd/ringtail.service")
 	nfpm := readRepoFile(t, "packaging/nfpm.yaml")
 	for _, want := range []string{

@@ -61,6 +61,7 @@ func envInt(name string, def int) int {
 }
 
 func TestManyPartitionsUnderFileLimit(t *testing.T) {
+	t.Parallel()
 	if testing.Short() {
 		t.Skip("end-to-end test")
 	}
@@ -197,6 +198,7 @@ func procLimitNofile(t *testing.T, pid int) int {
 // A max_open_files the open file limit cannot hold stops the broker at
 // start with an error naming the key and the limit.
 func TestMaxOpenFilesAboveLimitRefused(t *testing.T) {
+	t.Parallel()
 	if testing.Short() {
 		t.Skip("end-to-end test")
 	}

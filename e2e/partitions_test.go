@@ -17,6 +17,7 @@ import (
 )
 
 func TestManyPartitionsCreateServeRestart(t *testing.T) {
+	t.Parallel()
 	const parts = 2000
 	n := startNode(t, testkit.Options{})
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)

@@ -110,6 +110,7 @@ func randomBytes(n int) []byte {
 }
 
 func TestQuotaProducerHeldToItsRate(t *testing.T) {
+	t.Parallel()
 	// quota.window.num = 2: Kafka's rate over 2 one-second samples. With
 	// the default 11, a producer flat out gets 10 s of quota in one burst
 	// and then a throttle of seconds, so its rate over any 20 s swings by
@@ -178,6 +179,7 @@ func TestQuotaProducerHeldToItsRate(t *testing.T) {
 }
 
 func TestQuotaConsumerThrottledReadsEverything(t *testing.T) {
+	t.Parallel()
 	n := startNode(t, testkit.Options{Settings: map[string]string{"quota.window.num": "2"}})
 	n.CreateTopic("quota-read", 1, nil)
 	p := n.Client(kgo.DefaultProduceTopic("quota-read"), kgo.ProducerBatchCompression(kgo.NoCompression()))
@@ -218,6 +220,7 @@ func TestQuotaConsumerThrottledReadsEverything(t *testing.T) {
 }
 
 func TestQuotaAlteredOnOneNodeDescribedOnAnother(t *testing.T) {
+	t.Parallel()
 	if testing.Short() {
 		t.Skip("end-to-end test")
 	}
@@ -278,6 +281,7 @@ func apiVersionsOK(nc net.Conn) bool {
 }
 
 func TestMaxConnectionsPerIP(t *testing.T) {
+	t.Parallel()
 	const limit = 3
 	n := startNode(t, testkit.Options{Settings: map[string]string{`"max.connections.per.ip"`: "3"}})
 	var held []net.Conn
@@ -321,6 +325,7 @@ func TestMaxConnectionsPerIP(t *testing.T) {
 }
 
 func TestQuotaCLISetListRemove(t *testing.T) {
+	t.Parallel()
 	n := startNode(t, testkit.Options{})
 	runCLI(t, n, "", "quota", "set", "--user", "alice", "--client-default", "--consumer-byte-rate", "2048", "--request-percentage", "12.5")
 	runCLI(t, n, "", "quota", "set", "--user", "alice", "--controller-mutation-rate", "5")

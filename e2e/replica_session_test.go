@@ -24,6 +24,7 @@ import (
 )
 
 func TestReplicaFetchSessions(t *testing.T) {
+	t.Parallel()
 	if testing.Short() {
 		t.Skip("end-to-end test")
 	}

@@ -21,6 +21,7 @@ import (
 )
 
 func TestReplicaFetchWakesOnAppend(t *testing.T) {
+	t.Parallel()
 	if testing.Short() {
 		t.Skip("end-to-end test")
 	}

@@ -58,6 +58,7 @@ func partitionState(ctx context.Context, cl *kgo.Client, ask int32, topic string
 }
 
 func TestReplicatedPartitionSurvivesLeaderKills(t *testing.T) {
+	t.Parallel()
 	if testing.Short() {
 		t.Skip("end-to-end test")
 	}

@@ -15,6 +15,7 @@ import (
 )
 
 func TestCleanRestartKeepsEverything(t *testing.T) {
+	t.Parallel()
 	n := startNode(t, testkit.Options{})
 	ret := "3600000"
 	n.CreateTopic("keep-a", 2, map[string]*string{"retention.ms": &ret})

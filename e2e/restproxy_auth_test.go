@@ -66,6 +66,7 @@ func rpCreateACLs(ctx context.Context, t *testing.T, adm *kadm.Client, b *kadm.A
 }
 
 func TestHTTPProxyHTTPBasicAuthAndACLs(t *testing.T) {
+	t.Parallel()
 	settings := aclSettings()
 	settings["super.users"] = `"User:ANONYMOUS"` // the PLAINTEXT listener: readiness, the proxy's own client, this test's admin
 	o, adminAddr := withAdmin(t, testkit.Options{HTTPProxy: true, SchemaRegistry: true, Settings: settings,
@@ -191,6 +192,7 @@ func TestHTTPProxyHTTPBasicAuthAndACLs(t *testing.T) {
 }
 
 func TestHTTPProxyMTLS(t *testing.T) {
+	t.Parallel()
 	ca := testkit.NewCA(t, "services CA")
 	dir := t.TempDir()
 	cert, key := ca.Issue(t, testkit.CertOptions{CN: "proxy"})

@@ -121,6 +121,7 @@ type rpRecord struct {
 }
 
 func TestHTTPProxyProduceConsumeCommit(t *testing.T) {
+	t.Parallel()
 	n := startNode(t, testkit.Options{HTTPProxy: true})
 	base := n.HTTPProxyURL()
 	rpWaitUp(t, base)
@@ -370,6 +371,7 @@ func TestHTTPProxyProduceConsumeCommit(t *testing.T) {
 }
 
 func TestHTTPProxyV3StreamAndAvro(t *testing.T) {
+	t.Parallel()
 	n := startNode(t, testkit.Options{HTTPProxy: true, SchemaRegistry: true})
 	base := n.HTTPProxyURL()
 	rpWaitUp(t, base)

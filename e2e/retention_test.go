@@ -16,6 +16,7 @@ import (
 )
 
 func TestRetentionDropsOldSegments(t *testing.T) {
+	t.Parallel()
 	n := startNode(t, testkit.Options{Settings: map[string]string{"log.retention.check.interval.ms": "100"}})
 	seg, retBytes, retMs := "4096", "16384", "60000"
 	n.CreateTopic("by-size", 1, map[string]*string{"segment.bytes": &seg, "retention.bytes": &retBytes})

@@ -13,6 +13,7 @@ import (
 )
 
 func TestSaramaSyncProducerPartitionConsumer(t *testing.T) {
+	t.Parallel()
 	n := startNode(t, testkit.Options{})
 	n.CreateTopic("sarama", 2, nil)
 

@@ -18,6 +18,7 @@ import (
 )
 
 func TestSASLClusterScramReplicates(t *testing.T) {
+	t.Parallel()
 	if testing.Short() {
 		t.Skip("end-to-end")
 	}

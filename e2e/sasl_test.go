@@ -148,6 +148,7 @@ func (n *saslNode) saslMetric(t *testing.T, name, mech string) float64 {
 }
 
 func TestSASLScramSSLFranzKcatAndCLI(t *testing.T) {
+	t.Parallel()
 	if testing.Short() {
 		t.Skip("end-to-end")
 	}
@@ -213,6 +214,7 @@ func TestSASLScramSSLFranzKcatAndCLI(t *testing.T) {
 }
 
 func TestSASLPlainPlaintextFranzAndKcat(t *testing.T) {
+	t.Parallel()
 	if testing.Short() {
 		t.Skip("end-to-end")
 	}
@@ -264,6 +266,7 @@ func (x *xdgSCRAM) Step(challenge string) (string, error) { return x.conv.Step(c
 func (x *xdgSCRAM) Done() bool                            { return x.conv.Done() }
 
 func TestSASLSaramaScram256(t *testing.T) {
+	t.Parallel()
 	if testing.Short() {
 		t.Skip("end-to-end")
 	}
@@ -429,6 +432,7 @@ func (c *saslConn) handshake(mech string) {
 }
 
 func TestSASLWrongPasswordAndUnknownUser(t *testing.T) {
+	t.Parallel()
 	if testing.Short() {
 		t.Skip("end-to-end")
 	}
@@ -472,6 +476,7 @@ func TestSASLWrongPasswordAndUnknownUser(t *testing.T) {
 
 // A SCRAM exchange whose client-final has a bad nonce or a bad proof.
 func TestSASLScramBadNonceAndProof(t *testing.T) {
+	t.Parallel()
 	if testing.Short() {
 		t.Skip("end-to-end")
 	}
@@ -532,6 +537,7 @@ func TestSASLScramBadNonceAndProof(t *testing.T) {
 // A client that skips SaslHandshake and sends Produce is closed after the
 // delay, and nothing is written.
 func TestSASLProduceWithoutHandshake(t *testing.T) {
+	t.Parallel()
 	if testing.Short() {
 		t.Skip("end-to-end")
 	}
@@ -570,6 +576,7 @@ func TestSASLProduceWithoutHandshake(t *testing.T) {
 
 // A plaintext client on the SASL_SSL port is dropped without a Kafka answer.
 func TestSASLPlaintextClientOnSASLSSL(t *testing.T) {
+	t.Parallel()
 	if testing.Short() {
 		t.Skip("end-to-end")
 	}
@@ -603,6 +610,7 @@ func TestSASLPlaintextClientOnSASLSSL(t *testing.T) {
 // A config enabling a mechanism Ringtail lacks, or a SASL listener with
 // none, stops startup with one message naming the key and valid values.
 func TestSASLStartupRefusals(t *testing.T) {
+	t.Parallel()
 	if testing.Short() {
 		t.Skip("end-to-end")
 	}
@@ -642,6 +650,7 @@ func TestSASLStartupRefusals(t *testing.T) {
 // producer keeps going across several session lifetimes, none of its
 // connections closed for an expired session.
 func TestSASLReauthentication(t *testing.T) {
+	t.Parallel()
 	if testing.Short() {
 		t.Skip("end-to-end")
 	}

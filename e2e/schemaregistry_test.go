@@ -81,6 +81,7 @@ func srWant409(t *testing.T, err error, what string) {
 }
 
 func TestSchemaRegistryAvroSerdeRestart(t *testing.T) {
+	t.Parallel()
 	n := testkit.StartNode(t, testkit.Options{SchemaRegistry: true,
 		Settings: map[string]string{"group.initial.rebalance.delay.ms": "0"}})
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
@@ -179,6 +180,7 @@ func TestSchemaRegistryAvroSerdeRestart(t *testing.T) {
 }
 
 func TestSchemaRegistryCluster(t *testing.T) {
+	t.Parallel()
 	c := testkit.StartCluster(t, 3, testkit.Options{SchemaRegistry: true,
 		Settings: map[string]string{"group.initial.rebalance.delay.ms": "0", "offsets.topic.replication.factor": "3",
 			"broker.session.timeout.ms": "3000"}})

@@ -65,6 +65,7 @@ func srErr(err error) (int, int, string) {
 const srAuthSchema = `{"type":"record","name":"Auth","fields":[{"name":"id","type":"long"}]}`
 
 func TestSchemaRegistryHTTPBasicAuthAndACLs(t *testing.T) {
+	t.Parallel()
 	settings := aclSettings()
 	settings["super.users"] = `"User:ANONYMOUS"` // the PLAINTEXT listener: readiness, the registry's own client, this test's admin
 	o, adminAddr := withAdmin(t, testkit.Options{SchemaRegistry: true, Settings: settings,
@@ -179,6 +180,7 @@ func TestSchemaRegistryHTTPBasicAuthAndACLs(t *testing.T) {
 }
 
 func TestSchemaRegistryMTLS(t *testing.T) {
+	t.Parallel()
 	ca := testkit.NewCA(t, "services CA")
 	dir := t.TempDir()
 	cert, key := ca.Issue(t, testkit.CertOptions{CN: "registry"})

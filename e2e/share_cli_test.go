@@ -18,6 +18,7 @@ import (
 )
 
 func TestShareGroupCLI(t *testing.T) {
+	t.Parallel()
 	n := startNode(t, testkit.Options{})
 	runCLI(t, n, "", "topic", "create", "cli-share", "--partitions", "2")
 	var in strings.Builder

@@ -20,6 +20,7 @@ import (
 )
 
 func TestShareStateCluster(t *testing.T) {
+	t.Parallel()
 	if testing.Short() {
 		t.Skip("end-to-end test")
 	}

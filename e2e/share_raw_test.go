@@ -288,6 +288,7 @@ func topicID(t *testing.T, n *testkit.Node, topic string) [16]byte {
 }
 
 func TestShareFetchRaw(t *testing.T) {
+	t.Parallel()
 	o, adminAddr := withAdmin(t, testkit.Options{Settings: shareSettings()})
 	n := startNode(t, o)
 	const topic, group = "share-raw", "share-raw-group"
@@ -412,6 +413,7 @@ func TestShareFetchRaw(t *testing.T) {
 // the start offset DescribeShareGroupOffsets shows and where the next
 // member starts; deleting forgets the state.
 func TestShareOffsetsAlterDelete(t *testing.T) {
+	t.Parallel()
 	n := startNode(t, testkit.Options{Settings: shareSettings()})
 	if !brokerServes(t, n, 76) {
 		t.Fatal("the broker does not advertise ShareGroupHeartbeat (key 76)")
@@ -482,6 +484,7 @@ func TestShareOffsetsAlterDelete(t *testing.T) {
 // records of an aborted transaction are never acquired, those of a
 // committed one are.
 func TestShareReadCommitted(t *testing.T) {
+	t.Parallel()
 	n := startNode(t, testkit.Options{Settings: shareSettings()})
 	if !brokerServes(t, n, 76) {
 		t.Fatal("the broker does not advertise ShareGroupHeartbeat (key 76)")

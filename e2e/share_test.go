@@ -121,6 +121,7 @@ func brokerServes(t *testing.T, n *testkit.Node, key int16) bool {
 }
 
 func TestShareGroupsFranz(t *testing.T) {
+	t.Parallel()
 	o, adminAddr := withAdmin(t, testkit.Options{Settings: shareSettings()})
 	n := startNode(t, o)
 	if !brokerServes(t, n, 76) {
@@ -338,6 +339,7 @@ func startShareChild(t *testing.T, cfg shareChildConfig) *shareChild {
 // TestShareChildConsumer is the child of TestShareGroupsFranz (skipped
 // unless started by it): it polls and holds what it gets until killed.
 func TestShareChildConsumer(t *testing.T) {
+	t.Parallel()
 	spec := os.Getenv(shareChildEnv)
 	if spec == "" {
 		t.Skip("run by TestShareGroupsFranz")

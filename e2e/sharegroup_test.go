@@ -152,6 +152,7 @@ func waitShareSettled(t *testing.T, cl *kgo.Client, group, topic string, parts i
 }
 
 func TestShareGroupMembership(t *testing.T) {
+	t.Parallel()
 	n := startNode(t, testkit.Options{Settings: map[string]string{
 		"group.share.session.timeout.ms":        "3000",
 		"group.share.min.session.timeout.ms":    "1000",

@@ -41,6 +41,7 @@ func alterClientMetrics(t *testing.T, cl *kgo.Client, name string, kv map[string
 }
 
 func TestTelemetryFranzPush(t *testing.T) {
+	t.Parallel()
 	o, admin := withAdmin(t, testkit.Options{})
 	n := testkit.StartNode(t, o)
 	adm := n.Client()

@@ -147,6 +147,7 @@ func stillServes(t *testing.T, n *tlsNode) {
 }
 
 func TestTLSFranzServerAuth(t *testing.T) {
+	t.Parallel()
 	if testing.Short() {
 		t.Skip("end-to-end")
 	}
@@ -168,6 +169,7 @@ func TestTLSFranzServerAuth(t *testing.T) {
 }
 
 func TestTLSFranzMutual(t *testing.T) {
+	t.Parallel()
 	if testing.Short() {
 		t.Skip("end-to-end")
 	}
@@ -193,6 +195,7 @@ func TestTLSFranzMutual(t *testing.T) {
 // ssl.principal.mapping.rules name the client; a certificate no rule
 // matches is refused, as Kafka fails its authentication.
 func TestTLSPrincipalMappingRules(t *testing.T) {
+	t.Parallel()
 	if testing.Short() {
 		t.Skip("end-to-end")
 	}
@@ -215,6 +218,7 @@ func TestTLSPrincipalMappingRules(t *testing.T) {
 
 // listener.name.ssl.ssl.* override the ssl.* keys for the SSL listener.
 func TestTLSListenerOverrides(t *testing.T) {
+	t.Parallel()
 	if testing.Short() {
 		t.Skip("end-to-end")
 	}
@@ -245,6 +249,7 @@ func TestTLSListenerOverrides(t *testing.T) {
 }
 
 func TestTLSKcatMutual(t *testing.T) {
+	t.Parallel()
 	if testing.Short() {
 		t.Skip("end-to-end")
 	}
@@ -289,6 +294,7 @@ func TestTLSKcatMutual(t *testing.T) {
 // A plaintext Kafka client on the TLS port and a TLS client on the
 // plaintext port are disconnected, promptly, and the broker serves on.
 func TestTLSWrongProtocol(t *testing.T) {
+	t.Parallel()
 	if testing.Short() {
 		t.Skip("end-to-end")
 	}
@@ -362,6 +368,7 @@ func TestTLSWrongProtocol(t *testing.T) {
 
 // An expired server certificate fails the client's verification.
 func TestTLSExpiredServerCertificate(t *testing.T) {
+	t.Parallel()
 	if testing.Short() {
 		t.Skip("end-to-end")
 	}
@@ -383,6 +390,7 @@ func TestTLSExpiredServerCertificate(t *testing.T) {
 // Replacing the keystore file changes the certificate new connections see,
 // without a restart; a broken file keeps the one in use.
 func TestTLSCertificateReload(t *testing.T) {
+	t.Parallel()
 	if testing.Short() {
 		t.Skip("end-to-end")
 	}
@@ -419,6 +427,7 @@ func TestTLSCertificateReload(t *testing.T) {
 
 // SIGHUP re-reads the keystore as well.
 func TestTLSReloadOnSIGHUP(t *testing.T) {
+	t.Parallel()
 	if testing.Short() {
 		t.Skip("end-to-end")
 	}
@@ -447,6 +456,7 @@ func replaceFile(t *testing.T, path string, data []byte) {
 
 // A bad TLS setup stops startup with one message naming the key.
 func TestTLSStartupRefusals(t *testing.T) {
+	t.Parallel()
 	if testing.Short() {
 		t.Skip("end-to-end")
 	}

@@ -205,6 +205,7 @@ func checkBadTxnInput(t *testing.T, cl *kgo.Client, topic string, added, notAdde
 }
 
 func TestTransactionsBadInput(t *testing.T) {
+	t.Parallel()
 	n := startNode(t, testkit.Options{})
 	n.CreateTopic("txn-bad", 2, nil)
 	checkBadTxnInput(t, n.Client(), "txn-bad", 0, 1)
@@ -214,6 +215,7 @@ func TestTransactionsBadInput(t *testing.T) {
 // transaction coordinator goes over the wire (AddPartitionsToTxn v4
 // verify_only).
 func TestTransactionsBadInputCluster(t *testing.T) {
+	t.Parallel()
 	c := testkit.StartCluster(t, 3, testkit.Options{})
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()

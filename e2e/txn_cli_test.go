@@ -32,6 +32,7 @@ func rowWith(out string, prefix ...string) []string {
 }
 
 func TestTxnCLIFindHangingAndAbort(t *testing.T) {
+	t.Parallel()
 	n := startNode(t, testkit.Options{})
 	const (
 		topic = "txn-cli"

@@ -20,6 +20,7 @@ import (
 // records than were written), and an aborted update never replaced a
 // committed value.
 func TestTransactionsInACompactedTopic(t *testing.T) {
+	t.Parallel()
 	if testing.Short() {
 		t.Skip("end-to-end test")
 	}

@@ -224,6 +224,7 @@ func (r *eosRun) run(timeout time.Duration, fault func(round int)) {
 // Single node: 100,000 inputs through a 3-member group while the broker is
 // SIGKILLed and restarted three times.
 func TestTransactionsExactlyOnceThroughKills(t *testing.T) {
+	t.Parallel()
 	n := startNode(t, testkit.Options{})
 	r := &eosRun{t: t, seeds: func() []string { return []string{n.Addr()} }, in: "eos-in", out: "eos-out", records: 100000, members: 3}
 	n.CreateTopic(r.in, 3, nil)
@@ -239,6 +240,7 @@ func TestTransactionsExactlyOnceThroughKills(t *testing.T) {
 // is member 0's transaction coordinator (and leads some data partitions)
 // is SIGKILLed, its leadership moves, and it comes back.
 func TestTransactionsExactlyOnceClusterFailover(t *testing.T) {
+	t.Parallel()
 	c := testkit.StartCluster(t, 3, testkit.Options{Settings: map[string]string{
 		"broker.session.timeout.ms":        "3000",
 		"offsets.topic.replication.factor": "3",

@@ -88,6 +88,7 @@ func installedKafkajs(dir string) string {
 const kafkajsPlan = "cacCcaaC"
 
 func TestTxnKafkajs(t *testing.T) {
+	t.Parallel()
 	if testing.Short() {
 		t.Skip("end-to-end test")
 	}

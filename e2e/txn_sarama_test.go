@@ -104,6 +104,7 @@ const txnPlan = "ccacaaccac"
 // order, its read_uncommitted consumer all of them, and franz-go's
 // read_committed reader agrees.
 func TestTxnSaramaCommitAbort(t *testing.T) {
+	t.Parallel()
 	n := startNode(t, testkit.Options{})
 	const topic = "sarama-txn"
 	n.CreateTopic(topic, 3, nil)
@@ -268,6 +269,7 @@ func stableGroupOffsets(t *testing.T, adm *kadm.Client, group string) map[string
 // an abort they are unchanged; the output read_committed holds exactly the
 // committed rounds' records.
 func TestTxnSaramaConsumeTransformProduce(t *testing.T) {
+	t.Parallel()
 	n := startNode(t, testkit.Options{})
 	const (
 		in     = "sarama-ctp-in"

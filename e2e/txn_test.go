@@ -146,6 +146,7 @@ func readValues(t *testing.T, n *testkit.Node, topic string, committed bool, wan
 // read_committed readers see exactly the committed ones, whole;
 // read_uncommitted readers see every record.
 func TestTransactionsAtomicity(t *testing.T) {
+	t.Parallel()
 	n := startNode(t, testkit.Options{})
 	const topic = "txn-atomic"
 	n.CreateTopic(topic, 5, nil)
@@ -202,6 +203,7 @@ func TestTransactionsAtomicity(t *testing.T) {
 // first's writes then fail with PRODUCER_FENCED (or the log's
 // INVALID_PRODUCER_EPOCH) and never become visible.
 func TestTransactionsFencing(t *testing.T) {
+	t.Parallel()
 	n := startNode(t, testkit.Options{})
 	const topic = "txn-fence"
 	n.CreateTopic(topic, 2, nil)
@@ -236,6 +238,7 @@ func TestTransactionsFencing(t *testing.T) {
 // A producer that stalls mid-transaction is aborted after its timeout: the
 // LSO moves on and a read_committed consumer sees the later commits.
 func TestTransactionsTimeout(t *testing.T) {
+	t.Parallel()
 	n := startNode(t, testkit.Options{Settings: map[string]string{"transaction.abort.timed.out.transaction.cleanup.interval.ms": "200"}})
 	const topic = "txn-timeout"
 	n.CreateTopic(topic, 1, nil)
@@ -296,6 +299,7 @@ func offsetsOf(t *testing.T, adm *kadm.Client, topic string) (start, hw, lso int
 // An open transaction survives a clean restart and a kill -9 (the LSO
 // stays held) and then commits.
 func TestTransactionsSurviveRestart(t *testing.T) {
+	t.Parallel()
 	n := startNode(t, testkit.Options{})
 	const topic = "txn-restart"
 	n.CreateTopic(topic, 1, nil)

@@ -26,6 +26,7 @@ import (
 )
 
 func TestTxnTransactionVersion2(t *testing.T) {
+	t.Parallel()
 	n := startNode(t, testkit.Options{})
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
