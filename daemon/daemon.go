@@ -21,6 +21,7 @@ import (
 	sddaemon "github.com/coreos/go-systemd/v22/daemon"
 
 	"github.com/ringtail/ringtail/config"
+	"github.com/ringtail/ringtail/console"
 	"github.com/ringtail/ringtail/controlplane"
 	"github.com/ringtail/ringtail/fetchsession"
 	"github.com/ringtail/ringtail/group"
@@ -52,6 +53,7 @@ type Node struct {
 	store   *storage.LogDirs
 	sreg    *schemaregistry.Registry // schemaregistry.go; nil unless enabled
 	proxy   *restproxy.Proxy         // restproxy.go; nil unless enabled
+	console *console.Server          // console.go; nil unless enabled
 	servers []*kafka.Server
 	groups  *group.Coordinator
 	txns    *txn.Manager
@@ -362,6 +364,9 @@ func Start(ctx context.Context, cfg *config.Config, logger *slog.Logger) (n *Nod
 		return nil, err
 	}
 	if err := n.startHTTPProxy(); err != nil { // restproxy.go
+		return nil, err
+	}
+	if err := n.startConsole(); err != nil { // console.go
 		return nil, err
 	}
 	addrs := make([]string, len(n.lns))
@@ -928,6 +933,7 @@ func (n *Node) Stop() error {
 		n.log.Warn("controlled shutdown: leadership not moved; it moves when this node is fenced", "err", err)
 	}
 	scancel()
+	n.stopConsole()
 	n.stopHTTPProxy()
 	n.stopSchemaRegistry()
 	for _, s := range n.servers {
@@ -949,6 +955,7 @@ func (n *Node) Stop() error {
 }
 
 func (n *Node) closeAll() error {
+	n.stopConsole()
 	n.stopHTTPProxy()
 	n.stopSchemaRegistry()
 	n.stopOps()

@@ -159,6 +159,9 @@ type Options struct {
 	// HTTPProxy turns on the built-in HTTP Proxy on a free loopback port
 	// of each node (Node.HTTPProxyURL).
 	HTTPProxy bool
+	// Console turns on the web console on a free loopback port of each
+	// node (Node.ConsoleURL).
+	Console bool
 }
 
 // Node is one ringtail process under test.
@@ -185,6 +188,9 @@ type Node struct {
 	// HTTPProxyPort is the HTTP Proxy's port (Options.HTTPProxy); 0 when
 	// it is off.
 	HTTPProxyPort int
+	// ConsolePort is the web console's port (Options.Console); 0 when it
+	// is off.
+	ConsolePort int
 
 	cmd     *exec.Cmd
 	logPath string
@@ -253,6 +259,11 @@ func newNodeOnPorts(t testing.TB, o Options, port, ctrlPort int) *Node {
 		rt["http_proxy_enable"] = "true"
 		rt["http_proxy_listen"] = fmt.Sprintf(`"127.0.0.1:%d"`, n.HTTPProxyPort)
 	}
+	if o.Console {
+		n.ConsolePort = FreePort(t)
+		rt["console_enable"] = "true"
+		rt["console_listen"] = fmt.Sprintf(`"127.0.0.1:%d"`, n.ConsolePort)
+	}
 	for k, v := range o.Ringtail {
 		rt[k] = v
 	}
@@ -287,6 +298,9 @@ func (n *Node) SchemaRegistryURL() string { return fmt.Sprintf("http://127.0.0.1
 
 // HTTPProxyURL is the node's HTTP Proxy URL (Options.HTTPProxy).
 func (n *Node) HTTPProxyURL() string { return fmt.Sprintf("http://127.0.0.1:%d", n.HTTPProxyPort) }
+
+// ConsoleURL is the node's web console URL (Options.Console).
+func (n *Node) ConsoleURL() string { return fmt.Sprintf("http://127.0.0.1:%d", n.ConsolePort) }
 
 // Start starts the process (again) and waits until it serves.
 func (n *Node) Start() {
