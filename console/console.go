@@ -36,6 +36,7 @@ const (
 	// logDirsTimeout bounds the size lookups; sizes are an addition to a
 	// page, never a reason for it to fail.
 	logDirsTimeout = 3 * time.Second
+	metadataMinAge = 250 * time.Millisecond
 	readTimeout    = 10 * time.Second
 	writeTimeout   = 30 * time.Second
 )
@@ -94,6 +95,10 @@ func baseOpts(cfg Config) []kgo.Opt {
 		kgo.ClientID("ringtail-console"),
 		kgo.RetryTimeout(requestTimeout),
 		kgo.DialTimeout(dialTimeout),
+		// kgo keeps topic metadata for this long and answers admin
+		// requests from it; at the default 5s a topic just deleted
+		// would still be listed when the page reloads.
+		kgo.MetadataMinAge(metadataMinAge),
 	}
 }
 

@@ -289,7 +289,7 @@ func TestConsoleBrowser(t *testing.T) {
 	})
 
 	do("overview at the end", chromedp.Navigate(base+"/"), chromedp.WaitVisible(chromedp.CSS("#stat-brokers")))
-	waitText("#stat-topics", "1", 5*time.Second)
+	waitText("#stat-topics", "1", 10*time.Second)
 
 	blog.mu.Lock()
 	defer blog.mu.Unlock()
