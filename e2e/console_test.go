@@ -13,6 +13,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
+	"net/http"
 	"net/url"
 	"os"
 	"os/exec"
@@ -301,5 +303,71 @@ func TestConsoleBrowser(t *testing.T) {
 	}
 	if blog.mu.requests < 10 {
 		t.Errorf("only %d requests seen: is the network listener working?", blog.mu.requests)
+	}
+}
+
+// TestConsoleCLIReadOnly runs `ringtail console --read-only` against a
+// node, as an operator would against any Kafka cluster: it shows the
+// topics, offers no changes, refuses a delete with a 403 page, and stops
+// on SIGINT.
+func TestConsoleCLIReadOnly(t *testing.T) {
+	n := startNode(t, testkit.Options{})
+	runCLI(t, n, "", "topic", "create", "kept", "--partitions", "2")
+	addr := fmt.Sprintf("127.0.0.1:%d", testkit.FreePort(t))
+	cmd := exec.Command(n.Bin, "console", "--bootstrap", n.Addr(), "--listen", addr, "--read-only")
+	var out strings.Builder
+	cmd.Stdout, cmd.Stderr = &out, &out
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- cmd.Wait() }()
+	stopped := false
+	defer func() {
+		if !stopped {
+			cmd.Process.Kill()
+			<-done
+		}
+	}()
+	hc := &http.Client{Timeout: 10 * time.Second}
+	call := func(method, path, form string) (int, string) {
+		req, _ := http.NewRequest(method, "http://"+addr+path, strings.NewReader(form))
+		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+		resp, err := hc.Do(req)
+		if err != nil {
+			return 0, err.Error()
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, string(b)
+	}
+	testkit.WaitFor(t, 10*time.Second, "the console to serve", func() bool {
+		code, _ := call("GET", "/", "")
+		return code == http.StatusOK
+	})
+	code, body := call("GET", "/topics?q=kep", "")
+	if code != http.StatusOK || !strings.Contains(body, `href="/topics/kept"`) || strings.Contains(body, "Create a topic") {
+		t.Fatalf("read-only topics page: %d\n%s", code, body)
+	}
+	if code, body := call("POST", "/topics/kept/delete", "confirm=kept"); code != http.StatusForbidden || !strings.Contains(body, "read-only") {
+		t.Fatalf("delete on a read-only console: %d\n%s", code, body)
+	}
+	if out := runCLI(t, n, "", "topic", "list"); !strings.Contains(out, "kept") {
+		t.Fatalf("the topic is gone: %s", out)
+	}
+	if err := cmd.Process.Signal(os.Interrupt); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case err := <-done:
+		stopped = true
+		if err != nil {
+			t.Fatalf("ringtail console after SIGINT: %v\n%s", err, out.String())
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatalf("ringtail console did not stop on SIGINT\n%s", out.String())
+	}
+	if !strings.Contains(out.String(), "console for "+n.Addr()+" at http://"+addr) {
+		t.Errorf("output: %s", out.String())
 	}
 }
