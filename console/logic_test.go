@@ -8,6 +8,7 @@ import (
 	"net/url"
 	"strings"
 	"testing"
+	"unicode/utf8"
 
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kerr"
@@ -204,6 +205,10 @@ func TestShowBytes(t *testing.T) {
 	if s := show([]byte(big), false, "text"); len(s.Text) != maxShownBytes || !strings.Contains(s.Note, "cut at 8.0 KiB") || s.RawText != big {
 		t.Errorf("big value: len %d note %q", len(s.Text), s.Note)
 	}
+	wide := `["` + strings.Repeat("\u00e9", maxShownBytes) + `"]`
+	if s := show([]byte(wide), false, "json"); !utf8.ValidString(s.Text) || !strings.Contains(s.Note, "cut at 8.0 KiB") {
+		t.Errorf("big JSON of 2-byte characters: valid %v, note %q", utf8.ValidString(s.Text), s.Note)
+	}
 	if got := hexDump([]byte("0123456789abcdefXY")); got != "0000  30 31 32 33 34 35 36 37 38 39 61 62 63 64 65 66\n0010  58 59" {
 		t.Errorf("hexDump: %q", got)
 	}
@@ -216,4 +221,29 @@ func TestShowBytes(t *testing.T) {
 	if b.keep(rec) {
 		t.Error("the key filter keeps another key")
 	}
+}
+
+// FuzzShow checks, for any record bytes in each format, that showing them
+// never panics, yields valid UTF-8 (what html/template then escapes), keeps
+// the whole input for filtering, and shows at most a bounded amount: the
+// message browser's window stays bounded whatever a producer wrote.
+func FuzzShow(f *testing.F) {
+	for _, seed := range []string{"", "plain", `{"a":[1,{"b":null}]}`, "\xff\xfe\x00", "line\nline", "[1,2", "\u00e9\u4e2d"} {
+		f.Add([]byte(seed))
+	}
+	f.Fuzz(func(t *testing.T, b []byte) {
+		for _, format := range []string{"text", "json", "hex"} {
+			s := show(b, false, format)
+			if !utf8.ValidString(s.Text) {
+				t.Fatalf("%s: shown text is not UTF-8: %q", format, s.Text)
+			}
+			if s.RawText != string(b) {
+				t.Fatalf("%s: the raw text for filtering lost bytes", format)
+			}
+			// A hex dump line of 16 bytes is at most 6 + 16*3 characters.
+			if limit := maxShownBytes/16*(6+16*3) + 64; len(s.Text) > limit {
+				t.Fatalf("%s: shows %d bytes, over %d", format, len(s.Text), limit)
+			}
+		}
+	})
 }

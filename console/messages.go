@@ -191,7 +191,9 @@ func show(b []byte, isNull bool, format string) shownBytes {
 		if json.Valid(b) && json.Indent(&buf, b, "", "  ") == nil {
 			s.Text, s.Pre = buf.String(), true
 			if buf.Len() > maxShownBytes {
-				s.Text = s.Text[:maxShownBytes]
+				// Cut on the indented text, never inside a character.
+				s.Text = strings.ToValidUTF8(s.Text[:maxShownBytes], "")
+				s.Note = fmt.Sprintf("cut at %s of %s", humanBytes(maxShownBytes), humanBytes(int64(buf.Len())))
 			}
 			return s
 		}

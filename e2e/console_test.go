@@ -114,7 +114,7 @@ func TestConsoleBrowser(t *testing.T) {
 	defer cancelBrowser()
 	ctx, cancel := context.WithTimeout(bctx, 60*time.Second)
 	defer cancel()
-	blog := &browserLog{host: strings.TrimPrefix(base, "http://"), refusals: map[string]bool{base + "/topics": true}}
+	blog := &browserLog{host: strings.TrimPrefix(base, "http://"), refusals: map[string]bool{base + "/topics": true, base + "/groups/console-e2e-group/reset": true}}
 	if err := chromedp.Listen(ctx, blog.event); err != nil {
 		t.Fatalf("start chromium %s: %v", chromium, err)
 	}
@@ -259,6 +259,21 @@ func TestConsoleBrowser(t *testing.T) {
 	if got := text("#group-list"); !strings.Contains(got, group) || !strings.Contains(got, "Stable") {
 		t.Fatalf("groups list: %q", got)
 	}
+
+	// While it runs the broker refuses a reset: its error in words.
+	do("reset a live group", chromedp.Navigate(base+"/groups/"+group),
+		chromedp.SetValue(chromedp.CSS("#reset-to"), "earliest"),
+		chromedp.Click(chromedp.CSS("#reset-preview")),
+		chromedp.WaitVisible(chromedp.CSS("#confirm-reset")))
+	if got := text("#main"); !strings.Contains(got, "Kafka resets offsets only for an empty group") {
+		t.Fatalf("the preview of a live group's reset does not warn: %q", got)
+	}
+	do("confirm the refused reset", chromedp.Click(chromedp.CSS("#confirm-reset")), chromedp.WaitVisible(chromedp.CSS("#problem .errname")))
+	refused := text("#problem .errname")
+	if refused == "" || !strings.Contains(text("#problem"), "Stop its consumers") {
+		t.Fatalf("refused reset shows %q", text("#problem"))
+	}
+	t.Logf("the broker refused the reset of a live group with %s", refused)
 
 	// Stop it; reset to earliest after the preview: lag 20.
 	consumer.Close()
