@@ -7,7 +7,9 @@ package e2e
 // key; a franz-go group consumer's lag shows 0 on the group page; after it
 // stops, a confirmed reset to earliest shows lag 20; the topic is deleted
 // after confirming. No page logs a JavaScript error, and every request the
-// browser makes goes to the console's own host:port.
+// browser makes goes to the console's own host:port. Without a browser: the
+// standalone `ringtail console --read-only`, and a 3-node cluster's overview
+// showing a killed node's partitions under-replicated, then recovered.
 
 import (
 	"context"
@@ -393,4 +395,70 @@ func TestConsoleCLIReadOnly(t *testing.T) {
 	if !strings.Contains(out.String(), "console for "+n.Addr()+" at http://"+addr) {
 		t.Errorf("output: %s", out.String())
 	}
+}
+
+// TestConsoleUnderReplicated kills one node of three and reads the
+// overview of another: the killed node's partitions show as
+// under-replicated within seconds, and recovered after it restarts.
+func TestConsoleUnderReplicated(t *testing.T) {
+	if testing.Short() {
+		t.Skip("end-to-end test")
+	}
+	c := testkit.StartCluster(t, 3, testkit.Options{Console: true,
+		Settings: map[string]string{"broker.session.timeout.ms": "3000", "replica.lag.time.max.ms": "3000"}})
+	adm := kadm.NewClient(c.Node(1).Client())
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	if resp, err := adm.CreateTopic(ctx, 3, 3, nil, "replicated"); err != nil || resp.Err != nil {
+		t.Fatalf("create: %v %v", err, resp.Err)
+	}
+	hc := &http.Client{Timeout: 10 * time.Second}
+	// stat reads one number of node 1's overview; -1 if the page failed.
+	stat := func(id string) int {
+		resp, err := hc.Get(c.Node(1).ConsoleURL() + "/")
+		if err != nil {
+			return -1
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		_, rest, ok := strings.Cut(string(b), `id="`+id+`">`)
+		if !ok || resp.StatusCode != http.StatusOK {
+			return -1
+		}
+		var v int
+		if _, err := fmt.Sscanf(rest, "%d<", &v); err != nil {
+			return -1
+		}
+		return v
+	}
+	testkit.WaitFor(t, 20*time.Second, "three brokers and no under-replicated partition", func() bool {
+		return stat("stat-brokers") == 3 && stat("stat-urp") == 0 && stat("stat-topics") >= 1
+	})
+	c.Node(3).Kill()
+	killed := time.Now()
+	testkit.WaitFor(t, 20*time.Second, "the killed node's partitions under-replicated on the overview", func() bool {
+		return stat("stat-urp") >= 3 // at least the three of "replicated"
+	})
+	t.Logf("under-replicated on the overview %v after the kill", time.Since(killed).Round(100*time.Millisecond))
+	// Offline are exactly the partitions whose only replica was node 3
+	// (internal topics of replication factor 1), none of "replicated".
+	md, err := adm.Metadata(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	onlyOn3 := 0
+	for _, td := range md.Topics {
+		for _, p := range td.Partitions {
+			if len(p.Replicas) == 1 && p.Replicas[0] == 3 {
+				onlyOn3++
+			}
+		}
+	}
+	testkit.WaitFor(t, 10*time.Second, fmt.Sprintf("%d offline partitions (replicated only on node 3)", onlyOn3), func() bool {
+		return stat("stat-offline") == onlyOn3
+	})
+	c.Node(3).Start()
+	testkit.WaitFor(t, 30*time.Second, "every partition back in sync on the overview", func() bool {
+		return stat("stat-urp") == 0 && stat("stat-brokers") == 3
+	})
 }
