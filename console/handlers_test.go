@@ -15,17 +15,26 @@ import (
 	"testing"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/testutil"
 	"github.com/twmb/franz-go/pkg/kfake"
 )
 
 func newTestConsole(t *testing.T, readOnly bool) *httptest.Server {
 	t.Helper()
+	srv, _ := newTestConsoleMetrics(t, readOnly)
+	return srv
+}
+
+func newTestConsoleMetrics(t *testing.T, readOnly bool) (*httptest.Server, *prometheus.Registry) {
+	t.Helper()
+	reg := prometheus.NewRegistry()
 	c, err := kfake.NewCluster(kfake.NumBrokers(1), kfake.SeedTopics(3, "orders"))
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(c.Close)
-	s, err := New(Config{Brokers: c.ListenAddrs(), ReadOnly: readOnly})
+	s, err := New(Config{Brokers: c.ListenAddrs(), ReadOnly: readOnly, Metrics: reg})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -36,7 +45,7 @@ func newTestConsole(t *testing.T, readOnly bool) *httptest.Server {
 		defer cancel()
 		s.Close(ctx)
 	})
-	return srv
+	return srv, reg
 }
 
 // get returns the status and body; redirects are not followed.
@@ -75,7 +84,7 @@ func post(t *testing.T, u string, form url.Values, hdr ...string) (int, string, 
 }
 
 func TestPages(t *testing.T) {
-	srv := newTestConsole(t, false)
+	srv, reg := newTestConsoleMetrics(t, false)
 	for _, c := range []struct{ path, want string }{
 		{"/", `id="stat-brokers">1<`},
 		{"/topics", `href="/topics/orders">orders</a>`},
@@ -93,6 +102,37 @@ func TestPages(t *testing.T) {
 	if _, body := get(t, srv.URL+"/topics?q=nomatch"); !strings.Contains(body, "No topic name contains “nomatch”") {
 		t.Errorf("search without a match:\n%s", body)
 	}
+	get(t, srv.URL+"/nowhere")
+	for _, c := range []struct {
+		route, code string
+		want        float64
+	}{{"GET /topics", "2xx", 3}, {"GET /topics/{topic}", "2xx", 1}, {"/", "4xx", 1}} {
+		if got := testutil.ToFloat64(mustCounter(t, reg, c.route, c.code)); got != c.want {
+			t.Errorf("ringtail_console_requests_total{route=%q,code=%q} = %v, want %v", c.route, c.code, got, c.want)
+		}
+	}
+}
+
+// mustCounter finds the request counter with these labels.
+func mustCounter(t *testing.T, reg *prometheus.Registry, route, code string) prometheus.Collector {
+	t.Helper()
+	mfs, err := reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, mf := range mfs {
+		for _, m := range mf.GetMetric() {
+			labels := map[string]string{}
+			for _, l := range m.GetLabel() {
+				labels[l.GetName()] = l.GetValue()
+			}
+			if mf.GetName() == "ringtail_console_requests_total" && labels["route"] == route && labels["code"] == code {
+				return prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "x"}, func() float64 { return m.GetCounter().GetValue() })
+			}
+		}
+	}
+	t.Fatalf("no ringtail_console_requests_total{route=%q,code=%q}", route, code)
+	return nil
 }
 
 func TestErrorsInWords(t *testing.T) {

@@ -31,6 +31,11 @@ const (
 	defaultWindow = 20
 	// maxShownBytes cuts a key, value or header shown on the page.
 	maxShownBytes = 8 << 10
+	// maxReadRecords bounds what one window reads across partitions:
+	// "newest 100 of all" reads up to 100 per partition and keeps the
+	// newest 100, so without it a topic of 1,000 partitions would read
+	// 100,000 records for one page.
+	maxReadRecords = 1000
 	// browseTimeout bounds reading one window.
 	browseTimeout = 5 * time.Second
 	// fetchMaxBytes bounds what one fetch brings, so a window of large
@@ -393,6 +398,9 @@ func (s *Server) read(ctx context.Context, topic string, bq browseQuery) ([]show
 	// Bounded: each poll moves some partition forward or ends at the
 	// deadline; each partition stops at its end.
 	for left > 0 {
+		if len(out) >= maxReadRecords {
+			return window(bq, out), fmt.Sprintf("Stopped after reading %d records, before the end of %d partition(s); choose one partition to see all of its window.", len(out), left), nil
+		}
 		fs := cl.PollFetches(ctx)
 		if ctx.Err() != nil {
 			return window(bq, out), fmt.Sprintf("Stopped after %s before reaching the end of %d partition(s).", browseTimeout, left), nil
