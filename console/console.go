@@ -1,8 +1,6 @@
-// Package console is Ringtail's built-in web console: server-rendered pages
-// (html/template, with htmx for in-place refreshes) that show and operate a
-// cluster through the Kafka protocol only, so that the same code runs inside
-// the daemon and as `ringtail console --bootstrap host:port` against any
-// Kafka cluster.
+// Package console is the built-in web console: server-rendered pages
+// (html/template, htmx for in-place refreshes) that show and operate a cluster
+// through the Kafka protocol only, in the daemon or as `ringtail console`.
 package console
 
 import (

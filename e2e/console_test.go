@@ -100,129 +100,185 @@ func (b *browserLog) event(ev any) {
 	}
 }
 
+// browser is one headless chromium tab on the console, with the helpers
+// the steps of TestConsoleBrowser share.
+type browser struct {
+	t     *testing.T
+	ctx   context.Context
+	base  string // the console's URL
+	shots string // where screenshots go, "" for none
+	log   *browserLog
+}
+
+const (
+	consoleTopic = "console-e2e"
+	consoleGroup = "console-e2e-group"
+)
+
+func newBrowser(t *testing.T, base string) *browser {
+	t.Helper()
+	chromium := chromiumPath(t)
+	alloc, cancelAlloc := chromedp.NewExecAllocator(context.Background(), append(chromedp.DefaultExecAllocatorOptions[:],
+		chromedp.ExecPath(chromium), chromedp.NoSandbox, chromedp.WindowSize(1280, 860))...)
+	t.Cleanup(cancelAlloc)
+	bctx, cancelBrowser := chromedp.NewContext(alloc)
+	t.Cleanup(cancelBrowser)
+	ctx, cancel := context.WithTimeout(bctx, 60*time.Second)
+	t.Cleanup(cancel)
+	b := &browser{t: t, ctx: ctx, base: base, shots: os.Getenv("RINGTAIL_CONSOLE_SCREENSHOTS"),
+		log: &browserLog{host: strings.TrimPrefix(base, "http://"),
+			refusals: map[string]bool{base + "/topics": true, base + "/groups/" + consoleGroup + "/reset": true}}}
+	if err := chromedp.Listen(ctx, b.log.event); err != nil {
+		t.Fatalf("start chromium %s: %v", chromium, err)
+	}
+	return b
+}
+
+func (b *browser) do(what string, steps ...chromedp.Action[chromedp.Void]) {
+	b.t.Helper()
+	if err := chromedp.Do(b.ctx, steps...); err != nil {
+		b.t.Fatalf("%s: %v", what, err)
+	}
+}
+
+// text reads sel's text; a read that meets an htmx swap (the node gone
+// between the query and the read) is tried again.
+func (b *browser) text(sel string) string {
+	b.t.Helper()
+	var s string
+	var err error
+	for range 5 {
+		qctx, qcancel := context.WithTimeout(b.ctx, 3*time.Second)
+		s, err = chromedp.Run(qctx, chromedp.Text(chromedp.CSS(sel)))
+		qcancel()
+		if err == nil {
+			return strings.TrimSpace(s)
+		}
+	}
+	b.t.Fatalf("text of %s: %v", sel, err)
+	return ""
+}
+
+// waitText waits for sel's text to contain want (pages that poll with
+// htmx change in place).
+func (b *browser) waitText(sel, want string, timeout time.Duration) {
+	b.t.Helper()
+	last := "\x00"
+	testkit.WaitFor(b.t, timeout, fmt.Sprintf("%s to show %q", sel, want), func() bool {
+		qctx, qcancel := context.WithTimeout(b.ctx, 2*time.Second)
+		defer qcancel()
+		s, err := chromedp.Run(qctx, chromedp.Text(chromedp.CSS(sel)))
+		if s != last {
+			b.t.Logf("%s shows %q (%v)", sel, s, err)
+			last = s
+		}
+		return err == nil && strings.Contains(s, want)
+	})
+}
+
+// shot saves a screenshot of the page as name.png when
+// $RINGTAIL_CONSOLE_SCREENSHOTS is set.
+func (b *browser) shot(name string) {
+	b.t.Helper()
+	if b.shots == "" {
+		return
+	}
+	png, err := chromedp.Run(b.ctx, chromedp.FullScreenshot(100))
+	if err != nil {
+		b.t.Fatalf("screenshot %s: %v", name, err)
+	}
+	if err := os.MkdirAll(b.shots, 0o755); err != nil {
+		b.t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(b.shots, name+".png"), png, 0o644); err != nil {
+		b.t.Fatal(err)
+	}
+}
+
+// checkClean fails the test for any JavaScript error logged and any request
+// to another address than the console's.
+func (b *browser) checkClean() {
+	b.log.mu.Lock()
+	defer b.log.mu.Unlock()
+	if len(b.log.mu.errors) > 0 {
+		b.t.Errorf("the pages logged JavaScript errors:\n%s", strings.Join(b.log.mu.errors, "\n"))
+	}
+	if len(b.log.mu.foreign) > 0 {
+		b.t.Errorf("requests to other addresses than %s:\n%s", b.log.host, strings.Join(b.log.mu.foreign, "\n"))
+	}
+	if b.log.mu.requests < 10 {
+		b.t.Errorf("only %d requests seen: is the network listener working?", b.log.mu.requests)
+	}
+}
+
 func TestConsoleBrowser(t *testing.T) {
 	if testing.Short() {
 		t.Skip("end-to-end test")
 	}
-	chromium := chromiumPath(t)
 	n := startNode(t, testkit.Options{Console: true})
-	base := n.ConsoleURL()
-	shots := os.Getenv("RINGTAIL_CONSOLE_SCREENSHOTS")
+	b := newBrowser(t, n.ConsoleURL())
+	adm := kadm.NewClient(n.Client())
 
-	alloc, cancelAlloc := chromedp.NewExecAllocator(context.Background(), append(chromedp.DefaultExecAllocatorOptions[:],
-		chromedp.ExecPath(chromium), chromedp.NoSandbox, chromedp.WindowSize(1280, 860))...)
-	defer cancelAlloc()
-	bctx, cancelBrowser := chromedp.NewContext(alloc)
-	defer cancelBrowser()
-	ctx, cancel := context.WithTimeout(bctx, 60*time.Second)
-	defer cancel()
-	blog := &browserLog{host: strings.TrimPrefix(base, "http://"), refusals: map[string]bool{base + "/topics": true, base + "/groups/console-e2e-group/reset": true}}
-	if err := chromedp.Listen(ctx, blog.event); err != nil {
-		t.Fatalf("start chromium %s: %v", chromium, err)
-	}
-	do := func(what string, steps ...chromedp.Action[chromedp.Void]) {
-		t.Helper()
-		if err := chromedp.Do(ctx, steps...); err != nil {
-			t.Fatalf("%s: %v", what, err)
-		}
-	}
-	// text reads sel's text; a read that meets an htmx swap (the node
-	// gone between the query and the read) is tried again.
-	text := func(sel string) string {
-		t.Helper()
-		var s string
-		var err error
-		for range 5 {
-			qctx, qcancel := context.WithTimeout(ctx, 3*time.Second)
-			s, err = chromedp.Run(qctx, chromedp.Text(chromedp.CSS(sel)))
-			qcancel()
-			if err == nil {
-				return strings.TrimSpace(s)
-			}
-		}
-		t.Fatalf("text of %s: %v", sel, err)
-		return ""
-	}
-	// waitText waits for sel's text to contain want (pages that poll
-	// with htmx change in place).
-	waitText := func(sel, want string, timeout time.Duration) {
-		t.Helper()
-		last := "\x00"
-		testkit.WaitFor(t, timeout, fmt.Sprintf("%s to show %q", sel, want), func() bool {
-			qctx, qcancel := context.WithTimeout(ctx, 2*time.Second)
-			defer qcancel()
-			s, err := chromedp.Run(qctx, chromedp.Text(chromedp.CSS(sel)))
-			if s != last {
-				t.Logf("%s shows %q (%v)", sel, s, err)
-				last = s
-			}
-			return err == nil && strings.Contains(s, want)
-		})
-	}
-	shot := func(name string) {
-		t.Helper()
-		if shots == "" {
-			return
-		}
-		png, err := chromedp.Run(ctx, chromedp.FullScreenshot(100))
-		if err != nil {
-			t.Fatalf("screenshot %s: %v", name, err)
-		}
-		if err := os.MkdirAll(shots, 0o755); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(filepath.Join(shots, name+".png"), png, 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-
-	// Overview.
-	do("open the overview", chromedp.Navigate(base+"/"), chromedp.WaitVisible(chromedp.CSS("#stat-brokers")))
-	if got := text("#stat-brokers"); got != "1" {
+	b.do("open the overview", chromedp.Navigate(b.base+"/"), chromedp.WaitVisible(chromedp.CSS("#stat-brokers")))
+	if got := b.text("#stat-brokers"); got != "1" {
 		t.Fatalf("overview brokers = %q, want 1", got)
 	}
-	if got := text("#stat-controller"); got != "1" {
+	if got := b.text("#stat-controller"); got != "1" {
 		t.Fatalf("overview controller = %q, want 1", got)
 	}
-
-	// A name the broker refuses: its error in words, the form kept.
-	const topic = "console-e2e"
-	do("refused create", chromedp.Navigate(base+"/topics"),
-		chromedp.SetValue(chromedp.CSS("#create-name"), "bad name!"),
-		chromedp.Click(chromedp.CSS("#create-submit")),
-		chromedp.WaitVisible(chromedp.CSS("#create-topic .errname")))
-	if got := text("#create-topic .errname"); got != "INVALID_TOPIC_EXCEPTION" {
-		t.Fatalf("refused create shows %q, want INVALID_TOPIC_EXCEPTION", got)
-	}
-	do("create the topic",
-		chromedp.SetValue(chromedp.CSS("#create-name"), topic),
-		chromedp.SetValue(chromedp.CSS("#create-partitions"), "2"),
-		chromedp.SetValue(chromedp.CSS("#create-rf"), "1"),
-		chromedp.Click(chromedp.CSS("#create-submit")),
-		chromedp.WaitVisible(chromedp.CSS("#topic-name")))
-	if got := text("#topic-name"); got != topic {
-		t.Fatalf("after create the page shows topic %q", got)
-	}
-	adm := kadm.NewClient(n.Client())
-	tds, err := adm.ListTopics(ctx, topic)
-	if err != nil || tds[topic].Err != nil || len(tds[topic].Partitions) != 2 {
-		t.Fatalf("created topic as the broker sees it: %v %+v", err, tds[topic])
-	}
+	consoleCreateTopic(b, adm)
 
 	// 20 keyed records with the CLI, all to partition 0: key-i at offset i.
 	var in strings.Builder
 	for i := range 20 {
 		fmt.Fprintf(&in, "key-%d:{\"n\":%d,\"note\":\"record %d\"}\n", i, i, i)
 	}
-	runCLI(t, n, in.String(), "produce", topic, "--key-separator", ":", "--partition", "0")
-	do("topics page", chromedp.Navigate(base+"/topics"), chromedp.WaitVisible(chromedp.CSS("#topic-list")))
-	shot("topics")
-	do("overview with the topic", chromedp.Navigate(base+"/"), chromedp.WaitVisible(chromedp.CSS("#stat-brokers")))
-	waitText("#stat-topics", "2", 5*time.Second)
-	shot("overview")
+	runCLI(t, n, in.String(), "produce", consoleTopic, "--key-separator", ":", "--partition", "0")
+	b.do("topics page", chromedp.Navigate(b.base+"/topics"), chromedp.WaitVisible(chromedp.CSS("#topic-list")))
+	b.shot("topics")
+	b.do("overview with the topic", chromedp.Navigate(b.base+"/"), chromedp.WaitVisible(chromedp.CSS("#stat-brokers")))
+	b.waitText("#stat-topics", "2", 5*time.Second)
+	b.shot("overview")
 
-	// Message browser: by offset, then by key (an htmx swap of #records).
-	do("browse by offset", chromedp.Navigate(base+"/topics/"+topic+"/messages"),
+	consoleBrowse(b)
+	consoleGroupReset(b, n)
+	consoleDeleteTopic(b, adm)
+	b.checkClean()
+}
+
+// consoleCreateTopic creates the topic from the console, after a name the
+// broker refuses, which shows its error in words and keeps the form.
+func consoleCreateTopic(b *browser, adm *kadm.Client) {
+	t := b.t
+	t.Helper()
+	b.do("refused create", chromedp.Navigate(b.base+"/topics"),
+		chromedp.SetValue(chromedp.CSS("#create-name"), "bad name!"),
+		chromedp.Click(chromedp.CSS("#create-submit")),
+		chromedp.WaitVisible(chromedp.CSS("#create-topic .errname")))
+	if got := b.text("#create-topic .errname"); got != "INVALID_TOPIC_EXCEPTION" {
+		t.Fatalf("refused create shows %q, want INVALID_TOPIC_EXCEPTION", got)
+	}
+	b.do("create the topic",
+		chromedp.SetValue(chromedp.CSS("#create-name"), consoleTopic),
+		chromedp.SetValue(chromedp.CSS("#create-partitions"), "2"),
+		chromedp.SetValue(chromedp.CSS("#create-rf"), "1"),
+		chromedp.Click(chromedp.CSS("#create-submit")),
+		chromedp.WaitVisible(chromedp.CSS("#topic-name")))
+	if got := b.text("#topic-name"); got != consoleTopic {
+		t.Fatalf("after create the page shows topic %q", got)
+	}
+	tds, err := adm.ListTopics(b.ctx, consoleTopic)
+	if err != nil || tds[consoleTopic].Err != nil || len(tds[consoleTopic].Partitions) != 2 {
+		t.Fatalf("created topic as the broker sees it: %v %+v", err, tds[consoleTopic])
+	}
+}
+
+// consoleBrowse finds the records in the message browser by offset, then
+// by key (each an htmx swap of #records).
+func consoleBrowse(b *browser) {
+	t := b.t
+	t.Helper()
+	b.do("browse by offset", chromedp.Navigate(b.base+"/topics/"+consoleTopic+"/messages"),
 		chromedp.WaitVisible(chromedp.CSS("#window-summary")),
 		chromedp.SetValue(chromedp.CSS("#browse-partition"), "0"),
 		chromedp.SetValue(chromedp.CSS("#browse-from"), "offset"),
@@ -230,105 +286,101 @@ func TestConsoleBrowser(t *testing.T) {
 		chromedp.SetValue(chromedp.CSS("#browse-count"), "3"),
 		chromedp.Click(chromedp.CSS("#browse-submit")))
 	// The first window (the newest 20) holds offset 7 too: wait for the swap.
-	waitText("#window-summary", "3 of 3 records read (3 from offset 7, partition 0)", 5*time.Second)
-	if got := text(`#records tr[data-offset="7"] td.key`); got != "key-7" {
+	b.waitText("#window-summary", "3 of 3 records read (3 from offset 7, partition 0)", 5*time.Second)
+	if got := b.text(`#records tr[data-offset="7"] td.key`); got != "key-7" {
 		t.Fatalf("offset 7 has key %q, want key-7", got)
 	}
-	do("browse by key",
+	b.do("browse by key",
 		chromedp.SetValue(chromedp.CSS("#browse-partition"), "all"),
 		chromedp.SetValue(chromedp.CSS("#browse-from"), "newest"),
 		chromedp.SetValue(chromedp.CSS("#browse-count"), "100"),
 		chromedp.SetValue(chromedp.CSS("#browse-format"), "json"),
 		chromedp.SetValue(chromedp.CSS("#browse-key"), "key-13"),
 		chromedp.Click(chromedp.CSS("#browse-submit")))
-	waitText("#window-summary", "1 of 20 records", 5*time.Second)
-	if got := text(`#records tr[data-offset="13"] td.value`); !strings.Contains(got, `"note": "record 13"`) {
+	b.waitText("#window-summary", "1 of 20 records", 5*time.Second)
+	if got := b.text(`#records tr[data-offset="13"] td.value`); !strings.Contains(got, `"note": "record 13"`) {
 		t.Fatalf("key-13's value as JSON: %q", got)
 	}
-	shot("messages")
+	b.shot("messages")
+}
 
-	// A group consumer reads all 20 and commits: lag 0 on the group page.
-	const group = "console-e2e-group"
-	consumer := n.Client(kgo.ConsumerGroup(group), kgo.ConsumeTopics(topic), kgo.DisableAutoCommit(), kgo.ClientID("console-e2e-consumer"))
+// consoleGroupReset runs a group consumer that commits all 20 (lag 0 on
+// the group page), has a reset refused while it runs, stops it, and resets
+// the group to earliest after the preview (lag 20).
+func consoleGroupReset(b *browser, n *testkit.Node) {
+	t := b.t
+	t.Helper()
+	consumer := n.Client(kgo.ConsumerGroup(consoleGroup), kgo.ConsumeTopics(consoleTopic), kgo.DisableAutoCommit(), kgo.ClientID("console-e2e-consumer"))
 	consumed := 0
-	for consumed < 20 && ctx.Err() == nil {
-		fs := consumer.PollFetches(ctx)
+	for consumed < 20 && b.ctx.Err() == nil {
+		fs := consumer.PollFetches(b.ctx)
 		if errs := fs.Errors(); len(errs) > 0 {
 			t.Fatalf("consume: %v", errs)
 		}
 		consumed += fs.NumRecords()
 	}
-	if err := consumer.CommitUncommittedOffsets(ctx); err != nil {
+	if err := consumer.CommitUncommittedOffsets(b.ctx); err != nil {
 		t.Fatalf("commit: %v", err)
 	}
-	do("group page", chromedp.Navigate(base+"/groups/"+group), chromedp.WaitVisible(chromedp.CSS("#total-lag")))
-	waitText("#group-members", "1", 10*time.Second)
-	waitText("#total-lag", "0", 10*time.Second)
-	shot("group")
-	do("groups page", chromedp.Navigate(base+"/groups"), chromedp.WaitVisible(chromedp.CSS("#group-list")))
-	if got := text("#group-list"); !strings.Contains(got, group) || !strings.Contains(got, "Stable") {
+	b.do("group page", chromedp.Navigate(b.base+"/groups/"+consoleGroup), chromedp.WaitVisible(chromedp.CSS("#total-lag")))
+	b.waitText("#group-members", "1", 10*time.Second)
+	b.waitText("#total-lag", "0", 10*time.Second)
+	b.shot("group")
+	b.do("groups page", chromedp.Navigate(b.base+"/groups"), chromedp.WaitVisible(chromedp.CSS("#group-list")))
+	if got := b.text("#group-list"); !strings.Contains(got, consoleGroup) || !strings.Contains(got, "Stable") {
 		t.Fatalf("groups list: %q", got)
 	}
 
 	// While it runs the broker refuses a reset: its error in words.
-	do("reset a live group", chromedp.Navigate(base+"/groups/"+group),
+	b.do("reset a live group", chromedp.Navigate(b.base+"/groups/"+consoleGroup),
 		chromedp.SetValue(chromedp.CSS("#reset-to"), "earliest"),
 		chromedp.Click(chromedp.CSS("#reset-preview")),
 		chromedp.WaitVisible(chromedp.CSS("#confirm-reset")))
-	if got := text("#main"); !strings.Contains(got, "Kafka resets offsets only for an empty group") {
+	if got := b.text("#main"); !strings.Contains(got, "Kafka resets offsets only for an empty group") {
 		t.Fatalf("the preview of a live group's reset does not warn: %q", got)
 	}
-	do("confirm the refused reset", chromedp.Click(chromedp.CSS("#confirm-reset")), chromedp.WaitVisible(chromedp.CSS("#problem .errname")))
-	refused := text("#problem .errname")
-	if refused == "" || !strings.Contains(text("#problem"), "Stop its consumers") {
-		t.Fatalf("refused reset shows %q", text("#problem"))
+	b.do("confirm the refused reset", chromedp.Click(chromedp.CSS("#confirm-reset")), chromedp.WaitVisible(chromedp.CSS("#problem .errname")))
+	refused := b.text("#problem .errname")
+	if refused == "" || !strings.Contains(b.text("#problem"), "Stop its consumers") {
+		t.Fatalf("refused reset shows %q", b.text("#problem"))
 	}
 	t.Logf("the broker refused the reset of a live group with %s", refused)
 
-	// Stop it; reset to earliest after the preview: lag 20.
 	consumer.Close()
-	do("group page again", chromedp.Navigate(base+"/groups/"+group), chromedp.WaitVisible(chromedp.CSS("#group-state")))
-	waitText("#group-state", "Empty", 15*time.Second)
-	do("preview the reset",
+	b.do("group page again", chromedp.Navigate(b.base+"/groups/"+consoleGroup), chromedp.WaitVisible(chromedp.CSS("#group-state")))
+	b.waitText("#group-state", "Empty", 15*time.Second)
+	b.do("preview the reset",
 		chromedp.SetValue(chromedp.CSS("#reset-to"), "earliest"),
 		chromedp.Click(chromedp.CSS("#reset-preview")),
 		chromedp.WaitVisible(chromedp.CSS("#confirm-reset")))
-	if got := text("#reset-plan tbody"); !strings.Contains(got, "20\t→\t0") && !strings.Contains(got, "20 → 0") {
+	if got := b.text("#reset-plan tbody"); !strings.Contains(got, "20\t→\t0") && !strings.Contains(got, "20 → 0") {
 		t.Fatalf("reset preview lacks 20 → 0 for partition 0: %q", got)
 	}
-	do("confirm the reset", chromedp.Click(chromedp.CSS("#confirm-reset")), chromedp.WaitVisible(chromedp.CSS("#reset-result")))
-	do("group after reset", chromedp.Navigate(base+"/groups/"+group), chromedp.WaitVisible(chromedp.CSS("#total-lag")))
-	waitText("#total-lag", "20", 5*time.Second)
+	b.do("confirm the reset", chromedp.Click(chromedp.CSS("#confirm-reset")), chromedp.WaitVisible(chromedp.CSS("#reset-result")))
+	b.do("group after reset", chromedp.Navigate(b.base+"/groups/"+consoleGroup), chromedp.WaitVisible(chromedp.CSS("#total-lag")))
+	b.waitText("#total-lag", "20", 5*time.Second)
+}
 
-	// Delete the topic after confirming.
-	do("delete confirmation", chromedp.Navigate(base+"/topics/"+topic),
+// consoleDeleteTopic deletes the topic after the confirmation page names
+// it, its partitions and records.
+func consoleDeleteTopic(b *browser, adm *kadm.Client) {
+	t := b.t
+	t.Helper()
+	b.do("delete confirmation", chromedp.Navigate(b.base+"/topics/"+consoleTopic),
 		chromedp.Click(chromedp.CSS("#delete-topic")), chromedp.WaitVisible(chromedp.CSS("#delete-summary")))
-	if got := text("#delete-summary"); !strings.Contains(got, topic) || !strings.Contains(got, "2 partitions") || !strings.Contains(got, "20 records") {
+	if got := b.text("#delete-summary"); !strings.Contains(got, consoleTopic) || !strings.Contains(got, "2 partitions") || !strings.Contains(got, "20 records") {
 		t.Fatalf("delete confirmation says %q", got)
 	}
-	do("confirm delete", chromedp.Click(chromedp.CSS("#confirm-delete")), chromedp.WaitVisible(chromedp.CSS(".flash")))
-	if got := text(".flash"); got != "Topic "+topic+" deleted." {
+	b.do("confirm delete", chromedp.Click(chromedp.CSS("#confirm-delete")), chromedp.WaitVisible(chromedp.CSS(".flash")))
+	if got := b.text(".flash"); got != "Topic "+consoleTopic+" deleted." {
 		t.Fatalf("after delete: %q", got)
 	}
 	testkit.WaitFor(t, 10*time.Second, "the topic to be gone", func() bool {
-		tds, err := adm.ListTopics(ctx, topic)
-		return err == nil && (errors.Is(tds[topic].Err, kerr.UnknownTopicOrPartition) || len(tds) == 0)
+		tds, err := adm.ListTopics(b.ctx, consoleTopic)
+		return err == nil && (errors.Is(tds[consoleTopic].Err, kerr.UnknownTopicOrPartition) || len(tds) == 0)
 	})
-
-	do("overview at the end", chromedp.Navigate(base+"/"), chromedp.WaitVisible(chromedp.CSS("#stat-brokers")))
-	waitText("#stat-topics", "1", 10*time.Second)
-
-	blog.mu.Lock()
-	defer blog.mu.Unlock()
-	if len(blog.mu.errors) > 0 {
-		t.Errorf("the pages logged JavaScript errors:\n%s", strings.Join(blog.mu.errors, "\n"))
-	}
-	if len(blog.mu.foreign) > 0 {
-		t.Errorf("requests to other addresses than %s:\n%s", blog.host, strings.Join(blog.mu.foreign, "\n"))
-	}
-	if blog.mu.requests < 10 {
-		t.Errorf("only %d requests seen: is the network listener working?", blog.mu.requests)
-	}
+	b.do("overview at the end", chromedp.Navigate(b.base+"/"), chromedp.WaitVisible(chromedp.CSS("#stat-brokers")))
+	b.waitText("#stat-topics", "1", 10*time.Second)
 }
 
 // TestConsoleCLIReadOnly runs `ringtail console --read-only` against a
