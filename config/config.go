@@ -134,6 +134,7 @@ type Config struct {
 	ServicesAuth   ServicesAuthConfig   // ringtail.services_* (httpauth.go)
 	HTTPProxy      HTTPProxyConfig      // ringtail.http_proxy_* (restproxy.go)
 	Console        ConsoleConfig        // ringtail.console_* (console.go)
+	Connect        ConnectConfig        // ringtail.connect_* (connect.go)
 
 	Ringtail RingtailConfig
 
@@ -246,6 +247,7 @@ func Default() *Config {
 		ServicesAuth:                         defaultServicesAuth(),
 		HTTPProxy:                            defaultHTTPProxy(),
 		Console:                              defaultConsole(),
+		Connect:                              defaultConnect(),
 		FetchSessionCacheSlots:               defaultFetchSessionSlots,
 		GroupConsumer:                        defaultGroupConsumer(),
 		GroupConsumerMigrationPolicy:         "bidirectional",

@@ -30,6 +30,7 @@ import (
 	"github.com/ringtail/ringtail/model"
 	"github.com/ringtail/ringtail/replication"
 	"github.com/ringtail/ringtail/security"
+	"github.com/ringtail/ringtail/services/connect"
 	"github.com/ringtail/ringtail/services/restproxy"
 	"github.com/ringtail/ringtail/services/schemaregistry"
 	"github.com/ringtail/ringtail/storage"
@@ -54,6 +55,7 @@ type Node struct {
 	sreg    *schemaregistry.Registry // schemaregistry.go; nil unless enabled
 	proxy   *restproxy.Proxy         // restproxy.go; nil unless enabled
 	console *console.Server          // console.go; nil unless enabled
+	connect *connect.Distributed     // connect.go; nil unless enabled
 	servers []*kafka.Server
 	groups  *group.Coordinator
 	txns    *txn.Manager
@@ -69,6 +71,10 @@ type Node struct {
 	shares *kafka.Shares
 	// sregAuth authenticates the registry's requests (httpauth.go).
 	sregAuth *servicesAuth
+	// proxyAuth authenticates the HTTP Proxy's requests (restproxy.go).
+	proxyAuth *servicesAuth
+	// connectAuth authenticates the Connect REST API's requests (connect.go).
+	connectAuth *servicesAuth
 
 	// reconcileMu serialises reconciliation of local partitions.
 	reconcileMu sync.Mutex
@@ -364,6 +370,9 @@ func Start(ctx context.Context, cfg *config.Config, logger *slog.Logger) (n *Nod
 		return nil, err
 	}
 	if err := n.startHTTPProxy(); err != nil { // restproxy.go
+		return nil, err
+	}
+	if err := n.startConnect(); err != nil { // connect.go
 		return nil, err
 	}
 	if err := n.startConsole(); err != nil { // console.go
@@ -934,6 +943,7 @@ func (n *Node) Stop() error {
 	}
 	scancel()
 	n.stopConsole()
+	n.stopConnect()
 	n.stopHTTPProxy()
 	n.stopSchemaRegistry()
 	for _, s := range n.servers {
@@ -956,6 +966,7 @@ func (n *Node) Stop() error {
 
 func (n *Node) closeAll() error {
 	n.stopConsole()
+	n.stopConnect()
 	n.stopHTTPProxy()
 	n.stopSchemaRegistry()
 	n.stopOps()

@@ -100,14 +100,16 @@ func (s *servicesAuth) Close() {
 }
 
 // newServicesAuth builds service's Authenticator from ringtail.services_*;
-// brokers and own are the service's own client (servicesClientOpts).
-func (n *Node) newServicesAuth(service, errContentType string, brokers []string, own []kgo.Opt) (*servicesAuth, error) {
+// brokers and own are the service's own client (servicesClientOpts),
+// callerOpts are added to the clients acting as its callers (http_basic).
+func (n *Node) newServicesAuth(service, errContentType string, brokers []string, own []kgo.Opt, callerOpts ...kgo.Opt) (*servicesAuth, error) {
 	sa := n.cfg.ServicesAuth
 	var reg prometheus.Registerer
 	if n.ops.metrics != nil {
 		reg = n.ops.metrics.Registry()
 	}
-	hc := httpauth.Config{Mode: httpauth.Mode(sa.Mode), Service: service, Logger: n.log, Metrics: reg, ErrorContentType: errContentType}
+	hc := httpauth.Config{Mode: httpauth.Mode(sa.Mode), Service: service, Logger: n.log, Metrics: reg, ErrorContentType: errContentType,
+		ClientOpts: callerOpts}
 	out := &servicesAuth{}
 	switch sa.Mode {
 	case config.ServicesAuthHTTPBasic:

@@ -23,14 +23,15 @@ import (
 // registryCloseTimeout bounds how long shutdown waits for its requests.
 const registryCloseTimeout = 5 * time.Second
 
-// zeroConfigServices turns the Schema Registry and the HTTP Proxy on for a
-// `ringtail serve` without a config file, as DESIGN.md's defaults promise
-// (on 127.0.0.1:8081 and 127.0.0.1:8082).
+// zeroConfigServices turns the Schema Registry, the HTTP Proxy and Kafka
+// Connect on for a `ringtail serve` without a config file, as DESIGN.md's
+// defaults promise (on 127.0.0.1:8081, 127.0.0.1:8082 and 127.0.0.1:8083).
 func zeroConfigServices(cfg *config.Config, path string) {
 	if path == "" {
 		cfg.SchemaRegistry.Enable = true
 		cfg.HTTPProxy.Enable = true
 		cfg.Console.Enable = true // console.go
+		cfg.Connect.Enable = true
 	}
 }
 

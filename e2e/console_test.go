@@ -212,6 +212,7 @@ func (b *browser) checkClean() {
 }
 
 func TestConsoleBrowser(t *testing.T) {
+	t.Parallel()
 	if testing.Short() {
 		t.Skip("end-to-end test")
 	}
@@ -388,6 +389,7 @@ func consoleDeleteTopic(b *browser, adm *kadm.Client) {
 // topics, offers no changes, refuses a delete with a 403 page, and stops
 // on SIGINT.
 func TestConsoleCLIReadOnly(t *testing.T) {
+	t.Parallel()
 	n := startNode(t, testkit.Options{})
 	runCLI(t, n, "", "topic", "create", "kept", "--partitions", "2")
 	addr := fmt.Sprintf("127.0.0.1:%d", testkit.FreePort(t))
@@ -453,6 +455,7 @@ func TestConsoleCLIReadOnly(t *testing.T) {
 // overview of another: the killed node's partitions show as
 // under-replicated within seconds, and recovered after it restarts.
 func TestConsoleUnderReplicated(t *testing.T) {
+	t.Parallel()
 	if testing.Short() {
 		t.Skip("end-to-end test")
 	}

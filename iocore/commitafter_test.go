@@ -54,8 +54,11 @@ func TestCommitAfterSplitsTheDrain(t *testing.T) {
 		// Hold the shard (its Prepare blocks) so the three tasks land in
 		// one drain: whether or not the drain that holds it took them too,
 		// they are all queued when it lets go.
-		release := make(chan struct{})
-		go sh.Do(func() error { <-release; return nil })
+		// Wait until the shard is inside that call before submitting: a
+		// task submitted earlier could be drained on its own.
+		release, holding := make(chan struct{}), make(chan struct{})
+		go sh.Do(func() error { close(holding); <-release; return nil })
+		<-holding
 		tasks := []*orderTask{{name: "a"}, {name: "b", commit: true}, {name: "c"}}
 		for i, tk := range tasks {
 			tk.fd, tk.off, tk.log, tk.mu, tk.done = int(f.Fd()), int64(i), &log, &mu, make(chan struct{})

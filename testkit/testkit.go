@@ -162,6 +162,9 @@ type Options struct {
 	// Console turns on the web console on a free loopback port of each
 	// node (Node.ConsoleURL).
 	Console bool
+	// Connect turns on the built-in Kafka Connect worker (distributed
+	// mode) on a free loopback port of each node (Node.ConnectURL).
+	Connect bool
 }
 
 // Node is one ringtail process under test.
@@ -191,6 +194,9 @@ type Node struct {
 	// ConsolePort is the web console's port (Options.Console); 0 when it
 	// is off.
 	ConsolePort int
+	// ConnectPort is the Connect REST API's port (Options.Connect); 0
+	// when it is off.
+	ConnectPort int
 
 	cmd     *exec.Cmd
 	logPath string
@@ -264,6 +270,11 @@ func newNodeOnPorts(t testing.TB, o Options, port, ctrlPort int) *Node {
 		rt["console_enable"] = "true"
 		rt["console_listen"] = fmt.Sprintf(`"127.0.0.1:%d"`, n.ConsolePort)
 	}
+	if o.Connect {
+		n.ConnectPort = FreePort(t)
+		rt["connect_enable"] = "true"
+		rt["connect_listen"] = fmt.Sprintf(`"127.0.0.1:%d"`, n.ConnectPort)
+	}
 	for k, v := range o.Ringtail {
 		rt[k] = v
 	}
@@ -301,6 +312,9 @@ func (n *Node) HTTPProxyURL() string { return fmt.Sprintf("http://127.0.0.1:%d",
 
 // ConsoleURL is the node's web console URL (Options.Console).
 func (n *Node) ConsoleURL() string { return fmt.Sprintf("http://127.0.0.1:%d", n.ConsolePort) }
+
+// ConnectURL is the node's Connect REST URL (Options.Connect).
+func (n *Node) ConnectURL() string { return fmt.Sprintf("http://127.0.0.1:%d", n.ConnectPort) }
 
 // Start starts the process (again) and waits until it serves.
 func (n *Node) Start() {

@@ -1,20 +1,21 @@
 // Package connect is Ringtail's built-in Kafka Connect worker: the
 // FileStream source and sink connectors, Kafka's converters (String, JSON,
-// ByteArray, Confluent Avro), and the worker REST API on port 8083. Today
-// it runs standalone (`ringtail connect standalone worker.properties
-// connector.properties...`); a distributed herder inside the daemon can
-// come later on the same runtime.
+// ByteArray, Confluent Avro), and the worker REST API on port 8083. It runs
+// standalone (`ringtail connect standalone worker.properties
+// connector.properties...`) or distributed inside the daemon
+// (ringtail.connect_enable), the nodes' workers sharing the connectors.
 //
 // # Shape
 //
 // The runtime (worker.go, source.go, sink.go) runs tasks: it converts
 // records and moves them between a task and Kafka, and reports task state
-// to a StatusListener. A herder (herder.go; standalone.go is the only one
-// today) owns what a cluster of workers would share: connector configs,
-// target states (running or paused), statuses, and source offsets. The REST
-// API (rest.go) talks only to the Herder interface, so a distributed herder
-// (configs and status in Kafka topics, tasks spread by a group protocol)
-// slots in without touching the runtime or the API.
+// to a StatusListener. A herder (herder.go) owns what a cluster of workers
+// shares: connector configs, target states (running or paused), statuses,
+// and source offsets. The REST API (rest.go) talks only to the Herder
+// interface. standalone.go keeps them in memory; distributed.go keeps
+// configs and statuses in Kafka topics (configlog.go, statuslog.go) and
+// spreads the tasks with Kafka's Connect group protocol (protocol.go,
+// groupmember.go), forwarding writes to the group's leader (distherder.go).
 //
 // # Exactly once, and how it departs from Kafka's standalone worker
 //

@@ -169,6 +169,7 @@ func (w *Worker) sinkOpts(tr *taskRunner, adjust func(context.Context, map[strin
 		kgo.FetchIsolationLevel(kgo.ReadCommitted()), kgo.DisableAutoCommit(), kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()),
 		kgo.BlockRebalanceOnPoll(), kgo.OnPartitionsAssigned(func(context.Context, *kgo.Client, map[string][]int32) {}),
 		kgo.AdjustFetchOffsetsFn(adjust), kgo.AllowAutoTopicCreation(), kgo.ClientID("ringtail-connect")}
+	opts = append(opts, w.cfg.ClientOpts...)
 	if re := strings.TrimSpace(tr.taskCfg[keyTopicsRegex]); re != "" {
 		return append(opts, kgo.ConsumeRegex(), kgo.ConsumeTopics(re))
 	}

@@ -47,8 +47,8 @@ func (w *Worker) runSource(ctx context.Context, tr *taskRunner) error {
 	if err := w.offsets.readToEnd(ctx); err != nil {
 		return err
 	}
-	cl, err := kgo.NewClient(kgo.SeedBrokers(w.cfg.Bootstrap...), kgo.TransactionalID(tid), kgo.TransactionTimeout(txnTimeout),
-		kgo.AllowAutoTopicCreation(), kgo.ProducerLinger(0), kgo.ClientID("ringtail-connect"))
+	cl, err := kgo.NewClient(append([]kgo.Opt{kgo.SeedBrokers(w.cfg.Bootstrap...), kgo.TransactionalID(tid), kgo.TransactionTimeout(txnTimeout),
+		kgo.AllowAutoTopicCreation(), kgo.ProducerLinger(0), kgo.ClientID("ringtail-connect")}, w.cfg.ClientOpts...)...)
 	if err != nil {
 		return failure(err)
 	}

@@ -11,6 +11,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/twmb/franz-go/pkg/kgo"
 )
 
 // Worker defaults.
@@ -39,6 +41,9 @@ type WorkerConfig struct {
 	OffsetsPartitions   int32
 	OffsetsReplication  int16 // 0: up to 3, as many brokers as there are
 	Listen              string
+	// ClientOpts are more options of every Kafka client of the worker
+	// (the daemon's SASL for its own listener); none standalone.
+	ClientOpts []kgo.Opt
 }
 
 // workerKeysIgnored are Kafka worker keys that mean nothing to a standalone

@@ -133,6 +133,9 @@ type Config struct {
 	SASLMechanism string      // sasl.Plain, sasl.ScramSHA256 or sasl.ScramSHA512
 	SASLDialTLS   *tls.Config // set when the SASL listener is SASL_SSL
 	Verifier      Verifier
+	// ClientOpts are added to every Kafka client acting as a caller
+	// (Client, NewClient): a service's partitioner or producer settings.
+	ClientOpts []kgo.Opt
 
 	// mtls: the server's TLS configuration (client certificates required)
 	// and the principal of a verified connection.
@@ -208,7 +211,7 @@ func New(cfg Config) (*Authenticator, error) {
 			if !sasl.IsSupported(cfg.SASLMechanism) {
 				return nil, fmt.Errorf("httpauth: SASL mechanism %q: valid are %s", cfg.SASLMechanism, strings.Join(sasl.Supported, ", "))
 			}
-			a.verifier = &kafkaVerifier{brokers: cfg.SASLBrokers, mech: cfg.SASLMechanism, tls: cfg.SASLDialTLS, service: cfg.Service}
+			a.verifier = &kafkaVerifier{brokers: cfg.SASLBrokers, mech: cfg.SASLMechanism, tls: cfg.SASLDialTLS, service: cfg.Service, opts: cfg.ClientOpts}
 		}
 	case ModeMTLS:
 		if cfg.TLS == nil || cfg.TLS.ClientAuth != tls.RequireAndVerifyClientCert {
@@ -461,9 +464,22 @@ func (a *Authenticator) Client(ctx context.Context) (*kgo.Client, error) {
 	if cl := a.clients.get(id.key, now); cl != nil {
 		return cl, nil
 	}
-	cl, err := newSASLClient(a.cfg.SASLBrokers, a.cfg.SASLMechanism, a.cfg.SASLDialTLS, a.cfg.Service, id.user, id.password)
+	cl, err := newSASLClient(a.cfg.SASLBrokers, a.cfg.SASLMechanism, a.cfg.SASLDialTLS, a.cfg.Service, id.user, id.password, a.cfg.ClientOpts)
 	if err != nil {
 		return nil, err
 	}
 	return a.clients.put(id.key, cl, now), nil
+}
+
+// NewClient is a new Kafka client acting as the request's caller
+// (http_basic), with opts added, for a client that outlives the request
+// (an HTTP Proxy consumer instance, a member of its group): the service
+// owns it and closes it. ErrNoImpersonation in the other modes.
+func (a *Authenticator) NewClient(ctx context.Context, opts ...kgo.Opt) (*kgo.Client, error) {
+	id, ok := ctx.Value(ctxKey{}).(*identity)
+	if !ok || a.cfg.Mode != ModeHTTPBasic || id.user == "" {
+		return nil, ErrNoImpersonation
+	}
+	return newSASLClient(a.cfg.SASLBrokers, a.cfg.SASLMechanism, a.cfg.SASLDialTLS, a.cfg.Service, id.user, id.password,
+		append(append([]kgo.Opt{}, a.cfg.ClientOpts...), opts...))
 }

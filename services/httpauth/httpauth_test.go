@@ -377,3 +377,42 @@ func TestDeniedErrorMessage(t *testing.T) {
 		t.Fatalf("title %q", got)
 	}
 }
+
+// NewClient makes a new client acting as the caller on each call (the
+// service owns and closes it), and refuses in the modes without one.
+func TestNewClientActsAsCaller(t *testing.T) {
+	a, err := New(Config{Mode: ModeHTTPBasic, Service: "test", Verifier: &fakeVerifier{}, SASLBrokers: []string{"127.0.0.1:1"}, SASLMechanism: "PLAIN"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer a.Close()
+	var ctx context.Context
+	h := http.HandlerFunc(func(_ http.ResponseWriter, req *http.Request) { ctx = req.Context() })
+	if rec := do(t, a.Middleware(h), "alice", "secret"); rec.Code != 200 {
+		t.Fatalf("authenticating: %d", rec.Code)
+	}
+	c1, err := a.NewClient(ctx, kgo.ConsumerGroup("g"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c1.Close()
+	c2, err := a.NewClient(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c2.Close()
+	if c1 == c2 {
+		t.Fatal("NewClient returned a shared client")
+	}
+	if _, err := a.NewClient(context.Background()); !errors.Is(err, ErrNoImpersonation) {
+		t.Fatalf("without a caller: %v", err)
+	}
+	none, err := New(Config{Mode: ModeNone})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer none.Close()
+	if _, err := none.NewClient(WithPrincipal(context.Background(), "User:alice")); !errors.Is(err, ErrNoImpersonation) {
+		t.Fatalf("mode none: %v", err)
+	}
+}

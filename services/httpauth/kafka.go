@@ -36,13 +36,13 @@ func SASLOpt(mech, user, password string) kgo.Opt {
 	return kgo.SASL(scram.Auth{User: user, Pass: password}.AsSha256Mechanism())
 }
 
-func newSASLClient(brokers []string, mech string, tc *tls.Config, service, user, password string) (*kgo.Client, error) {
+func newSASLClient(brokers []string, mech string, tc *tls.Config, service, user, password string, extra []kgo.Opt) (*kgo.Client, error) {
 	opts := []kgo.Opt{kgo.SeedBrokers(brokers...), SASLOpt(mech, user, password),
 		kgo.ClientID("ringtail-" + service), kgo.DialTimeout(5 * time.Second), kgo.RequestRetries(2)}
 	if tc != nil {
 		opts = append(opts, kgo.DialTLSConfig(tc.Clone()))
 	}
-	return kgo.NewClient(opts...)
+	return kgo.NewClient(append(opts, extra...)...)
 }
 
 // kafkaVerifier checks credentials by authenticating to this node's SASL
@@ -52,10 +52,11 @@ type kafkaVerifier struct {
 	mech    string
 	tls     *tls.Config
 	service string
+	opts    []kgo.Opt // Config.ClientOpts: the client is kept for Client
 }
 
 func (v *kafkaVerifier) Verify(ctx context.Context, user, password string) (*kgo.Client, error) {
-	cl, err := newSASLClient(v.brokers, v.mech, v.tls, v.service, user, password)
+	cl, err := newSASLClient(v.brokers, v.mech, v.tls, v.service, user, password, v.opts)
 	if err != nil {
 		return nil, err
 	}

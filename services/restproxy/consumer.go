@@ -26,6 +26,8 @@ import (
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
 	"github.com/twmb/franz-go/pkg/kmsg"
+
+	"github.com/ringtail/ringtail/acl"
 )
 
 type instanceMode int
@@ -39,6 +41,7 @@ const (
 // instance is one consumer instance.
 type instance struct {
 	key        instanceKey
+	owner      string // the principal that made it; only it may use it
 	format     format
 	reset      string // earliest, latest or none
 	autoCommit bool
@@ -90,11 +93,15 @@ func (in *instance) dropClientLocked() {
 }
 
 // acquire finds the request's instance, locked and marked busy; release
-// undoes both.
+// undoes both. Another principal's instance is not found: an instance
+// acts with its maker's rights, and its existence is not shown to others.
 func (p *Proxy) acquire(req *http.Request) (*instance, func(), error) {
 	k := instanceKey{req.PathValue("group"), req.PathValue("instance")}
 	p.mu.Lock()
 	in := p.mu.instances[k]
+	if in != nil && in.owner != owner(req) {
+		in = nil
+	}
 	if in != nil {
 		in.useMu.Lock()
 		in.busy++
@@ -196,7 +203,7 @@ func (p *Proxy) createInstance(w http.ResponseWriter, req *http.Request) error {
 		name = randomName()
 	}
 	group := req.PathValue("group")
-	in := &instance{key: instanceKey{group, name}, format: f, reset: reset, autoCommit: ac,
+	in := &instance{key: instanceKey{group, name}, owner: owner(req), format: f, reset: reset, autoCommit: ac,
 		last: p.cfg.Now(), consumed: map[string]map[int32]int64{}, assigned: map[string]map[int32]bool{}, pending: map[instTP]pendingSeek{}}
 	p.mu.Lock()
 	if _, ok := p.mu.instances[in.key]; ok {
@@ -219,12 +226,13 @@ func (p *Proxy) deleteInstance(w http.ResponseWriter, req *http.Request) error {
 	k := instanceKey{req.PathValue("group"), req.PathValue("instance")}
 	p.mu.Lock()
 	in := p.mu.instances[k]
+	if in == nil || in.owner != owner(req) {
+		p.mu.Unlock()
+		return errInstanceNotFound
+	}
 	delete(p.mu.instances, k)
 	p.metrics.instances.Set(float64(len(p.mu.instances)))
 	p.mu.Unlock()
-	if in == nil {
-		return errInstanceNotFound
-	}
 	in.close()
 	w.WriteHeader(http.StatusNoContent)
 	return nil
@@ -287,6 +295,15 @@ func (p *Proxy) subscribe(w http.ResponseWriter, req *http.Request) error {
 	defer release()
 	if in.mode == modeAssigned {
 		return errIllegalState("Subscription to topics, partitions and pattern are mutually exclusive")
+	}
+	// Checked now, not at the first poll as a Kafka consumer would: the
+	// proxy's own client would otherwise join the group for a caller
+	// that may not read it.
+	if err := p.authorize(req, acl.ResourceGroup, in.key.group, acl.OpRead); err != nil {
+		return err
+	}
+	if err := p.authorizeTopics(req, body.Topics, acl.OpRead); err != nil {
+		return err
 	}
 	in.dropClientLocked()
 	opts := []kgo.Opt{kgo.ConsumerGroup(in.key.group), kgo.DisableAutoCommit(), kgo.ConsumeResetOffset(in.resetOffset()),
@@ -360,6 +377,19 @@ func (p *Proxy) assign(w http.ResponseWriter, req *http.Request) error {
 	defer release()
 	if in.mode == modeSubscribed {
 		return errIllegalState("Subscription to topics, partitions and pattern are mutually exclusive")
+	}
+	topics := make([]string, 0, len(body.Partitions))
+	for _, tp := range body.Partitions {
+		topics = append(topics, tp.Topic)
+	}
+	if err := p.authorizeTopics(req, topics, acl.OpRead); err != nil {
+		return err
+	}
+	if len(body.Partitions) > 0 {
+		// The committed offsets are the group's.
+		if err := p.authorize(req, acl.ResourceGroup, in.key.group, acl.OpDescribe); err != nil {
+			return err
+		}
 	}
 	in.dropClientLocked()
 	if len(body.Partitions) == 0 {
@@ -618,6 +648,11 @@ func (p *Proxy) seekEdge(w http.ResponseWriter, req *http.Request, beginning boo
 		return err
 	}
 	defer release()
+	for _, tp := range body.Partitions {
+		if err := p.authorize(req, acl.ResourceTopic, tp.Topic, acl.OpDescribe); err != nil {
+			return err
+		}
+	}
 	_, adm, err := p.shared(req)
 	if err != nil {
 		return err
@@ -701,6 +736,9 @@ func (p *Proxy) records(w http.ResponseWriter, req *http.Request) error {
 		fs.EachError(func(t string, pt int32, err error) {
 			if !errors.Is(err, context.DeadlineExceeded) && !errors.Is(err, context.Canceled) && ferr == nil {
 				ferr = fmt.Errorf("%s-%d: %w", t, pt, err)
+				if d := errDenied(err, t, in.key.group); d != nil {
+					ferr = d
+				}
 			}
 		})
 		in.buf = fs.Records()
@@ -719,6 +757,11 @@ func (p *Proxy) records(w http.ResponseWriter, req *http.Request) error {
 		}
 		in.buf = kept
 		in.checkSeeksLocked()
+	}
+	// After the poll: a pattern's topics are known once assigned, and
+	// records of a topic the caller may not read stay unreturned.
+	if err := p.authorizeRead(req, in); err != nil {
+		return err
 	}
 	// Take records up to max_bytes of keys and values (at least one, so a
 	// record larger than max_bytes does not stall the instance).
@@ -751,7 +794,9 @@ func (p *Proxy) records(w http.ResponseWriter, req *http.Request) error {
 		in.consumed[r.Topic][r.Partition] = r.Offset + 1
 	}
 	in.buf = in.buf[n:]
-	if in.autoCommit && n > 0 {
+	// An assigned instance's auto commit goes through the proxy's own
+	// client with mtls, so it needs the group READ a commit needs.
+	if in.autoCommit && n > 0 && p.authorize(req, acl.ResourceGroup, in.key.group, acl.OpRead) == nil {
 		if err := p.commitLocked(ctx, req, in, in.consumed); err != nil {
 			p.log.Debug("auto commit", "group", in.key.group, "instance", in.key.name, "err", err)
 		}
@@ -850,6 +895,9 @@ func (p *Proxy) commit(w http.ResponseWriter, req *http.Request) error {
 		return err
 	}
 	defer release()
+	if err := p.authorize(req, acl.ResourceGroup, in.key.group, acl.OpRead); err != nil {
+		return err
+	}
 	next := in.consumed
 	if len(body.Offsets) > 0 {
 		// Confluent's v2 commits the offset after the one given: the
@@ -863,6 +911,11 @@ func (p *Proxy) commit(w http.ResponseWriter, req *http.Request) error {
 				next[o.Topic] = map[int32]int64{}
 			}
 			next[o.Topic][o.Partition] = o.Offset + 1
+		}
+	}
+	for t := range next {
+		if err := p.authorize(req, acl.ResourceTopic, t, acl.OpRead); err != nil {
+			return err
 		}
 	}
 	ctx, cancel := reqCtx(req)
@@ -894,6 +947,14 @@ func (p *Proxy) committed(w http.ResponseWriter, req *http.Request) error {
 		body.Partitions = in.assignedList()
 	} else if err := unmarshalBody(b, &body); err != nil {
 		return err
+	}
+	if err := p.authorize(req, acl.ResourceGroup, in.key.group, acl.OpDescribe); err != nil {
+		return err
+	}
+	for _, tp := range body.Partitions {
+		if err := p.authorize(req, acl.ResourceTopic, tp.Topic, acl.OpDescribe); err != nil {
+			return err
+		}
 	}
 	_, adm, err := p.shared(req)
 	if err != nil {

@@ -84,6 +84,9 @@ func errKafka(err error) *apiError {
 	if errors.As(err, &ae) {
 		return ae
 	}
+	if d := errDenied(err, "", ""); d != nil {
+		return d
+	}
 	if kerr.IsRetriable(err) {
 		return errf(50003, "Retriable Kafka error: %v", err)
 	}

@@ -12,6 +12,8 @@ import (
 
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kerr"
+
+	"github.com/ringtail/ringtail/acl"
 )
 
 type v2Replica struct {
@@ -49,19 +51,41 @@ func contains(s []int32, v int32) bool {
 	return false
 }
 
+// reqCtx bounds a request's Kafka and registry calls; it carries the
+// caller's Authorization header for the registry (forwardAuthorization).
 func reqCtx(req *http.Request) (context.Context, context.CancelFunc) {
-	return context.WithTimeout(req.Context(), requestTimeout)
+	return context.WithTimeout(withAuthorization(req.Context(), req), requestTimeout)
 }
 
 // topicDetail is the topic's metadata; 40401 when it does not exist.
+// describeTopic is the v2 metadata routes' common start: the shared admin
+// client, DESCRIBE on the topic, and the topic's partitions.
+func (p *Proxy) describeTopic(ctx context.Context, req *http.Request, topic string) (*kadm.Client, kadm.TopicDetail, error) {
+	_, adm, err := p.shared(req)
+	if err != nil {
+		return nil, kadm.TopicDetail{}, err
+	}
+	if err := p.authorize(req, acl.ResourceTopic, topic, acl.OpDescribe); err != nil {
+		return nil, kadm.TopicDetail{}, err
+	}
+	td, err := p.topicDetail(ctx, adm, topic)
+	return adm, td, err
+}
+
 func (p *Proxy) topicDetail(ctx context.Context, adm *kadm.Client, topic string) (kadm.TopicDetail, error) {
 	md, err := adm.Metadata(ctx, topic)
+	if d := errDenied(err, topic, ""); d != nil {
+		return kadm.TopicDetail{}, d
+	}
 	if err != nil {
 		return kadm.TopicDetail{}, errKafka(err)
 	}
 	td, ok := md.Topics[topic]
 	if !ok || td.Err == kerr.UnknownTopicOrPartition {
 		return kadm.TopicDetail{}, errTopicNotFound
+	}
+	if d := errDenied(td.Err, topic, ""); d != nil {
+		return kadm.TopicDetail{}, d
 	}
 	if td.Err != nil {
 		return kadm.TopicDetail{}, errKafka(td.Err)
@@ -94,7 +118,10 @@ func (p *Proxy) listTopics(w http.ResponseWriter, req *http.Request) error {
 	if err != nil {
 		return errKafka(err)
 	}
-	names := ts.Names()
+	names, err := p.visible(req, ts.Names())
+	if err != nil {
+		return err
+	}
 	if names == nil {
 		names = []string{}
 	}
@@ -103,14 +130,10 @@ func (p *Proxy) listTopics(w http.ResponseWriter, req *http.Request) error {
 }
 
 func (p *Proxy) getTopic(w http.ResponseWriter, req *http.Request) error {
-	_, adm, err := p.shared(req)
-	if err != nil {
-		return err
-	}
 	ctx, cancel := reqCtx(req)
 	defer cancel()
 	topic := req.PathValue("topic")
-	td, err := p.topicDetail(ctx, adm, topic)
+	adm, td, err := p.describeTopic(ctx, req, topic)
 	if err != nil {
 		return err
 	}
@@ -119,7 +142,10 @@ func (p *Proxy) getTopic(w http.ResponseWriter, req *http.Request) error {
 	if err != nil {
 		return errKafka(err)
 	}
-	if rc, err := rcs.On(topic, nil); err == nil && rc.Err == nil {
+	// A caller without DESCRIBE_CONFIGS sees the topic without configs,
+	// as the broker's refusal of the config request leaves them out.
+	if rc, err := rcs.On(topic, nil); err == nil && rc.Err == nil &&
+		p.authorize(req, acl.ResourceTopic, topic, acl.OpDescribeConfigs) == nil {
 		for _, c := range rc.Configs {
 			if c.Value != nil {
 				out.Configs[c.Key] = *c.Value
@@ -134,13 +160,9 @@ func (p *Proxy) getTopic(w http.ResponseWriter, req *http.Request) error {
 }
 
 func (p *Proxy) listPartitions(w http.ResponseWriter, req *http.Request) error {
-	_, adm, err := p.shared(req)
-	if err != nil {
-		return err
-	}
 	ctx, cancel := reqCtx(req)
 	defer cancel()
-	td, err := p.topicDetail(ctx, adm, req.PathValue("topic"))
+	_, td, err := p.describeTopic(ctx, req, req.PathValue("topic"))
 	if err != nil {
 		return err
 	}
@@ -153,13 +175,9 @@ func (p *Proxy) listPartitions(w http.ResponseWriter, req *http.Request) error {
 }
 
 func (p *Proxy) getPartition(w http.ResponseWriter, req *http.Request) error {
-	_, adm, err := p.shared(req)
-	if err != nil {
-		return err
-	}
 	ctx, cancel := reqCtx(req)
 	defer cancel()
-	td, err := p.topicDetail(ctx, adm, req.PathValue("topic"))
+	_, td, err := p.describeTopic(ctx, req, req.PathValue("topic"))
 	if err != nil {
 		return err
 	}
@@ -172,14 +190,10 @@ func (p *Proxy) getPartition(w http.ResponseWriter, req *http.Request) error {
 }
 
 func (p *Proxy) partitionOffsets(w http.ResponseWriter, req *http.Request) error {
-	_, adm, err := p.shared(req)
-	if err != nil {
-		return err
-	}
 	ctx, cancel := reqCtx(req)
 	defer cancel()
 	topic := req.PathValue("topic")
-	td, err := p.topicDetail(ctx, adm, topic)
+	adm, td, err := p.describeTopic(ctx, req, topic)
 	if err != nil {
 		return err
 	}
@@ -340,8 +354,19 @@ func (p *Proxy) v3Topics(w http.ResponseWriter, req *http.Request) error {
 	}
 	id := req.PathValue("cluster")
 	base := baseURL(req) + "/v3/clusters/" + id + "/topics"
+	names, err := p.visible(req, ts.Names())
+	if err != nil {
+		return v3Err(err)
+	}
+	shown := make(map[string]bool, len(names))
+	for _, n := range names {
+		shown[n] = true
+	}
 	data := []any{}
 	for _, td := range ts.Sorted() {
+		if !shown[td.Topic] {
+			continue // the caller may not describe it
+		}
 		self := base + "/" + td.Topic
 		rn := "crn:///kafka=" + id + "/topic=" + td.Topic
 		rf := 0

@@ -19,6 +19,8 @@ import (
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
 	"github.com/twmb/franz-go/pkg/sr"
+
+	"github.com/ringtail/ringtail/acl"
 )
 
 // explicitPartition marks, in a record's Context, the partition a client
@@ -139,6 +141,9 @@ func (p *Proxy) produceV2(w http.ResponseWriter, req *http.Request, partition in
 	ctx, cancel := reqCtx(req)
 	defer cancel()
 	topic := req.PathValue("topic")
+	if err := p.authorize(req, acl.ResourceTopic, topic, acl.OpWrite); err != nil {
+		return err
+	}
 	td, err := p.topicDetail(ctx, adm, topic)
 	if err != nil {
 		return err
@@ -164,6 +169,7 @@ func (p *Proxy) produceV2(w http.ResponseWriter, req *http.Request, partition in
 	}
 	res := cl.ProduceSync(ctx, recs...)
 	resp.Offsets = make([]v2Offset, len(recs))
+	var denied *apiError
 	for _, r := range res {
 		i := index[r.Record]
 		if r.Err != nil {
@@ -171,14 +177,30 @@ func (p *Proxy) produceV2(w http.ResponseWriter, req *http.Request, partition in
 			if kerr.IsRetriable(r.Err) || errors.Is(r.Err, context.DeadlineExceeded) {
 				code = 2
 			}
+			if d := errDenied(r.Err, topic, ""); d != nil {
+				code, msg, denied = d.Code, d.Message, d
+			}
 			resp.Offsets[i] = v2Offset{ErrorCode: &code, Error: &msg}
 			continue
 		}
 		part, off := r.Record.Partition, r.Record.Offset
 		resp.Offsets[i] = v2Offset{Partition: &part, Offset: &off}
 	}
+	if denied != nil {
+		// Confluent answers a produce the broker refused 403, with the
+		// error and the per-record offsets in one body.
+		writeJSON(w, denied.status, ctV2, deniedProduce{Code: denied.Code, Message: denied.Message, v2ProduceResponse: resp})
+		return nil
+	}
 	writeJSON(w, 200, ctV2, resp)
 	return nil
+}
+
+// deniedProduce is a v2 produce the broker refused.
+type deniedProduce struct {
+	Code    int    `json:"error_code"`
+	Message string `json:"message"`
+	v2ProduceResponse
 }
 
 // serializeAvro resolves the request's schemas (registering given ones
@@ -350,6 +372,10 @@ func (p *Proxy) v3Produce(w http.ResponseWriter, req *http.Request) error {
 	default:
 		return v3Err(errUnsupportedMedia)
 	}
+	topic := req.PathValue("topic")
+	if err := p.authorize(req, acl.ResourceTopic, topic, acl.OpWrite); err != nil {
+		return v3Err(err)
+	}
 	cl, adm, err := p.shared(req)
 	if err != nil {
 		return v3Err(err)
@@ -360,9 +386,11 @@ func (p *Proxy) v3Produce(w http.ResponseWriter, req *http.Request) error {
 		cancel()
 		return err
 	}
-	topic := req.PathValue("topic")
 	td, err := p.topicDetail(ctx, adm, topic)
 	cancel()
+	if ae, ok := err.(*apiError); ok && ae.Code == 40301 {
+		return v3Err(err)
+	}
 	if err != nil {
 		return errf(404, "This server does not host this topic-partition.")
 	}

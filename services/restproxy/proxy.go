@@ -1,10 +1,12 @@
 // Package restproxy is Ringtail's built-in HTTP Proxy: Confluent REST Proxy's
 // v2 API (produce, metadata, consumer instances) and v3's cluster, topic and
-// record-produce endpoints, over franz-go clients of the node's own listener.
+// record-produce endpoints, over franz-go clients of the node's own listener,
+// acting as the caller when services/httpauth authenticates it (auth.go).
 package restproxy
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -17,6 +19,8 @@ import (
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
 	"github.com/twmb/franz-go/pkg/sr"
+
+	"github.com/ringtail/ringtail/acl"
 )
 
 // Defaults and limits.
@@ -41,8 +45,7 @@ const (
 // Clients makes the Kafka clients behind the API, so they are built in one
 // place. The default (Config.Clients nil) shares one client for produce and
 // metadata and makes one per consumer instance, all against Config.Brokers;
-// an authenticating front (Config.Middleware) can later supply one that
-// picks clients by the principal it stored in the request's context.
+// with Config.Impersonate they act as each request's caller instead.
 type Clients interface {
 	// Shared is the client for produce and metadata of req.
 	Shared(req *http.Request) (*kgo.Client, error)
@@ -66,8 +69,28 @@ type Config struct {
 	Logger          *slog.Logger
 	// Metrics registers the metrics; nil leaves them out.
 	Metrics prometheus.Registerer
+	// ClientOpts are added to the proxy's own Kafka clients (SASL as the
+	// services' user when the node has no PLAINTEXT listener).
+	ClientOpts []kgo.Opt
 	// Middleware, when set, wraps every route (authentication).
 	Middleware func(http.Handler) http.Handler
+	// Impersonate, when set, gives Kafka clients acting as the request's
+	// caller (services/httpauth with http_basic): produce, metadata and
+	// consumer instances run as the caller, so the broker's ACLs decide.
+	Impersonate Impersonator
+	// Authorize, when set, is asked before each operation for a caller
+	// the clients cannot act as (httpauth's mtls): WRITE on a topic to
+	// produce, DESCRIBE to see it, READ on topic and group to consume.
+	// An error matching httpauth.ErrDenied answers 403 (40301).
+	Authorize func(ctx context.Context, rt acl.ResourceType, name string, op acl.Operation) error
+	// TLS, when set, serves HTTPS with it (mtls: client certificates
+	// required).
+	TLS *tls.Config
+	// SchemaRegistryTLS is the TLS configuration of the registry client,
+	// for an https:// SchemaRegistryURL. The caller's Authorization header
+	// travels with the proxy's registry requests, so with http_basic the
+	// registry authorizes the caller too.
+	SchemaRegistryTLS *tls.Config
 	// Clients, when set, replaces the default client construction.
 	Clients Clients
 	// Now is the clock for instance expiry; nil is time.Now.
@@ -110,17 +133,23 @@ func Start(cfg Config) (*Proxy, error) {
 	p := &Proxy{cfg: cfg, log: cfg.Logger.With("service", "http-proxy"), clients: cfg.Clients, schemas: newSchemaCache()}
 	p.mu.instances = map[instanceKey]*instance{}
 	if p.clients == nil {
-		dc, err := newDefaultClients(cfg.Brokers)
+		dc, err := newDefaultClients(cfg.Brokers, cfg.ClientOpts)
 		if err != nil {
 			return nil, err
 		}
 		p.clients = dc
+		if cfg.Impersonate != nil {
+			p.clients = &callerClients{own: dc, as: cfg.Impersonate}
+		}
 	}
 	if cfg.SchemaRegistryURL != "" {
 		// The request's context bounds each call; sr's own 5-second
 		// default is shorter than a registry still electing its writer
 		// after a start may take.
-		c, err := sr.NewClient(sr.URLs(cfg.SchemaRegistryURL), sr.HTTPClient(&http.Client{Timeout: requestTimeout}))
+		tr := http.DefaultTransport.(*http.Transport).Clone()
+		tr.TLSClientConfig = cfg.SchemaRegistryTLS
+		c, err := sr.NewClient(sr.URLs(cfg.SchemaRegistryURL),
+			sr.HTTPClient(&http.Client{Timeout: requestTimeout, Transport: forwardAuthorization{tr}}))
 		if err != nil {
 			p.clients.Close()
 			return nil, fmt.Errorf("restproxy: schema registry client: %w", err)
@@ -131,6 +160,9 @@ func Start(cfg Config) (*Proxy, error) {
 	if err != nil {
 		p.clients.Close()
 		return nil, fmt.Errorf("restproxy: listen %s: %w", cfg.Listen, err)
+	}
+	if cfg.TLS != nil {
+		ln = tls.NewListener(ln, cfg.TLS)
 	}
 	p.ln = ln
 	p.metrics = newMetrics(cfg.Metrics)
@@ -183,23 +215,31 @@ func (p *Proxy) Close(ctx context.Context) error {
 
 // defaultClients is Clients over one shared client.
 type defaultClients struct {
-	brokers []string
-	shared  *kgo.Client
+	opts   []kgo.Opt // seed brokers, client id, Config.ClientOpts
+	shared *kgo.Client
 }
 
-func newDefaultClients(brokers []string) (*defaultClients, error) {
-	cl, err := kgo.NewClient(kgo.SeedBrokers(brokers...), kgo.ClientID("ringtail-http-proxy"),
-		kgo.RecordPartitioner(newPartitioner()), kgo.ProducerLinger(0), kgo.RequiredAcks(kgo.AllISRAcks()))
+// ProducerOpts are the settings of a client the proxy produces with:
+// Kafka's default partitioner unless a record names its partition, no
+// linger (each request waits for its records), acks from all in-sync
+// replicas. A client acting as a caller (Config.Impersonate) needs them.
+func ProducerOpts() []kgo.Opt {
+	return []kgo.Opt{kgo.RecordPartitioner(newPartitioner()), kgo.ProducerLinger(0), kgo.RequiredAcks(kgo.AllISRAcks())}
+}
+
+func newDefaultClients(brokers []string, own []kgo.Opt) (*defaultClients, error) {
+	opts := append([]kgo.Opt{kgo.SeedBrokers(brokers...), kgo.ClientID("ringtail-http-proxy")}, own...)
+	cl, err := kgo.NewClient(append(opts, ProducerOpts()...)...)
 	if err != nil {
 		return nil, fmt.Errorf("restproxy: %w", err)
 	}
-	return &defaultClients{brokers: brokers, shared: cl}, nil
+	return &defaultClients{opts: opts, shared: cl}, nil
 }
 
 func (d *defaultClients) Shared(*http.Request) (*kgo.Client, error) { return d.shared, nil }
 
 func (d *defaultClients) NewConsumer(_ *http.Request, opts ...kgo.Opt) (*kgo.Client, error) {
-	return kgo.NewClient(append([]kgo.Opt{kgo.SeedBrokers(d.brokers...), kgo.ClientID("ringtail-http-proxy")}, opts...)...)
+	return kgo.NewClient(append(append([]kgo.Opt{}, d.opts...), opts...)...)
 }
 
 func (d *defaultClients) Close() { d.shared.Close() }
