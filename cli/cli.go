@@ -104,6 +104,7 @@ func (a *app) rootCommand() *cobra.Command {
 	root.AddCommand(a.quotaCommand()) // quota.go
 	root.AddCommand(a.aclCommand())
 	root.AddCommand(a.connectCommand()) // connect.go
+	root.AddCommand(a.consoleCommand()) // console.go
 	return root
 }
 

@@ -133,6 +133,7 @@ type Config struct {
 	SchemaRegistry SchemaRegistryConfig // ringtail.schema_registry_* (schemaregistry.go)
 	ServicesAuth   ServicesAuthConfig   // ringtail.services_* (httpauth.go)
 	HTTPProxy      HTTPProxyConfig      // ringtail.http_proxy_* (restproxy.go)
+	Console        ConsoleConfig        // ringtail.console_* (console.go)
 	Connect        ConnectConfig        // ringtail.connect_* (connect.go)
 
 	Ringtail RingtailConfig
@@ -245,6 +246,7 @@ func Default() *Config {
 		SchemaRegistry:                       defaultSchemaRegistry(),
 		ServicesAuth:                         defaultServicesAuth(),
 		HTTPProxy:                            defaultHTTPProxy(),
+		Console:                              defaultConsole(),
 		Connect:                              defaultConnect(),
 		FetchSessionCacheSlots:               defaultFetchSessionSlots,
 		GroupConsumer:                        defaultGroupConsumer(),

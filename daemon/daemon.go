@@ -21,6 +21,7 @@ import (
 	sddaemon "github.com/coreos/go-systemd/v22/daemon"
 
 	"github.com/ringtail/ringtail/config"
+	"github.com/ringtail/ringtail/console"
 	"github.com/ringtail/ringtail/controlplane"
 	"github.com/ringtail/ringtail/fetchsession"
 	"github.com/ringtail/ringtail/group"
@@ -53,6 +54,7 @@ type Node struct {
 	store   *storage.LogDirs
 	sreg    *schemaregistry.Registry // schemaregistry.go; nil unless enabled
 	proxy   *restproxy.Proxy         // restproxy.go; nil unless enabled
+	console *console.Server          // console.go; nil unless enabled
 	connect *connect.Distributed     // connect.go; nil unless enabled
 	servers []*kafka.Server
 	groups  *group.Coordinator
@@ -371,6 +373,9 @@ func Start(ctx context.Context, cfg *config.Config, logger *slog.Logger) (n *Nod
 		return nil, err
 	}
 	if err := n.startConnect(); err != nil { // connect.go
+		return nil, err
+	}
+	if err := n.startConsole(); err != nil { // console.go
 		return nil, err
 	}
 	addrs := make([]string, len(n.lns))
@@ -939,6 +944,7 @@ func (n *Node) Stop() error {
 	}
 	scancel()
 	n.log.Info("controlled shutdown done", "took", time.Since(began).Round(time.Millisecond))
+	n.stopConsole()
 	n.stopConnect()
 	n.stopHTTPProxy()
 	n.stopSchemaRegistry()
@@ -969,6 +975,7 @@ func (n *Node) Stop() error {
 }
 
 func (n *Node) closeAll() error {
+	n.stopConsole()
 	n.stopConnect()
 	n.stopHTTPProxy()
 	n.stopSchemaRegistry()

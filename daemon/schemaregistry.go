@@ -30,6 +30,7 @@ func zeroConfigServices(cfg *config.Config, path string) {
 	if path == "" {
 		cfg.SchemaRegistry.Enable = true
 		cfg.HTTPProxy.Enable = true
+		cfg.Console.Enable = true // console.go
 		cfg.Connect.Enable = true
 	}
 }

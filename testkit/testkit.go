@@ -159,6 +159,9 @@ type Options struct {
 	// HTTPProxy turns on the built-in HTTP Proxy on a free loopback port
 	// of each node (Node.HTTPProxyURL).
 	HTTPProxy bool
+	// Console turns on the web console on a free loopback port of each
+	// node (Node.ConsoleURL).
+	Console bool
 	// Connect turns on the built-in Kafka Connect worker (distributed
 	// mode) on a free loopback port of each node (Node.ConnectURL).
 	Connect bool
@@ -188,6 +191,9 @@ type Node struct {
 	// HTTPProxyPort is the HTTP Proxy's port (Options.HTTPProxy); 0 when
 	// it is off.
 	HTTPProxyPort int
+	// ConsolePort is the web console's port (Options.Console); 0 when it
+	// is off.
+	ConsolePort int
 	// ConnectPort is the Connect REST API's port (Options.Connect); 0
 	// when it is off.
 	ConnectPort int
@@ -259,6 +265,11 @@ func newNodeOnPorts(t testing.TB, o Options, port, ctrlPort int) *Node {
 		rt["http_proxy_enable"] = "true"
 		rt["http_proxy_listen"] = fmt.Sprintf(`"127.0.0.1:%d"`, n.HTTPProxyPort)
 	}
+	if o.Console {
+		n.ConsolePort = FreePort(t)
+		rt["console_enable"] = "true"
+		rt["console_listen"] = fmt.Sprintf(`"127.0.0.1:%d"`, n.ConsolePort)
+	}
 	if o.Connect {
 		n.ConnectPort = FreePort(t)
 		rt["connect_enable"] = "true"
@@ -298,6 +309,9 @@ func (n *Node) SchemaRegistryURL() string { return fmt.Sprintf("http://127.0.0.1
 
 // HTTPProxyURL is the node's HTTP Proxy URL (Options.HTTPProxy).
 func (n *Node) HTTPProxyURL() string { return fmt.Sprintf("http://127.0.0.1:%d", n.HTTPProxyPort) }
+
+// ConsoleURL is the node's web console URL (Options.Console).
+func (n *Node) ConsoleURL() string { return fmt.Sprintf("http://127.0.0.1:%d", n.ConsolePort) }
 
 // ConnectURL is the node's Connect REST URL (Options.Connect).
 func (n *Node) ConnectURL() string { return fmt.Sprintf("http://127.0.0.1:%d", n.ConnectPort) }

@@ -1,0 +1,49 @@
+package config
+
+// The built-in web console (package console): whether it runs, where it
+// listens, and whether it may change anything.
+
+import (
+	"errors"
+	"net"
+	"strconv"
+)
+
+// ConsoleConfig is the ringtail.console_* keys.
+type ConsoleConfig struct {
+	Enable   bool   // ringtail.console_enable
+	Listen   string // ringtail.console_listen: host:port
+	ReadOnly bool   // ringtail.console_read_only
+}
+
+func defaultConsole() ConsoleConfig {
+	return ConsoleConfig{Listen: "127.0.0.1:9021"}
+}
+
+func consoleKeys() []brokerKey {
+	const grp = "ringtail"
+	return []brokerKey{
+		boolKey("ringtail.console_enable", grp, "Serve the web console (overview, topics, messages, consumer groups) over this node's Kafka listener.", "false",
+			func(c *Config) *bool { return &c.Console.Enable }),
+		stringKey("ringtail.console_listen", grp, "host:port of the web console.", `"127.0.0.1:9021"`,
+			func(c *Config) *string { return &c.Console.Listen }, checkConsoleListen),
+		boolKey("ringtail.console_read_only", grp, "Serve the web console read-only: no creating or deleting topics, no resetting offsets.", "false",
+			func(c *Config) *bool { return &c.Console.ReadOnly }),
+	}
+}
+
+func checkConsoleListen(s string) error {
+	host, port, err := net.SplitHostPort(s)
+	if err != nil {
+		return errors.New(`must be host:port (e.g. "127.0.0.1:9021")`)
+	}
+	if err := checkHost(host); err != nil {
+		return err
+	}
+	if p, err := strconv.Atoi(port); err != nil || p < 1 || p > 65535 {
+		return errors.New("port " + strconv.Quote(port) + " must be from 1 to 65535")
+	}
+	return nil
+}
+
+func init() { registerAuthorizerKeys(consoleKeys()) }

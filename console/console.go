@@ -1,0 +1,225 @@
+// Package console is the built-in web console: server-rendered pages
+// (html/template, htmx for in-place refreshes) that show and operate a cluster
+// through the Kafka protocol only, in the daemon or as `ringtail console`.
+package console
+
+import (
+	"context"
+	"embed"
+	"errors"
+	"io/fs"
+	"log/slog"
+	"net"
+	"net/http"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kgo"
+)
+
+// The pages and their static files are compiled into the binary: `go build`
+// alone gives a console, with nothing fetched from elsewhere at run time.
+//
+//go:embed templates/*.html static/*
+var assets embed.FS
+
+const (
+	// requestTimeout bounds the Kafka requests behind one page, so that a
+	// broker that is down gives an error page in seconds, not a hung tab.
+	requestTimeout = 10 * time.Second
+	dialTimeout    = 5 * time.Second
+	// logDirsTimeout bounds the size lookups; sizes are an addition to a
+	// page, never a reason for it to fail.
+	logDirsTimeout = 3 * time.Second
+	metadataMinAge = 250 * time.Millisecond
+	readTimeout    = 10 * time.Second
+	writeTimeout   = 30 * time.Second
+)
+
+// Config is one console's settings.
+type Config struct {
+	Listen  string   // host:port of the HTTP server
+	Brokers []string // seed brokers of the cluster shown
+	// ClientOpts are extra kgo options (TLS, SASL) for every client the
+	// console makes.
+	ClientOpts []kgo.Opt
+	// ReadOnly hides the actions that change the cluster and answers them
+	// with 403.
+	ReadOnly bool
+	Logger   *slog.Logger
+	// Metrics registers the metrics; nil leaves them out.
+	Metrics prometheus.Registerer
+}
+
+// Server is one running console.
+type Server struct {
+	cfg     Config
+	log     *slog.Logger
+	cl      *kgo.Client
+	adm     *kadm.Client
+	handler http.Handler
+	metrics *metrics
+
+	ln   net.Listener
+	srv  *http.Server
+	done sync.WaitGroup
+}
+
+// New builds a console without listening: Handler serves it (tests, or a
+// caller with its own server). Close releases its client.
+func New(cfg Config) (*Server, error) {
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
+	if len(cfg.Brokers) == 0 {
+		return nil, errors.New("console: no seed brokers")
+	}
+	cl, err := kgo.NewClient(append(baseOpts(cfg), cfg.ClientOpts...)...)
+	if err != nil {
+		return nil, err
+	}
+	s := &Server{cfg: cfg, log: cfg.Logger.With("service", "console"), cl: cl, adm: kadm.NewClient(cl)}
+	s.metrics = newMetrics(cfg.Metrics)
+	s.handler = s.routes()
+	return s, nil
+}
+
+func baseOpts(cfg Config) []kgo.Opt {
+	return []kgo.Opt{
+		kgo.SeedBrokers(cfg.Brokers...),
+		kgo.ClientID("ringtail-console"),
+		kgo.RetryTimeout(requestTimeout),
+		kgo.DialTimeout(dialTimeout),
+		// kgo keeps topic metadata for this long and answers admin
+		// requests from it; at the default 5s a topic just deleted
+		// would still be listed when the page reloads.
+		kgo.MetadataMinAge(metadataMinAge),
+	}
+}
+
+// Start builds a console and serves it on cfg.Listen.
+func Start(cfg Config) (*Server, error) {
+	s, err := New(cfg)
+	if err != nil {
+		return nil, err
+	}
+	ln, err := net.Listen("tcp", cfg.Listen)
+	if err != nil {
+		s.cl.Close()
+		s.metrics.unregister()
+		return nil, err
+	}
+	s.ln = ln
+	s.srv = &http.Server{Handler: s.handler, ReadHeaderTimeout: readTimeout, ReadTimeout: readTimeout, WriteTimeout: writeTimeout}
+	s.done.Add(1)
+	go func() {
+		defer s.done.Done()
+		if err := s.srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			s.log.Error("console server", "err", err)
+		}
+	}()
+	s.log.Info("console serving", "addr", "http://"+ln.Addr().String(), "read_only", cfg.ReadOnly)
+	return s, nil
+}
+
+// Handler is the console's HTTP handler.
+func (s *Server) Handler() http.Handler { return s.handler }
+
+// Addr is the address it listens on (Start only).
+func (s *Server) Addr() net.Addr { return s.ln.Addr() }
+
+// Close stops serving (waiting for requests in flight up to ctx) and closes
+// the console's Kafka client.
+func (s *Server) Close(ctx context.Context) error {
+	var err error
+	if s.srv != nil {
+		err = s.srv.Shutdown(ctx)
+		s.done.Wait()
+	}
+	s.cl.Close()
+	s.metrics.unregister()
+	return err
+}
+
+// routes maps the pages. Every change goes through a POST, refused across
+// origins so that another site open in the same browser cannot drive it.
+func (s *Server) routes() http.Handler {
+	mux := http.NewServeMux()
+	static, _ := fs.Sub(assets, "static")
+	mux.Handle("GET /static/", http.StripPrefix("/static/", cacheFor(http.FileServerFS(static))))
+	mux.HandleFunc("GET /{$}", s.overview)
+	mux.HandleFunc("GET /topics", s.topics)
+	mux.HandleFunc("POST /topics", s.createTopic)
+	mux.HandleFunc("GET /topics/{topic}", s.topic)
+	mux.HandleFunc("GET /topics/{topic}/delete", s.confirmDeleteTopic)
+	mux.HandleFunc("POST /topics/{topic}/delete", s.deleteTopic)
+	mux.HandleFunc("GET /topics/{topic}/messages", s.messages)
+	mux.HandleFunc("GET /groups", s.groups)
+	mux.HandleFunc("GET /groups/{group}", s.group)
+	mux.HandleFunc("GET /groups/{group}/reset", s.previewReset)
+	mux.HandleFunc("POST /groups/{group}/reset", s.reset)
+	mux.HandleFunc("/", s.notFound)
+	return http.NewCrossOriginProtection().Handler(s.metrics.wrap(mux))
+}
+
+func cacheFor(h http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Cache-Control", "public, max-age=3600")
+		h.ServeHTTP(w, r)
+	})
+}
+
+// metrics count the console's requests by page and status class.
+type metrics struct {
+	reg      prometheus.Registerer
+	requests *prometheus.CounterVec
+}
+
+func newMetrics(reg prometheus.Registerer) *metrics {
+	m := &metrics{reg: reg, requests: prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "ringtail_console_requests_total",
+		Help: "Web console HTTP requests, by route and status class (2xx, 3xx, 4xx, 5xx).",
+	}, []string{"route", "code"})}
+	if reg != nil {
+		if err := reg.Register(m.requests); err != nil {
+			m.reg = nil // already there (a console restarted in-process): count unregistered
+		}
+	}
+	return m
+}
+
+func (m *metrics) unregister() {
+	if m.reg != nil {
+		m.reg.Unregister(m.requests)
+	}
+}
+
+type statusWriter struct {
+	http.ResponseWriter
+	code int
+}
+
+func (w *statusWriter) WriteHeader(code int) {
+	if w.code == 0 {
+		w.code = code
+	}
+	w.ResponseWriter.WriteHeader(code)
+}
+
+func (m *metrics) wrap(mux *http.ServeMux) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		sw := &statusWriter{ResponseWriter: w}
+		mux.ServeHTTP(sw, r)
+		if sw.code == 0 {
+			sw.code = http.StatusOK
+		}
+		route := r.Pattern
+		if route == "" {
+			_, route = mux.Handler(r)
+		}
+		m.requests.WithLabelValues(route, strconv.Itoa(sw.code/100)+"xx").Inc()
+	})
+}
