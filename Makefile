@@ -45,7 +45,7 @@ lint: ## gofmt and go vet
 	  if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
 	$(GO) vet $(PKGS)
 
-fuzz: ## run every fuzz target for FUZZTIME each (default 60s; make test runs each for TEST_FUZZTIME, 3s)
+fuzz: ## run every fuzz target for FUZZTIME each (default 60s; make test runs each for TEST_FUZZTIME)
 	@set -e; for spec in $$(grep -rlE '^func Fuzz' --include='*_test.go' . | sort); do \
 	  dir=$$(dirname $$spec); \
 	  for f in $$(grep -hoE '^func (Fuzz[A-Za-z0-9_]+)' $$spec | cut -d' ' -f2); do \
