@@ -14,7 +14,7 @@ ARCH      ?= $(shell $(GO) env GOARCH)
 DIST      := dist
 NFPM      ?= $(GO) run github.com/goreleaser/nfpm/v2/cmd/nfpm@v2.44.0
 
-.PHONY: help build run test test-unit lint fuzz fuzz-long torture torture-check simulate powerloss bench bench-smoke bench-conns bench-suite bench-suite-smoke bench-create scale-fd bench-compact bench-txn bench-fetch-sessions bench-tls clean deb rpm dist-bin
+.PHONY: help build run test test-unit lint fuzz fuzz-long torture torture-check simulate powerloss bench bench-smoke bench-conns bench-suite bench-suite-smoke bench-create scale-fd bench-compact bench-txn bench-fetch-sessions bench-tls bench-console clean deb rpm dist-bin
 
 help: ## list the targets
 	@awk 'BEGIN{FS=":.*## "} /^[a-zA-Z_-]+:.*## /{printf "  %-12s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -100,6 +100,9 @@ bench-txn: build ## transactional produce (100 and 1,000 records per transaction
 
 bench-fetch-sessions: build ## one consumer tailing 1,000 partitions with fetch sessions on and off (2 runs x 10 s each; results in benchmarks/results/<date>-fetch-sessions.json)
 	cd benchmarks && $(GO) run ./cmd/fetchsessbench --ringtail ../$(BIN) --out results/$$(date -u +%F)-fetch-sessions.json
+
+bench-console: build ## the web console against 10,000 topics of 10 partitions (CONSOLE_TOPICS): page load times, and produce throughput with and without console pages loading (results in benchmarks/results/<date>-console-<topics>.json)
+	cd benchmarks && $(GO) run ./cmd/consolebench --ringtail ../$(BIN) --topics $${CONSOLE_TOPICS:-10000} --out results/$$(date -u +%F)-console-$${CONSOLE_TOPICS:-10000}.json
 
 bench-tls: build ## consume a 512 MiB topic over plaintext (sendfile and copy) and over TLS (3 runs each; results in benchmarks/results/<date>-tls-fetch.json)
 	cd benchmarks && $(GO) run ./cmd/tlsfetchbench --ringtail ../$(BIN) --out results/$$(date -u +%F)-tls-fetch.json

@@ -1,0 +1,293 @@
+// Command consolebench measures the web console against a large cluster
+// (issue 19): it starts the real ringtail binary with the console on,
+// creates --topics topics of --partitions each, then times the console's
+// pages (the topic list's first page, a search, a later page, one topic,
+// the overview) and measures produce throughput on the same node with and
+// without a client loading console pages all the time, in alternating
+// rounds. make bench-console runs it for 10,000 topics of 10 partitions and
+// records the figures in benchmarks/results; its test runs it small.
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"sort"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/ringtail/ringtail/benchmarks/internal/localnode"
+)
+
+// Page is one console page's load times (the whole response read).
+type Page struct {
+	Path    string  `json:"path"`
+	Loads   int     `json:"loads"`
+	FirstMS float64 `json:"first_ms"` // the first load, before any caching in the client
+	P50MS   float64 `json:"p50_ms"`
+	P90MS   float64 `json:"p90_ms"`
+	MaxMS   float64 `json:"max_ms"`
+	Bytes   int     `json:"bytes"`
+}
+
+// Round is one produce run, with or without the console being loaded.
+type Round struct {
+	ConsoleLoad bool    `json:"console_load"`
+	RecordsPerS float64 `json:"records_per_s"`
+	P99MS       float64 `json:"p99_ms"`
+	PageLoads   int64   `json:"page_loads"` // console pages served during the round
+}
+
+// Summary is what the run writes.
+type Summary struct {
+	Date               string  `json:"date"`
+	Host               string  `json:"host"`
+	Topics             int     `json:"topics"`
+	PartitionsPerTopic int     `json:"partitions_per_topic"`
+	CreateS            float64 `json:"create_s"`
+	Pages              []Page  `json:"pages"`
+	Rounds             []Round `json:"rounds"`
+	// MedianRecordsPerS without and with the console loaded, and their
+	// ratio (with / without).
+	MedianQuiet  float64 `json:"median_records_per_s_quiet"`
+	MedianLoaded float64 `json:"median_records_per_s_console_loaded"`
+	Ratio        float64 `json:"ratio_loaded_to_quiet"`
+	// PageIntervalMS is how often the loaded rounds started a page load
+	// (0: back to back).
+	PageIntervalMS int64 `json:"page_interval_ms"`
+}
+
+func main() {
+	if err := run(context.Background(), os.Args[1:], os.Stdout); err != nil {
+		fmt.Fprintln(os.Stderr, "consolebench:", err)
+		os.Exit(1)
+	}
+}
+
+func run(ctx context.Context, args []string, stdout io.Writer) error {
+	fs := flag.NewFlagSet("consolebench", flag.ContinueOnError)
+	bin := fs.String("ringtail", "", "the ringtail binary (default: build it from the repository)")
+	topics := fs.Int("topics", 10000, "topics to create")
+	parts := fs.Int("partitions", 10, "partitions of each topic")
+	loads := fs.Int("loads", 20, "loads of each page")
+	rounds := fs.Int("rounds", 3, "produce rounds of each kind (quiet, console loaded), alternating")
+	produceFor := fs.Duration("produce-for", 5*time.Second, "length of a produce round")
+	interval := fs.Duration("page-interval", 200*time.Millisecond, "during a loaded round, start a console page load this often (0: back to back)")
+	out := fs.String("out", "", "write the summary as JSON to this file")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	work, err := localnode.Prepare(ctx, "consolebench-", bin)
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(work)
+	port, err := freePort()
+	if err != nil {
+		return err
+	}
+	console := fmt.Sprintf("http://127.0.0.1:%d", port)
+	node, err := localnode.StartWith(ctx, *bin, filepath.Join(work, "node"), localnode.Options{
+		Ringtail: fmt.Sprintf("console_enable = true\nconsole_listen = \"127.0.0.1:%d\"\nmax_open_files = 2048\n", port),
+	})
+	if err != nil {
+		return err
+	}
+	defer node.Stop()
+	host, _ := os.Hostname()
+	sum := Summary{Date: time.Now().UTC().Format("2006-01-02"), Host: host, Topics: *topics, PartitionsPerTopic: *parts, PageIntervalMS: interval.Milliseconds()}
+
+	t0 := time.Now()
+	if err := createTopics(ctx, node.Addr, *topics, *parts); err != nil {
+		return err
+	}
+	sum.CreateS = float64(time.Since(t0).Milliseconds()) / 1000
+	fmt.Fprintf(stdout, "created %d topics of %d partitions in %.1f s\n", *topics, *parts, sum.CreateS)
+
+	hc := &http.Client{Timeout: time.Minute}
+	last := (*topics + 49) / 50 // the console lists 50 topics a page
+	for _, path := range []string{"/topics", "/topics?q=topic-0999", fmt.Sprintf("/topics?page=%d", last), "/topics/topic-00000", "/"} {
+		p, err := timePage(ctx, hc, console+path, *loads)
+		if err != nil {
+			return err
+		}
+		p.Path = path
+		fmt.Fprintf(stdout, "%-24s first %7.1f ms  p50 %7.1f ms  p90 %7.1f ms  max %7.1f ms  (%d bytes)\n", path, p.FirstMS, p.P50MS, p.P90MS, p.MaxMS, p.Bytes)
+		sum.Pages = append(sum.Pages, p)
+	}
+
+	var quiet, loaded []float64
+	for i := 0; i < 2**rounds; i++ {
+		r, err := produceRound(ctx, node, *bin, hc, console, i%2 == 1, *produceFor, *interval)
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(stdout, "produce round %d (console loaded: %v): %.0f records/s, p99 %.1f ms, %d console pages served\n", i+1, r.ConsoleLoad, r.RecordsPerS, r.P99MS, r.PageLoads)
+		sum.Rounds = append(sum.Rounds, r)
+		if r.ConsoleLoad {
+			loaded = append(loaded, r.RecordsPerS)
+		} else {
+			quiet = append(quiet, r.RecordsPerS)
+		}
+	}
+	sum.MedianQuiet, sum.MedianLoaded = localnode.Median(quiet), localnode.Median(loaded)
+	if sum.MedianQuiet > 0 {
+		sum.Ratio = float64(int(sum.MedianLoaded/sum.MedianQuiet*1000)) / 1000
+	}
+	fmt.Fprintf(stdout, "produce medians: quiet %.0f records/s, console loaded %.0f records/s (ratio %.3f)\n", sum.MedianQuiet, sum.MedianLoaded, sum.Ratio)
+	if *out != "" {
+		b, _ := json.MarshalIndent(sum, "", "  ")
+		return os.WriteFile(*out, append(b, '\n'), 0o644)
+	}
+	return nil
+}
+
+// createTopics creates topic-00000… in CreateTopics requests of at most
+// 5,000 partitions and waits until the metadata lists them all.
+func createTopics(ctx context.Context, addr string, topics, parts int) error {
+	cl, err := kgo.NewClient(kgo.SeedBrokers(addr), kgo.RequestTimeoutOverhead(2*time.Minute))
+	if err != nil {
+		return err
+	}
+	defer cl.Close()
+	adm := kadm.NewClient(cl)
+	adm.SetTimeoutMillis(120_000)
+	per := max(1, 5000/parts)
+	for lo := 0; lo < topics; lo += per {
+		names := make([]string, 0, per)
+		for i := lo; i < min(lo+per, topics); i++ {
+			names = append(names, topicName(i))
+		}
+		rs, err := adm.CreateTopics(ctx, int32(parts), 1, nil, names...)
+		if err != nil {
+			return fmt.Errorf("create topics %s…: %w", names[0], err)
+		}
+		for _, r := range rs.Sorted() {
+			if r.Err != nil {
+				return fmt.Errorf("create topic %s: %w", r.Topic, r.Err)
+			}
+		}
+	}
+	deadline := time.Now().Add(5 * time.Minute)
+	for {
+		ts, err := adm.ListTopics(ctx)
+		if err == nil && len(ts) >= topics {
+			return nil
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("metadata lists %d of %d topics after 5 minutes (%v)", len(ts), topics, err)
+		}
+		time.Sleep(500 * time.Millisecond)
+	}
+}
+
+func topicName(i int) string { return fmt.Sprintf("topic-%05d", i) }
+
+// timePage loads url n times, one after another.
+func timePage(ctx context.Context, hc *http.Client, url string, n int) (Page, error) {
+	var ms []float64
+	p := Page{Loads: n}
+	for i := 0; i < n; i++ {
+		t0 := time.Now()
+		size, err := get(ctx, hc, url)
+		if err != nil {
+			return p, err
+		}
+		d := float64(time.Since(t0).Microseconds()) / 1000
+		if i == 0 {
+			p.FirstMS = d
+		}
+		ms = append(ms, d)
+		p.Bytes = size
+	}
+	sort.Float64s(ms)
+	p.P50MS, p.P90MS, p.MaxMS = ms[len(ms)/2], ms[len(ms)*9/10], ms[len(ms)-1]
+	return p, nil
+}
+
+func get(ctx context.Context, hc *http.Client, url string) (int, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+	if err != nil {
+		return 0, err
+	}
+	resp, err := hc.Do(req)
+	if err != nil {
+		return 0, err
+	}
+	defer resp.Body.Close()
+	n, err := io.Copy(io.Discard, resp.Body)
+	if err != nil {
+		return 0, err
+	}
+	if resp.StatusCode != http.StatusOK {
+		return 0, fmt.Errorf("GET %s: %s", url, resp.Status)
+	}
+	return int(n), nil
+}
+
+// produceRound runs `ringtail bench produce` for d into a topic of its own;
+// with load, one client meanwhile loads the topic list and the overview, a
+// page every interval (several operators with pages open), or back to back.
+func produceRound(ctx context.Context, node *localnode.Node, bin string, hc *http.Client, console string, load bool, d, interval time.Duration) (Round, error) {
+	r := Round{ConsoleLoad: load}
+	lctx, stop := context.WithCancel(ctx)
+	var wg sync.WaitGroup
+	var served atomic.Int64
+	var loadErr error
+	if load {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			pages := []string{"/topics", "/", "/topics?page=2"}
+			// Bounded by the round: stop is called when the produce ends.
+			for i := 0; lctx.Err() == nil; i++ {
+				if _, err := get(lctx, hc, console+pages[i%len(pages)]); err != nil {
+					if lctx.Err() == nil {
+						loadErr = err
+					}
+					return
+				}
+				served.Add(1)
+				if interval > 0 {
+					select {
+					case <-lctx.Done():
+					case <-time.After(interval):
+					}
+				}
+			}
+		}()
+	}
+	res, err := node.BenchProduce(ctx, bin, "--topic", "consolebench-produce", "--duration", d.String(), "--record-size", "512", "--partitions", "3")
+	stop()
+	wg.Wait()
+	if err != nil {
+		return r, err
+	}
+	if loadErr != nil {
+		return r, fmt.Errorf("console load: %w", loadErr)
+	}
+	if res.Errors > 0 {
+		return r, fmt.Errorf("produce round: %d errors", res.Errors)
+	}
+	r.RecordsPerS, r.P99MS, r.PageLoads = res.RecordsPerS, res.Latency.P99, served.Load()
+	return r, nil
+}
+
+func freePort() (int, error) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return 0, err
+	}
+	defer ln.Close()
+	return ln.Addr().(*net.TCPAddr).Port, nil
+}
