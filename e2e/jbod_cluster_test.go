@@ -58,6 +58,18 @@ func TestJBODDiskErrorMovesLeadershipInCluster(t *testing.T) {
 		}
 		return true
 	})
+	// Logs are created in the background after CreateTopics answers: wait
+	// until every broker has all of them on disk, or a partition whose log
+	// is not there yet would be counted on neither dir.
+	testkit.WaitFor(t, 30*time.Second, "every broker's logs of the topic on disk", func() bool {
+		for id := int32(1); id <= 3; id++ {
+			n := c.Node(id)
+			if len(partitionsIn(t, n.LogDirs[0], topic))+len(partitionsIn(t, n.LogDirs[1], topic)) != parts {
+				return false
+			}
+		}
+		return true
+	})
 	// The victim: a broker leading a partition whose log there is on its
 	// second dir.
 	var victim int32
