@@ -526,3 +526,15 @@ func TestOpsReadOnly(t *testing.T) {
 		}
 	}
 }
+
+func TestDeleteRecordsFirstVisit(t *testing.T) {
+	srv, cl := newOpsConsole(t, false, "")
+	produceN(t, cl, 0, 3, nil)
+	code, body := get(t, srv.URL+"/topics/orders/delete-records")
+	if code != http.StatusOK || !strings.Contains(body, `id="trim-hint"`) || strings.Contains(body, "confirm-trim") {
+		t.Errorf("first visit offers to delete: %d\n%s", code, body)
+	}
+	if _, body := get(t, srv.URL+"/topics/orders/delete-records?partition=all&before="); !strings.Contains(body, "<strong>3 records</strong> will be deleted from <strong>1 partition</strong>") {
+		t.Errorf("every record:\n%s", body)
+	}
+}

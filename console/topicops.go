@@ -321,6 +321,13 @@ func (s *Server) previewDeleteRecords(w http.ResponseWriter, r *http.Request) {
 	}
 	partition, before, err := parseTrim(q)
 	d.Partition = partition
+	if !q.Has("before") && !q.Has("partition") {
+		// First visit: the form only, so that nothing is one click from
+		// deleting every record.
+		v.Data = d
+		s.render(w, r, 0, "deleterecords", v)
+		return
+	}
 	if err != nil {
 		show(http.StatusBadRequest, problem{What: what, Detail: err.Error()})
 		return
