@@ -8,18 +8,25 @@ package e2e
 // shows the start offset moving, and the broker's start offset moved; a
 // message produced from the browser is found in the browser with its
 // header; a record is found by timestamp. No JavaScript error and no
-// request to another address on any page.
+// request to another address on any page. Without a browser: Avro and
+// Protobuf values decoded through the built-in Schema Registry by
+// `ringtail console --schema-registry-url`.
 
 import (
 	"context"
 	"fmt"
+	"io"
+	"net/http"
+	"os/exec"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/chromedp/chromedp"
+	"github.com/hamba/avro/v2"
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
+	"github.com/twmb/franz-go/pkg/sr"
 
 	"github.com/ringtail/ringtail/testkit"
 )
@@ -204,4 +211,78 @@ func opsProduceAndTimestamp(b *browser, base time.Time) {
 		t.Fatalf("the window from %s: %q", at, got)
 	}
 	b.shot("messages-timestamp")
+}
+
+// TestConsoleSchemaDecode runs `ringtail console --schema-registry-url`
+// against a node's built-in Schema Registry: an Avro and a Protobuf value
+// in the registry's wire format show decoded to JSON in the message
+// browser, and a value framed with an id the registry lacks shows the
+// reason beside its hex while the rest of the window still shows.
+func TestConsoleSchemaDecode(t *testing.T) {
+	t.Parallel()
+	n := startNode(t, testkit.Options{SchemaRegistry: true})
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	reg := srClient(t, n.SchemaRegistryURL())
+	avroID, err := reg.CreateSchema(ctx, "decoded-value", sr.Schema{Schema: srUserV2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	protoID, err := reg.CreateSchema(ctx, "decoded-proto-value", sr.Schema{Type: sr.TypeProtobuf,
+		Schema: "syntax = \"proto3\";\npackage shop;\nmessage Item { string sku = 1; int64 count = 2; }\n"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	runCLI(t, n, "", "topic", "create", "decoded", "--partitions", "1")
+	frame := func(id int, data ...byte) []byte {
+		return append([]byte{0, byte(id >> 24), byte(id >> 16), byte(id >> 8), byte(id)}, data...)
+	}
+	user, err := avro.Marshal(avro.MustParse(srUserV2), srUser{Name: "ada", Age: 36})
+	if err != nil {
+		t.Fatal(err)
+	}
+	values := [][]byte{
+		frame(avroID.ID, user...),
+		frame(4242, user...),
+		frame(protoID.ID, append([]byte{0}, 0x0a, 3, 'A', '-', '7', 0x10, 3)...), // message index [0]: Item
+	}
+	pcl := n.Client()
+	for _, v := range values {
+		if err := pcl.ProduceSync(ctx, &kgo.Record{Topic: "decoded", Value: v}).FirstErr(); err != nil {
+			t.Fatal(err)
+		}
+	}
+
+	addr := fmt.Sprintf("127.0.0.1:%d", testkit.FreePort(t))
+	cmd := exec.Command(n.Bin, "console", "--bootstrap", n.Addr(), "--listen", addr, "--schema-registry-url", n.SchemaRegistryURL())
+	var out strings.Builder
+	cmd.Stdout, cmd.Stderr = &out, &out
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer func() {
+		cmd.Process.Kill()
+		cmd.Wait()
+	}()
+	hc := &http.Client{Timeout: 10 * time.Second}
+	var body string
+	testkit.WaitFor(t, 15*time.Second, "the message browser to show the three records", func() bool {
+		resp, err := hc.Get("http://" + addr + "/topics/decoded/messages?from=beginning")
+		if err != nil {
+			return false
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		body = string(b)
+		return resp.StatusCode == http.StatusOK && strings.Contains(body, "3 of 3 records read")
+	})
+	for _, want := range []string{
+		fmt.Sprintf("(AVRO schema %d)", avroID.ID), `&#34;name&#34;: &#34;ada&#34;`, `&#34;age&#34;: 36`,
+		"the schema registry has no schema 4242", "0000  00 00 00 10 92",
+		fmt.Sprintf("(PROTOBUF schema %d)", protoID.ID), `&#34;sku&#34;: &#34;A-7&#34;`,
+	} {
+		if !strings.Contains(body, want) {
+			t.Errorf("the message browser lacks %q:\n%s\n%s", want, body, out.String())
+		}
+	}
 }
