@@ -5,7 +5,7 @@ package console
 // decoded to JSON with its schema from the Schema Registry at
 // Config.RegistryURL. Avro is decoded with hamba/avro, Protobuf with
 // protocompile and dynamicpb (the libraries the built-in registry parses
-// schemas with). A value that does not decode is shown as hex beside the
+// schemas with); JSON Schema data is JSON already and shown as it is. A value that does not decode is shown as hex beside the
 // reason; the rest of the window is unaffected.
 
 import (
@@ -33,7 +33,7 @@ import (
 
 const (
 	// registryTimeout bounds one schema lookup.
-	registryTimeout = 5 * time.Second
+	registryTimeout = 2 * time.Second
 	// maxCachedSchemas bounds the schemas kept parsed; past it the cache
 	// starts over (schemas by id never change, so this only costs lookups).
 	maxCachedSchemas = 256
@@ -227,6 +227,9 @@ func parseForDecode(typ sr.SchemaType, text string, refs map[string]string) (*de
 			return nil, err
 		}
 		return &decSchema{typ: typ, proto: fds[0]}, nil
+	case sr.TypeJSON:
+		// The data is the JSON itself; it is shown, not validated.
+		return &decSchema{typ: typ}, nil
 	}
 	return nil, fmt.Errorf("%s schemas are not decoded by the console", typ)
 }
@@ -286,6 +289,11 @@ func (s *decSchema) decode(b []byte) ([]byte, error) {
 			return nil, err
 		}
 		return protojson.Marshal(m)
+	case sr.TypeJSON:
+		if !json.Valid(b) {
+			return nil, errors.New("not JSON")
+		}
+		return b, nil
 	}
 	return nil, fmt.Errorf("%s is not decoded", s.typ)
 }
