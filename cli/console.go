@@ -22,9 +22,10 @@ func (a *app) consoleCommand() *cobra.Command {
 	var (
 		listen   string
 		readOnly bool
+		registry string
 	)
 	cmd := &cobra.Command{
-		Use:   "console [--listen host:port] [--read-only]",
+		Use:   "console [--listen host:port] [--read-only] [--schema-registry-url url]",
 		Short: "Serve the web console for the cluster at --bootstrap",
 		Long: "Serve the web console (overview, topics, messages, consumer groups) for the\n" +
 			"cluster at --bootstrap until SIGTERM or SIGINT. It is a Kafka client like the other\n" +
@@ -45,7 +46,7 @@ func (a *app) consoleCommand() *cobra.Command {
 				return err
 			}
 			log := slog.New(slog.NewTextHandler(a.stderr, nil))
-			srv, err := console.Start(console.Config{Listen: listen, Brokers: seeds, ClientOpts: sec, ReadOnly: readOnly, Logger: log})
+			srv, err := console.Start(console.Config{Listen: listen, Brokers: seeds, ClientOpts: sec, ReadOnly: readOnly, Logger: log, RegistryURL: registry})
 			if err != nil {
 				return fmt.Errorf("console on %s: %w", listen, err)
 			}
@@ -58,5 +59,6 @@ func (a *app) consoleCommand() *cobra.Command {
 	}
 	cmd.Flags().StringVar(&listen, "listen", "127.0.0.1:9021", "host:port to serve the console on")
 	cmd.Flags().BoolVar(&readOnly, "read-only", false, "show the cluster without offering to change it")
+	cmd.Flags().StringVar(&registry, "schema-registry-url", "", "Schema Registry (http://host:port) to decode Avro and Protobuf keys and values with in the message browser")
 	return cmd
 }

@@ -52,6 +52,9 @@ type Config struct {
 	Logger   *slog.Logger
 	// Metrics registers the metrics; nil leaves them out.
 	Metrics prometheus.Registerer
+	// RegistryURL is a Schema Registry the message browser decodes
+	// Avro and Protobuf keys and values with; "" decodes none.
+	RegistryURL string
 }
 
 // Server is one running console.
@@ -62,6 +65,7 @@ type Server struct {
 	adm     *kadm.Client
 	handler http.Handler
 	metrics *metrics
+	dec     *schemaDecoder // nil without a registry
 
 	ln   net.Listener
 	srv  *http.Server
@@ -77,11 +81,15 @@ func New(cfg Config) (*Server, error) {
 	if len(cfg.Brokers) == 0 {
 		return nil, errors.New("console: no seed brokers")
 	}
+	dec, err := newSchemaDecoder(cfg.RegistryURL)
+	if err != nil {
+		return nil, err
+	}
 	cl, err := kgo.NewClient(append(baseOpts(cfg), cfg.ClientOpts...)...)
 	if err != nil {
 		return nil, err
 	}
-	s := &Server{cfg: cfg, log: cfg.Logger.With("service", "console"), cl: cl, adm: kadm.NewClient(cl)}
+	s := &Server{cfg: cfg, log: cfg.Logger.With("service", "console"), cl: cl, adm: kadm.NewClient(cl), dec: dec}
 	s.metrics = newMetrics(cfg.Metrics)
 	s.handler = s.routes()
 	return s, nil
@@ -157,6 +165,12 @@ func (s *Server) routes() http.Handler {
 	mux.HandleFunc("GET /topics/{topic}/delete", s.confirmDeleteTopic)
 	mux.HandleFunc("POST /topics/{topic}/delete", s.deleteTopic)
 	mux.HandleFunc("GET /topics/{topic}/messages", s.messages)
+	mux.HandleFunc("POST /topics/{topic}/configs", s.alterConfig)
+	mux.HandleFunc("POST /topics/{topic}/partitions", s.addPartitions)
+	mux.HandleFunc("GET /topics/{topic}/delete-records", s.previewDeleteRecords)
+	mux.HandleFunc("POST /topics/{topic}/delete-records", s.deleteRecords)
+	mux.HandleFunc("GET /topics/{topic}/produce", s.produceForm)
+	mux.HandleFunc("POST /topics/{topic}/produce", s.produce)
 	mux.HandleFunc("GET /groups", s.groups)
 	mux.HandleFunc("GET /groups/{group}", s.group)
 	mux.HandleFunc("GET /groups/{group}/reset", s.previewReset)

@@ -177,7 +177,7 @@ func TestParseBrowse(t *testing.T) {
 	}
 	for _, bad := range []struct{ k, v, want string }{
 		{"partition", "-1", "partition"}, {"count", "101", "1 to 100"}, {"count", "0", "1 to 100"},
-		{"format", "avro", "text, json or hex"}, {"from", "timestamp", "offset or newest"},
+		{"format", "avro", "text, json or hex"}, {"from", "sideways", "newest, offset, beginning or timestamp"}, {"from", "timestamp", "time \"\": want a date"},
 	} {
 		if _, err := parseBrowse(url.Values{bad.k: {bad.v}}); err == nil || !strings.Contains(err.Error(), bad.want) {
 			t.Errorf("%s=%s: %v", bad.k, bad.v, err)

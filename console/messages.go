@@ -46,13 +46,17 @@ const (
 
 // browseQuery is the message browser's form.
 type browseQuery struct {
-	Partition int32  // -1: all
-	From      string // "offset" or "newest"
-	Offset    int64  // From == "offset"
-	Count     int    // 1..maxWindow
-	Format    string // text, json, hex
-	Key       string // show only records whose key is this text
-	Contains  string // show only records whose key, value or a header contains this
+	Partition int32     // -1: all
+	From      string    // "newest", "offset", "beginning" or "timestamp"
+	Offset    int64     // From == "offset"
+	Time      time.Time // From == "timestamp"
+	Count     int       // 1..maxWindow
+	Format    string    // text, json, hex
+	Key       string    // show only records whose key is this text
+	Contains  string    // show only records whose key, value or a header contains this
+	// at is where From == "timestamp" starts in each partition: the
+	// first offset at or after Time (ListOffsets by time).
+	at map[int32]int64
 }
 
 // parseBrowse reads the form, with defaults; an error names the field.
@@ -74,8 +78,17 @@ func parseBrowse(q url.Values) (browseQuery, error) {
 			return b, fmt.Errorf("offset %q: want an offset from 0 up", q.Get("offset"))
 		}
 		b.Offset = o
+	case "beginning":
+		b.From = v
+	case "timestamp":
+		b.From = v
+		ts, err := parseTimestamp(q.Get("time"))
+		if err != nil {
+			return b, err
+		}
+		b.Time = ts
 	default:
-		return b, fmt.Errorf("from %q: want offset or newest", v)
+		return b, fmt.Errorf("from %q: want newest, offset, beginning or timestamp", v)
 	}
 	if v := q.Get("count"); v != "" {
 		n, err := strconv.Atoi(v)
@@ -112,6 +125,12 @@ func plan(b browseQuery, parts map[int32]bounds) (map[int32]bounds, error) {
 		switch b.From {
 		case "newest":
 			start = max(bd.Start, bd.End-int64(b.Count))
+		case "timestamp":
+			at, ok := b.at[p]
+			if !ok || at < 0 || at > bd.End {
+				continue // no record at or after the time
+			}
+			start = max(bd.Start, at)
 		case "offset":
 			if b.Offset < bd.Start || b.Offset > bd.End {
 				if b.Partition >= 0 {
@@ -152,6 +171,8 @@ func (e *offsetRangeError) Unwrap() error { return kerr.OffsetOutOfRange }
 type shownBytes struct {
 	Null    bool
 	Text    string
+	Schema  string // decoded with this schema: "AVRO schema 7"
+	Err     string // framed for a schema but did not decode: why
 	Note    string // "not UTF-8, shown as hex", "cut at 8 KiB of 20 KiB"
 	Pre     bool   // multi-line: shown in a <pre>
 	RawText string // the whole thing as text, for filtering
@@ -254,10 +275,22 @@ func (b browseQuery) keep(r shownRecord) bool {
 	return false
 }
 
-// window orders the records read (newest first for "newest", by partition
-// and offset for "offset") and keeps count of them.
+// window orders the records read (newest first for "newest", oldest
+// first for "timestamp", by partition and offset for "offset" and
+// "beginning") and keeps count of them.
 func window(b browseQuery, recs []shownRecord) []shownRecord {
-	if b.From == "newest" {
+	switch b.From {
+	case "timestamp":
+		sort.SliceStable(recs, func(i, j int) bool {
+			if !recs[i].Timestamp.Equal(recs[j].Timestamp) {
+				return recs[i].Timestamp.Before(recs[j].Timestamp)
+			}
+			if recs[i].Partition != recs[j].Partition {
+				return recs[i].Partition < recs[j].Partition
+			}
+			return recs[i].Offset < recs[j].Offset
+		})
+	case "newest":
 		sort.SliceStable(recs, func(i, j int) bool {
 			if !recs[i].Timestamp.Equal(recs[j].Timestamp) {
 				return recs[i].Timestamp.After(recs[j].Timestamp)
@@ -267,7 +300,7 @@ func window(b browseQuery, recs []shownRecord) []shownRecord {
 			}
 			return recs[i].Offset > recs[j].Offset
 		})
-	} else {
+	default:
 		sort.SliceStable(recs, func(i, j int) bool {
 			if recs[i].Partition != recs[j].Partition {
 				return recs[i].Partition < recs[j].Partition
@@ -289,6 +322,7 @@ type messagesData struct {
 	Records    []shownRecord
 	Note       string // the window ended early
 	Problem    *problem
+	Decoding   bool // a schema registry decodes framed keys and values
 }
 
 func (s *Server) messages(w http.ResponseWriter, r *http.Request) {
@@ -300,13 +334,13 @@ func (s *Server) messages(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, fmt.Sprintf("describe topic %q", name), err, "", "/topics")
 		return
 	}
-	d := messagesData{Topic: name}
+	d := messagesData{Topic: name, Decoding: s.dec != nil}
 	for _, p := range t.Partitions.Sorted() {
 		d.Partitions = append(d.Partitions, p.Partition)
 	}
 	bq, err := parseBrowse(r.URL.Query())
 	d.Query = bq
-	v := view{Title: "Messages in " + name, Nav: "topics"}
+	v := view{Title: "Messages in " + name, Nav: "topics", Flash: producedFlash(r.URL.Query())}
 	if err != nil {
 		d.Problem = &problem{What: "read messages", Detail: err.Error()}
 		v.Data = d
@@ -369,6 +403,18 @@ func (s *Server) read(ctx context.Context, topic string, bq browseQuery) ([]show
 	if lerr != nil && (bq.Partition < 0 || parts[bq.Partition] == (bounds{})) {
 		return nil, "", lerr
 	}
+	if bq.From == "timestamp" {
+		listed, err := s.adm.ListOffsetsAfterMilli(ctx, bq.Time.UnixMilli(), topic)
+		if err != nil {
+			return nil, "", err
+		}
+		bq.at = map[int32]int64{}
+		listed.Each(func(o kadm.ListedOffset) {
+			if o.Err == nil && o.Topic == topic {
+				bq.at[o.Partition] = o.Offset
+			}
+		})
+	}
 	todo, err := plan(bq, parts)
 	if err != nil || len(todo) == 0 {
 		return nil, "", err
@@ -394,6 +440,7 @@ func (s *Server) read(ctx context.Context, topic string, bq browseQuery) ([]show
 	ctx, cancel := context.WithTimeout(ctx, browseTimeout)
 	defer cancel()
 	var out []shownRecord
+	dec := s.dec.window(ctx)
 	left := len(todo)
 	// Bounded: each poll moves some partition forward or ends at the
 	// deadline; each partition stops at its end.
@@ -422,21 +469,46 @@ func (s *Server) read(ctx context.Context, topic string, bq browseQuery) ([]show
 			if rec.Offset >= bd.End || rec.Offset < bd.Start || rec.Attrs.IsControl() {
 				return
 			}
-			out = append(out, toShown(rec, bq.Format))
+			out = append(out, toShown(rec, bq.Format, dec))
 		})
 	}
 	return window(bq, out), "", nil
 }
 
-func toShown(rec *kgo.Record, format string) shownRecord {
+// toShown is rec as the page shows it; dec, when not nil, decodes keys
+// and values framed for a schema (except when hex is asked for).
+func toShown(rec *kgo.Record, format string, dec *decodeWindow) shownRecord {
 	keyFormat := format
 	if format == "json" && !json.Valid(rec.Key) {
 		keyFormat = "text" // most keys are plain ids: no "not JSON" on each
 	}
 	sr := shownRecord{Partition: rec.Partition, Offset: rec.Offset, Timestamp: rec.Timestamp,
-		Key: show(rec.Key, rec.Key == nil, keyFormat), Value: show(rec.Value, rec.Value == nil, format)}
+		Key: showDecoded(rec.Key, rec.Key == nil, keyFormat, dec), Value: showDecoded(rec.Value, rec.Value == nil, format, dec)}
 	for _, h := range rec.Headers {
 		sr.Headers = append(sr.Headers, shownHeader{Key: h.Key, Value: show(h.Value, h.Value == nil, format)})
 	}
 	return sr
+}
+
+// timestampLayouts are what the time field takes: a browser's
+// datetime-local value (read as UTC, which the page says), with or without
+// seconds and milliseconds, or RFC 3339 with a zone.
+var timestampLayouts = []string{"2006-01-02T15:04", "2006-01-02T15:04:05", "2006-01-02T15:04:05.000", "2006-01-02 15:04:05", time.RFC3339Nano}
+
+// parseTimestamp reads the time field: one of timestampLayouts, or
+// milliseconds since the Unix epoch as Kafka stores them.
+func parseTimestamp(v string) (time.Time, error) {
+	v = strings.TrimSpace(v)
+	if ms, err := strconv.ParseInt(v, 10, 64); err == nil && ms >= 0 {
+		return time.UnixMilli(ms).UTC(), nil
+	}
+	for _, l := range timestampLayouts {
+		if t, err := time.Parse(l, v); err == nil {
+			if t.Year() < 1970 {
+				break
+			}
+			return t.UTC(), nil
+		}
+	}
+	return time.Time{}, fmt.Errorf("time %q: want a date and time in UTC (2006-01-02T15:04:05), or milliseconds since 1970", v)
 }

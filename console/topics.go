@@ -13,7 +13,6 @@ import (
 	"strings"
 
 	"github.com/twmb/franz-go/pkg/kadm"
-	"github.com/twmb/franz-go/pkg/kmsg"
 )
 
 type topicRow struct {
@@ -202,7 +201,9 @@ type topicData struct {
 	Partitions []partitionRow
 	Records    int64 // end - start summed: records held, counting gaps
 	Size       int64
-	Configs    []kadm.Config // the values set on the topic itself
+	Configs    []configRow // every config, those set on the topic first
+	ConfigsErr string      // why the configs are not listed
+	Ops        topicOps    // the operation forms
 }
 
 // describeTopic is one topic's metadata; a topic the broker does not know
@@ -220,6 +221,12 @@ func (s *Server) describeTopic(ctx context.Context, name string) (kadm.TopicDeta
 }
 
 func (s *Server) topic(w http.ResponseWriter, r *http.Request) {
+	s.renderTopic(w, r, 0, topicOps{})
+}
+
+// renderTopic shows a topic with its operation forms as given (what was
+// typed and the broker's refusal of it).
+func (s *Server) renderTopic(w http.ResponseWriter, r *http.Request, status int, ops topicOps) {
 	name := r.PathValue("topic")
 	ctx, cancel := pageCtx(r)
 	defer cancel()
@@ -239,7 +246,7 @@ func (s *Server) topic(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	sizes := s.sizes(ctx, kadm.TopicDetails{name: t}, []string{name})
-	d := topicData{Name: name, Internal: t.IsInternal, Size: -1}
+	d := topicData{Name: name, Internal: t.IsInternal, Size: -1, Ops: ops}
 	if sz, ok := topicSize(sizes, t); ok {
 		d.Size = sz
 	}
@@ -266,16 +273,20 @@ func (s *Server) topic(w http.ResponseWriter, r *http.Request) {
 		}
 		d.Partitions = append(d.Partitions, row)
 	}
-	if rcs, err := s.adm.DescribeTopicConfigs(ctx, name); err == nil {
+	if rcs, err := s.adm.DescribeTopicConfigs(ctx, name); err != nil {
+		d.ConfigsErr = err.Error()
+	} else {
 		for _, rc := range rcs {
-			for _, c := range rc.Configs {
-				if c.Source == kmsg.ConfigSourceDynamicTopicConfig {
-					d.Configs = append(d.Configs, c)
-				}
+			if rc.Err != nil {
+				d.ConfigsErr = rc.Err.Error()
 			}
+			d.Configs = append(d.Configs, configRows(rc.Configs)...)
 		}
 	}
-	s.render(w, r, 0, "topic", view{Title: "Topic " + name, Nav: "topics", Data: d})
+	if d.Ops.Partitions == "" {
+		d.Ops.Partitions = strconv.Itoa(len(t.Partitions) + 1)
+	}
+	s.render(w, r, status, "topic", view{Title: "Topic " + name, Nav: "topics", Data: d, Flash: topicFlash(r.URL.Query())})
 }
 
 type deleteData struct {

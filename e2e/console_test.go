@@ -92,6 +92,11 @@ func (b *browserLog) event(ev any) {
 			b.mu.errors = append(b.mu.errors, "browser log: "+ev.Entry.Text+" "+ev.Entry.URL)
 		}
 	case *network.EventRequestWillBeSent:
+		if strings.HasPrefix(ev.Request.URL, "data:") {
+			// Chromium's own inline images (the datetime-local
+			// input's calendar icon): no address is asked.
+			return
+		}
 		b.mu.requests++
 		u, err := url.Parse(ev.Request.URL)
 		if err != nil || u.Scheme != "http" || u.Host != b.host {
