@@ -175,6 +175,7 @@ func (s *Server) routes() http.Handler {
 	mux.HandleFunc("GET /groups/{group}", s.group)
 	mux.HandleFunc("GET /groups/{group}/reset", s.previewReset)
 	mux.HandleFunc("POST /groups/{group}/reset", s.reset)
+	mux.HandleFunc("GET /security", s.security) // security.go
 	mux.HandleFunc("/", s.notFound)
 	return http.NewCrossOriginProtection().Handler(s.metrics.wrap(mux))
 }

@@ -385,6 +385,7 @@ func consoleDeleteTopic(b *browser, adm *kadm.Client) {
 		tds, err := adm.ListTopics(b.ctx, consoleTopic)
 		return err == nil && (errors.Is(tds[consoleTopic].Err, kerr.UnknownTopicOrPartition) || len(tds) == 0)
 	})
+	b.do("security page", chromedp.Navigate(b.base+"/security"), chromedp.WaitVisible(chromedp.CSS("#acls-off")))
 	b.do("overview at the end", chromedp.Navigate(b.base+"/"), chromedp.WaitVisible(chromedp.CSS("#stat-brokers")))
 	b.waitText("#stat-topics", "1", 10*time.Second)
 }
