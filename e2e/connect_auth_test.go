@@ -1,0 +1,172 @@
+package e2e
+
+// This file proves that the daemon's Kafka Connect REST API shares the
+// broker's authentication (ringtail.services_auth), as Kafka Connect's
+// BasicAuthSecurityRestExtension does for its own REST API. With
+// http_basic a request without credentials gets 401 with a Basic
+// challenge and a JSON error body whose error_code is the HTTP status (as
+// every Kafka Connect error is), a wrong password 401, and a SCRAM user of
+// the broker creates a FileStreamSource connector whose lines arrive in
+// the topic. Kafka Connect authenticates only: the broker's ACLs do not
+// apply to REST calls (a user without any ACL lists the connectors), the
+// connectors act in Kafka with the worker's own client. The outcomes are
+// counted under service="connect". With mtls the REST API is HTTPS for
+// clients with a certificate only.
+
+import (
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/ringtail/ringtail/testkit"
+)
+
+func TestConnectHTTPBasicAuth(t *testing.T) {
+	t.Parallel()
+	settings := aclSettings()
+	settings["super.users"] = `"User:ANONYMOUS"` // the PLAINTEXT listener: readiness, the worker's own client, this test's admin
+	o, adminAddr := withAdmin(t, testkit.Options{Connect: true, Settings: settings,
+		Ringtail: map[string]string{"services_auth": `"http_basic"`, "services_sasl_mechanism": `"SCRAM-SHA-512"`}})
+	n := testkit.NewNode(t, o)
+	addListener(t, n, fmt.Sprintf("SASL_PLAINTEXT://127.0.0.1:%d", testkit.FreePort(t)))
+	n.Start()
+	const topic = "cauth-lines"
+	n.CreateTopic(topic, 1, nil)
+
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	up := []kadm.UpsertSCRAM{
+		{User: "alice", Mechanism: kadm.ScramSha512, Iterations: 4096, Password: "alice-pw"},
+		{User: "bob", Mechanism: kadm.ScramSha512, Iterations: 4096, Password: "bob-pw"},
+	}
+	if res, err := kadm.NewClient(n.Client()).AlterUserSCRAMs(ctx, nil, up); err != nil || res.Error() != nil {
+		t.Fatalf("creating users: %v %v", err, res.Error())
+	}
+
+	base := n.ConnectURL()
+	alice := []string{"Authorization", rpAuth("alice", "alice-pw")}
+	// No credentials: 401, the challenge, Kafka Connect's error shape.
+	var st int
+	var body string
+	testkit.WaitFor(t, 30*time.Second, "the Connect REST API to answer", func() bool {
+		resp, err := http.Get(base + "/connectors")
+		if err != nil {
+			return false
+		}
+		defer resp.Body.Close()
+		if resp.Header.Get("WWW-Authenticate") != `Basic realm="ringtail"` || resp.Header.Get("Content-Type") != "application/json" {
+			t.Fatalf("no challenge or JSON: %d %v", resp.StatusCode, resp.Header)
+		}
+		b, _ := io.ReadAll(resp.Body)
+		st, body = resp.StatusCode, string(b)
+		return true
+	})
+	rpWantDenied(t, "no credentials", st, body, 401, 401, "Unauthorized")
+	st, body = rpCall(t, "POST", base+"/connectors", "application/json", `{"name":"x","config":{}}`, "Authorization", rpAuth("alice", "wrong"))
+	rpWantDenied(t, "wrong password", st, body, 401, 401, "invalid user name or password")
+
+	// alice creates a file source.
+	in := filepath.Join(t.TempDir(), "in.txt")
+	if err := os.WriteFile(in, []byte("one\ntwo\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	str := "org.apache.kafka.connect.storage.StringConverter"
+	create := fmt.Sprintf(`{"name":"cauth-src","config":{"connector.class":"FileStreamSource","tasks.max":"1","file":%q,"topic":%q,"key.converter":%q,"value.converter":%q}}`,
+		in, topic, str, str)
+	// The worker answers the create once it has joined its group.
+	var root struct {
+		ClusterID string `json:"kafka_cluster_id"`
+	}
+	rpJSONCall(t, 200, &root, "GET", base+"/", "", "", alice...)
+	if st, body = rpCall(t, "POST", base+"/connectors", "application/json", create, alice...); st != 201 {
+		t.Fatalf("alice creates the connector: %d %s", st, body)
+	}
+	cons := n.Client(kgo.ConsumeTopics(topic), kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()))
+	var got []string
+	testkit.WaitFor(t, 20*time.Second, "the file's lines in "+topic, func() bool {
+		pctx, pcancel := context.WithTimeout(ctx, 500*time.Millisecond)
+		defer pcancel()
+		cons.PollFetches(pctx).EachRecord(func(r *kgo.Record) { got = append(got, string(r.Value)) })
+		return len(got) >= 2
+	})
+	if strings.Join(got, ",") != "one,two" {
+		t.Fatalf("records in %s: %q, want one,two", topic, got)
+	}
+
+	// bob has no ACL at all: Connect authenticates him and asks nothing
+	// more, as Kafka Connect does.
+	var names []string
+	rpJSONCall(t, 200, &names, "GET", base+"/connectors", "", "", "Authorization", rpAuth("bob", "bob-pw"))
+	if strings.Join(names, ",") != "cauth-src" {
+		t.Fatalf("bob lists %v", names)
+	}
+
+	_, metrics := httpDo(t, "GET", "http://"+adminAddr+"/metrics")
+	for _, want := range []string{
+		`ringtail_services_auth_total{mode="http_basic",result="success",service="connect"}`,
+		`ringtail_services_auth_total{mode="http_basic",result="failure",service="connect"}`,
+		`ringtail_services_auth_total{mode="http_basic",result="missing",service="connect"}`,
+	} {
+		if !strings.Contains(metrics, want) {
+			t.Errorf("metrics lack %s", want)
+		}
+	}
+}
+
+func TestConnectMTLS(t *testing.T) {
+	t.Parallel()
+	ca := testkit.NewCA(t, "services CA")
+	dir := t.TempDir()
+	cert, key := ca.Issue(t, testkit.CertOptions{CN: "connect"})
+	n := testkit.StartNode(t, testkit.Options{Connect: true, Ringtail: map[string]string{
+		"services_auth":          `"mtls"`,
+		"services_tls_cert_file": fmt.Sprintf("%q", testkit.WriteFile(t, dir, "cert.pem", cert)),
+		"services_tls_key_file":  fmt.Sprintf("%q", testkit.WriteFile(t, dir, "key.pem", key)),
+		"services_tls_ca_file":   fmt.Sprintf("%q", testkit.WriteFile(t, dir, "ca.pem", ca.PEM)),
+	}})
+	pool := x509.NewCertPool()
+	pool.AppendCertsFromPEM(ca.PEM)
+	c, k := ca.Issue(t, testkit.CertOptions{CN: "operator"})
+	pair, err := tls.X509KeyPair(c, k)
+	if err != nil {
+		t.Fatal(err)
+	}
+	client := func(certs []tls.Certificate) *http.Client {
+		tc := &tls.Config{RootCAs: pool, ServerName: "127.0.0.1", Certificates: certs}
+		return &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{TLSClientConfig: tc}}
+	}
+	base := strings.Replace(n.ConnectURL(), "http://", "https://", 1)
+	var root struct {
+		ClusterID string `json:"kafka_cluster_id"`
+	}
+	testkit.WaitFor(t, 30*time.Second, "the Connect REST API over TLS", func() bool {
+		resp, err := client([]tls.Certificate{pair}).Get(base + "/")
+		if err != nil {
+			return false
+		}
+		defer resp.Body.Close()
+		return resp.StatusCode == 200 && json.NewDecoder(resp.Body).Decode(&root) == nil && root.ClusterID != ""
+	})
+	if resp, err := client(nil).Get(base + "/connectors"); err == nil {
+		resp.Body.Close()
+		t.Fatalf("a client without a certificate was served: %d", resp.StatusCode)
+	}
+	if resp, err := http.Get(n.ConnectURL() + "/connectors"); err == nil {
+		resp.Body.Close()
+		if resp.StatusCode < 400 {
+			t.Fatalf("plain HTTP was served: %d", resp.StatusCode)
+		}
+	}
+}
