@@ -392,7 +392,7 @@ func v3Err(err error) error {
 		ae = errKafka(err)
 	}
 	if ae.Code >= 1000 {
-		return &apiError{status: ae.status, Code: ae.status, Message: ae.Message}
+		return &apiError{Status: ae.Status, Code: ae.Status, Message: ae.Message}
 	}
 	return ae
 }

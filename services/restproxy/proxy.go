@@ -7,7 +7,6 @@ package restproxy
 import (
 	"context"
 	"crypto/tls"
-	"errors"
 	"fmt"
 	"log/slog"
 	"net"
@@ -21,6 +20,7 @@ import (
 	"github.com/twmb/franz-go/pkg/sr"
 
 	"github.com/ringtail/ringtail/acl"
+	"github.com/ringtail/ringtail/services/internal/httpsvc"
 )
 
 // Defaults and limits.
@@ -176,13 +176,8 @@ func Start(cfg Config) (*Proxy, error) {
 		ErrorLog: slog.NewLogLogger(p.log.Handler(), slog.LevelDebug)}
 	ctx, cancel := context.WithCancel(context.Background())
 	p.cancel = cancel
-	p.done.Add(2)
-	go func() {
-		defer p.done.Done()
-		if err := p.srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
-			p.log.Error("http proxy server stopped", "err", err)
-		}
-	}()
+	p.done.Add(1)
+	httpsvc.Serve(p.srv, ln, p.log, "http proxy", &p.done)
 	go func() {
 		defer p.done.Done()
 		p.expiryLoop(ctx)

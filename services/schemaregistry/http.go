@@ -7,8 +7,6 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"errors"
-	"fmt"
 	"io"
 	"math"
 	"mime"
@@ -16,27 +14,17 @@ import (
 	"strconv"
 	"strings"
 
-	"github.com/ringtail/ringtail/services/httpauth"
+	"github.com/ringtail/ringtail/services/internal/httpsvc"
 )
 
 const contentType = "application/vnd.schemaregistry.v1+json"
 
 // apiError is Confluent's error body with its HTTP status.
-type apiError struct {
-	status  int
-	Code    int    `json:"error_code"`
-	Message string `json:"message"`
-}
-
-func (e *apiError) Error() string { return fmt.Sprintf("%d: %s", e.Code, e.Message) }
+type apiError = httpsvc.Error
 
 // errf makes an error whose HTTP status is the first three digits of code.
 func errf(code int, format string, args ...any) *apiError {
-	status := code
-	for status >= 1000 {
-		status /= 10
-	}
-	return &apiError{status: status, Code: code, Message: fmt.Sprintf(format, args...)}
+	return httpsvc.Errorf(code, format, args...)
 }
 
 func errSubjectNotFound(s string) *apiError { return errf(40401, "Subject '%s' not found.", s) }
@@ -58,16 +46,16 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 func writeErr(w http.ResponseWriter, err error) {
 	ae, ok := err.(*apiError)
 	if !ok {
-		ae = &apiError{status: 500, Code: 50001, Message: err.Error()}
+		ae = &apiError{Status: 500, Code: 50001, Message: err.Error()}
 	}
-	writeJSON(w, ae.status, ae)
+	writeJSON(w, ae.Status, ae)
 }
 
 // routes is the API. Every route here works; what is not here is 404.
 func (r *Registry) routes() http.Handler {
 	mux := http.NewServeMux()
 	h := func(pattern string, f func(w http.ResponseWriter, req *http.Request) error) {
-		mux.HandleFunc(pattern, r.metrics.wrap(pattern, func(w http.ResponseWriter, req *http.Request) {
+		mux.HandleFunc(pattern, r.metrics.Wrap(pattern, func(w http.ResponseWriter, req *http.Request) {
 			if err := checkContentType(req); err != nil {
 				writeErr(w, err)
 				return
@@ -123,14 +111,7 @@ func (r *Registry) authorize(pattern string, req *http.Request) error {
 		return nil
 	}
 	write := req.Method != http.MethodGet && pattern != "POST /subjects/{subject}" && !strings.HasPrefix(pattern, "POST /compatibility/")
-	err := r.cfg.Authorize(req, write)
-	switch {
-	case err == nil:
-		return nil
-	case errors.Is(err, httpauth.ErrDenied):
-		return errf(40301, "%s", err.Error())
-	}
-	return errf(50001, "Could not authorize the request: %v", err)
+	return httpsvc.AuthzError(r.cfg.Authorize(req, write))
 }
 
 // checkContentType accepts the registry's content types, JSON, and none.
