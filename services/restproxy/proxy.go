@@ -248,6 +248,17 @@ func (p *Proxy) shared(req *http.Request) (*kgo.Client, *kadm.Client, error) {
 	return cl, kadm.NewClient(cl), nil
 }
 
+// admin is the shared admin client (shared) and the request's Kafka
+// deadline (reqCtx); the caller cancels it when err is nil.
+func (p *Proxy) admin(req *http.Request) (*kadm.Client, context.Context, context.CancelFunc, error) {
+	_, adm, err := p.shared(req)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	ctx, cancel := reqCtx(req)
+	return adm, ctx, cancel, nil
+}
+
 // expiryLoop closes consumer instances idle past the instance timeout.
 func (p *Proxy) expiryLoop(ctx context.Context) {
 	tick := min(p.cfg.InstanceTimeout/4, expiryTickMax)

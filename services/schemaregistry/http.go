@@ -452,42 +452,37 @@ func (r *Registry) getIDSubjects(w http.ResponseWriter, req *http.Request) error
 }
 
 func (r *Registry) getConfig(w http.ResponseWriter, req *http.Request) error {
-	_, cancel, err := r.readCtx(req)
-	if err != nil {
-		return err
-	}
-	defer cancel()
-	subject := req.PathValue("subject")
-	var lvl string
-	var own bool
-	r.view(func(s *State) {
-		_, own = s.compat[subject]
-		lvl = s.Compat(subject)
+	return r.getSetting(w, req, "compatibilityLevel", 40408, "compatibility", func(s *State, subject string) (string, bool) {
+		_, own := s.compat[subject]
+		return s.Compat(subject), own
 	})
-	if subject != "" && !own && !flag(req, "defaultToGlobal") {
-		return errf(40408, "Subject '%s' does not have subject-level compatibility configured", subject)
-	}
-	writeJSON(w, 200, map[string]string{"compatibilityLevel": lvl})
-	return nil
 }
 
 func (r *Registry) getMode(w http.ResponseWriter, req *http.Request) error {
+	return r.getSetting(w, req, "mode", 40409, "mode", func(s *State, subject string) (string, bool) {
+		_, own := s.modes[subject]
+		return s.Mode(subject), own
+	})
+}
+
+// getSetting answers GET /config or /mode, with or without a subject:
+// {key: the value get finds}; a subject without its own value is errCode
+// (naming what is not configured) unless ?defaultToGlobal=true.
+func (r *Registry) getSetting(w http.ResponseWriter, req *http.Request, key string, errCode int, what string,
+	get func(s *State, subject string) (value string, own bool)) error {
 	_, cancel, err := r.readCtx(req)
 	if err != nil {
 		return err
 	}
 	defer cancel()
 	subject := req.PathValue("subject")
-	var m string
+	var v string
 	var own bool
-	r.view(func(s *State) {
-		_, own = s.modes[subject]
-		m = s.Mode(subject)
-	})
+	r.view(func(s *State) { v, own = get(s, subject) })
 	if subject != "" && !own && !flag(req, "defaultToGlobal") {
-		return errf(40409, "Subject '%s' does not have subject-level mode configured", subject)
+		return errf(errCode, "Subject '%s' does not have subject-level %s configured", subject, what)
 	}
-	writeJSON(w, 200, map[string]string{"mode": m})
+	writeJSON(w, 200, map[string]string{key: v})
 	return nil
 }
 
