@@ -105,13 +105,7 @@ func jsonError(err error) *apiError {
 }
 
 func writeJSON(w http.ResponseWriter, status int, ct string, v any) {
-	b, err := json.Marshal(v)
-	if err != nil {
-		status, b = 500, []byte(`{"error_code":50001,"message":"encoding the response failed"}`)
-	}
-	w.Header().Set("Content-Type", ct)
-	w.WriteHeader(status)
-	_, _ = w.Write(b)
+	httpsvc.WriteJSON(w, status, ct, v)
 }
 
 func writeErr(w http.ResponseWriter, ct string, err error) {

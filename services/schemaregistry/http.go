@@ -34,13 +34,7 @@ func errVersionNotFound(s string, v int) *apiError {
 func errSchemaNotFound(what string) *apiError { return errf(40403, "Schema %s not found", what) }
 
 func writeJSON(w http.ResponseWriter, status int, v any) {
-	b, err := json.Marshal(v)
-	if err != nil {
-		status, b = 500, []byte(`{"error_code":50001,"message":"encoding the response failed"}`)
-	}
-	w.Header().Set("Content-Type", contentType)
-	w.WriteHeader(status)
-	_, _ = w.Write(b)
+	httpsvc.WriteJSON(w, status, contentType, v)
 }
 
 func writeErr(w http.ResponseWriter, err error) {
@@ -143,14 +137,12 @@ func decodeBody(req *http.Request, v any) error {
 	return nil
 }
 
-// readCtx bounds a request's wait for the state.
-func (r *Registry) readCtx(req *http.Request) (context.Context, context.CancelFunc, error) {
+// readReady waits, at most waitTimeout, until the registry's state is
+// current (ready) before a read.
+func (r *Registry) readReady(req *http.Request) error {
 	ctx, cancel := context.WithTimeout(req.Context(), waitTimeout)
-	if err := r.ready(ctx); err != nil {
-		cancel()
-		return nil, nil, err
-	}
-	return ctx, cancel, nil
+	defer cancel()
+	return r.ready(ctx)
 }
 
 func flag(req *http.Request, name string) bool {
@@ -209,11 +201,9 @@ func showVersion(v *Version) subjectSchema {
 }
 
 func (r *Registry) getSubjects(w http.ResponseWriter, req *http.Request) error {
-	_, cancel, err := r.readCtx(req)
-	if err != nil {
+	if err := r.readReady(req); err != nil {
 		return err
 	}
-	defer cancel()
 	prefix := req.URL.Query().Get("subjectPrefix")
 	out := []string{}
 	r.view(func(s *State) {
@@ -228,11 +218,9 @@ func (r *Registry) getSubjects(w http.ResponseWriter, req *http.Request) error {
 }
 
 func (r *Registry) getVersions(w http.ResponseWriter, req *http.Request) error {
-	_, cancel, err := r.readCtx(req)
-	if err != nil {
+	if err := r.readReady(req); err != nil {
 		return err
 	}
-	defer cancel()
 	subject := req.PathValue("subject")
 	out := []int{}
 	r.view(func(s *State) {
@@ -266,11 +254,9 @@ func (r *Registry) pathVersion(req *http.Request) (*Version, error) {
 }
 
 func (r *Registry) getVersion(w http.ResponseWriter, req *http.Request) error {
-	_, cancel, err := r.readCtx(req)
-	if err != nil {
+	if err := r.readReady(req); err != nil {
 		return err
 	}
-	defer cancel()
 	v, err := r.pathVersion(req)
 	if err != nil {
 		return err
@@ -280,11 +266,9 @@ func (r *Registry) getVersion(w http.ResponseWriter, req *http.Request) error {
 }
 
 func (r *Registry) getVersionSchema(w http.ResponseWriter, req *http.Request) error {
-	_, cancel, err := r.readCtx(req)
-	if err != nil {
+	if err := r.readReady(req); err != nil {
 		return err
 	}
-	defer cancel()
 	v, err := r.pathVersion(req)
 	if err != nil {
 		return err
@@ -295,11 +279,9 @@ func (r *Registry) getVersionSchema(w http.ResponseWriter, req *http.Request) er
 }
 
 func (r *Registry) getReferencedBy(w http.ResponseWriter, req *http.Request) error {
-	_, cancel, err := r.readCtx(req)
-	if err != nil {
+	if err := r.readReady(req); err != nil {
 		return err
 	}
-	defer cancel()
 	v, err := r.pathVersion(req)
 	if err != nil {
 		return err
@@ -314,11 +296,9 @@ func (r *Registry) getReferencedBy(w http.ResponseWriter, req *http.Request) err
 }
 
 func (r *Registry) getSchemas(w http.ResponseWriter, req *http.Request) error {
-	_, cancel, err := r.readCtx(req)
-	if err != nil {
+	if err := r.readReady(req); err != nil {
 		return err
 	}
-	defer cancel()
 	q := req.URL.Query()
 	prefix, latest, deleted := q.Get("subjectPrefix"), flag(req, "latestOnly"), flag(req, "deleted")
 	out := []subjectSchema{}
@@ -350,6 +330,9 @@ func pathID(req *http.Request) (int, error) {
 
 // idSchema is what an id names, with the subject versions using it.
 func (r *Registry) idSchema(req *http.Request) (int, schemaEntry, []*Version, error) {
+	if err := r.readReady(req); err != nil {
+		return 0, schemaEntry{}, nil, err
+	}
 	id, err := pathID(req)
 	if err != nil {
 		return 0, schemaEntry{}, nil, err
@@ -373,11 +356,6 @@ func (r *Registry) idSchema(req *http.Request) (int, schemaEntry, []*Version, er
 }
 
 func (r *Registry) getID(w http.ResponseWriter, req *http.Request) error {
-	_, cancel, err := r.readCtx(req)
-	if err != nil {
-		return err
-	}
-	defer cancel()
 	_, e, _, err := r.idSchema(req)
 	if err != nil {
 		return err
@@ -395,11 +373,6 @@ func (r *Registry) getID(w http.ResponseWriter, req *http.Request) error {
 }
 
 func (r *Registry) getIDSchema(w http.ResponseWriter, req *http.Request) error {
-	_, cancel, err := r.readCtx(req)
-	if err != nil {
-		return err
-	}
-	defer cancel()
 	_, e, _, err := r.idSchema(req)
 	if err != nil {
 		return err
@@ -410,11 +383,6 @@ func (r *Registry) getIDSchema(w http.ResponseWriter, req *http.Request) error {
 }
 
 func (r *Registry) getIDVersions(w http.ResponseWriter, req *http.Request) error {
-	_, cancel, err := r.readCtx(req)
-	if err != nil {
-		return err
-	}
-	defer cancel()
 	_, _, users, err := r.idSchema(req)
 	if err != nil {
 		return err
@@ -432,11 +400,6 @@ func (r *Registry) getIDVersions(w http.ResponseWriter, req *http.Request) error
 }
 
 func (r *Registry) getIDSubjects(w http.ResponseWriter, req *http.Request) error {
-	_, cancel, err := r.readCtx(req)
-	if err != nil {
-		return err
-	}
-	defer cancel()
 	_, _, users, err := r.idSchema(req)
 	if err != nil {
 		return err
@@ -470,11 +433,9 @@ func (r *Registry) getMode(w http.ResponseWriter, req *http.Request) error {
 // (naming what is not configured) unless ?defaultToGlobal=true.
 func (r *Registry) getSetting(w http.ResponseWriter, req *http.Request, key string, errCode int, what string,
 	get func(s *State, subject string) (value string, own bool)) error {
-	_, cancel, err := r.readCtx(req)
-	if err != nil {
+	if err := r.readReady(req); err != nil {
 		return err
 	}
-	defer cancel()
 	subject := req.PathValue("subject")
 	var v string
 	var own bool
@@ -586,11 +547,9 @@ func parsedVersion(s *State, v *Version) (parsed, error) {
 }
 
 func (r *Registry) lookup(w http.ResponseWriter, req *http.Request) error {
-	_, cancel, err := r.readCtx(req)
-	if err != nil {
+	if err := r.readReady(req); err != nil {
 		return err
 	}
-	defer cancel()
 	subject := req.PathValue("subject")
 	var sr schemaRequest
 	if err := decodeBody(req, &sr); err != nil {
@@ -598,6 +557,7 @@ func (r *Registry) lookup(w http.ResponseWriter, req *http.Request) error {
 	}
 	sr.Normalize = flag(req, "normalize")
 	var out *subjectSchema
+	var err error
 	r.view(func(s *State) {
 		vs := s.Versions(subject, flag(req, "deleted"))
 		if len(vs) == 0 {
@@ -626,11 +586,9 @@ func (r *Registry) lookup(w http.ResponseWriter, req *http.Request) error {
 }
 
 func (r *Registry) checkCompatibility(w http.ResponseWriter, req *http.Request) error {
-	_, cancel, err := r.readCtx(req)
-	if err != nil {
+	if err := r.readReady(req); err != nil {
 		return err
 	}
-	defer cancel()
 	subject := req.PathValue("subject")
 	ver, err := parseVersion(req.PathValue("version"))
 	if err != nil {

@@ -5,6 +5,7 @@
 package httpsvc
 
 import (
+	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -114,6 +115,18 @@ func Errorf(code int, format string, args ...any) *Error {
 		status /= 10
 	}
 	return &Error{Status: status, Code: code, Message: fmt.Sprintf(format, args...)}
+}
+
+// WriteJSON answers status with v as JSON of contentType; v that does
+// not encode is a 500 50001.
+func WriteJSON(w http.ResponseWriter, status int, contentType string, v any) {
+	b, err := json.Marshal(v)
+	if err != nil {
+		status, b = 500, []byte(`{"error_code":50001,"message":"encoding the response failed"}`)
+	}
+	w.Header().Set("Content-Type", contentType)
+	w.WriteHeader(status)
+	_, _ = w.Write(b)
 }
 
 // AuthzError is the answer to an authorization's outcome: nil when

@@ -73,3 +73,16 @@ func TestStatusRecorder(t *testing.T) {
 		t.Fatalf("after a body: %d", rec.Code())
 	}
 }
+
+func TestWriteJSON(t *testing.T) {
+	rec := httptest.NewRecorder()
+	WriteJSON(rec, 201, "application/vnd.x+json", map[string]int{"a": 1})
+	if rec.Code != 201 || rec.Body.String() != `{"a":1}` || rec.Header().Get("Content-Type") != "application/vnd.x+json" {
+		t.Fatalf("got %d %v %s", rec.Code, rec.Header(), rec.Body)
+	}
+	rec = httptest.NewRecorder()
+	WriteJSON(rec, 200, "application/json", make(chan int))
+	if rec.Code != 500 || rec.Body.String() != `{"error_code":50001,"message":"encoding the response failed"}` {
+		t.Fatalf("unencodable: %d %s", rec.Code, rec.Body)
+	}
+}
