@@ -43,9 +43,11 @@ func (n *Node) startConnect() error {
 		"value.converter":      cc.ValueConverter,
 		"offset.storage.topic": cc.OffsetStorageTopic,
 	}
-	if n.sreg != nil {
-		// The Avro converter finds this node's registry without more keys.
-		url := "http://" + loopbackIfAny(n.sreg.Addr().(*net.TCPAddr))
+	if url := n.localRegistryURL(); url != "" {
+		// The worker's Avro converter finds this node's registry without
+		// more keys; a connector naming its own converter gives
+		// schema.registry.url, and with http_basic Confluent's
+		// basic.auth.credentials.source = USER_INFO and basic.auth.user.info.
 		props["key.converter.schema.registry.url"], props["value.converter.schema.registry.url"] = url, url
 	}
 	wc, err := connect.ParseWorkerConfig(props, n.log)
@@ -53,7 +55,9 @@ func (n *Node) startConnect() error {
 		auth.Close()
 		return err
 	}
-	wc.ClientOpts = own
+	// With mtls the converters present the services' certificate to the
+	// registry, as a follower's forwarded requests do.
+	wc.ClientOpts, wc.SchemaRegistryTLS = own, auth.forwardTLS
 	dc := connect.DistributedConfig{
 		Worker: wc, AdvertisedURL: n.connectURL(), GroupID: cc.GroupID, ConfigTopic: cc.ConfigStorageTopic, StatusTopic: cc.StatusStorageTopic,
 		SessionTimeout:    time.Duration(cc.SessionTimeoutMs) * time.Millisecond,

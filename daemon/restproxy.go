@@ -10,7 +10,6 @@ package daemon
 // mtls it uses its own client and checks the ACLs itself.
 
 import (
-	"net"
 	"time"
 
 	"github.com/ringtail/ringtail/services/httpauth"
@@ -31,16 +30,8 @@ func (n *Node) startHTTPProxy() error {
 	if err != nil {
 		return err
 	}
-	var srURL string
-	if n.sreg != nil {
-		scheme := "http://"
-		if auth.Mode() == httpauth.ModeMTLS {
-			scheme = "https://" // the registry serves TLS too
-		}
-		srURL = scheme + loopbackIfAny(n.sreg.Addr().(*net.TCPAddr))
-	}
 	rc := restproxy.Config{
-		Listen: pc.Listen, Brokers: brokers, ClientOpts: own, SchemaRegistryURL: srURL,
+		Listen: pc.Listen, Brokers: brokers, ClientOpts: own, SchemaRegistryURL: n.localRegistryURL(),
 		InstanceTimeout: time.Duration(pc.ConsumerInstanceTimeoutMs) * time.Millisecond,
 		Logger:          n.log, Metrics: n.servicesMetrics(),
 		TLS: auth.TLSConfig(), SchemaRegistryTLS: auth.forwardTLS,

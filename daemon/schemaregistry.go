@@ -70,6 +70,19 @@ func (n *Node) registryURL(sc config.SchemaRegistryConfig) string {
 	return n.serviceURL(sc.Listen)
 }
 
+// localRegistryURL is where this node's services reach its registry
+// (https:// with mtls, where it serves TLS), "" when it runs none.
+func (n *Node) localRegistryURL() string {
+	if n.sreg == nil {
+		return ""
+	}
+	scheme := "http://"
+	if n.cfg.ServicesAuth.Mode == config.ServicesAuthMTLS {
+		scheme = "https://"
+	}
+	return scheme + loopbackIfAny(n.sreg.Addr().(*net.TCPAddr))
+}
+
 func loopbackIfAny(a *net.TCPAddr) string {
 	if a.IP == nil || a.IP.IsUnspecified() {
 		return net.JoinHostPort("127.0.0.1", strconv.Itoa(a.Port))

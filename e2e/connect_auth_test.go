@@ -5,13 +5,16 @@ package e2e
 // BasicAuthSecurityRestExtension does for its own REST API. With
 // http_basic a request without credentials gets 401 with a Basic
 // challenge and a JSON error body whose error_code is the HTTP status (as
-// every Kafka Connect error is), a wrong password 401, and a SCRAM user of
-// the broker creates a FileStreamSource connector whose lines arrive in
-// the topic. Kafka Connect authenticates only: the broker's ACLs do not
-// apply to REST calls (a user without any ACL lists the connectors), the
-// connectors act in Kafka with the worker's own client. The outcomes are
-// counted under service="connect". With mtls the REST API is HTTPS for
-// clients with a certificate only.
+// every Kafka Connect error is), a wrong password 401; a SCRAM user of the
+// broker creates a FileStreamSource connector whose lines arrive in the
+// topic, and an Avro one whose converter authenticates at the Schema
+// Registry with Confluent's basic.auth keys. Kafka Connect authenticates
+// only: the broker's ACLs do not apply to REST calls (a user without any
+// ACL lists the connectors), the connectors act in Kafka with the
+// worker's own client. The outcomes are counted under service="connect".
+// With mtls the REST API is HTTPS for clients with a certificate only,
+// and the worker's Avro converter reaches the registry over TLS with the
+// services' certificate.
 
 import (
 	"context"
@@ -37,13 +40,14 @@ func TestConnectHTTPBasicAuth(t *testing.T) {
 	t.Parallel()
 	settings := aclSettings()
 	settings["super.users"] = `"User:ANONYMOUS"` // the PLAINTEXT listener: readiness, the worker's own client, this test's admin
-	o, adminAddr := withAdmin(t, testkit.Options{Connect: true, Settings: settings,
+	o, adminAddr := withAdmin(t, testkit.Options{Connect: true, SchemaRegistry: true, Settings: settings,
 		Ringtail: map[string]string{"services_auth": `"http_basic"`, "services_sasl_mechanism": `"SCRAM-SHA-512"`}})
 	n := testkit.NewNode(t, o)
 	addListener(t, n, fmt.Sprintf("SASL_PLAINTEXT://127.0.0.1:%d", testkit.FreePort(t)))
 	n.Start()
-	const topic = "cauth-lines"
+	const topic, avroTopic = "cauth-lines", "cauth-avro"
 	n.CreateTopic(topic, 1, nil)
+	n.CreateTopic(avroTopic, 1, nil)
 
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
@@ -51,9 +55,12 @@ func TestConnectHTTPBasicAuth(t *testing.T) {
 		{User: "alice", Mechanism: kadm.ScramSha512, Iterations: 4096, Password: "alice-pw"},
 		{User: "bob", Mechanism: kadm.ScramSha512, Iterations: 4096, Password: "bob-pw"},
 	}
-	if res, err := kadm.NewClient(n.Client()).AlterUserSCRAMs(ctx, nil, up); err != nil || res.Error() != nil {
+	adm := kadm.NewClient(n.Client())
+	if res, err := adm.AlterUserSCRAMs(ctx, nil, up); err != nil || res.Error() != nil {
 		t.Fatalf("creating users: %v %v", err, res.Error())
 	}
+	// For the Avro converter acting as alice at the registry.
+	rpCreateACLs(ctx, t, adm, kadm.NewACLs().Allow("User:alice").Topics("_schemas").Operations(kadm.OpWrite).ResourcePatternType(kadm.ACLPatternLiteral))
 
 	base := n.ConnectURL()
 	alice := []string{"Authorization", rpAuth("alice", "alice-pw")}
@@ -105,11 +112,34 @@ func TestConnectHTTPBasicAuth(t *testing.T) {
 		t.Fatalf("records in %s: %q, want one,two", topic, got)
 	}
 
+	// An Avro connector's converter authenticates at the registry with
+	// Confluent's basic.auth keys.
+	create = fmt.Sprintf(`{"name":"cauth-avro","config":{"connector.class":"FileStreamSource","tasks.max":"1","file":%q,"topic":%q,`+
+		`"value.converter":"io.confluent.connect.avro.AvroConverter","value.converter.schema.registry.url":%q,`+
+		`"value.converter.basic.auth.credentials.source":"USER_INFO","value.converter.basic.auth.user.info":"alice:alice-pw"}}`,
+		in, avroTopic, n.SchemaRegistryURL())
+	if st, body = rpCall(t, "POST", base+"/connectors", "application/json", create, alice...); st != 201 {
+		t.Fatalf("alice creates the Avro connector: %d %s", st, body)
+	}
+	avro := n.Client(kgo.ConsumeTopics(avroTopic), kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()))
+	var vals [][]byte
+	testkit.WaitFor(t, 20*time.Second, "Avro records in "+avroTopic, func() bool {
+		pctx, pcancel := context.WithTimeout(ctx, 500*time.Millisecond)
+		defer pcancel()
+		avro.PollFetches(pctx).EachRecord(func(r *kgo.Record) { vals = append(vals, r.Value) })
+		return len(vals) >= 2
+	})
+	// Confluent's wire format: magic byte 0, the schema id, then Avro (a
+	// zig-zag length 3 -> 6, "one").
+	if len(vals) != 2 || len(vals[0]) < 5 || vals[0][0] != 0 || string(vals[0][5:]) != "\x06one" {
+		t.Fatalf("Avro records: %q", vals)
+	}
+
 	// bob has no ACL at all: Connect authenticates him and asks nothing
 	// more, as Kafka Connect does.
 	var names []string
 	rpJSONCall(t, 200, &names, "GET", base+"/connectors", "", "", "Authorization", rpAuth("bob", "bob-pw"))
-	if strings.Join(names, ",") != "cauth-src" {
+	if strings.Join(names, ",") != "cauth-avro,cauth-src" {
 		t.Fatalf("bob lists %v", names)
 	}
 
@@ -130,11 +160,12 @@ func TestConnectMTLS(t *testing.T) {
 	ca := testkit.NewCA(t, "services CA")
 	dir := t.TempDir()
 	cert, key := ca.Issue(t, testkit.CertOptions{CN: "connect"})
-	n := testkit.StartNode(t, testkit.Options{Connect: true, Ringtail: map[string]string{
-		"services_auth":          `"mtls"`,
-		"services_tls_cert_file": fmt.Sprintf("%q", testkit.WriteFile(t, dir, "cert.pem", cert)),
-		"services_tls_key_file":  fmt.Sprintf("%q", testkit.WriteFile(t, dir, "key.pem", key)),
-		"services_tls_ca_file":   fmt.Sprintf("%q", testkit.WriteFile(t, dir, "ca.pem", ca.PEM)),
+	n := testkit.StartNode(t, testkit.Options{Connect: true, SchemaRegistry: true, Ringtail: map[string]string{
+		"connect_value_converter": `"io.confluent.connect.avro.AvroConverter"`,
+		"services_auth":           `"mtls"`,
+		"services_tls_cert_file":  fmt.Sprintf("%q", testkit.WriteFile(t, dir, "cert.pem", cert)),
+		"services_tls_key_file":   fmt.Sprintf("%q", testkit.WriteFile(t, dir, "key.pem", key)),
+		"services_tls_ca_file":    fmt.Sprintf("%q", testkit.WriteFile(t, dir, "ca.pem", ca.PEM)),
 	}})
 	pool := x509.NewCertPool()
 	pool.AppendCertsFromPEM(ca.PEM)
@@ -168,5 +199,36 @@ func TestConnectMTLS(t *testing.T) {
 		if resp.StatusCode < 400 {
 			t.Fatalf("plain HTTP was served: %d", resp.StatusCode)
 		}
+	}
+
+	// The worker's Avro converter registers the value schema at the
+	// node's registry, which serves TLS and wants a certificate too.
+	const topic = "cmtls-avro"
+	n.CreateTopic(topic, 1, nil)
+	in := filepath.Join(t.TempDir(), "in.txt")
+	if err := os.WriteFile(in, []byte("one\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	create := fmt.Sprintf(`{"name":"cmtls","config":{"connector.class":"FileStreamSource","file":%q,"topic":%q,`+
+		`"key.converter":"org.apache.kafka.connect.storage.StringConverter"}}`, in, topic)
+	resp, err := client([]tls.Certificate{pair}).Post(base+"/connectors", "application/json", strings.NewReader(create))
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != 201 {
+		t.Fatalf("creating the connector: %d %s", resp.StatusCode, b)
+	}
+	cons := n.Client(kgo.ConsumeTopics(topic), kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()))
+	var val []byte
+	testkit.WaitFor(t, 20*time.Second, "an Avro record in "+topic, func() bool {
+		ctx, cancel := context.WithTimeout(context.Background(), 500*time.Millisecond)
+		defer cancel()
+		cons.PollFetches(ctx).EachRecord(func(r *kgo.Record) { val = r.Value })
+		return val != nil
+	})
+	if len(val) < 5 || val[0] != 0 || string(val[5:]) != "\x06one" {
+		t.Fatalf("Avro record: %q", val)
 	}
 }
