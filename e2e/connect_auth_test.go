@@ -17,6 +17,7 @@ package e2e
 // services' certificate.
 
 import (
+	"bytes"
 	"context"
 	"crypto/tls"
 	"crypto/x509"
@@ -35,6 +36,21 @@ import (
 
 	"github.com/ringtail/ringtail/testkit"
 )
+
+// connectTopicValues waits until topic holds want records (a connector's
+// output) and returns their values.
+func connectTopicValues(t *testing.T, n *testkit.Node, topic string, want int) [][]byte {
+	t.Helper()
+	cons := n.Client(kgo.ConsumeTopics(topic), kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()))
+	var vals [][]byte
+	testkit.WaitFor(t, 20*time.Second, fmt.Sprintf("%d records in %s", want, topic), func() bool {
+		ctx, cancel := context.WithTimeout(context.Background(), 500*time.Millisecond)
+		defer cancel()
+		cons.PollFetches(ctx).EachRecord(func(r *kgo.Record) { vals = append(vals, r.Value) })
+		return len(vals) >= want
+	})
+	return vals
+}
 
 func TestConnectHTTPBasicAuth(t *testing.T) {
 	t.Parallel()
@@ -100,15 +116,7 @@ func TestConnectHTTPBasicAuth(t *testing.T) {
 	if st, body = rpCall(t, "POST", base+"/connectors", "application/json", create, alice...); st != 201 {
 		t.Fatalf("alice creates the connector: %d %s", st, body)
 	}
-	cons := n.Client(kgo.ConsumeTopics(topic), kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()))
-	var got []string
-	testkit.WaitFor(t, 20*time.Second, "the file's lines in "+topic, func() bool {
-		pctx, pcancel := context.WithTimeout(ctx, 500*time.Millisecond)
-		defer pcancel()
-		cons.PollFetches(pctx).EachRecord(func(r *kgo.Record) { got = append(got, string(r.Value)) })
-		return len(got) >= 2
-	})
-	if strings.Join(got, ",") != "one,two" {
+	if got := connectTopicValues(t, n, topic, 2); string(bytes.Join(got, []byte(","))) != "one,two" {
 		t.Fatalf("records in %s: %q, want one,two", topic, got)
 	}
 
@@ -121,14 +129,7 @@ func TestConnectHTTPBasicAuth(t *testing.T) {
 	if st, body = rpCall(t, "POST", base+"/connectors", "application/json", create, alice...); st != 201 {
 		t.Fatalf("alice creates the Avro connector: %d %s", st, body)
 	}
-	avro := n.Client(kgo.ConsumeTopics(avroTopic), kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()))
-	var vals [][]byte
-	testkit.WaitFor(t, 20*time.Second, "Avro records in "+avroTopic, func() bool {
-		pctx, pcancel := context.WithTimeout(ctx, 500*time.Millisecond)
-		defer pcancel()
-		avro.PollFetches(pctx).EachRecord(func(r *kgo.Record) { vals = append(vals, r.Value) })
-		return len(vals) >= 2
-	})
+	vals := connectTopicValues(t, n, avroTopic, 2)
 	// Confluent's wire format: magic byte 0, the schema id, then Avro (a
 	// zig-zag length 3 -> 6, "one").
 	if len(vals) != 2 || len(vals[0]) < 5 || vals[0][0] != 0 || string(vals[0][5:]) != "\x06one" {
@@ -220,14 +221,7 @@ func TestConnectMTLS(t *testing.T) {
 	if resp.StatusCode != 201 {
 		t.Fatalf("creating the connector: %d %s", resp.StatusCode, b)
 	}
-	cons := n.Client(kgo.ConsumeTopics(topic), kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()))
-	var val []byte
-	testkit.WaitFor(t, 20*time.Second, "an Avro record in "+topic, func() bool {
-		ctx, cancel := context.WithTimeout(context.Background(), 500*time.Millisecond)
-		defer cancel()
-		cons.PollFetches(ctx).EachRecord(func(r *kgo.Record) { val = r.Value })
-		return val != nil
-	})
+	val := connectTopicValues(t, n, topic, 1)[0]
 	if len(val) < 5 || val[0] != 0 || string(val[5:]) != "\x06one" {
 		t.Fatalf("Avro record: %q", val)
 	}
