@@ -235,8 +235,12 @@ func (r *Registry) getVersions(w http.ResponseWriter, req *http.Request) error {
 	return nil
 }
 
-// pathVersion finds the subject version the path names.
+// pathVersion finds the subject version the path names, once the state
+// is current (readReady).
 func (r *Registry) pathVersion(req *http.Request) (*Version, error) {
+	if err := r.readReady(req); err != nil {
+		return nil, err
+	}
 	ver, err := parseVersion(req.PathValue("version"))
 	if err != nil {
 		return nil, err
@@ -254,9 +258,6 @@ func (r *Registry) pathVersion(req *http.Request) (*Version, error) {
 }
 
 func (r *Registry) getVersion(w http.ResponseWriter, req *http.Request) error {
-	if err := r.readReady(req); err != nil {
-		return err
-	}
 	v, err := r.pathVersion(req)
 	if err != nil {
 		return err
@@ -266,9 +267,6 @@ func (r *Registry) getVersion(w http.ResponseWriter, req *http.Request) error {
 }
 
 func (r *Registry) getVersionSchema(w http.ResponseWriter, req *http.Request) error {
-	if err := r.readReady(req); err != nil {
-		return err
-	}
 	v, err := r.pathVersion(req)
 	if err != nil {
 		return err
@@ -279,9 +277,6 @@ func (r *Registry) getVersionSchema(w http.ResponseWriter, req *http.Request) er
 }
 
 func (r *Registry) getReferencedBy(w http.ResponseWriter, req *http.Request) error {
-	if err := r.readReady(req); err != nil {
-		return err
-	}
 	v, err := r.pathVersion(req)
 	if err != nil {
 		return err
@@ -328,7 +323,8 @@ func pathID(req *http.Request) (int, error) {
 	return id, nil
 }
 
-// idSchema is what an id names, with the subject versions using it.
+// idSchema is what an id names, with the subject versions using it, once
+// the state is current (readReady).
 func (r *Registry) idSchema(req *http.Request) (int, schemaEntry, []*Version, error) {
 	if err := r.readReady(req); err != nil {
 		return 0, schemaEntry{}, nil, err
