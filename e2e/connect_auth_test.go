@@ -52,29 +52,42 @@ func connectTopicValues(t *testing.T, n *testkit.Node, topic string, want int) [
 	return vals
 }
 
-func TestConnectHTTPBasicAuth(t *testing.T) {
-	t.Parallel()
-	settings := aclSettings()
-	settings["super.users"] = `"User:ANONYMOUS"` // the PLAINTEXT listener: readiness, the worker's own client, this test's admin
-	o, adminAddr := withAdmin(t, testkit.Options{Connect: true, SchemaRegistry: true, Settings: settings,
-		Ringtail: map[string]string{"services_auth": `"http_basic"`, "services_sasl_mechanism": `"SCRAM-SHA-512"`}})
+// startBasicAuthNode starts a node with the services of o under
+// ringtail.services_auth = http_basic (SCRAM-SHA-512 on an added
+// SASL_PLAINTEXT listener), the authorizer on with the PLAINTEXT
+// listener's User:ANONYMOUS (readiness, the services' own clients, the
+// test's admin) as super user, the admin server on, and the SCRAM users
+// alice (alice-pw) and bob (bob-pw). It returns the admin address too.
+func startBasicAuthNode(t *testing.T, o testkit.Options) (*testkit.Node, string) {
+	t.Helper()
+	o.Settings = aclSettings()
+	o.Settings["super.users"] = `"User:ANONYMOUS"`
+	o.Ringtail = map[string]string{"services_auth": `"http_basic"`, "services_sasl_mechanism": `"SCRAM-SHA-512"`}
+	o, adminAddr := withAdmin(t, o)
 	n := testkit.NewNode(t, o)
 	addListener(t, n, fmt.Sprintf("SASL_PLAINTEXT://127.0.0.1:%d", testkit.FreePort(t)))
 	n.Start()
-	const topic, avroTopic = "cauth-lines", "cauth-avro"
-	n.CreateTopic(topic, 1, nil)
-	n.CreateTopic(avroTopic, 1, nil)
-
-	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	up := []kadm.UpsertSCRAM{
 		{User: "alice", Mechanism: kadm.ScramSha512, Iterations: 4096, Password: "alice-pw"},
 		{User: "bob", Mechanism: kadm.ScramSha512, Iterations: 4096, Password: "bob-pw"},
 	}
-	adm := kadm.NewClient(n.Client())
-	if res, err := adm.AlterUserSCRAMs(ctx, nil, up); err != nil || res.Error() != nil {
+	if res, err := kadm.NewClient(n.Client()).AlterUserSCRAMs(ctx, nil, up); err != nil || res.Error() != nil {
 		t.Fatalf("creating users: %v %v", err, res.Error())
 	}
+	return n, adminAddr
+}
+
+func TestConnectHTTPBasicAuth(t *testing.T) {
+	t.Parallel()
+	n, adminAddr := startBasicAuthNode(t, testkit.Options{Connect: true, SchemaRegistry: true})
+	const topic, avroTopic = "cauth-lines", "cauth-avro"
+	n.CreateTopic(topic, 1, nil)
+	n.CreateTopic(avroTopic, 1, nil)
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	adm := kadm.NewClient(n.Client())
 	// For the Avro converter acting as alice at the registry.
 	rpCreateACLs(ctx, t, adm, kadm.NewACLs().Allow("User:alice").Topics("_schemas").Operations(kadm.OpWrite).ResourcePatternType(kadm.ACLPatternLiteral))
 
@@ -144,12 +157,19 @@ func TestConnectHTTPBasicAuth(t *testing.T) {
 		t.Fatalf("bob lists %v", names)
 	}
 
+	wantServicesAuthMetrics(t, adminAddr, "connect")
+}
+
+// wantServicesAuthMetrics checks that the node's /metrics (on adminAddr)
+// counted service's http_basic successes, failures and requests without
+// credentials, and has each line of extra.
+func wantServicesAuthMetrics(t *testing.T, adminAddr, service string, extra ...string) {
+	t.Helper()
 	_, metrics := httpDo(t, "GET", "http://"+adminAddr+"/metrics")
-	for _, want := range []string{
-		`ringtail_services_auth_total{mode="http_basic",result="success",service="connect"}`,
-		`ringtail_services_auth_total{mode="http_basic",result="failure",service="connect"}`,
-		`ringtail_services_auth_total{mode="http_basic",result="missing",service="connect"}`,
-	} {
+	for _, result := range []string{"success", "failure", "missing"} {
+		extra = append(extra, fmt.Sprintf(`ringtail_services_auth_total{mode="http_basic",result=%q,service=%q}`, result, service))
+	}
+	for _, want := range extra {
 		if !strings.Contains(metrics, want) {
 			t.Errorf("metrics lack %s", want)
 		}
