@@ -11,14 +11,12 @@ package daemon
 // client's rights.
 
 import (
-	"context"
 	"net"
 	"strings"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 
-	"github.com/ringtail/ringtail/config"
 	"github.com/ringtail/ringtail/services/connect"
 	"github.com/ringtail/ringtail/services/httpauth"
 )
@@ -33,7 +31,8 @@ func (n *Node) startConnect() error {
 	if !cc.Enable {
 		return nil
 	}
-	brokers, own, err := n.servicesClientOpts("ringtail.connect_enable = true")
+	// Kafka Connect's error bodies carry the HTTP status as error_code.
+	brokers, own, auth, err := n.serviceSetup("ringtail.connect_enable", httpauth.Config{Service: "connect", StatusErrorCodes: true})
 	if err != nil {
 		return err
 	}
@@ -44,20 +43,21 @@ func (n *Node) startConnect() error {
 		"value.converter":      cc.ValueConverter,
 		"offset.storage.topic": cc.OffsetStorageTopic,
 	}
-	if n.sreg != nil {
-		// The Avro converter finds this node's registry without more keys.
-		url := "http://" + loopbackIfAny(n.sreg.Addr().(*net.TCPAddr))
+	if url := n.localRegistryURL(); url != "" {
+		// The worker's Avro converter finds this node's registry without
+		// more keys; a connector naming its own converter gives
+		// schema.registry.url, and with http_basic Confluent's
+		// basic.auth.credentials.source = USER_INFO and basic.auth.user.info.
 		props["key.converter.schema.registry.url"], props["value.converter.schema.registry.url"] = url, url
 	}
 	wc, err := connect.ParseWorkerConfig(props, n.log)
 	if err != nil {
+		auth.Close()
 		return err
 	}
-	wc.ClientOpts = own
-	auth, err := n.newServicesAuth("connect", "application/json", brokers, own)
-	if err != nil {
-		return err
-	}
+	// With mtls the converters present the services' certificate to the
+	// registry, as a follower's forwarded requests do.
+	wc.ClientOpts, wc.SchemaRegistryTLS = own, auth.forwardTLS
 	dc := connect.DistributedConfig{
 		Worker: wc, AdvertisedURL: n.connectURL(), GroupID: cc.GroupID, ConfigTopic: cc.ConfigStorageTopic, StatusTopic: cc.StatusStorageTopic,
 		SessionTimeout:    time.Duration(cc.SessionTimeoutMs) * time.Millisecond,
@@ -74,14 +74,7 @@ func (n *Node) startConnect() error {
 	}
 	d, err := connect.StartDistributed(dc)
 	if err != nil {
-		auth.Close()
-		if !n.cfg.Set["ringtail.connect_enable"] {
-			// On only because no config file was given: a taken port does
-			// not stop the broker.
-			n.log.Warn("connect worker not started", "err", err)
-			return nil
-		}
-		return err
+		return n.serviceNotStarted("connect worker", "ringtail.connect_enable", auth, err)
 	}
 	n.connectAuth, n.connect = auth, d
 	return nil
@@ -95,19 +88,11 @@ func (n *Node) connectURL() string {
 	if cc.AdvertisedURL != "" {
 		return cc.AdvertisedURL
 	}
-	host, port, _ := net.SplitHostPort(cc.Listen)
+	host, _, _ := net.SplitHostPort(cc.Listen)
 	if ip := net.ParseIP(host); host != "" && (ip == nil || !ip.IsUnspecified()) {
 		return ""
 	}
-	host = "localhost"
-	if len(n.cfg.AdvertisedListeners) > 0 && n.cfg.AdvertisedListeners[0].Host != "" {
-		host = n.cfg.AdvertisedListeners[0].Host
-	}
-	scheme := "http://"
-	if n.cfg.ServicesAuth.Mode == config.ServicesAuthMTLS {
-		scheme = "https://"
-	}
-	return scheme + net.JoinHostPort(host, port)
+	return n.serviceURL(cc.Listen)
 }
 
 // stopConnect stops the worker while the listeners it uses still serve.
@@ -115,11 +100,6 @@ func (n *Node) stopConnect() {
 	if n.connect == nil {
 		return
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), connectCloseTimeout)
-	defer cancel()
-	if err := n.connect.Close(ctx); err != nil {
-		n.log.Warn("connect worker shutdown", "err", err)
-	}
-	n.connectAuth.Close()
+	n.stopService("connect worker", connectCloseTimeout, n.connect.Close, n.connectAuth)
 	n.connect, n.connectAuth = nil, nil
 }

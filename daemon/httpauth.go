@@ -6,6 +6,7 @@ package daemon
 
 import (
 	"bytes"
+	"context"
 	"crypto/tls"
 	"errors"
 	"fmt"
@@ -13,6 +14,7 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/twmb/franz-go/pkg/kgo"
@@ -93,23 +95,23 @@ func (s *servicesAuth) Close() {
 	if s == nil {
 		return
 	}
-	s.Authenticator.Close()
+	if s.Authenticator != nil { // nil when httpauth.New failed
+		s.Authenticator.Close()
+	}
 	if s.aclClient != nil {
 		s.aclClient.Close()
 	}
 }
 
-// newServicesAuth builds service's Authenticator from ringtail.services_*;
-// brokers and own are the service's own client (servicesClientOpts),
-// callerOpts are added to the clients acting as its callers (http_basic).
-func (n *Node) newServicesAuth(service, errContentType string, brokers []string, own []kgo.Opt, callerOpts ...kgo.Opt) (*servicesAuth, error) {
+// newServicesAuth builds the Authenticator of hc.Service from
+// ringtail.services_*; hc names the service and its error bodies
+// (Service, ErrorContentType, StatusErrorCodes) and may add ClientOpts to
+// the clients acting as its callers (http_basic); brokers and own are the
+// service's own client (servicesClientOpts).
+func (n *Node) newServicesAuth(hc httpauth.Config, brokers []string, own []kgo.Opt) (*servicesAuth, error) {
 	sa := n.cfg.ServicesAuth
-	var reg prometheus.Registerer
-	if n.ops.metrics != nil {
-		reg = n.ops.metrics.Registry()
-	}
-	hc := httpauth.Config{Mode: httpauth.Mode(sa.Mode), Service: service, Logger: n.log, Metrics: reg, ErrorContentType: errContentType,
-		ClientOpts: callerOpts}
+	service := hc.Service
+	hc.Mode, hc.Logger, hc.Metrics = httpauth.Mode(sa.Mode), n.log, n.servicesMetrics()
 	out := &servicesAuth{}
 	switch sa.Mode {
 	case config.ServicesAuthHTTPBasic:
@@ -150,6 +152,67 @@ func (n *Node) newServicesAuth(service, errContentType string, brokers []string,
 		n.log.Info("HTTP service authentication on", "service", service, "mode", sa.Mode, "authorization", n.cfg.Authorizer.Enabled())
 	}
 	return out, nil
+}
+
+// serviceSetup is the own Kafka client (servicesClientOpts) and the
+// Authenticator (newServicesAuth) of the service that enableKey turns on.
+func (n *Node) serviceSetup(enableKey string, hc httpauth.Config) ([]string, []kgo.Opt, *servicesAuth, error) {
+	brokers, own, err := n.servicesClientOpts(enableKey + " = true")
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	auth, err := n.newServicesAuth(hc, brokers, own)
+	return brokers, own, auth, err
+}
+
+// servicesMetrics is the registry the services register their metrics
+// on: the admin server's, nil without one.
+func (n *Node) servicesMetrics() prometheus.Registerer {
+	if n.ops.metrics == nil {
+		return nil
+	}
+	return n.ops.metrics.Registry()
+}
+
+// serviceNotStarted closes auth after a service failed to start: the
+// failure stops the node when enableKey is in the config file; a service
+// on only because no config file was given (a taken port) is a warning.
+func (n *Node) serviceNotStarted(what, enableKey string, auth *servicesAuth, err error) error {
+	auth.Close()
+	if !n.cfg.Set[enableKey] {
+		n.log.Warn(what+" not started", "err", err)
+		return nil
+	}
+	return err
+}
+
+// stopService closes a service, waiting at most timeout for it, then its
+// Authenticator.
+func (n *Node) stopService(what string, timeout time.Duration, close func(context.Context) error, auth *servicesAuth) {
+	ctx, cancel := context.WithTimeout(context.Background(), timeout)
+	defer cancel()
+	if err := close(ctx); err != nil {
+		n.log.Warn(what+" shutdown", "err", err)
+	}
+	auth.Close()
+}
+
+// serviceURL is http:// (https:// with mtls) and listen, an empty or
+// all-interfaces host replaced by the advertised Kafka host (localhost
+// without one): the URL a service's peers reach it at.
+func (n *Node) serviceURL(listen string) string {
+	host, port, _ := net.SplitHostPort(listen)
+	if ip := net.ParseIP(host); host == "" || (ip != nil && ip.IsUnspecified()) {
+		host = "localhost"
+		if len(n.cfg.AdvertisedListeners) > 0 && n.cfg.AdvertisedListeners[0].Host != "" {
+			host = n.cfg.AdvertisedListeners[0].Host
+		}
+	}
+	scheme := "http://"
+	if n.cfg.ServicesAuth.Mode == config.ServicesAuthMTLS {
+		scheme = "https://"
+	}
+	return scheme + net.JoinHostPort(host, port)
 }
 
 // servicesServerTLS loads ringtail.services_tls_* through the security

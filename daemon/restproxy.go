@@ -10,11 +10,7 @@ package daemon
 // mtls it uses its own client and checks the ACLs itself.
 
 import (
-	"context"
-	"net"
 	"time"
-
-	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/ringtail/ringtail/services/httpauth"
 	"github.com/ringtail/ringtail/services/restproxy"
@@ -29,30 +25,15 @@ func (n *Node) startHTTPProxy() error {
 	if !pc.Enable {
 		return nil
 	}
-	brokers, own, err := n.servicesClientOpts("ringtail.http_proxy_enable = true")
+	brokers, own, auth, err := n.serviceSetup("ringtail.http_proxy_enable",
+		httpauth.Config{Service: "http-proxy", ErrorContentType: "application/vnd.kafka.v2+json", ClientOpts: restproxy.ProducerOpts()})
 	if err != nil {
 		return err
-	}
-	auth, err := n.newServicesAuth("http-proxy", "application/vnd.kafka.v2+json", brokers, own, restproxy.ProducerOpts()...)
-	if err != nil {
-		return err
-	}
-	var reg prometheus.Registerer
-	if n.ops.metrics != nil {
-		reg = n.ops.metrics.Registry()
-	}
-	var srURL string
-	if n.sreg != nil {
-		scheme := "http://"
-		if auth.Mode() == httpauth.ModeMTLS {
-			scheme = "https://" // the registry serves TLS too
-		}
-		srURL = scheme + loopbackIfAny(n.sreg.Addr().(*net.TCPAddr))
 	}
 	rc := restproxy.Config{
-		Listen: pc.Listen, Brokers: brokers, ClientOpts: own, SchemaRegistryURL: srURL,
+		Listen: pc.Listen, Brokers: brokers, ClientOpts: own, SchemaRegistryURL: n.localRegistryURL(),
 		InstanceTimeout: time.Duration(pc.ConsumerInstanceTimeoutMs) * time.Millisecond,
-		Logger:          n.log, Metrics: reg,
+		Logger:          n.log, Metrics: n.servicesMetrics(),
 		TLS: auth.TLSConfig(), SchemaRegistryTLS: auth.forwardTLS,
 	}
 	switch auth.Mode() {
@@ -63,14 +44,7 @@ func (n *Node) startHTTPProxy() error {
 	}
 	p, err := restproxy.Start(rc)
 	if err != nil {
-		auth.Close()
-		if !n.cfg.Set["ringtail.http_proxy_enable"] {
-			// On only because no config file was given: a taken port does
-			// not stop the broker.
-			n.log.Warn("http proxy not started", "err", err)
-			return nil
-		}
-		return err
+		return n.serviceNotStarted("http proxy", "ringtail.http_proxy_enable", auth, err)
 	}
 	n.proxy, n.proxyAuth = p, auth
 	return nil
@@ -82,11 +56,6 @@ func (n *Node) stopHTTPProxy() {
 	if n.proxy == nil {
 		return
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), proxyCloseTimeout)
-	defer cancel()
-	if err := n.proxy.Close(ctx); err != nil {
-		n.log.Warn("http proxy shutdown", "err", err)
-	}
-	n.proxyAuth.Close()
+	n.stopService("http proxy", proxyCloseTimeout, n.proxy.Close, n.proxyAuth)
 	n.proxy, n.proxyAuth = nil, nil
 }

@@ -8,12 +8,9 @@ package daemon
 // against the _schemas topic's ACLs (httpauth.go).
 
 import (
-	"context"
 	"net"
 	"strconv"
 	"time"
-
-	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/ringtail/ringtail/config"
 	"github.com/ringtail/ringtail/services/httpauth"
@@ -42,21 +39,14 @@ func (n *Node) startSchemaRegistry() error {
 	if !sc.Enable {
 		return nil
 	}
-	brokers, own, err := n.servicesClientOpts("ringtail.schema_registry_enable = true")
+	brokers, own, auth, err := n.serviceSetup("ringtail.schema_registry_enable",
+		httpauth.Config{Service: "schema-registry", ErrorContentType: "application/vnd.schemaregistry.v1+json"})
 	if err != nil {
 		return err
-	}
-	auth, err := n.newServicesAuth("schema-registry", "application/vnd.schemaregistry.v1+json", brokers, own)
-	if err != nil {
-		return err
-	}
-	var reg prometheus.Registerer
-	if n.ops.metrics != nil {
-		reg = n.ops.metrics.Registry()
 	}
 	rc := schemaregistry.Config{
 		Listen: sc.Listen, AdvertisedURL: n.registryURL(sc), Brokers: brokers, ClientOpts: own,
-		Logger: n.log, Metrics: reg, ReplicationFactor: min(3, len(n.cfg.ControllerQuorumVoters)),
+		Logger: n.log, Metrics: n.servicesMetrics(), ReplicationFactor: min(3, len(n.cfg.ControllerQuorumVoters)),
 		TLS: auth.TLSConfig(), ForwardTLS: auth.forwardTLS,
 	}
 	if auth.Mode() != httpauth.ModeNone {
@@ -65,17 +55,9 @@ func (n *Node) startSchemaRegistry() error {
 	}
 	r, err := schemaregistry.Start(rc)
 	if err != nil {
-		auth.Close()
-		if !n.cfg.Set["ringtail.schema_registry_enable"] {
-			// On only because no config file was given: a taken port does
-			// not stop the broker.
-			n.log.Warn("schema registry not started", "err", err)
-			return nil
-		}
-		return err
+		return n.serviceNotStarted("schema registry", "ringtail.schema_registry_enable", auth, err)
 	}
-	n.sregAuth = auth
-	n.sreg = r
+	n.sreg, n.sregAuth = r, auth
 	return nil
 }
 
@@ -85,18 +67,20 @@ func (n *Node) registryURL(sc config.SchemaRegistryConfig) string {
 	if sc.AdvertisedURL != "" {
 		return sc.AdvertisedURL
 	}
-	host, port, _ := net.SplitHostPort(sc.Listen)
-	if ip := net.ParseIP(host); host == "" || (ip != nil && ip.IsUnspecified()) {
-		host = "localhost"
-		if len(n.cfg.AdvertisedListeners) > 0 && n.cfg.AdvertisedListeners[0].Host != "" {
-			host = n.cfg.AdvertisedListeners[0].Host
-		}
+	return n.serviceURL(sc.Listen)
+}
+
+// localRegistryURL is where this node's services reach its registry
+// (https:// with mtls, where it serves TLS), "" when it runs none.
+func (n *Node) localRegistryURL() string {
+	if n.sreg == nil {
+		return ""
 	}
 	scheme := "http://"
 	if n.cfg.ServicesAuth.Mode == config.ServicesAuthMTLS {
 		scheme = "https://"
 	}
-	return scheme + net.JoinHostPort(host, port)
+	return scheme + loopbackIfAny(n.sreg.Addr().(*net.TCPAddr))
 }
 
 func loopbackIfAny(a *net.TCPAddr) string {
@@ -112,11 +96,6 @@ func (n *Node) stopSchemaRegistry() {
 	if n.sreg == nil {
 		return
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), registryCloseTimeout)
-	defer cancel()
-	if err := n.sreg.Close(ctx); err != nil {
-		n.log.Warn("schema registry shutdown", "err", err)
-	}
-	n.sregAuth.Close()
+	n.stopService("schema registry", registryCloseTimeout, n.sreg.Close, n.sregAuth)
 	n.sreg, n.sregAuth = nil, nil
 }

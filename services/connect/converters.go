@@ -6,10 +6,13 @@ package connect
 import (
 	"bytes"
 	"context"
+	"crypto/tls"
 	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"net/http"
+	"net/url"
 	"sort"
 	"strings"
 	"sync"
@@ -71,6 +74,12 @@ func converterClasses() []string {
 // NewConverter makes a converter of class configured with props (the keys
 // after "key.converter." or "value.converter.").
 func NewConverter(class string, props map[string]string, isKey bool) (Converter, error) {
+	return newConverter(class, props, isKey, nil)
+}
+
+// newConverter is NewConverter with the TLS client configuration of an
+// AvroConverter's https:// registry URLs (nil: the system's roots).
+func newConverter(class string, props map[string]string, isKey bool, srTLS *tls.Config) (Converter, error) {
 	switch converterNames[strings.TrimSpace(class)] {
 	case StringConverter:
 		return stringConv{}, nil
@@ -89,7 +98,7 @@ func NewConverter(class string, props map[string]string, isKey bool) (Converter,
 		}
 		return jsonConv{schemas: schemas}, nil
 	case AvroConverter:
-		return newAvroConv(props, isKey)
+		return newAvroConv(props, isKey, srTLS)
 	}
 	return nil, fmt.Errorf("converter class %q is not available; valid: %s", class, strings.Join(converterClasses(), ", "))
 }
@@ -271,17 +280,62 @@ type avroConv struct {
 // avroTimeout bounds one Schema Registry call.
 const avroTimeout = 15 * time.Second
 
-func newAvroConv(props map[string]string, isKey bool) (*avroConv, error) {
+func newAvroConv(props map[string]string, isKey bool, srTLS *tls.Config) (*avroConv, error) {
 	urls := splitList(props["schema.registry.url"])
 	if len(urls) == 0 {
 		return nil, errors.New(`Missing required configuration "schema.registry.url" which has no default value.`)
 	}
-	cl, err := sr.NewClient(sr.URLs(urls...))
+	opts, err := registryAuth(props, urls)
+	if err != nil {
+		return nil, err
+	}
+	if srTLS != nil {
+		opts = append(opts, sr.HTTPClient(&http.Client{Timeout: avroTimeout, Transport: &http.Transport{TLSClientConfig: srTLS}}))
+	}
+	cl, err := sr.NewClient(opts...)
 	if err != nil {
 		return nil, fmt.Errorf("schema.registry.url: %w", err)
 	}
 	auto := !strings.EqualFold(strings.TrimSpace(props["auto.register.schemas"]), "false")
 	return &avroConv{cl: cl, isKey: isKey, autoRegister: auto, ids: map[string]int{}, schemas: map[int]avro.Schema{}}, nil
+}
+
+// registryAuth are the registry client's URLs and HTTP basic credentials
+// as Confluent's serializers take them: basic.auth.credentials.source
+// URL (the default: user:password@ in the URLs, taken out of them) or
+// USER_INFO (basic.auth.user.info = user:password).
+func registryAuth(props map[string]string, urls []string) ([]sr.ClientOpt, error) {
+	var user, pass string
+	var hasAuth bool
+	switch src := strings.ToUpper(strings.TrimSpace(props["basic.auth.credentials.source"])); src {
+	case "", "URL":
+		for i, raw := range urls {
+			u, err := url.Parse(raw)
+			if err != nil || u.User == nil {
+				continue
+			}
+			if !hasAuth {
+				user, hasAuth = u.User.Username(), true
+				pass, _ = u.User.Password()
+			}
+			u.User = nil
+			urls[i] = u.String()
+		}
+	case "USER_INFO":
+		var ok bool
+		user, pass, ok = strings.Cut(props["basic.auth.user.info"], ":")
+		if !ok || user == "" {
+			return nil, errors.New(`basic.auth.credentials.source = USER_INFO needs basic.auth.user.info = "user:password"`)
+		}
+		hasAuth = true
+	default:
+		return nil, fmt.Errorf("basic.auth.credentials.source = %q: valid are URL and USER_INFO", src)
+	}
+	opts := []sr.ClientOpt{sr.URLs(urls...)}
+	if hasAuth {
+		opts = append(opts, sr.BasicAuth(user, pass))
+	}
+	return opts, nil
 }
 
 func (c *avroConv) subject(topic string) string {

@@ -5,6 +5,8 @@ package connect
 
 import (
 	"bytes"
+	"crypto/tls"
+	"crypto/x509"
 	"encoding/binary"
 	"encoding/json"
 	"net/http"
@@ -145,5 +147,54 @@ func TestAvroConverter(t *testing.T) {
 	}
 	if _, err := c.FromConnect("t", Data{Value: map[string]any{"a": 1}}); err == nil {
 		t.Fatal("a map: want an error naming what is supported")
+	}
+}
+
+// TestAvroConverterRegistryAuth: the converter reaches a registry that
+// wants HTTP basic credentials over TLS, with Confluent's
+// basic.auth.credentials.source USER_INFO or URL, and the worker's TLS
+// configuration.
+func TestAvroConverterRegistryAuth(t *testing.T) {
+	srv := httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/vnd.schemaregistry.v1+json")
+		if u, p, ok := r.BasicAuth(); !ok || u != "alice" || p != "pw:x" {
+			w.WriteHeader(401)
+			w.Write([]byte(`{"error_code":40101,"message":"Unauthorized"}`))
+			return
+		}
+		json.NewEncoder(w).Encode(map[string]int{"id": 3})
+	}))
+	defer srv.Close()
+	pool := x509.NewCertPool()
+	pool.AddCert(srv.Certificate())
+	srTLS := &tls.Config{RootCAs: pool}
+	withUser := strings.Replace(srv.URL, "https://", "https://alice:pw%3Ax@", 1)
+	for _, c := range []struct {
+		name  string
+		props map[string]string
+		ok    bool
+	}{
+		{"USER_INFO", map[string]string{"schema.registry.url": srv.URL, "basic.auth.credentials.source": "USER_INFO", "basic.auth.user.info": "alice:pw:x"}, true},
+		{"URL", map[string]string{"schema.registry.url": withUser}, true},
+		{"URL named", map[string]string{"schema.registry.url": withUser, "basic.auth.credentials.source": "url"}, true},
+		{"no credentials", map[string]string{"schema.registry.url": srv.URL}, false},
+		{"wrong password", map[string]string{"schema.registry.url": srv.URL, "basic.auth.credentials.source": "USER_INFO", "basic.auth.user.info": "alice:nope"}, false},
+	} {
+		conv, err := newConverter(AvroConverter, c.props, false, srTLS)
+		if err != nil {
+			t.Fatalf("%s: %v", c.name, err)
+		}
+		b, err := conv.FromConnect("t", Data{Schema: stringSchema, Value: "v"})
+		if c.ok != (err == nil) || (err == nil && binary.BigEndian.Uint32(b[1:5]) != 3) {
+			t.Errorf("%s: %v %v, want ok=%v", c.name, b, err, c.ok)
+		}
+	}
+	for _, props := range []map[string]string{
+		{"schema.registry.url": srv.URL, "basic.auth.credentials.source": "USER_INFO"},
+		{"schema.registry.url": srv.URL, "basic.auth.credentials.source": "SASL_INHERIT"},
+	} {
+		if _, err := NewConverter(AvroConverter, props, false); err == nil || !strings.Contains(err.Error(), "basic.auth") {
+			t.Errorf("%v: %v, want an error naming the basic.auth key", props, err)
+		}
 	}
 }

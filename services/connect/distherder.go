@@ -150,6 +150,19 @@ func (d *Distributed) leaderCurrent() (*configSnapshot, error) {
 	return d.snapshot(), nil
 }
 
+// leaderConnector is leaderCurrent for a write to connector name: 404
+// when the snapshot has no such connector.
+func (d *Distributed) leaderConnector(name string) (*configSnapshot, error) {
+	snap, err := d.leaderCurrent()
+	if err != nil {
+		return nil, err
+	}
+	if _, ok := snap.Connectors[name]; !ok {
+		return nil, errNoConnector(name)
+	}
+	return snap, nil
+}
+
 // writeConfig appends records to the config topic and waits until this
 // worker's snapshot has them.
 func (d *Distributed) writeConfig(ctx context.Context, recs ...*kgo.Record) error {
@@ -208,12 +221,9 @@ func (d *Distributed) PutConnectorConfig(name string, cfg map[string]string, rep
 func (d *Distributed) DeleteConnector(name string) error {
 	d.opMu.Lock()
 	defer d.opMu.Unlock()
-	snap, err := d.leaderCurrent()
+	snap, err := d.leaderConnector(name)
 	if err != nil {
 		return err
-	}
-	if _, ok := snap.Connectors[name]; !ok {
-		return errNoConnector(name)
 	}
 	if err := d.restWrite(&kgo.Record{Key: []byte(connectorKey(name))}, &kgo.Record{Key: []byte(targetStateKey(name))}); err != nil {
 		return err
@@ -230,12 +240,8 @@ func (d *Distributed) DeleteConnector(name string) error {
 func (d *Distributed) setTargetState(name, state string) error {
 	d.opMu.Lock()
 	defer d.opMu.Unlock()
-	snap, err := d.leaderCurrent()
-	if err != nil {
+	if _, err := d.leaderConnector(name); err != nil {
 		return err
-	}
-	if _, ok := snap.Connectors[name]; !ok {
-		return errNoConnector(name)
 	}
 	return d.restWrite(&kgo.Record{Key: []byte(targetStateKey(name)), Value: jsonValue(targetStateValue{State: state})})
 }
@@ -268,12 +274,8 @@ func parseRestart(key string, value []byte) (restartRequest, bool) {
 func (d *Distributed) RestartConnector(name string, includeTasks, onlyFailed bool) error {
 	d.opMu.Lock()
 	defer d.opMu.Unlock()
-	snap, err := d.leaderCurrent()
-	if err != nil {
+	if _, err := d.leaderConnector(name); err != nil {
 		return err
-	}
-	if _, ok := snap.Connectors[name]; !ok {
-		return errNoConnector(name)
 	}
 	rr := restartRequest{IncludeTasks: includeTasks, OnlyFailed: onlyFailed}
 	return d.restWrite(&kgo.Record{Key: []byte("restart-connector-" + name), Value: jsonValue(rr)})

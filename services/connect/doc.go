@@ -4,6 +4,10 @@
 // standalone (`ringtail connect standalone worker.properties
 // connector.properties...`) or distributed inside the daemon
 // (ringtail.connect_enable), the nodes' workers sharing the connectors.
+// The Avro converter takes Confluent's schema.registry.url and its HTTP
+// basic credentials (basic.auth.credentials.source URL or USER_INFO,
+// basic.auth.user.info), as the daemon's registry wants them under
+// ringtail.services_auth = http_basic.
 //
 // # Shape
 //

@@ -15,6 +15,8 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/ringtail/ringtail/services/internal/httpsvc"
 )
 
 const maxBodyBytes = 1 << 20 // a connector config
@@ -31,15 +33,12 @@ func newREST(h Herder, gatherer prometheus.Gatherer, m *metrics, log *slog.Logge
 	mux := http.NewServeMux()
 	handle := func(pattern string, f func(w http.ResponseWriter, req *http.Request) error) {
 		mux.HandleFunc(pattern, func(w http.ResponseWriter, req *http.Request) {
-			rec := &statusRecorder{ResponseWriter: w}
+			rec := &httpsvc.StatusRecorder{ResponseWriter: w}
 			req.Body = http.MaxBytesReader(rec, req.Body, maxBodyBytes)
 			if err := f(rec, req); err != nil {
 				writeErr(rec, err)
 			}
-			if rec.status == 0 {
-				rec.status = http.StatusOK
-			}
-			m.requests.WithLabelValues(pattern, strconv.Itoa(rec.status)).Inc()
+			m.requests.WithLabelValues(pattern, strconv.Itoa(rec.Code())).Inc()
 		})
 	}
 	handle("GET /{$}", r.root)
@@ -64,18 +63,6 @@ func newREST(h Herder, gatherer prometheus.Gatherer, m *metrics, log *slog.Logge
 		writeErr(w, apiErr(http.StatusNotFound, "HTTP 404 Not Found"))
 	})
 	return mux
-}
-
-type statusRecorder struct {
-	http.ResponseWriter
-	status int
-}
-
-func (s *statusRecorder) WriteHeader(code int) {
-	if s.status == 0 {
-		s.status = code
-	}
-	s.ResponseWriter.WriteHeader(code)
 }
 
 func writeJSON(w http.ResponseWriter, status int, v any) {

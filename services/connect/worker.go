@@ -249,7 +249,7 @@ func (w *Worker) converters(connCfg map[string]string) (key, value Converter, er
 				}
 			}
 		}
-		c, err := NewConverter(class, props, which == keyKeyConverter)
+		c, err := newConverter(class, props, which == keyKeyConverter, w.cfg.SchemaRegistryTLS)
 		if err != nil {
 			return nil, fmt.Errorf("%s: %w", which, err)
 		}

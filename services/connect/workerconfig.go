@@ -4,6 +4,7 @@ package connect
 // ignored, and a warning for anything else.
 
 import (
+	"crypto/tls"
 	"fmt"
 	"log/slog"
 	"net"
@@ -44,6 +45,10 @@ type WorkerConfig struct {
 	// ClientOpts are more options of every Kafka client of the worker
 	// (the daemon's SASL for its own listener); none standalone.
 	ClientOpts []kgo.Opt
+	// SchemaRegistryTLS is what the Avro converters present to and trust
+	// of an https:// registry (the daemon's with services mtls); nil: the
+	// system's roots, no client certificate.
+	SchemaRegistryTLS *tls.Config
 }
 
 // workerKeysIgnored are Kafka worker keys that mean nothing to a standalone

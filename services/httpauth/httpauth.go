@@ -124,6 +124,10 @@ type Config struct {
 	// ErrorContentType is the Content-Type of error bodies; "" is
 	// application/json.
 	ErrorContentType string
+	// StatusErrorCodes makes an error body's error_code the HTTP status
+	// (401), as Kafka Connect's REST API answers every error, instead of
+	// Confluent's status*100+1 (40101).
+	StatusErrorCodes bool
 	// Now is the clock; nil is time.Now.
 	Now func() time.Time
 
@@ -437,6 +441,9 @@ type errorBody struct {
 
 func (a *Authenticator) writeError(w http.ResponseWriter, status int, err error) {
 	code := status*100 + 1 // 40101, 50001
+	if a.cfg.StatusErrorCodes {
+		code = status
+	}
 	if status == 401 {
 		w.Header().Set("WWW-Authenticate", `Basic realm="`+Realm+`"`)
 	}

@@ -142,6 +142,26 @@ func TestBasicAnswers(t *testing.T) {
 	}
 }
 
+// TestStatusErrorCodes: Kafka Connect's errors carry the HTTP status as
+// their error_code, its authentication failures too.
+func TestStatusErrorCodes(t *testing.T) {
+	a, err := New(Config{Mode: ModeHTTPBasic, Service: "connect", Verifier: &fakeVerifier{}, StatusErrorCodes: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer a.Close()
+	for _, c := range []struct{ user, pw string }{{"", ""}, {"alice", "nope"}} {
+		rec := do(t, a.Middleware(echo), c.user, c.pw)
+		var body struct {
+			Code int `json:"error_code"`
+		}
+		if rec.Code != 401 || json.Unmarshal(rec.Body.Bytes(), &body) != nil || body.Code != 401 ||
+			rec.Header().Get("Content-Type") != "application/json" || rec.Header().Get("WWW-Authenticate") == "" {
+			t.Errorf("user %q: %d %v %s, want 401 with error_code 401", c.user, rec.Code, rec.Header(), rec.Body)
+		}
+	}
+}
+
 func TestBasicCacheLifetimes(t *testing.T) {
 	a, fv, clk := newBasic(t)
 	h := a.Middleware(echo)

@@ -17,6 +17,7 @@ import (
 
 	"github.com/ringtail/ringtail/acl"
 	"github.com/ringtail/ringtail/services/httpauth"
+	"github.com/ringtail/ringtail/services/internal/httpsvc"
 )
 
 // Impersonator makes Kafka clients that act as a request's caller;
@@ -55,14 +56,7 @@ func (p *Proxy) authorize(req *http.Request, rt acl.ResourceType, name string, o
 	if p.cfg.Authorize == nil {
 		return nil
 	}
-	err := p.cfg.Authorize(req.Context(), rt, name, op)
-	switch {
-	case err == nil:
-		return nil
-	case errors.Is(err, httpauth.ErrDenied):
-		return errf(40301, "%s", err.Error())
-	}
-	return errf(50001, "Could not authorize the request: %v", err)
+	return httpsvc.AuthzError(p.cfg.Authorize(req.Context(), rt, name, op))
 }
 
 // authorizeTopics is authorize for each topic.

@@ -172,14 +172,14 @@ func TestErrDenied(t *testing.T) {
 		{kerr.SaslAuthenticationFailed, "", "", 40101, "Authentication failed"},
 	} {
 		d := errDenied(c.err, c.topic, c.group)
-		if d == nil || d.status != c.code/100 || d.Code != c.code || !strings.Contains(d.Message, c.msg) {
+		if d == nil || d.Status != c.code/100 || d.Code != c.code || !strings.Contains(d.Message, c.msg) {
 			t.Errorf("%v: %+v", c.err, d)
 		}
 	}
 	if d := errDenied(kerr.NotLeaderForPartition, "t", ""); d != nil {
 		t.Errorf("a retriable error mapped to %+v", d)
 	}
-	if e := errKafka(fmt.Errorf("x: %w", kerr.GroupAuthorizationFailed)); e.status != 403 || e.Code != 40301 {
+	if e := errKafka(fmt.Errorf("x: %w", kerr.GroupAuthorizationFailed)); e.Status != 403 || e.Code != 40301 {
 		t.Errorf("errKafka of a group authorization failure: %+v", e)
 	}
 }

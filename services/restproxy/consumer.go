@@ -92,6 +92,15 @@ func (in *instance) dropClientLocked() {
 	in.assignedMu.Unlock()
 }
 
+// acquireBody decodes the request's v2 body into body, then acquires
+// the instance as acquire does.
+func (p *Proxy) acquireBody(req *http.Request, body any) (*instance, func(), error) {
+	if err := decodeV2(req, body); err != nil {
+		return nil, nil, err
+	}
+	return p.acquire(req)
+}
+
 // acquire finds the request's instance, locked and marked busy; release
 // undoes both. Another principal's instance is not found: an instance
 // acts with its maker's rights, and its existence is not shown to others.
@@ -367,10 +376,7 @@ type partitionsBody struct {
 
 func (p *Proxy) assign(w http.ResponseWriter, req *http.Request) error {
 	var body partitionsBody
-	if err := decodeV2(req, &body); err != nil {
-		return err
-	}
-	in, release, err := p.acquire(req)
+	in, release, err := p.acquireBody(req, &body)
 	if err != nil {
 		return err
 	}
@@ -378,11 +384,7 @@ func (p *Proxy) assign(w http.ResponseWriter, req *http.Request) error {
 	if in.mode == modeSubscribed {
 		return errIllegalState("Subscription to topics, partitions and pattern are mutually exclusive")
 	}
-	topics := make([]string, 0, len(body.Partitions))
-	for _, tp := range body.Partitions {
-		topics = append(topics, tp.Topic)
-	}
-	if err := p.authorizeTopics(req, topics, acl.OpRead); err != nil {
+	if err := p.authorizeTopics(req, topicsOf(body.Partitions), acl.OpRead); err != nil {
 		return err
 	}
 	if len(body.Partitions) > 0 {
@@ -396,11 +398,10 @@ func (p *Proxy) assign(w http.ResponseWriter, req *http.Request) error {
 		w.WriteHeader(http.StatusNoContent)
 		return nil
 	}
-	_, adm, err := p.shared(req)
+	adm, ctx, cancel, err := p.admin(req)
 	if err != nil {
 		return err
 	}
-	ctx, cancel := reqCtx(req)
 	defer cancel()
 	// Like a Kafka consumer, an assigned partition starts at the group's
 	// committed offset, else where auto.offset.reset says.
@@ -410,14 +411,11 @@ func (p *Proxy) assign(w http.ResponseWriter, req *http.Request) error {
 	}
 	start := map[string]map[int32]kgo.Offset{}
 	for _, tp := range body.Partitions {
-		if start[tp.Topic] == nil {
-			start[tp.Topic] = map[int32]kgo.Offset{}
-		}
 		o := in.resetOffset()
 		if c, ok := committed.Lookup(tp.Topic, tp.Partition); ok && c.Err == nil && c.At >= 0 {
 			o = kgo.NewOffset().At(c.At)
 		}
-		start[tp.Topic][tp.Partition] = o
+		setTP(start, tp.Topic, tp.Partition, o)
 	}
 	cl, err := p.clients.NewConsumer(req, append([]kgo.Opt{kgo.ConsumePartitions(copyStart(start))}, consumerLimits()...)...)
 	if err != nil {
@@ -604,10 +602,7 @@ func (in *instance) restartAssignedLocked(req *http.Request, p *Proxy, to map[st
 
 func (p *Proxy) seek(w http.ResponseWriter, req *http.Request) error {
 	var body offsetsBody
-	if err := decodeV2(req, &body); err != nil {
-		return err
-	}
-	in, release, err := p.acquire(req)
+	in, release, err := p.acquireBody(req, &body)
 	if err != nil {
 		return err
 	}
@@ -617,10 +612,7 @@ func (p *Proxy) seek(w http.ResponseWriter, req *http.Request) error {
 		if o.Offset < 0 {
 			return errShape(fmt.Sprintf("offset %d of %s-%d is negative", o.Offset, o.Topic, o.Partition))
 		}
-		if to[o.Topic] == nil {
-			to[o.Topic] = map[int32]int64{}
-		}
-		to[o.Topic][o.Partition] = o.Offset
+		setTP(to, o.Topic, o.Partition, o.Offset)
 	}
 	if err := in.seekLocked(req, p, to); err != nil {
 		return err
@@ -640,24 +632,18 @@ func (p *Proxy) seekEnd(w http.ResponseWriter, req *http.Request) error {
 // seekEdge seeks the given partitions to their start or end offsets.
 func (p *Proxy) seekEdge(w http.ResponseWriter, req *http.Request, beginning bool) error {
 	var body partitionsBody
-	if err := decodeV2(req, &body); err != nil {
-		return err
-	}
-	in, release, err := p.acquire(req)
+	in, release, err := p.acquireBody(req, &body)
 	if err != nil {
 		return err
 	}
 	defer release()
-	for _, tp := range body.Partitions {
-		if err := p.authorize(req, acl.ResourceTopic, tp.Topic, acl.OpDescribe); err != nil {
-			return err
-		}
+	if err := p.authorizeTopics(req, topicsOf(body.Partitions), acl.OpDescribe); err != nil {
+		return err
 	}
-	_, adm, err := p.shared(req)
+	adm, ctx, cancel, err := p.admin(req)
 	if err != nil {
 		return err
 	}
-	ctx, cancel := reqCtx(req)
 	defer cancel()
 	list := adm.ListEndOffsets
 	if beginning {
@@ -669,10 +655,7 @@ func (p *Proxy) seekEdge(w http.ResponseWriter, req *http.Request, beginning boo
 		if err != nil {
 			return err
 		}
-		if to[tp.Topic] == nil {
-			to[tp.Topic] = map[int32]int64{}
-		}
-		to[tp.Topic][tp.Partition] = o
+		setTP(to, tp.Topic, tp.Partition, o)
 	}
 	if err := in.seekLocked(req, p, to); err != nil {
 		return err
@@ -788,10 +771,7 @@ func (p *Proxy) records(w http.ResponseWriter, req *http.Request) error {
 		out = append(out, v2Record{Topic: r.Topic, Key: k, Value: v, Partition: r.Partition, Offset: r.Offset})
 	}
 	for _, r := range in.buf[:n] {
-		if in.consumed[r.Topic] == nil {
-			in.consumed[r.Topic] = map[int32]int64{}
-		}
-		in.consumed[r.Topic][r.Partition] = r.Offset + 1
+		setTP(in.consumed, r.Topic, r.Partition, r.Offset+1)
 	}
 	in.buf = in.buf[n:]
 	// An assigned instance's auto commit goes through the proxy's own
@@ -907,10 +887,7 @@ func (p *Proxy) commit(w http.ResponseWriter, req *http.Request) error {
 			if o.Offset < 0 {
 				return errShape(fmt.Sprintf("offset %d of %s-%d is negative", o.Offset, o.Topic, o.Partition))
 			}
-			if next[o.Topic] == nil {
-				next[o.Topic] = map[int32]int64{}
-			}
-			next[o.Topic][o.Partition] = o.Offset + 1
+			setTP(next, o.Topic, o.Partition, o.Offset+1)
 		}
 	}
 	for t := range next {
@@ -951,16 +928,13 @@ func (p *Proxy) committed(w http.ResponseWriter, req *http.Request) error {
 	if err := p.authorize(req, acl.ResourceGroup, in.key.group, acl.OpDescribe); err != nil {
 		return err
 	}
-	for _, tp := range body.Partitions {
-		if err := p.authorize(req, acl.ResourceTopic, tp.Topic, acl.OpDescribe); err != nil {
-			return err
-		}
+	if err := p.authorizeTopics(req, topicsOf(body.Partitions), acl.OpDescribe); err != nil {
+		return err
 	}
-	_, adm, err := p.shared(req)
+	adm, ctx, cancel, err := p.admin(req)
 	if err != nil {
 		return err
 	}
-	ctx, cancel := reqCtx(req)
 	defer cancel()
 	got, err := adm.FetchOffsets(ctx, in.key.group)
 	if err == nil {
@@ -996,6 +970,23 @@ func commitResponseErr(resp *kmsg.OffsetCommitResponse, err error) error {
 		}
 	}
 	return nil
+}
+
+// setTP sets m[topic][partition], making the topic's map when needed.
+func setTP[V any](m map[string]map[int32]V, topic string, partition int32, v V) {
+	if m[topic] == nil {
+		m[topic] = map[int32]V{}
+	}
+	m[topic][partition] = v
+}
+
+// topicsOf are the topics of tps, as often as they stand there.
+func topicsOf(tps []topicPartition) []string {
+	topics := make([]string, 0, len(tps))
+	for _, tp := range tps {
+		topics = append(topics, tp.Topic)
+	}
+	return topics
 }
 
 // copyStart copies start offsets, so the instance's map is never one kgo

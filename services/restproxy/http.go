@@ -13,6 +13,8 @@ import (
 	"strings"
 
 	"github.com/twmb/franz-go/pkg/kerr"
+
+	"github.com/ringtail/ringtail/services/internal/httpsvc"
 )
 
 // Content types (Confluent's application/vnd.kafka[.format].v2+json).
@@ -34,21 +36,11 @@ const (
 func (f format) contentType() string { return "application/vnd.kafka." + string(f) + ".v2+json" }
 
 // apiError is Confluent's error body with its HTTP status.
-type apiError struct {
-	status  int
-	Code    int    `json:"error_code"`
-	Message string `json:"message"`
-}
-
-func (e *apiError) Error() string { return fmt.Sprintf("%d: %s", e.Code, e.Message) }
+type apiError = httpsvc.Error
 
 // errf makes an error whose HTTP status is the first three digits of code.
 func errf(code int, format string, args ...any) *apiError {
-	status := code
-	for status >= 1000 {
-		status /= 10
-	}
-	return &apiError{status: status, Code: code, Message: fmt.Sprintf(format, args...)}
+	return httpsvc.Errorf(code, format, args...)
 }
 
 // Confluent's errors (kafka-rest Errors and rest-utils' JSON mappers).
@@ -113,13 +105,7 @@ func jsonError(err error) *apiError {
 }
 
 func writeJSON(w http.ResponseWriter, status int, ct string, v any) {
-	b, err := json.Marshal(v)
-	if err != nil {
-		status, b = 500, []byte(`{"error_code":50001,"message":"encoding the response failed"}`)
-	}
-	w.Header().Set("Content-Type", ct)
-	w.WriteHeader(status)
-	_, _ = w.Write(b)
+	httpsvc.WriteJSON(w, status, ct, v)
 }
 
 func writeErr(w http.ResponseWriter, ct string, err error) {
@@ -127,7 +113,7 @@ func writeErr(w http.ResponseWriter, ct string, err error) {
 	if !ok {
 		ae = errf(50002, "Kafka error: %v", err)
 	}
-	writeJSON(w, ae.status, ct, ae)
+	writeJSON(w, ae.Status, ct, ae)
 }
 
 // handler is one endpoint: it writes its success answer, or returns an
@@ -138,7 +124,7 @@ type handler func(w http.ResponseWriter, req *http.Request) error
 func (p *Proxy) routes() http.Handler {
 	mux := http.NewServeMux()
 	h := func(pattern, errCT string, f handler) {
-		mux.HandleFunc(pattern, p.metrics.wrap(pattern, func(w http.ResponseWriter, req *http.Request) {
+		mux.HandleFunc(pattern, p.metrics.Wrap(pattern, func(w http.ResponseWriter, req *http.Request) {
 			req.Body = http.MaxBytesReader(w, req.Body, maxBodyBytes)
 			if err := f(w, req); err != nil {
 				writeErr(w, errCT, err)

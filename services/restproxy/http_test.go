@@ -159,7 +159,7 @@ func TestMetrics(t *testing.T) {
 	do(t, "POST", url+"/topics/t", "text/plain", "x")
 	do(t, "POST", url+"/topics/t", "text/plain", "x")
 	do(t, "POST", url+"/consumers/g", ctV2, `{"name":"a"}`)
-	if n := testutil.ToFloat64(p.metrics.requests.WithLabelValues("POST /topics/{topic}", "415")); n != 2 {
+	if n := testutil.ToFloat64(p.metrics.Requests.WithLabelValues("POST /topics/{topic}", "415")); n != 2 {
 		t.Fatalf("415s counted: %v", n)
 	}
 	if n := testutil.ToFloat64(p.metrics.instances); n != 1 {

@@ -108,11 +108,10 @@ func partitionArg(req *http.Request, td kadm.TopicDetail) (kadm.PartitionDetail,
 }
 
 func (p *Proxy) listTopics(w http.ResponseWriter, req *http.Request) error {
-	_, adm, err := p.shared(req)
+	adm, ctx, cancel, err := p.admin(req)
 	if err != nil {
 		return err
 	}
-	ctx, cancel := reqCtx(req)
 	defer cancel()
 	ts, err := adm.ListTopics(ctx)
 	if err != nil {
@@ -230,11 +229,10 @@ func listOffset(ctx context.Context, list func(context.Context, ...string) (kadm
 }
 
 func (p *Proxy) listBrokers(w http.ResponseWriter, req *http.Request) error {
-	_, adm, err := p.shared(req)
+	adm, ctx, cancel, err := p.admin(req)
 	if err != nil {
 		return err
 	}
-	ctx, cancel := reqCtx(req)
 	defer cancel()
 	bs, err := adm.ListBrokers(ctx)
 	if err != nil {
@@ -294,11 +292,10 @@ func v3ClusterBody(req *http.Request, id string, controller int32) map[string]an
 }
 
 func (p *Proxy) v3Clusters(w http.ResponseWriter, req *http.Request) error {
-	_, adm, err := p.shared(req)
+	adm, ctx, cancel, err := p.admin(req)
 	if err != nil {
 		return v3Err(err)
 	}
-	ctx, cancel := reqCtx(req)
 	defer cancel()
 	md, err := adm.BrokerMetadata(ctx)
 	if err != nil {
@@ -324,11 +321,10 @@ func (p *Proxy) v3ClusterArg(ctx context.Context, req *http.Request, adm *kadm.C
 }
 
 func (p *Proxy) v3Cluster(w http.ResponseWriter, req *http.Request) error {
-	_, adm, err := p.shared(req)
+	adm, ctx, cancel, err := p.admin(req)
 	if err != nil {
 		return v3Err(err)
 	}
-	ctx, cancel := reqCtx(req)
 	defer cancel()
 	md, err := p.v3ClusterArg(ctx, req, adm)
 	if err != nil {
@@ -339,11 +335,10 @@ func (p *Proxy) v3Cluster(w http.ResponseWriter, req *http.Request) error {
 }
 
 func (p *Proxy) v3Topics(w http.ResponseWriter, req *http.Request) error {
-	_, adm, err := p.shared(req)
+	adm, ctx, cancel, err := p.admin(req)
 	if err != nil {
 		return v3Err(err)
 	}
-	ctx, cancel := reqCtx(req)
 	defer cancel()
 	if _, err := p.v3ClusterArg(ctx, req, adm); err != nil {
 		return err
@@ -392,7 +387,7 @@ func v3Err(err error) error {
 		ae = errKafka(err)
 	}
 	if ae.Code >= 1000 {
-		return &apiError{status: ae.status, Code: ae.status, Message: ae.Message}
+		return &apiError{Status: ae.Status, Code: ae.Status, Message: ae.Message}
 	}
 	return ae
 }

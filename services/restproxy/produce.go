@@ -189,7 +189,7 @@ func (p *Proxy) produceV2(w http.ResponseWriter, req *http.Request, partition in
 	if denied != nil {
 		// Confluent answers a produce the broker refused 403, with the
 		// error and the per-record offsets in one body.
-		writeJSON(w, denied.status, ctV2, deniedProduce{Code: denied.Code, Message: denied.Message, v2ProduceResponse: resp})
+		writeJSON(w, denied.Status, ctV2, deniedProduce{Code: denied.Code, Message: denied.Message, v2ProduceResponse: resp})
 		return nil
 	}
 	writeJSON(w, 200, ctV2, resp)

@@ -7,7 +7,6 @@ package restproxy
 import (
 	"context"
 	"crypto/tls"
-	"errors"
 	"fmt"
 	"log/slog"
 	"net"
@@ -21,6 +20,7 @@ import (
 	"github.com/twmb/franz-go/pkg/sr"
 
 	"github.com/ringtail/ringtail/acl"
+	"github.com/ringtail/ringtail/services/internal/httpsvc"
 )
 
 // Defaults and limits.
@@ -176,13 +176,8 @@ func Start(cfg Config) (*Proxy, error) {
 		ErrorLog: slog.NewLogLogger(p.log.Handler(), slog.LevelDebug)}
 	ctx, cancel := context.WithCancel(context.Background())
 	p.cancel = cancel
-	p.done.Add(2)
-	go func() {
-		defer p.done.Done()
-		if err := p.srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
-			p.log.Error("http proxy server stopped", "err", err)
-		}
-	}()
+	p.done.Add(1)
+	httpsvc.Serve(p.srv, ln, p.log, "http proxy", &p.done)
 	go func() {
 		defer p.done.Done()
 		p.expiryLoop(ctx)
@@ -251,6 +246,17 @@ func (p *Proxy) shared(req *http.Request) (*kgo.Client, *kadm.Client, error) {
 		return nil, nil, errKafka(err)
 	}
 	return cl, kadm.NewClient(cl), nil
+}
+
+// admin is the shared admin client (shared) and the request's Kafka
+// deadline (reqCtx); the caller cancels it when err is nil.
+func (p *Proxy) admin(req *http.Request) (*kadm.Client, context.Context, context.CancelFunc, error) {
+	_, adm, err := p.shared(req)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	ctx, cancel := reqCtx(req)
+	return adm, ctx, cancel, nil
 }
 
 // expiryLoop closes consumer instances idle past the instance timeout.

@@ -7,8 +7,6 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"errors"
-	"fmt"
 	"io"
 	"math"
 	"mime"
@@ -16,27 +14,17 @@ import (
 	"strconv"
 	"strings"
 
-	"github.com/ringtail/ringtail/services/httpauth"
+	"github.com/ringtail/ringtail/services/internal/httpsvc"
 )
 
 const contentType = "application/vnd.schemaregistry.v1+json"
 
 // apiError is Confluent's error body with its HTTP status.
-type apiError struct {
-	status  int
-	Code    int    `json:"error_code"`
-	Message string `json:"message"`
-}
-
-func (e *apiError) Error() string { return fmt.Sprintf("%d: %s", e.Code, e.Message) }
+type apiError = httpsvc.Error
 
 // errf makes an error whose HTTP status is the first three digits of code.
 func errf(code int, format string, args ...any) *apiError {
-	status := code
-	for status >= 1000 {
-		status /= 10
-	}
-	return &apiError{status: status, Code: code, Message: fmt.Sprintf(format, args...)}
+	return httpsvc.Errorf(code, format, args...)
 }
 
 func errSubjectNotFound(s string) *apiError { return errf(40401, "Subject '%s' not found.", s) }
@@ -46,28 +34,22 @@ func errVersionNotFound(s string, v int) *apiError {
 func errSchemaNotFound(what string) *apiError { return errf(40403, "Schema %s not found", what) }
 
 func writeJSON(w http.ResponseWriter, status int, v any) {
-	b, err := json.Marshal(v)
-	if err != nil {
-		status, b = 500, []byte(`{"error_code":50001,"message":"encoding the response failed"}`)
-	}
-	w.Header().Set("Content-Type", contentType)
-	w.WriteHeader(status)
-	_, _ = w.Write(b)
+	httpsvc.WriteJSON(w, status, contentType, v)
 }
 
 func writeErr(w http.ResponseWriter, err error) {
 	ae, ok := err.(*apiError)
 	if !ok {
-		ae = &apiError{status: 500, Code: 50001, Message: err.Error()}
+		ae = &apiError{Status: 500, Code: 50001, Message: err.Error()}
 	}
-	writeJSON(w, ae.status, ae)
+	writeJSON(w, ae.Status, ae)
 }
 
 // routes is the API. Every route here works; what is not here is 404.
 func (r *Registry) routes() http.Handler {
 	mux := http.NewServeMux()
 	h := func(pattern string, f func(w http.ResponseWriter, req *http.Request) error) {
-		mux.HandleFunc(pattern, r.metrics.wrap(pattern, func(w http.ResponseWriter, req *http.Request) {
+		mux.HandleFunc(pattern, r.metrics.Wrap(pattern, func(w http.ResponseWriter, req *http.Request) {
 			if err := checkContentType(req); err != nil {
 				writeErr(w, err)
 				return
@@ -123,14 +105,7 @@ func (r *Registry) authorize(pattern string, req *http.Request) error {
 		return nil
 	}
 	write := req.Method != http.MethodGet && pattern != "POST /subjects/{subject}" && !strings.HasPrefix(pattern, "POST /compatibility/")
-	err := r.cfg.Authorize(req, write)
-	switch {
-	case err == nil:
-		return nil
-	case errors.Is(err, httpauth.ErrDenied):
-		return errf(40301, "%s", err.Error())
-	}
-	return errf(50001, "Could not authorize the request: %v", err)
+	return httpsvc.AuthzError(r.cfg.Authorize(req, write))
 }
 
 // checkContentType accepts the registry's content types, JSON, and none.
@@ -162,14 +137,12 @@ func decodeBody(req *http.Request, v any) error {
 	return nil
 }
 
-// readCtx bounds a request's wait for the state.
-func (r *Registry) readCtx(req *http.Request) (context.Context, context.CancelFunc, error) {
+// readReady waits, at most waitTimeout, until the registry's state is
+// current (ready) before a read.
+func (r *Registry) readReady(req *http.Request) error {
 	ctx, cancel := context.WithTimeout(req.Context(), waitTimeout)
-	if err := r.ready(ctx); err != nil {
-		cancel()
-		return nil, nil, err
-	}
-	return ctx, cancel, nil
+	defer cancel()
+	return r.ready(ctx)
 }
 
 func flag(req *http.Request, name string) bool {
@@ -228,11 +201,9 @@ func showVersion(v *Version) subjectSchema {
 }
 
 func (r *Registry) getSubjects(w http.ResponseWriter, req *http.Request) error {
-	_, cancel, err := r.readCtx(req)
-	if err != nil {
+	if err := r.readReady(req); err != nil {
 		return err
 	}
-	defer cancel()
 	prefix := req.URL.Query().Get("subjectPrefix")
 	out := []string{}
 	r.view(func(s *State) {
@@ -247,11 +218,9 @@ func (r *Registry) getSubjects(w http.ResponseWriter, req *http.Request) error {
 }
 
 func (r *Registry) getVersions(w http.ResponseWriter, req *http.Request) error {
-	_, cancel, err := r.readCtx(req)
-	if err != nil {
+	if err := r.readReady(req); err != nil {
 		return err
 	}
-	defer cancel()
 	subject := req.PathValue("subject")
 	out := []int{}
 	r.view(func(s *State) {
@@ -266,8 +235,12 @@ func (r *Registry) getVersions(w http.ResponseWriter, req *http.Request) error {
 	return nil
 }
 
-// pathVersion finds the subject version the path names.
+// pathVersion finds the subject version the path names, once the state
+// is current (readReady).
 func (r *Registry) pathVersion(req *http.Request) (*Version, error) {
+	if err := r.readReady(req); err != nil {
+		return nil, err
+	}
 	ver, err := parseVersion(req.PathValue("version"))
 	if err != nil {
 		return nil, err
@@ -285,11 +258,6 @@ func (r *Registry) pathVersion(req *http.Request) (*Version, error) {
 }
 
 func (r *Registry) getVersion(w http.ResponseWriter, req *http.Request) error {
-	_, cancel, err := r.readCtx(req)
-	if err != nil {
-		return err
-	}
-	defer cancel()
 	v, err := r.pathVersion(req)
 	if err != nil {
 		return err
@@ -299,11 +267,6 @@ func (r *Registry) getVersion(w http.ResponseWriter, req *http.Request) error {
 }
 
 func (r *Registry) getVersionSchema(w http.ResponseWriter, req *http.Request) error {
-	_, cancel, err := r.readCtx(req)
-	if err != nil {
-		return err
-	}
-	defer cancel()
 	v, err := r.pathVersion(req)
 	if err != nil {
 		return err
@@ -314,11 +277,6 @@ func (r *Registry) getVersionSchema(w http.ResponseWriter, req *http.Request) er
 }
 
 func (r *Registry) getReferencedBy(w http.ResponseWriter, req *http.Request) error {
-	_, cancel, err := r.readCtx(req)
-	if err != nil {
-		return err
-	}
-	defer cancel()
 	v, err := r.pathVersion(req)
 	if err != nil {
 		return err
@@ -333,11 +291,9 @@ func (r *Registry) getReferencedBy(w http.ResponseWriter, req *http.Request) err
 }
 
 func (r *Registry) getSchemas(w http.ResponseWriter, req *http.Request) error {
-	_, cancel, err := r.readCtx(req)
-	if err != nil {
+	if err := r.readReady(req); err != nil {
 		return err
 	}
-	defer cancel()
 	q := req.URL.Query()
 	prefix, latest, deleted := q.Get("subjectPrefix"), flag(req, "latestOnly"), flag(req, "deleted")
 	out := []subjectSchema{}
@@ -367,8 +323,12 @@ func pathID(req *http.Request) (int, error) {
 	return id, nil
 }
 
-// idSchema is what an id names, with the subject versions using it.
+// idSchema is what an id names, with the subject versions using it, once
+// the state is current (readReady).
 func (r *Registry) idSchema(req *http.Request) (int, schemaEntry, []*Version, error) {
+	if err := r.readReady(req); err != nil {
+		return 0, schemaEntry{}, nil, err
+	}
 	id, err := pathID(req)
 	if err != nil {
 		return 0, schemaEntry{}, nil, err
@@ -392,11 +352,6 @@ func (r *Registry) idSchema(req *http.Request) (int, schemaEntry, []*Version, er
 }
 
 func (r *Registry) getID(w http.ResponseWriter, req *http.Request) error {
-	_, cancel, err := r.readCtx(req)
-	if err != nil {
-		return err
-	}
-	defer cancel()
 	_, e, _, err := r.idSchema(req)
 	if err != nil {
 		return err
@@ -414,11 +369,6 @@ func (r *Registry) getID(w http.ResponseWriter, req *http.Request) error {
 }
 
 func (r *Registry) getIDSchema(w http.ResponseWriter, req *http.Request) error {
-	_, cancel, err := r.readCtx(req)
-	if err != nil {
-		return err
-	}
-	defer cancel()
 	_, e, _, err := r.idSchema(req)
 	if err != nil {
 		return err
@@ -429,11 +379,6 @@ func (r *Registry) getIDSchema(w http.ResponseWriter, req *http.Request) error {
 }
 
 func (r *Registry) getIDVersions(w http.ResponseWriter, req *http.Request) error {
-	_, cancel, err := r.readCtx(req)
-	if err != nil {
-		return err
-	}
-	defer cancel()
 	_, _, users, err := r.idSchema(req)
 	if err != nil {
 		return err
@@ -451,11 +396,6 @@ func (r *Registry) getIDVersions(w http.ResponseWriter, req *http.Request) error
 }
 
 func (r *Registry) getIDSubjects(w http.ResponseWriter, req *http.Request) error {
-	_, cancel, err := r.readCtx(req)
-	if err != nil {
-		return err
-	}
-	defer cancel()
 	_, _, users, err := r.idSchema(req)
 	if err != nil {
 		return err
@@ -471,42 +411,35 @@ func (r *Registry) getIDSubjects(w http.ResponseWriter, req *http.Request) error
 }
 
 func (r *Registry) getConfig(w http.ResponseWriter, req *http.Request) error {
-	_, cancel, err := r.readCtx(req)
-	if err != nil {
-		return err
-	}
-	defer cancel()
-	subject := req.PathValue("subject")
-	var lvl string
-	var own bool
-	r.view(func(s *State) {
-		_, own = s.compat[subject]
-		lvl = s.Compat(subject)
+	return r.getSetting(w, req, "compatibilityLevel", 40408, "compatibility", func(s *State, subject string) (string, bool) {
+		_, own := s.compat[subject]
+		return s.Compat(subject), own
 	})
-	if subject != "" && !own && !flag(req, "defaultToGlobal") {
-		return errf(40408, "Subject '%s' does not have subject-level compatibility configured", subject)
-	}
-	writeJSON(w, 200, map[string]string{"compatibilityLevel": lvl})
-	return nil
 }
 
 func (r *Registry) getMode(w http.ResponseWriter, req *http.Request) error {
-	_, cancel, err := r.readCtx(req)
-	if err != nil {
+	return r.getSetting(w, req, "mode", 40409, "mode", func(s *State, subject string) (string, bool) {
+		_, own := s.modes[subject]
+		return s.Mode(subject), own
+	})
+}
+
+// getSetting answers GET /config or /mode, with or without a subject:
+// {key: the value get finds}; a subject without its own value is errCode
+// (naming what is not configured) unless ?defaultToGlobal=true.
+func (r *Registry) getSetting(w http.ResponseWriter, req *http.Request, key string, errCode int, what string,
+	get func(s *State, subject string) (value string, own bool)) error {
+	if err := r.readReady(req); err != nil {
 		return err
 	}
-	defer cancel()
 	subject := req.PathValue("subject")
-	var m string
+	var v string
 	var own bool
-	r.view(func(s *State) {
-		_, own = s.modes[subject]
-		m = s.Mode(subject)
-	})
+	r.view(func(s *State) { v, own = get(s, subject) })
 	if subject != "" && !own && !flag(req, "defaultToGlobal") {
-		return errf(40409, "Subject '%s' does not have subject-level mode configured", subject)
+		return errf(errCode, "Subject '%s' does not have subject-level %s configured", subject, what)
 	}
-	writeJSON(w, 200, map[string]string{"mode": m})
+	writeJSON(w, 200, map[string]string{key: v})
 	return nil
 }
 
@@ -610,11 +543,9 @@ func parsedVersion(s *State, v *Version) (parsed, error) {
 }
 
 func (r *Registry) lookup(w http.ResponseWriter, req *http.Request) error {
-	_, cancel, err := r.readCtx(req)
-	if err != nil {
+	if err := r.readReady(req); err != nil {
 		return err
 	}
-	defer cancel()
 	subject := req.PathValue("subject")
 	var sr schemaRequest
 	if err := decodeBody(req, &sr); err != nil {
@@ -622,6 +553,7 @@ func (r *Registry) lookup(w http.ResponseWriter, req *http.Request) error {
 	}
 	sr.Normalize = flag(req, "normalize")
 	var out *subjectSchema
+	var err error
 	r.view(func(s *State) {
 		vs := s.Versions(subject, flag(req, "deleted"))
 		if len(vs) == 0 {
@@ -650,11 +582,9 @@ func (r *Registry) lookup(w http.ResponseWriter, req *http.Request) error {
 }
 
 func (r *Registry) checkCompatibility(w http.ResponseWriter, req *http.Request) error {
-	_, cancel, err := r.readCtx(req)
-	if err != nil {
+	if err := r.readReady(req); err != nil {
 		return err
 	}
-	defer cancel()
 	subject := req.PathValue("subject")
 	ver, err := parseVersion(req.PathValue("version"))
 	if err != nil {

@@ -15,6 +15,8 @@ import (
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/ringtail/ringtail/services/internal/httpsvc"
 )
 
 // Defaults and limits.
@@ -74,7 +76,7 @@ type Registry struct {
 	cl      *kgo.Client // reads _schemas, produces, joins the group
 	adm     *kadm.Client
 	elect   *elector
-	metrics *metrics
+	metrics *httpsvc.RequestMetrics // by endpoint (the route pattern) and status
 	fwd     *http.Client
 
 	cancel context.CancelFunc
@@ -135,7 +137,7 @@ func Start(cfg Config) (*Registry, error) {
 	}
 	r.adm = kadm.NewClient(r.cl)
 	r.elect = newElector(r.cl, cfg.Group, r.url, r.log)
-	r.metrics = newMetrics(cfg.Metrics)
+	r.metrics = httpsvc.NewRequestMetrics(cfg.Metrics, "ringtail_schema_registry", "Schema Registry HTTP", "endpoint")
 	handler := r.routes()
 	if cfg.Middleware != nil {
 		handler = cfg.Middleware(handler)
@@ -144,13 +146,8 @@ func Start(cfg Config) (*Registry, error) {
 		ErrorLog: slog.NewLogLogger(r.log.Handler(), slog.LevelDebug)}
 	ctx, cancel := context.WithCancel(context.Background())
 	r.cancel = cancel
-	r.done.Add(3)
-	go func() {
-		defer r.done.Done()
-		if err := r.srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
-			r.log.Error("schema registry server stopped", "err", err)
-		}
-	}()
+	r.done.Add(2)
+	httpsvc.Serve(r.srv, ln, r.log, "schema registry", &r.done)
 	go func() {
 		defer r.done.Done()
 		r.ensureTopic(ctx)
@@ -176,7 +173,7 @@ func (r *Registry) Close(ctx context.Context) error {
 	r.cancel()
 	r.done.Wait()
 	r.cl.Close()
-	r.metrics.unregister()
+	r.metrics.Unregister()
 	return err
 }
 
@@ -273,7 +270,7 @@ func (r *Registry) waitApplied(ctx context.Context, offset int64) error {
 	}
 }
 
-var errTimeout = &apiError{status: 500, Code: 50002, Message: "Timed out waiting for the _schemas topic"}
+var errTimeout = &apiError{Status: 500, Code: 50002, Message: "Timed out waiting for the _schemas topic"}
 
 // syncToEnd waits until every record written to _schemas so far is applied.
 func (r *Registry) syncToEnd(ctx context.Context) error {
@@ -322,7 +319,7 @@ func (r *Registry) produce(ctx context.Context, recs ...*kgo.Record) error {
 	}
 	res := r.cl.ProduceSync(ctx, recs...)
 	if err := res.FirstErr(); err != nil {
-		return &apiError{status: 500, Code: 50001, Message: "Error while writing to the _schemas topic: " + err.Error()}
+		return &apiError{Status: 500, Code: 50001, Message: "Error while writing to the _schemas topic: " + err.Error()}
 	}
 	var last int64
 	for _, p := range res {
