@@ -52,6 +52,14 @@ type Config struct {
 	Logger   *slog.Logger
 	// Metrics registers the metrics; nil leaves them out.
 	Metrics prometheus.Registerer
+
+	// The services beside the cluster (schemas.go, connectors.go) and the
+	// brokers' metrics the overview charts (sampler.go); each empty one
+	// leaves its page or charts out.
+	RegistryURL string              // Schema Registry base URL
+	ConnectURL  string              // Kafka Connect REST base URL
+	Gatherer    prometheus.Gatherer // this node's own registry (the daemon)
+	MetricsURLs []string            // brokers' admin /metrics URLs (ringtail console)
 }
 
 // Server is one running console.
@@ -62,6 +70,12 @@ type Server struct {
 	adm     *kadm.Client
 	handler http.Handler
 	metrics *metrics
+	svc     *http.Client // to the registry and Connect
+
+	samples     *sampler // nil without metrics sources
+	sampleEvery time.Duration
+	stopSamples context.CancelFunc
+	sampling    sync.WaitGroup
 
 	ln   net.Listener
 	srv  *http.Server
@@ -81,9 +95,26 @@ func New(cfg Config) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
-	s := &Server{cfg: cfg, log: cfg.Logger.With("service", "console"), cl: cl, adm: kadm.NewClient(cl)}
+	sources, err := metricSources(cfg)
+	if err != nil {
+		cl.Close()
+		return nil, err
+	}
+	s := &Server{cfg: cfg, log: cfg.Logger.With("service", "console"), cl: cl, adm: kadm.NewClient(cl),
+		svc: &http.Client{Timeout: serviceTimeout}, sampleEvery: sampleInterval, stopSamples: func() {}}
 	s.metrics = newMetrics(cfg.Metrics)
 	s.handler = s.routes()
+	if len(sources) > 0 {
+		names := make([]string, len(sources))
+		for i, src := range sources {
+			names[i] = src.name
+		}
+		s.samples = newSampler(names, chartWindow, s.sampleEvery)
+		ctx, cancel := context.WithCancel(context.Background())
+		s.stopSamples = cancel
+		s.sampling.Add(1)
+		go s.sampleLoop(ctx, sources, s.sampleEvery)
+	}
 	return s, nil
 }
 
@@ -108,6 +139,8 @@ func Start(cfg Config) (*Server, error) {
 	}
 	ln, err := net.Listen("tcp", cfg.Listen)
 	if err != nil {
+		s.stopSamples()
+		s.sampling.Wait()
 		s.cl.Close()
 		s.metrics.unregister()
 		return nil, err
@@ -139,6 +172,8 @@ func (s *Server) Close(ctx context.Context) error {
 		err = s.srv.Shutdown(ctx)
 		s.done.Wait()
 	}
+	s.stopSamples()
+	s.sampling.Wait()
 	s.cl.Close()
 	s.metrics.unregister()
 	return err
@@ -161,6 +196,13 @@ func (s *Server) routes() http.Handler {
 	mux.HandleFunc("GET /groups/{group}", s.group)
 	mux.HandleFunc("GET /groups/{group}/reset", s.previewReset)
 	mux.HandleFunc("POST /groups/{group}/reset", s.reset)
+	// The charts, schemas and connectors (sampler.go, schemas.go,
+	// connectors.go).
+	mux.HandleFunc("GET /charts/series", s.chartSeries)
+	mux.HandleFunc("GET /schemas", s.schemas)
+	mux.HandleFunc("GET /schemas/{subject}", s.subject)
+	mux.HandleFunc("GET /connectors", s.connectors)
+	mux.HandleFunc("POST /connectors/{name}/{action}", s.connectorAction)
 	mux.HandleFunc("/", s.notFound)
 	return http.NewCrossOriginProtection().Handler(s.metrics.wrap(mux))
 }
