@@ -96,6 +96,12 @@ func New(cfg Config) (*Server, error) {
 		return nil, err
 	}
 	sources, err := metricSources(cfg)
+	if err == nil {
+		err = checkServiceURL("schema registry", cfg.RegistryURL)
+	}
+	if err == nil {
+		err = checkServiceURL("Connect", cfg.ConnectURL)
+	}
 	if err != nil {
 		cl.Close()
 		return nil, err

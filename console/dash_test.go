@@ -265,6 +265,13 @@ func TestChartSeries(t *testing.T) {
 	if err := json.Unmarshal([]byte(body), &s); code != 200 || err != nil || len(s.Sources) != 1 || s.Sources[0] != "this node" || s.Window != 900 {
 		t.Fatalf("series: %d %v %s", code, err, body)
 	}
+	for _, bad := range []Config{{RegistryURL: "127.0.0.1:8081"}, {ConnectURL: "ftp://x"}, {MetricsURLs: []string{"x"}}} {
+		bad.Brokers = []string{"127.0.0.1:1"}
+		if s, err := New(bad); err == nil {
+			s.Close(context.Background())
+			t.Errorf("New(%+v) accepted", bad)
+		}
+	}
 	// A typed nil registry is no source.
 	var nilReg *prometheus.Registry
 	if srcs, _ := metricSources(Config{Gatherer: nilReg}); len(srcs) != 0 {

@@ -89,6 +89,18 @@ func (s *Server) callService(ctx context.Context, service, base, method, path st
 	return nil
 }
 
+// checkServiceURL accepts "" (no such service) or an http(s) base URL.
+func checkServiceURL(what, raw string) error {
+	if raw == "" {
+		return nil
+	}
+	u, err := url.Parse(raw)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.RawQuery != "" {
+		return fmt.Errorf("console: %s URL %q: want http://host:port (or https://)", what, raw)
+	}
+	return nil
+}
+
 // serviceProblem is the error page's words for a failed service call.
 func serviceProblem(what string, err error, hint string) (int, problem) {
 	p := problem{What: what, Detail: err.Error()}
