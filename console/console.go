@@ -1,6 +1,10 @@
 // Package console is the built-in web console: server-rendered pages
 // (html/template, htmx for in-place refreshes) that show and operate a cluster
 // through the Kafka protocol only, in the daemon or as `ringtail console`.
+// Schemas and connectors come from the Schema Registry's and Connect's REST
+// APIs; the overview's uPlot charts from the brokers' Prometheus metrics
+// (ringtail_topic_{bytes,records}_in_total, ringtail_topic_bytes_out_total,
+// ringtail_kafka_request_duration_seconds, ringtail_log_size_bytes; sampler.go).
 package console
 
 import (

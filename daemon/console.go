@@ -2,7 +2,8 @@ package daemon
 
 // Web console wiring: like the HTTP Proxy, the console is a Kafka client of
 // this node's own listener (servicesClientOpts), started once the listeners
-// serve and stopped before they close.
+// serve (and after the registry and Connect, whose pages it links) and
+// stopped before they close. Its charts read the node's metrics registry.
 
 import (
 	"context"

@@ -12,6 +12,8 @@
   var status = document.getElementById("chart-status");
   var palette = ["#2563eb", "#16a34a", "#dc2626", "#9333ea", "#ea580c", "#0891b2", "#ca8a04", "#4b5563"];
   var plots = {};
+  // The x axis is always the whole window, ending at the newest sample.
+  var xRange = [0, 1];
 
   function human(v, unit, base) {
     if (v == null) {
@@ -28,7 +30,7 @@
   var formats = {
     bytesPerS: function (v) { return human(v, "B/s", 1024); },
     perS: function (v) { return human(v, "/s", 1000); },
-    ms: function (v) { return v == null ? "–" : (v < 10 ? v.toFixed(2) : v.toFixed(0)) + " ms"; },
+    ms: function (v) { return v == null ? "–" : (v < 1 ? v.toPrecision(2) : v < 10 ? v.toFixed(1) : v.toFixed(0)) + " ms"; },
     bytes: function (v) { return human(v, "B", 1024); }
   };
 
@@ -36,8 +38,10 @@
     return Math.max(280, el.clientWidth || 280);
   }
 
-  // draw shows columns cols (one per name) against times t in element id.
-  function draw(id, t, names, cols, fmt) {
+  // draw shows columns cols (one per name) against times t in element id;
+  // log puts the y axis on a log scale (latency: a long-polling Fetch's
+  // p99 is 1000 times a Produce's p50).
+  function draw(id, t, names, cols, fmt, log) {
     var el = document.getElementById(id);
     if (!el) {
       return;
@@ -72,7 +76,7 @@
       width: width(el),
       height: 180,
       series: series,
-      scales: { x: { time: true }, y: { range: function (u, lo, hi) { return [0, hi > 0 ? hi * 1.1 : 1]; } } },
+      scales: { x: { time: true, range: function () { return xRange; } }, y: log ? { distr: 3, log: 10 } : { range: function (u, lo, hi) { return [0, hi > 0 ? hi * 1.1 : 1]; } } },
       axes: [{}, { size: 80, values: function (u, vals) { return vals.map(fmt); } }],
       legend: { live: true }
     }, data, el);
@@ -87,11 +91,13 @@
         return;
       }
       var names = s.latency_names || [];
+      var end = s.t.length ? s.t[s.t.length - 1] : Date.now() / 1000;
+      xRange = [end - s.window_s, end];
       draw("chart-bytes", s.t, ["in", "out"], [s.bytes_in, s.bytes_out], formats.bytesPerS);
       draw("chart-records", s.t, ["in"], [s.records_in], formats.perS);
-      draw("chart-latency", s.t, names, s.latency || [], formats.ms);
+      draw("chart-latency", s.t, names, s.latency || [], formats.ms, true);
       draw("chart-disk", s.t, s.sources || [], s.log_bytes || [], formats.bytes);
-      var msg = s.t.length + " samples, one every " + s.interval_s + " s";
+      var msg = s.t.length + (s.t.length === 1 ? " sample" : " samples") + ", one every " + s.interval_s + " s";
       if (s.errors && s.errors.length) {
         msg += "; metrics not read from " + s.errors.join("; ");
         status.className = "small bad";
