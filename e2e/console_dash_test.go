@@ -71,7 +71,6 @@ func TestConsoleDashboard(t *testing.T) {
 	b.waitEval(`(() => { const el = document.querySelector("#chart-latency");
 		return !!el.querySelector("canvas") && Number(el.dataset.points) > 0; })()`, "the latency chart to draw Produce latency", 10*time.Second)
 	b.waitEval(`Number(document.querySelector("#chart-records").dataset.max) > 0`, "the records chart", 5*time.Second)
-	b.shot("overview-charts")
 
 	// Schemas: the subject, its versions, the diff of 1 → 2.
 	b.do("schemas", chromedp.Navigate(b.base+"/schemas"), chromedp.WaitVisible(chromedp.CSS("#subject-list")))
@@ -91,7 +90,7 @@ func TestConsoleDashboard(t *testing.T) {
 	if err != nil || !strings.Contains(added, `+       "name": "email",`) || strings.Contains(b.text("#diff"), `- `) {
 		t.Fatalf("the diff's added lines %q (%v) lack the email field, or it removes lines:\n%s", added, err, b.text("#diff"))
 	}
-	b.shot("schema-diff")
+	b.shot("schemas")
 
 	// Connectors: RUNNING, then paused from the browser.
 	row := "#connector-" + dashConnector
@@ -105,6 +104,12 @@ func TestConsoleDashboard(t *testing.T) {
 		return connectTry("GET", n.ConnectURL()+"/connectors/"+dashConnector+"/status", &st) == 200 && st.Connector.State == "PAUSED"
 	})
 	b.waitText(row+" td.state", "PAUSED", 10*time.Second)
+	if b.shots != "" {
+		// Later, with a few more samples, for the README.
+		b.do("overview again", chromedp.Navigate(b.base+"/"), chromedp.WaitVisible(chromedp.CSS("#chart-bytes")))
+		b.waitEval(`Number(document.querySelector("#chart-records").dataset.points) >= 4`, "four samples charted", 15*time.Second)
+		b.shot("charts")
+	}
 
 	// The standalone console charts the node from its admin /metrics, and
 	// being read-only, offers Connect no actions.

@@ -38,6 +38,21 @@
     return Math.max(280, el.clientWidth || 280);
   }
 
+  // powersOfTen keeps a log axis's splits at 1, 10, 100… only.
+  function powersOfTen(u, splits) {
+    return splits.map(function (v) { return Math.abs(Math.log10(v) % 1) < 1e-9 ? v : null; });
+  }
+
+  function yAxis(fmt, log) {
+    var a = { size: 80, values: function (u, vals) { return vals.map(fmt); } };
+    if (log) {
+      a.filter = powersOfTen;
+      a.grid = { filter: powersOfTen };
+      a.ticks = { filter: powersOfTen };
+    }
+    return a;
+  }
+
   // draw shows columns cols (one per name) against times t in element id;
   // log puts the y axis on a log scale (latency: a long-polling Fetch's
   // p99 is 1000 times a Produce's p50).
@@ -77,7 +92,7 @@
       height: 180,
       series: series,
       scales: { x: { time: true, range: function () { return xRange; } }, y: log ? { distr: 3, log: 10 } : { range: function (u, lo, hi) { return [0, hi > 0 ? hi * 1.1 : 1]; } } },
-      axes: [{}, { size: 80, values: function (u, vals) { return vals.map(fmt); } }],
+      axes: [{}, yAxis(fmt, log)],
       legend: { live: true }
     }, data, el);
   }
