@@ -77,7 +77,6 @@ type Server struct {
 	svc     *http.Client // to the registry and Connect
 
 	samples     *sampler // nil without metrics sources
-	sampleEvery time.Duration
 	stopSamples context.CancelFunc
 	sampling    sync.WaitGroup
 
@@ -111,7 +110,7 @@ func New(cfg Config) (*Server, error) {
 		return nil, err
 	}
 	s := &Server{cfg: cfg, log: cfg.Logger.With("service", "console"), cl: cl, adm: kadm.NewClient(cl),
-		svc: &http.Client{Timeout: serviceTimeout}, sampleEvery: sampleInterval, stopSamples: func() {}}
+		svc: &http.Client{Timeout: serviceTimeout}, stopSamples: func() {}}
 	s.metrics = newMetrics(cfg.Metrics)
 	s.handler = s.routes()
 	if len(sources) > 0 {
@@ -119,11 +118,11 @@ func New(cfg Config) (*Server, error) {
 		for i, src := range sources {
 			names[i] = src.name
 		}
-		s.samples = newSampler(names, chartWindow, s.sampleEvery)
+		s.samples = newSampler(names, chartWindow, sampleInterval)
 		ctx, cancel := context.WithCancel(context.Background())
 		s.stopSamples = cancel
 		s.sampling.Add(1)
-		go s.sampleLoop(ctx, sources, s.sampleEvery)
+		go s.sampleLoop(ctx, sources, sampleInterval)
 	}
 	return s, nil
 }

@@ -212,20 +212,27 @@ type point struct {
 // sampler keeps the last chartWindow of points. Each source's previous
 // snapshot is kept so that a rate spans exactly that source's interval.
 type sampler struct {
-	mu      sync.Mutex
-	sources []string // names, for the legend
-	prev    []*snapshot
-	prevAt  []time.Time
-	errs    []string // each source's last scrape error, "" if none
-	ring    []point
-	start   int // index of the oldest point when the ring is full
-	window  time.Duration
+	mu       sync.Mutex
+	sources  []string // names, for the legend
+	prev     []*snapshot
+	prevAt   []time.Time
+	errs     []string // each source's last scrape error, "" if none
+	ring     []point
+	start    int // index of the oldest point when the ring is full
+	window   time.Duration
+	interval time.Duration // between samples now (nextSample)
 }
 
 func newSampler(sources []string, window, interval time.Duration) *sampler {
 	n := int(window/interval) + 1
 	return &sampler{sources: sources, prev: make([]*snapshot, len(sources)), prevAt: make([]time.Time, len(sources)),
-		errs: make([]string, len(sources)), ring: make([]point, 0, n), window: window}
+		errs: make([]string, len(sources)), ring: make([]point, 0, n), window: window, interval: interval}
+}
+
+func (s *sampler) setInterval(d time.Duration) {
+	s.mu.Lock()
+	s.interval = d
+	s.mu.Unlock()
 }
 
 // add records one round of scrapes taken at now: snaps[i] is source i's,
@@ -325,11 +332,11 @@ type series struct {
 }
 
 // series is the points within the window before now as columns.
-func (s *sampler) series(now time.Time, interval time.Duration) series {
+func (s *sampler) series(now time.Time) series {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	pts := s.points(now)
-	out := series{IntervalS: interval.Seconds(), WindowS: s.window.Seconds(), Sources: s.sources, Errors: []string{},
+	out := series{IntervalS: s.interval.Seconds(), WindowS: s.window.Seconds(), Sources: s.sources, Errors: []string{},
 		T: make([]int64, len(pts)), BytesIn: make([]num, len(pts)), BytesOut: make([]num, len(pts)), RecordsIn: make([]num, len(pts))}
 	for i, e := range s.errs {
 		if e != "" {
@@ -417,12 +424,22 @@ func scrape(ctx context.Context, hc *http.Client, target string) ([]*dto.MetricF
 	return out, nil
 }
 
-// sampleLoop reads every source each interval until ctx ends.
+// sampleLoop reads every source each interval until ctx ends. A round
+// that takes long (a node with tens of thousands of topics has as many
+// series to gather) stretches the wait to maxSampleShare times its
+// duration, so that sampling never costs the node more than that share of
+// a core.
 func (s *Server) sampleLoop(ctx context.Context, sources []metricSource, interval time.Duration) {
 	defer s.sampling.Done()
-	t := time.NewTicker(interval)
+	t := time.NewTimer(0)
 	defer t.Stop()
 	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		start := time.Now()
 		snaps := make([]*snapshot, len(sources))
 		errs := make([]error, len(sources))
 		for i, src := range sources {
@@ -437,12 +454,19 @@ func (s *Server) sampleLoop(ctx context.Context, sources []metricSource, interva
 			snaps[i] = &sn
 		}
 		s.samples.add(time.Now(), snaps, errs)
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-		}
+		wait := nextSample(interval, time.Since(start))
+		s.samples.setInterval(wait)
+		t.Reset(wait)
 	}
+}
+
+// maxSampleShare is the most of one core the sampling may take: a round
+// of d waits at least d*maxSampleShare before the next.
+const maxSampleShare = 100 // 1%
+
+// nextSample is the wait after a round that took took.
+func nextSample(interval, took time.Duration) time.Duration {
+	return max(interval, took*maxSampleShare)
 }
 
 // chartSeries serves the charts' points as JSON.
@@ -454,7 +478,7 @@ func (s *Server) chartSeries(w http.ResponseWriter, r *http.Request) {
 		w.Write([]byte(`{"error":"no metrics source: the console runs without the brokers' metrics (ringtail console --metrics-url)"}`))
 		return
 	}
-	b, err := json.Marshal(s.samples.series(time.Now(), s.sampleEvery))
+	b, err := json.Marshal(s.samples.series(time.Now()))
 	if err != nil {
 		http.Error(w, err.Error(), http.StatusInternalServerError)
 		return

@@ -141,7 +141,7 @@ func TestSamplerSourcesAndWindow(t *testing.T) {
 	// b2 fails: b1 alone counts, and the error is reported by name.
 	b1.bytesIn.WithLabelValues("a").Add(100)
 	s.add(at(20), []*snapshot{b1.snap(t), nil}, []error{nil, errTest("connection refused")})
-	ser := s.series(at(20), 10*time.Second)
+	ser := s.series(at(20))
 	if len(ser.Errors) != 1 || ser.Errors[0] != "b2: connection refused" {
 		t.Fatalf("errors %q", ser.Errors)
 	}
@@ -162,7 +162,7 @@ func TestSamplerSourcesAndWindow(t *testing.T) {
 		t.Fatalf("25s later %d points, want 1", len(pts))
 	}
 	// Gaps are JSON null.
-	raw, err := json.Marshal(s.series(at(200), 10*time.Second))
+	raw, err := json.Marshal(s.series(at(200)))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -172,6 +172,18 @@ func TestSamplerSourcesAndWindow(t *testing.T) {
 	}
 	if lat := back["latency"].([]any)[0].([]any); lat[0] != nil {
 		t.Fatalf("p50 with no requests is %v, want null: %s", lat[0], raw)
+	}
+}
+
+func TestNextSample(t *testing.T) {
+	for _, c := range []struct{ took, want time.Duration }{
+		{time.Millisecond, 5 * time.Second},
+		{50 * time.Millisecond, 5 * time.Second},
+		{200 * time.Millisecond, 20 * time.Second},
+	} {
+		if got := nextSample(5*time.Second, c.took); got != c.want {
+			t.Errorf("after a %v round: wait %v, want %v", c.took, got, c.want)
+		}
 	}
 }
 
@@ -207,5 +219,32 @@ func TestScrapeText(t *testing.T) {
 	srcs, _ = metricSources(Config{MetricsURLs: []string{notFound.URL + "/metrics"}})
 	if _, err := srcs[0].gather(t.Context()); err == nil || !strings.Contains(err.Error(), "404") {
 		t.Fatalf("scrape of a 404: %v", err)
+	}
+}
+
+// BenchmarkSample10kTopics is one sample of a node with 10,000 topics
+// (four series each): the registry's Gather and the console's pick of the
+// charted figures, what the daemon's console costs the node every 5 s.
+func BenchmarkSample10kTopics(b *testing.B) {
+	fb := newFakeBroker()
+	for i := range 10_000 {
+		topic := "topic-" + strings.Repeat("x", i%7) + string(rune('a'+i%26)) + "-" + time.Duration(i).String()
+		fb.bytesIn.WithLabelValues(topic).Add(float64(i))
+		fb.recordsIn.WithLabelValues(topic).Add(float64(i))
+		fb.bytesOut.WithLabelValues(topic).Add(float64(i))
+		fb.logSize.WithLabelValues(topic).Set(float64(i))
+	}
+	fb.latency.WithLabelValues("Produce").Observe(0.001)
+	s := newSampler([]string{"node"}, chartWindow, sampleInterval)
+	now := time.Unix(0, 0)
+	b.ReportAllocs()
+	for b.Loop() {
+		mfs, err := fb.reg.Gather()
+		if err != nil {
+			b.Fatal(err)
+		}
+		sn := snapshotOf(mfs)
+		now = now.Add(sampleInterval)
+		s.add(now, []*snapshot{&sn}, nil)
 	}
 }
