@@ -94,7 +94,7 @@ func TestSchemasPages(t *testing.T) {
 		{"/", 200, []string{`href="/schemas"`}},
 		{"/schemas", 200, []string{`href="/schemas/users-value">users-value</a>`, `id="global-compat">BACKWARD<`}},
 		{"/schemas?q=USER", 200, []string{`users-value`}},
-		{"/schemas/users-value", 200, []string{`id="version-count">2<`, `BACKWARD <span class="small muted">(global)`, `&#34;email&#34;`, "(schema id 2)"}},
+		{"/schemas/users-value", 200, []string{`id="version-count">2<`, `none: the global level applies`, `id="global-compat">BACKWARD<`, `&#34;email&#34;`, "(schema id 2)"}},
 		{"/schemas/users-value?v=1", 200, []string{"(schema id 1)"}},
 		{"/schemas/users-value?from=1&v=2", 200, []string{
 			"Version 1 → version 2: 0 lines removed, 8 added",

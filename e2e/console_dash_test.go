@@ -81,6 +81,9 @@ func TestConsoleDashboard(t *testing.T) {
 	if got := b.text("#version-count"); got != "2" {
 		t.Fatalf("subject versions %q, want 2", got)
 	}
+	if sub, glob := b.text("#subject-compat"), b.text("#global-compat"); sub != "FULL" || glob != "BACKWARD" {
+		t.Fatalf("compatibility: subject %q, global %q; want FULL, BACKWARD", sub, glob)
+	}
 	b.do("diff", chromedp.SetValue(chromedp.CSS("#diff-from"), "1"), chromedp.SetValue(chromedp.CSS("#diff-to"), "2"),
 		chromedp.Click(chromedp.CSS("#diff-submit")), chromedp.WaitVisible(chromedp.CSS("#diff-title")))
 	if got := b.text("#diff-title"); !strings.Contains(got, "Version 1 → version 2") {
@@ -185,6 +188,9 @@ func dashSetup(t *testing.T, n *testkit.Node, ctx context.Context) {
 		if _, err := cl.CreateSchema(ctx, dashSubject, sr.Schema{Schema: s}); err != nil {
 			t.Fatalf("register %s: %v", dashSubject, err)
 		}
+	}
+	if r := cl.SetCompatibility(ctx, sr.SetCompatibility{Level: sr.CompatFull}, dashSubject); r[0].Err != nil {
+		t.Fatalf("set %s's compatibility: %v", dashSubject, r[0].Err)
 	}
 	testkit.WaitFor(t, 20*time.Second, "Connect REST on "+n.ConnectURL(), func() bool {
 		var root map[string]any
