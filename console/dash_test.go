@@ -207,6 +207,10 @@ func TestConnectorsPage(t *testing.T) {
 	if code, _, _ := post(t, srv.URL+"/connectors/file-source/explode", url.Values{}); code != http.StatusNotFound {
 		t.Fatalf("unknown action: %d", code)
 	}
+	// Another site open in the same browser cannot press the buttons.
+	if code, _, _ := post(t, srv.URL+"/connectors/file-source/restart", url.Values{}, "Sec-Fetch-Site", "cross-site", "Origin", "http://evil.example"); code != http.StatusForbidden {
+		t.Fatalf("cross-site restart: %d, want 403", code)
+	}
 	fc.mu.Lock()
 	want := []string{"PUT /connectors/file-source/pause", "PUT /connectors/file-source/resume",
 		"POST /connectors/file-source/restart?includeTasks=true&onlyFailed=false", "PUT /connectors/gone/pause"}
