@@ -220,7 +220,7 @@ type sampler struct {
 	ring     []point
 	start    int // index of the oldest point when the ring is full
 	window   time.Duration
-	interval time.Duration // between samples now (nextSample)
+	interval time.Duration // between samples now (sampleBackoff)
 }
 
 func newSampler(sources []string, window, interval time.Duration) *sampler {
@@ -424,49 +424,69 @@ func scrape(ctx context.Context, hc *http.Client, target string) ([]*dto.MetricF
 	return out, nil
 }
 
-// sampleLoop reads every source each interval until ctx ends. A round
-// that takes long (a node with tens of thousands of topics has as many
-// series to gather) stretches the wait to maxSampleShare times its
-// duration, so that sampling never costs the node more than that share of
-// a core.
+// sampleLoop reads every source each interval until ctx ends. Rounds
+// that take long (a node with tens of thousands of topics has as many
+// series to gather) stretch the wait (sampleBackoff), so that sampling
+// costs the brokers a bounded share of a core.
 func (s *Server) sampleLoop(ctx context.Context, sources []metricSource, interval time.Duration) {
 	defer s.sampling.Done()
 	t := time.NewTimer(0)
 	defer t.Stop()
+	var bo sampleBackoff
 	for {
 		select {
 		case <-ctx.Done():
 			return
 		case <-t.C:
 		}
-		start := time.Now()
 		snaps := make([]*snapshot, len(sources))
 		errs := make([]error, len(sources))
+		var took time.Duration // by the gathers that succeeded
 		for i, src := range sources {
 			sctx, cancel := context.WithTimeout(ctx, scrapeTimeout)
+			start := time.Now()
 			mfs, err := src.gather(sctx)
 			cancel()
 			if err != nil && len(mfs) == 0 {
 				errs[i] = err
 				continue
 			}
+			took += time.Since(start)
 			sn := snapshotOf(mfs)
 			snaps[i] = &sn
 		}
 		s.samples.add(time.Now(), snaps, errs)
-		wait := nextSample(interval, time.Since(start))
+		wait := bo.next(interval, took)
 		s.samples.setInterval(wait)
 		t.Reset(wait)
 	}
 }
 
-// maxSampleShare is the most of one core the sampling may take: a round
-// of d waits at least d*maxSampleShare before the next.
-const maxSampleShare = 100 // 1%
+const (
+	// maxSampleShare: a round that gathered for d waits at least
+	// d*maxSampleShare for the next (2% of a core).
+	maxSampleShare = 50
+	// maxSampleWait bounds the stretched wait: the charts stay charts.
+	maxSampleWait = time.Minute
+)
 
-// nextSample is the wait after a round that took took.
-func nextSample(interval, took time.Duration) time.Duration {
-	return max(interval, took*maxSampleShare)
+// sampleBackoff stretches the wait after slow rounds. It goes by the
+// fastest of the last three, so that one round slowed by a busy machine
+// (or a broker just started, the first rounds) does not stretch the wait.
+type sampleBackoff struct {
+	recent [3]time.Duration
+	n      int
+}
+
+// next is the wait after a round that gathered for took.
+func (b *sampleBackoff) next(interval, took time.Duration) time.Duration {
+	b.recent[b.n%len(b.recent)] = took
+	b.n++
+	fastest := took
+	for _, d := range b.recent { // zeros until three rounds are done
+		fastest = min(fastest, d)
+	}
+	return min(max(interval, fastest*maxSampleShare), maxSampleWait)
 }
 
 // chartSeries serves the charts' points as JSON.

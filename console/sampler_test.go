@@ -175,14 +175,21 @@ func TestSamplerSourcesAndWindow(t *testing.T) {
 	}
 }
 
-func TestNextSample(t *testing.T) {
-	for _, c := range []struct{ took, want time.Duration }{
+func TestSampleBackoff(t *testing.T) {
+	var b sampleBackoff
+	for i, c := range []struct{ took, want time.Duration }{
+		{time.Second, 5 * time.Second}, // a slow first round: no backoff yet
 		{time.Millisecond, 5 * time.Second},
-		{50 * time.Millisecond, 5 * time.Second},
-		{200 * time.Millisecond, 20 * time.Second},
+		{500 * time.Millisecond, 5 * time.Second}, // one slow round: the fastest of three is 1ms
+		{400 * time.Millisecond, 5 * time.Second},
+		{200 * time.Millisecond, 10 * time.Second}, // three slow: 200ms × 50
+		{2 * time.Second, 10 * time.Second},
+		{3 * time.Second, 10 * time.Second},
+		{3 * time.Second, time.Minute}, // 2s × 50, capped
+		{time.Millisecond, 5 * time.Second},
 	} {
-		if got := nextSample(5*time.Second, c.took); got != c.want {
-			t.Errorf("after a %v round: wait %v, want %v", c.took, got, c.want)
+		if got := b.next(5*time.Second, c.took); got != c.want {
+			t.Errorf("round %d took %v: wait %v, want %v", i, c.took, got, c.want)
 		}
 	}
 }
