@@ -1,6 +1,10 @@
 // Package console is the built-in web console: server-rendered pages
 // (html/template, htmx for in-place refreshes) that show and operate a cluster
 // through the Kafka protocol only, in the daemon or as `ringtail console`.
+// Schemas and connectors come from the Schema Registry's and Connect's REST
+// APIs; the overview's uPlot charts from the brokers' Prometheus metrics
+// (ringtail_topic_{bytes,records}_in_total, ringtail_topic_bytes_out_total,
+// ringtail_kafka_request_duration_seconds, ringtail_log_size_bytes; sampler.go).
 package console
 
 import (
@@ -52,9 +56,14 @@ type Config struct {
 	Logger   *slog.Logger
 	// Metrics registers the metrics; nil leaves them out.
 	Metrics prometheus.Registerer
-	// RegistryURL is a Schema Registry the message browser decodes
-	// Avro and Protobuf keys and values with; "" decodes none.
-	RegistryURL string
+
+	// The services beside the cluster (schemas.go, connectors.go) and the
+	// brokers' metrics the overview charts (sampler.go); each empty one
+	// leaves its page or charts out.
+	RegistryURL string              // Schema Registry base URL (also decodes framed Avro/Protobuf in the message browser)
+	ConnectURL  string              // Kafka Connect REST base URL
+	Gatherer    prometheus.Gatherer // this node's own registry (the daemon)
+	MetricsURLs []string            // brokers' admin /metrics URLs (ringtail console)
 }
 
 // Server is one running console.
@@ -66,6 +75,11 @@ type Server struct {
 	handler http.Handler
 	metrics *metrics
 	dec     *schemaDecoder // nil without a registry
+	svc     *http.Client   // to the registry and Connect
+
+	samples     *sampler // nil without metrics sources
+	stopSamples context.CancelFunc
+	sampling    sync.WaitGroup
 
 	ln   net.Listener
 	srv  *http.Server
@@ -89,9 +103,32 @@ func New(cfg Config) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
-	s := &Server{cfg: cfg, log: cfg.Logger.With("service", "console"), cl: cl, adm: kadm.NewClient(cl), dec: dec}
+	sources, err := metricSources(cfg)
+	if err == nil {
+		err = checkServiceURL("schema registry", cfg.RegistryURL)
+	}
+	if err == nil {
+		err = checkServiceURL("Connect", cfg.ConnectURL)
+	}
+	if err != nil {
+		cl.Close()
+		return nil, err
+	}
+	s := &Server{cfg: cfg, log: cfg.Logger.With("service", "console"), cl: cl, adm: kadm.NewClient(cl),
+		dec: dec, svc: &http.Client{Timeout: serviceTimeout}, stopSamples: func() {}}
 	s.metrics = newMetrics(cfg.Metrics)
 	s.handler = s.routes()
+	if len(sources) > 0 {
+		names := make([]string, len(sources))
+		for i, src := range sources {
+			names[i] = src.name
+		}
+		s.samples = newSampler(names, chartWindow, sampleInterval)
+		ctx, cancel := context.WithCancel(context.Background())
+		s.stopSamples = cancel
+		s.sampling.Add(1)
+		go s.sampleLoop(ctx, sources, sampleInterval)
+	}
 	return s, nil
 }
 
@@ -116,6 +153,8 @@ func Start(cfg Config) (*Server, error) {
 	}
 	ln, err := net.Listen("tcp", cfg.Listen)
 	if err != nil {
+		s.stopSamples()
+		s.sampling.Wait()
 		s.cl.Close()
 		s.metrics.unregister()
 		return nil, err
@@ -147,6 +186,8 @@ func (s *Server) Close(ctx context.Context) error {
 		err = s.srv.Shutdown(ctx)
 		s.done.Wait()
 	}
+	s.stopSamples()
+	s.sampling.Wait()
 	s.cl.Close()
 	s.metrics.unregister()
 	return err
@@ -176,6 +217,13 @@ func (s *Server) routes() http.Handler {
 	mux.HandleFunc("GET /groups/{group}/reset", s.previewReset)
 	mux.HandleFunc("POST /groups/{group}/reset", s.reset)
 	mux.HandleFunc("GET /security", s.security) // security.go
+	// The charts, schemas and connectors (sampler.go, schemas.go,
+	// connectors.go).
+	mux.HandleFunc("GET /charts/series", s.chartSeries)
+	mux.HandleFunc("GET /schemas", s.schemas)
+	mux.HandleFunc("GET /schemas/{subject}", s.subject)
+	mux.HandleFunc("GET /connectors", s.connectors)
+	mux.HandleFunc("POST /connectors/{name}/{action}", s.connectorAction)
 	mux.HandleFunc("/", s.notFound)
 	return http.NewCrossOriginProtection().Handler(s.metrics.wrap(mux))
 }

@@ -65,11 +65,18 @@ type view struct {
 	ReadOnly bool
 	Flash    string // one line of news ("Topic x created.")
 	Data     any
+	// Schemas and Connectors put those pages in the menu (when
+	// Config.RegistryURL and Config.ConnectURL are set).
+	Schemas, Connectors bool
+	// Charts: the overview has metrics to chart (sampler.go).
+	Charts bool
 }
 
 // render writes page with data; status 0 is 200.
 func (s *Server) render(w http.ResponseWriter, r *http.Request, status int, page string, v view) {
 	v.ReadOnly = s.cfg.ReadOnly
+	v.Schemas, v.Connectors = s.cfg.RegistryURL != "", s.cfg.ConnectURL != ""
+	v.Charts = s.samples != nil
 	if v.Flash == "" {
 		v.Flash = flash(r.URL.Query())
 	}
@@ -96,6 +103,12 @@ func flash(q url.Values) string {
 		return "Topic " + q.Get("created") + " created."
 	case q.Get("deleted") != "":
 		return "Topic " + q.Get("deleted") + " deleted."
+	case q.Get("paused") != "": // connectors.go
+		return "Connector " + q.Get("paused") + " asked to pause."
+	case q.Get("resumed") != "":
+		return "Connector " + q.Get("resumed") + " asked to resume."
+	case q.Get("restarted") != "":
+		return "Connector " + q.Get("restarted") + " and its tasks asked to restart."
 	}
 	return ""
 }

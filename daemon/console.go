@@ -2,14 +2,14 @@ package daemon
 
 // Web console wiring: like the HTTP Proxy, the console is a Kafka client of
 // this node's own listener (servicesClientOpts), started once the listeners
-// serve and stopped before they close.
+// serve (and after the registry and Connect, whose pages it links) and
+// stopped before they close. Its charts read the node's metrics registry.
 
 import (
 	"context"
 	"fmt"
+	"net"
 	"time"
-
-	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/ringtail/ringtail/config"
 	"github.com/ringtail/ringtail/console"
@@ -39,11 +39,25 @@ func (n *Node) startConsole() error {
 	if err != nil {
 		return err
 	}
-	var reg prometheus.Registerer
+	ccfg := console.Config{Listen: cc.Listen, Brokers: brokers, ClientOpts: own, ReadOnly: cc.ReadOnly, Logger: n.log}
 	if n.ops.metrics != nil {
-		reg = n.ops.metrics.Registry()
+		// The charts read the node's registry directly, no HTTP hop.
+		ccfg.Metrics, ccfg.Gatherer = n.ops.metrics.Registry(), n.ops.metrics.Registry()
 	}
-	c, err := console.Start(console.Config{Listen: cc.Listen, Brokers: brokers, ClientOpts: own, ReadOnly: cc.ReadOnly, Logger: n.log, Metrics: reg})
+	// The schemas and connectors pages talk to this node's own services
+	// (plain HTTP: the console runs only with ringtail.services_auth =
+	// none), on loopback when they listen on every address.
+	if n.sreg != nil {
+		if a, ok := n.sreg.Addr().(*net.TCPAddr); ok {
+			ccfg.RegistryURL = "http://" + loopbackIfAny(a)
+		}
+	}
+	if n.connect != nil {
+		if a, ok := n.connect.Addr().(*net.TCPAddr); ok {
+			ccfg.ConnectURL = "http://" + loopbackIfAny(a)
+		}
+	}
+	c, err := console.Start(ccfg)
 	if err != nil {
 		if !explicit {
 			// On only because no config file was given: a taken port does
