@@ -7,6 +7,7 @@ import (
 	"context"
 	"net/http"
 	"sort"
+	"time"
 
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kerr"
@@ -50,6 +51,7 @@ type overviewData struct {
 	Offline           int
 	Problems          []partitionProblem // first maxListedProblems
 	ProblemsTruncated bool
+	Quorum            *quorumData // quorum.go
 }
 
 // summarize counts m's topics and partitions and picks the partitions with
@@ -108,6 +110,7 @@ func (s *Server) overview(w http.ResponseWriter, r *http.Request) {
 	for i := range d.Brokers {
 		d.Brokers[i].LogDirs = dirs[d.Brokers[i].ID]
 	}
+	d.Quorum = s.describeQuorum(ctx, d.Controller, time.Now())
 	s.render(w, r, 0, "overview", view{Title: "Overview", Nav: "overview", Data: d})
 }
 

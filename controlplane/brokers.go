@@ -57,13 +57,13 @@ func (c *Controller) sampleContact() {
 	c.live.Lock()
 	defer c.live.Unlock()
 	if st.RaftState != raft.StateLeader {
-		c.live.leader = false
+		c.live.leader, c.live.match = false, nil
 		return
 	}
 	if !c.live.leader || c.live.term != st.GetTerm() {
 		// New leadership: everyone gets a full session from now.
 		c.live.leader, c.live.term = true, st.GetTerm()
-		c.live.contact = map[int32]time.Time{}
+		c.live.contact, c.live.match = map[int32]time.Time{}, nil
 		for id := range c.cfg.Voters {
 			c.live.contact[id] = now
 		}
@@ -72,10 +72,14 @@ func (c *Controller) sampleContact() {
 		}
 	}
 	c.live.contact[c.cfg.NodeID] = now
+	if c.live.match == nil {
+		c.live.match = make(map[int32]uint64, len(st.Progress))
+	}
 	for rid, pr := range st.Progress {
 		if pr.RecentActive {
 			c.live.contact[nodeID(rid)] = now
 		}
+		c.live.match[nodeID(rid)] = pr.Match
 	}
 }
 

@@ -200,6 +200,9 @@ type Controller struct {
 		leader  bool
 		term    uint64
 		contact map[int32]time.Time
+		// match is each replica's raft Match index, sampled with contact
+		// on the leader (nil elsewhere): DescribeQuorum's log end offsets.
+		match map[int32]uint64
 	}
 }
 
@@ -342,6 +345,29 @@ type QuorumStatus struct {
 	Ready   bool
 	Applied uint64 // raft index
 	Term    uint64 // raft term, the quorum's epoch
+}
+
+// ReplicaProgress is the quorum leader's view of one voter's or broker's
+// copy of the metadata log.
+type ReplicaProgress struct {
+	Match       uint64    // the raft index it is known to hold
+	LastContact time.Time // when the leader last heard from it
+}
+
+// Progress is, on the quorum leader, its own last raft index and every
+// replica's progress (voters and the brokers that follow as learners),
+// as of the last tick; ok is false on any other node.
+func (c *Controller) Progress() (last uint64, replicas map[int32]ReplicaProgress, ok bool) {
+	c.live.Lock()
+	defer c.live.Unlock()
+	if !c.live.leader || c.live.match == nil {
+		return 0, nil, false
+	}
+	replicas = make(map[int32]ReplicaProgress, len(c.live.match))
+	for id, m := range c.live.match {
+		replicas[id] = ReplicaProgress{Match: m, LastContact: c.live.contact[id]}
+	}
+	return c.live.match[c.cfg.NodeID], replicas, true
 }
 
 // Status reports this node's view of the quorum.

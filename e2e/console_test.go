@@ -459,7 +459,8 @@ func TestConsoleCLIReadOnly(t *testing.T) {
 
 // TestConsoleUnderReplicated kills one node of three and reads the
 // overview of another: the killed node's partitions show as
-// under-replicated within seconds, and recovered after it restarts.
+// under-replicated within seconds, and recovered after it restarts; the
+// controller quorum's lag grows for the killed voter and falls back after.
 func TestConsoleUnderReplicated(t *testing.T) {
 	t.Parallel()
 	if testing.Short() {
@@ -495,10 +496,19 @@ func TestConsoleUnderReplicated(t *testing.T) {
 	testkit.WaitFor(t, 20*time.Second, "three brokers and no under-replicated partition", func() bool {
 		return stat("stat-brokers") == 3 && stat("stat-urp") == 0 && stat("stat-topics") >= 1
 	})
+	// The controller quorum's lag, from the active controller: known for
+	// every voter, then growing for the killed one as the others commit
+	// (its fencing, the ISR changes), then caught up after its restart.
+	testkit.WaitFor(t, 20*time.Second, "the quorum's lag on the overview", func() bool {
+		return stat("quorum-max-lag") >= 0 && stat("quorum-leader") >= 1
+	})
 	c.Node(3).Kill()
 	killed := time.Now()
 	testkit.WaitFor(t, 20*time.Second, "the killed node's partitions under-replicated on the overview", func() bool {
 		return stat("stat-urp") >= 3 // at least the three of "replicated"
+	})
+	testkit.WaitFor(t, 20*time.Second, "the killed voter behind the quorum leader", func() bool {
+		return stat("quorum-max-lag") > 0
 	})
 	t.Logf("under-replicated on the overview %v after the kill", time.Since(killed).Round(100*time.Millisecond))
 	// Offline are exactly the partitions whose only replica was node 3
@@ -521,5 +531,9 @@ func TestConsoleUnderReplicated(t *testing.T) {
 	c.Node(3).Start()
 	testkit.WaitFor(t, 30*time.Second, "every partition back in sync on the overview", func() bool {
 		return stat("stat-urp") == 0 && stat("stat-brokers") == 3
+	})
+	testkit.WaitFor(t, 30*time.Second, "the restarted voter caught up with the quorum", func() bool {
+		lag := stat("quorum-max-lag")
+		return lag >= 0 && lag <= 2
 	})
 }

@@ -9,17 +9,21 @@ package kafka
 //     active controller); `ringtail cluster info` uses it.
 //   - Another topic or partition is UNKNOWN_TOPIC_OR_PARTITION (with an
 //     error message from v2).
-//   - v1: each replica's last fetch and last caught-up timestamps are -1
-//     (unknown; the raft library does not report them per replica).
+//   - On the quorum leader, each voter's and observer's log end offset is
+//     the raft index the leader knows it holds (raft's Match), so that
+//     the leader's own minus a replica's is that replica's lag in entries;
+//     v1's last fetch timestamp is when the leader last heard from it and
+//     its last caught-up timestamp the same when it holds everything, else
+//     -1. Any other node does not know them: -1 (Kafka forwards
+//     DescribeQuorum to the active controller; ask that node).
 //   - v2 (KIP-853): replica directory ids are zero, as Kafka reports with
 //     a static voter set (kraft.version 0); Nodes lists each voter with its
 //     controller.quorum.voters endpoint under the first of
 //     controller.listener.names.
 //   - Authorization: DESCRIBE on the cluster, else CLUSTER_AUTHORIZATION_FAILED.
 //
-// Skipped on purpose: leader epoch, high watermark and per-voter log end
-// offsets are -1 (the raft term and indexes are not Kafka offsets);
-// observers are the registered brokers that are not voters, with no
+// Skipped on purpose: the leader epoch is the raft term and offsets are
+// raft indexes, not Kafka offsets of a metadata topic; observers are the registered brokers that are not voters, with no
 // endpoints in Nodes (Kafka lists observers' endpoints only for KIP-853
 // dynamic quorums).
 
@@ -39,6 +43,24 @@ const metadataTopic = "__cluster_metadata"
 type quorumDescriber interface {
 	Status() controlplane.QuorumStatus
 	Voters() []int32
+	Progress() (last uint64, replicas map[int32]controlplane.ReplicaProgress, ok bool)
+}
+
+// replicaState is one voter's or observer's state: its progress where this
+// node leads the quorum, -1 (unknown) elsewhere.
+func replicaState(id int32, last uint64, progress map[int32]controlplane.ReplicaProgress) kmsg.DescribeQuorumResponseTopicPartitionReplicaState {
+	v := kmsg.NewDescribeQuorumResponseTopicPartitionReplicaState()
+	v.ReplicaID, v.LogEndOffset = id, -1
+	if p, ok := progress[id]; ok {
+		v.LogEndOffset = int64(p.Match)
+		if !p.LastContact.IsZero() {
+			v.LastFetchTimestamp = p.LastContact.UnixMilli()
+			if p.Match >= last {
+				v.LastCaughtUpTimestamp = v.LastFetchTimestamp
+			}
+		}
+	}
+	return v
 }
 
 func handleDescribeQuorum(s *Server, cx *reqCtx, req *kmsg.DescribeQuorumRequest) (kmsg.Response, error) {
@@ -50,10 +72,13 @@ func handleDescribeQuorum(s *Server, cx *reqCtx, req *kmsg.DescribeQuorumRequest
 	leader := s.ctrl.Image().ControllerID
 	var voters []int32
 	epoch, hw := int32(-1), int64(-1)
+	var last uint64
+	var progress map[int32]controlplane.ReplicaProgress
 	if q, ok := s.ctrl.(quorumDescriber); ok {
 		st := q.Status()
 		leader, epoch, hw = st.LeaderID, int32(st.Term), int64(st.Applied)
 		voters = q.Voters()
+		last, progress, _ = q.Progress()
 	}
 	for _, rt := range req.Topics {
 		t := kmsg.NewDescribeQuorumResponseTopic()
@@ -74,18 +99,14 @@ func handleDescribeQuorum(s *Server, cx *reqCtx, req *kmsg.DescribeQuorumRequest
 			// index this node has applied.
 			p.LeaderID, p.LeaderEpoch, p.HighWatermark = leader, epoch, hw
 			for _, id := range voters {
-				v := kmsg.NewDescribeQuorumResponseTopicPartitionReplicaState()
-				v.ReplicaID, v.LogEndOffset = id, -1
-				p.CurrentVoters = append(p.CurrentVoters, v)
+				p.CurrentVoters = append(p.CurrentVoters, replicaState(id, last, progress))
 			}
 			// Observers: the brokers that follow the log as learners.
 			p.Observers = []kmsg.DescribeQuorumResponseTopicPartitionReplicaState{}
 			if len(voters) > 0 {
 				for _, id := range s.ctrl.Image().BrokerIDs() {
 					if !slices.Contains(voters, id) {
-						o := kmsg.NewDescribeQuorumResponseTopicPartitionReplicaState()
-						o.ReplicaID, o.LogEndOffset = id, -1
-						p.Observers = append(p.Observers, o)
+						p.Observers = append(p.Observers, replicaState(id, last, progress))
 					}
 				}
 			}

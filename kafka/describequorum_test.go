@@ -1,11 +1,12 @@
 package kafka
 
-// Tests DescribeQuorum v1-v2 on the harness' one-voter quorum: unknown
-// timestamps are -1, v2 lists the voter's controller endpoint, and a
+// Tests DescribeQuorum v1-v2 on the harness' one-voter quorum: the leader
+// reports its own log end and contact time, v2 lists the voter's controller endpoint, and a
 // partition other than __cluster_metadata-0 carries an error message.
 
 import (
 	"testing"
+	"time"
 
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
@@ -20,13 +21,26 @@ func TestDescribeQuorumVersions(t *testing.T) {
 		req.Topics = []kmsg.DescribeQuorumRequestTopic{
 			{Topic: metadataTopic, Partitions: []kmsg.DescribeQuorumRequestTopicPartition{{Partition: 0}, {Partition: 1}}},
 		}
-		resp := c.roundTrip(req, int32(v)).(*kmsg.DescribeQuorumResponse)
+		// The leader's progress is sampled on its ticks: ask again until
+		// the first sample is there.
+		var resp *kmsg.DescribeQuorumResponse
+		for deadline, corr := time.Now().Add(10*time.Second), int32(v)*1000; ; corr++ {
+			resp = c.roundTrip(req, corr).(*kmsg.DescribeQuorumResponse)
+			ps := resp.Topics[0].Partitions
+			if len(ps) == 0 || len(ps[0].CurrentVoters) == 0 || ps[0].CurrentVoters[0].LogEndOffset >= 0 || time.Now().After(deadline) {
+				break
+			}
+			time.Sleep(10 * time.Millisecond)
+		}
 		ps := resp.Topics[0].Partitions
 		if resp.ErrorCode != 0 || len(ps) != 2 || ps[0].ErrorCode != 0 || ps[0].LeaderID != 1 || len(ps[0].CurrentVoters) != 1 {
 			t.Fatalf("v%d: %+v", v, resp)
 		}
-		if vs := ps[0].CurrentVoters[0]; vs.ReplicaID != 1 || (v >= 1 && (vs.LastFetchTimestamp != -1 || vs.LastCaughtUpTimestamp != -1)) {
-			t.Fatalf("v%d voter: %+v", v, vs)
+		// This node leads the quorum: the voter (itself) holds the log up
+		// to at least what it applied, heard from now and caught up.
+		if vs := ps[0].CurrentVoters[0]; vs.ReplicaID != 1 || vs.LogEndOffset < ps[0].HighWatermark || ps[0].HighWatermark < 1 ||
+			(v >= 1 && (vs.LastFetchTimestamp <= 0 || vs.LastCaughtUpTimestamp != vs.LastFetchTimestamp)) {
+			t.Fatalf("v%d voter: %+v (high watermark %d)", v, vs, ps[0].HighWatermark)
 		}
 		if ps[1].ErrorCode != kerr.UnknownTopicOrPartition.Code || (v >= 2) != (ps[1].ErrorMessage != nil) {
 			t.Fatalf("v%d partition 1: %v %v", v, kerr.ErrorForCode(ps[1].ErrorCode), ps[1].ErrorMessage)
