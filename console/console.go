@@ -55,6 +55,10 @@ type Config struct {
 	// RegistryURL is a Schema Registry the message browser decodes
 	// Avro and Protobuf keys and values with; "" decodes none.
 	RegistryURL string
+	// Auth, when set, signs users in and serves each page as its user
+	// (auth.go). The console owns its Authenticator from New on: Close
+	// closes it, and so does a New or Start that fails.
+	Auth *Auth
 }
 
 // Server is one running console.
@@ -66,6 +70,8 @@ type Server struct {
 	handler http.Handler
 	metrics *metrics
 	dec     *schemaDecoder // nil without a registry
+	views   *userViews     // the signed-in users' views (Config.Auth)
+	user    string         // the signed-in user a view acts as; "" for the console itself
 
 	ln   net.Listener
 	srv  *http.Server
@@ -74,7 +80,17 @@ type Server struct {
 
 // New builds a console without listening: Handler serves it (tests, or a
 // caller with its own server). Close releases its client.
-func New(cfg Config) (*Server, error) {
+func New(cfg Config) (s *Server, err error) {
+	if cfg.Auth != nil {
+		defer func() {
+			if err != nil && cfg.Auth.Authenticator != nil {
+				cfg.Auth.Authenticator.Close()
+			}
+		}()
+		if cfg.Auth.Authenticator == nil || len(cfg.Auth.Brokers) == 0 || cfg.Auth.ClientOpts == nil {
+			return nil, errors.New("console: signing in needs an authenticator, and the brokers and options of a client acting as a user")
+		}
+	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
 	}
@@ -89,8 +105,11 @@ func New(cfg Config) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
-	s := &Server{cfg: cfg, log: cfg.Logger.With("service", "console"), cl: cl, adm: kadm.NewClient(cl), dec: dec}
+	s = &Server{cfg: cfg, log: cfg.Logger.With("service", "console"), cl: cl, adm: kadm.NewClient(cl), dec: dec}
 	s.metrics = newMetrics(cfg.Metrics)
+	if cfg.Auth != nil {
+		s.views = newUserViews(maxViews, viewIdle, time.Now)
+	}
 	s.handler = s.routes()
 	return s, nil
 }
@@ -117,6 +136,7 @@ func Start(cfg Config) (*Server, error) {
 	ln, err := net.Listen("tcp", cfg.Listen)
 	if err != nil {
 		s.cl.Close()
+		s.closeAuth()
 		s.metrics.unregister()
 		return nil, err
 	}
@@ -129,7 +149,7 @@ func Start(cfg Config) (*Server, error) {
 			s.log.Error("console server", "err", err)
 		}
 	}()
-	s.log.Info("console serving", "addr", "http://"+ln.Addr().String(), "read_only", cfg.ReadOnly)
+	s.log.Info("console serving", "addr", "http://"+ln.Addr().String(), "read_only", cfg.ReadOnly, "sign_in", cfg.Auth != nil)
 	return s, nil
 }
 
@@ -140,7 +160,7 @@ func (s *Server) Handler() http.Handler { return s.handler }
 func (s *Server) Addr() net.Addr { return s.ln.Addr() }
 
 // Close stops serving (waiting for requests in flight up to ctx) and closes
-// the console's Kafka client.
+// the console's Kafka clients and its authenticator.
 func (s *Server) Close(ctx context.Context) error {
 	var err error
 	if s.srv != nil {
@@ -148,16 +168,30 @@ func (s *Server) Close(ctx context.Context) error {
 		s.done.Wait()
 	}
 	s.cl.Close()
+	s.closeAuth()
 	s.metrics.unregister()
 	return err
 }
 
-// routes maps the pages. Every change goes through a POST, refused across
+// routes is the console's handler: the pages, served as the signed-in user
+// with Config.Auth. Every change goes through a POST, refused across
 // origins so that another site open in the same browser cannot drive it.
 func (s *Server) routes() http.Handler {
-	mux := http.NewServeMux()
+	if s.cfg.Auth != nil {
+		return http.NewCrossOriginProtection().Handler(s.authRoutes())
+	}
+	return http.NewCrossOriginProtection().Handler(s.pages())
+}
+
+func staticFiles() http.Handler {
 	static, _ := fs.Sub(assets, "static")
-	mux.Handle("GET /static/", http.StripPrefix("/static/", cacheFor(http.FileServerFS(static))))
+	return http.StripPrefix("/static/", cacheFor(http.FileServerFS(static)))
+}
+
+// pages maps the pages to s's handlers, counted in the metrics.
+func (s *Server) pages() http.Handler {
+	mux := http.NewServeMux()
+	mux.Handle("GET /static/", staticFiles())
 	mux.HandleFunc("GET /{$}", s.overview)
 	mux.HandleFunc("GET /topics", s.topics)
 	mux.HandleFunc("POST /topics", s.createTopic)
@@ -177,7 +211,7 @@ func (s *Server) routes() http.Handler {
 	mux.HandleFunc("POST /groups/{group}/reset", s.reset)
 	mux.HandleFunc("GET /security", s.security) // security.go
 	mux.HandleFunc("/", s.notFound)
-	return http.NewCrossOriginProtection().Handler(s.metrics.wrap(mux))
+	return s.metrics.wrap(mux)
 }
 
 func cacheFor(h http.Handler) http.Handler {
