@@ -2,17 +2,21 @@ package daemon
 
 // Web console wiring: like the HTTP Proxy, the console is a Kafka client of
 // this node's own listener (servicesClientOpts), started once the listeners
-// serve and stopped before they close.
+// serve and stopped before they close. With ringtail.services_auth =
+// http_basic it signs users in and acts as each of them (consoleAuth).
 
 import (
 	"context"
+	"crypto/tls"
 	"fmt"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/ringtail/ringtail/config"
 	"github.com/ringtail/ringtail/console"
+	"github.com/ringtail/ringtail/services/httpauth"
 )
 
 // consoleCloseTimeout bounds how long shutdown waits for pages in flight.
@@ -25,10 +29,11 @@ func (n *Node) startConsole() error {
 		return nil
 	}
 	explicit := n.cfg.Set["ringtail.console_enable"]
-	if n.cfg.ServicesAuth.Mode != config.ServicesAuthNone {
-		// The console does not yet sign users in; serving it would let
-		// anyone act with the services' own Kafka principal.
-		err := fmt.Errorf("daemon: ringtail.console_enable = true with ringtail.services_auth = %s: the console does not authenticate users yet; set ringtail.services_auth = none or turn the console off", n.cfg.ServicesAuth.Mode)
+	if n.cfg.ServicesAuth.Mode == config.ServicesAuthMTLS {
+		// With mtls the console could not act as the certificate's
+		// owner; serving it would let anyone act with the services' own
+		// Kafka principal.
+		err := fmt.Errorf("daemon: ringtail.console_enable = true with ringtail.services_auth = mtls: the console signs users in with http_basic only, not mtls yet; set ringtail.services_auth = http_basic or none, or turn the console off")
 		if !explicit {
 			n.log.Warn("console not started", "err", err)
 			return nil
@@ -39,12 +44,16 @@ func (n *Node) startConsole() error {
 	if err != nil {
 		return err
 	}
+	auth, err := n.consoleAuth(brokers, own)
+	if err != nil {
+		return err
+	}
 	var reg prometheus.Registerer
 	if n.ops.metrics != nil {
 		reg = n.ops.metrics.Registry()
 	}
-	c, err := console.Start(console.Config{Listen: cc.Listen, Brokers: brokers, ClientOpts: own, ReadOnly: cc.ReadOnly, Logger: n.log, Metrics: reg})
-	if err != nil {
+	c, err := console.Start(console.Config{Listen: cc.Listen, Brokers: brokers, ClientOpts: own, ReadOnly: cc.ReadOnly, Logger: n.log, Metrics: reg, Auth: auth})
+	if err != nil { // the console closed auth
 		if !explicit {
 			// On only because no config file was given: a taken port does
 			// not stop the broker.
@@ -55,6 +64,35 @@ func (n *Node) startConsole() error {
 	}
 	n.console = c
 	return nil
+}
+
+// consoleAuth is the console's sign-in with ringtail.services_auth =
+// http_basic (nil with none): credentials checked against the broker's
+// SASL users by httpauth, and each user's pages served by Kafka clients
+// logged in as that user on the same SASL listener, so the broker's ACLs
+// apply to them.
+func (n *Node) consoleAuth(brokers []string, own []kgo.Opt) (*console.Auth, error) {
+	if n.cfg.ServicesAuth.Mode != config.ServicesAuthHTTPBasic {
+		return nil, nil
+	}
+	sa, err := n.newServicesAuth("console", "", brokers, own)
+	if err != nil {
+		return nil, err
+	}
+	l, _ := n.cfg.ServicesSASLListener() // newServicesAuth checked it exists
+	addr, _ := n.listenerAddr(l.Name)
+	var tc *tls.Config
+	if n.cfg.ListenerProtocol(l.Name) == config.ProtocolSASLSSL {
+		tc = n.pinnedTLS(l.Name)
+	}
+	mech := n.cfg.ServicesAuth.SASLMechanism
+	return &console.Auth{Authenticator: sa, Brokers: []string{addr}, ClientOpts: func(user, password string) []kgo.Opt {
+		opts := []kgo.Opt{httpauth.SASLOpt(mech, user, password)}
+		if tc != nil {
+			opts = append(opts, kgo.DialTLSConfig(tc.Clone()))
+		}
+		return opts
+	}}, nil
 }
 
 // stopConsole stops the console while the listeners it uses still serve.
