@@ -7,13 +7,15 @@ package e2e
 // topics a-*, sees a-1 and not b-1 in the topic list; bob, without ACLs,
 // gets the broker's TOPIC_AUTHORIZATION_FAILED in words (403) when he
 // creates a topic; a super user sees both topics and creates one; and the
-// header says who is signed in.
+// header says who is signed in. `ringtail console --auth http_basic`
+// signs users in the same way.
 
 import (
 	"context"
 	"io"
 	"net/http"
 	"net/url"
+	"os/exec"
 	"strings"
 	"testing"
 	"time"
@@ -59,7 +61,8 @@ func TestConsoleHTTPBasicSignInAndACLs(t *testing.T) {
 	settings["super.users"] = `"User:ANONYMOUS;User:root"`
 	n := testkit.NewNode(t, testkit.Options{Console: true, Settings: settings,
 		Ringtail: map[string]string{"services_auth": `"http_basic"`, "services_sasl_mechanism": `"SCRAM-SHA-512"`}})
-	addListener(t, n, "SASL_PLAINTEXT://127.0.0.1:"+itoa(testkit.FreePort(t)))
+	saslAddr := "127.0.0.1:" + itoa(testkit.FreePort(t))
+	addListener(t, n, "SASL_PLAINTEXT://"+saslAddr)
 	n.Start()
 	n.CreateTopic("a-1", 1, nil)
 	n.CreateTopic("b-1", 1, nil)
@@ -127,5 +130,34 @@ func TestConsoleHTTPBasicSignInAndACLs(t *testing.T) {
 	st, _, body = consoleAs(t, "POST", base+"/topics", "root", "root-pw", url.Values{"name": {"root-t"}, "partitions": {"1"}, "replication_factor": {"1"}})
 	if st != http.StatusSeeOther {
 		t.Fatalf("root creates a topic: %d\n%s", st, body)
+	}
+
+	// `ringtail console --auth http_basic` against the SASL listener does
+	// the same on its own.
+	addr := "127.0.0.1:" + itoa(testkit.FreePort(t))
+	cmd := exec.Command(n.Bin, "console", "--bootstrap", saslAddr, "--listen", addr, "--auth", "http_basic", "--sasl-mechanism", "SCRAM-SHA-512")
+	var out strings.Builder
+	cmd.Stdout, cmd.Stderr = &out, &out
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer func() {
+		cmd.Process.Kill()
+		cmd.Wait()
+	}()
+	testkit.WaitFor(t, 15*time.Second, "ringtail console to serve alice", func() bool {
+		resp, err := http.Get("http://" + addr + "/topics")
+		if err != nil {
+			return false
+		}
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusUnauthorized {
+			t.Fatalf("ringtail console without credentials: %d\n%s", resp.StatusCode, out.String())
+		}
+		return true
+	})
+	st, _, body = consoleAs(t, "GET", "http://"+addr+"/topics", "alice", "alice-pw", nil)
+	if st != http.StatusOK || !strings.Contains(body, "a-1") || strings.Contains(body, "b-1") || !strings.Contains(body, "signed in as alice") {
+		t.Fatalf("ringtail console, alice's topics page: %d\n%s\n%s", st, body, out.String())
 	}
 }
