@@ -64,6 +64,10 @@ type Config struct {
 	ConnectURL  string              // Kafka Connect REST base URL
 	Gatherer    prometheus.Gatherer // this node's own registry (the daemon)
 	MetricsURLs []string            // brokers' admin /metrics URLs (ringtail console)
+	// Auth, when set, signs users in and serves each page as its user
+	// (auth.go). The console owns its Authenticator from New on: Close
+	// closes it, and so does a New or Start that fails.
+	Auth *Auth
 }
 
 // Server is one running console.
@@ -80,6 +84,8 @@ type Server struct {
 	samples     *sampler // nil without metrics sources
 	stopSamples context.CancelFunc
 	sampling    sync.WaitGroup
+	views       *userViews // the signed-in users' views (Config.Auth)
+	user        string     // the signed-in user a view acts as; "" for the console itself
 
 	ln   net.Listener
 	srv  *http.Server
@@ -88,7 +94,17 @@ type Server struct {
 
 // New builds a console without listening: Handler serves it (tests, or a
 // caller with its own server). Close releases its client.
-func New(cfg Config) (*Server, error) {
+func New(cfg Config) (s *Server, err error) {
+	if cfg.Auth != nil {
+		defer func() {
+			if err != nil && cfg.Auth.Authenticator != nil {
+				cfg.Auth.Authenticator.Close()
+			}
+		}()
+		if cfg.Auth.Authenticator == nil || len(cfg.Auth.Brokers) == 0 || cfg.Auth.ClientOpts == nil {
+			return nil, errors.New("console: signing in needs an authenticator, and the brokers and options of a client acting as a user")
+		}
+	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
 	}
@@ -114,9 +130,12 @@ func New(cfg Config) (*Server, error) {
 		cl.Close()
 		return nil, err
 	}
-	s := &Server{cfg: cfg, log: cfg.Logger.With("service", "console"), cl: cl, adm: kadm.NewClient(cl),
+	s = &Server{cfg: cfg, log: cfg.Logger.With("service", "console"), cl: cl, adm: kadm.NewClient(cl),
 		dec: dec, svc: &http.Client{Timeout: serviceTimeout}, stopSamples: func() {}}
 	s.metrics = newMetrics(cfg.Metrics)
+	if cfg.Auth != nil {
+		s.views = newUserViews(maxViews, viewIdle, time.Now)
+	}
 	s.handler = s.routes()
 	if len(sources) > 0 {
 		names := make([]string, len(sources))
@@ -156,6 +175,7 @@ func Start(cfg Config) (*Server, error) {
 		s.stopSamples()
 		s.sampling.Wait()
 		s.cl.Close()
+		s.closeAuth()
 		s.metrics.unregister()
 		return nil, err
 	}
@@ -168,7 +188,7 @@ func Start(cfg Config) (*Server, error) {
 			s.log.Error("console server", "err", err)
 		}
 	}()
-	s.log.Info("console serving", "addr", "http://"+ln.Addr().String(), "read_only", cfg.ReadOnly)
+	s.log.Info("console serving", "addr", "http://"+ln.Addr().String(), "read_only", cfg.ReadOnly, "sign_in", cfg.Auth != nil)
 	return s, nil
 }
 
@@ -179,7 +199,7 @@ func (s *Server) Handler() http.Handler { return s.handler }
 func (s *Server) Addr() net.Addr { return s.ln.Addr() }
 
 // Close stops serving (waiting for requests in flight up to ctx) and closes
-// the console's Kafka client.
+// the console's Kafka clients and its authenticator.
 func (s *Server) Close(ctx context.Context) error {
 	var err error
 	if s.srv != nil {
@@ -189,16 +209,30 @@ func (s *Server) Close(ctx context.Context) error {
 	s.stopSamples()
 	s.sampling.Wait()
 	s.cl.Close()
+	s.closeAuth()
 	s.metrics.unregister()
 	return err
 }
 
-// routes maps the pages. Every change goes through a POST, refused across
+// routes is the console's handler: the pages, served as the signed-in user
+// with Config.Auth. Every change goes through a POST, refused across
 // origins so that another site open in the same browser cannot drive it.
 func (s *Server) routes() http.Handler {
-	mux := http.NewServeMux()
+	if s.cfg.Auth != nil {
+		return http.NewCrossOriginProtection().Handler(s.authRoutes())
+	}
+	return http.NewCrossOriginProtection().Handler(s.pages())
+}
+
+func staticFiles() http.Handler {
 	static, _ := fs.Sub(assets, "static")
-	mux.Handle("GET /static/", http.StripPrefix("/static/", cacheFor(http.FileServerFS(static))))
+	return http.StripPrefix("/static/", cacheFor(http.FileServerFS(static)))
+}
+
+// pages maps the pages to s's handlers, counted in the metrics.
+func (s *Server) pages() http.Handler {
+	mux := http.NewServeMux()
+	mux.Handle("GET /static/", staticFiles())
 	mux.HandleFunc("GET /{$}", s.overview)
 	mux.HandleFunc("GET /topics", s.topics)
 	mux.HandleFunc("POST /topics", s.createTopic)
@@ -225,7 +259,7 @@ func (s *Server) routes() http.Handler {
 	mux.HandleFunc("GET /connectors", s.connectors)
 	mux.HandleFunc("POST /connectors/{name}/{action}", s.connectorAction)
 	mux.HandleFunc("/", s.notFound)
-	return http.NewCrossOriginProtection().Handler(s.metrics.wrap(mux))
+	return s.metrics.wrap(mux)
 }
 
 func cacheFor(h http.Handler) http.Handler {

@@ -63,6 +63,7 @@ type view struct {
 	Title    string
 	Nav      string // which menu entry is current
 	ReadOnly bool
+	User     string // the signed-in user (Config.Auth), "" without sign-in
 	Flash    string // one line of news ("Topic x created.")
 	Data     any
 	// Schemas and Connectors put those pages in the menu (when
@@ -74,7 +75,7 @@ type view struct {
 
 // render writes page with data; status 0 is 200.
 func (s *Server) render(w http.ResponseWriter, r *http.Request, status int, page string, v view) {
-	v.ReadOnly = s.cfg.ReadOnly
+	v.ReadOnly, v.User = s.cfg.ReadOnly, s.user
 	v.Schemas, v.Connectors = s.cfg.RegistryURL != "", s.cfg.ConnectURL != ""
 	v.Charts = s.samples != nil
 	if v.Flash == "" {

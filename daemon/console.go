@@ -4,15 +4,21 @@ package daemon
 // this node's own listener (servicesClientOpts), started once the listeners
 // serve (and after the registry and Connect, whose pages it links) and
 // stopped before they close. Its charts read the node's metrics registry.
+// With ringtail.services_auth = http_basic it signs users in and acts as
+// each of them (consoleAuth).
 
 import (
 	"context"
+	"crypto/tls"
 	"fmt"
 	"net"
 	"time"
 
+	"github.com/twmb/franz-go/pkg/kgo"
+
 	"github.com/ringtail/ringtail/config"
 	"github.com/ringtail/ringtail/console"
+	"github.com/ringtail/ringtail/services/httpauth"
 )
 
 // consoleCloseTimeout bounds how long shutdown waits for pages in flight.
@@ -25,10 +31,11 @@ func (n *Node) startConsole() error {
 		return nil
 	}
 	explicit := n.cfg.Set["ringtail.console_enable"]
-	if n.cfg.ServicesAuth.Mode != config.ServicesAuthNone {
-		// The console does not yet sign users in; serving it would let
-		// anyone act with the services' own Kafka principal.
-		err := fmt.Errorf("daemon: ringtail.console_enable = true with ringtail.services_auth = %s: the console does not authenticate users yet; set ringtail.services_auth = none or turn the console off", n.cfg.ServicesAuth.Mode)
+	if n.cfg.ServicesAuth.Mode == config.ServicesAuthMTLS {
+		// With mtls the console could not act as the certificate's
+		// owner; serving it would let anyone act with the services' own
+		// Kafka principal.
+		err := fmt.Errorf("daemon: ringtail.console_enable = true with ringtail.services_auth = mtls: the console signs users in with http_basic only, not mtls yet; set ringtail.services_auth = http_basic or none, or turn the console off")
 		if !explicit {
 			n.log.Warn("console not started", "err", err)
 			return nil
@@ -39,14 +46,19 @@ func (n *Node) startConsole() error {
 	if err != nil {
 		return err
 	}
-	ccfg := console.Config{Listen: cc.Listen, Brokers: brokers, ClientOpts: own, ReadOnly: cc.ReadOnly, Logger: n.log}
+	auth, err := n.consoleAuth(brokers, own)
+	if err != nil {
+		return err
+	}
+	ccfg := console.Config{Listen: cc.Listen, Brokers: brokers, ClientOpts: own, ReadOnly: cc.ReadOnly, Logger: n.log, Auth: auth}
 	if n.ops.metrics != nil {
 		// The charts read the node's registry directly, no HTTP hop.
 		ccfg.Metrics, ccfg.Gatherer = n.ops.metrics.Registry(), n.ops.metrics.Registry()
 	}
 	// The schemas and connectors pages talk to this node's own services
-	// (plain HTTP: the console runs only with ringtail.services_auth =
-	// none), on loopback when they listen on every address.
+	// (plain HTTP: the console does not run with ringtail.services_auth =
+	// mtls; under http_basic a user's pages pass on the user's
+	// credentials), on loopback when they listen on every address.
 	if n.sreg != nil {
 		if a, ok := n.sreg.Addr().(*net.TCPAddr); ok {
 			ccfg.RegistryURL = "http://" + loopbackIfAny(a)
@@ -58,7 +70,7 @@ func (n *Node) startConsole() error {
 		}
 	}
 	c, err := console.Start(ccfg)
-	if err != nil {
+	if err != nil { // the console closed auth
 		if !explicit {
 			// On only because no config file was given: a taken port does
 			// not stop the broker.
@@ -69,6 +81,35 @@ func (n *Node) startConsole() error {
 	}
 	n.console = c
 	return nil
+}
+
+// consoleAuth is the console's sign-in with ringtail.services_auth =
+// http_basic (nil with none): credentials checked against the broker's
+// SASL users by httpauth, and each user's pages served by Kafka clients
+// logged in as that user on the same SASL listener, so the broker's ACLs
+// apply to them.
+func (n *Node) consoleAuth(brokers []string, own []kgo.Opt) (*console.Auth, error) {
+	if n.cfg.ServicesAuth.Mode != config.ServicesAuthHTTPBasic {
+		return nil, nil
+	}
+	sa, err := n.newServicesAuth(httpauth.Config{Service: "console"}, brokers, own)
+	if err != nil {
+		return nil, err
+	}
+	l, _ := n.cfg.ServicesSASLListener() // newServicesAuth checked it exists
+	addr, _ := n.listenerAddr(l.Name)
+	var tc *tls.Config
+	if n.cfg.ListenerProtocol(l.Name) == config.ProtocolSASLSSL {
+		tc = n.pinnedTLS(l.Name)
+	}
+	mech := n.cfg.ServicesAuth.SASLMechanism
+	return &console.Auth{Authenticator: sa, Brokers: []string{addr}, ClientOpts: func(user, password string) []kgo.Opt {
+		opts := []kgo.Opt{httpauth.SASLOpt(mech, user, password)}
+		if tc != nil {
+			opts = append(opts, kgo.DialTLSConfig(tc.Clone()))
+		}
+		return opts
+	}}, nil
 }
 
 // stopConsole stops the console while the listeners it uses still serve.
