@@ -250,6 +250,8 @@ func (s *Server) pages() http.Handler {
 	mux.HandleFunc("GET /groups/{group}", s.group)
 	mux.HandleFunc("GET /groups/{group}/reset", s.previewReset)
 	mux.HandleFunc("POST /groups/{group}/reset", s.reset)
+	mux.HandleFunc("GET /groups/{group}/delete", s.confirmDeleteGroup) // groupdelete.go
+	mux.HandleFunc("POST /groups/{group}/delete", s.deleteGroup)
 	mux.HandleFunc("GET /security", s.security) // security.go
 	// The charts, schemas and connectors (sampler.go, schemas.go,
 	// connectors.go).

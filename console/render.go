@@ -104,6 +104,8 @@ func flash(q url.Values) string {
 		return "Topic " + q.Get("created") + " created."
 	case q.Get("deleted") != "":
 		return "Topic " + q.Get("deleted") + " deleted."
+	case q.Get("deleted_group") != "":
+		return "Group " + q.Get("deleted_group") + " deleted."
 	case q.Get("paused") != "": // connectors.go
 		return "Connector " + q.Get("paused") + " asked to pause."
 	case q.Get("resumed") != "":
@@ -256,6 +258,7 @@ func pageURL(path string, q url.Values, n int) string {
 	}
 	v.Del("created") // news of the last change stays on its page
 	v.Del("deleted")
+	v.Del("deleted_group")
 	if n <= 1 {
 		v.Del("page")
 	} else {

@@ -365,6 +365,26 @@ func consoleGroupReset(b *browser, n *testkit.Node) {
 	b.do("confirm the reset", chromedp.Click(chromedp.CSS("#confirm-reset")), chromedp.WaitVisible(chromedp.CSS("#reset-result")))
 	b.do("group after reset", chromedp.Navigate(b.base+"/groups/"+consoleGroup), chromedp.WaitVisible(chromedp.CSS("#total-lag")))
 	b.waitText("#total-lag", "20", 5*time.Second)
+
+	// Delete the (now empty) group after a confirmation that names what
+	// goes: its committed offsets.
+	b.do("group delete confirmation", chromedp.Click(chromedp.CSS("#delete-group")), chromedp.WaitVisible(chromedp.CSS("#group-delete-summary")))
+	if got := b.text("#group-delete-summary"); !strings.Contains(got, "Empty") || !strings.Contains(got, "2 partitions") || !strings.Contains(got, consoleTopic) {
+		t.Fatalf("group delete confirmation says %q", got)
+	}
+	b.do("confirm the group delete", chromedp.Click(chromedp.CSS("#confirm-group-delete")), chromedp.WaitVisible(chromedp.CSS(".flash")))
+	if got := b.text(".flash"); got != "Group "+consoleGroup+" deleted." {
+		t.Fatalf("after the group delete: %q", got)
+	}
+	adm := kadm.NewClient(n.Client())
+	defer adm.Close()
+	listed, err := adm.ListGroups(b.ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := listed[consoleGroup]; ok {
+		t.Fatalf("group %s still listed after the delete: %v", consoleGroup, listed.Groups())
+	}
 }
 
 // consoleDeleteTopic deletes the topic after the confirmation page names
