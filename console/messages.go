@@ -329,9 +329,8 @@ func (s *Server) messages(w http.ResponseWriter, r *http.Request) {
 	name := r.PathValue("topic")
 	ctx, cancel := pageCtx(r)
 	defer cancel()
-	t, err := s.describeTopic(ctx, name)
-	if err != nil {
-		s.fail(w, r, fmt.Sprintf("describe topic %q", name), err, "", "/topics")
+	t, ok := s.topicOrFail(ctx, w, r, name)
+	if !ok {
 		return
 	}
 	d := messagesData{Topic: name, Decoding: s.dec != nil}

@@ -67,9 +67,8 @@ func (s *Server) renderProduce(w http.ResponseWriter, r *http.Request, status in
 	}
 	ctx, cancel := pageCtx(r)
 	defer cancel()
-	t, err := s.describeTopic(ctx, name)
-	if err != nil {
-		s.fail(w, r, fmt.Sprintf("describe topic %q", name), err, "", "/topics")
+	t, ok := s.topicOrFail(ctx, w, r, name)
+	if !ok {
 		return
 	}
 	f.Topic = name

@@ -303,9 +303,8 @@ func (s *Server) previewDeleteRecords(w http.ResponseWriter, r *http.Request) {
 	}
 	ctx, cancel := pageCtx(r)
 	defer cancel()
-	t, err := s.describeTopic(ctx, name)
-	if err != nil {
-		s.fail(w, r, fmt.Sprintf("describe topic %q", name), err, "", "/topics")
+	t, ok := s.topicOrFail(ctx, w, r, name)
+	if !ok {
 		return
 	}
 	q := r.URL.Query()

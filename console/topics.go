@@ -220,6 +220,17 @@ func (s *Server) describeTopic(ctx context.Context, name string) (kadm.TopicDeta
 	return t, t.Err
 }
 
+// topicOrFail is describeTopic for a page about the topic: on failure it
+// has rendered the error page (404 for a topic the broker does not know).
+func (s *Server) topicOrFail(ctx context.Context, w http.ResponseWriter, r *http.Request, name string) (kadm.TopicDetail, bool) {
+	t, err := s.describeTopic(ctx, name)
+	if err != nil {
+		s.fail(w, r, fmt.Sprintf("describe topic %q", name), err, "", "/topics")
+		return t, false
+	}
+	return t, true
+}
+
 func (s *Server) topic(w http.ResponseWriter, r *http.Request) {
 	s.renderTopic(w, r, 0, topicOps{})
 }
@@ -230,9 +241,8 @@ func (s *Server) renderTopic(w http.ResponseWriter, r *http.Request, status int,
 	name := r.PathValue("topic")
 	ctx, cancel := pageCtx(r)
 	defer cancel()
-	t, err := s.describeTopic(ctx, name)
-	if err != nil {
-		s.fail(w, r, fmt.Sprintf("describe topic %q", name), err, "", "/topics")
+	t, ok := s.topicOrFail(ctx, w, r, name)
+	if !ok {
 		return
 	}
 	starts, err := s.adm.ListStartOffsets(ctx, name)
@@ -302,9 +312,8 @@ func (s *Server) confirmDeleteTopic(w http.ResponseWriter, r *http.Request) {
 	}
 	ctx, cancel := pageCtx(r)
 	defer cancel()
-	t, err := s.describeTopic(ctx, name)
-	if err != nil {
-		s.fail(w, r, fmt.Sprintf("describe topic %q", name), err, "", "/topics")
+	t, ok := s.topicOrFail(ctx, w, r, name)
+	if !ok {
 		return
 	}
 	d := deleteData{Name: name, Partitions: len(t.Partitions), Records: -1}
