@@ -91,6 +91,8 @@ type Node struct {
 		done   chan struct{}
 		ctx    context.Context
 		cancel context.CancelFunc
+		// holdFile is the test hook's control file (testhooks.go).
+		holdFile string
 	}
 	// repl runs partition replication (replicas.go).
 	repl *replicas
@@ -430,6 +432,7 @@ func (n *Node) openStorage(meta metaProperties) error {
 	}
 	n.limitStore.Store(n.store)
 	n.installCleanerStall()
+	n.installReconcileHold() // testhooks.go
 	rec := n.store.Recovery()
 	n.log.Info("storage opened", "partitions", rec.Partitions, "clean_shutdown", rec.CleanShutdown,
 		"rescanned", rec.Rescanned, "truncated_bytes", rec.TruncatedBytes, "log_dirs", len(cfg.LogDirs))
@@ -718,6 +721,9 @@ func (n *Node) reconcileLoop(last *controlplane.Image) {
 		case <-n.rec.stop:
 			return
 		case <-n.rec.kick:
+		}
+		if !n.holdReconcile() { // testhooks.go
+			return
 		}
 		im := n.rec.latest.Load()
 		if im == nil || im == last && !n.rec.again.Swap(false) {

@@ -57,6 +57,10 @@ type followerReplica struct {
 	leader      int32
 	leaderEpoch int32
 	fetcher     int32 // replication.FetcherID
+	// part is the local log it appends to: a topic deleted and re-created
+	// under the same name (in one image, so at the same leader and epoch)
+	// has a new log, which must be followed afresh.
+	part *storage.Partition
 }
 
 // fetcherKey names one of the fetchers of one leader node.
@@ -154,7 +158,7 @@ func (r *replicas) follow(im *controlplane.Image, t *controlplane.Topic, tp mode
 		r.fetchers[key] = lf
 	}
 	adds[lf] = append(adds[lf], replication.Followed{TP: tp, TopicID: t.ID, Local: part, LeaderEpoch: model.Epoch(p.LeaderEpoch)})
-	r.followers[tp] = &followerReplica{leader: p.Leader, leaderEpoch: p.LeaderEpoch, fetcher: key.id}
+	r.followers[tp] = &followerReplica{leader: p.Leader, leaderEpoch: p.LeaderEpoch, fetcher: key.id, part: part}
 	r.n.log.Info("following partition", "partition", tp.String(), "leader", p.Leader, "leader_epoch", p.LeaderEpoch)
 	return true
 }
@@ -183,9 +187,10 @@ func (r *replicas) staleFollowersLocked(im *controlplane.Image) (drop map[fetche
 		if keep {
 			// A replica on an offline log dir is not followed: its
 			// appends fail, and the fetcher's backoff would slow the
-			// partitions it shares the fetcher with.
-			_, keep = r.n.store.Partition(tp)
-			keep = keep && !r.n.store.Offline(tp)
+			// partitions it shares the fetcher with. Nor is a log that
+			// was replaced (the topic re-created).
+			cur, ok := r.n.store.Partition(tp)
+			keep = ok && cur == f.part && !r.n.store.Offline(tp)
 		}
 		if !keep {
 			key := fetcherKey{leader: f.leader, id: f.fetcher}

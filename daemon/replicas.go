@@ -56,8 +56,11 @@ type replicas struct {
 	followers map[model.TopicPartition]*followerReplica
 	fetchers  map[fetcherKey]*leaderFetcher // by leader node and fetcher id (follower.go)
 	external  map[model.TopicPartition]bool // SetExternalHW(true) done
-	stopc     chan struct{}
-	wg        sync.WaitGroup
+	// externalLog is the log each external entry was switched on: a
+	// re-created topic has a new log to switch.
+	externalLog map[model.TopicPartition]*storage.Partition
+	stopc       chan struct{}
+	wg          sync.WaitGroup
 	// pub publishes the led partitions' high watermarks on a few shared
 	// goroutines (none per partition).
 	pub *replication.Publisher
@@ -73,7 +76,8 @@ type replicaView struct {
 
 func newReplicas(n *Node) *replicas {
 	r := &replicas{n: n, leaders: map[model.TopicPartition]*leaderReplica{}, followers: map[model.TopicPartition]*followerReplica{},
-		fetchers: map[fetcherKey]*leaderFetcher{}, external: map[model.TopicPartition]bool{}, stopc: make(chan struct{})}
+		fetchers: map[fetcherKey]*leaderFetcher{}, external: map[model.TopicPartition]bool{},
+		externalLog: map[model.TopicPartition]*storage.Partition{}, stopc: make(chan struct{})}
 	r.view.Store(&replicaView{})
 	r.pub = replication.NewPublisher(publisherWorkers())
 	r.wg.Add(1)
@@ -89,6 +93,7 @@ type leaderReplica struct {
 	*replication.LeaderReplica
 	tp          model.TopicPartition
 	leaderEpoch int32
+	part        *storage.Partition // the log it leads; a re-created topic has a new one
 }
 
 // update reconciles toward im; called by Node.reconcile after the storage
@@ -108,7 +113,7 @@ func (r *replicas) update(im *controlplane.Image) {
 				continue
 			}
 			r.mu.Lock()
-			done := r.external[tp]
+			done := r.external[tp] && r.externalLog[tp] == part // a re-created topic's new log is switched too
 			r.mu.Unlock()
 			if done {
 				continue
@@ -118,7 +123,7 @@ func (r *replicas) update(im *controlplane.Image) {
 				continue
 			}
 			r.mu.Lock()
-			r.external[tp] = true
+			r.external[tp], r.externalLog[tp] = true, part
 			r.mu.Unlock()
 		}
 	}
@@ -167,7 +172,7 @@ func (r *replicas) update(im *controlplane.Image) {
 			}
 			seen[tp] = true
 			lr := r.leaders[tp]
-			if lr != nil && lr.leaderEpoch != p.LeaderEpoch {
+			if lr != nil && (lr.leaderEpoch != p.LeaderEpoch || lr.part != part) {
 				lr.close()
 				lr = nil
 			}
@@ -189,8 +194,9 @@ func (r *replicas) update(im *controlplane.Image) {
 		}
 	}
 	for tp := range r.external {
-		if _, ok := r.n.store.Partition(tp); !ok {
+		if cur, ok := r.n.store.Partition(tp); !ok || cur != r.externalLog[tp] {
 			delete(r.external, tp)
+			delete(r.externalLog, tp)
 		}
 	}
 }
@@ -207,7 +213,7 @@ func (r *replicas) startLeader(tp model.TopicPartition, part *storage.Partition,
 	}
 	l := replication.NewLeader(replication.LeaderConfig{MinInsyncReplicas: int(tc.MinInsyncReplicas),
 		ReplicaLagTimeMaxMs: int64(r.n.cfg.ReplicaLagTimeMaxMs)}, st, nowMs())
-	lr := &leaderReplica{tp: tp, leaderEpoch: p.LeaderEpoch}
+	lr := &leaderReplica{tp: tp, leaderEpoch: p.LeaderEpoch, part: part}
 	lr.LeaderReplica = replication.NewLeaderReplica(replication.LeaderReplicaConfig{TP: tp, Store: part,
 		Propose: func(prop replication.ISRProposal) { r.propose(lr, prop) }, NowMs: nowMs,
 		OnPublishError: func(err error) {

@@ -825,6 +825,44 @@ func TestDeleteThenRecreateSameName(t *testing.T) {
 		conns := clusterConns(t, cl)
 		deleteRecreateRounds(t, 20, conns(id), conns, 3)
 	})
+	// A follower whose reconcile pass is slow (held by a test hook) sees
+	// the delete and the re-creation in one image: the same leader at the
+	// same leader epoch (0), but a new log. It must follow the new log, or
+	// the leader's high watermark waits for it and acks=all produce times
+	// out (a CI failure of the rounds above, under load).
+	t.Run("slow follower", func(t *testing.T) {
+		hold := filepath.Join(t.TempDir(), "reconcile-hold")
+		cl := testkit.StartCluster(t, 3, testkit.Options{Env: []string{"RINGTAIL_TEST_RECONCILE_HOLD_FILE=" + hold}})
+		conns := clusterConns(t, cl)
+		const topic = "edge-recreate-slow"
+		admin := conns(1)
+		admin.createTopic(-1, topic, 1, 3)
+		m := admin.waitListed(-1, topic, 1)
+		follower := m.leaders[0]%3 + 1 // any replica but the leader
+		produceOnce(t, 0, conns, topic, m, map[int32][]string{0: {"before"}})
+		if err := os.WriteFile(hold, []byte(fmt.Sprintf("%d\n", follower)), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		admin.deleteTopic(1, topic)
+		admin.createTopic(1, topic, 1, 3)
+		m2 := admin.waitListed(1, topic, 1)
+		if m2.id == m.id {
+			t.Fatalf("re-created %s has the topic id of the deleted one", topic)
+		}
+		// The follower's own metadata has the new topic (its image holds
+		// both changes) before its held pass goes on.
+		fc := conns(follower)
+		testkit.WaitFor(t, 10*time.Second, fmt.Sprintf("node %d to list the re-created topic", follower), func() bool {
+			got, why := listed(fc.metadata(topic, false), topic, 1)
+			return why == "" && got.id == m2.id
+		})
+		if err := os.WriteFile(hold, nil, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		values := map[int32][]string{0: {"after"}}
+		produceOnce(t, 2, conns, topic, m2, values)
+		fetchOnce(t, 2, conns, topic, m2, values)
+	})
 }
 
 func deleteRecreateRounds(t *testing.T, rounds int, admin *edgeConn, conns connsFor, rf int16) {
