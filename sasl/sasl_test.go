@@ -183,8 +183,14 @@ func TestScramBadNonceAndProof(t *testing.T) {
 		tamper func(final string) string
 	}{
 		{"bad nonce", func(f string) string {
+			// Change the nonce's first character (the nonce is random: it
+			// may already be the replacement, so pick another then).
 			i := strings.Index(f, ",r=") + 3
-			return f[:i] + "X" + f[i+1:]
+			c := "X"
+			if f[i] == 'X' {
+				c = "Y"
+			}
+			return f[:i] + c + f[i+1:]
 		}},
 		{"bad proof", func(f string) string {
 			i := strings.Index(f, ",p=") + 3
