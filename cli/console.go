@@ -29,7 +29,15 @@ func (a *app) consoleCommand() *cobra.Command {
 		connectURL string
 		metricURLs []string
 		auth       string
+		metaAge    time.Duration
 	)
+	// 0 on the command line is no sharing; console.Config's 0 is its default.
+	noZero := func(d time.Duration) time.Duration {
+		if d <= 0 {
+			return -1
+		}
+		return d
+	}
 	cmd := &cobra.Command{
 		Use:   "console [--listen host:port] [--read-only] [--schema-registry-url URL] [--connect-url URL] [--metrics-url URL]... [--auth http_basic --sasl-mechanism M]",
 		Short: "Serve the web console for the cluster at --bootstrap",
@@ -60,7 +68,7 @@ func (a *app) consoleCommand() *cobra.Command {
 				return err
 			}
 			srv, err := console.Start(console.Config{Listen: listen, Brokers: seeds, ClientOpts: sec, ReadOnly: readOnly, Logger: log,
-				RegistryURL: registry, ConnectURL: connectURL, MetricsURLs: metricURLs, Auth: signIn})
+				RegistryURL: registry, ConnectURL: connectURL, MetricsURLs: metricURLs, Auth: signIn, MetadataMaxAge: noZero(metaAge)})
 			if err != nil {
 				return fmt.Errorf("console on %s: %w", listen, err)
 			}
@@ -76,6 +84,7 @@ func (a *app) consoleCommand() *cobra.Command {
 	cmd.Flags().StringVar(&registry, "schema-registry-url", "", "Schema Registry base URL (http://host:8081): the schemas page, and Avro and Protobuf keys and values decoded in the message browser")
 	cmd.Flags().StringVar(&connectURL, "connect-url", "", "Kafka Connect REST base URL for the connectors page (http://host:8083)")
 	cmd.Flags().StringSliceVar(&metricURLs, "metrics-url", nil, "a broker's Prometheus /metrics URL for the overview's charts (repeatable, or comma-separated)")
+	cmd.Flags().DurationVar(&metaAge, "metadata-max-age", 5*time.Second, "how long the pages share one read of the whole cluster's metadata (the console's own changes show at once); 0: every page reads it afresh")
 	cmd.Flags().StringVar(&auth, "auth", "none", "none, or http_basic: users sign in as users of the cluster (--sasl-mechanism) and act as themselves")
 	return cmd
 }

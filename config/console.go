@@ -14,10 +14,13 @@ type ConsoleConfig struct {
 	Enable   bool   // ringtail.console_enable
 	Listen   string // ringtail.console_listen: host:port
 	ReadOnly bool   // ringtail.console_read_only
+	// MetadataMaxAgeMs is ringtail.console_metadata_max_age_ms: how long
+	// the pages share one read of the whole cluster's metadata.
+	MetadataMaxAgeMs int64
 }
 
 func defaultConsole() ConsoleConfig {
-	return ConsoleConfig{Listen: "127.0.0.1:9021"}
+	return ConsoleConfig{Listen: "127.0.0.1:9021", MetadataMaxAgeMs: 5000}
 }
 
 func consoleKeys() []brokerKey {
@@ -29,6 +32,8 @@ func consoleKeys() []brokerKey {
 			func(c *Config) *string { return &c.Console.Listen }, checkConsoleListen),
 		boolKey("ringtail.console_read_only", grp, "Serve the web console read-only: no creating or deleting topics, no resetting offsets.", "false",
 			func(c *Config) *bool { return &c.Console.ReadOnly }),
+		intKey("ringtail.console_metadata_max_age_ms", grp, "How long the web console's pages share one read of the whole cluster's metadata (its own changes are seen at once); 0: every page reads it afresh, which costs the broker more on a large cluster.", "5000", TypeInt,
+			intSpec{min: 0, max: 600000, unit: "milliseconds"}, func(c *Config) *int64 { return &c.Console.MetadataMaxAgeMs }),
 	}
 }
 

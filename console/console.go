@@ -64,6 +64,9 @@ type Config struct {
 	ConnectURL  string              // Kafka Connect REST base URL
 	Gatherer    prometheus.Gatherer // this node's own registry (the daemon)
 	MetricsURLs []string            // brokers' admin /metrics URLs (ringtail console)
+	// MetadataMaxAge is how long the pages share one read of the whole
+	// cluster's metadata (metacache.go): 0 is 5 s, negative never shares.
+	MetadataMaxAge time.Duration
 	// Auth, when set, signs users in and serves each page as its user
 	// (auth.go). The console owns its Authenticator from New on: Close
 	// closes it, and so does a New or Start that fails.
@@ -79,6 +82,7 @@ type Server struct {
 	handler http.Handler
 	metrics *metrics
 	dec     *schemaDecoder // nil without a registry
+	meta    metaCache      // metacache.go
 	svc     *http.Client   // to the registry and Connect
 
 	samples     *sampler // nil without metrics sources

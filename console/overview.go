@@ -100,7 +100,7 @@ func summarize(m kadm.Metadata) overviewData {
 func (s *Server) overview(w http.ResponseWriter, r *http.Request) {
 	ctx, cancel := pageCtx(r)
 	defer cancel()
-	m, err := s.adm.Metadata(ctx)
+	m, err := s.clusterMetadata(ctx) // metacache.go
 	if err != nil {
 		s.fail(w, r, "read the cluster's metadata", err, "", "/")
 		return

@@ -165,6 +165,7 @@ func (s *Server) addPartitions(w http.ResponseWriter, r *http.Request) {
 	ctx, cancel := pageCtx(r)
 	defer cancel()
 	resps, err := s.adm.UpdatePartitions(ctx, int(n), name)
+	s.forgetMetadata()
 	msg := ""
 	if err == nil {
 		rr, ok := resps[name]

@@ -65,11 +65,12 @@ func (s *Server) renderTopics(w http.ResponseWriter, r *http.Request, status int
 	ctx, cancel := pageCtx(r)
 	defer cancel()
 	q := r.URL.Query()
-	ts, err := s.adm.ListTopicsWithInternal(ctx)
+	m, err := s.clusterMetadata(ctx) // metacache.go
 	if err != nil {
 		s.fail(w, r, "list topics", err, "", "/")
 		return
 	}
+	ts := m.Topics
 	names := filterTopics(ts, q.Get("q"))
 	pg := paginate("/topics", q, len(names), perPage)
 	shown := names[pg.lo:pg.hi]
@@ -177,6 +178,7 @@ func (s *Server) createTopic(w http.ResponseWriter, r *http.Request) {
 	ctx, cancel := pageCtx(r)
 	defer cancel()
 	resp, err := s.adm.CreateTopic(ctx, int32(parts), int16(rf), nil, form.Name)
+	s.forgetMetadata()
 	if err == nil {
 		err = resp.Err
 	}
@@ -343,6 +345,7 @@ func (s *Server) deleteTopic(w http.ResponseWriter, r *http.Request) {
 	ctx, cancel := pageCtx(r)
 	defer cancel()
 	resp, err := s.adm.DeleteTopic(ctx, name)
+	s.forgetMetadata()
 	if err == nil {
 		err = resp.Err
 	}

@@ -50,7 +50,8 @@ func (n *Node) startConsole() error {
 	if err != nil {
 		return err
 	}
-	ccfg := console.Config{Listen: cc.Listen, Brokers: brokers, ClientOpts: own, ReadOnly: cc.ReadOnly, Logger: n.log, Auth: auth}
+	ccfg := console.Config{Listen: cc.Listen, Brokers: brokers, ClientOpts: own, ReadOnly: cc.ReadOnly, Logger: n.log, Auth: auth,
+		MetadataMaxAge: consoleMetadataMaxAge(cc.MetadataMaxAgeMs)}
 	if n.ops.metrics != nil {
 		// The charts read the node's registry directly, no HTTP hop.
 		ccfg.Metrics, ccfg.Gatherer = n.ops.metrics.Registry(), n.ops.metrics.Registry()
@@ -123,4 +124,14 @@ func (n *Node) stopConsole() {
 		n.log.Warn("console shutdown", "err", err)
 	}
 	n.console = nil
+}
+
+// consoleMetadataMaxAge maps ringtail.console_metadata_max_age_ms to
+// console.Config.MetadataMaxAge, whose 0 is its default: 0 ms (no
+// sharing) becomes negative.
+func consoleMetadataMaxAge(ms int64) time.Duration {
+	if ms <= 0 {
+		return -1
+	}
+	return time.Duration(ms) * time.Millisecond
 }

@@ -1,11 +1,14 @@
 // Command consolebench measures the web console against a large cluster
-// (issue 19): it starts the real ringtail binary with the console on,
-// creates --topics topics of --partitions each, then times the console's
-// pages (the topic list's first page, a search, a later page, one topic,
-// the overview) and measures produce throughput on the same node with and
-// without a client loading console pages all the time, in alternating
-// rounds. make bench-console runs it for 10,000 topics of 10 partitions and
-// records the figures in benchmarks/results; its test runs it small.
+// (issue 19): it starts the real ringtail binary, creates --topics topics
+// of --partitions each, and runs two `ringtail console` processes against
+// it: one sharing a read of the cluster's metadata across pages for 5 s
+// (the default) and one reading it afresh for every page (the simpler
+// alternative). It times each console's pages (the topic list's first
+// page, a search, the last page, one topic, the overview) and measures
+// produce throughput on the node quiet and while a client loads pages of
+// either console, in alternating rounds. make bench-console runs it for
+// 10,000 topics of 10 partitions and records the figures in
+// benchmarks/results; its test runs it small.
 package main
 
 import (
@@ -17,10 +20,12 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"sort"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kadm"
@@ -31,6 +36,7 @@ import (
 
 // Page is one console page's load times (the whole response read).
 type Page struct {
+	Console string  `json:"console"` // "shared" or "fresh"
 	Path    string  `json:"path"`
 	Loads   int     `json:"loads"`
 	FirstMS float64 `json:"first_ms"` // the first load, before any caching in the client
@@ -40,9 +46,9 @@ type Page struct {
 	Bytes   int     `json:"bytes"`
 }
 
-// Round is one produce run, with or without the console being loaded.
+// Round is one produce run: quiet, or with pages of one console loading.
 type Round struct {
-	ConsoleLoad bool    `json:"console_load"`
+	ConsoleLoad string  `json:"console_load"` // "", "shared" or "fresh"
 	RecordsPerS float64 `json:"records_per_s"`
 	P99MS       float64 `json:"p99_ms"`
 	PageLoads   int64   `json:"page_loads"` // console pages served during the round
@@ -57,11 +63,13 @@ type Summary struct {
 	CreateS            float64 `json:"create_s"`
 	Pages              []Page  `json:"pages"`
 	Rounds             []Round `json:"rounds"`
-	// MedianRecordsPerS without and with the console loaded, and their
-	// ratio (with / without).
-	MedianQuiet  float64 `json:"median_records_per_s_quiet"`
-	MedianLoaded float64 `json:"median_records_per_s_console_loaded"`
-	Ratio        float64 `json:"ratio_loaded_to_quiet"`
+	// Medians of the produce rounds of each kind, and the loaded ones'
+	// ratios to the quiet one.
+	MedianQuiet        float64 `json:"median_records_per_s_quiet"`
+	MedianShared       float64 `json:"median_records_per_s_shared_console_loaded"`
+	MedianFresh        float64 `json:"median_records_per_s_fresh_console_loaded"`
+	RatioSharedToQuiet float64 `json:"ratio_shared_to_quiet"`
+	RatioFreshToQuiet  float64 `json:"ratio_fresh_to_quiet"`
 	// PageIntervalMS is how often the loaded rounds started a page load
 	// (0: back to back).
 	PageIntervalMS int64 `json:"page_interval_ms"`
@@ -80,7 +88,7 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 	topics := fs.Int("topics", 10000, "topics to create")
 	parts := fs.Int("partitions", 10, "partitions of each topic")
 	loads := fs.Int("loads", 20, "loads of each page")
-	rounds := fs.Int("rounds", 3, "produce rounds of each kind (quiet, console loaded), alternating")
+	rounds := fs.Int("rounds", 3, "produce rounds of each kind (quiet, each console loaded), alternating")
 	produceFor := fs.Duration("produce-for", 5*time.Second, "length of a produce round")
 	interval := fs.Duration("page-interval", 200*time.Millisecond, "during a loaded round, start a console page load this often (0: back to back)")
 	out := fs.String("out", "", "write the summary as JSON to this file")
@@ -92,14 +100,7 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 		return err
 	}
 	defer os.RemoveAll(work)
-	port, err := freePort()
-	if err != nil {
-		return err
-	}
-	console := fmt.Sprintf("http://127.0.0.1:%d", port)
-	node, err := localnode.StartWith(ctx, *bin, filepath.Join(work, "node"), localnode.Options{
-		Ringtail: fmt.Sprintf("console_enable = true\nconsole_listen = \"127.0.0.1:%d\"\nmax_open_files = 2048\n", port),
-	})
+	node, err := localnode.StartWith(ctx, *bin, filepath.Join(work, "node"), localnode.Options{Ringtail: "max_open_files = 2048\n"})
 	if err != nil {
 		return err
 	}
@@ -115,41 +116,82 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 	fmt.Fprintf(stdout, "created %d topics of %d partitions in %.1f s\n", *topics, *parts, sum.CreateS)
 
 	hc := &http.Client{Timeout: time.Minute}
-	last := (*topics + 49) / 50 // the console lists 50 topics a page
-	for _, path := range []string{"/topics", "/topics?q=topic-0999", fmt.Sprintf("/topics?page=%d", last), "/topics/topic-00000", "/"} {
-		p, err := timePage(ctx, hc, console+path, *loads)
+	consoles := map[string]string{}
+	for _, kind := range []string{"shared", "fresh"} {
+		age := "5s"
+		if kind == "fresh" {
+			age = "0"
+		}
+		url, stop, err := startConsole(ctx, *bin, node.Addr, age, hc)
 		if err != nil {
 			return err
 		}
-		p.Path = path
-		fmt.Fprintf(stdout, "%-24s first %7.1f ms  p50 %7.1f ms  p90 %7.1f ms  max %7.1f ms  (%d bytes)\n", path, p.FirstMS, p.P50MS, p.P90MS, p.MaxMS, p.Bytes)
-		sum.Pages = append(sum.Pages, p)
+		defer stop()
+		consoles[kind] = url
+	}
+	last := (*topics + 49) / 50 // the console lists 50 topics a page
+	for _, kind := range []string{"shared", "fresh"} {
+		for _, path := range []string{"/topics", "/topics?q=topic-0999", fmt.Sprintf("/topics?page=%d", last), "/topics/topic-00000", "/"} {
+			p, err := timePage(ctx, hc, consoles[kind]+path, *loads)
+			if err != nil {
+				return err
+			}
+			p.Console, p.Path = kind, path
+			fmt.Fprintf(stdout, "%-6s %-24s first %7.1f ms  p50 %7.1f ms  p90 %7.1f ms  max %7.1f ms  (%d bytes)\n", kind, path, p.FirstMS, p.P50MS, p.P90MS, p.MaxMS, p.Bytes)
+			sum.Pages = append(sum.Pages, p)
+		}
 	}
 
-	var quiet, loaded []float64
-	for i := 0; i < 2**rounds; i++ {
-		r, err := produceRound(ctx, node, *bin, hc, console, i%2 == 1, *produceFor, *interval)
+	by := map[string][]float64{}
+	kinds := []string{"", "shared", "fresh"}
+	for i := 0; i < len(kinds)**rounds; i++ {
+		kind := kinds[i%len(kinds)]
+		r, err := produceRound(ctx, node, *bin, hc, consoles[kind], kind, *produceFor, *interval)
 		if err != nil {
 			return err
 		}
-		fmt.Fprintf(stdout, "produce round %d (console loaded: %v): %.0f records/s, p99 %.1f ms, %d console pages served\n", i+1, r.ConsoleLoad, r.RecordsPerS, r.P99MS, r.PageLoads)
+		fmt.Fprintf(stdout, "produce round %d (console loaded: %q): %.0f records/s, p99 %.1f ms, %d console pages served\n", i+1, r.ConsoleLoad, r.RecordsPerS, r.P99MS, r.PageLoads)
 		sum.Rounds = append(sum.Rounds, r)
-		if r.ConsoleLoad {
-			loaded = append(loaded, r.RecordsPerS)
-		} else {
-			quiet = append(quiet, r.RecordsPerS)
-		}
+		by[kind] = append(by[kind], r.RecordsPerS)
 	}
-	sum.MedianQuiet, sum.MedianLoaded = localnode.Median(quiet), localnode.Median(loaded)
+	sum.MedianQuiet, sum.MedianShared, sum.MedianFresh = localnode.Median(by[""]), localnode.Median(by["shared"]), localnode.Median(by["fresh"])
 	if sum.MedianQuiet > 0 {
-		sum.Ratio = float64(int(sum.MedianLoaded/sum.MedianQuiet*1000)) / 1000
+		sum.RatioSharedToQuiet = float64(int(sum.MedianShared/sum.MedianQuiet*1000)) / 1000
+		sum.RatioFreshToQuiet = float64(int(sum.MedianFresh/sum.MedianQuiet*1000)) / 1000
 	}
-	fmt.Fprintf(stdout, "produce medians: quiet %.0f records/s, console loaded %.0f records/s (ratio %.3f)\n", sum.MedianQuiet, sum.MedianLoaded, sum.Ratio)
+	fmt.Fprintf(stdout, "produce medians: quiet %.0f records/s; pages of the shared-metadata console loading %.0f (ratio %.3f); of the fresh-metadata one %.0f (ratio %.3f)\n",
+		sum.MedianQuiet, sum.MedianShared, sum.RatioSharedToQuiet, sum.MedianFresh, sum.RatioFreshToQuiet)
 	if *out != "" {
 		b, _ := json.MarshalIndent(sum, "", "  ")
 		return os.WriteFile(*out, append(b, '\n'), 0o644)
 	}
 	return nil
+}
+
+// startConsole runs `ringtail console` against addr with
+// --metadata-max-age age and waits until it serves; stop ends it.
+func startConsole(ctx context.Context, bin, addr, age string, hc *http.Client) (string, func(), error) {
+	port, err := freePort()
+	if err != nil {
+		return "", nil, err
+	}
+	listen := fmt.Sprintf("127.0.0.1:%d", port)
+	cmd := exec.Command(bin, "console", "--bootstrap", addr, "--listen", listen, "--metadata-max-age", age)
+	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
+	if err := cmd.Start(); err != nil {
+		return "", nil, err
+	}
+	stop := func() { cmd.Process.Signal(syscall.SIGTERM); cmd.Wait() }
+	url := "http://" + listen
+	for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(100 * time.Millisecond) {
+		if _, err := get(ctx, hc, url+"/static/favicon.svg"); err == nil {
+			return url, stop, nil
+		}
+		if time.Now().After(deadline) {
+			stop()
+			return "", nil, fmt.Errorf("ringtail console on %s did not serve in 30 s", listen)
+		}
+	}
 }
 
 // createTopics creates topic-00000… in CreateTopics requests of at most
@@ -238,8 +280,9 @@ func get(ctx context.Context, hc *http.Client, url string) (int, error) {
 // produceRound runs `ringtail bench produce` for d into a topic of its own;
 // with load, one client meanwhile loads the topic list and the overview, a
 // page every interval (several operators with pages open), or back to back.
-func produceRound(ctx context.Context, node *localnode.Node, bin string, hc *http.Client, console string, load bool, d, interval time.Duration) (Round, error) {
-	r := Round{ConsoleLoad: load}
+func produceRound(ctx context.Context, node *localnode.Node, bin string, hc *http.Client, console string, kind string, d, interval time.Duration) (Round, error) {
+	r := Round{ConsoleLoad: kind}
+	load := kind != ""
 	lctx, stop := context.WithCancel(ctx)
 	var wg sync.WaitGroup
 	var served atomic.Int64

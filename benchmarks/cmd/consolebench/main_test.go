@@ -12,8 +12,9 @@ import (
 )
 
 // TestConsoleBenchSmoke runs the benchmark small: the topics are created
-// and listed, every page loads with 200, both kinds of produce round run
-// without an error and the console served pages during the loaded ones.
+// and listed, every page of both consoles loads with 200, the three kinds
+// of produce round run without an error and each console served pages
+// during its loaded ones.
 func TestConsoleBenchSmoke(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds and starts the real binary")
@@ -35,7 +36,7 @@ func TestConsoleBenchSmoke(t *testing.T) {
 	if err := json.Unmarshal(b, &s); err != nil {
 		t.Fatal(err)
 	}
-	if s.Topics != 120 || len(s.Pages) != 5 || len(s.Rounds) != 2 {
+	if s.Topics != 120 || len(s.Pages) != 10 || len(s.Rounds) != 3 {
 		t.Fatalf("summary: %+v", s)
 	}
 	for _, p := range s.Pages {
@@ -43,7 +44,8 @@ func TestConsoleBenchSmoke(t *testing.T) {
 			t.Fatalf("page %s: %+v", p.Path, p)
 		}
 	}
-	if !s.Rounds[1].ConsoleLoad || s.Rounds[1].PageLoads == 0 || s.MedianQuiet <= 0 || s.MedianLoaded <= 0 {
+	if s.Rounds[0].ConsoleLoad != "" || s.Rounds[1].ConsoleLoad != "shared" || s.Rounds[2].ConsoleLoad != "fresh" ||
+		s.Rounds[1].PageLoads == 0 || s.Rounds[2].PageLoads == 0 || s.MedianQuiet <= 0 || s.MedianShared <= 0 || s.MedianFresh <= 0 {
 		t.Fatalf("rounds: %+v", s.Rounds)
 	}
 }
