@@ -56,6 +56,21 @@ func (l logs) LocalReplicas() []kafka.LocalReplica {
 	return out
 }
 
+// LocalReplicasOf is LocalReplicas for the given partitions only: each
+// one looked up, not every log walked.
+func (l logs) LocalReplicasOf(tps []model.TopicPartition) []kafka.LocalReplica {
+	var out []kafka.LocalReplica
+	for _, tp := range tps {
+		part, ok := l.m.Partition(tp)
+		if !ok || l.m.Offline(tp) {
+			continue
+		}
+		size, _ := part.Size()
+		out = append(out, kafka.LocalReplica{Dir: l.m.DirOf(tp), Topic: tp.Topic, TopicID: controlplane.UUID(part.TopicID()), Partition: tp.Partition, Size: size})
+	}
+	return out
+}
+
 // LocalDirs lists the log dirs, in log.dirs order, and which are offline.
 func (l logs) LocalDirs() []kafka.LocalDir {
 	ds := l.m.Dirs()

@@ -142,6 +142,13 @@ type LogDirs interface {
 	LocalReplicas() []LocalReplica
 }
 
+// LogDirsOf is what a LogDirs may also do: list only the replicas of the
+// given partitions, without walking every log (a DescribeLogDirs naming
+// 50 topics on a node of 100,000 partitions).
+type LogDirsOf interface {
+	LocalReplicasOf(tps []model.TopicPartition) []LocalReplica
+}
+
 // LocalDir is one of the node's log dirs.
 type LocalDir struct {
 	Path    string

@@ -54,7 +54,22 @@ func handleDescribeLogDirs(s *Server, cx *reqCtx, req *kmsg.DescribeLogDirsReque
 		return resp, nil // no log dir configured: nothing to describe
 	}
 	var replicas []LocalReplica
-	if ld, ok := s.logs.(LogDirs); ok {
+	switch ld := s.logs.(type) {
+	case LogDirsOf:
+		if req.Topics != nil {
+			// Only what is asked for (nothing for an empty list, as
+			// consoles ask for the dirs' space alone).
+			var tps []model.TopicPartition
+			for _, t := range req.Topics {
+				for _, p := range t.Partitions {
+					tps = append(tps, model.TopicPartition{Topic: t.Topic, Partition: p})
+				}
+			}
+			replicas = ld.LocalReplicasOf(tps)
+		} else if all, ok := s.logs.(LogDirs); ok {
+			replicas = all.LocalReplicas()
+		}
+	case LogDirs:
 		replicas = ld.LocalReplicas()
 	}
 	for i, d := range dirs {

@@ -44,6 +44,9 @@ type Page struct {
 	P90MS   float64 `json:"p90_ms"`
 	MaxMS   float64 `json:"max_ms"`
 	Bytes   int     `json:"bytes"`
+	// BrokerCPUMsPerLoad is the broker's utime+stime over the loads,
+	// divided by them: what one load of the page costs the broker.
+	BrokerCPUMsPerLoad float64 `json:"broker_cpu_ms_per_load"`
 }
 
 // Round is one produce run: quiet, or with pages of one console loading.
@@ -132,12 +135,22 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 	last := (*topics + 49) / 50 // the console lists 50 topics a page
 	for _, kind := range []string{"shared", "fresh"} {
 		for _, path := range []string{"/topics", "/topics?q=topic-0999", fmt.Sprintf("/topics?page=%d", last), "/topics/topic-00000", "/"} {
+			cpu0, err := localnode.CPUSeconds(node.PID())
+			if err != nil {
+				return err
+			}
 			p, err := timePage(ctx, hc, consoles[kind]+path, *loads)
 			if err != nil {
 				return err
 			}
+			cpu1, err := localnode.CPUSeconds(node.PID())
+			if err != nil {
+				return err
+			}
+			p.BrokerCPUMsPerLoad = float64(int((cpu1-cpu0)*1000/float64(*loads)*10)) / 10
 			p.Console, p.Path = kind, path
-			fmt.Fprintf(stdout, "%-6s %-24s first %7.1f ms  p50 %7.1f ms  p90 %7.1f ms  max %7.1f ms  (%d bytes)\n", kind, path, p.FirstMS, p.P50MS, p.P90MS, p.MaxMS, p.Bytes)
+			fmt.Fprintf(stdout, "%-6s %-24s first %7.1f ms  p50 %7.1f ms  p90 %7.1f ms  max %7.1f ms  (%d bytes)  broker CPU %6.1f ms a load\n",
+				kind, path, p.FirstMS, p.P50MS, p.P90MS, p.MaxMS, p.Bytes, p.BrokerCPUMsPerLoad)
 			sum.Pages = append(sum.Pages, p)
 		}
 	}

@@ -17,8 +17,6 @@ import (
 	"io"
 	"os"
 	"path/filepath"
-	"strconv"
-	"strings"
 	"sync/atomic"
 	"time"
 
@@ -272,28 +270,5 @@ func once(ctx context.Context, p params, dir string, sessions bool) (Run, error)
 	return r, nil
 }
 
-// cpuSeconds is utime+stime of pid from /proc/<pid>/stat, at Linux's
-// USER_HZ of 100 ticks per second.
-func cpuSeconds(pid int) (float64, error) {
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
-	if err != nil {
-		return 0, err
-	}
-	s := string(b)
-	i := strings.LastIndexByte(s, ')')
-	if i < 0 {
-		return 0, fmt.Errorf("/proc/%d/stat: no ')'", pid)
-	}
-	f := strings.Fields(s[i+1:])
-	// Fields after the command: state is f[0], utime f[11], stime f[12]
-	// (fields 14 and 15 of proc(5)).
-	if len(f) < 13 {
-		return 0, fmt.Errorf("/proc/%d/stat: %d fields", pid, len(f))
-	}
-	ut, err1 := strconv.ParseInt(f[11], 10, 64)
-	st, err2 := strconv.ParseInt(f[12], 10, 64)
-	if err1 != nil || err2 != nil {
-		return 0, fmt.Errorf("/proc/%d/stat: utime %q stime %q", pid, f[11], f[12])
-	}
-	return float64(ut+st) / 100, nil
-}
+// cpuSeconds is localnode.CPUSeconds.
+func cpuSeconds(pid int) (float64, error) { return localnode.CPUSeconds(pid) }

@@ -15,6 +15,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"sort"
+	"strconv"
 	"strings"
 	"syscall"
 	"time"
@@ -260,3 +261,29 @@ func (n *Node) BenchProduce(ctx context.Context, bin string, args ...string) (Pr
 
 // PID is the node's process id (for /proc/<pid>/stat).
 func (n *Node) PID() int { return n.cmd.Process.Pid }
+
+// CPUSeconds is utime+stime of pid from /proc/<pid>/stat, at Linux's
+// USER_HZ of 100 ticks per second.
+func CPUSeconds(pid int) (float64, error) {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return 0, err
+	}
+	s := string(b)
+	i := strings.LastIndexByte(s, ')')
+	if i < 0 {
+		return 0, fmt.Errorf("/proc/%d/stat: no ')'", pid)
+	}
+	f := strings.Fields(s[i+1:])
+	// Fields after the command: state is f[0], utime f[11], stime f[12]
+	// (fields 14 and 15 of proc(5)).
+	if len(f) < 13 {
+		return 0, fmt.Errorf("/proc/%d/stat: %d fields", pid, len(f))
+	}
+	ut, err1 := strconv.ParseInt(f[11], 10, 64)
+	st, err2 := strconv.ParseInt(f[12], 10, 64)
+	if err1 != nil || err2 != nil {
+		return 0, fmt.Errorf("/proc/%d/stat: utime %q stime %q", pid, f[11], f[12])
+	}
+	return float64(ut+st) / 100, nil
+}
