@@ -18,6 +18,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
@@ -198,7 +199,10 @@ type Node struct {
 	// when it is off.
 	ConnectPort int
 
-	cmd     *exec.Cmd
+	cmd *exec.Cmd
+	// pid mirrors cmd's process id (0 when stopped) for PID, which other
+	// goroutines call (a workload's Cluster.Addrs while a fault kills).
+	pid     atomic.Int64
 	logPath string
 	logFile *os.File
 	exited  chan struct{}
@@ -348,6 +352,7 @@ func (n *Node) startProcess() {
 		n.t.Fatal(err)
 	}
 	n.cmd = cmd
+	n.pid.Store(int64(cmd.Process.Pid))
 	n.exited = make(chan struct{})
 	go func(c *exec.Cmd, done chan struct{}) {
 		c.Wait()
@@ -399,13 +404,9 @@ func (n *Node) waitServing() {
 	}
 }
 
-// PID is the running process id (0 when stopped).
-func (n *Node) PID() int {
-	if n.cmd == nil {
-		return 0
-	}
-	return n.cmd.Process.Pid
-}
+// PID is the running process id (0 when stopped); safe to call while
+// another goroutine starts or stops the node.
+func (n *Node) PID() int { return int(n.pid.Load()) }
 
 // Kill sends SIGKILL and waits for the process to be gone.
 func (n *Node) Kill() { n.signalAndWait(syscall.SIGKILL) }
@@ -454,6 +455,7 @@ func (n *Node) signalAndWait(sig syscall.Signal) {
 	}
 	state := n.cmd.ProcessState
 	n.cmd = nil
+	n.pid.Store(0)
 	n.logFile.Close()
 	if sig == syscall.SIGTERM && !state.Success() {
 		n.t.Fatalf("testkit: ringtail exited with %v after SIGTERM:\n%s", state, n.Log())
@@ -481,6 +483,7 @@ func (n *Node) cleanup() {
 		_ = n.cmd.Process.Kill()
 		<-n.exited
 		n.cmd = nil
+		n.pid.Store(0)
 		n.logFile.Close()
 	}
 	if n.t.Failed() {
