@@ -2,15 +2,10 @@ package console
 
 import (
 	"context"
-	"net/http/httptest"
 	"net/url"
 	"strings"
 	"testing"
 	"time"
-
-	"github.com/twmb/franz-go/pkg/kadm"
-	"github.com/twmb/franz-go/pkg/kfake"
-	"github.com/twmb/franz-go/pkg/kgo"
 )
 
 // TestMetadataShared: within MetadataMaxAge the topic list comes from one
@@ -18,26 +13,9 @@ import (
 // yet), a change made through the console drops it (both are listed at
 // once), and a negative age reads afresh for every page.
 func TestMetadataShared(t *testing.T) {
-	c, err := kfake.NewCluster(kfake.NumBrokers(1), kfake.SeedTopics(1, "seed"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
-	cl, err := kgo.NewClient(kgo.SeedBrokers(c.ListenAddrs()...))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer cl.Close()
-	adm := kadm.NewClient(cl)
-	serve := func(age time.Duration) string {
-		s, err := New(Config{Brokers: c.ListenAddrs(), MetadataMaxAge: age})
-		if err != nil {
-			t.Fatal(err)
-		}
-		srv := httptest.NewServer(s.Handler())
-		t.Cleanup(func() { srv.Close(); s.Close(context.Background()) })
-		return srv.URL
-	}
+	fx := newKfakeFixture(t, 1, "seed")
+	adm := fx.adm
+	serve := func(age time.Duration) string { return fx.serve(Config{MetadataMaxAge: age}) }
 	listed := func(base, topic string) bool {
 		_, body := get(t, base+"/topics")
 		return strings.Contains(body, `href="/topics/`+topic+`"`)

@@ -238,7 +238,7 @@ func once(ctx context.Context, p params, dir string, sessions bool) (Run, error)
 	case <-ctx.Done():
 		return Run{}, ctx.Err()
 	}
-	cpu0, err := cpuSeconds(node.PID())
+	cpu0, err := localnode.CPUSeconds(node.PID())
 	if err != nil {
 		return Run{}, err
 	}
@@ -249,7 +249,7 @@ func once(ctx context.Context, p params, dir string, sessions bool) (Run, error)
 	case <-ctx.Done():
 		return Run{}, ctx.Err()
 	}
-	cpu1, err := cpuSeconds(node.PID())
+	cpu1, err := localnode.CPUSeconds(node.PID())
 	if err != nil {
 		return Run{}, err
 	}
@@ -269,6 +269,3 @@ func once(ctx context.Context, p params, dir string, sessions bool) (Run, error)
 	r.CPUPerMiB = r.BrokerCPUSeconds / r.FetchedMiB
 	return r, nil
 }
-
-// cpuSeconds is localnode.CPUSeconds.
-func cpuSeconds(pid int) (float64, error) { return localnode.CPUSeconds(pid) }

@@ -120,7 +120,7 @@ func onceReplica(ctx context.Context, p params, dir string, sessions bool) (Run,
 		if err != nil {
 			return sample{}, err
 		}
-		cpu, err := cpuSeconds(leader.PID())
+		cpu, err := localnode.CPUSeconds(leader.PID())
 		if err != nil {
 			return sample{}, err
 		}
