@@ -7,6 +7,7 @@ import (
 	"context"
 	"net/http"
 	"sort"
+	"sync"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kadm"
@@ -106,7 +107,11 @@ func (s *Server) overview(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	d := summarize(m)
-	dirs := s.logDirTotals(ctx)
+	ids := make([]int32, len(d.Brokers))
+	for i, b := range d.Brokers {
+		ids[i] = b.ID
+	}
+	dirs := s.logDirTotals(ctx, ids)
 	for i := range d.Brokers {
 		d.Brokers[i].LogDirs = dirs[d.Brokers[i].ID]
 	}
@@ -114,28 +119,42 @@ func (s *Server) overview(w http.ResponseWriter, r *http.Request) {
 	s.render(w, r, 0, "overview", view{Title: "Overview", Nav: "overview", Data: d})
 }
 
-// logDirTotals asks every broker for its log dirs without any partitions
-// (an empty, not null, topic list), which is cheap on a large cluster, and
-// keeps each dir's volume size and free space.
-func (s *Server) logDirTotals(ctx context.Context) map[int32][]logDirRow {
+// logDirTotals asks each broker (ids) for its log dirs without any
+// partitions (an empty, not null, topic list), which is cheap on a large
+// cluster, and keeps each dir's volume size and free space. The requests
+// go to each broker by id, in parallel: kgo's sharding of a
+// DescribeLogDirs without topics first reads every topic's metadata,
+// which cost the broker more than all the rest of the overview.
+func (s *Server) logDirTotals(ctx context.Context, ids []int32) map[int32][]logDirRow {
 	ctx, cancel := context.WithTimeout(ctx, logDirsTimeout)
 	defer cancel()
-	req := kmsg.NewPtrDescribeLogDirsRequest()
-	req.Topics = []kmsg.DescribeLogDirsRequestTopic{}
+	var mu sync.Mutex
+	var wg sync.WaitGroup
 	out := make(map[int32][]logDirRow)
-	for _, sh := range s.cl.RequestSharded(ctx, req) {
-		if sh.Err != nil {
-			continue
-		}
-		resp := sh.Resp.(*kmsg.DescribeLogDirsResponse)
-		for _, d := range resp.Dirs {
-			row := logDirRow{Dir: d.Dir, Total: d.TotalBytes, Usable: d.UsableBytes}
-			if err := kerr.ErrorForCode(d.ErrorCode); err != nil {
-				row.Err = err.Error()
+	for _, id := range ids {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			req := kmsg.NewPtrDescribeLogDirsRequest()
+			req.Topics = []kmsg.DescribeLogDirsRequestTopic{}
+			r, err := s.cl.Broker(int(id)).Request(ctx, req)
+			if err != nil {
+				return
 			}
-			out[sh.Meta.NodeID] = append(out[sh.Meta.NodeID], row)
-		}
+			var rows []logDirRow
+			for _, d := range r.(*kmsg.DescribeLogDirsResponse).Dirs {
+				row := logDirRow{Dir: d.Dir, Total: d.TotalBytes, Usable: d.UsableBytes}
+				if err := kerr.ErrorForCode(d.ErrorCode); err != nil {
+					row.Err = err.Error()
+				}
+				rows = append(rows, row)
+			}
+			mu.Lock()
+			out[id] = rows
+			mu.Unlock()
+		}()
 	}
+	wg.Wait()
 	for _, rows := range out {
 		sort.Slice(rows, func(i, j int) bool { return rows[i].Dir < rows[j].Dir })
 	}

@@ -40,7 +40,7 @@ func (l logs) LeaderLog(t *controlplane.Topic, p controlplane.Partition) (kafka.
 // (DescribeLogDirs).
 func (l logs) LocalReplicas() []kafka.LocalReplica {
 	var out []kafka.LocalReplica
-	for _, d := range l.m.Dirs() {
+	for _, d := range l.m.DirPartitions() {
 		if d.Err != nil {
 			continue
 		}

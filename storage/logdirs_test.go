@@ -125,7 +125,7 @@ func TestLogDirsPlacementAndRestart(t *testing.T) {
 		if rec := l.Recovery(); rec.Partitions != 6 || !rec.CleanShutdown {
 			t.Errorf("recovery %+v", rec)
 		}
-		st := l.Dirs()
+		st := l.DirPartitions()
 		if len(st) != 3 || len(st[0].Partitions) != 2 || len(st[1].Partitions) != 2 || len(st[2].Partitions) != 2 {
 			t.Errorf("dirs %+v", st)
 		}
@@ -216,7 +216,7 @@ func TestLogDirsOfflineAtRunTime(t *testing.T) {
 			t.Fatalf("create with a dir offline: %v, in %s", err, l.DirOf(tpN(9)))
 		}
 		mustAppend(t, n, simpleBatch(1, 10, e.clock.Ms()))
-		st := l.Dirs()
+		st := l.DirPartitions()
 		if st[0].Err != nil || st[1].Err == nil || len(st[1].Partitions) != 2 {
 			t.Errorf("dirs %+v", st)
 		}

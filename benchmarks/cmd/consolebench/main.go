@@ -23,6 +23,8 @@ import (
 	"os/exec"
 	"path/filepath"
 	"sort"
+	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -95,6 +97,8 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 	produceFor := fs.Duration("produce-for", 5*time.Second, "length of a produce round")
 	interval := fs.Duration("page-interval", 200*time.Millisecond, "during a loaded round, start a console page load this often (0: back to back)")
 	out := fs.String("out", "", "write the summary as JSON to this file")
+	profile := fs.String("profile", "", "after the page loads, load this page of the shared console back to back for 10 s while the broker's CPU profile is taken (written to -profile-out)")
+	profileOut := fs.String("profile-out", "consolebench-broker.pprof", "where -profile writes the broker's CPU profile")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -155,6 +159,13 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 		}
 	}
 
+	if *profile != "" {
+		if err := profilePage(ctx, node, hc, consoles["shared"]+*profile, *profileOut); err != nil {
+			return err
+		}
+		fmt.Fprintf(stdout, "broker CPU profile while %s loaded back to back: %s\n", *profile, *profileOut)
+	}
+
 	by := map[string][]float64{}
 	kinds := []string{"", "shared", "fresh"}
 	for i := 0; i < len(kinds)**rounds; i++ {
@@ -179,6 +190,70 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 		return os.WriteFile(*out, append(b, '\n'), 0o644)
 	}
 	return nil
+}
+
+// profilePage loads url back to back while the broker's admin port takes
+// a 10 s CPU profile, written to out: where the broker's time goes while
+// a console page loads.
+func profilePage(ctx context.Context, node *localnode.Node, hc *http.Client, url, out string) error {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	done := make(chan struct{})
+	loads := 0
+	before := requestCounts(node)
+	go func() {
+		defer close(done)
+		for i := 0; i < 10_000 && ctx.Err() == nil; i++ { // bounded; ended by cancel
+			if _, err := get(ctx, hc, url); err == nil {
+				loads++
+			}
+		}
+	}()
+	resp, err := hc.Get("http://" + node.AdminAddr + "/debug/pprof/profile?seconds=10")
+	cancel()
+	<-done
+	if err != nil {
+		return err
+	}
+	after := requestCounts(node)
+	var apis []string
+	for api, n := range after {
+		if d := n - before[api]; d > 0 {
+			apis = append(apis, fmt.Sprintf("%s %d", api, int(d)))
+		}
+	}
+	sort.Strings(apis)
+	fmt.Printf("%d loads of %s in 10 s; the broker answered %s\n", loads, url, strings.Join(apis, ", "))
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return fmt.Errorf("broker CPU profile: %s", resp.Status)
+	}
+	b, err := io.ReadAll(resp.Body)
+	if err != nil {
+		return err
+	}
+	return os.WriteFile(out, b, 0o644)
+}
+
+// requestCounts reads the node's Kafka requests answered by API; empty on
+// an error.
+func requestCounts(node *localnode.Node) map[string]float64 {
+	out := map[string]float64{}
+	text, err := node.Metrics()
+	if err != nil {
+		return out
+	}
+	for _, line := range strings.Split(text, "\n") {
+		rest, ok := strings.CutPrefix(line, `ringtail_kafka_requests_total{api="`)
+		if !ok {
+			continue
+		}
+		api, num, ok := strings.Cut(rest, `"} `)
+		if v, err := strconv.ParseFloat(num, 64); ok && err == nil {
+			out[api] = v
+		}
+	}
+	return out
 }
 
 // startConsole runs `ringtail console` against addr with
