@@ -6,7 +6,9 @@ package config
 import (
 	"errors"
 	"net"
+	"net/url"
 	"strconv"
+	"strings"
 )
 
 // ConsoleConfig is the ringtail.console_* keys.
@@ -17,6 +19,9 @@ type ConsoleConfig struct {
 	// MetadataMaxAgeMs is ringtail.console_metadata_max_age_ms: how long
 	// the pages share one read of the whole cluster's metadata.
 	MetadataMaxAgeMs int64
+	// MetricsURLs is ringtail.console_metrics_urls: the other brokers'
+	// admin /metrics URLs, charted beside this node's own metrics.
+	MetricsURLs []string
 }
 
 func defaultConsole() ConsoleConfig {
@@ -34,7 +39,20 @@ func consoleKeys() []brokerKey {
 			func(c *Config) *bool { return &c.Console.ReadOnly }),
 		intKey("ringtail.console_metadata_max_age_ms", grp, "How long the web console's pages share one read of the whole cluster's metadata (its own changes are seen at once); 0: every page reads it afresh, which costs the broker more on a large cluster.", "5000", TypeInt,
 			intSpec{min: 0, max: 600000, unit: "milliseconds"}, func(c *Config) *int64 { return &c.Console.MetadataMaxAgeMs }),
+		listKey("ringtail.console_metrics_urls", grp, "The other brokers' admin metrics URLs (http://host:admin-port/metrics), charted on the overview beside this node's own; empty: this node only.", `""`,
+			func(c *Config) *[]string { return &c.Console.MetricsURLs }, strings.TrimSpace, checkMetricsURLs),
 	}
+}
+
+// checkMetricsURLs wants http(s)://host:port[/path] for each entry.
+func checkMetricsURLs(l []string) error {
+	for _, raw := range l {
+		u, err := url.Parse(raw)
+		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			return errors.New(strconv.Quote(raw) + ` is not a URL: want http://host:port/metrics (a broker's admin listener)`)
+		}
+	}
+	return nil
 }
 
 func checkConsoleListen(s string) error {

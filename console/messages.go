@@ -214,7 +214,9 @@ func show(b []byte, isNull bool, format string) shownBytes {
 	switch format {
 	case "json":
 		var buf bytes.Buffer
-		if json.Valid(b) && json.Indent(&buf, b, "", "  ") == nil {
+		// encoding/json accepts invalid UTF-8 inside strings and would
+		// pass it through Indent: such a value is not shown as JSON.
+		if utf8.Valid(b) && json.Valid(b) && json.Indent(&buf, b, "", "  ") == nil {
 			s.Text, s.Pre = buf.String(), true
 			if buf.Len() > maxShownBytes {
 				// Cut on the indented text, never inside a character.

@@ -51,7 +51,7 @@ func (n *Node) startConsole() error {
 		return err
 	}
 	ccfg := console.Config{Listen: cc.Listen, Brokers: brokers, ClientOpts: own, ReadOnly: cc.ReadOnly, Logger: n.log, Auth: auth,
-		MetadataMaxAge: consoleMetadataMaxAge(cc.MetadataMaxAgeMs)}
+		MetadataMaxAge: consoleMetadataMaxAge(cc.MetadataMaxAgeMs), MetricsURLs: cc.MetricsURLs}
 	if n.ops.metrics != nil {
 		// The charts read the node's registry directly, no HTTP hop.
 		ccfg.Metrics, ccfg.Gatherer = n.ops.metrics.Registry(), n.ops.metrics.Registry()

@@ -13,6 +13,7 @@ package e2e
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -555,5 +556,65 @@ func TestConsoleUnderReplicated(t *testing.T) {
 	testkit.WaitFor(t, 30*time.Second, "the restarted voter caught up with the quorum", func() bool {
 		lag := stat("quorum-max-lag")
 		return lag >= 0 && lag <= 2
+	})
+}
+
+// TestConsoleChartsOtherNodes gives node 1's console the other two nodes'
+// admin metrics URLs (ringtail.console_metrics_urls): its charts then
+// show all three brokers, each with the log bytes of a topic replicated
+// on every node, beside the node's own in-process metrics.
+func TestConsoleChartsOtherNodes(t *testing.T) {
+	t.Parallel()
+	if testing.Short() {
+		t.Skip("end-to-end test")
+	}
+	admin := map[int]int{2: testkit.FreePort(t), 3: testkit.FreePort(t)}
+	c := testkit.StartCluster(t, 3, testkit.Options{NodeRingtail: func(id int) map[string]string {
+		if id == 1 {
+			return map[string]string{"console_metrics_urls": fmt.Sprintf(`"http://127.0.0.1:%d/metrics,http://127.0.0.1:%d/metrics"`, admin[2], admin[3])}
+		}
+		return map[string]string{"admin_listen": fmt.Sprintf(`"127.0.0.1:%d"`, admin[id])}
+	}, Console: true})
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	cl := c.Node(1).Client(kgo.DefaultProduceTopic("charted"), kgo.RequiredAcks(kgo.AllISRAcks()))
+	if resp, err := kadm.NewClient(cl).CreateTopic(ctx, 3, 3, nil, "charted"); err != nil || resp.Err != nil {
+		t.Fatalf("create: %v %v", err, resp.Err)
+	}
+	for i := 0; i < 300; i++ {
+		cl.Produce(ctx, &kgo.Record{Value: []byte(fmt.Sprintf("record %d", i))}, nil)
+	}
+	if err := cl.Flush(ctx); err != nil {
+		t.Fatal(err)
+	}
+	want := []string{"this node", fmt.Sprintf("127.0.0.1:%d", admin[2]), fmt.Sprintf("127.0.0.1:%d", admin[3])}
+	var last string
+	defer func() {
+		if t.Failed() {
+			t.Log("last /charts/series: " + last)
+		}
+	}()
+	testkit.WaitFor(t, 30*time.Second, "node 1's charts with the three brokers' log bytes", func() bool {
+		resp, err := http.Get(c.Node(1).ConsoleURL() + "/charts/series")
+		if err != nil {
+			return false
+		}
+		defer resp.Body.Close()
+		var s struct {
+			Sources  []string    `json:"sources"`
+			Errors   []string    `json:"errors"`
+			LogBytes [][]float64 `json:"log_bytes"`
+		}
+		b, _ := io.ReadAll(resp.Body)
+		last = string(b)
+		if json.Unmarshal(b, &s) != nil || len(s.Errors) > 0 || strings.Join(s.Sources, ",") != strings.Join(want, ",") || len(s.LogBytes) != 3 {
+			return false
+		}
+		for _, col := range s.LogBytes {
+			if len(col) == 0 || col[len(col)-1] <= 0 {
+				return false
+			}
+		}
+		return true
 	})
 }

@@ -148,6 +148,9 @@ type Options struct {
 	// NodeSettings, in NewCluster, gives node id's own settings, applied
 	// after Settings (e.g. each node's advertised.listeners).
 	NodeSettings func(id int) map[string]string
+	// NodeRingtail, in NewCluster, gives node id's own [ringtail] keys,
+	// applied after Ringtail.
+	NodeRingtail func(id int) map[string]string
 	// ExtraLogDirs gives each node that many log dirs (new temp dirs)
 	// after its data dir: log.dirs lists them all (Node.LogDirs). A
 	// disk of one fails for a test with the EIO hook: Env
@@ -579,6 +582,15 @@ func NewMixedCluster(t testing.TB, controllers, brokers int, o Options) *Cluster
 		}
 		no := o
 		no.Settings = settings
+		if o.NodeRingtail != nil {
+			no.Ringtail = map[string]string{}
+			for k, v := range o.Ringtail {
+				no.Ringtail[k] = v
+			}
+			for k, v := range o.NodeRingtail(i + 1) {
+				no.Ringtail[k] = v
+			}
+		}
 		no.DataDir = ""
 		node := newNodeOnPorts(t, no, 0, ports[i])
 		node.ControllerOnly = true
@@ -684,6 +696,15 @@ func NewCluster(t testing.TB, n int, o Options) *Cluster {
 		}
 		no := o
 		no.Settings = settings
+		if o.NodeRingtail != nil {
+			no.Ringtail = map[string]string{}
+			for k, v := range o.Ringtail {
+				no.Ringtail[k] = v
+			}
+			for k, v := range o.NodeRingtail(i + 1) {
+				no.Ringtail[k] = v
+			}
+		}
 		no.DataDir = ""
 		node := newNodeOnPorts(t, no, ports[i][0], ports[i][1])
 		c.Nodes = append(c.Nodes, node)
