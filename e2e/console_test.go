@@ -568,12 +568,13 @@ func TestConsoleChartsOtherNodes(t *testing.T) {
 	if testing.Short() {
 		t.Skip("end-to-end test")
 	}
-	admin := map[int]int{2: testkit.FreePort(t), 3: testkit.FreePort(t)}
+	admin := map[int]int{1: testkit.FreePort(t), 2: testkit.FreePort(t), 3: testkit.FreePort(t)}
 	c := testkit.StartCluster(t, 3, testkit.Options{NodeRingtail: func(id int) map[string]string {
-		if id == 1 {
-			return map[string]string{"console_metrics_urls": fmt.Sprintf(`"http://127.0.0.1:%d/metrics,http://127.0.0.1:%d/metrics"`, admin[2], admin[3])}
+		rt := map[string]string{"admin_listen": fmt.Sprintf(`"127.0.0.1:%d"`, admin[id])}
+		if id == 1 { // its own metrics in-process (admin on), the others scraped
+			rt["console_metrics_urls"] = fmt.Sprintf(`"http://127.0.0.1:%d/metrics,http://127.0.0.1:%d/metrics"`, admin[2], admin[3])
 		}
-		return map[string]string{"admin_listen": fmt.Sprintf(`"127.0.0.1:%d"`, admin[id])}
+		return rt
 	}, Console: true})
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
