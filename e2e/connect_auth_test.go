@@ -52,36 +52,9 @@ func connectTopicValues(t *testing.T, n *testkit.Node, topic string, want int) [
 	return vals
 }
 
-// startBasicAuthNode starts a node with the services of o under
-// ringtail.services_auth = http_basic (SCRAM-SHA-512 on an added
-// SASL_PLAINTEXT listener), the authorizer on with the PLAINTEXT
-// listener's User:ANONYMOUS (readiness, the services' own clients, the
-// test's admin) as super user, the admin server on, and the SCRAM users
-// alice (alice-pw) and bob (bob-pw). It returns the admin address too.
-func startBasicAuthNode(t *testing.T, o testkit.Options) (*testkit.Node, string) {
-	t.Helper()
-	o.Settings = aclSettings()
-	o.Settings["super.users"] = `"User:ANONYMOUS"`
-	o.Ringtail = map[string]string{"services_auth": `"http_basic"`, "services_sasl_mechanism": `"SCRAM-SHA-512"`}
-	o, adminAddr := withAdmin(t, o)
-	n := testkit.NewNode(t, o)
-	addListener(t, n, fmt.Sprintf("SASL_PLAINTEXT://127.0.0.1:%d", testkit.FreePort(t)))
-	n.Start()
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	up := []kadm.UpsertSCRAM{
-		{User: "alice", Mechanism: kadm.ScramSha512, Iterations: 4096, Password: "alice-pw"},
-		{User: "bob", Mechanism: kadm.ScramSha512, Iterations: 4096, Password: "bob-pw"},
-	}
-	if res, err := kadm.NewClient(n.Client()).AlterUserSCRAMs(ctx, nil, up); err != nil || res.Error() != nil {
-		t.Fatalf("creating users: %v %v", err, res.Error())
-	}
-	return n, adminAddr
-}
-
 func TestConnectHTTPBasicAuth(t *testing.T) {
 	t.Parallel()
-	n, adminAddr := startBasicAuthNode(t, testkit.Options{Connect: true, SchemaRegistry: true})
+	n, adminAddr, _ := startBasicAuthNode(t, testkit.Options{Connect: true, SchemaRegistry: true})
 	const topic, avroTopic = "cauth-lines", "cauth-avro"
 	n.CreateTopic(topic, 1, nil)
 	n.CreateTopic(avroTopic, 1, nil)

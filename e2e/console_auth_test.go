@@ -56,27 +56,15 @@ func consoleAs(t *testing.T, method, u, user, pw string, form url.Values) (int, 
 
 func TestConsoleHTTPBasicSignInAndACLs(t *testing.T) {
 	t.Parallel()
-	settings := aclSettings()
 	// ANONYMOUS is the PLAINTEXT listener: readiness and this test's admin.
-	settings["super.users"] = `"User:ANONYMOUS;User:root"`
-	n := testkit.NewNode(t, testkit.Options{Console: true, Settings: settings,
-		Ringtail: map[string]string{"services_auth": `"http_basic"`, "services_sasl_mechanism": `"SCRAM-SHA-512"`}})
-	saslAddr := "127.0.0.1:" + itoa(testkit.FreePort(t))
-	addListener(t, n, "SASL_PLAINTEXT://"+saslAddr)
-	n.Start()
+	n, _, saslAddr := startBasicAuthNode(t, testkit.Options{Console: true, Settings: map[string]string{"super.users": `"User:ANONYMOUS;User:root"`}},
+		"alice", "bob", "root")
 	n.CreateTopic("a-1", 1, nil)
 	n.CreateTopic("b-1", 1, nil)
 
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
 	adm := kadm.NewClient(n.Client())
-	var up []kadm.UpsertSCRAM
-	for _, u := range []string{"alice", "bob", "root"} {
-		up = append(up, kadm.UpsertSCRAM{User: u, Mechanism: kadm.ScramSha512, Iterations: 4096, Password: u + "-pw"})
-	}
-	if res, err := adm.AlterUserSCRAMs(ctx, nil, up); err != nil || res.Error() != nil {
-		t.Fatalf("creating users: %v %v", err, res.Error())
-	}
 	rpCreateACLs(ctx, t, adm, kadm.NewACLs().Allow("User:alice").Topics("a-").Operations(kadm.OpDescribe, kadm.OpWrite).ResourcePatternType(kadm.ACLPatternPrefixed))
 
 	base := n.ConsoleURL()

@@ -67,26 +67,13 @@ func rpCreateACLs(ctx context.Context, t *testing.T, adm *kadm.Client, b *kadm.A
 
 func TestHTTPProxyHTTPBasicAuthAndACLs(t *testing.T) {
 	t.Parallel()
-	settings := aclSettings()
-	settings["super.users"] = `"User:ANONYMOUS"` // the PLAINTEXT listener: readiness, the proxy's own client, this test's admin
-	o, adminAddr := withAdmin(t, testkit.Options{HTTPProxy: true, SchemaRegistry: true, Settings: settings,
-		Ringtail: map[string]string{"services_auth": `"http_basic"`, "services_sasl_mechanism": `"SCRAM-SHA-512"`}})
-	n := testkit.NewNode(t, o)
-	addListener(t, n, fmt.Sprintf("SASL_PLAINTEXT://127.0.0.1:%d", testkit.FreePort(t)))
-	n.Start()
+	n, adminAddr, _ := startBasicAuthNode(t, testkit.Options{HTTPProxy: true, SchemaRegistry: true})
 	const topic, group = "rpa-t", "rpa-g"
 	n.CreateTopic(topic, 1, nil)
 
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
 	adm := kadm.NewClient(n.Client())
-	up := []kadm.UpsertSCRAM{
-		{User: "alice", Mechanism: kadm.ScramSha512, Iterations: 4096, Password: "alice-pw"},
-		{User: "bob", Mechanism: kadm.ScramSha512, Iterations: 4096, Password: "bob-pw"},
-	}
-	if res, err := adm.AlterUserSCRAMs(ctx, nil, up); err != nil || res.Error() != nil {
-		t.Fatalf("creating users: %v %v", err, res.Error())
-	}
 	rpCreateACLs(ctx, t, adm, kadm.NewACLs().Allow("User:alice").Topics(topic).Operations(kadm.OpWrite, kadm.OpRead).ResourcePatternType(kadm.ACLPatternLiteral))
 	rpCreateACLs(ctx, t, adm, kadm.NewACLs().Allow("User:alice").Groups(group).Operations(kadm.OpRead).ResourcePatternType(kadm.ACLPatternLiteral))
 	rpCreateACLs(ctx, t, adm, kadm.NewACLs().Allow("User:alice").Topics("_schemas").Operations(kadm.OpWrite).ResourcePatternType(kadm.ACLPatternLiteral))

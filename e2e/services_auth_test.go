@@ -64,27 +64,49 @@ func srErr(err error) (int, int, string) {
 
 const srAuthSchema = `{"type":"record","name":"Auth","fields":[{"name":"id","type":"long"}]}`
 
+// startBasicAuthNode starts a node with the services of o under
+// ringtail.services_auth = http_basic (SCRAM-SHA-512 on an added
+// SASL_PLAINTEXT listener), the authorizer on with the PLAINTEXT
+// listener's User:ANONYMOUS (readiness, the services' own clients, the
+// test's admin) as super user (plus o.Settings' super.users if set), the
+// admin server on, and the SCRAM users alice and bob, or users if given,
+// each with the password <user>-pw. It returns the admin address and the
+// SASL listener's address too.
+func startBasicAuthNode(t *testing.T, o testkit.Options, users ...string) (n *testkit.Node, adminAddr, saslAddr string) {
+	t.Helper()
+	supers := o.Settings["super.users"]
+	o.Settings = aclSettings()
+	o.Settings["super.users"] = `"User:ANONYMOUS"`
+	if supers != "" {
+		o.Settings["super.users"] = supers
+	}
+	o.Ringtail = map[string]string{"services_auth": `"http_basic"`, "services_sasl_mechanism": `"SCRAM-SHA-512"`}
+	o, adminAddr = withAdmin(t, o)
+	n = testkit.NewNode(t, o)
+	saslAddr = fmt.Sprintf("127.0.0.1:%d", testkit.FreePort(t))
+	addListener(t, n, "SASL_PLAINTEXT://"+saslAddr)
+	n.Start()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if len(users) == 0 {
+		users = []string{"alice", "bob"}
+	}
+	var up []kadm.UpsertSCRAM
+	for _, u := range users {
+		up = append(up, kadm.UpsertSCRAM{User: u, Mechanism: kadm.ScramSha512, Iterations: 4096, Password: u + "-pw"})
+	}
+	if res, err := kadm.NewClient(n.Client()).AlterUserSCRAMs(ctx, nil, up); err != nil || res.Error() != nil {
+		t.Fatalf("creating users: %v %v", err, res.Error())
+	}
+	return n, adminAddr, saslAddr
+}
+
 func TestSchemaRegistryHTTPBasicAuthAndACLs(t *testing.T) {
 	t.Parallel()
-	settings := aclSettings()
-	settings["super.users"] = `"User:ANONYMOUS"` // the PLAINTEXT listener: readiness, the registry's own client, this test's admin
-	o, adminAddr := withAdmin(t, testkit.Options{SchemaRegistry: true, Settings: settings,
-		Ringtail: map[string]string{"services_auth": `"http_basic"`, "services_sasl_mechanism": `"SCRAM-SHA-512"`}})
-	n := testkit.NewNode(t, o)
-	saslPort := testkit.FreePort(t)
-	addListener(t, n, fmt.Sprintf("SASL_PLAINTEXT://127.0.0.1:%d", saslPort))
-	n.Start()
-
+	n, adminAddr, _ := startBasicAuthNode(t, testkit.Options{SchemaRegistry: true})
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
 	adm := kadm.NewClient(n.Client())
-	up := []kadm.UpsertSCRAM{
-		{User: "alice", Mechanism: kadm.ScramSha512, Iterations: 4096, Password: "alice-pw"},
-		{User: "bob", Mechanism: kadm.ScramSha512, Iterations: 4096, Password: "bob-pw"},
-	}
-	if res, err := adm.AlterUserSCRAMs(ctx, nil, up); err != nil || res.Error() != nil {
-		t.Fatalf("creating users: %v %v", err, res.Error())
-	}
 	allow := func(user string, ops ...kadm.ACLOperation) {
 		t.Helper()
 		b := kadm.NewACLs().Allow("User:" + user).Topics("_schemas").Operations(ops...).ResourcePatternType(kadm.ACLPatternLiteral)
