@@ -56,6 +56,9 @@ type mtlsRule struct {
 	// of them). None: signing in is enough.
 	need  func(r *http.Request) []access
 	anyOf bool
+	// registry: the page reads the Schema Registry, which asks DESCRIBE
+	// on its topic (Auth.RegistryTopic) of its callers.
+	registry bool
 	// orElse, when set, is where a denied caller is sent instead of the
 	// problem page (the overview: a principal without DESCRIBE on the
 	// cluster starts at the topics it may see).
@@ -111,16 +114,12 @@ var mtlsRules = map[string]mtlsRule{
 	// The registry checks its callers against its topic's ACLs: reads
 	// need DESCRIBE. The console reaches it with its own certificate,
 	// so it checks for the caller what the registry would.
-	"GET /schemas":                     {what: "list schemas"},
-	"GET /schemas/{subject}":           {what: "show schema subject %q"},
+	"GET /schemas":                     {what: "list schemas", registry: true},
+	"GET /schemas/{subject}":           {what: "show schema subject %q", registry: true},
 	"GET /connectors":                  {},
 	"POST /connectors/{name}/{action}": {},
 	"/":                                {}, // not found
 }
-
-// registryRoutes are the routes that read the registry; their need is
-// DESCRIBE on Auth.RegistryTopic (set in guard, which knows the topic).
-var registryRoutes = map[string]bool{"GET /schemas": true, "GET /schemas/{subject}": true}
 
 // createTopicNeed: CreateTopics is allowed by CREATE on the cluster or on
 // the topic.
@@ -145,7 +144,7 @@ func (s *Server) checked(pattern string, h http.HandlerFunc) http.Handler {
 		panic("console: no mtls rule for route " + pattern)
 	}
 	need := rule.need
-	if registryRoutes[pattern] {
+	if rule.registry {
 		need = func(*http.Request) []access { return []access{{acl.ResourceTopic, s.registryTopic(), acl.OpDescribe}} }
 	}
 	if need == nil {
