@@ -99,6 +99,11 @@ func (a *app) consoleSecurity(auth string, seeds []string, log *slog.Logger) ([]
 		sec, err := a.sec.opts()
 		return sec, nil, err
 	case "http_basic":
+	case "mtls":
+		// Deciding for a certificate's owner needs the broker's
+		// super.users and allow.everyone.if.no.acl.found, which no
+		// Kafka request tells a client.
+		return nil, nil, errors.New("--auth mtls: the standalone console cannot check a certificate's rights (it cannot read the brokers' super.users); serve the console from a node (ringtail.console_enable = true with ringtail.services_auth = mtls), or use --auth http_basic")
 	default:
 		return nil, nil, fmt.Errorf("--auth %q: valid are none, http_basic", auth)
 	}

@@ -9,11 +9,15 @@ package console
 // change. Handlers need not know: a view is a Server like any other, with
 // its own clients, its own config (the user's SASL login, which the pages
 // that make a client of their own use too) and its own routes.
+//
+// With client certificates (mtls) the console cannot act as the caller:
+// it checks the caller's rights itself (Auth.Authorize, authmtls.go).
 
 import (
 	"crypto/hmac"
 	"crypto/rand"
 	"crypto/sha256"
+	"crypto/tls"
 	"errors"
 	"net/http"
 	"strings"
@@ -45,7 +49,9 @@ type Authenticator interface {
 	Close()
 }
 
-// Auth turns signing in on.
+// Auth turns signing in on: with Brokers and ClientOpts (http_basic) the
+// pages act as the signed-in user; with Authorize (mtls) the console acts
+// with its own client after checking the caller's rights.
 type Auth struct {
 	Authenticator Authenticator
 	// Brokers and ClientOpts are the seed brokers and the options of a
@@ -54,16 +60,86 @@ type Auth struct {
 	// for a signed-in user.
 	Brokers    []string
 	ClientOpts func(user, password string) []kgo.Opt
+
+	// Authorize decides for the caller in a request's context
+	// (mtls: (*httpauth.Authenticator).Authorize against the broker's
+	// ACLs); every page is checked with it (authmtls.go).
+	Authorize AuthorizeFunc
+	// TLS is the server's configuration, client certificates required
+	// (httpauth's TLSConfig): Start serves HTTPS with it.
+	TLS *tls.Config
+	// ServiceTLS is what the console presents to the registry and
+	// Connect, which serve HTTPS to certified clients too.
+	ServiceTLS *tls.Config
+	// RegistryTopic is the registry's topic, whose DESCRIBE the schemas
+	// pages need (as the registry asks of its callers); "" is _schemas.
+	RegistryTopic string
+}
+
+// check says what a usable Auth lacks.
+func (a *Auth) check() error {
+	switch {
+	case a.Authenticator == nil:
+		return errors.New("console: signing in needs an authenticator")
+	case a.Authorize != nil:
+		return nil
+	case len(a.Brokers) == 0 || a.ClientOpts == nil:
+		return errors.New("console: signing in needs the brokers and options of a client acting as a user, or Authorize")
+	}
+	return nil
+}
+
+// mode names the sign-in for the log.
+func (a *Auth) mode() string {
+	switch {
+	case a == nil:
+		return "none"
+	case a.Authorize != nil:
+		return "mtls"
+	}
+	return "http_basic"
+}
+
+func (a *Auth) serverTLS() *tls.Config {
+	if a == nil {
+		return nil
+	}
+	return a.TLS
+}
+
+func (a *Auth) serviceTLS() *tls.Config {
+	if a == nil {
+		return nil
+	}
+	return a.ServiceTLS
+}
+
+// serviceClient is the client to the registry and Connect, presenting tc
+// (nil: plain HTTP or the system's roots).
+func serviceClient(tc *tls.Config) *http.Client {
+	hc := &http.Client{Timeout: serviceTimeout}
+	if tc != nil {
+		tr := http.DefaultTransport.(*http.Transport).Clone()
+		tr.TLSClientConfig = tc.Clone()
+		hc.Transport = tr
+	}
+	return hc
 }
 
 // authRoutes serves the static files to anyone (they are the same for
-// everyone and hold nothing of the cluster) and every page through the
-// authenticator, as the signed-in user.
+// everyone and hold nothing of the cluster; with mtls the TLS handshake
+// still requires a client certificate for them) and every page through
+// the authenticator: as the signed-in user (http_basic), or after the
+// caller's rights are checked (mtls, authmtls.go).
 func (s *Server) authRoutes() http.Handler {
 	static := http.NewServeMux()
 	static.Handle("GET /static/", staticFiles())
 	mux := http.NewServeMux()
 	mux.Handle("GET /static/", s.metrics.wrap(static))
+	if s.authorize != nil {
+		mux.Handle("/", s.cfg.Auth.Authenticator.Middleware(s.pages()))
+		return mux
+	}
 	mux.Handle("/", s.cfg.Auth.Authenticator.Middleware(http.HandlerFunc(s.asUser)))
 	return mux
 }

@@ -9,6 +9,7 @@ package console
 
 import (
 	"context"
+	"crypto/tls"
 	"embed"
 	"errors"
 	"io/fs"
@@ -88,8 +89,9 @@ type Server struct {
 	samples     *sampler // nil without metrics sources
 	stopSamples context.CancelFunc
 	sampling    sync.WaitGroup
-	views       *userViews // the signed-in users' views (Config.Auth)
-	user        string     // the signed-in user a view acts as; "" for the console itself
+	views       *userViews    // the signed-in users' views (Config.Auth, http_basic)
+	authorize   AuthorizeFunc // Config.Auth.Authorize (mtls): checked before each page (authmtls.go)
+	user        string        // the signed-in user a view acts as; "" for the console itself
 
 	ln   net.Listener
 	srv  *http.Server
@@ -105,8 +107,8 @@ func New(cfg Config) (s *Server, err error) {
 				cfg.Auth.Authenticator.Close()
 			}
 		}()
-		if cfg.Auth.Authenticator == nil || len(cfg.Auth.Brokers) == 0 || cfg.Auth.ClientOpts == nil {
-			return nil, errors.New("console: signing in needs an authenticator, and the brokers and options of a client acting as a user")
+		if err := cfg.Auth.check(); err != nil {
+			return nil, err
 		}
 	}
 	if cfg.Logger == nil {
@@ -115,7 +117,7 @@ func New(cfg Config) (s *Server, err error) {
 	if len(cfg.Brokers) == 0 {
 		return nil, errors.New("console: no seed brokers")
 	}
-	dec, err := newSchemaDecoder(cfg.RegistryURL)
+	dec, err := newSchemaDecoder(cfg.RegistryURL, cfg.Auth.serviceTLS())
 	if err != nil {
 		return nil, err
 	}
@@ -135,9 +137,12 @@ func New(cfg Config) (s *Server, err error) {
 		return nil, err
 	}
 	s = &Server{cfg: cfg, log: cfg.Logger.With("service", "console"), cl: cl, adm: kadm.NewClient(cl),
-		dec: dec, svc: &http.Client{Timeout: serviceTimeout}, stopSamples: func() {}}
+		dec: dec, svc: serviceClient(cfg.Auth.serviceTLS()), stopSamples: func() {}}
 	s.metrics = newMetrics(cfg.Metrics)
-	if cfg.Auth != nil {
+	switch {
+	case cfg.Auth != nil && cfg.Auth.Authorize != nil:
+		s.authorize = cfg.Auth.Authorize
+	case cfg.Auth != nil:
 		s.views = newUserViews(maxViews, viewIdle, time.Now)
 	}
 	s.handler = s.routes()
@@ -183,6 +188,10 @@ func Start(cfg Config) (*Server, error) {
 		s.metrics.unregister()
 		return nil, err
 	}
+	scheme := "http://"
+	if tc := cfg.Auth.serverTLS(); tc != nil {
+		ln, scheme = tls.NewListener(ln, tc), "https://"
+	}
 	s.ln = ln
 	s.srv = &http.Server{Handler: s.handler, ReadHeaderTimeout: readTimeout, ReadTimeout: readTimeout, WriteTimeout: writeTimeout}
 	s.done.Add(1)
@@ -192,7 +201,7 @@ func Start(cfg Config) (*Server, error) {
 			s.log.Error("console server", "err", err)
 		}
 	}()
-	s.log.Info("console serving", "addr", "http://"+ln.Addr().String(), "read_only", cfg.ReadOnly, "sign_in", cfg.Auth != nil)
+	s.log.Info("console serving", "addr", scheme+ln.Addr().String(), "read_only", cfg.ReadOnly, "sign_in", cfg.Auth.mode())
 	return s, nil
 }
 
@@ -236,35 +245,38 @@ func staticFiles() http.Handler {
 // pages maps the pages to s's handlers, counted in the metrics.
 func (s *Server) pages() http.Handler {
 	mux := http.NewServeMux()
+	// Every page goes through checked: with Authorize (mtls) its rule
+	// in authmtls.go is checked before the handler runs.
+	handle := func(pattern string, h http.HandlerFunc) { mux.Handle(pattern, s.checked(pattern, h)) }
 	mux.Handle("GET /static/", staticFiles())
-	mux.HandleFunc("GET /{$}", s.overview)
-	mux.HandleFunc("GET /topics", s.topics)
-	mux.HandleFunc("POST /topics", s.createTopic)
-	mux.HandleFunc("GET /topics/{topic}", s.topic)
-	mux.HandleFunc("GET /topics/{topic}/delete", s.confirmDeleteTopic)
-	mux.HandleFunc("POST /topics/{topic}/delete", s.deleteTopic)
-	mux.HandleFunc("GET /topics/{topic}/messages", s.messages)
-	mux.HandleFunc("POST /topics/{topic}/configs", s.alterConfig)
-	mux.HandleFunc("POST /topics/{topic}/partitions", s.addPartitions)
-	mux.HandleFunc("GET /topics/{topic}/delete-records", s.previewDeleteRecords)
-	mux.HandleFunc("POST /topics/{topic}/delete-records", s.deleteRecords)
-	mux.HandleFunc("GET /topics/{topic}/produce", s.produceForm)
-	mux.HandleFunc("POST /topics/{topic}/produce", s.produce)
-	mux.HandleFunc("GET /groups", s.groups)
-	mux.HandleFunc("GET /groups/{group}", s.group)
-	mux.HandleFunc("GET /groups/{group}/reset", s.previewReset)
-	mux.HandleFunc("POST /groups/{group}/reset", s.reset)
-	mux.HandleFunc("GET /groups/{group}/delete", s.confirmDeleteGroup) // groupdelete.go
-	mux.HandleFunc("POST /groups/{group}/delete", s.deleteGroup)
-	mux.HandleFunc("GET /security", s.security) // security.go
+	handle("GET /{$}", s.overview)
+	handle("GET /topics", s.topics)
+	handle("POST /topics", s.createTopic)
+	handle("GET /topics/{topic}", s.topic)
+	handle("GET /topics/{topic}/delete", s.confirmDeleteTopic)
+	handle("POST /topics/{topic}/delete", s.deleteTopic)
+	handle("GET /topics/{topic}/messages", s.messages)
+	handle("POST /topics/{topic}/configs", s.alterConfig)
+	handle("POST /topics/{topic}/partitions", s.addPartitions)
+	handle("GET /topics/{topic}/delete-records", s.previewDeleteRecords)
+	handle("POST /topics/{topic}/delete-records", s.deleteRecords)
+	handle("GET /topics/{topic}/produce", s.produceForm)
+	handle("POST /topics/{topic}/produce", s.produce)
+	handle("GET /groups", s.groups)
+	handle("GET /groups/{group}", s.group)
+	handle("GET /groups/{group}/reset", s.previewReset)
+	handle("POST /groups/{group}/reset", s.reset)
+	handle("GET /groups/{group}/delete", s.confirmDeleteGroup) // groupdelete.go
+	handle("POST /groups/{group}/delete", s.deleteGroup)
+	handle("GET /security", s.security) // security.go
 	// The charts, schemas and connectors (sampler.go, schemas.go,
 	// connectors.go).
-	mux.HandleFunc("GET /charts/series", s.chartSeries)
-	mux.HandleFunc("GET /schemas", s.schemas)
-	mux.HandleFunc("GET /schemas/{subject}", s.subject)
-	mux.HandleFunc("GET /connectors", s.connectors)
-	mux.HandleFunc("POST /connectors/{name}/{action}", s.connectorAction)
-	mux.HandleFunc("/", s.notFound)
+	handle("GET /charts/series", s.chartSeries)
+	handle("GET /schemas", s.schemas)
+	handle("GET /schemas/{subject}", s.subject)
+	handle("GET /connectors", s.connectors)
+	handle("POST /connectors/{name}/{action}", s.connectorAction)
+	handle("/", s.notFound)
 	return s.metrics.wrap(mux)
 }
 

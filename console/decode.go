@@ -10,6 +10,7 @@ package console
 
 import (
 	"context"
+	"crypto/tls"
 	"encoding/binary"
 	"encoding/json"
 	"errors"
@@ -96,12 +97,14 @@ type schemaDecoder struct {
 	parsed map[int]*decSchema
 }
 
-func newSchemaDecoder(registryURL string) (*schemaDecoder, error) {
+func newSchemaDecoder(registryURL string, tc *tls.Config) (*schemaDecoder, error) {
 	if registryURL == "" {
 		return nil, nil
 	}
+	hc := serviceClient(tc) // presents tc to a registry that wants a client certificate
+	hc.Timeout = registryTimeout
 	cl, err := sr.NewClient(sr.URLs(strings.TrimRight(registryURL, "/")),
-		sr.HTTPClient(&http.Client{Timeout: registryTimeout}), sr.UserAgent("ringtail-console"))
+		sr.HTTPClient(hc), sr.UserAgent("ringtail-console"))
 	if err != nil {
 		return nil, fmt.Errorf("console: schema registry %q: %w", registryURL, err)
 	}

@@ -14,8 +14,9 @@ import (
 // of it for the test's own changes, and serve, which starts a console on it
 // with cfg (Brokers filled in) and returns its URL; all closed at test end.
 type kfakeFixture struct {
-	adm   *kadm.Client
-	serve func(cfg Config) string
+	adm     *kadm.Client
+	cluster *kfake.Cluster // for hooks on the requests the console sends
+	serve   func(cfg Config) string
 }
 
 func newKfakeFixture(t *testing.T, partitions int32, topics ...string) kfakeFixture {
@@ -30,7 +31,7 @@ func newKfakeFixture(t *testing.T, partitions int32, topics ...string) kfakeFixt
 		t.Fatal(err)
 	}
 	t.Cleanup(cl.Close)
-	return kfakeFixture{adm: kadm.NewClient(cl), serve: func(cfg Config) string {
+	return kfakeFixture{adm: kadm.NewClient(cl), cluster: c, serve: func(cfg Config) string {
 		t.Helper()
 		cfg.Brokers = c.ListenAddrs()
 		s, err := New(cfg)

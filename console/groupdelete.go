@@ -50,7 +50,7 @@ func (s *Server) confirmDeleteGroup(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, what, err, "", back)
 		return
 	}
-	for t, ps := range committed {
+	for t, ps := range s.describableOffsets(ctx, committed) { // authmtls.go
 		d.Topics = append(d.Topics, t)
 		d.Partitions += len(ps)
 	}

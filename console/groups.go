@@ -11,6 +11,8 @@ import (
 	"strings"
 
 	"github.com/twmb/franz-go/pkg/kadm"
+
+	"github.com/ringtail/ringtail/acl"
 )
 
 type groupRow struct {
@@ -37,6 +39,7 @@ func (s *Server) groups(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, "list consumer groups", err, "", "/")
 		return
 	}
+	listed = s.describableGroups(ctx, listed) // authmtls.go
 	needle := strings.ToLower(strings.TrimSpace(q.Get("q")))
 	var names []string
 	for name := range listed {
@@ -198,6 +201,13 @@ func (s *Server) group(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, fmt.Sprintf("fetch the committed offsets of group %q", name), err, "", "/groups")
 		return
 	}
+	// The lag of the topics the caller may describe only (authmtls.go).
+	committed = s.describableOffsets(ctx, committed)
+	for t := range assigned {
+		if !s.mayDescribe(ctx, acl.ResourceTopic, t) {
+			delete(assigned, t)
+		}
+	}
 	topics := map[string]bool{}
 	committed.Each(func(o kadm.OffsetResponse) { topics[o.Topic] = true })
 	for t := range assigned {
@@ -302,6 +312,11 @@ func (s *Server) planReset(w http.ResponseWriter, r *http.Request) (resetData, b
 	}
 	if len(topics) == 0 {
 		s.badRequest(w, r, what, "The group has no committed offsets, so there are no topics to reset.", back)
+		return d, false
+	}
+	// Committing needs READ on each topic too (authmtls.go).
+	if err := s.allTopics(ctx, topics, acl.OpRead); err != nil {
+		s.refuse(w, r, what, err)
 		return d, false
 	}
 	list := s.adm.ListStartOffsets

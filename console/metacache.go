@@ -38,8 +38,19 @@ func (s *Server) metadataMaxAge() time.Duration {
 }
 
 // clusterMetadata is every topic's metadata (internal ones included), read
-// at most metadataMaxAge ago. The maps are shared: callers only read them.
+// at most metadataMaxAge ago, less the topics the caller may not describe
+// when the console decides for it (authmtls.go). The maps are shared:
+// callers only read them.
 func (s *Server) clusterMetadata(ctx context.Context) (kadm.Metadata, error) {
+	m, err := s.readMetadata(ctx)
+	if err != nil {
+		return m, err
+	}
+	return s.describableTopics(ctx, m), nil
+}
+
+// readMetadata is every topic's metadata, shared for metadataMaxAge.
+func (s *Server) readMetadata(ctx context.Context) (kadm.Metadata, error) {
 	age := s.metadataMaxAge()
 	if age == 0 {
 		return s.adm.Metadata(ctx)

@@ -201,7 +201,7 @@ func testRegistry(t *testing.T) *httptest.Server {
 
 func TestDecodeWireFormat(t *testing.T) {
 	reg := testRegistry(t)
-	dec, err := newSchemaDecoder(reg.URL)
+	dec, err := newSchemaDecoder(reg.URL, nil)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -18,6 +18,8 @@ import (
 	"strings"
 
 	"github.com/twmb/franz-go/pkg/kerr"
+
+	"github.com/ringtail/ringtail/services/httpauth"
 )
 
 var pages = parsePages()
@@ -76,6 +78,9 @@ type view struct {
 // render writes page with data; status 0 is 200.
 func (s *Server) render(w http.ResponseWriter, r *http.Request, status int, page string, v view) {
 	v.ReadOnly, v.User = s.cfg.ReadOnly, s.user
+	if s.authorize != nil { // mtls: the certificate's principal
+		v.User = strings.TrimPrefix(httpauth.Principal(r.Context()), "User:")
+	}
 	v.Schemas, v.Connectors = s.cfg.RegistryURL != "", s.cfg.ConnectURL != ""
 	v.Charts = s.samples != nil
 	if v.Flash == "" {

@@ -13,6 +13,8 @@ import (
 	"strings"
 
 	"github.com/twmb/franz-go/pkg/kadm"
+
+	"github.com/ringtail/ringtail/acl"
 )
 
 type topicRow struct {
@@ -77,9 +79,9 @@ func (s *Server) renderTopics(w http.ResponseWriter, r *http.Request, status int
 	d := topicsData{Query: q.Get("q"), Pager: pg, Create: form}
 	sizes := s.sizes(ctx, ts, shown)
 	cleanup := map[string]string{}
-	if len(shown) > 0 {
+	if withConfigs := s.mayDescribeConfigs(ctx, shown); len(withConfigs) > 0 {
 		// Configs of the shown topics only; a failure leaves "?".
-		if rcs, err := s.adm.DescribeTopicConfigs(ctx, shown...); err == nil {
+		if rcs, err := s.adm.DescribeTopicConfigs(ctx, withConfigs...); err == nil {
 			for _, rc := range rcs {
 				for _, c := range rc.Configs {
 					if c.Key == "cleanup.policy" && c.Value != nil {
@@ -285,7 +287,9 @@ func (s *Server) renderTopic(w http.ResponseWriter, r *http.Request, status int,
 		}
 		d.Partitions = append(d.Partitions, row)
 	}
-	if rcs, err := s.adm.DescribeTopicConfigs(ctx, name); err != nil {
+	if err := s.allTopics(ctx, []string{name}, acl.OpDescribeConfigs); err != nil { // authmtls.go
+		d.ConfigsErr = err.Error()
+	} else if rcs, err := s.adm.DescribeTopicConfigs(ctx, name); err != nil {
 		d.ConfigsErr = err.Error()
 	} else {
 		for _, rc := range rcs {

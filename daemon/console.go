@@ -5,12 +5,13 @@ package daemon
 // serve (and after the registry and Connect, whose pages it links) and
 // stopped before they close. Its charts read the node's metrics registry.
 // With ringtail.services_auth = http_basic it signs users in and acts as
-// each of them (consoleAuth).
+// each of them; with mtls it serves HTTPS to certified clients only and
+// checks each principal's rights against the broker's ACLs itself, acting
+// with its own client (consoleAuth).
 
 import (
 	"context"
 	"crypto/tls"
-	"fmt"
 	"net"
 	"time"
 
@@ -19,6 +20,7 @@ import (
 	"github.com/ringtail/ringtail/config"
 	"github.com/ringtail/ringtail/console"
 	"github.com/ringtail/ringtail/services/httpauth"
+	"github.com/ringtail/ringtail/services/schemaregistry"
 )
 
 // consoleCloseTimeout bounds how long shutdown waits for pages in flight.
@@ -31,17 +33,6 @@ func (n *Node) startConsole() error {
 		return nil
 	}
 	explicit := n.cfg.Set["ringtail.console_enable"]
-	if n.cfg.ServicesAuth.Mode == config.ServicesAuthMTLS {
-		// With mtls the console could not act as the certificate's
-		// owner; serving it would let anyone act with the services' own
-		// Kafka principal.
-		err := fmt.Errorf("daemon: ringtail.console_enable = true with ringtail.services_auth = mtls: the console signs users in with http_basic only, not mtls yet; set ringtail.services_auth = http_basic or none, or turn the console off")
-		if !explicit {
-			n.log.Warn("console not started", "err", err)
-			return nil
-		}
-		return err
-	}
 	brokers, own, err := n.servicesClientOpts("ringtail.console_enable = true")
 	if err != nil {
 		return err
@@ -56,18 +47,23 @@ func (n *Node) startConsole() error {
 		// The charts read the node's registry directly, no HTTP hop.
 		ccfg.Metrics, ccfg.Gatherer = n.ops.metrics.Registry(), n.ops.metrics.Registry()
 	}
-	// The schemas and connectors pages talk to this node's own services
-	// (plain HTTP: the console does not run with ringtail.services_auth =
-	// mtls; under http_basic a user's pages pass on the user's
-	// credentials), on loopback when they listen on every address.
+	// The schemas and connectors pages talk to this node's own services,
+	// on loopback when they listen on every address: under http_basic a
+	// user's pages pass on the user's credentials; under mtls they serve
+	// HTTPS and the console presents the services' certificate
+	// (Auth.ServiceTLS), having checked the caller's rights first.
+	scheme := "http://"
+	if n.cfg.ServicesAuth.Mode == config.ServicesAuthMTLS {
+		scheme = "https://"
+	}
 	if n.sreg != nil {
 		if a, ok := n.sreg.Addr().(*net.TCPAddr); ok {
-			ccfg.RegistryURL = "http://" + loopbackIfAny(a)
+			ccfg.RegistryURL = scheme + loopbackIfAny(a)
 		}
 	}
 	if n.connect != nil {
 		if a, ok := n.connect.Addr().(*net.TCPAddr); ok {
-			ccfg.ConnectURL = "http://" + loopbackIfAny(a)
+			ccfg.ConnectURL = scheme + loopbackIfAny(a)
 		}
 	}
 	c, err := console.Start(ccfg)
@@ -84,13 +80,25 @@ func (n *Node) startConsole() error {
 	return nil
 }
 
-// consoleAuth is the console's sign-in with ringtail.services_auth =
-// http_basic (nil with none): credentials checked against the broker's
+// consoleAuth is the console's sign-in (nil with ringtail.services_auth
+// = none). With http_basic: credentials checked against the broker's
 // SASL users by httpauth, and each user's pages served by Kafka clients
 // logged in as that user on the same SASL listener, so the broker's ACLs
-// apply to them.
+// apply to them. With mtls: client certificates required, as the other
+// services require them, and the principal's rights checked by httpauth
+// against the ACLs the console's own client reads (the console cannot
+// log in as a certificate's owner).
 func (n *Node) consoleAuth(brokers []string, own []kgo.Opt) (*console.Auth, error) {
-	if n.cfg.ServicesAuth.Mode != config.ServicesAuthHTTPBasic {
+	switch n.cfg.ServicesAuth.Mode {
+	case config.ServicesAuthHTTPBasic:
+	case config.ServicesAuthMTLS:
+		sa, err := n.newServicesAuth(httpauth.Config{Service: "console"}, brokers, own)
+		if err != nil {
+			return nil, err
+		}
+		return &console.Auth{Authenticator: sa, Authorize: sa.Authorize, TLS: sa.TLSConfig(), ServiceTLS: sa.forwardTLS,
+			RegistryTopic: schemaregistry.DefaultTopic}, nil
+	default:
 		return nil, nil
 	}
 	sa, err := n.newServicesAuth(httpauth.Config{Service: "console"}, brokers, own)
