@@ -65,6 +65,10 @@ type Auth struct {
 	// (mtls: (*httpauth.Authenticator).Authorize against the broker's
 	// ACLs); every page is checked with it (authmtls.go).
 	Authorize AuthorizeFunc
+	// Filter is Authorize for hiding what a list would show (nil:
+	// Authorize): (*httpauth.Authenticator).AuthorizeQuiet, which does
+	// not count a hidden topic as a denied request.
+	Filter AuthorizeFunc
 	// TLS is the server's configuration, client certificates required
 	// (httpauth's TLSConfig): Start serves HTTPS with it.
 	TLS *tls.Config

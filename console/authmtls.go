@@ -234,7 +234,7 @@ func (s *Server) refuse(w http.ResponseWriter, r *http.Request, what string, err
 // mayDescribe reports whether the caller may see the resource; always
 // true without Authorize. A failure to tell hides it.
 func (s *Server) mayDescribe(ctx context.Context, rt acl.ResourceType, name string) bool {
-	return s.authorize == nil || s.authorize(ctx, rt, name, acl.OpDescribe) == nil
+	return s.authorize == nil || s.filter(ctx, rt, name, acl.OpDescribe) == nil
 }
 
 // describableTopics is m with only the topics the caller may describe, as
@@ -306,7 +306,7 @@ func (s *Server) mayDescribeConfigs(ctx context.Context, names []string) []strin
 	}
 	out := make([]string, 0, len(names))
 	for _, t := range names {
-		if s.authorize(ctx, acl.ResourceTopic, t, acl.OpDescribeConfigs) == nil {
+		if s.filter(ctx, acl.ResourceTopic, t, acl.OpDescribeConfigs) == nil {
 			out = append(out, t)
 		}
 	}

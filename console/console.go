@@ -91,6 +91,7 @@ type Server struct {
 	sampling    sync.WaitGroup
 	views       *userViews    // the signed-in users' views (Config.Auth, http_basic)
 	authorize   AuthorizeFunc // Config.Auth.Authorize (mtls): checked before each page (authmtls.go)
+	filter      AuthorizeFunc // Config.Auth.Filter, or authorize: what the lists show
 	user        string        // the signed-in user a view acts as; "" for the console itself
 
 	ln   net.Listener
@@ -141,7 +142,10 @@ func New(cfg Config) (s *Server, err error) {
 	s.metrics = newMetrics(cfg.Metrics)
 	switch {
 	case cfg.Auth != nil && cfg.Auth.Authorize != nil:
-		s.authorize = cfg.Auth.Authorize
+		s.authorize, s.filter = cfg.Auth.Authorize, cfg.Auth.Filter
+		if s.filter == nil {
+			s.filter = s.authorize
+		}
 	case cfg.Auth != nil:
 		s.views = newUserViews(maxViews, viewIdle, time.Now)
 	}

@@ -96,7 +96,7 @@ func (n *Node) consoleAuth(brokers []string, own []kgo.Opt) (*console.Auth, erro
 		if err != nil {
 			return nil, err
 		}
-		return &console.Auth{Authenticator: sa, Authorize: sa.Authorize, TLS: sa.TLSConfig(), ServiceTLS: sa.forwardTLS,
+		return &console.Auth{Authenticator: sa, Authorize: sa.Authorize, Filter: sa.AuthorizeQuiet, TLS: sa.TLSConfig(), ServiceTLS: sa.forwardTLS,
 			RegistryTopic: schemaregistry.DefaultTopic}, nil
 	default:
 		return nil, nil

@@ -19,6 +19,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus/testutil"
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/ringtail/ringtail/acl"
@@ -434,5 +435,26 @@ func TestNewClientActsAsCaller(t *testing.T) {
 	defer none.Close()
 	if _, err := none.NewClient(WithPrincipal(context.Background(), "User:alice")); !errors.Is(err, ErrNoImpersonation) {
 		t.Fatalf("mode none: %v", err)
+	}
+}
+
+// TestAuthorizeQuietNotCounted: a list filtered with AuthorizeQuiet hides
+// what the caller may not describe without counting a denial; Authorize
+// counts its refusals.
+func TestAuthorizeQuietNotCounted(t *testing.T) {
+	_, a, _ := mtlsServer(t, "DEFAULT", nil)
+	ctx := WithPrincipal(context.Background(), "User:nobody")
+	denied := a.metrics.denied.WithLabelValues("test", acl.OpDescribe.String(), acl.ResourceTopic.String())
+	if err := a.AuthorizeQuiet(ctx, acl.ResourceTopic, "hidden", acl.OpDescribe); !errors.Is(err, ErrDenied) {
+		t.Fatalf("quiet check: %v, want a denial", err)
+	}
+	if n := testutil.ToFloat64(denied); n != 0 {
+		t.Fatalf("a quiet refusal counted: %v", n)
+	}
+	if err := a.Authorize(ctx, acl.ResourceTopic, "hidden", acl.OpDescribe); !errors.Is(err, ErrDenied) {
+		t.Fatalf("check: %v, want a denial", err)
+	}
+	if n := testutil.ToFloat64(denied); n != 1 {
+		t.Fatalf("denials counted %v, want 1", n)
 	}
 }

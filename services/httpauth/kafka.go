@@ -113,6 +113,18 @@ type authzKey struct {
 //
 // Decisions are reused for authzTTL, fetched ACLs for aclTTL.
 func (a *Authenticator) Authorize(ctx context.Context, rt acl.ResourceType, name string, op acl.Operation) error {
+	return a.authorize(ctx, rt, name, op, true)
+}
+
+// AuthorizeQuiet is Authorize for filtering a list: a refusal only hides
+// the resource, so it is not counted in
+// ringtail_services_authorization_denied_total, as Kafka's Metadata hides
+// the topics a caller may not describe without logging a denial.
+func (a *Authenticator) AuthorizeQuiet(ctx context.Context, rt acl.ResourceType, name string, op acl.Operation) error {
+	return a.authorize(ctx, rt, name, op, false)
+}
+
+func (a *Authenticator) authorize(ctx context.Context, rt acl.ResourceType, name string, op acl.Operation, count bool) error {
 	id, ok := ctx.Value(ctxKey{}).(*identity)
 	if a.cfg.Mode == ModeNone || (a.cfg.Mode == ModeMTLS && !a.cfg.AuthzOn) {
 		return nil
@@ -142,7 +154,9 @@ func (a *Authenticator) Authorize(ctx context.Context, rt acl.ResourceType, name
 	if allowed {
 		return nil
 	}
-	a.metrics.denied.WithLabelValues(a.cfg.Service, op.String(), rt.String()).Inc()
+	if count {
+		a.metrics.denied.WithLabelValues(a.cfg.Service, op.String(), rt.String()).Inc()
+	}
 	return &DeniedError{Principal: id.principal, Resource: rt, Name: name, Op: op}
 }
 
