@@ -458,3 +458,33 @@ func TestAuthorizeQuietNotCounted(t *testing.T) {
 		t.Fatalf("denials counted %v, want 1", n)
 	}
 }
+
+// TestTTLCacheBatchEviction: a full cache that a long list overflows
+// keeps its bound and the newest entries.
+func TestTTLCacheBatchEviction(t *testing.T) {
+	c := newTTLCache[int, bool](64)
+	t0 := time.Unix(0, 0)
+	for i := range 1000 {
+		c.put(i, true, t0, time.Duration(i+1)*time.Second)
+		if n := c.len(); n > 64 {
+			t.Fatalf("len %d after %d puts, over 64", n, i+1)
+		}
+	}
+	if _, ok := c.get(999, t0); !ok {
+		t.Fatal("the newest entry was dropped")
+	}
+}
+
+// BenchmarkTTLCacheFull is a put into a full cache of maxAuthzEntries
+// (what the console's topic filter does past 4,096 topics under mtls).
+func BenchmarkTTLCacheFull(b *testing.B) {
+	c := newTTLCache[int, bool](maxAuthzEntries)
+	t0 := time.Unix(0, 0)
+	for i := range maxAuthzEntries {
+		c.put(i, true, t0, time.Hour)
+	}
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		c.put(maxAuthzEntries+i, true, t0, time.Hour)
+	}
+}
