@@ -1,8 +1,8 @@
 package console
 
 // The whole cluster's metadata, shared by the pages for a few seconds: on
-// a cluster of 100,000 partitions one read costs the broker about half a
-// second of a core (benchmarks/README.md, the console section), and the
+// a cluster of 100,000 partitions one read costs the broker 40-140 ms of
+// CPU (benchmarks/README.md, the console section), and the
 // overview refreshes itself every 5 s in every open tab. The console's own
 // changes (create, delete, add partitions) drop it, so they show at once;
 // others' show within Config.MetadataMaxAge. A page about one topic reads
