@@ -244,14 +244,19 @@ func (s *Server) describableTopics(ctx context.Context, m kadm.Metadata) kadm.Me
 	if s.authorize == nil {
 		return m
 	}
-	ts := make(kadm.TopicDetails, len(m.Topics))
-	for name, t := range m.Topics {
-		if s.mayDescribe(ctx, acl.ResourceTopic, name) {
-			ts[name] = t
+	m.Topics = keepKeys(m.Topics, func(name string) bool { return s.mayDescribe(ctx, acl.ResourceTopic, name) })
+	return m
+}
+
+// keepKeys is a copy of m with the keys that keep keeps.
+func keepKeys[M ~map[string]V, V any](m M, keep func(string) bool) M {
+	out := make(M, len(m))
+	for k, v := range m {
+		if keep(k) {
+			out[k] = v
 		}
 	}
-	m.Topics = ts
-	return m
+	return out
 }
 
 // describableGroups is listed without the groups the caller may not
@@ -260,13 +265,7 @@ func (s *Server) describableGroups(ctx context.Context, listed kadm.ListedGroups
 	if s.authorize == nil {
 		return listed
 	}
-	out := make(kadm.ListedGroups, len(listed))
-	for name, g := range listed {
-		if s.mayDescribe(ctx, acl.ResourceGroup, name) {
-			out[name] = g
-		}
-	}
-	return out
+	return keepKeys(listed, func(name string) bool { return s.mayDescribe(ctx, acl.ResourceGroup, name) })
 }
 
 // describableOffsets is committed without the topics the caller may not
@@ -275,13 +274,7 @@ func (s *Server) describableOffsets(ctx context.Context, committed kadm.OffsetRe
 	if s.authorize == nil {
 		return committed
 	}
-	out := make(kadm.OffsetResponses, len(committed))
-	for t, ps := range committed {
-		if s.mayDescribe(ctx, acl.ResourceTopic, t) {
-			out[t] = ps
-		}
-	}
-	return out
+	return keepKeys(committed, func(t string) bool { return s.mayDescribe(ctx, acl.ResourceTopic, t) })
 }
 
 // allTopics is nil when the caller may do op on every one of topics, else

@@ -152,15 +152,9 @@ func wantServicesAuthMetrics(t *testing.T, adminAddr, service string, extra ...s
 func TestConnectMTLS(t *testing.T) {
 	t.Parallel()
 	ca := testkit.NewCA(t, "services CA")
-	dir := t.TempDir()
-	cert, key := ca.Issue(t, testkit.CertOptions{CN: "connect"})
-	n := testkit.StartNode(t, testkit.Options{Connect: true, SchemaRegistry: true, Ringtail: map[string]string{
-		"connect_value_converter": `"io.confluent.connect.avro.AvroConverter"`,
-		"services_auth":           `"mtls"`,
-		"services_tls_cert_file":  fmt.Sprintf("%q", testkit.WriteFile(t, dir, "cert.pem", cert)),
-		"services_tls_key_file":   fmt.Sprintf("%q", testkit.WriteFile(t, dir, "key.pem", key)),
-		"services_tls_ca_file":    fmt.Sprintf("%q", testkit.WriteFile(t, dir, "ca.pem", ca.PEM)),
-	}})
+	rt := servicesMTLS(t, ca, "connect")
+	rt["connect_value_converter"] = `"io.confluent.connect.avro.AvroConverter"`
+	n := testkit.StartNode(t, testkit.Options{Connect: true, SchemaRegistry: true, Ringtail: rt})
 	pool := x509.NewCertPool()
 	pool.AppendCertsFromPEM(ca.PEM)
 	c, k := ca.Issue(t, testkit.CertOptions{CN: "operator"})

@@ -16,7 +16,6 @@ import (
 	"context"
 	"crypto/tls"
 	"crypto/x509"
-	"fmt"
 	"io"
 	"net/http"
 	"net/url"
@@ -33,20 +32,11 @@ import (
 func TestConsoleMTLS(t *testing.T) {
 	t.Parallel()
 	ca := testkit.NewCA(t, "services CA")
-	dir := t.TempDir()
-	cert, key := ca.Issue(t, testkit.CertOptions{CN: "console"})
-	settings := aclSettings()
 	// ANONYMOUS is the PLAINTEXT listener: readiness, the console's own
 	// client and this test's admin; CN=console is the services'
 	// certificate, which the console presents to the registry.
-	settings["super.users"] = `"User:ANONYMOUS;User:root;User:CN=console"`
-	settings["ssl.principal.mapping.rules"] = `"RULE:^CN=([^,]+),O=.*$/$1/L,DEFAULT"`
-	n := testkit.NewNode(t, testkit.Options{Console: true, SchemaRegistry: true, Settings: settings, Ringtail: map[string]string{
-		"services_auth":          `"mtls"`,
-		"services_tls_cert_file": fmt.Sprintf("%q", testkit.WriteFile(t, dir, "cert.pem", cert)),
-		"services_tls_key_file":  fmt.Sprintf("%q", testkit.WriteFile(t, dir, "key.pem", key)),
-		"services_tls_ca_file":   fmt.Sprintf("%q", testkit.WriteFile(t, dir, "ca.pem", ca.PEM)),
-	}})
+	n := testkit.NewNode(t, testkit.Options{Console: true, SchemaRegistry: true,
+		Settings: mtlsACLSettings("User:ANONYMOUS;User:root;User:CN=console"), Ringtail: servicesMTLS(t, ca, "console")})
 	n.Start()
 	n.CreateTopic("a", 1, nil)
 	n.CreateTopic("b", 1, nil)

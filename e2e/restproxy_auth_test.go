@@ -181,17 +181,7 @@ func TestHTTPProxyHTTPBasicAuthAndACLs(t *testing.T) {
 func TestHTTPProxyMTLS(t *testing.T) {
 	t.Parallel()
 	ca := testkit.NewCA(t, "services CA")
-	dir := t.TempDir()
-	cert, key := ca.Issue(t, testkit.CertOptions{CN: "proxy"})
-	settings := aclSettings()
-	settings["super.users"] = `"User:ANONYMOUS"`
-	settings["ssl.principal.mapping.rules"] = `"RULE:^CN=([^,]+),O=.*$/$1/L,DEFAULT"`
-	n := testkit.NewNode(t, testkit.Options{HTTPProxy: true, Settings: settings, Ringtail: map[string]string{
-		"services_auth":          `"mtls"`,
-		"services_tls_cert_file": fmt.Sprintf("%q", testkit.WriteFile(t, dir, "cert.pem", cert)),
-		"services_tls_key_file":  fmt.Sprintf("%q", testkit.WriteFile(t, dir, "key.pem", key)),
-		"services_tls_ca_file":   fmt.Sprintf("%q", testkit.WriteFile(t, dir, "ca.pem", ca.PEM)),
-	}})
+	n := testkit.NewNode(t, testkit.Options{HTTPProxy: true, Settings: mtlsACLSettings("User:ANONYMOUS"), Ringtail: servicesMTLS(t, ca, "proxy")})
 	n.Start()
 	const topic, hidden = "rpm-t", "rpm-hidden"
 	n.CreateTopic(topic, 1, nil)

@@ -201,20 +201,33 @@ func TestSchemaRegistryHTTPBasicAuthAndACLs(t *testing.T) {
 	}
 }
 
-func TestSchemaRegistryMTLS(t *testing.T) {
-	t.Parallel()
-	ca := testkit.NewCA(t, "services CA")
+// servicesMTLS issues the services' certificate (CN cn) from ca and
+// returns the [ringtail] keys of ringtail.services_auth = mtls with it.
+func servicesMTLS(t *testing.T, ca *testkit.CA, cn string) map[string]string {
+	t.Helper()
 	dir := t.TempDir()
-	cert, key := ca.Issue(t, testkit.CertOptions{CN: "registry"})
-	settings := aclSettings()
-	settings["super.users"] = `"User:ANONYMOUS"`
-	settings["ssl.principal.mapping.rules"] = `"RULE:^CN=([^,]+),O=.*$/$1/L,DEFAULT"`
-	n := testkit.NewNode(t, testkit.Options{SchemaRegistry: true, Settings: settings, Ringtail: map[string]string{
+	cert, key := ca.Issue(t, testkit.CertOptions{CN: cn})
+	return map[string]string{
 		"services_auth":          `"mtls"`,
 		"services_tls_cert_file": fmt.Sprintf("%q", testkit.WriteFile(t, dir, "cert.pem", cert)),
 		"services_tls_key_file":  fmt.Sprintf("%q", testkit.WriteFile(t, dir, "key.pem", key)),
 		"services_tls_ca_file":   fmt.Sprintf("%q", testkit.WriteFile(t, dir, "ca.pem", ca.PEM)),
-	}})
+	}
+}
+
+// mtlsACLSettings is aclSettings with super.users = supers and the
+// principal of a certificate its CN, lower-cased (User:alice).
+func mtlsACLSettings(supers string) map[string]string {
+	s := aclSettings()
+	s["super.users"] = fmt.Sprintf("%q", supers)
+	s["ssl.principal.mapping.rules"] = `"RULE:^CN=([^,]+),O=.*$/$1/L,DEFAULT"`
+	return s
+}
+
+func TestSchemaRegistryMTLS(t *testing.T) {
+	t.Parallel()
+	ca := testkit.NewCA(t, "services CA")
+	n := testkit.NewNode(t, testkit.Options{SchemaRegistry: true, Settings: mtlsACLSettings("User:ANONYMOUS"), Ringtail: servicesMTLS(t, ca, "registry")})
 	n.Start()
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()

@@ -297,6 +297,21 @@ func newNodeOnPorts(t testing.TB, o Options, port, ctrlPort int) *Node {
 	return n
 }
 
+// ringtailOf is node id's [ringtail] keys: Ringtail, then NodeRingtail's.
+func (o Options) ringtailOf(id int) map[string]string {
+	if o.NodeRingtail == nil {
+		return o.Ringtail
+	}
+	out := map[string]string{}
+	for k, v := range o.Ringtail {
+		out[k] = v
+	}
+	for k, v := range o.NodeRingtail(id) {
+		out[k] = v
+	}
+	return out
+}
+
 func writeKV(b *bytes.Buffer, m map[string]string) {
 	keys := make([]string, 0, len(m))
 	for k := range m {
@@ -582,15 +597,7 @@ func NewMixedCluster(t testing.TB, controllers, brokers int, o Options) *Cluster
 		}
 		no := o
 		no.Settings = settings
-		if o.NodeRingtail != nil {
-			no.Ringtail = map[string]string{}
-			for k, v := range o.Ringtail {
-				no.Ringtail[k] = v
-			}
-			for k, v := range o.NodeRingtail(i + 1) {
-				no.Ringtail[k] = v
-			}
-		}
+		no.Ringtail = o.ringtailOf(i + 1)
 		no.DataDir = ""
 		node := newNodeOnPorts(t, no, 0, ports[i])
 		node.ControllerOnly = true
@@ -696,15 +703,7 @@ func NewCluster(t testing.TB, n int, o Options) *Cluster {
 		}
 		no := o
 		no.Settings = settings
-		if o.NodeRingtail != nil {
-			no.Ringtail = map[string]string{}
-			for k, v := range o.Ringtail {
-				no.Ringtail[k] = v
-			}
-			for k, v := range o.NodeRingtail(i + 1) {
-				no.Ringtail[k] = v
-			}
-		}
+		no.Ringtail = o.ringtailOf(i + 1)
 		no.DataDir = ""
 		node := newNodeOnPorts(t, no, ports[i][0], ports[i][1])
 		c.Nodes = append(c.Nodes, node)
