@@ -38,9 +38,10 @@ type quorumData struct {
 
 // describeQuorum asks about the metadata log. Only the quorum leader
 // knows every replica's progress, and Metadata's controller id is the
-// answering broker itself (see kafka.controllerID), so the first answer,
-// from controller or any broker, names the leader, and the leader is
-// asked again when the first answer came from another node. A leader that
+// answering broker itself (see kafka.controllerID). A Ringtail broker
+// forwards the request to the leader; where the answer still lacks the
+// progress (the leader did not answer the forward, or another broker
+// implementation), it names the leader, which is asked again by id. A leader that
 // is not a broker (a controller-only node) cannot be reached; its
 // followers' answer is shown, without lags.
 func (s *Server) describeQuorum(ctx context.Context, controller int32, now time.Time) *quorumData {

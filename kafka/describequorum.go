@@ -14,8 +14,13 @@ package kafka
 //     the leader's own minus a replica's is that replica's lag in entries;
 //     v1's last fetch timestamp is when the leader last heard from it and
 //     its last caught-up timestamp the same when it holds everything, else
-//     -1. Any other node does not know them: -1 (Kafka forwards
-//     DescribeQuorum to the active controller; ask that node).
+//     -1. Any other node forwards the request to the leader's
+//     inter-broker listener, as Kafka brokers forward DescribeQuorum to
+//     the active controller: clients send it to the controller that
+//     Metadata names, which on Ringtail is the answering broker itself
+//     (controllerID). It answers itself, progress -1, when the request
+//     came from a peer (no second hop), the leader is not a broker (a
+//     controller-only node) or does not answer within forwardTimeout.
 //   - v2 (KIP-853): replica directory ids are zero, as Kafka reports with
 //     a static voter set (kraft.version 0); Nodes lists each voter with its
 //     controller.quorum.voters endpoint under the first of
@@ -28,9 +33,13 @@ package kafka
 // dynamic quorums).
 
 import (
+	"context"
+	"slices"
+	"strings"
+	"time"
+
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
-	"slices"
 
 	"github.com/ringtail/ringtail/acl"
 	"github.com/ringtail/ringtail/controlplane"
@@ -78,7 +87,13 @@ func handleDescribeQuorum(s *Server, cx *reqCtx, req *kmsg.DescribeQuorumRequest
 		st := q.Status()
 		leader, epoch, hw = st.LeaderID, int32(st.Term), int64(st.Applied)
 		voters = q.Voters()
-		last, progress, _ = q.Progress()
+		var leads bool
+		last, progress, leads = q.Progress()
+		if !leads && leader >= 0 && leader != s.cfg.NodeID && !strings.HasPrefix(cx.clientID, peerClientPrefix) {
+			if fwd, ok := s.forwardDescribeQuorum(leader, req); ok {
+				return fwd, nil
+			}
+		}
 	}
 	for _, rt := range req.Topics {
 		t := kmsg.NewDescribeQuorumResponseTopic()
@@ -118,6 +133,27 @@ func handleDescribeQuorum(s *Server, cx *reqCtx, req *kmsg.DescribeQuorumRequest
 		resp.Nodes = quorumNodes(s, voters)
 	}
 	return resp, nil
+}
+
+// forwardTimeout bounds a DescribeQuorum forwarded to the quorum leader.
+const forwardTimeout = 5 * time.Second
+
+// forwardDescribeQuorum asks the quorum leader (a broker) for req's
+// answer; ok is false when it cannot be asked or did not answer.
+func (s *Server) forwardDescribeQuorum(leader int32, req *kmsg.DescribeQuorumRequest) (kmsg.Response, bool) {
+	cl, err := s.peer(leader)
+	if err != nil {
+		return nil, false
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), forwardTimeout)
+	defer cancel()
+	fwd := *req // the peer client picks the version both sides know
+	resp, err := cl.Request(ctx, &fwd)
+	if err != nil {
+		s.log.Debug("DescribeQuorum not forwarded to the quorum leader", "leader", leader, "err", err)
+		return nil, false
+	}
+	return resp, true
 }
 
 // quorumNodes are the voters' endpoints from controller.quorum.voters.

@@ -28,6 +28,10 @@ type peers struct {
 
 var errPeersClosed = errors.New("kafka: shutting down")
 
+// peerClientPrefix starts the client id of this node's peer clients, so
+// that a request forwarded once is not forwarded again.
+const peerClientPrefix = "ringtail-broker-"
+
 // peer returns the client of broker id's inter-broker listener.
 func (s *Server) peer(id int32) (*kgo.Client, error) {
 	b := s.ctrl.Image().Brokers[id]
@@ -52,7 +56,7 @@ func (s *Server) peer(id int32) (*kgo.Client, error) {
 	if cl := p.m[addr]; cl != nil {
 		return cl, nil
 	}
-	opts := []kgo.Opt{kgo.SeedBrokers(addr), kgo.ClientID(fmt.Sprintf("ringtail-broker-%d", p.nodeID)),
+	opts := []kgo.Opt{kgo.SeedBrokers(addr), kgo.ClientID(fmt.Sprintf("%s%d", peerClientPrefix, p.nodeID)),
 		kgo.RequestRetries(0), kgo.RetryTimeout(time.Second)}
 	var peerTLS *tls.Config
 	if s.cfg.PeerTLS != nil {
