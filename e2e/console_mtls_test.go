@@ -14,8 +14,6 @@ package e2e
 
 import (
 	"context"
-	"crypto/tls"
-	"crypto/x509"
 	"io"
 	"net/http"
 	"net/url"
@@ -50,19 +48,8 @@ func TestConsoleMTLS(t *testing.T) {
 	rpCreateACLs(ctx, t, adm, kadm.NewACLs().Allow("User:reader").Topics("a").Operations(kadm.OpDescribe, kadm.OpRead).ResourcePatternType(kadm.ACLPatternLiteral))
 
 	base := strings.Replace(n.ConsoleURL(), "http://", "https://", 1)
-	pool := x509.NewCertPool()
-	pool.AppendCertsFromPEM(ca.PEM)
 	client := func(cn string) *http.Client {
-		tc := &tls.Config{RootCAs: pool, ServerName: "127.0.0.1"}
-		if cn != "" {
-			c, k := ca.Issue(t, testkit.CertOptions{CN: cn, Org: "Ringtail"})
-			pair, err := tls.X509KeyPair(c, k)
-			if err != nil {
-				t.Fatal(err)
-			}
-			tc.Certificates = []tls.Certificate{pair}
-		}
-		return &http.Client{Timeout: 20 * time.Second, Transport: &http.Transport{TLSClientConfig: tc},
+		return &http.Client{Timeout: 20 * time.Second, Transport: &http.Transport{TLSClientConfig: certClientTLS(t, ca, cn)},
 			CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
 	}
 	do := func(hc *http.Client, method, path string, form url.Values) (int, string, error) {

@@ -15,8 +15,6 @@ package e2e
 
 import (
 	"context"
-	"crypto/tls"
-	"crypto/x509"
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
@@ -195,18 +193,7 @@ func TestHTTPProxyMTLS(t *testing.T) {
 
 	base := strings.Replace(n.HTTPProxyURL(), "http://", "https://", 1)
 	client := func(cn string) *http.Client {
-		pool := x509.NewCertPool()
-		pool.AppendCertsFromPEM(ca.PEM)
-		tc := &tls.Config{RootCAs: pool, ServerName: "127.0.0.1"}
-		if cn != "" {
-			c, k := ca.Issue(t, testkit.CertOptions{CN: cn, Org: "Ringtail"})
-			pair, err := tls.X509KeyPair(c, k)
-			if err != nil {
-				t.Fatal(err)
-			}
-			tc.Certificates = []tls.Certificate{pair}
-		}
-		return &http.Client{Timeout: rpTimeout, Transport: &http.Transport{TLSClientConfig: tc}}
+		return &http.Client{Timeout: rpTimeout, Transport: &http.Transport{TLSClientConfig: certClientTLS(t, ca, cn)}}
 	}
 	call := func(cl *http.Client, method, url, ct, body string) (int, string) {
 		t.Helper()

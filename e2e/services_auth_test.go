@@ -14,7 +14,6 @@ package e2e
 import (
 	"context"
 	"crypto/tls"
-	"crypto/x509"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -201,6 +200,18 @@ func TestSchemaRegistryHTTPBasicAuthAndACLs(t *testing.T) {
 	}
 }
 
+// certClientTLS trusts ca and, unless cn is "", presents a certificate
+// it issued for CN=cn,O=Ringtail (the principal User:<cn> under the
+// mapping rule of mtlsACLSettings).
+func certClientTLS(t *testing.T, ca *testkit.CA, cn string) *tls.Config {
+	t.Helper()
+	if cn == "" {
+		return clientTLS(t, ca, nil, nil)
+	}
+	c, k := ca.Issue(t, testkit.CertOptions{CN: cn, Org: "Ringtail"})
+	return clientTLS(t, ca, c, k)
+}
+
 // servicesMTLS issues the services' certificate (CN cn) from ca and
 // returns the [ringtail] keys of ringtail.services_auth = mtls with it.
 func servicesMTLS(t *testing.T, ca *testkit.CA, cn string) map[string]string {
@@ -239,17 +250,7 @@ func TestSchemaRegistryMTLS(t *testing.T) {
 
 	url := strings.Replace(n.SchemaRegistryURL(), "http://", "https://", 1)
 	client := func(cn string) *sr.Client {
-		pool := x509.NewCertPool()
-		pool.AppendCertsFromPEM(ca.PEM)
-		tc := &tls.Config{RootCAs: pool, ServerName: "127.0.0.1"}
-		if cn != "" {
-			c, k := ca.Issue(t, testkit.CertOptions{CN: cn, Org: "Ringtail"})
-			pair, err := tls.X509KeyPair(c, k)
-			if err != nil {
-				t.Fatal(err)
-			}
-			tc.Certificates = []tls.Certificate{pair}
-		}
+		tc := certClientTLS(t, ca, cn)
 		cl, err := sr.NewClient(sr.URLs(url), sr.HTTPClient(&http.Client{Timeout: 20 * time.Second, Transport: &http.Transport{TLSClientConfig: tc}}))
 		if err != nil {
 			t.Fatal(err)
