@@ -32,31 +32,15 @@ type quorumData struct {
 	Rows      []quorumRow
 	MaxLag    int64 // the largest known lag among the voters
 	Err       string
-
-	fromLeader bool // the answer knows the leader's log end: it came from the leader
 }
 
 // describeQuorum asks about the metadata log. Only the quorum leader
-// knows every replica's progress, and Metadata's controller id is the
-// answering broker itself (see kafka.controllerID). A Ringtail broker
-// forwards the request to the leader; where the answer still lacks the
-// progress (the leader did not answer the forward, or another broker
-// implementation), it names the leader, which is asked again by id. A leader that
-// is not a broker (a controller-only node) cannot be reached; its
-// followers' answer is shown, without lags.
+// knows every replica's progress; Metadata's controller id is the
+// answering broker itself (see kafka.controllerID), and a broker that
+// does not lead forwards DescribeQuorum to the leader, as Kafka's brokers
+// forward it to the active controller. controller is asked, or any broker
+// when it is negative or unreachable.
 func (s *Server) describeQuorum(ctx context.Context, controller int32, now time.Time) *quorumData {
-	d := s.askQuorum(ctx, controller, now)
-	if d.Err == "" && d.Leader >= 0 && d.Leader != controller && !d.fromLeader {
-		if l := s.askQuorum(ctx, d.Leader, now); l.Err == "" && l.fromLeader {
-			return l
-		}
-	}
-	return d
-}
-
-// askQuorum sends DescribeQuorum to broker id, or to any broker when id
-// is negative or unreachable.
-func (s *Server) askQuorum(ctx context.Context, id int32, now time.Time) *quorumData {
 	req := kmsg.NewPtrDescribeQuorumRequest()
 	t := kmsg.NewDescribeQuorumRequestTopic()
 	t.Topic = "__cluster_metadata"
@@ -64,10 +48,10 @@ func (s *Server) askQuorum(ctx context.Context, id int32, now time.Time) *quorum
 	req.Topics = append(req.Topics, t)
 	var resp kmsg.Response
 	var err error
-	if id >= 0 {
-		resp, err = s.cl.Broker(int(id)).Request(ctx, req)
+	if controller >= 0 {
+		resp, err = s.cl.Broker(int(controller)).Request(ctx, req)
 	}
-	if id < 0 || err != nil {
+	if controller < 0 || err != nil {
 		resp, err = s.cl.Request(ctx, req)
 	}
 	if err != nil {
@@ -95,7 +79,6 @@ func quorumFrom(resp *kmsg.DescribeQuorumResponse, now time.Time) *quorumData {
 			leaderEnd = v.LogEndOffset
 		}
 	}
-	d.fromLeader = leaderEnd >= 0
 	add := func(v kmsg.DescribeQuorumResponseTopicPartitionReplicaState, voter bool) {
 		r := quorumRow{ID: v.ReplicaID, Voter: voter, Leader: voter && v.ReplicaID == p.LeaderID, LogEnd: v.LogEndOffset, Lag: -1, LastSeen: "–"}
 		if leaderEnd >= 0 && v.LogEndOffset >= 0 {
