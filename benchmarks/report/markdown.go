@@ -17,8 +17,20 @@ type PlotFile struct {
 // Markdown renders the report. plots are the plots Write drew or skipped.
 func Markdown(r *Results, plots []PlotFile) string {
 	var b strings.Builder
-	p := func(format string, args ...any) { fmt.Fprintf(&b, format, args...) }
+	mdHeader(&b, r)
+	mdLimits(&b, r)
+	mdWorkloads(&b, r)
+	b.WriteString(cpuTable(r))
+	mdComparisons(&b, r)
+	mdTargets(&b, r)
+	mdMicroAndProfiles(&b, r)
+	mdPlotsAndNotes(&b, r, plots)
+	return b.String()
+}
 
+// mdHeader writes the title, the run and the machine.
+func mdHeader(b *strings.Builder, r *Results) {
+	p := func(format string, args ...any) { fmt.Fprintf(b, format, args...) }
 	p("# Ringtail benchmark suite: %s, %s\n\n", orDash(r.Date), orDash(r.Host))
 	started := "–"
 	if !r.Started.IsZero() {
@@ -50,7 +62,11 @@ func Markdown(r *Results, plots []PlotFile) string {
 		p("| %s | %s |\n", row[0], cell(row[1]))
 	}
 	p("\n")
+}
 
+// mdLimits writes what fio and iperf3 measured of the machine.
+func mdLimits(b *strings.Builder, r *Results) {
+	p := func(format string, args ...any) { fmt.Fprintf(b, format, args...) }
 	p("## Limits of this machine\n\n")
 	p("### fio: sequential writes, fdatasync after each write\n\n")
 	if len(r.Limits.Fio) == 0 {
@@ -81,7 +97,11 @@ func Markdown(r *Results, plots []PlotFile) string {
 	if len(r.Limits.Notes) > 0 {
 		p("\n")
 	}
+}
 
+// mdWorkloads writes the medians of each workload variant.
+func mdWorkloads(b *strings.Builder, r *Results) {
+	p := func(format string, args ...any) { fmt.Fprintf(b, format, args...) }
 	p("## Workloads\n\nMedians over each variant's runs.\n\n")
 	if len(r.Summaries) == 0 {
 		p("No workload was measured.\n\n")
@@ -102,9 +122,11 @@ func Markdown(r *Results, plots []PlotFile) string {
 		}
 		p("\n")
 	}
+}
 
-	b.WriteString(cpuTable(r))
-
+// mdComparisons writes each speed mechanism against its simpler alternative.
+func mdComparisons(b *strings.Builder, r *Results) {
+	p := func(format string, args ...any) { fmt.Fprintf(b, format, args...) }
 	p("## Side by side: each speed mechanism against its simpler alternative\n\n")
 	if len(r.Comparisons) == 0 {
 		p("No comparison was measured.\n\n")
@@ -126,7 +148,11 @@ func Markdown(r *Results, plots []PlotFile) string {
 		}
 		p("\n")
 	}
+}
 
+// mdTargets writes which targets were met.
+func mdTargets(b *strings.Builder, r *Results) {
+	p := func(format string, args ...any) { fmt.Fprintf(b, format, args...) }
 	p("## Targets (issues 5 and 16)\n\n")
 	if len(r.Targets) == 0 {
 		p("Not evaluated.\n\n")
@@ -148,7 +174,11 @@ func Markdown(r *Results, plots []PlotFile) string {
 		}
 		p("\n")
 	}
+}
 
+// mdMicroAndProfiles writes the micro-benchmarks and links the profiles.
+func mdMicroAndProfiles(b *strings.Builder, r *Results) {
+	p := func(format string, args ...any) { fmt.Fprintf(b, format, args...) }
 	p("## Micro-benchmarks\n\n")
 	if len(r.Micro) == 0 {
 		p("None were run.\n\n")
@@ -174,7 +204,11 @@ func Markdown(r *Results, plots []PlotFile) string {
 		}
 		p("\n")
 	}
+}
 
+// mdPlotsAndNotes writes the plots (or why one was not drawn) and the notes.
+func mdPlotsAndNotes(b *strings.Builder, r *Results, plots []PlotFile) {
+	p := func(format string, args ...any) { fmt.Fprintf(b, format, args...) }
 	p("## Plots\n\n")
 	skipped := false
 	for _, pl := range plots {
@@ -199,7 +233,6 @@ func Markdown(r *Results, plots []PlotFile) string {
 		}
 		p("\n")
 	}
-	return b.String()
 }
 
 // sortedSummaries orders summaries by workload, keeping the suite's
