@@ -42,16 +42,29 @@ func TestJBODDiskErrorMovesLeadershipInCluster(t *testing.T) {
 	if resp, err := adm.CreateTopic(ctx, parts, 3, nil, topic); err != nil || resp.Err != nil {
 		t.Fatalf("create %s: %v %v", topic, err, resp.Err)
 	}
-	describe := func() kadm.TopicDetail {
+	// kadm answers Metadata from a cache up to 5 s old, and an answer from
+	// before a broker applied the topic has no partitions: only a whole
+	// answer counts, or a check over its partitions would pass on none.
+	var whole kadm.TopicDetail
+	describe := func() (kadm.TopicDetail, bool) {
 		t.Helper()
 		md, err := adm.Metadata(ctx, topic)
 		if err != nil {
 			t.Fatal(err)
 		}
-		return md.Topics[topic]
+		td := md.Topics[topic]
+		if td.Err != nil || len(td.Partitions) != parts {
+			return td, false
+		}
+		whole = td
+		return td, true
 	}
 	testkit.WaitFor(t, 30*time.Second, "every partition led with a full ISR", func() bool {
-		for _, p := range describe().Partitions {
+		td, ok := describe()
+		if !ok {
+			return false
+		}
+		for _, p := range td.Partitions {
 			if p.Leader < 0 || len(p.ISR) != 3 {
 				return false
 			}
@@ -76,7 +89,7 @@ func TestJBODDiskErrorMovesLeadershipInCluster(t *testing.T) {
 	var failed []int32 // the victim's partitions on that dir
 	for id := int32(1); id <= 3 && victim == 0; id++ {
 		on2 := partitionsIn(t, c.Node(id).LogDirs[1], topic)
-		for _, p := range describe().Partitions {
+		for _, p := range whole.Partitions {
 			if p.Leader == id && slices.Contains(on2, p.Partition) {
 				victim, failed = id, on2
 				break
@@ -84,7 +97,7 @@ func TestJBODDiskErrorMovesLeadershipInCluster(t *testing.T) {
 		}
 	}
 	if victim == 0 {
-		t.Fatalf("no broker leads a partition on its second log dir: %+v", describe().Partitions)
+		t.Fatalf("no broker leads a partition on its second log dir: %+v", whole.Partitions)
 	}
 	t.Logf("broker %d fails its dir %s holding %s partitions %v", victim, c.Node(victim).LogDirs[1], topic, failed)
 
@@ -104,7 +117,11 @@ func TestJBODDiskErrorMovesLeadershipInCluster(t *testing.T) {
 		ack = append(ack, produceToPart(t, cl, topic, p, fmt.Sprintf("p%d", p), 10, 10)...)
 	}
 	testkit.WaitFor(t, 30*time.Second, "the failed replicas out of leadership and ISR, listed offline", func() bool {
-		for _, p := range describe().Partitions {
+		td, ok := describe()
+		if !ok {
+			return false
+		}
+		for _, p := range td.Partitions {
 			inFailed := slices.Contains(failed, p.Partition)
 			if inFailed && (p.Leader == victim || p.Leader < 0 || slices.Contains(p.ISR, victim) || !slices.Contains(p.OfflineReplicas, victim)) {
 				return false
@@ -112,7 +129,7 @@ func TestJBODDiskErrorMovesLeadershipInCluster(t *testing.T) {
 		}
 		return true
 	})
-	for _, p := range describe().Partitions {
+	for _, p := range whole.Partitions {
 		if !slices.Contains(failed, p.Partition) && (len(p.ISR) != 3 || len(p.OfflineReplicas) != 0) {
 			t.Errorf("%s/%d is not on the failed dir but has ISR %v, offline %v", topic, p.Partition, p.ISR, p.OfflineReplicas)
 		}
@@ -132,7 +149,11 @@ func TestJBODDiskErrorMovesLeadershipInCluster(t *testing.T) {
 	}
 	c.Node(victim).Restart()
 	testkit.WaitFor(t, 60*time.Second, "every ISR full again, nothing offline", func() bool {
-		for _, p := range describe().Partitions {
+		td, ok := describe()
+		if !ok {
+			return false
+		}
+		for _, p := range td.Partitions {
 			if len(p.ISR) != 3 || len(p.OfflineReplicas) != 0 {
 				return false
 			}
