@@ -93,6 +93,13 @@ func (n *fakeNet) partition(a int32, others ...int32) {
 	}
 }
 
+// cutOneWay drops the messages from a to b only.
+func (n *fakeNet) cutOneWay(a, b int32) {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	n.cut[[2]uint64{raftID(a), raftID(b)}] = true
+}
+
 func (n *fakeNet) heal() {
 	n.mu.Lock()
 	defer n.mu.Unlock()

@@ -152,6 +152,11 @@ func (c *Controller) AlterPartition(ctx context.Context, topic string, partition
 // the new leaders at once instead of after the session timeout. The node
 // does not register again until it restarts. A quorum of one has nowhere
 // to move leadership and does nothing.
+//
+// The entry is planned from this node's image, which may lag the quorum:
+// when another change to one of its partitions (an ISR change) applies
+// first, the entry is rejected as stale. By then this node has applied
+// that change too, so it plans again from the newer image, until ctx ends.
 func (c *Controller) ControlledShutdown(ctx context.Context) error {
 	if c.soleVoter {
 		return nil
@@ -159,14 +164,26 @@ func (c *Controller) ControlledShutdown(ctx context.Context) error {
 	c.shuttingDown.Store(true)
 	c.cmdMu.Lock()
 	defer c.cmdMu.Unlock()
-	im := c.image.Load()
-	b, ok := im.Brokers[c.cfg.NodeID]
-	if !ok || b.Fenced {
-		return nil
+	for {
+		im := c.image.Load()
+		b, ok := im.Brokers[c.cfg.NodeID]
+		if !ok || b.Fenced {
+			return nil
+		}
+		recs := []Record{{Type: RecBrokerFencing, BrokerFencing: &BrokerFencingRecord{BrokerID: c.cfg.NodeID, BrokerEpoch: b.Epoch, Fenced: true}}}
+		recs = append(recs, planLeadership(im, map[int32]bool{c.cfg.NodeID: true}, c.cfg.ElectLeader)...)
+		err := c.commitAnywhere(ctx, recs)
+		if !errors.Is(err, ErrStalePartitionEpoch) || ctx.Err() != nil {
+			return err
+		}
+		if c.image.Load() == im {
+			// Rejected against an image this node has not applied: it
+			// cannot plan better yet, so wait for the next one.
+			if err := c.waitFor(ctx, func() bool { return c.image.Load() != im }); err != nil {
+				return err
+			}
+		}
 	}
-	recs := []Record{{Type: RecBrokerFencing, BrokerFencing: &BrokerFencingRecord{BrokerID: c.cfg.NodeID, BrokerEpoch: b.Epoch, Fenced: true}}}
-	recs = append(recs, planLeadership(im, map[int32]bool{c.cfg.NodeID: true}, c.cfg.ElectLeader)...)
-	return c.commitAnywhere(ctx, recs)
 }
 
 // Election types of ElectLeaders (Kafka's ElectionType).

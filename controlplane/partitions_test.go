@@ -10,6 +10,7 @@ import (
 	"errors"
 	"slices"
 	"testing"
+	"time"
 
 	"github.com/ringtail/ringtail/model"
 	"github.com/ringtail/ringtail/replication"
@@ -185,6 +186,86 @@ func TestControlledShutdownMovesLeadership(t *testing.T) {
 		}
 		if !im.Brokers[p.Leader].Fenced {
 			t.Fatalf("node %d: broker %d not fenced after controlled shutdown", id, p.Leader)
+		}
+	}
+}
+
+// A node whose image lags the quorum (an ISR change it has not applied
+// yet) plans its controlled shutdown from that image; the entry is
+// rejected at apply as stale, and the node plans again from the image
+// that now holds the change instead of giving up, so leadership still
+// moves before it stops.
+func TestControlledShutdownReplansOnStaleImage(t *testing.T) {
+	tc := newTestCluster(t, 3, func(c *Config) { c.ElectLeader = replication.ElectLeader })
+	lead := tc.leader()
+	tc.until("all registered", tc.allRegistered)
+	if err := tc.createTopic(lead, "t", 3); err != nil {
+		t.Fatal(err)
+	}
+	// x leads a partition and is not the quorum leader; other is the third.
+	var p Partition
+	for _, q := range tc.nodes[lead].Image().Topics["t"].Partitions {
+		if q.Leader != lead {
+			p = q
+		}
+	}
+	x := p.Leader
+	if x < 1 || x == lead {
+		t.Fatalf("every partition of t is led by the quorum leader %d: %+v", lead, tc.nodes[lead].Image().Topics["t"].Partitions)
+	}
+	other := 6 - x - lead
+	// x stops hearing from the leader; the ISR change commits without it.
+	tc.net.cutOneWay(lead, x)
+	shrunk := []int32{x, lead}
+	var err error
+	tc.do(func() {
+		_, err = tc.nodes[lead].AlterPartition(context.Background(), "t", p.Partition, x, p.LeaderEpoch, p.PartitionEpoch, shrunk)
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := tc.nodes[x].Image().Topics["t"].Partitions[p.Partition]; got.PartitionEpoch != p.PartitionEpoch {
+		t.Fatalf("node %d applied the ISR change through a cut link: %+v", x, got)
+	}
+	// x's controlled shutdown, planned from its stale image, commits and
+	// is rejected on the leader; then x hears again.
+	applied := tc.nodes[lead].Status().Applied
+	done := make(chan error, 1)
+	go func() { done <- tc.nodes[x].ControlledShutdown(context.Background()) }()
+	deadline := time.Now().Add(20 * time.Second)
+	for tc.nodes[lead].Status().Applied == applied {
+		if time.Now().After(deadline) {
+			t.Fatal("the stale controlled shutdown entry never applied on the leader")
+		}
+		tc.stabilize()
+		time.Sleep(time.Millisecond)
+	}
+	tc.net.heal()
+	for err = nil; ; {
+		select {
+		case err = <-done:
+		default:
+			if time.Now().After(deadline) {
+				t.Fatal("ControlledShutdown did not return")
+			}
+			tc.tick() // the leader probes x again on its heartbeat
+			time.Sleep(time.Millisecond)
+			continue
+		}
+		break
+	}
+	if err != nil {
+		t.Fatalf("controlled shutdown after a stale plan: %v", err)
+	}
+	tc.stabilize()
+	for id, c := range tc.nodes {
+		im := c.Image()
+		q := im.Topics["t"].Partitions[p.Partition]
+		if q.Leader != lead || !slices.Equal(q.ISR, []int32{lead}) || slices.Contains(q.ISR, other) {
+			t.Fatalf("node %d after x=%d's controlled shutdown: %+v, want leader %d and ISR [%d]", id, x, q, lead, lead)
+		}
+		if !im.Brokers[x].Fenced {
+			t.Fatalf("node %d: broker %d not fenced after controlled shutdown", id, x)
 		}
 	}
 }
