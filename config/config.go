@@ -218,7 +218,7 @@ func Default() *Config {
 		BrokerSessionTimeoutMs:        9000,
 		ReplicaLagTimeMaxMs:           30000,
 		OffsetsTopicNumPartitions:     50,
-		OffsetsTopicReplicationFactor: 1,
+		OffsetsTopicReplicationFactor: 3,
 		OffsetsTopicSegmentBytes:      100 << 20,
 
 		TransactionStateLogNumPartitions:     50,

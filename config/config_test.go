@@ -136,7 +136,7 @@ func TestParseEveryKey(t *testing.T) {
 		{`log.flush.interval.ms = 1000`, func(c *Config) { c.LogFlushIntervalMs = 1000 }},
 		{`min.insync.replicas = 2`, func(c *Config) { c.MinInsyncReplicas = 2 }},
 		{`offsets.topic.num.partitions = 1`, func(c *Config) { c.OffsetsTopicNumPartitions = 1 }},
-		{`offsets.topic.replication.factor = 3`, func(c *Config) { c.OffsetsTopicReplicationFactor = 3 }},
+		{`offsets.topic.replication.factor = 2`, func(c *Config) { c.OffsetsTopicReplicationFactor = 2 }},
 		{`offsets.topic.segment.bytes = 16384`, func(c *Config) { c.OffsetsTopicSegmentBytes = 16384 }},
 		{`offsets.topic.segment.bytes = "1024"`, func(c *Config) { c.OffsetsTopicSegmentBytes = 1024 }},
 		{`offsets.retention.minutes = 1440`, func(c *Config) { c.OffsetsRetentionMinutes = 1440 }},

@@ -167,7 +167,7 @@ var brokerKeys = []brokerKey{
 	// Consumer groups.
 	intKey("offsets.topic.num.partitions", "Groups", "Partitions of __consumer_offsets (fixed once created).", "50", TypeInt,
 		intSpec{min: 1, max: math.MaxInt32}, func(c *Config) *int32 { return &c.OffsetsTopicNumPartitions }),
-	intKey("offsets.topic.replication.factor", "Groups", "Replication factor of __consumer_offsets.", "1", TypeShort,
+	intKey("offsets.topic.replication.factor", "Groups", "Replication factor of __consumer_offsets (capped at the live brokers when it is created).", "3", TypeShort,
 		intSpec{min: 1, max: math.MaxInt16}, func(c *Config) *int16 { return &c.OffsetsTopicReplicationFactor }),
 	intKey("offsets.topic.segment.bytes", "Groups", "segment.bytes of __consumer_offsets when it is created: smaller segments are compacted sooner.", "104857600", TypeInt,
 		intSpec{min: 1024, max: math.MaxInt32, unit: "bytes"}, func(c *Config) *int32 { return &c.OffsetsTopicSegmentBytes }),

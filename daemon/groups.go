@@ -27,14 +27,14 @@ const groupTickInterval = 100 * time.Millisecond
 const offsetsTopicWaitForBrokers = 10 * time.Second
 
 // offsetsTopicBrokers is how many live brokers a new cluster waits for
-// before creating __consumer_offsets, so that its partitions spread:
-// offsets.topic.replication.factor, and on combined nodes every voter.
+// before creating __consumer_offsets, so that its partitions spread: on
+// combined nodes every voter (they are the cluster, however small), on
+// broker-only nodes offsets.topic.replication.factor.
 func (n *Node) offsetsTopicBrokers() int {
-	want := int(n.cfg.OffsetsTopicReplicationFactor)
 	if n.cfg.HasRole("controller") {
-		want = max(want, len(n.cfg.ControllerQuorumVoters))
+		return max(len(n.cfg.ControllerQuorumVoters), 1)
 	}
-	return want
+	return int(n.cfg.OffsetsTopicReplicationFactor)
 }
 
 // newCoordinator makes the group coordinator from the broker config.

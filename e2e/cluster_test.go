@@ -28,7 +28,7 @@ func TestClusterFormsRoutesAndSurvivesControllerLoss(t *testing.T) {
 		t.Skip("end-to-end test")
 	}
 	start := time.Now()
-	c := testkit.StartCluster(t, 3, testkit.Options{Settings: map[string]string{"offsets.topic.replication.factor": "3"}})
+	c := testkit.StartCluster(t, 3, testkit.Options{})
 	t.Logf("cluster of 3 formed in %v", time.Since(start).Round(time.Millisecond))
 
 	info := runCLI(t, c.Node(1), "", "cluster", "info")
@@ -113,7 +113,7 @@ func TestClusterFormsRoutesAndSurvivesControllerLoss(t *testing.T) {
 	gcl.Close()
 
 	// The group's coordinator is killed: the next leader of its
-	// __consumer_offsets partition (RF=3) loads the group and serves the
+	// __consumer_offsets partition (RF=3, the default on 3 nodes) loads the group and serves the
 	// committed offsets; back, the old coordinator rejoins.
 	fc := c.Admin().FindGroupCoordinators(ctx, "cluster-group")
 	coord := fc["cluster-group"]

@@ -34,6 +34,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
+	"github.com/twmb/franz-go/pkg/kmsg"
 
 	"github.com/ringtail/ringtail/testkit"
 )
@@ -495,6 +496,17 @@ func TestConsoleUnderReplicated(t *testing.T) {
 	if resp, err := adm.CreateTopic(ctx, 3, 3, nil, "replicated"); err != nil || resp.Err != nil {
 		t.Fatalf("create: %v %v", err, resp.Err)
 	}
+	// And one partition whose only replica is node 3: it goes offline with
+	// the node.
+	only3 := kmsg.NewPtrCreateTopicsRequest()
+	only3.TimeoutMillis = 10000
+	ct := kmsg.NewCreateTopicsRequestTopic()
+	ct.Topic, ct.NumPartitions, ct.ReplicationFactor = "only-on-3", -1, -1
+	ct.ReplicaAssignment = []kmsg.CreateTopicsRequestTopicReplicaAssignment{{Partition: 0, Replicas: []int32{3}}}
+	only3.Topics = append(only3.Topics, ct)
+	if resp, err := only3.RequestWith(ctx, c.Node(1).Client()); err != nil || resp.Topics[0].ErrorCode != 0 {
+		t.Fatalf("create only-on-3: %v %+v", err, resp)
+	}
 	hc := &http.Client{Timeout: 10 * time.Second}
 	// stat reads one number of node 1's overview; -1 if the page failed.
 	stat := func(id string) int {
@@ -533,7 +545,8 @@ func TestConsoleUnderReplicated(t *testing.T) {
 	})
 	t.Logf("under-replicated on the overview %v after the kill", time.Since(killed).Round(100*time.Millisecond))
 	// Offline are exactly the partitions whose only replica was node 3
-	// (internal topics of replication factor 1), none of "replicated".
+	// (only-on-3's, and any internal ones of replication factor 1), none of
+	// "replicated".
 	md, err := adm.Metadata(ctx)
 	if err != nil {
 		t.Fatal(err)
@@ -545,6 +558,9 @@ func TestConsoleUnderReplicated(t *testing.T) {
 				onlyOn3++
 			}
 		}
+	}
+	if onlyOn3 < 1 {
+		t.Fatalf("Metadata lists no partition only on node 3; only-on-3/0 is: %+v", md.Topics["only-on-3"])
 	}
 	testkit.WaitFor(t, 10*time.Second, fmt.Sprintf("%d offline partitions (replicated only on node 3)", onlyOn3), func() bool {
 		return stat("stat-offline") == onlyOn3

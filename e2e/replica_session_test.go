@@ -56,26 +56,31 @@ func TestReplicaFetchSessions(t *testing.T) {
 	acks := map[string][]acked{"a": produceN(t, prod, topic, "a", 600)}
 
 	// pairs is the (follower, leader) node pairs and the followed
-	// partitions, from metadata, once every partition has a leader and a
-	// full ISR.
+	// partitions of every topic (__consumer_offsets is replicated too),
+	// from metadata, once the topic is whole and every partition has a
+	// leader and a full ISR.
 	pairs := func() (sessions, partitions int, ok bool) {
-		md, err := adm.Metadata(ctx, topic)
+		md, err := adm.Metadata(ctx)
 		if err != nil {
 			return 0, 0, false
 		}
-		td, found := md.Topics[topic]
-		if !found || td.Err != nil || len(td.Partitions) != parts {
+		if td, found := md.Topics[topic]; !found || td.Err != nil || len(td.Partitions) != parts {
 			return 0, 0, false
 		}
 		seen := map[[2]int32]bool{}
-		for _, p := range td.Partitions {
-			if p.Leader < 0 || len(p.ISR) != 3 {
+		for _, td := range md.Topics {
+			if td.Err != nil {
 				return 0, 0, false
 			}
-			for _, r := range p.Replicas {
-				if r != p.Leader {
-					seen[[2]int32{r, p.Leader}] = true
-					partitions++
+			for _, p := range td.Partitions {
+				if p.Leader < 0 || len(p.ISR) != len(p.Replicas) {
+					return 0, 0, false
+				}
+				for _, r := range p.Replicas {
+					if r != p.Leader {
+						seen[[2]int32{r, p.Leader}] = true
+						partitions++
+					}
 				}
 			}
 		}
