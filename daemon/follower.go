@@ -355,7 +355,13 @@ func (c *leaderClient) Fetch(ctx context.Context, sr replication.SessionRequest,
 		// A request that opens a session is waited for even when the
 		// fetcher stops: the leader creates the session whether or not
 		// its answer is read, and only the id in that answer lets stop
-		// close it (else it would sit on the leader until evicted).
+		// close it (else it would sit on the leader until evicted). So
+		// it is not a long poll: Add and Remove cannot cut it short, and
+		// a partition added meanwhile (a topic just created, its first
+		// acks=all produce waiting on this follower) would wait out
+		// replica.fetch.wait.max.ms. The leader answers at once; the
+		// next request, incremental, long-polls.
+		req.MaxWaitMillis = 0
 		var cancel context.CancelFunc
 		ctx, cancel = context.WithTimeout(context.WithoutCancel(ctx), time.Duration(c.maxWaitMs)*time.Millisecond+closeSessionSlack)
 		defer cancel()

@@ -790,10 +790,8 @@ func TestNoRetryThroughNonControllerNode(t *testing.T) {
 	admin := conns(id)
 	t.Logf("CreateTopics and Metadata go to node %d (%s), not the controller", id, node.Addr())
 	rng := rand.New(rand.NewSource(13))
-	// Each round's topic is deleted at its end: followers run one fetch
-	// loop per partition (daemon/follower.go), so on two cores under
-	// -race a cluster that keeps every round's replicas slows from 0.2 s
-	// to several seconds a round by round 170.
+	// Each round's topic is deleted at its end, so that the cluster's
+	// partition count stays bounded over the rounds.
 	const rounds = 200
 	start := time.Now()
 	for round := range rounds {
