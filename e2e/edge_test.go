@@ -27,6 +27,7 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -1124,11 +1125,23 @@ func kafkaGoRound(t *testing.T, ctx context.Context, addr string, round int, top
 }
 
 // errCollector is a kafka-go Logger that keeps what the Reader reports as
-// errors (the Reader retries internally; any error is a failure here).
-type errCollector struct{ buf bytes.Buffer }
+// errors (the Reader retries internally; any error is a failure here). The
+// Reader logs from its own goroutine.
+type errCollector struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
 
 func (e *errCollector) Printf(format string, args ...any) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
 	fmt.Fprintf(&e.buf, format+"\n", args...)
+}
+
+func (e *errCollector) String() string {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return e.buf.String()
 }
 
 func readBackKafkaGo(t *testing.T, ctx context.Context, addr string, round int, topic string, msgs []kafkago.Message) {
@@ -1147,14 +1160,14 @@ func readBackKafkaGo(t *testing.T, ctx context.Context, addr string, round int, 
 	for i, want := range msgs {
 		m, err := r.ReadMessage(ctx)
 		if err != nil {
-			t.Fatalf("round %d: kafka-go Reader %s: message %d: %v (reader errors: %s)", round, topic, i, err, errs.buf.String())
+			t.Fatalf("round %d: kafka-go Reader %s: message %d: %v (reader errors: %s)", round, topic, i, err, errs.String())
 		}
 		if m.Offset != int64(i) || string(m.Value) != string(want.Value) || string(m.Key) != string(want.Key) {
 			t.Fatalf("round %d: kafka-go Reader %s: message %d is %q=%q at offset %d, want %q=%q at %d",
 				round, topic, i, m.Key, m.Value, m.Offset, want.Key, want.Value, i)
 		}
 	}
-	if errs.buf.Len() > 0 {
-		t.Fatalf("round %d: kafka-go Reader %s reported errors: %s", round, topic, errs.buf.String())
+	if e := errs.String(); e != "" {
+		t.Fatalf("round %d: kafka-go Reader %s reported errors: %s", round, topic, e)
 	}
 }
