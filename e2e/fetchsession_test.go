@@ -30,8 +30,15 @@ func TestFetchSessionsThousandPartitions(t *testing.T) {
 	n := startNode(t, opts)
 	n.CreateTopic("fs", parts, nil)
 
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-	defer cancel()
+	// The produce and each client's read get their own deadline: on a
+	// loaded machine sarama alone spends tens of seconds in its 1,000
+	// ConsumePartition calls (one offset lookup each).
+	subCtx := func(t *testing.T) context.Context {
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+		t.Cleanup(cancel)
+		return ctx
+	}
+	ctx := subCtx(t)
 	prod := n.Client(kgo.DefaultProduceTopic("fs"), kgo.RecordPartitioner(kgo.ManualPartitioner()))
 	var recs []*kgo.Record
 	want := map[string]bool{}
@@ -61,6 +68,7 @@ func TestFetchSessionsThousandPartitions(t *testing.T) {
 	}
 
 	t.Run("franz-go", func(t *testing.T) {
+		ctx := subCtx(t)
 		before := metricSum(scrape(t, admin), "ringtail_fetch_session_requests_total", map[string]string{"kind": "incremental"})
 		cons := n.Client(kgo.ConsumeTopics("fs"), kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()), kgo.FetchMaxWait(200*time.Millisecond))
 		defer cons.Close()
@@ -94,6 +102,7 @@ func TestFetchSessionsThousandPartitions(t *testing.T) {
 	})
 
 	t.Run("kcat", func(t *testing.T) {
+		ctx := subCtx(t)
 		kcat := needKcat(t)
 		out, err := exec.CommandContext(ctx, kcat, "-b", n.Addr(), "-C", "-t", "fs", "-o", "beginning", "-e", "-q", "-f", "%s\n").Output()
 		if err != nil {
@@ -103,6 +112,7 @@ func TestFetchSessionsThousandPartitions(t *testing.T) {
 	})
 
 	t.Run("sarama", func(t *testing.T) {
+		ctx := subCtx(t)
 		cfg := sarama.NewConfig()
 		cfg.Version = sarama.V3_6_0_0
 		cons, err := sarama.NewConsumer([]string{n.Addr()}, cfg)
