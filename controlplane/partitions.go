@@ -176,12 +176,10 @@ func (c *Controller) ControlledShutdown(ctx context.Context) error {
 		if !errors.Is(err, ErrStalePartitionEpoch) || ctx.Err() != nil {
 			return err
 		}
-		if c.image.Load() == im {
-			// Rejected against an image this node has not applied: it
-			// cannot plan better yet, so wait for the next one.
-			if err := c.waitFor(ctx, func() bool { return c.image.Load() != im }); err != nil {
-				return err
-			}
+		// Plan again from a newer image (at once when the rejection came
+		// with it, as it does when this node applied the change first).
+		if err := c.waitFor(ctx, func() bool { return c.image.Load() != im }); err != nil {
+			return err
 		}
 	}
 }

@@ -25,6 +25,13 @@ import (
 
 func rawProduce(t *testing.T, cl *kgo.Client, topic string, partition int32, records []byte) int16 {
 	t.Helper()
+	return rawProduceTo(t, cl, topic, partition, records).ErrorCode
+}
+
+// rawProduceTo sends records to topic/partition through r as one acks=all
+// Produce with a 10 s timeout and returns the partition's answer.
+func rawProduceTo(t *testing.T, r kmsg.Requestor, topic string, partition int32, records []byte) kmsg.ProduceResponseTopicPartition {
+	t.Helper()
 	req := kmsg.NewPtrProduceRequest()
 	req.Acks = -1
 	req.TimeoutMillis = 10000
@@ -37,11 +44,11 @@ func rawProduce(t *testing.T, cl *kgo.Client, topic string, partition int32, rec
 	req.Topics = append(req.Topics, rt)
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	resp, err := req.RequestWith(ctx, cl)
+	resp, err := req.RequestWith(ctx, r)
 	if err != nil {
 		t.Fatalf("produce: %v", err)
 	}
-	return resp.Topics[0].Partitions[0].ErrorCode
+	return resp.Topics[0].Partitions[0]
 }
 
 func TestBadProduceInput(t *testing.T) {

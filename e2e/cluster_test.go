@@ -113,8 +113,9 @@ func TestClusterFormsRoutesAndSurvivesControllerLoss(t *testing.T) {
 	gcl.Close()
 
 	// The group's coordinator is killed: the next leader of its
-	// __consumer_offsets partition (RF=3, the default on 3 nodes) loads the group and serves the
-	// committed offsets; back, the old coordinator rejoins.
+	// __consumer_offsets partition (RF=3, the default on 3 nodes) loads
+	// the group and serves the committed offsets; back, the old
+	// coordinator rejoins.
 	fc := c.Admin().FindGroupCoordinators(ctx, "cluster-group")
 	coord := fc["cluster-group"]
 	if coord.Err != nil || coord.NodeID < 1 || coord.NodeID > 3 {

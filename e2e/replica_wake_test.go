@@ -35,21 +35,7 @@ func wakeCluster(t *testing.T) *testkit.Cluster {
 // with a 10 s timeout and returns its error code and offset.
 func leaderProduce(t *testing.T, c *testkit.Cluster, leader int32, topic string, p int32, value string) (int16, int64) {
 	t.Helper()
-	req := kmsg.NewPtrProduceRequest()
-	req.Acks, req.TimeoutMillis = -1, 10000
-	rt := kmsg.NewProduceRequestTopic()
-	rt.Topic = topic
-	rp := kmsg.NewProduceRequestTopicPartition()
-	rp.Partition, rp.Records = p, recordBatch([]string{value})
-	rt.Partitions = append(rt.Partitions, rp)
-	req.Topics = append(req.Topics, rt)
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	resp, err := req.RequestWith(ctx, rawClient(t, c.Node(leader).Addr()).SeedBrokers()[0])
-	if err != nil {
-		t.Fatalf("produce to %s/%d on node %d: %v", topic, p, leader, err)
-	}
-	part := resp.Topics[0].Partitions[0]
+	part := rawProduceTo(t, rawClient(t, c.Node(leader).Addr()).SeedBrokers()[0], topic, p, recordBatch([]string{value}))
 	return part.ErrorCode, part.BaseOffset
 }
 
